@@ -1,0 +1,2 @@
+//! bootscript-lang (being written).
+#![cfg_attr(not(test), no_std)]
