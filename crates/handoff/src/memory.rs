@@ -1,0 +1,233 @@
+//! Physical memory bookkeeping: the firmware's memory map, and the free ranges the loaders place things in.
+
+use alloc::vec::Vec;
+
+/// Multiboot2 memory map types (the firmware's view as GRUB hands it to the payload).
+pub const MB2_AVAILABLE: u32 = 1;
+/// Multiboot2: ACPI tables, reclaimable once read.
+pub const MB2_ACPI_RECLAIMABLE: u32 = 3;
+/// Multiboot2: must be preserved across hibernation (ACPI NVS).
+pub const MB2_NVS: u32 = 4;
+/// Multiboot2: defective RAM.
+pub const MB2_BAD: u32 = 5;
+
+/// One entry of a memory map: `len` bytes from `addr`, of a Multiboot2 `kind` (1 available, 3 ACPI, 4 NVS,
+/// 5 bad, anything else reserved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryRegion {
+    pub addr: u64,
+    pub len: u64,
+    pub kind: u32,
+}
+
+/// E820 types (Linux's boot_params.e820_table).
+pub const E820_RAM: u32 = 1;
+pub const E820_RESERVED: u32 = 2;
+pub const E820_ACPI: u32 = 3;
+pub const E820_NVS: u32 = 4;
+pub const E820_UNUSABLE: u32 = 5;
+
+/// Maps a Multiboot2 memory type to its E820 type. The numbers coincide for the defined types; everything
+/// else (vendor types, persistent memory GRUB reports as reserved) becomes reserved, which is the safe reading.
+pub fn mb2_to_e820(kind: u32) -> u32 {
+    match kind {
+        MB2_AVAILABLE => E820_RAM,
+        MB2_ACPI_RECLAIMABLE => E820_ACPI,
+        MB2_NVS => E820_NVS,
+        MB2_BAD => E820_UNUSABLE,
+        _ => E820_RESERVED,
+    }
+}
+
+/// The page size every placement is aligned to at least.
+pub const PAGE: u64 = 4096;
+
+pub(crate) fn align_up(value: u64, align: u64) -> Option<u64> {
+    let mask = align.checked_sub(1)?;
+    Some(value.checked_add(mask)? & !mask)
+}
+
+fn align_down(value: u64, align: u64) -> u64 {
+    value & !(align - 1)
+}
+
+/// Free physical memory as sorted, disjoint `[start, end)` ranges. Start from the memory map, reserve what is
+/// in use (the payload itself, its heap, page tables, the buffers holding the kernel and initrd bytes), then
+/// let the loaders place their pieces; each placement is reserved at once so that nothing overlaps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreeMemory {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl FreeMemory {
+    /// The available (type 1) entries of a memory map, shrunk to whole pages, overlaps merged.
+    pub fn from_map(map: &[MemoryRegion]) -> FreeMemory {
+        let mut free = FreeMemory::default();
+        for region in map.iter().filter(|r| r.kind == MB2_AVAILABLE) {
+            let end = region.addr.saturating_add(region.len);
+            if let Some(start) = align_up(region.addr, PAGE) {
+                free.add(start, align_down(end, PAGE));
+            }
+        }
+        // A reserved entry that overlaps an available one wins: firmware maps are not always disjoint.
+        for region in map.iter().filter(|r| r.kind != MB2_AVAILABLE) {
+            free.reserve(region.addr, region.len);
+        }
+        free
+    }
+
+    /// Free memory given directly as `(start, len)` ranges.
+    pub fn from_ranges(ranges: &[(u64, u64)]) -> FreeMemory {
+        let mut free = FreeMemory::default();
+        for &(start, len) in ranges {
+            free.add(start, start.saturating_add(len));
+        }
+        free
+    }
+
+    /// The free ranges as `(start, len)`, lowest first.
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges.iter().map(|&(s, e)| (s, e - s))
+    }
+
+    fn add(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let mut start = start;
+        let mut end = end;
+        // Merge with every range it touches, then insert in order.
+        self.ranges.retain(|&(s, e)| {
+            if s <= end && start <= e {
+                start = start.min(s);
+                end = end.max(e);
+                false
+            } else {
+                true
+            }
+        });
+        let at = self
+            .ranges
+            .iter()
+            .position(|&(s, _)| s > start)
+            .unwrap_or(self.ranges.len());
+        self.ranges.insert(at, (start, end));
+    }
+
+    /// Marks `[start, start + len)` as used.
+    pub fn reserve(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        if len == 0 {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.ranges.len() + 1);
+        for &(s, e) in &self.ranges {
+            if e <= start || end <= s {
+                out.push((s, e));
+                continue;
+            }
+            if s < start {
+                out.push((s, start));
+            }
+            if end < e {
+                out.push((end, e));
+            }
+        }
+        self.ranges = out;
+    }
+
+    /// Whether all of `[start, start + len)` is free.
+    pub fn is_free(&self, start: u64, len: u64) -> bool {
+        match start.checked_add(len) {
+            Some(end) => self.ranges.iter().any(|&(s, e)| s <= start && end <= e),
+            None => false,
+        }
+    }
+
+    /// The highest `align`-aligned address `a >= min` with `[a, a + size)` free and `a + size <= limit`.
+    pub fn find_highest(&self, size: u64, align: u64, min: u64, limit: u64) -> Option<u64> {
+        self.ranges.iter().rev().find_map(|&(s, e)| {
+            let top = e.min(limit).checked_sub(size)?;
+            let a = align_down(top, align);
+            (a >= s && a >= min).then_some(a)
+        })
+    }
+
+    /// The lowest `align`-aligned address `a >= min` with `[a, a + size)` free and `a + size <= limit`.
+    pub fn find_lowest(&self, size: u64, align: u64, min: u64, limit: u64) -> Option<u64> {
+        self.ranges.iter().find_map(|&(s, e)| {
+            let a = align_up(s.max(min), align)?;
+            let end = a.checked_add(size)?;
+            (end <= e && end <= limit).then_some(a)
+        })
+    }
+
+    /// Finds (highest first) and reserves room for `size` bytes, or says what did not fit.
+    pub fn take_highest(
+        &mut self,
+        what: &'static str,
+        size: u64,
+        align: u64,
+        limit: u64,
+    ) -> Result<u64, crate::Error> {
+        let at = self
+            .find_highest(size, align, 0, limit)
+            .ok_or(crate::Error::NoRoom(what, size))?;
+        self.reserve(at, size);
+        Ok(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_available_pages_and_lets_reserved_win() {
+        let map = [
+            MemoryRegion {
+                addr: 0,
+                len: 0x9fc00,
+                kind: 1,
+            },
+            MemoryRegion {
+                addr: 0x100000,
+                len: 0x3fee0000,
+                kind: 1,
+            },
+            MemoryRegion {
+                addr: 0x200000,
+                len: 0x1000,
+                kind: 2,
+            },
+        ];
+        let free = FreeMemory::from_map(&map);
+        let got: Vec<_> = free.ranges().collect();
+        assert_eq!(
+            got,
+            [(0, 0x9f000), (0x100000, 0x100000), (0x201000, 0x3fddf000)]
+        );
+    }
+
+    #[test]
+    fn placements_respect_alignment_limits_and_reservations() {
+        let mut free = FreeMemory::from_ranges(&[(0x1000, 0x10000), (0x100000, 0x100000)]);
+        assert_eq!(
+            free.find_highest(0x3000, 0x1000, 0, u64::MAX),
+            Some(0x1fd000)
+        );
+        assert_eq!(free.find_highest(0x3000, 0x1000, 0, 0x101000), Some(0xe000));
+        assert_eq!(
+            free.find_lowest(0x3000, 0x10000, 0x2000, u64::MAX),
+            Some(0x100000)
+        );
+        free.reserve(0x100000, 0x1000);
+        assert!(!free.is_free(0x100000, 0x10));
+        assert!(free.is_free(0x101000, 0xff000));
+        assert!(!free.is_free(0x101000, 0xff001));
+        assert_eq!(
+            free.take_highest("x", 0x200000, 8, u64::MAX),
+            Err(crate::Error::NoRoom("x", 0x200000))
+        );
+    }
+}

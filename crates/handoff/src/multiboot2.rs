@@ -1,0 +1,426 @@
+//! Multiboot2 kernels: the header, the ELF (or address-tag) segments, module placement and the boot
+//! information structure, written from the Multiboot2 specification 2.0.
+//!
+//! The loader's job: [`Multiboot2Image::parse`]; [`plan`] the module addresses; copy each segment's bytes to
+//! `phys` and zero the rest of `mem_size`; copy the modules; build [`info`] and place it
+//! (`free.take_highest("Multiboot2 information", len, 8, 1 << 32)`); then enter as [`Multiboot2Image`] says.
+
+use crate::memory::{FreeMemory, MemoryRegion, MB2_AVAILABLE, PAGE};
+use crate::{read_u16, read_u32, read_u64, Error};
+use alloc::vec::Vec;
+
+/// The header magic, searched at 8-byte aligned offsets in the first 32 KiB.
+pub const HEADER_MAGIC: u32 = 0xe852_50d6;
+/// The value EAX holds at entry.
+pub const BOOTLOADER_MAGIC: u32 = 0x36d7_6289;
+const SEARCH_LIMIT: usize = 32 * 1024;
+const ARCH_I386: u32 = 0;
+const FOUR_GIB: u64 = 1 << 32;
+
+/// The information tag types [`info`] can write: a kernel may require these and no others.
+const PROVIDED: [u32; 7] = [1, 2, 3, 4, 6, 14, 15];
+
+/// The offset of a valid Multiboot2 header (magic, i386 architecture, checksum, length inside the file).
+pub fn find_header(image: &[u8]) -> Option<usize> {
+    let end = image.len().min(SEARCH_LIMIT);
+    (0..end.saturating_sub(15)).step_by(8).find(|&at| {
+        let word = |i: usize| read_u32(image, at + 4 * i).unwrap_or(0);
+        word(0) == HEADER_MAGIC
+            && word(1) == ARCH_I386
+            && word(0)
+                .wrapping_add(word(1))
+                .wrapping_add(word(2))
+                .wrapping_add(word(3))
+                == 0
+            && (word(2) as usize) >= 16
+            && at
+                .checked_add(word(2) as usize)
+                .is_some_and(|e| e <= image.len())
+    })
+}
+
+/// One piece to load: `bytes` go to `phys`, then zeros up to `mem_size`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub phys: u64,
+    pub bytes: &'a [u8],
+    pub mem_size: u64,
+}
+
+/// A loadable Multiboot2 kernel.
+///
+/// The entry state the jump must create (Multiboot2 specification, "I386 machine state"):
+/// - 32-bit protected mode, paging off (CR0.PG = 0, CR0.PE = 1), EFER.LME cleared; coming from long mode
+///   this means a far jump to a 32-bit code segment running from identity-mapped memory below 4 GiB, then
+///   clearing CR0.PG, then EFER.LME.
+/// - CS: a flat 32-bit execute/read segment (base 0, limit 4 GiB); DS, ES, FS, GS, SS: flat 32-bit read/write.
+///   The kernel loads its own GDT before touching segment registers, so ours only has to be valid at the jump.
+/// - EAX = 0x36d76289 ([`BOOTLOADER_MAGIC`]), EBX = physical address of the information structure (8-byte
+///   aligned, below 4 GiB).
+/// - A20 enabled; EFLAGS.VM and EFLAGS.IF clear (interrupts off); ESP undefined (the kernel sets its own).
+/// - Jump to `entry`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Multiboot2Image<'a> {
+    pub segments: Vec<Segment<'a>>,
+    /// Physical entry address (32-bit).
+    pub entry: u32,
+    /// Where the Multiboot2 header was found.
+    pub header_offset: usize,
+}
+
+struct AddressTag {
+    header_addr: u32,
+    load_addr: u32,
+    load_end_addr: u32,
+    bss_end_addr: u32,
+}
+
+impl<'a> Multiboot2Image<'a> {
+    /// Finds and checks the header, then reads the segments (from the address tag when there is one,
+    /// else from the ELF program headers).
+    pub fn parse(image: &'a [u8]) -> Result<Multiboot2Image<'a>, Error> {
+        let header_offset = find_header(image)
+            .ok_or(Error::BadMultiboot2("no valid header in the first 32 KiB"))?;
+        let header_len = read_u32(image, header_offset + 8).unwrap_or(0) as usize;
+        let header_end = header_offset + header_len;
+        let mut address = None;
+        let mut entry = None;
+        let mut at = header_offset + 16;
+        let mut ended = false;
+        while at + 8 <= header_end {
+            let kind = read_u16(image, at).ok_or(Error::Truncated("Multiboot2 header"))?;
+            let optional =
+                read_u16(image, at + 2).ok_or(Error::Truncated("Multiboot2 header"))? & 1 != 0;
+            let size =
+                read_u32(image, at + 4).ok_or(Error::Truncated("Multiboot2 header"))? as usize;
+            if size < 8 || at + size > header_end {
+                return Err(Error::BadMultiboot2("a header tag runs past the header"));
+            }
+            let field = |i: usize| {
+                read_u32(image, at + 8 + 4 * i).ok_or(Error::Truncated("Multiboot2 header"))
+            };
+            match kind {
+                0 => {
+                    ended = true;
+                    break;
+                }
+                1 => {
+                    for i in 0..(size - 8) / 4 {
+                        let wanted = field(i)?;
+                        if !optional && wanted != 0 && !PROVIDED.contains(&wanted) {
+                            return Err(Error::Unsupported(
+                                "an information tag we do not provide",
+                                wanted,
+                            ));
+                        }
+                    }
+                }
+                2 if size >= 24 => {
+                    address = Some(AddressTag {
+                        header_addr: field(0)?,
+                        load_addr: field(1)?,
+                        load_end_addr: field(2)?,
+                        bss_end_addr: field(3)?,
+                    })
+                }
+                3 if size >= 12 => entry = Some(field(0)?),
+                // Console flags: we leave VGA text mode on, which satisfies "EGA text supported".
+                4 => {}
+                // Module alignment: modules are always page aligned.
+                6 => {}
+                // EFI boot services and EFI entry points only matter when booted from EFI, and the relocatable
+                // tag permits but does not require relocation: loading at the linked address is allowed.
+                7..=10 => {}
+                5 if !optional => return Err(Error::Unsupported("a graphics framebuffer", 5)),
+                _ if !optional => return Err(Error::Unsupported("a header tag", u32::from(kind))),
+                _ => {}
+            }
+            at = at
+                .checked_add((size + 7) & !7)
+                .ok_or(Error::BadMultiboot2("tag size overflow"))?;
+        }
+        if !ended {
+            return Err(Error::BadMultiboot2("no end tag"));
+        }
+        let (segments, elf_entry) = match address {
+            Some(tag) => (vec_of(address_segment(image, header_offset, &tag)?), None),
+            None => {
+                let (segments, entry) = elf_segments(image)?;
+                (segments, Some(entry))
+            }
+        };
+        let entry = entry
+            .or(elf_entry)
+            .ok_or(Error::BadMultiboot2("an address tag without an entry tag"))?;
+        Ok(Multiboot2Image {
+            segments,
+            entry,
+            header_offset,
+        })
+    }
+}
+
+fn vec_of(segment: Segment) -> Vec<Segment> {
+    alloc::vec![segment]
+}
+
+/// The "a.out kludge": the file is loaded as one block whose position follows from where the header is.
+fn address_segment<'a>(
+    image: &'a [u8],
+    header_offset: usize,
+    tag: &AddressTag,
+) -> Result<Segment<'a>, Error> {
+    let bad = Error::BadMultiboot2("inconsistent address tag");
+    let before_header = tag
+        .header_addr
+        .checked_sub(tag.load_addr)
+        .ok_or(bad.clone())? as usize;
+    let start = header_offset
+        .checked_sub(before_header)
+        .ok_or(bad.clone())?;
+    let end = if tag.load_end_addr == 0 {
+        image.len()
+    } else {
+        let len = tag
+            .load_end_addr
+            .checked_sub(tag.load_addr)
+            .ok_or(bad.clone())? as usize;
+        start.checked_add(len).ok_or(bad.clone())?
+    };
+    let bytes = image
+        .get(start..end)
+        .ok_or(Error::Truncated("Multiboot2 load area"))?;
+    let mem_size = if tag.bss_end_addr == 0 {
+        bytes.len() as u64
+    } else {
+        let size = u64::from(
+            tag.bss_end_addr
+                .checked_sub(tag.load_addr)
+                .ok_or(bad.clone())?,
+        );
+        if size < bytes.len() as u64 {
+            return Err(bad);
+        }
+        size
+    };
+    Ok(Segment {
+        phys: u64::from(tag.load_addr),
+        bytes,
+        mem_size,
+    })
+}
+
+const PT_LOAD: u32 = 1;
+
+/// The PT_LOAD segments of an ELF32 or ELF64 executable at their physical addresses, and the entry point
+/// translated to a physical address when it lies in a segment whose virtual and physical addresses differ.
+pub fn elf_segments(image: &[u8]) -> Result<(Vec<Segment<'_>>, u32), Error> {
+    if image.get(..4) != Some(b"\x7fELF") {
+        return Err(Error::BadElf("no ELF magic (and no address tag)"));
+    }
+    let wide = match image.get(4) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => return Err(Error::BadElf("unknown ELF class")),
+    };
+    if image.get(5) != Some(&1) {
+        return Err(Error::BadElf("not little-endian"));
+    }
+    let truncated = Error::Truncated("ELF header");
+    if read_u16(image, 16).ok_or(truncated.clone())? != 2 {
+        return Err(Error::BadElf("not an executable (ET_EXEC)"));
+    }
+    if !matches!(read_u16(image, 18), Some(3) | Some(62)) {
+        return Err(Error::BadElf("not an x86 executable"));
+    }
+    let (entry, phoff, phentsize, phnum) = if wide {
+        (
+            read_u64(image, 24).ok_or(truncated.clone())?,
+            read_u64(image, 32).ok_or(truncated.clone())?,
+            read_u16(image, 54).ok_or(truncated.clone())?,
+            read_u16(image, 56).ok_or(truncated.clone())?,
+        )
+    } else {
+        (
+            u64::from(read_u32(image, 24).ok_or(truncated.clone())?),
+            u64::from(read_u32(image, 28).ok_or(truncated.clone())?),
+            read_u16(image, 42).ok_or(truncated.clone())?,
+            read_u16(image, 44).ok_or(truncated.clone())?,
+        )
+    };
+    let min_entsize = if wide { 56 } else { 32 };
+    if usize::from(phentsize) < min_entsize {
+        return Err(Error::BadElf("program header entries too small"));
+    }
+    let mut segments = Vec::new();
+    let mut phys_entry = None;
+    for i in 0..u64::from(phnum) {
+        let at = phoff
+            .checked_add(i * u64::from(phentsize))
+            .filter(|&a| a.saturating_add(u64::from(phentsize)) <= image.len() as u64)
+            .ok_or(Error::Truncated("ELF program headers"))? as usize;
+        let word =
+            |o: usize| read_u32(image, at + o).ok_or(Error::Truncated("ELF program headers"));
+        let quad =
+            |o: usize| read_u64(image, at + o).ok_or(Error::Truncated("ELF program headers"));
+        if word(0)? != PT_LOAD {
+            continue;
+        }
+        let (offset, vaddr, paddr, filesz, memsz) = if wide {
+            (quad(8)?, quad(16)?, quad(24)?, quad(32)?, quad(40)?)
+        } else {
+            let w = |o| word(o).map(u64::from);
+            (w(4)?, w(8)?, w(12)?, w(16)?, w(20)?)
+        };
+        if filesz > memsz {
+            return Err(Error::BadElf(
+                "a segment's file size exceeds its memory size",
+            ));
+        }
+        let bytes = offset
+            .checked_add(filesz)
+            .and_then(|end| image.get(offset as usize..end as usize))
+            .ok_or(Error::BadElf("a segment lies outside the file"))?;
+        if paddr.checked_add(memsz).is_none_or(|end| end > FOUR_GIB) {
+            return Err(Error::BadElf("a segment lies above 4 GiB"));
+        }
+        if memsz == 0 {
+            continue;
+        }
+        if vaddr <= entry && entry - vaddr < memsz {
+            phys_entry = Some(paddr + (entry - vaddr));
+        }
+        if segments
+            .iter()
+            .any(|s: &Segment| paddr < s.phys + s.mem_size && s.phys < paddr + memsz)
+        {
+            return Err(Error::BadElf("segments overlap"));
+        }
+        segments.push(Segment {
+            phys: paddr,
+            bytes,
+            mem_size: memsz,
+        });
+    }
+    if segments.is_empty() {
+        return Err(Error::BadElf("no loadable segment"));
+    }
+    let entry = phys_entry.unwrap_or(entry);
+    let entry = u32::try_from(entry).map_err(|_| Error::BadElf("entry point above 4 GiB"))?;
+    Ok((segments, entry))
+}
+
+/// Checks that the segments land in free memory and reserves them, then places each module (page aligned,
+/// below 4 GiB, as high as possible) and returns the modules' addresses in order.
+pub fn plan(
+    image: &Multiboot2Image,
+    module_lens: &[u64],
+    free: &mut FreeMemory,
+) -> Result<Vec<u64>, Error> {
+    for segment in &image.segments {
+        if !free.is_free(segment.phys, segment.mem_size) {
+            return Err(Error::NoRoom(
+                "kernel segment at its linked address",
+                segment.mem_size,
+            ));
+        }
+        free.reserve(segment.phys, segment.mem_size);
+    }
+    let mut addrs = Vec::with_capacity(module_lens.len());
+    for &len in module_lens {
+        addrs.push(free.take_highest("module", len.max(1), PAGE, FOUR_GIB)?);
+    }
+    Ok(addrs)
+}
+
+/// One boot module as the kernel sees it: `len` bytes at `addr`, with a name (the path it came from).
+#[derive(Clone, Copy, Debug)]
+pub struct Module<'a> {
+    pub addr: u64,
+    pub len: u64,
+    pub name: &'a [u8],
+}
+
+/// What the information structure tells the kernel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Info<'a> {
+    pub cmdline: &'a [u8],
+    pub modules: &'a [Module<'a>],
+    pub memory_map: &'a [MemoryRegion],
+    /// The RSDP's bytes (20 for ACPI 1.0, its `length` field's worth for 2.0+), copied into tag 14 or 15.
+    pub rsdp: Option<&'a [u8]>,
+}
+
+/// The name in the boot loader name tag.
+pub const LOADER_NAME: &[u8] = b"bootscript";
+
+fn tag(out: &mut Vec<u8>, kind: u32, body: &[&[u8]]) {
+    let size = 8 + body.iter().map(|b| b.len()).sum::<usize>();
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&(size as u32).to_le_bytes());
+    for part in body {
+        out.extend_from_slice(part);
+    }
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+}
+
+/// The Multiboot2 information structure, position independent (it holds no pointers into itself), to be
+/// placed at an 8-byte aligned address below 4 GiB whose address goes in EBX.
+pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(256 + info.memory_map.len() * 24);
+    out.extend_from_slice(&[0; 8]); // total_size, reserved: total_size is filled in at the end.
+    tag(&mut out, 1, &[info.cmdline, b"\0"]);
+    tag(&mut out, 2, &[LOADER_NAME, b"\0"]);
+    for module in info.modules {
+        let end = module
+            .addr
+            .checked_add(module.len)
+            .filter(|&e| e <= FOUR_GIB);
+        let end = end.ok_or(Error::NoRoom("module below 4 GiB", module.len))?;
+        let start = (module.addr as u32).to_le_bytes();
+        let end = (end as u32).to_le_bytes();
+        tag(&mut out, 3, &[&start, &end, module.name, b"\0"]);
+    }
+    // Basic memory information: KiB of conventional memory from 0, and of contiguous memory from 1 MiB.
+    let available = |from: u64| {
+        info.memory_map
+            .iter()
+            .filter(|r| {
+                r.kind == MB2_AVAILABLE && r.addr <= from && r.addr.saturating_add(r.len) > from
+            })
+            .map(|r| (r.addr.saturating_add(r.len) - from) / 1024)
+            .max()
+            .unwrap_or(0)
+    };
+    let lower = available(0).min(640) as u32;
+    let upper = available(0x100000).min(u64::from(u32::MAX)) as u32;
+    tag(&mut out, 4, &[&lower.to_le_bytes(), &upper.to_le_bytes()]);
+    let mut map = Vec::with_capacity(8 + info.memory_map.len() * 24);
+    map.extend_from_slice(&24u32.to_le_bytes()); // entry_size
+    map.extend_from_slice(&0u32.to_le_bytes()); // entry_version
+    for region in info.memory_map {
+        map.extend_from_slice(&region.addr.to_le_bytes());
+        map.extend_from_slice(&region.len.to_le_bytes());
+        map.extend_from_slice(&region.kind.to_le_bytes());
+        map.extend_from_slice(&0u32.to_le_bytes());
+    }
+    tag(&mut out, 6, &[&map]);
+    if let Some(rsdp) = info.rsdp {
+        let v1 = rsdp.get(..20).ok_or(Error::Truncated("ACPI RSDP"))?;
+        tag(&mut out, 14, &[v1]);
+        // Revision 2 and later carry a length and the XSDT address: hand on the whole structure too.
+        if rsdp.get(15).is_some_and(|&revision| revision >= 2) {
+            let len = read_u32(rsdp, 20).ok_or(Error::Truncated("ACPI RSDP"))? as usize;
+            let v2 = rsdp
+                .get(..len.max(36))
+                .ok_or(Error::Truncated("ACPI RSDP"))?;
+            tag(&mut out, 15, &[v2]);
+        }
+    }
+    tag(&mut out, 0, &[]);
+    let total = (out.len() as u32).to_le_bytes();
+    out[..4].copy_from_slice(&total);
+    Ok(out)
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Fetches Debian's cloud kernel (a real bzImage for the end-to-end tests and `make run`) and caches it.
+# Leaves build/cache/vmlinuz (and build/cache/vmlinuz.version naming the package). Idempotent: when the kernel
+# is present it does nothing. The package is whichever linux-image-*-cloud-amd64 the meta-package points at
+# today (apt-get download needs no root and installs nothing).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CACHE=build/cache
+OUT=$CACHE/vmlinuz
+
+if [ -s "$OUT" ]; then
+  exit 0
+fi
+
+for tool in apt-cache apt-get dpkg; do
+  command -v "$tool" >/dev/null || { echo "fetch-kernel: $tool is missing (a Debian machine is needed)" >&2; exit 1; }
+done
+
+# The meta-package names the current ABI version, e.g. linux-image-6.1.0-56-cloud-amd64.
+PKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null \
+        | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-amd64\)$/\1/p' | head -n 1)
+if [ -z "$PKG" ]; then
+  PKG=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' | awk '{print $1}' | sort -V | tail -n 1)
+fi
+if [ -z "$PKG" ]; then
+  echo "fetch-kernel: no linux-image-*-cloud-amd64 package known to apt (run apt-get update?)" >&2
+  exit 1
+fi
+
+mkdir -p "$CACHE"
+WORK=$(mktemp -d "$CACHE/fetch.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+echo "fetch-kernel: downloading $PKG" >&2
+(cd "$WORK" && apt-get download -q "$PKG" >/dev/null)
+DEB=$(ls "$WORK"/*.deb)
+dpkg -x "$DEB" "$WORK/root"
+KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
+[ -s "$KERNEL" ] || { echo "fetch-kernel: $DEB holds no /boot/vmlinuz-*" >&2; exit 1; }
+
+# Write under a temporary name first so that an interrupted run never leaves a half kernel behind.
+cp "$KERNEL" "$OUT.tmp"
+echo "$PKG" >"$CACHE/vmlinuz.version"
+mv "$OUT.tmp" "$OUT"
+echo "fetch-kernel: $OUT ($(stat -c %s "$OUT") bytes, $PKG)" >&2
