@@ -30,6 +30,7 @@ fi
 
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "$CACHE/fetch.XXXXXX")
+chmod 755 "$WORK" # apt-get download drops privileges to _apt and warns when it cannot write here
 trap 'rm -rf "$WORK"' EXIT
 
 echo "fetch-kernel: downloading $PKG" >&2

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the Multiboot2 test kernel into build/mb2kernel.elf with binutils alone (as --32, ld -m elf_i386).
+# Usage: tests/mb2kernel/build.sh [output]   (default build/mb2kernel.elf). Rebuilds only when a source changed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SRC=tests/mb2kernel
+OUT=${1:-build/mb2kernel.elf}
+for tool in as ld; do
+  command -v "$tool" >/dev/null || { echo "mb2kernel: $tool is missing (Debian package binutils)" >&2; exit 1; }
+done
+if [ -s "$OUT" ] && [ "$OUT" -nt "$SRC/mb2kernel.S" ] && [ "$OUT" -nt "$SRC/mb2kernel.ld" ]; then
+  exit 0
+fi
+mkdir -p "$(dirname "$OUT")"
+OBJ=$(mktemp --suffix=.o)
+trap 'rm -f "$OBJ"' EXIT
+as --32 -o "$OBJ" "$SRC/mb2kernel.S"
+ld -m elf_i386 -nostdlib -z noexecstack -z max-page-size=0x1000 -T "$SRC/mb2kernel.ld" -o "$OUT.tmp" "$OBJ"
+mv "$OUT.tmp" "$OUT"
