@@ -22,6 +22,11 @@ pub trait BlockDevice {
     fn size(&self) -> u64 {
         self.sectors() * SECTOR_SIZE as u64
     }
+
+    /// The name errors and `disks()` show (`hd0`, `hd0p1`, an image path); views pass it on.
+    fn name(&self) -> &str {
+        "disk"
+    }
 }
 
 /// What can go wrong below a file system.
@@ -40,8 +45,15 @@ pub enum DiskError {
 impl fmt::Display for DiskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DiskError::OutOfRange { lba, count, sectors } => {
-                write!(f, "read of {count} sectors at {lba} is past the end ({sectors} sectors)")
+            DiskError::OutOfRange {
+                lba,
+                count,
+                sectors,
+            } => {
+                write!(
+                    f,
+                    "read of {count} sectors at {lba} is past the end ({sectors} sectors)"
+                )
             }
             DiskError::Unaligned { len } => write!(f, "read of {len} bytes is not whole sectors"),
             DiskError::Timeout => f.write_str("the device did not answer in time"),
@@ -58,6 +70,10 @@ pub fn check_read(sectors: u64, lba: u64, len: usize) -> Result<u64, DiskError> 
     let count = (len / SECTOR_SIZE) as u64;
     match lba.checked_add(count) {
         Some(end) if end <= sectors => Ok(count),
-        _ => Err(DiskError::OutOfRange { lba, count, sectors }),
+        _ => Err(DiskError::OutOfRange {
+            lba,
+            count,
+            sectors,
+        }),
     }
 }

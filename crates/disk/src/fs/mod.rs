@@ -1,0 +1,189 @@
+//! The read-only file system interface, its errors, and type detection (ext2/3/4, FAT12/16/32).
+
+mod ext;
+mod fat;
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::device::{BlockDevice, DiskError, SECTOR_SIZE};
+
+pub use ext::Ext;
+pub use fat::Fat;
+
+/// What a path names once symlinks are followed (`Symlink` only comes from `lookup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// A file, directory or symlink inside one file system: `id` is the inode number (ext) or first cluster (FAT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub id: u64,
+    pub kind: Kind,
+    pub size: u64,
+}
+
+/// What `stat` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub kind: Kind,
+}
+
+/// A mounted, read-only file system. Node ids are only meaningful to the file system that made them.
+pub trait FileSystem {
+    /// "ext2", "ext3", "ext4", "fat12", "fat16" or "fat32".
+    fn type_name(&self) -> &'static str;
+    /// The device it lives on (for error messages and read limits).
+    fn device(&self) -> &Rc<dyn BlockDevice>;
+    fn root(&self) -> Node;
+    /// The entry `name` of directory `dir`, if there is one.
+    fn lookup(&self, dir: &Node, name: &str) -> Result<Option<Node>, FsError>;
+    /// The names in `dir`, without `.` and `..`, in on-disk order.
+    fn list(&self, dir: &Node) -> Result<Vec<String>, FsError>;
+    /// Reads from byte `offset` of a file into `buf`; returns the bytes read (short only at the end of file).
+    fn read_at(&self, file: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, FsError>;
+    /// A symlink's target.
+    fn read_link(&self, link: &Node) -> Result<String, FsError>;
+}
+
+/// Everything that can go wrong between a path and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsError {
+    /// The device failed.
+    Disk {
+        device: String,
+        error: DiskError,
+    },
+    /// The file system's data is inconsistent; `what` starts with the file system type.
+    Corrupt {
+        device: String,
+        what: String,
+    },
+    /// A valid file system using something this reader does not do (an unknown feature).
+    Unsupported {
+        device: String,
+        what: String,
+    },
+    /// No ext or FAT file system on the device.
+    UnknownFileSystem {
+        device: String,
+    },
+    NotFound(String),
+    NotADirectory(String),
+    IsADirectory(String),
+    /// Paths are absolute.
+    InvalidPath(String),
+    NothingMounted,
+    NotMounted(String),
+    AlreadyMounted(String),
+    /// Something else is mounted below this mount point.
+    Busy(String),
+    SymlinkLoop(String),
+    /// A file larger than its device (sparse) is not read into memory whole.
+    TooLarge {
+        path: String,
+        size: u64,
+    },
+}
+
+impl fmt::Display for FsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsError::Disk { device, error } => write!(f, "{device}: {error}"),
+            FsError::Corrupt { device, what } => write!(f, "{device}: {what}"),
+            FsError::Unsupported { device, what } => write!(f, "{device}: {what}"),
+            FsError::UnknownFileSystem { device } => {
+                write!(f, "{device}: no ext2/3/4 or FAT file system found")
+            }
+            FsError::NotFound(path) => write!(f, "{path}: no such file or directory"),
+            FsError::NotADirectory(path) => write!(f, "{path}: not a directory"),
+            FsError::IsADirectory(path) => write!(f, "{path}: is a directory"),
+            FsError::InvalidPath(path) => write!(f, "{path}: paths must be absolute"),
+            FsError::NothingMounted => f.write_str("nothing is mounted at /"),
+            FsError::NotMounted(path) => write!(f, "{path}: nothing is mounted there"),
+            FsError::AlreadyMounted(path) => {
+                write!(f, "{path}: something is already mounted there")
+            }
+            FsError::Busy(path) => write!(f, "{path}: another file system is mounted below it"),
+            FsError::SymlinkLoop(path) => write!(f, "{path}: too many levels of symbolic links"),
+            FsError::TooLarge { path, size } => {
+                write!(f, "{path}: {size} bytes is larger than its device")
+            }
+        }
+    }
+}
+
+/// The device below a file system, with its errors turned into `FsError`s that carry its name.
+pub(crate) struct Volume {
+    pub device: Rc<dyn BlockDevice>,
+    pub fs: &'static str,
+}
+
+impl Volume {
+    /// Reads whole sectors at a sector-aligned byte offset.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), FsError> {
+        crate::devices::read_bytes(&*self.device, offset, buf).map_err(|error| FsError::Disk {
+            device: String::from(self.device.name()),
+            error,
+        })
+    }
+
+    pub fn corrupt(&self, what: fmt::Arguments) -> FsError {
+        FsError::Corrupt {
+            device: String::from(self.device.name()),
+            what: format!("{}: {}", self.fs, what),
+        }
+    }
+
+    pub fn unsupported(&self, what: fmt::Arguments) -> FsError {
+        FsError::Unsupported {
+            device: String::from(self.device.name()),
+            what: format!("{}: {}", self.fs, what),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.device.size()
+    }
+}
+
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Detects the file system on `device` and opens it.
+pub fn open(device: Rc<dyn BlockDevice>) -> Result<Rc<dyn FileSystem>, FsError> {
+    let sectors = device.sectors().min(4);
+    if sectors == 0 {
+        return Err(FsError::UnknownFileSystem {
+            device: String::from(device.name()),
+        });
+    }
+    let mut head = vec![0u8; sectors as usize * SECTOR_SIZE];
+    device.read(0, &mut head).map_err(|error| FsError::Disk {
+        device: String::from(device.name()),
+        error,
+    })?;
+    if head.len() >= 2048 && le16(&head, 1024 + 0x38) == ext::MAGIC {
+        return Ok(Rc::new(Ext::open(device)?));
+    }
+    if fat::looks_like_fat(&head) {
+        return Ok(Rc::new(Fat::open(device)?));
+    }
+    Err(FsError::UnknownFileSystem {
+        device: String::from(device.name()),
+    })
+}

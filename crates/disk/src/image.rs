@@ -1,0 +1,47 @@
+//! An image file as a block device, for the host tool's `--disk IMAGE` (behind the `std` feature).
+
+extern crate std;
+
+use alloc::format;
+use alloc::string::String;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::device::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
+
+/// A disk image read with `pread`: one system call per request, whatever its length.
+pub struct ImageFile {
+    name: String,
+    file: File,
+    sectors: u64,
+}
+
+impl ImageFile {
+    /// Opens `path` read-only; its name in errors is the path.
+    pub fn open(path: &str) -> std::io::Result<ImageFile> {
+        let file = File::open(path)?;
+        let sectors = file.metadata()?.len() / SECTOR_SIZE as u64;
+        Ok(ImageFile {
+            name: String::from(path),
+            file,
+            sectors,
+        })
+    }
+}
+
+impl BlockDevice for ImageFile {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        check_read(self.sectors, lba, buf.len())?;
+        self.file
+            .read_exact_at(buf, lba * SECTOR_SIZE as u64)
+            .map_err(|e| DiskError::Io(format!("{}: {e}", self.name)))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
