@@ -1,2 +1,49 @@
-//! bootscript-crypto (being written).
+//! Keys and encrypted volumes: SHA-1/SHA-2, HMAC, PBKDF2, Argon2, AES-XTS and AES-CBC-ESSIV sector
+//! decryption, and LUKS1/LUKS2 unlocking, as pure `no_std` + `alloc` code shared by the payload and the
+//! host tool.
+//!
+//! Everything that reaches a disk is a [`BlockDevice`] view: [`plain_view`] maps like
+//! `cryptsetup open --type plain`, [`luks_open`] like `cryptsetup open` on a LUKS1 or LUKS2 header.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod af;
+mod cipher;
+mod error;
+mod hash;
+pub mod json;
+mod kdf;
+mod luks1;
+mod luks2;
+mod read;
+mod secret;
+mod view;
+
+pub use bootscript_disk::{BlockDevice, DiskError, SECTOR_SIZE};
+pub use cipher::{aes_hardware_accelerated, SectorCipher};
+pub use error::CryptoError;
+pub use hash::{digest, hmac, pbkdf2, pbkdf2_with_progress, HashAlgorithm};
+pub use kdf::{argon2, Argon2Kind};
+pub use luks1::Luks1Header;
+pub use luks2::Luks2Header;
+pub use secret::Secret;
+pub use view::{luks_open, plain_view, CryptView};
+
+/// Largest PBKDF2 iteration count accepted from a header or a script: about 25 s of work on a fast host
+/// and far above what `cryptsetup --iter-time 2000` writes, so only a corrupt or hostile header hits it.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 50_000_000;
+
+/// Longest PBKDF2 output a script may ask for (LUKS keys are at most 64 bytes).
+pub const MAX_PBKDF2_LENGTH: usize = 1024;
+
+/// Largest Argon2 memory cost in KiB: cryptsetup's own maximum (4 GiB).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+
+/// Largest Argon2 time cost accepted, and the largest total work (passes times KiB): 16 passes over 1 GiB.
+pub const MAX_ARGON2_TIME: u32 = 1_000_000;
+pub const MAX_ARGON2_WORK: u64 = 16 * 1024 * 1024;
+
+/// Most Argon2 lanes accepted (cryptsetup writes at most 4).
+pub const MAX_ARGON2_LANES: u32 = 16;

@@ -1,0 +1,73 @@
+//! The one error type of the crypto layer: every way a key, a header or a volume can be refused.
+
+use alloc::string::String;
+use bootscript_disk::DiskError;
+use core::fmt;
+
+/// Why a hash, key derivation, mapping or unlock was refused. The text never contains key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The device below failed.
+    Disk(DiskError),
+    /// A hash this crate does not implement (`ripemd160`, `whirlpool`, a typo).
+    UnknownHash(String),
+    /// A cipher specification this crate does not implement.
+    UnknownCipher(String),
+    /// A key whose length does not fit the cipher.
+    KeyLength { cipher: String, length: usize },
+    /// A parameter outside its bound (iterations, memory, lengths); the text says which.
+    Limit(String),
+    /// The device holds no LUKS header.
+    NotLuks,
+    /// A LUKS header that is malformed; the text says what was wrong.
+    BadHeader(String),
+    /// A LUKS2 header whose checksum does not match (both copies, or the only one).
+    BadChecksum,
+    /// LUKS2 JSON metadata that does not parse; `offset` is the byte where parsing stopped.
+    BadJson { offset: usize, message: &'static str },
+    /// The passphrase opens no key slot.
+    NoKeySlotMatches,
+    /// The volume is shorter than its header or mapping says.
+    VolumeTooSmall { needed: u64, sectors: u64 },
+    /// A memory-hard key derivation needs more memory than the machine can give.
+    OutOfMemory { kib: u64 },
+    /// A valid header using a feature this crate does not implement.
+    Unsupported(String),
+}
+
+impl From<DiskError> for CryptoError {
+    fn from(error: DiskError) -> Self {
+        CryptoError::Disk(error)
+    }
+}
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CryptoError::Disk(error) => write!(f, "{error}"),
+            CryptoError::UnknownHash(name) => write!(f, "unknown hash '{name}'"),
+            CryptoError::UnknownCipher(name) => write!(f, "unknown cipher '{name}'"),
+            CryptoError::KeyLength { cipher, length } => {
+                write!(f, "a {length}-byte key does not fit cipher '{cipher}'")
+            }
+            CryptoError::Limit(message) => f.write_str(message),
+            CryptoError::NotLuks => f.write_str("not a LUKS volume"),
+            CryptoError::BadHeader(message) => write!(f, "bad LUKS header: {message}"),
+            CryptoError::BadChecksum => f.write_str("bad LUKS2 header checksum"),
+            CryptoError::BadJson { offset, message } => {
+                write!(f, "bad LUKS2 metadata at byte {offset}: {message}")
+            }
+            CryptoError::NoKeySlotMatches => f.write_str("no key slot matches"),
+            CryptoError::VolumeTooSmall { needed, sectors } => write!(
+                f,
+                "volume too small: {needed} sectors needed, the device has {sectors}"
+            ),
+            CryptoError::OutOfMemory { kib } => write!(
+                f,
+                "not enough memory: the key derivation needs {} MiB",
+                kib.div_ceil(1024)
+            ),
+            CryptoError::Unsupported(message) => write!(f, "unsupported: {message}"),
+        }
+    }
+}

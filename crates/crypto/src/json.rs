@@ -1,0 +1,280 @@
+//! A small strict JSON parser for LUKS2 metadata: RFC 8259 without floating point (LUKS2 writes only
+//! integers, and big ones as strings), with a nesting limit. A few hundred lines instead of serde keep
+//! the payload small.
+
+use crate::CryptoError;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Deepest nesting of arrays and objects accepted (LUKS2 metadata needs 4).
+pub const MAX_DEPTH: usize = 32;
+
+/// A parsed JSON value. Objects keep their members in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// An integer; fractions and exponents are refused.
+    Number(i64),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The member `key` of an object (the first, if a document repeats it).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn members(&self) -> &[(String, Value)] {
+        match self {
+            Value::Object(members) => members,
+            _ => &[],
+        }
+    }
+
+    pub fn items(&self) -> &[Value] {
+        match self {
+            Value::Array(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+/// Parses one JSON document; only whitespace may follow the value.
+pub fn parse(text: &[u8]) -> Result<Value, CryptoError> {
+    let mut parser = Parser { text, at: 0 };
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.at != text.len() {
+        return Err(parser.error("text after the end of the document"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: &'static str) -> CryptoError {
+        CryptoError::BadJson { offset: self.at, message }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, message: &'static str) -> Result<(), CryptoError> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.error(message))
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, CryptoError> {
+        if self.text[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("unknown word"))
+        }
+    }
+
+    // value -> object | array | string | number | true | false | null
+    fn value(&mut self, depth: usize) -> Result<Value, CryptoError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            Some(_) => Err(self.error("expected a value")),
+            None => Err(self.error("unexpected end of the document")),
+        }
+    }
+
+    // object -> '{' [ string ':' value { ',' string ':' value } ] '}'
+    fn object(&mut self, depth: usize) -> Result<Value, CryptoError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.at += 1;
+        let mut members = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a member name"));
+            }
+            let key = self.string()?;
+            self.skip_whitespace();
+            self.expect(b':', "expected ':' after a member name")?;
+            let value = self.value(depth)?;
+            members.push((key, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Value::Object(members));
+                }
+                _ => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+    }
+
+    // array -> '[' [ value { ',' value } ] ']'
+    fn array(&mut self, depth: usize) -> Result<Value, CryptoError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.at += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.error("expected ',' or ']'")),
+            }
+        }
+    }
+
+    // number -> [ '-' ] ( '0' | [1-9] digit* ), no fraction or exponent
+    fn number(&mut self) -> Result<Value, CryptoError> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut value: i64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(digit - b'0')))
+                .ok_or_else(|| self.error("number too large"))?;
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        if digits == 0 {
+            return Err(self.error("expected a digit"));
+        }
+        if digits > 1 && self.text[start] == b'0' {
+            return Err(self.error("leading zero in a number"));
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return Err(self.error("fractional numbers are not supported"));
+        }
+        Ok(Value::Number(if negative { -value } else { value }))
+    }
+
+    fn hex4(&mut self) -> Result<u32, CryptoError> {
+        let mut value = 0u32;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => return Err(self.error("bad \\u escape")),
+            };
+            value = value * 16 + u32::from(digit);
+            self.at += 1;
+        }
+        Ok(value)
+    }
+
+    // string -> '"' { char | '\' escape } '"'
+    fn string(&mut self) -> Result<String, CryptoError> {
+        self.at += 1;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let byte = self.peek().ok_or_else(|| self.error("unterminated string"))?;
+            self.at += 1;
+            match byte {
+                b'"' => break,
+                b'\\' => {
+                    let escape = self.peek().ok_or_else(|| self.error("unterminated string"))?;
+                    self.at += 1;
+                    let simple = match escape {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 8,
+                        b'f' => 12,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => 0,
+                        _ => return Err(self.error("bad escape")),
+                    };
+                    if escape != b'u' {
+                        out.push(simple);
+                        continue;
+                    }
+                    let mut code = self.hex4()?;
+                    if (0xD800..0xDC00).contains(&code) {
+                        if !self.text[self.at..].starts_with(b"\\u") {
+                            return Err(self.error("lone surrogate"));
+                        }
+                        self.at += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return Err(self.error("lone surrogate"));
+                        }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                    }
+                    let c = char::from_u32(code).ok_or_else(|| self.error("lone surrogate"))?;
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
+                0..=0x1f => return Err(self.error("control character in a string")),
+                _ => out.push(byte),
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.error("string is not UTF-8"))
+    }
+}

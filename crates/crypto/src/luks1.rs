@@ -1,0 +1,183 @@
+//! LUKS1: the big-endian header of cryptsetup's on-disk format 1.2, its eight key slots, and unlocking
+//! (PBKDF2, anti-forensic merge, master key digest check).
+
+use crate::af;
+use crate::cipher::SectorCipher;
+use crate::hash::{pbkdf2_into, HashAlgorithm};
+use crate::read::{read_bytes, too_small};
+use crate::view::CryptView;
+use crate::{CryptoError, Secret, SECTOR_SIZE};
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use bootscript_disk::BlockDevice;
+
+/// Bytes of the LUKS1 header proper (the rest of its sectors is padding).
+pub const LUKS1_HEADER_SIZE: usize = 592;
+const MAGIC: &[u8; 6] = b"LUKS\xba\xbe";
+const SLOT_ACTIVE: u32 = 0x00AC_71F3;
+const SLOT_INACTIVE: u32 = 0x0000_DEAD;
+/// Most anti-forensic stripes accepted (cryptsetup writes 4000): bounds the key material read.
+const MAX_STRIPES: u32 = 65_536;
+
+/// One of the eight key slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Luks1KeySlot {
+    pub active: bool,
+    pub iterations: u32,
+    pub salt: [u8; 32],
+    /// Start of the key material, in 512-byte sectors.
+    pub key_material_offset: u32,
+    pub stripes: u32,
+}
+
+/// A parsed, checked LUKS1 header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Luks1Header {
+    /// dm-crypt cipher specification, e.g. `aes-xts-plain64`.
+    pub cipher: String,
+    pub hash: HashAlgorithm,
+    /// Start of the encrypted data, in 512-byte sectors.
+    pub payload_offset: u32,
+    pub key_bytes: u32,
+    pub mk_digest: [u8; 20],
+    pub mk_digest_salt: [u8; 32],
+    pub mk_digest_iterations: u32,
+    pub uuid: String,
+    pub key_slots: Vec<Luks1KeySlot>,
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_be_bytes(word)
+}
+
+/// A NUL-padded text field.
+fn text(bytes: &[u8]) -> Result<String, CryptoError> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..end])
+        .map(|s| s.to_string())
+        .map_err(|_| CryptoError::BadHeader("a text field is not UTF-8".to_string()))
+}
+
+impl Luks1Header {
+    /// Parses the first bytes of a volume. Checks every field a later step relies on, so an accepted
+    /// header never makes unlocking panic or allocate without bound.
+    pub fn parse(bytes: &[u8]) -> Result<Luks1Header, CryptoError> {
+        if bytes.len() < LUKS1_HEADER_SIZE {
+            return Err(CryptoError::BadHeader("truncated header".to_string()));
+        }
+        if &bytes[..6] != MAGIC {
+            return Err(CryptoError::NotLuks);
+        }
+        let version = u16::from_be_bytes([bytes[6], bytes[7]]);
+        if version != 1 {
+            return Err(CryptoError::BadHeader(format!("version {version} is not LUKS1")));
+        }
+        let cipher_name = text(&bytes[8..40])?;
+        let cipher_mode = text(&bytes[40..72])?;
+        let hash = HashAlgorithm::from_name(&text(&bytes[72..104])?)?;
+        let payload_offset = be32(bytes, 104);
+        let key_bytes = be32(bytes, 108);
+        let mut mk_digest = [0u8; 20];
+        mk_digest.copy_from_slice(&bytes[112..132]);
+        let mut mk_digest_salt = [0u8; 32];
+        mk_digest_salt.copy_from_slice(&bytes[132..164]);
+        let mk_digest_iterations = be32(bytes, 164);
+        let uuid = text(&bytes[168..208])?;
+        let cipher = format!("{cipher_name}-{cipher_mode}");
+        // Validates the cipher name and the key length together, before any key exists.
+        SectorCipher::new(&cipher, &alloc::vec![0u8; key_bytes.min(1024) as usize])?;
+        let mut key_slots = Vec::with_capacity(8);
+        for slot in 0..8 {
+            let at = 208 + slot * 48;
+            let state = be32(bytes, at);
+            let active = match state {
+                SLOT_ACTIVE => true,
+                SLOT_INACTIVE => false,
+                _ => return Err(CryptoError::BadHeader(format!("key slot {slot} has state {state:#x}"))),
+            };
+            let mut salt = [0u8; 32];
+            salt.copy_from_slice(&bytes[at + 8..at + 40]);
+            let stripes = be32(bytes, at + 44);
+            if active && (stripes == 0 || stripes > MAX_STRIPES) {
+                return Err(CryptoError::BadHeader(format!("key slot {slot} has {stripes} stripes")));
+            }
+            key_slots.push(Luks1KeySlot {
+                active,
+                iterations: be32(bytes, at + 4),
+                salt,
+                key_material_offset: be32(bytes, at + 40),
+                stripes,
+            });
+        }
+        Ok(Luks1Header {
+            cipher,
+            hash,
+            payload_offset,
+            key_bytes,
+            mk_digest,
+            mk_digest_salt,
+            mk_digest_iterations,
+            uuid,
+            key_slots,
+        })
+    }
+
+    /// Finds the master key: every active slot in order, until one yields a key whose digest matches.
+    pub fn unlock(
+        &self,
+        device: &dyn BlockDevice,
+        passphrase: &[u8],
+        progress: &mut dyn FnMut(u32),
+    ) -> Result<Secret, CryptoError> {
+        let key_length = self.key_bytes as usize;
+        for slot in self.key_slots.iter().filter(|slot| slot.active) {
+            let mut derived = Secret::zeroed(key_length);
+            pbkdf2_into(self.hash, passphrase, &slot.salt, slot.iterations, derived.as_mut_bytes(), progress)?;
+            let length = key_length * slot.stripes as usize; // both bounded at parse: at most 4 MiB
+            let sectors = length.div_ceil(SECTOR_SIZE) as u64;
+            let offset = u64::from(slot.key_material_offset) * SECTOR_SIZE as u64;
+            let mut material = Secret::from_vec(read_bytes(device, offset, sectors * SECTOR_SIZE as u64)?);
+            SectorCipher::new(&self.cipher, derived.as_bytes())?.decrypt_sectors(
+                material.as_mut_bytes(),
+                SECTOR_SIZE,
+                0,
+                1,
+            );
+            let candidate = af::merge(material.as_bytes(), key_length, slot.stripes as usize, self.hash)?;
+            let mut check = [0u8; 20];
+            pbkdf2_into(
+                self.hash,
+                candidate.as_bytes(),
+                &self.mk_digest_salt,
+                self.mk_digest_iterations,
+                &mut check,
+                &mut |_| {},
+            )?;
+            if check == self.mk_digest {
+                return Ok(candidate);
+            }
+        }
+        Err(CryptoError::NoKeySlotMatches)
+    }
+
+    /// Opens the volume: the decrypting view of the payload.
+    pub(crate) fn open(
+        &self,
+        device: Rc<dyn BlockDevice>,
+        passphrase: &[u8],
+        progress: &mut dyn FnMut(u32),
+    ) -> Result<CryptView, CryptoError> {
+        let offset = u64::from(self.payload_offset);
+        if offset > device.sectors() {
+            return Err(too_small(offset, &*device));
+        }
+        let key = self.unlock(&*device, passphrase, progress)?;
+        let sectors = device.sectors() - offset;
+        let cipher = SectorCipher::new(&self.cipher, key.as_bytes())?;
+        CryptView::new(device, cipher, offset, sectors, 0, SECTOR_SIZE, false)
+    }
+}
