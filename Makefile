@@ -1,0 +1,59 @@
+# bootscript: `make run` boots it in QEMU, `make test` checks it. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+CARGO := cargo +$(TOOLCHAIN)
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+TARGET_JSON := x86_64-bootscript.json
+BUILD_STD := -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem
+PAYLOAD_FLAGS := -p bootscript-payload --release --target $(TARGET_JSON) $(BUILD_STD)
+PAYLOAD_OUT := $(CARGO_TARGET_DIR)/x86_64-bootscript/release/bootscript-payload
+GRUB_MODULES := multiboot2 normal serial terminal boot
+QEMU_FLAGS := -machine pc -m 1G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot
+
+.PHONY: setup build iso run test test-host test-boot bench lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(CARGO) build $(PAYLOAD_FLAGS)
+	@mkdir -p build
+	cp $(PAYLOAD_OUT) build/bootscript.full.elf
+	strip -o build/bootscript.elf build/bootscript.full.elf
+	@grub-file --is-x86-multiboot2 build/bootscript.elf || { echo "build/bootscript.elf is not a Multiboot2 image" >&2; exit 1; }
+	@echo "build/bootscript.elf: $$(stat -c %s build/bootscript.elf) bytes (stripped)"
+
+iso: build
+	@rm -rf build/iso && mkdir -p build/iso/boot/grub
+	cp build/bootscript.elf build/iso/boot/bootscript.elf
+	cp grub/grub.cfg build/iso/boot/grub/grub.cfg
+	grub-mkrescue -o build/bootscript.iso --install-modules="$(GRUB_MODULES)" --locales= --fonts= --themes= build/iso 2>/dev/null
+	@echo "build/bootscript.iso: $$(stat -c %s build/bootscript.iso) bytes"
+
+run: setup iso
+	@echo "Booting build/bootscript.iso in QEMU. The serial console is this terminal."
+	@echo "To quit: type 'exit' at the prompt, or press Ctrl-A then X."
+	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/bootscript.iso -serial mon:stdio -display none; \
+	  status=$$?; [ $$status = 33 ] || [ $$status = 0 ] || echo "QEMU exited with status $$status"
+
+test: setup test-host test-boot
+
+test-host:
+	$(CARGO) test --workspace --exclude bootscript-payload --exclude bootscript-boot-tests
+	$(CARGO) test -p bootscript-payload --lib
+
+test-boot: build
+	$(CARGO) test -p bootscript-boot-tests -- --test-threads=2
+
+bench: setup build
+	@bash scripts/bench.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy $(PAYLOAD_FLAGS) -- -D warnings
+
+clean:
+	rm -rf build

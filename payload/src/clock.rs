@@ -1,0 +1,35 @@
+//! Milliseconds since the payload started: the time stamp counter, calibrated once against the PIT.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::cpu::rdtsc;
+use crate::drivers::pit;
+
+static START_TSC: AtomicU64 = AtomicU64::new(0);
+/// A guess (a 2 GHz counter) until `calibrate` measures it.
+static TICKS_PER_MS: AtomicU64 = AtomicU64::new(2_000_000);
+
+/// Marks time zero. Called first thing on entry.
+pub fn start() {
+    START_TSC.store(rdtsc(), Ordering::Relaxed);
+}
+
+/// Measures the counter's rate; on failure the guess stays and the caller says so.
+pub fn calibrate() -> Result<u64, pit::Timeout> {
+    let rate = pit::tsc_ticks_per_ms()?;
+    TICKS_PER_MS.store(rate, Ordering::Relaxed);
+    Ok(rate)
+}
+
+/// Milliseconds since `start`.
+pub fn time_ms() -> u64 {
+    rdtsc().wrapping_sub(START_TSC.load(Ordering::Relaxed)) / TICKS_PER_MS.load(Ordering::Relaxed)
+}
+
+/// Waits `ms` milliseconds (busy: nothing else runs on this single CPU).
+pub fn sleep_ms(ms: u64) {
+    let end = time_ms().saturating_add(ms);
+    while time_ms() < end {
+        core::hint::spin_loop();
+    }
+}

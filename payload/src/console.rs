@@ -1,0 +1,196 @@
+//! One console over every device: output goes to COM1 and the VGA screen, input comes from whichever of
+//! COM1 and the PS/2 keyboard has some. Line editing is `line::LineEditor`; this module only moves bytes.
+
+use alloc::string::String;
+use core::fmt::{self, Write};
+
+use pc_keyboard::DecodedKey;
+use spin::Mutex;
+
+use crate::clock;
+use crate::drivers::keyboard::{Keyboard, UnknownKeymap};
+use crate::drivers::serial::{Serial, SerialError, COM1};
+use crate::drivers::vga::Vga;
+use crate::line::{Edit, LineEditor, Utf8Decoder};
+
+/// Why no line could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// Nobody typed Enter before the deadline.
+    Timeout,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Timeout => f.write_str("no input before the deadline"),
+        }
+    }
+}
+
+struct Console {
+    serial: Option<Serial>,
+    screen: Option<Vga>,
+    keyboard: Keyboard,
+    serial_text: Utf8Decoder,
+    /// The last line ended with CR: a LF right after it belongs to the same Enter.
+    after_carriage_return: bool,
+}
+
+static CONSOLE: Mutex<Console> = Mutex::new(Console {
+    serial: None,
+    screen: None,
+    keyboard: Keyboard::new(),
+    serial_text: Utf8Decoder::new(),
+    after_carriage_return: false,
+});
+
+impl Console {
+    fn write_str(&mut self, text: &str) {
+        if let Some(serial) = &self.serial {
+            let mut ok = true;
+            for byte in text.bytes() {
+                if byte == b'\n' {
+                    ok &= serial.write_byte(b'\r').is_ok();
+                }
+                ok &= serial.write_byte(byte).is_ok();
+                if !ok {
+                    break;
+                }
+            }
+            if !ok {
+                // A port that stopped draining would make every later line wait out the timeout.
+                self.serial = None;
+            }
+        }
+        if let Some(screen) = &mut self.screen {
+            screen.write_str(text);
+        }
+    }
+
+    fn poll_char(&mut self) -> Option<char> {
+        if let Some(byte) = self.serial.as_ref().and_then(Serial::read_byte) {
+            return self.serial_text.push(byte);
+        }
+        match self.keyboard.poll()? {
+            DecodedKey::Unicode(c) => Some(c),
+            DecodedKey::RawKey(_) => None,
+        }
+    }
+}
+
+impl Write for Console {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        Console::write_str(self, text);
+        Ok(())
+    }
+}
+
+/// Finds and opens COM1. Until this succeeds output goes only to the screen.
+pub fn init_serial() -> Result<(), SerialError> {
+    let serial = Serial::probe(COM1)?;
+    CONSOLE.lock().serial = Some(serial);
+    Ok(())
+}
+
+/// Starts writing to the VGA text screen too.
+pub fn init_screen() {
+    CONSOLE.lock().screen = Some(Vga::new());
+}
+
+/// Whether COM1 is in use.
+pub fn has_serial() -> bool {
+    CONSOLE.lock().serial.is_some()
+}
+
+/// Writes text to every console (`\n` becomes CR LF on the serial line).
+pub fn write(text: &str) {
+    CONSOLE.lock().write_str(text);
+}
+
+/// Writes formatted text to every console; used by `print!` and `println!`.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Writes from an exception or panic handler: takes the console even if the code that failed held it.
+pub fn emergency(args: fmt::Arguments<'_>) {
+    if CONSOLE.is_locked() {
+        // SAFETY: one CPU, interrupts off: the holder is the code that just failed and will never run again.
+        unsafe { CONSOLE.force_unlock() };
+    }
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Reads one line, with backspace and Ctrl-U. With `echo` false nothing typed is shown, only the final
+/// newline (for passphrases). Waits for as long as it takes: a person is typing.
+pub fn read_line(echo: bool) -> Result<String, ReadError> {
+    read_line_until(echo, None)
+}
+
+/// Like [`read_line`], but gives up after `timeout_ms` milliseconds.
+pub fn read_line_timeout(echo: bool, timeout_ms: u64) -> Result<String, ReadError> {
+    read_line_until(echo, Some(clock::time_ms().saturating_add(timeout_ms)))
+}
+
+fn read_line_until(echo: bool, deadline: Option<u64>) -> Result<String, ReadError> {
+    let mut editor = LineEditor::new();
+    loop {
+        let c = CONSOLE.lock().poll_char();
+        let Some(c) = c else {
+            if deadline.is_some_and(|d| clock::time_ms() >= d) {
+                return Err(ReadError::Timeout);
+            }
+            core::hint::spin_loop();
+            continue;
+        };
+        let mut console = CONSOLE.lock();
+        let after_carriage_return = core::mem::replace(&mut console.after_carriage_return, c == '\r');
+        if c == '\n' && after_carriage_return {
+            continue;
+        }
+        match editor.feed(c) {
+            Edit::Insert(c) if echo => console.write_str(c.encode_utf8(&mut [0; 4])),
+            Edit::Erase(count) if echo => {
+                for _ in 0..count {
+                    console.write_str("\u{8} \u{8}");
+                }
+            }
+            Edit::Done => {
+                console.write_str("\n");
+                return Ok(editor.into_text());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The next key from the PS/2 keyboard (not the serial line), waiting at most `timeout_ms`.
+pub fn read_key(timeout_ms: u64) -> Option<DecodedKey> {
+    let deadline = clock::time_ms().saturating_add(timeout_ms);
+    while clock::time_ms() < deadline {
+        if let Some(key) = CONSOLE.lock().keyboard.poll() {
+            return Some(key);
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
+
+/// Chooses the keyboard layout by name ("us", "de", "fr", ...: `keymap::KEYMAP_NAMES`).
+pub fn set_keymap(name: &str) -> Result<(), UnknownKeymap> {
+    CONSOLE.lock().keyboard.set_keymap(name)
+}
+
+/// `print!` to every console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!($($arg)*)) };
+}
+
+/// `println!` to every console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::console::write("\n") };
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}

@@ -1,0 +1,44 @@
+//! The 8254 programmable interval timer, used once to measure the time stamp counter's frequency.
+
+use crate::arch::cpu::rdtsc;
+use crate::arch::port::{inb, outb};
+
+const CHANNEL2_DATA: u16 = 0x42;
+const COMMAND: u16 = 0x43;
+/// Port B of the old PC: bit 0 gates channel 2, bit 1 drives the speaker, bit 5 reads channel 2's output.
+const PORT_B: u16 = 0x61;
+/// Channel 2, low then high byte, mode 0 (interrupt on terminal count), binary.
+const CHANNEL2_ONE_SHOT: u8 = 0b1011_0000;
+const PIT_HZ: u64 = 1_193_182;
+/// The measuring window.
+pub const CALIBRATION_MS: u64 = 10;
+/// Polls of port B before giving up (a PIT that never counts down must not hang the boot).
+const CALIBRATION_SPINS: u32 = 50_000_000;
+
+/// The PIT never signalled the end of the window.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeout;
+
+/// TSC ticks per millisecond, measured over a [`CALIBRATION_MS`] window of PIT channel 2.
+pub fn tsc_ticks_per_ms() -> Result<u64, Timeout> {
+    let count = (PIT_HZ * CALIBRATION_MS / 1000) as u16;
+    let [low, high] = count.to_le_bytes();
+    // SAFETY: these ports belong to the PIT and port B; gating channel 2 with the speaker off is silent and
+    // touches nothing else (channel 0, the system tick, is left alone).
+    let start = unsafe {
+        let port_b = inb(PORT_B);
+        outb(PORT_B, (port_b & !0x02) | 0x01);
+        outb(COMMAND, CHANNEL2_ONE_SHOT);
+        outb(CHANNEL2_DATA, low);
+        outb(CHANNEL2_DATA, high);
+        rdtsc()
+    };
+    for _ in 0..CALIBRATION_SPINS {
+        // SAFETY: reading port B has no side effect.
+        if unsafe { inb(PORT_B) } & 0x20 != 0 {
+            let ticks = rdtsc().wrapping_sub(start);
+            return Ok((ticks / CALIBRATION_MS).max(1));
+        }
+    }
+    Err(Timeout)
+}

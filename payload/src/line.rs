@@ -1,0 +1,189 @@
+//! Line editing as a pure state machine: characters in, screen edits out (backspace, Ctrl-U, Enter).
+//!
+//! The console feeds it one character at a time from whichever input has one and applies the returned
+//! [`Edit`] to the screens (or not, in no-echo mode). Keeping it free of I/O lets the host test it.
+
+use alloc::string::String;
+
+/// The longest line accepted; further printable characters are ignored (and not echoed).
+pub const MAX_LINE_CHARS: usize = 4096;
+
+/// Backspace as sent by keyboards and most terminals (BS), and as sent by others (DEL).
+const BACKSPACE: char = '\u{8}';
+const DELETE: char = '\u{7f}';
+/// Ctrl-U: erase the whole line.
+const KILL_LINE: char = '\u{15}';
+
+/// What the screen should do after one character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// Show this character at the cursor.
+    Insert(char),
+    /// Erase this many characters left of the cursor.
+    Erase(usize),
+    /// The line is complete (Enter).
+    Done,
+    /// Nothing to show (ignored control character, or a full line).
+    Nothing,
+}
+
+/// A line being typed.
+#[derive(Debug, Default)]
+pub struct LineEditor {
+    text: String,
+    chars: usize,
+}
+
+impl LineEditor {
+    /// An empty line.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one typed character and says what the screen should do.
+    pub fn feed(&mut self, c: char) -> Edit {
+        match c {
+            '\r' | '\n' => Edit::Done,
+            BACKSPACE | DELETE => match self.text.pop() {
+                Some(_) => {
+                    self.chars -= 1;
+                    Edit::Erase(1)
+                }
+                None => Edit::Nothing,
+            },
+            KILL_LINE => {
+                let erased = self.chars;
+                self.text.clear();
+                self.chars = 0;
+                if erased == 0 {
+                    Edit::Nothing
+                } else {
+                    Edit::Erase(erased)
+                }
+            }
+            c if c.is_control() => Edit::Nothing,
+            c if self.chars >= MAX_LINE_CHARS => {
+                let _ = c;
+                Edit::Nothing
+            }
+            c => {
+                self.text.push(c);
+                self.chars += 1;
+                Edit::Insert(c)
+            }
+        }
+    }
+
+    /// The text typed so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The finished line.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+/// Turns bytes from a serial line into characters (UTF-8), one byte at a time.
+#[derive(Debug, Default)]
+pub struct Utf8Decoder {
+    buffer: [u8; 4],
+    length: usize,
+}
+
+impl Utf8Decoder {
+    /// A decoder with nothing pending.
+    pub const fn new() -> Self {
+        Self { buffer: [0; 4], length: 0 }
+    }
+
+    /// Takes one byte; returns a character once one is complete. Invalid sequences become U+FFFD.
+    pub fn push(&mut self, byte: u8) -> Option<char> {
+        if self.length == 0 {
+            if byte < 0x80 {
+                return Some(byte as char);
+            }
+            if !(0xc2..=0xf4).contains(&byte) {
+                return Some(char::REPLACEMENT_CHARACTER);
+            }
+        } else if byte & 0xc0 != 0x80 {
+            // A new sequence started before the old one ended: drop the old one, decode this byte afresh.
+            self.length = 0;
+            return self.push(byte).or(Some(char::REPLACEMENT_CHARACTER));
+        }
+        self.buffer[self.length] = byte;
+        self.length += 1;
+        let needed = match self.buffer[0] {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            _ => 4,
+        };
+        if self.length < needed {
+            return None;
+        }
+        let decoded = core::str::from_utf8(&self.buffer[..self.length]).ok().and_then(|s| s.chars().next());
+        self.length = 0;
+        Some(decoded.unwrap_or(char::REPLACEMENT_CHARACTER))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn type_all(editor: &mut LineEditor, text: &str) -> alloc::vec::Vec<Edit> {
+        text.chars().map(|c| editor.feed(c)).collect()
+    }
+
+    #[test]
+    fn typing_and_enter() {
+        let mut editor = LineEditor::new();
+        assert_eq!(type_all(&mut editor, "ab"), [Edit::Insert('a'), Edit::Insert('b')]);
+        assert_eq!(editor.feed('\r'), Edit::Done);
+        assert_eq!(editor.into_text(), "ab");
+    }
+
+    #[test]
+    fn backspace_erases_one_character_and_stops_at_empty() {
+        let mut editor = LineEditor::new();
+        type_all(&mut editor, "hé");
+        assert_eq!(editor.feed('\u{7f}'), Edit::Erase(1));
+        assert_eq!(editor.text(), "h");
+        assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
+        assert_eq!(editor.feed('\u{8}'), Edit::Nothing);
+        assert_eq!(editor.text(), "");
+    }
+
+    #[test]
+    fn ctrl_u_erases_the_line() {
+        let mut editor = LineEditor::new();
+        type_all(&mut editor, "secret");
+        assert_eq!(editor.feed('\u{15}'), Edit::Erase(6));
+        assert_eq!(editor.feed('\u{15}'), Edit::Nothing);
+        type_all(&mut editor, "ok");
+        assert_eq!(editor.into_text(), "ok");
+    }
+
+    #[test]
+    fn control_characters_are_ignored_and_length_is_capped() {
+        let mut editor = LineEditor::new();
+        assert_eq!(editor.feed('\u{1b}'), Edit::Nothing);
+        for _ in 0..MAX_LINE_CHARS {
+            assert_eq!(editor.feed('x'), Edit::Insert('x'));
+        }
+        assert_eq!(editor.feed('y'), Edit::Nothing);
+        assert_eq!(editor.text().len(), MAX_LINE_CHARS);
+    }
+
+    #[test]
+    fn utf8_decoding() {
+        let mut decoder = Utf8Decoder::new();
+        let decoded: alloc::string::String = "aé€😀".bytes().filter_map(|b| decoder.push(b)).collect();
+        assert_eq!(decoded, "aé€😀");
+        assert_eq!(decoder.push(0xff), Some(char::REPLACEMENT_CHARACTER));
+        // A truncated sequence followed by ASCII: the ASCII survives.
+        assert_eq!(decoder.push(0xc3), None);
+        assert_eq!(decoder.push(b'z'), Some('z'));
+    }
+}

@@ -1,0 +1,149 @@
+//! The payload's safe surface: bring the machine up once with [`start`], then consoles, clock, power and the
+//! boot information through the functions re-exported here. The interpreter is wired to these.
+
+use core::panic::PanicInfo;
+
+use spin::Once;
+
+pub use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, MemorySource, Module, Rsdp};
+pub use crate::clock::{sleep_ms, time_ms};
+pub use crate::console::{read_key, read_line, read_line_timeout, set_keymap, write, ReadError};
+pub use crate::drivers::keyboard::UnknownKeymap;
+pub use crate::heap::usage as heap_usage;
+pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
+
+use crate::arch::{cpu, exceptions};
+use crate::bootinfo::{self, MAPPED_LIMIT};
+use crate::memory::{self, Range, MAX_RESERVED};
+use crate::{clock, console, heap, println};
+
+/// The payload's version, shown in the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// The boot information, once [`start`] has read it.
+pub fn boot_info() -> Option<&'static BootInfo> {
+    BOOT_INFO.get()
+}
+
+/// Prints one machine-readable phase line (`bootscript: phase=NAME t_ms=N`) for the benchmarks.
+pub fn phase(name: &str) {
+    println!("bootscript: phase={name} t_ms={}", time_ms());
+}
+
+unsafe extern "C" {
+    static __image_start: u8;
+    static __image_end: u8;
+}
+
+/// Brings the machine up: consoles, CPU tables, clock, boot information, heap; prints the banner.
+/// `magic` and `info_address` are what the boot loader passed in EAX and EBX. Returns only if the payload can
+/// go on (a heap exists); otherwise it has said why and stops.
+///
+/// # Safety
+/// Call once, first thing, from the entry stub, with the boot loader's registers.
+pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
+    clock::start();
+    let serial = console::init_serial();
+    cpu::init_gdt();
+    exceptions::init();
+    // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
+    let parsed = unsafe { bootinfo::parse(magic, info_address) };
+    if parsed.as_ref().map_or(true, |b| b.vga_text) {
+        console::init_screen();
+    }
+    println!("bootscript {VERSION} starting");
+    if let Err(error) = serial {
+        println!("bootscript: serial console unavailable: {error}; using the screen and keyboard only");
+    }
+    phase("consoles");
+    match clock::calibrate() {
+        Ok(rate) => println!("bootscript: clock: TSC {}.{:03} MHz", rate / 1000, rate % 1000),
+        Err(_) => println!("bootscript: clock: the PIT never answered; times are guesses (2 GHz assumed)"),
+    }
+    phase("clock");
+    let boot = match parsed {
+        Ok(boot) => BOOT_INFO.call_once(|| boot),
+        Err(error) => fail(format_args!("cannot read the boot information: {error}")),
+    };
+    phase("bootinfo");
+    let heap = choose_heap(boot);
+    // SAFETY: `choose_heap` returns usable RAM below the mapping limit that overlaps no image, module or
+    // boot information, and nothing else in the payload uses RAM it did not get from the heap.
+    unsafe { heap::init(heap) };
+    phase("heap");
+    banner(boot, heap);
+    phase("banner");
+    boot
+}
+
+fn choose_heap(boot: &BootInfo) -> Range {
+    let usable: [Range; bootinfo::MAX_REGIONS] = core::array::from_fn(|i| match boot.memory_map().get(i) {
+        Some(region) if region.kind == MemoryKind::Usable => region.range,
+        _ => Range { start: 0, end: 0 },
+    });
+    let mut reserved = [Range { start: 0, end: 0 }; MAX_RESERVED];
+    // Low memory stays free for firmware data and real-mode trampolines of a later hand-off.
+    reserved[0] = Range { start: 0, end: 1 << 20 };
+    reserved[1] = Range {
+        start: core::ptr::addr_of!(__image_start) as u64,
+        end: core::ptr::addr_of!(__image_end) as u64,
+    };
+    reserved[2] = boot.info_range;
+    let mut count = 3;
+    for module in boot.modules().iter().take(MAX_RESERVED - count) {
+        reserved[count] = module.range;
+        count += 1;
+    }
+    match boot.memory_source {
+        MemorySource::Nothing => fail(format_args!(
+            "the boot loader gave no memory map (neither the memory map nor the basic memory tag); \
+             cannot place the heap"
+        )),
+        MemorySource::BasicInfo => println!("bootscript: no memory map from the boot loader; using basic memory info"),
+        MemorySource::MemoryMap => {}
+    }
+    match memory::largest_free(&usable, &reserved[..count], MAPPED_LIMIT) {
+        Some(range) => range,
+        None => fail(format_args!("no free RAM outside the payload, modules and boot information for the heap")),
+    }
+}
+
+fn banner(boot: &BootInfo, heap: Range) {
+    const MIB: u64 = 1 << 20;
+    println!("bootscript {VERSION}: boot script loader (no interpreter wired yet)");
+    println!("boot loader: {}", boot.loader);
+    println!("cmdline: {}", boot.cmdline);
+    println!("memory: {} MiB usable; heap {} MiB at {:#x}-{:#x}", boot.usable_bytes() / MIB, heap.length() / MIB, heap.start, heap.end);
+    println!("memory map: {} entries", boot.memory_map().len());
+    for region in boot.memory_map() {
+        println!("  {:#014x}-{:#014x} {}", region.range.start, region.range.end, region.kind.name());
+    }
+    match boot.modules().len() {
+        0 => println!("modules: none"),
+        n => println!("modules: {n}"),
+    }
+    for module in boot.modules() {
+        println!("  module \"{}\" at {:#x} size {}", module.name, module.range.start, module.range.length());
+    }
+    match boot.rsdp {
+        Some(rsdp) => println!("acpi: rsdp at {:#x} revision {} table {:#x}", rsdp.address, rsdp.revision, rsdp.table_address),
+        None => println!("acpi: no rsdp"),
+    }
+}
+
+/// Says why the payload cannot go on and stops (a QEMU test run ends with the failure code).
+pub fn fail(args: core::fmt::Arguments<'_>) -> ! {
+    console::emergency(format_args!("bootscript: FATAL: {args}\n"));
+    exit_qemu(ExitCode::Failure)
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo<'_>) -> ! {
+    console::emergency(format_args!("\nbootscript: PANIC: {info}\n"));
+    if let Some((used, size)) = heap::usage_for_report() {
+        console::emergency(format_args!("bootscript: heap: {used} of {size} bytes in use\n"));
+    }
+    exit_qemu(ExitCode::Failure)
+}

@@ -1,0 +1,142 @@
+//! What the payload does after the banner until the interpreter is wired in: small checks chosen on the
+//! command line (`test=...`, `crash=...`), used by the boot tests, or an echo prompt for `make run`.
+
+use alloc::vec::Vec;
+
+use pc_keyboard::DecodedKey;
+
+use crate::cmdline;
+use crate::platform::{self, exit_qemu, BootInfo, ExitCode};
+use crate::println;
+
+/// How long the tests wait for input before failing (a test harness that forgot to type must not hang CI).
+const INPUT_TIMEOUT_MS: u64 = 60_000;
+
+/// Runs what the command line asks for, then leaves QEMU (success unless a check failed).
+pub fn run(boot: &BootInfo) -> ! {
+    if let Some(name) = cmdline::value(boot.cmdline, "keymap") {
+        match platform::set_keymap(name) {
+            Ok(()) => println!("keymap: {name}"),
+            Err(error) => println!("keymap: {name}: {error}"),
+        }
+    }
+    if let Some(kind) = cmdline::value(boot.cmdline, "crash") {
+        crash(kind);
+    }
+    match cmdline::value(boot.cmdline, "test") {
+        Some("echo") => echo(true, false),
+        Some("noecho") => echo(false, true),
+        Some("keys") => keys(),
+        Some("modules") => modules(boot),
+        Some("heap") => heap(),
+        Some("oom") => out_of_memory(),
+        Some("exit") => {}
+        Some(other) => {
+            println!("bootscript: unknown test={other}");
+            exit_qemu(ExitCode::Failure);
+        }
+        None => interactive(),
+    }
+    println!("bootscript: done");
+    exit_qemu(ExitCode::Success)
+}
+
+fn echo(echo: bool, once: bool) {
+    println!("echo: ready");
+    loop {
+        match platform::read_line_timeout(echo, INPUT_TIMEOUT_MS) {
+            Ok(line) if line == "exit" => return,
+            Ok(line) => println!("got: [{line}] ({} chars)", line.chars().count()),
+            Err(error) => fail(format_args!("echo: {error}")),
+        }
+        if once {
+            return;
+        }
+    }
+}
+
+fn interactive() {
+    println!("No interpreter yet: each line you type is echoed back; type 'exit' to leave.");
+    loop {
+        platform::write("> ");
+        match platform::read_line(true) {
+            Ok(line) if line == "exit" => return,
+            Ok(line) => println!("got: [{line}]"),
+            Err(error) => println!("read error: {error}"),
+        }
+    }
+}
+
+fn keys() {
+    println!("keys: ready");
+    loop {
+        match platform::read_key(INPUT_TIMEOUT_MS) {
+            Some(DecodedKey::Unicode('\n')) => {
+                println!("key: enter");
+                return;
+            }
+            Some(DecodedKey::Unicode(c)) => println!("key: {c:?} U+{:04X}", u32::from(c)),
+            Some(DecodedKey::RawKey(code)) => println!("key: raw {code:?}"),
+            None => fail(format_args!("keys: no key within {INPUT_TIMEOUT_MS} ms")),
+        }
+    }
+}
+
+fn modules(boot: &BootInfo) {
+    for module in boot.modules() {
+        let bytes = module.bytes();
+        // FNV-1a: a checksum the test recomputes on the host.
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let head = &bytes[..bytes.len().min(64)];
+        let text = core::str::from_utf8(head).unwrap_or("(not text)");
+        println!("module {}: size={} fnv1a={hash:016x} head={:?}", module.name, bytes.len(), text);
+    }
+}
+
+fn heap() {
+    const SIZE: usize = 256 << 20;
+    let mut block: Vec<u8> = Vec::new();
+    if block.try_reserve_exact(SIZE).is_err() {
+        fail(format_args!("heap: cannot allocate {} MiB", SIZE >> 20));
+    }
+    block.resize(SIZE, 0);
+    for (i, byte) in block.iter_mut().enumerate().step_by(4096) {
+        *byte = (i >> 12) as u8;
+    }
+    let sum: u64 = block.iter().step_by(4096).map(|&b| u64::from(b)).sum();
+    println!("heap: {} MiB allocated and written, checksum {sum}", SIZE >> 20);
+}
+
+fn out_of_memory() {
+    // Far more than any test machine has: the allocation must fail with a clear report.
+    let huge: Vec<u8> = Vec::with_capacity(usize::MAX / 4);
+    println!("oom: unexpectedly got {} bytes", huge.capacity());
+}
+
+fn crash(kind: &str) -> ! {
+    println!("crash: {kind}");
+    match kind {
+        // SAFETY (all arms): deliberate faults for the tests; the exception handler reports and exits.
+        "ud" => unsafe { core::arch::asm!("ud2") },
+        "pf" => {
+            // Above the 4 GiB identity mapping: not present.
+            let address = 0x40_0000_0000_u64 as *const u64;
+            // SAFETY: deliberately unmapped; the page fault is the point.
+            let _ = unsafe { address.read_volatile() };
+        }
+        // SAFETY: a stack pointer into unmapped memory makes the page fault's own delivery fault: a double
+        // fault, which runs on its IST stack.
+        "df" => unsafe { core::arch::asm!("mov rsp, {}", "push rax", in(reg) 0x40_0000_1000_u64) },
+        "gp" => {
+            let address = 0x8000_0000_0000_0000_u64 as *const u64;
+            // SAFETY: non-canonical: a general protection fault is the point.
+            let _ = unsafe { address.read_volatile() };
+        }
+        other => fail(format_args!("unknown crash={other}")),
+    }
+    fail(format_args!("crash={kind} did not fault"))
+}
+
+fn fail(args: core::fmt::Arguments<'_>) -> ! {
+    platform::fail(args)
+}
