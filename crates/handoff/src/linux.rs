@@ -156,6 +156,16 @@ impl<'a> BzImage<'a> {
         })
     }
 
+    /// The kernel's version string (the setup header's kernel_version), e.g. "6.1.0-56-cloud-amd64 (...) #1 SMP
+    /// ...", for the dry run's report; None when absent or not text.
+    pub fn kernel_version(&self) -> Option<&'a str> {
+        let pointer = read_u16(self.image, 0x20e)?;
+        let start = usize::from(pointer).checked_add(0x200)?;
+        let tail = self.image.get(start..)?;
+        let text = &tail[..tail.iter().take(256).position(|&b| b == 0)?];
+        core::str::from_utf8(text).ok()
+    }
+
     /// The bytes to copy to `plan.kernel_addr`.
     pub fn protected_mode(&self) -> &'a [u8] {
         self.protected_mode

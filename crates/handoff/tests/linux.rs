@@ -1,0 +1,298 @@
+//! The bzImage reader, load plan and boot_params against Debian's real cloud kernel.
+
+mod common;
+
+use bootscript_handoff::linux::{self, BzImage, Machine};
+use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
+use bootscript_handoff::{detect, Error, KernelKind};
+
+fn hex_u16(image: &str, offset: u32) -> u16 {
+    // od reads the bytes independently of our parser.
+    let out = common::run(
+        "od",
+        &["-An", "-tu2", "-j", &offset.to_string(), "-N2", image],
+    );
+    String::from_utf8(out).unwrap().trim().parse().unwrap()
+}
+
+fn hex_u32(image: &str, offset: u32) -> u32 {
+    let out = common::run(
+        "od",
+        &["-An", "-tu4", "-j", &offset.to_string(), "-N4", image],
+    );
+    String::from_utf8(out).unwrap().trim().parse().unwrap()
+}
+
+/// The map QEMU's SeaBIOS gives a 1 GiB `-machine pc`.
+fn qemu_map() -> Vec<MemoryRegion> {
+    vec![
+        MemoryRegion {
+            addr: 0,
+            len: 0x9fc00,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0x9fc00,
+            len: 0x400,
+            kind: 2,
+        },
+        MemoryRegion {
+            addr: 0xf0000,
+            len: 0x10000,
+            kind: 2,
+        },
+        MemoryRegion {
+            addr: 0x100000,
+            len: 0x3fee0000,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0x3ffe0000,
+            len: 0x20000,
+            kind: 2,
+        },
+        MemoryRegion {
+            addr: 0xfffc0000,
+            len: 0x40000,
+            kind: 2,
+        },
+    ]
+}
+
+#[test]
+fn real_kernel_header_matches_od_and_file() {
+    let bytes = common::vmlinuz();
+    let path = "build/cache/vmlinuz";
+    let image = BzImage::parse(&bytes).unwrap();
+    let h = &image.header;
+    assert_eq!(detect(&bytes), Ok(KernelKind::Linux));
+    assert_eq!(h.version, hex_u16(path, 0x206));
+    assert!(h.version >= 0x020c, "protocol {:#x}", h.version);
+    assert_eq!(h.initrd_addr_max, hex_u32(path, 0x22c));
+    assert_eq!(h.kernel_alignment, hex_u32(path, 0x230));
+    assert_eq!(h.cmdline_size, hex_u32(path, 0x238));
+    assert_eq!(h.init_size, hex_u32(path, 0x260));
+    assert_eq!(
+        h.pref_address,
+        u64::from(hex_u32(path, 0x258)) | u64::from(hex_u32(path, 0x25c)) << 32
+    );
+    assert_eq!(h.xloadflags, hex_u16(path, 0x236));
+    let setup_sects = hex_u16(path, 0x1f1) & 0xff;
+    assert_eq!(
+        image.protected_mode().len(),
+        bytes.len() - (setup_sects as usize + 1) * 512
+    );
+    assert!(h.relocatable_kernel);
+    // file(1) prints the version string the header points at.
+    let described = String::from_utf8(common::run("file", &["-b", path])).unwrap();
+    assert!(described.contains("bzImage"), "{described}");
+    let version = image.kernel_version().unwrap();
+    let first_word = version.split(' ').next().unwrap();
+    assert!(
+        described.contains(&format!("version {first_word} ")),
+        "{described} vs {version}"
+    );
+}
+
+#[test]
+fn truncated_garbage_and_unbootable_images_are_refused() {
+    let bytes = common::vmlinuz();
+    assert_eq!(
+        BzImage::parse(&bytes[..0x100]).err(),
+        Some(Error::Truncated("setup header"))
+    );
+    assert_eq!(
+        BzImage::parse(&bytes[..0x220]).err(),
+        Some(Error::Truncated("setup header"))
+    );
+    assert_eq!(
+        BzImage::parse(&bytes[..bytes.len() / 2]).err(),
+        Some(Error::Truncated("protected-mode kernel"))
+    );
+    // syssize says where the kernel ends; what follows (Debian's appended signature) is not needed to boot.
+    let end = (bytes[0x1f1] as usize + 1) * 512
+        + 16 * u32::from_le_bytes(bytes[0x1f4..0x1f8].try_into().unwrap()) as usize;
+    assert_eq!(
+        BzImage::parse(&bytes[..end - 1]).err(),
+        Some(Error::Truncated("protected-mode kernel"))
+    );
+    assert!(BzImage::parse(&bytes[..end]).is_ok());
+    let garbage: Vec<u8> = (0..70000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    assert_eq!(BzImage::parse(&garbage).err(), Some(Error::NotBzImage));
+    assert_eq!(detect(&garbage), Err(Error::UnknownKernel));
+    assert_eq!(detect(&[]), Err(Error::UnknownKernel));
+
+    let mut old = bytes.clone();
+    old[0x206..0x208].copy_from_slice(&0x020bu16.to_le_bytes());
+    assert_eq!(
+        BzImage::parse(&old).err(),
+        Some(Error::ProtocolTooOld(2, 11))
+    );
+    let mut no64 = bytes.clone();
+    no64[0x236] &= !1;
+    assert_eq!(BzImage::parse(&no64).err(), Some(Error::Not64Bit));
+    let mut zimage = bytes.clone();
+    zimage[0x211] &= !1;
+    assert_eq!(BzImage::parse(&zimage).err(), Some(Error::Not64Bit));
+    assert!(Error::ProtocolTooOld(2, 11).to_string().contains("2.11"));
+}
+
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.0 + b.1 && b.0 < a.0 + a.1
+}
+
+#[test]
+fn plan_places_kernel_initrd_and_boot_params_apart() {
+    let bytes = common::vmlinuz();
+    let image = BzImage::parse(&bytes).unwrap();
+    let map = qemu_map();
+    let mut free = FreeMemory::from_map(&map);
+    free.reserve(0x100000, 0x200000); // the payload itself
+    let initrd = 30 << 20;
+    let plan = linux::plan(&image, initrd, 40, &mut free, 1 << 32).unwrap();
+    assert_eq!(plan.kernel_addr, image.header.pref_address);
+    assert_eq!(plan.entry_64, plan.kernel_addr + 0x200);
+    assert!(plan.kernel_span >= u64::from(image.header.init_size));
+    assert_eq!(plan.initrd_addr % 4096, 0);
+    assert!(plan.initrd_addr + initrd <= u64::from(image.header.initrd_addr_max) + 1);
+    // As high as allowed: right under the reserved top of RAM (or boot_params would be above it).
+    assert!(
+        plan.initrd_addr + initrd > 0x3ffe0000 - 0x10000,
+        "{plan:x?}"
+    );
+    let pieces = [
+        (plan.kernel_addr, plan.kernel_span),
+        (plan.initrd_addr, initrd),
+        (plan.boot_params_addr, 4096 + 41),
+        (0x100000, 0x200000),
+    ];
+    for (i, a) in pieces.iter().enumerate() {
+        assert!(
+            map.iter()
+                .any(|r| r.kind == 1 && r.addr <= a.0 && a.0 + a.1 <= r.addr + r.len),
+            "{a:x?}"
+        );
+        for b in &pieces[i + 1..] {
+            assert!(!overlaps(*a, *b), "{a:x?} overlaps {b:x?}");
+        }
+    }
+    assert_eq!(plan.cmdline_addr, plan.boot_params_addr + 4096);
+
+    // pref_address taken: relocated above it, kernel_alignment aligned.
+    let mut free = FreeMemory::from_map(&map);
+    free.reserve(image.header.pref_address, 0x1000);
+    let moved = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    assert!(moved.kernel_addr > image.header.pref_address);
+    assert_eq!(
+        moved.kernel_addr % u64::from(image.header.kernel_alignment),
+        0
+    );
+    assert_eq!(moved.initrd_addr, 0);
+
+    // Too little memory, too long a command line.
+    let mut small = FreeMemory::from_ranges(&[(0x100000, 0x1000000)]);
+    assert!(matches!(
+        linux::plan(&image, 0, 10, &mut small, 1 << 32),
+        Err(Error::NoRoom("kernel", _))
+    ));
+    let mut free = FreeMemory::from_map(&map);
+    assert!(matches!(
+        linux::plan(&image, 2 << 30, 10, &mut free, 1 << 32),
+        Err(Error::NoRoom("initrd", _))
+    ));
+    let long = image.header.cmdline_size as usize + 1;
+    let mut free = FreeMemory::from_map(&map);
+    assert!(matches!(
+        linux::plan(&image, 0, long, &mut free, 1 << 32),
+        Err(Error::CommandLineTooLong(..))
+    ));
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn boot_params_fields_sit_at_the_protocol_offsets() {
+    let bytes = common::vmlinuz();
+    let image = BzImage::parse(&bytes).unwrap();
+    let mut map = qemu_map();
+    map.push(MemoryRegion {
+        addr: 0x50000000,
+        len: 0x1000,
+        kind: 7,
+    }); // unknown type -> reserved
+    let mut free = FreeMemory::from_map(&map);
+    let plan = linux::plan(&image, 123457, 20, &mut free, 1 << 32).unwrap();
+    let machine = Machine {
+        memory_map: &map,
+        rsdp_addr: Some(0xf5a10),
+        cursor: (0, 7),
+    };
+    let bp = linux::boot_params(&image, &plan, &machine).unwrap();
+    assert_eq!(bp.len(), 4096);
+    let header_end = 0x202 + bytes[0x201] as usize;
+    // The setup header copied, except the fields the loader writes.
+    let written = [0x210..0x212, 0x214..0x220, 0x224..0x226, 0x228..0x22c];
+    for at in 0x1f1..header_end {
+        if !written.iter().any(|r| r.contains(&at)) {
+            assert_eq!(bp[at], bytes[at], "setup header byte {at:#x}");
+        }
+    }
+    assert!(bp[header_end..0x290].iter().all(|&b| b == 0));
+    assert_eq!(&bp[0x202..0x206], b"HdrS");
+    assert_eq!(bp[0x210], 0xff);
+    assert_eq!(bp[0x211] & 0x81, 0x81);
+    assert_eq!(u32_at(&bp, 0x228) as u64, plan.cmdline_addr);
+    assert_eq!(u32_at(&bp, 0xc8), 0);
+    assert_eq!(u32_at(&bp, 0x218) as u64, plan.initrd_addr);
+    assert_eq!(u32_at(&bp, 0x21c), 123457);
+    assert_eq!(u64_at(&bp, 0x070), 0xf5a10);
+    // screen_info: cursor row 7, mode 3, 80x25 VGA.
+    assert_eq!(
+        (bp[0x00], bp[0x01], bp[0x06], bp[0x07], bp[0x0e], bp[0x0f]),
+        (0, 7, 3, 80, 25, 1)
+    );
+    // E820: 7 entries, sorted, types mapped.
+    assert_eq!(bp[0x1e8], 7);
+    let entry = |i: usize| {
+        let at = 0x2d0 + 20 * i;
+        (u64_at(&bp, at), u64_at(&bp, at + 8), u32_at(&bp, at + 16))
+    };
+    assert_eq!(entry(0), (0, 0x9fc00, 1));
+    assert_eq!(entry(3), (0x100000, 0x3fee0000, 1));
+    assert_eq!(entry(5), (0x50000000, 0x1000, 2));
+    assert_eq!(entry(6), (0xfffc0000, 0x40000, 2));
+    assert_eq!(entry(7), (0, 0, 0));
+    assert_eq!(u32_at(&bp, 0x1e0), 0x3fee0000 / 1024);
+    assert_eq!(linux::command_line_bytes(b"ro"), b"ro\0");
+}
+
+#[test]
+fn long_memory_maps_are_merged_or_refused() {
+    let many: Vec<MemoryRegion> = (0..200)
+        .map(|i| MemoryRegion {
+            addr: i * 0x1000,
+            len: 0x1000,
+            kind: 1,
+        })
+        .collect();
+    assert_eq!(
+        linux::e820_entries(&many).unwrap(),
+        vec![(0, 200 * 0x1000, 1)]
+    );
+    let alternating: Vec<MemoryRegion> = (0..200)
+        .map(|i| MemoryRegion {
+            addr: i * 0x1000,
+            len: 0x1000,
+            kind: 1 + (i % 2) as u32,
+        })
+        .collect();
+    assert!(linux::e820_entries(&alternating).is_err());
+}

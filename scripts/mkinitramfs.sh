@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes bootscript's own small initramfs: busybox-static and tests/linux/init, as a gzip newc cpio
+# (cpio -o -H newc). Usage: scripts/mkinitramfs.sh [output]  (default build/initramfs.cpio.gz).
+# Cached: nothing to do when the output is newer than its inputs.
+# The archive holds no device nodes (making them needs root); the kernel's built-in initramfs provides
+# /dev/console, and /init mounts devtmpfs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-build/initramfs.cpio.gz}
+INIT=tests/linux/init
+BUSYBOX=/bin/busybox
+
+for tool in cpio gzip; do
+  command -v "$tool" >/dev/null || { echo "mkinitramfs: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
+done
+if ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked'; then
+  echo "mkinitramfs: $BUSYBOX is not a static busybox (Debian package busybox-static)" >&2
+  exit 1
+fi
+if [ -s "$OUT" ] && [ "$OUT" -nt "$INIT" ] && [ "$OUT" -nt "$BUSYBOX" ] && [ "$OUT" -nt "$0" ]; then
+  exit 0
+fi
+
+mkdir -p "$(dirname "$OUT")"
+ROOT=$(mktemp -d)
+trap 'rm -rf "$ROOT"' EXIT
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+cp "$INIT" "$ROOT/init"
+chmod 755 "$ROOT/init" "$ROOT/bin/busybox"
+ln -s busybox "$ROOT/bin/sh"
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) \
+  | gzip -9n >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo "mkinitramfs: $OUT ($(stat -c %s "$OUT") bytes)" >&2
