@@ -1,0 +1,344 @@
+//! The ATA PIO state machine over `AtaPorts`: drive selection, bounded status polls, IDENTIFY, and LBA28/LBA48
+//! reads of up to 256 sectors per command straight into the caller's buffer.
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::spec::*;
+use crate::device::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
+
+/// The port I/O the driver needs; the payload implements it with `in`/`out`/`rep insw`.
+pub trait AtaPorts {
+    fn inb(&self, port: u16) -> u8;
+    fn outb(&self, port: u16, value: u8);
+    /// Reads `buf.len() / 2` 16-bit words from `port` into `buf`, little-endian.
+    fn insw(&self, port: u16, buf: &mut [u8]);
+    /// Waits at least 400 ns (four reads of the alternate status register do it on real hardware).
+    fn delay_400ns(&self);
+}
+
+/// An IDE channel: its command block and control ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Channel {
+    pub base: u16,
+    pub control: u16,
+}
+
+pub const PRIMARY: Channel = Channel {
+    base: 0x1F0,
+    control: 0x3F6,
+};
+pub const SECONDARY: Channel = Channel {
+    base: 0x170,
+    control: 0x376,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drive {
+    Master,
+    Slave,
+}
+
+/// How many status reads a wait may take. A status read is a port access of about 1 us on hardware (and a VM
+/// exit under QEMU), so this bounds a wait to a few seconds, longer than a disk's spin-up.
+pub const POLL_LIMIT: u32 = 2_000_000;
+
+/// What can go wrong talking to a drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtaError {
+    /// Nothing answers at this position (floating bus or status 0).
+    Absent,
+    /// A packet device (CD/DVD): not a disk we read.
+    Atapi,
+    /// A device that is neither ATA nor ATAPI (signature `mid`/`high`).
+    Unknown { mid: u8, high: u8 },
+    /// A bounded wait ran out: `waiting_for` says for what, `status` is the last status read.
+    Timeout {
+        waiting_for: &'static str,
+        status: u8,
+    },
+    /// The drive reported an error (or a device fault).
+    Device { status: u8, error: u8 },
+}
+
+impl fmt::Display for AtaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AtaError::Absent => f.write_str("no drive"),
+            AtaError::Atapi => f.write_str("ATAPI (packet) device, not a disk"),
+            AtaError::Unknown { mid, high } => {
+                write!(f, "unknown device (signature {mid:#04x} {high:#04x})")
+            }
+            AtaError::Timeout {
+                waiting_for,
+                status,
+            } => {
+                write!(
+                    f,
+                    "timed out waiting for {waiting_for} (status {status:#04x})"
+                )
+            }
+            AtaError::Device { status, error }
+                if status & STATUS_DF != 0 && status & STATUS_ERR == 0 =>
+            {
+                write!(f, "device fault (status {status:#04x}, error {error:#04x})")
+            }
+            AtaError::Device { error, .. } => write!(
+                f,
+                "{} (error register {error:#04x})",
+                describe_error(*error)
+            ),
+        }
+    }
+}
+
+struct Port<'a, P: AtaPorts> {
+    ports: &'a P,
+    channel: Channel,
+}
+
+impl<P: AtaPorts> Port<'_, P> {
+    fn status(&self) -> u8 {
+        self.ports.inb(self.channel.base + REG_STATUS)
+    }
+
+    fn out(&self, register: u16, value: u8) {
+        self.ports.outb(self.channel.base + register, value);
+    }
+
+    fn read(&self, register: u16) -> u8 {
+        self.ports.inb(self.channel.base + register)
+    }
+
+    fn wait_not_busy(&self) -> Result<u8, AtaError> {
+        let mut status = 0;
+        for _ in 0..POLL_LIMIT {
+            status = self.status();
+            if status & STATUS_BSY == 0 {
+                return Ok(status);
+            }
+        }
+        Err(AtaError::Timeout {
+            waiting_for: "BSY to clear",
+            status,
+        })
+    }
+
+    /// Waits until the drive has data (DRQ) or has failed (ERR/DF).
+    fn wait_data(&self) -> Result<(), AtaError> {
+        let mut status = 0;
+        for _ in 0..POLL_LIMIT {
+            status = self.status();
+            if status & STATUS_BSY != 0 {
+                continue;
+            }
+            if status & (STATUS_ERR | STATUS_DF) != 0 {
+                return Err(AtaError::Device {
+                    status,
+                    error: self.read(REG_ERROR),
+                });
+            }
+            if status & STATUS_DRQ != 0 {
+                return Ok(());
+            }
+        }
+        Err(AtaError::Timeout {
+            waiting_for: "DRQ",
+            status,
+        })
+    }
+
+    fn select(&self, drive: Drive, extra: u8) {
+        let slave = if drive == Drive::Slave {
+            DEVICE_SLAVE
+        } else {
+            0
+        };
+        self.out(REG_DEVICE, DEVICE_BASE | slave | extra);
+        self.ports.delay_400ns();
+    }
+}
+
+/// Runs IDENTIFY DEVICE on one position.
+pub fn identify<P: AtaPorts>(
+    ports: &P,
+    channel: Channel,
+    drive: Drive,
+) -> Result<Identity, AtaError> {
+    let port = Port { ports, channel };
+    if port.status() == FLOATING_BUS {
+        return Err(AtaError::Absent);
+    }
+    ports.outb(channel.control, CONTROL_NIEN);
+    port.select(drive, 0);
+    if port.status() == FLOATING_BUS {
+        return Err(AtaError::Absent);
+    }
+    for register in [REG_SECTOR_COUNT, REG_LBA_LOW, REG_LBA_MID, REG_LBA_HIGH] {
+        port.out(register, 0);
+    }
+    port.out(REG_COMMAND, CMD_IDENTIFY);
+    ports.delay_400ns();
+    if matches!(port.status(), 0 | FLOATING_BUS) {
+        return Err(AtaError::Absent);
+    }
+    port.wait_not_busy()?;
+    let signature = (port.read(REG_LBA_MID), port.read(REG_LBA_HIGH));
+    let classify = |signature: (u8, u8)| match signature {
+        SIGNATURE_ATAPI => AtaError::Atapi,
+        (mid, high) => AtaError::Unknown { mid, high },
+    };
+    if signature != (0, 0) {
+        return Err(classify(signature));
+    }
+    match port.wait_data() {
+        Ok(()) => {}
+        // A packet device aborts IDENTIFY DEVICE and leaves its signature.
+        Err(AtaError::Device { .. })
+            if (port.read(REG_LBA_MID), port.read(REG_LBA_HIGH)) != (0, 0) =>
+        {
+            return Err(classify((port.read(REG_LBA_MID), port.read(REG_LBA_HIGH))));
+        }
+        Err(e) => return Err(e),
+    }
+    let mut data = [0u8; 512];
+    ports.insw(channel.base + REG_DATA, &mut data);
+    Ok(decode_identity(&data))
+}
+
+/// One ATA hard disk, readable as a `BlockDevice`.
+pub struct AtaDisk<P: AtaPorts> {
+    name: String,
+    ports: Rc<P>,
+    channel: Channel,
+    drive: Drive,
+    identity: Identity,
+}
+
+impl<P: AtaPorts> AtaDisk<P> {
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn position(&self) -> (Channel, Drive) {
+        (self.channel, self.drive)
+    }
+
+    /// One command: `buf.len() / 512` sectors (1..=256) from `lba`.
+    fn read_command(&self, lba: u64, buf: &mut [u8]) -> Result<(), AtaError> {
+        let port = Port {
+            ports: &*self.ports,
+            channel: self.channel,
+        };
+        let count = (buf.len() / SECTOR_SIZE) as u64;
+        port.wait_not_busy()?;
+        let use48 = self.identity.lba48;
+        if use48 {
+            port.select(self.drive, DEVICE_LBA);
+            // The high-order bytes go first: each register is a two-deep FIFO.
+            port.out(REG_SECTOR_COUNT, (count >> 8) as u8);
+            port.out(REG_LBA_LOW, (lba >> 24) as u8);
+            port.out(REG_LBA_MID, (lba >> 32) as u8);
+            port.out(REG_LBA_HIGH, (lba >> 40) as u8);
+        } else {
+            port.select(self.drive, DEVICE_LBA | ((lba >> 24) as u8 & 0x0F));
+        }
+        port.out(REG_SECTOR_COUNT, count as u8);
+        port.out(REG_LBA_LOW, lba as u8);
+        port.out(REG_LBA_MID, (lba >> 8) as u8);
+        port.out(REG_LBA_HIGH, (lba >> 16) as u8);
+        port.out(
+            REG_COMMAND,
+            if use48 {
+                CMD_READ_SECTORS_EXT
+            } else {
+                CMD_READ_SECTORS
+            },
+        );
+        for sector in buf.chunks_exact_mut(SECTOR_SIZE) {
+            self.ports.delay_400ns();
+            port.wait_data()?;
+            self.ports.insw(self.channel.base + REG_DATA, sector);
+        }
+        Ok(())
+    }
+}
+
+impl<P: AtaPorts> BlockDevice for AtaDisk<P> {
+    fn sectors(&self) -> u64 {
+        self.identity.sectors
+    }
+
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        check_read(self.identity.sectors, lba, buf.len())?;
+        if lba + (buf.len() / SECTOR_SIZE) as u64 > LBA28_LIMIT && !self.identity.lba48 {
+            return Err(DiskError::Io(format!(
+                "{}: sector {lba} needs LBA48, which the drive lacks",
+                self.name
+            )));
+        }
+        let chunk = MAX_SECTORS_PER_COMMAND as usize * SECTOR_SIZE;
+        for (index, part) in buf.chunks_mut(chunk).enumerate() {
+            let at = lba + (index * MAX_SECTORS_PER_COMMAND as usize) as u64;
+            self.read_command(at, part)
+                .map_err(|e| DiskError::Io(format!("{}: reading sector {at}: {e}", self.name)))?;
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What was found at one of the four positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    /// "primary master", ...
+    pub position: &'static str,
+    /// The disk's name (`hd0`...) when it is a hard disk, else what stood in the way.
+    pub result: Result<(String, Identity), AtaError>,
+}
+
+/// Probes primary master, primary slave, secondary master, secondary slave, and returns the hard disks named
+/// `hd0`, `hd1`, ... in that order, plus a line per position for the log.
+pub fn probe<P: AtaPorts>(ports: &Rc<P>) -> (Vec<AtaDisk<P>>, Vec<Probed>) {
+    const POSITIONS: [(Channel, Drive, &str); 4] = [
+        (PRIMARY, Drive::Master, "primary master"),
+        (PRIMARY, Drive::Slave, "primary slave"),
+        (SECONDARY, Drive::Master, "secondary master"),
+        (SECONDARY, Drive::Slave, "secondary slave"),
+    ];
+    let mut disks = Vec::new();
+    let mut report = Vec::new();
+    for (channel, drive, position) in POSITIONS {
+        match identify(&**ports, channel, drive) {
+            Ok(identity) if identity.sectors > 0 => {
+                let name = format!("hd{}", disks.len());
+                report.push(Probed {
+                    position,
+                    result: Ok((name.clone(), identity.clone())),
+                });
+                disks.push(AtaDisk {
+                    name,
+                    ports: ports.clone(),
+                    channel,
+                    drive,
+                    identity,
+                });
+            }
+            Ok(_) => report.push(Probed {
+                position,
+                result: Err(AtaError::Unknown { mid: 0, high: 0 }),
+            }),
+            Err(e) => report.push(Probed {
+                position,
+                result: Err(e),
+            }),
+        }
+    }
+    (disks, report)
+}

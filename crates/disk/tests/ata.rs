@@ -1,0 +1,306 @@
+//! The ATA driver against a fake IDE controller: probe order, ATAPI and absent drives, multi-command reads,
+//! timeouts and device errors.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use bootscript_disk::ata::{probe, AtaError, AtaPorts};
+use bootscript_disk::BlockDevice;
+
+#[derive(Clone)]
+enum Behaviour {
+    Disk,
+    Atapi,
+    StuckBusy,
+    ReadError,
+}
+
+#[derive(Clone)]
+struct FakeDrive {
+    behaviour: Behaviour,
+    data: Vec<u8>,
+    lba48: bool,
+}
+
+#[derive(Default)]
+struct FakeChannel {
+    drives: [Option<FakeDrive>; 2],
+    selected: usize,
+    device: u8,
+    // Each LBA/count register is a two-deep FIFO for LBA48: (previous, current).
+    registers: [(u8, u8); 8],
+    status: u8,
+    error: u8,
+    pending: VecDeque<u8>,
+}
+
+#[derive(Default)]
+struct FakeAta {
+    channels: RefCell<[FakeChannel; 2]>,
+    /// (command, lba, count) of every read command.
+    reads: RefCell<Vec<(u8, u64, u64)>>,
+    status_reads: Cell<u64>,
+}
+
+fn channel_of(port: u16) -> (usize, u16) {
+    match port {
+        0x1F0..=0x1F7 => (0, port - 0x1F0),
+        0x170..=0x177 => (1, port - 0x170),
+        0x3F6 => (0, 0xFF),
+        0x376 => (1, 0xFF),
+        _ => panic!("unexpected port {port:#x}"),
+    }
+}
+
+fn identify_block(drive: &FakeDrive) -> Vec<u8> {
+    let mut words = [0u16; 256];
+    let model = b"FAKE DISK ONE                           ";
+    for i in 0..20 {
+        words[27 + i] = (model[2 * i] as u16) << 8 | model[2 * i + 1] as u16;
+    }
+    let sectors = (drive.data.len() / 512) as u64;
+    let lba28 = sectors.min(0x0FFF_FFFF);
+    words[60] = lba28 as u16;
+    words[61] = (lba28 >> 16) as u16;
+    if drive.lba48 {
+        words[83] = 1 << 10;
+        for i in 0..4 {
+            words[100 + i] = (sectors >> (16 * i)) as u16;
+        }
+    }
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+impl AtaPorts for FakeAta {
+    fn inb(&self, port: u16) -> u8 {
+        let (index, register) = channel_of(port);
+        let channels = self.channels.borrow();
+        let c = &channels[index];
+        if c.drives.iter().all(|d| d.is_none()) {
+            return 0xFF;
+        }
+        let Some(drive) = &c.drives[c.selected] else {
+            return 0;
+        };
+        match register {
+            7 => {
+                self.status_reads.set(self.status_reads.get() + 1);
+                if matches!(drive.behaviour, Behaviour::StuckBusy) {
+                    0x80
+                } else {
+                    c.status
+                }
+            }
+            1 => c.error,
+            2..=5 => c.registers[register as usize].1,
+            _ => 0,
+        }
+    }
+
+    fn outb(&self, port: u16, value: u8) {
+        let (index, register) = channel_of(port);
+        let mut channels = self.channels.borrow_mut();
+        let c = &mut channels[index];
+        match register {
+            6 => {
+                c.selected = ((value >> 4) & 1) as usize;
+                c.device = value;
+            }
+            2..=5 => {
+                let r = &mut c.registers[register as usize];
+                *r = (r.1, value);
+            }
+            7 => {
+                let Some(drive) = c.drives[c.selected].clone() else {
+                    return;
+                };
+                let r = c.registers;
+                match (value, &drive.behaviour) {
+                    (0xEC, Behaviour::Atapi) => {
+                        c.status = 0x41;
+                        c.error = 0x04;
+                        c.registers[4].1 = 0x14;
+                        c.registers[5].1 = 0xEB;
+                    }
+                    (0xEC, _) => {
+                        c.pending = identify_block(&drive).into();
+                        c.status = 0x58;
+                    }
+                    (0x20 | 0x24, behaviour) => {
+                        let (lba, count) = if value == 0x24 {
+                            let lba = r[3].1 as u64
+                                | (r[4].1 as u64) << 8
+                                | (r[5].1 as u64) << 16
+                                | (r[3].0 as u64) << 24
+                                | (r[4].0 as u64) << 32
+                                | (r[5].0 as u64) << 40;
+                            let count = r[2].1 as u64 | (r[2].0 as u64) << 8;
+                            (lba, if count == 0 { 65536 } else { count })
+                        } else {
+                            let lba = r[3].1 as u64
+                                | (r[4].1 as u64) << 8
+                                | (r[5].1 as u64) << 16
+                                | ((c.device & 0x0F) as u64) << 24;
+                            (lba, if r[2].1 == 0 { 256 } else { r[2].1 as u64 })
+                        };
+                        self.reads.borrow_mut().push((value, lba, count));
+                        if matches!(behaviour, Behaviour::ReadError) {
+                            c.status = 0x41;
+                            c.error = 0x40;
+                        } else {
+                            let start = lba as usize * 512;
+                            c.pending = drive.data[start..start + count as usize * 512]
+                                .iter()
+                                .copied()
+                                .collect();
+                            c.status = 0x58;
+                        }
+                    }
+                    _ => panic!("unexpected command {value:#x}"),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn insw(&self, port: u16, buf: &mut [u8]) {
+        let (index, register) = channel_of(port);
+        assert_eq!(register, 0, "insw from the data port only");
+        let mut channels = self.channels.borrow_mut();
+        let c = &mut channels[index];
+        for b in buf.iter_mut() {
+            *b = c
+                .pending
+                .pop_front()
+                .expect("read past the data the drive offered");
+        }
+        if c.pending.is_empty() {
+            c.status = 0x50;
+        }
+    }
+
+    fn delay_400ns(&self) {}
+}
+
+fn pattern(sectors: usize, seed: u8) -> Vec<u8> {
+    (0..sectors * 512)
+        .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[3] ^ seed)
+        .collect()
+}
+
+fn disk(sectors: usize, seed: u8, lba48: bool) -> Option<FakeDrive> {
+    Some(FakeDrive {
+        behaviour: Behaviour::Disk,
+        data: pattern(sectors, seed),
+        lba48,
+    })
+}
+
+fn special(behaviour: Behaviour) -> Option<FakeDrive> {
+    Some(FakeDrive {
+        behaviour,
+        data: pattern(64, 9),
+        lba48: true,
+    })
+}
+
+fn machine(drives: [Option<FakeDrive>; 4]) -> Rc<FakeAta> {
+    let fake = FakeAta::default();
+    {
+        let mut channels = fake.channels.borrow_mut();
+        let [a, b, c, d] = drives;
+        channels[0].drives = [a, b];
+        channels[1].drives = [c, d];
+    }
+    Rc::new(fake)
+}
+
+#[test]
+fn probe_names_disks_in_order_and_skips_atapi_and_absent() {
+    let fake = machine([
+        disk(2048, 1, true),
+        special(Behaviour::Atapi),
+        None,
+        disk(1000, 2, false),
+    ]);
+    let (disks, report) = probe(&fake);
+    assert_eq!(disks.len(), 2);
+    assert_eq!(disks[0].name(), "hd0");
+    assert_eq!(disks[0].sectors(), 2048);
+    assert_eq!(disks[0].identity().model, "FAKE DISK ONE");
+    assert!(disks[0].identity().lba48);
+    assert_eq!(disks[1].name(), "hd1");
+    assert_eq!(disks[1].sectors(), 1000);
+    assert!(!disks[1].identity().lba48);
+    assert_eq!(report[1].result, Err(AtaError::Atapi));
+    assert_eq!(report[2].result, Err(AtaError::Absent));
+    assert_eq!(report[3].position, "secondary slave");
+}
+
+#[test]
+fn empty_machine_has_no_disks() {
+    let fake = machine([None, None, None, None]);
+    let (disks, report) = probe(&fake);
+    assert!(disks.is_empty());
+    assert!(report.iter().all(|p| p.result == Err(AtaError::Absent)));
+}
+
+#[test]
+fn reads_split_into_256_sector_lba48_commands() {
+    let fake = machine([disk(2048, 3, true), None, None, None]);
+    let (disks, _) = probe(&fake);
+    let mut buf = vec![0u8; 600 * 512];
+    disks[0].read(1000, &mut buf).unwrap();
+    assert_eq!(buf, pattern(2048, 3)[1000 * 512..1600 * 512]);
+    assert_eq!(
+        *fake.reads.borrow(),
+        vec![(0x24, 1000, 256), (0x24, 1256, 256), (0x24, 1512, 88)]
+    );
+    let err = disks[0].read(2000, &mut buf).unwrap_err();
+    assert!(err.to_string().contains("past the end"), "{err}");
+}
+
+#[test]
+fn lba28_drive_uses_read_sectors() {
+    let fake = machine([None, None, disk(700, 4, false), None]);
+    let (disks, _) = probe(&fake);
+    let mut buf = vec![0u8; 300 * 512];
+    disks[0].read(5, &mut buf).unwrap();
+    assert_eq!(buf, pattern(700, 4)[5 * 512..305 * 512]);
+    assert_eq!(*fake.reads.borrow(), vec![(0x20, 5, 256), (0x20, 261, 44)]);
+}
+
+#[test]
+fn stuck_drive_times_out_with_a_bounded_number_of_polls() {
+    let fake = machine([special(Behaviour::StuckBusy), None, None, None]);
+    let (disks, report) = probe(&fake);
+    assert!(disks.is_empty());
+    match &report[0].result {
+        Err(AtaError::Timeout {
+            waiting_for,
+            status,
+        }) => {
+            assert_eq!(*waiting_for, "BSY to clear");
+            assert_eq!(*status, 0x80);
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(fake.status_reads.get() <= 2_000_010);
+    assert!(report[0]
+        .result
+        .as_ref()
+        .unwrap_err()
+        .to_string()
+        .contains("timed out"));
+}
+
+#[test]
+fn device_error_is_decoded_and_names_the_disk() {
+    let fake = machine([special(Behaviour::ReadError), None, None, None]);
+    let (disks, _) = probe(&fake);
+    let mut buf = vec![0u8; 512];
+    let err = disks[0].read(7, &mut buf).unwrap_err().to_string();
+    assert!(err.starts_with("hd0: reading sector 7"), "{err}");
+    assert!(err.contains("uncorrectable data error"), "{err}");
+}
