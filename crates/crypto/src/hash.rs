@@ -318,6 +318,7 @@ fn pbkdf2_with<E: Engine>(
         let counter = (index as u32).wrapping_add(1).to_be_bytes();
         key.mac(&[salt, &counter], &mut work);
         sum[..E::OUT].copy_from_slice(&work[..E::OUT]);
+        done += 1;
         let mut remaining = iterations - 1;
         while remaining > 0 {
             let run = remaining.min(PROGRESS_STRIDE);
@@ -341,6 +342,9 @@ fn pbkdf2_with<E: Engine>(
             }
         }
         chunk.copy_from_slice(&sum[..chunk.len()]);
+    }
+    if last_percent != 100 {
+        progress(100);
     }
     work.zeroize();
     sum.zeroize();

@@ -21,7 +21,7 @@ mod read;
 mod secret;
 mod view;
 
-pub use bootscript_disk::{BlockDevice, DiskError, SECTOR_SIZE};
+pub use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
 pub use cipher::{aes_hardware_accelerated, SectorCipher};
 pub use error::CryptoError;
 pub use hash::{digest, hmac, pbkdf2, pbkdf2_with_progress, HashAlgorithm};

@@ -1,0 +1,206 @@
+//! Known-answer tests: FIPS 180 hashes, RFC 2202/4231 HMAC, RFC 6070 and RFC 7914 PBKDF2, RFC 9106
+//! Argon2, IEEE 1619 XTS; and cross-checks against python3's hashlib/hmac/cryptography over many lengths.
+
+mod common;
+
+use bootscript_crypto::{argon2, digest, hmac, pbkdf2, pbkdf2_with_progress, Argon2Kind, CryptoError, SectorCipher};
+use common::{hex, run, to_hex};
+
+#[test]
+fn fips_180_hashes() {
+    let two_block_64 = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    let two_block_128 = b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    let million = vec![b'a'; 1_000_000];
+    let cases: [(&str, &[u8], &str); 9] = [
+        ("sha1", b"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        ("sha1", two_block_64, "84983e441c3bd26ebaae4aa1f95129e5e54670f1"),
+        ("sha1", &million, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"),
+        ("sha256", b"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("sha256", two_block_64, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        ("sha256", &million, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+        ("sha512", b"abc", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"),
+        ("SHA512", two_block_128, "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909"),
+        ("sha512", &million, "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973ebde0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b"),
+    ];
+    for (name, data, expected) in cases {
+        assert_eq!(to_hex(&digest(name, data).unwrap()), expected, "{name} of {} bytes", data.len());
+    }
+}
+
+#[test]
+fn rfc_2202_and_4231_hmac() {
+    let cases: [(&str, Vec<u8>, &[u8], &str); 9] = [
+        ("sha1", vec![0x0b; 20], b"Hi There", "b617318655057264e28bc0b6fb378c8ef146be00"),
+        ("sha1", b"Jefe".to_vec(), b"what do ya want for nothing?", "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+        ("sha1", vec![0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First", "aa4ae5e15272d00e95705637ce8a3b55ed402112"),
+        ("sha256", vec![0x0b; 20], b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        ("sha256", b"Jefe".to_vec(), b"what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        ("sha256", vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First", "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+        ("sha512", vec![0x0b; 20], b"Hi There", "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"),
+        ("sha512", b"Jefe".to_vec(), b"what do ya want for nothing?", "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"),
+        ("sha512", vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First", "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"),
+    ];
+    for (name, key, data, expected) in cases {
+        assert_eq!(to_hex(&hmac(name, &key, data).unwrap()), expected, "HMAC-{name}, {}-byte key", key.len());
+    }
+}
+
+#[test]
+fn rfc_6070_and_7914_pbkdf2() {
+    let cases: [(&str, &[u8], &[u8], u32, &str); 7] = [
+        ("sha1", b"password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
+        ("sha1", b"password", b"salt", 2, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),
+        ("sha1", b"password", b"salt", 4096, "4b007901b765489abead49d926f721d065a429c1"),
+        ("sha1", b"passwordPASSWORDpassword", b"saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096, "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038"),
+        ("sha1", b"pass\0word", b"sa\0lt", 4096, "56fa6aa75548099dcc37d7f03425e0c3"),
+        ("sha256", b"passwd", b"salt", 1, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783"),
+        ("sha256", b"Password", b"NaCl", 80000, "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d"),
+    ];
+    for (name, password, salt, iterations, expected) in cases {
+        let length = expected.len() / 2;
+        let key = pbkdf2(name, password, salt, iterations, length).unwrap();
+        assert_eq!(to_hex(key.as_bytes()), expected, "PBKDF2-{name}, {iterations} iterations");
+    }
+}
+
+/// Every length from 0 to 300 bytes (all padding boundaries of both block sizes), keys shorter and
+/// longer than a block, and PBKDF2 outputs of odd lengths, against python3's hashlib and hmac.
+#[test]
+fn agrees_with_python_hashlib() {
+    let script = r#"
+import hashlib, hmac
+for name in ('sha1', 'sha256', 'sha512'):
+    for n in range(301):
+        data = bytes((i * 7 + n) & 0xff for i in range(n))
+        print(name, n, hashlib.new(name, data).hexdigest(), hmac.new(data[:n % 200], data, name).hexdigest())
+    for length in (1, 19, 20, 33, 64, 65, 100):
+        print(name, 'pbkdf2', length, hashlib.pbkdf2_hmac(name, b'pass' * length, b'salt' * (length % 7), 3 + length, length).hex())
+"#;
+    let output = run("python3", &["-c", script]);
+    let mut checked = 0;
+    for line in output.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let name = words[0];
+        if words[1] == "pbkdf2" {
+            let length: usize = words[2].parse().unwrap();
+            let password = b"pass".repeat(length);
+            let salt = b"salt".repeat(length % 7);
+            let key = pbkdf2(name, &password, &salt, 3 + length as u32, length).unwrap();
+            assert_eq!(to_hex(key.as_bytes()), words[3], "PBKDF2-{name} length {length}");
+        } else {
+            let n: usize = words[1].parse().unwrap();
+            let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+            assert_eq!(to_hex(&digest(name, &data).unwrap()), words[2], "{name} of {n} bytes");
+            assert_eq!(to_hex(&hmac(name, &data[..n % 200], &data).unwrap()), words[3], "HMAC-{name} {n}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3 * 301 + 3 * 7);
+}
+
+#[test]
+fn pbkdf2_bounds_and_names() {
+    assert!(matches!(pbkdf2("sha256", b"p", b"s", 0, 32), Err(CryptoError::Limit(_))));
+    assert!(matches!(pbkdf2("sha256", b"p", b"s", u32::MAX, 32), Err(CryptoError::Limit(_))));
+    assert!(matches!(pbkdf2("sha256", b"p", b"s", 1, 0), Err(CryptoError::Limit(_))));
+    assert!(matches!(pbkdf2("sha256", b"p", b"s", 1, 1 << 20), Err(CryptoError::Limit(_))));
+    let error = pbkdf2("ripemd160", b"p", b"s", 1, 20).unwrap_err();
+    assert_eq!(error.to_string(), "unknown hash 'ripemd160'");
+    assert!(matches!(digest("md5", b""), Err(CryptoError::UnknownHash(_))));
+}
+
+#[test]
+fn pbkdf2_progress_reaches_100_in_few_calls() {
+    let mut calls = Vec::new();
+    let with = pbkdf2_with_progress("sha1", b"pw", b"salt", 200_000, 40, &mut |p| calls.push(p)).unwrap();
+    let without = pbkdf2("sha1", b"pw", b"salt", 200_000, 40).unwrap();
+    assert_eq!(with, without);
+    assert_eq!(calls.last(), Some(&100));
+    assert!(calls.windows(2).all(|w| w[0] < w[1]), "percentages rise: {calls:?}");
+    assert!(calls.len() <= 101 && calls.len() >= 50, "{} calls", calls.len());
+}
+
+#[test]
+fn secrets_do_not_show_in_debug() {
+    let key = pbkdf2("sha256", b"hunter2", b"salt", 1, 32).unwrap();
+    let shown = format!("{key:?}");
+    assert_eq!(shown, "Secret(32 bytes)");
+    let cipher = SectorCipher::new("aes-xts-plain64", key.as_bytes()).unwrap();
+    let shown = format!("{cipher:?}");
+    assert!(!shown.contains(&to_hex(&key.as_bytes()[..4])) && shown.contains("key hidden"), "{shown}");
+}
+
+/// RFC 9106 section 5 vectors, through the `argon2` crate that the LUKS2 key slots use.
+#[test]
+fn rfc_9106_argon2() {
+    let cases = [
+        (argon2::Algorithm::Argon2i, "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8"),
+        (argon2::Algorithm::Argon2id, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"),
+    ];
+    for (algorithm, expected) in cases {
+        let mut builder = argon2::ParamsBuilder::new();
+        builder.m_cost(32).t_cost(3).p_cost(4).output_len(32);
+        builder.data(argon2::AssociatedData::new(&[4; 12]).unwrap());
+        let params = builder.build().unwrap();
+        let context = argon2::Argon2::new_with_secret(&[3; 8], algorithm, argon2::Version::V0x13, params).unwrap();
+        let mut out = [0u8; 32];
+        context.hash_password_into(&[1; 32], &[2; 16], &mut out).unwrap();
+        assert_eq!(to_hex(&out), expected, "{algorithm:?}");
+    }
+}
+
+/// Our wrapper against python3 `cryptography`'s Argon2id (OpenSSL's implementation).
+#[test]
+fn argon2id_agrees_with_python() {
+    let script = r#"
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+print(Argon2id(salt=b'0123456789abcdef', length=32, iterations=3, lanes=2, memory_cost=64).derive(b'passphrase').hex())
+"#;
+    let output = run("python3", &["-c", script]);
+    let ours = argon2(Argon2Kind::Argon2id, b"passphrase", b"0123456789abcdef", 3, 64, 2, 32).unwrap();
+    assert_eq!(to_hex(ours.as_bytes()), output.trim());
+}
+
+#[test]
+fn argon2_bounds() {
+    let too_much = argon2(Argon2Kind::Argon2id, b"p", b"0123456789abcdef", 1, u32::MAX, 1, 32);
+    assert!(matches!(too_much, Err(CryptoError::Limit(_))), "{too_much:?}");
+    let too_long = argon2(Argon2Kind::Argon2i, b"p", b"0123456789abcdef", u32::MAX, 1024, 1, 32);
+    assert!(matches!(too_long, Err(CryptoError::Limit(_))));
+    let no_lanes = argon2(Argon2Kind::Argon2i, b"p", b"0123456789abcdef", 1, 1024, 0, 32);
+    assert!(matches!(no_lanes, Err(CryptoError::Limit(_))));
+}
+
+/// IEEE 1619-2007 vectors 1 and 2 (32-byte data units), decrypted and re-encrypted.
+#[test]
+fn ieee_1619_xts() {
+    let cases = [
+        ("00000000000000000000000000000000", "00000000000000000000000000000000", 0u64,
+         "0000000000000000000000000000000000000000000000000000000000000000",
+         "917cf69ebd68b2ec9b9fe9a3eadda692cd43d2f59598ed858c02c2652fbf922e"),
+        ("11111111111111111111111111111111", "22222222222222222222222222222222", 0x3333333333,
+         "4444444444444444444444444444444444444444444444444444444444444444",
+         "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0"),
+    ];
+    for (key1, key2, sector, plain, cipher_text) in cases {
+        let key = hex(&format!("{key1}{key2}"));
+        let cipher = SectorCipher::new("aes-xts-plain64", &key).unwrap();
+        let mut data = hex(cipher_text);
+        cipher.decrypt_sectors(&mut data, 32, sector, 1);
+        assert_eq!(to_hex(&data), plain);
+        cipher.encrypt_sectors(&mut data, 32, sector, 1);
+        assert_eq!(to_hex(&data), cipher_text);
+    }
+}
+
+#[test]
+fn cipher_names_and_key_lengths() {
+    assert!(matches!(SectorCipher::new("aes-xts-plain64", &[0; 48]), Err(CryptoError::KeyLength { .. })));
+    assert!(matches!(SectorCipher::new("aes-cbc-essiv:sha256", &[0; 64]), Err(CryptoError::KeyLength { .. })));
+    let error = SectorCipher::new("twofish-xts-plain64", &[0; 64]).unwrap_err();
+    assert_eq!(error.to_string(), "unknown cipher 'twofish-xts-plain64'");
+    for (name, length) in [("aes-xts-plain64", 32), ("aes-xts-plain64", 64), ("aes-cbc-essiv:sha256", 16),
+                           ("aes-cbc-essiv:sha256", 32), ("aes-cbc-plain64", 16), ("aes-xts-plain", 64)] {
+        SectorCipher::new(name, &vec![7; length]).unwrap();
+    }
+}
