@@ -41,7 +41,7 @@ KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
 [ -s "$KERNEL" ] || { echo "fetch-kernel: $DEB holds no /boot/vmlinuz-*" >&2; exit 1; }
 
 # Write under a temporary name first so that an interrupted run never leaves a half kernel behind.
-cp "$KERNEL" "$OUT.tmp"
+cp "$KERNEL" "$WORK/vmlinuz"
 echo "$PKG" >"$CACHE/vmlinuz.version"
-mv "$OUT.tmp" "$OUT"
+mv "$WORK/vmlinuz" "$OUT"
 echo "fetch-kernel: $OUT ($(stat -c %s "$OUT") bytes, $PKG)" >&2

@@ -23,13 +23,15 @@ fi
 
 mkdir -p "$(dirname "$OUT")"
 ROOT=$(mktemp -d)
-trap 'rm -rf "$ROOT"' EXIT
+TMP=$(mktemp "$OUT.XXXXXX") # private: tests may run this concurrently; the final mv is atomic
+trap 'rm -rf "$ROOT" "$TMP"' EXIT
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 cp "$INIT" "$ROOT/init"
 chmod 755 "$ROOT/init" "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) \
-  | gzip -9n >"$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+  | gzip -9n >"$TMP"
+chmod 644 "$TMP"
+mv "$TMP" "$OUT"
 echo "mkinitramfs: $OUT ($(stat -c %s "$OUT") bytes)" >&2

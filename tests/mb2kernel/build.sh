@@ -12,8 +12,11 @@ if [ -s "$OUT" ] && [ "$OUT" -nt "$SRC/mb2kernel.S" ] && [ "$OUT" -nt "$SRC/mb2k
   exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
+# Private temporary names: tests may run this script concurrently; the final mv is atomic.
 OBJ=$(mktemp --suffix=.o)
-trap 'rm -f "$OBJ"' EXIT
+TMP=$(mktemp "$OUT.XXXXXX")
+trap 'rm -f "$OBJ" "$TMP"' EXIT
 as --32 -o "$OBJ" "$SRC/mb2kernel.S"
-ld -m elf_i386 -nostdlib -z noexecstack -z max-page-size=0x1000 -T "$SRC/mb2kernel.ld" -o "$OUT.tmp" "$OBJ"
-mv "$OUT.tmp" "$OUT"
+ld -m elf_i386 -nostdlib -z noexecstack -z max-page-size=0x1000 -T "$SRC/mb2kernel.ld" -o "$TMP" "$OBJ"
+chmod 755 "$TMP"
+mv "$TMP" "$OUT"

@@ -17,7 +17,7 @@ fn real_cpio_unpacks_files_dirs_and_modes() {
         ("/empty", b""),
     ];
     let archive = cpio::archive(&files).unwrap();
-    assert_eq!(archive.len() % 4, 0);
+    assert!(archive.len().is_multiple_of(4));
     let dir = common::scratch("cpio");
     let mut child = Command::new("cpio")
         .args(["-idm", "--quiet", "--no-absolute-filenames"])
@@ -80,7 +80,7 @@ fn linux_unpacks_our_archive_after_a_compressed_initrd() {
     let root = common::root();
     let mut base = std::fs::read(root.join("build/initramfs.cpio.gz")).unwrap();
     // Make the gap non-trivial whatever gzip produced: a trailing odd length.
-    if base.len() % 4 == 0 {
+    if base.len().is_multiple_of(4) {
         base.push(0);
     }
     let key = b"the volume key handed on";

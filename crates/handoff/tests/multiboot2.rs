@@ -1,0 +1,356 @@
+//! Multiboot2: the test kernel's ELF against readelf, crafted headers, and the information structure read back
+//! by an independent parser (Python).
+
+mod common;
+
+use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
+use bootscript_handoff::multiboot2::{self, Info, Module, Multiboot2Image};
+use bootscript_handoff::{detect, Error, KernelKind};
+use std::process::{Command, Stdio};
+
+fn mb2kernel() -> Vec<u8> {
+    common::run("tests/mb2kernel/build.sh", &[]);
+    std::fs::read(common::root().join("build/mb2kernel.elf")).unwrap()
+}
+
+fn parse_hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+}
+
+#[test]
+fn test_kernel_segments_match_readelf() {
+    let bytes = mb2kernel();
+    assert_eq!(detect(&bytes), Ok(KernelKind::Multiboot2));
+    let image = Multiboot2Image::parse(&bytes).unwrap();
+    let headers =
+        String::from_utf8(common::run("readelf", &["-lhW", "build/mb2kernel.elf"])).unwrap();
+    let mut expected = Vec::new();
+    for line in headers.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"LOAD") && parse_hex(words[5]) != 0 {
+            // Type Offset VirtAddr PhysAddr FileSiz MemSiz
+            let (offset, phys, filesz, memsz) = (
+                parse_hex(words[1]),
+                parse_hex(words[3]),
+                parse_hex(words[4]),
+                parse_hex(words[5]),
+            );
+            expected.push((
+                phys,
+                bytes[offset as usize..(offset + filesz) as usize].to_vec(),
+                memsz,
+            ));
+        }
+    }
+    let got: Vec<_> = image
+        .segments
+        .iter()
+        .map(|s| (s.phys, s.bytes.to_vec(), s.mem_size))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(got.len() >= 2, "text and bss at least");
+    let entry = headers
+        .lines()
+        .find(|l| l.contains("Entry point address"))
+        .unwrap();
+    assert_eq!(
+        u64::from(image.entry),
+        parse_hex(entry.split_whitespace().last().unwrap())
+    );
+    let grub = Command::new("grub-file")
+        .args(["--is-x86-multiboot2", "build/mb2kernel.elf"])
+        .current_dir(common::root())
+        .status();
+    assert!(grub
+        .expect("grub-file is missing: run scripts/setup.sh")
+        .success());
+}
+
+#[test]
+fn broken_elf_images_are_refused() {
+    let bytes = mb2kernel();
+    let phoff = u32::from_le_bytes(bytes[28..32].try_into().unwrap()) as usize;
+    // The first program header's p_filesz (offset 16) made to run past the end of the file.
+    let mut outside = bytes.clone();
+    outside[phoff + 16..phoff + 20].copy_from_slice(&0x100_0000u32.to_le_bytes());
+    outside[phoff + 20..phoff + 24].copy_from_slice(&0x100_0000u32.to_le_bytes());
+    assert_eq!(
+        Multiboot2Image::parse(&outside),
+        Err(Error::BadElf("a segment lies outside the file"))
+    );
+    let mut wrapping = bytes.clone();
+    wrapping[phoff + 12..phoff + 16].copy_from_slice(&0xffff_ff00u32.to_le_bytes());
+    assert_eq!(
+        Multiboot2Image::parse(&wrapping),
+        Err(Error::BadElf("a segment lies above 4 GiB"))
+    );
+    let mut filesz_over = bytes.clone();
+    filesz_over[phoff + 20..phoff + 24].copy_from_slice(&1u32.to_le_bytes());
+    assert!(matches!(
+        Multiboot2Image::parse(&filesz_over),
+        Err(Error::BadElf(_))
+    ));
+    let mut dynamic = bytes.clone();
+    dynamic[16] = 3;
+    assert_eq!(
+        Multiboot2Image::parse(&dynamic),
+        Err(Error::BadElf("not an executable (ET_EXEC)"))
+    );
+    // Cut inside the program headers / segments: refused, never a panic.
+    for cut in [40, phoff + 10, 0x1001, 0x2100] {
+        assert!(
+            Multiboot2Image::parse(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+}
+
+/// A raw (non-ELF) image: header at `at`, then `tags`, then the end tag.
+fn raw_image(at: usize, tags: &[u8], total: usize) -> Vec<u8> {
+    let mut header = Vec::new();
+    let len = 16 + tags.len() + 8;
+    for word in [
+        0xe85250d6u32,
+        0,
+        len as u32,
+        0u32.wrapping_sub(0xe85250d6).wrapping_sub(len as u32),
+    ] {
+        header.extend_from_slice(&word.to_le_bytes());
+    }
+    header.extend_from_slice(tags);
+    header.extend_from_slice(&[0, 0, 0, 0, 8, 0, 0, 0]);
+    let mut image = vec![0x90u8; total];
+    image[at..at + header.len()].copy_from_slice(&header);
+    image
+}
+
+fn header_tag(kind: u16, flags: u16, body: &[u32]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&kind.to_le_bytes());
+    t.extend_from_slice(&flags.to_le_bytes());
+    t.extend_from_slice(&(8 + 4 * body.len() as u32).to_le_bytes());
+    for w in body {
+        t.extend_from_slice(&w.to_le_bytes());
+    }
+    while t.len() % 8 != 0 {
+        t.push(0);
+    }
+    t
+}
+
+#[test]
+fn address_tag_images_and_header_refusals() {
+    // The a.out kludge: header 0x40 bytes into the file, loaded at 2 MiB, 8 KiB of bss after the file.
+    let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0, 0x204000]);
+    tags.extend(header_tag(3, 0, &[0x200080]));
+    let image = raw_image(0x40, &tags, 0x1000);
+    let loaded = Multiboot2Image::parse(&image).unwrap();
+    assert_eq!(loaded.entry, 0x200080);
+    assert_eq!(loaded.segments.len(), 1);
+    assert_eq!(
+        (
+            loaded.segments[0].phys,
+            loaded.segments[0].bytes.len(),
+            loaded.segments[0].mem_size
+        ),
+        (0x200000, 0x1000, 0x4000)
+    );
+
+    // Missing entry tag with an address tag.
+    let image = raw_image(0x40, &header_tag(2, 0, &[0x200040, 0x200000, 0, 0]), 0x1000);
+    assert!(matches!(
+        Multiboot2Image::parse(&image),
+        Err(Error::BadMultiboot2(_))
+    ));
+    // A required framebuffer, or a required information tag we do not write (8: framebuffer info).
+    let image = raw_image(0, &header_tag(5, 0, &[1024, 768, 32]), 0x100);
+    assert_eq!(
+        Multiboot2Image::parse(&image),
+        Err(Error::Unsupported("a graphics framebuffer", 5))
+    );
+    let image = raw_image(0, &header_tag(1, 0, &[1, 8]), 0x100);
+    assert_eq!(
+        Multiboot2Image::parse(&image),
+        Err(Error::Unsupported(
+            "an information tag we do not provide",
+            8
+        ))
+    );
+    // The same requests marked optional are fine (then the ELF is what is missing).
+    let image = raw_image(0, &header_tag(1, 1, &[1, 8]), 0x100);
+    assert_eq!(
+        Multiboot2Image::parse(&image),
+        Err(Error::BadElf("no ELF magic (and no address tag)"))
+    );
+    // Bad checksum: not recognised at all; past 32 KiB: not found.
+    let mut image = raw_image(0, &[], 0x100);
+    image[12] ^= 1;
+    assert_eq!(detect(&image), Err(Error::UnknownKernel));
+    let image = raw_image(32 * 1024, &[], 40 * 1024);
+    assert_eq!(detect(&image), Err(Error::UnknownKernel));
+    let image = raw_image(32 * 1024 - 24, &[], 40 * 1024);
+    assert_eq!(detect(&image), Ok(KernelKind::Multiboot2));
+}
+
+#[test]
+fn plan_keeps_segments_and_modules_apart() {
+    let bytes = mb2kernel();
+    let image = Multiboot2Image::parse(&bytes).unwrap();
+    let map = [
+        MemoryRegion {
+            addr: 0,
+            len: 0x9fc00,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0x100000,
+            len: 0x7f00000,
+            kind: 1,
+        },
+    ];
+    let mut free = FreeMemory::from_map(&map);
+    let addrs = multiboot2::plan(&image, &[5000, 13, 0], &mut free).unwrap();
+    assert_eq!(addrs.len(), 3);
+    let mut used: Vec<(u64, u64)> = image
+        .segments
+        .iter()
+        .map(|s| (s.phys, s.mem_size))
+        .collect();
+    used.extend(addrs.iter().zip([5000u64, 13, 1]).map(|(&a, l)| (a, l)));
+    for (i, a) in used.iter().enumerate() {
+        assert!(a.0 + a.1 <= 0x8000000);
+        for b in &used[i + 1..] {
+            assert!(a.0 + a.1 <= b.0 || b.0 + b.1 <= a.0, "{a:x?} {b:x?}");
+        }
+    }
+    assert!(addrs.iter().all(|a| a % 4096 == 0));
+    // The linked address is not free: refused.
+    let mut busy = FreeMemory::from_map(&map);
+    busy.reserve(0x100000, 0x1000);
+    assert!(matches!(
+        multiboot2::plan(&image, &[], &mut busy),
+        Err(Error::NoRoom(..))
+    ));
+}
+
+/// An independent reader of the Multiboot2 information structure (spec section 3.6), in Python.
+const PARSER: &str = r#"
+import struct, sys
+b = sys.stdin.buffer.read()
+total, reserved = struct.unpack_from('<II', b, 0)
+assert total == len(b) and reserved == 0, (total, len(b))
+at = 8
+while True:
+    assert at % 8 == 0
+    t, size = struct.unpack_from('<II', b, at)
+    body = b[at + 8:at + size]
+    if t == 0:
+        assert size == 8 and at + 8 == total
+        print('end')
+        break
+    elif t in (1, 2):
+        assert body.endswith(b'\0')
+        print(t, body[:-1].decode())
+    elif t == 3:
+        start, end = struct.unpack_from('<II', body)
+        print('module', hex(start), hex(end), body[8:-1].decode())
+    elif t == 4:
+        print('meminfo', *struct.unpack_from('<II', body))
+    elif t == 6:
+        esize, ever = struct.unpack_from('<II', body)
+        assert esize == 24 and ever == 0
+        for o in range(8, len(body), 24):
+            base, length, kind, zero = struct.unpack_from('<QQII', body, o)
+            print('mmap', hex(base), hex(length), kind)
+    elif t in (14, 15):
+        print('acpi', t, body.hex())
+    else:
+        print('unknown', t)
+    at += (size + 7) & ~7
+"#;
+
+#[test]
+fn information_structure_reads_back_independently() {
+    let map = [
+        MemoryRegion {
+            addr: 0,
+            len: 0x9fc00,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0x9fc00,
+            len: 0x400,
+            kind: 2,
+        },
+        MemoryRegion {
+            addr: 0x100000,
+            len: 0x3fee0000,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0xfd00000000,
+            len: 0x300000000,
+            kind: 2,
+        },
+    ];
+    let modules = [
+        Module {
+            addr: 0x3f000000,
+            len: 13,
+            name: b"/boot/initrd.img",
+        },
+        Module {
+            addr: 0x3f001000,
+            len: 5,
+            name: b"files.cpio",
+        },
+    ];
+    let mut rsdp = b"RSD PTR \x12OEMID \x02\x00\x00\x00\x00".to_vec();
+    rsdp.extend_from_slice(&36u32.to_le_bytes());
+    rsdp.extend_from_slice(&0xfe000000u64.to_le_bytes());
+    rsdp.extend_from_slice(&[0x34, 0, 0, 0]);
+    let info = Info {
+        cmdline: b"console=ttyS0 x=1",
+        modules: &modules,
+        memory_map: &map,
+        rsdp: Some(&rsdp),
+    };
+    let bytes = multiboot2::info(&info).unwrap();
+
+    let mut python = Command::new("python3")
+        .args(["-c", PARSER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is missing");
+    std::io::Write::write_all(python.stdin.as_mut().unwrap(), &bytes).unwrap();
+    drop(python.stdin.take());
+    let out = python.wait_with_output().unwrap();
+    assert!(out.status.success(), "the parser rejected it");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "1 console=ttyS0 x=1\n2 bootscript\nmodule 0x3f000000 0x3f00000d /boot/initrd.img\n\
+         module 0x3f001000 0x3f001005 files.cpio\nmeminfo 639 1047424\nmmap 0x0 0x9fc00 1\n\
+         mmap 0x9fc00 0x400 2\nmmap 0x100000 0x3fee0000 1\nmmap 0xfd00000000 0x300000000 2\n\
+         acpi 14 {}\nacpi 15 {}\nend\n",
+        hex(&rsdp[..20]),
+        hex(&rsdp)
+    );
+    assert_eq!(text, expected);
+
+    // A module above 4 GiB cannot be described (32-bit fields).
+    let high = [Module {
+        addr: 0xffff_f000,
+        len: 0x2000,
+        name: b"x",
+    }];
+    assert!(multiboot2::info(&Info {
+        modules: &high,
+        ..Info::default()
+    })
+    .is_err());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
