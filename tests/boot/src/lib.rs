@@ -1,0 +1,409 @@
+//! The boot test harness: boots the real payload through real GRUB in QEMU and talks to it over serial.
+//!
+//! ```no_run
+//! use bootscript_boot_tests::{Boot, Exit};
+//! use std::time::Duration;
+//! let mut vm = Boot::new().cmdline("test=echo").module("greeting", "hello").start();
+//! vm.expect_line("echo: ready", Duration::from_secs(30));
+//! vm.send("hi\r");
+//! vm.expect_line("got: [hi]", Duration::from_secs(10));
+//! vm.send("exit\r");
+//! vm.expect_exit(Exit::Success, Duration::from_secs(10));
+//! ```
+//!
+//! Each boot gets its own temporary directory with a GRUB rescue ISO made by `grub-mkrescue` from a grub.cfg
+//! of its own (payload command line, `module2` files). QEMU runs under TCG with `isa-debug-exit`, the serial
+//! console on pipes and the monitor on a unix socket (for `sendkey`). Any failed expectation panics with the
+//! whole serial transcript.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The GRUB modules the test ISOs need (the same as `make iso`).
+const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot";
+
+/// How QEMU leaves when the payload writes to isa-debug-exit: status `(code << 1) | 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The payload wrote 0x10: it finished what it was asked to do.
+    Success,
+    /// The payload wrote 0x11: an exception, a panic or a failed check.
+    Failure,
+}
+
+impl Exit {
+    /// The QEMU process exit status for this outcome.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Success => 33,
+            Exit::Failure => 35,
+        }
+    }
+}
+
+/// The repository root (two levels above this crate).
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// The payload the tests boot: `$BOOTSCRIPT_ELF`, or `build/bootscript.elf`.
+pub fn payload_path() -> PathBuf {
+    std::env::var_os("BOOTSCRIPT_ELF").map_or_else(|| repository_root().join("build/bootscript.elf"), PathBuf::from)
+}
+
+/// One line of serial output and when it arrived (since QEMU was started).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub text: String,
+    pub at: Duration,
+}
+
+/// What to boot: command line, modules, disks, CPU model. `start` boots it.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    cmdline: String,
+    modules: Vec<(String, Vec<u8>)>,
+    disks: Vec<PathBuf>,
+    cpu: String,
+    memory_mib: u32,
+    qemu_args: Vec<String>,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Boot {
+    /// No command line, no modules, `-cpu qemu64`, 1 GiB of RAM.
+    pub fn new() -> Self {
+        Boot {
+            cmdline: String::new(),
+            modules: Vec::new(),
+            disks: Vec::new(),
+            cpu: "qemu64".into(),
+            memory_mib: 1024,
+            qemu_args: Vec::new(),
+        }
+    }
+
+    /// The payload's command line (words without quotes or `$`; each is quoted for GRUB).
+    pub fn cmdline(mut self, cmdline: &str) -> Self {
+        self.cmdline = cmdline.into();
+        self
+    }
+
+    /// A `module2` file with these contents, named `name` (no spaces or quotes).
+    pub fn module(mut self, name: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.modules.push((name.into(), bytes.into()));
+        self
+    }
+
+    /// A `module2` file copied from `path`.
+    pub fn module_file(self, name: &str, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read module {}: {e}", path.display()));
+        self.module(name, bytes)
+    }
+
+    /// A raw disk image attached as an IDE disk (in order: primary master, primary slave, ...).
+    pub fn disk(mut self, path: impl AsRef<Path>) -> Self {
+        self.disks.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The QEMU CPU model (`qemu64`, `max`, ...).
+    pub fn cpu(mut self, model: &str) -> Self {
+        self.cpu = model.into();
+        self
+    }
+
+    /// RAM in MiB.
+    pub fn memory_mib(mut self, mib: u32) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    /// One more QEMU argument, as is.
+    pub fn qemu_arg(mut self, arg: &str) -> Self {
+        self.qemu_args.push(arg.into());
+        self
+    }
+
+    /// The grub.cfg this boot uses.
+    pub fn grub_cfg(&self) -> String {
+        let mut cfg = String::from(
+            "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
+             terminal_input serial console\nterminal_output serial console\n\
+             menuentry bootscript {\n    multiboot2 /boot/bootscript.elf",
+        );
+        for word in self.cmdline.split_whitespace() {
+            assert!(!word.contains('\''), "command line words cannot contain quotes: {word}");
+            write!(cfg, " '{word}'").unwrap();
+        }
+        cfg.push('\n');
+        for (index, (name, _)) in self.modules.iter().enumerate() {
+            let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic() && !"'\"$\\;{}".contains(c));
+            assert!(plain, "module names must be plain words: {name:?}");
+            writeln!(cfg, "    module2 /boot/modules/{index} '{name}'").unwrap();
+        }
+        cfg.push_str("    boot\n}\n");
+        cfg
+    }
+
+    /// Builds the ISO and boots it. Panics (with a clear message) when the payload or a tool is missing.
+    pub fn start(self) -> Vm {
+        let elf = payload_path();
+        assert!(
+            elf.is_file(),
+            "{} is missing: build the payload first with `make build` (`make test` does it)",
+            elf.display()
+        );
+        let dir = TempDir::new();
+        let iso_root = dir.path().join("iso");
+        std::fs::create_dir_all(iso_root.join("boot/grub")).unwrap();
+        std::fs::create_dir_all(iso_root.join("boot/modules")).unwrap();
+        std::fs::copy(&elf, iso_root.join("boot/bootscript.elf")).unwrap();
+        std::fs::write(iso_root.join("boot/grub/grub.cfg"), self.grub_cfg()).unwrap();
+        for (index, (_, bytes)) in self.modules.iter().enumerate() {
+            std::fs::write(iso_root.join(format!("boot/modules/{index}")), bytes).unwrap();
+        }
+        let iso = dir.path().join("boot.iso");
+        let output = Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(&iso)
+            .arg(format!("--install-modules={GRUB_MODULES}"))
+            .args(["--locales=", "--fonts=", "--themes="])
+            .arg(&iso_root)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run grub-mkrescue ({e}); run `make setup`"));
+        assert!(output.status.success(), "grub-mkrescue failed:\n{}", String::from_utf8_lossy(&output.stderr));
+
+        let monitor = dir.path().join("monitor.sock");
+        let mut command = Command::new("qemu-system-x86_64");
+        command
+            .args(["-machine", "pc", "-accel", "tcg", "-cpu", &self.cpu])
+            .args(["-m", &self.memory_mib.to_string()])
+            .args(["-display", "none", "-no-reboot", "-boot", "d"])
+            .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+            .args(["-serial", "stdio"])
+            .arg("-monitor")
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()))
+            .arg("-cdrom")
+            .arg(&iso);
+        for disk in &self.disks {
+            command.arg("-drive").arg(format!("file={},format=raw,if=ide", disk.display()));
+        }
+        command.args(&self.qemu_args);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child =
+            command.spawn().unwrap_or_else(|e| panic!("cannot run qemu-system-x86_64 ({e}); run `make setup`"));
+
+        let transcript = Arc::new(Mutex::new(String::new()));
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let shared = Arc::clone(&transcript);
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut raw = Vec::new();
+            while reader.read_until(b'\n', &mut raw).map(|n| n > 0).unwrap_or(false) {
+                let text = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+                raw.clear();
+                shared.lock().unwrap().push_str(&format!("{text}\n"));
+                if sender.send(Line { text, at: started.elapsed() }).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut child_stderr = child.stderr.take().unwrap();
+        let shared = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = child_stderr.read_to_string(&mut text);
+            shared.lock().unwrap().push_str(&text);
+        });
+        let stdin = child.stdin.take();
+        Vm { child, stdin, lines, transcript, stderr, monitor_path: monitor, monitor: None, started, _dir: dir }
+    }
+}
+
+/// A running QEMU.
+pub struct Vm {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    transcript: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    monitor_path: PathBuf,
+    monitor: Option<UnixStream>,
+    started: Instant,
+    _dir: TempDir,
+}
+
+impl Vm {
+    /// Waits for a line containing `needle`; panics with the transcript if none comes within `timeout`.
+    pub fn expect_line(&mut self, needle: &str, timeout: Duration) -> Line {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.text.contains(needle) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => self.fail(&format!("no line containing {needle:?} within {timeout:?}")),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("QEMU closed the serial line before a line containing {needle:?}"))
+                }
+            }
+        }
+    }
+
+    /// Collects every line until one contains `needle` (that one included).
+    pub fn lines_until(&mut self, needle: &str, timeout: Duration) -> Vec<Line> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.text.contains(needle);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => self.fail(&format!("no line containing {needle:?} within {timeout:?}")),
+            }
+        }
+    }
+
+    /// Types `text` into the serial console (use `\r` for Enter, `\u{8}` for backspace, `\u{15}` for Ctrl-U).
+    pub fn send(&mut self, text: &str) {
+        let sent = self.stdin.as_mut().map(|s| s.write_all(text.as_bytes()).and_then(|()| s.flush()));
+        if !matches!(sent, Some(Ok(()))) {
+            self.fail(&format!("cannot type {text:?}: QEMU's serial input is closed"));
+        }
+    }
+
+    /// Presses a key on the PS/2 keyboard through the QEMU monitor (`sendkey a`, `sendkey shift-a`, `ret`).
+    pub fn sendkey(&mut self, key: &str) {
+        if self.monitor.is_none() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let stream = loop {
+                match UnixStream::connect(&self.monitor_path) {
+                    Ok(stream) => break stream,
+                    Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                    Err(e) => self.fail(&format!("cannot reach the QEMU monitor: {e}")),
+                }
+            };
+            // The monitor talks back (banner, prompts, echo); drain it so it never blocks.
+            let mut reader = stream.try_clone().unwrap();
+            thread::spawn(move || {
+                let mut sink = [0u8; 1024];
+                while reader.read(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+            });
+            self.monitor = Some(stream);
+        }
+        let sent = self.monitor.as_mut().unwrap().write_all(format!("sendkey {key}\n").as_bytes());
+        if let Err(e) = sent {
+            self.fail(&format!("cannot send key {key}: {e}"));
+        }
+        // The monitor holds a key for 100 ms; let it be released before the next one.
+        thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Waits for QEMU to end and returns its exit status; kills it and panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    // Let the reader thread take the last lines into the transcript.
+                    thread::sleep(Duration::from_millis(50));
+                    return status.code().unwrap_or(-1);
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = self.child.kill();
+                    self.fail(&format!("QEMU still running after {timeout:?}"));
+                }
+            }
+        }
+    }
+
+    /// Waits for QEMU to end with this outcome; panics with the transcript otherwise.
+    pub fn expect_exit(&mut self, expected: Exit, timeout: Duration) {
+        let status = self.wait_exit(timeout);
+        if status != expected.status() {
+            self.fail(&format!(
+                "QEMU exited with status {status}, expected {} ({expected:?}); 0 means a reset or triple fault",
+                expected.status()
+            ));
+        }
+    }
+
+    /// Everything read from the serial line so far.
+    pub fn transcript(&self) -> String {
+        self.transcript.lock().unwrap().clone()
+    }
+
+    /// Time since QEMU was started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Panics with `message`, the serial transcript and QEMU's own messages.
+    pub fn fail(&mut self, message: &str) -> ! {
+        let _ = self.child.kill();
+        thread::sleep(Duration::from_millis(50));
+        panic!(
+            "{message}\n----- serial transcript -----\n{}----- QEMU stderr -----\n{}-----",
+            self.transcript(),
+            self.stderr.lock().unwrap()
+        );
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "bootscript-boot-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
