@@ -1,2 +1,317 @@
-//! bootscript-lang (being written).
+//! bootscript-lang: the boot script language (see docs/language.md), a tree-walking interpreter that runs the
+//! same on the host and in the payload; it reaches the world only through [`Platform`].
+//!
+//! ```
+//! use bootscript_lang::{Config, Interpreter, Platform};
+//! struct Out(String);
+//! impl Platform for Out {
+//!     fn write(&mut self, text: &str) { self.0.push_str(text) }
+//!     fn read_line(&mut self, _: bool) -> Result<String, String> { Err("end of input".into()) }
+//!     fn time_ms(&mut self) -> u64 { 0 }
+//!     fn sleep_ms(&mut self, _: u64) {}
+//!     fn reboot(&mut self) -> String { "cannot reboot".into() }
+//!     fn halt(&mut self) -> String { "cannot halt".into() }
+//!     fn keymap(&mut self, _: &str) -> Result<(), String> { Ok(()) }
+//! }
+//! let mut out = Out(String::new());
+//! let mut interpreter = Interpreter::new(Config::default());
+//! interpreter.run("demo.bs", "print(1 + 2, [\"a\"])", &mut out).unwrap();
+//! assert_eq!(out.0, "3 [\"a\"]\n");
+//! ```
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod ast;
+mod builtins;
+mod eval;
+mod lexer;
+mod parser;
+mod shell;
+mod value;
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+pub use ast::Pos;
+pub use builtins::{help_text, Platform, Primitive};
+pub use shell::Shell;
+pub use value::{held_bytes, Blob, Closure, List, Map, Text, Value, MAX_VALUE_DEPTH};
+
+use ast::Stmt;
+use builtins::BUILTINS;
+use eval::{Flow, Machine};
+use parser::{parse, Globals};
+
+/// Script calls that may be nested (at least 200 must work).
+pub const MAX_CALL_DEPTH: u32 = 250;
+/// Nesting of the source: brackets, blocks, operator chains (at least 100 levels must work).
+pub const MAX_NESTING: u32 = 200;
+/// The memory a script may hold by default (strings, bytes, list items and map entries).
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+/// The native stack nested script calls may use by default; the payload sets its own.
+pub const DEFAULT_STACK_LIMIT: usize = 1 << 20;
+
+/// Limits for an interpreter.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Bytes the script may hold (a runtime error beyond).
+    pub memory_limit: usize,
+    /// Loop iterations and calls one `run` may make (a runtime error, that `try` cannot catch, beyond).
+    pub step_limit: Option<u64>,
+    /// Bytes of native stack that nested calls may use below the frame that called `run`.
+    pub stack_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            step_limit: None,
+            stack_limit: DEFAULT_STACK_LIMIT,
+        }
+    }
+}
+
+/// Whether an error was found before anything ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Found by the parser or the static check: nothing ran.
+    Syntax,
+    Runtime,
+}
+
+/// A syntax or runtime error; displays as `FILE:LINE:COL: error: MESSAGE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptError {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+    pub kind: ErrorKind,
+    /// A syntax error at the end of the input (the shell reads another line).
+    pub(crate) incomplete: bool,
+    /// Not catchable by `try` (the step budget).
+    pub(crate) fatal: bool,
+}
+
+impl core::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+/// An interpreter: its globals persist from one `run` to the next (the rescue shell runs its lines in the
+/// global scope of the script that ran before).
+pub struct Interpreter {
+    config: Config,
+    names: Globals,
+    values: Vec<Option<Value>>,
+    stack: Vec<Value>,
+}
+
+impl Interpreter {
+    pub fn new(config: Config) -> Interpreter {
+        let mut names = Globals::default();
+        let mut values = Vec::new();
+        for (i, b) in BUILTINS.iter().enumerate() {
+            names.slot(b.name);
+            values.push(Some(Value::Builtin(i as u8)));
+        }
+        let mut interpreter = Interpreter {
+            config,
+            names,
+            values,
+            stack: Vec::new(),
+        };
+        interpreter.set_cmdline("");
+        interpreter
+    }
+
+    /// Sets the globals `cmdline` (the text) and `args` (its `key=value` words as a map; a word without `=`
+    /// maps to `true`; a later word wins).
+    pub fn set_cmdline(&mut self, text: &str) {
+        let mut args: Vec<(String, Value)> = Vec::new();
+        for word in text.split_whitespace() {
+            let (key, value) = match word.split_once('=') {
+                Some((k, v)) => (k, Value::str(v)),
+                None => (word, Value::Bool(true)),
+            };
+            args.retain(|(k, _)| k != key);
+            args.push((String::from(key), value));
+        }
+        self.set_global("cmdline", Value::str(text));
+        self.set_global("args", Value::map(args));
+    }
+
+    /// The value of a global, if it is defined.
+    pub fn global(&self, name: &str) -> Option<Value> {
+        self.names
+            .find(name)
+            .and_then(|g| self.values.get(g as usize).cloned().flatten())
+    }
+
+    pub fn set_global(&mut self, name: &str, value: Value) {
+        let g = self.names.slot(name) as usize;
+        if self.values.len() <= g {
+            self.values.resize(g + 1, None);
+        }
+        self.values[g] = Some(value);
+    }
+
+    /// Runs a script: nothing runs if it has a syntax error.
+    pub fn run(
+        &mut self,
+        file: &str,
+        source: &str,
+        platform: &mut dyn Platform,
+    ) -> Result<(), ScriptError> {
+        self.execute(file, source, platform).map(|_| ())
+    }
+
+    /// Runs a line of the shell: the value of its last statement when that is an expression.
+    pub fn eval_line(
+        &mut self,
+        file: &str,
+        source: &str,
+        platform: &mut dyn Platform,
+    ) -> Result<Option<Value>, ScriptError> {
+        self.execute(file, source, platform)
+    }
+
+    fn execute(
+        &mut self,
+        file: &str,
+        source: &str,
+        platform: &mut dyn Platform,
+    ) -> Result<Option<Value>, ScriptError> {
+        let file: Rc<str> = Rc::from(file);
+        let parsed = parse(&file, source, &mut self.names, false).map_err(|e| *e)?;
+        let mut values = core::mem::take(&mut self.values);
+        values.resize(self.names.names.len(), None);
+        let mut machine = Machine {
+            globals: values,
+            global_names: self.names.names.clone(),
+            stack: core::mem::take(&mut self.stack),
+            base: 0,
+            closure: None,
+            depth: 0,
+            steps: 0,
+            step_limit: self.config.step_limit.unwrap_or(u64::MAX),
+            memory_limit: self.config.memory_limit,
+            stack_top: eval::stack_address(),
+            stack_limit: self.config.stack_limit,
+            ret: Value::Nil,
+            platform,
+        };
+        machine.stack.clear();
+        machine.stack.resize(parsed.main.slots as usize, Value::Nil);
+        let result = machine.block(&parsed.main.body);
+        let value = match (&result, parsed.main.body.last()) {
+            (Ok(Flow::Normal), Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
+            _ => None,
+        };
+        self.values = machine.globals;
+        self.stack = machine.stack;
+        self.stack.clear();
+        match result {
+            Ok(_) => Ok(value),
+            Err(mut e) => {
+                if e.file.is_empty() {
+                    e.file = String::from(&*file);
+                }
+                Err(*e)
+            }
+        }
+    }
+
+    /// Is this the start of an input that goes on (an open bracket, a trailing operator)?
+    pub fn is_incomplete(&self, source: &str) -> bool {
+        let mut names = self.names.clone();
+        matches!(parse(&Rc::from(""), source, &mut names, false), Err(e) if e.incomplete)
+    }
+
+    /// Static checks: the syntax, names that are never defined, and calls of built-ins with wrong arguments.
+    pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
+        let mut names = self.names.clone();
+        let file_rc: Rc<str> = Rc::from(file);
+        let parsed = match parse(&file_rc, source, &mut names, true) {
+            Ok(p) => p,
+            Err(e) => return vec![*e],
+        };
+        let mut errors = Vec::new();
+        let mut report = |pos: Pos, message: String| {
+            let fatal = false;
+            errors.push(ScriptError {
+                file: String::from(file),
+                line: pos.line,
+                col: pos.col,
+                message,
+                kind: ErrorKind::Syntax,
+                incomplete: false,
+                fatal,
+            });
+        };
+        let defined = |g: u32| {
+            parsed.declared.contains(&g) || matches!(self.values.get(g as usize), Some(Some(_)))
+        };
+        for (g, pos) in &parsed.uses {
+            if !defined(*g) {
+                let name = names.names.get(*g as usize).map_or("?", |n| n);
+                report(*pos, eval::fault(&["unknown name '", name, "'"]));
+            }
+        }
+        for call in &parsed.calls {
+            let Some(b) = BUILTINS.get(call.global as usize) else {
+                continue;
+            };
+            if parsed.declared.contains(&call.global) {
+                continue;
+            }
+            if let Some(m) = check_call(b, call.positional, &call.keywords) {
+                report(call.pos, eval::fault(&[&m, " to ", b.name]));
+            }
+        }
+        errors.sort_by_key(|e| (e.line, e.col));
+        errors
+    }
+}
+
+/// What is wrong with a call of a built-in with these arguments, if anything.
+fn check_call(b: &builtins::Builtin, positional: usize, keywords: &[Rc<str>]) -> Option<String> {
+    use builtins::Param as Default;
+    if b.params.first().is_some_and(|p| p.1 == Default::Rest) {
+        return (!keywords.is_empty()).then(|| String::from("no keyword arguments allowed"));
+    }
+    if positional > b.params.len() {
+        return Some(String::from("too many arguments"));
+    }
+    let mut args = vec![Value::Nil; b.params.len()];
+    let required = b
+        .params
+        .iter()
+        .take_while(|p| p.1 == Default::Required)
+        .count();
+    let keywords = keywords.iter().map(|k| (k.clone(), Value::Nil)).collect();
+    eval::bind(
+        b.params.len(),
+        &|i| b.params[i].0,
+        required,
+        positional,
+        &mut args,
+        keywords,
+    )
+    .err()
+}
+
+/// One line per built-in function.
+pub fn help() -> String {
+    help_text()
+}

@@ -1,0 +1,767 @@
+//! The evaluator: walks the resolved syntax tree. Locals live in one value stack (a frame per call), captured
+//! variables in shared cells, globals in a table indexed at parse time.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
+use crate::value::{equal, held_bytes, Closure, Value, ITEM_BYTES};
+use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
+
+pub(crate) type R<T> = Result<T, Box<ScriptError>>;
+/// An error without a position yet: the node that sees it adds its own.
+pub(crate) type Fault = String;
+
+/// A message made of parts (cheaper in code than `format!`).
+pub(crate) fn fault(parts: &[&str]) -> Fault {
+    parts.concat()
+}
+
+/// An error at no position yet (the caller adds one).
+pub(crate) fn error(message: Fault) -> Box<ScriptError> {
+    let kind = crate::ErrorKind::Runtime;
+    Box::new(ScriptError {
+        file: String::new(),
+        line: 0,
+        col: 0,
+        message,
+        kind,
+        incomplete: false,
+        fatal: false,
+    })
+}
+
+/// Gives an error the position of the node it passes through, if it has none yet.
+pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
+    if e.line == 0 {
+        e.line = pos.line;
+        e.col = pos.col;
+    }
+    e
+}
+
+fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
+    place(error(message), pos)
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub(crate) enum Flow {
+    Normal,
+    Break,
+    Continue,
+    Return,
+}
+
+/// The running state: owned by the interpreter between runs, lent to the machine during one.
+pub(crate) struct Machine<'p> {
+    pub globals: Vec<Option<Value>>,
+    pub global_names: Vec<Rc<str>>,
+    pub stack: Vec<Value>,
+    pub base: usize,
+    pub closure: Option<Rc<Closure>>,
+    pub depth: u32,
+    pub steps: u64,
+    pub step_limit: u64,
+    pub memory_limit: usize,
+    pub stack_top: usize,
+    pub stack_limit: usize,
+    pub ret: Value,
+    pub platform: &'p mut dyn Platform,
+}
+
+/// Where this function's frame is on the native stack (to measure how much of it the script uses).
+#[inline(always)]
+pub(crate) fn stack_address() -> usize {
+    let marker = 0u8;
+    core::ptr::addr_of!(marker) as usize
+}
+
+/// Index `i` (negative: from the end) into a sequence of `len`.
+pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
+    let i = if i < 0 { i.checked_add(len as i64)? } else { i };
+    if i >= 0 && (i as usize) < len {
+        Some(i as usize)
+    } else {
+        None
+    }
+}
+
+impl Machine<'_> {
+    /// Refuses to let the script hold more than its memory limit.
+    pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
+        if held_bytes().saturating_add(bytes) > self.memory_limit {
+            return Err(String::from("out of memory: the script holds too much"));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<(), Box<ScriptError>> {
+        self.steps += 1;
+        if self.steps > self.step_limit {
+            let mut e = error(String::from("step budget exhausted"));
+            e.fatal = true;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn unknown(&self, global: u32) -> Fault {
+        let name = self.global_names.get(global as usize).map_or("?", |n| n);
+        fault(&["unknown name '", name, "'"])
+    }
+
+    fn read(&self, var: Var) -> Result<Value, Fault> {
+        let v = match var {
+            Var::Local(slot) => self.stack.get(self.base + slot as usize),
+            Var::Upvalue(i) => {
+                return Ok(self
+                    .closure
+                    .as_ref()
+                    .and_then(|c| c.upvalues.get(i as usize))
+                    .map_or(Value::Nil, |c| c.borrow().clone()))
+            }
+            Var::Global(g) => match self.globals.get(g as usize) {
+                Some(Some(v)) => Some(v),
+                _ => return Err(self.unknown(g)),
+            },
+        };
+        Ok(match v {
+            Some(Value::Cell(c)) => c.borrow().clone(),
+            Some(v) => v.clone(),
+            None => Value::Nil,
+        })
+    }
+
+    fn write(&mut self, var: Var, value: Value) -> Result<(), Fault> {
+        let slot = match var {
+            Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
+            Var::Upvalue(i) => {
+                if let Some(c) = self
+                    .closure
+                    .as_ref()
+                    .and_then(|c| c.upvalues.get(i as usize))
+                {
+                    *c.borrow_mut() = value;
+                }
+                return Ok(());
+            }
+            Var::Global(g) => match self.globals.get_mut(g as usize) {
+                Some(Some(v)) => Some(v),
+                _ => return Err(self.unknown(g)),
+            },
+        };
+        match slot {
+            Some(Value::Cell(c)) => *c.borrow_mut() = value,
+            Some(slot) => *slot = value,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Declares a variable: a fresh cell when a closure captures it, so each declaration (and each loop
+    /// iteration) binds a new variable.
+    fn declare(&mut self, var: Var, captured: bool, value: Value) {
+        let value = if captured {
+            Value::Cell(Rc::new(RefCell::new(value)))
+        } else {
+            value
+        };
+        match var {
+            Var::Local(slot) => {
+                if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
+                    *s = value;
+                }
+            }
+            Var::Global(g) => {
+                let g = g as usize;
+                if self.globals.len() <= g {
+                    self.globals.resize(g + 1, None);
+                }
+                self.globals[g] = Some(value);
+            }
+            Var::Upvalue(_) => {}
+        }
+    }
+
+    pub fn block(&mut self, body: &[Stmt]) -> R<Flow> {
+        for stmt in body {
+            let flow = self.exec(stmt)?;
+            if flow != Flow::Normal {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn exec(&mut self, stmt: &Stmt) -> R<Flow> {
+        match stmt {
+            Stmt::Expr(e) => {
+                self.ret = self.eval(e)?;
+            }
+            Stmt::Let {
+                var,
+                captured,
+                value,
+                early,
+            } => {
+                if *early && captured.get() {
+                    // A function that calls itself must find its own name bound while it is being made.
+                    self.declare(*var, true, Value::Nil);
+                    let f = self.eval(value)?;
+                    self.write(*var, f).map_err(|m| at(m, value.pos))?;
+                } else {
+                    let v = self.eval(value)?;
+                    self.declare(*var, captured.get(), v);
+                }
+            }
+            Stmt::Assign(target, value) => self.assign(target, value)?,
+            Stmt::If(arms, otherwise) => {
+                for (cond, body) in arms {
+                    if self.eval(cond)?.truthy() {
+                        return self.block(body);
+                    }
+                }
+                return self.block(otherwise);
+            }
+            Stmt::While(cond, body) => {
+                while self.eval(cond)?.truthy() {
+                    self.step().map_err(|e| place(e, cond.pos))?;
+                    match self.block(body)? {
+                        Flow::Break => break,
+                        Flow::Return => return Ok(Flow::Return),
+                        _ => {}
+                    }
+                }
+            }
+            Stmt::For {
+                var,
+                captured,
+                iterable,
+                body,
+            } => {
+                let seq = self.eval(iterable)?;
+                let mut i = 0usize;
+                loop {
+                    let item = match &seq {
+                        Value::List(l) => l.items.borrow().get(i).cloned(),
+                        Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
+                            i += c.len_utf8() - 1;
+                            let mut s = String::new();
+                            s.push(c);
+                            Value::string(s)
+                        }),
+                        Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
+                        Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
+                        other => {
+                            return Err(at(
+                                fault(&["cannot iterate over a ", other.type_name()]),
+                                iterable.pos,
+                            ))
+                        }
+                    };
+                    let Some(item) = item else { break };
+                    i += 1;
+                    self.step().map_err(|e| place(e, iterable.pos))?;
+                    self.declare(Var::Local(*var), captured.get(), item);
+                    match self.block(body)? {
+                        Flow::Break => break,
+                        Flow::Return => return Ok(Flow::Return),
+                        _ => {}
+                    }
+                }
+            }
+            Stmt::Try {
+                body,
+                var,
+                captured,
+                handler,
+            } => {
+                let (stack, base, depth, closure) = (
+                    self.stack.len(),
+                    self.base,
+                    self.depth,
+                    self.closure.clone(),
+                );
+                match self.block(body) {
+                    Err(e) if !e.fatal => {
+                        self.stack.truncate(stack);
+                        (self.base, self.depth, self.closure) = (base, depth, closure);
+                        self.declare(Var::Local(*var), captured.get(), Value::string(e.message));
+                        return self.block(handler);
+                    }
+                    result => return result,
+                }
+            }
+            Stmt::Return(value) => {
+                self.ret = match value {
+                    Some(e) => self.eval(e)?,
+                    None => Value::Nil,
+                };
+                return Ok(Flow::Return);
+            }
+            Stmt::Break => return Ok(Flow::Break),
+            Stmt::Continue => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
+        match &target.kind {
+            ExprKind::Var(var) => {
+                if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
+                    if self.append(*slot, value)? {
+                        return Ok(());
+                    }
+                }
+                let v = self.eval(value)?;
+                self.write(*var, v).map_err(|m| at(m, target.pos))
+            }
+            ExprKind::Index(base, index) => {
+                let container = self.eval(base)?;
+                let key = self.eval(index)?;
+                let v = self.eval(value)?;
+                self.set_item(&container, key, v)
+                    .map_err(|m| at(m, target.pos))
+            }
+            ExprKind::Field(base, name) => {
+                let container = self.eval(base)?;
+                let v = self.eval(value)?;
+                self.set_item(
+                    &container,
+                    Value::Str(Rc::new(crate::value::Text(String::from(&**name)))),
+                    v,
+                )
+                .map_err(|m| at(m, target.pos))
+            }
+            _ => Err(at(String::from("cannot assign to this"), target.pos)),
+        }
+    }
+
+    /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
+    /// a loop takes linear time. Nothing can watch a local that no closure captured, so this is unobservable
+    /// (on an error the string is cut back). Returns false when the fast way does not apply.
+    fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
+        let mut parts = Vec::new();
+        let mut e = value;
+        while let ExprKind::Binary(Op::Add, left, right) = &e.kind {
+            parts.push(&**right);
+            e = left;
+        }
+        let index = self.base + slot as usize;
+        let unique = matches!(self.stack.get(index), Some(Value::Str(t)) if Rc::strong_count(t) == 1 && Rc::weak_count(t) == 0);
+        if !unique || !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot) {
+            return Ok(false);
+        }
+        // Take the string out while the parts are evaluated: they cannot read this local anyway.
+        let Some(Value::Str(mut text)) = self.stack.get_mut(index).map(core::mem::take) else {
+            return Ok(false);
+        };
+        let start = text.0.len();
+        let mut result = Ok(());
+        for part in parts.iter().rev() {
+            let piece = match self.eval(part) {
+                Ok(Value::Str(p)) => p,
+                Ok(other) => {
+                    result = Err(at(
+                        fault(&["cannot add str and ", other.type_name()]),
+                        part.pos,
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if let Err(m) = self.reserve(piece.0.len()) {
+                result = Err(at(m, part.pos));
+                break;
+            }
+            if let Some(t) = Rc::get_mut(&mut text) {
+                let before = t.0.capacity();
+                t.0.push_str(&piece.0);
+                crate::value::count(t.0.capacity(), before);
+            }
+        }
+        if result.is_err() {
+            if let Some(t) = Rc::get_mut(&mut text) {
+                t.0.truncate(start);
+            }
+        }
+        if let Some(s) = self.stack.get_mut(index) {
+            *s = Value::Str(text);
+        }
+        result.map(|_| true)
+    }
+
+    fn set_item(&mut self, container: &Value, key: Value, v: Value) -> Result<(), Fault> {
+        match (container, &key) {
+            (Value::List(l), Value::Int(i)) => {
+                let mut items = l.items.borrow_mut();
+                let len = items.len();
+                match index_in(*i, len) {
+                    Some(i) => items[i] = v,
+                    None => return Err(String::from("index out of range")),
+                }
+            }
+            (Value::Map(m), Value::Str(k)) => {
+                self.reserve(ITEM_BYTES)?;
+                m.set(Rc::from(&*k.0), v)
+            }
+            (Value::List(_), _) => {
+                return Err(fault(&[
+                    "a list index must be an int, not ",
+                    key.type_name(),
+                ]))
+            }
+            (Value::Map(_), _) => {
+                return Err(fault(&["a map key must be a str, not ", key.type_name()]))
+            }
+            _ => return Err(fault(&["cannot assign into a ", container.type_name()])),
+        }
+        Ok(())
+    }
+
+    pub fn eval(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::Const(v) => v.clone(),
+            ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
+            ExprKind::Binary(op, left, right) => {
+                let a = self.eval(left)?;
+                let b = self.eval(right)?;
+                self.binary(*op, a, b).map_err(|m| at(m, e.pos))?
+            }
+            ExprKind::And(left, right) => {
+                let a = self.eval(left)?;
+                if !a.truthy() {
+                    return Ok(a);
+                }
+                self.eval(right)?
+            }
+            ExprKind::Or(left, right) => {
+                let a = self.eval(left)?;
+                if a.truthy() {
+                    return Ok(a);
+                }
+                self.eval(right)?
+            }
+            ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
+            ExprKind::Neg(x) => match self.eval(x)? {
+                Value::Int(n) => Value::Int(
+                    n.checked_neg()
+                        .ok_or_else(|| at(String::from("integer overflow"), e.pos))?,
+                ),
+                other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
+            },
+            ExprKind::Call(callee, positional, keywords) => {
+                let f = self.eval(callee)?;
+                let base = self.stack.len();
+                for arg in positional {
+                    let v = self.eval(arg)?;
+                    self.stack.push(v);
+                }
+                let mut named = Vec::new();
+                for (name, arg) in keywords {
+                    named.push((name.clone(), self.eval(arg)?));
+                }
+                self.call(f, base, named).map_err(|err| place(err, e.pos))?
+            }
+            ExprKind::Index(base, index) => {
+                let container = self.eval(base)?;
+                let key = self.eval(index)?;
+                self.index(&container, &key).map_err(|m| at(m, e.pos))?
+            }
+            ExprKind::Field(base, name) => match self.eval(base)? {
+                Value::Map(m) => m.get(name).unwrap_or_default(),
+                other => {
+                    return Err(at(
+                        fault(&["cannot read field '", name, "' of a ", other.type_name()]),
+                        e.pos,
+                    ))
+                }
+            },
+            ExprKind::List(items) => {
+                self.reserve(items.len() * ITEM_BYTES)
+                    .map_err(|m| at(m, e.pos))?;
+                let mut list = Vec::with_capacity(items.len());
+                for item in items {
+                    list.push(self.eval(item)?);
+                }
+                Value::list(list)
+            }
+            ExprKind::Map(entries) => {
+                self.reserve(entries.len() * ITEM_BYTES)
+                    .map_err(|m| at(m, e.pos))?;
+                let mut map = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    map.push((key.clone(), self.eval(value)?));
+                }
+                Value::map_of(map)
+            }
+            ExprKind::Func(def) => {
+                let upvalues = def.captures.iter().map(|c| self.capture(*c)).collect();
+                Value::Func(Rc::new(Closure {
+                    def: def.clone(),
+                    upvalues,
+                }))
+            }
+        })
+    }
+
+    fn capture(&mut self, capture: Capture) -> Rc<RefCell<Value>> {
+        match capture {
+            Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
+                Some(Value::Cell(c)) => c.clone(),
+                Some(v) => {
+                    // Not declared as captured (cannot happen for parsed code): make it a cell now.
+                    let cell = Rc::new(RefCell::new(core::mem::take(v)));
+                    *v = Value::Cell(cell.clone());
+                    cell
+                }
+                None => Rc::new(RefCell::new(Value::Nil)),
+            },
+            Capture::Upvalue(i) => match self
+                .closure
+                .as_ref()
+                .and_then(|c| c.upvalues.get(i as usize))
+            {
+                Some(c) => c.clone(),
+                None => Rc::new(RefCell::new(Value::Nil)),
+            },
+        }
+    }
+
+    fn index(&self, container: &Value, key: &Value) -> Result<Value, Fault> {
+        let out_of_range = || String::from("index out of range");
+        match (container, key) {
+            (Value::List(l), Value::Int(i)) => {
+                let items = l.items.borrow();
+                index_in(*i, items.len())
+                    .map(|i| items[i].clone())
+                    .ok_or_else(out_of_range)
+            }
+            (Value::Bytes(b), Value::Int(i)) => index_in(*i, b.0.len())
+                .map(|i| Value::Int(b.0[i] as i64))
+                .ok_or_else(out_of_range),
+            (Value::Str(t), Value::Int(i)) => {
+                let n = t.0.chars().count();
+                let i = index_in(*i, n).ok_or_else(out_of_range)?;
+                let c = t.0.chars().nth(i).unwrap_or(' ');
+                let mut s = String::new();
+                s.push(c);
+                Ok(Value::string(s))
+            }
+            (Value::Map(m), Value::Str(k)) => Ok(m.get(&k.0).unwrap_or_default()),
+            (Value::Map(_), _) => Err(fault(&["a map key must be a str, not ", key.type_name()])),
+            (Value::List(_) | Value::Str(_) | Value::Bytes(_), _) => {
+                Err(fault(&["an index must be an int, not ", key.type_name()]))
+            }
+            _ => Err(fault(&["cannot index a ", container.type_name()])),
+        }
+    }
+
+    fn binary(&mut self, op: Op, a: Value, b: Value) -> Result<Value, Fault> {
+        let overflow = || String::from("integer overflow");
+        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+            let (x, y) = (*x, *y);
+            return Ok(match op {
+                Op::Add => Value::Int(x.checked_add(y).ok_or_else(overflow)?),
+                Op::Sub => Value::Int(x.checked_sub(y).ok_or_else(overflow)?),
+                Op::Mul => Value::Int(x.checked_mul(y).ok_or_else(overflow)?),
+                Op::Div | Op::Rem if y == 0 => return Err(String::from("division by zero")),
+                Op::Div => Value::Int(x.checked_div(y).ok_or_else(overflow)?),
+                Op::Rem => Value::Int(x.wrapping_rem(y)),
+                Op::Eq => Value::Bool(x == y),
+                Op::Ne => Value::Bool(x != y),
+                Op::Lt => Value::Bool(x < y),
+                Op::Le => Value::Bool(x <= y),
+                Op::Gt => Value::Bool(x > y),
+                Op::Ge => Value::Bool(x >= y),
+            });
+        }
+        let order = match (&a, &b) {
+            (Value::Str(x), Value::Str(y)) => Some(x.0.as_bytes().cmp(y.0.as_bytes())),
+            (Value::Bytes(x), Value::Bytes(y)) => Some(x.0.cmp(&y.0)),
+            _ => None,
+        };
+        Ok(match op {
+            Op::Eq | Op::Ne => {
+                let same = equal(&a, &b, 0)
+                    .ok_or_else(|| String::from("values nested too deeply to compare"))?;
+                Value::Bool(same == (op == Op::Eq))
+            }
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                let Some(order) = order else {
+                    return Err(fault(&[
+                        "cannot compare ",
+                        a.type_name(),
+                        " and ",
+                        b.type_name(),
+                    ]));
+                };
+                Value::Bool(match op {
+                    Op::Lt => order.is_lt(),
+                    Op::Le => order.is_le(),
+                    Op::Gt => order.is_gt(),
+                    _ => order.is_ge(),
+                })
+            }
+            Op::Add => match (&a, &b) {
+                (Value::Str(x), Value::Str(y)) => {
+                    self.reserve(x.0.len() + y.0.len())?;
+                    let mut s = String::with_capacity(x.0.len() + y.0.len());
+                    s.push_str(&x.0);
+                    s.push_str(&y.0);
+                    Value::string(s)
+                }
+                (Value::Bytes(x), Value::Bytes(y)) => {
+                    self.reserve(x.0.len() + y.0.len())?;
+                    Value::bytes([&x.0[..], &y.0[..]].concat())
+                }
+                (Value::List(x), Value::List(y)) => {
+                    let joined = [&x.items.borrow()[..], &y.items.borrow()[..]].concat();
+                    self.reserve(joined.len() * ITEM_BYTES)?;
+                    Value::list(joined)
+                }
+                _ => {
+                    return Err(fault(&[
+                        "cannot add ",
+                        a.type_name(),
+                        " and ",
+                        b.type_name(),
+                    ]))
+                }
+            },
+            _ => {
+                let name = match op {
+                    Op::Sub => "subtract",
+                    Op::Mul => "multiply",
+                    Op::Div => "divide",
+                    _ => "take the remainder of",
+                };
+                return Err(fault(&[
+                    "cannot ",
+                    name,
+                    " ",
+                    a.type_name(),
+                    " and ",
+                    b.type_name(),
+                ]));
+            }
+        })
+    }
+
+    /// Calls a function with the positional arguments on the stack from `base` (they are consumed).
+    pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+        match f {
+            Value::Func(closure) => self.call_closure(closure, base, keywords),
+            Value::Builtin(b) => {
+                let args = self.stack.split_off(base);
+                self.builtin(b, args, keywords)
+            }
+            other => {
+                self.stack.truncate(base);
+                Err(error(fault(&["cannot call a ", other.type_name()])))
+            }
+        }
+    }
+
+    fn call_closure(
+        &mut self,
+        closure: Rc<Closure>,
+        base: usize,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> R<Value> {
+        let def: &FnDef = &closure.def;
+        let given = self.stack.len() - base;
+        let n = def.params.len();
+        if given > n {
+            self.stack.truncate(base);
+            return Err(error(fault(&["too many arguments to ", &def.name])));
+        }
+        self.stack.resize(base + n, Value::Nil);
+        if given < n || !keywords.is_empty() {
+            let frame = &mut self.stack[base..base + n];
+            if let Err(m) = bind(n, &|i| &def.params[i], n, given, frame, keywords) {
+                self.stack.truncate(base);
+                return Err(error(fault(&[&m, " to ", &def.name])));
+            }
+        }
+        for (i, captured) in def.params_captured.iter().enumerate() {
+            if *captured {
+                let v = core::mem::take(&mut self.stack[base + i]);
+                self.stack[base + i] = Value::Cell(Rc::new(RefCell::new(v)));
+            }
+        }
+        self.stack.resize(base + def.slots as usize, Value::Nil);
+        let limited = if self.depth >= MAX_CALL_DEPTH {
+            Some("too many nested calls")
+        } else if self.stack_top.saturating_sub(stack_address()) > self.stack_limit {
+            Some("too many nested calls for the stack")
+        } else {
+            None
+        };
+        if let Some(m) = limited {
+            self.stack.truncate(base);
+            return Err(error(String::from(m)));
+        }
+        self.step()?;
+        self.depth += 1;
+        let saved = (
+            core::mem::replace(&mut self.base, base),
+            self.closure.replace(closure.clone()),
+        );
+        let result = self.block(&closure.def.body);
+        self.depth -= 1;
+        (self.base, self.closure) = saved;
+        self.stack.truncate(base);
+        match result {
+            Ok(Flow::Return) => Ok(core::mem::take(&mut self.ret)),
+            Ok(_) => Ok(Value::Nil),
+            Err(mut e) => {
+                if e.file.is_empty() && e.line != 0 {
+                    e.file = String::from(&*closure.def.file);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Binds keyword arguments to the parameters after the `given` positional ones; `args` has one place per
+/// parameter. Returns which parameters got a value (bit i), or what is wrong.
+pub(crate) fn bind<'n>(
+    n: usize,
+    name: &dyn Fn(usize) -> &'n str,
+    required: usize,
+    given: usize,
+    args: &mut [Value],
+    keywords: Vec<(Rc<str>, Value)>,
+) -> Result<u64, Fault> {
+    let mut filled: u64 = if given >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << given) - 1
+    };
+    for (key, v) in keywords {
+        let Some(i) = (0..n).find(|&i| name(i) == &*key) else {
+            return Err(fault(&["unknown argument '", &key, "'"]));
+        };
+        if i < 64 && filled & (1 << i) != 0 {
+            return Err(fault(&["argument '", &key, "' given twice"]));
+        }
+        filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
+        if let Some(slot) = args.get_mut(i) {
+            *slot = v;
+        }
+    }
+    for i in given..required.min(64) {
+        if filled & (1 << i) == 0 {
+            return Err(fault(&["missing argument '", name(i), "'"]));
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,248 @@
+//! The lexer: turns source text into tokens that are spans of it, with line and column (both from 1).
+
+/// What a token is. Literals keep only their span; the parser decodes them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Int,
+    Str,
+    Bytes,
+    Name,
+    // Keywords.
+    Let,
+    Fn,
+    Return,
+    If,
+    Else,
+    While,
+    For,
+    In,
+    Break,
+    Continue,
+    Try,
+    Catch,
+    And,
+    Or,
+    Not,
+    True,
+    False,
+    Nil,
+    // Punctuation.
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    LBrace,
+    RBrace,
+    Comma,
+    Dot,
+    Colon,
+    Semicolon,
+    Assign,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    Newline,
+    Eof,
+}
+
+const KEYWORDS: [(&str, Kind); 17] = [
+    ("let", Kind::Let),
+    ("fn", Kind::Fn),
+    ("return", Kind::Return),
+    ("if", Kind::If),
+    ("else", Kind::Else),
+    ("while", Kind::While),
+    ("for", Kind::For),
+    ("in", Kind::In),
+    ("break", Kind::Break),
+    ("continue", Kind::Continue),
+    ("try", Kind::Try),
+    ("catch", Kind::Catch),
+    ("and", Kind::And),
+    ("or", Kind::Or),
+    ("not", Kind::Not),
+    ("true", Kind::True),
+    ("false", Kind::False),
+];
+
+pub(crate) fn is_keyword(name: &str) -> bool {
+    name == "nil" || KEYWORDS.iter().any(|(k, _)| *k == name)
+}
+
+/// A token: its kind and where it is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token {
+    pub kind: Kind,
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A lexical error: the message and the (partial) token it is about.
+pub(crate) type LexError = (&'static str, Token);
+
+#[derive(Clone)]
+pub(crate) struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: u32,
+    /// A position of this line whose column is known, so columns are counted incrementally.
+    col_at: usize,
+    col: u32,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        Lexer {
+            src: src.as_bytes(),
+            pos: 0,
+            line: 1,
+            col_at: 0,
+            col: 1,
+        }
+    }
+
+    fn peek(&self, ahead: usize) -> u8 {
+        self.src.get(self.pos + ahead).copied().unwrap_or(0)
+    }
+
+    /// The next token; after the end, `Eof` again and again.
+    pub fn next(&mut self) -> Result<Token, LexError> {
+        // Skip blanks and comments (not newlines: they end statements).
+        loop {
+            match self.peek(0) {
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                b'#' => {
+                    while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let start = self.pos;
+        self.col += self.src[self.col_at..start]
+            .iter()
+            .filter(|&&b| b & 0xc0 != 0x80)
+            .count() as u32;
+        self.col_at = start;
+        let mut token = Token {
+            kind: Kind::Eof,
+            start: start as u32,
+            end: start as u32,
+            line: self.line,
+            col: self.col,
+        };
+        if start >= self.src.len() {
+            return Ok(token);
+        }
+        let c = self.src[start];
+        self.pos += 1;
+        let two = |second: u8, yes: Kind, no: Kind, lx: &mut Lexer| {
+            if lx.peek(0) == second {
+                lx.pos += 1;
+                yes
+            } else {
+                no
+            }
+        };
+        token.kind = match c {
+            b'\n' => {
+                self.line += 1;
+                self.col_at = self.pos;
+                self.col = 1;
+                Kind::Newline
+            }
+            b'x' if self.peek(0) == b'"' => {
+                self.pos += 1;
+                self.string(&mut token)?;
+                Kind::Bytes
+            }
+            b'"' => {
+                self.string(&mut token)?;
+                Kind::Str
+            }
+            b'0'..=b'9' => {
+                while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
+                    self.pos += 1;
+                }
+                Kind::Int
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
+                    self.pos += 1;
+                }
+                let word = &self.src[start..self.pos];
+                if word == b"nil" {
+                    Kind::Nil
+                } else {
+                    KEYWORDS
+                        .iter()
+                        .find(|(k, _)| k.as_bytes() == word)
+                        .map_or(Kind::Name, |(_, kind)| *kind)
+                }
+            }
+            b'(' => Kind::LParen,
+            b')' => Kind::RParen,
+            b'[' => Kind::LBracket,
+            b']' => Kind::RBracket,
+            b'{' => Kind::LBrace,
+            b'}' => Kind::RBrace,
+            b',' => Kind::Comma,
+            b'.' => Kind::Dot,
+            b':' => Kind::Colon,
+            b';' => Kind::Semicolon,
+            b'+' => Kind::Plus,
+            b'-' => Kind::Minus,
+            b'*' => Kind::Star,
+            b'/' => Kind::Slash,
+            b'%' => Kind::Percent,
+            b'=' => two(b'=', Kind::Eq, Kind::Assign, self),
+            b'<' => two(b'=', Kind::Le, Kind::Lt, self),
+            b'>' => two(b'=', Kind::Ge, Kind::Gt, self),
+            b'!' if self.peek(0) == b'=' => {
+                self.pos += 1;
+                Kind::Ne
+            }
+            _ => {
+                // Step over a whole UTF-8 character so that the error shows it.
+                while self.peek(0) & 0xc0 == 0x80 {
+                    self.pos += 1;
+                }
+                token.end = self.pos as u32;
+                return Err(("unexpected character", token));
+            }
+        };
+        token.end = self.pos as u32;
+        Ok(token)
+    }
+
+    /// Scans to the closing quote (escapes are checked when the parser decodes the literal).
+    fn string(&mut self, token: &mut Token) -> Result<(), LexError> {
+        loop {
+            match self.peek(0) {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                b'\\' if self.pos + 1 < self.src.len() && self.src[self.pos + 1] != b'\n' => {
+                    self.pos += 2
+                }
+                b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
+                    token.end = self.pos as u32;
+                    return Err(("unfinished string", *token));
+                }
+                _ => self.pos += 1,
+            }
+        }
+    }
+}

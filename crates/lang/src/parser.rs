@@ -1,0 +1,942 @@
+//! The parser: tokens to a syntax tree, resolving every name to a frame slot, a captured variable or a global
+//! as it goes (so the evaluator never looks a name up by its text).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use crate::ast::{Capture, Captured, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
+use crate::lexer::{Kind, Lexer, Token};
+use crate::value::Value;
+use crate::{ScriptError, MAX_NESTING};
+
+/// The interpreter's global names: a global is an index into its table of values.
+#[derive(Default, Clone)]
+pub(crate) struct Globals {
+    pub names: Vec<Rc<str>>,
+    index: BTreeMap<Rc<str>, u32>,
+}
+
+impl Globals {
+    pub fn slot(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        let name: Rc<str> = Rc::from(name);
+        self.names.push(name.clone());
+        self.index.insert(name, i);
+        i
+    }
+    pub fn find(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+}
+
+/// A call of a global by name, kept for the static check of built-ins' argument counts.
+pub(crate) struct CallSite {
+    pub global: u32,
+    pub positional: usize,
+    pub keywords: Vec<Rc<str>>,
+    pub pos: Pos,
+}
+
+/// The result of parsing a file: its top-level code as a function without parameters.
+pub(crate) struct Parsed {
+    pub main: Rc<FnDef>,
+    /// Globals this file declares at its top level.
+    pub declared: Vec<u32>,
+    /// Globals this file reads or assigns, with the first place (only when parsing for a check).
+    pub uses: Vec<(u32, Pos)>,
+    pub calls: Vec<CallSite>,
+}
+
+struct Local {
+    name: Rc<str>,
+    slot: u32,
+    captured: Captured,
+}
+
+/// The state of one function being parsed (the file's top level is the outermost).
+#[derive(Default)]
+struct Scope {
+    locals: Vec<Local>,
+    /// Per open block: how many locals and slots were in use when it opened.
+    blocks: Vec<(usize, u32)>,
+    slots: u32,
+    max_slots: u32,
+    captures: Vec<(Rc<str>, Capture)>,
+    loops: u32,
+}
+
+type R<T> = Result<T, Box<ScriptError>>;
+
+struct Parser<'a> {
+    src: &'a str,
+    file: Rc<str>,
+    lexer: Lexer<'a>,
+    tok: Token,
+    /// Per open bracket: whether newlines are skipped inside it (yes in `(`, `[` and map literals, no in blocks).
+    skip_newlines: Vec<bool>,
+    depth: u32,
+    scopes: Vec<Scope>,
+    globals: &'a mut Globals,
+    record: bool,
+    declared: Vec<u32>,
+    uses: Vec<(u32, Pos)>,
+    calls: Vec<CallSite>,
+}
+
+/// Parses a file; `record` keeps what the static check needs.
+pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bool) -> R<Parsed> {
+    let eof = Token {
+        kind: Kind::Eof,
+        start: 0,
+        end: 0,
+        line: 1,
+        col: 1,
+    };
+    let mut p = Parser {
+        src,
+        file: file.clone(),
+        lexer: Lexer::new(src),
+        tok: eof,
+        skip_newlines: Vec::new(),
+        depth: 0,
+        scopes: Vec::new(),
+        globals,
+        record,
+        declared: Vec::new(),
+        uses: Vec::new(),
+        calls: Vec::new(),
+    };
+    p.scopes.push(Scope::default());
+    p.advance()?;
+    let body = p.program()?;
+    let scope = p.scopes.pop().unwrap_or_default();
+    let main = FnDef {
+        name: Rc::from("main"),
+        file: file.clone(),
+        params: Vec::new(),
+        params_captured: Vec::new(),
+        slots: scope.max_slots,
+        captures: Vec::new(),
+        body,
+    };
+    Ok(Parsed {
+        main: Rc::new(main),
+        declared: p.declared,
+        uses: p.uses,
+        calls: p.calls,
+    })
+}
+
+fn binary_op(kind: Kind) -> Option<(u8, Op)> {
+    Some(match kind {
+        Kind::Eq => (4, Op::Eq),
+        Kind::Ne => (4, Op::Ne),
+        Kind::Lt => (4, Op::Lt),
+        Kind::Le => (4, Op::Le),
+        Kind::Gt => (4, Op::Gt),
+        Kind::Ge => (4, Op::Ge),
+        Kind::Plus => (5, Op::Add),
+        Kind::Minus => (5, Op::Sub),
+        Kind::Star => (6, Op::Mul),
+        Kind::Slash => (6, Op::Div),
+        Kind::Percent => (6, Op::Rem),
+        _ => return None,
+    })
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+impl<'a> Parser<'a> {
+    /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position.
+    fn fail(&self, message: &str, tok: Token) -> Box<ScriptError> {
+        let mut text = String::from(message);
+        match tok.kind {
+            Kind::Eof => text.push_str(" near end of input"),
+            Kind::Newline => text.push_str(" near end of line"),
+            _ => {
+                let near = self
+                    .src
+                    .get(tok.start as usize..tok.end as usize)
+                    .unwrap_or("");
+                text.push_str(" near '");
+                // At most 24 characters of a long token.
+                text.extend(near.chars().take(24));
+                text.push('\'');
+            }
+        }
+        Box::new(ScriptError {
+            file: String::from(&*self.file),
+            line: tok.line,
+            col: tok.col,
+            message: text,
+            kind: crate::ErrorKind::Syntax,
+            incomplete: tok.kind == Kind::Eof,
+            fatal: false,
+        })
+    }
+
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.tok.line,
+            col: self.tok.col,
+        }
+    }
+
+    fn text(&self, tok: Token) -> &'a str {
+        self.src
+            .get(tok.start as usize..tok.end as usize)
+            .unwrap_or("")
+    }
+
+    /// Moves to the next token and returns the one it passes.
+    fn advance(&mut self) -> R<Token> {
+        let old = self.tok;
+        loop {
+            self.tok = self
+                .lexer
+                .next()
+                .map_err(|(message, tok)| self.fail(message, tok))?;
+            if self.tok.kind != Kind::Newline
+                || !self.skip_newlines.last().copied().unwrap_or(false)
+            {
+                return Ok(old);
+            }
+        }
+    }
+
+    fn skip_newlines(&mut self) -> R<()> {
+        while self.tok.kind == Kind::Newline {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, kind: Kind, message: &str) -> R<Token> {
+        if self.tok.kind != kind {
+            return Err(self.fail(message, self.tok));
+        }
+        self.advance()
+    }
+
+    /// Opens a bracket: `skip` says whether newlines inside it are skipped.
+    fn open(&mut self, kind: Kind, skip: bool, message: &str) -> R<()> {
+        if self.tok.kind != kind {
+            return Err(self.fail(message, self.tok));
+        }
+        self.skip_newlines.push(skip);
+        self.advance()?;
+        Ok(())
+    }
+
+    /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
+    fn close(&mut self, kind: Kind, message: &str) -> R<()> {
+        if self.tok.kind != kind {
+            return Err(self.fail(message, self.tok));
+        }
+        self.skip_newlines.pop();
+        self.advance()?;
+        Ok(())
+    }
+
+    fn name(&mut self) -> R<Rc<str>> {
+        let tok = self.expect(Kind::Name, "expected a name")?;
+        Ok(Rc::from(self.text(tok)))
+    }
+
+    /// The next token after the current one, without moving.
+    fn peek_kind(&self) -> Kind {
+        let mut lexer = self.lexer.clone();
+        lexer.next().map_or(Kind::Eof, |t| t.kind)
+    }
+
+    /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
+    /// the stack).
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.fail("too deeply nested", self.tok));
+        }
+        Ok(())
+    }
+
+    fn scope(&mut self) -> &mut Scope {
+        let last = self.scopes.len() - 1;
+        &mut self.scopes[last]
+    }
+
+    fn open_block(&mut self) {
+        let scope = self.scope();
+        scope.blocks.push((scope.locals.len(), scope.slots));
+    }
+
+    fn close_block(&mut self) {
+        let scope = self.scope();
+        if let Some((locals, slots)) = scope.blocks.pop() {
+            scope.locals.truncate(locals);
+            scope.slots = slots;
+        }
+    }
+
+    /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
+    fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
+        let captured: Captured = Rc::new(Cell::new(false));
+        if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
+            let global = self.globals.slot(&name);
+            if self.record {
+                self.declared.push(global);
+            }
+            return (Var::Global(global), captured);
+        }
+        let scope = self.scope();
+        let slot = scope.slots;
+        scope.slots += 1;
+        scope.max_slots = scope.max_slots.max(scope.slots);
+        scope.locals.push(Local {
+            name,
+            slot,
+            captured: captured.clone(),
+        });
+        (Var::Local(slot), captured)
+    }
+
+    fn declare_local(&mut self, name: Rc<str>) -> (u32, Captured) {
+        match self.declare(name) {
+            (Var::Local(slot), captured) => (slot, captured),
+            // Loop and catch variables are declared inside a block, so never at the top level.
+            (_, captured) => (0, captured),
+        }
+    }
+
+    fn find_local(&self, scope: usize, name: &str) -> Option<(u32, Captured)> {
+        let locals = &self.scopes[scope].locals;
+        locals
+            .iter()
+            .rev()
+            .find(|l| &*l.name == name)
+            .map(|l| (l.slot, l.captured.clone()))
+    }
+
+    /// The capture index of `name` in the function `scope`, if an enclosing function declares it.
+    fn upvalue(&mut self, scope: usize, name: &Rc<str>) -> Option<u32> {
+        if scope == 0 {
+            return None;
+        }
+        if let Some(i) = self.scopes[scope]
+            .captures
+            .iter()
+            .position(|(n, _)| n == name)
+        {
+            return Some(i as u32);
+        }
+        let capture = match self.find_local(scope - 1, name) {
+            Some((slot, captured)) => {
+                captured.set(true);
+                Capture::Local(slot)
+            }
+            None => Capture::Upvalue(self.upvalue(scope - 1, name)?),
+        };
+        let captures = &mut self.scopes[scope].captures;
+        captures.push((name.clone(), capture));
+        Some(captures.len() as u32 - 1)
+    }
+
+    fn resolve(&mut self, name: &str, pos: Pos) -> Var {
+        let top = self.scopes.len() - 1;
+        if let Some((slot, _)) = self.find_local(top, name) {
+            return Var::Local(slot);
+        }
+        let name: Rc<str> = Rc::from(name);
+        if let Some(i) = self.upvalue(top, &name) {
+            return Var::Upvalue(i);
+        }
+        let global = self.globals.slot(&name);
+        if self.record && !self.uses.iter().any(|(g, _)| *g == global) {
+            self.uses.push((global, pos));
+        }
+        Var::Global(global)
+    }
+
+    // program := stmt*
+    fn program(&mut self) -> R<Vec<Stmt>> {
+        let mut body = Vec::new();
+        loop {
+            while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
+                self.advance()?;
+            }
+            if self.tok.kind == Kind::Eof {
+                return Ok(body);
+            }
+            body.push(self.statement()?);
+        }
+    }
+
+    // block := '{' stmt* '}'
+    fn block(&mut self) -> R<Vec<Stmt>> {
+        self.enter()?;
+        self.open(Kind::LBrace, false, "expected '{'")?;
+        self.open_block();
+        let mut body = Vec::new();
+        loop {
+            while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
+                self.advance()?;
+            }
+            if self.tok.kind == Kind::RBrace || self.tok.kind == Kind::Eof {
+                break;
+            }
+            body.push(self.statement()?);
+        }
+        self.close_block();
+        self.close(Kind::RBrace, "expected '}'")?;
+        self.depth -= 1;
+        Ok(body)
+    }
+
+    /// A simple statement must end at a newline, `;`, `}` or the end of the file.
+    fn end_of_statement(&mut self) -> R<()> {
+        match self.tok.kind {
+            Kind::Newline | Kind::Semicolon => {
+                self.advance()?;
+                Ok(())
+            }
+            Kind::RBrace | Kind::Eof => Ok(()),
+            _ => Err(self.fail("expected the end of the statement", self.tok)),
+        }
+    }
+
+    // stmt := 'let' NAME '=' expr | place '=' expr | 'fn' NAME '(' names? ')' block | if | while | for | try
+    //       | 'return' expr? | 'break' | 'continue' | expr
+    fn statement(&mut self) -> R<Stmt> {
+        let start = self.tok;
+        let stmt = match start.kind {
+            Kind::Let => {
+                self.advance()?;
+                let name = self.name()?;
+                self.expect(Kind::Assign, "expected '='")?;
+                self.skip_newlines()?;
+                let value = self.expr(1)?;
+                // Declared after its value, so `let x = x + 1` reads the x from before.
+                let (var, captured) = self.declare(name);
+                Stmt::Let {
+                    var,
+                    captured,
+                    value,
+                    early: false,
+                }
+            }
+            Kind::Fn if self.peek_kind() == Kind::Name => {
+                self.advance()?;
+                let pos = self.pos();
+                let name = self.name()?;
+                let (var, captured) = self.declare(name.clone());
+                let def = self.function(name)?;
+                let value = Expr {
+                    pos,
+                    kind: ExprKind::Func(def),
+                };
+                return Ok(Stmt::Let {
+                    var,
+                    captured,
+                    value,
+                    early: true,
+                });
+            }
+            Kind::If => return self.if_statement(),
+            Kind::While => {
+                self.advance()?;
+                let cond = self.expr(1)?;
+                self.scope().loops += 1;
+                let body = self.block()?;
+                self.scope().loops -= 1;
+                return Ok(Stmt::While(cond, body));
+            }
+            Kind::For => return self.for_statement(),
+            Kind::Try => return self.try_statement(),
+            Kind::Return => {
+                self.advance()?;
+                let value = match self.tok.kind {
+                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => None,
+                    _ => Some(self.expr(1)?),
+                };
+                Stmt::Return(value)
+            }
+            Kind::Break | Kind::Continue => {
+                if self.scope().loops == 0 {
+                    return Err(self.fail("not inside a loop", start));
+                }
+                self.advance()?;
+                if start.kind == Kind::Break {
+                    Stmt::Break
+                } else {
+                    Stmt::Continue
+                }
+            }
+            _ => {
+                let target = self.expr(1)?;
+                if self.tok.kind == Kind::Assign {
+                    if !is_place(&target) {
+                        return Err(self.fail("cannot assign to this", self.tok));
+                    }
+                    self.advance()?;
+                    self.skip_newlines()?;
+                    Stmt::Assign(target, self.expr(1)?)
+                } else {
+                    Stmt::Expr(target)
+                }
+            }
+        };
+        self.end_of_statement()?;
+        Ok(stmt)
+    }
+
+    /// After a block's `}`, a newline may stand before `else` or `catch`.
+    fn skip_newlines_before(&mut self, kind: Kind) -> R<bool> {
+        if self.tok.kind == Kind::Newline {
+            let mut lexer = self.lexer.clone();
+            loop {
+                match lexer.next() {
+                    Ok(t) if t.kind == Kind::Newline => {}
+                    Ok(t) if t.kind == kind => break,
+                    _ => return Ok(false),
+                }
+            }
+            self.skip_newlines()?;
+        }
+        Ok(self.tok.kind == kind)
+    }
+
+    // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
+    fn if_statement(&mut self) -> R<Stmt> {
+        let mut arms = Vec::new();
+        let mut otherwise = Vec::new();
+        loop {
+            self.advance()?; // 'if'
+            let cond = self.expr(1)?;
+            arms.push((cond, self.block()?));
+            if !self.skip_newlines_before(Kind::Else)? {
+                break;
+            }
+            self.advance()?; // 'else'
+            if self.tok.kind != Kind::If {
+                otherwise = self.block()?;
+                break;
+            }
+        }
+        Ok(Stmt::If(arms, otherwise))
+    }
+
+    // for := 'for' NAME 'in' expr block
+    fn for_statement(&mut self) -> R<Stmt> {
+        self.advance()?;
+        let name = self.name()?;
+        self.expect(Kind::In, "expected 'in'")?;
+        let iterable = self.expr(1)?;
+        self.open_block();
+        let (var, captured) = self.declare_local(name);
+        self.scope().loops += 1;
+        let body = self.block()?;
+        self.scope().loops -= 1;
+        self.close_block();
+        Ok(Stmt::For {
+            var,
+            captured,
+            iterable,
+            body,
+        })
+    }
+
+    // try := 'try' block 'catch' NAME block
+    fn try_statement(&mut self) -> R<Stmt> {
+        self.advance()?;
+        let body = self.block()?;
+        if !self.skip_newlines_before(Kind::Catch)? {
+            return Err(self.fail("expected 'catch'", self.tok));
+        }
+        self.advance()?;
+        let name = self.name()?;
+        self.open_block();
+        let (var, captured) = self.declare_local(name);
+        let handler = self.block()?;
+        self.close_block();
+        Ok(Stmt::Try {
+            body,
+            var,
+            captured,
+            handler,
+        })
+    }
+
+    // function := '(' (NAME (',' NAME)*)? ')' block
+    fn function(&mut self, name: Rc<str>) -> R<Rc<FnDef>> {
+        self.enter()?;
+        self.scopes.push(Scope::default());
+        self.open(Kind::LParen, true, "expected '('")?;
+        let mut params: Vec<Rc<str>> = Vec::new();
+        while self.tok.kind != Kind::RParen {
+            let tok = self.tok;
+            let param = self.name()?;
+            if params.len() >= 64 {
+                return Err(self.fail("too many parameters", tok));
+            }
+            if params.contains(&param) {
+                return Err(self.fail("repeated parameter", tok));
+            }
+            params.push(param.clone());
+            self.open_block_once();
+            self.declare(param);
+            if self.tok.kind != Kind::Comma {
+                break;
+            }
+            self.advance()?;
+        }
+        self.open_block_once();
+        self.close(Kind::RParen, "expected ')'")?;
+        let body = self.block()?;
+        let scope = self.scopes.pop().unwrap_or_default();
+        let params_captured = scope
+            .locals
+            .iter()
+            .take(params.len())
+            .map(|l| l.captured.get())
+            .collect();
+        let captures = scope.captures.into_iter().map(|(_, c)| c).collect();
+        self.depth -= 1;
+        let file = self.file.clone();
+        Ok(Rc::new(FnDef {
+            name,
+            file,
+            params,
+            params_captured,
+            slots: scope.max_slots,
+            captures,
+            body,
+        }))
+    }
+
+    /// Parameters live in a block of their own (so they are locals even in a function at the top level).
+    fn open_block_once(&mut self) {
+        if self.scope().blocks.is_empty() {
+            self.open_block();
+        }
+    }
+
+    // expr := 'not' expr | unary (BINOP unary)*, by precedence: or < and < not < comparisons < + - < * / %
+    fn expr(&mut self, min: u8) -> R<Expr> {
+        self.enter()?;
+        let depth = self.depth;
+        let mut left = if self.tok.kind == Kind::Not && min <= 3 {
+            let pos = self.pos();
+            self.advance()?;
+            Expr {
+                pos,
+                kind: ExprKind::Not(Box::new(self.expr(3)?)),
+            }
+        } else {
+            self.unary()?
+        };
+        loop {
+            let (prec, op) = match self.tok.kind {
+                Kind::Or => (1, None),
+                Kind::And => (2, None),
+                kind => match binary_op(kind) {
+                    Some((prec, op)) => (prec, Some(op)),
+                    None => break,
+                },
+            };
+            if prec < min {
+                break;
+            }
+            let pos = self.pos();
+            self.advance()?;
+            self.skip_newlines()?;
+            let right = Box::new(self.expr(prec + 1)?);
+            let left_box = Box::new(left);
+            left = Expr {
+                pos,
+                kind: match op {
+                    None if prec == 1 => ExprKind::Or(left_box, right),
+                    None => ExprKind::And(left_box, right),
+                    Some(op) => ExprKind::Binary(op, left_box, right),
+                },
+            };
+            if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
+                return Err(self.fail("comparisons do not chain", self.tok));
+            }
+            // A long chain nests as deeply as brackets would.
+            self.enter()?;
+        }
+        self.depth = depth - 1;
+        Ok(left)
+    }
+
+    // unary := '-' unary | postfix
+    fn unary(&mut self) -> R<Expr> {
+        if self.tok.kind == Kind::Minus {
+            self.enter()?;
+            let pos = self.pos();
+            self.advance()?;
+            let operand = self.unary()?;
+            self.depth -= 1;
+            // Fold a negative literal, so that deep evaluation is not needed for it.
+            if let ExprKind::Const(Value::Int(n)) = operand.kind {
+                return Ok(Expr {
+                    pos,
+                    kind: ExprKind::Const(Value::Int(-n)),
+                });
+            }
+            return Ok(Expr {
+                pos,
+                kind: ExprKind::Neg(Box::new(operand)),
+            });
+        }
+        self.postfix()
+    }
+
+    // postfix := primary ( '(' args? ')' | '[' expr ']' | '.' NAME )*
+    fn postfix(&mut self) -> R<Expr> {
+        let depth = self.depth;
+        let mut e = self.primary()?;
+        loop {
+            let pos = e.pos;
+            let kind = match self.tok.kind {
+                Kind::LParen => {
+                    let (positional, keywords) = self.args()?;
+                    if let (true, ExprKind::Var(Var::Global(global))) = (self.record, &e.kind) {
+                        let names = keywords.iter().map(|(k, _)| k.clone()).collect();
+                        self.calls.push(CallSite {
+                            global: *global,
+                            positional: positional.len(),
+                            keywords: names,
+                            pos,
+                        });
+                    }
+                    ExprKind::Call(Box::new(e), positional, keywords)
+                }
+                Kind::LBracket => {
+                    self.open(Kind::LBracket, true, "expected '['")?;
+                    let index = self.expr(1)?;
+                    self.close(Kind::RBracket, "expected ']'")?;
+                    ExprKind::Index(Box::new(e), Box::new(index))
+                }
+                Kind::Dot => {
+                    self.advance()?;
+                    ExprKind::Field(Box::new(e), self.name()?)
+                }
+                _ => break,
+            };
+            e = Expr { pos, kind };
+            self.enter()?;
+        }
+        self.depth = depth;
+        Ok(e)
+    }
+
+    // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
+    #[allow(clippy::type_complexity)]
+    fn args(&mut self) -> R<(Vec<Expr>, Vec<(Rc<str>, Expr)>)> {
+        self.open(Kind::LParen, true, "expected '('")?;
+        let mut positional = Vec::new();
+        let mut keywords = Vec::new();
+        while self.tok.kind != Kind::RParen {
+            if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
+                let name = self.name()?;
+                self.advance()?;
+                keywords.push((name, self.expr(1)?));
+            } else if !keywords.is_empty() {
+                return Err(self.fail("positional argument after keyword arguments", self.tok));
+            } else {
+                positional.push(self.expr(1)?);
+            }
+            if self.tok.kind != Kind::Comma {
+                break;
+            }
+            self.advance()?;
+        }
+        self.close(Kind::RParen, "expected ')'")?;
+        Ok((positional, keywords))
+    }
+
+    // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
+    //          | 'fn' '(' names? ')' block
+    fn primary(&mut self) -> R<Expr> {
+        let tok = self.tok;
+        let pos = self.pos();
+        let kind = match tok.kind {
+            Kind::Int => ExprKind::Const(Value::Int(self.int(tok)?)),
+            Kind::Str => ExprKind::Const(Value::string(self.string(tok)?)),
+            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string(tok)?)),
+            Kind::True => ExprKind::Const(Value::Bool(true)),
+            Kind::False => ExprKind::Const(Value::Bool(false)),
+            Kind::Nil => ExprKind::Const(Value::Nil),
+            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
+            Kind::LParen => {
+                self.open(Kind::LParen, true, "expected '('")?;
+                let e = self.expr(1)?;
+                self.close(Kind::RParen, "expected ')'")?;
+                return Ok(e);
+            }
+            Kind::LBracket => return self.list(pos),
+            Kind::LBrace => return self.map(pos),
+            Kind::Fn => {
+                self.advance()?;
+                return Ok(Expr {
+                    pos,
+                    kind: ExprKind::Func(self.function(Rc::from("fn"))?),
+                });
+            }
+            _ => return Err(self.fail("expected an expression", tok)),
+        };
+        self.advance()?;
+        Ok(Expr { pos, kind })
+    }
+
+    // list := '[' (expr (',' expr)* ','?)? ']'
+    fn list(&mut self, pos: Pos) -> R<Expr> {
+        self.open(Kind::LBracket, true, "expected '['")?;
+        let mut items = Vec::new();
+        while self.tok.kind != Kind::RBracket {
+            items.push(self.expr(1)?);
+            if self.tok.kind != Kind::Comma {
+                break;
+            }
+            self.advance()?;
+        }
+        self.close(Kind::RBracket, "expected ']'")?;
+        Ok(Expr {
+            pos,
+            kind: ExprKind::List(items),
+        })
+    }
+
+    // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
+    fn map(&mut self, pos: Pos) -> R<Expr> {
+        self.open(Kind::LBrace, true, "expected '{'")?;
+        let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
+        while self.tok.kind != Kind::RBrace {
+            let tok = self.tok;
+            let key: Rc<str> = match tok.kind {
+                Kind::Name => Rc::from(self.text(tok)),
+                Kind::Str => Rc::from(self.string(tok)?),
+                _ => return Err(self.fail("expected a key", tok)),
+            };
+            self.advance()?;
+            self.expect(Kind::Colon, "expected ':'")?;
+            let value = self.expr(1)?;
+            entries.retain(|(k, _)| *k != key);
+            entries.push((key, value));
+            if self.tok.kind != Kind::Comma {
+                break;
+            }
+            self.advance()?;
+        }
+        self.close(Kind::RBrace, "expected '}'")?;
+        Ok(Expr {
+            pos,
+            kind: ExprKind::Map(entries),
+        })
+    }
+
+    fn int(&self, tok: Token) -> R<i64> {
+        let text = self.text(tok).as_bytes();
+        let (digits, radix) = match text {
+            [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
+            _ => (text, 10),
+        };
+        let mut n: i64 = 0;
+        let mut last_digit = false;
+        for &c in digits {
+            if c == b'_' && last_digit {
+                last_digit = false;
+                continue;
+            }
+            let d = match (c as char).to_digit(radix) {
+                Some(d) => d,
+                None => return Err(self.fail("malformed number", tok)),
+            };
+            n = n
+                .checked_mul(radix as i64)
+                .and_then(|n| n.checked_add(d as i64))
+                .ok_or_else(|| self.fail("number too large", tok))?;
+            last_digit = true;
+        }
+        if !last_digit {
+            return Err(self.fail("malformed number", tok));
+        }
+        Ok(n)
+    }
+
+    fn string(&self, tok: Token) -> R<String> {
+        let text = self.text(tok).as_bytes();
+        let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
+        let mut out = Vec::with_capacity(inner.len());
+        let mut i = 0;
+        while i < inner.len() {
+            let c = inner[i];
+            i += 1;
+            if c != b'\\' {
+                out.push(c);
+                continue;
+            }
+            let e = inner.get(i).copied().unwrap_or(0);
+            i += 1;
+            out.push(match e {
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                b'0' => 0,
+                b'\\' => b'\\',
+                b'"' => b'"',
+                b'x' => {
+                    let hi = inner.get(i).copied().and_then(hex_digit);
+                    let lo = inner.get(i + 1).copied().and_then(hex_digit);
+                    i += 2;
+                    match (hi, lo) {
+                        (Some(hi), Some(lo)) => hi << 4 | lo,
+                        _ => return Err(self.fail("malformed \\x escape", tok)),
+                    }
+                }
+                _ => return Err(self.fail("unknown escape", tok)),
+            });
+        }
+        String::from_utf8(out).map_err(|_| self.fail("string is not valid UTF-8", tok))
+    }
+
+    fn byte_string(&self, tok: Token) -> R<Vec<u8>> {
+        let text = self.text(tok).as_bytes();
+        let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or(&[]);
+        let mut out = Vec::new();
+        let mut high: Option<u8> = None;
+        for &c in inner {
+            if c.is_ascii_whitespace() {
+                continue;
+            }
+            let d =
+                hex_digit(c).ok_or_else(|| self.fail("not a hex digit in a byte string", tok))?;
+            match high.take() {
+                Some(h) => out.push(h << 4 | d),
+                None => high = Some(d),
+            }
+        }
+        if high.is_some() {
+            return Err(self.fail("odd number of hex digits", tok));
+        }
+        Ok(out)
+    }
+}
+
+/// place := NAME ( '[' expr ']' | '.' NAME )*
+fn is_place(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Var(_) => true,
+        ExprKind::Index(base, _) | ExprKind::Field(base, _) => is_place(base),
+        _ => false,
+    }
+}

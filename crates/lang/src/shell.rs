@@ -1,0 +1,92 @@
+//! The rescue shell's logic, shared by the payload and the host tool: lines are gathered while a bracket is open,
+//! run in the script's global scope, their values printed; entered inputs are kept for up-arrow history.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::{Interpreter, Platform, Value};
+
+/// How many inputs the history keeps.
+pub const HISTORY_LENGTH: usize = 64;
+
+/// The rescue shell: feed it lines, show it [`Shell::prompt`].
+#[derive(Default)]
+pub struct Shell {
+    pending: String,
+    history: Vec<String>,
+}
+
+impl Shell {
+    /// The prompt of a new input.
+    pub const PROMPT: &'static str = "bootscript> ";
+    /// The prompt while an input goes on (a bracket is still open).
+    pub const CONTINUE: &'static str = "... ";
+
+    pub fn new() -> Shell {
+        Shell::default()
+    }
+
+    /// What to show before the next line.
+    pub fn prompt(&self) -> &'static str {
+        if self.pending.is_empty() {
+            Shell::PROMPT
+        } else {
+            Shell::CONTINUE
+        }
+    }
+
+    /// Takes one line (without its line ending). When it completes an input, the input runs: its value (unless
+    /// nil) or its error is written to the platform.
+    pub fn line(&mut self, interpreter: &mut Interpreter, line: &str, platform: &mut dyn Platform) {
+        if !self.pending.is_empty() {
+            self.pending.push('\n');
+        }
+        self.pending.push_str(line);
+        if self.pending.trim().is_empty() {
+            self.pending.clear();
+            return;
+        }
+        if interpreter.is_incomplete(&self.pending) {
+            return;
+        }
+        let input = core::mem::take(&mut self.pending);
+        match interpreter.eval_line("shell", &input, platform) {
+            Ok(Some(Value::Nil)) | Ok(None) => {}
+            Ok(Some(value)) => {
+                let mut out = alloc::format!("{value:?}");
+                out.push('\n');
+                platform.write(&out);
+            }
+            Err(e) => {
+                let mut out = alloc::format!("{e}");
+                out.push('\n');
+                platform.write(&out);
+            }
+        }
+        if self.history.last() != Some(&input) {
+            if self.history.len() == HISTORY_LENGTH {
+                self.history.remove(0);
+            }
+            self.history.push(input);
+        }
+    }
+
+    /// Drops a half-entered input (for Ctrl-C).
+    pub fn cancel(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The history, oldest first.
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
+    /// The input `back` steps back in the history (1 = the last one), for the up and down arrows.
+    pub fn recall(&self, back: usize) -> Option<&str> {
+        let n = self.history.len();
+        if back == 0 || back > n {
+            return None;
+        }
+        Some(&self.history[n - back])
+    }
+}

@@ -1,0 +1,486 @@
+//! Script values: small to clone (one word of tag plus an `Rc`), with the memory the script holds counted.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::ast::FnDef;
+
+/// Bytes held by all live script strings, byte strings, lists and maps of this process. One counter (not one per
+/// interpreter) because values outlive and cross interpreters freely; the payload runs one script at a time.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// What a list item or map entry is counted as (the value plus the vector's share).
+pub(crate) const ITEM_BYTES: usize = 32;
+
+/// The bytes all live script values hold now.
+pub fn held_bytes() -> usize {
+    HELD.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count(add: usize, sub: usize) {
+    HELD.fetch_add(add, Ordering::Relaxed);
+    HELD.fetch_sub(sub, Ordering::Relaxed);
+}
+
+/// A script value.
+///
+/// Build one with the constructors ([`Value::str`], [`Value::bytes`], [`Value::list`], [`Value::map`]) or the
+/// plain variants `Nil`, `Bool` and `Int`; read one with the accessors. `Func`, `Builtin` and `Cell` are opaque:
+/// the interpreter makes them.
+#[derive(Clone, Default)]
+pub enum Value {
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Str(Rc<Text>),
+    Bytes(Rc<Blob>),
+    List(Rc<List>),
+    Map(Rc<Map>),
+    Func(Rc<Closure>),
+    /// A built-in function: its index in the table of built-ins.
+    Builtin(u8),
+    /// A variable a closure captured (never seen by a script: reading the variable reads through it).
+    #[doc(hidden)]
+    Cell(Rc<RefCell<Value>>),
+}
+
+/// The text of a `str` value.
+pub struct Text(pub(crate) String);
+/// The content of a `bytes` value.
+pub struct Blob(pub(crate) Vec<u8>);
+/// The items of a `list` value (shared: every name sees changes).
+pub struct List {
+    pub(crate) items: RefCell<Vec<Value>>,
+    counted: Cell<usize>,
+}
+/// The entries of a `map` value: string keys in insertion order.
+pub struct Map {
+    pub(crate) entries: RefCell<Vec<(Rc<str>, Value)>>,
+    counted: Cell<usize>,
+}
+/// A function made by `fn`: its code and the variables it captured.
+pub struct Closure {
+    pub(crate) def: Rc<FnDef>,
+    pub(crate) upvalues: Vec<Rc<RefCell<Value>>>,
+}
+
+impl Drop for Text {
+    fn drop(&mut self) {
+        count(0, self.0.capacity());
+    }
+}
+impl Drop for Blob {
+    fn drop(&mut self) {
+        count(0, self.0.capacity());
+    }
+}
+impl Drop for List {
+    fn drop(&mut self) {
+        count(0, self.counted.get());
+        drop_all(self.items.take());
+    }
+}
+impl Drop for Map {
+    fn drop(&mut self) {
+        count(0, self.counted.get());
+        drop_all(self.entries.take().into_iter().map(|(_, v)| v).collect());
+    }
+}
+impl Drop for Closure {
+    fn drop(&mut self) {
+        let cells = core::mem::take(&mut self.upvalues);
+        drop_all(cells.into_iter().map(Value::Cell).collect());
+    }
+}
+
+/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: the items of
+/// a container that dies here are moved to the work list before the container itself is dropped (empty).
+fn drop_all(mut work: Vec<Value>) {
+    while let Some(value) = work.pop() {
+        match value {
+            Value::List(rc) => {
+                if let Some(list) = Rc::into_inner(rc) {
+                    work.append(&mut list.items.take());
+                }
+            }
+            Value::Map(rc) => {
+                if let Some(map) = Rc::into_inner(rc) {
+                    work.extend(map.entries.take().into_iter().map(|(_, v)| v));
+                }
+            }
+            Value::Func(rc) => {
+                if let Some(mut closure) = Rc::into_inner(rc) {
+                    work.extend(
+                        core::mem::take(&mut closure.upvalues)
+                            .into_iter()
+                            .map(Value::Cell),
+                    );
+                }
+            }
+            Value::Cell(rc) => {
+                if let Some(cell) = Rc::into_inner(rc) {
+                    work.push(cell.into_inner());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl List {
+    /// Brings the counted bytes in line with the length after a change.
+    pub(crate) fn recount(&self) {
+        let now = self.items.borrow().len() * ITEM_BYTES;
+        count(now, self.counted.replace(now));
+    }
+}
+impl Map {
+    pub(crate) fn recount(&self) {
+        let now = self.entries.borrow().len() * ITEM_BYTES;
+        count(now, self.counted.replace(now));
+    }
+    /// The value under `key`, if there is one.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.entries
+            .borrow()
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v.clone())
+    }
+    /// Sets `key`: in place when present, else appended (insertion order).
+    pub fn set(&self, key: Rc<str>, value: Value) {
+        let mut entries = self.entries.borrow_mut();
+        if let Some(entry) = entries.iter_mut().find(|(k, _)| *k == key) {
+            entry.1 = value;
+            return;
+        }
+        entries.push((key, value));
+        drop(entries);
+        self.recount();
+    }
+}
+
+impl Value {
+    /// A `str` value.
+    pub fn str(text: &str) -> Value {
+        Value::string(String::from(text))
+    }
+    /// A `str` value that takes the string.
+    pub fn string(text: String) -> Value {
+        count(text.capacity(), 0);
+        Value::Str(Rc::new(Text(text)))
+    }
+    /// A `bytes` value.
+    pub fn bytes(data: Vec<u8>) -> Value {
+        count(data.capacity(), 0);
+        Value::Bytes(Rc::new(Blob(data)))
+    }
+    /// A `list` value.
+    pub fn list(items: Vec<Value>) -> Value {
+        let list = List {
+            items: RefCell::new(items),
+            counted: Cell::new(0),
+        };
+        list.recount();
+        Value::List(Rc::new(list))
+    }
+    /// A `map` value; a later entry with the same key wins (its first place is kept).
+    pub fn map(entries: Vec<(String, Value)>) -> Value {
+        let map = Map {
+            entries: RefCell::new(Vec::new()),
+            counted: Cell::new(0),
+        };
+        for (k, v) in entries {
+            map.set(Rc::from(k), v);
+        }
+        Value::Map(Rc::new(map))
+    }
+    pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
+        let map = Map {
+            entries: RefCell::new(entries),
+            counted: Cell::new(0),
+        };
+        map.recount();
+        Value::Map(Rc::new(map))
+    }
+    /// The text of a `str`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(t) => Some(&t.0),
+            _ => None,
+        }
+    }
+    /// The content of a `bytes`, or the UTF-8 of a `str`.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(&b.0),
+            Value::Str(t) => Some(t.0.as_bytes()),
+            _ => None,
+        }
+    }
+    /// The number of an `int`.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    /// The truth of a `bool`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// True for `nil`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+    /// The items of a `list` (a snapshot: the values themselves are shared).
+    pub fn list_items(&self) -> Option<Vec<Value>> {
+        match self {
+            Value::List(l) => Some(l.items.borrow().clone()),
+            _ => None,
+        }
+    }
+    /// The entries of a `map`, in insertion order.
+    pub fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        match self {
+            Value::Map(m) => Some(
+                m.entries
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (String::from(&**k), v.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+    /// The value under `key` of a `map` (`None` if it is no map or has no such key).
+    pub fn map_get(&self, key: &str) -> Option<Value> {
+        match self {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+    /// Only `false` and `nil` are false.
+    pub fn truthy(&self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+    /// The name `type(x)` returns.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Func(_) | Value::Builtin(_) => "fn",
+            Value::Cell(c) => c.borrow().type_name(),
+        }
+    }
+}
+
+/// How deep `==` and the text form follow nested lists and maps (a list that holds itself stops here).
+pub const MAX_VALUE_DEPTH: u32 = 200;
+
+/// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`].
+pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
+    if depth > MAX_VALUE_DEPTH {
+        return None;
+    }
+    Some(match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x.0 == y.0,
+        (Value::Bytes(x), Value::Bytes(y)) => x.0 == y.0,
+        (Value::List(x), Value::List(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return Some(true);
+            }
+            let (x, y) = (x.items.borrow(), y.items.borrow());
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            for (p, q) in x.iter().zip(y.iter()) {
+                if !equal(p, q, depth + 1)? {
+                    return Some(false);
+                }
+            }
+            true
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return Some(true);
+            }
+            let (x, y) = (x.entries.borrow(), y.entries.borrow());
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            for (k, v) in x.iter() {
+                match y.iter().find(|(j, _)| j == k) {
+                    Some((_, w)) if equal(v, w, depth + 1)? => {}
+                    _ => return Some(false),
+                }
+            }
+            true
+        }
+        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        (Value::Builtin(x), Value::Builtin(y)) => x == y,
+        _ => false,
+    })
+}
+
+/// Appends an int in decimal (no `format!`: it is on the hot path of `str()` and `print`).
+pub(crate) fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut m = n.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
+    for &b in data {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+fn is_name(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !crate::lexer::is_keyword(key)
+}
+
+fn push_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str("\\x");
+                push_hex(out, &[c as u8]);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends the text form of a value (`quote`: strs in literal syntax, as inside lists and maps). `None` when it
+/// nests deeper than [`MAX_VALUE_DEPTH`].
+pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u32) -> Option<()> {
+    if depth > MAX_VALUE_DEPTH {
+        return None;
+    }
+    match value {
+        Value::Nil => out.push_str("nil"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => push_int(out, *i),
+        Value::Str(t) if quote => push_quoted(out, &t.0),
+        Value::Str(t) => out.push_str(&t.0),
+        Value::Bytes(b) => {
+            out.push_str("x\"");
+            push_hex(out, &b.0);
+            out.push('"');
+        }
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.items.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item, true, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.entries.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if is_name(k) {
+                    out.push_str(k);
+                } else {
+                    push_quoted(out, k);
+                }
+                out.push_str(": ");
+                write_value(out, v, true, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Func(f) => {
+            out.push_str("<fn ");
+            out.push_str(&f.def.name);
+            out.push('>');
+        }
+        Value::Builtin(b) => {
+            out.push_str("<fn ");
+            out.push_str(
+                crate::builtins::BUILTINS
+                    .get(*b as usize)
+                    .map_or("?", |b| b.name),
+            );
+            out.push('>');
+        }
+        Value::Cell(c) => write_value(out, &c.borrow(), quote, depth)?,
+    }
+    Some(())
+}
+
+impl core::fmt::Display for Value {
+    /// The text form of `str(x)` (`...` where it nests too deeply).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut out = String::new();
+        if write_value(&mut out, self, false, 0).is_none() {
+            out.push_str("...");
+        }
+        f.write_str(&out)
+    }
+}
+
+impl core::fmt::Debug for Value {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut out = String::new();
+        if write_value(&mut out, self, true, 0).is_none() {
+            out.push_str("...");
+        }
+        f.write_str(&out)
+    }
+}
+
+impl PartialEq for Value {
+    /// Equality as `==` has it (too deep counts as unequal).
+    fn eq(&self, other: &Value) -> bool {
+        equal(self, other, 0).unwrap_or(false)
+    }
+}
