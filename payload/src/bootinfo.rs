@@ -26,7 +26,9 @@ impl Module {
     pub fn bytes(&self) -> &'static [u8] {
         // SAFETY: `parse` keeps only modules inside the identity-mapped first 4 GiB; the heap is chosen to
         // avoid them and nothing writes there, so the bytes stay valid and unchanged for the whole run.
-        unsafe { core::slice::from_raw_parts(self.range.start as *const u8, self.range.length() as usize) }
+        unsafe {
+            core::slice::from_raw_parts(self.range.start as *const u8, self.range.length() as usize)
+        }
     }
 }
 
@@ -116,7 +118,11 @@ impl BootInfo {
 
     /// Bytes of usable RAM in the map.
     pub fn usable_bytes(&self) -> u64 {
-        self.memory_map().iter().filter(|r| r.kind == MemoryKind::Usable).map(|r| r.range.length()).sum()
+        self.memory_map()
+            .iter()
+            .filter(|r| r.kind == MemoryKind::Usable)
+            .map(|r| r.range.length())
+            .sum()
     }
 }
 
@@ -155,18 +161,33 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
     // SAFETY: the magic says a Multiboot2 loader passed `address`; the caller guarantees it stays intact.
     let info = unsafe { BootInformation::load(address as usize as *const BootInformationHeader) }
         .map_err(|_| BootInfoError::Malformed)?;
-    let empty_module = Module { name: "", range: Range { start: 0, end: 0 } };
-    let empty_region = MemoryRegion { range: Range { start: 0, end: 0 }, kind: MemoryKind::Reserved };
+    let empty_module = Module {
+        name: "",
+        range: Range { start: 0, end: 0 },
+    };
+    let empty_region = MemoryRegion {
+        range: Range { start: 0, end: 0 },
+        kind: MemoryKind::Reserved,
+    };
     // The strings are extended to 'static: the information is never overwritten (the heap avoids it).
-    let cmdline = info.command_line_tag().and_then(|t| t.cmdline().ok()).unwrap_or("");
-    let loader = info.boot_loader_name_tag().and_then(|t| t.name().ok()).unwrap_or("unknown");
+    let cmdline = info
+        .command_line_tag()
+        .and_then(|t| t.cmdline().ok())
+        .unwrap_or("");
+    let loader = info
+        .boot_loader_name_tag()
+        .and_then(|t| t.name().ok())
+        .unwrap_or("unknown");
     let mut boot = BootInfo {
         // SAFETY: see above and the caller's guarantee.
         cmdline: unsafe { extend(cmdline) },
         // SAFETY: as for the command line.
         loader: unsafe { extend(loader) },
         rsdp: None,
-        info_range: Range { start: info.start_address() as u64, end: info.end_address() as u64 },
+        info_range: Range {
+            start: info.start_address() as u64,
+            end: info.end_address() as u64,
+        },
         vga_text: true,
         memory_source: MemorySource::Nothing,
         modules: [empty_module; MAX_MODULES],
@@ -177,17 +198,25 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
 
     for tag in info.module_tags() {
         let name = tag.cmdline().unwrap_or("?");
-        let range = Range { start: u64::from(tag.start_address()), end: u64::from(tag.end_address()) };
+        let range = Range {
+            start: u64::from(tag.start_address()),
+            end: u64::from(tag.end_address()),
+        };
         if range.end < range.start || range.end > MAPPED_LIMIT {
-            println!("bootscript: module \"{name}\" has an impossible address range {range:x?}; ignored");
+            println!(
+                "bootscript: module \"{name}\" has an impossible address range {range:x?}; ignored"
+            );
             continue;
         }
         if boot.module_count == MAX_MODULES {
-            println!("bootscript: more than {MAX_MODULES} modules; \"{name}\" and later ones ignored");
+            println!(
+                "bootscript: more than {MAX_MODULES} modules; \"{name}\" and later ones ignored"
+            );
             break;
         }
         // SAFETY: as for the command line.
-        boot.modules[boot.module_count] = Module { name: unsafe { extend(name) }, range };
+        let name = unsafe { extend(name) };
+        boot.modules[boot.module_count] = Module { name, range };
         boot.module_count += 1;
     }
 
@@ -195,11 +224,16 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
         boot.memory_source = MemorySource::MemoryMap;
         for area in map.memory_areas() {
             let Some(range) = Range::from_length(area.start_address(), area.size()) else {
-                println!("bootscript: memory map entry at {:#x} wraps around; ignored", area.start_address());
+                println!(
+                    "bootscript: memory map entry at {:#x} wraps around; ignored",
+                    area.start_address()
+                );
                 continue;
             };
             if boot.region_count == MAX_REGIONS {
-                println!("bootscript: memory map longer than {MAX_REGIONS} entries; the rest ignored");
+                println!(
+                    "bootscript: memory map longer than {MAX_REGIONS} entries; the rest ignored"
+                );
                 break;
             }
             let kind = match area.typ() {
@@ -214,19 +248,39 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
         }
     } else if let Some(basic) = info.basic_memory_info_tag() {
         boot.memory_source = MemorySource::BasicInfo;
-        let lower = Range { start: 0, end: u64::from(basic.memory_lower()) * 1024 };
-        let upper = Range { start: 1 << 20, end: (1 << 20) + u64::from(basic.memory_upper()) * 1024 };
-        boot.regions[0] = MemoryRegion { range: lower, kind: MemoryKind::Usable };
-        boot.regions[1] = MemoryRegion { range: upper, kind: MemoryKind::Usable };
+        let lower = Range {
+            start: 0,
+            end: u64::from(basic.memory_lower()) * 1024,
+        };
+        let upper = Range {
+            start: 1 << 20,
+            end: (1 << 20) + u64::from(basic.memory_upper()) * 1024,
+        };
+        boot.regions[0] = MemoryRegion {
+            range: lower,
+            kind: MemoryKind::Usable,
+        };
+        boot.regions[1] = MemoryRegion {
+            range: upper,
+            kind: MemoryKind::Usable,
+        };
         boot.region_count = 2;
     }
 
     if let Some(tag) = info.rsdp_v2_tag() {
         let address = core::ptr::from_ref(tag) as *const u8 as u64 + 8;
-        boot.rsdp = Some(Rsdp { address, revision: tag.revision(), table_address: tag.xsdt_address() as u64 });
+        boot.rsdp = Some(Rsdp {
+            address,
+            revision: tag.revision(),
+            table_address: tag.xsdt_address() as u64,
+        });
     } else if let Some(tag) = info.rsdp_v1_tag() {
         let address = core::ptr::from_ref(tag) as *const u8 as u64 + 8;
-        boot.rsdp = Some(Rsdp { address, revision: tag.revision(), table_address: tag.rsdt_address() as u64 });
+        boot.rsdp = Some(Rsdp {
+            address,
+            revision: tag.revision(),
+            table_address: tag.rsdt_address() as u64,
+        });
     }
 
     if let Some(Ok(framebuffer)) = info.framebuffer_tag() {
@@ -239,5 +293,7 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
 /// The string must point into the boot information, which lives for the whole run.
 unsafe fn extend(text: &str) -> &'static str {
     // SAFETY: the caller guarantees the memory outlives the program.
-    unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(text.as_ptr(), text.len())) }
+    unsafe {
+        core::str::from_utf8_unchecked(core::slice::from_raw_parts(text.as_ptr(), text.len()))
+    }
 }

@@ -145,7 +145,8 @@ fn read_line_until(echo: bool, deadline: Option<u64>) -> Result<String, ReadErro
             continue;
         };
         let mut console = CONSOLE.lock();
-        let after_carriage_return = core::mem::replace(&mut console.after_carriage_return, c == '\r');
+        let after_carriage_return =
+            core::mem::replace(&mut console.after_carriage_return, c == '\r');
         if c == '\n' && after_carriage_return {
             continue;
         }

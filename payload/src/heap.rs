@@ -13,7 +13,11 @@ static ALLOCATOR: LockedHeap = LockedHeap::empty();
 /// The range must be usable RAM, identity mapped, and used by nothing else for the rest of the run.
 pub unsafe fn init(range: Range) {
     // SAFETY: the caller guarantees the memory is free and ours.
-    unsafe { ALLOCATOR.lock().init(range.start as *mut u8, range.length() as usize) };
+    unsafe {
+        ALLOCATOR
+            .lock()
+            .init(range.start as *mut u8, range.length() as usize)
+    };
 }
 
 /// (bytes in use, bytes in the heap), for reports.

@@ -95,7 +95,10 @@ pub struct Utf8Decoder {
 impl Utf8Decoder {
     /// A decoder with nothing pending.
     pub const fn new() -> Self {
-        Self { buffer: [0; 4], length: 0 }
+        Self {
+            buffer: [0; 4],
+            length: 0,
+        }
     }
 
     /// Takes one byte; returns a character once one is complete. Invalid sequences become U+FFFD.
@@ -122,7 +125,9 @@ impl Utf8Decoder {
         if self.length < needed {
             return None;
         }
-        let decoded = core::str::from_utf8(&self.buffer[..self.length]).ok().and_then(|s| s.chars().next());
+        let decoded = core::str::from_utf8(&self.buffer[..self.length])
+            .ok()
+            .and_then(|s| s.chars().next());
         self.length = 0;
         Some(decoded.unwrap_or(char::REPLACEMENT_CHARACTER))
     }
@@ -139,7 +144,10 @@ mod tests {
     #[test]
     fn typing_and_enter() {
         let mut editor = LineEditor::new();
-        assert_eq!(type_all(&mut editor, "ab"), [Edit::Insert('a'), Edit::Insert('b')]);
+        assert_eq!(
+            type_all(&mut editor, "ab"),
+            [Edit::Insert('a'), Edit::Insert('b')]
+        );
         assert_eq!(editor.feed('\r'), Edit::Done);
         assert_eq!(editor.into_text(), "ab");
     }
@@ -179,7 +187,8 @@ mod tests {
     #[test]
     fn utf8_decoding() {
         let mut decoder = Utf8Decoder::new();
-        let decoded: alloc::string::String = "aé€😀".bytes().filter_map(|b| decoder.push(b)).collect();
+        let decoded: alloc::string::String =
+            "aé€😀".bytes().filter_map(|b| decoder.push(b)).collect();
         assert_eq!(decoded, "aé€😀");
         assert_eq!(decoder.push(0xff), Some(char::REPLACEMENT_CHARACTER));
         // A truncated sequence followed by ASCII: the ASCII survives.

@@ -12,7 +12,10 @@ pub struct Range {
 impl Range {
     /// A range from a start and a length; `None` if it would wrap around.
     pub fn from_length(start: u64, length: u64) -> Option<Self> {
-        Some(Self { start, end: start.checked_add(length)? })
+        Some(Self {
+            start,
+            end: start.checked_add(length)?,
+        })
     }
 
     /// Its length in bytes (0 for an empty or inverted range).
@@ -68,7 +71,9 @@ pub fn largest_free(usable: &[Range], reserved: &[Range], limit: u64) -> Option<
 }
 
 fn align_up(value: u64, alignment: u64) -> u64 {
-    value.checked_add(alignment - 1).map_or(u64::MAX & !(alignment - 1), |v| v & !(alignment - 1))
+    value
+        .checked_add(alignment - 1)
+        .map_or(!(alignment - 1), |v| v & !(alignment - 1))
 }
 
 #[cfg(test)]
@@ -85,7 +90,12 @@ mod tests {
     #[test]
     fn picks_the_largest_hole_around_payload_and_modules() {
         let usable = [r(0, 0x9fc00), r(MIB, GIB - 128 * 1024)];
-        let reserved = [r(0, MIB), r(MIB, 2 * MIB), r(3 * MIB, 3 * MIB + 5000), r(2 * MIB + 100, 2 * MIB + 300)];
+        let reserved = [
+            r(0, MIB),
+            r(MIB, 2 * MIB),
+            r(3 * MIB, 3 * MIB + 5000),
+            r(2 * MIB + 100, 2 * MIB + 300),
+        ];
         let heap = largest_free(&usable, &reserved, 4 * GIB).unwrap();
         assert_eq!(heap.start, 3 * MIB + 8192);
         assert_eq!(heap.end, GIB - 128 * 1024);
@@ -98,9 +108,15 @@ mod tests {
     fn a_module_in_the_middle_of_ram_splits_it() {
         let usable = [r(MIB, 100 * MIB)];
         let reserved = [r(60 * MIB, 61 * MIB)];
-        assert_eq!(largest_free(&usable, &reserved, 4 * GIB), Some(r(MIB, 60 * MIB)));
+        assert_eq!(
+            largest_free(&usable, &reserved, 4 * GIB),
+            Some(r(MIB, 60 * MIB))
+        );
         let reserved = [r(40 * MIB, 41 * MIB)];
-        assert_eq!(largest_free(&usable, &reserved, 4 * GIB), Some(r(41 * MIB, 100 * MIB)));
+        assert_eq!(
+            largest_free(&usable, &reserved, 4 * GIB),
+            Some(r(41 * MIB, 100 * MIB))
+        );
     }
 
     #[test]
@@ -115,7 +131,10 @@ mod tests {
     fn unsorted_overlapping_reservations() {
         let usable = [r(0, 10 * MIB)];
         let reserved = [r(5 * MIB, 6 * MIB), r(0, 2 * MIB), r(MIB, 3 * MIB)];
-        assert_eq!(largest_free(&usable, &reserved, 4 * GIB), Some(r(6 * MIB, 10 * MIB)));
+        assert_eq!(
+            largest_free(&usable, &reserved, 4 * GIB),
+            Some(r(6 * MIB, 10 * MIB))
+        );
     }
 
     #[test]

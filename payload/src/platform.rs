@@ -55,12 +55,20 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     }
     println!("bootscript {VERSION} starting");
     if let Err(error) = serial {
-        println!("bootscript: serial console unavailable: {error}; using the screen and keyboard only");
+        println!(
+            "bootscript: serial console unavailable: {error}; using the screen and keyboard only"
+        );
     }
     phase("consoles");
     match clock::calibrate() {
-        Ok(rate) => println!("bootscript: clock: TSC {}.{:03} MHz", rate / 1000, rate % 1000),
-        Err(_) => println!("bootscript: clock: the PIT never answered; times are guesses (2 GHz assumed)"),
+        Ok(rate) => println!(
+            "bootscript: clock: TSC {}.{:03} MHz",
+            rate / 1000,
+            rate % 1000
+        ),
+        Err(_) => {
+            println!("bootscript: clock: the PIT never answered; times are guesses (2 GHz assumed)")
+        }
     }
     phase("clock");
     let boot = match parsed {
@@ -79,13 +87,17 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
 }
 
 fn choose_heap(boot: &BootInfo) -> Range {
-    let usable: [Range; bootinfo::MAX_REGIONS] = core::array::from_fn(|i| match boot.memory_map().get(i) {
-        Some(region) if region.kind == MemoryKind::Usable => region.range,
-        _ => Range { start: 0, end: 0 },
-    });
+    let usable: [Range; bootinfo::MAX_REGIONS] =
+        core::array::from_fn(|i| match boot.memory_map().get(i) {
+            Some(region) if region.kind == MemoryKind::Usable => region.range,
+            _ => Range { start: 0, end: 0 },
+        });
     let mut reserved = [Range { start: 0, end: 0 }; MAX_RESERVED];
     // Low memory stays free for firmware data and real-mode trampolines of a later hand-off.
-    reserved[0] = Range { start: 0, end: 1 << 20 };
+    reserved[0] = Range {
+        start: 0,
+        end: 1 << 20,
+    };
     reserved[1] = Range {
         start: core::ptr::addr_of!(__image_start) as u64,
         end: core::ptr::addr_of!(__image_end) as u64,
@@ -101,12 +113,16 @@ fn choose_heap(boot: &BootInfo) -> Range {
             "the boot loader gave no memory map (neither the memory map nor the basic memory tag); \
              cannot place the heap"
         )),
-        MemorySource::BasicInfo => println!("bootscript: no memory map from the boot loader; using basic memory info"),
+        MemorySource::BasicInfo => {
+            println!("bootscript: no memory map from the boot loader; using basic memory info")
+        }
         MemorySource::MemoryMap => {}
     }
     match memory::largest_free(&usable, &reserved[..count], MAPPED_LIMIT) {
         Some(range) => range,
-        None => fail(format_args!("no free RAM outside the payload, modules and boot information for the heap")),
+        None => fail(format_args!(
+            "no free RAM outside the payload, modules and boot information for the heap"
+        )),
     }
 }
 
@@ -115,20 +131,39 @@ fn banner(boot: &BootInfo, heap: Range) {
     println!("bootscript {VERSION}: boot script loader (no interpreter wired yet)");
     println!("boot loader: {}", boot.loader);
     println!("cmdline: {}", boot.cmdline);
-    println!("memory: {} MiB usable; heap {} MiB at {:#x}-{:#x}", boot.usable_bytes() / MIB, heap.length() / MIB, heap.start, heap.end);
+    println!(
+        "memory: {} MiB usable; heap {} MiB at {:#x}-{:#x}",
+        boot.usable_bytes() / MIB,
+        heap.length() / MIB,
+        heap.start,
+        heap.end
+    );
     println!("memory map: {} entries", boot.memory_map().len());
     for region in boot.memory_map() {
-        println!("  {:#014x}-{:#014x} {}", region.range.start, region.range.end, region.kind.name());
+        println!(
+            "  {:#014x}-{:#014x} {}",
+            region.range.start,
+            region.range.end,
+            region.kind.name()
+        );
     }
     match boot.modules().len() {
         0 => println!("modules: none"),
         n => println!("modules: {n}"),
     }
     for module in boot.modules() {
-        println!("  module \"{}\" at {:#x} size {}", module.name, module.range.start, module.range.length());
+        println!(
+            "  module \"{}\" at {:#x} size {}",
+            module.name,
+            module.range.start,
+            module.range.length()
+        );
     }
     match boot.rsdp {
-        Some(rsdp) => println!("acpi: rsdp at {:#x} revision {} table {:#x}", rsdp.address, rsdp.revision, rsdp.table_address),
+        Some(rsdp) => println!(
+            "acpi: rsdp at {:#x} revision {} table {:#x}",
+            rsdp.address, rsdp.revision, rsdp.table_address
+        ),
         None => println!("acpi: no rsdp"),
     }
 }
@@ -143,7 +178,9 @@ pub fn fail(args: core::fmt::Arguments<'_>) -> ! {
 fn panic(info: &PanicInfo<'_>) -> ! {
     console::emergency(format_args!("\nbootscript: PANIC: {info}\n"));
     if let Some((used, size)) = heap::usage_for_report() {
-        console::emergency(format_args!("bootscript: heap: {used} of {size} bytes in use\n"));
+        console::emergency(format_args!(
+            "bootscript: heap: {used} of {size} bytes in use\n"
+        ));
     }
     exit_qemu(ExitCode::Failure)
 }

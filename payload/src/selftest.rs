@@ -86,10 +86,17 @@ fn modules(boot: &BootInfo) {
     for module in boot.modules() {
         let bytes = module.bytes();
         // FNV-1a: a checksum the test recomputes on the host.
-        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         let head = &bytes[..bytes.len().min(64)];
         let text = core::str::from_utf8(head).unwrap_or("(not text)");
-        println!("module {}: size={} fnv1a={hash:016x} head={:?}", module.name, bytes.len(), text);
+        println!(
+            "module {}: size={} fnv1a={hash:016x} head={:?}",
+            module.name,
+            bytes.len(),
+            text
+        );
     }
 }
 
@@ -104,7 +111,10 @@ fn heap() {
         *byte = (i >> 12) as u8;
     }
     let sum: u64 = block.iter().step_by(4096).map(|&b| u64::from(b)).sum();
-    println!("heap: {} MiB allocated and written, checksum {sum}", SIZE >> 20);
+    println!(
+        "heap: {} MiB allocated and written, checksum {sum}",
+        SIZE >> 20
+    );
 }
 
 fn out_of_memory() {
@@ -116,7 +126,7 @@ fn out_of_memory() {
 fn crash(kind: &str) -> ! {
     println!("crash: {kind}");
     match kind {
-        // SAFETY (all arms): deliberate faults for the tests; the exception handler reports and exits.
+        // SAFETY: a deliberate invalid opcode for the tests; the exception handler reports and exits.
         "ud" => unsafe { core::arch::asm!("ud2") },
         "pf" => {
             // Above the 4 GiB identity mapping: not present.

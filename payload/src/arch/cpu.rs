@@ -14,10 +14,16 @@ const DOUBLE_FAULT_STACK_SIZE: usize = 16 * 1024;
 
 /// Mutable so that it lands in .bss (zero bytes in the image); only the CPU writes it, through the TSS.
 /// `u128` elements keep it 16-byte aligned.
-static mut DOUBLE_FAULT_STACK: [u128; DOUBLE_FAULT_STACK_SIZE / 16] = [0; DOUBLE_FAULT_STACK_SIZE / 16];
+static mut DOUBLE_FAULT_STACK: [u128; DOUBLE_FAULT_STACK_SIZE / 16] =
+    [0; DOUBLE_FAULT_STACK_SIZE / 16];
 
 static TSS: Once<TaskStateSegment> = Once::new();
-static GDT: Once<(GlobalDescriptorTable, SegmentSelector, SegmentSelector, SegmentSelector)> = Once::new();
+static GDT: Once<(
+    GlobalDescriptorTable,
+    SegmentSelector,
+    SegmentSelector,
+    SegmentSelector,
+)> = Once::new();
 
 /// The code segment selector the IDT entries use.
 pub fn code_selector() -> u16 {
@@ -29,7 +35,8 @@ pub fn init_gdt() {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
         // Only the address is taken: Rust code never reads or writes this stack, the CPU does.
-        let top = VirtAddr::from_ptr(&raw const DOUBLE_FAULT_STACK) + DOUBLE_FAULT_STACK_SIZE as u64;
+        let top =
+            VirtAddr::from_ptr(&raw const DOUBLE_FAULT_STACK) + DOUBLE_FAULT_STACK_SIZE as u64;
         tss.interrupt_stack_table[usize::from(DOUBLE_FAULT_IST - 1)] = top;
         tss
     });
@@ -56,7 +63,9 @@ pub fn init_gdt() {
 pub fn rdtsc() -> u64 {
     let (low, high): (u32, u32);
     // SAFETY: rdtsc only reads a counter.
-    unsafe { asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(high) << 32) | u64::from(low)
 }
 

@@ -169,8 +169,15 @@ struct Gate {
     reserved: u32,
 }
 
-const MISSING: Gate =
-    Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_middle: 0, offset_high: 0, reserved: 0 };
+const MISSING: Gate = Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    attributes: 0,
+    offset_middle: 0,
+    offset_high: 0,
+    reserved: 0,
+};
 /// Present, ring 0, 64-bit interrupt gate (interrupts stay off inside).
 const INTERRUPT_GATE: u8 = 0x8e;
 
@@ -197,22 +204,34 @@ pub fn init() {
         *gate = Gate {
             offset_low: handler as u16,
             selector,
-            ist: if vector == 8 { cpu::DOUBLE_FAULT_IST } else { 0 },
+            ist: if vector == 8 {
+                cpu::DOUBLE_FAULT_IST
+            } else {
+                0
+            },
             attributes: INTERRUPT_GATE,
             offset_middle: (handler >> 16) as u16,
             offset_high: (handler >> 32) as u32,
             reserved: 0,
         };
     }
-    let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16, base: IDT.0.get() as u64 };
+    let pointer = IdtPointer {
+        limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16,
+        base: IDT.0.get() as u64,
+    };
     // SAFETY: the pointer names a valid, 'static IDT whose gates lead to the stubs above.
-    unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags))
+    };
 }
 
 /// Reports an exception on every console and leaves with the failure code. Called only by the stubs.
 #[unsafe(no_mangle)]
 extern "C" fn exception_report(frame: &Frame) -> ! {
-    let name = NAMES.get(frame.vector as usize).copied().unwrap_or("unknown vector");
+    let name = NAMES
+        .get(frame.vector as usize)
+        .copied()
+        .unwrap_or("unknown vector");
     let cr2 = cpu::read_cr2();
     crate::console::emergency(format_args!(
         "\nbootscript: CPU EXCEPTION {} {name}\n\

@@ -10,7 +10,9 @@ use core::arch::asm;
 pub unsafe fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: the caller vouches for the port; `in` touches no memory.
-    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -21,7 +23,9 @@ pub unsafe fn inb(port: u16) -> u8 {
 #[inline]
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: the caller vouches for the port; `out` touches no memory.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Writes a 32-bit value to an I/O port.
@@ -31,5 +35,7 @@ pub unsafe fn outb(port: u16, value: u8) {
 #[inline]
 pub unsafe fn outl(port: u16, value: u32) {
     // SAFETY: the caller vouches for the port; `out` touches no memory.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
+    };
 }

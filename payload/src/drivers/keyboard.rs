@@ -1,8 +1,7 @@
 //! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by pc-keyboard.
 
 use crate::arch::port::inb;
-use crate::keymap;
-use pc_keyboard::layouts::{AnyLayout, Us104Key};
+use crate::keymap::{self, Layout};
 use pc_keyboard::{DecodedKey, HandleControl, Keyboard as Decoder, ScancodeSet1};
 
 const DATA: u16 = 0x60;
@@ -27,17 +26,23 @@ impl core::fmt::Display for UnknownKeymap {
 
 /// The keyboard and its decoding state (shift, ctrl, the chosen layout).
 pub struct Keyboard {
-    decoder: Decoder<AnyLayout, ScancodeSet1>,
+    decoder: Decoder<Layout, ScancodeSet1>,
 }
 
 impl Keyboard {
     /// A US-layout keyboard. The i8042 is left as the firmware set it up (translation to scancode set 1).
     pub const fn new() -> Keyboard {
-        Keyboard { decoder: Self::decoder(AnyLayout::Us104Key(Us104Key)) }
+        Keyboard {
+            decoder: Self::decoder(Layout::Us),
+        }
     }
 
-    const fn decoder(layout: AnyLayout) -> Decoder<AnyLayout, ScancodeSet1> {
-        Decoder::new(ScancodeSet1::new(), layout, HandleControl::MapLettersToUnicode)
+    const fn decoder(layout: Layout) -> Decoder<Layout, ScancodeSet1> {
+        Decoder::new(
+            ScancodeSet1::new(),
+            layout,
+            HandleControl::MapLettersToUnicode,
+        )
     }
 
     /// Switches the layout by name (see `keymap::KEYMAP_NAMES`).

@@ -102,7 +102,8 @@ impl Serial {
 
     /// A received byte, if one is waiting.
     pub fn read_byte(&self) -> Option<u8> {
-        (self.read_register(spec::LINE_STATUS) & spec::LSR_DATA_READY != 0).then(|| self.read_register(spec::DATA))
+        (self.read_register(spec::LINE_STATUS) & spec::LSR_DATA_READY != 0)
+            .then(|| self.read_register(spec::DATA))
     }
 
     fn read_register(&self, offset: u16) -> u8 {

@@ -51,12 +51,18 @@ impl Exit {
 
 /// The repository root (two levels above this crate).
 pub fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// The payload the tests boot: `$BOOTSCRIPT_ELF`, or `build/bootscript.elf`.
 pub fn payload_path() -> PathBuf {
-    std::env::var_os("BOOTSCRIPT_ELF").map_or_else(|| repository_root().join("build/bootscript.elf"), PathBuf::from)
+    std::env::var_os("BOOTSCRIPT_ELF").map_or_else(
+        || repository_root().join("build/bootscript.elf"),
+        PathBuf::from,
+    )
 }
 
 /// One line of serial output and when it arrived (since QEMU was started).
@@ -111,7 +117,8 @@ impl Boot {
     /// A `module2` file copied from `path`.
     pub fn module_file(self, name: &str, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read module {}: {e}", path.display()));
+        let bytes = std::fs::read(path)
+            .unwrap_or_else(|e| panic!("cannot read module {}: {e}", path.display()));
         self.module(name, bytes)
     }
 
@@ -147,12 +154,18 @@ impl Boot {
              menuentry bootscript {\n    multiboot2 /boot/bootscript.elf",
         );
         for word in self.cmdline.split_whitespace() {
-            assert!(!word.contains('\''), "command line words cannot contain quotes: {word}");
+            assert!(
+                !word.contains('\''),
+                "command line words cannot contain quotes: {word}"
+            );
             write!(cfg, " '{word}'").unwrap();
         }
         cfg.push('\n');
         for (index, (name, _)) in self.modules.iter().enumerate() {
-            let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic() && !"'\"$\\;{}".contains(c));
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !"'\"$\\;{}".contains(c));
             assert!(plain, "module names must be plain words: {name:?}");
             writeln!(cfg, "    module2 /boot/modules/{index} '{name}'").unwrap();
         }
@@ -186,7 +199,11 @@ impl Boot {
             .arg(&iso_root)
             .output()
             .unwrap_or_else(|e| panic!("cannot run grub-mkrescue ({e}); run `make setup`"));
-        assert!(output.status.success(), "grub-mkrescue failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "grub-mkrescue failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
 
         let monitor = dir.path().join("monitor.sock");
         let mut command = Command::new("qemu-system-x86_64");
@@ -201,13 +218,19 @@ impl Boot {
             .arg("-cdrom")
             .arg(&iso);
         for disk in &self.disks {
-            command.arg("-drive").arg(format!("file={},format=raw,if=ide", disk.display()));
+            command
+                .arg("-drive")
+                .arg(format!("file={},format=raw,if=ide", disk.display()));
         }
         command.args(&self.qemu_args);
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child =
-            command.spawn().unwrap_or_else(|e| panic!("cannot run qemu-system-x86_64 ({e}); run `make setup`"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run qemu-system-x86_64 ({e}); run `make setup`"));
 
         let transcript = Arc::new(Mutex::new(String::new()));
         let (sender, lines) = mpsc::channel();
@@ -216,11 +239,23 @@ impl Boot {
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut raw = Vec::new();
-            while reader.read_until(b'\n', &mut raw).map(|n| n > 0).unwrap_or(false) {
-                let text = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+            while reader
+                .read_until(b'\n', &mut raw)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
+                let text = String::from_utf8_lossy(&raw)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
                 raw.clear();
                 shared.lock().unwrap().push_str(&format!("{text}\n"));
-                if sender.send(Line { text, at: started.elapsed() }).is_err() {
+                if sender
+                    .send(Line {
+                        text,
+                        at: started.elapsed(),
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -234,7 +269,17 @@ impl Boot {
             shared.lock().unwrap().push_str(&text);
         });
         let stdin = child.stdin.take();
-        Vm { child, stdin, lines, transcript, stderr, monitor_path: monitor, monitor: None, started, _dir: dir }
+        Vm {
+            child,
+            stdin,
+            lines,
+            transcript,
+            stderr,
+            monitor_path: monitor,
+            monitor: None,
+            started,
+            _dir: dir,
+        }
     }
 }
 
@@ -260,10 +305,12 @@ impl Vm {
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.text.contains(needle) => return line,
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => self.fail(&format!("no line containing {needle:?} within {timeout:?}")),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.fail(&format!("QEMU closed the serial line before a line containing {needle:?}"))
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("no line containing {needle:?} within {timeout:?}"))
                 }
+                Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
+                    "QEMU closed the serial line before a line containing {needle:?}"
+                )),
             }
         }
     }
@@ -289,9 +336,14 @@ impl Vm {
 
     /// Types `text` into the serial console (use `\r` for Enter, `\u{8}` for backspace, `\u{15}` for Ctrl-U).
     pub fn send(&mut self, text: &str) {
-        let sent = self.stdin.as_mut().map(|s| s.write_all(text.as_bytes()).and_then(|()| s.flush()));
+        let sent = self
+            .stdin
+            .as_mut()
+            .map(|s| s.write_all(text.as_bytes()).and_then(|()| s.flush()));
         if !matches!(sent, Some(Ok(()))) {
-            self.fail(&format!("cannot type {text:?}: QEMU's serial input is closed"));
+            self.fail(&format!(
+                "cannot type {text:?}: QEMU's serial input is closed"
+            ));
         }
     }
 
@@ -314,7 +366,11 @@ impl Vm {
             });
             self.monitor = Some(stream);
         }
-        let sent = self.monitor.as_mut().unwrap().write_all(format!("sendkey {key}\n").as_bytes());
+        let sent = self
+            .monitor
+            .as_mut()
+            .unwrap()
+            .write_all(format!("sendkey {key}\n").as_bytes());
         if let Err(e) = sent {
             self.fail(&format!("cannot send key {key}: {e}"));
         }
@@ -393,7 +449,8 @@ impl TempDir {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TempDir(path)
     }
 

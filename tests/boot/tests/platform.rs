@@ -15,9 +15,22 @@ fn banner_and_memory_map(cpu: &str) {
     vm.expect_line("cmdline: test=exit", STEP);
     let memory = vm.expect_line("memory: ", STEP).text;
     // 1 GiB of RAM: the payload must find nearly all of it and put the heap in it.
-    let usable: u64 = memory["memory: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let usable: u64 = memory["memory: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1000..=1024).contains(&usable), "{memory}");
-    let heap: u64 = memory.split("heap ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let heap: u64 = memory
+        .split("heap ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(heap >= 900, "heap too small: {memory}");
     vm.expect_line("memory map: ", STEP);
     vm.expect_line(" usable", STEP);
@@ -37,12 +50,16 @@ fn banner_and_memory_map_max() {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[test]
 fn command_line_and_module_contents_reach_the_payload() {
-    let blob: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let blob: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let mut vm = Boot::new()
         .cmdline("test=modules root=/dev/sda1 quiet")
         .module("greeting.txt", "hello from a module\n")
@@ -51,15 +68,24 @@ fn command_line_and_module_contents_reach_the_payload() {
     vm.expect_line("cmdline: test=modules root=/dev/sda1 quiet", BOOT);
     vm.expect_line("modules: 2", STEP);
     vm.expect_line("module \"greeting.txt\" at", STEP);
-    vm.expect_line(&format!("module \"blob\" at 0x"), STEP);
-    let expected = format!("module greeting.txt: size=20 fnv1a={:016x} head=\"hello from a module\\n\"", fnv1a(b"hello from a module\n"));
+    vm.expect_line("module \"blob\" at 0x", STEP);
+    let expected = format!(
+        "module greeting.txt: size=20 fnv1a={:016x} head=\"hello from a module\\n\"",
+        fnv1a(b"hello from a module\n")
+    );
     vm.expect_line(&expected, STEP);
-    vm.expect_line(&format!("module blob: size=300000 fnv1a={:016x}", fnv1a(&blob)), STEP);
+    vm.expect_line(
+        &format!("module blob: size=300000 fnv1a={:016x}", fnv1a(&blob)),
+        STEP,
+    );
     vm.expect_exit(Exit::Success, STEP);
 }
 
 fn crash(kind: &str, cpu: &str, report: &[&str]) {
-    let mut vm = Boot::new().cpu(cpu).cmdline(&format!("crash={kind}")).start();
+    let mut vm = Boot::new()
+        .cpu(cpu)
+        .cmdline(&format!("crash={kind}"))
+        .start();
     vm.expect_line(&format!("crash: {kind}"), BOOT);
     for needle in report {
         vm.expect_line(needle, STEP);
@@ -71,12 +97,26 @@ fn crash(kind: &str, cpu: &str, report: &[&str]) {
 
 #[test]
 fn invalid_opcode_is_reported() {
-    crash("ud", "qemu64", &["CPU EXCEPTION 6 invalid opcode (#UD)", "error_code=0x0 rip=0x"]);
+    crash(
+        "ud",
+        "qemu64",
+        &[
+            "CPU EXCEPTION 6 invalid opcode (#UD)",
+            "error_code=0x0 rip=0x",
+        ],
+    );
 }
 
 #[test]
 fn page_fault_is_reported_with_its_address() {
-    crash("pf", "max", &["CPU EXCEPTION 14 page fault (#PF)", "cr2=0x0000004000000000"]);
+    crash(
+        "pf",
+        "max",
+        &[
+            "CPU EXCEPTION 14 page fault (#PF)",
+            "cr2=0x0000004000000000",
+        ],
+    );
 }
 
 #[test]
@@ -86,7 +126,11 @@ fn double_fault_is_reported_from_its_own_stack() {
 
 #[test]
 fn general_protection_fault_is_reported() {
-    crash("gp", "qemu64", &["CPU EXCEPTION 13 general protection fault (#GP)"]);
+    crash(
+        "gp",
+        "qemu64",
+        &["CPU EXCEPTION 13 general protection fault (#GP)"],
+    );
 }
 
 #[test]
@@ -95,18 +139,28 @@ fn serial_input_is_echoed_and_edited() {
     vm.expect_line("echo: ready", BOOT);
     vm.send("hello\r");
     let echoed = vm.lines_until("got: [hello] (5 chars)", STEP);
-    assert!(echoed.iter().any(|l| l.text == "hello"), "typed text not echoed: {echoed:?}");
+    assert!(
+        echoed.iter().any(|l| l.text == "hello"),
+        "typed text not echoed: {echoed:?}"
+    );
     // Backspace (BS and DEL), then Ctrl-U, then a CR LF pair that must count as one Enter.
     vm.send("helpo\u{8}\u{7f}lo\r");
     let edited = vm.lines_until("got: [hello] (5 chars)", STEP);
-    assert!(edited.iter().any(|l| l.text.contains("\u{8} \u{8}")), "backspace not erased on screen: {edited:?}");
+    assert!(
+        edited.iter().any(|l| l.text.contains("\u{8} \u{8}")),
+        "backspace not erased on screen: {edited:?}"
+    );
     vm.send("wrong words\u{15}right\r\n");
     vm.expect_line("got: [right] (5 chars)", STEP);
     vm.send("h\u{e9}\r");
     vm.expect_line("got: [h\u{e9}] (2 chars)", STEP);
     vm.send("exit\r");
     vm.expect_exit(Exit::Success, STEP);
-    assert!(!vm.transcript().contains("got: []"), "CR LF gave an extra empty line:\n{}", vm.transcript());
+    assert!(
+        !vm.transcript().contains("got: []"),
+        "CR LF gave an extra empty line:\n{}",
+        vm.transcript()
+    );
 }
 
 #[test]
@@ -117,7 +171,10 @@ fn no_echo_mode_shows_nothing_typed() {
     let lines = vm.lines_until("got: [s3cret pass] (11 chars)", STEP);
     vm.expect_exit(Exit::Success, STEP);
     for line in &lines[..lines.len() - 1] {
-        assert!(!line.text.contains("s3cret") && !line.text.contains('*'), "typed text shown: {lines:?}");
+        assert!(
+            !line.text.contains("s3cret") && !line.text.contains('*'),
+            "typed text shown: {lines:?}"
+        );
     }
     // Only a newline is printed for the typed line.
     assert_eq!(lines.len(), 2, "{lines:?}");

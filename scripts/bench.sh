@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Prints bootscript's benchmark table: payload size and its largest parts, boot times under QEMU (TCG).
+#
+# To add a row: call `row "what" VALUE "unit"` in the section at the end. To time a boot of your own, use
+# `boot_times "CMDLINE" PATTERN...` (optionally after setting BENCH_MODULES / BENCH_QEMU_ARGS): it boots an
+# ISO with that command line RUNS times and sets TIME[PATTERN] to the median milliseconds from QEMU's start
+# to the first serial line containing PATTERN ("-" if it never came).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+ELF=build/bootscript.elf
+FULL=build/bootscript.full.elf
+[ -f "$ELF" ] && [ -f "$FULL" ] || { echo "bench: $ELF is missing: run make build first" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+row() { printf '| %-52s | %12s | %-6s |\n' "$1" "$2" "${3:-}"; }
+header() { printf '\n%s\n| %-52s | %12s | %-6s |\n|%s|%s|%s|\n' "$1" "what" "value" "unit" \
+  "$(printf -- '-%.0s' {1..54})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..8})"; }
+
+# Builds $WORK/boot.iso with the payload, CMDLINE and the module files in BENCH_MODULES ("name=path ...").
+make_iso() {
+  rm -rf "$WORK/iso" && mkdir -p "$WORK/iso/boot/grub" "$WORK/iso/boot/modules"
+  cp "$ELF" "$WORK/iso/boot/bootscript.elf"
+  {
+    printf 'set timeout=0\nserial --unit=0 --speed=115200\nterminal_input serial console\n'
+    printf 'terminal_output serial console\nmenuentry bootscript {\n  multiboot2 /boot/bootscript.elf %s\n' "$1"
+    local spec name path
+    for spec in ${BENCH_MODULES:-}; do
+      name=${spec%%=*} path=${spec#*=}
+      cp "$path" "$WORK/iso/boot/modules/$name"
+      printf '  module2 /boot/modules/%s %s\n' "$name" "$name"
+    done
+    printf '  boot\n}\n'
+  } > "$WORK/iso/boot/grub/grub.cfg"
+  grub-mkrescue -o "$WORK/boot.iso" --install-modules="multiboot2 normal serial terminal boot" \
+    --locales= --fonts= --themes= "$WORK/iso" >/dev/null 2>&1
+}
+
+# One boot: prints "ms<TAB>line" for every serial line, ms since QEMU was started.
+timed_boot() {
+  local start line now
+  start=$EPOCHREALTIME
+  timeout 60 qemu-system-x86_64 -machine pc -accel tcg -cpu "${BENCH_CPU:-qemu64}" -m 1G -display none \
+      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio -cdrom "$WORK/boot.iso" \
+      ${BENCH_QEMU_ARGS:-} </dev/null 2>/dev/null |
+    while IFS= read -r line; do
+      now=$EPOCHREALTIME
+      printf '%d\t%s\n' "$(( (${now/./} - ${start/./}) / 1000 ))" "${line%$'\r'}"
+    done || true
+}
+
+declare -A TIME
+boot_times() {
+  local cmdline=$1; shift
+  make_iso "$cmdline"
+  local run pattern
+  for run in $(seq "$RUNS"); do timed_boot > "$WORK/run$run.txt"; done
+  for pattern in "$@"; do
+    TIME[$pattern]=$(for run in $(seq "$RUNS"); do
+        grep -F -m1 -- "$pattern" "$WORK/run$run.txt" | cut -f1 || true
+      done | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')
+  done
+}
+
+echo "bootscript benchmarks ($(date -u +%Y-%m-%d), QEMU TCG, median of $RUNS boots)"
+
+header "Payload size"
+row "build/bootscript.elf (stripped)" "$(stat -c %s "$ELF")" "bytes"
+row "budget for the whole payload" "$((128 * 1024))" "bytes"
+while read -r name size _; do
+  case $name in .text|.rodata|.data|.multiboot2) row "section $name" "$size" "bytes" ;; .bss) row "section .bss (not in the file)" "$size" "bytes" ;; esac
+done < <(size -A "$FULL" | tail -n +3)
+nm --size-sort -S -r -C "$FULL" | awk '$3 ~ /^[tTrR]$/' | head -n 12 | while read -r _ size _ name; do
+  row "  ${name:0:50}" "$((16#$size))" "bytes"
+done
+
+header "Boot (platform)"
+phases=(phase=consoles phase=clock phase=bootinfo phase=heap phase=banner)
+boot_times "test=exit" "Booting" "${phases[@]}" "bootscript: done"
+row "QEMU start -> GRUB menu entry starts" "${TIME[Booting]}" "ms"
+for p in "${phases[@]}"; do row "QEMU start -> $p" "${TIME[$p]}" "ms"; done
+row "QEMU start -> payload done" "${TIME[bootscript: done]}" "ms"
+
+# ---- rows of later work go below (call row / boot_times) ----
