@@ -14,7 +14,9 @@ pub(crate) fn merge(
 ) -> Result<Secret, CryptoError> {
     let needed = key_length.checked_mul(stripes);
     if key_length == 0 || stripes == 0 || needed.is_none_or(|n| n > material.len()) {
-        return Err(CryptoError::BadHeader("key material shorter than its stripes".to_string()));
+        return Err(CryptoError::BadHeader(
+            "key material shorter than its stripes".to_string(),
+        ));
     }
     let mut key = Secret::zeroed(key_length);
     let pieces = material.chunks_exact(key_length).take(stripes);

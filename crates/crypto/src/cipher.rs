@@ -105,7 +105,10 @@ impl SectorCipher {
             "aes-cbc-plain" => ("cbc", IvMode::Plain),
             _ => return Err(CryptoError::UnknownCipher(spec.to_string())),
         };
-        let key_error = || CryptoError::KeyLength { cipher: spec.to_string(), length: key.len() };
+        let key_error = || CryptoError::KeyLength {
+            cipher: spec.to_string(),
+            length: key.len(),
+        };
         let mode = if mode == "xts" {
             if key.len() != 32 && key.len() != 64 {
                 return Err(key_error());
@@ -136,7 +139,10 @@ impl SectorCipher {
             IvMode::Plain => iv[..4].copy_from_slice(&(sector as u32).to_le_bytes()),
             IvMode::Plain64 | IvMode::EssivSha256 => iv[..8].copy_from_slice(&sector.to_le_bytes()),
         }
-        if let Mode::Cbc { essiv: Some(essiv), .. } = &self.mode {
+        if let Mode::Cbc {
+            essiv: Some(essiv), ..
+        } = &self.mode
+        {
             essiv.encrypt(&mut iv);
         }
         iv
@@ -145,7 +151,13 @@ impl SectorCipher {
     /// Decrypts `data` in place: whole sectors of `sector_size` bytes, the first with IV sector number
     /// `first_iv`, each next one `iv_step` further (1, or `sector_size / 512` when IVs count 512-byte
     /// units as dm-crypt does without `iv_large_sectors`).
-    pub fn decrypt_sectors(&self, data: &mut [u8], sector_size: usize, first_iv: u64, iv_step: u64) {
+    pub fn decrypt_sectors(
+        &self,
+        data: &mut [u8],
+        sector_size: usize,
+        first_iv: u64,
+        iv_step: u64,
+    ) {
         let mut iv_sector = first_iv;
         for sector in data.chunks_exact_mut(sector_size) {
             let iv = self.iv(iv_sector);
@@ -160,7 +172,13 @@ impl SectorCipher {
 
     /// Encrypts in place, the inverse of [`SectorCipher::decrypt_sectors`]. Tests use it only to check
     /// the round trip; fixtures are always encrypted by an independent tool.
-    pub fn encrypt_sectors(&self, data: &mut [u8], sector_size: usize, first_iv: u64, iv_step: u64) {
+    pub fn encrypt_sectors(
+        &self,
+        data: &mut [u8],
+        sector_size: usize,
+        first_iv: u64,
+        iv_step: u64,
+    ) {
         let mut iv_sector = first_iv;
         for sector in data.chunks_exact_mut(sector_size) {
             let iv = self.iv(iv_sector);
@@ -193,7 +211,12 @@ fn next_tweak(tweak: u128) -> u128 {
 }
 
 /// Runs XTS over one sector's blocks with `cipher` (decrypt or encrypt), `BATCH` blocks per call.
-fn xts_apply(tweak_key: &Aes, iv: [u8; 16], blocks: &mut [[u8; 16]], cipher: impl Fn(&mut [[u8; 16]])) {
+fn xts_apply(
+    tweak_key: &Aes,
+    iv: [u8; 16],
+    blocks: &mut [[u8; 16]],
+    cipher: impl Fn(&mut [[u8; 16]]),
+) {
     let mut first = iv;
     tweak_key.encrypt(&mut first);
     let mut tweak = u128::from_le_bytes(first);
@@ -228,7 +251,14 @@ fn cbc_decrypt(data: &Aes, iv: [u8; 16], blocks: &mut [[u8; 16]]) {
         saved[..batch.len()].copy_from_slice(batch);
         data.decrypt(batch);
         for (index, block) in batch.iter_mut().enumerate() {
-            xor(block, if index == 0 { &previous } else { &saved[index - 1] });
+            xor(
+                block,
+                if index == 0 {
+                    &previous
+                } else {
+                    &saved[index - 1]
+                },
+            );
         }
         previous = saved[batch.len() - 1];
     }

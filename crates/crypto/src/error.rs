@@ -24,7 +24,10 @@ pub enum CryptoError {
     /// A LUKS2 header whose checksum does not match (both copies, or the only one).
     BadChecksum,
     /// LUKS2 JSON metadata that does not parse; `offset` is the byte where parsing stopped.
-    BadJson { offset: usize, message: &'static str },
+    BadJson {
+        offset: usize,
+        message: &'static str,
+    },
     /// The passphrase opens no key slot.
     NoKeySlotMatches,
     /// The volume is shorter than its header or mapping says.

@@ -145,7 +145,12 @@ impl<E: Engine> Hasher<E> {
 
     /// Continues from a state that has already absorbed `total` bytes (a whole number of blocks).
     fn resume(state: E, total: u64) -> Self {
-        Hasher { state, buffer: [0; 128], buffered: 0, total }
+        Hasher {
+            state,
+            buffer: [0; 128],
+            buffered: 0,
+            total,
+        }
     }
 
     pub(crate) fn update(&mut self, mut data: &[u8]) {
@@ -411,7 +416,14 @@ pub fn pbkdf2_with_progress(
     let algorithm = HashAlgorithm::from_name(name)?;
     check_pbkdf2(iterations, length)?;
     let mut out = Secret::zeroed(length);
-    pbkdf2_into(algorithm, password, salt, iterations, out.as_mut_bytes(), progress)?;
+    pbkdf2_into(
+        algorithm,
+        password,
+        salt,
+        iterations,
+        out.as_mut_bytes(),
+        progress,
+    )?;
     Ok(out)
 }
 

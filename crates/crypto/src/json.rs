@@ -77,7 +77,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: &'static str) -> CryptoError {
-        CryptoError::BadJson { offset: self.at, message }
+        CryptoError::BadJson {
+            offset: self.at,
+            message,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -232,12 +235,16 @@ impl Parser<'_> {
         self.at += 1;
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let byte = self.peek().ok_or_else(|| self.error("unterminated string"))?;
+            let byte = self
+                .peek()
+                .ok_or_else(|| self.error("unterminated string"))?;
             self.at += 1;
             match byte {
                 b'"' => break,
                 b'\\' => {
-                    let escape = self.peek().ok_or_else(|| self.error("unterminated string"))?;
+                    let escape = self
+                        .peek()
+                        .ok_or_else(|| self.error("unterminated string"))?;
                     self.at += 1;
                     let simple = match escape {
                         b'"' => b'"',
@@ -276,5 +283,67 @@ impl Parser<'_> {
             }
         }
         String::from_utf8(out).map_err(|_| self.error("string is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> &'static str {
+        match parse(text.as_bytes()) {
+            Err(CryptoError::BadJson { message, .. }) => message,
+            other => panic!("{text:?} parsed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_luks2_shapes() {
+        let value = parse(
+            br#" {"a": {"b": [1, -2, "3"], "c": true, "d": null}, "e": "x\u00e9\ud83d\ude00\n"} "#,
+        )
+        .unwrap();
+        let a = value.get("a").unwrap();
+        assert_eq!(
+            a.get("b").unwrap().items(),
+            &[
+                Value::Number(1),
+                Value::Number(-2),
+                Value::String("3".into())
+            ]
+        );
+        assert_eq!(a.get("c"), Some(&Value::Bool(true)));
+        assert_eq!(a.get("d"), Some(&Value::Null));
+        assert_eq!(value.get("e").unwrap().as_str(), Some("x\u{e9}\u{1f600}\n"));
+        assert_eq!(parse(b"[]").unwrap(), Value::Array(Vec::new()));
+    }
+
+    #[test]
+    fn refuses_what_rfc_8259_refuses() {
+        assert_eq!(error_of("{\"a\":1,}"), "expected a member name");
+        assert_eq!(error_of("[1,]"), "expected a value");
+        assert_eq!(error_of("[1 2]"), "expected ',' or ']'");
+        assert_eq!(error_of("01"), "leading zero in a number");
+        assert_eq!(error_of("1.5"), "fractional numbers are not supported");
+        assert_eq!(error_of("99999999999999999999"), "number too large");
+        assert_eq!(error_of("\"a\tb\""), "control character in a string");
+        assert_eq!(error_of("\"\\ud800\""), "lone surrogate");
+        assert_eq!(error_of("\"\\x\""), "bad escape");
+        assert_eq!(error_of("\"abc"), "unterminated string");
+        assert_eq!(error_of("tru"), "unknown word");
+        assert_eq!(error_of("{} {}"), "text after the end of the document");
+        assert_eq!(error_of(""), "unexpected end of the document");
+        assert_eq!(error_of("-"), "expected a digit");
+        assert_eq!(error_of("\"\\u12\""), "bad \\u escape");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        parse(deep.as_bytes()).unwrap();
+        let deeper = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert_eq!(error_of(&deeper), "nested too deeply");
+        let hostile = "[".repeat(100_000);
+        assert_eq!(error_of(&hostile), "nested too deeply");
     }
 }

@@ -25,7 +25,9 @@ pub fn argon2(
     length: usize,
 ) -> Result<Secret, CryptoError> {
     if time == 0 || time > MAX_ARGON2_TIME {
-        return Err(CryptoError::Limit(format!("Argon2 time cost {time} is outside 1..={MAX_ARGON2_TIME}")));
+        return Err(CryptoError::Limit(format!(
+            "Argon2 time cost {time} is outside 1..={MAX_ARGON2_TIME}"
+        )));
     }
     if memory_kib > MAX_ARGON2_MEMORY_KIB {
         return Err(CryptoError::Limit(format!(
@@ -38,7 +40,9 @@ pub fn argon2(
         )));
     }
     if lanes == 0 || lanes > MAX_ARGON2_LANES {
-        return Err(CryptoError::Limit(format!("Argon2 lane count {lanes} is outside 1..={MAX_ARGON2_LANES}")));
+        return Err(CryptoError::Limit(format!(
+            "Argon2 lane count {lanes} is outside 1..={MAX_ARGON2_LANES}"
+        )));
     }
     let params = argon2::Params::new(memory_kib, time, lanes, Some(length))
         .map_err(|error| CryptoError::Limit(format!("Argon2 parameters refused: {error}")))?;
@@ -48,9 +52,13 @@ pub fn argon2(
     };
     let context = argon2::Argon2::new(algorithm, argon2::Version::V0x13, params);
     let mut out = Secret::zeroed(length);
-    context.hash_password_into(password, salt, out.as_mut_bytes()).map_err(|error| match error {
-        argon2::Error::OutOfMemory => CryptoError::OutOfMemory { kib: u64::from(memory_kib) },
-        other => CryptoError::Limit(format!("Argon2 refused its input: {other}")),
-    })?;
+    context
+        .hash_password_into(password, salt, out.as_mut_bytes())
+        .map_err(|error| match error {
+            argon2::Error::OutOfMemory => CryptoError::OutOfMemory {
+                kib: u64::from(memory_kib),
+            },
+            other => CryptoError::Limit(format!("Argon2 refused its input: {other}")),
+        })?;
     Ok(out)
 }

@@ -74,7 +74,9 @@ impl Luks1Header {
         }
         let version = u16::from_be_bytes([bytes[6], bytes[7]]);
         if version != 1 {
-            return Err(CryptoError::BadHeader(format!("version {version} is not LUKS1")));
+            return Err(CryptoError::BadHeader(format!(
+                "version {version} is not LUKS1"
+            )));
         }
         let cipher_name = text(&bytes[8..40])?;
         let cipher_mode = text(&bytes[40..72])?;
@@ -97,13 +99,19 @@ impl Luks1Header {
             let active = match state {
                 SLOT_ACTIVE => true,
                 SLOT_INACTIVE => false,
-                _ => return Err(CryptoError::BadHeader(format!("key slot {slot} has state {state:#x}"))),
+                _ => {
+                    return Err(CryptoError::BadHeader(format!(
+                        "key slot {slot} has state {state:#x}"
+                    )))
+                }
             };
             let mut salt = [0u8; 32];
             salt.copy_from_slice(&bytes[at + 8..at + 40]);
             let stripes = be32(bytes, at + 44);
             if active && (stripes == 0 || stripes > MAX_STRIPES) {
-                return Err(CryptoError::BadHeader(format!("key slot {slot} has {stripes} stripes")));
+                return Err(CryptoError::BadHeader(format!(
+                    "key slot {slot} has {stripes} stripes"
+                )));
             }
             key_slots.push(Luks1KeySlot {
                 active,
@@ -136,18 +144,31 @@ impl Luks1Header {
         let key_length = self.key_bytes as usize;
         for slot in self.key_slots.iter().filter(|slot| slot.active) {
             let mut derived = Secret::zeroed(key_length);
-            pbkdf2_into(self.hash, passphrase, &slot.salt, slot.iterations, derived.as_mut_bytes(), progress)?;
+            pbkdf2_into(
+                self.hash,
+                passphrase,
+                &slot.salt,
+                slot.iterations,
+                derived.as_mut_bytes(),
+                progress,
+            )?;
             let length = key_length * slot.stripes as usize; // both bounded at parse: at most 4 MiB
             let sectors = length.div_ceil(SECTOR_SIZE) as u64;
             let offset = u64::from(slot.key_material_offset) * SECTOR_SIZE as u64;
-            let mut material = Secret::from_vec(read_bytes(device, offset, sectors * SECTOR_SIZE as u64)?);
+            let mut material =
+                Secret::from_vec(read_bytes(device, offset, sectors * SECTOR_SIZE as u64)?);
             SectorCipher::new(&self.cipher, derived.as_bytes())?.decrypt_sectors(
                 material.as_mut_bytes(),
                 SECTOR_SIZE,
                 0,
                 1,
             );
-            let candidate = af::merge(material.as_bytes(), key_length, slot.stripes as usize, self.hash)?;
+            let candidate = af::merge(
+                material.as_bytes(),
+                key_length,
+                slot.stripes as usize,
+                self.hash,
+            )?;
             let mut check = [0u8; 20];
             pbkdf2_into(
                 self.hash,

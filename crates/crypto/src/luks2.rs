@@ -43,8 +43,18 @@ fn bad(message: &str) -> CryptoError {
 /// How a key slot turns a passphrase into its area key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kdf {
-    Pbkdf2 { hash: HashAlgorithm, iterations: u32, salt: Vec<u8> },
-    Argon2 { kind: Argon2Kind, time: u32, memory_kib: u32, lanes: u32, salt: Vec<u8> },
+    Pbkdf2 {
+        hash: HashAlgorithm,
+        iterations: u32,
+        salt: Vec<u8>,
+    },
+    Argon2 {
+        kind: Argon2Kind,
+        time: u32,
+        memory_kib: u32,
+        lanes: u32,
+        salt: Vec<u8>,
+    },
     /// A KDF this crate does not implement; the slot is skipped.
     Unsupported(String),
 }
@@ -124,7 +134,7 @@ fn text(bytes: &[u8]) -> String {
 /// Decodes standard padded base64, as cryptsetup writes salts and digests.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(bad("base64 text is not a whole number of quads"));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -157,7 +167,9 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
 }
 
 fn field<'a>(object: &'a Value, key: &str, what: &str) -> Result<&'a Value, CryptoError> {
-    object.get(key).ok_or_else(|| CryptoError::BadHeader(format!("{what} has no '{key}'")))
+    object
+        .get(key)
+        .ok_or_else(|| CryptoError::BadHeader(format!("{what} has no '{key}'")))
 }
 
 fn string_field<'a>(object: &'a Value, key: &str, what: &str) -> Result<&'a str, CryptoError> {
@@ -170,39 +182,52 @@ fn int_field(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError> 
     field(object, key, what)?
         .as_i64()
         .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| CryptoError::BadHeader(format!("{what}: '{key}' is not a non-negative integer")))
+        .ok_or_else(|| {
+            CryptoError::BadHeader(format!("{what}: '{key}' is not a non-negative integer"))
+        })
 }
 
 /// LUKS2 writes 64-bit numbers as decimal strings.
 fn string_u64(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError> {
     let text = string_field(object, key, what)?;
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CryptoError::BadHeader(format!("{what}: '{key}' is not a decimal number")));
+        return Err(CryptoError::BadHeader(format!(
+            "{what}: '{key}' is not a decimal number"
+        )));
     }
-    text.parse::<u64>().map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
+    text.parse::<u64>()
+        .map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
 }
 
 fn u32_of(value: u64, key: &str, what: &str) -> Result<u32, CryptoError> {
-    u32::try_from(value).map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
+    u32::try_from(value)
+        .map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
 }
 
 fn id_of(key: &str, what: &str) -> Result<u32, CryptoError> {
     if key.is_empty() || key.len() > 9 || !key.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CryptoError::BadHeader(format!("{what} id '{key}' is not a number")));
+        return Err(CryptoError::BadHeader(format!(
+            "{what} id '{key}' is not a number"
+        )));
     }
-    key.parse().map_err(|_| CryptoError::BadHeader(format!("{what} id '{key}' is not a number")))
+    key.parse()
+        .map_err(|_| CryptoError::BadHeader(format!("{what} id '{key}' is not a number")))
 }
 
 fn id_list(object: &Value, key: &str, what: &str) -> Result<Vec<u32>, CryptoError> {
     let list = field(object, key, what)?;
     if !matches!(list, Value::Array(_)) {
-        return Err(CryptoError::BadHeader(format!("{what}: '{key}' is not an array")));
+        return Err(CryptoError::BadHeader(format!(
+            "{what}: '{key}' is not an array"
+        )));
     }
     list.items()
         .iter()
         .map(|item| {
             item.as_str()
-                .ok_or_else(|| CryptoError::BadHeader(format!("{what}: '{key}' holds a non-string")))
+                .ok_or_else(|| {
+                    CryptoError::BadHeader(format!("{what}: '{key}' holds a non-string"))
+                })
                 .and_then(|id| id_of(id, what))
         })
         .collect()
@@ -210,7 +235,9 @@ fn id_list(object: &Value, key: &str, what: &str) -> Result<Vec<u32>, CryptoErro
 
 fn key_size(value: u64, what: &str) -> Result<usize, CryptoError> {
     if value == 0 || value > MAX_KEY_SIZE {
-        return Err(CryptoError::BadHeader(format!("{what}: key size {value} is out of range")));
+        return Err(CryptoError::BadHeader(format!(
+            "{what}: key size {value} is out of range"
+        )));
     }
     Ok(value as usize)
 }
@@ -218,7 +245,10 @@ fn key_size(value: u64, what: &str) -> Result<usize, CryptoError> {
 impl Metadata {
     /// Interprets the JSON area (NUL padding after the document is allowed).
     pub fn parse(json_area: &[u8]) -> Result<Metadata, CryptoError> {
-        let end = json_area.iter().position(|&b| b == 0).unwrap_or(json_area.len());
+        let end = json_area
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(json_area.len());
         let root = json::parse(&json_area[..end])?;
         if !matches!(root, Value::Object(_)) {
             return Err(bad("metadata is not an object"));
@@ -229,7 +259,9 @@ impl Metadata {
             if string_field(slot, "type", what)? != "luks2" {
                 continue; // reencryption slots and future types hold no passphrase key
             }
-            metadata.keyslots.push(parse_keyslot(id_of(id, what)?, slot)?);
+            metadata
+                .keyslots
+                .push(parse_keyslot(id_of(id, what)?, slot)?);
         }
         for (_, entry) in field(&root, "digests", "metadata")?.members() {
             let what = "digest";
@@ -253,7 +285,9 @@ impl Metadata {
                 return Err(CryptoError::Unsupported(format!("segment type '{kind}'")));
             }
             if entry.get("integrity").is_some_and(|v| *v != Value::Null) {
-                return Err(CryptoError::Unsupported("segments with integrity protection".to_string()));
+                return Err(CryptoError::Unsupported(
+                    "segments with integrity protection".to_string(),
+                ));
             }
             let size = match string_field(entry, "size", what)? {
                 "dynamic" => None,
@@ -261,7 +295,9 @@ impl Metadata {
             };
             let sector_size = int_field(entry, "sector_size", what)?;
             if !matches!(sector_size, 512 | 1024 | 2048 | 4096) {
-                return Err(CryptoError::BadHeader(format!("segment sector size {sector_size}")));
+                return Err(CryptoError::BadHeader(format!(
+                    "segment sector size {sector_size}"
+                )));
             }
             metadata.segments.push(Segment {
                 id: id_of(id, what)?,
@@ -284,11 +320,19 @@ fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     let kdf = match kdf_type {
         "pbkdf2" => Kdf::Pbkdf2 {
             hash: HashAlgorithm::from_name(string_field(kdf_object, "hash", "kdf")?)?,
-            iterations: u32_of(int_field(kdf_object, "iterations", "kdf")?, "iterations", "kdf")?,
+            iterations: u32_of(
+                int_field(kdf_object, "iterations", "kdf")?,
+                "iterations",
+                "kdf",
+            )?,
             salt: salt()?,
         },
         "argon2i" | "argon2id" => Kdf::Argon2 {
-            kind: if kdf_type == "argon2i" { Argon2Kind::Argon2i } else { Argon2Kind::Argon2id },
+            kind: if kdf_type == "argon2i" {
+                Argon2Kind::Argon2i
+            } else {
+                Argon2Kind::Argon2id
+            },
             time: u32_of(int_field(kdf_object, "time", "kdf")?, "time", "kdf")?,
             memory_kib: u32_of(int_field(kdf_object, "memory", "kdf")?, "memory", "kdf")?,
             lanes: u32_of(int_field(kdf_object, "cpus", "kdf")?, "cpus", "kdf")?,
@@ -298,21 +342,31 @@ fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     };
     let af = field(slot, "af", what)?;
     if string_field(af, "type", "af")? != "luks1" {
-        return Err(CryptoError::Unsupported("anti-forensic splitter other than luks1".to_string()));
+        return Err(CryptoError::Unsupported(
+            "anti-forensic splitter other than luks1".to_string(),
+        ));
     }
     let stripes = int_field(af, "stripes", "af")?;
     if stripes == 0 || stripes > MAX_STRIPES {
-        return Err(CryptoError::BadHeader(format!("key slot {id} has {stripes} stripes")));
+        return Err(CryptoError::BadHeader(format!(
+            "key slot {id} has {stripes} stripes"
+        )));
     }
     let area = field(slot, "area", what)?;
     if string_field(area, "type", "area")? != "raw" {
-        return Err(CryptoError::Unsupported("key slot area other than raw".to_string()));
+        return Err(CryptoError::Unsupported(
+            "key slot area other than raw".to_string(),
+        ));
     }
     let priority = match slot.get("priority") {
         None => 1,
         Some(value) => match value.as_i64() {
             Some(p @ 0..=2) => p as u8,
-            _ => return Err(CryptoError::BadHeader(format!("key slot {id} has a bad priority"))),
+            _ => {
+                return Err(CryptoError::BadHeader(format!(
+                    "key slot {id} has a bad priority"
+                )))
+            }
         },
     };
     let key_size = key_size(int_field(slot, "key_size", what)?, what)?;
@@ -321,7 +375,9 @@ fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     let area_offset = string_u64(area, "offset", "area")?;
     let area_size = string_u64(area, "size", "area")?;
     if (key_size as u64) * stripes > area_size {
-        return Err(CryptoError::BadHeader(format!("key slot {id}: key material larger than its area")));
+        return Err(CryptoError::BadHeader(format!(
+            "key slot {id}: key material larger than its area"
+        )));
     }
     Ok(KeySlot {
         id,
@@ -351,7 +407,9 @@ fn parse_copy(area: &[u8], magic: &[u8; 6]) -> Result<Luks2Header, CryptoError> 
     }
     let version = u16::from_be_bytes([area[6], area[7]]);
     if version != 2 {
-        return Err(CryptoError::BadHeader(format!("version {version} is not LUKS2")));
+        return Err(CryptoError::BadHeader(format!(
+            "version {version} is not LUKS2"
+        )));
     }
     let header_size = be64(area, 8);
     if !HEADER_SIZES.contains(&header_size) {
@@ -414,7 +472,11 @@ impl Luks2Header {
                 continue;
             }
             let size = be64(&binary, 8);
-            if size != offset || offset.checked_add(size).is_none_or(|end| end > device_bytes) {
+            if size != offset
+                || offset
+                    .checked_add(size)
+                    .is_none_or(|end| end > device_bytes)
+            {
                 continue;
             }
             if let Ok(header) =
@@ -440,22 +502,55 @@ impl Luks2Header {
         passphrase: &[u8],
         progress: &mut dyn FnMut(u32),
     ) -> Result<(Secret, &Digest), CryptoError> {
-        let mut slots: Vec<&KeySlot> = self.metadata.keyslots.iter().filter(|s| s.priority > 0).collect();
+        let mut slots: Vec<&KeySlot> = self
+            .metadata
+            .keyslots
+            .iter()
+            .filter(|s| s.priority > 0)
+            .collect();
         slots.sort_by_key(|slot| (core::cmp::Reverse(slot.priority), slot.id));
         let mut tried = 0;
         let mut unsupported = None;
         for slot in slots {
-            let Some(check) = self.metadata.digests.iter().find(|d| d.keyslots.contains(&slot.id)) else {
+            let Some(check) = self
+                .metadata
+                .digests
+                .iter()
+                .find(|d| d.keyslots.contains(&slot.id))
+            else {
                 continue; // a slot bound to no digest cannot be verified
             };
             let mut area_key = Secret::zeroed(slot.area_key_size);
             match &slot.kdf {
-                Kdf::Pbkdf2 { hash, iterations, salt } => {
-                    pbkdf2_into(*hash, passphrase, salt, *iterations, area_key.as_mut_bytes(), progress)?
-                }
-                Kdf::Argon2 { kind, time, memory_kib, lanes, salt } => {
+                Kdf::Pbkdf2 {
+                    hash,
+                    iterations,
+                    salt,
+                } => pbkdf2_into(
+                    *hash,
+                    passphrase,
+                    salt,
+                    *iterations,
+                    area_key.as_mut_bytes(),
+                    progress,
+                )?,
+                Kdf::Argon2 {
+                    kind,
+                    time,
+                    memory_kib,
+                    lanes,
+                    salt,
+                } => {
                     progress(0);
-                    area_key = argon2(*kind, passphrase, salt, *time, *memory_kib, *lanes, slot.area_key_size)?;
+                    area_key = argon2(
+                        *kind,
+                        passphrase,
+                        salt,
+                        *time,
+                        *memory_kib,
+                        *lanes,
+                        slot.area_key_size,
+                    )?;
                     progress(100);
                 }
                 Kdf::Unsupported(name) => {
@@ -465,10 +560,17 @@ impl Luks2Header {
             }
             tried += 1;
             let cipher = SectorCipher::new(&slot.area_encryption, area_key.as_bytes())?;
-            let length = (slot.key_size * slot.af_stripes as usize).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
-            let mut material = Secret::from_vec(read_bytes(device, slot.area_offset, length as u64)?);
+            let length =
+                (slot.key_size * slot.af_stripes as usize).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
+            let mut material =
+                Secret::from_vec(read_bytes(device, slot.area_offset, length as u64)?);
             cipher.decrypt_sectors(material.as_mut_bytes(), SECTOR_SIZE, 0, 1);
-            let candidate = af::merge(material.as_bytes(), slot.key_size, slot.af_stripes as usize, slot.af_hash)?;
+            let candidate = af::merge(
+                material.as_bytes(),
+                slot.key_size,
+                slot.af_stripes as usize,
+                slot.af_hash,
+            )?;
             if check.digest.is_empty() {
                 return Err(bad("empty digest"));
             }
@@ -486,7 +588,9 @@ impl Luks2Header {
             }
         }
         match unsupported {
-            Some(name) if tried == 0 => Err(CryptoError::Unsupported(format!("key derivation '{name}'"))),
+            Some(name) if tried == 0 => {
+                Err(CryptoError::Unsupported(format!("key derivation '{name}'")))
+            }
             _ => Err(CryptoError::NoKeySlotMatches),
         }
     }
@@ -510,15 +614,18 @@ impl Luks2Header {
             return Err(bad("the unlocking digest does not cover the data segment"));
         }
         let sector = SECTOR_SIZE as u64;
-        if segment.offset % segment.sector_size as u64 != 0 {
+        if !segment.offset.is_multiple_of(segment.sector_size as u64) {
             return Err(bad("segment offset is not sector aligned"));
         }
         let offset = segment.offset / sector;
-        let available = device.sectors().checked_sub(offset).ok_or_else(|| too_small(offset, &*device))?;
+        let available = device
+            .sectors()
+            .checked_sub(offset)
+            .ok_or_else(|| too_small(offset, &*device))?;
         let sectors = match segment.size {
             None => available,
             Some(bytes) => {
-                if bytes % segment.sector_size as u64 != 0 {
+                if !bytes.is_multiple_of(segment.sector_size as u64) {
                     return Err(bad("segment size is not whole sectors"));
                 }
                 let sectors = bytes / sector;
@@ -529,6 +636,14 @@ impl Luks2Header {
             }
         };
         let cipher = SectorCipher::new(&segment.encryption, key.as_bytes())?;
-        CryptView::new(device, cipher, offset, sectors, segment.iv_tweak, segment.sector_size, false)
+        CryptView::new(
+            device,
+            cipher,
+            offset,
+            sectors,
+            segment.iv_tweak,
+            segment.sector_size,
+            false,
+        )
     }
 }

@@ -14,7 +14,9 @@ pub(crate) fn try_buffer(length: usize) -> Result<Vec<u8>, CryptoError> {
     let mut buffer = Vec::new();
     buffer
         .try_reserve_exact(length)
-        .map_err(|_| CryptoError::OutOfMemory { kib: (length as u64).div_ceil(1024) })?;
+        .map_err(|_| CryptoError::OutOfMemory {
+            kib: (length as u64).div_ceil(1024),
+        })?;
     buffer.resize(length, 0);
     Ok(buffer)
 }
@@ -32,7 +34,9 @@ pub(crate) fn read_bytes(
         )));
     }
     let sector = SECTOR_SIZE as u64;
-    let end = offset.checked_add(length).ok_or_else(|| too_small(u64::MAX, device))?;
+    let end = offset
+        .checked_add(length)
+        .ok_or_else(|| too_small(u64::MAX, device))?;
     let first = offset / sector;
     let last = end.div_ceil(sector);
     if last > device.sectors() {
@@ -47,5 +51,8 @@ pub(crate) fn read_bytes(
 }
 
 pub(crate) fn too_small(needed: u64, device: &dyn BlockDevice) -> CryptoError {
-    CryptoError::VolumeTooSmall { needed, sectors: device.sectors() }
+    CryptoError::VolumeTooSmall {
+        needed,
+        sectors: device.sectors(),
+    }
 }

@@ -48,27 +48,47 @@ impl CryptView {
         sector_size: usize,
         iv_large_sectors: bool,
     ) -> Result<CryptView, CryptoError> {
-        if !sector_size.is_power_of_two() || !(SECTOR_SIZE..=MAX_SECTOR_SIZE).contains(&sector_size) {
-            return Err(CryptoError::Unsupported(format!("encryption sector size {sector_size}")));
+        if !sector_size.is_power_of_two() || !(SECTOR_SIZE..=MAX_SECTOR_SIZE).contains(&sector_size)
+        {
+            return Err(CryptoError::Unsupported(format!(
+                "encryption sector size {sector_size}"
+            )));
         }
         let ratio = (sector_size / SECTOR_SIZE) as u64;
-        if iv_large_sectors && iv_offset % ratio != 0 {
-            return Err(CryptoError::BadHeader(format!("IV offset {iv_offset} is not whole sectors")));
+        if iv_large_sectors && !iv_offset.is_multiple_of(ratio) {
+            return Err(CryptoError::BadHeader(format!(
+                "IV offset {iv_offset} is not whole sectors"
+            )));
         }
         let sectors = sectors - sectors % ratio;
-        let end = offset.checked_add(sectors).ok_or_else(|| too_small(u64::MAX, &*inner))?;
+        let end = offset
+            .checked_add(sectors)
+            .ok_or_else(|| too_small(u64::MAX, &*inner))?;
         if end > inner.sectors() {
             return Err(too_small(end, &*inner));
         }
-        Ok(CryptView { inner, cipher, offset, sectors, iv_offset, sector_size, iv_large_sectors })
+        Ok(CryptView {
+            inner,
+            cipher,
+            offset,
+            sectors,
+            iv_offset,
+            sector_size,
+            iv_large_sectors,
+        })
     }
 
     /// Decrypts whole encryption sectors that start at view sector `lba` (a multiple of the ratio).
     fn decrypt(&self, lba: u64, data: &mut [u8]) {
         let ratio = (self.sector_size / SECTOR_SIZE) as u64;
         let iv = lba.wrapping_add(self.iv_offset);
-        let (first_iv, step) = if self.iv_large_sectors { (iv / ratio, 1) } else { (iv, ratio) };
-        self.cipher.decrypt_sectors(data, self.sector_size, first_iv, step);
+        let (first_iv, step) = if self.iv_large_sectors {
+            (iv / ratio, 1)
+        } else {
+            (iv, ratio)
+        };
+        self.cipher
+            .decrypt_sectors(data, self.sector_size, first_iv, step);
     }
 }
 
@@ -85,7 +105,7 @@ impl BlockDevice for CryptView {
         let mut scratch = [0u8; MAX_SECTOR_SIZE];
         while at < end {
             let position = ((at - lba) as usize) * SECTOR_SIZE;
-            if at % ratio == 0 && end - at >= ratio {
+            if at.is_multiple_of(ratio) && end - at >= ratio {
                 // The aligned run is read and decrypted in place in the caller's buffer.
                 let run = (end - at) / ratio * ratio;
                 let part = &mut buf[position..position + run as usize * SECTOR_SIZE];
@@ -123,9 +143,20 @@ pub fn plain_view(
     let cipher = SectorCipher::new(cipher, key)?;
     let sectors = match size {
         Some(sectors) => sectors,
-        None => inner.sectors().checked_sub(offset).ok_or_else(|| too_small(offset, &*inner))?,
+        None => inner
+            .sectors()
+            .checked_sub(offset)
+            .ok_or_else(|| too_small(offset, &*inner))?,
     };
-    Ok(Rc::new(CryptView::new(inner, cipher, offset, sectors, skip, SECTOR_SIZE, false)?))
+    Ok(Rc::new(CryptView::new(
+        inner,
+        cipher,
+        offset,
+        sectors,
+        skip,
+        SECTOR_SIZE,
+        false,
+    )?))
 }
 
 /// Opens a LUKS1 or LUKS2 volume with `passphrase`: the decrypted payload as a block device.

@@ -3,7 +3,9 @@
 
 mod common;
 
-use bootscript_crypto::{argon2, digest, hmac, pbkdf2, pbkdf2_with_progress, Argon2Kind, CryptoError, SectorCipher};
+use bootscript_crypto::{
+    argon2, digest, hmac, pbkdf2, pbkdf2_with_progress, Argon2Kind, CryptoError, SectorCipher,
+};
 use common::{hex, run, to_hex};
 
 #[test]
@@ -23,7 +25,12 @@ fn fips_180_hashes() {
         ("sha512", &million, "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973ebde0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b"),
     ];
     for (name, data, expected) in cases {
-        assert_eq!(to_hex(&digest(name, data).unwrap()), expected, "{name} of {} bytes", data.len());
+        assert_eq!(
+            to_hex(&digest(name, data).unwrap()),
+            expected,
+            "{name} of {} bytes",
+            data.len()
+        );
     }
 }
 
@@ -41,13 +48,26 @@ fn rfc_2202_and_4231_hmac() {
         ("sha512", vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First", "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"),
     ];
     for (name, key, data, expected) in cases {
-        assert_eq!(to_hex(&hmac(name, &key, data).unwrap()), expected, "HMAC-{name}, {}-byte key", key.len());
+        assert_eq!(
+            to_hex(&hmac(name, &key, data).unwrap()),
+            expected,
+            "HMAC-{name}, {}-byte key",
+            key.len()
+        );
     }
 }
 
 #[test]
 fn rfc_6070_and_7914_pbkdf2() {
-    let cases: [(&str, &[u8], &[u8], u32, &str); 7] = [
+    // (hash, password, salt, iterations, expected key)
+    type Case = (
+        &'static str,
+        &'static [u8],
+        &'static [u8],
+        u32,
+        &'static str,
+    );
+    let cases: [Case; 7] = [
         ("sha1", b"password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
         ("sha1", b"password", b"salt", 2, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),
         ("sha1", b"password", b"salt", 4096, "4b007901b765489abead49d926f721d065a429c1"),
@@ -59,7 +79,11 @@ fn rfc_6070_and_7914_pbkdf2() {
     for (name, password, salt, iterations, expected) in cases {
         let length = expected.len() / 2;
         let key = pbkdf2(name, password, salt, iterations, length).unwrap();
-        assert_eq!(to_hex(key.as_bytes()), expected, "PBKDF2-{name}, {iterations} iterations");
+        assert_eq!(
+            to_hex(key.as_bytes()),
+            expected,
+            "PBKDF2-{name}, {iterations} iterations"
+        );
     }
 }
 
@@ -86,12 +110,24 @@ for name in ('sha1', 'sha256', 'sha512'):
             let password = b"pass".repeat(length);
             let salt = b"salt".repeat(length % 7);
             let key = pbkdf2(name, &password, &salt, 3 + length as u32, length).unwrap();
-            assert_eq!(to_hex(key.as_bytes()), words[3], "PBKDF2-{name} length {length}");
+            assert_eq!(
+                to_hex(key.as_bytes()),
+                words[3],
+                "PBKDF2-{name} length {length}"
+            );
         } else {
             let n: usize = words[1].parse().unwrap();
             let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
-            assert_eq!(to_hex(&digest(name, &data).unwrap()), words[2], "{name} of {n} bytes");
-            assert_eq!(to_hex(&hmac(name, &data[..n % 200], &data).unwrap()), words[3], "HMAC-{name} {n}");
+            assert_eq!(
+                to_hex(&digest(name, &data).unwrap()),
+                words[2],
+                "{name} of {n} bytes"
+            );
+            assert_eq!(
+                to_hex(&hmac(name, &data[..n % 200], &data).unwrap()),
+                words[3],
+                "HMAC-{name} {n}"
+            );
         }
         checked += 1;
     }
@@ -100,24 +136,47 @@ for name in ('sha1', 'sha256', 'sha512'):
 
 #[test]
 fn pbkdf2_bounds_and_names() {
-    assert!(matches!(pbkdf2("sha256", b"p", b"s", 0, 32), Err(CryptoError::Limit(_))));
-    assert!(matches!(pbkdf2("sha256", b"p", b"s", u32::MAX, 32), Err(CryptoError::Limit(_))));
-    assert!(matches!(pbkdf2("sha256", b"p", b"s", 1, 0), Err(CryptoError::Limit(_))));
-    assert!(matches!(pbkdf2("sha256", b"p", b"s", 1, 1 << 20), Err(CryptoError::Limit(_))));
+    assert!(matches!(
+        pbkdf2("sha256", b"p", b"s", 0, 32),
+        Err(CryptoError::Limit(_))
+    ));
+    assert!(matches!(
+        pbkdf2("sha256", b"p", b"s", u32::MAX, 32),
+        Err(CryptoError::Limit(_))
+    ));
+    assert!(matches!(
+        pbkdf2("sha256", b"p", b"s", 1, 0),
+        Err(CryptoError::Limit(_))
+    ));
+    assert!(matches!(
+        pbkdf2("sha256", b"p", b"s", 1, 1 << 20),
+        Err(CryptoError::Limit(_))
+    ));
     let error = pbkdf2("ripemd160", b"p", b"s", 1, 20).unwrap_err();
     assert_eq!(error.to_string(), "unknown hash 'ripemd160'");
-    assert!(matches!(digest("md5", b""), Err(CryptoError::UnknownHash(_))));
+    assert!(matches!(
+        digest("md5", b""),
+        Err(CryptoError::UnknownHash(_))
+    ));
 }
 
 #[test]
 fn pbkdf2_progress_reaches_100_in_few_calls() {
     let mut calls = Vec::new();
-    let with = pbkdf2_with_progress("sha1", b"pw", b"salt", 200_000, 40, &mut |p| calls.push(p)).unwrap();
+    let with =
+        pbkdf2_with_progress("sha1", b"pw", b"salt", 200_000, 40, &mut |p| calls.push(p)).unwrap();
     let without = pbkdf2("sha1", b"pw", b"salt", 200_000, 40).unwrap();
     assert_eq!(with, without);
     assert_eq!(calls.last(), Some(&100));
-    assert!(calls.windows(2).all(|w| w[0] < w[1]), "percentages rise: {calls:?}");
-    assert!(calls.len() <= 101 && calls.len() >= 50, "{} calls", calls.len());
+    assert!(
+        calls.windows(2).all(|w| w[0] < w[1]),
+        "percentages rise: {calls:?}"
+    );
+    assert!(
+        calls.len() <= 101 && calls.len() >= 50,
+        "{} calls",
+        calls.len()
+    );
 }
 
 #[test]
@@ -127,24 +186,37 @@ fn secrets_do_not_show_in_debug() {
     assert_eq!(shown, "Secret(32 bytes)");
     let cipher = SectorCipher::new("aes-xts-plain64", key.as_bytes()).unwrap();
     let shown = format!("{cipher:?}");
-    assert!(!shown.contains(&to_hex(&key.as_bytes()[..4])) && shown.contains("key hidden"), "{shown}");
+    assert!(
+        !shown.contains(&to_hex(&key.as_bytes()[..4])) && shown.contains("key hidden"),
+        "{shown}"
+    );
 }
 
 /// RFC 9106 section 5 vectors, through the `argon2` crate that the LUKS2 key slots use.
 #[test]
 fn rfc_9106_argon2() {
     let cases = [
-        (argon2::Algorithm::Argon2i, "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8"),
-        (argon2::Algorithm::Argon2id, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"),
+        (
+            argon2::Algorithm::Argon2i,
+            "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8",
+        ),
+        (
+            argon2::Algorithm::Argon2id,
+            "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659",
+        ),
     ];
     for (algorithm, expected) in cases {
         let mut builder = argon2::ParamsBuilder::new();
         builder.m_cost(32).t_cost(3).p_cost(4).output_len(32);
         builder.data(argon2::AssociatedData::new(&[4; 12]).unwrap());
         let params = builder.build().unwrap();
-        let context = argon2::Argon2::new_with_secret(&[3; 8], algorithm, argon2::Version::V0x13, params).unwrap();
+        let context =
+            argon2::Argon2::new_with_secret(&[3; 8], algorithm, argon2::Version::V0x13, params)
+                .unwrap();
         let mut out = [0u8; 32];
-        context.hash_password_into(&[1; 32], &[2; 16], &mut out).unwrap();
+        context
+            .hash_password_into(&[1; 32], &[2; 16], &mut out)
+            .unwrap();
         assert_eq!(to_hex(&out), expected, "{algorithm:?}");
     }
 }
@@ -157,17 +229,53 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 print(Argon2id(salt=b'0123456789abcdef', length=32, iterations=3, lanes=2, memory_cost=64).derive(b'passphrase').hex())
 "#;
     let output = run("python3", &["-c", script]);
-    let ours = argon2(Argon2Kind::Argon2id, b"passphrase", b"0123456789abcdef", 3, 64, 2, 32).unwrap();
+    let ours = argon2(
+        Argon2Kind::Argon2id,
+        b"passphrase",
+        b"0123456789abcdef",
+        3,
+        64,
+        2,
+        32,
+    )
+    .unwrap();
     assert_eq!(to_hex(ours.as_bytes()), output.trim());
 }
 
 #[test]
 fn argon2_bounds() {
-    let too_much = argon2(Argon2Kind::Argon2id, b"p", b"0123456789abcdef", 1, u32::MAX, 1, 32);
-    assert!(matches!(too_much, Err(CryptoError::Limit(_))), "{too_much:?}");
-    let too_long = argon2(Argon2Kind::Argon2i, b"p", b"0123456789abcdef", u32::MAX, 1024, 1, 32);
+    let too_much = argon2(
+        Argon2Kind::Argon2id,
+        b"p",
+        b"0123456789abcdef",
+        1,
+        u32::MAX,
+        1,
+        32,
+    );
+    assert!(
+        matches!(too_much, Err(CryptoError::Limit(_))),
+        "{too_much:?}"
+    );
+    let too_long = argon2(
+        Argon2Kind::Argon2i,
+        b"p",
+        b"0123456789abcdef",
+        u32::MAX,
+        1024,
+        1,
+        32,
+    );
     assert!(matches!(too_long, Err(CryptoError::Limit(_))));
-    let no_lanes = argon2(Argon2Kind::Argon2i, b"p", b"0123456789abcdef", 1, 1024, 0, 32);
+    let no_lanes = argon2(
+        Argon2Kind::Argon2i,
+        b"p",
+        b"0123456789abcdef",
+        1,
+        1024,
+        0,
+        32,
+    );
     assert!(matches!(no_lanes, Err(CryptoError::Limit(_))));
 }
 
@@ -175,12 +283,20 @@ fn argon2_bounds() {
 #[test]
 fn ieee_1619_xts() {
     let cases = [
-        ("00000000000000000000000000000000", "00000000000000000000000000000000", 0u64,
-         "0000000000000000000000000000000000000000000000000000000000000000",
-         "917cf69ebd68b2ec9b9fe9a3eadda692cd43d2f59598ed858c02c2652fbf922e"),
-        ("11111111111111111111111111111111", "22222222222222222222222222222222", 0x3333333333,
-         "4444444444444444444444444444444444444444444444444444444444444444",
-         "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0"),
+        (
+            "00000000000000000000000000000000",
+            "00000000000000000000000000000000",
+            0u64,
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "917cf69ebd68b2ec9b9fe9a3eadda692cd43d2f59598ed858c02c2652fbf922e",
+        ),
+        (
+            "11111111111111111111111111111111",
+            "22222222222222222222222222222222",
+            0x3333333333,
+            "4444444444444444444444444444444444444444444444444444444444444444",
+            "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0",
+        ),
     ];
     for (key1, key2, sector, plain, cipher_text) in cases {
         let key = hex(&format!("{key1}{key2}"));
@@ -195,12 +311,24 @@ fn ieee_1619_xts() {
 
 #[test]
 fn cipher_names_and_key_lengths() {
-    assert!(matches!(SectorCipher::new("aes-xts-plain64", &[0; 48]), Err(CryptoError::KeyLength { .. })));
-    assert!(matches!(SectorCipher::new("aes-cbc-essiv:sha256", &[0; 64]), Err(CryptoError::KeyLength { .. })));
+    assert!(matches!(
+        SectorCipher::new("aes-xts-plain64", &[0; 48]),
+        Err(CryptoError::KeyLength { .. })
+    ));
+    assert!(matches!(
+        SectorCipher::new("aes-cbc-essiv:sha256", &[0; 64]),
+        Err(CryptoError::KeyLength { .. })
+    ));
     let error = SectorCipher::new("twofish-xts-plain64", &[0; 64]).unwrap_err();
     assert_eq!(error.to_string(), "unknown cipher 'twofish-xts-plain64'");
-    for (name, length) in [("aes-xts-plain64", 32), ("aes-xts-plain64", 64), ("aes-cbc-essiv:sha256", 16),
-                           ("aes-cbc-essiv:sha256", 32), ("aes-cbc-plain64", 16), ("aes-xts-plain", 64)] {
+    for (name, length) in [
+        ("aes-xts-plain64", 32),
+        ("aes-xts-plain64", 64),
+        ("aes-cbc-essiv:sha256", 16),
+        ("aes-cbc-essiv:sha256", 32),
+        ("aes-cbc-plain64", 16),
+        ("aes-xts-plain", 64),
+    ] {
         SectorCipher::new(name, &vec![7; length]).unwrap();
     }
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use bootscript_crypto::{luks_open, plain_view, BlockDevice, CryptoError, Luks1Header, Luks2Header};
+use bootscript_crypto::{
+    luks_open, plain_view, BlockDevice, CryptoError, Luks1Header, Luks2Header,
+};
 use common::{python_encrypt, read_all, run, scratch, write_pattern, MemDevice};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -27,14 +29,30 @@ fn path_str(path: &Path) -> &str {
 fn dumped_offset(image: &Path) -> u64 {
     let dump = run("cryptsetup", &["luksDump", path_str(image)]);
     if let Some(line) = dump.lines().find(|l| l.starts_with("Payload offset:")) {
-        return line.split_whitespace().last().unwrap().parse::<u64>().unwrap() * 512;
+        return line
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 512;
     }
-    let line = dump.lines().find(|l| l.trim_start().starts_with("offset:")).expect("offset in luksDump");
+    let line = dump
+        .lines()
+        .find(|l| l.trim_start().starts_with("offset:"))
+        .expect("offset in luksDump");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Formats a volume with a known volume key and encrypts a patterned payload into it with python.
-fn luks_fixture(name: &str, kind: &str, cipher: &str, key_bytes: usize, sector_size: usize, extra: &[&str]) -> Fixture {
+fn luks_fixture(
+    name: &str,
+    kind: &str,
+    cipher: &str,
+    key_bytes: usize,
+    sector_size: usize,
+    extra: &[&str],
+) -> Fixture {
     let dir = scratch(name);
     let image = dir.join("volume.img");
     let key_file = dir.join("volume.key");
@@ -49,8 +67,18 @@ fn luks_fixture(name: &str, kind: &str, cipher: &str, key_bytes: usize, sector_s
     let key_bits = (key_bytes * 8).to_string();
     let sector = sector_size.to_string();
     let mut args = vec![
-        "luksFormat", "-q", "--type", kind, "--cipher", cipher, "--key-size", &key_bits,
-        "--volume-key-file", path_str(&key_file), "--key-file", path_str(&pass_file),
+        "luksFormat",
+        "-q",
+        "--type",
+        kind,
+        "--cipher",
+        cipher,
+        "--key-size",
+        &key_bits,
+        "--volume-key-file",
+        path_str(&key_file),
+        "--key-file",
+        path_str(&pass_file),
     ];
     if kind == "luks2" {
         args.extend(["--sector-size", &sector, "--luks2-keyslots-size", "1m"]);
@@ -60,10 +88,19 @@ fn luks_fixture(name: &str, kind: &str, cipher: &str, key_bytes: usize, sector_s
     run("cryptsetup", &args);
     let offset = dumped_offset(&image);
     let plain = write_pattern(&plain_file, PLAIN_BYTES);
-    let mode = if cipher.contains("xts") { "xts" } else { "cbc-essiv" };
+    let mode = if cipher.contains("xts") {
+        "xts"
+    } else {
+        "cbc-essiv"
+    };
     // dm-crypt counts IVs in 512-byte units unless iv_large_sectors is set, which LUKS2 never sets.
     python_encrypt(&image, offset, mode, &key, sector_size, 512, 0, &plain_file);
-    Fixture { dir, image, plain, offset }
+    Fixture {
+        dir,
+        image,
+        plain,
+        offset,
+    }
 }
 
 fn device(image: &Path) -> Rc<dyn BlockDevice> {
@@ -78,12 +115,17 @@ fn check_opens(fixture: &Fixture, sector_size: u64) {
     assert_eq!(percents.last(), Some(&100), "progress ends at 100%");
     let payload = inner.sectors() - fixture.offset / 512;
     assert_eq!(view.sectors(), payload - payload % (sector_size / 512));
-    assert!(read_all(&*view, PLAIN_BYTES) == fixture.plain, "plaintext differs");
+    assert!(
+        read_all(&*view, PLAIN_BYTES) == fixture.plain,
+        "plaintext differs"
+    );
     // Reads that start and end inside large encryption sectors.
     let mut part = vec![0u8; 10 * 512];
     view.read(3, &mut part).unwrap();
     assert!(part == fixture.plain[3 * 512..13 * 512]);
-    let error = luks_open(inner, b"wrong passphrase", &mut |_| {}).err().unwrap();
+    let error = luks_open(inner, b"wrong passphrase", &mut |_| {})
+        .err()
+        .unwrap();
     assert_eq!(error, CryptoError::NoKeySlotMatches);
     assert_eq!(error.to_string(), "no key slot matches");
     let _ = std::fs::remove_dir_all(&fixture.dir);
@@ -93,7 +135,14 @@ const FAST_PBKDF2: [&str; 2] = ["--pbkdf-force-iterations", "1000"];
 
 #[test]
 fn luks1_xts_sha256() {
-    let fixture = luks_fixture("l1-xts", "luks1", "aes-xts-plain64", 64, 512, &["--hash", "sha256", FAST_PBKDF2[0], FAST_PBKDF2[1]]);
+    let fixture = luks_fixture(
+        "l1-xts",
+        "luks1",
+        "aes-xts-plain64",
+        64,
+        512,
+        &["--hash", "sha256", FAST_PBKDF2[0], FAST_PBKDF2[1]],
+    );
     let header = Luks1Header::parse(&std::fs::read(&fixture.image).unwrap()[..1024]).unwrap();
     assert_eq!(u64::from(header.payload_offset) * 512, fixture.offset);
     assert_eq!(header.cipher, "aes-xts-plain64");
@@ -103,13 +152,31 @@ fn luks1_xts_sha256() {
 
 #[test]
 fn luks1_cbc_essiv_sha1_second_slot() {
-    let fixture = luks_fixture("l1-cbc", "luks1", "aes-cbc-essiv:sha256", 32, 512, &["--hash", "sha1", FAST_PBKDF2[0], FAST_PBKDF2[1]]);
+    let fixture = luks_fixture(
+        "l1-cbc",
+        "luks1",
+        "aes-cbc-essiv:sha256",
+        32,
+        512,
+        &["--hash", "sha1", FAST_PBKDF2[0], FAST_PBKDF2[1]],
+    );
     // A second passphrase in slot 1: every active slot is tried, in order.
     let old = fixture.dir.join("passphrase");
     let new = fixture.dir.join("second");
     std::fs::write(&new, b"another one").unwrap();
-    run("cryptsetup", &["luksAddKey", "-q", "--key-file", path_str(&old), FAST_PBKDF2[0], FAST_PBKDF2[1],
-                        path_str(&fixture.image), path_str(&new)]);
+    run(
+        "cryptsetup",
+        &[
+            "luksAddKey",
+            "-q",
+            "--key-file",
+            path_str(&old),
+            FAST_PBKDF2[0],
+            FAST_PBKDF2[1],
+            path_str(&fixture.image),
+            path_str(&new),
+        ],
+    );
     let view = luks_open(device(&fixture.image), b"another one", &mut |_| {}).unwrap();
     assert!(read_all(&*view, PLAIN_BYTES) == fixture.plain);
     check_opens(&fixture, 512);
@@ -117,22 +184,55 @@ fn luks1_cbc_essiv_sha1_second_slot() {
 
 #[test]
 fn luks1_xts_128_sha512() {
-    let fixture = luks_fixture("l1-sha512", "luks1", "aes-xts-plain64", 32, 512, &["--hash", "sha512", FAST_PBKDF2[0], FAST_PBKDF2[1]]);
+    let fixture = luks_fixture(
+        "l1-sha512",
+        "luks1",
+        "aes-xts-plain64",
+        32,
+        512,
+        &["--hash", "sha512", FAST_PBKDF2[0], FAST_PBKDF2[1]],
+    );
     check_opens(&fixture, 512);
 }
 
 #[test]
 fn luks2_pbkdf2_xts() {
-    let fixture = luks_fixture("l2-pbkdf2", "luks2", "aes-xts-plain64", 64, 512,
-                               &["--pbkdf", "pbkdf2", "--hash", "sha256", FAST_PBKDF2[0], FAST_PBKDF2[1]]);
+    let fixture = luks_fixture(
+        "l2-pbkdf2",
+        "luks2",
+        "aes-xts-plain64",
+        64,
+        512,
+        &[
+            "--pbkdf",
+            "pbkdf2",
+            "--hash",
+            "sha256",
+            FAST_PBKDF2[0],
+            FAST_PBKDF2[1],
+        ],
+    );
     let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
     assert_eq!(header.metadata.segments[0].offset, fixture.offset);
     assert_eq!(header.metadata.keyslots.len(), 1);
     let old = fixture.dir.join("passphrase");
     let new = fixture.dir.join("second");
     std::fs::write(&new, b"another one").unwrap();
-    run("cryptsetup", &["luksAddKey", "-q", "--key-file", path_str(&old), "--pbkdf", "pbkdf2", FAST_PBKDF2[0],
-                        FAST_PBKDF2[1], path_str(&fixture.image), path_str(&new)]);
+    run(
+        "cryptsetup",
+        &[
+            "luksAddKey",
+            "-q",
+            "--key-file",
+            path_str(&old),
+            "--pbkdf",
+            "pbkdf2",
+            FAST_PBKDF2[0],
+            FAST_PBKDF2[1],
+            path_str(&fixture.image),
+            path_str(&new),
+        ],
+    );
     let view = luks_open(device(&fixture.image), b"another one", &mut |_| {}).unwrap();
     assert!(read_all(&*view, PLAIN_BYTES) == fixture.plain);
     check_opens(&fixture, 512);
@@ -140,15 +240,45 @@ fn luks2_pbkdf2_xts() {
 
 #[test]
 fn luks2_argon2id_cbc_essiv() {
-    let fixture = luks_fixture("l2-argon2id", "luks2", "aes-cbc-essiv:sha256", 16, 512,
-                               &["--pbkdf", "argon2id", "--pbkdf-memory", "32", "--pbkdf-force-iterations", "4", "--pbkdf-parallel", "1"]);
+    let fixture = luks_fixture(
+        "l2-argon2id",
+        "luks2",
+        "aes-cbc-essiv:sha256",
+        16,
+        512,
+        &[
+            "--pbkdf",
+            "argon2id",
+            "--pbkdf-memory",
+            "32",
+            "--pbkdf-force-iterations",
+            "4",
+            "--pbkdf-parallel",
+            "1",
+        ],
+    );
     check_opens(&fixture, 512);
 }
 
 #[test]
 fn luks2_argon2i_xts_4096_sectors() {
-    let fixture = luks_fixture("l2-4k", "luks2", "aes-xts-plain64", 32, 4096,
-                               &["--pbkdf", "argon2i", "--pbkdf-memory", "64", "--pbkdf-force-iterations", "4", "--pbkdf-parallel", "2"]);
+    let fixture = luks_fixture(
+        "l2-4k",
+        "luks2",
+        "aes-xts-plain64",
+        32,
+        4096,
+        &[
+            "--pbkdf",
+            "argon2i",
+            "--pbkdf-memory",
+            "64",
+            "--pbkdf-force-iterations",
+            "4",
+            "--pbkdf-parallel",
+            "2",
+        ],
+    );
     let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
     assert_eq!(header.metadata.segments[0].sector_size, 4096);
     check_opens(&fixture, 4096);
@@ -160,7 +290,9 @@ fn plain_mappings() {
     let dir = scratch("plain");
     let plain_file = dir.join("plain.bin");
     let plain = write_pattern(&plain_file, 256 * 1024);
-    let cases: [(&str, &str, usize, u64, Option<u64>, u64); 5] = [
+    // (cipher, python mode, key bytes, offset, size, skip)
+    type Case = (&'static str, &'static str, usize, u64, Option<u64>, u64);
+    let cases: [Case; 5] = [
         ("aes-xts-plain64", "xts", 64, 16, Some(512), 5),
         ("aes-xts-plain64", "xts", 32, 0, None, 0),
         ("aes-cbc-essiv:sha256", "cbc-essiv", 32, 8, Some(600), 100),
@@ -171,11 +303,23 @@ fn plain_mappings() {
         let image = dir.join("image");
         std::fs::write(&image, vec![0u8; 512 * 1024]).unwrap();
         let key: Vec<u8> = (0..key_bytes).map(|i| (i * 91 + key_bytes) as u8).collect();
-        python_encrypt(&image, offset * 512, mode, &key, 512, 512, skip, &plain_file);
+        python_encrypt(
+            &image,
+            offset * 512,
+            mode,
+            &key,
+            512,
+            512,
+            skip,
+            &plain_file,
+        );
         let inner = device(&image);
         let view = plain_view(inner.clone(), cipher, &key, offset, size, skip).unwrap();
         assert_eq!(view.sectors(), size.unwrap_or(1024 - offset), "{cipher}");
-        assert!(read_all(&*view, plain.len()) == plain, "{cipher} {key_bytes}-byte key");
+        assert!(
+            read_all(&*view, plain.len()) == plain,
+            "{cipher} {key_bytes}-byte key"
+        );
         let mut part = vec![0u8; 3 * 512];
         view.read(77, &mut part).unwrap();
         assert!(part == plain[77 * 512..80 * 512]);
@@ -183,11 +327,30 @@ fn plain_mappings() {
         assert!(past.is_err(), "a read past the end fails");
     }
     let inner = device(&dir.join("image"));
-    let error = plain_view(inner.clone(), "aes-xts-plain64", &[1; 48], 0, None, 0).err().unwrap();
-    assert!(matches!(error, CryptoError::KeyLength { length: 48, .. }), "{error}");
-    let error = plain_view(inner.clone(), "aes-xts-plain64", &[1; 64], 1000, Some(100), 0).err().unwrap();
-    assert!(matches!(error, CryptoError::VolumeTooSmall { .. }), "{error}");
-    let error = plain_view(inner, "serpent-xts-plain64", &[1; 64], 0, None, 0).err().unwrap();
+    let error = plain_view(inner.clone(), "aes-xts-plain64", &[1; 48], 0, None, 0)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, CryptoError::KeyLength { length: 48, .. }),
+        "{error}"
+    );
+    let error = plain_view(
+        inner.clone(),
+        "aes-xts-plain64",
+        &[1; 64],
+        1000,
+        Some(100),
+        0,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+    let error = plain_view(inner, "serpent-xts-plain64", &[1; 64], 0, None, 0)
+        .err()
+        .unwrap();
     assert!(matches!(error, CryptoError::UnknownCipher(_)), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -22,8 +22,11 @@ impl BlockDevice for MemDevice {
 }
 
 pub fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0);
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+    assert!(text.len().is_multiple_of(2));
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -31,8 +34,14 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// A fresh empty directory for one test's fixtures.
+/// Tests run in parallel threads of one process, so each call gets its own number.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bootscript-crypto-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "bootscript-crypto-{}-{n}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -86,7 +95,7 @@ with open(image, 'r+b') as f:
 /// Writes a patterned plaintext of `length` bytes (no two sectors alike) to `path`.
 pub fn write_pattern(path: &Path, length: usize) -> Vec<u8> {
     let data: Vec<u8> = (0..length)
-        .map(|i| ((i as u64).wrapping_mul(2654435761) >> 7 ^ (i as u64 >> 9) * 31) as u8)
+        .map(|i| (((i as u64).wrapping_mul(2654435761) >> 7) ^ ((i as u64 >> 9) * 31)) as u8)
         .collect();
     std::fs::write(path, &data).unwrap();
     data

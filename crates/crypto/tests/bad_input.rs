@@ -1,0 +1,255 @@
+//! Damaged and hostile headers made from real cryptsetup volumes: each is a clear error, never a panic,
+//! a hang or an unbounded allocation.
+
+mod common;
+
+use bootscript_crypto::{digest, luks_open, BlockDevice, CryptoError, Luks1Header, Luks2Header};
+use common::{run, scratch, MemDevice};
+use std::rc::Rc;
+
+const PASSPHRASE: &[u8] = b"pass";
+
+/// A formatted (payload-less) volume's bytes.
+fn format(name: &str, args: &[&str]) -> Vec<u8> {
+    let dir = scratch(name);
+    let image = dir.join("volume.img");
+    let pass = dir.join("passphrase");
+    std::fs::write(&pass, PASSPHRASE).unwrap();
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(4 * 1024 * 1024)
+        .unwrap();
+    let mut all = vec!["luksFormat", "-q", "--key-file", pass.to_str().unwrap()];
+    all.extend(args);
+    all.push(image.to_str().unwrap());
+    run("cryptsetup", &all);
+    let bytes = std::fs::read(&image).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+fn luks1() -> Vec<u8> {
+    format(
+        "bad-l1",
+        &["--type", "luks1", "--pbkdf-force-iterations", "1000"],
+    )
+}
+
+fn luks2() -> Vec<u8> {
+    format(
+        "bad-l2",
+        &[
+            "--type",
+            "luks2",
+            "--pbkdf",
+            "argon2id",
+            "--pbkdf-memory",
+            "32",
+            "--pbkdf-force-iterations",
+            "4",
+            "--pbkdf-parallel",
+            "1",
+            "--luks2-keyslots-size",
+            "1m",
+            "--sector-size",
+            "512",
+        ],
+    )
+}
+
+fn open(bytes: Vec<u8>) -> Result<Rc<dyn BlockDevice>, CryptoError> {
+    luks_open(Rc::new(MemDevice(bytes)), PASSPHRASE, &mut |_| {})
+}
+
+/// Rewrites the JSON text of both LUKS2 header copies and recomputes their checksums.
+fn rewrite_json(bytes: &mut [u8], edit: impl Fn(&str) -> String) {
+    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    for start in [0, size] {
+        let area = &mut bytes[start..start + size];
+        let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
+        let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
+        assert!(text.len() < size - 4096);
+        area[4096..].fill(0);
+        area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
+        area[448..512].fill(0);
+        let sum = digest("sha256", area).unwrap();
+        area[448..448 + 32].copy_from_slice(&sum);
+    }
+}
+
+#[test]
+fn both_formats_open_unmodified() {
+    open(luks1()).unwrap();
+    open(luks2()).unwrap();
+}
+
+#[test]
+fn truncated_headers() {
+    let bytes = luks1();
+    assert!(matches!(
+        Luks1Header::parse(&bytes[..500]),
+        Err(CryptoError::BadHeader(_))
+    ));
+    let error = open(bytes[..1024].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+    let error = open(bytes[..1024 * 1024].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+    assert_eq!(open(Vec::new()).err().unwrap(), CryptoError::NotLuks);
+    assert_eq!(open(vec![0; 8192]).err().unwrap(), CryptoError::NotLuks);
+
+    let bytes = luks2();
+    let error = open(bytes[..8192].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+    assert!(matches!(
+        Luks2Header::parse(&bytes[..3000]),
+        Err(CryptoError::BadHeader(_))
+    ));
+    assert!(matches!(
+        Luks2Header::parse(&bytes[..10000]),
+        Err(CryptoError::BadHeader(_))
+    ));
+    // The key slot area lies past the end of this device.
+    let error = open(bytes[..40 * 1024].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn luks2_checksums_and_the_secondary_copy() {
+    let original = luks2();
+    // Damage in the primary copy alone: the secondary copy still opens the volume.
+    let mut bytes = original.clone();
+    bytes[5000] ^= 1;
+    assert!(matches!(
+        Luks2Header::parse(&bytes),
+        Err(CryptoError::BadChecksum)
+    ));
+    open(bytes.clone()).unwrap();
+    // Damage in both copies.
+    bytes[16384 + 5000] ^= 1;
+    assert_eq!(open(bytes).err().unwrap(), CryptoError::BadChecksum);
+    let mut bytes = original.clone();
+    bytes[448] ^= 1;
+    bytes[16384 + 448] ^= 1;
+    assert_eq!(open(bytes).err().unwrap(), CryptoError::BadChecksum);
+}
+
+#[test]
+fn luks2_bad_json_and_absurd_costs() {
+    let original = luks2();
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |_| "{\"keyslots\": [".to_string());
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::BadJson { .. }), "{error}");
+
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("\"memory\":32", "\"memory\":999999999")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::Limit(_)), "{error}");
+
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("\"time\":4", "\"time\":4000000000")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::Limit(_)), "{error}");
+
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("\"stripes\":4000", "\"stripes\":4000000000")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::BadHeader(_)), "{error}");
+
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("aes-xts-plain64", "twofish-xts-plain64")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::UnknownCipher(_)), "{error}");
+
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("\"hash\":\"sha256\"", "\"hash\":\"whirlpool\"")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::UnknownHash(_)), "{error}");
+
+    // A segment that claims more than the device holds.
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        text.replace("\"size\":\"dynamic\"", "\"size\":\"1099511627776\"")
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+
+    // Unchanged metadata still opens: the rewriting itself is sound.
+    let mut bytes = original;
+    rewrite_json(&mut bytes, |text| text.to_string());
+    open(bytes).unwrap();
+}
+
+#[test]
+fn luks1_absurd_fields() {
+    let original = luks1();
+    let mut bytes = original.clone();
+    bytes[208 + 4..208 + 8].copy_from_slice(&u32::MAX.to_be_bytes()); // slot 0 iterations
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::Limit(_)), "{error}");
+
+    let mut bytes = original.clone();
+    bytes[8..40].fill(0);
+    bytes[8..15].copy_from_slice(b"serpent");
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::UnknownCipher(_)), "{error}");
+
+    let mut bytes = original.clone();
+    bytes[72..104].fill(0);
+    bytes[72..81].copy_from_slice(b"ripemd160");
+    assert_eq!(
+        open(bytes).err().unwrap().to_string(),
+        "unknown hash 'ripemd160'"
+    );
+
+    let mut bytes = original.clone();
+    bytes[108..112].copy_from_slice(&48u32.to_be_bytes()); // key bytes
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::KeyLength { .. }), "{error}");
+
+    let mut bytes = original.clone();
+    bytes[208 + 44..208 + 48].copy_from_slice(&u32::MAX.to_be_bytes()); // slot 0 stripes
+    let error = open(bytes).err().unwrap();
+    assert!(matches!(error, CryptoError::BadHeader(_)), "{error}");
+
+    let mut bytes = original.clone();
+    bytes[208 + 40..208 + 44].copy_from_slice(&u32::MAX.to_be_bytes()); // key material offset
+    let error = open(bytes).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+
+    let mut bytes = original;
+    bytes[104..108].copy_from_slice(&u32::MAX.to_be_bytes()); // payload offset
+    let error = open(bytes).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+}
