@@ -73,7 +73,7 @@ row "budget for the whole payload" "$((128 * 1024))" "bytes"
 while read -r name size _; do
   case $name in .text|.rodata|.data|.multiboot2) row "section $name" "$size" "bytes" ;; .bss) row "section .bss (not in the file)" "$size" "bytes" ;; esac
 done < <(size -A "$FULL" | tail -n +3)
-nm --size-sort -S -r -C "$FULL" | awk '$3 ~ /^[tTrR]$/' | head -n 12 | while read -r _ size _ name; do
+nm --size-sort -S -r -C "$FULL" | awk '$3 ~ /^[tTrR]$/ && ++n <= 12' | while read -r _ size _ name; do
   row "  ${name:0:50}" "$((16#$size))" "bytes"
 done
 
