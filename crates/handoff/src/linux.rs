@@ -437,3 +437,73 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
     );
     Ok(bp)
 }
+
+/// Everything to copy before the 64-bit jump, for one `exec` of a Linux kernel.
+#[derive(Clone, Debug)]
+pub struct LinuxBoot<'a> {
+    pub image: BzImage<'a>,
+    pub plan: LinuxPlan,
+    /// The 4096 bytes for `plan.boot_params_addr`.
+    pub boot_params: Vec<u8>,
+    /// The NUL-terminated command line for `plan.cmdline_addr`.
+    pub cmdline: Vec<u8>,
+    /// The newc archive made from `files` (empty when there were none).
+    pub files_archive: Vec<u8>,
+    initrds: Vec<&'a [u8]>,
+    initrd_offsets: Vec<u64>,
+}
+
+impl<'a> LinuxBoot<'a> {
+    /// The copies to make, `(physical address, bytes)`, after zeroing
+    /// `[plan.initrd_addr, plan.initrd_addr + plan.initrd_len)` (the gaps between archives must be zeros).
+    pub fn copies(&self) -> Vec<(u64, &[u8])> {
+        let mut copies = Vec::with_capacity(self.initrds.len() + 4);
+        copies.push((self.plan.kernel_addr, self.image.protected_mode()));
+        let archives = self
+            .initrds
+            .iter()
+            .copied()
+            .chain(core::iter::once(self.files_archive.as_slice()).filter(|a| !a.is_empty()));
+        for (bytes, offset) in archives.zip(&self.initrd_offsets) {
+            copies.push((self.plan.initrd_addr + offset, bytes));
+        }
+        copies.push((self.plan.boot_params_addr, &self.boot_params));
+        copies.push((self.plan.cmdline_addr, &self.cmdline));
+        copies
+    }
+}
+
+/// Parses the image, builds the `files` archive, lays the initrds out in one area, plans the addresses and
+/// builds boot_params: everything `exec` does for Linux before the copies and the jump (and all of a dry run).
+pub fn prepare<'a>(
+    kernel: &'a [u8],
+    cmdline: &[u8],
+    initrds: &[&'a [u8]],
+    files: &[(&str, &[u8])],
+    machine: &Machine,
+    free: &mut FreeMemory,
+    limit: u64,
+) -> Result<LinuxBoot<'a>, Error> {
+    let image = BzImage::parse(kernel)?;
+    let files_archive = if files.is_empty() {
+        Vec::new()
+    } else {
+        crate::cpio::archive(files)?
+    };
+    let mut lengths: Vec<u64> = initrds.iter().map(|i| i.len() as u64).collect();
+    if !files_archive.is_empty() {
+        lengths.push(files_archive.len() as u64);
+    }
+    let (initrd_offsets, initrd_len) = crate::cpio::concatenation_offsets(&lengths);
+    let plan = plan(&image, initrd_len, cmdline.len(), free, limit)?;
+    let boot_params = boot_params(&image, &plan, machine)?;
+    Ok(LinuxBoot {
+        image,
+        plan,
+        boot_params,
+        cmdline: command_line_bytes(cmdline),
+        files_archive,
+        initrds: initrds.to_vec(),
+        initrd_offsets,
+    })
+}

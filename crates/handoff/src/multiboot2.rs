@@ -424,3 +424,85 @@ pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
     out[..4].copy_from_slice(&total);
     Ok(out)
 }
+
+/// Everything to copy before the 32-bit jump, for one `exec` of a Multiboot2 kernel.
+#[derive(Clone, Debug)]
+pub struct Multiboot2Boot<'a> {
+    pub image: Multiboot2Image<'a>,
+    /// Where each module went, in order.
+    pub module_addrs: Vec<u64>,
+    /// The information structure, and where it goes (EBX).
+    pub info: Vec<u8>,
+    pub info_addr: u64,
+    modules: Vec<&'a [u8]>,
+}
+
+impl<'a> Multiboot2Boot<'a> {
+    /// The copies to make, `(physical address, bytes)`; each segment's `[phys + bytes.len(), phys + mem_size)`
+    /// must be zeroed as well (see [`Multiboot2Boot::zeroed`]).
+    pub fn copies(&self) -> Vec<(u64, &[u8])> {
+        let mut copies: Vec<(u64, &[u8])> = self
+            .image
+            .segments
+            .iter()
+            .map(|s| (s.phys, s.bytes))
+            .collect();
+        copies.extend(
+            self.module_addrs
+                .iter()
+                .copied()
+                .zip(self.modules.iter().copied()),
+        );
+        copies.push((self.info_addr, &self.info));
+        copies
+    }
+
+    /// The ranges to zero (`(address, len)`): the segments' bss parts.
+    pub fn zeroed(&self) -> Vec<(u64, u64)> {
+        let zeroed = self.image.segments.iter().map(|s| {
+            (
+                s.phys + s.bytes.len() as u64,
+                s.mem_size - s.bytes.len() as u64,
+            )
+        });
+        zeroed.filter(|z| z.1 != 0).collect()
+    }
+}
+
+/// Parses the image, places segments, modules (`(name, bytes)`, the initrd list) and the information
+/// structure: everything `exec` does for a Multiboot2 kernel before the copies and the jump.
+pub fn prepare<'a>(
+    kernel: &'a [u8],
+    cmdline: &[u8],
+    modules: &[(&[u8], &'a [u8])],
+    memory_map: &[MemoryRegion],
+    rsdp: Option<&[u8]>,
+    free: &mut FreeMemory,
+) -> Result<Multiboot2Boot<'a>, Error> {
+    let image = Multiboot2Image::parse(kernel)?;
+    let lens: Vec<u64> = modules.iter().map(|m| m.1.len() as u64).collect();
+    let module_addrs = plan(&image, &lens, free)?;
+    let described: Vec<Module> = modules
+        .iter()
+        .zip(&module_addrs)
+        .map(|(&(name, bytes), &addr)| Module {
+            addr,
+            len: bytes.len() as u64,
+            name,
+        })
+        .collect();
+    let info = info(&Info {
+        cmdline,
+        modules: &described,
+        memory_map,
+        rsdp,
+    })?;
+    let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;
+    Ok(Multiboot2Boot {
+        image,
+        module_addrs,
+        info,
+        info_addr,
+        modules: modules.iter().map(|m| m.1).collect(),
+    })
+}

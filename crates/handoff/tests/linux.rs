@@ -296,3 +296,117 @@ fn long_memory_maps_are_merged_or_refused() {
         .collect();
     assert!(linux::e820_entries(&alternating).is_err());
 }
+
+fn sha256_hex(data: &[u8]) -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), data).unwrap();
+    drop(child.stdin.take());
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()[..64].to_string()
+}
+
+/// prepare() end to end: the initrd area is assembled in a simulated memory from copies() alone, then Linux
+/// boots with it (QEMU's loader) and /init reports the files: ours replace the same path from an earlier initrd.
+#[test]
+fn prepared_initrd_area_boots_and_files_win() {
+    let kernel = common::vmlinuz();
+    common::run("scripts/mkinitramfs.sh", &[]);
+    let root = common::root();
+    let mut base = std::fs::read(root.join("build/initramfs.cpio.gz")).unwrap();
+    if base.len().is_multiple_of(4) {
+        base.push(0); // an odd length, so that the gap after it matters
+    }
+    // A second initrd made by the real cpio, holding an old root.key that `files` must replace.
+    let dir = common::scratch("prepare");
+    std::fs::create_dir_all(dir.join("tree/etc/keys")).unwrap();
+    std::fs::write(dir.join("tree/etc/keys/root.key"), b"old key").unwrap();
+    std::fs::write(dir.join("tree/etc/keys/other.key"), b"kept").unwrap();
+    let listing = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "cd tree && find etc | sort | cpio -o -H newc -R 0:0 --quiet > ../second.cpio",
+        ])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(listing.success());
+    let mut second = std::fs::read(dir.join("second.cpio")).unwrap();
+    second.extend_from_slice(b"\0\0\0"); // padding after the trailer is allowed, and makes the length odd
+
+    let root_key = [0x5au8; 64];
+    let map = qemu_map();
+    let mut free = FreeMemory::from_map(&map);
+    let machine = Machine {
+        memory_map: &map,
+        rsdp_addr: None,
+        cursor: (0, 0),
+    };
+    let files: [(&str, &[u8]); 2] = [
+        ("/etc/keys/root.key", &root_key),
+        ("/etc/keys/home.key", b"home"),
+    ];
+    let boot = linux::prepare(
+        &kernel,
+        b"console=ttyS0 quiet init.poweroff",
+        &[&base, &second],
+        &files,
+        &machine,
+        &mut free,
+        1 << 32,
+    )
+    .unwrap();
+    let plan = boot.plan;
+    let mut area = vec![0u8; plan.initrd_len as usize];
+    let copies = boot.copies();
+    assert_eq!(copies[0], (plan.kernel_addr, boot.image.protected_mode()));
+    assert_eq!(copies.len(), 1 + 3 + 2);
+    for &(addr, bytes) in &copies[1..4] {
+        assert!(addr >= plan.initrd_addr && (addr - plan.initrd_addr) % 4 == 0);
+        let at = (addr - plan.initrd_addr) as usize;
+        area[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    assert_eq!(
+        copies[3].0 + copies[3].1.len() as u64,
+        plan.initrd_addr + plan.initrd_len
+    );
+    assert_eq!(copies[4], (plan.boot_params_addr, &boot.boot_params[..]));
+    assert_eq!(u32_at(&boot.boot_params, 0x21c) as u64, plan.initrd_len);
+    std::fs::write(dir.join("area.img"), &area).unwrap();
+
+    let out = std::process::Command::new("timeout")
+        .args([
+            "120",
+            "qemu-system-x86_64",
+            "-machine",
+            "pc",
+            "-m",
+            "512M",
+            "-nographic",
+            "-no-reboot",
+        ])
+        .args(["-monitor", "none", "-serial", "stdio", "-kernel"])
+        .arg(root.join("build/cache/vmlinuz"))
+        .arg("-initrd")
+        .arg(dir.join("area.img"))
+        .args(["-append", "console=ttyS0 quiet init.poweroff"])
+        .output()
+        .expect("qemu-system-x86_64 is missing: run scripts/setup.sh");
+    let serial = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let lines: Vec<&str> = serial
+        .lines()
+        .filter_map(|l| l.find("init: sha256").map(|i| &l[i..]))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("init: sha256 /etc/keys/home.key {}", sha256_hex(b"home")),
+            format!("init: sha256 /etc/keys/other.key {}", sha256_hex(b"kept")),
+            format!("init: sha256 /etc/keys/root.key {}", sha256_hex(&root_key)),
+        ],
+        "{serial}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -354,3 +354,50 @@ fn information_structure_reads_back_independently() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn prepare_lays_out_segments_modules_and_info() {
+    let bytes = mb2kernel();
+    let map = [
+        MemoryRegion {
+            addr: 0,
+            len: 0x9fc00,
+            kind: 1,
+        },
+        MemoryRegion {
+            addr: 0x100000,
+            len: 0x7f00000,
+            kind: 1,
+        },
+    ];
+    let mut free = FreeMemory::from_map(&map);
+    let one = b"first module\n".to_vec();
+    let two = vec![0xaau8; 5000];
+    let modules: [(&[u8], &[u8]); 2] = [(b"one.txt", &one), (b"two.bin", &two)];
+    let boot = multiboot2::prepare(&bytes, b"hello", &modules, &map, None, &mut free).unwrap();
+    let copies = boot.copies();
+    let segments = boot.image.segments.len();
+    assert_eq!(copies.len(), segments + 3);
+    assert_eq!(copies[segments], (boot.module_addrs[0], &one[..]));
+    assert_eq!(copies[segments + 1], (boot.module_addrs[1], &two[..]));
+    assert_eq!(copies[segments + 2], (boot.info_addr, &boot.info[..]));
+    assert_eq!(boot.info_addr % 8, 0);
+    assert!(boot.info_addr + boot.info.len() as u64 <= 1 << 32);
+    // The bss segment (no file bytes) is exactly what must be zeroed.
+    let bss: Vec<(u64, u64)> = boot
+        .image
+        .segments
+        .iter()
+        .filter(|s| s.bytes.is_empty())
+        .map(|s| (s.phys, s.mem_size))
+        .collect();
+    assert_eq!(boot.zeroed(), bss);
+    // The module tags carry the chosen addresses.
+    let needle = [
+        (boot.module_addrs[1] as u32).to_le_bytes(),
+        ((boot.module_addrs[1] + 5000) as u32).to_le_bytes(),
+    ]
+    .concat();
+    assert!(boot.info.windows(8).any(|w| w == needle));
+    assert!(free.is_free(0, 0x1000) && !free.is_free(boot.info_addr, 1));
+}
