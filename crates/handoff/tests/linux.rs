@@ -364,7 +364,7 @@ fn prepared_initrd_area_boots_and_files_win() {
     assert_eq!(copies[0], (plan.kernel_addr, boot.image.protected_mode()));
     assert_eq!(copies.len(), 1 + 3 + 2);
     for &(addr, bytes) in &copies[1..4] {
-        assert!(addr >= plan.initrd_addr && (addr - plan.initrd_addr) % 4 == 0);
+        assert!(addr >= plan.initrd_addr && (addr - plan.initrd_addr).is_multiple_of(4));
         let at = (addr - plan.initrd_addr) as usize;
         area[at..at + bytes.len()].copy_from_slice(bytes);
     }
