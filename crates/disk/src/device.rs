@@ -64,7 +64,7 @@ impl fmt::Display for DiskError {
 
 /// Checks a read request against a device's size: the common first line of every `read`.
 pub fn check_read(sectors: u64, lba: u64, len: usize) -> Result<u64, DiskError> {
-    if len % SECTOR_SIZE != 0 {
+    if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(DiskError::Unaligned { len });
     }
     let count = (len / SECTOR_SIZE) as u64;

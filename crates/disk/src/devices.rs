@@ -101,7 +101,7 @@ pub(crate) fn read_bytes(
     offset: u64,
     buf: &mut [u8],
 ) -> Result<(), DiskError> {
-    if offset % SECTOR_SIZE as u64 != 0 {
+    if !offset.is_multiple_of(SECTOR_SIZE as u64) {
         return Err(DiskError::Unaligned {
             len: offset as usize % SECTOR_SIZE,
         });

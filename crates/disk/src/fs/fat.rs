@@ -55,7 +55,7 @@ struct Entry {
 fn lfn_checksum(short: &[u8]) -> u8 {
     short
         .iter()
-        .fold(0u8, |sum, &c| (sum >> 1 | sum << 7).wrapping_add(c))
+        .fold(0u8, |sum, &c| sum.rotate_right(1).wrapping_add(c))
 }
 
 /// The 8.3 name as Windows shows it: NT bit 0x08 lower-cases the base, 0x10 the extension.

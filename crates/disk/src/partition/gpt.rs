@@ -48,7 +48,7 @@ fn header(device: &dyn BlockDevice, lba: u64) -> Result<Header, String> {
 
 fn entries(device: &dyn BlockDevice, h: &Header) -> Result<Vec<Partition>, String> {
     let entry_size = h.entry_size as u64;
-    if entry_size < 128 || entry_size % 8 != 0 {
+    if entry_size < 128 || !entry_size.is_multiple_of(8) {
         return Err(format!("GPT entry size {entry_size} is invalid"));
     }
     let bytes = entry_size * h.count as u64;

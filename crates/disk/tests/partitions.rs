@@ -1,0 +1,298 @@
+//! MBR (with logical partitions) and GPT (with a damaged primary) made by sfdisk; `disks()` and nested mounts
+//! over partitions holding real ext2 and FAT file systems.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+
+use bootscript_disk::fs::Kind;
+use bootscript_disk::partition::read_partitions;
+use bootscript_disk::{probe_disks, BlockDevice, EntryKind, FsError, MemDisk, Vfs};
+use common::*;
+
+const MIB: u64 = 1 << 20;
+
+fn sfdisk(img: &Path, script: &str) {
+    let mut child = Command::new("sfdisk")
+        .args(["--no-reread", "--no-tell-kernel", "-q", s(img)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sfdisk (is util-linux's fdisk package installed?)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "sfdisk failed");
+}
+
+/// `(number, start, size)` of each partition as `sfdisk -d` reports it.
+fn sfdisk_dump(img: &Path) -> Vec<(u32, u64, u64, String)> {
+    let dump = run("sfdisk", &["-d", s(img)]);
+    let path = s(img);
+    dump.lines()
+        .filter(|l| l.starts_with(path) && l.contains(" : "))
+        .map(|l| {
+            let (name, rest) = l.split_once(" : ").unwrap();
+            let number = name[path.len()..].trim().parse().unwrap();
+            let field = |key: &str| {
+                rest.split(", ")
+                    .find_map(|f| f.trim().strip_prefix(key))
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_string()
+            };
+            (
+                number,
+                field("start=").trim().parse().unwrap(),
+                field("size=").trim().parse().unwrap(),
+                rest.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn mem(img: &Path) -> Rc<dyn BlockDevice> {
+    Rc::new(MemDisk::new("hd0", fs::read(img).unwrap()))
+}
+
+fn put(img: &Path, start_sector: u64, data: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(img)
+        .unwrap()
+        .write_all_at(data, start_sector * 512)
+        .unwrap();
+}
+
+#[test]
+fn mbr_with_logical_partitions_and_nested_mounts() {
+    let dir = TempDir::new("mbr");
+    let img = dir.path("disk.img");
+    fs::File::create(&img).unwrap().set_len(64 * MIB).unwrap();
+    sfdisk(
+        &img,
+        "label: dos\nstart=2048, size=16384, type=c\nstart=18432, size=16384, type=83\n\
+         start=34816, type=5\nstart=36864, size=16384, type=83\nstart=55296, size=16384, type=83\n",
+    );
+    let expected = sfdisk_dump(&img);
+    assert_eq!(
+        expected.iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 5, 6]
+    );
+
+    // An ext2 root in the first logical partition, FAT in the first primary.
+    let root_src = dir.path("root");
+    fs::create_dir_all(root_src.join("boot")).unwrap();
+    fs::create_dir_all(root_src.join("lost+found")).unwrap();
+    fs::write(
+        root_src.join("boot/on-root.txt"),
+        b"hidden under the mount\n",
+    )
+    .unwrap();
+    fs::write(root_src.join("etc-hostname"), b"bootscript\n").unwrap();
+    symlink("/boot/vmlinuz", root_src.join("kernel")).unwrap();
+    symlink("boot", root_src.join("bootlink")).unwrap();
+    let ext = dir.path("ext.img");
+    fs::File::create(&ext).unwrap().set_len(8 * MIB).unwrap();
+    run(
+        "mke2fs",
+        &["-q", "-F", "-t", "ext2", "-d", s(&root_src), s(&ext)],
+    );
+    put(&img, 36864, &fs::read(&ext).unwrap());
+    let fat = dir.path("fat.img");
+    run("mkfs.fat", &["-C", s(&fat), "8192"]);
+    let boot_src = dir.path("bootsrc");
+    fs::create_dir_all(&boot_src).unwrap();
+    let kernel = noise(3 * MIB as usize + 17, 5);
+    fs::write(boot_src.join("vmlinuz"), &kernel).unwrap();
+    run(
+        "mcopy",
+        &["-i", s(&fat), s(&boot_src.join("vmlinuz")), "::/"],
+    );
+    put(&img, 2048, &fs::read(&fat).unwrap());
+
+    let disk = mem(&img);
+    let found = read_partitions(&*disk).unwrap();
+    let ours: Vec<(u32, u64, u64)> = found
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors))
+        .collect();
+    // sfdisk lists the extended container (3) too; Linux names it but it holds no file system.
+    let theirs: Vec<(u32, u64, u64)> = expected
+        .iter()
+        .filter(|p| !p.3.contains("type=5"))
+        .map(|p| (p.0, p.1, p.2))
+        .collect();
+    assert_eq!(ours, theirs);
+
+    let (entries, errors) = probe_disks(&[disk]);
+    assert!(errors.is_empty());
+    let names: Vec<(&str, u64, EntryKind)> = entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.size, e.kind))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("hd0", 64 * MIB, EntryKind::Disk),
+            ("hd0p1", 8 * MIB, EntryKind::Partition),
+            ("hd0p2", 8 * MIB, EntryKind::Partition),
+            ("hd0p5", 8 * MIB, EntryKind::Partition),
+            ("hd0p6", 8 * MIB, EntryKind::Partition),
+        ]
+    );
+    let by_name = |n: &str| entries.iter().find(|e| e.name == n).unwrap().device.clone();
+
+    let mut vfs = Vfs::new();
+    assert!(matches!(vfs.ls("/"), Err(FsError::NothingMounted)));
+    assert_eq!(vfs.mount(by_name("hd0p5"), "/").unwrap(), "ext2");
+    assert_eq!(vfs.ls("/boot").unwrap(), vec!["on-root.txt"]);
+    assert!(matches!(
+        vfs.mount(by_name("hd0p1"), "/etc-hostname"),
+        Err(FsError::NotADirectory(_))
+    ));
+    let err = vfs.mount(by_name("hd0p2"), "/boot").unwrap_err();
+    assert_eq!(
+        err,
+        FsError::UnknownFileSystem {
+            device: "hd0p2".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "hd0p2: no ext2/3/4 or FAT file system found"
+    );
+    assert_eq!(vfs.mount(by_name("hd0p1"), "/bootlink/.").unwrap(), "fat12");
+    assert!(
+        matches!(vfs.mount(by_name("hd0p1"), "/boot"), Err(FsError::AlreadyMounted(p)) if p == "/boot")
+    );
+    assert_eq!(
+        vfs.mounts(),
+        vec![
+            ("/".to_string(), "hd0p5".to_string(), "ext2"),
+            ("/boot".to_string(), "hd0p1".to_string(), "fat12")
+        ]
+    );
+    assert_eq!(vfs.ls("/boot").unwrap(), vec!["vmlinuz"]);
+    assert_eq!(vfs.read("/boot/vmlinuz").unwrap(), kernel);
+    // An absolute symlink on the root resolves through the mount; so does `..` out of it.
+    assert_eq!(vfs.read("/kernel").unwrap(), kernel);
+    assert_eq!(vfs.read("/bootlink/vmlinuz").unwrap(), kernel);
+    assert_eq!(vfs.read("/boot/../etc-hostname").unwrap(), b"bootscript\n");
+    assert_eq!(vfs.stat("/boot").unwrap().kind, Kind::Dir);
+    // A kernel-sized read into the caller's buffer, size first.
+    let file = vfs.open("/kernel").unwrap();
+    let mut buf = vec![0u8; file.size() as usize];
+    assert_eq!(file.read_at(0, &mut buf).unwrap(), kernel.len());
+    assert_eq!(buf, kernel);
+
+    assert!(matches!(vfs.umount("/"), Err(FsError::Busy(_))));
+    assert!(matches!(
+        vfs.umount("/etc-hostname"),
+        Err(FsError::NotMounted(_))
+    ));
+    vfs.umount("/boot").unwrap();
+    assert!(!vfs.exists("/boot/vmlinuz").unwrap());
+    assert!(!vfs.exists("/kernel").unwrap());
+    assert!(vfs.exists("/boot/on-root.txt").unwrap());
+    vfs.umount("/").unwrap();
+    assert!(matches!(vfs.exists("/"), Err(FsError::NothingMounted)));
+}
+
+const GPT_SCRIPT: &str = "label: gpt\n\
+    label-id: 01234567-89AB-CDEF-0123-456789ABCDEF\n\
+    start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=11111111-2222-3333-4444-555555555555, name=\"EFI system\"\n\
+    start=10240, size=16384, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE, name=\"root ✓ système\"\n";
+
+fn gpt_image(dir: &TempDir) -> std::path::PathBuf {
+    let img = dir.path("gpt.img");
+    fs::File::create(&img).unwrap().set_len(32 * MIB).unwrap();
+    sfdisk(&img, GPT_SCRIPT);
+    img
+}
+
+fn check_gpt(disk: &dyn BlockDevice) {
+    let parts = read_partitions(disk).unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(
+        (parts[0].number, parts[0].start, parts[0].sectors),
+        (1, 2048, 8192)
+    );
+    assert_eq!(parts[0].label.as_deref(), Some("EFI system"));
+    assert_eq!(
+        parts[0].uuid.as_deref(),
+        Some("11111111-2222-3333-4444-555555555555")
+    );
+    assert_eq!(
+        parts[0].type_guid.as_deref(),
+        Some("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+    );
+    assert_eq!(
+        (parts[1].number, parts[1].start, parts[1].sectors),
+        (2, 10240, 16384)
+    );
+    assert_eq!(parts[1].label.as_deref(), Some("root ✓ système"));
+    assert_eq!(
+        parts[1].uuid.as_deref(),
+        Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+    );
+}
+
+#[test]
+fn gpt_labels_and_uuids_match_sfdisk() {
+    let dir = TempDir::new("gpt");
+    let img = gpt_image(&dir);
+    let dump = sfdisk_dump(&img);
+    assert!(dump[1].3.contains("AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"));
+    check_gpt(&*mem(&img));
+    let (entries, errors) = probe_disks(&[mem(&img)]);
+    assert!(errors.is_empty());
+    assert_eq!(entries[2].name, "hd0p2");
+    assert_eq!(entries[2].label.as_deref(), Some("root ✓ système"));
+    assert_eq!(
+        entries[2].uuid.as_deref(),
+        Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+    );
+    assert_eq!(entries[2].kind.as_str(), "partition");
+}
+
+#[test]
+fn gpt_backup_is_used_when_the_primary_is_damaged() {
+    let dir = TempDir::new("gptbad");
+    let img = gpt_image(&dir);
+    let last = 32 * MIB / 512 - 1;
+    let original = fs::read(&img).unwrap();
+
+    // A damaged primary header.
+    let mut bytes = original.clone();
+    bytes[512 + 0x40] ^= 0xFF;
+    check_gpt(&MemDisk::new("hd0", bytes.clone()));
+
+    // A damaged primary entry array (its header still good).
+    let mut bytes = original.clone();
+    bytes[1024 + 57] ^= 0xFF;
+    check_gpt(&MemDisk::new("hd0", bytes));
+
+    // Both copies damaged: an error naming the device and the CRC.
+    let mut bytes = original.clone();
+    bytes[512 + 0x40] ^= 0xFF;
+    bytes[(last as usize) * 512 + 0x40] ^= 0xFF;
+    let err = read_partitions(&MemDisk::new("hd0", bytes.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("hd0: "), "{err}");
+    assert!(err.contains("bad CRC") && err.contains("backup"), "{err}");
+    // disks() still lists the disk itself and reports the error.
+    let (entries, errors) = probe_disks(&[Rc::new(MemDisk::new("hd0", bytes))]);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(errors.len(), 1);
+}
