@@ -19,6 +19,8 @@ pub enum Error {
     CommandLineTooLong(usize, usize),
     /// No free physical memory for something (what, bytes needed).
     NoRoom(&'static str, u64),
+    /// The memory map has more distinct entries than boot_params' E820 table holds (entries, maximum).
+    MemoryMapTooLong(usize, usize),
     /// A Multiboot2 header is present but invalid (why).
     BadMultiboot2(&'static str),
     /// The Multiboot2 kernel requires something this loader does not provide (the tag type).
@@ -55,6 +57,12 @@ impl fmt::Display for Error {
             }
             Error::NoRoom(what, size) => {
                 write!(f, "no free memory for the {what} ({size} bytes)")
+            }
+            Error::MemoryMapTooLong(len, max) => {
+                write!(
+                    f,
+                    "the memory map has {len} entries; the kernel takes at most {max}"
+                )
             }
             Error::BadMultiboot2(why) => write!(f, "bad Multiboot2 header: {why}"),
             Error::Unsupported(what, tag) => {

@@ -338,7 +338,7 @@ pub fn e820_entries(map: &[MemoryRegion]) -> Result<Vec<(u64, u64, u32)>, Error>
         out.push(entry);
     }
     if out.len() > E820_MAX {
-        return Err(Error::NoRoom("E820 table (entries)", out.len() as u64));
+        return Err(Error::MemoryMapTooLong(out.len(), E820_MAX));
     }
     Ok(out)
 }

@@ -401,3 +401,44 @@ fn prepare_lays_out_segments_modules_and_info() {
     assert!(boot.info.windows(8).any(|w| w == needle));
     assert!(free.is_free(0, 0x1000) && !free.is_free(boot.info_addr, 1));
 }
+
+/// The same kernel as ELF64 (objcopy), and with its code linked high (virtual != physical): the same segments
+/// and the same physical entry point.
+#[test]
+fn elf64_and_high_virtual_addresses_load_the_same() {
+    let bytes = mb2kernel();
+    let reference = Multiboot2Image::parse(&bytes).unwrap();
+    let dir = common::scratch("elf64");
+    let variants: [(&str, &[&str]); 2] = [
+        ("wide.elf", &["-O", "elf64-x86-64"]),
+        (
+            "high.elf",
+            &[
+                "-O",
+                "elf64-x86-64",
+                "--change-section-vma",
+                ".text+0xc0000000",
+                "--change-start",
+                "0xc0000000",
+            ],
+        ),
+    ];
+    for (name, args) in variants {
+        let out = dir.join(name);
+        let mut command = Command::new("objcopy");
+        command
+            .args(args)
+            .arg(common::root().join("build/mb2kernel.elf"))
+            .arg(&out);
+        assert!(command
+            .status()
+            .expect("objcopy is missing (binutils)")
+            .success());
+        let converted = std::fs::read(&out).unwrap();
+        assert_eq!(converted[4], 2, "{name} is ELF64");
+        let image = Multiboot2Image::parse(&converted).unwrap();
+        assert_eq!(image.entry, reference.entry, "{name}");
+        assert_eq!(image.segments, reference.segments, "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
