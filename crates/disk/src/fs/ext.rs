@@ -511,7 +511,11 @@ impl Ext {
                 } else {
                     le16(&block, at + 6) as usize
                 };
-                if rec_len < 8 || !rec_len.is_multiple_of(4) || at + rec_len > got || 8 + name_len > rec_len {
+                if rec_len < 8
+                    || !rec_len.is_multiple_of(4)
+                    || at + rec_len > got
+                    || 8 + name_len > rec_len
+                {
                     return Err(self.volume.corrupt(format_args!(
                         "directory inode {}: bad entry (rec_len {rec_len}) in block {index} at offset {at}",
                         dir.number

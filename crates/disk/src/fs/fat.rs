@@ -85,8 +85,9 @@ fn short_name(raw: &[u8], case: u8) -> String {
     name
 }
 
+/// FAT matches names without regard to case; ASCII folding keeps Unicode case tables out of the payload.
 fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+    a.eq_ignore_ascii_case(b)
 }
 
 impl Fat {
