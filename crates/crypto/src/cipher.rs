@@ -200,14 +200,13 @@ impl SectorCipher {
 }
 
 fn xor(block: &mut [u8; 16], with: &[u8; 16]) {
-    for (b, w) in block.iter_mut().zip(with.iter()) {
-        *b ^= w;
-    }
+    // Whole 128-bit words: the byte loop does not vectorise at opt-level "s".
+    *block = (u128::from_ne_bytes(*block) ^ u128::from_ne_bytes(*with)).to_ne_bytes();
 }
 
 /// Multiplies an XTS tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
 fn next_tweak(tweak: u128) -> u128 {
-    (tweak << 1) ^ if tweak >> 127 != 0 { 0x87 } else { 0 }
+    (tweak << 1) ^ ((tweak >> 127) * 0x87)
 }
 
 /// Runs XTS over one sector's blocks with `cipher` (decrypt or encrypt), `BATCH` blocks per call.
@@ -224,12 +223,12 @@ fn xts_apply(
     for batch in blocks.chunks_mut(BATCH) {
         for (block, slot) in batch.iter_mut().zip(tweaks.iter_mut()) {
             *slot = tweak;
-            xor(block, &tweak.to_le_bytes());
+            *block = (u128::from_le_bytes(*block) ^ tweak).to_le_bytes();
             tweak = next_tweak(tweak);
         }
         cipher(batch);
         for (block, slot) in batch.iter_mut().zip(tweaks.iter()) {
-            xor(block, &slot.to_le_bytes());
+            *block = (u128::from_le_bytes(*block) ^ slot).to_le_bytes();
         }
     }
 }
