@@ -329,12 +329,7 @@ impl Machine<'_> {
             ExprKind::Field(base, name) => {
                 let container = self.eval(base)?;
                 let v = self.eval(value)?;
-                self.set_item(
-                    &container,
-                    Value::Str(Rc::new(crate::value::Text(String::from(&**name)))),
-                    v,
-                )
-                .map_err(|m| at(m, target.pos))
+                self.set_item(&container, Value::str(name), v).map_err(|m| at(m, target.pos))
             }
             _ => Err(at(String::from("cannot assign to this"), target.pos)),
         }

@@ -219,6 +219,7 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                 }
                 token.end = self.pos as u32;
+                token.kind = Kind::Name;
                 return Err(("unexpected character", token));
             }
         };
@@ -239,6 +240,7 @@ impl<'a> Lexer<'a> {
                 }
                 b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
                     token.end = self.pos as u32;
+                    token.kind = Kind::Str;
                     return Err(("unfinished string", *token));
                 }
                 _ => self.pos += 1,

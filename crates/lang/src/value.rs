@@ -21,8 +21,7 @@ pub fn held_bytes() -> usize {
 }
 
 pub(crate) fn count(add: usize, sub: usize) {
-    HELD.fetch_add(add, Ordering::Relaxed);
-    HELD.fetch_sub(sub, Ordering::Relaxed);
+    let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| Some(held.saturating_add(add).saturating_sub(sub)));
 }
 
 /// A script value.
