@@ -45,9 +45,11 @@ unsafe extern "C" {
 /// Call once, first thing, from the entry stub, with the boot loader's registers.
 pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     clock::start();
-    let serial = console::init_serial();
+    // The exception table first: a fault anywhere after this is reported (once a console is open), never a
+    // silent triple fault.
     cpu::init_gdt();
     exceptions::init();
+    let serial = console::init_serial();
     // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
     let parsed = unsafe { bootinfo::parse(magic, info_address) };
     if parsed.as_ref().map_or(true, |b| b.vga_text) {

@@ -30,6 +30,11 @@ pub fn run(boot: &BootInfo) -> ! {
         Some("modules") => modules(boot),
         Some("heap") => heap(),
         Some("oom") => out_of_memory(),
+        Some("sleep") => sleep(),
+        Some("reboot") => {
+            println!("reboot: now");
+            platform::reboot();
+        }
         Some("exit") => {}
         Some(other) => {
             println!("bootscript: unknown test={other}");
@@ -80,6 +85,14 @@ fn keys() {
             None => fail(format_args!("keys: no key within {INPUT_TIMEOUT_MS} ms")),
         }
     }
+}
+
+fn sleep() {
+    let before = platform::time_ms();
+    println!("sleep: start t_ms={before}");
+    platform::sleep_ms(1000);
+    let after = platform::time_ms();
+    println!("sleep: end t_ms={after} slept_ms={}", after - before);
 }
 
 fn modules(boot: &BootInfo) {

@@ -80,6 +80,7 @@ pub struct Boot {
     disks: Vec<PathBuf>,
     cpu: String,
     memory_mib: u32,
+    serial: bool,
     qemu_args: Vec<String>,
 }
 
@@ -98,6 +99,7 @@ impl Boot {
             disks: Vec::new(),
             cpu: "qemu64".into(),
             memory_mib: 1024,
+            serial: true,
             qemu_args: Vec::new(),
         }
     }
@@ -137,6 +139,12 @@ impl Boot {
     /// RAM in MiB.
     pub fn memory_mib(mut self, mib: u32) -> Self {
         self.memory_mib = mib;
+        self
+    }
+
+    /// A machine without a serial port (the payload must cope; only the screen and the exit status tell).
+    pub fn no_serial(mut self) -> Self {
+        self.serial = false;
         self
     }
 
@@ -212,7 +220,7 @@ impl Boot {
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-display", "none", "-no-reboot", "-boot", "d"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-            .args(["-serial", "stdio"])
+            .args(["-serial", if self.serial { "stdio" } else { "none" }])
             .arg("-monitor")
             .arg(format!("unix:{},server=on,wait=off", monitor.display()))
             .arg("-cdrom")
@@ -349,6 +357,39 @@ impl Vm {
 
     /// Presses a key on the PS/2 keyboard through the QEMU monitor (`sendkey a`, `sendkey shift-a`, `ret`).
     pub fn sendkey(&mut self, key: &str) {
+        self.monitor_command(&format!("sendkey {key}"));
+        // The monitor holds a key for 100 ms; let it be released before the next one.
+        thread::sleep(Duration::from_millis(150));
+    }
+
+    /// The VGA text screen (25 lines of 80 characters, trailing blanks removed), read through the monitor.
+    pub fn screen(&mut self) -> Vec<String> {
+        let dump = self._dir.path().join("screen.bin");
+        let _ = std::fs::remove_file(&dump);
+        self.monitor_command(&format!("pmemsave 0xb8000 4000 \"{}\"", dump.display()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let bytes = loop {
+            match std::fs::read(&dump) {
+                Ok(bytes) if bytes.len() == 4000 => break bytes,
+                _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                _ => self.fail("the QEMU monitor did not save the screen"),
+            }
+        };
+        bytes
+            .chunks(160)
+            .map(|row| {
+                let text: String = row
+                    .iter()
+                    .step_by(2)
+                    .map(|&b| if b.is_ascii_graphic() { b as char } else { ' ' })
+                    .collect();
+                text.trim_end().to_string()
+            })
+            .collect()
+    }
+
+    /// Sends one command line to the QEMU monitor (connecting on first use).
+    pub fn monitor_command(&mut self, command: &str) {
         if self.monitor.is_none() {
             let deadline = Instant::now() + Duration::from_secs(10);
             let stream = loop {
@@ -370,12 +411,10 @@ impl Vm {
             .monitor
             .as_mut()
             .unwrap()
-            .write_all(format!("sendkey {key}\n").as_bytes());
+            .write_all(format!("{command}\n").as_bytes());
         if let Err(e) = sent {
-            self.fail(&format!("cannot send key {key}: {e}"));
+            self.fail(&format!("cannot send {command:?} to the QEMU monitor: {e}"));
         }
-        // The monitor holds a key for 100 ms; let it be released before the next one.
-        thread::sleep(Duration::from_millis(150));
     }
 
     /// Waits for QEMU to end and returns its exit status; kills it and panics after `timeout`.
