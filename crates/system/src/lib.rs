@@ -1,2 +1,376 @@
-//! bootscript-system (being written).
+//! The script's world: the contract's platform primitives (hashes, keys, volumes, files, disks and the
+//! hand-off) built from the pure crates, for any [`Machine`] that has consoles, a clock, disks and a way to
+//! jump. The payload implements `Machine` with its drivers, the host tool with stdin, stdout and image files;
+//! everything between the script and those few functions is this one piece of code.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod exec;
+mod progress;
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use bootscript_crypto as crypto;
+use bootscript_disk::{probe_disks, BlockDevice, Kind, Vfs};
+use bootscript_lang::{Platform, Primitive, Value};
+
+pub use bootscript_handoff::linux::LinuxBoot;
+pub use bootscript_handoff::memory::MemoryRegion;
+pub use bootscript_handoff::multiboot2::Multiboot2Boot;
+pub use exec::{Handoff, Memory};
+
+/// What a machine offers the script besides the pure code: consoles, a clock, disks, and the jump.
+pub trait Machine {
+    /// Writes text to every console.
+    fn write(&mut self, text: &str);
+    /// Reads one line for `prompt`; with `echo` false nothing typed is shown or kept anywhere.
+    fn read_line(&mut self, echo: bool) -> Result<String, String>;
+    /// Milliseconds since the machine started.
+    fn time_ms(&mut self) -> u64;
+    fn sleep_ms(&mut self, ms: u64);
+    /// Returns only if it failed: the error message.
+    fn reboot(&mut self) -> String;
+    /// Returns only if it failed: the error message.
+    fn halt(&mut self) -> String;
+    /// Switches the keyboard layout `prompt` reads with.
+    fn keymap(&mut self, name: &str) -> Result<(), String>;
+    /// The raw disks in order (`hd0`, `hd1`, ...), each named by its `name()`.
+    fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>>;
+    /// Physical memory as the hand-off must see it.
+    fn memory(&mut self) -> Memory;
+    /// Copies the prepared pieces into place and jumps; on the host, prints what it would boot. Returns only
+    /// when it could not: the error message.
+    fn boot(&mut self, handoff: Handoff<'_>) -> String;
+}
+
+/// One named block device the script can use: a disk, a partition, or a mapping made by the script.
+struct Device {
+    name: String,
+    kind: &'static str,
+    label: Option<String>,
+    uuid: Option<String>,
+    device: Rc<dyn BlockDevice>,
+}
+
+/// A [`Platform`] for the interpreter, made of a [`Machine`] and the pure crates.
+pub struct World<M: Machine> {
+    pub machine: M,
+    devices: Option<Vec<Device>>,
+    vfs: Vfs,
+}
+
+impl<M: Machine> World<M> {
+    pub fn new(machine: M) -> World<M> {
+        World {
+            machine,
+            devices: None,
+            vfs: Vfs::new(),
+        }
+    }
+
+    /// The devices, probed on first use: each disk followed by its partitions, then the script's mappings.
+    fn devices(&mut self) -> &mut Vec<Device> {
+        if self.devices.is_none() {
+            let disks = self.machine.disks();
+            let (entries, errors) = probe_disks(&disks);
+            for error in errors {
+                self.machine
+                    .write(&format!("bootscript: partition table: {error}\n"));
+            }
+            let devices = entries
+                .into_iter()
+                .map(|e| Device {
+                    name: e.name,
+                    kind: e.kind.as_str(),
+                    label: e.label,
+                    uuid: e.uuid,
+                    device: e.device,
+                })
+                .collect();
+            self.devices = Some(devices);
+        }
+        self.devices.get_or_insert_with(Vec::new)
+    }
+
+    fn device(&mut self, name: &str) -> Result<Rc<dyn BlockDevice>, String> {
+        self.devices()
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.device.clone())
+            .ok_or_else(|| format!("no device named '{name}' (see disks())"))
+    }
+
+    fn add_mapping(&mut self, name: &str, device: Rc<dyn BlockDevice>) -> Result<Value, String> {
+        let devices = self.devices();
+        if devices.iter().any(|d| d.name == name) {
+            return Err(format!("a device named '{name}' exists already"));
+        }
+        devices.push(Device {
+            name: String::from(name),
+            kind: "mapped",
+            label: None,
+            uuid: None,
+            device,
+        });
+        Ok(Value::str(name))
+    }
+
+    fn disks_value(&mut self) -> Value {
+        let items = self
+            .devices()
+            .iter()
+            .map(|d| {
+                let mut entries = Vec::with_capacity(5);
+                entries.push((String::from("name"), Value::str(&d.name)));
+                entries.push((String::from("size"), size_value(d.device.size())));
+                entries.push((String::from("kind"), Value::str(d.kind)));
+                if let Some(label) = &d.label {
+                    entries.push((String::from("label"), Value::str(label)));
+                }
+                if let Some(uuid) = &d.uuid {
+                    entries.push((String::from("uuid"), Value::str(uuid)));
+                }
+                Value::map(entries)
+            })
+            .collect();
+        Value::list(items)
+    }
+
+    /// Reads a whole file, failing cleanly when memory is short (a kernel is 14 MB).
+    pub(crate) fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        let file = self.vfs.open(path).map_err(|e| e.to_string())?;
+        let size = usize::try_from(file.size()).map_err(|_| format!("{path}: too large"))?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(size)
+            .map_err(|_| format!("{path}: not enough memory for {size} bytes"))?;
+        data.resize(size, 0);
+        let n = file.read_at(0, &mut data).map_err(|e| e.to_string())?;
+        data.truncate(n);
+        Ok(data)
+    }
+
+    fn primitive_inner(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
+        let nil = Value::Nil;
+        let arg = |i: usize| args.get(i).unwrap_or(&nil);
+        match which {
+            Primitive::Sha1 | Primitive::Sha256 | Primitive::Sha512 => {
+                let name = &which.name();
+                let data = data_arg(arg(0), "data")?;
+                let out = crypto::digest(name, data).map_err(|e| e.to_string())?;
+                Ok(Value::bytes(out))
+            }
+            Primitive::Hmac => {
+                let hash = str_arg(arg(0), "hash")?;
+                let out = crypto::hmac(hash, data_arg(arg(1), "key")?, data_arg(arg(2), "data")?)
+                    .map_err(|e| e.to_string())?;
+                Ok(Value::bytes(out))
+            }
+            Primitive::Pbkdf2 => {
+                let hash = str_arg(arg(0), "hash")?;
+                let password = data_arg(arg(1), "password")?;
+                let salt = data_arg(arg(2), "salt")?;
+                let iterations = u32::try_from(int_arg(arg(3), "iterations")?)
+                    .map_err(|_| String::from("iterations must be from 1 to 4294967295"))?;
+                let length = usize::try_from(int_arg(arg(4), "length")?)
+                    .map_err(|_| String::from("length must not be negative"))?;
+                let mut progress = progress::Progress::new(&mut self.machine, "deriving key");
+                let key = crypto::pbkdf2_with_progress(
+                    hash,
+                    password,
+                    salt,
+                    iterations,
+                    length,
+                    &mut |percent| progress.update(percent),
+                );
+                progress.finish();
+                let key = key.map_err(|e| e.to_string())?;
+                Ok(Value::bytes(key.as_bytes().to_vec()))
+            }
+            Primitive::AesSetup => {
+                let name = name_arg(arg(0))?;
+                let device_name = str_arg(arg(1), "device")?;
+                let device = self.device(device_name)?;
+                let key = data_arg(arg(2), "key")?;
+                let cipher = str_arg(arg(3), "cipher")?;
+                let offset = sectors_arg(arg(4), "offset")?;
+                let size = match arg(5) {
+                    Value::Nil => None,
+                    v => Some(sectors_arg(v, "size")?),
+                };
+                let skip = sectors_arg(arg(6), "skip")?;
+                let view = crypto::plain_view(device, cipher, key, offset, size, skip)
+                    .map_err(|e| format!("{device_name}: {e}"))?;
+                self.add_mapping(name, view)
+            }
+            Primitive::LuksOpen => {
+                let device_name = str_arg(arg(0), "device")?;
+                let device = self.device(device_name)?;
+                let passphrase = data_arg(arg(1), "passphrase")?;
+                let name = name_arg(arg(2))?;
+                if self.devices().iter().any(|d| d.name == name) {
+                    return Err(format!("a device named '{name}' exists already"));
+                }
+                let label = format!("unlocking {device_name}");
+                let mut progress = progress::Progress::new(&mut self.machine, &label);
+                let view = crypto::luks_open(device, passphrase, &mut |p| progress.update(p));
+                progress.finish();
+                let view = view.map_err(|e| match e {
+                    crypto::CryptoError::NoKeySlotMatches => e.to_string(),
+                    e => format!("{device_name}: {e}"),
+                })?;
+                self.add_mapping(name, view)
+            }
+            Primitive::Disks => Ok(self.disks_value()),
+            Primitive::Mount => {
+                let device_name = str_arg(arg(0), "device")?;
+                let path = str_arg(arg(1), "path")?;
+                let device = self.device(device_name)?;
+                self.vfs
+                    .mount(device, path)
+                    .map_err(|e| format!("{device_name}: {e}"))?;
+                Ok(Value::Nil)
+            }
+            Primitive::Umount => {
+                let path = str_arg(arg(0), "path")?;
+                self.vfs.umount(path).map_err(|e| e.to_string())?;
+                Ok(Value::Nil)
+            }
+            Primitive::Ls => {
+                let path = str_arg(arg(0), "path")?;
+                let names = self.vfs.ls(path).map_err(|e| e.to_string())?;
+                Ok(Value::list(names.into_iter().map(Value::string).collect()))
+            }
+            Primitive::Read => {
+                let path = str_arg(arg(0), "path")?;
+                Ok(Value::bytes(self.read_file(path)?))
+            }
+            Primitive::Exists => {
+                let path = str_arg(arg(0), "path")?;
+                Ok(Value::Bool(
+                    self.vfs.exists(path).map_err(|e| e.to_string())?,
+                ))
+            }
+            Primitive::Stat => {
+                let path = str_arg(arg(0), "path")?;
+                let stat = self.vfs.stat(path).map_err(|e| e.to_string())?;
+                let kind = if stat.kind == Kind::Dir {
+                    "dir"
+                } else {
+                    "file"
+                };
+                Ok(Value::map(alloc::vec![
+                    (String::from("size"), size_value(stat.size)),
+                    (String::from("kind"), Value::str(kind)),
+                ]))
+            }
+            Primitive::Exec => exec::exec(self, &args),
+        }
+    }
+}
+
+impl<M: Machine> Platform for World<M> {
+    fn write(&mut self, text: &str) {
+        self.machine.write(text)
+    }
+    fn read_line(&mut self, echo: bool) -> Result<String, String> {
+        self.machine.read_line(echo)
+    }
+    fn time_ms(&mut self) -> u64 {
+        self.machine.time_ms()
+    }
+    fn sleep_ms(&mut self, ms: u64) {
+        self.machine.sleep_ms(ms)
+    }
+    fn reboot(&mut self) -> String {
+        self.machine.reboot()
+    }
+    fn halt(&mut self) -> String {
+        self.machine.halt()
+    }
+    fn keymap(&mut self, name: &str) -> Result<(), String> {
+        self.machine.keymap(name)
+    }
+    fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
+        self.primitive_inner(which, args)
+    }
+}
+
+fn size_value(bytes: u64) -> Value {
+    Value::Int(i64::try_from(bytes).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn str_arg<'a>(value: &'a Value, what: &str) -> Result<&'a str, String> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("{what} must be a str, not {}", value.type_name()))
+}
+
+/// A str (its UTF-8) or bytes.
+pub(crate) fn data_arg<'a>(value: &'a Value, what: &str) -> Result<&'a [u8], String> {
+    value
+        .as_bytes()
+        .ok_or_else(|| format!("{what} must be a str or bytes, not {}", value.type_name()))
+}
+
+fn int_arg(value: &Value, what: &str) -> Result<i64, String> {
+    value
+        .as_int()
+        .ok_or_else(|| format!("{what} must be an int, not {}", value.type_name()))
+}
+
+fn sectors_arg(value: &Value, what: &str) -> Result<u64, String> {
+    u64::try_from(int_arg(value, what)?).map_err(|_| format!("{what} must not be negative"))
+}
+
+/// A new device's name: something a later `mount`, `disks()` or Linux's /dev/mapper could show.
+fn name_arg(value: &Value) -> Result<&str, String> {
+    let name = str_arg(value, "name")?;
+    let good = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if good {
+        Ok(name)
+    } else {
+        Err(format!(
+            "bad device name '{name}': use letters, digits, '_', '-' and '.'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A device under the name scripts see it by (`hd0` for the host tool's first `--disk` image, whatever
+/// the image file is called).
+pub struct Renamed {
+    name: String,
+    inner: Rc<dyn BlockDevice>,
+}
+
+impl Renamed {
+    pub fn new(name: &str, inner: Rc<dyn BlockDevice>) -> Renamed {
+        Renamed {
+            name: String::from(name),
+            inner,
+        }
+    }
+}
+
+impl BlockDevice for Renamed {
+    fn sectors(&self) -> u64 {
+        self.inner.sectors()
+    }
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), bootscript_disk::DiskError> {
+        self.inner.read(lba, buf)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,135 @@
+//! `exec`: read the kernel and its initrds from the mounted tree, lay everything out with the hand-off crate,
+//! and give the result to the machine to copy and jump (or, on the host, to describe).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
+use bootscript_handoff::{cpio, detect, linux, multiboot2, KernelKind};
+use bootscript_lang::Value;
+
+use crate::{data_arg, str_arg, Machine, World};
+
+/// Physical memory as the hand-off sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    /// The firmware's memory map (Multiboot2 types).
+    pub map: Vec<MemoryRegion>,
+    /// `(start, length)` ranges that must survive until the jump: the boot stage, its stack, the part of its
+    /// heap in use (where the kernel and initrd bytes are read to).
+    pub in_use: Vec<(u64, u64)>,
+    /// The first address the machine cannot write (the end of its identity map).
+    pub limit: u64,
+    /// The ACPI RSDP: its physical address and its bytes.
+    pub rsdp: Option<(u64, Vec<u8>)>,
+    /// The VGA text cursor (column, row), so Linux's console goes on below our lines.
+    pub cursor: (u8, u8),
+}
+
+/// A kernel ready to start: the copies to make and the state to enter with.
+pub enum Handoff<'a> {
+    Linux(linux::LinuxBoot<'a>),
+    Multiboot2(multiboot2::Multiboot2Boot<'a>),
+}
+
+/// The name of the extra module that carries `files` to a Multiboot2 kernel.
+const FILES_MODULE: &str = "bootscript-files.cpio";
+
+/// exec(kernel, cmdline="", initrd=nil, files=nil)
+pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<Value, String> {
+    let nil = Value::Nil;
+    let arg = |i: usize| args.get(i).unwrap_or(&nil);
+    let kernel_path = String::from(str_arg(arg(0), "kernel")?);
+    let cmdline = String::from(str_arg(arg(1), "cmdline")?);
+    let initrd_paths: Vec<String> = match arg(2) {
+        Value::Nil => Vec::new(),
+        Value::Str(_) => alloc::vec![String::from(str_arg(arg(2), "initrd")?)],
+        list => match list.list_items() {
+            Some(items) => items
+                .iter()
+                .map(|v| str_arg(v, "each initrd").map(String::from))
+                .collect::<Result<_, _>>()?,
+            None => {
+                return Err(format!(
+                    "initrd must be a path or a list of paths, not {}",
+                    list.type_name()
+                ))
+            }
+        },
+    };
+    let files: Vec<(String, Value)> = match arg(3) {
+        Value::Nil => Vec::new(),
+        map => map
+            .map_entries()
+            .ok_or_else(|| format!("files must be a map, not {}", map.type_name()))?,
+    };
+    for (path, value) in &files {
+        data_arg(value, &format!("files[\"{path}\"]"))?;
+    }
+
+    let kernel = world.read_file(&kernel_path)?;
+    let kind = detect(&kernel).map_err(|e| format!("{kernel_path}: {e}"))?;
+    let mut initrds = Vec::with_capacity(initrd_paths.len());
+    for path in &initrd_paths {
+        initrds.push(world.read_file(path)?);
+    }
+    let initrd_slices: Vec<&[u8]> = initrds.iter().map(|i| i.as_slice()).collect();
+    let file_slices: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.as_bytes().unwrap_or_default()))
+        .collect();
+
+    let memory = world.machine.memory();
+    let mut free = FreeMemory::from_map(&memory.map);
+    for &(start, len) in &memory.in_use {
+        free.reserve(start, len);
+    }
+    let handoff = match kind {
+        KernelKind::Linux => {
+            let machine = linux::Machine {
+                memory_map: &memory.map,
+                rsdp_addr: memory.rsdp.as_ref().map(|r| r.0),
+                cursor: memory.cursor,
+            };
+            let boot = linux::prepare(
+                &kernel,
+                cmdline.as_bytes(),
+                &initrd_slices,
+                &file_slices,
+                &machine,
+                &mut free,
+                memory.limit,
+            )
+            .map_err(|e| format!("{kernel_path}: {e}"))?;
+            Handoff::Linux(boot)
+        }
+        KernelKind::Multiboot2 => {
+            let archive = if file_slices.is_empty() {
+                Vec::new()
+            } else {
+                cpio::archive(&file_slices).map_err(|e| format!("files: {e}"))?
+            };
+            let mut modules: Vec<(&[u8], &[u8])> = initrd_paths
+                .iter()
+                .zip(&initrds)
+                .map(|(p, d)| (p.as_bytes(), d.as_slice()))
+                .collect();
+            if !archive.is_empty() {
+                modules.push((FILES_MODULE.as_bytes(), &archive));
+            }
+            let rsdp = memory.rsdp.as_ref().map(|r| r.1.as_slice());
+            let boot = multiboot2::prepare(
+                &kernel,
+                cmdline.as_bytes(),
+                &modules,
+                &memory.map,
+                rsdp,
+                &mut free,
+            )
+            .map_err(|e| format!("{kernel_path}: {e}"))?;
+            return Err(world.machine.boot(Handoff::Multiboot2(boot)));
+        }
+    };
+    Err(world.machine.boot(handoff))
+}

@@ -1,0 +1,46 @@
+//! A live progress line for long key derivations (`unlocking hd0p2 ... 40%`), shown only once the work has
+//! taken more than a second, so quick derivations stay silent.
+
+use alloc::format;
+
+use crate::Machine;
+
+/// How long work runs before its progress line appears.
+const QUIET_MS: u64 = 1000;
+
+pub(crate) struct Progress<'a, M: Machine> {
+    machine: &'a mut M,
+    label: &'a str,
+    start: u64,
+    shown: Option<u32>,
+}
+
+impl<'a, M: Machine> Progress<'a, M> {
+    pub(crate) fn new(machine: &'a mut M, label: &'a str) -> Progress<'a, M> {
+        let start = machine.time_ms();
+        Progress {
+            machine,
+            label,
+            start,
+            shown: None,
+        }
+    }
+
+    /// Called by the derivation a few dozen times at most, so reading the clock here costs nothing.
+    pub(crate) fn update(&mut self, percent: u32) {
+        if self.shown == Some(percent) {
+            return;
+        }
+        if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
+            self.machine
+                .write(&format!("\r{} ... {}%", self.label, percent.min(100)));
+            self.shown = Some(percent);
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if self.shown.is_some() {
+            self.machine.write(&format!("\r{} ... done\n", self.label));
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The primitives through the interpreter, on disks made by the real tools.
+
+use std::process::Command;
+use std::rc::Rc;
+
+use bootscript_disk::{BlockDevice, ImageFile, MemDisk};
+use bootscript_lang::{Config, Interpreter};
+
+use super::*;
+
+/// A machine with scripted input, captured output and the given disks.
+struct TestMachine {
+    disks: Vec<Rc<dyn BlockDevice>>,
+    input: Vec<String>,
+    output: String,
+    booted: Option<String>,
+}
+
+impl Machine for TestMachine {
+    fn write(&mut self, text: &str) {
+        self.output.push_str(text);
+    }
+    fn read_line(&mut self, _echo: bool) -> Result<String, String> {
+        if self.input.is_empty() {
+            return Err(String::from("end of input"));
+        }
+        Ok(self.input.remove(0))
+    }
+    fn time_ms(&mut self) -> u64 {
+        0
+    }
+    fn sleep_ms(&mut self, _ms: u64) {}
+    fn reboot(&mut self) -> String {
+        String::from("reboot is not possible in tests")
+    }
+    fn halt(&mut self) -> String {
+        String::from("halt is not possible in tests")
+    }
+    fn keymap(&mut self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
+        self.disks.clone()
+    }
+    fn memory(&mut self) -> Memory {
+        Memory {
+            map: vec![
+                MemoryRegion {
+                    addr: 0,
+                    len: 0x9fc00,
+                    kind: 1,
+                },
+                MemoryRegion {
+                    addr: 0x100000,
+                    len: (1 << 30) - 0x100000,
+                    kind: 1,
+                },
+            ],
+            in_use: vec![(0x100000, 0x100000)],
+            limit: 1 << 32,
+            rsdp: None,
+            cursor: (0, 0),
+        }
+    }
+    fn boot(&mut self, handoff: Handoff<'_>) -> String {
+        self.booted = Some(match handoff {
+            Handoff::Linux(b) => format!("linux {:#x}", b.plan.kernel_addr),
+            Handoff::Multiboot2(b) => format!("multiboot2 {}", b.image.segments.len()),
+        });
+        String::from("test machine: no jump")
+    }
+}
+
+fn run(
+    disks: Vec<Rc<dyn BlockDevice>>,
+    input: &[&str],
+    source: &str,
+) -> (World<TestMachine>, Result<(), String>) {
+    let machine = TestMachine {
+        disks,
+        input: input.iter().map(|s| s.to_string()).collect(),
+        output: String::new(),
+        booted: None,
+    };
+    let mut world = World::new(machine);
+    let mut interpreter = Interpreter::new(Config::default());
+    let result = interpreter
+        .run("test.bs", source, &mut world)
+        .map_err(|e| e.to_string());
+    (world, result)
+}
+
+fn tool(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed for this test (make setup installs it): {e}")
+        });
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
+/// An MBR disk (by sfdisk) whose second partition holds an ext2 made by mke2fs -d from a small tree.
+fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("boot")).unwrap();
+    std::fs::write(tree.join("boot/hello.txt"), b"hello from ext2\n").unwrap();
+    let fs = dir.join("fs.img");
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-d",
+            tree.to_str().unwrap(),
+            fs.to_str().unwrap(),
+            "4M",
+        ],
+    );
+    let disk = dir.join("disk.img");
+    std::fs::write(&disk, vec![0u8; 8 << 20]).unwrap();
+    let layout = "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=8192, type=83\n";
+    let mut sfdisk = Command::new("sfdisk")
+        .args(["-q", disk.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sfdisk is needed for this test");
+    use std::io::Write;
+    sfdisk
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(layout.as_bytes())
+        .unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+    tool(
+        "dd",
+        &[
+            "status=none",
+            "conv=notrunc",
+            "bs=512",
+            "seek=4096",
+            &format!("if={}", fs.display()),
+            &format!("of={}", disk.display()),
+        ],
+    );
+    Rc::new(Renamed::new(
+        "hd0",
+        Rc::new(ImageFile::open(disk.to_str().unwrap()).unwrap()),
+    ))
+}
+
+#[test]
+fn disks_lists_the_partitions_sfdisk_made() {
+    let dir = tempdir("disks");
+    let disk = ext2_disk(&dir);
+    let (world, result) = run(
+        vec![disk],
+        &[],
+        r#"
+        for d in disks() { print(d.name, d.size, d.kind) }
+    "#,
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "hd0 8388608 disk\nhd0p1 1048576 partition\nhd0p2 4194304 partition\n"
+    );
+}
+
+#[test]
+fn mount_ls_read_stat_on_an_ext2_partition() {
+    let dir = tempdir("mount");
+    let disk = ext2_disk(&dir);
+    let (world, result) = run(
+        vec![disk],
+        &[],
+        r#"
+        mount("hd0p2", "/")
+        print(ls("/boot"))
+        print(text(read("/boot/hello.txt")))
+        print(stat("/boot/hello.txt"), stat("/boot").kind, exists("/nope"), exists("/boot/hello.txt"))
+        print(hex(sha1(read("/boot/hello.txt"))))
+    "#,
+    );
+    result.unwrap();
+    let expected_sha1 = {
+        let out = Command::new("sha1sum")
+            .arg(dir.join("tree/boot/hello.txt"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()[..40].to_string()
+    };
+    assert_eq!(
+        world.machine.output,
+        format!("[\"hello.txt\"]\nhello from ext2\n\n{{size: 16, kind: \"file\"}} dir false true\n{expected_sha1}\n")
+    );
+}
+
+#[test]
+fn errors_name_what_is_wrong() {
+    let dir = tempdir("errors");
+    let disk = ext2_disk(&dir);
+    let (_, result) = run(vec![disk.clone()], &[], r#"mount("hd9", "/")"#);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:1: error: no device named 'hd9' (see disks())"
+    );
+    let (_, result) = run(vec![disk.clone()], &[], r#"mount("hd0p1", "/")"#);
+    let message = result.unwrap_err();
+    assert!(
+        message.starts_with("test.bs:1:1: error: hd0p1: "),
+        "{message}"
+    );
+    let (_, result) = run(vec![disk.clone()], &[], r#"read("/x")"#);
+    assert!(result.unwrap_err().starts_with("test.bs:1:1: error: "));
+    let (_, result) = run(
+        vec![disk],
+        &[],
+        r#"mount("hd0p2", "/"); exec("/boot/hello.txt")"#,
+    );
+    let message = result.unwrap_err();
+    assert!(message.contains("/boot/hello.txt: "), "{message}");
+}
+
+#[test]
+fn hashes_and_pbkdf2_match_the_rfc_vectors() {
+    let (world, result) = run(
+        vec![],
+        &[],
+        r#"
+        print(hex(sha1("abc")))
+        print(hex(pbkdf2("sha1", "password", "salt", 2, 20)))
+        print(hex(hmac("sha256", x"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There")))
+    "#,
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "a9993e364706816aba3e25717850c26c9cd0d89d\n\
+         ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957\n\
+         b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7\n"
+    );
+}
+
+#[test]
+fn aes_setup_names_a_mapping_and_refuses_a_second_of_the_same_name() {
+    let disk: Rc<dyn BlockDevice> = Rc::new(MemDisk::new("hd0", vec![0u8; 1 << 20]));
+    let (world, result) = run(
+        vec![disk.clone()],
+        &[],
+        r#"
+        print(aes_setup("root", "hd0", x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"))
+        let d = disks()
+        print(d[1].name, d[1].kind, d[1].size)
+    "#,
+    );
+    result.unwrap();
+    assert_eq!(world.machine.output, "root\nroot mapped 1048576\n");
+    let (_, result) = run(
+        vec![disk],
+        &[],
+        r#"
+        aes_setup("root", "hd0", x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+        aes_setup("root", "hd0", x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+    "#,
+    );
+    assert!(result
+        .unwrap_err()
+        .ends_with("a device named 'root' exists already"));
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bootscript-system-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
