@@ -1,12 +1,14 @@
-//! The proof that the hand-off structures boot a real Linux: everything is computed by `linux::prepare`, and
-//! a tiny Multiboot2 kernel (tests/linux/chain) loaded by real GRUB copies the pieces where the plan says and
-//! makes the 64-bit entry exactly as `LinuxPlan` documents. Debian's kernel must reach our /init, which prints
-//! its command line and the sha256 of the key file handed on in `files`.
+//! The proof that the hand-off structures boot real kernels: everything is computed by `linux::prepare` or
+//! `multiboot2::prepare`, and a tiny Multiboot2 kernel (tests/linux/chain) loaded by real GRUB copies the
+//! pieces where the plan says and makes the entry exactly as `LinuxPlan` / `Multiboot2Image` document.
+//! Debian's kernel must reach our /init, which prints its command line and the sha256 of the key file handed
+//! on in `files`; the Multiboot2 test kernel must report our command line, modules and memory map.
 
 mod common;
 
 use bootscript_handoff::linux::{self, Machine};
 use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
+use bootscript_handoff::multiboot2;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,25 +77,8 @@ fn hex(s: &str) -> u64 {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
 }
 
-#[test]
-fn linux_boots_from_the_prepared_hand_off() {
-    let kernel = common::vmlinuz();
-    common::run("scripts/mkinitramfs.sh", &[]);
-    common::run("tests/mb2kernel/build.sh", &[]);
-    common::run("tests/linux/chain/build.sh", &[]);
-    let root = common::root();
-    let dir = common::scratch("boot");
-
-    // The machine's memory map as GRUB reports it, read by the Multiboot2 test kernel.
-    let probe = iso(
-        &dir.join("probe"),
-        &root.join("build/mb2kernel.elf"),
-        "probe",
-        &[],
-    );
-    let (status, serial) = qemu(&probe);
-    assert_eq!(status, Some(33), "{serial}");
-    let map: Vec<MemoryRegion> = serial
+fn parse_map(serial: &str) -> Vec<MemoryRegion> {
+    serial
         .lines()
         .filter_map(|l| l.strip_prefix("mb2kernel: mmap base="))
         .map(|l| {
@@ -104,13 +89,38 @@ fn linux_boots_from_the_prepared_hand_off() {
                 kind: w[4].parse().unwrap(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The machine's memory map as GRUB reports it, read by the Multiboot2 test kernel.
+fn probe_memory_map(dir: &Path) -> Vec<MemoryRegion> {
+    common::run("tests/mb2kernel/build.sh", &[]);
+    let probe = iso(
+        &dir.join("probe"),
+        &common::root().join("build/mb2kernel.elf"),
+        "probe",
+        &[],
+    );
+    let (status, serial) = qemu(&probe);
+    assert_eq!(status, Some(33), "{serial}");
+    let map = parse_map(&serial);
     assert!(
         map.iter().any(|r| r.kind == 1 && r.len > 512 << 20),
         "{map:x?}"
     );
+    map
+}
 
-    // Below 64 MiB live GRUB's modules and the chain kernel: the plan must keep out (and so relocates the
+#[test]
+fn linux_boots_from_the_prepared_hand_off() {
+    let kernel = common::vmlinuz();
+    common::run("scripts/mkinitramfs.sh", &[]);
+    common::run("tests/linux/chain/build.sh", &[]);
+    let root = common::root();
+    let dir = common::scratch("boot");
+    let map = probe_memory_map(&dir);
+
+    // Below 64 MiB live the chain kernel and GRUB's modules: the plan must keep out (and so relocates the
     // kernel above pref_address, the less common path).
     let mut free = FreeMemory::from_map(&map);
     free.reserve(0, 64 << 20);
@@ -152,7 +162,7 @@ fn linux_boots_from_the_prepared_hand_off() {
     std::fs::write(dir.join("initrd"), &area).unwrap();
     modules.push((dir.join("initrd"), format!("{:08x}", plan.initrd_addr)));
 
-    let chain_cmdline = format!("{:08x} {:08x}", plan.entry_64, plan.boot_params_addr);
+    let chain_cmdline = format!("L {:08x} {:08x}", plan.entry_64, plan.boot_params_addr);
     let image = iso(
         &dir.join("chain"),
         &root.join("build/chain.elf"),
@@ -188,5 +198,68 @@ fn linux_boots_from_the_prepared_hand_off() {
             "no `{line}` (QEMU status {status:?}):\n{serial}"
         );
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn multiboot2_kernel_boots_from_the_prepared_hand_off() {
+    common::run("tests/mb2kernel/build.sh", &[]);
+    common::run("tests/linux/chain/build.sh", &[]);
+    let root = common::root();
+    let dir = common::scratch("boot-mb2");
+    let map = probe_memory_map(&dir);
+    let kernel = std::fs::read(root.join("build/mb2kernel.elf")).unwrap();
+
+    // GRUB's own modules and the chain kernel sit in [2 MiB, 64 MiB); the test kernel is linked at 1 MiB.
+    let mut free = FreeMemory::from_map(&map);
+    free.reserve(0x200000, (64 << 20) - 0x200000);
+    let first = b"first module\n".to_vec();
+    let second: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let modules: [(&[u8], &[u8]); 2] = [(b"/boot/initrd.img", &first), (b"files.cpio", &second)];
+    let cmdline = b"console=ttyS0 hello from bootscript";
+    let boot = multiboot2::prepare(&kernel, cmdline, &modules, &map, None, &mut free).unwrap();
+    let mut copies: Vec<(u64, Vec<u8>)> = boot
+        .copies()
+        .into_iter()
+        .map(|(a, b)| (a, b.to_vec()))
+        .collect();
+    copies.extend(
+        boot.zeroed()
+            .into_iter()
+            .map(|(a, len)| (a, vec![0u8; len as usize])),
+    );
+    let mut grub_modules = Vec::new();
+    for (i, (addr, bytes)) in copies.iter().enumerate() {
+        let file = dir.join(format!("copy{i}"));
+        std::fs::write(&file, bytes).unwrap();
+        grub_modules.push((file, format!("{addr:08x}")));
+    }
+    let chain_cmdline = format!("M {:08x} {:08x}", boot.image.entry, boot.info_addr);
+    let image = iso(
+        &dir.join("chain"),
+        &root.join("build/chain.elf"),
+        &chain_cmdline,
+        &grub_modules,
+    );
+    let (status, serial) = qemu(&image);
+    assert_eq!(status, Some(33), "{serial}");
+    let lines: Vec<&str> = serial
+        .lines()
+        .filter(|l| l.starts_with("mb2kernel: "))
+        .collect();
+    let expect =
+        |line: String| assert!(lines.contains(&line.as_str()), "no `{line}` in:\n{serial}");
+    expect("mb2kernel: cmdline=console=ttyS0 hello from bootscript".into());
+    expect("mb2kernel: loader=bootscript".into());
+    expect(format!(
+        "mb2kernel: module name=/boot/initrd.img start=0x{:08x} size=13 first=6669727374206d6f",
+        boot.module_addrs[0]
+    ));
+    expect(format!(
+        "mb2kernel: module name=files.cpio start=0x{:08x} size=5000 first=0001020304050607",
+        boot.module_addrs[1]
+    ));
+    // The memory map arrives as it was given.
+    assert_eq!(parse_map(&serial), map);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -7,7 +7,7 @@ OUT=${1:-build/chain.elf}
 for tool in as ld; do
   command -v "$tool" >/dev/null || { echo "chain: $tool is missing (Debian package binutils)" >&2; exit 1; }
 done
-if [ -s "$OUT" ] && [ "$OUT" -nt "$SRC/chain.S" ] && [ "$OUT" -nt tests/mb2kernel/mb2kernel.ld ]; then
+if [ -s "$OUT" ] && [ "$OUT" -nt "$SRC/chain.S" ] && [ "$OUT" -nt "$SRC/chain.ld" ]; then
   exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
@@ -15,7 +15,7 @@ OBJ=$(mktemp --suffix=.o)
 TMP=$(mktemp "$OUT.XXXXXX")
 trap 'rm -f "$OBJ" "$TMP"' EXIT
 as --32 -o "$OBJ" "$SRC/chain.S"
-# The same layout as the Multiboot2 test kernel: linked at 1 MiB, header first.
-ld -m elf_i386 -nostdlib -z noexecstack -z max-page-size=0x1000 -T tests/mb2kernel/mb2kernel.ld -o "$TMP" "$OBJ"
+# Linked at 8 MiB (chain.ld), header first.
+ld -m elf_i386 -nostdlib -z noexecstack -z max-page-size=0x1000 -T "$SRC/chain.ld" -o "$TMP" "$OBJ"
 chmod 755 "$TMP"
 mv "$TMP" "$OUT"

@@ -1,11 +1,15 @@
 /* chain: a Multiboot2 test kernel that plays the last step of our loader, to prove the hand-off structures
  * boot a real Linux before the payload exists. The host test computes everything with the handoff crate and
  * hands it in through GRUB:
- *   command line  "EEEEEEEE BBBBBBBB"  the 64-bit entry point and the boot_params address (8 hex digits each)
- *   each module   named "DDDDDDDD"     copied to that physical address (kernel, initrd area, boot_params,
- *                                      command line)
- * Then it does what linux::LinuxPlan documents: identity-map 4 GiB, long mode, GDT with __BOOT_CS = 0x10 and
- * __BOOT_DS = 0x18, interrupts off, RSI = boot_params, jump. Prints "chain: ..." lines on COM1.
+ *   command line  "L EEEEEEEE BBBBBBBB"  Linux: the 64-bit entry point and the boot_params address (8 hex digits)
+ *              or "M EEEEEEEE IIIIIIII"  Multiboot2: the entry point and the information structure's address
+ *   each module   named "DDDDDDDD"       copied to that physical address (kernel, initrd area, boot_params,
+ *                                        command line; or segments, bss as zeros, modules, information)
+ * Then, for Linux, it does what linux::LinuxPlan documents: identity-map 4 GiB, long mode, GDT with
+ * __BOOT_CS = 0x10 and __BOOT_DS = 0x18, interrupts off, RSI = boot_params, jump; for Multiboot2 it stays in
+ * GRUB's 32-bit protected mode (paging off) and jumps with EAX = 0x36d76289, EBX = information, as
+ * multiboot2::Multiboot2Image documents. It is linked at 8 MiB so that kernels linked at 1 MiB can be copied
+ * over GRUB's placement. Prints "chain: ..." lines on COM1.
  * On a malformed hand-in it exits QEMU through isa-debug-exit with 0x11 (status 35). */
 
         .set MB2_MAGIC, 0xe85250d6
@@ -40,7 +44,10 @@ _start:
         jz 5f
         cmpl $1, %eax
         jne 2f
-        leal 8(%edi), %esi              /* command line: entry, space, boot_params */
+        leal 8(%edi), %esi              /* command line: mode, space, entry, space, boot_params or info */
+        movzbl (%esi), %eax
+        movl %eax, mode
+        addl $2, %esi
         call parse_hex
         movl %eax, entry
         incl %esi
@@ -90,7 +97,13 @@ _start:
         movl boot_params, %eax
         call puthex
         call newline
-
+        cmpl $'M', mode
+        jne 9f
+        movl $0x36d76289, %eax          /* Multiboot2: GRUB's protected mode is what the kernel expects */
+        movl boot_params, %ebx
+        movl entry, %ecx
+        jmp *%ecx
+9:
         /* Identity map of the first 4 GiB with 2 MiB pages: 4 page directories under one PDPT. */
         movl $pd, %edi
         xorl %eax, %eax
@@ -256,12 +269,13 @@ gdt_pointer:
 hex_digits:     .ascii "0123456789abcdef"
 s_hello:        .asciz "chain: started\r\n"
 s_copy:         .asciz "chain: module to 0x"
-s_jump:         .asciz "chain: entering Linux at 0x"
-s_rsi:          .asciz " with boot_params at 0x"
+s_jump:         .asciz "chain: entering the kernel at 0x"
+s_rsi:          .asciz " with boot_params/information at 0x"
 
         .data
 entry:          .long 0
 boot_params:    .long 0
+mode:           .long 0
 
         .bss
         .balign 4096
@@ -270,3 +284,6 @@ pdpt:           .skip 4096
 pd:             .skip 4 * 4096
 stack:          .skip 4096
 stack_top:
+
+        .section .lowhole, "aw", @nobits
+        .skip 0x100000
