@@ -12,7 +12,14 @@ fn pbkdf2_rate(hash: &str, budget: Duration) -> f64 {
     let mut iterations = 10_000u32;
     loop {
         let start = Instant::now();
-        let key = pbkdf2(hash, b"passphrase", b"0123456789abcdef0123456789abcdef", iterations, 64).unwrap();
+        let key = pbkdf2(
+            hash,
+            b"passphrase",
+            b"0123456789abcdef0123456789abcdef",
+            iterations,
+            64,
+        )
+        .unwrap();
         std::hint::black_box(key);
         let elapsed = start.elapsed();
         if elapsed >= budget / 2 || iterations > 100_000_000 {
@@ -38,12 +45,24 @@ fn xts_rate(key_bytes: usize, budget: Duration) -> f64 {
 }
 
 fn main() {
-    let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
     let budget = Duration::from_secs_f64(seconds);
     println!("aes_ni {}", aes_hardware_accelerated());
     for hash in ["sha1", "sha256"] {
-        println!("pbkdf2_{hash}_iterations_per_second {:.0}", pbkdf2_rate(hash, budget));
+        println!(
+            "pbkdf2_{hash}_iterations_per_second {:.0}",
+            pbkdf2_rate(hash, budget)
+        );
     }
-    println!("xts_aes256_decrypt_mb_per_second {:.1}", xts_rate(64, budget));
-    println!("xts_aes128_decrypt_mb_per_second {:.1}", xts_rate(32, budget));
+    println!(
+        "xts_aes256_decrypt_mb_per_second {:.1}",
+        xts_rate(64, budget)
+    );
+    println!(
+        "xts_aes128_decrypt_mb_per_second {:.1}",
+        xts_rate(32, budget)
+    );
 }

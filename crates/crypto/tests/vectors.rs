@@ -332,3 +332,18 @@ fn cipher_names_and_key_lengths() {
         SectorCipher::new(name, &vec![7; length]).unwrap();
     }
 }
+
+/// AES-NI is chosen at run time: used exactly when the CPU has it, unless the software path is forced
+/// with `RUSTFLAGS='--cfg aes_backend="soft"'` (the whole suite then runs on the software path).
+#[test]
+fn aes_backend_is_chosen_at_run_time() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let cpu_has_aes = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "aes"));
+    if cfg!(aes_backend = "soft") {
+        assert!(!bootscript_crypto::aes_hardware_accelerated());
+    } else {
+        assert_eq!(bootscript_crypto::aes_hardware_accelerated(), cpu_has_aes);
+    }
+}
