@@ -15,7 +15,7 @@ pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
 use crate::arch::{cpu, exceptions};
 use crate::bootinfo::{self, MAPPED_LIMIT};
 use crate::memory::{self, Range, MAX_RESERVED};
-use crate::{clock, console, heap, println};
+use crate::{clock, console, heap, print, println};
 
 /// The payload's version, shown in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -45,6 +45,7 @@ unsafe extern "C" {
 /// Call once, first thing, from the entry stub, with the boot loader's registers.
 pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     clock::start();
+    cpu::enable_extended_state();
     // The exception table first: a fault anywhere after this is reported (once a console is open), never a
     // silent triple fault.
     cpu::init_gdt();
@@ -132,6 +133,11 @@ fn banner(boot: &BootInfo, heap: Range) {
     const MIB: u64 = 1 << 20;
     println!("bootscript {VERSION}: boot script loader (no interpreter wired yet)");
     println!("boot loader: {}", boot.loader);
+    print!("cpu:");
+    for name in cpu::feature_names() {
+        print!(" {name}");
+    }
+    println!();
     println!("cmdline: {}", boot.cmdline);
     println!(
         "memory: {} MiB usable; heap {} MiB at {:#x}-{:#x}",

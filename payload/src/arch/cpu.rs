@@ -84,3 +84,56 @@ pub fn halt_forever() -> ! {
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
     }
 }
+
+const CPUID1_ECX_XSAVE: u32 = 1 << 26;
+const CPUID1_ECX_AVX: u32 = 1 << 28;
+const CR4_OSXSAVE: u64 = 1 << 18;
+
+/// Turns on XSAVE-managed state (x87, SSE, and AVX where the CPU has it). Crates that choose AVX/AVX2 code at
+/// run time (through `cpufeatures`) check CR4.OSXSAVE and XCR0 first; without this they would never use it.
+pub fn enable_extended_state() {
+    let leaf1 = core::arch::x86_64::__cpuid_count(1, 0);
+    if leaf1.ecx & CPUID1_ECX_XSAVE == 0 {
+        return;
+    }
+    let xcr0: u32 = if leaf1.ecx & CPUID1_ECX_AVX != 0 {
+        0b111
+    } else {
+        0b011
+    };
+    // SAFETY: the CPU has XSAVE, so CR4.OSXSAVE exists and XSETBV with XCR0 = x87|SSE(|AVX) is valid; the
+    // states enabled are ones the CPU reports. Nothing else in CR4 changes.
+    unsafe {
+        asm!("mov {0}, cr4", "or {0}, {1}", "mov cr4, {0}", out(reg) _, in(reg) CR4_OSXSAVE, options(nostack));
+        asm!("xsetbv", in("ecx") 0, in("eax") xcr0, in("edx") 0, options(nostack));
+    }
+}
+
+/// The instruction-set extensions the crypto code can pick at run time, by name, for the banner.
+pub fn feature_names() -> impl Iterator<Item = &'static str> {
+    let leaf1 = core::arch::x86_64::__cpuid_count(1, 0);
+    let leaf7 = if core::arch::x86_64::__cpuid(0).eax >= 7 {
+        core::arch::x86_64::__cpuid_count(7, 0)
+    } else {
+        core::arch::x86_64::CpuidResult {
+            eax: 0,
+            ebx: 0,
+            ecx: 0,
+            edx: 0,
+        }
+    };
+    let avx_enabled = leaf1.ecx & CPUID1_ECX_XSAVE != 0 && leaf1.ecx & CPUID1_ECX_AVX != 0;
+    [
+        ("sse2", leaf1.edx & (1 << 26) != 0),
+        ("ssse3", leaf1.ecx & (1 << 9) != 0),
+        ("sse4.1", leaf1.ecx & (1 << 19) != 0),
+        ("pclmulqdq", leaf1.ecx & (1 << 1) != 0),
+        ("aes", leaf1.ecx & (1 << 25) != 0),
+        ("sha", leaf7.ebx & (1 << 29) != 0),
+        ("avx", avx_enabled),
+        ("avx2", avx_enabled && leaf7.ebx & (1 << 5) != 0),
+        ("rdrand", leaf1.ecx & (1 << 30) != 0),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+}

@@ -8,10 +8,17 @@ use bootscript_boot_tests::{Boot, Exit};
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(20);
 
-fn banner_and_memory_map(cpu: &str) {
-    let mut vm = Boot::new().cpu(cpu).cmdline("test=exit").start();
+fn banner_and_memory_map(cpu_model: &str) {
+    let mut vm = Boot::new().cpu(cpu_model).cmdline("test=exit").start();
     vm.expect_line("phase=consoles", BOOT);
     vm.expect_line("bootscript 0.1.0: boot script loader", STEP);
+    let cpu = vm.expect_line("cpu: sse2", STEP).text;
+    // qemu64 has no AES-NI; TCG's max CPU (QEMU 7.2) has AES-NI and AVX2 (usable: the payload enabled the AVX
+    // state), but no SHA-NI.
+    match cpu_model {
+        "qemu64" => assert!(!cpu.contains(" aes"), "{cpu}"),
+        _ => assert!(cpu.contains(" aes") && cpu.contains(" avx2"), "{cpu}"),
+    }
     vm.expect_line("cmdline: test=exit", STEP);
     let memory = vm.expect_line("memory: ", STEP).text;
     // 1 GiB of RAM: the payload must find nearly all of it and put the heap in it.
