@@ -23,4 +23,4 @@ pub use fs::{FileSystem, FsError, Kind, Node, Stat};
 #[cfg(feature = "std")]
 pub use image::ImageFile;
 pub use registry::{probe_disks, DiskEntry, EntryKind};
-pub use vfs::Vfs;
+pub use vfs::{File, Vfs, MAX_SYMLINKS};

@@ -100,7 +100,13 @@ impl Vfs {
 
     /// Unmounts what is mounted at `path`; refused while something is mounted below it.
     pub fn umount(&mut self, path: &str) -> Result<(), FsError> {
-        let canonical = self.resolve(path)?.path;
+        // A mount point named plainly is found without reading its (perhaps failing) file system.
+        let lexical = lexical(path)?;
+        let canonical = if self.mount_at(&lexical).is_some() {
+            lexical
+        } else {
+            self.resolve(path)?.path
+        };
         let index = self
             .mounts
             .iter()
@@ -172,6 +178,11 @@ impl Vfs {
             fs: self.mounts[place.mount].fs.clone(),
             node: place.node,
         })
+    }
+
+    /// Reads a file from its start into `buf` (sized from `stat` or `File::size`); returns the bytes read.
+    pub fn read_into(&self, path: &str, buf: &mut [u8]) -> Result<usize, FsError> {
+        self.open(path)?.read_at(0, buf)
     }
 
     /// A whole file in memory. Refused for a file larger than its device (only a sparse file can be).
@@ -252,6 +263,24 @@ impl Vfs {
             path: join(&names),
         })
     }
+}
+
+/// `path` with `.`, `..` and repeated slashes removed, symlinks not consulted.
+fn lexical(path: &str) -> Result<String, FsError> {
+    if !path.starts_with('/') {
+        return Err(FsError::InvalidPath(String::from(path)));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for component in path.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                names.pop();
+            }
+            name => names.push(String::from(name)),
+        }
+    }
+    Ok(join(&names))
 }
 
 fn is_root(path: &str) -> Result<bool, FsError> {

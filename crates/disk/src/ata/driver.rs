@@ -174,8 +174,13 @@ pub fn identify<P: AtaPorts>(
     }
     ports.outb(channel.control, CONTROL_NIEN);
     port.select(drive, 0);
-    if port.status() == FLOATING_BUS {
-        return Err(AtaError::Absent);
+    match port.status() {
+        FLOATING_BUS => return Err(AtaError::Absent),
+        // No device answers at this position (QEMU's empty slave reads 0).
+        0 => {}
+        _ => {
+            port.wait_not_busy()?;
+        }
     }
     for register in [REG_SECTOR_COUNT, REG_LBA_LOW, REG_LBA_MID, REG_LBA_HIGH] {
         port.out(register, 0);

@@ -1,0 +1,61 @@
+//! Shared driving code for the disk fuzz targets: turn bytes into a disk and walk whatever is on it.
+
+use std::rc::Rc;
+
+use bootscript_disk::fs::{FileSystem, Kind, Node};
+use bootscript_disk::{BlockDevice, MemDisk, Vfs};
+
+/// The input as a disk (a trailing partial sector is dropped, as on a real disk).
+pub fn disk(data: &[u8]) -> Rc<dyn BlockDevice> {
+    Rc::new(MemDisk::new("fuzz", data.to_vec()))
+}
+
+/// Lists, stats and reads everything reachable within small bounds, through the file system and the VFS.
+pub fn walk(fs: &dyn FileSystem) {
+    let mut budget = 200;
+    walk_dir(fs, &fs.root(), 0, &mut budget);
+}
+
+fn walk_dir(fs: &dyn FileSystem, dir: &Node, depth: u32, budget: &mut u32) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(names) = fs.list(dir) else { return };
+    for name in names {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let Ok(Some(node)) = fs.lookup(dir, &name) else { continue };
+        match node.kind {
+            Kind::Dir => walk_dir(fs, &node, depth + 1, budget),
+            Kind::Symlink => {
+                let _ = fs.read_link(&node);
+            }
+            Kind::File => {
+                let mut buf = vec![0u8; 70_000];
+                let _ = fs.read_at(&node, 0, &mut buf);
+                let _ = fs.read_at(&node, 1234, &mut buf[..5000]);
+            }
+        }
+    }
+}
+
+/// Mounts through the VFS and resolves a few paths, symlinks included.
+pub fn vfs(device: Rc<dyn BlockDevice>) {
+    let mut vfs = Vfs::new();
+    if vfs.mount(device, "/").is_err() {
+        return;
+    }
+    if let Ok(names) = vfs.ls("/") {
+        for name in names.iter().take(20) {
+            let path = format!("/{name}");
+            let _ = vfs.stat(&path);
+            if let Ok(file) = vfs.open(&path) {
+                let mut buf = vec![0u8; 4096];
+                let _ = file.read_at(0, &mut buf);
+            }
+            let _ = vfs.ls(&format!("{path}/../{name}/."));
+        }
+    }
+}
