@@ -39,7 +39,14 @@ pub fn largest_free(usable: &[Range], reserved: &[Range], limit: u64) -> Option<
     let count = reserved.len().min(MAX_RESERVED);
     sorted[..count].copy_from_slice(&reserved[..count]);
     let sorted = &mut sorted[..count];
-    sorted.sort_unstable_by_key(|r| r.start);
+    // Insertion sort: a handful of entries, and far smaller code than the library sort.
+    for i in 1..sorted.len() {
+        let mut j = i;
+        while j > 0 && sorted[j - 1].start > sorted[j].start {
+            sorted.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 
     let mut best: Option<Range> = None;
     let mut consider = |start: u64, end: u64| {

@@ -80,8 +80,12 @@ fn keys() {
                 println!("key: enter");
                 return;
             }
-            Some(DecodedKey::Unicode(c)) => println!("key: {c:?} U+{:04X}", u32::from(c)),
-            Some(DecodedKey::RawKey(code)) => println!("key: raw {code:?}"),
+            Some(DecodedKey::Unicode(c)) if c.is_control() => {
+                println!("key: U+{:04X}", u32::from(c))
+            }
+            Some(DecodedKey::Unicode(c)) => println!("key: '{c}' U+{:04X}", u32::from(c)),
+            // Shift, arrows, function keys: no character (a numeric name would need a big Debug table).
+            Some(DecodedKey::RawKey(_)) => println!("key: raw"),
             None => fail(format_args!("keys: no key within {INPUT_TIMEOUT_MS} ms")),
         }
     }
@@ -102,14 +106,24 @@ fn modules(boot: &BootInfo) {
         let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
-        let head = &bytes[..bytes.len().min(64)];
-        let text = core::str::from_utf8(head).unwrap_or("(not text)");
         println!(
-            "module {}: size={} fnv1a={hash:016x} head={:?}",
+            "module {}: size={} fnv1a={hash:016x}",
             module.name,
-            bytes.len(),
-            text
+            bytes.len()
         );
+        // The first bytes as text, anything not printable ASCII shown as '.'.
+        let head = bytes.iter().take(64).map(|&b| {
+            if b == b' ' || b.is_ascii_graphic() {
+                b as char
+            } else {
+                '.'
+            }
+        });
+        platform::write("module head: ");
+        for c in head {
+            platform::write(c.encode_utf8(&mut [0; 4]));
+        }
+        platform::write("\n");
     }
 }
 
