@@ -405,6 +405,7 @@ pub fn help_text() -> String {
 
 impl Machine<'_> {
     /// Binds the arguments of a built-in to its parameters and runs it.
+    #[inline(never)]
     pub(crate) fn builtin(
         &mut self,
         index: u8,

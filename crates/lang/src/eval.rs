@@ -236,6 +236,24 @@ impl Machine<'_> {
                     }
                 }
             }
+            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
+            Stmt::Return(value) => {
+                self.ret = match value {
+                    Some(e) => self.eval(e)?,
+                    None => Value::Nil,
+                };
+                return Ok(Flow::Return);
+            }
+            Stmt::Break => return Ok(Flow::Break),
+            Stmt::Continue => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// `for` and `try`, out of line so that `exec`'s frame stays small.
+    #[inline(never)]
+    fn exec_rare(&mut self, stmt: &Stmt) -> R<Flow> {
+        match stmt {
             Stmt::For {
                 var,
                 captured,
@@ -295,19 +313,12 @@ impl Machine<'_> {
                     result => return result,
                 }
             }
-            Stmt::Return(value) => {
-                self.ret = match value {
-                    Some(e) => self.eval(e)?,
-                    None => Value::Nil,
-                };
-                return Ok(Flow::Return);
-            }
-            Stmt::Break => return Ok(Flow::Break),
-            Stmt::Continue => return Ok(Flow::Continue),
+            _ => {}
         }
         Ok(Flow::Normal)
     }
 
+    #[inline(never)]
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
             ExprKind::Var(var) => {
@@ -336,62 +347,57 @@ impl Machine<'_> {
     }
 
     /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
-    /// a loop takes linear time. Nothing can watch a local that no closure captured, so this is unobservable
-    /// (on an error the string is cut back). Returns false when the fast way does not apply.
+    /// a loop takes linear time. The parts are evaluated first, in order, each checked as `+` would; they cannot
+    /// change the local (only a closure could, and then it would be a cell). Returns false when this does not
+    /// apply (the normal way then evaluates everything).
+    #[inline(never)]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let mut parts = Vec::new();
         let mut e = value;
         while let ExprKind::Binary(Op::Add, left, right) = &e.kind {
-            parts.push(&**right);
+            parts.push((&**right, e.pos));
             e = left;
         }
         let index = self.base + slot as usize;
-        let unique = matches!(self.stack.get(index), Some(Value::Str(t)) if Rc::strong_count(t) == 1 && Rc::weak_count(t) == 0);
-        if !unique || !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot) {
+        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot)
+            || !matches!(self.stack.get(index), Some(Value::Str(_)))
+        {
             return Ok(false);
         }
-        // Take the string out while the parts are evaluated: they cannot read this local anyway.
-        let Some(Value::Str(mut text)) = self.stack.get_mut(index).map(core::mem::take) else {
-            return Ok(false);
-        };
-        let start = text.0.len();
-        let mut result = Ok(());
-        for part in parts.iter().rev() {
-            let piece = match self.eval(part) {
-                Ok(Value::Str(p)) => p,
-                Ok(other) => {
-                    result = Err(at(
-                        fault(&["cannot add str and ", other.type_name()]),
-                        part.pos,
-                    ));
-                    break;
+        let mut pieces = Vec::with_capacity(parts.len());
+        let mut total = 0;
+        for (part, pos) in parts.iter().rev() {
+            match self.eval(part)? {
+                Value::Str(p) => {
+                    total += p.0.len();
+                    pieces.push(p);
                 }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            if let Err(m) = self.reserve(piece.0.len()) {
-                result = Err(at(m, part.pos));
-                break;
+                other => return Err(at(fault(&["cannot add str and ", other.type_name()]), *pos)),
             }
-            if let Some(t) = Rc::get_mut(&mut text) {
+        }
+        self.reserve(total).map_err(|m| at(m, value.pos))?;
+        let Some(Value::Str(text)) = self.stack.get_mut(index) else { return Ok(false) };
+        match Rc::get_mut(text) {
+            Some(t) => {
                 let before = t.0.capacity();
-                t.0.push_str(&piece.0);
+                for p in &pieces {
+                    t.0.push_str(&p.0);
+                }
                 crate::value::count(t.0.capacity(), before);
             }
-        }
-        if result.is_err() {
-            if let Some(t) = Rc::get_mut(&mut text) {
-                t.0.truncate(start);
+            None => {
+                let mut s = String::with_capacity(text.0.len() + total);
+                s.push_str(&text.0);
+                for p in &pieces {
+                    s.push_str(&p.0);
+                }
+                *self.stack.get_mut(index).unwrap_or(&mut Value::Nil) = Value::string(s);
             }
         }
-        if let Some(s) = self.stack.get_mut(index) {
-            *s = Value::Str(text);
-        }
-        result.map(|_| true)
+        Ok(true)
     }
 
+    #[inline(never)]
     fn set_item(&mut self, container: &Value, key: Value, v: Value) -> Result<(), Fault> {
         match (container, &key) {
             (Value::List(l), Value::Int(i)) => {
@@ -444,13 +450,6 @@ impl Machine<'_> {
                 self.eval(right)?
             }
             ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
-            ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => Value::Int(
-                    n.checked_neg()
-                        .ok_or_else(|| at(String::from("integer overflow"), e.pos))?,
-                ),
-                other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
-            },
             ExprKind::Call(callee, positional, keywords) => {
                 let f = self.eval(callee)?;
                 let base = self.stack.len();
@@ -464,6 +463,21 @@ impl Machine<'_> {
                 }
                 self.call(f, base, named).map_err(|err| place(err, e.pos))?
             }
+            _ => self.eval_rare(e)?,
+        })
+    }
+
+    /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
+    #[inline(never)]
+    fn eval_rare(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::Neg(x) => match self.eval(x)? {
+                Value::Int(n) => Value::Int(
+                    n.checked_neg()
+                        .ok_or_else(|| at(String::from("integer overflow"), e.pos))?,
+                ),
+                other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
+            },
             ExprKind::Index(base, index) => {
                 let container = self.eval(base)?;
                 let key = self.eval(index)?;
@@ -503,9 +517,11 @@ impl Machine<'_> {
                     upvalues,
                 }))
             }
+            _ => Value::Nil,
         })
     }
 
+    #[inline(never)]
     fn capture(&mut self, capture: Capture) -> Rc<RefCell<Value>> {
         match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
@@ -529,6 +545,7 @@ impl Machine<'_> {
         }
     }
 
+    #[inline(never)]
     fn index(&self, container: &Value, key: &Value) -> Result<Value, Fault> {
         let out_of_range = || String::from("index out of range");
         match (container, key) {
@@ -558,6 +575,7 @@ impl Machine<'_> {
         }
     }
 
+    #[inline(never)]
     fn binary(&mut self, op: Op, a: Value, b: Value) -> Result<Value, Fault> {
         let overflow = || String::from("integer overflow");
         if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
@@ -664,6 +682,7 @@ impl Machine<'_> {
         }
     }
 
+    #[inline(never)]
     fn call_closure(
         &mut self,
         closure: Rc<Closure>,

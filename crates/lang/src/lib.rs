@@ -52,8 +52,10 @@ pub const MAX_CALL_DEPTH: u32 = 250;
 pub const MAX_NESTING: u32 = 200;
 /// The memory a script may hold by default (strings, bytes, list items and map entries).
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
-/// The native stack nested script calls may use by default; the payload sets its own.
-pub const DEFAULT_STACK_LIMIT: usize = 1 << 20;
+/// The native stack nested script calls may use by default (a release build takes about 1 KiB per script
+/// call). The thread that runs a script needs this plus headroom for one call's deepest expression, parsing
+/// and the platform: about 128 KiB more. The payload sets its own.
+pub const DEFAULT_STACK_LIMIT: usize = 512 << 10;
 
 /// Limits for an interpreter.
 #[derive(Clone, Copy, Debug)]

@@ -72,7 +72,8 @@ fn run_one(path: &Path) -> Option<String> {
     let mut expected_error = None;
     let mut expected_checks = Vec::new();
     let mut input = Vec::new();
-    let mut config = Config::default();
+    // Debug builds take about ten times the stack per call that release builds take.
+    let mut config = Config { stack_limit: 32 << 20, ..Config::default() };
     let mut cmdline = String::new();
     const KEYS: [&str; 8] =
         ["# expect: ", "# expect error: ", "# expect check: ", "# input: ", "# cmdline: ", "# steps: ", "# memory: ", "# stack: "];
