@@ -18,6 +18,8 @@ use alloc::vec::Vec;
 pub const SETUP_HEADER: usize = 0x1f1;
 /// Offset of the 64-bit entry point from the start of the protected-mode kernel.
 pub const ENTRY_64_OFFSET: u64 = 0x200;
+/// Where the setup header's room in boot_params ends (edd_mbr_sig_buffer follows).
+const SETUP_HEADER_LIMIT: usize = 0x290;
 /// The size of boot_params.
 pub const BOOT_PARAMS_SIZE: usize = 4096;
 /// How many E820 entries boot_params holds.
@@ -349,14 +351,13 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
     let mut bp = vec![0u8; BOOT_PARAMS_SIZE];
     let header = image
         .image
-        .get(SETUP_HEADER..image.header.header_end)
+        .get(SETUP_HEADER..image.header.header_end.min(SETUP_HEADER_LIMIT))
         .ok_or(Error::Truncated("setup header"))?;
     put(&mut bp, SETUP_HEADER, header);
 
-    // The loader's part of the header.
-    bp[TYPE_OF_LOADER] = 0xff; // "undefined" loader: we have no assigned ID.
-                               // Only the real-mode setup uses the heap, and the 64-bit entry skips it; GRUB's value keeps any code
-                               // that looks at the flag content.
+    // The loader's part of the header. type_of_loader 0xff: "undefined", we have no assigned ID. Only the
+    // real-mode setup uses the heap, and the 64-bit entry skips it; GRUB's value is set for any code that looks.
+    bp[TYPE_OF_LOADER] = 0xff;
     bp[LOADFLAGS] = image.header.loadflags | CAN_USE_HEAP;
     put(&mut bp, HEAP_END_PTR, &(0x9000u16 - 0x200).to_le_bytes());
     put(
