@@ -1,35 +1,26 @@
-//! The Multiboot2 information, read once at entry into plain data: command line, modules, memory map,
-//! boot loader name, ACPI RSDP. Strings and module bytes stay where GRUB put them (kept out of the heap).
+//! The Multiboot2 information, read once into plain data: command line, modules, memory map, boot loader
+//! name, ACPI RSDP. Pure (the payload's `platform` hands it the loaded structure), so bad inputs are tested on
+//! the host. Strings and module bytes stay where the boot loader put them.
 
-use multiboot2::{BootInformation, BootInformationHeader, FramebufferType, MemoryAreaType};
+use multiboot2::{BootInformation, FramebufferType, MemoryAreaType};
 
 use crate::memory::Range;
-use crate::println;
 
-/// Modules beyond this many are ignored (with a message).
+/// Modules beyond this many are left out (and counted).
 pub const MAX_MODULES: usize = 32;
-/// Memory map entries beyond this many are ignored (with a message).
+/// Memory map entries beyond this many are left out (and counted).
 pub const MAX_REGIONS: usize = 64;
 /// The identity mapping covers the first 4 GiB; nothing above it is reachable.
 pub const MAPPED_LIMIT: u64 = 4 << 30;
+/// The value a Multiboot2 loader passes in EAX.
+pub const MULTIBOOT2_MAGIC: u32 = 0x36d7_6289;
 
-/// A file GRUB loaded with `module2 FILE NAME`.
+/// A file the boot loader loaded with `module2 FILE NAME`.
 #[derive(Debug, Clone, Copy)]
-pub struct Module {
+pub struct Module<'a> {
     /// The rest of the `module2` line (the name the script refers to it by).
-    pub name: &'static str,
+    pub name: &'a str,
     pub range: Range,
-}
-
-impl Module {
-    /// The module's contents.
-    pub fn bytes(&self) -> &'static [u8] {
-        // SAFETY: `parse` keeps only modules inside the identity-mapped first 4 GiB; the heap is chosen to
-        // avoid them and nothing writes there, so the bytes stay valid and unchanged for the whole run.
-        unsafe {
-            core::slice::from_raw_parts(self.range.start as *const u8, self.range.length() as usize)
-        }
-    }
 }
 
 /// What a memory map entry says about its range.
@@ -56,14 +47,14 @@ impl MemoryKind {
 }
 
 /// One memory map entry.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryRegion {
     pub range: Range,
     pub kind: MemoryKind,
 }
 
-/// The ACPI root pointer as GRUB copied it into the boot information.
-#[derive(Debug, Clone, Copy)]
+/// The ACPI root pointer as the boot loader copied it into the boot information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rsdp {
     /// Where the copy of the RSDP structure starts.
     pub address: u64,
@@ -85,29 +76,34 @@ pub enum MemorySource {
 }
 
 /// Everything the payload learned from the boot loader.
-pub struct BootInfo {
-    pub cmdline: &'static str,
-    pub loader: &'static str,
+#[derive(Debug)]
+pub struct BootInfo<'a> {
+    pub cmdline: &'a str,
+    pub loader: &'a str,
     pub rsdp: Option<Rsdp>,
     /// Where the boot information itself lies (kept out of the heap).
     pub info_range: Range,
-    /// GRUB left the screen in VGA text mode (no graphics framebuffer).
+    /// The screen is in VGA text mode (no graphics framebuffer reported).
     pub vga_text: bool,
     pub memory_source: MemorySource,
-    modules: [Module; MAX_MODULES],
+    /// Modules left out: beyond [`MAX_MODULES`], or not inside the first 4 GiB.
+    pub ignored_modules: usize,
+    /// Memory map entries left out: beyond [`MAX_REGIONS`], or wrapping around the address space.
+    pub ignored_regions: usize,
+    modules: [Module<'a>; MAX_MODULES],
     module_count: usize,
     regions: [MemoryRegion; MAX_REGIONS],
     region_count: usize,
 }
 
-impl BootInfo {
+impl<'a> BootInfo<'a> {
     /// The modules, in `module2` order.
-    pub fn modules(&self) -> &[Module] {
+    pub fn modules(&self) -> &[Module<'a>] {
         &self.modules[..self.module_count]
     }
 
     /// The module with this name.
-    pub fn module(&self, name: &str) -> Option<&Module> {
+    pub fn module(&self, name: &str) -> Option<&Module<'a>> {
         self.modules().iter().find(|m| m.name == name)
     }
 
@@ -127,7 +123,7 @@ impl BootInfo {
 }
 
 /// Why the boot information cannot be read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BootInfoError {
     /// EAX did not hold the Multiboot2 magic: not started by a Multiboot2 loader.
     NotMultiboot2(u32),
@@ -138,29 +134,17 @@ pub enum BootInfoError {
 impl core::fmt::Display for BootInfoError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            BootInfoError::NotMultiboot2(magic) => {
-                write!(f, "not started by a Multiboot2 boot loader (magic {magic:#x}, expected 0x36d76289)")
-            }
+            BootInfoError::NotMultiboot2(magic) => write!(
+                f,
+                "not started by a Multiboot2 boot loader (magic {magic:#x}, expected {MULTIBOOT2_MAGIC:#x})"
+            ),
             BootInfoError::Malformed => f.write_str("the Multiboot2 boot information is malformed"),
         }
     }
 }
 
-/// The raw value GRUB passes in EAX.
-const MULTIBOOT2_MAGIC: u32 = 0x36d7_6289;
-
-/// Reads the boot information at `address`; prints a line for each thing it has to leave out.
-///
-/// # Safety
-/// `address` must be what the boot loader passed in EBX alongside `magic`, in identity-mapped memory that
-/// nothing overwrites afterwards.
-pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError> {
-    if magic != MULTIBOOT2_MAGIC {
-        return Err(BootInfoError::NotMultiboot2(magic));
-    }
-    // SAFETY: the magic says a Multiboot2 loader passed `address`; the caller guarantees it stays intact.
-    let info = unsafe { BootInformation::load(address as usize as *const BootInformationHeader) }
-        .map_err(|_| BootInfoError::Malformed)?;
+/// Reads what the payload needs out of a loaded boot information structure.
+pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
     let empty_module = Module {
         name: "",
         range: Range { start: 0, end: 0 },
@@ -169,20 +153,15 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
         range: Range { start: 0, end: 0 },
         kind: MemoryKind::Reserved,
     };
-    // The strings are extended to 'static: the information is never overwritten (the heap avoids it).
-    let cmdline = info
-        .command_line_tag()
-        .and_then(|t| t.cmdline().ok())
-        .unwrap_or("");
-    let loader = info
-        .boot_loader_name_tag()
-        .and_then(|t| t.name().ok())
-        .unwrap_or("unknown");
     let mut boot = BootInfo {
-        // SAFETY: see above and the caller's guarantee.
-        cmdline: unsafe { extend(cmdline) },
-        // SAFETY: as for the command line.
-        loader: unsafe { extend(loader) },
+        cmdline: info
+            .command_line_tag()
+            .and_then(|t| t.cmdline().ok())
+            .unwrap_or(""),
+        loader: info
+            .boot_loader_name_tag()
+            .and_then(|t| t.name().ok())
+            .unwrap_or("unknown"),
         rsdp: None,
         info_range: Range {
             start: info.start_address() as u64,
@@ -190,6 +169,8 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
         },
         vga_text: true,
         memory_source: MemorySource::Nothing,
+        ignored_modules: 0,
+        ignored_regions: 0,
         modules: [empty_module; MAX_MODULES],
         module_count: 0,
         regions: [empty_region; MAX_REGIONS],
@@ -197,45 +178,29 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
     };
 
     for tag in info.module_tags() {
-        let name = tag.cmdline().unwrap_or("?");
         let range = Range {
             start: u64::from(tag.start_address()),
             end: u64::from(tag.end_address()),
         };
-        if range.end < range.start || range.end > MAPPED_LIMIT {
-            println!(
-                "bootscript: module \"{name}\" has an impossible address range {range:x?}; ignored"
-            );
+        if range.end < range.start || range.end > MAPPED_LIMIT || boot.module_count == MAX_MODULES {
+            boot.ignored_modules += 1;
             continue;
         }
-        if boot.module_count == MAX_MODULES {
-            println!(
-                "bootscript: more than {MAX_MODULES} modules; \"{name}\" and later ones ignored"
-            );
-            break;
-        }
-        // SAFETY: as for the command line.
-        let name = unsafe { extend(name) };
-        boot.modules[boot.module_count] = Module { name, range };
+        boot.modules[boot.module_count] = Module {
+            name: tag.cmdline().unwrap_or("?"),
+            range,
+        };
         boot.module_count += 1;
     }
 
     if let Some(map) = info.memory_map_tag() {
         boot.memory_source = MemorySource::MemoryMap;
         for area in map.memory_areas() {
-            let Some(range) = Range::from_length(area.start_address(), area.size()) else {
-                println!(
-                    "bootscript: memory map entry at {:#x} wraps around; ignored",
-                    area.start_address()
-                );
+            let range = Range::from_length(area.start_address(), area.size());
+            let (Some(range), true) = (range, boot.region_count < MAX_REGIONS) else {
+                boot.ignored_regions += 1;
                 continue;
             };
-            if boot.region_count == MAX_REGIONS {
-                println!(
-                    "bootscript: memory map longer than {MAX_REGIONS} entries; the rest ignored"
-                );
-                break;
-            }
             let kind = match area.typ() {
                 MemoryAreaType::Available => MemoryKind::Usable,
                 MemoryAreaType::AcpiAvailable => MemoryKind::AcpiReclaimable,
@@ -267,17 +232,16 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
         boot.region_count = 2;
     }
 
+    // The RSDP copy follows the 8-byte tag header.
     if let Some(tag) = info.rsdp_v2_tag() {
-        let address = core::ptr::from_ref(tag) as *const u8 as u64 + 8;
         boot.rsdp = Some(Rsdp {
-            address,
+            address: core::ptr::from_ref(tag).cast::<u8>() as u64 + 8,
             revision: tag.revision(),
             table_address: tag.xsdt_address() as u64,
         });
     } else if let Some(tag) = info.rsdp_v1_tag() {
-        let address = core::ptr::from_ref(tag) as *const u8 as u64 + 8;
         boot.rsdp = Some(Rsdp {
-            address,
+            address: core::ptr::from_ref(tag).cast::<u8>() as u64 + 8,
             revision: tag.revision(),
             table_address: tag.rsdt_address() as u64,
         });
@@ -286,14 +250,174 @@ pub unsafe fn parse(magic: u32, address: u32) -> Result<BootInfo, BootInfoError>
     if let Some(Ok(framebuffer)) = info.framebuffer_tag() {
         boot.vga_text = matches!(framebuffer.buffer_type(), Ok(FramebufferType::Text));
     }
-    Ok(boot)
+    boot
 }
 
-/// # Safety
-/// The string must point into the boot information, which lives for the whole run.
-unsafe fn extend(text: &str) -> &'static str {
-    // SAFETY: the caller guarantees the memory outlives the program.
-    unsafe {
-        core::str::from_utf8_unchecked(core::slice::from_raw_parts(text.as_ptr(), text.len()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use multiboot2::BootInformationHeader;
+
+    /// Builds a Multiboot2 information structure the way a boot loader lays it out.
+    struct Builder(Vec<u8>);
+
+    impl Builder {
+        fn new() -> Self {
+            Builder(alloc::vec![0; 8])
+        }
+
+        fn tag(mut self, kind: u32, body: &[u8]) -> Self {
+            let size = 8 + body.len() as u32;
+            self.0.extend_from_slice(&kind.to_le_bytes());
+            self.0.extend_from_slice(&size.to_le_bytes());
+            self.0.extend_from_slice(body);
+            while !self.0.len().is_multiple_of(8) {
+                self.0.push(0);
+            }
+            self
+        }
+
+        fn string(self, kind: u32, text: &str) -> Self {
+            let mut body = text.as_bytes().to_vec();
+            body.push(0);
+            self.tag(kind, &body)
+        }
+
+        fn module(self, start: u32, end: u32, name: &str) -> Self {
+            let mut body = Vec::new();
+            body.extend_from_slice(&start.to_le_bytes());
+            body.extend_from_slice(&end.to_le_bytes());
+            body.extend_from_slice(name.as_bytes());
+            body.push(0);
+            self.tag(3, &body)
+        }
+
+        fn memory_map(self, entries: &[(u64, u64, u32)]) -> Self {
+            let mut body = Vec::new();
+            body.extend_from_slice(&24u32.to_le_bytes());
+            body.extend_from_slice(&0u32.to_le_bytes());
+            for &(base, length, kind) in entries {
+                body.extend_from_slice(&base.to_le_bytes());
+                body.extend_from_slice(&length.to_le_bytes());
+                body.extend_from_slice(&kind.to_le_bytes());
+                body.extend_from_slice(&0u32.to_le_bytes());
+            }
+            self.tag(6, &body)
+        }
+
+        /// The finished bytes in 8-byte-aligned storage, as the crate requires.
+        fn finish(self) -> Vec<u64> {
+            let mut bytes = self.tag(0, &[]).0;
+            let total = bytes.len() as u32;
+            bytes[..4].copy_from_slice(&total.to_le_bytes());
+            bytes
+                .chunks(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        }
+    }
+
+    fn load(words: &[u64]) -> BootInformation<'_> {
+        // SAFETY: the words are a complete, 8-byte-aligned structure that outlives the returned value.
+        unsafe { BootInformation::load(words.as_ptr().cast::<BootInformationHeader>()) }.unwrap()
+    }
+
+    #[test]
+    fn reads_command_line_modules_and_memory() {
+        let words = Builder::new()
+            .string(1, "test=echo root=/dev/sda1")
+            .string(2, "GRUB 2.06")
+            .module(0x20_0000, 0x20_1000, "boot.bs")
+            .module(0x30_0000, 0x30_0005, "key")
+            .memory_map(&[
+                (0, 0x9fc00, 1),
+                (0x10_0000, 0x3ff0_0000, 1),
+                (0xfffc_0000, 0x4_0000, 2),
+            ])
+            .finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.cmdline, "test=echo root=/dev/sda1");
+        assert_eq!(boot.loader, "GRUB 2.06");
+        assert_eq!(boot.modules().len(), 2);
+        assert_eq!(
+            boot.module("key").unwrap().range,
+            Range {
+                start: 0x30_0000,
+                end: 0x30_0005
+            }
+        );
+        assert_eq!(boot.memory_source, MemorySource::MemoryMap);
+        assert_eq!(boot.memory_map().len(), 3);
+        assert_eq!(boot.memory_map()[2].kind, MemoryKind::Reserved);
+        assert_eq!(boot.usable_bytes(), 0x9fc00 + 0x3ff0_0000);
+        assert_eq!(boot.info_range.length(), words.len() as u64 * 8);
+        assert!(boot.rsdp.is_none());
+        assert!(boot.vga_text);
+    }
+
+    #[test]
+    fn no_memory_map_and_no_modules_are_reported_not_fatal() {
+        let words = Builder::new().string(1, "").finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.memory_source, MemorySource::Nothing);
+        assert!(boot.memory_map().is_empty());
+        assert!(boot.modules().is_empty());
+        assert_eq!(boot.loader, "unknown");
+    }
+
+    #[test]
+    fn basic_memory_info_stands_in_for_a_missing_map() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&639u32.to_le_bytes());
+        body.extend_from_slice(&(64 * 1024u32).to_le_bytes());
+        let words = Builder::new().tag(4, &body).finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.memory_source, MemorySource::BasicInfo);
+        assert_eq!(
+            boot.memory_map()[1].range,
+            Range {
+                start: 1 << 20,
+                end: (1 << 20) + (64 << 20)
+            }
+        );
+    }
+
+    #[test]
+    fn impossible_modules_and_entries_are_left_out_and_counted() {
+        let mut builder = Builder::new()
+            .module(0x50_0000, 0x40_0000, "backwards")
+            .memory_map(&[(u64::MAX - 10, 100, 1), (0x10_0000, 0x10_0000, 1)]);
+        for i in 0..MAX_MODULES as u32 + 2 {
+            builder = builder.module(0x100_0000 + i * 0x1000, 0x100_0000 + i * 0x1000 + 10, "m");
+        }
+        let words = builder.finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.modules().len(), MAX_MODULES);
+        assert_eq!(boot.ignored_modules, 3);
+        assert_eq!(boot.memory_map().len(), 1);
+        assert_eq!(boot.ignored_regions, 1);
+    }
+
+    #[test]
+    fn rsdp_copy_is_found() {
+        // RSDP v1: signature, checksum, OEM id, revision 0, RSDT address.
+        let mut rsdp = Vec::new();
+        rsdp.extend_from_slice(b"RSD PTR ");
+        rsdp.push(0);
+        rsdp.extend_from_slice(b"BOCHS ");
+        rsdp.push(0);
+        rsdp.extend_from_slice(&0x3ffe_1ad8u32.to_le_bytes());
+        let words = Builder::new().tag(14, &rsdp).finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let found = boot.rsdp.unwrap();
+        assert_eq!(found.revision, 0);
+        assert_eq!(found.table_address, 0x3ffe_1ad8);
+        assert_eq!(found.address, words.as_ptr() as u64 + 16);
     }
 }

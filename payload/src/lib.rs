@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod bootinfo;
 pub mod cmdline;
 pub mod keymap;
 pub mod line;
@@ -15,8 +16,6 @@ pub mod memory;
 
 #[cfg(target_os = "bootscript")]
 mod arch;
-#[cfg(target_os = "bootscript")]
-pub mod bootinfo;
 #[cfg(target_os = "bootscript")]
 pub mod clock;
 #[cfg(target_os = "bootscript")]

@@ -5,7 +5,12 @@ use core::panic::PanicInfo;
 
 use spin::Once;
 
-pub use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, MemorySource, Module, Rsdp};
+pub use crate::bootinfo::{MemoryKind, MemoryRegion, MemorySource, Rsdp};
+
+/// The boot information as the payload keeps it (strings point into the boot loader's structure).
+pub type BootInfo = crate::bootinfo::BootInfo<'static>;
+/// A module as the payload keeps it; its contents are [`module_bytes`].
+pub type Module = crate::bootinfo::Module<'static>;
 pub use crate::clock::{sleep_ms, time_ms};
 pub use crate::console::{read_key, read_line, read_line_timeout, set_keymap, write, ReadError};
 pub use crate::drivers::keyboard::UnknownKeymap;
@@ -13,14 +18,17 @@ pub use crate::heap::usage as heap_usage;
 pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
 
 use crate::arch::{cpu, exceptions};
-use crate::bootinfo::{self, MAPPED_LIMIT};
+use crate::bootinfo::{self, BootInfoError, MAPPED_LIMIT, MULTIBOOT2_MAGIC};
 use crate::memory::{self, Range, MAX_RESERVED};
 use crate::{clock, console, heap, print, println};
+use multiboot2::{BootInformation, BootInformationHeader};
 
 /// The payload's version, shown in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
+/// The loaded Multiboot2 structure that `BOOT_INFO`'s strings point into.
+static MULTIBOOT_INFO: Once<BootInformation<'static>> = Once::new();
 
 /// The boot information, once [`start`] has read it.
 pub fn boot_info() -> Option<&'static BootInfo> {
@@ -52,7 +60,7 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     exceptions::init();
     let serial = console::init_serial();
     // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
-    let parsed = unsafe { bootinfo::parse(magic, info_address) };
+    let parsed = unsafe { load_boot_info(magic, info_address) };
     if parsed.as_ref().map_or(true, |b| b.vga_text) {
         console::init_screen();
     }
@@ -78,6 +86,19 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
         Ok(boot) => BOOT_INFO.call_once(|| boot),
         Err(error) => fail(format_args!("cannot read the boot information: {error}")),
     };
+    if boot.ignored_modules > 0 {
+        println!(
+            "bootscript: {} module(s) left out (more than {} or not inside the first 4 GiB)",
+            boot.ignored_modules,
+            bootinfo::MAX_MODULES
+        );
+    }
+    if boot.ignored_regions > 0 {
+        println!(
+            "bootscript: {} memory map entries left out",
+            boot.ignored_regions
+        );
+    }
     phase("bootinfo");
     let heap = choose_heap(boot);
     // SAFETY: `choose_heap` returns usable RAM below the mapping limit that overlaps no image, module or
@@ -87,6 +108,30 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     banner(boot, heap);
     phase("banner");
     boot
+}
+
+/// # Safety
+/// As for [`start`]: the boot loader's EAX and EBX, the structure left intact for the whole run.
+unsafe fn load_boot_info(magic: u32, address: u32) -> Result<BootInfo, BootInfoError> {
+    if magic != MULTIBOOT2_MAGIC {
+        return Err(BootInfoError::NotMultiboot2(magic));
+    }
+    let pointer = address as usize as *const BootInformationHeader;
+    // SAFETY: the magic says a Multiboot2 loader passed this address; nothing overwrites it (heap avoids it).
+    let info = unsafe { BootInformation::load(pointer) }.map_err(|_| BootInfoError::Malformed)?;
+    Ok(bootinfo::read(MULTIBOOT_INFO.call_once(|| info)))
+}
+
+/// A module's contents.
+pub fn module_bytes(module: &Module) -> &'static [u8] {
+    // SAFETY: `bootinfo::read` keeps only modules inside the identity-mapped first 4 GiB with start <= end;
+    // the heap is placed outside them and nothing writes there, so the bytes stay valid and unchanged.
+    unsafe {
+        core::slice::from_raw_parts(
+            module.range.start as *const u8,
+            module.range.length() as usize,
+        )
+    }
 }
 
 fn choose_heap(boot: &BootInfo) -> Range {
