@@ -58,6 +58,7 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     // silent triple fault.
     cpu::init_gdt();
     exceptions::init();
+    cpu::mask_legacy_interrupts();
     let serial = console::init_serial();
     // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
     let parsed = unsafe { load_boot_info(magic, info_address) };

@@ -137,3 +137,15 @@ pub fn feature_names() -> impl Iterator<Item = &'static str> {
     .into_iter()
     .filter_map(|(name, present)| present.then_some(name))
 }
+
+/// Masks every line of the two legacy 8259 interrupt controllers. The payload polls its devices and never
+/// enables interrupts; masking keeps a stray `sti` from turning the timer's IRQ 0 (vector 8 until the PICs are
+/// remapped) into what would look like a double fault.
+pub fn mask_legacy_interrupts() {
+    // SAFETY: writing the interrupt mask registers (OCW1) of the master (0x21) and slave (0xa1) PICs only
+    // masks interrupt lines.
+    unsafe {
+        super::port::outb(0x21, 0xff);
+        super::port::outb(0xa1, 0xff);
+    }
+}
