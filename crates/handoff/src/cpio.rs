@@ -68,6 +68,18 @@ fn components(path: &str) -> Result<Vec<&str>, Error> {
     Ok(parts)
 }
 
+/// "etc", "keys" -> "etc/keys" (a plain loop: `join` is a kilobyte of generic code in the payload).
+fn joined(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
 /// One newc archive holding `files` (path -> contents): parent directories first (040755), files 0100400,
 /// each header+name and each data padded to 4 bytes, then TRAILER!!!. Paths are absolute or relative to the
 /// root, both meaning the same; a path given twice, or both as a file and as a directory, is refused.
@@ -80,12 +92,13 @@ pub fn archive(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
     for &(path, data) in files {
         let parts = components(path)?;
         for depth in 1..parts.len() {
-            let dir = parts[..depth].join("/");
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
+            let dir = joined(&parts[..depth]);
+            // Kept sorted as it grows (every parent sorts before its children); no sort routine needed.
+            if let Err(at) = dirs.binary_search(&dir) {
+                dirs.insert(at, dir);
             }
         }
-        let name = parts.join("/");
+        let name = joined(&parts);
         if entries.iter().any(|(n, _)| *n == name) {
             return Err(Error::BadPath("the same path is given twice"));
         }
@@ -94,8 +107,6 @@ pub fn archive(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
     if entries.iter().any(|(n, _)| dirs.contains(n)) {
         return Err(Error::BadPath("a path is both a file and a directory"));
     }
-    // Sorted directories put every parent before its children.
-    dirs.sort();
     let mut out = Vec::new();
     let mut ino = 1;
     for dir in &dirs {

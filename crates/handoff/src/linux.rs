@@ -328,7 +328,14 @@ pub fn e820_entries(map: &[MemoryRegion]) -> Result<Vec<(u64, u64, u32)>, Error>
         .filter(|r| r.len != 0)
         .map(|r| (r.addr, r.len, crate::memory::mb2_to_e820(r.kind)))
         .collect();
-    sorted.sort_unstable_by_key(|e| e.0);
+    // Insertion sort: maps are short, and core's sorts would add kilobytes to the payload.
+    for i in 1..sorted.len() {
+        let mut j = i;
+        while j > 0 && sorted[j - 1].0 > sorted[j].0 {
+            sorted.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut out: Vec<(u64, u64, u32)> = Vec::with_capacity(sorted.len());
     for entry in sorted {
         if let Some(last) = out.last_mut() {
