@@ -83,5 +83,7 @@ boot_times "test=exit" "Booting" "${phases[@]}" "bootscript: done"
 row "QEMU start -> GRUB menu entry starts" "${TIME[Booting]}" "ms"
 for p in "${phases[@]}"; do row "QEMU start -> $p" "${TIME[$p]}" "ms"; done
 row "QEMU start -> payload done" "${TIME[bootscript: done]}" "ms"
+banner_t=$(grep -F -m1 'phase=banner' "$WORK/run1.txt" | sed -n 's/.*t_ms=\([0-9]*\).*/\1/p')
+row "payload entry -> banner (the payload's own clock)" "${banner_t:--}" "ms"
 
 # ---- rows of later work go below (call row / boot_times) ----
