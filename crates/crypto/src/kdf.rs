@@ -5,6 +5,8 @@ use crate::{
     CryptoError, Secret, MAX_ARGON2_LANES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_TIME, MAX_ARGON2_WORK,
 };
 use alloc::format;
+use alloc::vec::Vec;
+use zeroize::Zeroize;
 
 /// Which Argon2 variant (LUKS2 `kdf.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +52,21 @@ pub fn argon2(
         Argon2Kind::Argon2i => argon2::Algorithm::Argon2i,
         Argon2Kind::Argon2id => argon2::Algorithm::Argon2id,
     };
+    let blocks = params.block_count();
     let context = argon2::Argon2::new(algorithm, argon2::Version::V0x13, params);
-    let mut out = Secret::zeroed(length);
-    context
-        .hash_password_into(password, salt, out.as_mut_bytes())
-        .map_err(|error| match error {
-            argon2::Error::OutOfMemory => CryptoError::OutOfMemory {
-                kib: u64::from(memory_kib),
-            },
-            other => CryptoError::Limit(format!("Argon2 refused its input: {other}")),
+    // Our own fallible allocation (the crate's would not be wiped): the memory holds passphrase-derived
+    // state, so it is zeroized before it is freed.
+    let mut memory: Vec<argon2::Block> = Vec::new();
+    memory
+        .try_reserve_exact(blocks)
+        .map_err(|_| CryptoError::OutOfMemory {
+            kib: u64::from(memory_kib),
         })?;
+    memory.resize(blocks, argon2::Block::default());
+    let mut out = Secret::zeroed(length);
+    let result =
+        context.hash_password_into_with_memory(password, salt, out.as_mut_bytes(), &mut memory[..]);
+    memory.iter_mut().for_each(Zeroize::zeroize);
+    result.map_err(|error| CryptoError::Limit(format!("Argon2 refused its input: {error}")))?;
     Ok(out)
 }

@@ -26,8 +26,11 @@ pub use cipher::{aes_hardware_accelerated, SectorCipher};
 pub use error::CryptoError;
 pub use hash::{digest, hmac, pbkdf2, pbkdf2_with_progress, HashAlgorithm};
 pub use kdf::{argon2, Argon2Kind};
-pub use luks1::Luks1Header;
-pub use luks2::Luks2Header;
+pub use luks1::{Luks1Header, Luks1KeySlot};
+pub use luks2::{
+    Digest as Luks2Digest, Kdf, KeySlot as Luks2KeySlot, Luks2Header, Metadata as Luks2Metadata,
+    Segment as Luks2Segment,
+};
 pub use secret::Secret;
 pub use view::{luks_open, plain_view, CryptView};
 

@@ -1,0 +1,31 @@
+//! Opening whole (small) devices: header reads, key slot reads and views over damaged volumes. Costs
+//! are capped by the crate's limits, so slow inputs are slow, not hangs; libFuzzer's -timeout reports
+//! any that are too slow.
+#![no_main]
+
+use bootscript_crypto::{luks_open, BlockDevice, DiskError, SECTOR_SIZE};
+use libfuzzer_sys::fuzz_target;
+use std::rc::Rc;
+
+struct Bytes(Vec<u8>);
+
+impl BlockDevice for Bytes {
+    fn sectors(&self) -> u64 {
+        (self.0.len() / SECTOR_SIZE) as u64
+    }
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        bootscript_crypto::check_read(self.sectors(), lba, buf.len())?;
+        let start = lba as usize * SECTOR_SIZE;
+        buf.copy_from_slice(&self.0[start..start + buf.len()]);
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(view) = luks_open(Rc::new(Bytes(data.to_vec())), b"pass", &mut |_| {}) {
+        let mut sector = [0u8; SECTOR_SIZE];
+        if view.sectors() > 0 {
+            let _ = view.read(0, &mut sector);
+        }
+    }
+});
