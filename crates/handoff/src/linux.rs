@@ -462,8 +462,9 @@ pub struct LinuxBoot<'a> {
 }
 
 impl<'a> LinuxBoot<'a> {
-    /// The copies to make, `(physical address, bytes)`, after zeroing
-    /// `[plan.initrd_addr, plan.initrd_addr + plan.initrd_len)` (the gaps between archives must be zeros).
+    /// The copies to make, `(physical address, bytes)`: the kernel, each initrd and the `files` archive,
+    /// boot_params and the command line. Together with [`LinuxBoot::zeroed`] they write every byte the
+    /// kernel reads.
     pub fn copies(&self) -> Vec<(u64, &[u8])> {
         let mut copies = Vec::with_capacity(self.initrds.len() + 4);
         copies.push((self.plan.kernel_addr, self.image.protected_mode()));
@@ -478,6 +479,27 @@ impl<'a> LinuxBoot<'a> {
         copies.push((self.plan.boot_params_addr, &self.boot_params));
         copies.push((self.plan.cmdline_addr, &self.cmdline));
         copies
+    }
+}
+
+impl LinuxBoot<'_> {
+    /// The ranges to zero, `(address, len)`: the few bytes between archives in the initrd area, which Linux
+    /// must read as zeros (padding) to find the next archive.
+    pub fn zeroed(&self) -> Vec<(u64, u64)> {
+        let mut gaps = Vec::new();
+        let mut end = 0;
+        let lengths = self
+            .initrds
+            .iter()
+            .map(|i| i.len() as u64)
+            .chain(core::iter::once(self.files_archive.len() as u64).filter(|&l| l != 0));
+        for (len, &offset) in lengths.zip(&self.initrd_offsets) {
+            if offset > end {
+                gaps.push((self.plan.initrd_addr + end, offset - end));
+            }
+            end = offset + len;
+        }
+        gaps
     }
 }
 

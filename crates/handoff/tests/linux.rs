@@ -375,6 +375,24 @@ fn prepared_initrd_area_boots_and_files_win() {
         copies[3].0 + copies[3].1.len() as u64,
         plan.initrd_addr + plan.initrd_len
     );
+    // The copies and the zeroed gaps tile the initrd area exactly.
+    let mut pieces: Vec<(u64, u64)> = copies[1..4]
+        .iter()
+        .map(|&(a, b)| (a, b.len() as u64))
+        .collect();
+    pieces.extend(boot.zeroed());
+    assert_eq!(
+        boot.zeroed().len(),
+        2,
+        "after the odd-length gzip and the odd-length second archive"
+    );
+    pieces.sort();
+    let mut at = plan.initrd_addr;
+    for (addr, len) in pieces {
+        assert_eq!(addr, at);
+        at += len;
+    }
+    assert_eq!(at, plan.initrd_addr + plan.initrd_len);
     assert_eq!(copies[4], (plan.boot_params_addr, &boot.boot_params[..]));
     assert_eq!(u32_at(&boot.boot_params, 0x21c) as u64, plan.initrd_len);
     std::fs::write(dir.join("area.img"), &area).unwrap();
