@@ -30,11 +30,13 @@ fi
 
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "$CACHE/fetch.XXXXXX")
-chmod 755 "$WORK" # apt-get download drops privileges to _apt and warns when it cannot write here
 trap 'rm -rf "$WORK"' EXIT
 
 echo "fetch-kernel: downloading $PKG" >&2
-(cd "$WORK" && apt-get download -q "$PKG" >/dev/null)
+# As root, apt drops to the _apt user to download and warns when that user cannot reach the build tree.
+sandbox=()
+[ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
+(cd "$WORK" && apt-get download -q "${sandbox[@]}" "$PKG" >/dev/null)
 DEB=$(ls "$WORK"/*.deb)
 dpkg -x "$DEB" "$WORK/root"
 KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
