@@ -10,10 +10,11 @@ OUT=${1:-build/initramfs.cpio.gz}
 INIT=tests/linux/init
 BUSYBOX=/bin/busybox
 
-for tool in cpio gzip; do
+for tool in cpio gzip readelf; do
   command -v "$tool" >/dev/null || { echo "mkinitramfs: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
 done
-if ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked'; then
+# A static binary has no program interpreter (readelf comes with binutils, which setup.sh installs).
+if [ ! -x "$BUSYBOX" ] || readelf -lW "$BUSYBOX" 2>/dev/null | grep -q 'INTERP'; then
   echo "mkinitramfs: $BUSYBOX is not a static busybox (Debian package busybox-static)" >&2
   exit 1
 fi
