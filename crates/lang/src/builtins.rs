@@ -100,7 +100,7 @@ pub(crate) enum Param {
 }
 
 pub(crate) enum Action {
-    Core(fn(&mut Machine<'_>, Vec<Value>) -> Result<Value, Fault>),
+    Core(fn(&mut Machine<'_>, &mut Vec<Value>) -> Result<Value, Fault>),
     Platform(u8),
 }
 
@@ -116,7 +116,7 @@ use Param::{Int as I, Nil as O, Required as Q, Str as S};
 const fn core(
     name: &'static str,
     params: &'static [(&'static str, Param)],
-    f: fn(&mut Machine<'_>, Vec<Value>) -> Result<Value, Fault>,
+    f: fn(&mut Machine<'_>, &mut Vec<Value>) -> Result<Value, Fault>,
     help: &'static str,
 ) -> Builtin {
     Builtin {
@@ -406,12 +406,18 @@ pub fn help_text() -> String {
 impl Machine<'_> {
     /// Binds the arguments of a built-in to its parameters and runs it.
     #[inline(never)]
-    pub(crate) fn builtin(
-        &mut self,
-        index: u8,
-        mut args: Vec<Value>,
-        keywords: Vec<(Rc<str>, Value)>,
-    ) -> R<Value> {
+    pub(crate) fn builtin(&mut self, index: u8, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+        // The arguments move to a vector kept for the purpose, so that a call allocates nothing.
+        let mut args = core::mem::take(&mut self.spare);
+        args.clear();
+        args.extend(self.stack.drain(base..));
+        let result = self.builtin_with(index, &mut args, keywords);
+        args.clear();
+        self.spare = args;
+        result
+    }
+
+    fn builtin_with(&mut self, index: u8, args: &mut Vec<Value>, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         let Some(b) = BUILTINS.get(index as usize) else {
             return Ok(Value::Nil);
         };
@@ -434,7 +440,7 @@ impl Machine<'_> {
                 .take_while(|p| p.1 == Param::Required)
                 .count();
             let filled =
-                bind(n, &|i| b.params[i].0, required, given, &mut args, keywords).map_err(bad)?;
+                bind(n, &|i| b.params[i].0, required, given, args, keywords).map_err(bad)?;
             for (i, (_, default)) in b.params.iter().enumerate() {
                 if filled & (1 << i) == 0 {
                     args[i] = match default {
@@ -449,7 +455,7 @@ impl Machine<'_> {
         let result = match b.action {
             Action::Core(f) => f(self, args),
             Action::Platform(which) => match PRIMITIVES.get(which as usize) {
-                Some(p) => self.platform.primitive(*p, args),
+                Some(p) => self.platform.primitive(*p, core::mem::take(args)),
                 None => Ok(Value::Nil),
             },
         };
@@ -481,7 +487,7 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> Result<(), Fault> 
     m.reserve(out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn print(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let mut out = String::new();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
@@ -494,7 +500,7 @@ fn print(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn str_(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     if let Value::Str(_) = first(&args) {
         return Ok(first(&args).clone());
     }
@@ -503,7 +509,7 @@ fn str_(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(out))
 }
 
-fn int(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn int(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let v = first(&args);
     if let Value::Int(_) = v {
         return Ok(v.clone());
@@ -532,7 +538,7 @@ fn int(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     n.map(Value::Int).ok_or_else(invalid)
 }
 
-fn len(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn len(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let n = match first(&args) {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
@@ -543,11 +549,11 @@ fn len(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Int(n as i64))
 }
 
-fn type_(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn type_(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::str(first(&args).type_name()))
 }
 
-fn hex(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn hex(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let mut out = String::new();
     match first(&args) {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
@@ -566,7 +572,7 @@ fn hex(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(out))
 }
 
-fn unhex(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn unhex(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let s = arg_str(&args, 0)?.as_bytes();
     if s.len() % 2 != 0 {
         return Err(String::from("odd number of hex digits"));
@@ -584,7 +590,7 @@ fn unhex(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::bytes(out))
 }
 
-fn bytes(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn bytes(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     match first(&args) {
         Value::List(l) => {
             let mut out = Vec::new();
@@ -604,7 +610,7 @@ fn bytes(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn text(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn text(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     match first(&args) {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
             Ok(s) => Ok(Value::str(s)),
@@ -631,7 +637,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
     Ok(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn slice(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let x = first(&args);
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
@@ -650,7 +656,7 @@ fn slice(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     })
 }
 
-fn push(m: &mut Machine<'_>, mut args: Vec<Value>) -> Result<Value, Fault> {
+fn push(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let v = args.pop().unwrap_or_default();
     match first(&args) {
         Value::List(l) => {
@@ -663,7 +669,7 @@ fn push(m: &mut Machine<'_>, mut args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn pop(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn pop(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     match first(&args) {
         Value::List(l) => {
             let v = l
@@ -678,7 +684,7 @@ fn pop(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn keys(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn keys(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     match first(&args) {
         Value::Map(map) => {
             let entries = map.entries.borrow();
@@ -691,7 +697,7 @@ fn keys(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn remove(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn remove(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let key = arg_str(&args, 1)?;
     match first(&args) {
         Value::Map(map) => {
@@ -706,7 +712,7 @@ fn remove(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn contains(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn contains(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let (x, v) = (first(&args), &args[1]);
     let found = match (x, v) {
         (Value::Str(s), Value::Str(t)) => s.0.contains(&*t.0),
@@ -723,7 +729,7 @@ fn contains(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Bool(found))
 }
 
-fn split(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn split(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let s = arg_str(&args, 0)?;
     m.reserve(s.len() * 2)?;
     let parts: Vec<Value> = match &args[1] {
@@ -740,7 +746,7 @@ fn split(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::list(parts))
 }
 
-fn join(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn join(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let sep = arg_str(&args, 1)?;
     let Value::List(l) = first(&args) else {
         return Err(wrong("a list", first(&args)));
@@ -756,11 +762,11 @@ fn join(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(out))
 }
 
-fn trim(_: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn trim(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::str(arg_str(&args, 0)?.trim()))
 }
 
-fn range(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn range(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let (a, b) = match args[1] {
         Value::Nil => (0, arg_int(&args, 0)?),
         _ => (arg_int(&args, 0)?, arg_int(&args, 1)?),
@@ -776,11 +782,11 @@ fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {
     Ok(out)
 }
 
-fn error_(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn error_(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Err(message(m, first(&args))?)
 }
 
-fn assert(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn assert(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     if first(&args).truthy() {
         return Ok(Value::Nil);
     }
@@ -790,11 +796,11 @@ fn assert(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn time_ms(m: &mut Machine<'_>, _: Vec<Value>) -> Result<Value, Fault> {
+fn time_ms(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
 }
 
-fn sleep_ms(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn sleep_ms(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let ms = arg_int(&args, 0)?;
     if ms < 0 {
         return Err(String::from("cannot sleep a negative time"));
@@ -803,12 +809,12 @@ fn sleep_ms(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Nil)
 }
 
-fn help(m: &mut Machine<'_>, _: Vec<Value>) -> Result<Value, Fault> {
+fn help(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
     m.platform.write(&help_text());
     Ok(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn prompt(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let text = message(m, first(&args))?;
     let echo = args[1].truthy();
     m.platform.write(&text);
@@ -820,16 +826,16 @@ fn prompt(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(line))
 }
 
-fn keymap(m: &mut Machine<'_>, args: Vec<Value>) -> Result<Value, Fault> {
+fn keymap(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     let name = arg_str(&args, 0)?;
     m.platform.keymap(name)?;
     Ok(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: Vec<Value>) -> Result<Value, Fault> {
+fn reboot(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
     Err(m.platform.reboot())
 }
 
-fn halt(m: &mut Machine<'_>, _: Vec<Value>) -> Result<Value, Fault> {
+fn halt(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
     Err(m.platform.halt())
 }

@@ -69,6 +69,8 @@ pub(crate) struct Machine<'p> {
     pub stack_top: usize,
     pub stack_limit: usize,
     pub ret: Value,
+    /// The arguments of the built-in being called (kept to reuse its allocation).
+    pub spare: Vec<Value>,
     pub platform: &'p mut dyn Platform,
 }
 
@@ -239,7 +241,7 @@ impl Machine<'_> {
             Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Return(value) => {
                 self.ret = match value {
-                    Some(e) => self.eval(e)?,
+                    Some(e) => self.operand(e)?,
                     None => Value::Nil,
                 };
                 return Ok(Flow::Return);
@@ -426,13 +428,50 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Evaluates leaves (constants and locals) without a call of `eval`, whose frame is large.
+    #[inline(always)]
+    fn operand(&mut self, e: &Expr) -> R<Value> {
+        match &e.kind {
+            ExprKind::Const(v) => Ok(v.clone()),
+            ExprKind::Var(Var::Local(slot)) => Ok(match self.stack.get(self.base + *slot as usize) {
+                Some(Value::Cell(c)) => c.borrow().clone(),
+                Some(v) => v.clone(),
+                None => Value::Nil,
+            }),
+            _ => self.eval(e),
+        }
+    }
+
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(v) => v.clone(),
+            ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
+                Some(Value::Cell(c)) => c.borrow().clone(),
+                Some(v) => v.clone(),
+                None => Value::Nil,
+            },
             ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
             ExprKind::Binary(op, left, right) => {
-                let a = self.eval(left)?;
-                let b = self.eval(right)?;
+                let a = self.operand(left)?;
+                let b = self.operand(right)?;
+                // The common int cases inline; everything else (and every error) in `binary`.
+                if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+                    let (x, y) = (*x, *y);
+                    let quick = match op {
+                        Op::Add => x.checked_add(y).map(Value::Int),
+                        Op::Sub => x.checked_sub(y).map(Value::Int),
+                        Op::Lt => Some(Value::Bool(x < y)),
+                        Op::Le => Some(Value::Bool(x <= y)),
+                        Op::Gt => Some(Value::Bool(x > y)),
+                        Op::Ge => Some(Value::Bool(x >= y)),
+                        Op::Eq => Some(Value::Bool(x == y)),
+                        Op::Ne => Some(Value::Bool(x != y)),
+                        _ => None,
+                    };
+                    if let Some(v) = quick {
+                        return Ok(v);
+                    }
+                }
                 self.binary(*op, a, b).map_err(|m| at(m, e.pos))?
             }
             ExprKind::And(left, right) => {
@@ -454,7 +493,7 @@ impl Machine<'_> {
                 let f = self.eval(callee)?;
                 let base = self.stack.len();
                 for arg in positional {
-                    let v = self.eval(arg)?;
+                    let v = self.operand(arg)?;
                     self.stack.push(v);
                 }
                 let mut named = Vec::new();
@@ -671,10 +710,7 @@ impl Machine<'_> {
     pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         match f {
             Value::Func(closure) => self.call_closure(closure, base, keywords),
-            Value::Builtin(b) => {
-                let args = self.stack.split_off(base);
-                self.builtin(b, args, keywords)
-            }
+            Value::Builtin(b) => self.builtin(b, base, keywords),
             other => {
                 self.stack.truncate(base);
                 Err(error(fault(&["cannot call a ", other.type_name()])))

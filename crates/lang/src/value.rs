@@ -29,7 +29,10 @@ pub(crate) fn count(add: usize, sub: usize) {
 /// Build one with the constructors ([`Value::str`], [`Value::bytes`], [`Value::list`], [`Value::map`]) or the
 /// plain variants `Nil`, `Bool` and `Int`; read one with the accessors. `Func`, `Builtin` and `Cell` are opaque:
 /// the interpreter makes them.
+// A full-word tag puts every payload at offset 8: values then move as two words (a byte tag made the compiler
+// copy the bytes after it in overlapping pieces, which stalled store forwarding: fib ran twice as slow).
 #[derive(Clone, Default)]
+#[repr(u64)]
 pub enum Value {
     #[default]
     Nil,
