@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # the test initramfs (busybox-static, cpio), independent crypto for fixtures (python3-cryptography, openssl),
 # the language benchmark's reference (lua5.4).
 PACKAGES=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools e2fsprogs dosfstools fdisk cryptsetup-bin
-          busybox-static cpio python3-cryptography openssl lua5.4 binutils)
+          busybox-static cpio python3-cryptography openssl lua5.4 binutils file)
 
 TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
