@@ -1,0 +1,156 @@
+//! The host tool's contract: exit codes, stdin to `prompt`, stdout from `print`, errors on stderr.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn script(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bootscript-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn bootscript(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootscript"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_and_exits_zero() {
+    let path = script("ok.bs", "let name = prompt(\"Name: \")\nprint(\"hello\", name)\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "world\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Name: hello world\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn hidden_prompt_writes_a_newline_and_never_the_passphrase() {
+    let path = script("pass.bs", "let p = prompt(\"Passphrase: \", echo=false)\nprint(len(p))\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "s3cret-pass\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "Passphrase: \n11\n");
+    assert!(!text(&out.stdout).contains("s3cret") && !text(&out.stderr).contains("s3cret"));
+}
+
+#[test]
+fn runtime_error_exits_70_with_the_position_on_stderr() {
+    let path = script("fail.bs", "print(\"before\")\nlet x = [1][5]\nprint(\"after\")\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(text(&out.stdout), "before\n");
+    assert_eq!(text(&out.stderr), format!("{}:2:9: error: index out of range\n", path.display()));
+}
+
+#[test]
+fn end_of_input_at_prompt_is_a_runtime_error() {
+    let path = script("eof.bs", "prompt(\"? \")\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert!(text(&out.stderr).ends_with(":1:1: error: end of input\n"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn syntax_error_exits_65_and_nothing_runs() {
+    let path = script("syntax.bs", "print(\"never\")\nlet = 2\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), format!("{}:2:5: error: expected a name near '='\n", path.display()));
+}
+
+#[test]
+fn check_reports_syntax_unknown_names_and_argument_counts() {
+    let good = script("good.bs", "fn f(a) { return len(a) }\nprint(f(\"x\"))\n");
+    let out = bootscript(&["check", good.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "", "check runs nothing");
+    let bad = script("bad.bs", "print(nosuch)\nlen(1, 2)\n");
+    let out = bootscript(&["check", bad.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    let p = bad.display();
+    assert_eq!(
+        text(&out.stderr),
+        format!("{p}:1:7: error: unknown name 'nosuch'\n{p}:2:1: error: too many arguments to len\n")
+    );
+    let syntax = script("bad2.bs", "if {\n");
+    let out = bootscript(&["check", syntax.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+}
+
+#[test]
+fn cmdline_sets_cmdline_and_args() {
+    let path = script("args.bs", "print(cmdline)\nprint(args)\n");
+    let out = bootscript(&["run", path.to_str().unwrap(), "--cmdline", "quiet root=/dev/sda1"], "");
+    assert_eq!(text(&out.stdout), "quiet root=/dev/sda1\n{quiet: true, root: \"/dev/sda1\"}\n");
+}
+
+#[test]
+fn disks_are_accepted_and_primitives_not_yet_available() {
+    let image = script("disk.img", "");
+    let path = script("disk.bs", "try { disks() } catch e { print(e) }\nmount(\"hd0p1\", \"/\")\n");
+    let out = bootscript(&["run", path.to_str().unwrap(), "--disk", image.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(text(&out.stdout), "disks is not available\n");
+    assert!(text(&out.stderr).ends_with(":2:1: error: mount is not available\n"));
+}
+
+#[test]
+fn steps_limit_the_run() {
+    let path = script("loop.bs", "while true { }\n");
+    let out = bootscript(&["run", path.to_str().unwrap(), "--steps", "1000"], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert!(text(&out.stderr).ends_with(":1:7: error: step budget exhausted\n"));
+}
+
+#[test]
+fn deep_recursion_and_nesting_are_errors_not_crashes() {
+    let path = script("deep.bs", "fn f(n) { return f(n + 1) }\nf(0)\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert!(text(&out.stderr).contains("error: too many nested calls"));
+    let path = script("parens.bs", &"(".repeat(100_000));
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    assert!(text(&out.stderr).contains("error: too deeply nested near '('"));
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    assert_eq!(bootscript(&[], "").status.code(), Some(64));
+    assert_eq!(bootscript(&["run"], "").status.code(), Some(64));
+    assert_eq!(bootscript(&["run", "/nonexistent/x.bs"], "").status.code(), Some(64));
+}
+
+#[test]
+fn repl_keeps_globals_prints_values_and_reads_multiple_lines() {
+    let input = "let x = 2\nx * 21\nfn add(a,\n  b) {\n  return a + b\n}\nadd(x, 1)\n\"text\"\nprint(\"shown\")\nnope\nx\n";
+    let out = bootscript(&["repl"], input);
+    assert_eq!(out.status.code(), Some(0));
+    let p = "bootscript> ";
+    let expected = format!(
+        "{p}{p}42\n{p}... ... ... {p}3\n{p}\"text\"\n{p}shown\n{p}shell:1:1: error: unknown name 'nope'\n{p}2\n{p}\n"
+    );
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn help_lists_every_built_in() {
+    let out = bootscript(&["help"], "");
+    let help = text(&out.stdout);
+    for name in ["print(", "prompt(message, echo=true)", "aes_setup(", "exec(kernel, cmdline=\"\"", "umount("] {
+        assert!(help.contains(name), "{name} missing from:\n{help}");
+    }
+}
