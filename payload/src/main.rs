@@ -3,11 +3,20 @@
 #![cfg_attr(target_os = "bootscript", no_std, no_main)]
 
 #[cfg(target_os = "bootscript")]
+use bootscript_payload::{platform, selftest};
+
+#[cfg(target_os = "bootscript")]
 #[unsafe(no_mangle)]
 extern "C" fn payload_entry(magic: u32, info_address: u32) -> ! {
     // SAFETY: called once by the entry stub with the boot loader's EAX and EBX.
-    let boot = unsafe { bootscript_payload::platform::start(magic, info_address) };
-    bootscript_payload::selftest::run(boot)
+    let boot = unsafe { platform::start(magic, info_address) };
+    if selftest::requested(boot) {
+        selftest::run(boot);
+    }
+    // The boot-script interpreter takes over here once it is wired in; until then, an echo prompt.
+    selftest::echo_prompt();
+    platform::write("bootscript: done\n");
+    platform::exit_qemu(platform::ExitCode::Success)
 }
 
 #[cfg(not(target_os = "bootscript"))]

@@ -20,7 +20,7 @@ pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
 use crate::arch::{cpu, exceptions};
 use crate::bootinfo::{self, BootInfoError, MAPPED_LIMIT, MULTIBOOT2_MAGIC};
 use crate::memory::{self, Range, MAX_RESERVED};
-use crate::{clock, console, heap, print, println};
+use crate::{clock, cmdline, console, heap, print, println};
 use multiboot2::{BootInformation, BootInformationHeader};
 
 /// The payload's version, shown in the banner.
@@ -107,6 +107,12 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     unsafe { heap::init(heap) };
     phase("heap");
     banner(boot, heap);
+    if let Some(name) = cmdline::value(boot.cmdline, "keymap") {
+        match set_keymap(name) {
+            Ok(()) => println!("keymap: {name}"),
+            Err(error) => println!("keymap: {name}: {error}"),
+        }
+    }
     phase("banner");
     boot
 }

@@ -1,5 +1,5 @@
-//! What the payload does after the banner until the interpreter is wired in: small checks chosen on the
-//! command line (`test=...`, `crash=...`), used by the boot tests, or an echo prompt for `make run`.
+//! The platform's self-tests, chosen on the command line (`test=...`, `crash=...`) and used by the boot
+//! tests; plus the echo prompt that stands in for the interpreter until it is wired in.
 
 use alloc::vec::Vec;
 
@@ -12,14 +12,14 @@ use crate::println;
 /// How long the tests wait for input before failing (a test harness that forgot to type must not hang CI).
 const INPUT_TIMEOUT_MS: u64 = 60_000;
 
-/// Runs what the command line asks for, then leaves QEMU (success unless a check failed).
+/// Whether the command line asks for a self-test (then [`run`] it instead of the interpreter).
+pub fn requested(boot: &BootInfo) -> bool {
+    cmdline::value(boot.cmdline, "test").is_some()
+        || cmdline::value(boot.cmdline, "crash").is_some()
+}
+
+/// Runs the self-test the command line asks for, then leaves QEMU (success unless a check failed).
 pub fn run(boot: &BootInfo) -> ! {
-    if let Some(name) = cmdline::value(boot.cmdline, "keymap") {
-        match platform::set_keymap(name) {
-            Ok(()) => println!("keymap: {name}"),
-            Err(error) => println!("keymap: {name}: {error}"),
-        }
-    }
     if let Some(kind) = cmdline::value(boot.cmdline, "crash") {
         crash(kind);
     }
@@ -40,7 +40,7 @@ pub fn run(boot: &BootInfo) -> ! {
             println!("bootscript: unknown test={other}");
             exit_qemu(ExitCode::Failure);
         }
-        None => interactive(),
+        None => echo_prompt(),
     }
     println!("bootscript: done");
     exit_qemu(ExitCode::Success)
@@ -60,7 +60,8 @@ fn echo(echo: bool, once: bool) {
     }
 }
 
-fn interactive() {
+/// Echoes each typed line back until `exit` (what `make run` shows until the interpreter is wired in).
+pub fn echo_prompt() {
     println!("No interpreter yet: each line you type is echoed back; type 'exit' to leave.");
     loop {
         platform::write("> ");

@@ -1,0 +1,40 @@
+//! The port I/O under the ATA PIO driver of `bootscript-disk` (its `AtaPorts` layer); the state machine, the
+//! bounded waits and the decoding are pure code there.
+
+use core::arch::asm;
+
+use bootscript_disk::ata::AtaPorts;
+
+use crate::arch::port::{inb, outb};
+
+/// The legacy IDE ports, as the PC defines them.
+pub struct LegacyPorts;
+
+impl AtaPorts for LegacyPorts {
+    fn inb(&self, port: u16) -> u8 {
+        // SAFETY: the driver reads only the IDE command and control block registers.
+        unsafe { inb(port) }
+    }
+
+    fn outb(&self, port: u16, value: u8) {
+        // SAFETY: the driver writes only the IDE command and control block registers.
+        unsafe { outb(port, value) }
+    }
+
+    fn insw(&self, port: u16, buf: &mut [u8]) {
+        let words = buf.len() / 2;
+        // SAFETY: `rep insw` writes exactly `words` 16-bit words at `buf`, which holds at least that many
+        // bytes times two; the direction flag is clear (the ABI guarantees it between functions).
+        unsafe {
+            asm!("rep insw", in("dx") port, inout("rdi") buf.as_mut_ptr() => _,
+                 inout("rcx") words => _, options(nostack, preserves_flags))
+        };
+    }
+
+    fn delay_400ns(&self) {
+        for _ in 0..4 {
+            // SAFETY: the primary channel's alternate status register reads without side effects.
+            unsafe { inb(0x3F6) };
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The payload as the script's [`Machine`]: its consoles, clock, ATA disks, memory map and the jump.
+
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use bootscript_disk::ata;
+use bootscript_disk::BlockDevice;
+use bootscript_system::{Handoff, Machine, Memory, MemoryRegion};
+
+use crate::bootinfo::{MemoryKind, MAPPED_LIMIT};
+use crate::drivers::ata::LegacyPorts;
+use crate::platform::BootInfo;
+use crate::{clock, console, handoff, power, println};
+
+pub struct PayloadMachine {
+    boot: &'static BootInfo,
+}
+
+impl PayloadMachine {
+    pub fn new(boot: &'static BootInfo) -> PayloadMachine {
+        PayloadMachine { boot }
+    }
+}
+
+impl Machine for PayloadMachine {
+    fn write(&mut self, text: &str) {
+        console::write(text)
+    }
+
+    fn read_line(&mut self, echo: bool) -> Result<String, String> {
+        console::read_line(echo).map_err(|e| e.to_string())
+    }
+
+    fn time_ms(&mut self) -> u64 {
+        clock::time_ms()
+    }
+
+    fn sleep_ms(&mut self, ms: u64) {
+        clock::sleep_ms(ms)
+    }
+
+    fn reboot(&mut self) -> String {
+        power::reboot()
+    }
+
+    fn halt(&mut self) -> String {
+        power::halt()
+    }
+
+    fn keymap(&mut self, name: &str) -> Result<(), String> {
+        console::set_keymap(name).map_err(|_| {
+            let mut message = String::from("unknown keymap '");
+            message.push_str(name);
+            message.push_str("' (us, uk, de, fr)");
+            message
+        })
+    }
+
+    fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
+        let (disks, report) = ata::probe(&Rc::new(LegacyPorts));
+        for probed in &report {
+            match &probed.result {
+                Ok((name, identity)) => println!(
+                    "bootscript: ata {}: {name} {} ({} sectors)",
+                    probed.position, identity.model, identity.sectors
+                ),
+                Err(error) => println!("bootscript: ata {}: {error}", probed.position),
+            }
+        }
+        disks
+            .into_iter()
+            .map(|d| Rc::new(d) as Rc<dyn BlockDevice>)
+            .collect()
+    }
+
+    fn memory(&mut self) -> Memory {
+        let map = self
+            .boot
+            .memory_map()
+            .iter()
+            .map(|r| MemoryRegion {
+                addr: r.range.start,
+                len: r.range.length(),
+                kind: match r.kind {
+                    MemoryKind::Usable => 1,
+                    MemoryKind::AcpiReclaimable => 3,
+                    MemoryKind::AcpiNonVolatile => 4,
+                    MemoryKind::Defective => 5,
+                    MemoryKind::Reserved => 2,
+                },
+            })
+            .collect();
+        // Room for what the hand-off itself still allocates after planning (boot_params, the files
+        // archive, the list of copies): far more than they take.
+        const SLACK: u64 = 8 << 20;
+        let in_use = handoff::in_use()
+            .iter()
+            .map(|r| (r.start, r.length() + SLACK))
+            .chain(core::iter::once((
+                self.boot.info_range.start,
+                self.boot.info_range.length(),
+            )))
+            .collect();
+        let rsdp = self.boot.rsdp.map(|r| {
+            let length = if r.revision >= 2 { 36 } else { 20 };
+            // SAFETY: the RSDP copy lies inside the boot information, which stays intact for the whole run.
+            let bytes = unsafe { core::slice::from_raw_parts(r.address as *const u8, length) };
+            (r.address, bytes.to_vec())
+        });
+        Memory {
+            map,
+            in_use,
+            limit: MAPPED_LIMIT,
+            rsdp,
+            cursor: (0, 24),
+        }
+    }
+
+    fn boot(&mut self, handoff: Handoff<'_>) -> String {
+        handoff::boot(handoff)
+    }
+}
