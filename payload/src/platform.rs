@@ -17,7 +17,7 @@ pub use crate::drivers::keyboard::UnknownKeymap;
 pub use crate::heap::usage as heap_usage;
 pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
 
-use crate::arch::{cpu, exceptions};
+use crate::arch::{cpu, exceptions, paging};
 use crate::bootinfo::{self, BootInfoError, MAPPED_LIMIT, MULTIBOOT2_MAGIC};
 use crate::memory::{self, Range, MAX_RESERVED};
 use crate::{clock, cmdline, console, heap, print, println};
@@ -59,6 +59,7 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     cpu::init_gdt();
     exceptions::init();
     cpu::mask_legacy_interrupts();
+    paging::protect_stack();
     let serial = console::init_serial();
     // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
     let parsed = unsafe { load_boot_info(magic, info_address) };

@@ -170,9 +170,22 @@ fn crash(kind: &str) -> ! {
             // SAFETY: non-canonical: a general protection fault is the point.
             let _ = unsafe { address.read_volatile() };
         }
+        "stack" => {
+            let depth = recurse(0);
+            println!("crash: recursion ended at depth {depth}");
+        }
         other => fail(format_args!("unknown crash={other}")),
     }
     fail(format_args!("crash={kind} did not fault"))
+}
+
+/// Recurses (with 512 bytes of locals per call) until the stack overflows.
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(frame[63])
 }
 
 fn fail(args: core::fmt::Arguments<'_>) -> ! {

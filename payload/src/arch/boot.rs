@@ -27,7 +27,11 @@ mb2_header_end:
     .balign 4096
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
+    .global boot_pd
 boot_pd:        .skip 4096 * 4          /* four page directories: 4 GiB in 2 MiB pages */
+    .global boot_stack_guard
+boot_stack_guard:
+    .skip 4096                          /* unmapped by paging::protect_stack: an overflow faults */
     .global boot_stack_bottom
 boot_stack_bottom:
     .skip {stack_size}

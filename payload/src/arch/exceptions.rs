@@ -265,5 +265,10 @@ extern "C" fn exception_report(frame: &Frame) -> ! {
         frame.r14,
         frame.r15,
     ));
+    if super::paging::is_stack_guard(cr2) {
+        crate::console::emergency(format_args!(
+            "bootscript: the stack overflowed (fault in its guard page)\n"
+        ));
+    }
     crate::power::exit_qemu(crate::power::ExitCode::Failure)
 }

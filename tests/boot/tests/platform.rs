@@ -98,9 +98,16 @@ fn crash(kind: &str, cpu: &str, report: &[&str]) {
     for needle in report {
         vm.expect_line(needle, STEP);
     }
-    vm.expect_line("bootscript: rax=", STEP);
-    vm.expect_line("bootscript: r13=", STEP);
     vm.expect_exit(Exit::Failure, STEP);
+    let transcript = vm.transcript();
+    for register in [
+        "rip", "cr2", "rsp", "rflags", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r15",
+    ] {
+        assert!(
+            transcript.contains(&format!(" {register}=0x")),
+            "{register} not reported:\n{transcript}"
+        );
+    }
 }
 
 #[test]
@@ -313,4 +320,13 @@ fn reboot_resets_the_machine() {
     vm.expect_line("reboot: now", BOOT);
     // With -no-reboot, QEMU ends on a reset with status 0.
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+}
+
+#[test]
+fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
+    crash(
+        "stack",
+        "qemu64",
+        &["CPU EXCEPTION 8 double fault (#DF)", "the stack overflowed"],
+    );
 }
