@@ -19,7 +19,12 @@ fn bootscript(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -29,7 +34,10 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn run_prints_and_exits_zero() {
-    let path = script("ok.bs", "let name = prompt(\"Name: \")\nprint(\"hello\", name)\n");
+    let path = script(
+        "ok.bs",
+        "let name = prompt(\"Name: \")\nprint(\"hello\", name)\n",
+    );
     let out = bootscript(&["run", path.to_str().unwrap()], "world\n");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "Name: hello world\n");
@@ -38,7 +46,10 @@ fn run_prints_and_exits_zero() {
 
 #[test]
 fn hidden_prompt_writes_a_newline_and_never_the_passphrase() {
-    let path = script("pass.bs", "let p = prompt(\"Passphrase: \", echo=false)\nprint(len(p))\n");
+    let path = script(
+        "pass.bs",
+        "let p = prompt(\"Passphrase: \", echo=false)\nprint(len(p))\n",
+    );
     let out = bootscript(&["run", path.to_str().unwrap()], "s3cret-pass\n");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "Passphrase: \n11\n");
@@ -47,11 +58,17 @@ fn hidden_prompt_writes_a_newline_and_never_the_passphrase() {
 
 #[test]
 fn runtime_error_exits_70_with_the_position_on_stderr() {
-    let path = script("fail.bs", "print(\"before\")\nlet x = [1][5]\nprint(\"after\")\n");
+    let path = script(
+        "fail.bs",
+        "print(\"before\")\nlet x = [1][5]\nprint(\"after\")\n",
+    );
     let out = bootscript(&["run", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(70));
     assert_eq!(text(&out.stdout), "before\n");
-    assert_eq!(text(&out.stderr), format!("{}:2:9: error: index out of range\n", path.display()));
+    assert_eq!(
+        text(&out.stderr),
+        format!("{}:2:9: error: index out of range\n", path.display())
+    );
 }
 
 #[test]
@@ -59,7 +76,11 @@ fn end_of_input_at_prompt_is_a_runtime_error() {
     let path = script("eof.bs", "prompt(\"? \")\n");
     let out = bootscript(&["run", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(70));
-    assert!(text(&out.stderr).ends_with(":1:1: error: end of input\n"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).ends_with(":1:1: error: end of input\n"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -68,7 +89,10 @@ fn syntax_error_exits_65_and_nothing_runs() {
     let out = bootscript(&["run", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(text(&out.stdout), "");
-    assert_eq!(text(&out.stderr), format!("{}:2:5: error: expected a name near '='\n", path.display()));
+    assert_eq!(
+        text(&out.stderr),
+        format!("{}:2:5: error: expected a name near '='\n", path.display())
+    );
 }
 
 #[test]
@@ -83,7 +107,9 @@ fn check_reports_syntax_unknown_names_and_argument_counts() {
     let p = bad.display();
     assert_eq!(
         text(&out.stderr),
-        format!("{p}:1:7: error: unknown name 'nosuch'\n{p}:2:1: error: too many arguments to len\n")
+        format!(
+            "{p}:1:7: error: unknown name 'nosuch'\n{p}:2:1: error: too many arguments to len\n"
+        )
     );
     let syntax = script("bad2.bs", "if {\n");
     let out = bootscript(&["check", syntax.to_str().unwrap()], "");
@@ -93,15 +119,37 @@ fn check_reports_syntax_unknown_names_and_argument_counts() {
 #[test]
 fn cmdline_sets_cmdline_and_args() {
     let path = script("args.bs", "print(cmdline)\nprint(args)\n");
-    let out = bootscript(&["run", path.to_str().unwrap(), "--cmdline", "quiet root=/dev/sda1"], "");
-    assert_eq!(text(&out.stdout), "quiet root=/dev/sda1\n{quiet: true, root: \"/dev/sda1\"}\n");
+    let out = bootscript(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--cmdline",
+            "quiet root=/dev/sda1",
+        ],
+        "",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "quiet root=/dev/sda1\n{quiet: true, root: \"/dev/sda1\"}\n"
+    );
 }
 
 #[test]
 fn disks_are_accepted_and_primitives_not_yet_available() {
     let image = script("disk.img", "");
-    let path = script("disk.bs", "try { disks() } catch e { print(e) }\nmount(\"hd0p1\", \"/\")\n");
-    let out = bootscript(&["run", path.to_str().unwrap(), "--disk", image.to_str().unwrap()], "");
+    let path = script(
+        "disk.bs",
+        "try { disks() } catch e { print(e) }\nmount(\"hd0p1\", \"/\")\n",
+    );
+    let out = bootscript(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--disk",
+            image.to_str().unwrap(),
+        ],
+        "",
+    );
     assert_eq!(out.status.code(), Some(70));
     assert_eq!(text(&out.stdout), "disks is not available\n");
     assert!(text(&out.stderr).ends_with(":2:1: error: mount is not available\n"));
@@ -131,7 +179,10 @@ fn deep_recursion_and_nesting_are_errors_not_crashes() {
 fn usage_errors_exit_64() {
     assert_eq!(bootscript(&[], "").status.code(), Some(64));
     assert_eq!(bootscript(&["run"], "").status.code(), Some(64));
-    assert_eq!(bootscript(&["run", "/nonexistent/x.bs"], "").status.code(), Some(64));
+    assert_eq!(
+        bootscript(&["run", "/nonexistent/x.bs"], "").status.code(),
+        Some(64)
+    );
 }
 
 #[test]
@@ -150,7 +201,13 @@ fn repl_keeps_globals_prints_values_and_reads_multiple_lines() {
 fn help_lists_every_built_in() {
     let out = bootscript(&["help"], "");
     let help = text(&out.stdout);
-    for name in ["print(", "prompt(message, echo=true)", "aes_setup(", "exec(kernel, cmdline=\"\"", "umount("] {
+    for name in [
+        "print(",
+        "prompt(message, echo=true)",
+        "aes_setup(",
+        "exec(kernel, cmdline=\"\"",
+        "umount(",
+    ] {
         assert!(help.contains(name), "{name} missing from:\n{help}");
     }
 }

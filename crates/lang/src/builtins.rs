@@ -100,7 +100,7 @@ pub(crate) enum Param {
 }
 
 pub(crate) enum Action {
-    Core(fn(&mut Machine<'_>, &mut Vec<Value>) -> Result<Value, Fault>),
+    Core(fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>),
     Platform(u8),
 }
 
@@ -116,7 +116,7 @@ use Param::{Int as I, Nil as O, Required as Q, Str as S};
 const fn core(
     name: &'static str,
     params: &'static [(&'static str, Param)],
-    f: fn(&mut Machine<'_>, &mut Vec<Value>) -> Result<Value, Fault>,
+    f: fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>,
     help: &'static str,
 ) -> Builtin {
     Builtin {
@@ -406,7 +406,12 @@ pub fn help_text() -> String {
 impl Machine<'_> {
     /// Binds the arguments of a built-in to its parameters and runs it.
     #[inline(never)]
-    pub(crate) fn builtin(&mut self, index: u8, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+    pub(crate) fn builtin(
+        &mut self,
+        index: u8,
+        base: usize,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> R<Value> {
         // The arguments move to a vector kept for the purpose, so that a call allocates nothing.
         let mut args = core::mem::take(&mut self.spare);
         args.clear();
@@ -417,7 +422,12 @@ impl Machine<'_> {
         result
     }
 
-    fn builtin_with(&mut self, index: u8, args: &mut Vec<Value>, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+    fn builtin_with(
+        &mut self,
+        index: u8,
+        args: &mut Vec<Value>,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> R<Value> {
         let Some(b) = BUILTINS.get(index as usize) else {
             return Ok(Value::Nil);
         };
@@ -487,7 +497,7 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> Result<(), Fault> 
     m.reserve(out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
+fn print(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let mut out = String::new();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
@@ -500,21 +510,21 @@ fn print(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    if let Value::Str(_) = first(&args) {
-        return Ok(first(&args).clone());
+fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    if let Value::Str(_) = first(args) {
+        return Ok(first(args).clone());
     }
     let mut out = String::new();
-    text_form(m, first(&args), &mut out)?;
+    text_form(m, first(args), &mut out)?;
     Ok(Value::string(out))
 }
 
-fn int(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let v = first(&args);
+fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let v = first(args);
     if let Value::Int(_) = v {
         return Ok(v.clone());
     }
-    let s = arg_str(&args, 0)?;
+    let s = arg_str(args, 0)?;
     let invalid = || fault(&["invalid int '", s, "'"]);
     let t = s.trim();
     let (negative, t) = match t.as_bytes().first() {
@@ -538,8 +548,8 @@ fn int(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     n.map(Value::Int).ok_or_else(invalid)
 }
 
-fn len(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let n = match first(&args) {
+fn len(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let n = match first(args) {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
@@ -549,13 +559,13 @@ fn len(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::Int(n as i64))
 }
 
-fn type_(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    Ok(Value::str(first(&args).type_name()))
+fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    Ok(Value::str(first(args).type_name()))
 }
 
-fn hex(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
+fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let mut out = String::new();
-    match first(&args) {
+    match first(args) {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
         Value::Int(n) => {
             if *n < 0 {
@@ -572,8 +582,8 @@ fn hex(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(out))
 }
 
-fn unhex(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let s = arg_str(&args, 0)?.as_bytes();
+fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let s = arg_str(args, 0)?.as_bytes();
     if s.len() % 2 != 0 {
         return Err(String::from("odd number of hex digits"));
     }
@@ -590,8 +600,8 @@ fn unhex(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::bytes(out))
 }
 
-fn bytes(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    match first(&args) {
+fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    match first(args) {
         Value::List(l) => {
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
@@ -602,7 +612,7 @@ fn bytes(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
             }
             Ok(Value::bytes(out))
         }
-        Value::Bytes(_) => Ok(first(&args).clone()),
+        Value::Bytes(_) => Ok(first(args).clone()),
         other => other
             .as_bytes()
             .map(|b| Value::bytes(b.to_vec()))
@@ -610,13 +620,13 @@ fn bytes(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn text(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    match first(&args) {
+fn text(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    match first(args) {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
             Ok(s) => Ok(Value::str(s)),
             Err(_) => Err(String::from("bytes are not valid UTF-8")),
         },
-        Value::Str(_) => Ok(first(&args).clone()),
+        Value::Str(_) => Ok(first(args).clone()),
         other => Err(wrong("bytes", other)),
     }
 }
@@ -637,8 +647,8 @@ fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
     Ok(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let x = first(&args);
+fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let x = first(args);
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
@@ -656,9 +666,9 @@ fn slice(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     })
 }
 
-fn push(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let v = args.pop().unwrap_or_default();
-    match first(&args) {
+fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let v = args.get_mut(1).map(core::mem::take).unwrap_or_default();
+    match first(args) {
         Value::List(l) => {
             m.reserve(ITEM_BYTES)?;
             l.items.borrow_mut().push(v);
@@ -669,8 +679,8 @@ fn push(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn pop(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    match first(&args) {
+fn pop(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    match first(args) {
         Value::List(l) => {
             let v = l
                 .items
@@ -684,8 +694,8 @@ fn pop(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn keys(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    match first(&args) {
+fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    match first(args) {
         Value::Map(map) => {
             let entries = map.entries.borrow();
             m.reserve(entries.len() * ITEM_BYTES)?;
@@ -697,9 +707,9 @@ fn keys(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn remove(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let key = arg_str(&args, 1)?;
-    match first(&args) {
+fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let key = arg_str(args, 1)?;
+    match first(args) {
         Value::Map(map) => {
             let mut entries = map.entries.borrow_mut();
             let found = entries.iter().position(|(k, _)| &**k == key);
@@ -712,8 +722,8 @@ fn remove(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn contains(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let (x, v) = (first(&args), &args[1]);
+fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
         (Value::Str(s), Value::Str(t)) => s.0.contains(&*t.0),
         (Value::Bytes(s), Value::Bytes(t)) => {
@@ -729,13 +739,13 @@ fn contains(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> 
     Ok(Value::Bool(found))
 }
 
-fn split(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let s = arg_str(&args, 0)?;
+fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let s = arg_str(args, 0)?;
     m.reserve(s.len() * 2)?;
     let parts: Vec<Value> = match &args[1] {
         Value::Nil => s.split_whitespace().map(Value::str).collect(),
         _ => {
-            let sep = arg_str(&args, 1)?;
+            let sep = arg_str(args, 1)?;
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
@@ -746,10 +756,10 @@ fn split(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::list(parts))
 }
 
-fn join(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let sep = arg_str(&args, 1)?;
-    let Value::List(l) = first(&args) else {
-        return Err(wrong("a list", first(&args)));
+fn join(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let sep = arg_str(args, 1)?;
+    let Value::List(l) = first(args) else {
+        return Err(wrong("a list", first(args)));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
@@ -762,14 +772,14 @@ fn join(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(out))
 }
 
-fn trim(_: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    Ok(Value::str(arg_str(&args, 0)?.trim()))
+fn trim(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    Ok(Value::str(arg_str(args, 0)?.trim()))
 }
 
-fn range(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
+fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let (a, b) = match args[1] {
-        Value::Nil => (0, arg_int(&args, 0)?),
-        _ => (arg_int(&args, 0)?, arg_int(&args, 1)?),
+        Value::Nil => (0, arg_int(args, 0)?),
+        _ => (arg_int(args, 0)?, arg_int(args, 1)?),
     };
     let count = b.saturating_sub(a).max(0) as u64;
     m.reserve((count as usize).saturating_mul(ITEM_BYTES))?;
@@ -782,12 +792,12 @@ fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {
     Ok(out)
 }
 
-fn error_(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    Err(message(m, first(&args))?)
+fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    Err(message(m, first(args))?)
 }
 
-fn assert(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    if first(&args).truthy() {
+fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    if first(args).truthy() {
         return Ok(Value::Nil);
     }
     match &args[1] {
@@ -796,12 +806,12 @@ fn assert(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     }
 }
 
-fn time_ms(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
+fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
     Ok(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
 }
 
-fn sleep_ms(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let ms = arg_int(&args, 0)?;
+fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let ms = arg_int(args, 0)?;
     if ms < 0 {
         return Err(String::from("cannot sleep a negative time"));
     }
@@ -809,13 +819,13 @@ fn sleep_ms(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> 
     Ok(Value::Nil)
 }
 
-fn help(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
+fn help(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
     m.platform.write(&help_text());
     Ok(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let text = message(m, first(&args))?;
+fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let text = message(m, first(args))?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     let line = m.platform.read_line(echo)?;
@@ -826,16 +836,16 @@ fn prompt(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
     Ok(Value::string(line))
 }
 
-fn keymap(m: &mut Machine<'_>, args: &mut Vec<Value>) -> Result<Value, Fault> {
-    let name = arg_str(&args, 0)?;
+fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+    let name = arg_str(args, 0)?;
     m.platform.keymap(name)?;
     Ok(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
+fn reboot(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
     Err(m.platform.reboot())
 }
 
-fn halt(m: &mut Machine<'_>, _: &mut Vec<Value>) -> Result<Value, Fault> {
+fn halt(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
     Err(m.platform.halt())
 }

@@ -342,7 +342,8 @@ impl Machine<'_> {
             ExprKind::Field(base, name) => {
                 let container = self.eval(base)?;
                 let v = self.eval(value)?;
-                self.set_item(&container, Value::str(name), v).map_err(|m| at(m, target.pos))
+                self.set_item(&container, Value::str(name), v)
+                    .map_err(|m| at(m, target.pos))
             }
             _ => Err(at(String::from("cannot assign to this"), target.pos)),
         }
@@ -378,7 +379,9 @@ impl Machine<'_> {
             }
         }
         self.reserve(total).map_err(|m| at(m, value.pos))?;
-        let Some(Value::Str(text)) = self.stack.get_mut(index) else { return Ok(false) };
+        let Some(Value::Str(text)) = self.stack.get_mut(index) else {
+            return Ok(false);
+        };
         match Rc::get_mut(text) {
             Some(t) => {
                 let before = t.0.capacity();
@@ -433,11 +436,13 @@ impl Machine<'_> {
     fn operand(&mut self, e: &Expr) -> R<Value> {
         match &e.kind {
             ExprKind::Const(v) => Ok(v.clone()),
-            ExprKind::Var(Var::Local(slot)) => Ok(match self.stack.get(self.base + *slot as usize) {
-                Some(Value::Cell(c)) => c.borrow().clone(),
-                Some(v) => v.clone(),
-                None => Value::Nil,
-            }),
+            ExprKind::Var(Var::Local(slot)) => {
+                Ok(match self.stack.get(self.base + *slot as usize) {
+                    Some(Value::Cell(c)) => c.borrow().clone(),
+                    Some(v) => v.clone(),
+                    None => Value::Nil,
+                })
+            }
             _ => self.eval(e),
         }
     }

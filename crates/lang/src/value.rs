@@ -21,7 +21,9 @@ pub fn held_bytes() -> usize {
 }
 
 pub(crate) fn count(add: usize, sub: usize) {
-    let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| Some(held.saturating_add(add).saturating_sub(sub)));
+    let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+        Some(held.saturating_add(add).saturating_sub(sub))
+    });
 }
 
 /// A script value.

@@ -53,7 +53,10 @@ impl Platform for Recorder {
 }
 
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("tests/scripts").map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("tests/scripts")
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -73,12 +76,25 @@ fn run_one(path: &Path) -> Option<String> {
     let mut expected_checks = Vec::new();
     let mut input = Vec::new();
     // Debug builds take about ten times the stack per call that release builds take.
-    let mut config = Config { stack_limit: 32 << 20, ..Config::default() };
+    let mut config = Config {
+        stack_limit: 32 << 20,
+        ..Config::default()
+    };
     let mut cmdline = String::new();
-    const KEYS: [&str; 8] =
-        ["# expect: ", "# expect error: ", "# expect check: ", "# input: ", "# cmdline: ", "# steps: ", "# memory: ", "# stack: "];
+    const KEYS: [&str; 8] = [
+        "# expect: ",
+        "# expect error: ",
+        "# expect check: ",
+        "# input: ",
+        "# cmdline: ",
+        "# steps: ",
+        "# memory: ",
+        "# stack: ",
+    ];
     for line in source.lines() {
-        let Some((key, i)) = KEYS.iter().find_map(|k| line.find(k).map(|i| (*k, i))) else { continue };
+        let Some((key, i)) = KEYS.iter().find_map(|k| line.find(k).map(|i| (*k, i))) else {
+            continue;
+        };
         let v = line[i + key.len()..].to_string();
         match key {
             "# expect: " => expected.push(v),
@@ -95,17 +111,29 @@ fn run_one(path: &Path) -> Option<String> {
     interpreter.set_cmdline(&cmdline);
     let mut problems = String::new();
     if !expected_checks.is_empty() {
-        let found: Vec<String> = interpreter.check(&name, &source).iter().map(|e| e.to_string()).collect();
+        let found: Vec<String> = interpreter
+            .check(&name, &source)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
         if expected_checks == ["ok"] {
             expected_checks.clear();
         }
         let matches = found.len() == expected_checks.len()
-            && found.iter().zip(&expected_checks).all(|(f, e)| f.ends_with(e.as_str()));
+            && found
+                .iter()
+                .zip(&expected_checks)
+                .all(|(f, e)| f.ends_with(e.as_str()));
         if !matches {
-            problems += &format!("check: expected {expected_checks:?}\n       found    {found:?}\n");
+            problems +=
+                &format!("check: expected {expected_checks:?}\n       found    {found:?}\n");
         }
     }
-    let mut platform = Recorder { output: String::new(), input, clock: 0 };
+    let mut platform = Recorder {
+        output: String::new(),
+        input,
+        clock: 0,
+    };
     let result = interpreter.run(&name, &source, &mut platform);
     let printed: Vec<&str> = platform.output.lines().collect();
     if printed != expected {
@@ -125,7 +153,11 @@ fn golden_scripts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scripts");
     let mut paths = Vec::new();
     scripts(&root, &mut paths);
-    assert!(paths.len() > 10, "too few golden scripts under {}", root.display());
+    assert!(
+        paths.len() > 10,
+        "too few golden scripts under {}",
+        root.display()
+    );
     // The deep-recursion scripts need more stack than a test thread has by default.
     let failures = std::thread::Builder::new()
         .stack_size(64 << 20)
@@ -141,5 +173,10 @@ fn golden_scripts() {
         .unwrap()
         .join()
         .unwrap();
-    assert!(failures.is_empty(), "{} golden script(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden script(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

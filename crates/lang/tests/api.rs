@@ -1,0 +1,307 @@
+//! The public API other crates use: values, the interpreter's globals, check, the shell, help.
+
+use bootscript_lang::{help, Config, ErrorKind, Interpreter, Platform, Primitive, Shell, Value};
+
+#[derive(Default)]
+struct Console {
+    out: String,
+    lines: Vec<String>,
+    calls: Vec<(Primitive, Vec<Value>)>,
+}
+
+impl Platform for Console {
+    fn write(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+    fn read_line(&mut self, _: bool) -> Result<String, String> {
+        if self.lines.is_empty() {
+            Err("end of input".into())
+        } else {
+            Ok(self.lines.remove(0))
+        }
+    }
+    fn time_ms(&mut self) -> u64 {
+        7
+    }
+    fn sleep_ms(&mut self, _: u64) {}
+    fn reboot(&mut self) -> String {
+        "cannot reboot".into()
+    }
+    fn halt(&mut self) -> String {
+        "cannot halt".into()
+    }
+    fn keymap(&mut self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
+        self.calls.push((which, args));
+        match which {
+            Primitive::Disks => Ok(Value::list(vec![Value::map(vec![
+                ("name".into(), Value::str("hd0")),
+                ("size".into(), Value::Int(1 << 20)),
+                ("kind".into(), Value::str("disk")),
+            ])])),
+            Primitive::Read => Ok(Value::bytes(b"kernel".to_vec())),
+            _ => Err(format!("{} failed", which.name())),
+        }
+    }
+}
+
+#[test]
+fn values_build_and_read_back() {
+    assert_eq!(Value::str("a").as_str(), Some("a"));
+    assert_eq!(Value::bytes(vec![1, 2]).as_bytes(), Some(&[1u8, 2][..]));
+    assert_eq!(Value::str("é").as_bytes(), Some("é".as_bytes()));
+    assert_eq!(Value::Int(5).as_int(), Some(5));
+    assert_eq!(Value::Bool(true).as_bool(), Some(true));
+    assert!(Value::Nil.is_nil() && Value::Int(0).truthy() && !Value::Nil.truthy());
+    let list = Value::list(vec![Value::Int(1), Value::str("x")]);
+    assert_eq!(list.list_items().unwrap().len(), 2);
+    assert_eq!(list.type_name(), "list");
+    let map = Value::map(vec![
+        ("b".into(), Value::Int(1)),
+        ("a".into(), Value::Int(2)),
+        ("b".into(), Value::Int(3)),
+    ]);
+    let entries = map.map_entries().unwrap();
+    assert_eq!(
+        entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["b", "a"]
+    );
+    assert_eq!(map.map_get("b"), Some(Value::Int(3)));
+    assert_eq!(map.map_get("zz"), None);
+    assert_eq!(format!("{map}"), "{b: 3, a: 2}");
+    assert_eq!(format!("{:?}", Value::str("q\"")), "\"q\\\"\"");
+    assert_eq!(format!("{}", Value::str("q\"")), "q\"");
+    assert_eq!(
+        Value::list(vec![Value::Int(1)]),
+        Value::list(vec![Value::Int(1)])
+    );
+}
+
+#[test]
+fn primitives_get_bound_arguments_and_their_results_reach_the_script() {
+    let mut console = Console::default();
+    let mut interpreter = Interpreter::new(Config::default());
+    let source = "print(disks()[0].name, text(read(\"/k\")))\n\
+                  try { aes_setup(\"root\", \"hd0p2\", x\"00\", size=8) } catch e { print(e) }\n\
+                  try { exec(\"/k\", initrd=[\"/i\"]) } catch e { print(e) }";
+    interpreter.run("p.bs", source, &mut console).unwrap();
+    assert_eq!(console.out, "hd0 kernel\naes_setup failed\nexec failed\n");
+    let (which, args) = &console.calls[2];
+    assert_eq!(*which, Primitive::AesSetup);
+    assert_eq!(
+        Primitive::AesSetup.params(),
+        ["name", "device", "key", "cipher", "offset", "size", "skip"]
+    );
+    let expected = [
+        Value::str("root"),
+        Value::str("hd0p2"),
+        Value::bytes(vec![0]),
+        Value::str("aes-xts-plain64"),
+        Value::Int(0),
+        Value::Int(8),
+        Value::Int(0),
+    ];
+    assert_eq!(args[..], expected[..]);
+    let (which, args) = &console.calls[3];
+    assert_eq!(*which, Primitive::Exec);
+    assert_eq!(
+        args[..],
+        [
+            Value::str("/k"),
+            Value::str(""),
+            Value::list(vec![Value::str("/i")]),
+            Value::Nil
+        ][..]
+    );
+}
+
+#[test]
+fn globals_persist_between_runs_and_can_be_set() {
+    let mut console = Console::default();
+    let mut interpreter = Interpreter::new(Config::default());
+    interpreter
+        .run(
+            "a.bs",
+            "let x = 1\nfn bump() { x = x + 1; return x }",
+            &mut console,
+        )
+        .unwrap();
+    assert_eq!(
+        interpreter.eval_line("shell", "bump()", &mut console),
+        Ok(Some(Value::Int(2)))
+    );
+    assert_eq!(
+        interpreter.eval_line("shell", "x = 10", &mut console),
+        Ok(None)
+    );
+    assert_eq!(
+        interpreter.eval_line("shell", "bump()", &mut console),
+        Ok(Some(Value::Int(11)))
+    );
+    interpreter.set_global("extra", Value::str("e"));
+    assert_eq!(interpreter.global("extra"), Some(Value::str("e")));
+    assert_eq!(interpreter.global("x"), Some(Value::Int(11)));
+    assert_eq!(interpreter.global("never"), None);
+    // An error raised inside a function of the first file names that file.
+    interpreter
+        .run("a2.bs", "fn bad() {\n  return 1 / 0\n}", &mut console)
+        .unwrap();
+    let err = interpreter
+        .eval_line("shell", "bad()", &mut console)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "a2.bs:2:12: error: division by zero");
+    assert_eq!(err.kind, ErrorKind::Runtime);
+    assert_eq!(
+        (err.line, err.col, err.message.as_str()),
+        (2, 12, "division by zero")
+    );
+}
+
+#[test]
+fn incomplete_input_is_recognised() {
+    let interpreter = Interpreter::new(Config::default());
+    for text in [
+        "if true {",
+        "let x =",
+        "print(1,",
+        "[1, 2",
+        "{a: 1",
+        "1 +",
+        "fn f() { return",
+    ] {
+        assert!(interpreter.is_incomplete(text), "{text}");
+    }
+    for text in ["print(1)", "let x = 1", ")", "\"open string", "1 < 2 < 3"] {
+        assert!(!interpreter.is_incomplete(text), "{text}");
+    }
+}
+
+#[test]
+fn shell_gathers_lines_prints_values_and_keeps_history() {
+    let mut console = Console::default();
+    let mut interpreter = Interpreter::new(Config::default());
+    let mut shell = Shell::new();
+    assert_eq!(shell.prompt(), "bootscript> ");
+    shell.line(&mut interpreter, "fn twice(v) {", &mut console);
+    assert_eq!(shell.prompt(), "... ");
+    shell.line(&mut interpreter, "  return v * 2", &mut console);
+    shell.line(&mut interpreter, "}", &mut console);
+    assert_eq!(shell.prompt(), "bootscript> ");
+    shell.line(&mut interpreter, "twice(21)", &mut console);
+    shell.line(&mut interpreter, "[\"a\", nil]", &mut console);
+    shell.line(&mut interpreter, "nil", &mut console);
+    shell.line(&mut interpreter, "", &mut console);
+    shell.line(&mut interpreter, "twice(", &mut console);
+    shell.cancel();
+    shell.line(&mut interpreter, "1 / 0", &mut console);
+    assert_eq!(
+        console.out,
+        "42\n[\"a\", nil]\nshell:1:3: error: division by zero\n"
+    );
+    assert_eq!(shell.recall(1), Some("1 / 0"));
+    assert_eq!(shell.recall(4), Some("twice(21)"));
+    assert_eq!(shell.recall(5), Some("fn twice(v) {\n  return v * 2\n}"));
+    assert_eq!(shell.recall(6), None);
+    assert_eq!(shell.history().len(), 5);
+}
+
+#[test]
+fn a_hidden_prompt_never_writes_the_passphrase() {
+    let mut console = Console {
+        lines: vec!["hunter2".into()],
+        ..Console::default()
+    };
+    let mut interpreter = Interpreter::new(Config::default());
+    interpreter
+        .run(
+            "p.bs",
+            "let p = prompt(\"Pass: \", echo=false)\nprint(len(p))",
+            &mut console,
+        )
+        .unwrap();
+    assert_eq!(console.out, "Pass: \n7\n");
+}
+
+#[test]
+fn help_has_a_line_for_every_built_in() {
+    let text = help();
+    let names = [
+        "print",
+        "str",
+        "int",
+        "len",
+        "type",
+        "hex",
+        "unhex",
+        "bytes",
+        "text",
+        "slice",
+        "push",
+        "pop",
+        "keys",
+        "remove",
+        "contains",
+        "split",
+        "join",
+        "trim",
+        "range",
+        "error",
+        "assert",
+        "time_ms",
+        "sleep_ms",
+        "help",
+        "prompt",
+        "keymap",
+        "reboot",
+        "halt",
+        "sha1",
+        "sha256",
+        "sha512",
+        "hmac",
+        "pbkdf2",
+        "aes_setup",
+        "luks_open",
+        "disks",
+        "mount",
+        "umount",
+        "ls",
+        "read",
+        "exists",
+        "stat",
+        "exec",
+    ];
+    assert_eq!(text.lines().count(), names.len());
+    for name in names {
+        let line = format!("{name}(");
+        assert!(text.lines().any(|l| l.starts_with(&line)), "{name} missing");
+        // Every built-in is also a global of a new interpreter.
+        assert!(
+            Interpreter::new(Config::default()).global(name).is_some(),
+            "{name}"
+        );
+    }
+    assert!(text.contains(
+        "aes_setup(name, device, key, cipher=\"aes-xts-plain64\", offset=0, size?, skip=0)"
+    ));
+}
+
+#[test]
+fn step_budget_is_per_run() {
+    let mut console = Console::default();
+    let config = Config {
+        step_limit: Some(100),
+        ..Config::default()
+    };
+    let mut interpreter = Interpreter::new(config);
+    for _ in 0..3 {
+        interpreter
+            .run("s.bs", "for i in range(90) { }", &mut console)
+            .unwrap();
+    }
+    let err = interpreter
+        .run("s.bs", "for i in range(101) { }", &mut console)
+        .unwrap_err();
+    assert_eq!(err.message, "step budget exhausted");
+}
