@@ -304,3 +304,24 @@ fn device_error_is_decoded_and_names_the_disk() {
     assert!(err.starts_with("hd0: reading sector 7"), "{err}");
     assert!(err.contains("uncorrectable data error"), "{err}");
 }
+
+#[test]
+fn master_and_slave_on_one_channel_read_alternately() {
+    let fake = machine([disk(300, 5, true), disk(400, 6, true), None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks.len(), 2);
+    let mut a = vec![0u8; 10 * 512];
+    let mut b = vec![0u8; 10 * 512];
+    for lba in [0u64, 100, 290] {
+        disks[0].read(lba, &mut a).unwrap();
+        disks[1].read(lba, &mut b).unwrap();
+        assert_eq!(
+            a,
+            pattern(300, 5)[lba as usize * 512..(lba as usize + 10) * 512]
+        );
+        assert_eq!(
+            b,
+            pattern(400, 6)[lba as usize * 512..(lba as usize + 10) * 512]
+        );
+    }
+}

@@ -241,8 +241,10 @@ impl<P: AtaPorts> AtaDisk<P> {
         let count = (buf.len() / SECTOR_SIZE) as u64;
         port.wait_not_busy()?;
         let use48 = self.identity.lba48;
+        // The other drive on the channel may have been selected last: select, then let this one settle.
         if use48 {
             port.select(self.drive, DEVICE_LBA);
+            port.wait_not_busy()?;
             // The high-order bytes go first: each register is a two-deep FIFO.
             port.out(REG_SECTOR_COUNT, (count >> 8) as u8);
             port.out(REG_LBA_LOW, (lba >> 24) as u8);
@@ -250,6 +252,7 @@ impl<P: AtaPorts> AtaDisk<P> {
             port.out(REG_LBA_HIGH, (lba >> 40) as u8);
         } else {
             port.select(self.drive, DEVICE_LBA | ((lba >> 24) as u8 & 0x0F));
+            port.wait_not_busy()?;
         }
         port.out(REG_SECTOR_COUNT, count as u8);
         port.out(REG_LBA_LOW, lba as u8);

@@ -25,7 +25,7 @@ const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
 const INCOMPAT_SUPPORTED: u32 =
     0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x4000 | 0x20000;
 
-const INCOMPAT_NAMES: [(u32, &str); 17] = [
+const INCOMPAT_NAMES: [(u32, &str); 16] = [
     (0x1, "compression"),
     (0x2, "filetype"),
     (0x4, "needs_recovery"),
@@ -42,7 +42,6 @@ const INCOMPAT_NAMES: [(u32, &str); 17] = [
     (0x8000, "inline_data"),
     (0x10000, "encrypt"),
     (0x20000, "casefold"),
-    (0x40000, "orphan_file"),
 ];
 
 const INODE_FLAG_EXTENTS: u32 = 0x80000;
