@@ -4,14 +4,14 @@
 use alloc::string::String;
 use core::fmt::{self, Write};
 
-use pc_keyboard::DecodedKey;
+use pc_keyboard::{DecodedKey, KeyCode};
 use spin::Mutex;
 
 use crate::clock;
 use crate::drivers::keyboard::{Keyboard, UnknownKeymap};
 use crate::drivers::serial::{Serial, SerialError, COM1};
 use crate::drivers::vga::Vga;
-use crate::line::{Edit, LineEditor, Utf8Decoder};
+use crate::line::{self, Edit, LineEditor, Utf8Decoder};
 
 /// Why no line could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,8 @@ impl Console {
         }
         match self.keyboard.poll()? {
             DecodedKey::Unicode(c) => Some(c),
+            DecodedKey::RawKey(KeyCode::ArrowUp) => Some(line::ARROW_UP),
+            DecodedKey::RawKey(KeyCode::ArrowDown) => Some(line::ARROW_DOWN),
             DecodedKey::RawKey(_) => None,
         }
     }
@@ -125,16 +127,27 @@ pub fn emergency(args: fmt::Arguments<'_>) {
 /// Reads one line, with backspace and Ctrl-U. With `echo` false nothing typed is shown, only the final
 /// newline (for passphrases). Waits for as long as it takes: a person is typing.
 pub fn read_line(echo: bool) -> Result<String, ReadError> {
-    read_line_until(echo, None)
+    read_line_until(echo, None, &[])
+}
+
+/// Like [`read_line`], with the up and down arrows walking through `history` (oldest first).
+pub fn read_line_with_history(echo: bool, history: &[String]) -> Result<String, ReadError> {
+    read_line_until(echo, None, history)
 }
 
 /// Like [`read_line`], but gives up after `timeout_ms` milliseconds.
 pub fn read_line_timeout(echo: bool, timeout_ms: u64) -> Result<String, ReadError> {
-    read_line_until(echo, Some(clock::time_ms().saturating_add(timeout_ms)))
+    read_line_until(echo, Some(clock::time_ms().saturating_add(timeout_ms)), &[])
 }
 
-fn read_line_until(echo: bool, deadline: Option<u64>) -> Result<String, ReadError> {
+fn read_line_until(
+    echo: bool,
+    deadline: Option<u64>,
+    history: &[String],
+) -> Result<String, ReadError> {
     let mut editor = LineEditor::new();
+    // Where in the history the line comes from: `history.len()` is the line being typed.
+    let mut recalled = history.len();
     loop {
         let c = CONSOLE.lock().poll_char();
         let Some(c) = c else {
@@ -160,6 +173,18 @@ fn read_line_until(echo: bool, deadline: Option<u64>) -> Result<String, ReadErro
             Edit::Done => {
                 console.write_str("\n");
                 return Ok(editor.into_text());
+            }
+            edit @ (Edit::Previous | Edit::Next) if echo && !history.is_empty() => {
+                recalled = if edit == Edit::Previous {
+                    recalled.saturating_sub(1)
+                } else {
+                    (recalled + 1).min(history.len())
+                };
+                let text = history.get(recalled).map_or("", |s| s.as_str());
+                for _ in 0..editor.replace(text) {
+                    console.write_str("\u{8} \u{8}");
+                }
+                console.write_str(text);
             }
             _ => {}
         }

@@ -95,7 +95,8 @@ bootscript_enter_multiboot2:
 );
 
 unsafe extern "C" {
-    fn bootscript_enter_linux(entry: u64, boot_params: u64, wipe_start: u64, wipe_length: u64) -> !;
+    fn bootscript_enter_linux(entry: u64, boot_params: u64, wipe_start: u64, wipe_length: u64)
+        -> !;
     fn bootscript_enter_multiboot2(entry: u64, info: u64, wipe_start: u64, wipe_length: u64) -> !;
 }
 

@@ -1,11 +1,45 @@
 //! The heap: the largest free RAM range (see `memory::largest_free`), served by linked_list_allocator.
+//!
+//! The allocator hands out the lowest block that fits, so what the heap ever held stays below a high-water
+//! mark; the hand-off places the kernel and initrd above it and wipes everything below it before the jump.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use linked_list_allocator::LockedHeap;
 
 use crate::memory::Range;
 
+/// The allocator, with the highest address it ever handed out.
+struct Tracked {
+    heap: LockedHeap,
+    high_water: AtomicU64,
+}
+
+// SAFETY: every call goes straight to linked_list_allocator's `LockedHeap`, which upholds `GlobalAlloc`;
+// the wrapper only records addresses.
+unsafe impl GlobalAlloc for Tracked {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        let pointer = unsafe { self.heap.alloc(layout) };
+        if !pointer.is_null() {
+            let end = pointer as u64 + layout.size() as u64;
+            self.high_water.fetch_max(end, Ordering::Relaxed);
+        }
+        pointer
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { self.heap.dealloc(pointer, layout) }
+    }
+}
+
 #[global_allocator]
-static ALLOCATOR: LockedHeap = LockedHeap::empty();
+static ALLOCATOR: Tracked = Tracked {
+    heap: LockedHeap::empty(),
+    high_water: AtomicU64::new(0),
+};
 
 /// Hands `range` to the allocator. Call once.
 ///
@@ -15,19 +49,30 @@ pub unsafe fn init(range: Range) {
     // SAFETY: the caller guarantees the memory is free and ours.
     unsafe {
         ALLOCATOR
+            .heap
             .lock()
             .init(range.start as *mut u8, range.length() as usize)
     };
+    ALLOCATOR.high_water.store(range.start, Ordering::Relaxed);
 }
 
 /// (bytes in use, bytes in the heap), for reports.
 pub fn usage() -> (usize, usize) {
-    let heap = ALLOCATOR.lock();
+    let heap = ALLOCATOR.heap.lock();
     (heap.used(), heap.size())
 }
 
 /// The usage, even from a panic handler that may have interrupted the allocator.
 pub fn usage_for_report() -> Option<(usize, usize)> {
-    let heap = ALLOCATOR.try_lock()?;
+    let heap = ALLOCATOR.heap.try_lock()?;
     Some((heap.used(), heap.size()))
+}
+
+/// From the heap's start to the highest address it ever handed out: everything the heap may hold.
+pub fn used_range() -> Range {
+    let start = ALLOCATOR.heap.lock().bottom() as u64;
+    Range {
+        start,
+        end: ALLOCATOR.high_water.load(Ordering::Relaxed).max(start),
+    }
 }

@@ -23,10 +23,16 @@ pub mod console;
 #[cfg(target_os = "bootscript")]
 mod drivers;
 #[cfg(target_os = "bootscript")]
+mod handoff;
+#[cfg(target_os = "bootscript")]
 mod heap;
 #[cfg(target_os = "bootscript")]
 pub mod platform;
 #[cfg(target_os = "bootscript")]
 pub mod power;
 #[cfg(target_os = "bootscript")]
+pub mod script;
+#[cfg(target_os = "bootscript")]
 pub mod selftest;
+#[cfg(target_os = "bootscript")]
+mod world;

@@ -13,6 +13,11 @@ const BACKSPACE: char = '\u{8}';
 const DELETE: char = '\u{7f}';
 /// Ctrl-U: erase the whole line.
 const KILL_LINE: char = '\u{15}';
+/// The start of a terminal's escape sequence (arrow keys arrive as ESC [ A and ESC [ B).
+const ESCAPE: char = '\u{1b}';
+/// What the console feeds for the keyboard's up and down arrows (private-use characters no one types).
+pub const ARROW_UP: char = '\u{e000}';
+pub const ARROW_DOWN: char = '\u{e001}';
 
 /// What the screen should do after one character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,10 @@ pub enum Edit {
     Done,
     /// Nothing to show (ignored control character, or a full line).
     Nothing,
+    /// Up arrow: the caller may replace the line with an earlier one ([`LineEditor::replace`]).
+    Previous,
+    /// Down arrow: a later one.
+    Next,
 }
 
 /// A line being typed.
@@ -32,6 +41,8 @@ pub enum Edit {
 pub struct LineEditor {
     text: String,
     chars: usize,
+    /// Inside an escape sequence: 1 after ESC, 2 after ESC [ (or ESC O).
+    escape: u8,
 }
 
 impl LineEditor {
@@ -42,7 +53,32 @@ impl LineEditor {
 
     /// Takes one typed character and says what the screen should do.
     pub fn feed(&mut self, c: char) -> Edit {
+        match self.escape {
+            1 => {
+                self.escape = if c == '[' || c == 'O' { 2 } else { 0 };
+                return Edit::Nothing;
+            }
+            2 => {
+                // Parameters (digits, ';') keep the sequence going; its final letter ends it.
+                if c.is_ascii_digit() || c == ';' {
+                    return Edit::Nothing;
+                }
+                self.escape = 0;
+                return match c {
+                    'A' => Edit::Previous,
+                    'B' => Edit::Next,
+                    _ => Edit::Nothing,
+                };
+            }
+            _ => {}
+        }
         match c {
+            ESCAPE => {
+                self.escape = 1;
+                Edit::Nothing
+            }
+            ARROW_UP => Edit::Previous,
+            ARROW_DOWN => Edit::Next,
             '\r' | '\n' => Edit::Done,
             BACKSPACE | DELETE => match self.text.pop() {
                 Some(_) => {
@@ -72,6 +108,18 @@ impl LineEditor {
                 Edit::Insert(c)
             }
         }
+    }
+
+    /// Replaces the line (a history entry); returns how many characters the screen must erase first.
+    pub fn replace(&mut self, text: &str) -> usize {
+        let erased = self.chars;
+        self.text.clear();
+        self.chars = 0;
+        for c in text.chars().take(MAX_LINE_CHARS) {
+            self.text.push(c);
+            self.chars += 1;
+        }
+        erased
     }
 
     /// The text typed so far.
@@ -176,12 +224,34 @@ mod tests {
     #[test]
     fn control_characters_are_ignored_and_length_is_capped() {
         let mut editor = LineEditor::new();
-        assert_eq!(editor.feed('\u{1b}'), Edit::Nothing);
+        assert_eq!(editor.feed('\u{1}'), Edit::Nothing);
         for _ in 0..MAX_LINE_CHARS {
             assert_eq!(editor.feed('x'), Edit::Insert('x'));
         }
         assert_eq!(editor.feed('y'), Edit::Nothing);
         assert_eq!(editor.text().len(), MAX_LINE_CHARS);
+    }
+
+    #[test]
+    fn arrow_keys_from_a_terminal_or_the_keyboard_walk_the_history() {
+        let mut editor = LineEditor::new();
+        type_all(&mut editor, "ab");
+        assert_eq!(editor.feed('\u{1b}'), Edit::Nothing);
+        assert_eq!(editor.feed('['), Edit::Nothing);
+        assert_eq!(editor.feed('A'), Edit::Previous);
+        assert_eq!(editor.feed('\u{1b}'), Edit::Nothing);
+        assert_eq!(editor.feed('O'), Edit::Nothing);
+        assert_eq!(editor.feed('B'), Edit::Next);
+        // A sequence with parameters (Ctrl-Right: ESC [ 1 ; 5 C) is swallowed whole.
+        for c in "\u{1b}[1;5C".chars() {
+            assert_eq!(editor.feed(c), Edit::Nothing);
+        }
+        assert_eq!(editor.feed(ARROW_UP), Edit::Previous);
+        assert_eq!(editor.feed(ARROW_DOWN), Edit::Next);
+        assert_eq!(editor.text(), "ab");
+        assert_eq!(editor.replace("let x = 1"), 2);
+        assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
+        assert_eq!(editor.into_text(), "let x = ");
     }
 
     #[test]

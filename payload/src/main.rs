@@ -1,9 +1,9 @@
 //! The payload binary: the entry stub (in the library) calls `payload_entry`, which brings the machine up
-//! and hands over to what runs on it (for now the self-tests; later the boot-script interpreter).
+//! and hands over to what runs on it (the boot script, or a self-test the command line asks for).
 #![cfg_attr(target_os = "bootscript", no_std, no_main)]
 
 #[cfg(target_os = "bootscript")]
-use bootscript_payload::{platform, selftest};
+use bootscript_payload::{platform, script, selftest};
 
 #[cfg(target_os = "bootscript")]
 #[unsafe(no_mangle)]
@@ -13,10 +13,7 @@ extern "C" fn payload_entry(magic: u32, info_address: u32) -> ! {
     if selftest::requested(boot) {
         selftest::run(boot);
     }
-    // The boot-script interpreter takes over here once it is wired in; until then, an echo prompt.
-    selftest::echo_prompt();
-    platform::write("bootscript: done\n");
-    platform::exit_qemu(platform::ExitCode::Success)
+    script::run(boot)
 }
 
 #[cfg(not(target_os = "bootscript"))]

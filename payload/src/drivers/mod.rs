@@ -1,5 +1,6 @@
 //! Device drivers, each in three layers: datasheet constants, a few port accesses, a safe type on top.
 
+pub mod ata;
 pub mod keyboard;
 pub mod pit;
 pub mod serial;
