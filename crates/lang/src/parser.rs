@@ -2,7 +2,6 @@
 //! as it goes (so the evaluator never looks a name up by its text).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,26 +12,23 @@ use crate::lexer::{Kind, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
 
-/// The interpreter's global names: a global is an index into its table of values.
+/// The interpreter's global names: a global is an index into its table of values. A plain list (names are few,
+/// and a map type would cost the payload kilobytes of code).
 #[derive(Default, Clone)]
 pub(crate) struct Globals {
     pub names: Vec<Rc<str>>,
-    index: BTreeMap<Rc<str>, u32>,
 }
 
 impl Globals {
     pub fn slot(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
+        if let Some(i) = self.find(name) {
             return i;
         }
-        let i = self.names.len() as u32;
-        let name: Rc<str> = Rc::from(name);
-        self.names.push(name.clone());
-        self.index.insert(name, i);
-        i
+        self.names.push(Rc::from(name));
+        self.names.len() as u32 - 1
     }
     pub fn find(&self, name: &str) -> Option<u32> {
-        self.index.get(name).copied()
+        self.names.iter().position(|n| &**n == name).map(|i| i as u32)
     }
 }
 
