@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
-use crate::value::{equal, held_bytes, Closure, Value, ITEM_BYTES};
+use crate::value::{copy, discard, equal, held_bytes, Closure, Value, ITEM_BYTES};
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
 pub(crate) type R<T> = Result<T, Box<ScriptError>>;
@@ -91,7 +91,25 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// Whether a value is true, consuming it with scalars dropped inline.
+#[inline(always)]
+fn truth(v: Value) -> bool {
+    let t = v.truthy();
+    discard(v);
+    t
+}
+
 impl Machine<'_> {
+    /// Drops the stack down to `base`, scalars inline.
+    #[inline(always)]
+    fn pop_to(&mut self, base: usize) {
+        while self.stack.len() > base {
+            if let Some(v) = self.stack.pop() {
+                discard(v);
+            }
+        }
+    }
+
     /// Refuses to let the script hold more than its memory limit.
     pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
         if held_bytes().saturating_add(bytes) > self.memory_limit {
@@ -201,7 +219,8 @@ impl Machine<'_> {
     fn exec(&mut self, stmt: &Stmt) -> R<Flow> {
         match stmt {
             Stmt::Expr(e) => {
-                self.ret = self.eval(e)?;
+                let v = self.eval(e)?;
+                discard(core::mem::replace(&mut self.ret, v));
             }
             Stmt::Let {
                 var,
@@ -222,14 +241,14 @@ impl Machine<'_> {
             Stmt::Assign(target, value) => self.assign(target, value)?,
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
-                    if self.eval(cond)?.truthy() {
+                    if truth(self.eval(cond)?) {
                         return self.block(body);
                     }
                 }
                 return self.block(otherwise);
             }
             Stmt::While(cond, body) => {
-                while self.eval(cond)?.truthy() {
+                while truth(self.eval(cond)?) {
                     self.step().map_err(|e| place(e, cond.pos))?;
                     match self.block(body)? {
                         Flow::Break => break,
@@ -452,7 +471,7 @@ impl Machine<'_> {
             ExprKind::Const(v) => v.clone(),
             ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
                 Some(Value::Cell(c)) => c.borrow().clone(),
-                Some(v) => v.clone(),
+                Some(v) => copy(v),
                 None => Value::Nil,
             },
             ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
@@ -474,6 +493,8 @@ impl Machine<'_> {
                         _ => None,
                     };
                     if let Some(v) = quick {
+                        core::mem::forget(a);
+                        core::mem::forget(b);
                         return Ok(v);
                     }
                 }
@@ -772,7 +793,7 @@ impl Machine<'_> {
         let result = self.block(&closure.def.body);
         self.depth -= 1;
         (self.base, self.closure) = saved;
-        self.stack.truncate(base);
+        self.pop_to(base);
         match result {
             Ok(Flow::Return) => Ok(core::mem::take(&mut self.ret)),
             Ok(_) => Ok(Value::Nil),

@@ -285,7 +285,8 @@ impl Interpreter {
         // In source order (a plain insertion sort: the library sort costs the payload kilobytes).
         for i in 1..errors.len() {
             let mut j = i;
-            while j > 0 && (errors[j - 1].line, errors[j - 1].col) > (errors[j].line, errors[j].col) {
+            while j > 0 && (errors[j - 1].line, errors[j - 1].col) > (errors[j].line, errors[j].col)
+            {
                 errors.swap(j - 1, j);
                 j -= 1;
             }

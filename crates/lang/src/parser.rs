@@ -28,7 +28,10 @@ impl Globals {
         self.names.len() as u32 - 1
     }
     pub fn find(&self, name: &str) -> Option<u32> {
-        self.names.iter().position(|n| &**n == name).map(|i| i as u32)
+        self.names
+            .iter()
+            .position(|n| &**n == name)
+            .map(|i| i as u32)
     }
 }
 

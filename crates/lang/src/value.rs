@@ -168,6 +168,28 @@ impl Map {
     }
 }
 
+/// A copy of a value with the scalar cases inline (the derived clone is an out-of-line call; in `fib` it took
+/// a tenth of the time).
+#[inline(always)]
+pub(crate) fn copy(v: &Value) -> Value {
+    match v {
+        Value::Int(i) => Value::Int(*i),
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Nil => Value::Nil,
+        other => other.clone(),
+    }
+}
+
+/// Drops a value, with the scalar cases inline (they own nothing; the drop glue is an out-of-line call).
+#[inline(always)]
+pub(crate) fn discard(v: Value) {
+    if matches!(v, Value::Int(_) | Value::Bool(_) | Value::Nil) {
+        core::mem::forget(v);
+    } else {
+        drop(v);
+    }
+}
+
 impl Value {
     /// A `str` value.
     pub fn str(text: &str) -> Value {
