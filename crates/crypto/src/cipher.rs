@@ -21,6 +21,9 @@ pub fn aes_hardware_accelerated() -> bool {
 /// Blocks handed to the cipher per call: one 512-byte sector's worth, enough for the AES-NI pipeline.
 const BATCH: usize = 32;
 
+/// Sectors whose IVs are encrypted in one call.
+const IV_GROUP: usize = 8;
+
 /// An expanded AES key of either size.
 #[derive(Clone)]
 enum Aes {
@@ -133,19 +136,49 @@ impl SectorCipher {
         Ok(SectorCipher { mode, iv })
     }
 
-    fn iv(&self, sector: u64) -> [u8; 16] {
-        let mut iv = [0u8; 16];
-        match self.iv {
-            IvMode::Plain => iv[..4].copy_from_slice(&(sector as u32).to_le_bytes()),
-            IvMode::Plain64 | IvMode::EssivSha256 => iv[..8].copy_from_slice(&sector.to_le_bytes()),
+    /// The IVs of `out.len()` consecutive sectors, ready to use: for XTS encrypted under the tweak key
+    /// (the first tweak), for ESSIV under the hashed key. They are encrypted together in one call,
+    /// since the software AES costs as much for one block as for four.
+    fn ivs(&self, first: u64, step: u64, out: &mut [[u8; 16]]) {
+        let mut sector = first;
+        for iv in out.iter_mut() {
+            *iv = [0; 16];
+            match self.iv {
+                IvMode::Plain => iv[..4].copy_from_slice(&(sector as u32).to_le_bytes()),
+                IvMode::Plain64 | IvMode::EssivSha256 => {
+                    iv[..8].copy_from_slice(&sector.to_le_bytes())
+                }
+            }
+            sector = sector.wrapping_add(step);
         }
-        if let Mode::Cbc {
-            essiv: Some(essiv), ..
-        } = &self.mode
-        {
-            essiv.encrypt(&mut iv);
+        match &self.mode {
+            Mode::Xts { tweak, .. } => tweak.encrypt_blocks(out),
+            Mode::Cbc {
+                essiv: Some(essiv), ..
+            } => essiv.encrypt_blocks(out),
+            Mode::Cbc { essiv: None, .. } => {}
         }
-        iv
+    }
+
+    /// Runs `each(sector, iv)` over whole sectors, with IVs made `IV_GROUP` sectors at a time.
+    fn for_sectors(
+        &self,
+        data: &mut [u8],
+        sector_size: usize,
+        first_iv: u64,
+        iv_step: u64,
+        mut each: impl FnMut(&mut [[u8; 16]], [u8; 16]),
+    ) {
+        let mut iv_sector = first_iv;
+        let mut ivs = [[0u8; 16]; IV_GROUP];
+        for group in data.chunks_mut(sector_size * IV_GROUP) {
+            let count = group.len() / sector_size;
+            self.ivs(iv_sector, iv_step, &mut ivs[..count]);
+            for (sector, iv) in group.chunks_exact_mut(sector_size).zip(ivs.iter()) {
+                each(sector.as_chunks_mut::<16>().0, *iv);
+            }
+            iv_sector = iv_sector.wrapping_add(iv_step.wrapping_mul(count as u64));
+        }
     }
 
     /// Decrypts `data` in place: whole sectors of `sector_size` bytes, the first with IV sector number
@@ -158,16 +191,16 @@ impl SectorCipher {
         first_iv: u64,
         iv_step: u64,
     ) {
-        let mut iv_sector = first_iv;
-        for sector in data.chunks_exact_mut(sector_size) {
-            let iv = self.iv(iv_sector);
-            let blocks = sector.as_chunks_mut::<16>().0;
-            match &self.mode {
-                Mode::Xts { data, tweak } => xts_decrypt(data, tweak, iv, blocks),
+        self.for_sectors(
+            data,
+            sector_size,
+            first_iv,
+            iv_step,
+            |blocks, iv| match &self.mode {
+                Mode::Xts { data, .. } => xts_apply(iv, blocks, |batch| data.decrypt(batch)),
                 Mode::Cbc { data, .. } => cbc_decrypt(data, iv, blocks),
-            }
-            iv_sector = iv_sector.wrapping_add(iv_step);
-        }
+            },
+        );
     }
 
     /// Encrypts in place, the inverse of [`SectorCipher::decrypt_sectors`]. Tests use it only to check
@@ -179,23 +212,23 @@ impl SectorCipher {
         first_iv: u64,
         iv_step: u64,
     ) {
-        let mut iv_sector = first_iv;
-        for sector in data.chunks_exact_mut(sector_size) {
-            let iv = self.iv(iv_sector);
-            let blocks = sector.as_chunks_mut::<16>().0;
-            match &self.mode {
-                Mode::Xts { data, tweak } => xts_encrypt(data, tweak, iv, blocks),
+        self.for_sectors(
+            data,
+            sector_size,
+            first_iv,
+            iv_step,
+            |blocks, iv| match &self.mode {
+                Mode::Xts { data, .. } => xts_apply(iv, blocks, |batch| data.encrypt_blocks(batch)),
                 Mode::Cbc { data, .. } => {
                     let mut previous = iv;
                     for block in blocks.iter_mut() {
                         xor(block, &previous);
-                        data.encrypt_blocks(core::slice::from_mut(block));
+                        data.encrypt(block);
                         previous = *block;
                     }
                 }
-            }
-            iv_sector = iv_sector.wrapping_add(iv_step);
-        }
+            },
+        );
     }
 }
 
@@ -209,16 +242,10 @@ fn next_tweak(tweak: u128) -> u128 {
     (tweak << 1) ^ ((tweak >> 127) * 0x87)
 }
 
-/// Runs XTS over one sector's blocks with `cipher` (decrypt or encrypt), `BATCH` blocks per call.
-fn xts_apply(
-    tweak_key: &Aes,
-    iv: [u8; 16],
-    blocks: &mut [[u8; 16]],
-    cipher: impl Fn(&mut [[u8; 16]]),
-) {
-    let mut first = iv;
-    tweak_key.encrypt(&mut first);
-    let mut tweak = u128::from_le_bytes(first);
+/// Runs XTS over one sector's blocks from its first (already encrypted) tweak, with `cipher`
+/// (decrypt or encrypt) taking `BATCH` blocks per call.
+fn xts_apply(first_tweak: [u8; 16], blocks: &mut [[u8; 16]], cipher: impl Fn(&mut [[u8; 16]])) {
+    let mut tweak = u128::from_le_bytes(first_tweak);
     let mut tweaks = [0u128; BATCH];
     for batch in blocks.chunks_mut(BATCH) {
         for (block, slot) in batch.iter_mut().zip(tweaks.iter_mut()) {
@@ -231,14 +258,6 @@ fn xts_apply(
             *block = (u128::from_le_bytes(*block) ^ slot).to_le_bytes();
         }
     }
-}
-
-fn xts_decrypt(data: &Aes, tweak: &Aes, iv: [u8; 16], blocks: &mut [[u8; 16]]) {
-    xts_apply(tweak, iv, blocks, |batch| data.decrypt(batch));
-}
-
-fn xts_encrypt(data: &Aes, tweak: &Aes, iv: [u8; 16], blocks: &mut [[u8; 16]]) {
-    xts_apply(tweak, iv, blocks, |batch| data.encrypt_blocks(batch));
 }
 
 /// CBC decryption in place: all blocks of a batch are decrypted in one call, then each is XORed with
