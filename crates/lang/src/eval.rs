@@ -344,7 +344,11 @@ impl Machine<'_> {
         match &target.kind {
             ExprKind::Var(var) => {
                 if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
-                    if self.append(*slot, value)? {
+                    let holds_str = matches!(
+                        self.stack.get(self.base + *slot as usize),
+                        Some(Value::Str(_))
+                    );
+                    if holds_str && self.append(*slot, value)? {
                         return Ok(());
                     }
                 }
