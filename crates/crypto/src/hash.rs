@@ -51,6 +51,8 @@ pub(crate) trait Engine: Clone {
     /// Writes the big-endian state (the digest) into `out[..OUT]`.
     fn write_out(&self, out: &mut [u8]);
     fn wipe(&mut self);
+    /// XORs another state's words into this one (PBKDF2's running sum, kept as words).
+    fn xor_assign(&mut self, other: &Self);
 }
 
 #[derive(Clone)]
@@ -61,6 +63,11 @@ pub(crate) struct Sha256State([u32; 8]);
 pub(crate) struct Sha512State([u64; 8]);
 
 impl Engine for Sha1State {
+    fn xor_assign(&mut self, other: &Self) {
+        for (word, with) in self.0.iter_mut().zip(other.0.iter()) {
+            *word ^= with;
+        }
+    }
     const BLOCK: usize = 64;
     const OUT: usize = 20;
     fn initial() -> Self {
@@ -80,6 +87,11 @@ impl Engine for Sha1State {
 }
 
 impl Engine for Sha256State {
+    fn xor_assign(&mut self, other: &Self) {
+        for (word, with) in self.0.iter_mut().zip(other.0.iter()) {
+            *word ^= with;
+        }
+    }
     const BLOCK: usize = 64;
     const OUT: usize = 32;
     fn initial() -> Self {
@@ -102,6 +114,11 @@ impl Engine for Sha256State {
 }
 
 impl Engine for Sha512State {
+    fn xor_assign(&mut self, other: &Self) {
+        for (word, with) in self.0.iter_mut().zip(other.0.iter()) {
+            *word ^= with;
+        }
+    }
     const BLOCK: usize = 128;
     const OUT: usize = 64;
     fn initial() -> Self {
@@ -318,11 +335,15 @@ fn pbkdf2_with<E: Engine>(
     work[E::OUT] = 0x80;
     let bits = ((E::BLOCK + E::OUT) as u64) * 8;
     work[E::BLOCK - 8..E::BLOCK].copy_from_slice(&bits.to_be_bytes());
-    let mut sum = [0u8; 64];
     for (index, chunk) in out.chunks_mut(E::OUT).enumerate() {
         let counter = (index as u32).wrapping_add(1).to_be_bytes();
         key.mac(&[salt, &counter], &mut work);
-        sum[..E::OUT].copy_from_slice(&work[..E::OUT]);
+        // U_1 is kept as bytes; the XOR of U_2..U_c is kept as hash words (no byte loop per
+        // iteration) and folded in once at the end.
+        let mut sum = E::initial();
+        sum.wipe();
+        let mut first = [0u8; 64];
+        first[..E::OUT].copy_from_slice(&work[..E::OUT]);
         done += 1;
         let mut remaining = iterations - 1;
         while remaining > 0 {
@@ -334,9 +355,7 @@ fn pbkdf2_with<E: Engine>(
                 let mut state = key.outer.clone();
                 state.compress(&work[..E::BLOCK]);
                 state.write_out(&mut work);
-                for (s, u) in sum[..E::OUT].iter_mut().zip(work.iter()) {
-                    *s ^= u;
-                }
+                sum.xor_assign(&state);
             }
             remaining -= run;
             done += u64::from(run);
@@ -346,13 +365,19 @@ fn pbkdf2_with<E: Engine>(
                 progress(percent);
             }
         }
-        chunk.copy_from_slice(&sum[..chunk.len()]);
+        let mut folded = [0u8; 64];
+        sum.write_out(&mut folded);
+        for (byte, (a, b)) in chunk.iter_mut().zip(first.iter().zip(folded.iter())) {
+            *byte = a ^ b;
+        }
+        sum.wipe();
+        first.zeroize();
+        folded.zeroize();
     }
     if last_percent != 100 {
         progress(100);
     }
     work.zeroize();
-    sum.zeroize();
 }
 
 fn check_pbkdf2(iterations: u32, length: usize) -> Result<(), CryptoError> {
