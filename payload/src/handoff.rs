@@ -1,9 +1,17 @@
-//! The last step: copy a prepared kernel into place, wipe what the boot stage held, and enter the kernel
+//! The last step: put a prepared kernel in place, wipe what the boot stage held, and enter the kernel
 //! (Linux's 64-bit entry, or Multiboot2's 32-bit protected mode). `bootscript-handoff` chose every address;
-//! this module only checks that none of them hits the boot stage, then moves bytes and jumps.
+//! this module checks that none of them hits what must survive, then moves bytes and jumps.
+//!
+//! Linux kernels load above 16 MiB, clear of the boot stage, so the copies are made here and the entry routine
+//! only wipes and jumps. Multiboot2 kernels are usually linked at 1 MiB, where the boot stage itself runs, so
+//! their copies are made by a relocator: a few position-independent 32-bit instructions copied into the heap
+//! (which no destination may touch), entered after leaving long mode, that copy, wipe the heap around
+//! themselves and jump. The boot stage's image may then be overwritten; nothing of it is used after the
+//! far return into the relocator (the segment registers keep their descriptors loaded).
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::arch::global_asm;
 
 use bootscript_system::Handoff;
@@ -27,8 +35,86 @@ handoff_gdt_pointer:
     .short handoff_gdt_end - handoff_gdt - 1
     .quad handoff_gdt
 
+    /* The relocator, copied into the heap and run there in 32-bit protected mode: ESI = its parameters
+       (32-bit words): entry, info, wipe start, wipe length, wipe start, wipe length, count, then `count`
+       operations (destination, source, length), source 0 meaning "fill with zeros". Position independent:
+       only register-relative addressing. */
+    .balign 16
+    .global bootscript_relocator
+bootscript_relocator:
+    .code32
+    movl $0x18, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %ss
+    movl %eax, %fs
+    movl %eax, %gs
+    movl %cr0, %eax
+    andl $0x7fffffff, %eax              /* paging off: leaves long mode (this code is identity mapped) */
+    movl %eax, %cr0
+    movl $0xc0000080, %ecx
+    rdmsr
+    andl $0xfffffeff, %eax              /* EFER.LME off */
+    wrmsr
+    movl %cr4, %eax
+    andl $0xffffffdf, %eax              /* PAE off */
+    movl %eax, %cr4
+    movl %esi, %ebp
+    movl 24(%ebp), %edx                 /* operations left */
+    leal 28(%ebp), %ebx
+1:  testl %edx, %edx
+    jz 4f
+    movl (%ebx), %edi
+    movl 4(%ebx), %esi
+    movl 8(%ebx), %ecx
+    testl %esi, %esi
+    jnz 2f
+    xorl %eax, %eax
+    rep stosb
+    jmp 3f
+2:  movl %ecx, %eax
+    shrl $2, %ecx
+    rep movsl                           /* sources (heap) and destinations never overlap */
+    movl %eax, %ecx
+    andl $3, %ecx
+    rep movsb
+3:  addl $12, %ebx
+    decl %edx
+    jmp 1b
+4:  movl (%ebp), %edx                   /* entry and information, before the parameters go */
+    movl 4(%ebp), %ebx
+    movl 8(%ebp), %edi
+    movl 12(%ebp), %ecx
+    xorl %eax, %eax
+    rep stosb                           /* the heap below the relocator */
+    movl 16(%ebp), %edi
+    movl 20(%ebp), %ecx
+    rep stosb                           /* the heap above it */
+    movl $0x36d76289, %eax
+    jmp *%edx
+    .global bootscript_relocator_end
+bootscript_relocator_end:
+    .code64
+
     .section .text.handoff, "ax"
     .code64
+
+    /* Wipes the boot stack below the caller's frame: what the script's primitives left there (passphrase
+       lines, key schedules). Clobbers rax, rcx, rdi. */
+wipe_stack:
+    leaq boot_stack_bottom(%rip), %rdi
+    leaq 8(%rsp), %rcx                  /* the caller's stack pointer */
+    cmpq %rdi, %rcx
+    jb 1f
+    leaq boot_stack_top(%rip), %rax
+    cmpq %rax, %rcx
+    ja 1f
+    subq $64, %rcx                      /* this routine's return address stays */
+    subq %rdi, %rcx
+    jbe 1f
+    xorl %eax, %eax
+    rep stosb
+1:  ret
 
     /* bootscript_enter_linux(entry: rdi, boot_params: rsi, wipe_start: rdx, wipe_length: rcx) */
     .global bootscript_enter_linux
@@ -39,6 +125,7 @@ bootscript_enter_linux:
     movq %rdx, %rdi
     xorl %eax, %eax
     rep stosb                           /* wipe the heap: keys and passphrases not handed on go here */
+    call wipe_stack
     lgdt handoff_gdt_pointer(%rip)
     leaq 1f(%rip), %rax
     pushq $0x10
@@ -52,44 +139,20 @@ bootscript_enter_linux:
     movl %eax, %gs
     xorl %ebp, %ebp
     xorl %ebx, %ebx
+    xorl %edi, %edi
     jmp *%r8                            /* RSI = boot_params, as boot.rst's 64-bit protocol asks */
 
-    /* bootscript_enter_multiboot2(entry: rdi, info: rsi, wipe_start: rdx, wipe_length: rcx) */
+    /* bootscript_enter_multiboot2(relocator: rdi, parameters: rsi); both in the heap, below 4 GiB */
     .global bootscript_enter_multiboot2
 bootscript_enter_multiboot2:
     cli
     cld
     movq %rdi, %r8
-    movq %rdx, %rdi
-    xorl %eax, %eax
-    rep stosb
-    movq %r8, %rdi
+    call wipe_stack
     lgdt handoff_gdt_pointer(%rip)
-    leaq 2f(%rip), %rax
     pushq $0x20
-    pushq %rax
-    lretq                               /* compatibility mode: 32-bit code, still paged */
-    .code32
-2:  movl $0x18, %eax
-    movl %eax, %ds
-    movl %eax, %es
-    movl %eax, %ss
-    movl %eax, %fs
-    movl %eax, %gs
-    movl %cr0, %eax
-    andl $0x7fffffff, %eax              /* paging off: leaves long mode (the code is identity mapped) */
-    movl %eax, %cr0
-    movl $0xc0000080, %ecx
-    rdmsr
-    andl $0xfffffeff, %eax              /* EFER.LME off */
-    wrmsr
-    movl %cr4, %eax
-    andl $0xffffffdf, %eax              /* PAE off */
-    movl %eax, %cr4
-    movl $0x36d76289, %eax
-    movl %esi, %ebx
-    jmp *%edi
-    .code64
+    pushq %r8
+    lretq                               /* compatibility mode, into the relocator; ESI = its parameters */
 "#,
     options(att_syntax)
 );
@@ -97,81 +160,167 @@ bootscript_enter_multiboot2:
 unsafe extern "C" {
     fn bootscript_enter_linux(entry: u64, boot_params: u64, wipe_start: u64, wipe_length: u64)
         -> !;
-    fn bootscript_enter_multiboot2(entry: u64, info: u64, wipe_start: u64, wipe_length: u64) -> !;
+    fn bootscript_enter_multiboot2(relocator: u64, parameters: u64) -> !;
 }
 
 unsafe extern "C" {
     static __image_start: u8;
     static __image_end: u8;
+    static bootscript_relocator: u8;
+    static bootscript_relocator_end: u8;
 }
 
-/// What must survive until the jump: the boot stage's image (code, page tables, stack, this GDT) and the part
-/// of the heap in use (the sources of the copies).
-pub fn in_use() -> [Range; 2] {
-    let image = Range {
+const FOUR_GIB: u64 = 1 << 32;
+
+fn image() -> Range {
+    Range {
         start: core::ptr::addr_of!(__image_start) as u64,
         end: core::ptr::addr_of!(__image_end) as u64,
-    };
-    [image, heap::used_range()]
+    }
 }
 
-/// Copies and jumps. Returns only when a destination would overwrite the boot stage: the error message.
-pub fn boot(handoff: Handoff<'_>) -> String {
-    let (copies, zeroed, entry, argument, linux) = match &handoff {
-        Handoff::Linux(b) => (
-            b.copies(),
-            b.zeroed(),
-            b.plan.entry_64,
-            b.plan.boot_params_addr,
-            true,
-        ),
-        Handoff::Multiboot2(b) => (
-            b.copies(),
-            b.zeroed(),
-            u64::from(b.image.entry),
-            b.info_addr,
-            false,
-        ),
-    };
-    // The heap keeps growing while the hand-off is prepared, so check against what it holds now.
-    let keep = in_use();
-    let ranges = copies
-        .iter()
-        .map(|(at, bytes)| (*at, bytes.len() as u64))
-        .chain(zeroed.iter().copied());
-    for (start, length) in ranges {
-        let Some(end) = start.checked_add(length).filter(|&e| e <= MAPPED_LIMIT) else {
-            return format!("exec: {length} bytes at {start:#x} lie outside the mapped memory");
+/// What a hand-off plan must avoid: the part of the heap in use (the sources of the copies, and where the
+/// relocator will go). The boot stage's image is not in it: Multiboot2 kernels may be loaded over it (see the
+/// module comment); a Linux plan that touches it is refused by [`boot`] (Linux goes above 16 MiB, so this only
+/// happens when memory is nearly full).
+pub fn in_use() -> [Range; 1] {
+    [heap::used_range()]
+}
+
+/// Each destination must lie below `limit` and clear of `keep`.
+fn check(ranges: &[(u64, u64)], keep: &[Range], limit: u64) -> Result<(), String> {
+    for &(start, length) in ranges {
+        let Some(end) = start.checked_add(length).filter(|&e| e <= limit) else {
+            return Err(format!(
+                "exec: {length} bytes at {start:#x} lie outside the memory the loader can write (below {limit:#x})"
+            ));
         };
         let range = Range { start, end };
         if let Some(hit) = keep.iter().find(|k| k.overlaps(&range)) {
-            return format!(
+            return Err(format!(
                 "exec: {start:#x}-{end:#x} would overwrite the boot stage at {:#x}-{:#x}",
                 hit.start, hit.end
-            );
+            ));
         }
+    }
+    Ok(())
+}
+
+/// Copies and jumps. Returns only when a destination would overwrite what must survive: the error message.
+pub fn boot(handoff: Handoff<'_>) -> String {
+    match handoff {
+        Handoff::Linux(b) => {
+            let copies = b.copies();
+            let zeroed = b.zeroed();
+            let ranges: Vec<(u64, u64)> = copies
+                .iter()
+                .map(|(at, bytes)| (*at, bytes.len() as u64))
+                .chain(zeroed.iter().copied())
+                .collect();
+            // The page tables, GDT, stack and entry routine live in the image; the sources in the heap.
+            if let Err(e) = check(&ranges, &[image(), heap::used_range()], MAPPED_LIMIT) {
+                return e;
+            }
+            crate::platform::phase("jump");
+            for (start, length) in zeroed {
+                // SAFETY: checked above: identity-mapped RAM (the hand-off plans only inside available
+                // memory-map ranges) that holds neither the boot stage nor anything the heap still holds.
+                unsafe { core::ptr::write_bytes(start as *mut u8, 0, length as usize) };
+            }
+            for (start, bytes) in &copies {
+                // SAFETY: as above; the sources are heap buffers, which lie inside the kept heap range and
+                // so cannot overlap a destination.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(bytes.as_ptr(), *start as *mut u8, bytes.len())
+                };
+            }
+            let wipe = heap::used_range();
+            // SAFETY: the kernel and its data are in place; the entry routine wipes the heap and the unused
+            // stack (nothing of either is used after this call) and enters with the state the Linux 64-bit
+            // boot protocol requires. The page tables, GDT and stack it uses lie in the image, which no copy
+            // touched.
+            unsafe {
+                bootscript_enter_linux(
+                    b.plan.entry_64,
+                    b.plan.boot_params_addr,
+                    wipe.start,
+                    wipe.length(),
+                )
+            }
+        }
+        Handoff::Multiboot2(b) => {
+            let mut operations: Vec<(u64, u64, u64)> = b
+                .zeroed()
+                .into_iter()
+                .map(|(at, length)| (at, 0, length))
+                .collect();
+            operations.extend(
+                b.copies()
+                    .iter()
+                    .map(|(at, bytes)| (*at, bytes.as_ptr() as u64, bytes.len() as u64)),
+            );
+            enter_multiboot2(u64::from(b.image.entry), b.info_addr, &operations)
+        }
+    }
+}
+
+/// Builds the relocator and its parameters in the heap and enters it.
+fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> String {
+    // SAFETY: both symbols are labels around the relocator's bytes in the image's read-only data.
+    let code = unsafe {
+        let start = core::ptr::addr_of!(bootscript_relocator);
+        let end = core::ptr::addr_of!(bootscript_relocator_end);
+        core::slice::from_raw_parts(start, end as usize - start as usize)
+    };
+    let header_words = 7;
+    let words = header_words + 3 * operations.len();
+    let code_words = code.len().div_ceil(4);
+    let mut block: Vec<u32> = Vec::new();
+    if block.try_reserve_exact(code_words + words).is_err() {
+        return String::from("exec: no memory left for the relocator");
+    }
+    block.resize(code_words + words, 0);
+    for (i, chunk) in code.chunks(4).enumerate() {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        block[i] = u32::from_le_bytes(word);
     }
     crate::platform::phase("jump");
-    for (start, length) in zeroed {
-        // SAFETY: checked above: identity-mapped RAM (the hand-off plans only inside available memory-map
-        // ranges) that holds neither the boot stage nor anything the heap still holds.
-        unsafe { core::ptr::write_bytes(start as *mut u8, 0, length as usize) };
+    // From here on nothing more is allocated: the heap's extent is final.
+    let heap = heap::used_range();
+    let here = Range {
+        start: block.as_ptr() as u64,
+        end: block.as_ptr() as u64 + 4 * block.len() as u64,
+    };
+    let destinations: Vec<(u64, u64)> = operations.iter().map(|&(at, _, n)| (at, n)).collect();
+    if let Err(e) = check(&destinations, &[heap], FOUR_GIB.min(MAPPED_LIMIT)) {
+        return e;
     }
-    for (start, bytes) in &copies {
-        // SAFETY: as above; the sources are heap buffers, which lie inside the kept heap range and so
-        // cannot overlap a destination.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), *start as *mut u8, bytes.len()) };
+    if heap.end > FOUR_GIB {
+        return String::from("exec: the heap lies above 4 GiB, out of the relocator's reach");
     }
-    let wipe = heap::used_range();
-    // SAFETY: the kernel and its data are in place; the entry routines wipe the heap (nothing of it is used
-    // after this call) and enter with the state the Linux 64-bit boot protocol or the Multiboot2
-    // specification requires. The page tables, GDT and stack they use lie in the boot stage's image,
-    // which no copy touched.
-    unsafe {
-        if linux {
-            bootscript_enter_linux(entry, argument, wipe.start, wipe.length())
-        } else {
-            bootscript_enter_multiboot2(entry, argument, wipe.start, wipe.length())
-        }
+    let parameters = &mut block[code_words..];
+    // Every value fits in 32 bits: destinations and the heap (sources, relocator) were checked against 4 GiB.
+    let header = [
+        entry,
+        info,
+        heap.start,
+        here.start - heap.start,
+        here.end,
+        heap.end.saturating_sub(here.end),
+        operations.len() as u64,
+    ];
+    let values = header
+        .iter()
+        .copied()
+        .chain(operations.iter().flat_map(|&(a, b, c)| [a, b, c]));
+    for (slot, value) in parameters.iter_mut().zip(values) {
+        *slot = value as u32;
     }
+    let parameters_addr = parameters.as_ptr() as u64;
+    // SAFETY: the relocator and its parameters lie in the heap, which no destination overlaps (checked
+    // above); the relocator is position independent and needs nothing else: the entry routine wipes the
+    // stack, leaves long mode through it, and it copies, wipes the heap around itself and enters the kernel
+    // as the Multiboot2 specification requires (EAX magic, EBX information, flat segments, paging off).
+    unsafe { bootscript_enter_multiboot2(here.start, parameters_addr) }
 }
