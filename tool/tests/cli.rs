@@ -215,7 +215,10 @@ fn help_lists_every_built_in() {
 #[test]
 fn halt_and_reboot_end_the_run_successfully_on_the_host() {
     for call in ["halt()", "reboot()"] {
-        let path = script("stop.bs", &format!("print(\"before\")\n{call}\nprint(\"never\")\n"));
+        let path = script(
+            "stop.bs",
+            &format!("print(\"before\")\n{call}\nprint(\"never\")\n"),
+        );
         let out = bootscript(&["run", path.to_str().unwrap()], "");
         assert_eq!(out.status.code(), Some(0), "{call}: {}", text(&out.stderr));
         assert_eq!(text(&out.stdout), "before\n");

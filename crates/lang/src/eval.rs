@@ -770,10 +770,12 @@ impl Machine<'_> {
                 return Err(error(fault(&[&m, " to ", &def.name])));
             }
         }
-        for (i, captured) in def.params_captured.iter().enumerate() {
-            if *captured {
-                let v = core::mem::take(&mut self.stack[base + i]);
-                self.stack[base + i] = Value::Cell(Rc::new(RefCell::new(v)));
+        if def.params_captured.contains(&true) {
+            for (i, captured) in def.params_captured.iter().enumerate() {
+                if *captured {
+                    let v = core::mem::take(&mut self.stack[base + i]);
+                    self.stack[base + i] = Value::Cell(Rc::new(RefCell::new(v)));
+                }
             }
         }
         self.stack.resize(base + def.slots as usize, Value::Nil);
