@@ -1,0 +1,379 @@
+//! End-to-end boot tests of `exec` (issue 6): the payload, booted by GRUB, reads a real kernel from a disk
+//! made by the real tools and hands off to it. Debian's Linux kernel with our busybox initramfs, from plain
+//! ext4 and from inside LUKS2 (the passphrase typed on serial, never echoed, handed on as a key file); our
+//! Multiboot2 test kernel; and the refusals, which must end at the rescue shell with QEMU still running.
+//!
+//! Fixtures are made once per run with the project's scripts (fetch-kernel.sh, mkinitramfs.sh, mkdemo.sh,
+//! tests/mb2kernel/build.sh), which cache them under build/test-exec/. Each file handed on is hashed here on
+//! the host, independently of the payload and of Linux.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bootscript_boot_tests::{repository_root, Boot, Exit, Vm};
+
+const BOOT: Duration = Duration::from_secs(60);
+/// From the jump to Linux's /init and its lines: about 3-5 s under TCG, more on a loaded machine.
+const LINUX: Duration = Duration::from_secs(120);
+const STEP: Duration = Duration::from_secs(20);
+
+/// The passphrase of the test's LUKS2 volume: a word that appears nowhere else, so that finding it in the
+/// transcript means it was echoed or printed.
+const PASSPHRASE: &str = "Tq7-vellum-gorse";
+
+struct Fixtures {
+    /// MBR, partition 1 plain ext4: /boot/vmlinuz, /boot/initrd.img and the files of `extra`.
+    plain: PathBuf,
+    /// MBR, partition 1 LUKS2 (PBKDF2, `PASSPHRASE`) holding the same kind of ext4.
+    luks2: PathBuf,
+    /// /data/blob.bin on the plain disk.
+    blob: Vec<u8>,
+    /// /mb2/one.txt and /mb2/two.bin on the plain disk.
+    mb2_modules: [Vec<u8>; 2],
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Writes `bytes` unless the file already holds them, so that mkdemo.sh's cache stays valid between runs.
+fn write_if_changed(path: &Path, bytes: &[u8]) {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// Deterministic bytes that look random (no long runs, every value).
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 11) as u8
+        })
+        .collect()
+}
+
+fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let root = repository_root();
+        let dir = root.join("build/test-exec");
+        for script in [
+            "scripts/fetch-kernel.sh",
+            "scripts/mkinitramfs.sh",
+            "tests/mb2kernel/build.sh",
+        ] {
+            run(Command::new("bash").arg(root.join(script)));
+        }
+        let kernel = std::fs::read(root.join("build/cache/vmlinuz")).unwrap();
+
+        let extra = dir.join("extra");
+        let blob = noise(70_001, 1);
+        let mb2_modules = [b"first module\n".to_vec(), noise(5_000, 2)];
+        write_if_changed(&extra.join("data/blob.bin"), &blob);
+        write_if_changed(&extra.join("mb2/one.txt"), &mb2_modules[0]);
+        write_if_changed(&extra.join("mb2/two.bin"), &mb2_modules[1]);
+        write_if_changed(
+            &extra.join("boot/mb2kernel.elf"),
+            &std::fs::read(root.join("build/mb2kernel.elf")).unwrap(),
+        );
+        write_if_changed(
+            &extra.join("boot/notes.txt"),
+            b"These are notes, not a kernel: neither a bzImage nor a Multiboot2 image.\n",
+        );
+        // The setup header and the start of the protected-mode kernel, cut off where the image says it goes on.
+        write_if_changed(
+            &extra.join("boot/truncated.bzimage"),
+            &kernel[..kernel.len() / 3],
+        );
+        // An initrd larger than what a 256 MiB machine has left once it holds the kernel and this file:
+        // sparse, so it costs the disk nothing.
+        let big = extra.join("data/big.img");
+        const BIG: u64 = 150 << 20;
+        if std::fs::metadata(&big).map(|m| m.len()).ok() != Some(BIG) {
+            let file = std::fs::File::create(&big).unwrap();
+            file.set_len(BIG).unwrap();
+        }
+
+        let plain = dir.join("plain/disk.img");
+        run(Command::new("bash")
+            .arg(root.join("scripts/mkdemo.sh"))
+            .env("DEMO_OUT", &plain)
+            .env("DEMO_LUKS", "none")
+            .env("DEMO_EXTRA", &extra));
+        let luks2 = dir.join("luks2/disk.img");
+        run(Command::new("bash")
+            .arg(root.join("scripts/mkdemo.sh"))
+            .env("DEMO_OUT", &luks2)
+            .env("DEMO_LUKS", "luks2")
+            .env("DEMO_ITERATIONS", "20000")
+            .env("DEMO_PASSPHRASE", PASSPHRASE));
+        Fixtures {
+            plain,
+            luks2,
+            blob,
+            mb2_modules,
+        }
+    })
+}
+
+/// An IDE disk (hd0) that several QEMUs may use at once: `snapshot=on` keeps each one's writes in a temporary
+/// overlay and opens the image read-only, which takes no write lock.
+fn shared_disk(path: &Path) -> String {
+    format!("file={},format=raw,if=ide,snapshot=on", path.display())
+}
+
+/// SHA-256 in lowercase hex, by the host's coreutils.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("bootscript-exec-sha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{:x}", bytes.len()));
+    std::fs::write(&file, bytes).unwrap();
+    let output = Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .expect("sha256sum (coreutils)");
+    let _ = std::fs::remove_file(&file);
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()[..64].to_string()
+}
+
+/// Waits for Linux to start and for /init's report, and returns /init's lines up to `init: done`.
+fn linux_report(vm: &mut Vm) -> Vec<String> {
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    vm.expect_line("Linux version", LINUX);
+    vm.expect_line("Run /init as init process", LINUX);
+    vm.lines_until("init: done", LINUX)
+        .into_iter()
+        .map(|l| l.text)
+        .filter(|t| t.starts_with("init: "))
+        .collect()
+}
+
+fn linux_from_ext4(cpu: &str) {
+    let fixtures = fixtures();
+    let cmdline = format!(
+        "console=ttyS0 init.poweroff init.files=/etc/keys/test.key,/srv/blob.bin e2e.cpu={cpu}"
+    );
+    let script = format!(
+        r#"
+mount("hd0p1", "/")
+print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
+     files={{"/etc/keys/test.key": "a key of text\n", "/srv/blob.bin": read("/data/blob.bin")}})
+"#
+    );
+    let mut vm = Boot::new()
+        .cpu(cpu)
+        .module("linux.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line("e2e: mounted, kernel of 14", BOOT);
+    let report = linux_report(&mut vm);
+    let expected = [
+        format!("init: cmdline={cmdline}"),
+        format!(
+            "init: sha256 /etc/keys/test.key {}",
+            sha256_hex(b"a key of text\n")
+        ),
+        format!("init: sha256 /srv/blob.bin {}", sha256_hex(&fixtures.blob)),
+        "init: done".to_string(),
+    ];
+    if report != expected {
+        vm.fail(&format!(
+            "/init reported {report:#?}, expected {expected:#?}"
+        ));
+    }
+    // init.poweroff: Linux powers the machine off, and QEMU ends (status 0: not through isa-debug-exit).
+    vm.expect_line("reboot: Power down", LINUX);
+    let status = vm.wait_exit(STEP);
+    assert_eq!(status, 0, "QEMU status after Linux's poweroff");
+}
+
+#[test]
+fn linux_from_ext4_qemu64() {
+    linux_from_ext4("qemu64");
+}
+
+#[test]
+fn linux_from_ext4_max() {
+    linux_from_ext4("max");
+}
+
+#[test]
+fn linux_from_luks2_with_the_passphrase_handed_on() {
+    let fixtures = fixtures();
+    let script = r#"
+print("e2e: the passphrase prompt comes next")
+let pass = prompt("Passphrase for hd0p1: ", echo=false)
+luks_open("hd0p1", pass, "cryptroot")
+mount("cryptroot", "/")
+exec("/boot/vmlinuz", cmdline="console=ttyS0 init.poweroff", initrd="/boot/initrd.img",
+     files={"/etc/keys/cryptroot.key": pass})
+"#;
+    let mut vm = Boot::new()
+        .cpu("max")
+        .module("luks.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.luks2))
+        .start();
+    vm.expect_line("e2e: the passphrase prompt comes next", BOOT);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    let report = linux_report(&mut vm);
+    let expected = [
+        "init: cmdline=console=ttyS0 init.poweroff".to_string(),
+        format!(
+            "init: sha256 /etc/keys/cryptroot.key {}",
+            sha256_hex(PASSPHRASE.as_bytes())
+        ),
+        "init: done".to_string(),
+    ];
+    if report != expected {
+        vm.fail(&format!(
+            "/init reported {report:#?}, expected {expected:#?}"
+        ));
+    }
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+    let transcript = vm.transcript();
+    assert!(
+        !transcript.contains(PASSPHRASE),
+        "the passphrase appears on the console:\n{transcript}"
+    );
+    assert!(
+        transcript.contains("Passphrase for hd0p1: "),
+        "{transcript}"
+    );
+}
+
+#[test]
+fn multiboot2_kernel_gets_command_line_modules_and_memory_map() {
+    let fixtures = fixtures();
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/mb2/two.bin"],
+     files={"/etc/keys/mb.key": "mb2 key"})
+"#;
+    let mut vm = Boot::new()
+        .module("mb2.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    vm.expect_line("mb2kernel: started", STEP);
+    let lines: Vec<String> = vm
+        .lines_until("mb2kernel: done", STEP)
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    let find =
+        |prefix: &str| -> Vec<&String> { lines.iter().filter(|l| l.starts_with(prefix)).collect() };
+    assert_eq!(
+        find("mb2kernel: cmdline="),
+        ["mb2kernel: cmdline=mb2 e2e words"]
+    );
+    assert_eq!(find("mb2kernel: loader="), ["mb2kernel: loader=bootscript"]);
+    let modules = find("mb2kernel: module ");
+    assert_eq!(modules.len(), 3, "{lines:#?}");
+    // Each module in order: its name (the path, or the files archive), size and first bytes in hex.
+    let first_hex = |b: &[u8]| {
+        b.iter()
+            .take(8)
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let expected = [
+        (
+            "/mb2/one.txt",
+            fixtures.mb2_modules[0].len(),
+            first_hex(&fixtures.mb2_modules[0]),
+        ),
+        (
+            "/mb2/two.bin",
+            fixtures.mb2_modules[1].len(),
+            first_hex(&fixtures.mb2_modules[1]),
+        ),
+        ("bootscript-files.cpio", 0, first_hex(b"070701")),
+    ];
+    for (line, (name, size, first)) in modules.iter().zip(&expected) {
+        assert!(line.contains(&format!("name={name} ")), "{line}");
+        if *size != 0 {
+            assert!(line.contains(&format!(" size={size} ")), "{line}");
+        }
+        assert!(line.contains(&format!(" first={first}")), "{line}");
+    }
+    // The memory map: 1 GiB of RAM, most of it one available region from 1 MiB.
+    let ram = find("mb2kernel: mmap base=0x0000000000100000 ");
+    assert_eq!(ram.len(), 1, "{lines:#?}");
+    assert!(ram[0].ends_with("type=1"), "{}", ram[0]);
+    let length = ram[0]
+        .split("len=0x")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let length = u64::from_str_radix(length, 16).unwrap();
+    assert!((1000 << 20..1 << 30).contains(&length), "{}", ram[0]);
+    assert_eq!(find("mb2kernel: acpi tag").len(), 1, "{lines:#?}");
+    vm.expect_exit(Exit::Success, STEP);
+}
+
+#[test]
+fn refusals_end_at_the_rescue_shell() {
+    let fixtures = fixtures();
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/notes.txt")
+"#;
+    let mut vm = Boot::new()
+        .memory_mib(256)
+        .module("refuse.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line(
+        "/boot/notes.txt: not a kernel: neither a Linux bzImage nor a Multiboot2 image",
+        BOOT,
+    );
+    vm.expect_line("bootscript: phase=rescue", STEP);
+    vm.expect_line("bootscript: rescue shell", STEP);
+    let refusals = [
+        (
+            r#"exec("/boot/truncated.bzimage")"#,
+            "/boot/truncated.bzimage: kernel image truncated",
+        ),
+        (
+            r#"exec("/boot/vmlinuz", cmdline="quiet", initrd="/data/big.img")"#,
+            "/boot/vmlinuz: no free memory for the initrd (157286400 bytes)",
+        ),
+    ];
+    for (command, error) in refusals {
+        vm.send(&format!("{command}\r"));
+        // The prompt, then what was typed (echoed), then the error.
+        vm.expect_line(&format!("bootscript> {command}"), STEP);
+        vm.expect_line(error, STEP);
+    }
+    vm.send("print(6 * 7)\r");
+    vm.expect_line("bootscript> print(6 * 7)", STEP);
+    vm.expect_line("42", STEP);
+    let transcript = vm.transcript();
+    assert!(!transcript.contains("phase=jump"), "{transcript}");
+    assert!(!transcript.contains("exception"), "{transcript}");
+}
