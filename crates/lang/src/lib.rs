@@ -18,7 +18,7 @@
 //! interpreter.run("demo.bs", "print(1 + 2, [\"a\"])", &mut out).unwrap();
 //! assert_eq!(out.0, "3 [\"a\"]\n");
 //! ```
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;

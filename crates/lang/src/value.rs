@@ -4,26 +4,39 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
+#[cfg(not(feature = "std"))]
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ast::FnDef;
 
-/// Bytes held by all live script strings, byte strings, lists and maps of this process. One counter (not one per
-/// interpreter) because values outlive and cross interpreters freely; the payload runs one script at a time.
+/// Bytes held by all live script strings, byte strings, lists and maps of this process (of this thread with the
+/// `std` feature: values are `Rc`s, so they never leave their thread). Not one counter per interpreter, because
+/// values outlive and cross interpreters freely; the payload runs one script at a time.
+#[cfg(not(feature = "std"))]
 static HELD: AtomicUsize = AtomicUsize::new(0);
+#[cfg(feature = "std")]
+std::thread_local! {
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
 
 /// What a list item or map entry is counted as (the value plus the vector's share).
 pub(crate) const ITEM_BYTES: usize = 32;
 
 /// The bytes all live script values hold now.
 pub fn held_bytes() -> usize {
-    HELD.load(Ordering::Relaxed)
+    #[cfg(not(feature = "std"))]
+    return HELD.load(Ordering::Relaxed);
+    #[cfg(feature = "std")]
+    return HELD.with(Cell::get);
 }
 
 pub(crate) fn count(add: usize, sub: usize) {
+    #[cfg(not(feature = "std"))]
     let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
         Some(held.saturating_add(add).saturating_sub(sub))
     });
+    #[cfg(feature = "std")]
+    HELD.with(|held| held.set(held.get().saturating_add(add).saturating_sub(sub)));
 }
 
 /// A script value.
