@@ -495,20 +495,21 @@ impl Luks2Header {
     }
 
     /// Finds the volume key and the digest that confirmed it: key slots by priority (high first, then
-    /// normal; "ignore" slots are skipped as cryptsetup does), each in id order.
+    /// normal; "ignore" slots are skipped as cryptsetup does).
     pub fn unlock(
         &self,
         device: &dyn BlockDevice,
         passphrase: &[u8],
         progress: &mut dyn FnMut(u32),
     ) -> Result<(Secret, &Digest), CryptoError> {
-        let mut slots: Vec<&KeySlot> = self
-            .metadata
-            .keyslots
-            .iter()
-            .filter(|s| s.priority > 0)
-            .collect();
-        slots.sort_by_key(|slot| (core::cmp::Reverse(slot.priority), slot.id));
+        // High priority first, then normal, each in the order the JSON lists them; "ignore" slots are
+        // never tried. Two passes instead of a sort keep the payload small.
+        let slots = [2, 1].into_iter().flat_map(|priority| {
+            self.metadata
+                .keyslots
+                .iter()
+                .filter(move |slot| slot.priority == priority)
+        });
         let mut tried = 0;
         let mut unsupported = None;
         for slot in slots {
