@@ -16,11 +16,15 @@ pub(crate) type R<T> = Result<T, Box<ScriptError>>;
 pub(crate) type Fault = String;
 
 /// A message made of parts (cheaper in code than `format!`).
+#[cold]
+#[inline(never)]
 pub(crate) fn fault(parts: &[&str]) -> Fault {
     parts.concat()
 }
 
 /// An error at no position yet (the caller adds one).
+#[cold]
+#[inline(never)]
 pub(crate) fn error(message: Fault) -> Box<ScriptError> {
     let kind = crate::ErrorKind::Runtime;
     Box::new(ScriptError {
@@ -35,6 +39,8 @@ pub(crate) fn error(message: Fault) -> Box<ScriptError> {
 }
 
 /// Gives an error the position of the node it passes through, if it has none yet.
+#[cold]
+#[inline(never)]
 pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
     if e.line == 0 {
         e.line = pos.line;
@@ -43,6 +49,8 @@ pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
     e
 }
 
+#[cold]
+#[inline(never)]
 fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
     place(error(message), pos)
 }
