@@ -725,8 +725,10 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
-        (Value::Str(s), Value::Str(t)) => find(s.0.as_bytes(), t.0.as_bytes()).is_some(),
-        (Value::Bytes(s), Value::Bytes(t)) => find(&s.0, &t.0).is_some(),
+        (Value::Str(s), Value::Str(t)) => s.0.contains(&*t.0),
+        (Value::Bytes(s), Value::Bytes(t)) => {
+            t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
+        }
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.get(&k.0).is_some(),
         (Value::Str(_), _) => return Err(wrong("a str to look for", v)),
@@ -735,15 +737,6 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         _ => return Err(wrong("a str, bytes, list or map", x)),
     };
     Ok(Value::Bool(found))
-}
-
-/// Where `needle` first occurs in `hay` (a plain search: the library's two-way search costs the payload 2 KiB,
-/// and boot scripts search short texts). A match in UTF-8 text always starts and ends at character boundaries.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    (0..(hay.len() + 1).saturating_sub(needle.len())).find(|&i| hay[i..].starts_with(needle))
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -756,14 +749,7 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
-            let mut parts = Vec::new();
-            let mut rest = s;
-            while let Some(i) = find(rest.as_bytes(), sep.as_bytes()) {
-                parts.push(Value::str(&rest[..i]));
-                rest = &rest[i + sep.len()..];
-            }
-            parts.push(Value::str(rest));
-            parts
+            s.split(sep).map(Value::str).collect()
         }
     };
     m.reserve(parts.len() * ITEM_BYTES)?;

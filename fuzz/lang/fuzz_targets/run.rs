@@ -35,7 +35,7 @@ impl Platform for Null {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else { return };
-    let config = Config { step_limit: Some(20_000), memory_limit: 32 << 20, stack_limit: 256 << 10 };
+    let config = Config { step_limit: Some(5_000), memory_limit: 32 << 20, stack_limit: 256 << 10 };
     let mut interpreter = Interpreter::new(config);
     let _ = interpreter.check("fuzz.bs", source);
     let mut platform = Null { reads: 0 };
