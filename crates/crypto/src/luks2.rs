@@ -447,6 +447,15 @@ impl Luks2Header {
     /// valid, the primary copy's error is the one reported.
     pub fn read(device: &dyn BlockDevice) -> Result<Luks2Header, CryptoError> {
         let device_bytes = device.size();
+        if device_bytes < BINARY_HEADER_SIZE as u64 {
+            // Too short for any LUKS2 header: "too small" only if it starts like one.
+            let start = read_bytes(device, 0, device_bytes.min(8))?;
+            return Err(if start.starts_with(MAGIC_PRIMARY) {
+                too_small((BINARY_HEADER_SIZE / SECTOR_SIZE) as u64, device)
+            } else {
+                CryptoError::NotLuks
+            });
+        }
         let first = read_bytes(device, 0, BINARY_HEADER_SIZE as u64)?;
         let primary = if &first[..6] == MAGIC_PRIMARY {
             let size = be64(&first, 8);

@@ -170,8 +170,9 @@ pub fn luks_open(
     if inner.sectors() == 0 {
         return Err(CryptoError::NotLuks);
     }
-    let first = read_bytes(&*inner, 0, SECTOR_SIZE as u64 * 2)?;
+    let first = read_bytes(&*inner, 0, SECTOR_SIZE as u64)?;
     let view = if first[..6] == *b"LUKS\xba\xbe" && first[6..8] == [0, 1] {
+        let first = read_bytes(&*inner, 0, LUKS1_HEADER_SIZE as u64)?;
         Luks1Header::parse(&first[..LUKS1_HEADER_SIZE])?.open(inner, passphrase, progress)?
     } else {
         Luks2Header::read(&*inner)?.open(inner, passphrase, progress)?

@@ -102,8 +102,19 @@ fn truncated_headers() {
     );
     assert_eq!(open(Vec::new()).err().unwrap(), CryptoError::NotLuks);
     assert_eq!(open(vec![0; 8192]).err().unwrap(), CryptoError::NotLuks);
+    assert_eq!(open(vec![0; 512]).err().unwrap(), CryptoError::NotLuks);
+    let error = open(bytes[..512].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
 
     let bytes = luks2();
+    let error = open(bytes[..1024].to_vec()).err().unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
     let error = open(bytes[..8192].to_vec()).err().unwrap();
     assert!(
         matches!(error, CryptoError::VolumeTooSmall { .. }),
