@@ -264,3 +264,33 @@ fn luks1_absurd_fields() {
         "{error}"
     );
 }
+
+#[test]
+fn error_messages_read_clearly() {
+    let cases = [
+        (
+            CryptoError::OutOfMemory { kib: 1 << 20 },
+            "not enough memory: the key derivation needs 1024 MiB",
+        ),
+        (
+            CryptoError::VolumeTooSmall {
+                needed: 4096,
+                sectors: 100,
+            },
+            "volume too small: 4096 sectors needed, the device has 100",
+        ),
+        (CryptoError::NoKeySlotMatches, "no key slot matches"),
+        (CryptoError::NotLuks, "not a LUKS volume"),
+        (CryptoError::BadChecksum, "bad LUKS2 header checksum"),
+        (
+            CryptoError::BadJson {
+                offset: 7,
+                message: "expected a value",
+            },
+            "bad LUKS2 metadata at byte 7: expected a value",
+        ),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
