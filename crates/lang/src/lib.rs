@@ -38,6 +38,7 @@ use alloc::vec::Vec;
 
 pub use ast::Pos;
 pub use builtins::{help_text, Platform, Primitive};
+pub use parser::{MAX_GLOBALS, MAX_LOCALS};
 pub use shell::Shell;
 pub use value::{held_bytes, Blob, Closure, List, Map, Text, Value, MAX_VALUE_DEPTH};
 

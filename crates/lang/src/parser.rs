@@ -12,6 +12,11 @@ use crate::lexer::{Kind, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
 
+/// Locals one function may declare (names are found by a linear search while parsing).
+pub const MAX_LOCALS: usize = 1000;
+/// Distinct global names of an interpreter.
+pub const MAX_GLOBALS: usize = 10_000;
+
 /// The interpreter's global names: a global is an index into its table of values. A plain list (names are few,
 /// and a map type would cost the payload kilobytes of code).
 #[derive(Default, Clone)]
@@ -286,14 +291,18 @@ impl<'a> Parser<'a> {
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
-    fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
+    fn declare(&mut self, name: Rc<str>) -> R<(Var, Captured)> {
         let captured: Captured = Rc::new(Cell::new(false));
         if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
-            let global = self.globals.slot(&name);
+            let global = self.global(&name)?;
             if self.record {
                 self.declared.push(global);
             }
-            return (Var::Global(global), captured);
+            return Ok((Var::Global(global), captured));
+        }
+        // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
+        if self.scope().locals.len() >= MAX_LOCALS {
+            return Err(self.fail("too many local variables in one function", self.tok));
         }
         let scope = self.scope();
         let slot = scope.slots;
@@ -304,15 +313,23 @@ impl<'a> Parser<'a> {
             slot,
             captured: captured.clone(),
         });
-        (Var::Local(slot), captured)
+        Ok((Var::Local(slot), captured))
     }
 
-    fn declare_local(&mut self, name: Rc<str>) -> (u32, Captured) {
-        match self.declare(name) {
+    fn declare_local(&mut self, name: Rc<str>) -> R<(u32, Captured)> {
+        Ok(match self.declare(name)? {
             (Var::Local(slot), captured) => (slot, captured),
             // Loop and catch variables are declared inside a block, so never at the top level.
             (_, captured) => (0, captured),
+        })
+    }
+
+    /// The global called `name` (a new one if need be).
+    fn global(&mut self, name: &str) -> R<u32> {
+        if self.globals.find(name).is_none() && self.globals.names.len() >= MAX_GLOBALS {
+            return Err(self.fail("too many global names", self.tok));
         }
+        Ok(self.globals.slot(name))
     }
 
     fn find_local(&self, scope: usize, name: &str) -> Option<(u32, Captured)> {
@@ -348,20 +365,20 @@ impl<'a> Parser<'a> {
         Some(captures.len() as u32 - 1)
     }
 
-    fn resolve(&mut self, name: &str, pos: Pos) -> Var {
+    fn resolve(&mut self, name: &str, pos: Pos) -> R<Var> {
         let top = self.scopes.len() - 1;
         if let Some((slot, _)) = self.find_local(top, name) {
-            return Var::Local(slot);
+            return Ok(Var::Local(slot));
         }
         let name: Rc<str> = Rc::from(name);
         if let Some(i) = self.upvalue(top, &name) {
-            return Var::Upvalue(i);
+            return Ok(Var::Upvalue(i));
         }
-        let global = self.globals.slot(&name);
+        let global = self.global(&name)?;
         if self.record && !self.uses.iter().any(|(g, _)| *g == global) {
             self.uses.push((global, pos));
         }
-        Var::Global(global)
+        Ok(Var::Global(global))
     }
 
     // program := stmt*
@@ -423,7 +440,7 @@ impl<'a> Parser<'a> {
                 self.skip_newlines()?;
                 let value = self.expr(1)?;
                 // Declared after its value, so `let x = x + 1` reads the x from before.
-                let (var, captured) = self.declare(name);
+                let (var, captured) = self.declare(name)?;
                 Stmt::Let {
                     var,
                     captured,
@@ -435,7 +452,7 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 let pos = self.pos();
                 let name = self.name()?;
-                let (var, captured) = self.declare(name.clone());
+                let (var, captured) = self.declare(name.clone())?;
                 let def = self.function(name)?;
                 let value = Expr {
                     pos,
@@ -539,7 +556,7 @@ impl<'a> Parser<'a> {
         self.expect(Kind::In, "expected 'in'")?;
         let iterable = self.expr(1)?;
         self.open_block();
-        let (var, captured) = self.declare_local(name);
+        let (var, captured) = self.declare_local(name)?;
         self.scope().loops += 1;
         let body = self.block()?;
         self.scope().loops -= 1;
@@ -562,7 +579,7 @@ impl<'a> Parser<'a> {
         self.advance()?;
         let name = self.name()?;
         self.open_block();
-        let (var, captured) = self.declare_local(name);
+        let (var, captured) = self.declare_local(name)?;
         let handler = self.block()?;
         self.close_block();
         Ok(Stmt::Try {
@@ -590,7 +607,7 @@ impl<'a> Parser<'a> {
             }
             params.push(param.clone());
             self.open_block_once();
-            self.declare(param);
+            self.declare(param)?;
             if self.tok.kind != Kind::Comma {
                 break;
             }
@@ -775,7 +792,7 @@ impl<'a> Parser<'a> {
             Kind::True => ExprKind::Const(Value::Bool(true)),
             Kind::False => ExprKind::Const(Value::Bool(false)),
             Kind::Nil => ExprKind::Const(Value::Nil),
-            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
+            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)?),
             Kind::LParen => {
                 self.open(Kind::LParen, true, "expected '('")?;
                 let e = self.expr(1)?;
