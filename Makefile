@@ -12,7 +12,7 @@ PAYLOAD_OUT := $(CARGO_TARGET_DIR)/x86_64-bootscript/release/bootscript-payload
 GRUB_MODULES := multiboot2 normal serial terminal boot
 QEMU_FLAGS := -machine pc -m 1G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot
 
-.PHONY: setup build iso run test test-host test-boot bench lint clean
+.PHONY: setup build iso demo run test test-host test-boot bench lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -32,10 +32,16 @@ iso: build
 	grub-mkrescue -o build/bootscript.iso --install-modules="$(GRUB_MODULES)" --locales= --fonts= --themes= build/iso 2>/dev/null
 	@echo "build/bootscript.iso: $$(stat -c %s build/bootscript.iso) bytes"
 
-run: setup iso
-	@echo "Booting build/bootscript.iso in QEMU. The serial console is this terminal."
-	@echo "To quit: type 'exit' at the prompt, or press Ctrl-A then X."
-	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/bootscript.iso -serial mon:stdio -display none; \
+# The demo disk of `make run` (scripts/mkdemo.sh: LUKS2 with ext4 /boot, Debian's kernel, our initramfs; cached).
+demo:
+	@bash scripts/mkdemo.sh
+
+run: setup iso demo
+	@echo "Booting build/bootscript.iso in QEMU with the demo disk build/demo/disk.img as hd0."
+	@echo "The serial console is this terminal. The demo passphrase is: bootscript"
+	@echo "To quit: 'poweroff -f' in Linux's shell, 'reboot()' at the bootscript> prompt, or Ctrl-A then X."
+	qemu-system-x86_64 $(QEMU_FLAGS) -boot d -cdrom build/bootscript.iso \
+	  -drive file=build/demo/disk.img,format=raw,if=ide,snapshot=on -serial mon:stdio -display none; \
 	  status=$$?; [ $$status = 33 ] || [ $$status = 0 ] || echo "QEMU exited with status $$status"
 
 test: setup test-host test-boot

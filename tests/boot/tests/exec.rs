@@ -377,3 +377,51 @@ exec("/boot/notes.txt")
     assert!(!transcript.contains("phase=jump"), "{transcript}");
     assert!(!transcript.contains("exception"), "{transcript}");
 }
+
+/// The job of `make run`: no script given, so the embedded scripts/default.bs runs on the demo disk made by
+/// scripts/mkdemo.sh (LUKS2, passphrase `bootscript`); the initramfs gets the key and gives a shell.
+#[test]
+fn default_script_boots_the_demo_disk() {
+    let root = repository_root();
+    let demo = root.join("build/test-exec/demo/disk.img");
+    fixtures();
+    run(Command::new("bash")
+        .arg(root.join("scripts/mkdemo.sh"))
+        .env("DEMO_OUT", &demo));
+    let mut vm = Boot::new()
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&demo))
+        .start();
+    vm.expect_line("bootscript: running default.bs", BOOT);
+    vm.expect_line(
+        "the demo disk of make run has the passphrase: bootscript",
+        STEP,
+    );
+    vm.send("bootscript\r");
+    let report = linux_report(&mut vm);
+    let expected = [
+        "init: cmdline=console=tty0 console=ttyS0".to_string(),
+        format!(
+            "init: sha256 /etc/keys/cryptroot.key {}",
+            sha256_hex(b"bootscript")
+        ),
+        "init: done".to_string(),
+    ];
+    if report != expected {
+        vm.fail(&format!(
+            "/init reported {report:#?}, expected {expected:#?}"
+        ));
+    }
+    // The shell: the key is there, and nothing asked for the passphrase again.
+    vm.expect_line("init: the key files are under /etc/keys", STEP);
+    vm.send("echo shell-ok $(ls /etc/keys)\r");
+    vm.expect_line("shell-ok cryptroot.key", STEP);
+    vm.send("poweroff -f\r");
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    let transcript = vm.transcript();
+    assert_eq!(
+        transcript.matches("Passphrase for hd0p1: ").count(),
+        1,
+        "{transcript}"
+    );
+}
