@@ -17,11 +17,25 @@ for tool in apt-cache apt-get dpkg; do
   command -v "$tool" >/dev/null || { echo "fetch-kernel: $tool is missing (a Debian machine is needed)" >&2; exit 1; }
 done
 
+# Package lists may be missing or stale on a machine whose packages were all present (setup.sh then skips
+# apt-get update): refresh them once when a look-up or the download fails.
+refresh_lists() {
+  [ "$(id -u)" = 0 ] || return 1
+  echo "fetch-kernel: refreshing the package lists" >&2
+  apt-get update -qq >/dev/null
+}
+
+find_package() {
 # The meta-package names the current ABI version, e.g. linux-image-6.1.0-56-cloud-amd64.
 PKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null \
-        | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-amd64\)$/\1/p' | head -n 1)
+        | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-amd64\)$/\1/p' | head -n 1 || true)
 if [ -z "$PKG" ]; then
-  PKG=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' | awk '{print $1}' | sort -V | tail -n 1)
+  PKG=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' | awk '{print $1}' | sort -V | tail -n 1 || true)
+fi
+}
+find_package
+if [ -z "$PKG" ] && refresh_lists; then
+  find_package
 fi
 if [ -z "$PKG" ]; then
   echo "fetch-kernel: no linux-image-*-cloud-amd64 package known to apt (run apt-get update?)" >&2
@@ -36,7 +50,10 @@ echo "fetch-kernel: downloading $PKG" >&2
 # As root, apt drops to the _apt user to download and warns when that user cannot reach the build tree.
 sandbox=()
 [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
-(cd "$WORK" && apt-get download -q "${sandbox[@]}" "$PKG" >/dev/null)
+download() { (cd "$WORK" && apt-get download -q "${sandbox[@]}" "$PKG" >/dev/null); }
+if ! download; then
+  refresh_lists && find_package && download
+fi
 DEB=$(ls "$WORK"/*.deb)
 dpkg -x "$DEB" "$WORK/root"
 KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
