@@ -87,3 +87,6 @@ banner_t=$(grep -F -m1 'phase=banner' "$WORK/run1.txt" | sed -n 's/.*t_ms=\([0-9
 row "payload entry -> banner (the payload's own clock)" "${banner_t:--}" "ms"
 
 # ---- rows of later work go below (call row / boot_times) ----
+
+# The whole job next to GRUB 2.06 (issue 6): plain ext4 and LUKS1 disks, to Linux's /init.
+source scripts/bench-boot.sh
