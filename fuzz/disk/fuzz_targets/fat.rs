@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let disk = bootscript_disk_fuzz::disk(data);
+    let disk = bootscript_disk_fuzz::padded_disk(data);
     if let Ok(fs) = bootscript_disk::fs::Fat::open(disk.clone()) {
         bootscript_disk_fuzz::walk(&fs);
     }

@@ -3,11 +3,40 @@
 use std::rc::Rc;
 
 use bootscript_disk::fs::{FileSystem, Kind, Node};
-use bootscript_disk::{BlockDevice, MemDisk, Vfs};
+use bootscript_disk::{check_read, BlockDevice, DiskError, MemDisk, Vfs, SECTOR_SIZE};
 
 /// The input as a disk (a trailing partial sector is dropped, as on a real disk).
 pub fn disk(data: &[u8]) -> Rc<dyn BlockDevice> {
     Rc::new(MemDisk::new("fuzz", data.to_vec()))
+}
+
+/// The input at the start of a 64 MiB disk that reads as zeros after it: file systems whose geometry needs a
+/// big device (FAT32 needs 65525 clusters) are reachable from inputs of a few hundred KiB.
+pub struct Padded {
+    data: Vec<u8>,
+}
+
+const PADDED_SECTORS: u64 = 64 << 11;
+
+impl BlockDevice for Padded {
+    fn sectors(&self) -> u64 {
+        PADDED_SECTORS
+    }
+
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        check_read(PADDED_SECTORS, lba, buf.len())?;
+        let start = lba as usize * SECTOR_SIZE;
+        buf.fill(0);
+        if start < self.data.len() {
+            let n = (self.data.len() - start).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[start..start + n]);
+        }
+        Ok(())
+    }
+}
+
+pub fn padded_disk(data: &[u8]) -> Rc<dyn BlockDevice> {
+    Rc::new(Padded { data: data.to_vec() })
 }
 
 /// Lists, stats and reads everything reachable within small bounds, through the file system and the VFS.
