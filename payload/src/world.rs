@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use bootscript_disk::ata;
 use bootscript_disk::BlockDevice;
-use bootscript_system::{Handoff, Machine, Memory, MemoryRegion};
+use bootscript_system::{Handoff, Machine, Memory, MemoryRegion, Summary};
 
 use crate::bootinfo::{MemoryKind, MAPPED_LIMIT};
 use crate::drivers::ata::LegacyPorts;
@@ -117,7 +117,14 @@ impl Machine for PayloadMachine {
         }
     }
 
-    fn boot(&mut self, handoff: Handoff<'_>) -> String {
+    fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String {
+        println!(
+            "bootscript: exec {} ({}), {} initrd(s), {} file(s) handed on",
+            summary.kernel,
+            summary.kind,
+            summary.initrds.len(),
+            summary.files.len()
+        );
         handoff::boot(handoff)
     }
 }

@@ -33,6 +33,19 @@ pub enum Handoff<'a> {
     Multiboot2(multiboot2::Multiboot2Boot<'a>),
 }
 
+/// What `exec` boots, for the log and the host's dry run: paths and sizes, never contents.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub kernel: String,
+    /// "linux" or "multiboot2".
+    pub kind: &'static str,
+    pub cmdline: String,
+    /// Each initrd's path and size in bytes, in load order.
+    pub initrds: Vec<(String, u64)>,
+    /// Each file handed on and its size in bytes.
+    pub files: Vec<(String, u64)>,
+}
+
 /// The name of the extra module that carries `files` to a Multiboot2 kernel.
 const FILES_MODULE: &str = "bootscript-files.cpio";
 
@@ -80,6 +93,23 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         .map(|(p, v)| (p.as_str(), v.as_bytes().unwrap_or_default()))
         .collect();
 
+    let summary = Summary {
+        kernel: kernel_path.clone(),
+        kind: match kind {
+            KernelKind::Linux => "linux",
+            KernelKind::Multiboot2 => "multiboot2",
+        },
+        cmdline: cmdline.clone(),
+        initrds: initrd_paths
+            .iter()
+            .zip(&initrds)
+            .map(|(p, d)| (p.clone(), d.len() as u64))
+            .collect(),
+        files: file_slices
+            .iter()
+            .map(|(p, d)| (String::from(*p), d.len() as u64))
+            .collect(),
+    };
     let memory = world.machine.memory();
     let mut free = FreeMemory::from_map(&memory.map);
     for &(start, len) in &memory.in_use {
@@ -128,8 +158,8 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 &mut free,
             )
             .map_err(|e| format!("{kernel_path}: {e}"))?;
-            return Err(world.machine.boot(Handoff::Multiboot2(boot)));
+            return Err(world.machine.boot(Handoff::Multiboot2(boot), &summary));
         }
     };
-    Err(world.machine.boot(handoff))
+    Err(world.machine.boot(handoff, &summary))
 }

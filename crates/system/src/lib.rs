@@ -22,7 +22,7 @@ use bootscript_lang::{Platform, Primitive, Value};
 pub use bootscript_handoff::linux::LinuxBoot;
 pub use bootscript_handoff::memory::MemoryRegion;
 pub use bootscript_handoff::multiboot2::Multiboot2Boot;
-pub use exec::{Handoff, Memory};
+pub use exec::{Handoff, Memory, Summary};
 
 /// What a machine offers the script besides the pure code: consoles, a clock, disks, and the jump.
 pub trait Machine {
@@ -43,9 +43,9 @@ pub trait Machine {
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>>;
     /// Physical memory as the hand-off must see it.
     fn memory(&mut self) -> Memory;
-    /// Copies the prepared pieces into place and jumps; on the host, prints what it would boot. Returns only
-    /// when it could not: the error message.
-    fn boot(&mut self, handoff: Handoff<'_>) -> String;
+    /// Copies the prepared pieces into place and jumps; on the host, prints what it would boot (`summary`
+    /// says it in words). Returns only when it could not: the error message.
+    fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String;
 }
 
 /// One named block device the script can use: a disk, a partition, or a mapping made by the script.

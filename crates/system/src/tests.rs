@@ -62,7 +62,7 @@ impl Machine for TestMachine {
             cursor: (0, 0),
         }
     }
-    fn boot(&mut self, handoff: Handoff<'_>) -> String {
+    fn boot(&mut self, handoff: Handoff<'_>, _summary: &Summary) -> String {
         self.booted = Some(match handoff {
             Handoff::Linux(b) => format!("linux {:#x}", b.plan.kernel_addr),
             Handoff::Multiboot2(b) => format!("multiboot2 {}", b.image.segments.len()),
