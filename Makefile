@@ -49,6 +49,7 @@ test: setup test-host test-boot
 test-host:
 	$(CARGO) test --workspace --exclude bootscript-payload --exclude bootscript-boot-tests
 	$(CARGO) test -p bootscript-payload --lib
+	RUSTFLAGS='--cfg aes_backend="soft" --cfg sha1_backend="soft" --cfg sha2_backend="soft"' CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/soft $(CARGO) test -p bootscript-crypto
 
 test-boot: build
 	$(CARGO) test -p bootscript-boot-tests -- --test-threads=2
