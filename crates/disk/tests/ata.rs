@@ -14,6 +14,8 @@ enum Behaviour {
     Atapi,
     StuckBusy,
     ReadError,
+    /// Advertises READ MULTIPLE but aborts SET MULTIPLE MODE.
+    RefusesMultiple,
 }
 
 #[derive(Clone)]
@@ -21,6 +23,8 @@ struct FakeDrive {
     behaviour: Behaviour,
     data: Vec<u8>,
     lba48: bool,
+    /// Sectors per DRQ block advertised in IDENTIFY word 47 (0: READ MULTIPLE not supported).
+    multiple: u8,
 }
 
 #[derive(Default)]
@@ -41,6 +45,10 @@ struct FakeAta {
     /// (command, lba, count) of every read command.
     reads: RefCell<Vec<(u8, u64, u64)>>,
     status_reads: Cell<u64>,
+    /// Bytes moved by each data-port transfer, and whether it was 32-bit (`insd`).
+    transfers: RefCell<Vec<(usize, bool)>>,
+    /// Sector counts of the SET MULTIPLE MODE commands.
+    set_multiple: RefCell<Vec<u8>>,
 }
 
 fn channel_of(port: u16) -> (usize, u16) {
@@ -63,6 +71,9 @@ fn identify_block(drive: &FakeDrive) -> Vec<u8> {
     let lba28 = sectors.min(0x0FFF_FFFF);
     words[60] = lba28 as u16;
     words[61] = (lba28 >> 16) as u16;
+    if drive.multiple > 0 {
+        words[47] = 0x8000 | drive.multiple as u16;
+    }
     if drive.lba48 {
         words[83] = 1 << 10;
         for i in 0..4 {
@@ -127,8 +138,19 @@ impl AtaPorts for FakeAta {
                         c.pending = identify_block(&drive).into();
                         c.status = 0x58;
                     }
-                    (0x20 | 0x24, behaviour) => {
-                        let (lba, count) = if value == 0x24 {
+                    (0xC6, behaviour) => {
+                        let count = r[2].1;
+                        self.set_multiple.borrow_mut().push(count);
+                        if matches!(behaviour, Behaviour::RefusesMultiple) || count > drive.multiple
+                        {
+                            c.status = 0x51;
+                            c.error = 0x04;
+                        } else {
+                            c.status = 0x50;
+                        }
+                    }
+                    (0x20 | 0x24 | 0xC4 | 0x29, behaviour) => {
+                        let (lba, count) = if value == 0x24 || value == 0x29 {
                             let lba = r[3].1 as u64
                                 | (r[4].1 as u64) << 8
                                 | (r[5].1 as u64) << 16
@@ -165,6 +187,21 @@ impl AtaPorts for FakeAta {
     }
 
     fn insw(&self, port: u16, buf: &mut [u8]) {
+        self.transfers.borrow_mut().push((buf.len(), false));
+        self.data(port, buf);
+    }
+
+    fn insd(&self, port: u16, buf: &mut [u8]) {
+        assert_eq!(buf.len() % 4, 0, "insd of a partial 32-bit word");
+        self.transfers.borrow_mut().push((buf.len(), true));
+        self.data(port, buf);
+    }
+
+    fn delay_400ns(&self) {}
+}
+
+impl FakeAta {
+    fn data(&self, port: u16, buf: &mut [u8]) {
         let (index, register) = channel_of(port);
         assert_eq!(register, 0, "insw from the data port only");
         let mut channels = self.channels.borrow_mut();
@@ -179,8 +216,6 @@ impl AtaPorts for FakeAta {
             c.status = 0x50;
         }
     }
-
-    fn delay_400ns(&self) {}
 }
 
 fn pattern(sectors: usize, seed: u8) -> Vec<u8> {
@@ -194,6 +229,7 @@ fn disk(sectors: usize, seed: u8, lba48: bool) -> Option<FakeDrive> {
         behaviour: Behaviour::Disk,
         data: pattern(sectors, seed),
         lba48,
+        multiple: 0,
     })
 }
 
@@ -202,6 +238,7 @@ fn special(behaviour: Behaviour) -> Option<FakeDrive> {
         behaviour,
         data: pattern(64, 9),
         lba48: true,
+        multiple: 16,
     })
 }
 
@@ -324,4 +361,61 @@ fn master_and_slave_on_one_channel_read_alternately() {
             pattern(400, 6)[lba as usize * 512..(lba as usize + 10) * 512]
         );
     }
+}
+
+fn multiple_disk(sectors: usize, seed: u8, lba48: bool, behaviour: Behaviour) -> Option<FakeDrive> {
+    Some(FakeDrive {
+        behaviour,
+        data: pattern(sectors, seed),
+        lba48,
+        multiple: 16,
+    })
+}
+
+#[test]
+fn drives_with_read_multiple_move_16_sector_blocks_in_32_bit_words() {
+    for lba48 in [true, false] {
+        let fake = machine([
+            multiple_disk(2048, 7, lba48, Behaviour::Disk),
+            None,
+            None,
+            None,
+        ]);
+        let (disks, _) = probe(&fake);
+        assert_eq!(disks[0].identity().multiple, 16);
+        assert_eq!(*fake.set_multiple.borrow(), vec![16]);
+        fake.transfers.borrow_mut().clear();
+        let mut buf = vec![0u8; 300 * 512];
+        disks[0].read(3, &mut buf).unwrap();
+        assert_eq!(buf, pattern(2048, 7)[3 * 512..303 * 512]);
+        let command = if lba48 { 0x29 } else { 0xC4 };
+        assert_eq!(
+            *fake.reads.borrow(),
+            vec![(command, 3, 256), (command, 259, 44)]
+        );
+        // 256 = 16 blocks of 16; 44 = 2 blocks of 16 and one of 12.
+        let transfers = fake.transfers.borrow();
+        assert_eq!(transfers.len(), 19);
+        assert!(transfers[..18].iter().all(|&t| t == (16 * 512, true)));
+        assert_eq!(transfers[18], (12 * 512, true));
+    }
+}
+
+#[test]
+fn drive_refusing_set_multiple_reads_one_sector_per_block() {
+    let fake = machine([
+        multiple_disk(100, 8, true, Behaviour::RefusesMultiple),
+        None,
+        None,
+        None,
+    ]);
+    let (disks, report) = probe(&fake);
+    assert!(report[0].result.is_ok());
+    assert_eq!(*fake.set_multiple.borrow(), vec![16]);
+    fake.transfers.borrow_mut().clear();
+    let mut buf = vec![0u8; 20 * 512];
+    disks[0].read(50, &mut buf).unwrap();
+    assert_eq!(buf, pattern(100, 8)[50 * 512..70 * 512]);
+    assert_eq!(*fake.reads.borrow(), vec![(0x24, 50, 20)]);
+    assert_eq!(fake.transfers.borrow().len(), 20);
 }

@@ -31,6 +31,16 @@ impl AtaPorts for LegacyPorts {
         };
     }
 
+    fn insd(&self, port: u16, buf: &mut [u8]) {
+        let dwords = buf.len() / 4;
+        // SAFETY: `rep insd` writes exactly `dwords` 32-bit words at `buf`, which holds at least that many
+        // bytes times four; the direction flag is clear (the ABI guarantees it between functions).
+        unsafe {
+            asm!("rep insd", in("dx") port, inout("rdi") buf.as_mut_ptr() => _,
+                 inout("rcx") dwords => _, options(nostack, preserves_flags))
+        };
+    }
+
     fn delay_400ns(&self) {
         for _ in 0..4 {
             // SAFETY: the primary channel's alternate status register reads without side effects.

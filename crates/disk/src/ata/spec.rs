@@ -32,6 +32,11 @@ pub const DEVICE_SLAVE: u8 = 0x10;
 pub const CMD_IDENTIFY: u8 = 0xEC;
 pub const CMD_READ_SECTORS: u8 = 0x20;
 pub const CMD_READ_SECTORS_EXT: u8 = 0x24;
+/// READ MULTIPLE (EXT): like READ SECTORS, but one DRQ block holds `Identity::multiple` sectors, so a
+/// controller (and an emulator) does one transfer per block instead of one per sector.
+pub const CMD_READ_MULTIPLE: u8 = 0xC4;
+pub const CMD_READ_MULTIPLE_EXT: u8 = 0x29;
+pub const CMD_SET_MULTIPLE_MODE: u8 = 0xC6;
 
 /// The LBA mid/high signature a packet (ATAPI) device leaves after aborting IDENTIFY DEVICE.
 pub const SIGNATURE_ATAPI: (u8, u8) = (0x14, 0xEB);
@@ -51,6 +56,8 @@ pub struct Identity {
     /// Addressable sectors: the LBA48 count when supported, else the LBA28 count.
     pub sectors: u64,
     pub lba48: bool,
+    /// Sectors per DRQ block READ MULTIPLE may use (IDENTIFY word 47), 0 or 1 when it is not supported.
+    pub multiple: u8,
 }
 
 fn word(data: &[u8; 512], index: usize) -> u16 {
@@ -81,10 +88,17 @@ pub fn decode_identity(data: &[u8; 512]) -> Identity {
     } else {
         lba28
     };
+    // Word 47: 0x80 in the high byte, the largest block in the low byte (a power of two up to 128).
+    let word47 = word(data, 47);
+    let multiple = match (word47 >> 8, word47 as u8) {
+        (0x80, n) if n.is_power_of_two() && n <= 128 => n,
+        _ => 0,
+    };
     Identity {
         model,
         sectors,
         lba48,
+        multiple,
     }
 }
 
