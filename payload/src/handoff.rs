@@ -83,13 +83,21 @@ bootscript_relocator:
     jmp 1b
 4:  movl (%ebp), %edx                   /* entry and information, before the parameters go */
     movl 4(%ebp), %ebx
+    xorl %eax, %eax
     movl 8(%ebp), %edi
     movl 12(%ebp), %ecx
-    xorl %eax, %eax
-    rep stosb                           /* the heap below the relocator */
+    shrl $2, %ecx
+    rep stosl                           /* the heap below the relocator */
+    movl 12(%ebp), %ecx
+    andl $3, %ecx
+    rep stosb
     movl 16(%ebp), %edi
     movl 20(%ebp), %ecx
-    rep stosb                           /* the heap above it */
+    shrl $2, %ecx
+    rep stosl                           /* the heap above it */
+    movl 20(%ebp), %ecx
+    andl $3, %ecx
+    rep stosb
     movl $0x36d76289, %eax
     jmp *%edx
     .global bootscript_relocator_end
@@ -112,8 +120,9 @@ wipe_stack:
     subq $64, %rcx                      /* this routine's return address stays */
     subq %rdi, %rcx
     jbe 1f
+    shrq $3, %rcx                       /* whole words from the bottom; the rest lies in the kept margin */
     xorl %eax, %eax
-    rep stosb
+    rep stosq
 1:  ret
 
     /* bootscript_enter_linux(entry: rdi, boot_params: rsi, wipe_start: rdx, wipe_length: rcx) */
@@ -124,7 +133,12 @@ bootscript_enter_linux:
     movq %rdi, %r8
     movq %rdx, %rdi
     xorl %eax, %eax
-    rep stosb                           /* wipe the heap: keys and passphrases not handed on go here */
+    movq %rcx, %rdx
+    shrq $3, %rcx
+    rep stosq                           /* wipe the heap: keys and passphrases not handed on go here */
+    movq %rdx, %rcx
+    andq $7, %rcx
+    rep stosb
     call wipe_stack
     lgdt handoff_gdt_pointer(%rip)
     leaq 1f(%rip), %rax
@@ -285,7 +299,6 @@ fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> St
         word[..chunk.len()].copy_from_slice(chunk);
         block[i] = u32::from_le_bytes(word);
     }
-    crate::platform::phase("jump");
     // From here on nothing more is allocated: the heap's extent is final.
     let heap = heap::used_range();
     let here = Range {
@@ -318,6 +331,8 @@ fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> St
         *slot = value as u32;
     }
     let parameters_addr = parameters.as_ptr() as u64;
+    // The line's text is allocated and freed again: no secret, and nothing the relocator needs.
+    crate::platform::phase("jump");
     // SAFETY: the relocator and its parameters lie in the heap, which no destination overlaps (checked
     // above); the relocator is position independent and needs nothing else: the entry routine wipes the
     // stack, leaves long mode through it, and it copies, wipes the heap around itself and enters the kernel
