@@ -1,10 +1,13 @@
 //! `bootscript`: checks and runs boot scripts on a workstation, and offers the rescue shell on the terminal.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+mod host;
+
+use std::process::ExitCode;
 
 use bootscript_lang::{Config, ErrorKind, Interpreter, Platform, ScriptError, Shell};
+use bootscript_system::World;
+
+use host::Host;
 
 /// Exit status for a syntax error (sysexits EX_DATAERR).
 const EXIT_SYNTAX: u8 = 65;
@@ -23,79 +26,8 @@ const USAGE: &str = "usage:
   bootscript bench-parse FILE N
   bootscript help";
 
-/// The host side of the seam: stdout for the consoles, stdin for `prompt`.
-struct Host {
-    start: Instant,
-    stdin: std::io::StdinLock<'static>,
-    /// Disk images given with --disk: hd0, hd1, ... once the disk primitives are wired in.
-    #[allow(dead_code)]
-    disks: Vec<String>,
-    /// halt() or reboot() was called: the run ends successfully.
-    stopped: bool,
-}
-
-impl Platform for Host {
-    fn write(&mut self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-
-    fn read_line(&mut self, echo: bool) -> Result<String, String> {
-        // Never echo a passphrase: turn the terminal's echo off while it is typed.
-        let hide = !echo && std::io::stdin().is_terminal();
-        if hide {
-            let _ = Command::new("stty").arg("-echo").status();
-        }
-        let mut line = String::new();
-        let result = self.stdin.read_line(&mut line);
-        if hide {
-            let _ = Command::new("stty").arg("echo").status();
-        }
-        match result {
-            Ok(0) => Err("end of input".into()),
-            Ok(_) => {
-                let trimmed = line.trim_end_matches(['\n', '\r']).len();
-                line.truncate(trimmed);
-                Ok(line)
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn time_ms(&mut self) -> u64 {
-        self.start.elapsed().as_millis() as u64
-    }
-
-    fn sleep_ms(&mut self, ms: u64) {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
-
-    fn reboot(&mut self) -> String {
-        self.stopped = true;
-        "reboot".into()
-    }
-
-    fn halt(&mut self) -> String {
-        self.stopped = true;
-        "halt".into()
-    }
-
-    fn keymap(&mut self, name: &str) -> Result<(), String> {
-        match name {
-            "us" | "uk" | "de" | "fr" => Ok(()),
-            _ => Err(format!("unknown keymap '{name}'")),
-        }
-    }
-}
-
-fn host(disks: Vec<String>) -> Host {
-    Host {
-        start: Instant::now(),
-        stdin: std::io::stdin().lock(),
-        disks,
-        stopped: false,
-    }
+fn host(disks: Vec<String>) -> World<Host> {
+    World::new(Host::new(disks))
 }
 
 fn read(path: &str) -> Result<String, u8> {
@@ -158,7 +90,7 @@ fn run(args: &[String]) -> Result<(), u8> {
     interpreter.set_cmdline(&cmdline);
     let mut platform = host(disks);
     match interpreter.run(&path, &source, &mut platform) {
-        Err(_) if platform.stopped => Ok(()),
+        Err(_) if platform.machine.stopped => Ok(()),
         Err(e) => Err(report(&e)),
         Ok(()) => Ok(()),
     }
@@ -181,7 +113,7 @@ fn repl() -> Result<(), u8> {
                 return Ok(());
             }
         }
-        if platform.stopped {
+        if platform.machine.stopped {
             return Ok(());
         }
     }

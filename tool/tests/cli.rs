@@ -5,8 +5,8 @@ use std::process::{Command, Output, Stdio};
 
 fn script(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bootscript-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -134,12 +134,103 @@ fn cmdline_sets_cmdline_and_args() {
     );
 }
 
+/// Runs a program the test needs (made by `make setup`); its absence is a failure, not a skip.
+fn tool(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{program} is needed (make setup installs it): {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
 #[test]
-fn disks_are_accepted_and_primitives_not_yet_available() {
-    let image = script("disk.img", "");
+fn disk_images_are_hd0_hd1_and_their_files_read_right() {
+    let tree = script("tree/boot/hello.txt", "hello from an ext4 image\n")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let image = tree.parent().unwrap().join("ext4.img");
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-d",
+            tree.to_str().unwrap(),
+            image.to_str().unwrap(),
+            "8M",
+        ],
+    );
     let path = script(
         "disk.bs",
-        "try { disks() } catch e { print(e) }\nmount(\"hd0p1\", \"/\")\n",
+        "for d in disks() { print(d.name, d.size, d.kind) }\n\
+         mount(\"hd1\", \"/\")\n\
+         print(ls(\"/boot\"), text(read(\"/boot/hello.txt\")))\n\
+         mount(\"hd9\", \"/\")\n",
+    );
+    let image = image.to_str().unwrap();
+    let out = bootscript(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--disk",
+            image,
+            "--disk",
+            image,
+        ],
+        "",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "hd0 8388608 disk\nhd1 8388608 disk\n[\"hello.txt\"] hello from an ext4 image\n\n"
+    );
+    assert!(
+        text(&out.stderr).ends_with(":4:1: error: no device named 'hd9' (see disks())\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(70));
+}
+
+#[test]
+fn exec_is_a_dry_run_that_names_what_would_boot() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let dir = script("boot/cmd.txt", "")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let kernel = dir.join("boot/kernel.elf");
+    tool(
+        root.join("tests/mb2kernel/build.sh").to_str().unwrap(),
+        &[kernel.to_str().unwrap()],
+    );
+    std::fs::write(dir.join("boot/initrd.img"), vec![7u8; 5000]).unwrap();
+    let image = dir.join("exec.img");
+    tool("mkfs.fat", &["-C", image.to_str().unwrap(), "4096"]);
+    tool(
+        "mcopy",
+        &[
+            "-s",
+            "-i",
+            image.to_str().unwrap(),
+            dir.join("boot").to_str().unwrap(),
+            "::/",
+        ],
+    );
+    let path = script(
+        "exec.bs",
+        "mount(\"hd0\", \"/\")\n\
+         let pass = prompt(\"Passphrase: \", echo=false)\n\
+         exec(\"/boot/kernel.elf\", cmdline=\"hello\", initrd=[\"/boot/initrd.img\"], files={\"/etc/keys/k\": pass})\n\
+         print(\"not reached\")\n",
     );
     let out = bootscript(
         &[
@@ -148,11 +239,27 @@ fn disks_are_accepted_and_primitives_not_yet_available() {
             "--disk",
             image.to_str().unwrap(),
         ],
-        "",
+        "s3cret\n",
     );
-    assert_eq!(out.status.code(), Some(70));
-    assert_eq!(text(&out.stdout), "disks is not available\n");
-    assert!(text(&out.stderr).ends_with(":2:1: error: mount is not available\n"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("exec: dry run: would boot /boot/kernel.elf as a multiboot2 kernel\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("exec: command line: hello\n"), "{stdout}");
+    assert!(
+        stdout.contains("exec: initrd /boot/initrd.img (5000 bytes)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exec: file handed on: /etc/keys/k (6 bytes)\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("not reached") && !stdout.contains("s3cret"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -19,10 +19,15 @@ pub struct ImageFile {
 impl ImageFile {
     /// Opens `path` read-only; its name in errors is the path.
     pub fn open(path: &str) -> std::io::Result<ImageFile> {
+        ImageFile::with_name(path, path)
+    }
+
+    /// Opens `path` read-only under the name scripts see (`hd0` for the host tool's first `--disk`).
+    pub fn with_name(path: &str, name: &str) -> std::io::Result<ImageFile> {
         let file = File::open(path)?;
         let sectors = file.metadata()?.len() / SECTOR_SIZE as u64;
         Ok(ImageFile {
-            name: String::from(path),
+            name: String::from(name),
             file,
             sectors,
         })

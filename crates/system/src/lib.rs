@@ -347,30 +347,3 @@ fn name_arg(value: &Value) -> Result<&str, String> {
 #[cfg(test)]
 mod tests;
 
-/// A device under the name scripts see it by (`hd0` for the host tool's first `--disk` image, whatever
-/// the image file is called).
-pub struct Renamed {
-    name: String,
-    inner: Rc<dyn BlockDevice>,
-}
-
-impl Renamed {
-    pub fn new(name: &str, inner: Rc<dyn BlockDevice>) -> Renamed {
-        Renamed {
-            name: String::from(name),
-            inner,
-        }
-    }
-}
-
-impl BlockDevice for Renamed {
-    fn sectors(&self) -> u64 {
-        self.inner.sectors()
-    }
-    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), bootscript_disk::DiskError> {
-        self.inner.read(lba, buf)
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}

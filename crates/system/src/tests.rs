@@ -146,10 +146,7 @@ fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
             &format!("of={}", disk.display()),
         ],
     );
-    Rc::new(Renamed::new(
-        "hd0",
-        Rc::new(ImageFile::open(disk.to_str().unwrap()).unwrap()),
-    ))
+    Rc::new(ImageFile::with_name(disk.to_str().unwrap(), "hd0").unwrap())
 }
 
 #[test]
