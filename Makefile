@@ -12,7 +12,7 @@ PAYLOAD_OUT := $(CARGO_TARGET_DIR)/x86_64-bootscript/release/bootscript-payload
 GRUB_MODULES := multiboot2 normal serial terminal boot
 QEMU_FLAGS := -machine pc -m 1G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot
 
-.PHONY: setup build iso demo run test test-host test-boot bench lint clean
+.PHONY: setup build tool iso demo run test test-host test-boot bench lint fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,13 @@ build:
 	strip -o build/bootscript.elf build/bootscript.full.elf
 	@grub-file --is-x86-multiboot2 build/bootscript.elf || { echo "build/bootscript.elf is not a Multiboot2 image" >&2; exit 1; }
 	@echo "build/bootscript.elf: $$(stat -c %s build/bootscript.elf) bytes (stripped)"
+
+# The host tool: check and dry-run boot scripts against disk images on a workstation.
+tool:
+	$(CARGO) build --release -p bootscript-tool
+	@mkdir -p build
+	cp $(CARGO_TARGET_DIR)/release/bootscript build/bootscript
+	@echo "build/bootscript: the host tool (bootscript check|run|repl)"
 
 iso: build
 	@rm -rf build/iso && mkdir -p build/iso/boot/grub
@@ -61,6 +68,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy $(PAYLOAD_FLAGS) -- -D warnings
+
+# Fuzzing (cargo-fuzz, libFuzzer): make fuzz TARGET=lang|disk|crypto SECS=600
+SECS ?= 300
+TARGET ?= lang
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz/$(TARGET) && for t in $$(cargo +$(TOOLCHAIN) fuzz list --fuzz-dir .); do \
+	  mkdir -p corpus/$$t && cargo +$(TOOLCHAIN) fuzz run --fuzz-dir . $$t corpus/$$t -- -max_total_time=$(SECS) -detect_leaks=0 || exit 1; done
 
 clean:
 	rm -rf build
