@@ -78,6 +78,10 @@ pub struct Boot {
     cmdline: String,
     modules: Vec<(String, Vec<u8>)>,
     disks: Vec<PathBuf>,
+    /// Disks at a fixed IDE position (0 primary master ... 3 secondary slave).
+    placed_disks: Vec<(u8, PathBuf)>,
+    /// Where the GRUB CD sits; `None` is QEMU's `-cdrom` (secondary master).
+    cd_position: Option<u8>,
     cpu: String,
     memory_mib: u32,
     serial: bool,
@@ -97,6 +101,8 @@ impl Boot {
             cmdline: String::new(),
             modules: Vec::new(),
             disks: Vec::new(),
+            placed_disks: Vec::new(),
+            cd_position: None,
             cpu: "qemu64".into(),
             memory_mib: 1024,
             serial: true,
@@ -127,6 +133,21 @@ impl Boot {
     /// A raw disk image attached as an IDE disk (in order: primary master, primary slave, ...).
     pub fn disk(mut self, path: impl AsRef<Path>) -> Self {
         self.disks.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// A raw disk image at IDE position `index`: 0 primary master, 1 primary slave, 2 secondary master,
+    /// 3 secondary slave. Position 2 holds the GRUB CD unless `cd_at` moves it.
+    pub fn disk_at(mut self, index: u8, path: impl AsRef<Path>) -> Self {
+        assert!(index < 4, "IDE positions are 0 to 3, not {index}");
+        self.placed_disks.push((index, path.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Puts the GRUB CD at IDE position `index` (0..=3) instead of the secondary master.
+    pub fn cd_at(mut self, index: u8) -> Self {
+        assert!(index < 4, "IDE positions are 0 to 3, not {index}");
+        self.cd_position = Some(index);
         self
     }
 
@@ -222,9 +243,25 @@ impl Boot {
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .args(["-serial", if self.serial { "stdio" } else { "none" }])
             .arg("-monitor")
-            .arg(format!("unix:{},server=on,wait=off", monitor.display()))
-            .arg("-cdrom")
-            .arg(&iso);
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()));
+        match self.cd_position {
+            None => {
+                command.arg("-cdrom").arg(&iso);
+            }
+            Some(index) => {
+                command.arg("-drive").arg(format!(
+                    "file={},format=raw,if=ide,index={index},media=cdrom,readonly=on",
+                    iso.display()
+                ));
+            }
+        }
+        // Placed disks first, so that the unplaced ones take the positions left free.
+        for (index, disk) in &self.placed_disks {
+            command.arg("-drive").arg(format!(
+                "file={},format=raw,if=ide,index={index}",
+                disk.display()
+            ));
+        }
         for disk in &self.disks {
             command
                 .arg("-drive")

@@ -1,0 +1,509 @@
+//! Boot tests of disks and files (issue 4): the payload, booted by GRUB in QEMU (`-machine pc`), reads IDE
+//! disks made at test time by the real tools (sfdisk MBR with a logical partition and GPT, mke2fs -d ext2/ext4,
+//! mkfs.fat + mcopy) on both channels, master and slave. The script lists `disks()`, mounts partitions inside
+//! each other, lists directories and prints sha256 of files; the test compares each line with what the host
+//! computes from sfdisk's own dump and `sha256sum` of the source files. Missing devices and unreadable file
+//! systems must give clear script errors, caught by `try` or ending at the rescue shell, never a crash.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bootscript_boot_tests::{Boot, Vm};
+
+const BOOT: Duration = Duration::from_secs(60);
+const STEP: Duration = Duration::from_secs(30);
+
+/// Runs a tool; panics loudly (with its output) when it is missing or fails.
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "bootscript-disks-{what}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic bytes that look random.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// An empty (sparse) file of `mib` MiB.
+fn blank(path: &Path, mib: u64) {
+    let file = std::fs::File::create(path).unwrap();
+    file.set_len(mib << 20).unwrap();
+}
+
+/// `sha256sum FILE` on the host.
+fn sha256(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// Partitions `disk` with an sfdisk script.
+fn sfdisk(disk: &Path, script: &str) {
+    let mut child = Command::new("sfdisk")
+        .args(["--quiet", "--no-reread", "--no-tell-kernel"])
+        .arg(disk)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run sfdisk: {e} (run `make setup`)"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "sfdisk failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// One partition as sfdisk dumps it.
+struct Part {
+    number: u32,
+    start: u64,
+    sectors: u64,
+    kind: String,
+    uuid: Option<String>,
+    label: Option<String>,
+}
+
+/// The partitions of `disk` according to `sfdisk --dump`, extended containers included.
+fn partitions(disk: &Path) -> Vec<Part> {
+    let dump = run(Command::new("sfdisk").arg("--dump").arg(disk));
+    let prefix = disk.display().to_string();
+    dump.lines()
+        .filter_map(|line| {
+            let (device, fields) = line.split_once(" : ")?;
+            let number = device.strip_prefix(&prefix)?.parse().ok()?;
+            let mut part = Part {
+                number,
+                start: 0,
+                sectors: 0,
+                kind: String::new(),
+                uuid: None,
+                label: None,
+            };
+            for field in fields.split(", ") {
+                let (key, value) = field.split_once('=').unwrap();
+                let value = value.trim();
+                match key.trim() {
+                    "start" => part.start = value.parse().unwrap(),
+                    "size" => part.sectors = value.parse().unwrap(),
+                    "type" => part.kind = value.to_lowercase(),
+                    "uuid" => part.uuid = Some(value.to_lowercase()),
+                    "name" => part.label = Some(value.trim_matches('"').to_string()),
+                    _ => {}
+                }
+            }
+            Some(part)
+        })
+        .collect()
+}
+
+/// Writes a file system image into `disk` at partition `number`, checking that it fits.
+fn place(disk: &Path, number: u32, image: &Path) {
+    let part = partitions(disk)
+        .into_iter()
+        .find(|p| p.number == number)
+        .unwrap_or_else(|| panic!("{} has no partition {number}", disk.display()));
+    let bytes = std::fs::read(image).unwrap();
+    assert!(bytes.len() as u64 <= part.sectors * 512, "image too large");
+    let file = OpenOptions::new().write(true).open(disk).unwrap();
+    file.write_all_at(&bytes, part.start * 512).unwrap();
+}
+
+/// The `disks()` lines the payload must print for `disk` named `name`: the disk, then (when `partitioned`)
+/// each partition that is not an extended container, as the script's `print("disk:", d)` shows it.
+fn expected_disks(name: &str, disk: &Path, partitioned: bool) -> Vec<String> {
+    let size = std::fs::metadata(disk).unwrap().len();
+    let mut lines = vec![format!(
+        "disk: {{name: \"{name}\", size: {size}, kind: \"disk\"}}"
+    )];
+    let parts = if partitioned {
+        partitions(disk)
+    } else {
+        Vec::new()
+    };
+    for p in parts {
+        if matches!(p.kind.as_str(), "5" | "f" | "85") {
+            continue;
+        }
+        let mut line = format!(
+            "disk: {{name: \"{name}p{}\", size: {}, kind: \"partition\"",
+            p.number,
+            p.sectors * 512
+        );
+        if let Some(label) = &p.label {
+            line.push_str(&format!(", label: \"{label}\""));
+        }
+        if let Some(uuid) = &p.uuid {
+            line.push_str(&format!(", uuid: \"{uuid}\""));
+        }
+        line.push('}');
+        lines.push(line);
+    }
+    lines
+}
+
+fn mke2fs(image: &Path, mib: u64, kind: &str, extra: &[&str], root: &Path) {
+    blank(image, mib);
+    run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", kind])
+        .args(extra)
+        .arg("-d")
+        .arg(root)
+        .arg(image));
+}
+
+fn mkfs_fat(image: &Path, mib: u64, bits: &str) {
+    blank(image, mib);
+    // One sector per cluster, so that small volumes still have enough clusters for FAT16 and FAT32.
+    run(Command::new("mkfs.fat")
+        .args(["-F", bits, "-s", "1"])
+        .arg(image));
+}
+
+/// `mcopy -i IMAGE SOURCE ::TARGET` (with `mmd` for the directories on the way).
+fn mcopy(image: &Path, source: &Path, target: &str) {
+    let mut dir = String::new();
+    let parts: Vec<&str> = target.split('/').filter(|s| !s.is_empty()).collect();
+    for part in &parts[..parts.len() - 1] {
+        dir.push('/');
+        dir.push_str(part);
+        let _ = Command::new("mmd")
+            .arg("-i")
+            .arg(image)
+            .arg(format!("::{dir}"))
+            .output();
+    }
+    run(Command::new("mcopy")
+        .arg("-i")
+        .arg(image)
+        .arg(source)
+        .arg(format!("::{target}")));
+}
+
+fn mmd(image: &Path, dir: &str) {
+    run(Command::new("mmd")
+        .arg("-i")
+        .arg(image)
+        .arg(format!("::{dir}")));
+}
+
+/// Waits for the lines starting with `prefix` that come before `end`.
+fn collect(vm: &mut Vm, prefix: &str, end: &str) -> Vec<String> {
+    vm.lines_until(end, STEP)
+        .into_iter()
+        .map(|l| l.text)
+        .filter(|t| t.starts_with(prefix))
+        .collect()
+}
+
+fn assert_clean(vm: &Vm) {
+    let transcript = vm.transcript();
+    for bad in ["exception", "panic", "PANIC"] {
+        assert!(!transcript.contains(bad), "{bad} in:\n{transcript}");
+    }
+}
+
+/// Three disks (primary master and slave, secondary master; the GRUB CD moved to the secondary slave): MBR
+/// with a logical partition, GPT, and a FAT32 volume without a partition table.
+#[test]
+fn partitions_and_nested_mounts_on_both_channels() {
+    let s = Scratch::new("both");
+
+    // hd0: MBR; p1 ext2 with 1 KiB blocks, p2 extended holding the logical p5, FAT16.
+    let root = s.path("ext2-root");
+    let big = noise(5 << 20, 1); // several MiB, read through many 256-sector commands
+    write(&root.join("big.bin"), &big);
+    write(&root.join("etc/motd"), b"welcome to the ext2 partition\n");
+    write(
+        &root.join("deep/a/b/c/d/leaf.txt"),
+        b"at the bottom of the tree\n",
+    );
+    for i in 0..40 {
+        write(
+            &root.join(format!("many/file-{i:03}.txt")),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    std::fs::create_dir_all(root.join("fat")).unwrap();
+    std::fs::create_dir_all(root.join("whole")).unwrap();
+    let ext2 = s.path("ext2.img");
+    mke2fs(&ext2, 12, "ext2", &["-b", "1024"], &root);
+    let fat16_file = s.path("long name source.txt");
+    write(&fat16_file, &noise(70_000, 2));
+    let fat16 = s.path("fat16.img");
+    mkfs_fat(&fat16, 6, "16");
+    mcopy(&fat16, &fat16_file, "/Long File Name.txt");
+    mmd(&fat16, "/gpt");
+    let hd0 = s.path("hd0.img");
+    blank(&hd0, 24);
+    sfdisk(
+        &hd0,
+        "label: dos\nsize=13MiB, type=83\ntype=5\nsize=7MiB, type=6\n",
+    );
+    place(&hd0, 1, &ext2);
+    place(&hd0, 5, &fat16);
+
+    // hd1: GPT; p1 ext4 (extents, 64bit, metadata_csum) labelled "rootfs", p2 FAT12.
+    let root4 = s.path("ext4-root");
+    let kernelish = noise(1_500_000, 3);
+    write(&root4.join("boot/vmlinuz-test"), &kernelish);
+    write(&root4.join("boot/config"), b"quiet splash\n");
+    let ext4 = s.path("ext4.img");
+    mke2fs(
+        &ext4,
+        8,
+        "ext4",
+        &["-O", "extents,64bit,metadata_csum"],
+        &root4,
+    );
+    let fat12_file = s.path("readme.txt");
+    write(&fat12_file, b"FAT12 inside GPT\n");
+    let fat12 = s.path("fat12.img");
+    mkfs_fat(&fat12, 2, "12");
+    mcopy(&fat12, &fat12_file, "/docs/readme.txt");
+    let hd1 = s.path("hd1.img");
+    blank(&hd1, 14);
+    sfdisk(
+        &hd1,
+        "label: gpt\n\
+         size=9MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"rootfs\", \
+         uuid=3F2504E0-4F89-41D3-9A0C-0305E82C3301\n\
+         size=3MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=\"data two\"\n",
+    );
+    place(&hd1, 1, &ext4);
+    place(&hd1, 2, &fat12);
+
+    // hd2: FAT32 on the whole disk (a boot sector, not a partition table).
+    let fat32_file = s.path("whole.bin");
+    write(&fat32_file, &noise(300_000, 4));
+    let hd2 = s.path("hd2.img");
+    mkfs_fat(&hd2, 40, "32");
+    mcopy(&hd2, &fat32_file, "/Some Directory/whole disk file.bin");
+
+    let script = r#"
+for d in disks() { print("disk:", d) }
+print("disks: end")
+mount("hd0p1", "/")
+mount("hd0p5", "/fat")
+mount("hd1p1", "/fat/gpt")
+mount("hd1p2", "/deep/a")
+mount("hd2", "/whole")
+print("ls /:", ls("/"))
+print("ls many:", len(ls("/many")), ls("/many")[0], ls("/many")[39])
+print("ls gpt boot:", ls("/fat/gpt/boot"))
+print("ls masked:", ls("/deep/a"))
+print("stat:", stat("/big.bin"))
+for p in ["/big.bin", "/etc/motd", "/fat/Long File Name.txt", "/fat/gpt/boot/vmlinuz-test", "/fat/gpt/boot/config", "/deep/a/docs/readme.txt", "/whole/Some Directory/whole disk file.bin"] {
+    print("sha256:", p, hex(sha256(read(p))))
+}
+print("exists:", exists("/deep/a/b"), exists("/fat/gpt/boot/../boot/config"))
+umount("/deep/a")
+print("unmasked:", hex(read("/deep/a/b/c/d/leaf.txt")))
+print("script: done")
+"#;
+    let mut vm = Boot::new()
+        .cd_at(3)
+        .disk_at(0, &hd0)
+        .disk_at(1, &hd1)
+        .disk_at(2, &hd2)
+        .module("disks.bs", script)
+        .start();
+    vm.expect_line("bootscript: ata primary master: hd0 QEMU HARDDISK", BOOT);
+    vm.expect_line("bootscript: ata primary slave: hd1 QEMU HARDDISK", STEP);
+    vm.expect_line("bootscript: ata secondary master: hd2 QEMU HARDDISK", STEP);
+    vm.expect_line("bootscript: ata secondary slave: ATAPI", STEP);
+
+    let mut expected = expected_disks("hd0", &hd0, true);
+    expected.extend(expected_disks("hd1", &hd1, true));
+    expected.extend(expected_disks("hd2", &hd2, false));
+    // The host's view: hd0p1, hd0p5 (no p2 container), two GPT partitions, a whole-disk FAT32.
+    assert_eq!(expected.len(), 3 + 3 + 1, "{expected:#?}");
+    let listed = collect(&mut vm, "disk: ", "disks: end");
+    assert_eq!(listed, expected);
+
+    vm.expect_line(
+        r#"ls /: ["big.bin", "deep", "etc", "fat", "lost+found", "many", "whole"]"#,
+        STEP,
+    );
+    vm.expect_line(r#"ls many: 40 file-000.txt file-039.txt"#, STEP);
+    vm.expect_line(r#"ls gpt boot: ["config", "vmlinuz-test"]"#, STEP);
+    vm.expect_line(r#"ls masked: ["docs"]"#, STEP);
+    vm.expect_line(
+        &format!("stat: {{size: {}, kind: \"file\"}}", big.len()),
+        STEP,
+    );
+    let sources = [
+        ("/big.bin", root.join("big.bin")),
+        ("/etc/motd", root.join("etc/motd")),
+        ("/fat/Long File Name.txt", fat16_file.clone()),
+        (
+            "/fat/gpt/boot/vmlinuz-test",
+            root4.join("boot/vmlinuz-test"),
+        ),
+        ("/fat/gpt/boot/config", root4.join("boot/config")),
+        ("/deep/a/docs/readme.txt", fat12_file.clone()),
+        (
+            "/whole/Some Directory/whole disk file.bin",
+            fat32_file.clone(),
+        ),
+    ];
+    let hashes = collect(&mut vm, "sha256: ", "exists:");
+    let want: Vec<String> = sources
+        .iter()
+        .map(|(path, source)| format!("sha256: {path} {}", sha256(source)))
+        .collect();
+    assert_eq!(hashes, want);
+    assert!(
+        vm.transcript().contains("exists: false true"),
+        "{}",
+        vm.transcript()
+    );
+    let leaf: String = b"at the bottom of the tree\n"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    vm.expect_line(&format!("unmasked: {leaf}"), STEP);
+    vm.expect_line("script: done", STEP);
+    assert_clean(&vm);
+}
+
+/// Errors: a missing device, a partition without a file system, an ext2 with a broken superblock and a
+/// missing file are caught by `try`; the last, uncaught, ends at the rescue shell, which still works. The disks
+/// sit on the primary master and the secondary slave, around the GRUB CD (secondary master).
+#[test]
+fn missing_devices_and_unreadable_file_systems_are_script_errors() {
+    let s = Scratch::new("errors");
+    let root = s.path("root");
+    write(&root.join("hello.txt"), b"hello from the secondary slave\n");
+    let hd1 = s.path("hd1.img");
+    mke2fs(&hd1, 4, "ext2", &[], &root);
+
+    let ext2 = s.path("broken.img");
+    mke2fs(&ext2, 4, "ext2", &[], &root);
+    // s_log_block_size = 30: a block size of 2^40 bytes.
+    let file = OpenOptions::new().write(true).open(&ext2).unwrap();
+    file.write_all_at(&30u32.to_le_bytes(), 1024 + 24).unwrap();
+    drop(file);
+    let hd0 = s.path("hd0.img");
+    blank(&hd0, 12);
+    sfdisk(&hd0, "label: dos\nsize=3MiB, type=83\nsize=5MiB, type=83\n");
+    // p1 holds noise (no file system); p2 the broken ext2.
+    let part1 = s.path("noise.img");
+    write(&part1, &noise(3 << 20, 9));
+    place(&hd0, 1, &part1);
+    place(&hd0, 2, &ext2);
+
+    let script = r#"
+for d in disks() { print("disk:", d) }
+print("disks: end")
+try { mount("hd7", "/") } catch e { print("caught 1:", e) }
+try { mount("hd0p1", "/") } catch e { print("caught 2:", e) }
+try { mount("hd0p2", "/") } catch e { print("caught 3:", e) }
+try { read("/hello.txt") } catch e { print("caught 4:", e) }
+mount("hd1", "/")
+print("sha256:", hex(sha256(read("/hello.txt"))))
+try { read("/nope.txt") } catch e { print("caught 5:", e) }
+mount("hd0p2", "/lost+found")
+print("not reached")
+"#;
+    let mut vm = Boot::new()
+        .disk_at(0, &hd0)
+        .disk_at(3, &hd1)
+        .module("errors.bs", script)
+        .start();
+    vm.expect_line("bootscript: ata primary master: hd0 QEMU HARDDISK", BOOT);
+    vm.expect_line("bootscript: ata primary slave: no drive", STEP);
+    vm.expect_line("bootscript: ata secondary master: ATAPI", STEP);
+    vm.expect_line("bootscript: ata secondary slave: hd1 QEMU HARDDISK", STEP);
+    let mut expected = expected_disks("hd0", &hd0, true);
+    expected.extend(expected_disks("hd1", &hd1, false));
+    assert_eq!(expected.len(), 4, "{expected:#?}");
+    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
+
+    let caught = vm.expect_line("caught 1:", STEP).text;
+    assert!(caught.contains("no device named 'hd7'"), "{caught}");
+    let caught = vm.expect_line("caught 2:", STEP).text;
+    assert!(
+        caught.contains("hd0p1: no ext2/3/4 or FAT file system found"),
+        "{caught}"
+    );
+    let caught = vm.expect_line("caught 3:", STEP).text;
+    assert!(caught.contains("hd0p2: "), "{caught}");
+    assert!(caught.contains("block size"), "{caught}");
+    let caught = vm.expect_line("caught 4:", STEP).text;
+    assert!(caught.contains("nothing is mounted"), "{caught}");
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("hello.txt"))),
+        STEP,
+    );
+    let caught = vm.expect_line("caught 5:", STEP).text;
+    assert!(
+        caught.contains("/nope.txt: no such file or directory"),
+        "{caught}"
+    );
+    vm.expect_line("block size", STEP);
+    vm.expect_line("bootscript: phase=rescue", STEP);
+    vm.send("print(ls(\"/\"))\r");
+    vm.expect_line(r#"["hello.txt", "lost+found"]"#, STEP);
+    assert!(!vm.transcript().contains("not reached"));
+    assert_clean(&vm);
+}
