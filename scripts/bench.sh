@@ -90,3 +90,6 @@ row "payload entry -> banner (the payload's own clock)" "${banner_t:--}" "ms"
 
 # The whole job next to GRUB 2.06 (issue 6): plain ext4 and LUKS1 disks, to Linux's /init.
 source scripts/bench-boot.sh
+
+# Disk reads (issue 4): the 14 MB kernel from ext2 on IDE in the payload next to GRUB 2.06; the host tool vs cat.
+source scripts/bench-disk.sh
