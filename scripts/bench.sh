@@ -91,5 +91,9 @@ row "payload entry -> banner (the payload's own clock)" "${banner_t:--}" "ms"
 # The whole job next to GRUB 2.06 (issue 6): plain ext4 and LUKS1 disks, to Linux's /init.
 source scripts/bench-boot.sh
 
+# Crypto in the payload next to GRUB 2.06 (issue 5): LUKS1 unlock with 1M PBKDF2-SHA256 iterations, the
+# 14 MiB kernel read through aes-xts-plain64, on -cpu qemu64 and max.
+source scripts/bench-crypto-boot.sh
+
 # Disk reads (issue 4): the 14 MB kernel from ext2 on IDE in the payload next to GRUB 2.06; the host tool vs cat.
 source scripts/bench-disk.sh
