@@ -507,3 +507,51 @@ print("not reached")
     assert!(!vm.transcript().contains("not reached"));
     assert_clean(&vm);
 }
+
+/// A 200 GiB disk (sparse) with its partition past 128 GiB: only LBA48 commands, with the high address
+/// bytes set, reach it.
+#[test]
+fn partition_past_the_lba28_limit_reads_through_lba48() {
+    let s = Scratch::new("lba48");
+    let root = s.path("root");
+    let payload = noise(1_200_000, 5);
+    write(&root.join("far/away.bin"), &payload);
+    let ext2 = s.path("ext2.img");
+    mke2fs(&ext2, 8, "ext2", &[], &root);
+    let hd0 = s.path("hd0.img");
+    blank(&hd0, 200 << 10);
+    // Sector 300 Mi (150 GiB) is past 2^28 sectors (128 GiB).
+    sfdisk(
+        &hd0,
+        "label: gpt\nstart=314572800, size=16384, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"far\"\n",
+    );
+    let part = partitions(&hd0);
+    assert!(part[0].start > 1 << 28, "the partition must lie past LBA28");
+    place(&hd0, 1, &ext2);
+    let script = r#"
+for d in disks() { print("disk:", d) }
+print("disks: end")
+mount("hd0p1", "/")
+print("sha256:", hex(sha256(read("/far/away.bin"))))
+"#;
+    let mut vm = Boot::new()
+        .disk_at(0, &hd0)
+        .module("far.bs", script)
+        .start();
+    vm.expect_line(
+        &format!(
+            "bootscript: ata primary master: hd0 QEMU HARDDISK ({} sectors)",
+            (200u64 << 30) / 512
+        ),
+        BOOT,
+    );
+    assert_eq!(
+        collect(&mut vm, "disk: ", "disks: end"),
+        expected_disks("hd0", &hd0, true)
+    );
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("far/away.bin"))),
+        STEP,
+    );
+    assert_clean(&vm);
+}
