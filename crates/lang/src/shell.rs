@@ -53,7 +53,7 @@ impl Shell {
         match interpreter.eval_line("shell", &input, platform) {
             Ok(Some(Value::Nil)) | Ok(None) => {}
             Ok(Some(value)) => {
-                let mut out = alloc::format!("{value:?}");
+                let mut out = value.text(true);
                 out.push('\n');
                 platform.write(&out);
             }

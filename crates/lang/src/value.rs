@@ -496,24 +496,30 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
     Some(())
 }
 
-impl core::fmt::Display for Value {
-    /// The text form of `str(x)` (`...` where it nests too deeply).
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl Value {
+    /// The text form: `str(x)` without `quote`, the shell's echo (strings quoted) with it; `...` where it
+    /// nests too deeply. Built directly rather than through `{:?}`, so that the payload can be compiled with
+    /// `-Zfmt-debug=none` (which empties every `{:?}`) without changing what the shell prints.
+    pub fn text(&self, quote: bool) -> String {
         let mut out = String::new();
-        if write_value(&mut out, self, false, 0).is_none() {
+        if write_value(&mut out, self, quote, 0).is_none() {
             out.push_str("...");
         }
-        f.write_str(&out)
+        out
+    }
+}
+
+impl core::fmt::Display for Value {
+    /// The text form of `str(x)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.text(false))
     }
 }
 
 impl core::fmt::Debug for Value {
+    /// The shell's form (strings quoted).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let mut out = String::new();
-        if write_value(&mut out, self, true, 0).is_none() {
-            out.push_str("...");
-        }
-        f.write_str(&out)
+        f.write_str(&self.text(true))
     }
 }
 
