@@ -555,3 +555,68 @@ print("sha256:", hex(sha256(read("/far/away.bin"))))
     );
     assert_clean(&vm);
 }
+
+/// A disk that fails a read (QEMU's blkdebug injects EIO into one sector of a file): the script gets an error
+/// naming the partition, the disk and the command's first sector, and the disk keeps answering afterwards.
+#[test]
+fn a_failing_sector_is_a_script_error_and_the_disk_keeps_working() {
+    let s = Scratch::new("eio");
+    let root = s.path("root");
+    write(&root.join("victim.bin"), &noise(2 << 20, 6));
+    write(&root.join("fine.txt"), b"still readable\n");
+    let ext2 = s.path("ext2.img");
+    mke2fs(&ext2, 8, "ext2", &["-b", "1024"], &root);
+    let hd0 = s.path("hd0.img");
+    blank(&hd0, 10);
+    sfdisk(&hd0, "label: dos\nstart=2048, size=16384, type=83\n");
+    place(&hd0, 1, &ext2);
+    // The disk sector holding block 1000 of the file, as debugfs maps it.
+    let block: u64 = run(Command::new("debugfs")
+        .arg("-R")
+        .arg("bmap /victim.bin 1000")
+        .arg(&ext2))
+    .trim()
+    .parse()
+    .expect("debugfs bmap prints a block number");
+    let sector = 2048 + block * 2;
+    let config = s.path("blkdebug.cfg");
+    write(
+        &config,
+        format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\n")
+            .as_bytes(),
+    );
+    let script = r#"
+mount("hd0p1", "/")
+try { read("/victim.bin") } catch e { print("caught:", e) }
+print("fine:", hex(read("/fine.txt")))
+"#;
+    let mut vm = Boot::new()
+        .qemu_arg("-drive")
+        .qemu_arg(&format!(
+            "file=blkdebug:{}:{},format=raw,if=ide,index=0",
+            config.display(),
+            hd0.display()
+        ))
+        .module("eio.bs", script)
+        .start();
+    let caught = vm.expect_line("caught:", BOOT).text;
+    assert!(caught.contains("hd0p1: hd0: reading sector "), "{caught}");
+    // The failing command started at or before the bad sector, at most 256 sectors before it.
+    let first: u64 = caught
+        .split("reading sector ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no sector number in {caught:?}"));
+    assert!(
+        first <= sector && sector < first + 256,
+        "{caught} (bad sector {sector})"
+    );
+    assert!(caught.contains("command aborted"), "{caught}");
+    let fine: String = b"still readable\n"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    vm.expect_line(&format!("fine: {fine}"), STEP);
+    assert_clean(&vm);
+}
