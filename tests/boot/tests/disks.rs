@@ -620,3 +620,36 @@ print("fine:", hex(read("/fine.txt")))
     vm.expect_line(&format!("fine: {fine}"), STEP);
     assert_clean(&vm);
 }
+
+/// The GRUB CD as primary master with the only disk as its slave: the disk is hd0. On the secondary channel
+/// sit QEMU's default (empty) CD-ROM drive, skipped as ATAPI, and nothing.
+#[test]
+fn slave_behind_a_cd() {
+    let s = Scratch::new("slave");
+    let root = s.path("root");
+    write(&root.join("hello.txt"), b"from the primary slave\n");
+    let hd0 = s.path("hd0.img");
+    mke2fs(&hd0, 4, "ext4", &[], &root);
+    let script = r#"
+mount("hd0", "/")
+print("hello:", hex(read("/hello.txt")))
+"#;
+    let mut vm = Boot::new()
+        .cd_at(0)
+        .disk_at(1, &hd0)
+        .module("slave.bs", script)
+        .start();
+    vm.expect_line("bootscript: ata primary master: ATAPI", BOOT);
+    vm.expect_line(
+        "bootscript: ata primary slave: hd0 QEMU HARDDISK (8192 sectors)",
+        STEP,
+    );
+    vm.expect_line("bootscript: ata secondary master: ATAPI", STEP);
+    vm.expect_line("bootscript: ata secondary slave: no drive", STEP);
+    let hello: String = b"from the primary slave\n"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    vm.expect_line(&format!("hello: {hello}"), STEP);
+    assert_clean(&vm);
+}
