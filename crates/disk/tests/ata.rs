@@ -49,6 +49,8 @@ struct FakeAta {
     transfers: RefCell<Vec<(usize, bool)>>,
     /// Sector counts of the SET MULTIPLE MODE commands.
     set_multiple: RefCell<Vec<u8>>,
+    /// A clock that advances one millisecond each time it is read (`None`: the machine has no clock).
+    clock_ms: Cell<Option<u64>>,
 }
 
 fn channel_of(port: u16) -> (usize, u16) {
@@ -198,6 +200,12 @@ impl AtaPorts for FakeAta {
     }
 
     fn delay_400ns(&self) {}
+
+    fn now_ms(&self) -> Option<u64> {
+        let now = self.clock_ms.get()?;
+        self.clock_ms.set(Some(now + 1));
+        Some(now)
+    }
 }
 
 impl FakeAta {
@@ -306,6 +314,31 @@ fn lba28_drive_uses_read_sectors() {
     disks[0].read(5, &mut buf).unwrap();
     assert_eq!(buf, pattern(700, 4)[5 * 512..305 * 512]);
     assert_eq!(*fake.reads.borrow(), vec![(0x20, 5, 256), (0x20, 261, 44)]);
+}
+
+#[test]
+fn with_a_clock_a_stuck_drive_times_out_after_the_time_bound() {
+    let fake = machine([special(Behaviour::StuckBusy), None, None, None]);
+    fake.clock_ms.set(Some(0));
+    let (disks, report) = probe(&fake);
+    assert!(disks.is_empty());
+    assert!(
+        matches!(
+            report[0].result,
+            Err(AtaError::Timeout {
+                waiting_for: "BSY to clear",
+                ..
+            })
+        ),
+        "{:?}",
+        report[0].result
+    );
+    // The clock is read once every 256 polls and advances 1 ms a read: the wait ends just past WAIT_MS.
+    let elapsed = fake.clock_ms.get().unwrap();
+    assert!(
+        (bootscript_disk::ata::WAIT_MS..bootscript_disk::ata::WAIT_MS + 10).contains(&elapsed),
+        "{elapsed}"
+    );
 }
 
 #[test]

@@ -41,6 +41,10 @@ impl AtaPorts for LegacyPorts {
         };
     }
 
+    fn now_ms(&self) -> Option<u64> {
+        Some(crate::clock::time_ms())
+    }
+
     fn delay_400ns(&self) {
         for _ in 0..4 {
             // SAFETY: the primary channel's alternate status register reads without side effects.

@@ -23,6 +23,11 @@ pub trait AtaPorts {
     }
     /// Waits at least 400 ns (four reads of the alternate status register do it on real hardware).
     fn delay_400ns(&self);
+    /// Milliseconds from any fixed start, if the machine has a clock: waits are then bounded in time
+    /// ([`WAIT_MS`]), which holds however slowly an emulator answers; without one, by [`POLL_LIMIT`] reads.
+    fn now_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An IDE channel: its command block and control ports.
@@ -47,9 +52,40 @@ pub enum Drive {
     Slave,
 }
 
-/// How many status reads a wait may take. A status read is a port access of about 1 us on hardware (and a VM
-/// exit under QEMU), so this bounds a wait to a few seconds, longer than a disk's spin-up.
+/// How many status reads a wait may take when the ports have no clock. A status read is a port access of about
+/// 1 us on hardware (and a VM exit under QEMU), so this bounds a wait to a few seconds.
 pub const POLL_LIMIT: u32 = 2_000_000;
+
+/// How long a wait may take when the ports have a clock: longer than a disk's spin-up, and long enough for an
+/// emulator on a busy host (QEMU's disk thread can be descheduled for a while).
+pub const WAIT_MS: u64 = 15_000;
+
+/// The bound of one wait: a time limit where there is a clock, a count of status reads where there is none.
+struct Deadline {
+    start: Option<u64>,
+    polls: u32,
+}
+
+impl Deadline {
+    fn new(ports: &impl AtaPorts) -> Deadline {
+        Deadline {
+            start: ports.now_ms(),
+            polls: 0,
+        }
+    }
+
+    fn expired(&mut self, ports: &impl AtaPorts) -> bool {
+        self.polls = self.polls.saturating_add(1);
+        match self.start {
+            // Reading the clock costs more than a status read: look at it every 256 reads.
+            Some(start) if self.polls.is_multiple_of(256) => ports
+                .now_ms()
+                .is_some_and(|now| now.saturating_sub(start) > WAIT_MS),
+            Some(_) => false,
+            None => self.polls >= POLL_LIMIT,
+        }
+    }
+}
 
 /// What can go wrong talking to a drive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,11 +155,15 @@ impl<P: AtaPorts> Port<'_, P> {
     }
 
     fn wait_not_busy(&self) -> Result<u8, AtaError> {
-        let mut status = 0;
-        for _ in 0..POLL_LIMIT {
+        let mut deadline = Deadline::new(self.ports);
+        let mut status;
+        loop {
             status = self.status();
             if status & STATUS_BSY == 0 {
                 return Ok(status);
+            }
+            if deadline.expired(self.ports) {
+                break;
             }
         }
         Err(AtaError::Timeout {
@@ -134,9 +174,13 @@ impl<P: AtaPorts> Port<'_, P> {
 
     /// Waits until the drive has data (DRQ) or has failed (ERR/DF).
     fn wait_data(&self) -> Result<(), AtaError> {
-        let mut status = 0;
-        for _ in 0..POLL_LIMIT {
+        let mut deadline = Deadline::new(self.ports);
+        let mut status;
+        loop {
             status = self.status();
+            if deadline.expired(self.ports) {
+                break;
+            }
             if status & STATUS_BSY != 0 {
                 continue;
             }

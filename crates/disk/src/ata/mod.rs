@@ -5,5 +5,8 @@
 mod driver;
 pub mod spec;
 
-pub use driver::{probe, AtaDisk, AtaError, AtaPorts, Channel, Drive, Probed, PRIMARY, SECONDARY};
+pub use driver::{
+    probe, AtaDisk, AtaError, AtaPorts, Channel, Drive, Probed, POLL_LIMIT, PRIMARY, SECONDARY,
+    WAIT_MS,
+};
 pub use spec::Identity;
