@@ -19,10 +19,14 @@ setup:
 
 # Size: panics carry no file:line (-Zlocation-detail=none) and `{:?}` prints nothing (-Zfmt-debug=none), so the
 # payload holds no Debug code; nothing it shows anyone goes through `{:?}` (the shell echoes with Value::text).
-PAYLOAD_RUSTFLAGS := -Zlocation-detail=none -Zfmt-debug=none
+# The software AES and SHA-2 (used where the CPU has no AES-NI/SHA-NI, e.g. QEMU's qemu64) are the crates'
+# compact forms: 48 KB smaller at opt-level 3; under TCG the 14 MiB XTS read was as fast within the noise and
+# 1M PBKDF2-SHA256 iterations took 4.2-5.4 s instead of 3.6-4.0 s (GRUB 2.06: 68 s).
+PAYLOAD_RUSTFLAGS := -Zlocation-detail=none -Zfmt-debug=none \
+  --cfg aes_backend_soft="compact" --cfg sha2_backend_soft="compact"
 
 build:
-	RUSTFLAGS="$(RUSTFLAGS) $(PAYLOAD_RUSTFLAGS)" $(CARGO) build $(PAYLOAD_FLAGS)
+	RUSTFLAGS='$(RUSTFLAGS) $(PAYLOAD_RUSTFLAGS)' $(CARGO) build $(PAYLOAD_FLAGS)
 	@mkdir -p build
 	cp $(PAYLOAD_OUT) build/bootscript.full.elf
 	strip -o build/bootscript.elf build/bootscript.full.elf
