@@ -77,6 +77,32 @@ nm --size-sort -S -r -C "$FULL" | awk '$3 ~ /^[tTrR]$/ && ++n <= 12' | while rea
   row "  ${name:0:50}" "$((16#$size))" "bytes"
 done
 
+# Code and constants per crate: the sizes of the crate's functions and read-only data in the unstripped ELF
+# (symbols named crate::..., or <crate::Type as ...> for trait methods; payload_entry and exception_report are
+# the payload's). Under LTO a function inlined into another counts for the crate it landed in, so these shares
+# are approximate: the interpreter's is bootscript_lang's row (issue 3's goal: under 20 KiB).
+header "Payload size per crate (code and read-only data, approximate under LTO)"
+nm -S -t d -C "$FULL" | awk '
+  $3 ~ /^[tTrRdD]$/ {
+    name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
+    sub(/^[<&*]+/, "", name); sub(/^(dyn |mut |const )+/, "", name)
+    if (match(name, /^[A-Za-z_][A-Za-z0-9_]*::/)) crate = substr(name, 1, RLENGTH - 2)
+    else if (match(name, / as [A-Za-z_][A-Za-z0-9_]*::/)) crate = substr(name, RSTART + 4, RLENGTH - 6)
+    else if (name == "payload_entry" || name == "exception_report") crate = "bootscript_payload"
+    else crate = "(entry stubs, mem*)"
+    bytes[crate] += $2 + 0; total += $2 + 0
+  }
+  END { for (c in bytes) printf "%d %s\n", bytes[c], c; printf "%d %s\n", -1, total }' |
+  sort -n -r | while read -r size name; do
+    if [ "$size" = -1 ]; then
+      # String literals and switch tables have no symbol of their own.
+      row "  unnamed constants (string literals, jump tables)" \
+        "$(( $(size -A "$FULL" | awk '$1 ~ /^\.(text|rodata|data)$/ { s += $2 } END { print s }') - name ))" "bytes"
+    else
+      row "  $name" "$size" "bytes"
+    fi
+  done
+
 header "Boot (platform)"
 phases=(phase=consoles phase=clock phase=bootinfo phase=heap phase=banner)
 boot_times "test=exit" "Booting" "${phases[@]}" "bootscript: done"
