@@ -6,7 +6,8 @@ TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 CARGO := cargo +$(TOOLCHAIN)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TARGET_JSON := x86_64-bootscript.json
-BUILD_STD := -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem
+# optimize_for_size: core's smaller sort and number formatting (5 KB less in the payload).
+BUILD_STD := -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem,optimize_for_size
 PAYLOAD_FLAGS := -p bootscript-payload --release --target $(TARGET_JSON) $(BUILD_STD)
 PAYLOAD_OUT := $(CARGO_TARGET_DIR)/x86_64-bootscript/release/bootscript-payload
 GRUB_MODULES := multiboot2 normal serial terminal boot
