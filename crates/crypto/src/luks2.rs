@@ -551,7 +551,13 @@ impl Luks2Header {
                     lanes,
                     salt,
                 } => {
-                    progress(0);
+                    // The argon2 crate cannot report how far it is: say that slow work starts.
+                    let cost = u64::from(*time) * u64::from(*memory_kib);
+                    progress(if cost >= crate::SLOW_ARGON2_KIB_PASSES {
+                        crate::PROGRESS_UNKNOWN
+                    } else {
+                        0
+                    });
                     area_key = argon2(
                         *kind,
                         passphrase,

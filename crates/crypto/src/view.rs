@@ -161,7 +161,7 @@ pub fn plain_view(
 
 /// Opens a LUKS1 or LUKS2 volume with `passphrase`: the decrypted payload as a block device.
 /// A wrong passphrase is `CryptoError::NoKeySlotMatches`; `progress` gets percent done of each key
-/// derivation (a few dozen calls at most).
+/// derivation (a few dozen calls at most), or [`crate::PROGRESS_UNKNOWN`] when a large Argon2 starts.
 pub fn luks_open(
     inner: Rc<dyn BlockDevice>,
     passphrase: &[u8],

@@ -4,6 +4,7 @@
 use alloc::format;
 
 use crate::Machine;
+use bootscript_crypto::PROGRESS_UNKNOWN;
 
 /// How long work runs before its progress line appears.
 const QUIET_MS: u64 = 1000;
@@ -27,8 +28,15 @@ impl<'a, M: Machine> Progress<'a, M> {
     }
 
     /// Called by the derivation a few dozen times at most, so reading the clock here costs nothing.
+    /// `PROGRESS_UNKNOWN` (slow work that cannot report a percentage, a large Argon2) shows the line at once,
+    /// without a number, since nothing will be called again until the work is done.
     pub(crate) fn update(&mut self, percent: u32) {
         if self.shown == Some(percent) {
+            return;
+        }
+        if percent == PROGRESS_UNKNOWN {
+            self.machine.write(&format!("\r{} ...", self.label));
+            self.shown = Some(percent);
             return;
         }
         if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
