@@ -192,6 +192,9 @@ fn luks1_unlocks(cpu: &str) {
     type_passphrase(&mut vm, PASSPHRASE, BOOT);
     vm.expect_line("t: unlocked in ", STEP);
     check_read_and_secrecy(&mut vm);
+    // A quick derivation (a few thousand iterations) shows no progress line.
+    let transcript = vm.transcript();
+    assert!(!transcript.contains("unlocking hd0p1"), "{transcript}");
 }
 
 /// LUKS1, PBKDF2-SHA256, aes-xts-plain64 with AES-256: the software AES path (qemu64 has no AES-NI).
@@ -374,5 +377,49 @@ fn slow_unlock_shows_a_progress_line() {
         "the screen shows no progress line:\n{}",
         screen.join("\n")
     );
+    check_read_and_secrecy(&mut vm);
+}
+
+/// An Argon2 the argon2 crate cannot report on, but large enough to take seconds (64 MiB, 4 passes: about
+/// 1.8 s under TCG): the line `unlocking hd0p1 ...` appears at once, then `... done`.
+#[test]
+fn large_argon2_shows_the_progress_line_at_once() {
+    static DISK: OnceLock<PathBuf> = OnceLock::new();
+    let disk = disk_once(
+        &DISK,
+        "luks2-argon2id-64m",
+        &[
+            "luks2",
+            PASSPHRASE,
+            "aes-xts-plain64",
+            "64",
+            "512",
+            "--pbkdf",
+            "argon2id",
+            "--pbkdf-memory",
+            "65536",
+            "--pbkdf-force-iterations",
+            "4",
+            "--pbkdf-parallel",
+            "1",
+        ],
+    );
+    let mut vm = boot(disk, "max", LUKS_SCRIPT);
+    type_passphrase(&mut vm, PASSPHRASE, BOOT);
+    let line = vm.expect_line("unlocking hd0p1 ...", STEP).text;
+    let states: Vec<&str> = line
+        .split('\r')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let shape = states.first() == Some(&"unlocking hd0p1 ...")
+        && states.last() == Some(&"unlocking hd0p1 ... done")
+        && states[1..states.len() - 1]
+            .iter()
+            .all(|s| *s == "unlocking hd0p1 ... 100%");
+    if !shape {
+        vm.fail(&format!("progress line {line:?}"));
+    }
+    vm.expect_line("t: unlocked in ", STEP);
     check_read_and_secrecy(&mut vm);
 }
