@@ -174,15 +174,15 @@ PY
     g_read_cpu=$(median 7 <"$work/grub-$cpu.txt")
     [ "$o_bytes" = "$kernel_bytes" ] || echo "bench-crypto-boot: the payload read $o_bytes bytes, not $kernel_bytes" >&2
     header "Crypto in the payload, -cpu $cpu: LUKS1 1,000,000 PBKDF2-SHA256 iterations, aes-xts-plain64 (bootscript median of $runs, GRUB 2.06 of $grub_runs)"
-    row "bootscript: passphrase typed -> unlocked (host)" "$o_unlock" "ms"
+    row "bootscript: typed -> unlocked (host)" "$o_unlock" "ms"
     row "bootscript: luks_open (payload's time_ms)" "$o_unlock_own" "ms"
     row "bootscript: unlock, QEMU CPU time" "$o_unlock_cpu" "ms"
-    row "GRUB 2.06: passphrase typed -> cryptomount done (host)" "$g_unlock" "ms"
+    row "GRUB 2.06: typed -> cryptomount done (host)" "$g_unlock" "ms"
     row "GRUB 2.06: unlock, QEMU CPU time" "$g_unlock_cpu" "ms"
     row "unlock: GRUB / bootscript, host (goal >= 8)" "$(ratio "$g_unlock" "$o_unlock")" "x"
     row "unlock: GRUB / bootscript, CPU time (goal >= 8)" "$(ratio "$g_unlock_cpu" "$o_unlock_cpu")" "x"
     row "bootscript: read 14 MiB /boot/vmlinuz (time_ms)" "$(rate "$o_read_own")" "MB/s"
-    row "bootscript: the same read, host clock by serial lines" "$(rate "$o_read")" "MB/s"
+    row "bootscript: the same read, host clock (serial lines)" "$(rate "$o_read")" "MB/s"
     row "bootscript: the same read, QEMU CPU time" "$(rate "$o_read_cpu")" "MB/s"
     row "GRUB 2.06: linux (crypto0)/boot/vmlinuz (host)" "$(rate "$g_read")" "MB/s"
     row "GRUB 2.06: the same read, QEMU CPU time" "$(rate "$g_read_cpu")" "MB/s"
