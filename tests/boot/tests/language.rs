@@ -1,0 +1,407 @@
+//! Boot tests of the language inside the payload (issue 3): a chosen subset of the golden scripts
+//! (tests/scripts) runs in QEMU with the same expectations as on the host, the limits hold on the payload's own
+//! stack and heap, and the rescue shell works (global scope, multi-line input, history, no-echo prompt).
+//!
+//! A golden script's directives are read as `crates/lang/tests/golden.rs` reads them. Several scripts that end
+//! without an error share one boot: their texts are joined into one module, their expected lines too; only the
+//! last one may stop with an error, whose line number then moves by the lines in front of it. A script with a
+//! syntax error prints nothing at all, so it boots alone.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bootscript_boot_tests::{repository_root, Boot, Line, Vm};
+
+/// From QEMU's start to the script's first line, on a machine busy with other builds.
+const BOOT: Duration = Duration::from_secs(90);
+/// One step of a running script or of the rescue shell.
+const STEP: Duration = Duration::from_secs(30);
+/// The line the payload prints when the rescue shell starts (after the script's error or end).
+const RESCUE: &str = "bootscript: phase=rescue";
+
+/// One golden script and its inline expectations.
+struct Golden {
+    name: String,
+    source: String,
+    expected: Vec<String>,
+    error: Option<String>,
+    input: Vec<String>,
+    cmdline: String,
+}
+
+/// Reads `tests/scripts/<relative>` and its directives, as golden.rs does (a directive anywhere on a line).
+fn golden(relative: &str) -> Golden {
+    let path = repository_root().join("tests/scripts").join(relative);
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let name = Path::new(relative)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut g = Golden {
+        name,
+        source: String::new(),
+        expected: Vec::new(),
+        error: None,
+        input: Vec::new(),
+        cmdline: String::new(),
+    };
+    const KEYS: [&str; 8] = [
+        "# expect: ",
+        "# expect error: ",
+        "# expect check: ",
+        "# input: ",
+        "# cmdline: ",
+        "# steps: ",
+        "# memory: ",
+        "# stack: ",
+    ];
+    for line in source.lines() {
+        let Some((key, i)) = KEYS.iter().find_map(|k| line.find(k).map(|i| (*k, i))) else {
+            continue;
+        };
+        let value = line[i + key.len()..].to_string();
+        match key {
+            "# expect: " => g.expected.push(value),
+            "# expect error: " => g.error = Some(value),
+            "# input: " => g.input.push(value),
+            "# cmdline: " => g.cmdline = value,
+            // The payload's memory limit is its own (a quarter of the heap): a script that only says where
+            // memory runs out gives the same error there, later.
+            "# memory: " => {}
+            // `check` has no payload side; a step budget or a host stack size cannot be set in the payload.
+            "# expect check: " => {}
+            _ => panic!("{relative}: '{key}' cannot hold in the payload; choose another script"),
+        }
+    }
+    g.source = source;
+    g
+}
+
+/// `want` (an `# expect error:` text) with the line number of its `LINE:COL: error:` moved down by `offset`.
+fn shift_error(want: &str, offset: usize) -> String {
+    let Some(at) = want.find(": error: ") else {
+        return want.to_string();
+    };
+    let (head, message) = want.split_at(at);
+    let mut parts = head.rsplitn(3, ':');
+    let (Some(column), Some(line)) = (parts.next(), parts.next()) else {
+        return want.to_string();
+    };
+    let Ok(number) = line.parse::<usize>() else {
+        return want.to_string();
+    };
+    let prefix = parts.next().map_or(String::new(), |p| format!("{p}:"));
+    format!("{prefix}{}:{column}{message}", number + offset)
+}
+
+/// Boots the scripts in `files` as one module and compares what it printed with their expectations; returns
+/// the running VM, at the rescue shell.
+fn run_golden(files: &[&str]) -> Vm {
+    let scripts: Vec<Golden> = files.iter().map(|f| golden(f)).collect();
+    let (last, front) = scripts.split_last().expect("at least one script");
+    for g in front {
+        assert!(
+            g.error.is_none() && g.input.is_empty() && g.cmdline.is_empty(),
+            "{}: only the last script of a boot may stop, read input or set the command line",
+            g.name
+        );
+    }
+    let mut module = String::new();
+    let mut expected = Vec::new();
+    for g in &scripts {
+        module.push_str(&g.source);
+        if !module.ends_with('\n') {
+            module.push('\n');
+        }
+        expected.extend(g.expected.iter().cloned());
+    }
+    let offset: usize = front.iter().map(|g| g.source.lines().count()).sum();
+    let want_error = last.error.as_deref().map(|e| shift_error(e, offset));
+    // The module is named after the last script (its error names it), or as its command line's script= says.
+    let module_name = last
+        .cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("script="))
+        .unwrap_or(&last.name)
+        .to_string();
+
+    let mut vm = Boot::new()
+        .cmdline(&last.cmdline)
+        .module(&module_name, module)
+        .start();
+    vm.expect_line(&format!("bootscript: running {module_name}"), BOOT);
+    vm.expect_line("bootscript: phase=script", STEP);
+    // The serial port holds what is typed until `prompt` reads it (QEMU takes no more than its FIFO holds).
+    for line in &last.input {
+        vm.send(&format!("{line}\r"));
+    }
+    let mut lines: Vec<String> = vm
+        .lines_until(RESCUE, STEP * 3)
+        .into_iter()
+        .map(|l: Line| l.text)
+        .collect();
+    lines.pop();
+    let ending = lines.pop().unwrap_or_default();
+    let context = || {
+        format!(
+            "{files:?}\n----- serial transcript -----\n{}",
+            vm.transcript()
+        )
+    };
+    match &want_error {
+        Some(want) => assert!(
+            ending.ends_with(want.as_str()) && ending.starts_with(&format!("{module_name}:")),
+            "error: expected '{want}', got '{ending}' in {}",
+            context()
+        ),
+        None => assert_eq!(
+            ending,
+            format!("bootscript: {module_name} ended without handing off"),
+            "{}",
+            context()
+        ),
+    }
+    assert_eq!(lines, expected, "printed lines differ in {}", context());
+    vm
+}
+
+/// Types `input` at the rescue shell and waits for its echo after the prompt.
+fn shell(vm: &mut Vm, input: &str) {
+    vm.send(&format!("{input}\r"));
+    vm.expect_line(&format!("bootscript> {input}"), STEP);
+}
+
+/// The rescue shell answers after whatever came before, and nothing crashed on the way.
+fn assert_shell_works(vm: &mut Vm) {
+    shell(vm, "print(6 * 7)");
+    let answer = vm.expect_line("", STEP).text;
+    assert_eq!(answer, "42", "{}", vm.transcript());
+    assert_no_crash(vm);
+}
+
+fn assert_no_crash(vm: &Vm) {
+    let transcript = vm.transcript();
+    for bad in ["EXCEPTION", "panic", "phase=jump"] {
+        assert!(!transcript.contains(bad), "{bad}:\n{transcript}");
+    }
+}
+
+#[test]
+fn golden_lexical() {
+    let mut vm = run_golden(&[
+        "lexical/strings.bs",
+        "lexical/integers.bs",
+        "lexical/newlines.bs",
+        "lexical/bytes_literal.bs",
+        "lexical/comments_and_names.bs",
+    ]);
+    assert_no_crash(&vm);
+    drop(vm);
+    // A syntax error runs nothing: it boots alone.
+    vm = run_golden(&["lexical/integer_too_large.bs"]);
+    assert_no_crash(&vm);
+}
+
+#[test]
+fn golden_grammar() {
+    let mut vm = run_golden(&[
+        "grammar/precedence.bs",
+        "grammar/control_flow.bs",
+        "grammar/evaluation_order.bs",
+        "grammar/map_or_block.bs",
+        "grammar/assign_places.bs",
+        "grammar/else_on_new_line.bs",
+    ]);
+    assert_no_crash(&vm);
+    drop(vm);
+    vm = run_golden(&["grammar/missing_brace.bs"]);
+    assert_no_crash(&vm);
+}
+
+#[test]
+fn golden_values() {
+    let vm = run_golden(&[
+        "values/arithmetic.bs",
+        "values/closures.bs",
+        "values/keyword_arguments.bs",
+        "values/text_form.bs",
+        "values/slices.bs",
+        "values/equality.bs",
+        "values/references.bs",
+        "values/indexing.bs",
+        "values/truth.bs",
+        "values/types.bs",
+        "values/ordering.bs",
+        "values/string_append.bs",
+        // Shadows the built-in len: after every script that calls it.
+        "values/scoping.bs",
+        "values/error_in_function.bs",
+    ]);
+    assert_no_crash(&vm);
+}
+
+#[test]
+fn golden_builtins() {
+    let vm = run_golden(&[
+        "builtins/strings.bs",
+        "builtins/lists.bs",
+        "builtins/maps.bs",
+        "builtins/int.bs",
+        "builtins/hex.bs",
+        "builtins/bytes_text.bs",
+        "builtins/contains.bs",
+        "builtins/len_type.bs",
+        "builtins/print_str.bs",
+        "builtins/builtin_arguments.bs",
+        "builtins/time.bs",
+        "builtins/error_assert.bs",
+    ]);
+    assert_no_crash(&vm);
+}
+
+#[test]
+fn golden_platform() {
+    // The command line as the payload got it from GRUB (script= names the module).
+    let vm = run_golden(&["platform/cmdline.bs"]);
+    assert_no_crash(&vm);
+}
+
+/// Three passphrases typed over serial with echo off, then the script's own error. On the host a no-echo
+/// `prompt` ends its line once; the payload must too (no empty line after `Passphrase: `).
+#[test]
+fn golden_prompt_without_echo() {
+    let vm = run_golden(&["platform/seed_example.bs"]);
+    assert_no_crash(&vm);
+}
+
+#[test]
+fn golden_limits_then_the_shell_works() {
+    // 200 nested calls work, a runaway recursion is the runtime error: then the rescue shell still works.
+    let mut vm = run_golden(&["limits/nesting_100.bs", "limits/call_depth.bs"]);
+    assert_shell_works(&mut vm);
+    drop(vm);
+    // A doubling string stops with the memory error (at the payload's own limit, later than the host's).
+    vm = run_golden(&["limits/memory_doubling.bs"]);
+    assert_shell_works(&mut vm);
+}
+
+/// The limits on the payload's stack and heap, each followed by a working rescue shell: a script of 100,000
+/// nested parentheses is a syntax error; at the shell, 200 nested calls work, a runaway recursion is a clean
+/// runtime error (twice, so that nothing leaked), and a doubling string stops with the memory error.
+#[test]
+fn limits_hold_in_the_payload() {
+    let depth = 100_000;
+    let script = format!(
+        "let x = {}1{}\nprint(x)\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let mut vm = Boot::new().module("parens.bs", script).start();
+    vm.expect_line("bootscript: phase=script", BOOT);
+    let error = vm.expect_line("parens.bs:", STEP * 2).text;
+    assert!(
+        error.starts_with("parens.bs:1:") && error.contains(": error: too deeply nested near '('"),
+        "{error}"
+    );
+    vm.expect_line(RESCUE, STEP);
+    assert_shell_works(&mut vm);
+
+    shell(
+        &mut vm,
+        "fn down(n) { if n == 0 { return 0 } return 1 + down(n - 1) }",
+    );
+    shell(&mut vm, "down(200)");
+    assert_eq!(vm.expect_line("", STEP).text, "200");
+    shell(&mut vm, "fn forever(n) { return forever(n + 1) }");
+    for _ in 0..2 {
+        shell(&mut vm, "forever(0)");
+        let error = vm.expect_line("", STEP * 2).text;
+        assert!(
+            error.ends_with(": error: too many nested calls"),
+            "{error}\n{}",
+            vm.transcript()
+        );
+    }
+    assert_shell_works(&mut vm);
+
+    shell(&mut vm, "let s = \"x\"");
+    shell(&mut vm, "while true { s = s + s }");
+    let error = vm.expect_line("", STEP * 4).text;
+    assert!(
+        error.ends_with(": error: out of memory: the script holds too much"),
+        "{error}\n{}",
+        vm.transcript()
+    );
+    // The script still holds the string that was too big to double.
+    shell(&mut vm, "len(s) >= 1048576");
+    assert_eq!(vm.expect_line("", STEP).text, "true");
+    shell(&mut vm, "s = nil");
+    assert_shell_works(&mut vm);
+}
+
+/// The rescue shell after an uncaught error: the script's globals and functions are there, a changed global is
+/// seen by the script's function, an input spans lines while a brace is open, the up arrow recalls the last
+/// input, values are printed, and a passphrase typed at `prompt(echo=false)` shows nowhere.
+#[test]
+fn rescue_shell_after_an_error() {
+    let script = "\
+let greeting = \"hello\"
+fn greet(who) { return greeting + \", \" + who }
+print(greet(\"world\"))
+error(\"stopped on purpose\")
+print(\"not reached\")
+";
+    let mut vm = Boot::new().module("rescue.bs", script).start();
+    vm.expect_line("bootscript: phase=script", BOOT);
+    vm.expect_line("hello, world", STEP);
+    let error = vm.expect_line("rescue.bs:", STEP).text;
+    assert!(
+        error.starts_with("rescue.bs:4:") && error.ends_with(": error: stopped on purpose"),
+        "{error}"
+    );
+    vm.expect_line(RESCUE, STEP);
+    vm.expect_line("bootscript: rescue shell", STEP);
+
+    // A global set at the shell is the one the script's function reads; an expression's value is printed in
+    // the shell's form (a str quoted).
+    shell(&mut vm, "greeting = \"goodbye\"");
+    shell(&mut vm, "greet(\"moon\")");
+    assert_eq!(vm.expect_line("", STEP).text, "\"goodbye, moon\"");
+
+    // A brace left open: the next line continues the input after the continuation prompt.
+    vm.send("fn twice(x) {\r");
+    vm.expect_line("bootscript> fn twice(x) {", STEP);
+    vm.send("return x * 2 + 1000 }\r");
+    vm.expect_line("... return x * 2 + 1000 }", STEP);
+    shell(&mut vm, "twice(21)");
+    assert_eq!(vm.expect_line("", STEP).text, "1042");
+
+    // The up arrow (ESC [ A from a terminal) brings back `twice(21)`; Enter runs it again.
+    vm.send("\u{1b}[A\r");
+    vm.expect_line("bootscript> twice(21)", STEP);
+    assert_eq!(vm.expect_line("", STEP).text, "1042");
+    // A list value, through the script's function again.
+    shell(&mut vm, "[greet(\"sun\"), len(greeting)]");
+    assert_eq!(vm.expect_line("", STEP).text, "[\"goodbye, sun\", 7]");
+
+    // A passphrase at prompt(echo=false): the prompt shows, the typed text never does.
+    shell(&mut vm, "let pw = prompt(\"pw: \", echo=false)");
+    vm.send("hunter2-secret\r");
+    assert_eq!(vm.expect_line("", STEP).text, "pw: ");
+    // Compared through its hex form, so that the secret is never typed at the shell either.
+    shell(&mut vm, "[len(pw), hex(bytes(pw))]");
+    let secret_hex: String = b"hunter2-secret"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    vm.expect_line(&format!("[14, \"{secret_hex}\"]"), STEP);
+    assert_shell_works(&mut vm);
+    let transcript = vm.transcript();
+    assert!(!transcript.contains("hunter"), "{transcript}");
+    assert!(!transcript.contains("not reached"), "{transcript}");
+    let screen = vm.screen().join("\n");
+    assert!(screen.contains(&secret_hex), "{screen}");
+    assert!(!screen.contains("hunter"), "{screen}");
+}
