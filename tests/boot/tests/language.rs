@@ -405,3 +405,53 @@ print(\"not reached\")
     assert!(screen.contains(&secret_hex), "{screen}");
     assert!(!screen.contains("hunter"), "{screen}");
 }
+
+/// Runaway recursions whose every call sits under as much source nesting as the parser allows (parentheses,
+/// list literals, unary minus, blocks) or goes through a closure with keyword arguments: the most native stack
+/// per script call. Each is a clean runtime error (caught by `try`, the last one uncaught) on the payload's
+/// 512 KiB stack, and the rescue shell works afterwards.
+#[test]
+fn deepest_recursions_fit_the_payload_stack() {
+    let n = 180;
+    let nest = |open: &str, inner: &str, close: &str| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let script = [
+        format!(
+            "fn parens(n) {{ return {} }}",
+            nest("(", "parens(n + 1)", ")")
+        ),
+        format!(
+            "fn lists(n) {{ return {} }}",
+            nest("[", "lists(n + 1)", "]")
+        ),
+        format!("fn negs(n) {{ return {} }}", nest("-", "negs(n + 1)", "")),
+        format!(
+            "fn blocks(n) {{ {} }}",
+            nest("if true { ", "return blocks(n + 1)", " }")
+        ),
+        "fn walk(n, acc) {\n    let f = fn() { return walk(acc=acc + 1, n=n - 1) }\n    return f()\n}".into(),
+        "for f in [fn() { parens(0) }, fn() { lists(0) }, fn() { negs(0) }, fn() { blocks(0) }, \
+         fn() { walk(0, 0) }] {"
+            .into(),
+        "    try { f() } catch e { print(e) }".into(),
+        "}".into(),
+        "print(\"all caught\")".into(),
+        "blocks(0)".into(),
+    ]
+    .join("\n");
+    let mut vm = Boot::new().module("stack.bs", script).start();
+    vm.expect_line("bootscript: phase=script", BOOT);
+    let lines = vm.lines_until(RESCUE, STEP * 4);
+    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts.len(), 8, "{texts:#?}\n{}", vm.transcript());
+    for caught in &texts[..5] {
+        assert!(caught.starts_with("too many nested calls"), "{texts:#?}");
+    }
+    assert_eq!(texts[5], "all caught");
+    assert!(
+        texts[6].starts_with("stack.bs:4:") && texts[6].contains(": error: too many nested calls"),
+        "{texts:#?}"
+    );
+    assert_shell_works(&mut vm);
+}
