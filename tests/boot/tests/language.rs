@@ -287,6 +287,54 @@ fn golden_limits_then_the_shell_works() {
     assert_shell_works(&mut vm);
 }
 
+/// The parser's limits on the payload's stack: each script nests past the limit in another way (or declares too
+/// many names) and must be a syntax error, then a working rescue shell.
+#[test]
+fn golden_syntax_limits_then_the_shell_works() {
+    for file in [
+        "limits/nesting_parens.bs",
+        "limits/nesting_blocks.bs",
+        "limits/nesting_functions.bs",
+        "limits/nesting_chain.bs",
+        "limits/nesting_unary.bs",
+        "limits/nesting_not.bs",
+        "limits/nesting_calls.bs",
+        "limits/too_many_locals.bs",
+        "limits/too_many_globals.bs",
+    ] {
+        let mut vm = run_golden(&[file]);
+        assert_shell_works(&mut vm);
+    }
+}
+
+/// Deep but allowed: 1000 locals, calls with keyword arguments through closures; then printing a cyclic list
+/// stops with its error rather than recursing off the stack.
+#[test]
+fn golden_deep_values() {
+    let mut vm = run_golden(&[
+        "limits/locals_1000.bs",
+        "limits/call_depth_keywords.bs",
+        "values/cyclic.bs",
+    ]);
+    assert_shell_works(&mut vm);
+}
+
+/// Error paths of every kind, each stopping the script at its position: lexical, grammar, runtime.
+#[test]
+fn golden_error_paths() {
+    for file in [
+        "lexical/unfinished_string.bs",
+        "grammar/break_outside_loop.bs",
+        "values/division_by_zero.bs",
+        "values/overflow_mul.bs",
+        "values/unknown_name.bs",
+        "values/call_error_position.bs",
+    ] {
+        let vm = run_golden(&[file]);
+        assert_no_crash(&vm);
+    }
+}
+
 /// The limits on the payload's stack and heap, each followed by a working rescue shell: a script of 100,000
 /// nested parentheses is a syntax error; at the shell, 200 nested calls work, a runaway recursion is a clean
 /// runtime error (twice, so that nothing leaked), and a doubling string stops with the memory error.
