@@ -503,3 +503,63 @@ fn deepest_recursions_fit_the_payload_stack() {
     );
     assert_shell_works(&mut vm);
 }
+
+/// Every golden script the payload can run, one boot each (about two minutes of QEMU, so not in `make test`:
+/// `cargo test -p bootscript-boot-tests --test language -- --ignored`). Left out: the host-only limits (a step
+/// budget, a stack size, a memory limit the script's result depends on), end of input (a serial line never
+/// ends), the scripts that expect the platform primitives to be missing or `reboot()` to fail (in the payload it
+/// reboots).
+#[test]
+#[ignore]
+fn every_golden_script() {
+    let root = repository_root().join("tests/scripts");
+    let mut files = Vec::new();
+    for dir in [
+        "lexical", "grammar", "values", "builtins", "limits", "platform",
+    ] {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".bs"))
+            .collect();
+        names.sort();
+        files.extend(names.into_iter().map(|n| format!("{dir}/{n}")));
+    }
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let host_only = [
+            "# steps: ",
+            "# stack: ",
+            "# memory: ",
+            "error: end of input",
+            "is not available",
+            "reboot()",
+        ];
+        if host_only.iter().any(|k| text.contains(k)) {
+            continue;
+        }
+        ran += 1;
+        let outcome = std::panic::catch_unwind(|| {
+            let mut vm = run_golden(&[file.as_str()]);
+            assert_shell_works(&mut vm);
+        });
+        if let Err(e) = outcome {
+            let message = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let first = message.lines().take(3).collect::<Vec<_>>().join(" | ");
+            failed.push(format!("{file}: {first}"));
+        }
+    }
+    assert!(ran > 80, "only {ran} scripts ran");
+    assert!(
+        failed.is_empty(),
+        "{} of {ran} failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
