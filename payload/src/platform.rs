@@ -184,7 +184,7 @@ fn choose_heap(boot: &BootInfo) -> Range {
 
 fn banner(boot: &BootInfo, heap: Range) {
     const MIB: u64 = 1 << 20;
-    println!("bootscript {VERSION}: boot script loader (no interpreter wired yet)");
+    println!("bootscript {VERSION}: boot script loader");
     println!("boot loader: {}", boot.loader);
     print!("cpu:");
     for name in cpu::feature_names() {

@@ -49,6 +49,9 @@ impl Machine for Host {
         let result = self.stdin.read_line(&mut line);
         if hide {
             let _ = Command::new("stty").arg("echo").status();
+        }
+        if !echo {
+            // Nothing showed the Enter: end the prompt's line, as the payload's console does.
             self.write("\n");
         }
         match result {

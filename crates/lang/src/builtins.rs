@@ -13,7 +13,8 @@ use crate::value::{push_hex, write_value, Value, ITEM_BYTES};
 pub trait Platform {
     /// Writes text to every console.
     fn write(&mut self, text: &str);
-    /// Reads one line (without its line ending) for `prompt`; `echo` false: nothing typed is shown.
+    /// Reads one line (without its line ending) for `prompt`; `echo` false: nothing typed is shown. Either way
+    /// the consoles end up on a new line (the platform writes the newline the user's Enter did not show).
     /// `Err(message)` for example at the end of input.
     fn read_line(&mut self, echo: bool) -> Result<String, String>;
     /// Milliseconds since the start.
@@ -829,9 +830,6 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let echo = args[1].truthy();
     m.platform.write(&text);
     let line = m.platform.read_line(echo)?;
-    if !echo {
-        m.platform.write("\n");
-    }
     m.reserve(line.len())?;
     Ok(Value::string(line))
 }

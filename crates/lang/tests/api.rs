@@ -13,12 +13,17 @@ impl Platform for Console {
     fn write(&mut self, text: &str) {
         self.out.push_str(text);
     }
-    fn read_line(&mut self, _: bool) -> Result<String, String> {
+    /// Like a console: the typed line is shown only with echo, the line always ends.
+    fn read_line(&mut self, echo: bool) -> Result<String, String> {
         if self.lines.is_empty() {
-            Err("end of input".into())
-        } else {
-            Ok(self.lines.remove(0))
+            return Err("end of input".into());
         }
+        let line = self.lines.remove(0);
+        if echo {
+            self.out.push_str(&line);
+        }
+        self.out.push('\n');
+        Ok(line)
     }
     fn time_ms(&mut self) -> u64 {
         7

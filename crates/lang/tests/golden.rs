@@ -27,8 +27,8 @@ impl Platform for Recorder {
         let line = self.input.remove(0);
         if echo {
             self.output.push_str(&line);
-            self.output.push('\n');
         }
+        self.output.push('\n');
         Ok(line)
     }
     fn time_ms(&mut self) -> u64 {

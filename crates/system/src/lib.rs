@@ -187,7 +187,7 @@ impl<M: Machine> World<M> {
                     length,
                     &mut |percent| progress.update(percent),
                 );
-                progress.finish();
+                progress.finish(key.is_ok());
                 let key = key.map_err(|e| e.to_string())?;
                 Ok(Value::bytes(key.as_bytes().to_vec()))
             }
@@ -218,7 +218,7 @@ impl<M: Machine> World<M> {
                 let label = format!("unlocking {device_name}");
                 let mut progress = progress::Progress::new(&mut self.machine, &label);
                 let view = crypto::luks_open(device, passphrase, &mut |p| progress.update(p));
-                progress.finish();
+                progress.finish(view.is_ok());
                 let view = view.map_err(|e| match e {
                     crypto::CryptoError::NoKeySlotMatches => e.to_string(),
                     e => format!("{device_name}: {e}"),
@@ -230,9 +230,8 @@ impl<M: Machine> World<M> {
                 let device_name = str_arg(arg(0), "device")?;
                 let path = str_arg(arg(1), "path")?;
                 let device = self.device(device_name)?;
-                self.vfs
-                    .mount(device, path)
-                    .map_err(|e| format!("{device_name}: {e}"))?;
+                // The file system's errors name the device already.
+                self.vfs.mount(device, path).map_err(|e| e.to_string())?;
                 Ok(Value::Nil)
             }
             Primitive::Umount => {
@@ -346,4 +345,3 @@ fn name_arg(value: &Value) -> Result<&str, String> {
 
 #[cfg(test)]
 mod tests;
-

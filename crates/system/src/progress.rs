@@ -46,9 +46,13 @@ impl<'a, M: Machine> Progress<'a, M> {
         }
     }
 
-    pub(crate) fn finish(self) {
+    /// Ends the line, if one was shown: `done`, or `failed` when the work did not succeed (a wrong
+    /// passphrase says why right after).
+    pub(crate) fn finish(self, succeeded: bool) {
         if self.shown.is_some() {
-            self.machine.write(&format!("\r{} ... done\n", self.label));
+            let outcome = if succeeded { "done" } else { "failed" };
+            self.machine
+                .write(&format!("\r{} ... {outcome}\n", self.label));
         }
     }
 }
