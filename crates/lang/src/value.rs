@@ -85,14 +85,17 @@ pub struct Closure {
     pub(crate) upvalues: Vec<Rc<RefCell<Value>>>,
 }
 
+// A script's passphrases and keys are strs and bytes: wipe every one when it dies, whole capacity included.
 impl Drop for Text {
     fn drop(&mut self) {
         count(0, self.0.capacity());
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 impl Drop for Blob {
     fn drop(&mut self) {
         count(0, self.0.capacity());
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 impl Drop for List {
