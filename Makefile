@@ -21,8 +21,9 @@ setup:
 # Size: panics carry no file:line (-Zlocation-detail=none) and `{:?}` prints nothing (-Zfmt-debug=none), so the
 # payload holds no Debug code; nothing it shows anyone goes through `{:?}` (the shell echoes with Value::text).
 # The software AES and SHA-2 (used where the CPU has no AES-NI/SHA-NI, e.g. QEMU's qemu64) are the crates'
-# compact forms: 48 KB smaller at opt-level 3; under TCG the 14 MiB XTS read was as fast within the noise and
-# 1M PBKDF2-SHA256 iterations took 4.2-5.4 s instead of 3.6-4.0 s (GRUB 2.06: 68 s).
+# compact forms: 48 KB smaller at opt-level 3, where the 14 MiB XTS read under TCG was as fast within the noise
+# and 1M PBKDF2-SHA256 iterations took 4.2-5.4 s instead of 3.6-4.0 s (GRUB 2.06: 68 s). The crypto crates' own
+# opt-level is in Cargo.toml.
 # lld folds functions whose code is identical (--icf=all, 1.5 KB): nothing in the payload compares function
 # addresses, and the hand-written assembly (entry, exception stubs, relocator) has no twin to fold into.
 PAYLOAD_RUSTFLAGS := -Zlocation-detail=none -Zfmt-debug=none \

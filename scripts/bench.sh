@@ -93,15 +93,17 @@ nm -S -t d -C "$FULL" | awk '
     bytes[crate] += $2 + 0; total += $2 + 0
   }
   END { for (c in bytes) printf "%d %s\n", bytes[c], c; printf "%d %s\n", -1, total }' |
-  sort -n -r | while read -r size name; do
-    if [ "$size" = -1 ]; then
-      # String literals and switch tables have no symbol of their own.
-      row "  unnamed constants (string literals, jump tables)" \
-        "$(( $(size -A "$FULL" | awk '$1 ~ /^\.(text|rodata|data)$/ { s += $2 } END { print s }') - name ))" "bytes"
-    else
-      row "  $name" "$size" "bytes"
-    fi
-  done
+  sort -n -r > "$WORK/crates.txt"
+while read -r size name; do
+  if [ "$size" = -1 ]; then
+    # String literals and switch tables have no symbol of their own.
+    row "  unnamed constants (string literals, jump tables)" \
+      "$(( $(size -A "$FULL" | awk '$1 ~ /^\.(text|rodata|data)$/ { s += $2 } END { print s }') - name ))" "bytes"
+  else
+    row "  $name" "$size" "bytes"
+  fi
+done < "$WORK/crates.txt"
+row "interpreter (bootscript_lang), issue 3's goal 20480" "$(awk '$2 == "bootscript_lang" { print $1 }' "$WORK/crates.txt")" "bytes"
 
 header "Boot (platform)"
 phases=(phase=consoles phase=clock phase=bootinfo phase=heap phase=banner)
