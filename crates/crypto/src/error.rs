@@ -39,12 +39,14 @@ pub enum CryptoError {
 }
 
 impl From<DiskError> for CryptoError {
+    #[optimize(size)]
     fn from(error: DiskError) -> Self {
         CryptoError::Disk(error)
     }
 }
 
 impl fmt::Display for CryptoError {
+    #[optimize(size)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CryptoError::Disk(error) => write!(f, "{error}"),

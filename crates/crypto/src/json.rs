@@ -23,6 +23,7 @@ pub enum Value {
 
 impl Value {
     /// The member `key` of an object (the first, if a document repeats it).
+    #[optimize(size)]
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
@@ -30,6 +31,7 @@ impl Value {
         }
     }
 
+    #[optimize(size)]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -37,6 +39,7 @@ impl Value {
         }
     }
 
+    #[optimize(size)]
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Number(n) => Some(*n),
@@ -44,6 +47,7 @@ impl Value {
         }
     }
 
+    #[optimize(size)]
     pub fn members(&self) -> &[(String, Value)] {
         match self {
             Value::Object(members) => members,
@@ -51,6 +55,7 @@ impl Value {
         }
     }
 
+    #[optimize(size)]
     pub fn items(&self) -> &[Value] {
         match self {
             Value::Array(items) => items,
@@ -60,6 +65,7 @@ impl Value {
 }
 
 /// Parses one JSON document; only whitespace may follow the value.
+#[optimize(size)]
 pub fn parse(text: &[u8]) -> Result<Value, CryptoError> {
     let mut parser = Parser { text, at: 0 };
     let value = parser.value(0)?;
@@ -76,6 +82,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    #[optimize(size)]
     fn error(&self, message: &'static str) -> CryptoError {
         CryptoError::BadJson {
             offset: self.at,
@@ -83,16 +90,19 @@ impl Parser<'_> {
         }
     }
 
+    #[optimize(size)]
     fn peek(&self) -> Option<u8> {
         self.text.get(self.at).copied()
     }
 
+    #[optimize(size)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
         }
     }
 
+    #[optimize(size)]
     fn expect(&mut self, byte: u8, message: &'static str) -> Result<(), CryptoError> {
         if self.peek() == Some(byte) {
             self.at += 1;
@@ -102,6 +112,7 @@ impl Parser<'_> {
         }
     }
 
+    #[optimize(size)]
     fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, CryptoError> {
         if self.text[self.at..].starts_with(word) {
             self.at += word.len();
@@ -112,6 +123,7 @@ impl Parser<'_> {
     }
 
     // value -> object | array | string | number | true | false | null
+    #[optimize(size)]
     fn value(&mut self, depth: usize) -> Result<Value, CryptoError> {
         self.skip_whitespace();
         match self.peek() {
@@ -128,6 +140,7 @@ impl Parser<'_> {
     }
 
     // object -> '{' [ string ':' value { ',' string ':' value } ] '}'
+    #[optimize(size)]
     fn object(&mut self, depth: usize) -> Result<Value, CryptoError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
@@ -162,6 +175,7 @@ impl Parser<'_> {
     }
 
     // array -> '[' [ value { ',' value } ] ']'
+    #[optimize(size)]
     fn array(&mut self, depth: usize) -> Result<Value, CryptoError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
@@ -188,6 +202,7 @@ impl Parser<'_> {
     }
 
     // number -> [ '-' ] ( '0' | [1-9] digit* ), no fraction or exponent
+    #[optimize(size)]
     fn number(&mut self) -> Result<Value, CryptoError> {
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -215,6 +230,7 @@ impl Parser<'_> {
         Ok(Value::Number(if negative { -value } else { value }))
     }
 
+    #[optimize(size)]
     fn hex4(&mut self) -> Result<u32, CryptoError> {
         let mut value = 0u32;
         for _ in 0..4 {
@@ -231,6 +247,7 @@ impl Parser<'_> {
     }
 
     // string -> '"' { char | '\' escape } '"'
+    #[optimize(size)]
     fn string(&mut self) -> Result<String, CryptoError> {
         self.at += 1;
         let mut out: Vec<u8> = Vec::new();

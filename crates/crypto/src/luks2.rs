@@ -36,6 +36,7 @@ const CHECKSUM_AT: usize = 448;
 const MAX_STRIPES: u64 = 65_536;
 const MAX_KEY_SIZE: u64 = 64;
 
+#[optimize(size)]
 fn bad(message: &str) -> CryptoError {
     CryptoError::BadHeader(message.to_string())
 }
@@ -120,18 +121,21 @@ pub struct Luks2Header {
     pub metadata: Metadata,
 }
 
+#[optimize(size)]
 fn be64(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
     u64::from_be_bytes(word)
 }
 
+#[optimize(size)]
 fn text(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 /// Decodes standard padded base64, as cryptsetup writes salts and digests.
+#[optimize(size)]
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
     let bytes = text.as_bytes();
     if !bytes.len().is_multiple_of(4) {
@@ -166,18 +170,21 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
     Ok(out)
 }
 
+#[optimize(size)]
 fn field<'a>(object: &'a Value, key: &str, what: &str) -> Result<&'a Value, CryptoError> {
     object
         .get(key)
         .ok_or_else(|| CryptoError::BadHeader(format!("{what} has no '{key}'")))
 }
 
+#[optimize(size)]
 fn string_field<'a>(object: &'a Value, key: &str, what: &str) -> Result<&'a str, CryptoError> {
     field(object, key, what)?
         .as_str()
         .ok_or_else(|| CryptoError::BadHeader(format!("{what}: '{key}' is not a string")))
 }
 
+#[optimize(size)]
 fn int_field(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError> {
     field(object, key, what)?
         .as_i64()
@@ -188,6 +195,7 @@ fn int_field(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError> 
 }
 
 /// LUKS2 writes 64-bit numbers as decimal strings.
+#[optimize(size)]
 fn string_u64(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError> {
     let text = string_field(object, key, what)?;
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -199,11 +207,13 @@ fn string_u64(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError>
         .map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
 }
 
+#[optimize(size)]
 fn u32_of(value: u64, key: &str, what: &str) -> Result<u32, CryptoError> {
     u32::try_from(value)
         .map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
 }
 
+#[optimize(size)]
 fn id_of(key: &str, what: &str) -> Result<u32, CryptoError> {
     if key.is_empty() || key.len() > 9 || !key.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CryptoError::BadHeader(format!(
@@ -214,6 +224,7 @@ fn id_of(key: &str, what: &str) -> Result<u32, CryptoError> {
         .map_err(|_| CryptoError::BadHeader(format!("{what} id '{key}' is not a number")))
 }
 
+#[optimize(size)]
 fn id_list(object: &Value, key: &str, what: &str) -> Result<Vec<u32>, CryptoError> {
     let list = field(object, key, what)?;
     if !matches!(list, Value::Array(_)) {
@@ -233,6 +244,7 @@ fn id_list(object: &Value, key: &str, what: &str) -> Result<Vec<u32>, CryptoErro
         .collect()
 }
 
+#[optimize(size)]
 fn key_size(value: u64, what: &str) -> Result<usize, CryptoError> {
     if value == 0 || value > MAX_KEY_SIZE {
         return Err(CryptoError::BadHeader(format!(
@@ -244,6 +256,7 @@ fn key_size(value: u64, what: &str) -> Result<usize, CryptoError> {
 
 impl Metadata {
     /// Interprets the JSON area (NUL padding after the document is allowed).
+    #[optimize(size)]
     pub fn parse(json_area: &[u8]) -> Result<Metadata, CryptoError> {
         let end = json_area
             .iter()
@@ -312,6 +325,7 @@ impl Metadata {
     }
 }
 
+#[optimize(size)]
 fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     let what = "key slot";
     let kdf_object = field(slot, "kdf", what)?;
@@ -393,11 +407,13 @@ fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     })
 }
 
+#[optimize(size)]
 fn key_size_checked(value: u64) -> Result<usize, CryptoError> {
     key_size(value, "key slot area")
 }
 
 /// Checks one header copy (`area` = its binary header and JSON area) and parses it.
+#[optimize(size)]
 fn parse_copy(area: &[u8], magic: &[u8; 6]) -> Result<Luks2Header, CryptoError> {
     if area.len() < BINARY_HEADER_SIZE {
         return Err(bad("truncated header"));
@@ -439,12 +455,14 @@ fn parse_copy(area: &[u8], magic: &[u8; 6]) -> Result<Luks2Header, CryptoError> 
 
 impl Luks2Header {
     /// Parses a primary header copy from the bytes at the start of a volume (at least its header size).
+    #[optimize(size)]
     pub fn parse(bytes: &[u8]) -> Result<Luks2Header, CryptoError> {
         parse_copy(bytes, MAGIC_PRIMARY)
     }
 
     /// Reads both header copies and keeps the valid one with the higher sequence id; if neither is
     /// valid, the primary copy's error is the one reported.
+    #[optimize(size)]
     pub fn read(device: &dyn BlockDevice) -> Result<Luks2Header, CryptoError> {
         let device_bytes = device.size();
         if device_bytes < BINARY_HEADER_SIZE as u64 {
@@ -505,6 +523,7 @@ impl Luks2Header {
 
     /// Finds the volume key and the digest that confirmed it: key slots by priority (high first, then
     /// normal; "ignore" slots are skipped as cryptsetup does).
+    #[optimize(size)]
     pub fn unlock(
         &self,
         device: &dyn BlockDevice,
@@ -612,6 +631,7 @@ impl Luks2Header {
     }
 
     /// Opens the volume: the decrypting view of the segment the unlocking digest covers.
+    #[optimize(size)]
     pub(crate) fn open(
         &self,
         device: Rc<dyn BlockDevice>,
