@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 
 use bootscript_lang::{Config, Interpreter, Platform};
 
+mod common {
+    pub mod directives;
+}
+use common::directives::directives;
+
 struct Recorder {
     output: String,
     input: Vec<String>,
@@ -81,21 +86,7 @@ fn run_one(path: &Path) -> Option<String> {
         ..Config::default()
     };
     let mut cmdline = String::new();
-    const KEYS: [&str; 8] = [
-        "# expect: ",
-        "# expect error: ",
-        "# expect check: ",
-        "# input: ",
-        "# cmdline: ",
-        "# steps: ",
-        "# memory: ",
-        "# stack: ",
-    ];
-    for line in source.lines() {
-        let Some((key, i)) = KEYS.iter().find_map(|k| line.find(k).map(|i| (*k, i))) else {
-            continue;
-        };
-        let v = line[i + key.len()..].to_string();
+    for (key, v) in directives(&source) {
         match key {
             "# expect: " => expected.push(v),
             "# expect error: " => expected_error = Some(v),

@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use bootscript_boot_tests::{repository_root, Boot, Line, Vm};
 
+/// The golden scripts' directives, read exactly as the host runner reads them.
+#[path = "../../../crates/lang/tests/common/directives.rs"]
+mod directives;
+use directives::directives;
+
 /// From QEMU's start to the script's first line, on a machine busy with other builds.
 const BOOT: Duration = Duration::from_secs(90);
 /// One step of a running script or of the rescue shell.
@@ -47,21 +52,7 @@ fn golden(relative: &str) -> Golden {
         input: Vec::new(),
         cmdline: String::new(),
     };
-    const KEYS: [&str; 8] = [
-        "# expect: ",
-        "# expect error: ",
-        "# expect check: ",
-        "# input: ",
-        "# cmdline: ",
-        "# steps: ",
-        "# memory: ",
-        "# stack: ",
-    ];
-    for line in source.lines() {
-        let Some((key, i)) = KEYS.iter().find_map(|k| line.find(k).map(|i| (*k, i))) else {
-            continue;
-        };
-        let value = line[i + key.len()..].to_string();
+    for (key, value) in directives(&source) {
         match key {
             "# expect: " => g.expected.push(value),
             "# expect error: " => g.error = Some(value),
