@@ -66,12 +66,13 @@ serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 menuentry bootscript {
+  insmod xzio
   multiboot2 /boot/bootscript.elf
   module2 /boot/job.bs job.bs
   boot
 }
 CFG
-    grub-mkrescue -o "$work/ours-$kind.iso" --install-modules="multiboot2 normal serial terminal boot" \
+    grub-mkrescue -o "$work/ours-$kind.iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
       --locales= --fonts= --themes= "$work/ours-$kind" >/dev/null 2>&1
   done
   # GRUB's ISOs: the same job in grub.cfg.

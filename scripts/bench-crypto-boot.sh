@@ -57,6 +57,7 @@ serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 menuentry bootscript {
+  insmod xzio
   multiboot2 /boot/bootscript.elf
   module2 /boot/job.bs job.bs
   boot
@@ -81,7 +82,7 @@ echo bench: read start
 linux (crypto0)/boot/vmlinuz
 echo bench: read done
 CFG
-  grub-mkrescue -o "$work/ours.iso" --install-modules="multiboot2 normal serial terminal boot" \
+  grub-mkrescue -o "$work/ours.iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
     --locales= --fonts= --themes= "$work/ours" >/dev/null 2>&1
   grub-mkrescue -o "$work/grub.iso" \
     --install-modules="normal serial terminal echo part_msdos ext2 linux luks cryptodisk gcry_rijndael gcry_sha256 pbkdf2" \

@@ -62,6 +62,7 @@ serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 menuentry bootscript {
+  insmod xzio
   multiboot2 /boot/bootscript.elf
   module2 /boot/read.bs read.bs
   boot
@@ -79,7 +80,7 @@ echo bench-disk: start
 linux (hd0,msdos1)/vmlinuz
 echo bench-disk: done
 CFG
-  grub-mkrescue -o "$work/ours.iso" --install-modules="multiboot2 normal serial terminal boot" \
+  grub-mkrescue -o "$work/ours.iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
     --locales= --fonts= --themes= "$work/ours" >/dev/null 2>&1
   grub-mkrescue -o "$work/grub.iso" --install-modules="normal serial terminal part_msdos ext2 linux echo" \
     --locales= --fonts= --themes= "$work/grub" >/dev/null 2>&1

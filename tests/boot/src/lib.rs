@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The GRUB modules the test ISOs need (the same as `make iso`).
-const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot";
+const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot xzio";
 
 /// How QEMU leaves when the payload writes to isa-debug-exit: status `(code << 1) | 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +180,7 @@ impl Boot {
         let mut cfg = String::from(
             "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
              terminal_input serial console\nterminal_output serial console\n\
-             menuentry bootscript {\n    multiboot2 /boot/bootscript.elf",
+             menuentry bootscript {\n    insmod xzio\n    multiboot2 /boot/bootscript.elf",
         );
         for word in self.cmdline.split_whitespace() {
             assert!(
