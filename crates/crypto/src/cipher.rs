@@ -1,10 +1,14 @@
 //! AES sector ciphers as dm-crypt names them: `aes-xts-plain64`, `aes-cbc-essiv:sha256`, and the older
 //! `aes-xts-plain`, `aes-cbc-plain64`, `aes-cbc-plain`.
 //!
-//! The block cipher is the `aes` crate, which picks AES-NI (or VAES) at run time through `cpufeatures`
-//! CPUID detection and falls back to its constant-time software path; XTS and CBC are written here so
-//! that many blocks go to the cipher at once (AES-NI pipelines them) and decryption happens in place.
+//! The block cipher is our own AES-NI code (`aesni`) whenever CPUID reports AES-NI, else the `aes`
+//! crate's constant-time software path (the payload builds that crate with `aes_backend="soft"`, which
+//! leaves out its own AES-NI and its VAES code, about 10 KB). `--cfg bootscript_aes="soft"` forces the
+//! software path here, for tests. XTS and CBC are written here so that many blocks go to the cipher at
+//! once (AES-NI pipelines them) and decryption happens in place.
 
+#[cfg(target_arch = "x86_64")]
+use crate::aesni::{self, AesNi};
 use crate::hash::digest_sha256;
 use crate::CryptoError;
 use aes::cipher::array::Array;
@@ -13,9 +17,12 @@ use aes::{Aes128, Aes256};
 use alloc::string::ToString;
 use zeroize::Zeroize;
 
-/// Whether the `aes` crate uses AES instructions on this CPU (decided at run time).
+/// Whether AES runs on the CPU's AES instructions here (decided at run time by CPUID).
 pub fn aes_hardware_accelerated() -> bool {
-    aes::hardware_accelerated()
+    #[cfg(target_arch = "x86_64")]
+    return aesni::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Blocks handed to the cipher per call: one 512-byte sector's worth, enough for the AES-NI pipeline.
@@ -24,15 +31,26 @@ const BATCH: usize = 32;
 /// Sectors whose IVs are encrypted in one call.
 const IV_GROUP: usize = 8;
 
-/// An expanded AES key of either size.
+/// An expanded AES key of either size, on AES-NI or in software.
 #[derive(Clone)]
 enum Aes {
+    #[cfg(target_arch = "x86_64")]
+    AesNi(AesNi),
     Aes128(Aes128),
     Aes256(Aes256),
 }
 
 impl Aes {
     fn new(key: &[u8]) -> Option<Aes> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(aes) = AesNi::new(key) {
+            return Some(Aes::AesNi(aes));
+        }
+        Aes::new_software(key)
+    }
+
+    /// The `aes` crate's key: its software path in the payload, and in host builds whatever it picks.
+    fn new_software(key: &[u8]) -> Option<Aes> {
         match key.len() {
             16 => Aes128::new_from_slice(key).ok().map(Aes::Aes128),
             32 => Aes256::new_from_slice(key).ok().map(Aes::Aes256),
@@ -45,18 +63,20 @@ impl Aes {
     }
 
     fn decrypt(&self, blocks: &mut [[u8; 16]]) {
-        let blocks = Array::cast_slice_from_core_mut(blocks);
         match self {
-            Aes::Aes128(aes) => aes.decrypt_blocks(blocks),
-            Aes::Aes256(aes) => aes.decrypt_blocks(blocks),
+            #[cfg(target_arch = "x86_64")]
+            Aes::AesNi(aes) => aes.decrypt_blocks(blocks),
+            Aes::Aes128(aes) => aes.decrypt_blocks(Array::cast_slice_from_core_mut(blocks)),
+            Aes::Aes256(aes) => aes.decrypt_blocks(Array::cast_slice_from_core_mut(blocks)),
         }
     }
 
     fn encrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
-        let blocks = Array::cast_slice_from_core_mut(blocks);
         match self {
-            Aes::Aes128(aes) => aes.encrypt_blocks(blocks),
-            Aes::Aes256(aes) => aes.encrypt_blocks(blocks),
+            #[cfg(target_arch = "x86_64")]
+            Aes::AesNi(aes) => aes.encrypt_blocks(blocks),
+            Aes::Aes128(aes) => aes.encrypt_blocks(Array::cast_slice_from_core_mut(blocks)),
+            Aes::Aes256(aes) => aes.encrypt_blocks(Array::cast_slice_from_core_mut(blocks)),
         }
     }
 }
@@ -229,6 +249,39 @@ impl SectorCipher {
                 }
             },
         );
+    }
+}
+
+impl SectorCipher {
+    /// Test hook: encrypts (or with `decrypt` decrypts) `blocks` in place under `key` (16 or 32 bytes)
+    /// with our AES-NI code (`aes_ni`) or with the `aes` crate, so that tests can set the two against
+    /// each other. Returns false, leaving `blocks` alone, when that path is not available here (no AES-NI,
+    /// or `bootscript_aes="soft"`) or the key length is wrong.
+    #[doc(hidden)]
+    pub fn aes_blocks_for_tests(
+        key: &[u8],
+        aes_ni: bool,
+        decrypt: bool,
+        blocks: &mut [[u8; 16]],
+    ) -> bool {
+        let aes = if aes_ni {
+            #[cfg(target_arch = "x86_64")]
+            let aes = AesNi::new(key).map(Aes::AesNi);
+            #[cfg(not(target_arch = "x86_64"))]
+            let aes = None;
+            aes
+        } else {
+            Aes::new_software(key)
+        };
+        let Some(aes) = aes else {
+            return false;
+        };
+        if decrypt {
+            aes.decrypt(blocks);
+        } else {
+            aes.encrypt_blocks(blocks);
+        }
+        true
     }
 }
 
