@@ -105,8 +105,8 @@ pub(crate) struct FnDef {
     pub name: Rc<str>,
     pub file: Rc<str>,
     pub params: Vec<Rc<str>>,
-    /// Which parameters a closure captured (they are moved into cells at the call).
-    pub params_captured: Vec<bool>,
+    /// Which parameters a closure captured, bit i for parameter i (they are moved into cells at the call).
+    pub params_captured: u64,
     pub slots: u32,
     pub captures: Vec<Capture>,
     pub body: Vec<Stmt>,

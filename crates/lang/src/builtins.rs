@@ -434,7 +434,9 @@ impl Machine<'_> {
         };
         let bad = |m: Fault| crate::eval::error(fault(&[&m, " to ", b.name]));
         let variadic = b.params.first().is_some_and(|p| p.1 == Param::Rest);
-        if variadic {
+        if keywords.is_empty() && args.len() == b.params.len() {
+            // Every parameter given by position: nothing to bind.
+        } else if variadic {
             if !keywords.is_empty() {
                 return Err(bad(String::from("no keyword arguments allowed")));
             }

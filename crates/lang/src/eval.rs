@@ -249,14 +249,14 @@ impl Machine<'_> {
             Stmt::Assign(target, value) => self.assign(target, value)?,
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
-                    if truth(self.eval(cond)?) {
+                    if self.test(cond)? {
                         return self.block(body);
                     }
                 }
                 return self.block(otherwise);
             }
             Stmt::While(cond, body) => {
-                while truth(self.eval(cond)?) {
+                while self.test(cond)? {
                     self.step().map_err(|e| place(e, cond.pos))?;
                     match self.block(body)? {
                         Flow::Break => break,
@@ -267,10 +267,11 @@ impl Machine<'_> {
             }
             Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Return(value) => {
-                self.ret = match value {
+                let v = match value {
                     Some(e) => self.operand(e)?,
                     None => Value::Nil,
                 };
+                discard(core::mem::replace(&mut self.ret, v));
                 return Ok(Flow::Return);
             }
             Stmt::Break => return Ok(Flow::Break),
@@ -462,15 +463,45 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// Evaluates leaves (constants and locals) without a call of `eval`, whose frame is large.
-    #[inline(always)]
+    /// The truth of a condition: a comparison of ints is decided without a call of `eval` and a bool value.
+    /// Inlined into `if` and `while` on the host (a call less per test); the payload keeps one copy, for size.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn test(&mut self, e: &Expr) -> R<bool> {
+        if let ExprKind::Binary(op, left, right) = &e.kind {
+            if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
+                let a = self.operand(left)?;
+                let b = self.operand(right)?;
+                if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+                    let (x, y) = (*x, *y);
+                    core::mem::forget(a);
+                    core::mem::forget(b);
+                    return Ok(match op {
+                        Op::Lt => x < y,
+                        Op::Le => x <= y,
+                        Op::Gt => x > y,
+                        Op::Ge => x >= y,
+                        Op::Eq => x == y,
+                        _ => x != y,
+                    });
+                }
+                return Ok(truth(self.binary(*op, a, b).map_err(|m| at(m, e.pos))?));
+            }
+        }
+        Ok(truth(self.eval(e)?))
+    }
+
+    /// Evaluates leaves (constants and locals) without a call of `eval`, whose frame is large. Inlined on the
+    /// host; one copy in the payload, for size.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn operand(&mut self, e: &Expr) -> R<Value> {
         match &e.kind {
-            ExprKind::Const(v) => Ok(v.clone()),
+            ExprKind::Const(v) => Ok(copy(v)),
             ExprKind::Var(Var::Local(slot)) => {
                 Ok(match self.stack.get(self.base + *slot as usize) {
                     Some(Value::Cell(c)) => c.borrow().clone(),
-                    Some(v) => v.clone(),
+                    Some(v) => copy(v),
                     None => Value::Nil,
                 })
             }
@@ -480,7 +511,7 @@ impl Machine<'_> {
 
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Const(v) => v.clone(),
+            ExprKind::Const(v) => copy(v),
             ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
                 Some(Value::Cell(c)) => c.borrow().clone(),
                 Some(v) => copy(v),
@@ -528,7 +559,15 @@ impl Machine<'_> {
             }
             ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
             ExprKind::Call(callee, positional, keywords) => {
-                let f = self.eval(callee)?;
+                // A named function is read here rather than through `eval` (a call saved per call).
+                let f = match callee.kind {
+                    ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
+                        Some(Some(Value::Func(f))) => Value::Func(f.clone()),
+                        Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
+                        _ => self.eval(callee)?,
+                    },
+                    _ => self.eval(callee)?,
+                };
                 let base = self.stack.len();
                 for arg in positional {
                     let v = self.operand(arg)?;
@@ -764,41 +803,23 @@ impl Machine<'_> {
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
         let def: &FnDef = &closure.def;
-        let given = self.stack.len() - base;
         let n = def.params.len();
-        if given > n {
-            self.stack.truncate(base);
-            return Err(error(fault(&["too many arguments to ", &def.name])));
+        if self.stack.len() - base != n || !keywords.is_empty() {
+            self.bind_closure(def, base, keywords)?;
         }
-        self.stack.resize(base + n, Value::Nil);
-        if given < n || !keywords.is_empty() {
-            let frame = &mut self.stack[base..base + n];
-            if let Err(m) = bind(n, &|i| &def.params[i], n, given, frame, keywords) {
-                self.stack.truncate(base);
-                return Err(error(fault(&[&m, " to ", &def.name])));
-            }
-        }
-        if def.params_captured.contains(&true) {
-            for (i, captured) in def.params_captured.iter().enumerate() {
-                if *captured {
-                    let v = core::mem::take(&mut self.stack[base + i]);
-                    self.stack[base + i] = Value::Cell(Rc::new(RefCell::new(v)));
-                }
-            }
+        let mut captured = def.params_captured;
+        while captured != 0 {
+            let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
+            *slot = Value::Cell(Rc::new(RefCell::new(core::mem::take(slot))));
+            captured &= captured - 1;
         }
         self.stack.resize(base + def.slots as usize, Value::Nil);
-        let limited = if self.depth >= MAX_CALL_DEPTH {
-            Some("too many nested calls")
-        } else if self.stack_top.saturating_sub(stack_address()) > self.stack_limit {
-            Some("too many nested calls for the stack")
-        } else {
-            None
-        };
-        if let Some(m) = limited {
-            self.stack.truncate(base);
-            return Err(error(String::from(m)));
+        let used = self.stack_top.saturating_sub(stack_address());
+        if self.depth >= MAX_CALL_DEPTH || used > self.stack_limit || self.steps >= self.step_limit
+        {
+            self.limit(base, used)?;
         }
-        self.step()?;
+        self.steps += 1;
         self.depth += 1;
         let saved = (
             core::mem::replace(&mut self.base, base),
@@ -818,6 +839,44 @@ impl Machine<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
+    /// one slot per parameter), or says what is wrong.
+    #[cold]
+    #[inline(never)]
+    fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<()> {
+        let given = self.stack.len() - base;
+        let n = def.params.len();
+        if given > n {
+            self.stack.truncate(base);
+            return Err(error(fault(&["too many arguments to ", &def.name])));
+        }
+        self.stack.resize(base + n, Value::Nil);
+        let frame = &mut self.stack[base..base + n];
+        if let Err(m) = bind(n, &|i| &def.params[i], n, given, frame, keywords) {
+            self.stack.truncate(base);
+            return Err(error(fault(&[&m, " to ", &def.name])));
+        }
+        Ok(())
+    }
+
+    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
+    #[cold]
+    #[inline(never)]
+    fn limit(&mut self, base: usize, used: usize) -> R<()> {
+        let m = if self.depth >= MAX_CALL_DEPTH {
+            "too many nested calls"
+        } else if used > self.stack_limit {
+            "too many nested calls for the stack"
+        } else {
+            // Past the step budget: `step` counts this step and fails.
+            self.step()?;
+            self.steps -= 1;
+            return Ok(());
+        };
+        self.stack.truncate(base);
+        Err(error(String::from(m)))
     }
 }
 

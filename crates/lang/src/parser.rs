@@ -125,7 +125,7 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
         name: Rc::from("main"),
         file: file.clone(),
         params: Vec::new(),
-        params_captured: Vec::new(),
+        params_captured: 0,
         slots: scope.max_slots,
         captures: Vec::new(),
         body,
@@ -621,8 +621,8 @@ impl<'a> Parser<'a> {
             .locals
             .iter()
             .take(params.len())
-            .map(|l| l.captured.get())
-            .collect();
+            .enumerate()
+            .fold(0, |bits, (i, l)| bits | (u64::from(l.captured.get()) << i));
         let captures = scope.captures.into_iter().map(|(_, c)| c).collect();
         self.depth -= 1;
         let file = self.file.clone();
