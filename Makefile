@@ -27,7 +27,9 @@ setup:
 # opt-level is in Cargo.toml.
 # lld folds functions whose code is identical (--icf=all, 1.5 KB): nothing in the payload compares function
 # addresses, and the hand-written assembly (entry, exception stubs, relocator) has no twin to fold into.
-PAYLOAD_RUSTFLAGS := -Zlocation-detail=none -Zfmt-debug=none \
+# A panic is an immediate `ud2` (-Cpanic=immediate-abort: 12 KB less code, no panic message is formatted); the
+# exception handler reports it as a PANIC with its address, and names a failed allocation (payload/src/platform.rs).
+PAYLOAD_RUSTFLAGS := -Zlocation-detail=none -Zfmt-debug=none -Zunstable-options -Cpanic=immediate-abort \
   --cfg aes_backend_soft="compact" --cfg sha2_backend_soft="compact" -Clink-arg=--icf=all
 
 # The payload GRUB loads, build/bootscript.elf, is the stripped ELF packed with xz, as Xen ships xen.gz:

@@ -4,7 +4,7 @@
 //! mark; the hand-off places the kernel and initrd above it and wipes everything below it before the jump.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use linked_list_allocator::LockedHeap;
 
@@ -14,6 +14,9 @@ use crate::memory::Range;
 struct Tracked {
     heap: LockedHeap,
     high_water: AtomicU64,
+    /// The size of the last allocation if it failed, else 0: what a panic report names (a failed infallible
+    /// allocation aborts right after it; a fallible one that failed is followed by others that succeed).
+    failed: AtomicUsize,
 }
 
 // SAFETY: every call goes straight to linked_list_allocator's `LockedHeap`, which upholds `GlobalAlloc`;
@@ -22,9 +25,12 @@ unsafe impl GlobalAlloc for Tracked {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's obligations are passed on unchanged.
         let pointer = unsafe { self.heap.alloc(layout) };
-        if !pointer.is_null() {
+        if pointer.is_null() {
+            self.failed.store(layout.size().max(1), Ordering::Relaxed);
+        } else {
             let end = pointer as u64 + layout.size() as u64;
             self.high_water.fetch_max(end, Ordering::Relaxed);
+            self.failed.store(0, Ordering::Relaxed);
         }
         pointer
     }
@@ -39,6 +45,7 @@ unsafe impl GlobalAlloc for Tracked {
 static ALLOCATOR: Tracked = Tracked {
     heap: LockedHeap::empty(),
     high_water: AtomicU64::new(0),
+    failed: AtomicUsize::new(0),
 };
 
 /// Hands `range` to the allocator. Call once.
@@ -66,6 +73,14 @@ pub fn usage() -> (usize, usize) {
 pub fn usage_for_report() -> Option<(usize, usize)> {
     let heap = ALLOCATOR.heap.try_lock()?;
     Some((heap.used(), heap.size()))
+}
+
+/// The size of the last allocation, if it failed.
+pub fn last_failure() -> Option<usize> {
+    match ALLOCATOR.failed.load(Ordering::Relaxed) {
+        0 => None,
+        size => Some(size),
+    }
 }
 
 /// From the heap's start to the highest address it ever handed out: everything the heap may hold.

@@ -155,7 +155,8 @@ fn crash(kind: &str) -> ! {
     println!("crash: {kind}");
     match kind {
         // SAFETY: a deliberate invalid opcode for the tests; the exception handler reports and exits.
-        "ud" => unsafe { core::arch::asm!("ud2") },
+        // `ud1`, not `ud2`: a `ud2` in the payload's code is how a panic ends (reported as one).
+        "ud" => unsafe { core::arch::asm!("ud1 eax, [eax]") },
         "pf" => {
             // Above the 4 GiB identity mapping: not present.
             let address = 0x40_0000_0000_u64 as *const u64;

@@ -225,6 +225,18 @@ pub fn init() {
     };
 }
 
+/// Whether the instruction at `rip` is `ud2` inside the payload's code: the payload is built with
+/// `-Cpanic=immediate-abort`, so a panic (or a failed infallible allocation) ends in `ud2` where it happened.
+fn is_abort(rip: u64) -> bool {
+    let (start, end) = crate::platform::image_range();
+    if rip < start || rip.saturating_add(2) > end {
+        return false;
+    }
+    // SAFETY: the two bytes lie inside the payload's own loaded image, which is identity mapped and readable.
+    let opcode = unsafe { core::ptr::read_unaligned(rip as *const [u8; 2]) };
+    opcode == [0x0f, 0x0b]
+}
+
 /// Reports an exception on every console and leaves with the failure code. Called only by the stubs.
 #[unsafe(no_mangle)]
 extern "C" fn exception_report(frame: &Frame) -> ! {
@@ -269,6 +281,9 @@ extern "C" fn exception_report(frame: &Frame) -> ! {
         crate::console::emergency(format_args!(
             "bootscript: the stack overflowed (fault in its guard page)\n"
         ));
+    }
+    if frame.vector == 6 && is_abort(frame.rip) {
+        crate::platform::report_panic(frame.rip);
     }
     crate::power::exit_qemu(crate::power::ExitCode::Failure)
 }
