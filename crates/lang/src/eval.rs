@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
-use crate::value::{copy, discard, equal, held_bytes, Closure, Value, ITEM_BYTES};
+use crate::value::{copy, discard, equal, held_bytes, put, take, Closure, Value, ITEM_BYTES};
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
 pub(crate) type R<T> = Result<T, Box<ScriptError>>;
@@ -183,7 +183,7 @@ impl Machine<'_> {
         };
         match slot {
             Some(Value::Cell(c)) => *c.borrow_mut() = value,
-            Some(slot) => *slot = value,
+            Some(slot) => put(slot, value),
             None => {}
         }
         Ok(())
@@ -228,7 +228,7 @@ impl Machine<'_> {
         match stmt {
             Stmt::Expr(e) => {
                 let v = self.eval(e)?;
-                discard(core::mem::replace(&mut self.ret, v));
+                put(&mut self.ret, v);
             }
             Stmt::Let {
                 var,
@@ -253,6 +253,9 @@ impl Machine<'_> {
                         return self.block(body);
                     }
                 }
+                if otherwise.is_empty() {
+                    return Ok(Flow::Normal);
+                }
                 return self.block(otherwise);
             }
             Stmt::While(cond, body) => {
@@ -271,7 +274,7 @@ impl Machine<'_> {
                     Some(e) => self.operand(e)?,
                     None => Value::Nil,
                 };
-                discard(core::mem::replace(&mut self.ret, v));
+                put(&mut self.ret, v);
                 return Ok(Flow::Return);
             }
             Stmt::Break => return Ok(Flow::Break),
@@ -505,10 +508,14 @@ impl Machine<'_> {
                     None => Value::Nil,
                 })
             }
+            ExprKind::Binary(..) => self.arithmetic(e),
+            ExprKind::Call(..) => self.call_expr(e),
             _ => self.eval(e),
         }
     }
 
+    /// Evaluates an expression. Leaves are read here; operations and calls go on to functions of their own,
+    /// so that each node pays only for the frame it needs.
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(v) => copy(v),
@@ -518,69 +525,83 @@ impl Machine<'_> {
                 None => Value::Nil,
             },
             ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
-            ExprKind::Binary(op, left, right) => {
-                let a = self.operand(left)?;
-                let b = self.operand(right)?;
-                // The common int cases inline; everything else (and every error) in `binary`.
-                if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
-                    let (x, y) = (*x, *y);
-                    let quick = match op {
-                        Op::Add => x.checked_add(y).map(Value::Int),
-                        Op::Sub => x.checked_sub(y).map(Value::Int),
-                        Op::Lt => Some(Value::Bool(x < y)),
-                        Op::Le => Some(Value::Bool(x <= y)),
-                        Op::Gt => Some(Value::Bool(x > y)),
-                        Op::Ge => Some(Value::Bool(x >= y)),
-                        Op::Eq => Some(Value::Bool(x == y)),
-                        Op::Ne => Some(Value::Bool(x != y)),
-                        _ => None,
-                    };
-                    if let Some(v) = quick {
-                        core::mem::forget(a);
-                        core::mem::forget(b);
-                        return Ok(v);
-                    }
-                }
-                self.binary(*op, a, b).map_err(|m| at(m, e.pos))?
-            }
+            ExprKind::Binary(..) => return self.arithmetic(e),
+            ExprKind::Call(..) => return self.call_expr(e),
             ExprKind::And(left, right) => {
                 let a = self.eval(left)?;
                 if !a.truthy() {
                     return Ok(a);
                 }
-                self.eval(right)?
+                return self.eval(right);
             }
             ExprKind::Or(left, right) => {
                 let a = self.eval(left)?;
                 if a.truthy() {
                     return Ok(a);
                 }
-                self.eval(right)?
+                return self.eval(right);
             }
             ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
-            ExprKind::Call(callee, positional, keywords) => {
-                // A named function is read here rather than through `eval` (a call saved per call).
-                let f = match callee.kind {
-                    ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
-                        Some(Some(Value::Func(f))) => Value::Func(f.clone()),
-                        Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
-                        _ => self.eval(callee)?,
-                    },
-                    _ => self.eval(callee)?,
-                };
-                let base = self.stack.len();
-                for arg in positional {
-                    let v = self.operand(arg)?;
-                    self.stack.push(v);
-                }
-                let mut named = Vec::new();
-                for (name, arg) in keywords {
-                    named.push((name.clone(), self.eval(arg)?));
-                }
-                self.call(f, base, named).map_err(|err| place(err, e.pos))?
-            }
-            _ => self.eval_rare(e)?,
+            _ => return self.eval_rare(e),
         })
+    }
+
+    /// A binary operation: the common int cases here, everything else (and every error) in `binary`.
+    #[inline(never)]
+    fn arithmetic(&mut self, e: &Expr) -> R<Value> {
+        let ExprKind::Binary(op, left, right) = &e.kind else {
+            return Ok(Value::Nil);
+        };
+        let a = self.operand(left)?;
+        let b = self.operand(right)?;
+        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+            let (x, y) = (*x, *y);
+            let quick = match op {
+                Op::Add => x.checked_add(y).map(Value::Int),
+                Op::Sub => x.checked_sub(y).map(Value::Int),
+                Op::Lt => Some(Value::Bool(x < y)),
+                Op::Le => Some(Value::Bool(x <= y)),
+                Op::Gt => Some(Value::Bool(x > y)),
+                Op::Ge => Some(Value::Bool(x >= y)),
+                Op::Eq => Some(Value::Bool(x == y)),
+                Op::Ne => Some(Value::Bool(x != y)),
+                _ => None,
+            };
+            if let Some(v) = quick {
+                core::mem::forget(a);
+                core::mem::forget(b);
+                return Ok(v);
+            }
+        }
+        self.binary(*op, a, b).map_err(|m| at(m, e.pos))
+    }
+
+    /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
+    /// callee's first slots), then the keyword arguments.
+    #[inline(never)]
+    fn call_expr(&mut self, e: &Expr) -> R<Value> {
+        let ExprKind::Call(callee, positional, keywords) = &e.kind else {
+            return Ok(Value::Nil);
+        };
+        // A named function is read here rather than through `eval` (a call saved per call).
+        let f = match callee.kind {
+            ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
+                Some(Some(Value::Func(f))) => Value::Func(f.clone()),
+                Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
+                _ => self.eval(callee)?,
+            },
+            _ => self.eval(callee)?,
+        };
+        let base = self.stack.len();
+        for arg in positional {
+            let v = self.operand(arg)?;
+            self.stack.push(v);
+        }
+        let mut named = Vec::new();
+        for (name, arg) in keywords {
+            named.push((name.clone(), self.eval(arg)?));
+        }
+        self.call(f, base, named).map_err(|err| place(err, e.pos))
     }
 
     /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
@@ -784,6 +805,7 @@ impl Machine<'_> {
     }
 
     /// Calls a function with the positional arguments on the stack from `base` (they are consumed).
+    #[inline(always)]
     pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         match f {
             Value::Func(closure) => self.call_closure(closure, base, keywords),
@@ -795,7 +817,8 @@ impl Machine<'_> {
         }
     }
 
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn call_closure(
         &mut self,
         closure: Rc<Closure>,
@@ -830,7 +853,7 @@ impl Machine<'_> {
         (self.base, self.closure) = saved;
         self.pop_to(base);
         match result {
-            Ok(Flow::Return) => Ok(core::mem::take(&mut self.ret)),
+            Ok(Flow::Return) => Ok(take(&mut self.ret)),
             Ok(_) => Ok(Value::Nil),
             Err(mut e) => {
                 if e.file.is_empty() && e.line != 0 {

@@ -206,6 +206,40 @@ pub(crate) fn discard(v: Value) {
     }
 }
 
+/// Stores a value that was just made, such as a function's result: those are written as two words, and a
+/// 16-byte load of two separate stores cannot be forwarded from them, it waits until they reach the cache (in
+/// `x = x + 1` that wait was two thirds of the time). An int is moved as its two words; anything else is moved
+/// out of line, where the copy is no longer right behind the stores.
+#[inline(always)]
+pub(crate) fn put(slot: &mut Value, v: Value) {
+    if let Value::Int(i) = v {
+        discard(core::mem::replace(slot, Value::Int(i)));
+    } else {
+        put_other(slot, v);
+    }
+}
+
+#[inline(never)]
+fn put_other(slot: &mut Value, v: Value) {
+    *slot = v;
+}
+
+/// Takes a value out of a slot, as [`put`] stores one.
+#[inline(always)]
+pub(crate) fn take(slot: &mut Value) -> Value {
+    if let Value::Int(i) = *slot {
+        *slot = Value::Nil;
+        Value::Int(i)
+    } else {
+        take_other(slot)
+    }
+}
+
+#[inline(never)]
+fn take_other(slot: &mut Value) -> Value {
+    core::mem::take(slot)
+}
+
 impl Value {
     /// A `str` value.
     pub fn str(text: &str) -> Value {
