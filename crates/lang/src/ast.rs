@@ -43,6 +43,8 @@ pub(crate) struct Expr {
     pub kind: ExprKind,
 }
 
+// A tag of its own (rather than one folded into the constant's value) makes the dispatch on it one load.
+#[repr(u8)]
 pub(crate) enum ExprKind {
     Const(Value),
     Var(Var),
@@ -63,6 +65,7 @@ pub(crate) enum ExprKind {
 /// `let` shares this flag with the parser.
 pub(crate) type Captured = Rc<Cell<bool>>;
 
+#[repr(u8)]
 pub(crate) enum Stmt {
     Expr(Expr),
     /// `let` (and `fn NAME`, with `early`: the name is bound before the value is made, for recursion).
