@@ -66,12 +66,14 @@ impl Drop for AesNi {
 }
 
 #[target_feature(enable = "aes,sse2")]
+#[optimize(speed)]
 fn load(block: &[u8; 16]) -> __m128i {
     // SAFETY: reads the 16 bytes of `block`; the unaligned load accepts any address.
     unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
 }
 
 #[target_feature(enable = "aes,sse2")]
+#[optimize(speed)]
 fn store(block: &mut [u8; 16], value: __m128i) {
     // SAFETY: writes the 16 bytes of `block`; the unaligned store accepts any address.
     unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), value) }
@@ -170,6 +172,7 @@ unsafe fn expand(key: &[u8]) -> Option<AesNi> {
 /// # Safety
 /// The CPU must have AES-NI.
 #[target_feature(enable = "aes,sse2")]
+#[optimize(speed)]
 unsafe fn crypt<const DECRYPT: bool>(keys: &[__m128i], blocks: &mut [[u8; 16]]) {
     let (chunks, tail) = blocks.as_chunks_mut::<LANES>();
     for chunk in chunks {
@@ -186,6 +189,7 @@ unsafe fn crypt<const DECRYPT: bool>(keys: &[__m128i], blocks: &mut [[u8; 16]]) 
 }
 
 #[target_feature(enable = "aes,sse2")]
+#[optimize(speed)]
 fn crypt_lanes<const DECRYPT: bool>(keys: &[__m128i], blocks: &mut [[u8; 16]; LANES]) {
     let [first, middle @ .., last] = keys else {
         return;

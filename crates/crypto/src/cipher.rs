@@ -62,6 +62,7 @@ impl Aes {
         self.encrypt_blocks(core::slice::from_mut(block));
     }
 
+    #[optimize(speed)]
     fn decrypt(&self, blocks: &mut [[u8; 16]]) {
         match self {
             #[cfg(target_arch = "x86_64")]
@@ -71,6 +72,7 @@ impl Aes {
         }
     }
 
+    #[optimize(speed)]
     fn encrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
         match self {
             #[cfg(target_arch = "x86_64")]
@@ -159,6 +161,7 @@ impl SectorCipher {
     /// The IVs of `out.len()` consecutive sectors, ready to use: for XTS encrypted under the tweak key
     /// (the first tweak), for ESSIV under the hashed key. They are encrypted together in one call,
     /// since the software AES costs as much for one block as for four.
+    #[optimize(speed)]
     fn ivs(&self, first: u64, step: u64, out: &mut [[u8; 16]]) {
         let mut sector = first;
         for iv in out.iter_mut() {
@@ -181,6 +184,7 @@ impl SectorCipher {
     }
 
     /// Runs `each(sector, iv)` over whole sectors, with IVs made `IV_GROUP` sectors at a time.
+    #[optimize(speed)]
     fn for_sectors(
         &self,
         data: &mut [u8],
@@ -204,6 +208,7 @@ impl SectorCipher {
     /// Decrypts `data` in place: whole sectors of `sector_size` bytes, the first with IV sector number
     /// `first_iv`, each next one `iv_step` further (1, or `sector_size / 512` when IVs count 512-byte
     /// units as dm-crypt does without `iv_large_sectors`).
+    #[optimize(speed)]
     pub fn decrypt_sectors(
         &self,
         data: &mut [u8],
@@ -285,18 +290,21 @@ impl SectorCipher {
     }
 }
 
+#[optimize(speed)]
 fn xor(block: &mut [u8; 16], with: &[u8; 16]) {
     // Whole 128-bit words: the byte loop does not vectorise at opt-level "s".
     *block = (u128::from_ne_bytes(*block) ^ u128::from_ne_bytes(*with)).to_ne_bytes();
 }
 
 /// Multiplies an XTS tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
+#[optimize(speed)]
 fn next_tweak(tweak: u128) -> u128 {
     (tweak << 1) ^ ((tweak >> 127) * 0x87)
 }
 
 /// Runs XTS over one sector's blocks from its first (already encrypted) tweak, with `cipher`
 /// (decrypt or encrypt) taking `BATCH` blocks per call.
+#[optimize(speed)]
 fn xts_apply(first_tweak: [u8; 16], blocks: &mut [[u8; 16]], cipher: impl Fn(&mut [[u8; 16]])) {
     let mut tweak = u128::from_le_bytes(first_tweak);
     let mut tweaks = [0u128; BATCH];
@@ -315,6 +323,7 @@ fn xts_apply(first_tweak: [u8; 16], blocks: &mut [[u8; 16]], cipher: impl Fn(&mu
 
 /// CBC decryption in place: all blocks of a batch are decrypted in one call, then each is XORed with
 /// the ciphertext before it, kept from a copy made before decrypting.
+#[optimize(speed)]
 fn cbc_decrypt(data: &Aes, iv: [u8; 16], blocks: &mut [[u8; 16]]) {
     let mut previous = iv;
     let mut saved = [[0u8; 16]; BATCH];

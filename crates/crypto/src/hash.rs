@@ -90,6 +90,7 @@ impl State {
     }
 
     /// Compresses whole blocks (`data.len()` is a multiple of the block length).
+    #[optimize(speed)]
     fn compress(&mut self, data: &[u8]) {
         match self {
             State::Sha1(words) => sha1::block_api::compress(words, data.as_chunks::<64>().0),
@@ -99,6 +100,7 @@ impl State {
     }
 
     /// Writes the big-endian state (the digest) into `out[..output_len]`.
+    #[optimize(speed)]
     fn write_out(&self, out: &mut [u8]) {
         match self {
             State::Sha1(words) => write_words(words, out),
@@ -112,6 +114,7 @@ impl State {
     }
 
     /// XORs another state of the same hash into this one (PBKDF2's running sum, kept as words).
+    #[optimize(speed)]
     fn xor_assign(&mut self, other: &State) {
         match (self, other) {
             (State::Sha1(a), State::Sha1(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x ^= y),
@@ -130,6 +133,7 @@ impl State {
     }
 }
 
+#[optimize(speed)]
 fn write_words(words: &[u32], out: &mut [u8]) {
     for (chunk, word) in out.chunks_exact_mut(4).zip(words.iter()) {
         chunk.copy_from_slice(&word.to_be_bytes());
@@ -297,6 +301,7 @@ pub fn hmac(name: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError>
 const PROGRESS_STRIDE: u32 = 4096;
 
 /// PBKDF2 (RFC 8018) filling `out`, reporting percent done through `progress`.
+#[optimize(speed)]
 fn pbkdf2_run(
     algorithm: HashAlgorithm,
     password: &[u8],

@@ -79,6 +79,7 @@ impl CryptView {
     }
 
     /// Decrypts whole encryption sectors that start at view sector `lba` (a multiple of the ratio).
+    #[optimize(speed)]
     fn decrypt(&self, lba: u64, data: &mut [u8]) {
         let ratio = (self.sector_size / SECTOR_SIZE) as u64;
         let iv = lba.wrapping_add(self.iv_offset);
@@ -97,6 +98,7 @@ impl BlockDevice for CryptView {
         self.sectors
     }
 
+    #[optimize(speed)]
     fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
         let count = check_read(self.sectors, lba, buf.len())?;
         let ratio = (self.sector_size / SECTOR_SIZE) as u64;
