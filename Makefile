@@ -14,7 +14,7 @@ PAYLOAD_OUT := $(CARGO_TARGET_DIR)/x86_64-bootscript/release/bootscript-payload
 GRUB_MODULES := multiboot2 normal serial terminal boot xzio
 QEMU_FLAGS := -machine pc -m 1G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot
 
-.PHONY: setup build tool iso demo run test test-host test-boot bench lint fuzz clean
+.PHONY: setup build tool iso demo run test test-host test-boot size-check bench lint fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -74,7 +74,7 @@ run: setup iso demo
 	  -drive file=build/demo/disk.img,format=raw,if=ide,snapshot=on -serial mon:stdio -display none; \
 	  status=$$?; [ $$status = 33 ] || [ $$status = 0 ] || echo "QEMU exited with status $$status"
 
-test: setup lint test-host test-boot
+test: setup lint test-host test-boot size-check
 
 test-host:
 	$(CARGO) test --workspace --exclude bootscript-payload --exclude bootscript-boot-tests
@@ -83,6 +83,14 @@ test-host:
 
 test-boot: build
 	$(CARGO) test -p bootscript-boot-tests -- --test-threads=2
+
+# The budget of issue 2: the payload file GRUB loads (packed) stays within 128 KiB.
+PAYLOAD_BUDGET := 131072
+size-check: build
+	@size=$$(stat -c %s build/bootscript.elf); \
+	  if [ $$size -gt $(PAYLOAD_BUDGET) ]; then \
+	    echo "build/bootscript.elf is $$size bytes, over the budget of $(PAYLOAD_BUDGET)" >&2; exit 1; fi; \
+	  echo "build/bootscript.elf: $$size bytes, within the budget of $(PAYLOAD_BUDGET)"
 
 bench: setup build
 	@bash scripts/bench.sh
