@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use bootscript_disk::{BlockDevice, ImageFile};
-use bootscript_system::{Handoff, Machine, Memory, MemoryRegion, Summary};
+use bootscript_system::{pc_map, Handoff, Machine, Memory, Summary};
 
 /// The PC a dry run plans for: QEMU's `-m 1G` memory map, with the boot stage at 1 MiB.
 const DRY_RUN_RAM: u64 = 1 << 30;
@@ -103,33 +103,7 @@ impl Machine for Host {
 
     fn memory(&mut self) -> Memory {
         Memory {
-            map: vec![
-                MemoryRegion {
-                    addr: 0,
-                    len: 0x9fc00,
-                    kind: 1,
-                },
-                MemoryRegion {
-                    addr: 0x9fc00,
-                    len: 0x400,
-                    kind: 2,
-                },
-                MemoryRegion {
-                    addr: 0xf0000,
-                    len: 0x10000,
-                    kind: 2,
-                },
-                MemoryRegion {
-                    addr: 0x100000,
-                    len: DRY_RUN_RAM - 0x100000 - 0x20000,
-                    kind: 1,
-                },
-                MemoryRegion {
-                    addr: DRY_RUN_RAM - 0x20000,
-                    len: 0x20000,
-                    kind: 2,
-                },
-            ],
+            map: pc_map(DRY_RUN_RAM),
             // The payload's heap holding what the script read, as on the machine (its image at 1 MiB may be
             // overwritten by a Multiboot2 kernel: the payload relocates itself out of the way).
             in_use: vec![(0x200000, 32 << 20)],

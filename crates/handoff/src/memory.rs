@@ -20,6 +20,24 @@ pub struct MemoryRegion {
     pub kind: u32,
 }
 
+/// The memory map of a BIOS PC with `ram` bytes (at most 3 GiB, below the PCI hole), as QEMU's SeaBIOS gives
+/// it for `-machine pc`: 639 KiB of low memory, the EBDA, the BIOS ROM, RAM from 1 MiB up to the last
+/// 128 KiB (the ACPI tables, reserved), and the flash at the top of 4 GiB. The host tool plans its dry runs
+/// on it, and tests compare plans with what the payload does under QEMU.
+pub fn pc_map(ram: u64) -> Vec<MemoryRegion> {
+    const MIB: u64 = 1 << 20;
+    const ACPI: u64 = 0x20000;
+    let region = |addr, len, kind| MemoryRegion { addr, len, kind };
+    alloc::vec![
+        region(0, 0x9fc00, MB2_AVAILABLE),
+        region(0x9fc00, 0x400, 2),
+        region(0xf0000, 0x10000, 2),
+        region(MIB, ram.saturating_sub(MIB + ACPI), MB2_AVAILABLE),
+        region(ram.saturating_sub(ACPI), ACPI, 2),
+        region(0xfffc0000, 0x40000, 2),
+    ]
+}
+
 /// E820 types (Linux's boot_params.e820_table).
 pub const E820_RAM: u32 = 1;
 pub const E820_RESERVED: u32 = 2;

@@ -25,38 +25,7 @@ fn hex_u32(image: &str, offset: u32) -> u32 {
 
 /// The map QEMU's SeaBIOS gives a 1 GiB `-machine pc`.
 fn qemu_map() -> Vec<MemoryRegion> {
-    vec![
-        MemoryRegion {
-            addr: 0,
-            len: 0x9fc00,
-            kind: 1,
-        },
-        MemoryRegion {
-            addr: 0x9fc00,
-            len: 0x400,
-            kind: 2,
-        },
-        MemoryRegion {
-            addr: 0xf0000,
-            len: 0x10000,
-            kind: 2,
-        },
-        MemoryRegion {
-            addr: 0x100000,
-            len: 0x3fee0000,
-            kind: 1,
-        },
-        MemoryRegion {
-            addr: 0x3ffe0000,
-            len: 0x20000,
-            kind: 2,
-        },
-        MemoryRegion {
-            addr: 0xfffc0000,
-            len: 0x40000,
-            kind: 2,
-        },
-    ]
+    bootscript_handoff::memory::pc_map(1 << 30)
 }
 
 #[test]
