@@ -433,10 +433,9 @@ impl Machine<'_> {
             return Ok(Value::Nil);
         };
         let bad = |m: Fault| crate::eval::error(fault(&[&m, " to ", b.name]));
-        let variadic = b.params.first().is_some_and(|p| p.1 == Param::Rest);
         if keywords.is_empty() && args.len() == b.params.len() {
             // Every parameter given by position: nothing to bind.
-        } else if variadic {
+        } else if matches!(b.params.first(), Some((_, Param::Rest))) {
             if !keywords.is_empty() {
                 return Err(bad(String::from("no keyword arguments allowed")));
             }
@@ -784,9 +783,13 @@ fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Value::Nil => (0, arg_int(args, 0)?),
         _ => (arg_int(args, 0)?, arg_int(args, 1)?),
     };
-    let count = b.saturating_sub(a).max(0) as u64;
-    m.reserve((count as usize).saturating_mul(ITEM_BYTES))?;
+    m.reserve(range_len(a, b).saturating_mul(ITEM_BYTES))?;
     Ok(Value::list((a..b).map(Value::Int).collect()))
+}
+
+/// The number of items of `range(a, b)`.
+pub(crate) fn range_len(a: i64, b: i64) -> usize {
+    b.saturating_sub(a).max(0) as usize
 }
 
 fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
+use crate::builtins::{range_len, BUILTINS};
 use crate::value::{copy, discard, equal, held_bytes, put, take, Closure, Value, ITEM_BYTES};
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
@@ -293,11 +294,20 @@ impl Machine<'_> {
                 iterable,
                 body,
             } => {
-                let seq = self.eval(iterable)?;
+                let (seq, mut ints) = self.iterable(iterable)?;
+                // The bytes the list of a `range` would hold are held while the loop runs.
+                let _held = Held::new(ints.map_or(0, |(a, b)| range_len(a, b) * ITEM_BYTES));
                 let mut i = 0usize;
                 loop {
                     let item = match &seq {
-                        Value::List(l) => l.items.borrow().get(i).cloned(),
+                        _ if ints.is_some() => match ints {
+                            Some((a, b)) if a < b => {
+                                ints = Some((a + 1, b));
+                                Some(Value::Int(a))
+                            }
+                            _ => None,
+                        },
+                        Value::List(l) => l.items.borrow().get(i).map(copy),
                         Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
                             i += c.len_utf8() - 1;
                             let mut s = String::new();
@@ -349,6 +359,48 @@ impl Machine<'_> {
             _ => {}
         }
         Ok(Flow::Normal)
+    }
+
+    /// What a `for` iterates over: a value, or for `range(...)` with int bounds, the bounds alone. Such a loop
+    /// does not make the list, but it is checked and counted as if it did (see `Held`): the script sees no
+    /// difference, as the list is out of its reach.
+    fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
+        let ExprKind::Call(callee, args, keywords) = &e.kind else {
+            return Ok((self.eval(e)?, None));
+        };
+        let builtin = match (&callee.kind, keywords.is_empty(), args.len()) {
+            (ExprKind::Var(Var::Global(g)), true, 1 | 2) => match self.globals.get(*g as usize) {
+                Some(Some(Value::Builtin(b))) => *b,
+                _ => return Ok((self.eval(e)?, None)),
+            },
+            _ => return Ok((self.eval(e)?, None)),
+        };
+        if BUILTINS
+            .get(builtin as usize)
+            .is_none_or(|b| b.name != "range")
+        {
+            return Ok((self.eval(e)?, None));
+        }
+        let base = self.stack.len();
+        for arg in args {
+            let v = self.operand(arg)?;
+            self.stack.push(v);
+        }
+        let bounds = match self.stack.get(base..) {
+            Some([Value::Int(n)]) => (0, *n),
+            Some([Value::Int(a), Value::Int(b)]) => (*a, *b),
+            // Anything else is for `range` itself to refuse (or take), with its own message.
+            _ => {
+                let seq = self
+                    .builtin(builtin, base, Vec::new())
+                    .map_err(|err| place(err, e.pos))?;
+                return Ok((seq, None));
+            }
+        };
+        self.stack.truncate(base);
+        let bytes = range_len(bounds.0, bounds.1).saturating_mul(ITEM_BYTES);
+        self.reserve(bytes).map_err(|m| at(m, e.pos))?;
+        Ok((Value::Nil, Some(bounds)))
     }
 
     #[inline(never)]
@@ -689,7 +741,7 @@ impl Machine<'_> {
             (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
                 index_in(*i, items.len())
-                    .map(|i| items[i].clone())
+                    .map(|i| copy(&items[i]))
                     .ok_or_else(out_of_range)
             }
             (Value::Bytes(b), Value::Int(i)) => index_in(*i, b.0.len())
@@ -903,6 +955,22 @@ impl Machine<'_> {
     }
 }
 
+/// Bytes counted as held by the script until this is dropped.
+struct Held(usize);
+
+impl Held {
+    fn new(bytes: usize) -> Held {
+        crate::value::count(bytes, 0);
+        Held(bytes)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        crate::value::count(0, self.0);
+    }
+}
+
 /// Binds keyword arguments to the parameters after the `given` positional ones; `args` has one place per
 /// parameter. Returns which parameters got a value (bit i), or what is wrong.
 pub(crate) fn bind<'n>(
@@ -936,4 +1004,89 @@ pub(crate) fn bind<'n>(
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `for x in range(...)` takes a path of its own (no list is made): it must behave as the list would.
+
+    use alloc::string::{String, ToString};
+
+    use crate::{Config, Interpreter, Platform};
+
+    struct Out(String);
+
+    impl Platform for Out {
+        fn write(&mut self, text: &str) {
+            self.0.push_str(text);
+        }
+        fn read_line(&mut self, _: bool) -> Result<String, String> {
+            Err("end of input".into())
+        }
+        fn time_ms(&mut self) -> u64 {
+            0
+        }
+        fn sleep_ms(&mut self, _: u64) {}
+        fn reboot(&mut self) -> String {
+            "no".into()
+        }
+        fn halt(&mut self) -> String {
+            "no".into()
+        }
+        fn keymap(&mut self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn run(memory_limit: usize, source: &str) -> Result<String, String> {
+        let mut out = Out(String::new());
+        let config = Config {
+            memory_limit,
+            ..Config::default()
+        };
+        Interpreter::new(config)
+            .run("t.bs", source, &mut out)
+            .map_err(|e| e.to_string())?;
+        Ok(out.0)
+    }
+
+    // One test: the memory count is shared by the tests of this binary (without the `std` feature).
+    #[test]
+    fn for_over_range_is_the_loop_over_its_list() {
+        let big = 1 << 20;
+        let ints = "for i in range(3, 6) { print(i) }\nfor i in range(3) { print(i) }\n\
+                    for i in range(2, nil) { print(i) }\nfor i in range(2, 1) { print(i) }";
+        assert_eq!(run(big, ints).unwrap(), "3\n4\n5\n0\n1\n2\n0\n1\n");
+        let f = "fn f(n) { print(\"f\"); return n }\nfor i in range(f(2)) { print(i) }";
+        assert_eq!(run(big, f).unwrap(), "f\n0\n1\n");
+        let stop = "for i in range(10) { if i == 2 { break }; print(i) }";
+        assert_eq!(run(big, stop).unwrap(), "0\n1\n");
+        assert_eq!(
+            run(big, "\nfor i in range(\"a\") {}").unwrap_err(),
+            "t.bs:2:10: error: expected an int, not str"
+        );
+        assert_eq!(
+            run(big, "for i in range(1, 2, 3) {}").unwrap_err(),
+            "t.bs:1:10: error: too many arguments to range"
+        );
+        // The list's 100 items are held while the loop runs (32 bytes each), and no longer after it.
+        let before = crate::held_bytes();
+        assert_eq!(
+            run(4000, "for i in range(200) {}").unwrap_err(),
+            "t.bs:1:10: error: out of memory: the script holds too much"
+        );
+        assert_eq!(
+            run(4000, "for i in range(100) { let l = range(30) }").unwrap_err(),
+            "t.bs:1:31: error: out of memory: the script holds too much"
+        );
+        assert_eq!(
+            run(
+                4000,
+                "for i in range(100) {}\nlet l = range(100)\nprint(len(l))"
+            )
+            .unwrap(),
+            "100\n"
+        );
+        assert_eq!(crate::held_bytes(), before);
+    }
 }
