@@ -525,25 +525,34 @@ impl Machine<'_> {
     fn test(&mut self, e: &Expr) -> R<bool> {
         if let ExprKind::Binary(op, left, right) = &e.kind {
             if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
+                if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
+                    return Ok(compare(*op, x, y));
+                }
                 let a = self.operand(left)?;
                 let b = self.operand(right)?;
                 if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
                     let (x, y) = (*x, *y);
                     core::mem::forget(a);
                     core::mem::forget(b);
-                    return Ok(match op {
-                        Op::Lt => x < y,
-                        Op::Le => x <= y,
-                        Op::Gt => x > y,
-                        Op::Ge => x >= y,
-                        Op::Eq => x == y,
-                        _ => x != y,
-                    });
+                    return Ok(compare(*op, x, y));
                 }
                 return Ok(truth(self.binary(*op, a, b).map_err(|m| at(m, e.pos))?));
             }
         }
         Ok(truth(self.eval(e)?))
+    }
+
+    /// The int a leaf (an int constant, or a local that holds an int) stands for.
+    #[inline(always)]
+    fn int_leaf(&self, e: &Expr) -> Option<i64> {
+        match &e.kind {
+            ExprKind::Const(Value::Int(i)) => Some(*i),
+            ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
+                Some(Value::Int(i)) => Some(*i),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Evaluates leaves (constants and locals) without a call of `eval`, whose frame is large. Inlined on the
@@ -604,6 +613,24 @@ impl Machine<'_> {
         let ExprKind::Binary(op, left, right) = &e.kind else {
             return Ok(Value::Nil);
         };
+        // Int leaves are read as ints (no value is made, so none is copied through memory); a leaf has no
+        // effects, so reading both before either is evaluated changes nothing.
+        if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
+            let quick = match op {
+                Op::Add => x.checked_add(y).map(Value::Int),
+                Op::Sub => x.checked_sub(y).map(Value::Int),
+                Op::Lt => Some(Value::Bool(x < y)),
+                Op::Le => Some(Value::Bool(x <= y)),
+                Op::Gt => Some(Value::Bool(x > y)),
+                Op::Ge => Some(Value::Bool(x >= y)),
+                Op::Eq => Some(Value::Bool(x == y)),
+                Op::Ne => Some(Value::Bool(x != y)),
+                _ => None,
+            };
+            if let Some(v) = quick {
+                return Ok(v);
+            }
+        }
         let a = self.operand(left)?;
         let b = self.operand(right)?;
         if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
@@ -896,9 +923,11 @@ impl Machine<'_> {
         }
         self.steps += 1;
         self.depth += 1;
+        // Only a closure that captured variables is needed while it runs (to reach them).
+        let own = (!def.captures.is_empty()).then(|| closure.clone());
         let saved = (
             core::mem::replace(&mut self.base, base),
-            self.closure.replace(closure.clone()),
+            core::mem::replace(&mut self.closure, own),
         );
         let result = self.block(&closure.def.body);
         self.depth -= 1;
@@ -952,6 +981,19 @@ impl Machine<'_> {
         };
         self.stack.truncate(base);
         Err(error(String::from(m)))
+    }
+}
+
+/// A comparison of ints (`op` is one of the comparisons).
+#[inline(always)]
+fn compare(op: Op, x: i64, y: i64) -> bool {
+    match op {
+        Op::Lt => x < y,
+        Op::Le => x <= y,
+        Op::Gt => x > y,
+        Op::Ge => x >= y,
+        Op::Eq => x == y,
+        _ => x != y,
     }
 }
 

@@ -197,9 +197,17 @@ fn same_key(a: &str, b: &str) -> bool {
 #[inline(always)]
 pub(crate) fn copy(v: &Value) -> Value {
     match v {
-        Value::Int(i) => Value::Int(*i),
+        Value::Int(i) => fresh_int(*i),
         other => other.clone(),
     }
+}
+
+/// An int value built from its number: the compiler, seeing that it equals the value the number was read
+/// from, would otherwise copy that as one 16-byte load (the stall [`put`] describes). `black_box` hides the
+/// equality; what it costs is one store and load of the number, which forward.
+#[inline(always)]
+fn fresh_int(i: i64) -> Value {
+    Value::Int(core::hint::black_box(i))
 }
 
 /// Drops a value, with the scalar cases inline (they own nothing; the drop glue is an out-of-line call).
@@ -218,10 +226,18 @@ pub(crate) fn discard(v: Value) {
 /// out of line, where the copy is no longer right behind the stores.
 #[inline(always)]
 pub(crate) fn put(slot: &mut Value, v: Value) {
-    match v {
-        Value::Int(i) => discard(core::mem::replace(slot, Value::Int(i))),
-        Value::Nil => discard(core::mem::take(slot)),
-        v => put_other(slot, v),
+    // `forget`: a scalar owns nothing, and its drop would be a call of the drop glue.
+    match &v {
+        Value::Int(i) => {
+            let i = *i;
+            core::mem::forget(v);
+            discard(core::mem::replace(slot, fresh_int(i)));
+        }
+        Value::Nil => {
+            core::mem::forget(v);
+            discard(core::mem::take(slot));
+        }
+        _ => put_other(slot, v),
     }
 }
 
@@ -234,7 +250,7 @@ fn put_other(slot: &mut Value, v: Value) {
 #[inline(always)]
 pub(crate) fn take(slot: &mut Value) -> Value {
     if let Value::Int(i) = *slot {
-        *slot = Value::Nil;
+        core::mem::forget(core::mem::take(slot));
         Value::Int(i)
     } else {
         take_other(slot)
