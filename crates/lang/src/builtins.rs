@@ -413,6 +413,25 @@ impl Machine<'_> {
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
+        if let Some(Builtin {
+            params,
+            action: Action::Core(f),
+            ..
+        }) = BUILTINS.get(index as usize)
+        {
+            if keywords.is_empty() && self.stack.len() - base == params.len() {
+                // Every parameter given by position: the built-in takes its arguments where they are (the
+                // stack is lent out meanwhile; no built-in uses it).
+                let mut stack = core::mem::take(&mut self.stack);
+                let result = f(self, stack.get_mut(base..).unwrap_or_default());
+                self.stack = stack;
+                self.pop_to(base);
+                return match result {
+                    Ok(v) => Ok(crate::value::relay(v)),
+                    Err(m) => Err(crate::eval::error(m)),
+                };
+            }
+        }
         // The arguments move to a vector kept for the purpose, so that a call allocates nothing.
         let mut args = core::mem::take(&mut self.spare);
         args.clear();
@@ -669,10 +688,13 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let v = args.get_mut(1).map(core::mem::take).unwrap_or_default();
-    match first(args) {
+    let [list, rest @ ..] = args else {
+        return Ok(Value::Nil);
+    };
+    match list {
         Value::List(l) => {
             m.reserve(ITEM_BYTES)?;
+            let v = rest.first_mut().map(crate::value::take).unwrap_or_default();
             l.items.borrow_mut().push(v);
             l.recount();
             Ok(Value::Nil)

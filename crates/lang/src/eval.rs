@@ -9,7 +9,9 @@ use core::cell::RefCell;
 
 use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::builtins::{range_len, BUILTINS};
-use crate::value::{copy, discard, equal, held_bytes, put, take, Closure, Value, ITEM_BYTES};
+use crate::value::{
+    copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
+};
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
 pub(crate) type R<T> = Result<T, Box<ScriptError>>;
@@ -111,7 +113,7 @@ fn truth(v: Value) -> bool {
 impl Machine<'_> {
     /// Drops the stack down to `base`, scalars inline.
     #[inline(always)]
-    fn pop_to(&mut self, base: usize) {
+    pub(crate) fn pop_to(&mut self, base: usize) {
         while self.stack.len() > base {
             if let Some(v) = self.stack.pop() {
                 discard(v);
@@ -528,15 +530,6 @@ impl Machine<'_> {
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     return Ok(compare(*op, x, y));
                 }
-                let a = self.operand(left)?;
-                let b = self.operand(right)?;
-                if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
-                    let (x, y) = (*x, *y);
-                    core::mem::forget(a);
-                    core::mem::forget(b);
-                    return Ok(compare(*op, x, y));
-                }
-                return Ok(truth(self.binary(*op, a, b).map_err(|m| at(m, e.pos))?));
             }
         }
         Ok(truth(self.eval(e)?))
@@ -616,43 +609,23 @@ impl Machine<'_> {
         // Int leaves are read as ints (no value is made, so none is copied through memory); a leaf has no
         // effects, so reading both before either is evaluated changes nothing.
         if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
-            let quick = match op {
-                Op::Add => x.checked_add(y).map(Value::Int),
-                Op::Sub => x.checked_sub(y).map(Value::Int),
-                Op::Lt => Some(Value::Bool(x < y)),
-                Op::Le => Some(Value::Bool(x <= y)),
-                Op::Gt => Some(Value::Bool(x > y)),
-                Op::Ge => Some(Value::Bool(x >= y)),
-                Op::Eq => Some(Value::Bool(x == y)),
-                Op::Ne => Some(Value::Bool(x != y)),
-                _ => None,
-            };
-            if let Some(v) = quick {
+            if let Some(v) = quick(*op, x, y) {
                 return Ok(v);
             }
         }
         let a = self.operand(left)?;
         let b = self.operand(right)?;
         if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
-            let (x, y) = (*x, *y);
-            let quick = match op {
-                Op::Add => x.checked_add(y).map(Value::Int),
-                Op::Sub => x.checked_sub(y).map(Value::Int),
-                Op::Lt => Some(Value::Bool(x < y)),
-                Op::Le => Some(Value::Bool(x <= y)),
-                Op::Gt => Some(Value::Bool(x > y)),
-                Op::Ge => Some(Value::Bool(x >= y)),
-                Op::Eq => Some(Value::Bool(x == y)),
-                Op::Ne => Some(Value::Bool(x != y)),
-                _ => None,
-            };
-            if let Some(v) = quick {
+            if let Some(v) = quick(*op, *x, *y) {
                 core::mem::forget(a);
                 core::mem::forget(b);
                 return Ok(v);
             }
         }
-        self.binary(*op, a, b).map_err(|m| at(m, e.pos))
+        match self.binary(*op, a, b) {
+            Ok(v) => Ok(relay(v)),
+            Err(m) => Err(at(m, e.pos)),
+        }
     }
 
     /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
@@ -981,6 +954,20 @@ impl Machine<'_> {
         };
         self.stack.truncate(base);
         Err(error(String::from(m)))
+    }
+}
+
+/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which).
+#[inline(always)]
+fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
+    match op {
+        Op::Add => x.checked_add(y).map(Value::Int),
+        Op::Sub => x.checked_sub(y).map(Value::Int),
+        Op::Mul => x.checked_mul(y).map(Value::Int),
+        Op::Div => x.checked_div(y).map(Value::Int),
+        Op::Rem if y != 0 => Some(Value::Int(x.wrapping_rem(y))),
+        Op::Rem => None,
+        _ => Some(Value::Bool(compare(op, x, y))),
     }
 }
 

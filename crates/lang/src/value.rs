@@ -246,6 +246,28 @@ fn put_other(slot: &mut Value, v: Value) {
     *slot = v;
 }
 
+/// Passes on a value just made (see [`put`]): an int, bool or nil as scalars.
+#[inline(always)]
+pub(crate) fn relay(v: Value) -> Value {
+    match &v {
+        Value::Int(i) => {
+            let i = *i;
+            core::mem::forget(v);
+            fresh_int(i)
+        }
+        Value::Nil => {
+            core::mem::forget(v);
+            Value::Nil
+        }
+        Value::Bool(b) => {
+            let b = *b;
+            core::mem::forget(v);
+            Value::Bool(core::hint::black_box(b))
+        }
+        _ => v,
+    }
+}
+
 /// Takes a value out of a slot, as [`put`] stores one.
 #[inline(always)]
 pub(crate) fn take(slot: &mut Value) -> Value {
