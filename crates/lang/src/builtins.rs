@@ -405,7 +405,9 @@ pub fn help_text() -> String {
 }
 
 impl Machine<'_> {
-    /// Binds the arguments of a built-in to its parameters and runs it.
+    /// Binds the arguments of a built-in (on the stack from `base`) to its parameters and runs it. The
+    /// arguments stay where they are: the built-in works on that part of the stack (which is lent out
+    /// meanwhile; no built-in uses it).
     #[inline(never)]
     pub(crate) fn builtin(
         &mut self,
@@ -413,84 +415,71 @@ impl Machine<'_> {
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
-        if let Some(Builtin {
-            params,
-            action: Action::Core(f),
-            ..
-        }) = BUILTINS.get(index as usize)
-        {
-            if keywords.is_empty() && self.stack.len() - base == params.len() {
-                // Every parameter given by position: the built-in takes its arguments where they are (the
-                // stack is lent out meanwhile; no built-in uses it).
-                let mut stack = core::mem::take(&mut self.stack);
-                let result = f(self, stack.get_mut(base..).unwrap_or_default());
-                self.stack = stack;
-                self.pop_to(base);
-                return match result {
-                    Ok(v) => Ok(crate::value::relay(v)),
-                    Err(m) => Err(crate::eval::error(m)),
-                };
-            }
-        }
-        // The arguments move to a vector kept for the purpose, so that a call allocates nothing.
-        let mut args = core::mem::take(&mut self.spare);
-        args.clear();
-        args.extend(self.stack.drain(base..));
-        let result = self.builtin_with(index, &mut args, keywords);
-        args.clear();
-        self.spare = args;
-        result
-    }
-
-    fn builtin_with(
-        &mut self,
-        index: u8,
-        args: &mut Vec<Value>,
-        keywords: Vec<(Rc<str>, Value)>,
-    ) -> R<Value> {
         let Some(b) = BUILTINS.get(index as usize) else {
+            self.pop_to(base);
             return Ok(Value::Nil);
         };
-        let bad = |m: Fault| crate::eval::error(fault(&[&m, " to ", b.name]));
-        if keywords.is_empty() && args.len() == b.params.len() {
-            // Every parameter given by position: nothing to bind.
-        } else if matches!(b.params.first(), Some((_, Param::Rest))) {
-            if !keywords.is_empty() {
-                return Err(bad(String::from("no keyword arguments allowed")));
-            }
-        } else {
-            let n = b.params.len();
-            let given = args.len();
-            if given > n {
-                return Err(bad(String::from("too many arguments")));
-            }
-            args.resize(n, Value::Nil);
-            let required = b
-                .params
-                .iter()
-                .take_while(|p| p.1 == Param::Required)
-                .count();
-            let filled =
-                bind(n, &|i| b.params[i].0, required, given, args, keywords).map_err(bad)?;
-            for (i, (_, default)) in b.params.iter().enumerate() {
-                if filled & (1 << i) == 0 {
-                    args[i] = match default {
-                        Param::Int(n) => Value::Int(*n),
-                        Param::Str(s) => Value::str(s),
-                        Param::True => Value::Bool(true),
-                        _ => Value::Nil,
-                    };
-                }
+        if !keywords.is_empty() || self.stack.len() - base != b.params.len() {
+            if let Err(m) = self.bind_builtin(b, base, keywords) {
+                self.pop_to(base);
+                return Err(crate::eval::error(fault(&[&m, " to ", b.name])));
             }
         }
+        let mut stack = core::mem::take(&mut self.stack);
         let result = match b.action {
-            Action::Core(f) => f(self, args),
+            Action::Core(f) => f(self, stack.get_mut(base..).unwrap_or_default()),
             Action::Platform(which) => match PRIMITIVES.get(which as usize) {
-                Some(p) => self.platform.primitive(*p, core::mem::take(args)),
+                Some(p) => self.platform.primitive(*p, stack.drain(base..).collect()),
                 None => Ok(Value::Nil),
             },
         };
-        result.map_err(crate::eval::error)
+        self.stack = stack;
+        self.pop_to(base);
+        match result {
+            Ok(v) => Ok(crate::value::relay(v)),
+            Err(m) => Err(crate::eval::error(m)),
+        }
+    }
+
+    /// Gives a built-in one argument per parameter (defaults filled in), or says what is wrong. A variadic
+    /// one takes its positional arguments as they are.
+    #[inline(never)]
+    fn bind_builtin(
+        &mut self,
+        b: &Builtin,
+        base: usize,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> Result<(), Fault> {
+        if matches!(b.params.first(), Some((_, Param::Rest))) {
+            if !keywords.is_empty() {
+                return Err(String::from("no keyword arguments allowed"));
+            }
+            return Ok(());
+        }
+        let n = b.params.len();
+        let given = self.stack.len() - base;
+        if given > n {
+            return Err(String::from("too many arguments"));
+        }
+        self.stack.resize(base + n, Value::Nil);
+        let args = self.stack.get_mut(base..).unwrap_or_default();
+        let required = b
+            .params
+            .iter()
+            .take_while(|p| p.1 == Param::Required)
+            .count();
+        let filled = bind(n, &|i| b.params[i].0, required, given, args, keywords)?;
+        for (i, (arg, (_, default))) in args.iter_mut().zip(b.params).enumerate() {
+            if filled & (1 << i) == 0 {
+                *arg = match default {
+                    Param::Int(n) => Value::Int(*n),
+                    Param::Str(s) => Value::str(s),
+                    Param::True => Value::Bool(true),
+                    _ => Value::Nil,
+                };
+            }
+        }
+        Ok(())
     }
 }
 

@@ -80,8 +80,6 @@ pub(crate) struct Machine<'p> {
     pub stack_top: usize,
     pub stack_limit: usize,
     pub ret: Value,
-    /// The arguments of the built-in being called (kept to reuse its allocation).
-    pub spare: Vec<Value>,
     pub platform: &'p mut dyn Platform,
 }
 

@@ -212,7 +212,6 @@ impl Interpreter {
             stack_top: eval::stack_address(),
             stack_limit: self.config.stack_limit,
             ret: Value::Nil,
-            spare: Vec::new(),
             platform,
         };
         machine.stack.clear();
