@@ -251,6 +251,12 @@ impl Machine<'_> {
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
                     if self.test(cond)? {
+                        // `if ... { return x }` returns without a call of `block`.
+                        if let [Stmt::Return(Some(e))] = &body[..] {
+                            let v = self.operand(e)?;
+                            put(&mut self.ret, v);
+                            return Ok(Flow::Return);
+                        }
                         return self.block(body);
                     }
                 }
