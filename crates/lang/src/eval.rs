@@ -540,7 +540,8 @@ impl Machine<'_> {
     }
 
     /// The int a leaf (an int constant, or a local that holds an int) stands for.
-    #[inline(always)]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn int_leaf(&self, e: &Expr) -> Option<i64> {
         match &e.kind {
             ExprKind::Const(Value::Int(i)) => Some(*i),
@@ -962,7 +963,8 @@ impl Machine<'_> {
 }
 
 /// The operations on ints, but for the errors (overflow, division by zero: `binary` says which).
-#[inline(always)]
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
 fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
     match op {
         Op::Add => x.checked_add(y).map(Value::Int),

@@ -186,7 +186,8 @@ impl Map {
 
 /// Whether two map keys are the same: the last bytes first, which tells most keys apart (keys often share a
 /// prefix) without a call of `memcmp`.
-#[inline(always)]
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
 fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
@@ -224,7 +225,8 @@ pub(crate) fn discard(v: Value) {
 /// 16-byte load of two separate stores cannot be forwarded from them, it waits until they reach the cache (in
 /// `x = x + 1` that wait was two thirds of the time). An int is moved as its two words; anything else is moved
 /// out of line, where the copy is no longer right behind the stores.
-#[inline(always)]
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
 pub(crate) fn put(slot: &mut Value, v: Value) {
     // `forget`: a scalar owns nothing, and its drop would be a call of the drop glue.
     match &v {
@@ -247,7 +249,8 @@ fn put_other(slot: &mut Value, v: Value) {
 }
 
 /// Passes on a value just made (see [`put`]): an int, bool or nil as scalars.
-#[inline(always)]
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
 pub(crate) fn relay(v: Value) -> Value {
     match &v {
         Value::Int(i) => {
@@ -269,7 +272,8 @@ pub(crate) fn relay(v: Value) -> Value {
 }
 
 /// Takes a value out of a slot, as [`put`] stores one.
-#[inline(always)]
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
 pub(crate) fn take(slot: &mut Value) -> Value {
     if let Value::Int(i) = *slot {
         core::mem::forget(core::mem::take(slot));
