@@ -7,6 +7,7 @@
 # to the first serial line containing PATTERN ("-" if it never came).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 
 RUNS=${RUNS:-3}
 ELF=build/bootscript.elf
@@ -16,27 +17,10 @@ FULL=build/bootscript.full.elf
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-row() { printf '| %-52s | %12s | %-6s |\n' "$1" "$2" "${3:-}"; }
-header() { printf '\n%s\n| %-52s | %12s | %-6s |\n|%s|%s|%s|\n' "$1" "what" "value" "unit" \
-  "$(printf -- '-%.0s' {1..54})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..8})"; }
-
 # Builds $WORK/boot.iso with the payload, CMDLINE and the module files in BENCH_MODULES ("name=path ...").
 make_iso() {
-  rm -rf "$WORK/iso" && mkdir -p "$WORK/iso/boot/grub" "$WORK/iso/boot/modules"
-  cp "$ELF" "$WORK/iso/boot/bootscript.elf"
-  {
-    printf 'set timeout=0\nserial --unit=0 --speed=115200\nterminal_input serial console\n'
-    printf 'terminal_output serial console\nmenuentry bootscript {\n  insmod xzio\n  multiboot2 /boot/bootscript.elf %s\n' "$1"
-    local spec name path
-    for spec in ${BENCH_MODULES:-}; do
-      name=${spec%%=*} path=${spec#*=}
-      cp "$path" "$WORK/iso/boot/modules/$name"
-      printf '  module2 /boot/modules/%s %s\n' "$name" "$name"
-    done
-    printf '  boot\n}\n'
-  } > "$WORK/iso/boot/grub/grub.cfg"
-  grub-mkrescue -o "$WORK/boot.iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
-    --locales= --fonts= --themes= "$WORK/iso" >/dev/null 2>&1
+  # shellcheck disable=SC2086 # BENCH_MODULES is a list of words
+  bench_ours_iso "$ELF" "$WORK/boot.iso" "$1" ${BENCH_MODULES:-}
 }
 
 # One boot: prints "ms<TAB>line" for every serial line, ms since QEMU was started.
@@ -61,7 +45,7 @@ boot_times() {
   for pattern in "$@"; do
     TIME[$pattern]=$(for run in $(seq "$RUNS"); do
         grep -F -m1 -- "$pattern" "$WORK/run$run.txt" | cut -f1 || true
-      done | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')
+      done | bench_median_of)
   done
 }
 
