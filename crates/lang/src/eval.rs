@@ -58,12 +58,24 @@ fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
     place(error(message), pos)
 }
 
-#[derive(PartialEq, Eq, Clone, Copy)]
+/// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this comes
+/// back in registers: a `Result` of it came back through memory, on every statement.
 pub(crate) enum Flow {
     Normal,
     Break,
     Continue,
     Return,
+    Error(Box<ScriptError>),
+}
+
+/// `?` for functions that return a [`Flow`].
+macro_rules! attempt {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Flow::Error(e),
+        }
+    };
 }
 
 /// The running state: owned by the interpreter between runs, lent to the machine during one.
@@ -215,20 +227,20 @@ impl Machine<'_> {
         }
     }
 
-    pub fn block(&mut self, body: &[Stmt]) -> R<Flow> {
+    pub fn block(&mut self, body: &[Stmt]) -> Flow {
         for stmt in body {
-            let flow = self.exec(stmt)?;
-            if flow != Flow::Normal {
-                return Ok(flow);
+            let flow = self.exec(stmt);
+            if !matches!(flow, Flow::Normal) {
+                return flow;
             }
         }
-        Ok(Flow::Normal)
+        Flow::Normal
     }
 
-    fn exec(&mut self, stmt: &Stmt) -> R<Flow> {
+    fn exec(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
             Stmt::Expr(e) => {
-                let v = self.eval(e)?;
+                let v = attempt!(self.eval(e));
                 put(&mut self.ret, v);
             }
             Stmt::Let {
@@ -240,59 +252,59 @@ impl Machine<'_> {
                 if *early && captured.get() {
                     // A function that calls itself must find its own name bound while it is being made.
                     self.declare(*var, true, Value::Nil);
-                    let f = self.eval(value)?;
-                    self.write(*var, f).map_err(|m| at(m, value.pos))?;
+                    let f = attempt!(self.eval(value));
+                    attempt!(self.write(*var, f).map_err(|m| at(m, value.pos)));
                 } else {
-                    let v = self.eval(value)?;
+                    let v = attempt!(self.eval(value));
                     self.declare(*var, captured.get(), v);
                 }
             }
-            Stmt::Assign(target, value) => self.assign(target, value)?,
+            Stmt::Assign(target, value) => attempt!(self.assign(target, value)),
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
-                    if self.test(cond)? {
+                    if attempt!(self.test(cond)) {
                         // `if ... { return x }` returns without a call of `block`.
                         if let [Stmt::Return(Some(e))] = &body[..] {
-                            let v = self.operand(e)?;
+                            let v = attempt!(self.operand(e));
                             put(&mut self.ret, v);
-                            return Ok(Flow::Return);
+                            return Flow::Return;
                         }
                         return self.block(body);
                     }
                 }
                 if otherwise.is_empty() {
-                    return Ok(Flow::Normal);
+                    return Flow::Normal;
                 }
                 return self.block(otherwise);
             }
             Stmt::While(cond, body) => {
-                while self.test(cond)? {
-                    self.step().map_err(|e| place(e, cond.pos))?;
-                    match self.block(body)? {
+                while attempt!(self.test(cond)) {
+                    attempt!(self.step().map_err(|e| place(e, cond.pos)));
+                    match self.block(body) {
                         Flow::Break => break,
-                        Flow::Return => return Ok(Flow::Return),
-                        _ => {}
+                        Flow::Normal | Flow::Continue => {}
+                        other => return other,
                     }
                 }
             }
             Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Return(value) => {
                 let v = match value {
-                    Some(e) => self.operand(e)?,
+                    Some(e) => attempt!(self.operand(e)),
                     None => Value::Nil,
                 };
                 put(&mut self.ret, v);
-                return Ok(Flow::Return);
+                return Flow::Return;
             }
-            Stmt::Break => return Ok(Flow::Break),
-            Stmt::Continue => return Ok(Flow::Continue),
+            Stmt::Break => return Flow::Break,
+            Stmt::Continue => return Flow::Continue,
         }
-        Ok(Flow::Normal)
+        Flow::Normal
     }
 
     /// `for` and `try`, out of line so that `exec`'s frame stays small.
     #[inline(never)]
-    fn exec_rare(&mut self, stmt: &Stmt) -> R<Flow> {
+    fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
             Stmt::For {
                 var,
@@ -300,7 +312,7 @@ impl Machine<'_> {
                 iterable,
                 body,
             } => {
-                let (seq, mut ints) = self.iterable(iterable)?;
+                let (seq, mut ints) = attempt!(self.iterable(iterable));
                 // The bytes the list of a `range` would hold are held while the loop runs.
                 let _held = Held::new(ints.map_or(0, |(a, b)| range_len(a, b) * ITEM_BYTES));
                 let mut i = 0usize;
@@ -323,7 +335,7 @@ impl Machine<'_> {
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                         other => {
-                            return Err(at(
+                            return Flow::Error(at(
                                 fault(&["cannot iterate over a ", other.type_name()]),
                                 iterable.pos,
                             ))
@@ -331,12 +343,12 @@ impl Machine<'_> {
                     };
                     let Some(item) = item else { break };
                     i += 1;
-                    self.step().map_err(|e| place(e, iterable.pos))?;
+                    attempt!(self.step().map_err(|e| place(e, iterable.pos)));
                     self.declare(Var::Local(*var), captured.get(), item);
-                    match self.block(body)? {
+                    match self.block(body) {
                         Flow::Break => break,
-                        Flow::Return => return Ok(Flow::Return),
-                        _ => {}
+                        Flow::Normal | Flow::Continue => {}
+                        other => return other,
                     }
                 }
             }
@@ -353,7 +365,7 @@ impl Machine<'_> {
                     self.closure.clone(),
                 );
                 match self.block(body) {
-                    Err(e) if !e.fatal => {
+                    Flow::Error(e) if !e.fatal => {
                         self.stack.truncate(stack);
                         (self.base, self.depth, self.closure) = (base, depth, closure);
                         self.declare(Var::Local(*var), captured.get(), Value::string(e.message));
@@ -364,7 +376,7 @@ impl Machine<'_> {
             }
             _ => {}
         }
-        Ok(Flow::Normal)
+        Flow::Normal
     }
 
     /// What a `for` iterates over: a value, or for `range(...)` with int bounds, the bounds alone. Such a loop
@@ -912,14 +924,14 @@ impl Machine<'_> {
         (self.base, self.closure) = saved;
         self.pop_to(base);
         match result {
-            Ok(Flow::Return) => Ok(take(&mut self.ret)),
-            Ok(_) => Ok(Value::Nil),
-            Err(mut e) => {
+            Flow::Return => Ok(take(&mut self.ret)),
+            Flow::Error(mut e) => {
                 if e.file.is_empty() && e.line != 0 {
                     e.file = String::from(&*closure.def.file);
                 }
                 Err(e)
             }
+            _ => Ok(Value::Nil),
         }
     }
 

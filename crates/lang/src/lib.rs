@@ -218,20 +218,20 @@ impl Interpreter {
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
         let result = machine.block(&parsed.main.body);
         let value = match (&result, parsed.main.body.last()) {
-            (Ok(Flow::Normal), Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
+            (Flow::Normal, Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
             _ => None,
         };
         self.values = machine.globals;
         self.stack = machine.stack;
         self.stack.clear();
         match result {
-            Ok(_) => Ok(value),
-            Err(mut e) => {
+            Flow::Error(mut e) => {
                 if e.file.is_empty() {
                     e.file = String::from(&*file);
                 }
                 Err(*e)
             }
+            _ => Ok(value),
         }
     }
 
