@@ -213,7 +213,7 @@ impl Machine<'_> {
         match var {
             Var::Local(slot) => {
                 if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                    *s = value;
+                    put(s, value);
                 }
             }
             Var::Global(g) => {
@@ -613,8 +613,41 @@ impl Machine<'_> {
                 return self.eval(right);
             }
             ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
+            ExprKind::Index(..) => return self.index_expr(e),
             _ => return self.eval_rare(e),
         })
+    }
+
+    /// `x[i]`. A local list indexed by an int leaf, or a local map by a local str, is read where it is (no
+    /// reference to it is taken); anything else (and every error) goes the general way.
+    #[inline(never)]
+    fn index_expr(&mut self, e: &Expr) -> R<Value> {
+        let ExprKind::Index(base, index) = &e.kind else {
+            return Ok(Value::Nil);
+        };
+        if let ExprKind::Var(Var::Local(slot)) = base.kind {
+            match self.stack.get(self.base + slot as usize) {
+                Some(Value::List(l)) => {
+                    if let Some(i) = self.int_leaf(index) {
+                        let items = l.items.borrow();
+                        if let Some(i) = index_in(i, items.len()) {
+                            return Ok(copy(&items[i]));
+                        }
+                    }
+                }
+                Some(Value::Map(m)) => {
+                    if let ExprKind::Var(Var::Local(key)) = index.kind {
+                        if let Some(Value::Str(k)) = self.stack.get(self.base + key as usize) {
+                            return Ok(m.get(&k.0).unwrap_or_default());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let container = self.eval(base)?;
+        let key = self.eval(index)?;
+        self.index(&container, &key).map_err(|m| at(m, e.pos))
     }
 
     /// A binary operation: the common int cases here, everything else (and every error) in `binary`.
@@ -684,11 +717,6 @@ impl Machine<'_> {
                 ),
                 other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
             },
-            ExprKind::Index(base, index) => {
-                let container = self.eval(base)?;
-                let key = self.eval(index)?;
-                self.index(&container, &key).map_err(|m| at(m, e.pos))?
-            }
             ExprKind::Field(base, name) => match self.eval(base)? {
                 Value::Map(m) => m.get(name).unwrap_or_default(),
                 other => {
@@ -1135,5 +1163,19 @@ mod tests {
             "100\n"
         );
         assert_eq!(crate::held_bytes(), before);
+    }
+
+    /// `x[i]` of a local list or map takes a path of its own too.
+    #[test]
+    fn index_of_a_local_is_the_general_index() {
+        let script = "fn f() {\n    let l = [10, 20, 30]\n    let m = {a: 1}\n    let k = \"a\"\n    let z = \"z\"\n\
+                      let i = -1\n    let g = fn() { return l }\n    print(l[0], l[i], m[k], m[z], g()[1])\n\
+                      try { print(m[i]) } catch e { print(e) }\n    i = 3\n    return l[i]\n}\nf()";
+        assert_eq!(
+            run(1 << 20, script).unwrap_err(),
+            "t.bs:11:12: error: index out of range"
+        );
+        let script = "fn f() { let l = [10, 20]; let i = -2; let k = \"x\"; let m = {x: 5}; print(l[i], m[k]) }\nf()";
+        assert_eq!(run(1 << 20, script).unwrap(), "10 5\n");
     }
 }
