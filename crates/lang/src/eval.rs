@@ -205,6 +205,12 @@ impl Machine<'_> {
     /// Declares a variable: a fresh cell when a closure captures it, so each declaration (and each loop
     /// iteration) binds a new variable.
     fn declare(&mut self, var: Var, captured: bool, value: Value) {
+        if let (Var::Local(slot), false) = (var, captured) {
+            if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
+                put(s, value);
+            }
+            return;
+        }
         let value = if captured {
             Value::Cell(Rc::new(RefCell::new(value)))
         } else {

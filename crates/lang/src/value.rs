@@ -233,13 +233,23 @@ pub(crate) fn put(slot: &mut Value, v: Value) {
         Value::Int(i) => {
             let i = *i;
             core::mem::forget(v);
-            discard(core::mem::replace(slot, fresh_int(i)));
+            set(slot, fresh_int(i));
         }
         Value::Nil => {
             core::mem::forget(v);
-            discard(core::mem::take(slot));
+            set(slot, Value::Nil);
         }
         _ => put_other(slot, v),
+    }
+}
+
+/// Overwrites a slot; a scalar there is overwritten without being read whole (only its tag).
+#[inline(always)]
+fn set(slot: &mut Value, new: Value) {
+    if matches!(slot, Value::Int(_) | Value::Bool(_) | Value::Nil) {
+        core::mem::forget(core::mem::replace(slot, new));
+    } else {
+        *slot = new;
     }
 }
 
