@@ -585,7 +585,15 @@ impl Machine<'_> {
                     None => Value::Nil,
                 })
             }
-            ExprKind::Binary(..) => self.arithmetic(e),
+            ExprKind::Binary(op, left, right) => {
+                // Int leaves without a call of `arithmetic` (as in `f(n - 1)`).
+                if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
+                    if let Some(v) = quick(*op, x, y) {
+                        return Ok(v);
+                    }
+                }
+                self.arithmetic(e)
+            }
             ExprKind::Call(..) => self.call_expr(e),
             _ => self.eval(e),
         }
