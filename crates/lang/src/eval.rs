@@ -542,8 +542,9 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The truth of a condition: a comparison of ints is decided without a call of `eval` and a bool value.
-    /// Inlined into `if` and `while` on the host (a call less per test); the payload keeps one copy, for size.
+    /// The truth of a condition: a comparison of int leaves (`i < n`) is decided without a call of `eval` and
+    /// a bool value. Inlined into `if` and `while` on the host (a call less per test); the payload keeps one
+    /// copy, for size.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn test(&mut self, e: &Expr) -> R<bool> {
@@ -571,8 +572,9 @@ impl Machine<'_> {
         }
     }
 
-    /// Evaluates leaves (constants and locals) without a call of `eval`, whose frame is large. Inlined on the
-    /// host; one copy in the payload, for size.
+    /// Evaluates an operand: leaves (constants and locals) and int operations of int leaves here, operations
+    /// and calls straight in their own functions, the rest through `eval`. Inlined on the host; one copy in
+    /// the payload, for size.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn operand(&mut self, e: &Expr) -> R<Value> {

@@ -287,7 +287,7 @@ pub(crate) fn relay(v: Value) -> Value {
 pub(crate) fn take(slot: &mut Value) -> Value {
     if let Value::Int(i) = *slot {
         core::mem::forget(core::mem::take(slot));
-        Value::Int(i)
+        fresh_int(i)
     } else {
         take_other(slot)
     }
