@@ -634,36 +634,31 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]`. A local list indexed by an int leaf, or a local map by a local str, is read where it is (no
-    /// reference to it is taken); anything else (and every error) goes the general way.
+    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), they are indexed where
+    /// they are: no reference to the list or map is taken and dropped.
     #[inline(never)]
     fn index_expr(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Index(base, index) = &e.kind else {
             return Ok(Value::Nil);
         };
-        if let ExprKind::Var(Var::Local(slot)) = base.kind {
-            match self.stack.get(self.base + slot as usize) {
-                Some(Value::List(l)) => {
-                    if let Some(i) = self.int_leaf(index) {
-                        let items = l.items.borrow();
-                        if let Some(i) = index_in(i, items.len()) {
-                            return Ok(copy(&items[i]));
-                        }
-                    }
-                }
-                Some(Value::Map(m)) => {
-                    if let ExprKind::Var(Var::Local(key)) = index.kind {
-                        if let Some(Value::Str(k)) = self.stack.get(self.base + key as usize) {
-                            return Ok(m.get(&k.0).unwrap_or_default());
-                        }
-                    }
-                }
-                _ => {}
-            }
+        if let (Some(container), Some(key)) = (self.leaf(base), self.leaf(index)) {
+            return self.index(container, key).map_err(|m| at(m, e.pos));
         }
         let container = self.eval(base)?;
         let key = self.eval(index)?;
         self.index(&container, &key).map_err(|m| at(m, e.pos))
+    }
+
+    /// The value of a leaf where it is: a constant, or a local that is not a captured cell.
+    fn leaf<'a>(&'a self, e: &'a Expr) -> Option<&'a Value> {
+        match &e.kind {
+            ExprKind::Const(v) => Some(v),
+            ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
+                Some(Value::Cell(_)) => None,
+                v => v,
+            },
+            _ => None,
+        }
     }
 
     /// A binary operation: the common int cases here, everything else (and every error) in `binary`.
@@ -795,7 +790,8 @@ impl Machine<'_> {
         }
     }
 
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn index(&self, container: &Value, key: &Value) -> Result<Value, Fault> {
         let out_of_range = || String::from("index out of range");
         match (container, key) {
