@@ -385,46 +385,32 @@ impl Machine<'_> {
         Flow::Normal
     }
 
-    /// What a `for` iterates over: a value, or for `range(...)` with int bounds, the bounds alone. Such a loop
-    /// does not make the list, but it is checked and counted as if it did (see `Held`): the script sees no
-    /// difference, as the list is out of its reach.
+    /// What a `for` iterates over: a value, or for `range(...)` of int leaves (constants, locals holding ints),
+    /// the bounds alone. Such a loop does not make the list, but it is checked and counted as if it did (see
+    /// `Held`): the script sees no difference, as the list is out of its reach. Leaves have no effects, so
+    /// looking at them first changes nothing when the loop goes the general way.
     fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
-        let ExprKind::Call(callee, args, keywords) = &e.kind else {
-            return Ok((self.eval(e)?, None));
-        };
-        let builtin = match (&callee.kind, keywords.is_empty(), args.len()) {
-            (ExprKind::Var(Var::Global(g)), true, 1 | 2) => match self.globals.get(*g as usize) {
-                Some(Some(Value::Builtin(b))) => *b,
-                _ => return Ok((self.eval(e)?, None)),
-            },
-            _ => return Ok((self.eval(e)?, None)),
-        };
-        if BUILTINS
-            .get(builtin as usize)
-            .is_none_or(|b| b.name != "range")
-        {
-            return Ok((self.eval(e)?, None));
-        }
-        let base = self.stack.len();
-        for arg in args {
-            let v = self.operand(arg)?;
-            self.stack.push(v);
-        }
-        let bounds = match self.stack.get(base..) {
-            Some([Value::Int(n)]) => (0, *n),
-            Some([Value::Int(a), Value::Int(b)]) => (*a, *b),
-            // Anything else is for `range` itself to refuse (or take), with its own message.
-            _ => {
-                let seq = self
-                    .builtin(builtin, base, Vec::new())
-                    .map_err(|err| place(err, e.pos))?;
-                return Ok((seq, None));
+        if let ExprKind::Call(callee, args, keywords) = &e.kind {
+            if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, keywords.is_empty()) {
+                let range = match self.globals.get(*g as usize) {
+                    Some(Some(Value::Builtin(b))) => BUILTINS.get(*b as usize),
+                    _ => None,
+                };
+                let bounds = match &args[..] {
+                    [n] => self.int_leaf(n).map(|n| (0, n)),
+                    [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
+                    _ => None,
+                };
+                if let (Some(b), Some((a, z))) = (range, bounds) {
+                    if b.name == "range" {
+                        let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
+                        self.reserve(bytes).map_err(|m| at(m, e.pos))?;
+                        return Ok((Value::Nil, bounds));
+                    }
+                }
             }
-        };
-        self.stack.truncate(base);
-        let bytes = range_len(bounds.0, bounds.1).saturating_mul(ITEM_BYTES);
-        self.reserve(bytes).map_err(|m| at(m, e.pos))?;
-        Ok((Value::Nil, Some(bounds)))
+        }
+        Ok((self.eval(e)?, None))
     }
 
     #[inline(never)]
