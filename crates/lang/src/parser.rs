@@ -155,13 +155,19 @@ fn binary_op(kind: Kind) -> Option<(u8, Op)> {
     })
 }
 
+/// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
+#[inline(never)]
+fn boxed(e: Expr) -> Box<Expr> {
+    Box::new(e)
+}
+
 fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
 impl<'a> Parser<'a> {
     /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position.
-    fn fail(&self, message: &str, tok: Token) -> Box<ScriptError> {
+    fn fail(&self, message: &str, tok: &Token) -> Box<ScriptError> {
         let mut text = String::from(message);
         match tok.kind {
             Kind::Eof => text.push_str(" near end of input"),
@@ -201,18 +207,17 @@ impl<'a> Parser<'a> {
             .unwrap_or("")
     }
 
-    /// Moves to the next token and returns the one it passes.
-    fn advance(&mut self) -> R<Token> {
-        let old = self.tok;
+    /// Moves to the next token. (The error alone comes back: one register, tested at every call.)
+    fn advance(&mut self) -> R<()> {
         loop {
             self.tok = self
                 .lexer
                 .next()
-                .map_err(|(message, tok)| self.fail(message, tok))?;
+                .map_err(|(message, tok)| self.fail(message, &tok))?;
             if self.tok.kind != Kind::Newline
                 || !self.skip_newlines.last().copied().unwrap_or(false)
             {
-                return Ok(old);
+                return Ok(());
             }
         }
     }
@@ -224,9 +229,9 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn expect(&mut self, kind: Kind, message: &str) -> R<Token> {
+    fn expect(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, self.tok));
+            return Err(self.fail(message, &self.tok));
         }
         self.advance()
     }
@@ -234,7 +239,7 @@ impl<'a> Parser<'a> {
     /// Opens a bracket: `skip` says whether newlines inside it are skipped.
     fn open(&mut self, kind: Kind, skip: bool, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, self.tok));
+            return Err(self.fail(message, &self.tok));
         }
         self.skip_newlines.push(skip);
         self.advance()?;
@@ -244,7 +249,7 @@ impl<'a> Parser<'a> {
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
     fn close(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, self.tok));
+            return Err(self.fail(message, &self.tok));
         }
         self.skip_newlines.pop();
         self.advance()?;
@@ -252,7 +257,8 @@ impl<'a> Parser<'a> {
     }
 
     fn name(&mut self) -> R<Rc<str>> {
-        let tok = self.expect(Kind::Name, "expected a name")?;
+        let tok = self.tok;
+        self.expect(Kind::Name, "expected a name")?;
         Ok(Rc::from(self.text(tok)))
     }
 
@@ -267,7 +273,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.fail("too deeply nested", self.tok));
+            return Err(self.fail("too deeply nested", &self.tok));
         }
         Ok(())
     }
@@ -302,7 +308,7 @@ impl<'a> Parser<'a> {
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.scope().locals.len() >= MAX_LOCALS {
-            return Err(self.fail("too many local variables in one function", self.tok));
+            return Err(self.fail("too many local variables in one function", &self.tok));
         }
         let scope = self.scope();
         let slot = scope.slots;
@@ -327,7 +333,7 @@ impl<'a> Parser<'a> {
     /// The global called `name` (a new one if need be).
     fn global(&mut self, name: &str) -> R<u32> {
         if self.globals.find(name).is_none() && self.globals.names.len() >= MAX_GLOBALS {
-            return Err(self.fail("too many global names", self.tok));
+            return Err(self.fail("too many global names", &self.tok));
         }
         Ok(self.globals.slot(name))
     }
@@ -424,7 +430,7 @@ impl<'a> Parser<'a> {
                 Ok(())
             }
             Kind::RBrace | Kind::Eof => Ok(()),
-            _ => Err(self.fail("expected the end of the statement", self.tok)),
+            _ => Err(self.fail("expected the end of the statement", &self.tok)),
         }
     }
 
@@ -486,7 +492,7 @@ impl<'a> Parser<'a> {
             }
             Kind::Break | Kind::Continue => {
                 if self.scope().loops == 0 {
-                    return Err(self.fail("not inside a loop", start));
+                    return Err(self.fail("not inside a loop", &start));
                 }
                 self.advance()?;
                 if start.kind == Kind::Break {
@@ -499,7 +505,7 @@ impl<'a> Parser<'a> {
                 let target = self.expr(1)?;
                 if self.tok.kind == Kind::Assign {
                     if !is_place(&target) {
-                        return Err(self.fail("cannot assign to this", self.tok));
+                        return Err(self.fail("cannot assign to this", &self.tok));
                     }
                     self.advance()?;
                     self.skip_newlines()?;
@@ -574,7 +580,7 @@ impl<'a> Parser<'a> {
         self.advance()?;
         let body = self.block()?;
         if !self.skip_newlines_before(Kind::Catch)? {
-            return Err(self.fail("expected 'catch'", self.tok));
+            return Err(self.fail("expected 'catch'", &self.tok));
         }
         self.advance()?;
         let name = self.name()?;
@@ -600,10 +606,10 @@ impl<'a> Parser<'a> {
             let tok = self.tok;
             let param = self.name()?;
             if params.len() >= 64 {
-                return Err(self.fail("too many parameters", tok));
+                return Err(self.fail("too many parameters", &tok));
             }
             if params.contains(&param) {
-                return Err(self.fail("repeated parameter", tok));
+                return Err(self.fail("repeated parameter", &tok));
             }
             params.push(param.clone());
             self.open_block_once();
@@ -653,7 +659,7 @@ impl<'a> Parser<'a> {
             self.advance()?;
             Expr {
                 pos,
-                kind: ExprKind::Not(Box::new(self.expr(3)?)),
+                kind: ExprKind::Not(boxed(self.expr(3)?)),
             }
         } else {
             self.unary()?
@@ -673,8 +679,8 @@ impl<'a> Parser<'a> {
             let pos = self.pos();
             self.advance()?;
             self.skip_newlines()?;
-            let right = Box::new(self.expr(prec + 1)?);
-            let left_box = Box::new(left);
+            let right = boxed(self.expr(prec + 1)?);
+            let left_box = boxed(left);
             left = Expr {
                 pos,
                 kind: match op {
@@ -684,7 +690,7 @@ impl<'a> Parser<'a> {
                 },
             };
             if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
-                return Err(self.fail("comparisons do not chain", self.tok));
+                return Err(self.fail("comparisons do not chain", &self.tok));
             }
             // A long chain nests as deeply as brackets would.
             self.enter()?;
@@ -710,7 +716,7 @@ impl<'a> Parser<'a> {
             }
             return Ok(Expr {
                 pos,
-                kind: ExprKind::Neg(Box::new(operand)),
+                kind: ExprKind::Neg(boxed(operand)),
             });
         }
         self.postfix()
@@ -734,17 +740,17 @@ impl<'a> Parser<'a> {
                             pos,
                         });
                     }
-                    ExprKind::Call(Box::new(e), positional, keywords)
+                    ExprKind::Call(boxed(e), positional, keywords)
                 }
                 Kind::LBracket => {
                     self.open(Kind::LBracket, true, "expected '['")?;
                     let index = self.expr(1)?;
                     self.close(Kind::RBracket, "expected ']'")?;
-                    ExprKind::Index(Box::new(e), Box::new(index))
+                    ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
                     self.advance()?;
-                    ExprKind::Field(Box::new(e), self.name()?)
+                    ExprKind::Field(boxed(e), self.name()?)
                 }
                 _ => break,
             };
@@ -767,7 +773,7 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 keywords.push((name, self.expr(1)?));
             } else if !keywords.is_empty() {
-                return Err(self.fail("positional argument after keyword arguments", self.tok));
+                return Err(self.fail("positional argument after keyword arguments", &self.tok));
             } else {
                 positional.push(self.expr(1)?);
             }
@@ -808,7 +814,7 @@ impl<'a> Parser<'a> {
                     kind: ExprKind::Func(self.function(Rc::from("fn"))?),
                 });
             }
-            _ => return Err(self.fail("expected an expression", tok)),
+            _ => return Err(self.fail("expected an expression", &tok)),
         };
         self.advance()?;
         Ok(Expr { pos, kind })
@@ -841,7 +847,7 @@ impl<'a> Parser<'a> {
             let key: Rc<str> = match tok.kind {
                 Kind::Name => Rc::from(self.text(tok)),
                 Kind::Str => Rc::from(self.string(tok)?),
-                _ => return Err(self.fail("expected a key", tok)),
+                _ => return Err(self.fail("expected a key", &tok)),
             };
             self.advance()?;
             self.expect(Kind::Colon, "expected ':'")?;
@@ -875,16 +881,16 @@ impl<'a> Parser<'a> {
             }
             let d = match (c as char).to_digit(radix) {
                 Some(d) => d,
-                None => return Err(self.fail("malformed number", tok)),
+                None => return Err(self.fail("malformed number", &tok)),
             };
             n = n
                 .checked_mul(radix as i64)
                 .and_then(|n| n.checked_add(d as i64))
-                .ok_or_else(|| self.fail("number too large", tok))?;
+                .ok_or_else(|| self.fail("number too large", &tok))?;
             last_digit = true;
         }
         if !last_digit {
-            return Err(self.fail("malformed number", tok));
+            return Err(self.fail("malformed number", &tok));
         }
         Ok(n)
     }
@@ -916,13 +922,13 @@ impl<'a> Parser<'a> {
                     i += 2;
                     match (hi, lo) {
                         (Some(hi), Some(lo)) => hi << 4 | lo,
-                        _ => return Err(self.fail("malformed \\x escape", tok)),
+                        _ => return Err(self.fail("malformed \\x escape", &tok)),
                     }
                 }
-                _ => return Err(self.fail("unknown escape", tok)),
+                _ => return Err(self.fail("unknown escape", &tok)),
             });
         }
-        String::from_utf8(out).map_err(|_| self.fail("string is not valid UTF-8", tok))
+        String::from_utf8(out).map_err(|_| self.fail("string is not valid UTF-8", &tok))
     }
 
     fn byte_string(&self, tok: Token) -> R<Vec<u8>> {
@@ -935,14 +941,14 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let d =
-                hex_digit(c).ok_or_else(|| self.fail("not a hex digit in a byte string", tok))?;
+                hex_digit(c).ok_or_else(|| self.fail("not a hex digit in a byte string", &tok))?;
             match high.take() {
                 Some(h) => out.push(h << 4 | d),
                 None => high = Some(d),
             }
         }
         if high.is_some() {
-            return Err(self.fail("odd number of hex digits", tok));
+            return Err(self.fail("odd number of hex digits", &tok));
         }
         Ok(out)
     }
