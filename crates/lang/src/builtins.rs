@@ -74,334 +74,216 @@ const PRIMITIVES: [Primitive; 15] = [
 impl Primitive {
     /// Its name in scripts, e.g. `aes_setup`.
     pub fn name(self) -> &'static str {
-        BUILTINS[FIRST_PRIMITIVE + self as usize].name
+        name(FIRST_PRIMITIVE + self as usize).unwrap_or_default()
     }
     /// The names of its parameters, in the order `args` has them.
     pub fn params(self) -> Vec<&'static str> {
-        BUILTINS[FIRST_PRIMITIVE + self as usize]
-            .params
-            .iter()
-            .map(|(n, _)| *n)
-            .collect()
+        let i = FIRST_PRIMITIVE + self as usize;
+        (0..arity(i)).map(|k| param_name(param(i, k))).collect()
     }
 }
 
-/// A parameter's default.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Param {
-    /// No default: the argument is required.
-    Required,
-    /// Optional, `nil` when not given.
-    Nil,
-    Int(i64),
-    Str(&'static str),
-    True,
-    /// Any number of positional arguments (only `print`).
-    Rest,
-}
+/// A built-in written in Rust: the machine and its arguments, one per parameter (defaults filled in).
+type Core = fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>;
 
-pub(crate) enum Action {
-    Core(fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>),
-    Platform(u8),
-}
+/// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
+/// These lines are the table itself (names, parameters and defaults are read from them), which keeps it to its
+/// text: a parameter is `x` (required), `x?` (nil when left out), `x=DEFAULT` (`true`, an int or a quoted str)
+/// or `x...` (any number of positional arguments). The primitives come last but one, in the order of
+/// [`Primitive`].
+const HELP: &str = "\
+    print(values...)  print values joined by spaces, then a newline\n\
+    str(x)  the text form of x\n\
+    int(x)  an int, or a str of decimal or 0x digits as an int\n\
+    len(x)  characters of a str, bytes of bytes, items of a list, keys of a map\n\
+    type(x)  the type name: nil bool int str bytes list map fn\n\
+    hex(x)  bytes or an int as lowercase hex text\n\
+    unhex(s)  hex text (either case) as bytes\n\
+    bytes(x)  the UTF-8 of a str (or a list of ints 0-255) as bytes\n\
+    text(b)  bytes that are valid UTF-8 as a str\n\
+    slice(x, start, end?)  part of a str, bytes or list (Python rules)\n\
+    push(list, value)  append a value to a list\n\
+    pop(list)  remove and return the last item of a list\n\
+    keys(map)  the keys of a map, in insertion order\n\
+    remove(map, key)  remove a key from a map, returning its value or nil\n\
+    contains(x, value)  substring, sub-bytes, list item or map key?\n\
+    split(s, sep?)  split a str at sep (at white space without sep)\n\
+    join(list, sep=\"\")  join a list of strs with sep between them\n\
+    trim(s)  a str without white space at both ends\n\
+    range(a, b?)  the list 0..a-1, or a..b-1\n\
+    error(message)  raise an error with this message\n\
+    assert(cond, message?)  raise an error unless cond is true\n\
+    time_ms()  milliseconds since the start\n\
+    sleep_ms(ms)  wait this many milliseconds\n\
+    help()  list the built-in functions\n\
+    prompt(message, echo=true)  ask for a line (echo=false: hidden)\n\
+    keymap(name)  the keyboard layout for prompt: us uk de fr\n\
+    reboot()  restart the machine\n\
+    sha1(x)  the SHA-1 of a str or bytes\n\
+    sha256(x)  the SHA-256 of a str or bytes\n\
+    sha512(x)  the SHA-512 of a str or bytes\n\
+    hmac(hash, key, data)  HMAC with hash sha1, sha256 or sha512\n\
+    pbkdf2(hash, password, salt, iterations, length)  PBKDF2 key derivation: length bytes\n\
+    aes_setup(name, device, key, cipher=\"aes-xts-plain64\", offset=0, size?, skip=0)  map a plain AES volume as a new device\n\
+    luks_open(device, passphrase, name)  unlock a LUKS1/LUKS2 volume as name\n\
+    disks()  the block devices: list of {name, size, kind}\n\
+    mount(device, path)  mount the file system of a device at path\n\
+    umount(path)  unmount what is mounted at path\n\
+    ls(path)  the names in a directory\n\
+    read(path)  the content of a file as bytes\n\
+    exists(path)  does the path exist?\n\
+    stat(path)  {size, kind} of a path (kind file or dir)\n\
+    exec(kernel, cmdline=\"\", initrd?, files?)  boot a Linux or Multiboot2 kernel\n\
+    halt()  stop the machine\n\
+";
 
-pub(crate) struct Builtin {
-    pub name: &'static str,
-    pub params: &'static [(&'static str, Param)],
-    pub action: Action,
-    pub help: &'static str,
-}
-
-use Param::{Int as I, Nil as O, Required as Q, Str as S};
-
-const fn core(
-    name: &'static str,
-    params: &'static [(&'static str, Param)],
-    f: fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>,
-    help: &'static str,
-) -> Builtin {
-    Builtin {
-        name,
-        params,
-        action: Action::Core(f),
-        help,
-    }
-}
-
-const fn platform(
-    name: &'static str,
-    params: &'static [(&'static str, Param)],
-    which: u8,
-    help: &'static str,
-) -> Builtin {
-    Builtin {
-        name,
-        params,
-        action: Action::Platform(which),
-        help,
-    }
-}
-
+/// The number of built-ins (the lines of [`HELP`]).
+pub(crate) const COUNT: usize = 43;
 const FIRST_PRIMITIVE: usize = 27;
+/// The index of `range`, which a `for` loop may run without making the list.
+pub(crate) const RANGE: u8 = 18;
 
-/// Every built-in, in the order of their indexes (the primitives last, in the order of [`Primitive`]).
-pub(crate) static BUILTINS: [Builtin; 43] = [
-    core(
-        "print",
-        &[("values", Param::Rest)],
-        print,
-        "print values joined by spaces, then a newline",
-    ),
-    core("str", &[("x", Q)], str_, "the text form of x"),
-    core(
-        "int",
-        &[("x", Q)],
-        int,
-        "an int, or a str of decimal or 0x digits as an int",
-    ),
-    core(
-        "len",
-        &[("x", Q)],
-        len,
-        "characters of a str, bytes of bytes, items of a list, keys of a map",
-    ),
-    core(
-        "type",
-        &[("x", Q)],
-        type_,
-        "the type name: nil bool int str bytes list map fn",
-    ),
-    core(
-        "hex",
-        &[("x", Q)],
-        hex,
-        "bytes or an int as lowercase hex text",
-    ),
-    core(
-        "unhex",
-        &[("s", Q)],
-        unhex,
-        "hex text (either case) as bytes",
-    ),
-    core(
-        "bytes",
-        &[("x", Q)],
-        bytes,
-        "the UTF-8 of a str (or a list of ints 0-255) as bytes",
-    ),
-    core(
-        "text",
-        &[("b", Q)],
-        text,
-        "bytes that are valid UTF-8 as a str",
-    ),
-    core(
-        "slice",
-        &[("x", Q), ("start", Q), ("end", O)],
-        slice,
-        "part of a str, bytes or list (Python rules)",
-    ),
-    core(
-        "push",
-        &[("list", Q), ("value", Q)],
-        push,
-        "append a value to a list",
-    ),
-    core(
-        "pop",
-        &[("list", Q)],
-        pop,
-        "remove and return the last item of a list",
-    ),
-    core(
-        "keys",
-        &[("map", Q)],
-        keys,
-        "the keys of a map, in insertion order",
-    ),
-    core(
-        "remove",
-        &[("map", Q), ("key", Q)],
-        remove,
-        "remove a key from a map, returning its value or nil",
-    ),
-    core(
-        "contains",
-        &[("x", Q), ("value", Q)],
-        contains,
-        "substring, sub-bytes, list item or map key?",
-    ),
-    core(
-        "split",
-        &[("s", Q), ("sep", O)],
-        split,
-        "split a str at sep (at white space without sep)",
-    ),
-    core(
-        "join",
-        &[("list", Q), ("sep", S(""))],
-        join,
-        "join a list of strs with sep between them",
-    ),
-    core(
-        "trim",
-        &[("s", Q)],
-        trim,
-        "a str without white space at both ends",
-    ),
-    core(
-        "range",
-        &[("a", Q), ("b", O)],
-        range,
-        "the list 0..a-1, or a..b-1",
-    ),
-    core(
-        "error",
-        &[("message", Q)],
-        error_,
-        "raise an error with this message",
-    ),
-    core(
-        "assert",
-        &[("cond", Q), ("message", O)],
-        assert,
-        "raise an error unless cond is true",
-    ),
-    core("time_ms", &[], time_ms, "milliseconds since the start"),
-    core(
-        "sleep_ms",
-        &[("ms", Q)],
-        sleep_ms,
-        "wait this many milliseconds",
-    ),
-    core("help", &[], help, "list the built-in functions"),
-    core(
-        "prompt",
-        &[("message", Q), ("echo", Param::True)],
-        prompt,
-        "ask for a line (echo=false: hidden)",
-    ),
-    core(
-        "keymap",
-        &[("name", Q)],
-        keymap,
-        "the keyboard layout for prompt: us uk de fr",
-    ),
-    core("reboot", &[], reboot, "restart the machine"),
-    platform("sha1", &[("x", Q)], 0, "the SHA-1 of a str or bytes"),
-    platform("sha256", &[("x", Q)], 1, "the SHA-256 of a str or bytes"),
-    platform("sha512", &[("x", Q)], 2, "the SHA-512 of a str or bytes"),
-    platform(
-        "hmac",
-        &[("hash", Q), ("key", Q), ("data", Q)],
-        3,
-        "HMAC with hash sha1, sha256 or sha512",
-    ),
-    platform(
-        "pbkdf2",
-        &[
-            ("hash", Q),
-            ("password", Q),
-            ("salt", Q),
-            ("iterations", Q),
-            ("length", Q),
-        ],
-        4,
-        "PBKDF2 key derivation: length bytes",
-    ),
-    platform(
-        "aes_setup",
-        &[
-            ("name", Q),
-            ("device", Q),
-            ("key", Q),
-            ("cipher", S("aes-xts-plain64")),
-            ("offset", I(0)),
-            ("size", O),
-            ("skip", I(0)),
-        ],
-        5,
-        "map a plain AES volume as a new device",
-    ),
-    platform(
-        "luks_open",
-        &[("device", Q), ("passphrase", Q), ("name", Q)],
-        6,
-        "unlock a LUKS1/LUKS2 volume as name",
-    ),
-    platform(
-        "disks",
-        &[],
-        7,
-        "the block devices: list of {name, size, kind}",
-    ),
-    platform(
-        "mount",
-        &[("device", Q), ("path", Q)],
-        8,
-        "mount the file system of a device at path",
-    ),
-    platform(
-        "umount",
-        &[("path", Q)],
-        9,
-        "unmount what is mounted at path",
-    ),
-    platform("ls", &[("path", Q)], 10, "the names in a directory"),
-    platform("read", &[("path", Q)], 11, "the content of a file as bytes"),
-    platform("exists", &[("path", Q)], 12, "does the path exist?"),
-    platform(
-        "stat",
-        &[("path", Q)],
-        13,
-        "{size, kind} of a path (kind file or dir)",
-    ),
-    platform(
-        "exec",
-        &[
-            ("kernel", Q),
-            ("cmdline", S("")),
-            ("initrd", O),
-            ("files", O),
-        ],
-        14,
-        "boot a Linux or Multiboot2 kernel",
-    ),
-    core("halt", &[], halt, "stop the machine"),
+/// Where each line of [`HELP`] starts (one more: past the end), and how many parameters each names; worked out
+/// by the compiler, so that a call needs no search of the text.
+const LAYOUT: ([u16; COUNT + 1], [u8; COUNT]) = layout();
+static STARTS: [u16; COUNT + 1] = LAYOUT.0;
+static ARITY: [u8; COUNT] = LAYOUT.1;
+
+const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
+    let text = HELP.as_bytes();
+    let mut starts = [0u16; COUNT + 1];
+    let mut arity = [0u8; COUNT];
+    // 0: in the name, 1: in the parameters, 2: in the rest of the line.
+    let (mut at, mut line, mut state) = (0, 0, 0);
+    while at < text.len() {
+        match (state, text[at]) {
+            (0, b'(') => {
+                state = 1;
+                if text[at + 1] != b')' {
+                    arity[line] = 1;
+                }
+            }
+            (1, b',') => arity[line] += 1,
+            (1, b')') => state = 2,
+            (_, b'\n') => {
+                line += 1;
+                starts[line] = (at + 1) as u16;
+                state = 0;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    assert!(line == COUNT, "COUNT is not the number of lines of HELP");
+    (starts, arity)
+}
+
+/// The help line of built-in `i`, without its newline.
+fn line(i: usize) -> Option<&'static str> {
+    let start = *STARTS.get(i)? as usize;
+    let end = *STARTS.get(i + 1)? as usize;
+    HELP.get(start..end - 1)
+}
+
+/// The name of built-in `i`.
+pub(crate) fn name(i: usize) -> Option<&'static str> {
+    line(i)?.split('(').next()
+}
+
+fn arity(i: usize) -> usize {
+    ARITY.get(i).map_or(0, |n| *n as usize)
+}
+
+/// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
+fn param(i: usize, k: usize) -> &'static str {
+    let list = line(i).and_then(|l| l.split(['(', ')']).nth(1));
+    let spec = list.unwrap_or_default().split(',').nth(k);
+    spec.unwrap_or_default().trim_start_matches(' ')
+}
+
+/// A parameter's name: its spec up to the mark of a default.
+fn param_name(spec: &str) -> &str {
+    let end = spec
+        .bytes()
+        .position(|c| matches!(c, b'?' | b'=' | b'.'))
+        .unwrap_or(spec.len());
+    spec.get(..end).unwrap_or(spec)
+}
+
+/// What a parameter is when its argument is left out: the value after `=`, else nil.
+fn default(spec: &str) -> Value {
+    match spec.split_once('=') {
+        Some((_, "true")) => Value::Bool(true),
+        Some((_, v)) => match v.strip_prefix('"') {
+            Some(s) => Value::str(s.strip_suffix('"').unwrap_or(s)),
+            None => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
+        },
+        None => Value::Nil,
+    }
+}
+
+/// The built-ins written in Rust, in the order of their indexes, the primitives left out.
+static CORE: [Core; COUNT - PRIMITIVES.len()] = [
+    print, str_, int, len, type_, hex, unhex, bytes, text, slice, push, pop, keys, remove,
+    contains, split, join, trim, range, error_, assert, time_ms, sleep_ms, help, prompt, keymap,
+    reboot, halt,
 ];
 
 /// One line per built-in: its signature and what it does.
 pub fn help_text() -> String {
-    let mut out = String::new();
-    for b in BUILTINS.iter() {
-        out.push_str(b.name);
-        out.push('(');
-        for (i, (name, default)) in b.params.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(name);
-            match default {
-                Param::Required => {}
-                Param::Nil => out.push('?'),
-                Param::Rest => out.push_str("..."),
-                Param::True => out.push_str("=true"),
-                Param::Int(n) => {
-                    out.push('=');
-                    crate::value::push_int(&mut out, *n);
-                }
-                Param::Str(s) => {
-                    out.push_str("=\"");
-                    out.push_str(s);
-                    out.push('"');
-                }
-            }
+    String::from(HELP)
+}
+
+/// Gives built-in `i` one argument per parameter in `args` from `base` on (the first `given` there already,
+/// defaults filled in), or says what is wrong (the message of a runtime error, or of the static check). A
+/// variadic one takes its positional arguments as they are.
+#[inline(never)]
+pub(crate) fn bind_builtin(
+    i: usize,
+    args: &mut Vec<Value>,
+    base: usize,
+    keywords: Vec<(Rc<str>, Value)>,
+) -> Result<(), Fault> {
+    bind_args(i, args, base, keywords)
+        .map_err(|m| fault(&[&m, " to ", name(i).unwrap_or_default()]))
+}
+
+fn bind_args(
+    i: usize,
+    args: &mut Vec<Value>,
+    base: usize,
+    keywords: Vec<(Rc<str>, Value)>,
+) -> Result<(), Fault> {
+    if param(i, 0).ends_with("...") {
+        if !keywords.is_empty() {
+            return Err(String::from("no keyword arguments allowed"));
         }
-        out.push_str(")  ");
-        out.push_str(b.help);
-        out.push('\n');
+        return Ok(());
     }
-    out
+    let n = arity(i);
+    let given = args.len() - base;
+    if given > n {
+        return Err(String::from("too many arguments"));
+    }
+    args.resize(base + n, Value::Nil);
+    let args = args.get_mut(base..).unwrap_or_default();
+    let required = (0..n)
+        .take_while(|&k| param_name(param(i, k)).len() == param(i, k).len())
+        .count();
+    let filled = bind(
+        n,
+        &|k| param_name(param(i, k)),
+        required,
+        given,
+        args,
+        keywords,
+    )?;
+    for (k, arg) in args.iter_mut().enumerate() {
+        if filled & (1 << k) == 0 {
+            *arg = default(param(i, k));
+        }
+    }
+    Ok(())
 }
 
 impl Machine<'_> {
@@ -415,23 +297,22 @@ impl Machine<'_> {
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
-        let Some(b) = BUILTINS.get(index as usize) else {
+        let i = index as usize;
+        if i >= COUNT {
             self.pop_to(base);
             return Ok(Value::Nil);
-        };
-        if !keywords.is_empty() || self.stack.len() - base != b.params.len() {
-            if let Err(m) = self.bind_builtin(b, base, keywords) {
+        }
+        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
+            if let Err(m) = bind_builtin(i, &mut self.stack, base, keywords) {
                 self.pop_to(base);
-                return Err(crate::eval::error(fault(&[&m, " to ", b.name])));
+                return Err(crate::eval::error(m));
             }
         }
         let mut stack = core::mem::take(&mut self.stack);
-        let result = match b.action {
-            Action::Core(f) => f(self, stack.get_mut(base..).unwrap_or_default()),
-            Action::Platform(which) => match PRIMITIVES.get(which as usize) {
-                Some(p) => self.platform.primitive(*p, stack.drain(base..).collect()),
-                None => Ok(Value::Nil),
-            },
+        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
+        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
+            Some(p) => self.platform.primitive(*p, stack.drain(base..).collect()),
+            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
         };
         self.stack = stack;
         self.pop_to(base);
@@ -439,47 +320,6 @@ impl Machine<'_> {
             Ok(v) => Ok(crate::value::relay(v)),
             Err(m) => Err(crate::eval::error(m)),
         }
-    }
-
-    /// Gives a built-in one argument per parameter (defaults filled in), or says what is wrong. A variadic
-    /// one takes its positional arguments as they are.
-    #[inline(never)]
-    fn bind_builtin(
-        &mut self,
-        b: &Builtin,
-        base: usize,
-        keywords: Vec<(Rc<str>, Value)>,
-    ) -> Result<(), Fault> {
-        if matches!(b.params.first(), Some((_, Param::Rest))) {
-            if !keywords.is_empty() {
-                return Err(String::from("no keyword arguments allowed"));
-            }
-            return Ok(());
-        }
-        let n = b.params.len();
-        let given = self.stack.len() - base;
-        if given > n {
-            return Err(String::from("too many arguments"));
-        }
-        self.stack.resize(base + n, Value::Nil);
-        let args = self.stack.get_mut(base..).unwrap_or_default();
-        let required = b
-            .params
-            .iter()
-            .take_while(|p| p.1 == Param::Required)
-            .count();
-        let filled = bind(n, &|i| b.params[i].0, required, given, args, keywords)?;
-        for (i, (arg, (_, default))) in args.iter_mut().zip(b.params).enumerate() {
-            if filled & (1 << i) == 0 {
-                *arg = match default {
-                    Param::Int(n) => Value::Int(*n),
-                    Param::Str(s) => Value::str(s),
-                    Param::True => Value::Bool(true),
-                    _ => Value::Nil,
-                };
-            }
-        }
-        Ok(())
     }
 }
 
@@ -837,7 +677,7 @@ fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn help(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
-    m.platform.write(&help_text());
+    m.platform.write(HELP);
     Ok(Value::Nil)
 }
 
@@ -862,4 +702,38 @@ fn reboot(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
 
 fn halt(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
     Err(m.platform.halt())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The table is read from the help text: the indexes the code relies on must name the right lines.
+
+    use super::*;
+
+    #[test]
+    fn indexes_name_their_built_ins() {
+        assert_eq!(name(RANGE as usize), Some("range"));
+        assert_eq!(name(FIRST_PRIMITIVE), Some("sha1"));
+        assert_eq!(name(COUNT - 1), Some("halt"));
+        assert_eq!(name(COUNT), None);
+        assert_eq!(Primitive::Exec.name(), "exec");
+        assert_eq!(
+            Primitive::AesSetup.params(),
+            ["name", "device", "key", "cipher", "offset", "size", "skip"]
+        );
+        assert_eq!(arity(0), 1);
+        assert_eq!(arity(COUNT - 1), 0);
+    }
+
+    #[test]
+    fn defaults_are_read_from_the_help_text() {
+        assert!(default("cipher=\"aes-xts-plain64\"") == Value::str("aes-xts-plain64"));
+        assert!(default("cmdline=\"\"") == Value::str(""));
+        assert!(default("offset=0") == Value::Int(0));
+        assert!(default("offset=42") == Value::Int(42));
+        assert!(default("echo=true") == Value::Bool(true));
+        assert!(default("size?").is_nil());
+        assert_eq!(param_name("values..."), "values");
+        assert_eq!(param_name("end?"), "end");
+    }
 }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
-use crate::builtins::{range_len, BUILTINS};
+use crate::builtins::{range_len, RANGE};
 use crate::value::{
     copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
 };
@@ -392,21 +392,19 @@ impl Machine<'_> {
     fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
         if let ExprKind::Call(callee, args, keywords) = &e.kind {
             if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, keywords.is_empty()) {
-                let range = match self.globals.get(*g as usize) {
-                    Some(Some(Value::Builtin(b))) => BUILTINS.get(*b as usize),
-                    _ => None,
-                };
+                let range = matches!(
+                    self.globals.get(*g as usize),
+                    Some(Some(Value::Builtin(RANGE)))
+                );
                 let bounds = match &args[..] {
                     [n] => self.int_leaf(n).map(|n| (0, n)),
                     [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
                     _ => None,
                 };
-                if let (Some(b), Some((a, z))) = (range, bounds) {
-                    if b.name == "range" {
-                        let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
-                        self.reserve(bytes).map_err(|m| at(m, e.pos))?;
-                        return Ok((Value::Nil, bounds));
-                    }
+                if let (true, Some((a, z))) = (range, bounds) {
+                    let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
+                    self.reserve(bytes).map_err(|m| at(m, e.pos))?;
+                    return Ok((Value::Nil, bounds));
                 }
             }
         }

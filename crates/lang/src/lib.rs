@@ -43,7 +43,6 @@ pub use shell::Shell;
 pub use value::{held_bytes, Blob, Closure, List, Map, Text, Value, MAX_VALUE_DEPTH};
 
 use ast::Stmt;
-use builtins::BUILTINS;
 use eval::{Flow, Machine};
 use parser::{parse, Globals};
 
@@ -124,8 +123,8 @@ impl Interpreter {
     pub fn new(config: Config) -> Interpreter {
         let mut names = Globals::default();
         let mut values = Vec::new();
-        for (i, b) in BUILTINS.iter().enumerate() {
-            names.slot(b.name);
+        for i in 0..builtins::COUNT {
+            names.slot(builtins::name(i).unwrap_or_default());
             values.push(Some(Value::Builtin(i as u8)));
         }
         let mut interpreter = Interpreter {
@@ -272,14 +271,18 @@ impl Interpreter {
             }
         }
         for call in &parsed.calls {
-            let Some(b) = BUILTINS.get(call.global as usize) else {
-                continue;
-            };
-            if parsed.declared.contains(&call.global) {
+            let i = call.global as usize;
+            if i >= builtins::COUNT || parsed.declared.contains(&call.global) {
                 continue;
             }
-            if let Some(m) = check_call(b, call.positional, &call.keywords) {
-                report(call.pos, eval::fault(&[&m, " to ", b.name]));
+            let mut args = vec![Value::Nil; call.positional];
+            let keywords = call
+                .keywords
+                .iter()
+                .map(|k| (k.clone(), Value::Nil))
+                .collect();
+            if let Err(m) = builtins::bind_builtin(i, &mut args, 0, keywords) {
+                report(call.pos, m);
             }
         }
         // In source order (a plain insertion sort: the library sort costs the payload kilobytes).
@@ -293,33 +296,6 @@ impl Interpreter {
         }
         errors
     }
-}
-
-/// What is wrong with a call of a built-in with these arguments, if anything.
-fn check_call(b: &builtins::Builtin, positional: usize, keywords: &[Rc<str>]) -> Option<String> {
-    use builtins::Param as Default;
-    if b.params.first().is_some_and(|p| p.1 == Default::Rest) {
-        return (!keywords.is_empty()).then(|| String::from("no keyword arguments allowed"));
-    }
-    if positional > b.params.len() {
-        return Some(String::from("too many arguments"));
-    }
-    let mut args = vec![Value::Nil; b.params.len()];
-    let required = b
-        .params
-        .iter()
-        .take_while(|p| p.1 == Default::Required)
-        .count();
-    let keywords = keywords.iter().map(|k| (k.clone(), Value::Nil)).collect();
-    eval::bind(
-        b.params.len(),
-        &|i| b.params[i].0,
-        required,
-        positional,
-        &mut args,
-        keywords,
-    )
-    .err()
 }
 
 /// One line per built-in function.

@@ -579,11 +579,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
         }
         Value::Builtin(b) => {
             out.push_str("<fn ");
-            out.push_str(
-                crate::builtins::BUILTINS
-                    .get(*b as usize)
-                    .map_or("?", |b| b.name),
-            );
+            out.push_str(crate::builtins::name(*b as usize).unwrap_or("?"));
             out.push('>');
         }
         Value::Cell(c) => write_value(out, &c.borrow(), quote, depth)?,
