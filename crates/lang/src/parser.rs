@@ -72,7 +72,9 @@ struct Scope {
     blocks: Vec<(usize, u32)>,
     slots: u32,
     max_slots: u32,
-    captures: Vec<(Rc<str>, Capture)>,
+    /// The function's captured variables, and their names (apart: the first list becomes the definition's).
+    captures: Vec<Capture>,
+    capture_names: Vec<Rc<str>>,
     loops: u32,
 }
 
@@ -118,24 +120,15 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
         calls: Vec::new(),
     };
     p.scopes.push(Scope::default());
-    p.advance()?;
-    let body = p.program()?;
-    let scope = p.scopes.pop().unwrap_or_default();
-    let main = FnDef {
-        name: Rc::from("main"),
-        file: file.clone(),
-        params: Vec::new(),
-        params_captured: 0,
-        slots: scope.max_slots,
-        captures: Vec::new(),
-        body,
-    };
-    Ok(Parsed {
-        main: Rc::new(main),
-        declared: p.declared,
-        uses: p.uses,
-        calls: p.calls,
-    })
+    // One way out, so that the parser is dropped in one place whether it failed or not.
+    p.advance()
+        .and_then(|()| p.statements(false))
+        .map(|body| Parsed {
+            main: p.define(Rc::from("main"), Vec::new(), body),
+            declared: core::mem::take(&mut p.declared),
+            uses: core::mem::take(&mut p.uses),
+            calls: core::mem::take(&mut p.calls),
+        })
 }
 
 fn binary_op(kind: Kind) -> Option<(u8, Op)> {
@@ -179,7 +172,8 @@ impl<'a> Parser<'a> {
                     .unwrap_or("");
                 text.push_str(" near '");
                 // At most 24 characters of a long token.
-                text.extend(near.chars().take(24));
+                let end = near.char_indices().nth(24).map_or(near.len(), |(i, _)| i);
+                text.push_str(near.get(..end).unwrap_or(near));
                 text.push('\'');
             }
         }
@@ -353,9 +347,9 @@ impl<'a> Parser<'a> {
             return None;
         }
         if let Some(i) = self.scopes[scope]
-            .captures
+            .capture_names
             .iter()
-            .position(|(n, _)| n == name)
+            .position(|n| n == name)
         {
             return Some(i as u32);
         }
@@ -366,9 +360,10 @@ impl<'a> Parser<'a> {
             }
             None => Capture::Upvalue(self.upvalue(scope - 1, name)?),
         };
-        let captures = &mut self.scopes[scope].captures;
-        captures.push((name.clone(), capture));
-        Some(captures.len() as u32 - 1)
+        let scope = &mut self.scopes[scope];
+        scope.capture_names.push(name.clone());
+        scope.captures.push(capture);
+        Some(scope.captures.len() as u32 - 1)
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> R<Var> {
@@ -387,14 +382,14 @@ impl<'a> Parser<'a> {
         Ok(Var::Global(global))
     }
 
-    // program := stmt*
-    fn program(&mut self) -> R<Vec<Stmt>> {
+    // program := stmt*   (and the statements of a block, which also end at its `}`)
+    fn statements(&mut self, in_block: bool) -> R<Vec<Stmt>> {
         let mut body = Vec::new();
         loop {
             while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
                 self.advance()?;
             }
-            if self.tok.kind == Kind::Eof {
+            if self.tok.kind == Kind::Eof || (in_block && self.tok.kind == Kind::RBrace) {
                 return Ok(body);
             }
             body.push(self.statement()?);
@@ -406,16 +401,7 @@ impl<'a> Parser<'a> {
         self.enter()?;
         self.open(Kind::LBrace, false, "expected '{'")?;
         self.open_block();
-        let mut body = Vec::new();
-        loop {
-            while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
-                self.advance()?;
-            }
-            if self.tok.kind == Kind::RBrace || self.tok.kind == Kind::Eof {
-                break;
-            }
-            body.push(self.statement()?);
-        }
+        let body = self.statements(true)?;
         self.close_block();
         self.close(Kind::RBrace, "expected '}'")?;
         self.depth -= 1;
@@ -436,6 +422,7 @@ impl<'a> Parser<'a> {
 
     // stmt := 'let' NAME '=' expr | place '=' expr | 'fn' NAME '(' names? ')' block | if | while | for | try
     //       | 'return' expr? | 'break' | 'continue' | expr
+    #[inline(never)]
     fn statement(&mut self) -> R<Stmt> {
         let start = self.tok;
         let stmt = match start.kind {
@@ -622,6 +609,12 @@ impl<'a> Parser<'a> {
         self.open_block_once();
         self.close(Kind::RParen, "expected ')'")?;
         let body = self.block()?;
+        self.depth -= 1;
+        Ok(self.define(name, params, body))
+    }
+
+    /// Ends the function being parsed (the file's top level too): its scope becomes its definition.
+    fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
         let scope = self.scopes.pop().unwrap_or_default();
         let params_captured = scope
             .locals
@@ -629,18 +622,15 @@ impl<'a> Parser<'a> {
             .take(params.len())
             .enumerate()
             .fold(0, |bits, (i, l)| bits | (u64::from(l.captured.get()) << i));
-        let captures = scope.captures.into_iter().map(|(_, c)| c).collect();
-        self.depth -= 1;
-        let file = self.file.clone();
-        Ok(Rc::new(FnDef {
+        Rc::new(FnDef {
             name,
-            file,
+            file: self.file.clone(),
             params,
             params_captured,
             slots: scope.max_slots,
-            captures,
+            captures: scope.captures,
             body,
-        }))
+        })
     }
 
     /// Parameters live in a block of their own (so they are locals even in a function at the top level).
@@ -659,7 +649,7 @@ impl<'a> Parser<'a> {
             self.advance()?;
             Expr {
                 pos,
-                kind: ExprKind::Not(boxed(self.expr(3)?)),
+                kind: ExprKind::Not(self.boxed_expr(3)?),
             }
         } else {
             self.unary()?
@@ -679,7 +669,7 @@ impl<'a> Parser<'a> {
             let pos = self.pos();
             self.advance()?;
             self.skip_newlines()?;
-            let right = boxed(self.expr(prec + 1)?);
+            let right = self.boxed_expr(prec + 1)?;
             let left_box = boxed(left);
             left = Expr {
                 pos,
@@ -697,6 +687,27 @@ impl<'a> Parser<'a> {
         }
         self.depth = depth - 1;
         Ok(left)
+    }
+
+    /// An expression straight onto the heap (one place that moves it there).
+    #[inline(never)]
+    fn boxed_expr(&mut self, min: u8) -> R<Box<Expr>> {
+        Ok(Box::new(self.expr(min)?))
+    }
+
+    /// An expression straight onto the end of a list (one place that moves it there).
+    #[inline(never)]
+    fn push_expr(&mut self, list: &mut Vec<Expr>) -> R<()> {
+        list.push(self.expr(1)?);
+        Ok(())
+    }
+
+    /// `key` and the expression that follows, onto the end of a list.
+    #[inline(never)]
+    fn push_entry(&mut self, list: &mut Vec<(Rc<str>, Expr)>, key: Rc<str>) -> R<()> {
+        let value = self.expr(1)?;
+        list.push((key, value));
+        Ok(())
     }
 
     // unary := '-' unary | postfix
@@ -763,6 +774,7 @@ impl<'a> Parser<'a> {
 
     // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
     #[allow(clippy::type_complexity)]
+    #[inline(never)]
     fn args(&mut self) -> R<(Vec<Expr>, Vec<(Rc<str>, Expr)>)> {
         self.open(Kind::LParen, true, "expected '('")?;
         let mut positional = Vec::new();
@@ -771,11 +783,11 @@ impl<'a> Parser<'a> {
             if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
                 let name = self.name()?;
                 self.advance()?;
-                keywords.push((name, self.expr(1)?));
+                self.push_entry(&mut keywords, name)?;
             } else if !keywords.is_empty() {
                 return Err(self.fail("positional argument after keyword arguments", &self.tok));
             } else {
-                positional.push(self.expr(1)?);
+                self.push_expr(&mut positional)?;
             }
             if self.tok.kind != Kind::Comma {
                 break;
@@ -788,6 +800,7 @@ impl<'a> Parser<'a> {
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
     //          | 'fn' '(' names? ')' block
+    #[inline(never)]
     fn primary(&mut self) -> R<Expr> {
         let tok = self.tok;
         let pos = self.pos();
@@ -821,11 +834,12 @@ impl<'a> Parser<'a> {
     }
 
     // list := '[' (expr (',' expr)* ','?)? ']'
+    #[inline(never)]
     fn list(&mut self, pos: Pos) -> R<Expr> {
         self.open(Kind::LBracket, true, "expected '['")?;
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
-            items.push(self.expr(1)?);
+            self.push_expr(&mut items)?;
             if self.tok.kind != Kind::Comma {
                 break;
             }
@@ -839,6 +853,7 @@ impl<'a> Parser<'a> {
     }
 
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
+    #[inline(never)]
     fn map(&mut self, pos: Pos) -> R<Expr> {
         self.open(Kind::LBrace, true, "expected '{'")?;
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
@@ -851,9 +866,11 @@ impl<'a> Parser<'a> {
             };
             self.advance()?;
             self.expect(Kind::Colon, "expected ':'")?;
-            let value = self.expr(1)?;
-            entries.retain(|(k, _)| *k != key);
-            entries.push((key, value));
+            // A repeated key: the later entry stands, in the place of the last.
+            if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
+                entries.remove(i);
+            }
+            self.push_entry(&mut entries, key)?;
             if self.tok.kind != Kind::Comma {
                 break;
             }
