@@ -110,3 +110,11 @@ source scripts/bench-crypto-boot.sh
 
 # Disk reads (issue 4): the 14 MB kernel from ext2 on IDE in the payload next to GRUB 2.06; the host tool vs cat.
 source scripts/bench-disk.sh
+
+# The language on the host next to Lua 5.4 (issue 3): the same programs, best of three runs in CPU seconds.
+printf '\nThe language on the host next to Lua 5.4 (CPU seconds, best of 3; goal: ratio <= 2)\n'
+bash scripts/bench-lang.sh
+
+# Keys on the host next to OpenSSL (issue 5): PBKDF2 iterations per second, and the XTS rate.
+printf '\nPBKDF2 and AES-XTS on the host (bootscript-crypto) next to OpenSSL\n'
+bash scripts/bench-crypto.sh
