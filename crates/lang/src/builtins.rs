@@ -187,7 +187,7 @@ fn line(i: usize) -> Option<&'static str> {
 
 /// The name of built-in `i`.
 pub(crate) fn name(i: usize) -> Option<&'static str> {
-    line(i)?.split('(').next()
+    field(i, 0)
 }
 
 fn arity(i: usize) -> usize {
@@ -196,9 +196,28 @@ fn arity(i: usize) -> usize {
 
 /// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
 fn param(i: usize, k: usize) -> &'static str {
-    let list = line(i).and_then(|l| l.split(['(', ')']).nth(1));
-    let spec = list.unwrap_or_default().split(',').nth(k);
-    spec.unwrap_or_default().trim_start_matches(' ')
+    field(i, k + 1).unwrap_or_default()
+}
+
+/// Field `k` of the help line of built-in `i`: its name, then its parameters (`NAME(P0, P1)`). A plain scan of
+/// bytes: the library's splitting by patterns costs the payload half a kilobyte.
+fn field(i: usize, k: usize) -> Option<&'static str> {
+    let line = line(i)?;
+    let (mut start, mut n) = (0, 0);
+    for (at, c) in line.bytes().enumerate() {
+        if matches!(c, b'(' | b',' | b')') {
+            if n == k {
+                return line.get(start..at);
+            }
+            if c == b')' {
+                break;
+            }
+            n += 1;
+            // After a comma comes a space.
+            start = at + 1 + usize::from(c == b',');
+        }
+    }
+    None
 }
 
 /// A parameter's name: its spec up to the mark of a default.
@@ -212,9 +231,10 @@ fn param_name(spec: &str) -> &str {
 
 /// What a parameter is when its argument is left out: the value after `=`, else nil.
 fn default(spec: &str) -> Value {
-    match spec.split_once('=') {
-        Some((_, "true")) => Value::Bool(true),
-        Some((_, v)) => match v.strip_prefix('"') {
+    let mark = spec.get(param_name(spec).len()..).unwrap_or_default();
+    match mark.strip_prefix('=') {
+        Some("true") => Value::Bool(true),
+        Some(v) => match v.strip_prefix('"') {
             Some(s) => Value::str(s.strip_suffix('"').unwrap_or(s)),
             None => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
         },
@@ -386,14 +406,17 @@ fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Some(hex) => (hex, 16),
         None => (t, 10),
     };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(invalid());
+    // By hand rather than `from_str_radix`: the digits are checked here anyway.
+    let mut magnitude = (!digits.is_empty()).then_some(0u64);
+    for c in digits.chars() {
+        magnitude = magnitude
+            .zip(c.to_digit(radix))
+            .and_then(|(m, d)| m.checked_mul(u64::from(radix))?.checked_add(u64::from(d)));
     }
-    let magnitude = u64::from_str_radix(digits, radix).map_err(|_| invalid())?;
-    let n = if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
+    let n = match magnitude {
+        Some(m) if negative => 0i64.checked_sub_unsigned(m),
+        Some(m) => i64::try_from(m).ok(),
+        None => None,
     };
     n.map(Value::Int).ok_or_else(invalid)
 }
@@ -578,7 +601,7 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
-        (Value::Str(s), Value::Str(t)) => s.0.contains(&*t.0),
+        (Value::Str(s), Value::Str(t)) => s.0.find(&*t.0).is_some(),
         (Value::Bytes(s), Value::Bytes(t)) => {
             t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
         }

@@ -140,17 +140,17 @@ impl Interpreter {
     /// Sets the globals `cmdline` (the text) and `args` (its `key=value` words as a map; a word without `=`
     /// maps to `true`; a later word wins).
     pub fn set_cmdline(&mut self, text: &str) {
-        let mut args: Vec<(String, Value)> = Vec::new();
+        let mut args: Vec<(Rc<str>, Value)> = Vec::new();
         for word in text.split_whitespace() {
             let (key, value) = match word.split_once('=') {
                 Some((k, v)) => (k, Value::str(v)),
                 None => (word, Value::Bool(true)),
             };
-            args.retain(|(k, _)| k != key);
-            args.push((String::from(key), value));
+            args.retain(|(k, _)| &**k != key);
+            args.push((Rc::from(key), value));
         }
         self.set_global("cmdline", Value::str(text));
-        self.set_global("args", Value::map(args));
+        self.set_global("args", Value::map_of(args));
     }
 
     /// The value of a global, if it is defined.

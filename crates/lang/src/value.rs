@@ -107,13 +107,30 @@ impl Drop for List {
 impl Drop for Map {
     fn drop(&mut self) {
         count(0, self.counted.get());
-        drop_all(self.entries.take().into_iter().map(|(_, v)| v).collect());
+        let mut work = Vec::new();
+        take_entries(&mut work, &self.entries);
+        drop_all(work);
     }
 }
 impl Drop for Closure {
     fn drop(&mut self) {
-        let cells = core::mem::take(&mut self.upvalues);
-        drop_all(cells.into_iter().map(Value::Cell).collect());
+        let mut work = Vec::new();
+        take_cells(&mut work, &mut self.upvalues);
+        drop_all(work);
+    }
+}
+
+/// Moves the values of a map's entries to a work list (the keys are only strings).
+fn take_entries(work: &mut Vec<Value>, entries: &RefCell<Vec<(Rc<str>, Value)>>) {
+    for (_, v) in entries.take() {
+        work.push(v);
+    }
+}
+
+/// Moves a closure's captured variables to a work list.
+fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
+    for cell in core::mem::take(cells) {
+        work.push(Value::Cell(cell));
     }
 }
 
@@ -129,16 +146,12 @@ fn drop_all(mut work: Vec<Value>) {
             }
             Value::Map(rc) => {
                 if let Some(map) = Rc::into_inner(rc) {
-                    work.extend(map.entries.take().into_iter().map(|(_, v)| v));
+                    take_entries(&mut work, &map.entries);
                 }
             }
             Value::Func(rc) => {
                 if let Some(mut closure) = Rc::into_inner(rc) {
-                    work.extend(
-                        core::mem::take(&mut closure.upvalues)
-                            .into_iter()
-                            .map(Value::Cell),
-                    );
+                    take_cells(&mut work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
