@@ -57,6 +57,20 @@ pub fn repository_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// Deterministic bytes that look random (xorshift32: no long runs, every byte value), for the files the tests
+/// put on disks and hand to the payload; the same `seed` gives the same bytes.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 11) as u8
+        })
+        .collect()
+}
+
 /// The payload the tests boot: `$BOOTSCRIPT_ELF`, or `build/bootscript.elf`.
 pub fn payload_path() -> PathBuf {
     std::env::var_os("BOOTSCRIPT_ELF").map_or_else(

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bootscript_boot_tests::{repository_root, Boot, Vm};
+use bootscript_boot_tests::{noise, repository_root, Boot, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(30);
@@ -35,19 +35,6 @@ fn run(command: &mut Command) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Deterministic bytes that look random.
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 11) as u8
-        })
-        .collect()
 }
 
 /// The file tree put into every volume (data/blob.bin), and the host's SHA-256 of the blob (sha256sum).

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bootscript_boot_tests::{Boot, Vm};
+use bootscript_boot_tests::{noise, Boot, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(30);
@@ -57,19 +57,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Deterministic bytes that look random.
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 fn write(path: &Path, bytes: &[u8]) {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bootscript_boot_tests::{repository_root, Boot, Exit, Vm};
+use bootscript_boot_tests::{noise, repository_root, Boot, Exit, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 /// From the jump to Linux's /init and its lines: about 3-5 s under TCG, more on a loaded machine.
@@ -53,19 +53,6 @@ fn write_if_changed(path: &Path, bytes: &[u8]) {
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
-/// Deterministic bytes that look random (no long runs, every value).
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 11) as u8
-        })
-        .collect()
 }
 
 fn fixtures() -> &'static Fixtures {
