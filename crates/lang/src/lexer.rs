@@ -189,21 +189,20 @@ impl<'a> Lexer<'a> {
                 self.string(&mut token)?;
                 Kind::Str
             }
-            b'0'..=b'9' => {
-                while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
-                    self.pos += 1;
-                }
-                Kind::Int
-            }
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+            // A number runs on like a name (its digits are checked when the parser decodes it).
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
                     self.pos += 1;
                 }
                 let word = &self.src[start..self.pos];
-                KEYWORDS
-                    .iter()
-                    .find(|(k, _)| k.as_bytes() == word)
-                    .map_or(Kind::Name, |(_, kind)| *kind)
+                if c.is_ascii_digit() {
+                    Kind::Int
+                } else {
+                    KEYWORDS
+                        .iter()
+                        .find(|(k, _)| k.as_bytes() == word)
+                        .map_or(Kind::Name, |(_, kind)| *kind)
+                }
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
             _ if let Some(i) = PUNCTUATION.iter().position(|&p| p == c) => {

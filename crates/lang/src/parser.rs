@@ -154,6 +154,10 @@ fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
 }
 
+/// The escapes of one letter in a string, and the bytes they stand for.
+const ESCAPES: &[u8; 6] = b"nrt0\\\"";
+const ESCAPED: &[u8; 6] = b"\n\r\t\0\\\"";
+
 fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -426,37 +430,35 @@ impl<'a> Parser<'a> {
     fn statement(&mut self) -> R<Stmt> {
         let start = self.tok;
         let stmt = match start.kind {
-            Kind::Let => {
-                self.advance()?;
-                let name = self.name()?;
-                self.expect(Kind::Assign, "expected '='")?;
-                self.skip_newlines()?;
-                let value = self.expr(1)?;
-                // Declared after its value, so `let x = x + 1` reads the x from before.
-                let (var, captured) = self.declare(name)?;
-                Stmt::Let {
-                    var,
-                    captured,
-                    value,
-                    early: false,
-                }
-            }
-            Kind::Fn if self.peek_kind() == Kind::Name => {
+            Kind::Let | Kind::Fn if start.kind == Kind::Let || self.peek_kind() == Kind::Name => {
                 self.advance()?;
                 let pos = self.pos();
                 let name = self.name()?;
-                let (var, captured) = self.declare(name.clone())?;
-                let def = self.function(name)?;
-                let value = Expr {
-                    pos,
-                    kind: ExprKind::Func(def),
-                };
-                return Ok(Stmt::Let {
+                let early = start.kind == Kind::Fn;
+                let (var, captured, value);
+                if early {
+                    // Bound before its value is made, so that the function can call itself.
+                    (var, captured) = self.declare(name.clone())?;
+                    let kind = ExprKind::Func(self.function(name)?);
+                    value = Expr { pos, kind };
+                } else {
+                    self.expect(Kind::Assign, "expected '='")?;
+                    self.skip_newlines()?;
+                    value = self.expr(1)?;
+                    // Declared after its value, so `let x = x + 1` reads the x from before.
+                    (var, captured) = self.declare(name)?;
+                }
+                let stmt = Stmt::Let {
                     var,
                     captured,
                     value,
-                    early: true,
-                });
+                    early,
+                };
+                // A function ends at its block's `}`, like the other compound statements.
+                if early {
+                    return Ok(stmt);
+                }
+                stmt
             }
             Kind::If => return self.if_statement(),
             Kind::While => {
@@ -926,14 +928,13 @@ impl<'a> Parser<'a> {
             }
             let e = inner.get(i).copied().unwrap_or(0);
             i += 1;
-            out.push(match e {
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b't' => b'\t',
-                b'0' => 0,
-                b'\\' => b'\\',
-                b'"' => b'"',
-                b'x' => {
+            let simple = ESCAPES
+                .iter()
+                .zip(ESCAPED)
+                .find(|(letter, _)| **letter == e);
+            out.push(match simple {
+                Some((_, byte)) => *byte,
+                None if e == b'x' => {
                     let hi = inner.get(i).copied().and_then(hex_digit);
                     let lo = inner.get(i + 1).copied().and_then(hex_digit);
                     i += 2;
