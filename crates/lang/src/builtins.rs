@@ -575,9 +575,11 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Value::Map(map) => {
             let entries = map.entries.borrow();
             m.reserve(entries.len() * ITEM_BYTES)?;
-            Ok(Value::list(
-                entries.iter().map(|(k, _)| Value::str(k)).collect(),
-            ))
+            let mut names = Vec::with_capacity(entries.len());
+            for (k, _) in entries.iter() {
+                names.push(Value::str(k));
+            }
+            Ok(Value::list(names))
         }
         other => Err(wrong("a map", other)),
     }
@@ -618,16 +620,24 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let s = arg_str(args, 0)?;
     m.reserve(s.len() * 2)?;
-    let parts: Vec<Value> = match &args[1] {
-        Value::Nil => s.split_whitespace().map(Value::str).collect(),
+    // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
+    let mut parts = Vec::new();
+    match &args[1] {
+        Value::Nil => {
+            for part in s.split_whitespace() {
+                parts.push(Value::str(part));
+            }
+        }
         _ => {
             let sep = arg_str(args, 1)?;
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
-            s.split(sep).map(Value::str).collect()
+            for part in s.split(sep) {
+                parts.push(Value::str(part));
+            }
         }
-    };
+    }
     m.reserve(parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
 }
