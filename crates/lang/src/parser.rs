@@ -244,6 +244,12 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Opens the bracket that is the current token (its kind is known), one inside which newlines are skipped.
+    fn open_bracket(&mut self) -> R<()> {
+        self.skip_newlines.push(true);
+        self.advance()
+    }
+
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
     fn close(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
@@ -330,56 +336,54 @@ impl<'a> Parser<'a> {
 
     /// The global called `name` (a new one if need be).
     fn global(&mut self, name: &str) -> R<u32> {
-        if self.globals.find(name).is_none() && self.globals.names.len() >= MAX_GLOBALS {
+        if let Some(i) = self.globals.find(name) {
+            return Ok(i);
+        }
+        if self.globals.names.len() >= MAX_GLOBALS {
             return Err(self.fail("too many global names", &self.tok));
         }
         Ok(self.globals.slot(name))
     }
 
-    fn find_local(&self, scope: usize, name: &str) -> Option<(u32, Captured)> {
+    fn find_local(&self, scope: usize, name: &str) -> Option<&Local> {
         let locals = &self.scopes[scope].locals;
-        locals
-            .iter()
-            .rev()
-            .find(|l| &*l.name == name)
-            .map(|l| (l.slot, l.captured.clone()))
+        locals.iter().rev().find(|l| &*l.name == name)
     }
 
     /// The capture index of `name` in the function `scope`, if an enclosing function declares it.
-    fn upvalue(&mut self, scope: usize, name: &Rc<str>) -> Option<u32> {
+    fn upvalue(&mut self, scope: usize, name: &str) -> Option<u32> {
         if scope == 0 {
             return None;
         }
         if let Some(i) = self.scopes[scope]
             .capture_names
             .iter()
-            .position(|n| n == name)
+            .position(|n| &**n == name)
         {
             return Some(i as u32);
         }
         let capture = match self.find_local(scope - 1, name) {
-            Some((slot, captured)) => {
-                captured.set(true);
-                Capture::Local(slot)
+            Some(local) => {
+                local.captured.set(true);
+                Capture::Local(local.slot)
             }
             None => Capture::Upvalue(self.upvalue(scope - 1, name)?),
         };
         let scope = &mut self.scopes[scope];
-        scope.capture_names.push(name.clone());
+        scope.capture_names.push(Rc::from(name));
         scope.captures.push(capture);
         Some(scope.captures.len() as u32 - 1)
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> R<Var> {
         let top = self.scopes.len() - 1;
-        if let Some((slot, _)) = self.find_local(top, name) {
-            return Ok(Var::Local(slot));
+        if let Some(local) = self.find_local(top, name) {
+            return Ok(Var::Local(local.slot));
         }
-        let name: Rc<str> = Rc::from(name);
-        if let Some(i) = self.upvalue(top, &name) {
+        if let Some(i) = self.upvalue(top, name) {
             return Ok(Var::Upvalue(i));
         }
-        let global = self.global(&name)?;
+        let global = self.global(name)?;
         if self.record && !self.uses.iter().any(|(g, _)| *g == global) {
             self.uses.push((global, pos));
         }
@@ -756,7 +760,7 @@ impl<'a> Parser<'a> {
                     ExprKind::Call(boxed(e), positional, keywords)
                 }
                 Kind::LBracket => {
-                    self.open(Kind::LBracket, true, "expected '['")?;
+                    self.open_bracket()?;
                     let index = self.expr(1)?;
                     self.close(Kind::RBracket, "expected ']'")?;
                     ExprKind::Index(boxed(e), boxed(index))
@@ -778,7 +782,7 @@ impl<'a> Parser<'a> {
     #[allow(clippy::type_complexity)]
     #[inline(never)]
     fn args(&mut self) -> R<(Vec<Expr>, Vec<(Rc<str>, Expr)>)> {
-        self.open(Kind::LParen, true, "expected '('")?;
+        self.open_bracket()?;
         let mut positional = Vec::new();
         let mut keywords = Vec::new();
         while self.tok.kind != Kind::RParen {
@@ -815,7 +819,7 @@ impl<'a> Parser<'a> {
             Kind::Nil => ExprKind::Const(Value::Nil),
             Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)?),
             Kind::LParen => {
-                self.open(Kind::LParen, true, "expected '('")?;
+                self.open_bracket()?;
                 let e = self.expr(1)?;
                 self.close(Kind::RParen, "expected ')'")?;
                 return Ok(e);
@@ -838,7 +842,7 @@ impl<'a> Parser<'a> {
     // list := '[' (expr (',' expr)* ','?)? ']'
     #[inline(never)]
     fn list(&mut self, pos: Pos) -> R<Expr> {
-        self.open(Kind::LBracket, true, "expected '['")?;
+        self.open_bracket()?;
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
             self.push_expr(&mut items)?;
@@ -857,7 +861,7 @@ impl<'a> Parser<'a> {
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     #[inline(never)]
     fn map(&mut self, pos: Pos) -> R<Expr> {
-        self.open(Kind::LBrace, true, "expected '{'")?;
+        self.open_bracket()?;
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
             let tok = self.tok;
