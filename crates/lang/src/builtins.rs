@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::eval::{bind, fault, Fault, Machine, R};
-use crate::value::{push_hex, write_value, Value, ITEM_BYTES};
+use crate::value::{hex_digits, push_hex, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -444,11 +444,9 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             if *n < 0 {
                 out.push('-');
             }
-            let digits = n.unsigned_abs().to_be_bytes();
-            let mut text = String::new();
-            push_hex(&mut text, &digits);
-            let trimmed = text.trim_start_matches('0');
-            out.push_str(if trimmed.is_empty() { "0" } else { trimmed });
+            // The digits are appended at once, as the held bytes count the string's capacity.
+            let mut digits = [0u8; 16];
+            out.push_str(hex_digits(&mut digits, n.unsigned_abs()));
         }
         other => return Err(wrong("bytes or an int", other)),
     }

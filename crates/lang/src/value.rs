@@ -515,6 +515,20 @@ pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     }
 }
 
+/// A number's hex digits, without leading zeros (`0` for zero), written into `digits`.
+pub(crate) fn hex_digits(digits: &mut [u8; 16], mut n: u64) -> &str {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = HEX[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&digits[i..]).unwrap_or_default()
+}
+
 fn is_name(key: &str) -> bool {
     let mut chars = key.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -525,18 +539,24 @@ fn is_name(key: &str) -> bool {
 fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str("\\x");
-                push_hex(out, &[c as u8]);
-            }
-            c => out.push(c),
+        // A backslash and one letter for the common escapes (pushed one by one: the string grows just as
+        // with two-byte pieces, and its capacity is what the held bytes count).
+        let escape = match c {
+            '"' | '\\' => c,
+            '\n' => 'n',
+            '\r' => 'r',
+            '\t' => 't',
+            '\0' => '0',
+            _ => ' ',
+        };
+        if escape != ' ' {
+            out.push('\\');
+            out.push(escape);
+        } else if (c as u32) < 0x20 || c as u32 == 0x7f {
+            out.push_str("\\x");
+            push_hex(out, &[c as u8]);
+        } else {
+            out.push(c);
         }
     }
     out.push('"');
