@@ -1,40 +1,13 @@
 //! The limits hold on a small stack too: deep calls and deep nesting end in errors, never in a stack overflow.
 
-use bootscript_lang::{Config, Interpreter, Platform};
-
-struct Quiet(String);
-
-impl Platform for Quiet {
-    fn write(&mut self, text: &str) {
-        self.0.push_str(text);
-    }
-    fn read_line(&mut self, _: bool) -> Result<String, String> {
-        Err("end of input".into())
-    }
-    fn time_ms(&mut self) -> u64 {
-        0
-    }
-    fn sleep_ms(&mut self, _: u64) {}
-    fn reboot(&mut self) -> String {
-        "no".into()
-    }
-    fn halt(&mut self) -> String {
-        "no".into()
-    }
-    fn keymap(&mut self, _: &str) -> Result<(), String> {
-        Ok(())
-    }
+mod common {
+    pub mod quiet;
 }
+
+use bootscript_lang::Config;
+use common::quiet::run;
 
 const DOWN: &str = "fn down(n) { if n == 0 { return 0 } return 1 + down(n - 1) }\n";
-
-fn run(config: Config, source: &str) -> Result<String, String> {
-    let mut out = Quiet(String::new());
-    Interpreter::new(config)
-        .run("t.bs", source, &mut out)
-        .map_err(|e| e.to_string())?;
-    Ok(out.0)
-}
 
 /// The native stack one nesting level of script calls takes (measured: the smallest limit that lets 100 calls
 /// through, per call).
