@@ -413,6 +413,19 @@ impl Vm {
         thread::sleep(Duration::from_millis(150));
     }
 
+    /// The VGA text screen once a line of it reads `line` exactly, or as it is when `within` has passed (the
+    /// caller's assertions then show it). The screen lags the serial line: the console writes serial first.
+    pub fn screen_showing(&mut self, line: &str, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let screen = self.screen();
+            if screen.iter().any(|l| l == line) || Instant::now() > deadline {
+                return screen;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The VGA text screen (25 lines of 80 characters, trailing blanks removed), read through the monitor.
     pub fn screen(&mut self) -> Vec<String> {
         let dump = self._dir.path().join("screen.bin");

@@ -257,7 +257,7 @@ fn an_allocation_that_cannot_be_served_is_reported() {
 fn the_banner_is_on_the_vga_screen_too() {
     let mut vm = Boot::new().cmdline("test=keys").start();
     vm.expect_line("keys: ready", BOOT);
-    let screen = vm.screen();
+    let screen = vm.screen_showing("keys: ready", STEP);
     assert!(
         screen
             .iter()
@@ -273,14 +273,7 @@ fn the_banner_is_on_the_vga_screen_too() {
 fn a_machine_without_a_serial_port_still_boots() {
     let mut vm = Boot::new().no_serial().cmdline("test=keys").start();
     // No serial line to read: wait for the screen to show the payload waiting for a key.
-    let deadline = std::time::Instant::now() + BOOT;
-    let screen = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        let screen = vm.screen();
-        if screen.iter().any(|l| l == "keys: ready") || std::time::Instant::now() > deadline {
-            break screen;
-        }
-    };
+    let screen = vm.screen_showing("keys: ready", BOOT);
     assert!(
         screen
             .iter()
