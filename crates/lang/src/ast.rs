@@ -48,17 +48,30 @@ pub(crate) struct Expr {
 pub(crate) enum ExprKind {
     Const(Value),
     Var(Var),
-    List(Vec<Expr>),
-    Map(Vec<(Rc<str>, Expr)>),
+    // Literals of lists and maps, and fields, are boxed so that a node stays at three words after its tag. The
+    // extra allocation is made once per literal at parse time; a boxed slice instead costs more code (the
+    // shrink of `into_boxed_slice`).
+    #[allow(clippy::box_collection)]
+    List(Box<Vec<Expr>>),
+    #[allow(clippy::box_collection)]
+    Map(Box<Vec<(Rc<str>, Expr)>>),
     Func(Rc<FnDef>),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
-    Call(Box<Expr>, Vec<Expr>, Vec<(Rc<str>, Expr)>),
+    /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
+    Call(Box<Call>),
     Index(Box<Expr>, Box<Expr>),
-    Field(Box<Expr>, Rc<str>),
+    Field(Box<(Expr, Rc<str>)>),
+}
+
+/// A call: `callee(positional..., name = keyword...)`.
+pub(crate) struct Call {
+    pub callee: Expr,
+    pub positional: Vec<Expr>,
+    pub keywords: Vec<(Rc<str>, Expr)>,
 }
 
 /// Whether a closure captured a local variable: known only once the function around it is parsed, so the
@@ -70,29 +83,38 @@ pub(crate) enum Stmt {
     Expr(Expr),
     /// `let` (and `fn NAME`, with `early`: the name is bound before the value is made, for recursion).
     Let {
+        early: bool,
         var: Var,
         captured: Captured,
         value: Expr,
-        early: bool,
     },
-    Assign(Expr, Expr),
+    /// The target (a place) is boxed: two nodes inline would make every statement that big.
+    Assign(Box<Expr>, Expr),
     If(Vec<(Expr, Vec<Stmt>)>, Vec<Stmt>),
-    While(Expr, Vec<Stmt>),
-    For {
-        var: u32,
-        captured: Captured,
-        iterable: Expr,
-        body: Vec<Stmt>,
-    },
-    Try {
-        body: Vec<Stmt>,
-        var: u32,
-        captured: Captured,
-        handler: Vec<Stmt>,
-    },
+    /// The condition is boxed, for the same reason.
+    While(Box<Expr>, Vec<Stmt>),
+    // The rare statements are boxed, so that they do not make every statement as big as they are.
+    For(Box<For>),
+    Try(Box<Try>),
     Return(Option<Expr>),
     Break,
     Continue,
+}
+
+/// `for var in iterable { body }`.
+pub(crate) struct For {
+    pub var: u32,
+    pub captured: Captured,
+    pub iterable: Expr,
+    pub body: Vec<Stmt>,
+}
+
+/// `try { body } catch var { handler }`.
+pub(crate) struct Try {
+    pub body: Vec<Stmt>,
+    pub var: u32,
+    pub captured: Captured,
+    pub handler: Vec<Stmt>,
 }
 
 /// How a new closure gets a captured variable: from a slot of the frame that makes it, or from the captures of
@@ -114,3 +136,7 @@ pub(crate) struct FnDef {
     pub captures: Vec<Capture>,
     pub body: Vec<Stmt>,
 }
+
+// The parser moves nodes by value and the evaluator copies and matches on them: their size is code in the
+// payload (a node of 72 bytes and a statement of 152 cost about 600 bytes more). Keep them this small.
+const _: () = assert!(core::mem::size_of::<Expr>() <= 32 && core::mem::size_of::<Stmt>() <= 56);

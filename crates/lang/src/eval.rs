@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use crate::ast::{Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
+use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
 use crate::builtins::{range_len, RANGE};
 use crate::value::{
     copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
@@ -293,7 +293,7 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
+            Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
             Stmt::Return(value) => {
                 let v = match value {
                     Some(e) => attempt!(self.operand(e)),
@@ -312,12 +312,13 @@ impl Machine<'_> {
     #[inline(never)]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::For {
-                var,
-                captured,
-                iterable,
-                body,
-            } => {
+            Stmt::For(f) => {
+                let For {
+                    var,
+                    captured,
+                    iterable,
+                    body,
+                } = &**f;
                 let (seq, mut ints) = attempt!(self.iterable(iterable));
                 // The bytes the list of a `range` would hold are held while the loop runs.
                 let _held = Held::new(ints.map_or(0, |(a, b)| range_len(a, b) * ITEM_BYTES));
@@ -358,12 +359,13 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::Try {
-                body,
-                var,
-                captured,
-                handler,
-            } => {
+            Stmt::Try(t) => {
+                let Try {
+                    body,
+                    var,
+                    captured,
+                    handler,
+                } = &**t;
                 let (stack, base, depth, closure) = (
                     self.stack.len(),
                     self.base,
@@ -390,8 +392,10 @@ impl Machine<'_> {
     /// `Held`): the script sees no difference, as the list is out of its reach. Leaves have no effects, so
     /// looking at them first changes nothing when the loop goes the general way.
     fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
-        if let ExprKind::Call(callee, args, keywords) = &e.kind {
-            if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, keywords.is_empty()) {
+        if let ExprKind::Call(call) = &e.kind {
+            let (callee, args) = (&call.callee, &call.positional);
+            if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, call.keywords.is_empty())
+            {
                 let range = matches!(
                     self.globals.get(*g as usize),
                     Some(Some(Value::Builtin(RANGE)))
@@ -434,7 +438,8 @@ impl Machine<'_> {
                 self.set_item(&container, key, v)
                     .map_err(|m| at(m, target.pos))
             }
-            ExprKind::Field(base, name) => {
+            ExprKind::Field(field) => {
+                let (base, name) = &**field;
                 let container = self.eval(base)?;
                 let v = self.eval(value)?;
                 self.set_item(&container, Value::str(name), v)
@@ -677,9 +682,14 @@ impl Machine<'_> {
     /// callee's first slots), then the keyword arguments.
     #[inline(never)]
     fn call_expr(&mut self, e: &Expr) -> R<Value> {
-        let ExprKind::Call(callee, positional, keywords) = &e.kind else {
+        let ExprKind::Call(call) = &e.kind else {
             return Ok(Value::Nil);
         };
+        let Call {
+            callee,
+            positional,
+            keywords,
+        } = &**call;
         // A named function is read here rather than through `eval` (a call saved per call).
         let f = match callee.kind {
             ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
@@ -712,11 +722,16 @@ impl Machine<'_> {
                 ),
                 other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
             },
-            ExprKind::Field(base, name) => match self.eval(base)? {
-                Value::Map(m) => m.get(name).unwrap_or_default(),
+            ExprKind::Field(field) => match self.eval(&field.0)? {
+                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
                 other => {
                     return Err(at(
-                        fault(&["cannot read field '", name, "' of a ", other.type_name()]),
+                        fault(&[
+                            "cannot read field '",
+                            &field.1,
+                            "' of a ",
+                            other.type_name(),
+                        ]),
                         e.pos,
                     ))
                 }
@@ -725,7 +740,7 @@ impl Machine<'_> {
                 self.reserve(items.len() * ITEM_BYTES)
                     .map_err(|m| at(m, e.pos))?;
                 let mut list = Vec::with_capacity(items.len());
-                for item in items {
+                for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
                 Value::list(list)
@@ -734,7 +749,7 @@ impl Machine<'_> {
                 self.reserve(entries.len() * ITEM_BYTES)
                     .map_err(|m| at(m, e.pos))?;
                 let mut map = Vec::with_capacity(entries.len());
-                for (key, value) in entries {
+                for (key, value) in entries.iter() {
                     map.push((key.clone(), self.eval(value)?));
                 }
                 Value::map_of(map)

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
-use crate::ast::{Capture, Captured, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
+use crate::ast::{Call, Capture, Captured, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
 use crate::lexer::{Kind, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
@@ -453,10 +453,10 @@ impl<'a> Parser<'a> {
                     (var, captured) = self.declare(name)?;
                 }
                 let stmt = Stmt::Let {
+                    early,
                     var,
                     captured,
                     value,
-                    early,
                 };
                 // A function ends at its block's `}`, like the other compound statements.
                 if early {
@@ -471,7 +471,7 @@ impl<'a> Parser<'a> {
                 self.scope().loops += 1;
                 let body = self.block()?;
                 self.scope().loops -= 1;
-                return Ok(Stmt::While(cond, body));
+                return Ok(Stmt::While(boxed(cond), body));
             }
             Kind::For => return self.for_statement(),
             Kind::Try => return self.try_statement(),
@@ -502,7 +502,7 @@ impl<'a> Parser<'a> {
                     }
                     self.advance()?;
                     self.skip_newlines()?;
-                    Stmt::Assign(target, self.expr(1)?)
+                    Stmt::Assign(boxed(target), self.expr(1)?)
                 } else {
                     Stmt::Expr(target)
                 }
@@ -560,12 +560,12 @@ impl<'a> Parser<'a> {
         let body = self.block()?;
         self.scope().loops -= 1;
         self.close_block();
-        Ok(Stmt::For {
+        Ok(Stmt::For(Box::new(For {
             var,
             captured,
             iterable,
             body,
-        })
+        })))
     }
 
     // try := 'try' block 'catch' NAME block
@@ -581,12 +581,12 @@ impl<'a> Parser<'a> {
         let (var, captured) = self.declare_local(name)?;
         let handler = self.block()?;
         self.close_block();
-        Ok(Stmt::Try {
+        Ok(Stmt::Try(Box::new(Try {
             body,
             var,
             captured,
             handler,
-        })
+        })))
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
@@ -757,7 +757,11 @@ impl<'a> Parser<'a> {
                             pos,
                         });
                     }
-                    ExprKind::Call(boxed(e), positional, keywords)
+                    ExprKind::Call(Box::new(Call {
+                        callee: e,
+                        positional,
+                        keywords,
+                    }))
                 }
                 Kind::LBracket => {
                     self.open_bracket()?;
@@ -767,7 +771,7 @@ impl<'a> Parser<'a> {
                 }
                 Kind::Dot => {
                     self.advance()?;
-                    ExprKind::Field(boxed(e), self.name()?)
+                    ExprKind::Field(Box::new((e, self.name()?)))
                 }
                 _ => break,
             };
@@ -854,7 +858,7 @@ impl<'a> Parser<'a> {
         self.close(Kind::RBracket, "expected ']'")?;
         Ok(Expr {
             pos,
-            kind: ExprKind::List(items),
+            kind: ExprKind::List(Box::new(items)),
         })
     }
 
@@ -885,7 +889,7 @@ impl<'a> Parser<'a> {
         self.close(Kind::RBrace, "expected '}'")?;
         Ok(Expr {
             pos,
-            kind: ExprKind::Map(entries),
+            kind: ExprKind::Map(Box::new(entries)),
         })
     }
 
@@ -980,7 +984,8 @@ impl<'a> Parser<'a> {
 fn is_place(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Var(_) => true,
-        ExprKind::Index(base, _) | ExprKind::Field(base, _) => is_place(base),
+        ExprKind::Index(base, _) => is_place(base),
+        ExprKind::Field(field) => is_place(&field.0),
         _ => false,
     }
 }
