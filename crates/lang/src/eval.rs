@@ -81,7 +81,7 @@ macro_rules! attempt {
 /// The running state: owned by the interpreter between runs, lent to the machine during one.
 pub(crate) struct Machine<'p> {
     pub globals: Vec<Option<Value>>,
-    pub global_names: Vec<Rc<str>>,
+    pub global_names: &'p [Rc<str>],
     pub stack: Vec<Value>,
     pub base: usize,
     pub closure: Option<Rc<Closure>>,

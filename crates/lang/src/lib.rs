@@ -200,7 +200,7 @@ impl Interpreter {
         values.resize(self.names.names.len(), None);
         let mut machine = Machine {
             globals: values,
-            global_names: self.names.names.clone(),
+            global_names: &self.names.names,
             stack: core::mem::take(&mut self.stack),
             base: 0,
             closure: None,

@@ -192,6 +192,12 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// A syntax error at the current token.
+    #[inline(never)]
+    fn fail_here(&self, message: &str) -> Box<ScriptError> {
+        self.fail(message, &self.tok)
+    }
+
     fn pos(&self) -> Pos {
         Pos {
             line: self.tok.line,
@@ -229,7 +235,7 @@ impl<'a> Parser<'a> {
 
     fn expect(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, &self.tok));
+            return Err(self.fail_here(message));
         }
         self.advance()
     }
@@ -237,7 +243,7 @@ impl<'a> Parser<'a> {
     /// Opens a bracket: `skip` says whether newlines inside it are skipped.
     fn open(&mut self, kind: Kind, skip: bool, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, &self.tok));
+            return Err(self.fail_here(message));
         }
         self.skip_newlines.push(skip);
         self.advance()?;
@@ -253,7 +259,7 @@ impl<'a> Parser<'a> {
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
     fn close(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
-            return Err(self.fail(message, &self.tok));
+            return Err(self.fail_here(message));
         }
         self.skip_newlines.pop();
         self.advance()?;
@@ -277,7 +283,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.fail("too deeply nested", &self.tok));
+            return Err(self.fail_here("too deeply nested"));
         }
         Ok(())
     }
@@ -312,7 +318,7 @@ impl<'a> Parser<'a> {
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.scope().locals.len() >= MAX_LOCALS {
-            return Err(self.fail("too many local variables in one function", &self.tok));
+            return Err(self.fail_here("too many local variables in one function"));
         }
         let scope = self.scope();
         let slot = scope.slots;
@@ -340,7 +346,7 @@ impl<'a> Parser<'a> {
             return Ok(i);
         }
         if self.globals.names.len() >= MAX_GLOBALS {
-            return Err(self.fail("too many global names", &self.tok));
+            return Err(self.fail_here("too many global names"));
         }
         Ok(self.globals.slot(name))
     }
@@ -424,7 +430,7 @@ impl<'a> Parser<'a> {
                 Ok(())
             }
             Kind::RBrace | Kind::Eof => Ok(()),
-            _ => Err(self.fail("expected the end of the statement", &self.tok)),
+            _ => Err(self.fail_here("expected the end of the statement")),
         }
     }
 
@@ -468,9 +474,7 @@ impl<'a> Parser<'a> {
             Kind::While => {
                 self.advance()?;
                 let cond = self.expr(1)?;
-                self.scope().loops += 1;
-                let body = self.block()?;
-                self.scope().loops -= 1;
+                let body = self.loop_body()?;
                 return Ok(Stmt::While(boxed(cond), body));
             }
             Kind::For => return self.for_statement(),
@@ -498,7 +502,7 @@ impl<'a> Parser<'a> {
                 let target = self.expr(1)?;
                 if self.tok.kind == Kind::Assign {
                     if !is_place(&target) {
-                        return Err(self.fail("cannot assign to this", &self.tok));
+                        return Err(self.fail_here("cannot assign to this"));
                     }
                     self.advance()?;
                     self.skip_newlines()?;
@@ -510,6 +514,16 @@ impl<'a> Parser<'a> {
         };
         self.end_of_statement()?;
         Ok(stmt)
+    }
+
+    /// The block of a `while` or `for`, inside which `break` and `continue` are allowed (one out-of-line
+    /// place for both loops).
+    #[inline(never)]
+    fn loop_body(&mut self) -> R<Vec<Stmt>> {
+        self.scope().loops += 1;
+        let body = self.block()?;
+        self.scope().loops -= 1;
+        Ok(body)
     }
 
     /// After a block's `}`, a newline may stand before `else` or `catch`.
@@ -556,9 +570,7 @@ impl<'a> Parser<'a> {
         let iterable = self.expr(1)?;
         self.open_block();
         let (var, captured) = self.declare_local(name)?;
-        self.scope().loops += 1;
-        let body = self.block()?;
-        self.scope().loops -= 1;
+        let body = self.loop_body()?;
         self.close_block();
         Ok(Stmt::For(Box::new(For {
             var,
@@ -573,7 +585,7 @@ impl<'a> Parser<'a> {
         self.advance()?;
         let body = self.block()?;
         if !self.skip_newlines_before(Kind::Catch)? {
-            return Err(self.fail("expected 'catch'", &self.tok));
+            return Err(self.fail_here("expected 'catch'"));
         }
         self.advance()?;
         let name = self.name()?;
@@ -686,7 +698,7 @@ impl<'a> Parser<'a> {
                 },
             };
             if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
-                return Err(self.fail("comparisons do not chain", &self.tok));
+                return Err(self.fail_here("comparisons do not chain"));
             }
             // A long chain nests as deeply as brackets would.
             self.enter()?;
@@ -795,7 +807,7 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 self.push_entry(&mut keywords, name)?;
             } else if !keywords.is_empty() {
-                return Err(self.fail("positional argument after keyword arguments", &self.tok));
+                return Err(self.fail_here("positional argument after keyword arguments"));
             } else {
                 self.push_expr(&mut positional)?;
             }
