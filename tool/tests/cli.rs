@@ -3,9 +3,19 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+/// This test process's scratch directory, emptied on first use: a directory left by an earlier process with the
+/// same id (ids are reused) would hold images that `mkfs.fat -C` refuses to overwrite.
+fn scratch() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bootscript-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    })
+}
+
 fn script(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bootscript-cli-{}", std::process::id()));
-    let path = dir.join(name);
+    let path = scratch().join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
     path
