@@ -57,6 +57,21 @@ pub fn repository_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// Runs a tool the test needs and returns its stdout; panics loudly (with its output) when the tool is missing
+/// or fails: a missing tool is a failure, never a skip.
+pub fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Deterministic bytes that look random (xorshift32: no long runs, every byte value), for the files the tests
 /// put on disks and hand to the payload; the same `seed` gives the same bytes.
 pub fn noise(len: usize, seed: u32) -> Vec<u8> {

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bootscript_boot_tests::{noise, repository_root, Boot, Vm};
+use bootscript_boot_tests::{noise, repository_root, run, Boot, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(30);
@@ -24,18 +24,6 @@ const PLAIN_ITERATIONS: u32 = 2000;
 /// Enough PBKDF2-SHA256 iterations (one 32-byte block) for the unlock to take well over a second under TCG:
 /// about 1.7 s on a quiet machine here (600 k iterations/s at best), 4-5 s on a busy one.
 const SLOW_ITERATIONS: u32 = 1_000_000;
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// The file tree put into every volume (data/blob.bin), and the host's SHA-256 of the blob (sha256sum).
 struct Source {

@@ -13,24 +13,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bootscript_boot_tests::{noise, Boot, Vm};
+use bootscript_boot_tests::{noise, run, Boot, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(30);
-
-/// Runs a tool; panics loudly (with its output) when it is missing or fails.
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// A scratch directory removed when dropped.
 struct Scratch(PathBuf);

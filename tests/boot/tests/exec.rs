@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bootscript_boot_tests::{noise, repository_root, Boot, Exit, Vm};
+use bootscript_boot_tests::{noise, repository_root, run, Boot, Exit, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 /// From the jump to Linux's /init and its lines: about 3-5 s under TCG, more on a loaded machine.
@@ -32,18 +32,6 @@ struct Fixtures {
     blob: Vec<u8>,
     /// /mb2/one.txt and /mb2/two.bin on the plain disk.
     mb2_modules: [Vec<u8>; 2],
-}
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} (run `make setup`)"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Writes `bytes` unless the file already holds them, so that mkdemo.sh's cache stays valid between runs.
