@@ -80,7 +80,7 @@ struct Scope {
 
 type R<T> = Result<T, Box<ScriptError>>;
 
-struct Parser<'a> {
+struct Parser<'a, const RECORD: bool> {
     src: &'a str,
     file: Rc<str>,
     lexer: Lexer<'a>,
@@ -90,14 +90,23 @@ struct Parser<'a> {
     depth: u32,
     scopes: Vec<Scope>,
     globals: &'a mut Globals,
-    record: bool,
     declared: Vec<u32>,
     uses: Vec<(u32, Pos)>,
     calls: Vec<CallSite>,
 }
 
-/// Parses a file; `record` keeps what the static check needs.
+/// Parses a file; `record` keeps what the static check needs. (A parser of each kind: the payload never
+/// checks, so it has only the one that does not record.)
+#[inline(always)]
 pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bool) -> R<Parsed> {
+    if record {
+        parse_as::<true>(file, src, globals)
+    } else {
+        parse_as::<false>(file, src, globals)
+    }
+}
+
+fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals) -> R<Parsed> {
     let eof = Token {
         kind: Kind::Eof,
         start: 0,
@@ -105,7 +114,7 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
         line: 1,
         col: 1,
     };
-    let mut p = Parser {
+    let mut p = Parser::<RECORD> {
         src,
         file: file.clone(),
         lexer: Lexer::new(src),
@@ -114,7 +123,6 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
         depth: 0,
         scopes: Vec::new(),
         globals,
-        record,
         declared: Vec::new(),
         uses: Vec::new(),
         calls: Vec::new(),
@@ -162,7 +170,7 @@ fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-impl<'a> Parser<'a> {
+impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position.
     fn fail(&self, message: &str, tok: &Token) -> Box<ScriptError> {
         let mut text = String::from(message);
@@ -176,8 +184,9 @@ impl<'a> Parser<'a> {
                     .unwrap_or("");
                 text.push_str(" near '");
                 // At most 24 characters of a long token.
-                let end = near.char_indices().nth(24).map_or(near.len(), |(i, _)| i);
-                text.push_str(near.get(..end).unwrap_or(near));
+                for c in near.chars().take(24) {
+                    text.push(c);
+                }
                 text.push('\'');
             }
         }
@@ -311,7 +320,7 @@ impl<'a> Parser<'a> {
         let captured: Captured = Rc::new(Cell::new(false));
         if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
             let global = self.global(&name)?;
-            if self.record {
+            if RECORD {
                 self.declared.push(global);
             }
             return Ok((Var::Global(global), captured));
@@ -390,7 +399,7 @@ impl<'a> Parser<'a> {
             return Ok(Var::Upvalue(i));
         }
         let global = self.global(name)?;
-        if self.record && !self.uses.iter().any(|(g, _)| *g == global) {
+        if RECORD && !self.uses.iter().any(|(g, _)| *g == global) {
             self.uses.push((global, pos));
         }
         Ok(Var::Global(global))
@@ -760,8 +769,11 @@ impl<'a> Parser<'a> {
             let kind = match self.tok.kind {
                 Kind::LParen => {
                     let (positional, keywords) = self.args()?;
-                    if let (true, ExprKind::Var(Var::Global(global))) = (self.record, &e.kind) {
-                        let names = keywords.iter().map(|(k, _)| k.clone()).collect();
+                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &e.kind) {
+                        let mut names = Vec::new();
+                        for (k, _) in &keywords {
+                            names.push(k.clone());
+                        }
                         self.calls.push(CallSite {
                             global: *global,
                             positional: positional.len(),
