@@ -51,6 +51,8 @@ pub(crate) enum Kind {
     Percent,
     Newline,
     Eof,
+    /// Stands in the parser for a token the lexer could not make (no grammar rule accepts it).
+    Error,
 }
 
 const KEYWORDS: [(&str, Kind); 18] = [

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::ast::{Call, Capture, Captured, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
-use crate::lexer::{Kind, Lexer, Token};
+use crate::lexer::{Kind, LexError, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
 
@@ -93,6 +93,8 @@ struct Parser<'a, const RECORD: bool> {
     declared: Vec<u32>,
     uses: Vec<(u32, Pos)>,
     calls: Vec<CallSite>,
+    /// The first lexical error, kept until the parser fails (see `advance`).
+    lex_error: Option<LexError>,
 }
 
 /// Parses a file; `record` keeps what the static check needs. (A parser of each kind: the payload never
@@ -126,17 +128,17 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
         declared: Vec::new(),
         uses: Vec::new(),
         calls: Vec::new(),
+        lex_error: None,
     };
     p.scopes.push(Scope::default());
     // One way out, so that the parser is dropped in one place whether it failed or not.
-    p.advance()
-        .and_then(|()| p.statements(false))
-        .map(|body| Parsed {
-            main: p.define(Rc::from("main"), Vec::new(), body),
-            declared: core::mem::take(&mut p.declared),
-            uses: core::mem::take(&mut p.uses),
-            calls: core::mem::take(&mut p.calls),
-        })
+    p.advance();
+    p.statements(false).map(|body| Parsed {
+        main: p.define(Rc::from("main"), Vec::new(), body),
+        declared: core::mem::take(&mut p.declared),
+        uses: core::mem::take(&mut p.uses),
+        calls: core::mem::take(&mut p.calls),
+    })
 }
 
 fn binary_op(kind: Kind) -> Option<(u8, Op)> {
@@ -173,6 +175,11 @@ fn hex_digit(c: u8) -> Option<u8> {
 impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position.
     fn fail(&self, message: &str, tok: &Token) -> Box<ScriptError> {
+        // A kept lexical error is the first error: nothing after it was parsed.
+        let (message, tok) = match &self.lex_error {
+            Some((message, tok)) => (*message, tok),
+            None => (message, tok),
+        };
         let mut text = String::from(message);
         match tok.kind {
             Kind::Eof => text.push_str(" near end of input"),
@@ -220,33 +227,38 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             .unwrap_or("")
     }
 
-    /// Moves to the next token. (The error alone comes back: one register, tested at every call.)
-    fn advance(&mut self) -> R<()> {
-        loop {
-            self.tok = self
-                .lexer
-                .next()
-                .map_err(|(message, tok)| self.fail(message, &tok))?;
+    /// Moves to the next token. A lexical error does not stop the parser here: it is kept, and the current
+    /// token becomes one that nothing accepts, so the parser fails at it, and `fail` reports the kept error,
+    /// as stopping here would have. (Nothing to test at the 30 calls.)
+    fn advance(&mut self) {
+        while self.lex_error.is_none() {
+            match self.lexer.next() {
+                Ok(tok) => self.tok = tok,
+                Err(e) => {
+                    self.lex_error = Some(e);
+                    self.tok.kind = Kind::Error;
+                }
+            }
             if self.tok.kind != Kind::Newline
                 || !self.skip_newlines.last().copied().unwrap_or(false)
             {
-                return Ok(());
+                return;
             }
         }
     }
 
-    fn skip_newlines(&mut self) -> R<()> {
+    fn skip_newlines(&mut self) {
         while self.tok.kind == Kind::Newline {
-            self.advance()?;
+            self.advance();
         }
-        Ok(())
     }
 
     fn expect(&mut self, kind: Kind, message: &str) -> R<()> {
         if self.tok.kind != kind {
             return Err(self.fail_here(message));
         }
-        self.advance()
+        self.advance();
+        Ok(())
     }
 
     /// Opens a bracket: `skip` says whether newlines inside it are skipped.
@@ -255,14 +267,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return Err(self.fail_here(message));
         }
         self.skip_newlines.push(skip);
-        self.advance()?;
+        self.advance();
         Ok(())
     }
 
     /// Opens the bracket that is the current token (its kind is known), one inside which newlines are skipped.
-    fn open_bracket(&mut self) -> R<()> {
+    fn open_bracket(&mut self) {
         self.skip_newlines.push(true);
-        self.advance()
+        self.advance();
     }
 
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
@@ -271,7 +283,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return Err(self.fail_here(message));
         }
         self.skip_newlines.pop();
-        self.advance()?;
+        self.advance();
         Ok(())
     }
 
@@ -410,7 +422,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let mut body = Vec::new();
         loop {
             while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
-                self.advance()?;
+                self.advance();
             }
             if self.tok.kind == Kind::Eof || (in_block && self.tok.kind == Kind::RBrace) {
                 return Ok(body);
@@ -435,7 +447,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn end_of_statement(&mut self) -> R<()> {
         match self.tok.kind {
             Kind::Newline | Kind::Semicolon => {
-                self.advance()?;
+                self.advance();
                 Ok(())
             }
             Kind::RBrace | Kind::Eof => Ok(()),
@@ -450,7 +462,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let start = self.tok;
         let stmt = match start.kind {
             Kind::Let | Kind::Fn if start.kind == Kind::Let || self.peek_kind() == Kind::Name => {
-                self.advance()?;
+                self.advance();
                 let pos = self.pos();
                 let name = self.name()?;
                 let early = start.kind == Kind::Fn;
@@ -462,7 +474,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     value = Expr { pos, kind };
                 } else {
                     self.expect(Kind::Assign, "expected '='")?;
-                    self.skip_newlines()?;
+                    self.skip_newlines();
                     value = self.expr(1)?;
                     // Declared after its value, so `let x = x + 1` reads the x from before.
                     (var, captured) = self.declare(name)?;
@@ -481,7 +493,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             Kind::If => return self.if_statement(),
             Kind::While => {
-                self.advance()?;
+                self.advance();
                 let cond = self.expr(1)?;
                 let body = self.loop_body()?;
                 return Ok(Stmt::While(boxed(cond), body));
@@ -489,7 +501,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::For => return self.for_statement(),
             Kind::Try => return self.try_statement(),
             Kind::Return => {
-                self.advance()?;
+                self.advance();
                 let value = match self.tok.kind {
                     Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => None,
                     _ => Some(self.expr(1)?),
@@ -500,7 +512,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 if self.scope().loops == 0 {
                     return Err(self.fail("not inside a loop", &start));
                 }
-                self.advance()?;
+                self.advance();
                 if start.kind == Kind::Break {
                     Stmt::Break
                 } else {
@@ -513,8 +525,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     if !is_place(&target) {
                         return Err(self.fail_here("cannot assign to this"));
                     }
-                    self.advance()?;
-                    self.skip_newlines()?;
+                    self.advance();
+                    self.skip_newlines();
                     Stmt::Assign(boxed(target), self.expr(1)?)
                 } else {
                     Stmt::Expr(target)
@@ -546,7 +558,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     _ => return Ok(false),
                 }
             }
-            self.skip_newlines()?;
+            self.skip_newlines();
         }
         Ok(self.tok.kind == kind)
     }
@@ -556,13 +568,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let mut arms = Vec::new();
         let mut otherwise = Vec::new();
         loop {
-            self.advance()?; // 'if'
+            self.advance(); // 'if'
             let cond = self.expr(1)?;
             arms.push((cond, self.block()?));
             if !self.skip_newlines_before(Kind::Else)? {
                 break;
             }
-            self.advance()?; // 'else'
+            self.advance(); // 'else'
             if self.tok.kind != Kind::If {
                 otherwise = self.block()?;
                 break;
@@ -573,7 +585,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     // for := 'for' NAME 'in' expr block
     fn for_statement(&mut self) -> R<Stmt> {
-        self.advance()?;
+        self.advance();
         let name = self.name()?;
         self.expect(Kind::In, "expected 'in'")?;
         let iterable = self.expr(1)?;
@@ -591,12 +603,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     // try := 'try' block 'catch' NAME block
     fn try_statement(&mut self) -> R<Stmt> {
-        self.advance()?;
+        self.advance();
         let body = self.block()?;
         if !self.skip_newlines_before(Kind::Catch)? {
             return Err(self.fail_here("expected 'catch'"));
         }
-        self.advance()?;
+        self.advance();
         let name = self.name()?;
         self.open_block();
         let (var, captured) = self.declare_local(name)?;
@@ -631,7 +643,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             if self.tok.kind != Kind::Comma {
                 break;
             }
-            self.advance()?;
+            self.advance();
         }
         self.open_block_once();
         self.close(Kind::RParen, "expected ')'")?;
@@ -673,7 +685,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let depth = self.depth;
         let mut left = if self.tok.kind == Kind::Not && min <= 3 {
             let pos = self.pos();
-            self.advance()?;
+            self.advance();
             Expr {
                 pos,
                 kind: ExprKind::Not(self.boxed_expr(3)?),
@@ -694,8 +706,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 break;
             }
             let pos = self.pos();
-            self.advance()?;
-            self.skip_newlines()?;
+            self.advance();
+            self.skip_newlines();
             let right = self.boxed_expr(prec + 1)?;
             let left_box = boxed(left);
             left = Expr {
@@ -742,7 +754,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         if self.tok.kind == Kind::Minus {
             self.enter()?;
             let pos = self.pos();
-            self.advance()?;
+            self.advance();
             let operand = self.unary()?;
             self.depth -= 1;
             // Fold a negative literal, so that deep evaluation is not needed for it.
@@ -788,13 +800,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     }))
                 }
                 Kind::LBracket => {
-                    self.open_bracket()?;
+                    self.open_bracket();
                     let index = self.expr(1)?;
                     self.close(Kind::RBracket, "expected ']'")?;
                     ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
-                    self.advance()?;
+                    self.advance();
                     ExprKind::Field(Box::new((e, self.name()?)))
                 }
                 _ => break,
@@ -810,13 +822,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     #[allow(clippy::type_complexity)]
     #[inline(never)]
     fn args(&mut self) -> R<(Vec<Expr>, Vec<(Rc<str>, Expr)>)> {
-        self.open_bracket()?;
+        self.open_bracket();
         let mut positional = Vec::new();
         let mut keywords = Vec::new();
         while self.tok.kind != Kind::RParen {
             if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
                 let name = self.name()?;
-                self.advance()?;
+                self.advance();
                 self.push_entry(&mut keywords, name)?;
             } else if !keywords.is_empty() {
                 return Err(self.fail_here("positional argument after keyword arguments"));
@@ -826,7 +838,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             if self.tok.kind != Kind::Comma {
                 break;
             }
-            self.advance()?;
+            self.advance();
         }
         self.close(Kind::RParen, "expected ')'")?;
         Ok((positional, keywords))
@@ -847,7 +859,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Nil => ExprKind::Const(Value::Nil),
             Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)?),
             Kind::LParen => {
-                self.open_bracket()?;
+                self.open_bracket();
                 let e = self.expr(1)?;
                 self.close(Kind::RParen, "expected ')'")?;
                 return Ok(e);
@@ -855,7 +867,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::LBracket => return self.list(pos),
             Kind::LBrace => return self.map(pos),
             Kind::Fn => {
-                self.advance()?;
+                self.advance();
                 return Ok(Expr {
                     pos,
                     kind: ExprKind::Func(self.function(Rc::from("fn"))?),
@@ -863,21 +875,21 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             _ => return Err(self.fail("expected an expression", &tok)),
         };
-        self.advance()?;
+        self.advance();
         Ok(Expr { pos, kind })
     }
 
     // list := '[' (expr (',' expr)* ','?)? ']'
     #[inline(never)]
     fn list(&mut self, pos: Pos) -> R<Expr> {
-        self.open_bracket()?;
+        self.open_bracket();
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
             self.push_expr(&mut items)?;
             if self.tok.kind != Kind::Comma {
                 break;
             }
-            self.advance()?;
+            self.advance();
         }
         self.close(Kind::RBracket, "expected ']'")?;
         Ok(Expr {
@@ -889,7 +901,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     #[inline(never)]
     fn map(&mut self, pos: Pos) -> R<Expr> {
-        self.open_bracket()?;
+        self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
             let tok = self.tok;
@@ -898,7 +910,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 Kind::Str => Rc::from(self.string(tok)?),
                 _ => return Err(self.fail("expected a key", &tok)),
             };
-            self.advance()?;
+            self.advance();
             self.expect(Kind::Colon, "expected ':'")?;
             // A repeated key: the later entry stands, in the place of the last.
             if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
@@ -908,7 +920,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             if self.tok.kind != Kind::Comma {
                 break;
             }
-            self.advance()?;
+            self.advance();
         }
         self.close(Kind::RBrace, "expected '}'")?;
         Ok(Expr {
