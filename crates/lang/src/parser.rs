@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::ast::{Call, Capture, Captured, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
-use crate::lexer::{Kind, LexError, Lexer, Token};
+use crate::lexer::{Kind, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
 
@@ -93,8 +93,8 @@ struct Parser<'a, const RECORD: bool> {
     declared: Vec<u32>,
     uses: Vec<(u32, Pos)>,
     calls: Vec<CallSite>,
-    /// The first lexical error, kept until the parser fails (see `advance`).
-    lex_error: Option<LexError>,
+    /// The first error (see `fail`).
+    error: Option<Box<ScriptError>>,
 }
 
 /// Parses a file; `record` keeps what the static check needs. (A parser of each kind: the payload never
@@ -128,17 +128,21 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
         declared: Vec::new(),
         uses: Vec::new(),
         calls: Vec::new(),
-        lex_error: None,
+        error: None,
     };
     p.scopes.push(Scope::default());
-    // One way out, so that the parser is dropped in one place whether it failed or not.
     p.advance();
-    p.statements(false).map(|body| Parsed {
-        main: p.define(Rc::from("main"), Vec::new(), body),
-        declared: core::mem::take(&mut p.declared),
-        uses: core::mem::take(&mut p.uses),
-        calls: core::mem::take(&mut p.calls),
-    })
+    let body = p.statements(false);
+    let main = p.define(Rc::from("main"), Vec::new(), body);
+    match p.error.take() {
+        Some(e) => Err(e),
+        None => Ok(Parsed {
+            main,
+            declared: core::mem::take(&mut p.declared),
+            uses: core::mem::take(&mut p.uses),
+            calls: core::mem::take(&mut p.calls),
+        }),
+    }
 }
 
 fn binary_op(kind: Kind) -> Option<(u8, Op)> {
@@ -173,13 +177,16 @@ fn hex_digit(c: u8) -> Option<u8> {
 }
 
 impl<'a, const RECORD: bool> Parser<'a, RECORD> {
-    /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position.
-    fn fail(&self, message: &str, tok: &Token) -> Box<ScriptError> {
-        // A kept lexical error is the first error: nothing after it was parsed.
-        let (message, tok) = match &self.lex_error {
-            Some((message, tok)) => (*message, tok),
-            None => (message, tok),
-        };
+    /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the token's position. The first error
+    /// is kept and the current token becomes one that no rule accepts, so the parser winds up without reading
+    /// further (every rule returns a stand-in value) and `parse` reports that error: the code has no error path
+    /// at each step.
+    #[inline(never)]
+    fn fail(&mut self, message: &str, tok: Token) {
+        self.tok.kind = Kind::Error;
+        if self.error.is_some() {
+            return;
+        }
         let mut text = String::from(message);
         match tok.kind {
             Kind::Eof => text.push_str(" near end of input"),
@@ -197,7 +204,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 text.push('\'');
             }
         }
-        Box::new(ScriptError {
+        self.error = Some(Box::new(ScriptError {
             file: String::from(&*self.file),
             line: tok.line,
             col: tok.col,
@@ -205,13 +212,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             kind: crate::ErrorKind::Syntax,
             incomplete: tok.kind == Kind::Eof,
             fatal: false,
-        })
+        }));
     }
 
     /// A syntax error at the current token.
     #[inline(never)]
-    fn fail_here(&self, message: &str) -> Box<ScriptError> {
-        self.fail(message, &self.tok)
+    fn fail_here(&mut self, message: &str) {
+        self.fail(message, self.tok)
+    }
+
+    /// Has the parser failed? (Then the current token is one no rule accepts.)
+    fn failed(&self) -> bool {
+        self.tok.kind == Kind::Error
     }
 
     fn pos(&self) -> Pos {
@@ -227,17 +239,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             .unwrap_or("")
     }
 
-    /// Moves to the next token. A lexical error does not stop the parser here: it is kept, and the current
-    /// token becomes one that nothing accepts, so the parser fails at it, and `fail` reports the kept error,
-    /// as stopping here would have. (Nothing to test at the 30 calls.)
+    /// Moves to the next token (not after an error: the parser stays at the token it failed at).
     fn advance(&mut self) {
-        while self.lex_error.is_none() {
+        while !self.failed() {
             match self.lexer.next() {
                 Ok(tok) => self.tok = tok,
-                Err(e) => {
-                    self.lex_error = Some(e);
-                    self.tok.kind = Kind::Error;
-                }
+                Err((message, tok)) => self.fail(message, tok),
             }
             if self.tok.kind != Kind::Newline
                 || !self.skip_newlines.last().copied().unwrap_or(false)
@@ -253,22 +260,20 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
     }
 
-    fn expect(&mut self, kind: Kind, message: &str) -> R<()> {
+    fn expect(&mut self, kind: Kind, message: &str) {
         if self.tok.kind != kind {
-            return Err(self.fail_here(message));
+            return self.fail_here(message);
         }
         self.advance();
-        Ok(())
     }
 
     /// Opens a bracket: `skip` says whether newlines inside it are skipped.
-    fn open(&mut self, kind: Kind, skip: bool, message: &str) -> R<()> {
+    fn open(&mut self, kind: Kind, skip: bool, message: &str) {
         if self.tok.kind != kind {
-            return Err(self.fail_here(message));
+            return self.fail_here(message);
         }
         self.skip_newlines.push(skip);
         self.advance();
-        Ok(())
     }
 
     /// Opens the bracket that is the current token (its kind is known), one inside which newlines are skipped.
@@ -278,19 +283,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
-    fn close(&mut self, kind: Kind, message: &str) -> R<()> {
+    fn close(&mut self, kind: Kind, message: &str) {
         if self.tok.kind != kind {
-            return Err(self.fail_here(message));
+            return self.fail_here(message);
         }
         self.skip_newlines.pop();
         self.advance();
-        Ok(())
     }
 
-    fn name(&mut self) -> R<Rc<str>> {
+    fn name(&mut self) -> Rc<str> {
         let tok = self.tok;
-        self.expect(Kind::Name, "expected a name")?;
-        Ok(Rc::from(self.text(tok)))
+        self.expect(Kind::Name, "expected a name");
+        Rc::from(self.text(tok))
     }
 
     /// The next token after the current one, without moving.
@@ -300,13 +304,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
-    /// the stack).
-    fn enter(&mut self) -> R<()> {
+    /// the stack: after the error, no rule goes deeper).
+    fn enter(&mut self) {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.fail_here("too deeply nested"));
+            self.fail_here("too deeply nested");
         }
-        Ok(())
     }
 
     fn scope(&mut self) -> &mut Scope {
@@ -328,18 +331,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
-    fn declare(&mut self, name: Rc<str>) -> R<(Var, Captured)> {
+    fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
         let captured: Captured = Rc::new(Cell::new(false));
         if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
-            let global = self.global(&name)?;
+            let global = self.global(&name);
             if RECORD {
                 self.declared.push(global);
             }
-            return Ok((Var::Global(global), captured));
+            return (Var::Global(global), captured);
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.scope().locals.len() >= MAX_LOCALS {
-            return Err(self.fail_here("too many local variables in one function"));
+            self.fail_here("too many local variables in one function");
         }
         let scope = self.scope();
         let slot = scope.slots;
@@ -350,26 +353,29 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             slot,
             captured: captured.clone(),
         });
-        Ok((Var::Local(slot), captured))
+        (Var::Local(slot), captured)
     }
 
-    fn declare_local(&mut self, name: Rc<str>) -> R<(u32, Captured)> {
-        Ok(match self.declare(name)? {
+    fn declare_local(&mut self, name: Rc<str>) -> (u32, Captured) {
+        match self.declare(name) {
             (Var::Local(slot), captured) => (slot, captured),
             // Loop and catch variables are declared inside a block, so never at the top level.
             (_, captured) => (0, captured),
-        })
+        }
     }
 
-    /// The global called `name` (a new one if need be).
-    fn global(&mut self, name: &str) -> R<u32> {
+    /// The global called `name` (a new one if need be; none after an error).
+    fn global(&mut self, name: &str) -> u32 {
         if let Some(i) = self.globals.find(name) {
-            return Ok(i);
+            return i;
         }
         if self.globals.names.len() >= MAX_GLOBALS {
-            return Err(self.fail_here("too many global names"));
+            self.fail_here("too many global names");
         }
-        Ok(self.globals.slot(name))
+        if self.failed() {
+            return 0;
+        }
+        self.globals.slot(name)
     }
 
     fn find_local(&self, scope: usize, name: &str) -> Option<&Local> {
@@ -402,82 +408,81 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         Some(scope.captures.len() as u32 - 1)
     }
 
-    fn resolve(&mut self, name: &str, pos: Pos) -> R<Var> {
+    fn resolve(&mut self, name: &str, pos: Pos) -> Var {
         let top = self.scopes.len() - 1;
         if let Some(local) = self.find_local(top, name) {
-            return Ok(Var::Local(local.slot));
+            return Var::Local(local.slot);
         }
         if let Some(i) = self.upvalue(top, name) {
-            return Ok(Var::Upvalue(i));
+            return Var::Upvalue(i);
         }
-        let global = self.global(name)?;
+        let global = self.global(name);
         if RECORD && !self.uses.iter().any(|(g, _)| *g == global) {
             self.uses.push((global, pos));
         }
-        Ok(Var::Global(global))
+        Var::Global(global)
     }
 
     // program := stmt*   (and the statements of a block, which also end at its `}`)
-    fn statements(&mut self, in_block: bool) -> R<Vec<Stmt>> {
+    fn statements(&mut self, in_block: bool) -> Vec<Stmt> {
         let mut body = Vec::new();
         loop {
             while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
                 self.advance();
             }
-            if self.tok.kind == Kind::Eof || (in_block && self.tok.kind == Kind::RBrace) {
-                return Ok(body);
+            if matches!(self.tok.kind, Kind::Eof | Kind::Error)
+                || (in_block && self.tok.kind == Kind::RBrace)
+            {
+                return body;
             }
-            body.push(self.statement()?);
+            body.push(self.statement());
         }
     }
 
     // block := '{' stmt* '}'
-    fn block(&mut self) -> R<Vec<Stmt>> {
-        self.enter()?;
-        self.open(Kind::LBrace, false, "expected '{'")?;
+    fn block(&mut self) -> Vec<Stmt> {
+        self.enter();
+        self.open(Kind::LBrace, false, "expected '{'");
         self.open_block();
-        let body = self.statements(true)?;
+        let body = self.statements(true);
         self.close_block();
-        self.close(Kind::RBrace, "expected '}'")?;
+        self.close(Kind::RBrace, "expected '}'");
         self.depth -= 1;
-        Ok(body)
+        body
     }
 
     /// A simple statement must end at a newline, `;`, `}` or the end of the file.
-    fn end_of_statement(&mut self) -> R<()> {
+    fn end_of_statement(&mut self) {
         match self.tok.kind {
-            Kind::Newline | Kind::Semicolon => {
-                self.advance();
-                Ok(())
-            }
-            Kind::RBrace | Kind::Eof => Ok(()),
-            _ => Err(self.fail_here("expected the end of the statement")),
+            Kind::Newline | Kind::Semicolon => self.advance(),
+            Kind::RBrace | Kind::Eof => {}
+            _ => self.fail_here("expected the end of the statement"),
         }
     }
 
     // stmt := 'let' NAME '=' expr | place '=' expr | 'fn' NAME '(' names? ')' block | if | while | for | try
     //       | 'return' expr? | 'break' | 'continue' | expr
     #[inline(never)]
-    fn statement(&mut self) -> R<Stmt> {
+    fn statement(&mut self) -> Stmt {
         let start = self.tok;
         let stmt = match start.kind {
             Kind::Let | Kind::Fn if start.kind == Kind::Let || self.peek_kind() == Kind::Name => {
                 self.advance();
                 let pos = self.pos();
-                let name = self.name()?;
+                let name = self.name();
                 let early = start.kind == Kind::Fn;
                 let (var, captured, value);
                 if early {
                     // Bound before its value is made, so that the function can call itself.
-                    (var, captured) = self.declare(name.clone())?;
-                    let kind = ExprKind::Func(self.function(name)?);
+                    (var, captured) = self.declare(name.clone());
+                    let kind = ExprKind::Func(self.function(name));
                     value = Expr { pos, kind };
                 } else {
-                    self.expect(Kind::Assign, "expected '='")?;
+                    self.expect(Kind::Assign, "expected '='");
                     self.skip_newlines();
-                    value = self.expr(1)?;
+                    value = self.expr(1);
                     // Declared after its value, so `let x = x + 1` reads the x from before.
-                    (var, captured) = self.declare(name)?;
+                    (var, captured) = self.declare(name);
                 }
                 let stmt = Stmt::Let {
                     early,
@@ -487,16 +492,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 };
                 // A function ends at its block's `}`, like the other compound statements.
                 if early {
-                    return Ok(stmt);
+                    return stmt;
                 }
                 stmt
             }
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
-                let cond = self.expr(1)?;
-                let body = self.loop_body()?;
-                return Ok(Stmt::While(boxed(cond), body));
+                let cond = self.expr(1);
+                let body = self.loop_body();
+                return Stmt::While(boxed(cond), body);
             }
             Kind::For => return self.for_statement(),
             Kind::Try => return self.try_statement(),
@@ -504,13 +509,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 self.advance();
                 let value = match self.tok.kind {
                     Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => None,
-                    _ => Some(self.expr(1)?),
+                    _ => Some(self.expr(1)),
                 };
                 Stmt::Return(value)
             }
             Kind::Break | Kind::Continue => {
                 if self.scope().loops == 0 {
-                    return Err(self.fail("not inside a loop", &start));
+                    self.fail("not inside a loop", start);
                 }
                 self.advance();
                 if start.kind == Kind::Break {
@@ -520,139 +525,137 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 }
             }
             _ => {
-                let target = self.expr(1)?;
+                let target = self.expr(1);
                 if self.tok.kind == Kind::Assign {
                     if !is_place(&target) {
-                        return Err(self.fail_here("cannot assign to this"));
+                        self.fail_here("cannot assign to this");
                     }
                     self.advance();
                     self.skip_newlines();
-                    Stmt::Assign(boxed(target), self.expr(1)?)
+                    Stmt::Assign(boxed(target), self.expr(1))
                 } else {
                     Stmt::Expr(target)
                 }
             }
         };
-        self.end_of_statement()?;
-        Ok(stmt)
+        self.end_of_statement();
+        stmt
     }
 
     /// The block of a `while` or `for`, inside which `break` and `continue` are allowed (one out-of-line
     /// place for both loops).
     #[inline(never)]
-    fn loop_body(&mut self) -> R<Vec<Stmt>> {
+    fn loop_body(&mut self) -> Vec<Stmt> {
         self.scope().loops += 1;
-        let body = self.block()?;
+        let body = self.block();
         self.scope().loops -= 1;
-        Ok(body)
+        body
     }
 
     /// After a block's `}`, a newline may stand before `else` or `catch`.
-    fn skip_newlines_before(&mut self, kind: Kind) -> R<bool> {
+    fn skip_newlines_before(&mut self, kind: Kind) -> bool {
         if self.tok.kind == Kind::Newline {
             let mut lexer = self.lexer.clone();
             loop {
                 match lexer.next() {
                     Ok(t) if t.kind == Kind::Newline => {}
                     Ok(t) if t.kind == kind => break,
-                    _ => return Ok(false),
+                    _ => return false,
                 }
             }
             self.skip_newlines();
         }
-        Ok(self.tok.kind == kind)
+        self.tok.kind == kind
     }
 
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
-    fn if_statement(&mut self) -> R<Stmt> {
+    fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
         let mut otherwise = Vec::new();
         loop {
             self.advance(); // 'if'
-            let cond = self.expr(1)?;
-            arms.push((cond, self.block()?));
-            if !self.skip_newlines_before(Kind::Else)? {
+            let cond = self.expr(1);
+            arms.push((cond, self.block()));
+            if !self.skip_newlines_before(Kind::Else) {
                 break;
             }
             self.advance(); // 'else'
             if self.tok.kind != Kind::If {
-                otherwise = self.block()?;
+                otherwise = self.block();
                 break;
             }
         }
-        Ok(Stmt::If(arms, otherwise))
+        Stmt::If(arms, otherwise)
     }
 
     // for := 'for' NAME 'in' expr block
-    fn for_statement(&mut self) -> R<Stmt> {
+    fn for_statement(&mut self) -> Stmt {
         self.advance();
-        let name = self.name()?;
-        self.expect(Kind::In, "expected 'in'")?;
-        let iterable = self.expr(1)?;
+        let name = self.name();
+        self.expect(Kind::In, "expected 'in'");
+        let iterable = self.expr(1);
         self.open_block();
-        let (var, captured) = self.declare_local(name)?;
-        let body = self.loop_body()?;
+        let (var, captured) = self.declare_local(name);
+        let body = self.loop_body();
         self.close_block();
-        Ok(Stmt::For(Box::new(For {
+        Stmt::For(Box::new(For {
             var,
             captured,
             iterable,
             body,
-        })))
+        }))
     }
 
     // try := 'try' block 'catch' NAME block
-    fn try_statement(&mut self) -> R<Stmt> {
+    fn try_statement(&mut self) -> Stmt {
         self.advance();
-        let body = self.block()?;
-        if !self.skip_newlines_before(Kind::Catch)? {
-            return Err(self.fail_here("expected 'catch'"));
+        let body = self.block();
+        if !self.skip_newlines_before(Kind::Catch) {
+            self.fail_here("expected 'catch'");
         }
         self.advance();
-        let name = self.name()?;
+        let name = self.name();
         self.open_block();
-        let (var, captured) = self.declare_local(name)?;
-        let handler = self.block()?;
+        let (var, captured) = self.declare_local(name);
+        let handler = self.block();
         self.close_block();
-        Ok(Stmt::Try(Box::new(Try {
+        Stmt::Try(Box::new(Try {
             body,
             var,
             captured,
             handler,
-        })))
+        }))
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
-    fn function(&mut self, name: Rc<str>) -> R<Rc<FnDef>> {
-        self.enter()?;
+    fn function(&mut self, name: Rc<str>) -> Rc<FnDef> {
+        self.enter();
         self.scopes.push(Scope::default());
-        self.open(Kind::LParen, true, "expected '('")?;
+        self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
-        while self.tok.kind != Kind::RParen {
+        while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
-            let param = self.name()?;
+            let param = self.name();
             if params.len() >= 64 {
-                return Err(self.fail("too many parameters", &tok));
+                self.fail("too many parameters", tok);
             }
             if params.contains(&param) {
-                return Err(self.fail("repeated parameter", &tok));
+                self.fail("repeated parameter", tok);
             }
             params.push(param.clone());
             self.open_block_once();
-            self.declare(param)?;
+            self.declare(param);
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
         self.open_block_once();
-        self.close(Kind::RParen, "expected ')'")?;
-        let body = self.block()?;
+        self.close(Kind::RParen, "expected ')'");
+        let body = self.block();
         self.depth -= 1;
-        Ok(self.define(name, params, body))
+        self.define(name, params, body)
     }
-
-    /// Ends the function being parsed (the file's top level too): its scope becomes its definition.
     fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
         let scope = self.scopes.pop().unwrap_or_default();
         let params_captured = scope
@@ -679,19 +682,28 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
     }
 
+    /// What a rule that failed gives back (never evaluated: the parse has failed).
+    #[inline(never)]
+    fn stand_in(&self) -> Expr {
+        Expr {
+            pos: Pos::default(),
+            kind: ExprKind::Const(Value::Nil),
+        }
+    }
+
     // expr := 'not' expr | unary (BINOP unary)*, by precedence: or < and < not < comparisons < + - < * / %
-    fn expr(&mut self, min: u8) -> R<Expr> {
-        self.enter()?;
+    fn expr(&mut self, min: u8) -> Expr {
+        self.enter();
         let depth = self.depth;
         let mut left = if self.tok.kind == Kind::Not && min <= 3 {
             let pos = self.pos();
             self.advance();
             Expr {
                 pos,
-                kind: ExprKind::Not(self.boxed_expr(3)?),
+                kind: ExprKind::Not(self.boxed_expr(3)),
             }
         } else {
-            self.unary()?
+            self.unary()
         };
         loop {
             let (prec, op) = match self.tok.kind {
@@ -708,7 +720,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             let pos = self.pos();
             self.advance();
             self.skip_newlines();
-            let right = self.boxed_expr(prec + 1)?;
+            let right = self.boxed_expr(prec + 1);
             let left_box = boxed(left);
             left = Expr {
                 pos,
@@ -719,68 +731,66 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 },
             };
             if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
-                return Err(self.fail_here("comparisons do not chain"));
+                self.fail_here("comparisons do not chain");
             }
             // A long chain nests as deeply as brackets would.
-            self.enter()?;
+            self.enter();
         }
         self.depth = depth - 1;
-        Ok(left)
+        left
     }
 
     /// An expression straight onto the heap (one place that moves it there).
     #[inline(never)]
-    fn boxed_expr(&mut self, min: u8) -> R<Box<Expr>> {
-        Ok(Box::new(self.expr(min)?))
+    fn boxed_expr(&mut self, min: u8) -> Box<Expr> {
+        Box::new(self.expr(min))
     }
 
     /// An expression straight onto the end of a list (one place that moves it there).
     #[inline(never)]
-    fn push_expr(&mut self, list: &mut Vec<Expr>) -> R<()> {
-        list.push(self.expr(1)?);
-        Ok(())
+    fn push_expr(&mut self, list: &mut Vec<Expr>) {
+        list.push(self.expr(1));
     }
 
     /// `key` and the expression that follows, onto the end of a list.
     #[inline(never)]
-    fn push_entry(&mut self, list: &mut Vec<(Rc<str>, Expr)>, key: Rc<str>) -> R<()> {
-        let value = self.expr(1)?;
+    fn push_entry(&mut self, list: &mut Vec<(Rc<str>, Expr)>, key: Rc<str>) {
+        let value = self.expr(1);
         list.push((key, value));
-        Ok(())
     }
 
     // unary := '-' unary | postfix
-    fn unary(&mut self) -> R<Expr> {
+    fn unary(&mut self) -> Expr {
         if self.tok.kind == Kind::Minus {
-            self.enter()?;
+            self.enter();
             let pos = self.pos();
             self.advance();
-            let operand = self.unary()?;
+            let operand = self.unary();
             self.depth -= 1;
             // Fold a negative literal, so that deep evaluation is not needed for it.
             if let ExprKind::Const(Value::Int(n)) = operand.kind {
-                return Ok(Expr {
+                return Expr {
                     pos,
                     kind: ExprKind::Const(Value::Int(-n)),
-                });
+                };
             }
-            return Ok(Expr {
+            return Expr {
                 pos,
                 kind: ExprKind::Neg(boxed(operand)),
-            });
+            };
         }
         self.postfix()
     }
 
     // postfix := primary ( '(' args? ')' | '[' expr ']' | '.' NAME )*
-    fn postfix(&mut self) -> R<Expr> {
+    fn postfix(&mut self) -> Expr {
         let depth = self.depth;
-        let mut e = self.primary()?;
+        let mut e = self.primary();
         loop {
             let pos = e.pos;
             let kind = match self.tok.kind {
                 Kind::LParen => {
-                    let (positional, keywords) = self.args()?;
+                    let (positional, keywords) = self.args();
                     if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &e.kind) {
                         let mut names = Vec::new();
                         for (k, _) in &keywords {
@@ -801,135 +811,140 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 }
                 Kind::LBracket => {
                     self.open_bracket();
-                    let index = self.expr(1)?;
-                    self.close(Kind::RBracket, "expected ']'")?;
+                    let index = self.expr(1);
+                    self.close(Kind::RBracket, "expected ']'");
                     ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
                     self.advance();
-                    ExprKind::Field(Box::new((e, self.name()?)))
+                    ExprKind::Field(Box::new((e, self.name())))
                 }
                 _ => break,
             };
             e = Expr { pos, kind };
-            self.enter()?;
+            self.enter();
         }
         self.depth = depth;
-        Ok(e)
+        e
     }
 
     // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
-    #[allow(clippy::type_complexity)]
     #[inline(never)]
-    fn args(&mut self) -> R<(Vec<Expr>, Vec<(Rc<str>, Expr)>)> {
+    fn args(&mut self) -> (Vec<Expr>, Vec<(Rc<str>, Expr)>) {
         self.open_bracket();
         let mut positional = Vec::new();
         let mut keywords = Vec::new();
         while self.tok.kind != Kind::RParen {
             if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
-                let name = self.name()?;
+                let name = self.name();
                 self.advance();
-                self.push_entry(&mut keywords, name)?;
+                self.push_entry(&mut keywords, name);
             } else if !keywords.is_empty() {
-                return Err(self.fail_here("positional argument after keyword arguments"));
+                self.fail_here("positional argument after keyword arguments");
             } else {
-                self.push_expr(&mut positional)?;
+                self.push_expr(&mut positional);
             }
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'")?;
-        Ok((positional, keywords))
+        self.close(Kind::RParen, "expected ')'");
+        (positional, keywords)
     }
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
     //          | 'fn' '(' names? ')' block
     #[inline(never)]
-    fn primary(&mut self) -> R<Expr> {
+    fn primary(&mut self) -> Expr {
         let tok = self.tok;
         let pos = self.pos();
         let kind = match tok.kind {
-            Kind::Int => ExprKind::Const(Value::Int(self.int(tok)?)),
-            Kind::Str => ExprKind::Const(Value::string(self.string(tok)?)),
-            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string(tok)?)),
+            Kind::Int => ExprKind::Const(Value::Int(self.int(tok))),
+            Kind::Str => ExprKind::Const(Value::string(self.string(tok))),
+            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string(tok))),
             Kind::True => ExprKind::Const(Value::Bool(true)),
             Kind::False => ExprKind::Const(Value::Bool(false)),
             Kind::Nil => ExprKind::Const(Value::Nil),
-            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)?),
+            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
             Kind::LParen => {
                 self.open_bracket();
-                let e = self.expr(1)?;
-                self.close(Kind::RParen, "expected ')'")?;
-                return Ok(e);
+                let e = self.expr(1);
+                self.close(Kind::RParen, "expected ')'");
+                return e;
             }
             Kind::LBracket => return self.list(pos),
             Kind::LBrace => return self.map(pos),
             Kind::Fn => {
                 self.advance();
-                return Ok(Expr {
+                return Expr {
                     pos,
-                    kind: ExprKind::Func(self.function(Rc::from("fn"))?),
-                });
+                    kind: ExprKind::Func(self.function(Rc::from("fn"))),
+                };
             }
-            _ => return Err(self.fail("expected an expression", &tok)),
+            _ => {
+                self.fail("expected an expression", tok);
+                return self.stand_in();
+            }
         };
         self.advance();
-        Ok(Expr { pos, kind })
+        Expr { pos, kind }
     }
 
     // list := '[' (expr (',' expr)* ','?)? ']'
     #[inline(never)]
-    fn list(&mut self, pos: Pos) -> R<Expr> {
+    fn list(&mut self, pos: Pos) -> Expr {
         self.open_bracket();
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
-            self.push_expr(&mut items)?;
+            self.push_expr(&mut items);
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.close(Kind::RBracket, "expected ']'")?;
-        Ok(Expr {
+        self.close(Kind::RBracket, "expected ']'");
+        Expr {
             pos,
             kind: ExprKind::List(Box::new(items)),
-        })
+        }
     }
 
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     #[inline(never)]
-    fn map(&mut self, pos: Pos) -> R<Expr> {
+    fn map(&mut self, pos: Pos) -> Expr {
         self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
             let tok = self.tok;
             let key: Rc<str> = match tok.kind {
                 Kind::Name => Rc::from(self.text(tok)),
-                Kind::Str => Rc::from(self.string(tok)?),
-                _ => return Err(self.fail("expected a key", &tok)),
+                Kind::Str => Rc::from(self.string(tok)),
+                _ => {
+                    self.fail("expected a key", tok);
+                    break;
+                }
             };
             self.advance();
-            self.expect(Kind::Colon, "expected ':'")?;
+            self.expect(Kind::Colon, "expected ':'");
             // A repeated key: the later entry stands, in the place of the last.
             if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
                 entries.remove(i);
             }
-            self.push_entry(&mut entries, key)?;
+            self.push_entry(&mut entries, key);
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.close(Kind::RBrace, "expected '}'")?;
-        Ok(Expr {
+        self.close(Kind::RBrace, "expected '}'");
+        Expr {
             pos,
             kind: ExprKind::Map(Box::new(entries)),
-        })
+        }
     }
 
-    fn int(&self, tok: Token) -> R<i64> {
+    fn int(&mut self, tok: Token) -> i64 {
         let text = self.text(tok).as_bytes();
         let (digits, radix) = match text {
             [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
@@ -942,23 +957,27 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 last_digit = false;
                 continue;
             }
-            let d = match (c as char).to_digit(radix) {
-                Some(d) => d,
-                None => return Err(self.fail("malformed number", &tok)),
+            let Some(d) = (c as char).to_digit(radix) else {
+                self.fail("malformed number", tok);
+                return 0;
             };
-            n = n
+            let Some(next) = n
                 .checked_mul(radix as i64)
                 .and_then(|n| n.checked_add(d as i64))
-                .ok_or_else(|| self.fail("number too large", &tok))?;
+            else {
+                self.fail("number too large", tok);
+                return 0;
+            };
+            n = next;
             last_digit = true;
         }
         if !last_digit {
-            return Err(self.fail("malformed number", &tok));
+            self.fail("malformed number", tok);
         }
-        Ok(n)
+        n
     }
 
-    fn string(&self, tok: Token) -> R<String> {
+    fn string(&mut self, tok: Token) -> String {
         let text = self.text(tok).as_bytes();
         let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::with_capacity(inner.len());
@@ -984,16 +1003,25 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     i += 2;
                     match (hi, lo) {
                         (Some(hi), Some(lo)) => hi << 4 | lo,
-                        _ => return Err(self.fail("malformed \\x escape", &tok)),
+                        _ => {
+                            self.fail("malformed \\x escape", tok);
+                            break;
+                        }
                     }
                 }
-                _ => return Err(self.fail("unknown escape", &tok)),
+                _ => {
+                    self.fail("unknown escape", tok);
+                    break;
+                }
             });
         }
-        String::from_utf8(out).map_err(|_| self.fail("string is not valid UTF-8", &tok))
+        String::from_utf8(out).unwrap_or_else(|_| {
+            self.fail("string is not valid UTF-8", tok);
+            String::new()
+        })
     }
 
-    fn byte_string(&self, tok: Token) -> R<Vec<u8>> {
+    fn byte_string(&mut self, tok: Token) -> Vec<u8> {
         let text = self.text(tok).as_bytes();
         let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::new();
@@ -1002,17 +1030,19 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             if c.is_ascii_whitespace() {
                 continue;
             }
-            let d =
-                hex_digit(c).ok_or_else(|| self.fail("not a hex digit in a byte string", &tok))?;
+            let Some(d) = hex_digit(c) else {
+                self.fail("not a hex digit in a byte string", tok);
+                break;
+            };
             match high.take() {
                 Some(h) => out.push(h << 4 | d),
                 None => high = Some(d),
             }
         }
         if high.is_some() {
-            return Err(self.fail("odd number of hex digits", &tok));
+            self.fail("odd number of hex digits", tok);
         }
-        Ok(out)
+        out
     }
 }
 
