@@ -115,9 +115,6 @@ pub(crate) struct Token {
     pub col: u32,
 }
 
-/// A lexical error: the message and the (partial) token it is about.
-pub(crate) type LexError = (&'static str, Token);
-
 #[derive(Clone)]
 pub(crate) struct Lexer<'a> {
     src: &'a [u8],
@@ -126,6 +123,8 @@ pub(crate) struct Lexer<'a> {
     /// A position of this line whose column is known, so columns are counted incrementally.
     col_at: usize,
     col: u32,
+    /// What was wrong with the last token of kind `Error`.
+    pub message: &'static str,
 }
 
 impl<'a> Lexer<'a> {
@@ -136,6 +135,7 @@ impl<'a> Lexer<'a> {
             line: 1,
             col_at: 0,
             col: 1,
+            message: "",
         }
     }
 
@@ -143,8 +143,9 @@ impl<'a> Lexer<'a> {
         self.src.get(self.pos + ahead).copied().unwrap_or(0)
     }
 
-    /// The next token; after the end, `Eof` again and again.
-    pub fn next(&mut self) -> Result<Token, LexError> {
+    /// The next token; after the end, `Eof` again and again. A token of kind `Error` is what could not be read
+    /// (its span shows it), `message` says why.
+    pub fn next(&mut self) -> Token {
         // Skip blanks and comments (not newlines: they end statements).
         loop {
             match self.peek(0) {
@@ -171,7 +172,7 @@ impl<'a> Lexer<'a> {
             col: self.col,
         };
         if start >= self.src.len() {
-            return Ok(token);
+            return token;
         }
         let c = self.src[start];
         self.pos += 1;
@@ -184,13 +185,9 @@ impl<'a> Lexer<'a> {
             }
             b'x' if self.peek(0) == b'"' => {
                 self.pos += 1;
-                self.string(&mut token)?;
-                Kind::Bytes
+                self.string(Kind::Bytes)
             }
-            b'"' => {
-                self.string(&mut token)?;
-                Kind::Str
-            }
+            b'"' => self.string(Kind::Str),
             // A number runs on like a name (its digits are checked when the parser decodes it).
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
@@ -213,43 +210,42 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     two
                 } else if one == Kind::Eof {
-                    return self.unexpected(token);
+                    self.unexpected()
                 } else {
                     one
                 }
             }
-            _ => return self.unexpected(token),
+            _ => self.unexpected(),
         };
         token.end = self.pos as u32;
-        Ok(token)
+        token
     }
 
     #[inline(never)]
-    fn unexpected(&mut self, mut token: Token) -> Result<Token, LexError> {
+    fn unexpected(&mut self) -> Kind {
         // Step over a whole UTF-8 character so that the error shows it.
         while self.peek(0) & 0xc0 == 0x80 {
             self.pos += 1;
         }
-        token.end = self.pos as u32;
-        token.kind = Kind::Name;
-        Err(("unexpected character", token))
+        self.message = "unexpected character";
+        Kind::Error
     }
 
-    /// Scans to the closing quote (escapes are checked when the parser decodes the literal).
-    fn string(&mut self, token: &mut Token) -> Result<(), LexError> {
+    /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
+    /// `kind`, or `Error` when the line or the text ends first.
+    fn string(&mut self, kind: Kind) -> Kind {
         loop {
             match self.peek(0) {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(());
+                    return kind;
                 }
                 b'\\' if self.pos + 1 < self.src.len() && self.src[self.pos + 1] != b'\n' => {
                     self.pos += 2
                 }
                 b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
-                    token.end = self.pos as u32;
-                    token.kind = Kind::Str;
-                    return Err(("unfinished string", *token));
+                    self.message = "unfinished string";
+                    return Kind::Error;
                 }
                 _ => self.pos += 1,
             }

@@ -242,9 +242,11 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
     fn advance(&mut self) {
         while !self.failed() {
-            match self.lexer.next() {
-                Ok(tok) => self.tok = tok,
-                Err((message, tok)) => self.fail(message, tok),
+            let tok = self.lexer.next();
+            if tok.kind == Kind::Error {
+                self.fail(self.lexer.message, tok);
+            } else {
+                self.tok = tok;
             }
             if self.tok.kind != Kind::Newline
                 || !self.skip_newlines.last().copied().unwrap_or(false)
@@ -300,7 +302,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// The next token after the current one, without moving.
     fn peek_kind(&self) -> Kind {
         let mut lexer = self.lexer.clone();
-        lexer.next().map_or(Kind::Eof, |t| t.kind)
+        lexer.next().kind
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
@@ -557,9 +559,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         if self.tok.kind == Kind::Newline {
             let mut lexer = self.lexer.clone();
             loop {
-                match lexer.next() {
-                    Ok(t) if t.kind == Kind::Newline => {}
-                    Ok(t) if t.kind == kind => break,
+                match lexer.next().kind {
+                    Kind::Newline => {}
+                    k if k == kind => break,
                     _ => return false,
                 }
             }
