@@ -317,29 +317,35 @@ impl Machine<'_> {
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
-        let i = index as usize;
-        if i >= COUNT {
-            self.pop_to(base);
-            return Ok(Value::Nil);
-        }
-        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
-            if let Err(m) = bind_builtin(i, &mut self.stack, base, keywords) {
-                self.pop_to(base);
-                return Err(crate::eval::error(m));
-            }
-        }
-        let mut stack = core::mem::take(&mut self.stack);
-        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
-        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
-            Some(p) => self.platform.primitive(*p, stack.drain(base..).collect()),
-            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
-        };
-        self.stack = stack;
+        let result = self.run_builtin(index as usize, base, keywords);
         self.pop_to(base);
         match result {
             Ok(v) => Ok(crate::value::relay(v)),
             Err(m) => Err(crate::eval::error(m)),
         }
+    }
+
+    /// [`Self::builtin`] but for taking the arguments off the stack.
+    fn run_builtin(
+        &mut self,
+        i: usize,
+        base: usize,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> Result<Value, Fault> {
+        if i >= COUNT {
+            return Ok(Value::Nil);
+        }
+        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
+            bind_builtin(i, &mut self.stack, base, keywords)?;
+        }
+        let mut stack = core::mem::take(&mut self.stack);
+        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
+        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
+            Some(p) => self.platform.primitive(*p, stack.split_off(base)),
+            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
+        };
+        self.stack = stack;
+        result
     }
 }
 
@@ -384,9 +390,7 @@ fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     if let Value::Str(_) = first(args) {
         return Ok(first(args).clone());
     }
-    let mut out = String::new();
-    text_form(m, first(args), &mut out)?;
-    Ok(Value::string(out))
+    Ok(Value::string(message(m, first(args))?))
 }
 
 fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -395,30 +399,39 @@ fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         return Ok(v.clone());
     }
     let s = arg_str(args, 0)?;
-    let invalid = || fault(&["invalid int '", s, "'"]);
-    let t = s.trim();
-    let (negative, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
+    parse_int(s)
+        .map(Value::Int)
+        .ok_or_else(|| fault(&["invalid int '", s, "'"]))
+}
+
+/// A str of decimal or `0x` digits, with a sign and white space around allowed, as an int. By hand rather than
+/// `from_str_radix`: the digits are checked here anyway.
+fn parse_int(s: &str) -> Option<i64> {
+    let t = s.trim().as_bytes();
+    let (negative, t) = match t {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, t),
     };
-    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (t, 10),
+    let (digits, radix) = match t {
+        [b'0', b'x' | b'X', hex @ ..] => (hex, 16),
+        _ => (t, 10),
     };
-    // By hand rather than `from_str_radix`: the digits are checked here anyway.
-    let mut magnitude = (!digits.is_empty()).then_some(0u64);
-    for c in digits.chars() {
-        magnitude = magnitude
-            .zip(c.to_digit(radix))
-            .and_then(|(m, d)| m.checked_mul(u64::from(radix))?.checked_add(u64::from(d)));
+    if digits.is_empty() {
+        return None;
     }
-    let n = match magnitude {
-        Some(m) if negative => 0i64.checked_sub_unsigned(m),
-        Some(m) => i64::try_from(m).ok(),
-        None => None,
-    };
-    n.map(Value::Int).ok_or_else(invalid)
+    let mut magnitude = 0u64;
+    for &c in digits {
+        let digit = (c as char).to_digit(radix)?;
+        magnitude = magnitude
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
 
 fn len(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -661,12 +674,19 @@ fn trim(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let (a, b) = match args[1] {
-        Value::Nil => (0, arg_int(args, 0)?),
-        _ => (arg_int(args, 0)?, arg_int(args, 1)?),
+    let first = arg_int(args, 0)?;
+    let (mut a, b) = match args[1] {
+        Value::Nil => (0, first),
+        _ => (first, arg_int(args, 1)?),
     };
-    m.reserve(range_len(a, b).saturating_mul(ITEM_BYTES))?;
-    Ok(Value::list((a..b).map(Value::Int).collect()))
+    let n = range_len(a, b);
+    m.reserve(n.saturating_mul(ITEM_BYTES))?;
+    let mut items = Vec::with_capacity(n);
+    while a < b {
+        items.push(Value::Int(a));
+        a += 1;
+    }
+    Ok(Value::list(items))
 }
 
 /// The number of items of `range(a, b)`.

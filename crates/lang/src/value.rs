@@ -122,45 +122,48 @@ impl Drop for Closure {
 
 /// Moves the values of a map's entries to a work list (the keys are only strings).
 fn take_entries(work: &mut Vec<Value>, entries: &RefCell<Vec<(Rc<str>, Value)>>) {
-    for (_, v) in entries.take() {
+    // Popped, not iterated: the order does not matter here, and a vector's iterator brings its own drop code.
+    let mut entries = entries.take();
+    while let Some((_, v)) = entries.pop() {
         work.push(v);
     }
 }
 
 /// Moves a closure's captured variables to a work list.
 fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
-    for cell in core::mem::take(cells) {
+    while let Some(cell) = cells.pop() {
         work.push(Value::Cell(cell));
     }
 }
 
-/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: the items of
-/// a container that dies here are moved to the work list before the container itself is dropped (empty).
+/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: a container
+/// that dies here (no one else holds it) first gives its items to the work list, and is then dropped empty.
 fn drop_all(mut work: Vec<Value>) {
-    while let Some(value) = work.pop() {
-        match value {
+    while let Some(mut value) = work.pop() {
+        match &mut value {
             Value::List(rc) => {
-                if let Some(list) = Rc::into_inner(rc) {
-                    work.append(&mut list.items.take());
+                if let Some(list) = Rc::get_mut(rc) {
+                    work.append(list.items.get_mut());
                 }
             }
             Value::Map(rc) => {
-                if let Some(map) = Rc::into_inner(rc) {
+                if let Some(map) = Rc::get_mut(rc) {
                     take_entries(&mut work, &map.entries);
                 }
             }
             Value::Func(rc) => {
-                if let Some(mut closure) = Rc::into_inner(rc) {
+                if let Some(closure) = Rc::get_mut(rc) {
                     take_cells(&mut work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
-                if let Some(cell) = Rc::into_inner(rc) {
-                    work.push(cell.into_inner());
+                if let Some(cell) = Rc::get_mut(rc) {
+                    work.push(core::mem::take(cell.get_mut()));
                 }
             }
             _ => {}
         }
+        drop(value);
     }
 }
 
@@ -529,10 +532,13 @@ pub(crate) fn hex_digits(digits: &mut [u8; 16], mut n: u64) -> &str {
     core::str::from_utf8(&digits[i..]).unwrap_or_default()
 }
 
+/// Whether a map key can be written bare: a name that is no keyword (bytes suffice: a non-ASCII one is no name).
 fn is_name(key: &str) -> bool {
-    let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let key_bytes = key.as_bytes();
+    !matches!(key_bytes.first(), None | Some(b'0'..=b'9'))
+        && key_bytes
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
         && !crate::lexer::is_keyword(key)
 }
 
@@ -568,16 +574,24 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
-    match value {
-        Value::Nil => out.push_str("nil"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => push_int(out, *i),
-        Value::Str(t) if quote => push_quoted(out, &t.0),
-        Value::Str(t) => out.push_str(&t.0),
+    // Each arm leaves its last piece to the one push at the end.
+    let last = match value {
+        Value::Nil => "nil",
+        Value::Bool(true) => "true",
+        Value::Bool(false) => "false",
+        Value::Int(i) => {
+            push_int(out, *i);
+            return Some(());
+        }
+        Value::Str(t) if quote => {
+            push_quoted(out, &t.0);
+            return Some(());
+        }
+        Value::Str(t) => &t.0,
         Value::Bytes(b) => {
             out.push_str("x\"");
             push_hex(out, &b.0);
-            out.push('"');
+            "\""
         }
         Value::List(l) => {
             out.push('[');
@@ -587,7 +601,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
                 }
                 write_value(out, item, true, depth + 1)?;
             }
-            out.push(']');
+            "]"
         }
         Value::Map(m) => {
             out.push('{');
@@ -603,20 +617,20 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
                 out.push_str(": ");
                 write_value(out, v, true, depth + 1)?;
             }
-            out.push('}');
+            "}"
         }
-        Value::Func(f) => {
+        Value::Func(_) | Value::Builtin(_) => {
             out.push_str("<fn ");
-            out.push_str(&f.def.name);
-            out.push('>');
+            out.push_str(match value {
+                Value::Func(f) => &f.def.name,
+                Value::Builtin(b) => crate::builtins::name(*b as usize).unwrap_or("?"),
+                _ => "",
+            });
+            ">"
         }
-        Value::Builtin(b) => {
-            out.push_str("<fn ");
-            out.push_str(crate::builtins::name(*b as usize).unwrap_or("?"));
-            out.push('>');
-        }
-        Value::Cell(c) => write_value(out, &c.borrow(), quote, depth)?,
-    }
+        Value::Cell(c) => return write_value(out, &c.borrow(), quote, depth),
+    };
+    out.push_str(last);
     Some(())
 }
 
