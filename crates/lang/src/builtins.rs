@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::eval::{bind, fault, Fault, Machine, R};
-use crate::value::{hex_digits, push_hex, write_value, Value, ITEM_BYTES};
+use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -229,16 +229,16 @@ fn param_name(spec: &str) -> &str {
     spec.get(..end).unwrap_or(spec)
 }
 
-/// What a parameter is when its argument is left out: the value after `=`, else nil.
+/// What a parameter is when its argument is left out: the value after `=`, else nil. Told apart by their
+/// first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
 fn default(spec: &str) -> Value {
-    let mark = spec.get(param_name(spec).len()..).unwrap_or_default();
-    match mark.strip_prefix('=') {
-        Some("true") => Value::Bool(true),
-        Some(v) => match v.strip_prefix('"') {
-            Some(s) => Value::str(s.strip_suffix('"').unwrap_or(s)),
-            None => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
-        },
-        None => Value::Nil,
+    let mark = param_name(spec).len();
+    let v = spec.get(mark + 1..).unwrap_or_default();
+    match (spec.as_bytes().get(mark), v.as_bytes().first()) {
+        (Some(b'='), Some(b't')) => Value::Bool(true),
+        (Some(b'='), Some(b'"')) => Value::str(v.get(1..v.len() - 1).unwrap_or_default()),
+        (Some(b'='), _) => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
+        _ => Value::Nil,
     }
 }
 
@@ -457,9 +457,7 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             if *n < 0 {
                 out.push('-');
             }
-            // The digits are appended at once, as the held bytes count the string's capacity.
-            let mut digits = [0u8; 16];
-            out.push_str(hex_digits(&mut digits, n.unsigned_abs()));
+            push_hex_number(&mut out, n.unsigned_abs());
         }
         other => return Err(wrong("bytes or an int", other)),
     }
@@ -473,15 +471,18 @@ fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     }
     m.reserve(s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
-    for pair in s.chunks(2) {
-        let digit = |c: u8| {
-            (c as char)
-                .to_digit(16)
-                .ok_or_else(|| String::from("not a hex digit"))
+    for pair in s.chunks_exact(2) {
+        let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
+            return Err(String::from("not a hex digit"));
         };
-        out.push((digit(pair[0])? << 4 | digit(pair[1])?) as u8);
+        out.push(high << 4 | low);
     }
     Ok(Value::bytes(out))
+}
+
+/// The value of a hex digit, either case.
+fn hex_value(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -497,10 +498,8 @@ fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             Ok(Value::bytes(out))
         }
         Value::Bytes(_) => Ok(first(args).clone()),
-        other => other
-            .as_bytes()
-            .map(|b| Value::bytes(b.to_vec()))
-            .ok_or_else(|| wrong("a str", other)),
+        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
+        other => Err(wrong("a str", other)),
     }
 }
 
@@ -543,7 +542,16 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let end = bound(&args[2], len, len)?.max(start);
     m.reserve((end - start) * ITEM_BYTES)?;
     Ok(match x {
-        Value::Str(t) => Value::string(t.0.chars().skip(start).take(end - start).collect()),
+        Value::Str(t) => {
+            // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
+            // rest of the text could hold, then char by char.
+            let mut out = String::new();
+            out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
+            for c in t.0.chars().skip(start).take(end - start) {
+                out.push(c);
+            }
+            Value::string(out)
+        }
         Value::Bytes(b) => Value::bytes(b.0[start..end].to_vec()),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
         _ => Value::Nil,
@@ -644,9 +652,12 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
-            for part in s.split(sep) {
-                parts.push(Value::str(part));
+            let mut rest = s;
+            while let Some(at) = rest.find(sep) {
+                parts.push(Value::str(rest.get(..at).unwrap_or_default()));
+                rest = rest.get(at + sep.len()..).unwrap_or_default();
             }
+            parts.push(Value::str(rest));
         }
     }
     m.reserve(parts.len() * ITEM_BYTES)?;

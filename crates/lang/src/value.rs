@@ -108,7 +108,7 @@ impl Drop for Map {
     fn drop(&mut self) {
         count(0, self.counted.get());
         let mut work = Vec::new();
-        take_entries(&mut work, &self.entries);
+        take_entries(&mut work, self.entries.get_mut());
         drop_all(work);
     }
 }
@@ -120,12 +120,10 @@ impl Drop for Closure {
     }
 }
 
-/// Moves the values of a map's entries to a work list (the keys are only strings).
-fn take_entries(work: &mut Vec<Value>, entries: &RefCell<Vec<(Rc<str>, Value)>>) {
-    // Popped, not iterated: the order does not matter here, and a vector's iterator brings its own drop code.
-    let mut entries = entries.take();
-    while let Some((_, v)) = entries.pop() {
-        work.push(v);
+/// Moves the values of a map's entries to a work list (the keys are only strings: they stay, with nil values).
+fn take_entries(work: &mut Vec<Value>, entries: &mut [(Rc<str>, Value)]) {
+    for (_, v) in entries.iter_mut() {
+        work.push(core::mem::take(v));
     }
 }
 
@@ -148,7 +146,7 @@ fn drop_all(mut work: Vec<Value>) {
             }
             Value::Map(rc) => {
                 if let Some(map) = Rc::get_mut(rc) {
-                    take_entries(&mut work, &map.entries);
+                    take_entries(&mut work, map.entries.get_mut());
                 }
             }
             Value::Func(rc) => {
@@ -339,13 +337,14 @@ impl Value {
         Value::List(Rc::new(list))
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
-    pub fn map(entries: Vec<(String, Value)>) -> Value {
+    pub fn map(mut entries: Vec<(String, Value)>) -> Value {
         let map = Map {
             entries: RefCell::new(Vec::new()),
             counted: Cell::new(0),
         };
-        for (k, v) in entries {
-            map.set(Rc::from(k), v);
+        // The values are taken out in place: a vector's iterator would bring its own drop code.
+        for (k, v) in entries.iter_mut() {
+            map.set(Rc::from(k.as_str()), core::mem::take(v));
         }
         Value::Map(Rc::new(map))
     }
@@ -518,18 +517,14 @@ pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     }
 }
 
-/// A number's hex digits, without leading zeros (`0` for zero), written into `digits`.
-pub(crate) fn hex_digits(digits: &mut [u8; 16], mut n: u64) -> &str {
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = HEX[(n & 15) as usize];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
+/// Appends a number's hex digits, without leading zeros (`0` for zero). Room for all of them is made at once, as
+/// one push of them would make it: the held bytes count the capacity.
+pub(crate) fn push_hex_number(out: &mut String, n: u64) {
+    let digits = (67 - (n | 1).leading_zeros()) / 4;
+    out.reserve(digits as usize);
+    for k in (0..digits).rev() {
+        out.push(char::from(HEX[(n >> (4 * k)) as usize & 15]));
     }
-    core::str::from_utf8(&digits[i..]).unwrap_or_default()
 }
 
 /// Whether a map key can be written bare: a name that is no keyword (bytes suffice: a non-ASCII one is no name).
