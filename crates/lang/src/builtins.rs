@@ -143,39 +143,56 @@ const FIRST_PRIMITIVE: usize = 27;
 /// The index of `range`, which a `for` loop may run without making the list.
 pub(crate) const RANGE: u8 = 18;
 
-/// Where each line of [`HELP`] starts (one more: past the end), and how many parameters each names; worked out
-/// by the compiler, so that a call needs no search of the text.
+/// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
+/// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
 const LAYOUT: ([u16; COUNT + 1], [u8; COUNT]) = layout();
 static STARTS: [u16; COUNT + 1] = LAYOUT.0;
-static ARITY: [u8; COUNT] = LAYOUT.1;
+static SHAPES: [u8; COUNT] = LAYOUT.1;
+
+/// In a shape: the number of parameters (at most 7) in the low bits, then how many of them come first without
+/// a mark (they are required) times [`REQUIRED`], and [`VARIADIC`] when the first is `x...`.
+const REQUIRED: u8 = 8;
+const VARIADIC: u8 = 64;
 
 const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     let text = HELP.as_bytes();
     let mut starts = [0u16; COUNT + 1];
-    let mut arity = [0u8; COUNT];
+    let mut shapes = [0u8; COUNT];
     // 0: in the name, 1: in the parameters, 2: in the rest of the line.
     let (mut at, mut line, mut state) = (0, 0, 0);
+    // Whether the parameter being read has a mark (`?`, `=` or `.`), and whether one before it in the line had.
+    let (mut marked, mut optional) = (false, false);
     while at < text.len() {
         match (state, text[at]) {
-            (0, b'(') => {
-                state = 1;
-                if text[at + 1] != b')' {
-                    arity[line] = 1;
+            (0, b'(') => state = 1,
+            (1, b')') if text[at - 1] == b'(' => state = 2,
+            (1, b',' | b')') => {
+                if marked {
+                    optional = true;
+                } else if !optional {
+                    shapes[line] += REQUIRED;
+                }
+                if shapes[line] & 7 == 0 && text[at - 1] == b'.' {
+                    shapes[line] |= VARIADIC;
+                }
+                shapes[line] += 1;
+                marked = false;
+                if text[at] == b')' {
+                    state = 2;
                 }
             }
-            (1, b',') => arity[line] += 1,
-            (1, b')') => state = 2,
+            (1, b'?' | b'=' | b'.') => marked = true,
             (_, b'\n') => {
                 line += 1;
                 starts[line] = (at + 1) as u16;
-                state = 0;
+                (state, optional) = (0, false);
             }
             _ => {}
         }
         at += 1;
     }
     assert!(line == COUNT, "COUNT is not the number of lines of HELP");
-    (starts, arity)
+    (starts, shapes)
 }
 
 /// The help line of built-in `i`, without its newline.
@@ -190,8 +207,13 @@ pub(crate) fn name(i: usize) -> Option<&'static str> {
     field(i, 0)
 }
 
+fn shape(i: usize) -> u8 {
+    SHAPES.get(i).copied().unwrap_or_default()
+}
+
+/// The number of parameters of built-in `i`.
 fn arity(i: usize) -> usize {
-    ARITY.get(i).map_or(0, |n| *n as usize)
+    usize::from(shape(i) & 7)
 }
 
 /// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
@@ -274,22 +296,21 @@ fn bind_args(
     base: usize,
     keywords: Vec<(Rc<str>, Value)>,
 ) -> Result<(), Fault> {
-    if param(i, 0).ends_with("...") {
+    let shape = shape(i);
+    if shape & VARIADIC != 0 {
         if !keywords.is_empty() {
             return Err(String::from("no keyword arguments allowed"));
         }
         return Ok(());
     }
-    let n = arity(i);
+    let n = usize::from(shape & 7);
     let given = args.len() - base;
     if given > n {
         return Err(String::from("too many arguments"));
     }
     args.resize(base + n, Value::Nil);
     let args = args.get_mut(base..).unwrap_or_default();
-    let required = (0..n)
-        .take_while(|&k| param_name(param(i, k)).len() == param(i, k).len())
-        .count();
+    let required = usize::from((shape / REQUIRED) & 7);
     let filled = bind(
         n,
         &|k| param_name(param(i, k)),
@@ -349,18 +370,10 @@ impl Machine<'_> {
     }
 }
 
+/// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
+/// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
 fn wrong(expected: &str, got: &Value) -> Fault {
     fault(&["expected ", expected, ", not ", got.type_name()])
-}
-
-fn arg_str(args: &[Value], i: usize) -> Result<&str, Fault> {
-    let v = args.get(i).unwrap_or(&Value::Nil);
-    v.as_str().ok_or_else(|| wrong("a str", v))
-}
-
-fn arg_int(args: &[Value], i: usize) -> Result<i64, Fault> {
-    let v = args.get(i).unwrap_or(&Value::Nil);
-    v.as_int().ok_or_else(|| wrong("an int", v))
 }
 
 fn first(args: &[Value]) -> &Value {
@@ -394,11 +407,11 @@ fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let v = first(args);
-    if let Value::Int(_) = v {
-        return Ok(v.clone());
-    }
-    let s = arg_str(args, 0)?;
+    let s = match first(args) {
+        Value::Int(_) => return Ok(first(args).clone()),
+        Value::Str(t) => &*t.0,
+        other => return Err(wrong("a str", other)),
+    };
     parse_int(s)
         .map(Value::Int)
         .ok_or_else(|| fault(&["invalid int '", s, "'"]))
@@ -465,7 +478,10 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let s = arg_str(args, 0)?.as_bytes();
+    let Value::Str(s) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    let s = s.0.as_bytes();
     if s.len() % 2 != 0 {
         return Err(String::from("odd number of hex digits"));
     }
@@ -577,11 +593,9 @@ fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 fn pop(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     match first(args) {
         Value::List(l) => {
-            let v = l
-                .items
-                .borrow_mut()
-                .pop()
-                .ok_or_else(|| String::from("pop from an empty list"))?;
+            let Some(v) = l.items.borrow_mut().pop() else {
+                return Err(String::from("pop from an empty list"));
+            };
             l.recount();
             Ok(v)
         }
@@ -605,7 +619,10 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let key = arg_str(args, 1)?;
+    let Value::Str(key) = &args[1] else {
+        return Err(wrong("a str", &args[1]));
+    };
+    let key = &*key.0;
     match first(args) {
         Value::Map(map) => {
             let mut entries = map.entries.borrow_mut();
@@ -637,7 +654,10 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let s = arg_str(args, 0)?;
+    let Value::Str(s) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    let s = &*s.0;
     m.reserve(s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
@@ -647,48 +667,65 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
                 parts.push(Value::str(part));
             }
         }
-        _ => {
-            let sep = arg_str(args, 1)?;
+        Value::Str(sep) => {
+            let sep = &*sep.0;
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
             let mut rest = s;
-            while let Some(at) = rest.find(sep) {
-                parts.push(Value::str(rest.get(..at).unwrap_or_default()));
-                rest = rest.get(at + sep.len()..).unwrap_or_default();
+            loop {
+                let at = rest.find(sep);
+                parts.push(Value::str(
+                    rest.get(..at.unwrap_or(rest.len())).unwrap_or_default(),
+                ));
+                match at.and_then(|at| rest.get(at + sep.len()..)) {
+                    Some(after) => rest = after,
+                    None => break,
+                }
             }
-            parts.push(Value::str(rest));
         }
+        other => return Err(wrong("a str", other)),
     }
     m.reserve(parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
 }
 
 fn join(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let sep = arg_str(args, 1)?;
+    let Value::Str(sep) = &args[1] else {
+        return Err(wrong("a str", &args[1]));
+    };
     let Value::List(l) = first(args) else {
         return Err(wrong("a list", first(args)));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
         if i > 0 {
-            out.push_str(sep);
+            out.push_str(&sep.0);
         }
-        out.push_str(item.as_str().ok_or_else(|| wrong("a list of strs", item))?);
+        let Value::Str(t) = item else {
+            return Err(wrong("a list of strs", item));
+        };
+        out.push_str(&t.0);
         m.reserve(out.len())?;
     }
     Ok(Value::string(out))
 }
 
 fn trim(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    Ok(Value::str(arg_str(args, 0)?.trim()))
+    match first(args) {
+        Value::Str(t) => Ok(Value::str(t.0.trim())),
+        other => Err(wrong("a str", other)),
+    }
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let first = arg_int(args, 0)?;
+    let Value::Int(first) = *first(args) else {
+        return Err(wrong("an int", first(args)));
+    };
     let (mut a, b) = match args[1] {
         Value::Nil => (0, first),
-        _ => (first, arg_int(args, 1)?),
+        Value::Int(b) => (first, b),
+        ref other => return Err(wrong("an int", other)),
     };
     let n = range_len(a, b);
     m.reserve(n.saturating_mul(ITEM_BYTES))?;
@@ -730,7 +767,9 @@ fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let ms = arg_int(args, 0)?;
+    let Value::Int(ms) = *first(args) else {
+        return Err(wrong("an int", first(args)));
+    };
     if ms < 0 {
         return Err(String::from("cannot sleep a negative time"));
     }
@@ -753,8 +792,10 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let name = arg_str(args, 0)?;
-    m.platform.keymap(name)?;
+    let Value::Str(name) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    m.platform.keymap(&name.0)?;
     Ok(Value::Nil)
 }
 
@@ -785,6 +826,24 @@ mod tests {
         );
         assert_eq!(arity(0), 1);
         assert_eq!(arity(COUNT - 1), 0);
+        assert_eq!(shape(0), 1 | VARIADIC);
+        assert_eq!(shape(1), 1 | REQUIRED);
+        assert_eq!(shape(9), 3 | (2 * REQUIRED)); // slice(x, start, end?)
+        assert_eq!(
+            shape(FIRST_PRIMITIVE + Primitive::AesSetup as usize),
+            7 | (3 * REQUIRED)
+        );
+        assert_eq!(
+            shape(FIRST_PRIMITIVE + Primitive::Exec as usize),
+            4 | REQUIRED
+        );
+        for i in 0..COUNT {
+            let n = arity(i);
+            assert!(n == 0 || field(i, n).is_some() && field(i, n + 1).is_none());
+            let required = (0..n).take_while(|&k| param_name(param(i, k)) == param(i, k));
+            assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
+            assert_eq!(shape(i) & VARIADIC != 0, param(i, 0).ends_with("..."));
+        }
     }
 
     #[test]
