@@ -382,7 +382,9 @@ fn first(args: &[Value]) -> &Value {
 
 /// The text form, counted against the memory limit.
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> Result<(), Fault> {
-    write_value(out, v, false, 0).ok_or_else(|| String::from("value nested too deeply"))?;
+    if write_value(out, v, false, 0).is_none() {
+        return Err(String::from("value nested too deeply"));
+    }
     m.reserve(out.len())
 }
 
@@ -575,18 +577,16 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let [list, rest @ ..] = args else {
-        return Ok(Value::Nil);
-    };
-    match list {
-        Value::List(l) => {
+    match args {
+        [Value::List(l), v] => {
             m.reserve(ITEM_BYTES)?;
-            let v = rest.first_mut().map(crate::value::take).unwrap_or_default();
+            let v = crate::value::take(v);
             l.items.borrow_mut().push(v);
             l.recount();
             Ok(Value::Nil)
         }
-        other => Err(wrong("a list", other)),
+        [other, ..] => Err(wrong("a list", other)),
+        [] => Ok(Value::Nil),
     }
 }
 
@@ -625,10 +625,8 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     let key = &*key.0;
     match first(args) {
         Value::Map(map) => {
-            let mut entries = map.entries.borrow_mut();
-            let found = entries.iter().position(|(k, _)| &**k == key);
-            let v = found.map(|i| entries.remove(i).1);
-            drop(entries);
+            let found = map.find(key);
+            let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
             map.recount();
             Ok(v.unwrap_or_default())
         }
@@ -644,7 +642,7 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
         }
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
-        (Value::Map(m), Value::Str(k)) => m.get(&k.0).is_some(),
+        (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return Err(wrong("a str to look for", v)),
         (Value::Bytes(_), _) => return Err(wrong("bytes to look for", v)),
         (Value::Map(_), _) => return Err(wrong("a str key", v)),

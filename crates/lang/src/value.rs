@@ -177,18 +177,24 @@ impl Map {
         let now = self.entries.borrow().len() * ITEM_BYTES;
         count(now, self.counted.replace(now));
     }
-    /// The value under `key`, if there is one.
-    pub fn get(&self, key: &str) -> Option<Value> {
+    /// Where the entry of `key` is, if there is one (the one search of get, set, `remove` and `contains`).
+    #[cfg_attr(feature = "std", inline)]
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
         self.entries
             .borrow()
             .iter()
-            .find(|(k, _)| same_key(k, key))
-            .map(|(_, v)| v.clone())
+            .position(|(k, _)| same_key(k, key))
+    }
+    /// The value under `key`, if there is one.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        let i = self.find(key)?;
+        self.entries.borrow().get(i).map(|(_, v)| v.clone())
     }
     /// Sets `key`: in place when present, else appended (insertion order).
     pub fn set(&self, key: Rc<str>, value: Value) {
+        let found = self.find(&key);
         let mut entries = self.entries.borrow_mut();
-        if let Some(entry) = entries.iter_mut().find(|(k, _)| same_key(k, &key)) {
+        if let Some(entry) = found.and_then(|i| entries.get_mut(i)) {
             entry.1 = value;
             return;
         }
