@@ -746,8 +746,15 @@ fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {
     Ok(out)
 }
 
+/// The error whose message is the text form of `v` (or the error of making it).
+fn raise(m: &Machine<'_>, v: &Value) -> Result<Value, Fault> {
+    match message(m, v) {
+        Ok(text) | Err(text) => Err(text),
+    }
+}
+
 fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    Err(message(m, first(args))?)
+    raise(m, first(args))
 }
 
 fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -756,7 +763,7 @@ fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     }
     match &args[1] {
         Value::Nil => Err(String::from("assertion failed")),
-        v => Err(message(m, v)?),
+        v => raise(m, v),
     }
 }
 

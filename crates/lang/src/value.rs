@@ -335,32 +335,32 @@ impl Value {
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
-        let list = List {
+        // Counted where it lies: built first, the list would be moved into the `Rc` after.
+        let list = Rc::new(List {
             items: RefCell::new(items),
             counted: Cell::new(0),
-        };
+        });
         list.recount();
-        Value::List(Rc::new(list))
+        Value::List(list)
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
-        let map = Map {
-            entries: RefCell::new(Vec::new()),
-            counted: Cell::new(0),
-        };
-        // The values are taken out in place: a vector's iterator would bring its own drop code.
-        for (k, v) in entries.iter_mut() {
-            map.set(Rc::from(k.as_str()), core::mem::take(v));
+        let map = Value::map_of(Vec::new());
+        if let Value::Map(m) = &map {
+            // The values are taken out in place: a vector's iterator would bring its own drop code.
+            for (k, v) in entries.iter_mut() {
+                m.set(Rc::from(k.as_str()), core::mem::take(v));
+            }
         }
-        Value::Map(Rc::new(map))
+        map
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        let map = Map {
+        let map = Rc::new(Map {
             entries: RefCell::new(entries),
             counted: Cell::new(0),
-        };
+        });
         map.recount();
-        Value::Map(Rc::new(map))
+        Value::Map(map)
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
