@@ -372,6 +372,7 @@ impl Machine<'_> {
 
 /// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
 /// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
+#[cold]
 fn wrong(expected: &str, got: &Value) -> Fault {
     fault(&["expected ", expected, ", not ", got.type_name()])
 }
@@ -532,12 +533,12 @@ fn text(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     }
 }
 
-/// Python's slice bounds: negative counts from the end, then clamped to 0..len.
-fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
+/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int).
+fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     let i = match v {
-        Value::Nil => return Ok(default),
+        Value::Nil => return Some(default),
         Value::Int(i) => *i,
-        other => return Err(wrong("an int", other)),
+        _ => return None,
     };
     let len = len as i64;
     let i = if i < 0 {
@@ -545,7 +546,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
     } else {
         i.min(len)
     };
-    Ok(i as usize)
+    Some(i as usize)
 }
 
 fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -556,8 +557,13 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Value::List(l) => l.items.borrow().len(),
         other => return Err(wrong("a str, bytes or list", other)),
     };
-    let start = bound(&args[1], len, 0)?;
-    let end = bound(&args[2], len, len)?.max(start);
+    let Some(start) = bound(&args[1], len, 0) else {
+        return Err(wrong("an int", &args[1]));
+    };
+    let Some(end) = bound(&args[2], len, len) else {
+        return Err(wrong("an int", &args[2]));
+    };
+    let end = end.max(start);
     m.reserve((end - start) * ITEM_BYTES)?;
     Ok(match x {
         Value::Str(t) => {

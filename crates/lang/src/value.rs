@@ -471,16 +471,16 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
             }
             true
         }
-        (Value::Map(x), Value::Map(y)) => {
-            if Rc::ptr_eq(x, y) {
+        (Value::Map(x), Value::Map(map)) => {
+            if Rc::ptr_eq(x, map) {
                 return Some(true);
             }
-            let (x, y) = (x.entries.borrow(), y.entries.borrow());
+            let (x, y) = (x.entries.borrow(), map.entries.borrow());
             if x.len() != y.len() {
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                match y.iter().find(|(j, _)| j == k) {
+                match map.find(k).and_then(|i| y.get(i)) {
                     Some((_, w)) if equal(v, w, depth + 1)? => {}
                     _ => return Some(false),
                 }
