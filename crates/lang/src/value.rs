@@ -471,16 +471,16 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
             }
             true
         }
-        (Value::Map(x), Value::Map(map)) => {
-            if Rc::ptr_eq(x, map) {
+        (Value::Map(m), Value::Map(n)) => {
+            if Rc::ptr_eq(m, n) {
                 return Some(true);
             }
-            let (x, y) = (x.entries.borrow(), map.entries.borrow());
+            let (x, y) = (m.entries.borrow(), n.entries.borrow());
             if x.len() != y.len() {
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                match map.find(k).and_then(|i| y.get(i)) {
+                match n.find(k).and_then(|i| y.get(i)) {
                     Some((_, w)) if equal(v, w, depth + 1)? => {}
                     _ => return Some(false),
                 }
