@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::eval::{bind, fault, Fault, Machine, R};
-use crate::value::{hex_digits, push_hex, write_value, Value, ITEM_BYTES};
+use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -143,39 +143,56 @@ const FIRST_PRIMITIVE: usize = 27;
 /// The index of `range`, which a `for` loop may run without making the list.
 pub(crate) const RANGE: u8 = 18;
 
-/// Where each line of [`HELP`] starts (one more: past the end), and how many parameters each names; worked out
-/// by the compiler, so that a call needs no search of the text.
+/// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
+/// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
 const LAYOUT: ([u16; COUNT + 1], [u8; COUNT]) = layout();
 static STARTS: [u16; COUNT + 1] = LAYOUT.0;
-static ARITY: [u8; COUNT] = LAYOUT.1;
+static SHAPES: [u8; COUNT] = LAYOUT.1;
+
+/// In a shape: the number of parameters (at most 7) in the low bits, then how many of them come first without
+/// a mark (they are required) times [`REQUIRED`], and [`VARIADIC`] when the first is `x...`.
+const REQUIRED: u8 = 8;
+const VARIADIC: u8 = 64;
 
 const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     let text = HELP.as_bytes();
     let mut starts = [0u16; COUNT + 1];
-    let mut arity = [0u8; COUNT];
+    let mut shapes = [0u8; COUNT];
     // 0: in the name, 1: in the parameters, 2: in the rest of the line.
     let (mut at, mut line, mut state) = (0, 0, 0);
+    // Whether the parameter being read has a mark (`?`, `=` or `.`), and whether one before it in the line had.
+    let (mut marked, mut optional) = (false, false);
     while at < text.len() {
         match (state, text[at]) {
-            (0, b'(') => {
-                state = 1;
-                if text[at + 1] != b')' {
-                    arity[line] = 1;
+            (0, b'(') => state = 1,
+            (1, b')') if text[at - 1] == b'(' => state = 2,
+            (1, b',' | b')') => {
+                if marked {
+                    optional = true;
+                } else if !optional {
+                    shapes[line] += REQUIRED;
+                }
+                if shapes[line] & 7 == 0 && text[at - 1] == b'.' {
+                    shapes[line] |= VARIADIC;
+                }
+                shapes[line] += 1;
+                marked = false;
+                if text[at] == b')' {
+                    state = 2;
                 }
             }
-            (1, b',') => arity[line] += 1,
-            (1, b')') => state = 2,
+            (1, b'?' | b'=' | b'.') => marked = true,
             (_, b'\n') => {
                 line += 1;
                 starts[line] = (at + 1) as u16;
-                state = 0;
+                (state, optional) = (0, false);
             }
             _ => {}
         }
         at += 1;
     }
     assert!(line == COUNT, "COUNT is not the number of lines of HELP");
-    (starts, arity)
+    (starts, shapes)
 }
 
 /// The help line of built-in `i`, without its newline.
@@ -190,8 +207,13 @@ pub(crate) fn name(i: usize) -> Option<&'static str> {
     field(i, 0)
 }
 
+fn shape(i: usize) -> u8 {
+    SHAPES.get(i).copied().unwrap_or_default()
+}
+
+/// The number of parameters of built-in `i`.
 fn arity(i: usize) -> usize {
-    ARITY.get(i).map_or(0, |n| *n as usize)
+    usize::from(shape(i) & 7)
 }
 
 /// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
@@ -229,16 +251,16 @@ fn param_name(spec: &str) -> &str {
     spec.get(..end).unwrap_or(spec)
 }
 
-/// What a parameter is when its argument is left out: the value after `=`, else nil.
+/// What a parameter is when its argument is left out: the value after `=`, else nil. Told apart by their
+/// first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
 fn default(spec: &str) -> Value {
-    let mark = spec.get(param_name(spec).len()..).unwrap_or_default();
-    match mark.strip_prefix('=') {
-        Some("true") => Value::Bool(true),
-        Some(v) => match v.strip_prefix('"') {
-            Some(s) => Value::str(s.strip_suffix('"').unwrap_or(s)),
-            None => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
-        },
-        None => Value::Nil,
+    let mark = param_name(spec).len();
+    let v = spec.get(mark + 1..).unwrap_or_default();
+    match (spec.as_bytes().get(mark), v.as_bytes().first()) {
+        (Some(b'='), Some(b't')) => Value::Bool(true),
+        (Some(b'='), Some(b'"')) => Value::str(v.get(1..v.len() - 1).unwrap_or_default()),
+        (Some(b'='), _) => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
+        _ => Value::Nil,
     }
 }
 
@@ -274,22 +296,21 @@ fn bind_args(
     base: usize,
     keywords: Vec<(Rc<str>, Value)>,
 ) -> Result<(), Fault> {
-    if param(i, 0).ends_with("...") {
+    let shape = shape(i);
+    if shape & VARIADIC != 0 {
         if !keywords.is_empty() {
             return Err(String::from("no keyword arguments allowed"));
         }
         return Ok(());
     }
-    let n = arity(i);
+    let n = usize::from(shape & 7);
     let given = args.len() - base;
     if given > n {
         return Err(String::from("too many arguments"));
     }
     args.resize(base + n, Value::Nil);
     let args = args.get_mut(base..).unwrap_or_default();
-    let required = (0..n)
-        .take_while(|&k| param_name(param(i, k)).len() == param(i, k).len())
-        .count();
+    let required = usize::from((shape / REQUIRED) & 7);
     let filled = bind(
         n,
         &|k| param_name(param(i, k)),
@@ -317,44 +338,43 @@ impl Machine<'_> {
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
-        let i = index as usize;
-        if i >= COUNT {
-            self.pop_to(base);
-            return Ok(Value::Nil);
-        }
-        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
-            if let Err(m) = bind_builtin(i, &mut self.stack, base, keywords) {
-                self.pop_to(base);
-                return Err(crate::eval::error(m));
-            }
-        }
-        let mut stack = core::mem::take(&mut self.stack);
-        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
-        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
-            Some(p) => self.platform.primitive(*p, stack.drain(base..).collect()),
-            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
-        };
-        self.stack = stack;
+        let result = self.run_builtin(index as usize, base, keywords);
         self.pop_to(base);
         match result {
             Ok(v) => Ok(crate::value::relay(v)),
             Err(m) => Err(crate::eval::error(m)),
         }
     }
+
+    /// [`Self::builtin`] but for taking the arguments off the stack.
+    fn run_builtin(
+        &mut self,
+        i: usize,
+        base: usize,
+        keywords: Vec<(Rc<str>, Value)>,
+    ) -> Result<Value, Fault> {
+        if i >= COUNT {
+            return Ok(Value::Nil);
+        }
+        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
+            bind_builtin(i, &mut self.stack, base, keywords)?;
+        }
+        let mut stack = core::mem::take(&mut self.stack);
+        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
+        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
+            Some(p) => self.platform.primitive(*p, stack.split_off(base)),
+            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
+        };
+        self.stack = stack;
+        result
+    }
 }
 
+/// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
+/// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
+#[cold]
 fn wrong(expected: &str, got: &Value) -> Fault {
     fault(&["expected ", expected, ", not ", got.type_name()])
-}
-
-fn arg_str(args: &[Value], i: usize) -> Result<&str, Fault> {
-    let v = args.get(i).unwrap_or(&Value::Nil);
-    v.as_str().ok_or_else(|| wrong("a str", v))
-}
-
-fn arg_int(args: &[Value], i: usize) -> Result<i64, Fault> {
-    let v = args.get(i).unwrap_or(&Value::Nil);
-    v.as_int().ok_or_else(|| wrong("an int", v))
 }
 
 fn first(args: &[Value]) -> &Value {
@@ -363,7 +383,9 @@ fn first(args: &[Value]) -> &Value {
 
 /// The text form, counted against the memory limit.
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> Result<(), Fault> {
-    write_value(out, v, false, 0).ok_or_else(|| String::from("value nested too deeply"))?;
+    if write_value(out, v, false, 0).is_none() {
+        return Err(String::from("value nested too deeply"));
+    }
     m.reserve(out.len())
 }
 
@@ -384,41 +406,48 @@ fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     if let Value::Str(_) = first(args) {
         return Ok(first(args).clone());
     }
-    let mut out = String::new();
-    text_form(m, first(args), &mut out)?;
-    Ok(Value::string(out))
+    Ok(Value::string(message(m, first(args))?))
 }
 
 fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let v = first(args);
-    if let Value::Int(_) = v {
-        return Ok(v.clone());
-    }
-    let s = arg_str(args, 0)?;
-    let invalid = || fault(&["invalid int '", s, "'"]);
-    let t = s.trim();
-    let (negative, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
+    let s = match first(args) {
+        Value::Int(_) => return Ok(first(args).clone()),
+        Value::Str(t) => &*t.0,
+        other => return Err(wrong("a str", other)),
+    };
+    parse_int(s)
+        .map(Value::Int)
+        .ok_or_else(|| fault(&["invalid int '", s, "'"]))
+}
+
+/// A str of decimal or `0x` digits, with a sign and white space around allowed, as an int. By hand rather than
+/// `from_str_radix`: the digits are checked here anyway.
+fn parse_int(s: &str) -> Option<i64> {
+    let t = s.trim().as_bytes();
+    let (negative, t) = match t {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, t),
     };
-    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (t, 10),
+    let (digits, radix) = match t {
+        [b'0', b'x' | b'X', hex @ ..] => (hex, 16),
+        _ => (t, 10),
     };
-    // By hand rather than `from_str_radix`: the digits are checked here anyway.
-    let mut magnitude = (!digits.is_empty()).then_some(0u64);
-    for c in digits.chars() {
-        magnitude = magnitude
-            .zip(c.to_digit(radix))
-            .and_then(|(m, d)| m.checked_mul(u64::from(radix))?.checked_add(u64::from(d)));
+    if digits.is_empty() {
+        return None;
     }
-    let n = match magnitude {
-        Some(m) if negative => 0i64.checked_sub_unsigned(m),
-        Some(m) => i64::try_from(m).ok(),
-        None => None,
-    };
-    n.map(Value::Int).ok_or_else(invalid)
+    let mut magnitude = 0u64;
+    for &c in digits {
+        let digit = (c as char).to_digit(radix)?;
+        magnitude = magnitude
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
 
 fn len(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -444,9 +473,7 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             if *n < 0 {
                 out.push('-');
             }
-            // The digits are appended at once, as the held bytes count the string's capacity.
-            let mut digits = [0u8; 16];
-            out.push_str(hex_digits(&mut digits, n.unsigned_abs()));
+            push_hex_number(&mut out, n.unsigned_abs());
         }
         other => return Err(wrong("bytes or an int", other)),
     }
@@ -454,21 +481,27 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let s = arg_str(args, 0)?.as_bytes();
+    let Value::Str(s) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    let s = s.0.as_bytes();
     if s.len() % 2 != 0 {
         return Err(String::from("odd number of hex digits"));
     }
     m.reserve(s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
-    for pair in s.chunks(2) {
-        let digit = |c: u8| {
-            (c as char)
-                .to_digit(16)
-                .ok_or_else(|| String::from("not a hex digit"))
+    for pair in s.chunks_exact(2) {
+        let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
+            return Err(String::from("not a hex digit"));
         };
-        out.push((digit(pair[0])? << 4 | digit(pair[1])?) as u8);
+        out.push(high << 4 | low);
     }
     Ok(Value::bytes(out))
+}
+
+/// The value of a hex digit, either case.
+fn hex_value(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -484,10 +517,8 @@ fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             Ok(Value::bytes(out))
         }
         Value::Bytes(_) => Ok(first(args).clone()),
-        other => other
-            .as_bytes()
-            .map(|b| Value::bytes(b.to_vec()))
-            .ok_or_else(|| wrong("a str", other)),
+        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
+        other => Err(wrong("a str", other)),
     }
 }
 
@@ -502,12 +533,12 @@ fn text(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     }
 }
 
-/// Python's slice bounds: negative counts from the end, then clamped to 0..len.
-fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
+/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int).
+fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     let i = match v {
-        Value::Nil => return Ok(default),
+        Value::Nil => return Some(default),
         Value::Int(i) => *i,
-        other => return Err(wrong("an int", other)),
+        _ => return None,
     };
     let len = len as i64;
     let i = if i < 0 {
@@ -515,7 +546,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Result<usize, Fault> {
     } else {
         i.min(len)
     };
-    Ok(i as usize)
+    Some(i as usize)
 }
 
 fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -526,11 +557,25 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Value::List(l) => l.items.borrow().len(),
         other => return Err(wrong("a str, bytes or list", other)),
     };
-    let start = bound(&args[1], len, 0)?;
-    let end = bound(&args[2], len, len)?.max(start);
+    let Some(start) = bound(&args[1], len, 0) else {
+        return Err(wrong("an int", &args[1]));
+    };
+    let Some(end) = bound(&args[2], len, len) else {
+        return Err(wrong("an int", &args[2]));
+    };
+    let end = end.max(start);
     m.reserve((end - start) * ITEM_BYTES)?;
     Ok(match x {
-        Value::Str(t) => Value::string(t.0.chars().skip(start).take(end - start).collect()),
+        Value::Str(t) => {
+            // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
+            // rest of the text could hold, then char by char.
+            let mut out = String::new();
+            out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
+            for c in t.0.chars().skip(start).take(end - start) {
+                out.push(c);
+            }
+            Value::string(out)
+        }
         Value::Bytes(b) => Value::bytes(b.0[start..end].to_vec()),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
         _ => Value::Nil,
@@ -538,29 +583,25 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let [list, rest @ ..] = args else {
-        return Ok(Value::Nil);
-    };
-    match list {
-        Value::List(l) => {
+    match args {
+        [Value::List(l), v] => {
             m.reserve(ITEM_BYTES)?;
-            let v = rest.first_mut().map(crate::value::take).unwrap_or_default();
+            let v = crate::value::take(v);
             l.items.borrow_mut().push(v);
             l.recount();
             Ok(Value::Nil)
         }
-        other => Err(wrong("a list", other)),
+        [other, ..] => Err(wrong("a list", other)),
+        [] => Ok(Value::Nil),
     }
 }
 
 fn pop(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     match first(args) {
         Value::List(l) => {
-            let v = l
-                .items
-                .borrow_mut()
-                .pop()
-                .ok_or_else(|| String::from("pop from an empty list"))?;
+            let Some(v) = l.items.borrow_mut().pop() else {
+                return Err(String::from("pop from an empty list"));
+            };
             l.recount();
             Ok(v)
         }
@@ -584,13 +625,14 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let key = arg_str(args, 1)?;
+    let Value::Str(key) = &args[1] else {
+        return Err(wrong("a str", &args[1]));
+    };
+    let key = &*key.0;
     match first(args) {
         Value::Map(map) => {
-            let mut entries = map.entries.borrow_mut();
-            let found = entries.iter().position(|(k, _)| &**k == key);
-            let v = found.map(|i| entries.remove(i).1);
-            drop(entries);
+            let found = map.find(key);
+            let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
             map.recount();
             Ok(v.unwrap_or_default())
         }
@@ -606,7 +648,7 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
         }
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
-        (Value::Map(m), Value::Str(k)) => m.get(&k.0).is_some(),
+        (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return Err(wrong("a str to look for", v)),
         (Value::Bytes(_), _) => return Err(wrong("bytes to look for", v)),
         (Value::Map(_), _) => return Err(wrong("a str key", v)),
@@ -616,7 +658,10 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let s = arg_str(args, 0)?;
+    let Value::Str(s) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    let s = &*s.0;
     m.reserve(s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
@@ -626,47 +671,74 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
                 parts.push(Value::str(part));
             }
         }
-        _ => {
-            let sep = arg_str(args, 1)?;
+        Value::Str(sep) => {
+            let sep = &*sep.0;
             if sep.is_empty() {
                 return Err(String::from("empty separator"));
             }
-            for part in s.split(sep) {
-                parts.push(Value::str(part));
+            let mut rest = s;
+            loop {
+                let at = rest.find(sep);
+                parts.push(Value::str(
+                    rest.get(..at.unwrap_or(rest.len())).unwrap_or_default(),
+                ));
+                match at.and_then(|at| rest.get(at + sep.len()..)) {
+                    Some(after) => rest = after,
+                    None => break,
+                }
             }
         }
+        other => return Err(wrong("a str", other)),
     }
     m.reserve(parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
 }
 
 fn join(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let sep = arg_str(args, 1)?;
+    let Value::Str(sep) = &args[1] else {
+        return Err(wrong("a str", &args[1]));
+    };
     let Value::List(l) = first(args) else {
         return Err(wrong("a list", first(args)));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
         if i > 0 {
-            out.push_str(sep);
+            out.push_str(&sep.0);
         }
-        out.push_str(item.as_str().ok_or_else(|| wrong("a list of strs", item))?);
+        let Value::Str(t) = item else {
+            return Err(wrong("a list of strs", item));
+        };
+        out.push_str(&t.0);
         m.reserve(out.len())?;
     }
     Ok(Value::string(out))
 }
 
 fn trim(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    Ok(Value::str(arg_str(args, 0)?.trim()))
+    match first(args) {
+        Value::Str(t) => Ok(Value::str(t.0.trim())),
+        other => Err(wrong("a str", other)),
+    }
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let (a, b) = match args[1] {
-        Value::Nil => (0, arg_int(args, 0)?),
-        _ => (arg_int(args, 0)?, arg_int(args, 1)?),
+    let Value::Int(first) = *first(args) else {
+        return Err(wrong("an int", first(args)));
     };
-    m.reserve(range_len(a, b).saturating_mul(ITEM_BYTES))?;
-    Ok(Value::list((a..b).map(Value::Int).collect()))
+    let (mut a, b) = match args[1] {
+        Value::Nil => (0, first),
+        Value::Int(b) => (first, b),
+        ref other => return Err(wrong("an int", other)),
+    };
+    let n = range_len(a, b);
+    m.reserve(n.saturating_mul(ITEM_BYTES))?;
+    let mut items = Vec::with_capacity(n);
+    while a < b {
+        items.push(Value::Int(a));
+        a += 1;
+    }
+    Ok(Value::list(items))
 }
 
 /// The number of items of `range(a, b)`.
@@ -680,8 +752,15 @@ fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {
     Ok(out)
 }
 
+/// The error whose message is the text form of `v` (or the error of making it).
+fn raise(m: &Machine<'_>, v: &Value) -> Result<Value, Fault> {
+    match message(m, v) {
+        Ok(text) | Err(text) => Err(text),
+    }
+}
+
 fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    Err(message(m, first(args))?)
+    raise(m, first(args))
 }
 
 fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -690,7 +769,7 @@ fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     }
     match &args[1] {
         Value::Nil => Err(String::from("assertion failed")),
-        v => Err(message(m, v)?),
+        v => raise(m, v),
     }
 }
 
@@ -699,7 +778,9 @@ fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let ms = arg_int(args, 0)?;
+    let Value::Int(ms) = *first(args) else {
+        return Err(wrong("an int", first(args)));
+    };
     if ms < 0 {
         return Err(String::from("cannot sleep a negative time"));
     }
@@ -722,8 +803,10 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let name = arg_str(args, 0)?;
-    m.platform.keymap(name)?;
+    let Value::Str(name) = first(args) else {
+        return Err(wrong("a str", first(args)));
+    };
+    m.platform.keymap(&name.0)?;
     Ok(Value::Nil)
 }
 
@@ -754,6 +837,24 @@ mod tests {
         );
         assert_eq!(arity(0), 1);
         assert_eq!(arity(COUNT - 1), 0);
+        assert_eq!(shape(0), 1 | VARIADIC);
+        assert_eq!(shape(1), 1 | REQUIRED);
+        assert_eq!(shape(9), 3 | (2 * REQUIRED)); // slice(x, start, end?)
+        assert_eq!(
+            shape(FIRST_PRIMITIVE + Primitive::AesSetup as usize),
+            7 | (3 * REQUIRED)
+        );
+        assert_eq!(
+            shape(FIRST_PRIMITIVE + Primitive::Exec as usize),
+            4 | REQUIRED
+        );
+        for i in 0..COUNT {
+            let n = arity(i);
+            assert!(n == 0 || field(i, n).is_some() && field(i, n + 1).is_none());
+            let required = (0..n).take_while(|&k| param_name(param(i, k)) == param(i, k));
+            assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
+            assert_eq!(shape(i) & VARIADIC != 0, param(i, 0).ends_with("..."));
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Drop for Map {
     fn drop(&mut self) {
         count(0, self.counted.get());
         let mut work = Vec::new();
-        take_entries(&mut work, &self.entries);
+        take_entries(&mut work, self.entries.get_mut());
         drop_all(work);
     }
 }
@@ -120,47 +120,48 @@ impl Drop for Closure {
     }
 }
 
-/// Moves the values of a map's entries to a work list (the keys are only strings).
-fn take_entries(work: &mut Vec<Value>, entries: &RefCell<Vec<(Rc<str>, Value)>>) {
-    for (_, v) in entries.take() {
-        work.push(v);
+/// Moves the values of a map's entries to a work list (the keys are only strings: they stay, with nil values).
+fn take_entries(work: &mut Vec<Value>, entries: &mut [(Rc<str>, Value)]) {
+    for (_, v) in entries.iter_mut() {
+        work.push(core::mem::take(v));
     }
 }
 
 /// Moves a closure's captured variables to a work list.
 fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
-    for cell in core::mem::take(cells) {
+    while let Some(cell) = cells.pop() {
         work.push(Value::Cell(cell));
     }
 }
 
-/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: the items of
-/// a container that dies here are moved to the work list before the container itself is dropped (empty).
+/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: a container
+/// that dies here (no one else holds it) first gives its items to the work list, and is then dropped empty.
 fn drop_all(mut work: Vec<Value>) {
-    while let Some(value) = work.pop() {
-        match value {
+    while let Some(mut value) = work.pop() {
+        match &mut value {
             Value::List(rc) => {
-                if let Some(list) = Rc::into_inner(rc) {
-                    work.append(&mut list.items.take());
+                if let Some(list) = Rc::get_mut(rc) {
+                    work.append(list.items.get_mut());
                 }
             }
             Value::Map(rc) => {
-                if let Some(map) = Rc::into_inner(rc) {
-                    take_entries(&mut work, &map.entries);
+                if let Some(map) = Rc::get_mut(rc) {
+                    take_entries(&mut work, map.entries.get_mut());
                 }
             }
             Value::Func(rc) => {
-                if let Some(mut closure) = Rc::into_inner(rc) {
+                if let Some(closure) = Rc::get_mut(rc) {
                     take_cells(&mut work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
-                if let Some(cell) = Rc::into_inner(rc) {
-                    work.push(cell.into_inner());
+                if let Some(cell) = Rc::get_mut(rc) {
+                    work.push(core::mem::take(cell.get_mut()));
                 }
             }
             _ => {}
         }
+        drop(value);
     }
 }
 
@@ -176,18 +177,24 @@ impl Map {
         let now = self.entries.borrow().len() * ITEM_BYTES;
         count(now, self.counted.replace(now));
     }
-    /// The value under `key`, if there is one.
-    pub fn get(&self, key: &str) -> Option<Value> {
+    /// Where the entry of `key` is, if there is one (the one search of get, set, `remove` and `contains`).
+    #[cfg_attr(feature = "std", inline)]
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
         self.entries
             .borrow()
             .iter()
-            .find(|(k, _)| same_key(k, key))
-            .map(|(_, v)| v.clone())
+            .position(|(k, _)| same_key(k, key))
+    }
+    /// The value under `key`, if there is one.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        let i = self.find(key)?;
+        self.entries.borrow().get(i).map(|(_, v)| v.clone())
     }
     /// Sets `key`: in place when present, else appended (insertion order).
     pub fn set(&self, key: Rc<str>, value: Value) {
+        let found = self.find(&key);
         let mut entries = self.entries.borrow_mut();
-        if let Some(entry) = entries.iter_mut().find(|(k, _)| same_key(k, &key)) {
+        if let Some(entry) = found.and_then(|i| entries.get_mut(i)) {
             entry.1 = value;
             return;
         }
@@ -328,31 +335,32 @@ impl Value {
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
-        let list = List {
+        // Counted where it lies: built first, the list would be moved into the `Rc` after.
+        let list = Rc::new(List {
             items: RefCell::new(items),
             counted: Cell::new(0),
-        };
+        });
         list.recount();
-        Value::List(Rc::new(list))
+        Value::List(list)
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
-    pub fn map(entries: Vec<(String, Value)>) -> Value {
-        let map = Map {
-            entries: RefCell::new(Vec::new()),
-            counted: Cell::new(0),
-        };
-        for (k, v) in entries {
-            map.set(Rc::from(k), v);
+    pub fn map(mut entries: Vec<(String, Value)>) -> Value {
+        let map = Value::map_of(Vec::new());
+        if let Value::Map(m) = &map {
+            // The values are taken out in place: a vector's iterator would bring its own drop code.
+            for (k, v) in entries.iter_mut() {
+                m.set(Rc::from(k.as_str()), core::mem::take(v));
+            }
         }
-        Value::Map(Rc::new(map))
+        map
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        let map = Map {
+        let map = Rc::new(Map {
             entries: RefCell::new(entries),
             counted: Cell::new(0),
-        };
+        });
         map.recount();
-        Value::Map(Rc::new(map))
+        Value::Map(map)
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
@@ -463,16 +471,16 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
             }
             true
         }
-        (Value::Map(x), Value::Map(y)) => {
-            if Rc::ptr_eq(x, y) {
+        (Value::Map(m), Value::Map(n)) => {
+            if Rc::ptr_eq(m, n) {
                 return Some(true);
             }
-            let (x, y) = (x.entries.borrow(), y.entries.borrow());
+            let (x, y) = (m.entries.borrow(), n.entries.borrow());
             if x.len() != y.len() {
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                match y.iter().find(|(j, _)| j == k) {
+                match n.find(k).and_then(|i| y.get(i)) {
                     Some((_, w)) if equal(v, w, depth + 1)? => {}
                     _ => return Some(false),
                 }
@@ -515,24 +523,23 @@ pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     }
 }
 
-/// A number's hex digits, without leading zeros (`0` for zero), written into `digits`.
-pub(crate) fn hex_digits(digits: &mut [u8; 16], mut n: u64) -> &str {
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = HEX[(n & 15) as usize];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
+/// Appends a number's hex digits, without leading zeros (`0` for zero). Room for all of them is made at once, as
+/// one push of them would make it: the held bytes count the capacity.
+pub(crate) fn push_hex_number(out: &mut String, n: u64) {
+    let digits = (67 - (n | 1).leading_zeros()) / 4;
+    out.reserve(digits as usize);
+    for k in (0..digits).rev() {
+        out.push(char::from(HEX[(n >> (4 * k)) as usize & 15]));
     }
-    core::str::from_utf8(&digits[i..]).unwrap_or_default()
 }
 
+/// Whether a map key can be written bare: a name that is no keyword (bytes suffice: a non-ASCII one is no name).
 fn is_name(key: &str) -> bool {
-    let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let key_bytes = key.as_bytes();
+    !matches!(key_bytes.first(), None | Some(b'0'..=b'9'))
+        && key_bytes
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
         && !crate::lexer::is_keyword(key)
 }
 
@@ -568,16 +575,24 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
-    match value {
-        Value::Nil => out.push_str("nil"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => push_int(out, *i),
-        Value::Str(t) if quote => push_quoted(out, &t.0),
-        Value::Str(t) => out.push_str(&t.0),
+    // Each arm leaves its last piece to the one push at the end.
+    let last = match value {
+        Value::Nil => "nil",
+        Value::Bool(true) => "true",
+        Value::Bool(false) => "false",
+        Value::Int(i) => {
+            push_int(out, *i);
+            return Some(());
+        }
+        Value::Str(t) if quote => {
+            push_quoted(out, &t.0);
+            return Some(());
+        }
+        Value::Str(t) => &t.0,
         Value::Bytes(b) => {
             out.push_str("x\"");
             push_hex(out, &b.0);
-            out.push('"');
+            "\""
         }
         Value::List(l) => {
             out.push('[');
@@ -587,7 +602,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
                 }
                 write_value(out, item, true, depth + 1)?;
             }
-            out.push(']');
+            "]"
         }
         Value::Map(m) => {
             out.push('{');
@@ -603,20 +618,20 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
                 out.push_str(": ");
                 write_value(out, v, true, depth + 1)?;
             }
-            out.push('}');
+            "}"
         }
-        Value::Func(f) => {
+        Value::Func(_) | Value::Builtin(_) => {
             out.push_str("<fn ");
-            out.push_str(&f.def.name);
-            out.push('>');
+            out.push_str(match value {
+                Value::Func(f) => &f.def.name,
+                Value::Builtin(b) => crate::builtins::name(*b as usize).unwrap_or("?"),
+                _ => "",
+            });
+            ">"
         }
-        Value::Builtin(b) => {
-            out.push_str("<fn ");
-            out.push_str(crate::builtins::name(*b as usize).unwrap_or("?"));
-            out.push('>');
-        }
-        Value::Cell(c) => write_value(out, &c.borrow(), quote, depth)?,
-    }
+        Value::Cell(c) => return write_value(out, &c.borrow(), quote, depth),
+    };
+    out.push_str(last);
     Some(())
 }
 
