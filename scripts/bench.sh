@@ -65,10 +65,11 @@ done
 # Code and constants per crate: the sizes of the crate's functions and read-only data in the unstripped ELF
 # (symbols named crate::..., or <crate::Type as ...> for trait methods; payload_entry and exception_report are
 # the payload's). Under LTO a function inlined into another counts for the crate it landed in, so these shares
-# are approximate: the interpreter's is bootscript_lang's row (issue 3's goal: under 20 KiB).
+# are approximate: the interpreter's is bootscript_lang's row (issue 3's goal: under 20 KiB). Functions the
+# linker folded into one (--icf=all) share an address: that code is counted once, for the first name.
 header "Payload size per crate (code and read-only data, approximate under LTO)"
 nm -S -t d -C "$FULL" | awk '
-  $3 ~ /^[tTrRdD]$/ {
+  $3 ~ /^[tTrRdD]$/ && !seen[$1]++ {
     name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
     sub(/^[<&*]+/, "", name); sub(/^(dyn |mut |const )+/, "", name)
     if (match(name, /^[A-Za-z_][A-Za-z0-9_]*::/)) crate = substr(name, 1, RLENGTH - 2)
