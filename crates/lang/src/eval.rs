@@ -112,6 +112,14 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// A str of one character (as a `for` over a str and an index into one make it).
+#[inline(never)]
+fn char_value(c: char) -> Value {
+    let mut s = String::new();
+    s.push(c);
+    Value::string(s)
+}
+
 /// Whether a value is true, consuming it with scalars dropped inline.
 #[inline(always)]
 fn truth(v: Value) -> bool {
@@ -129,6 +137,12 @@ impl Machine<'_> {
                 discard(v);
             }
         }
+    }
+
+    /// `reserve`, with the error at `pos`.
+    #[inline(never)]
+    fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
+        self.reserve(bytes).map_err(|m| at(m, pos))
     }
 
     /// Refuses to let the script hold more than its memory limit.
@@ -335,9 +349,7 @@ impl Machine<'_> {
                         Value::List(l) => l.items.borrow().get(i).map(copy),
                         Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
                             i += c.len_utf8() - 1;
-                            let mut s = String::new();
-                            s.push(c);
-                            Value::string(s)
+                            char_value(c)
                         }),
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
@@ -435,15 +447,13 @@ impl Machine<'_> {
                 let container = self.eval(base)?;
                 let key = self.eval(index)?;
                 let v = self.eval(value)?;
-                self.set_item(&container, key, v)
-                    .map_err(|m| at(m, target.pos))
+                self.set_item(&container, key, v, target.pos)
             }
             ExprKind::Field(field) => {
                 let (base, name) = &**field;
                 let container = self.eval(base)?;
                 let v = self.eval(value)?;
-                self.set_item(&container, Value::str(name), v)
-                    .map_err(|m| at(m, target.pos))
+                self.set_item(&container, Value::str(name), v, target.pos)
             }
             _ => Err(at(String::from("cannot assign to this"), target.pos)),
         }
@@ -503,32 +513,27 @@ impl Machine<'_> {
     }
 
     #[inline(never)]
-    fn set_item(&mut self, container: &Value, key: Value, v: Value) -> Result<(), Fault> {
-        match (container, &key) {
+    fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
+        let (message, what) = match (container, &key) {
             (Value::List(l), Value::Int(i)) => {
                 let mut items = l.items.borrow_mut();
                 let len = items.len();
                 match index_in(*i, len) {
                     Some(i) => items[i] = v,
-                    None => return Err(String::from("index out of range")),
+                    None => return Err(at(String::from("index out of range"), pos)),
                 }
+                return Ok(());
             }
             (Value::Map(m), Value::Str(k)) => {
-                self.reserve(ITEM_BYTES)?;
-                m.set(Rc::from(&*k.0), v)
+                self.hold(ITEM_BYTES, pos)?;
+                m.set(Rc::from(&*k.0), v);
+                return Ok(());
             }
-            (Value::List(_), _) => {
-                return Err(fault(&[
-                    "a list index must be an int, not ",
-                    key.type_name(),
-                ]))
-            }
-            (Value::Map(_), _) => {
-                return Err(fault(&["a map key must be a str, not ", key.type_name()]))
-            }
-            _ => return Err(fault(&["cannot assign into a ", container.type_name()])),
-        }
-        Ok(())
+            (Value::List(_), _) => ("a list index must be an int, not ", &key),
+            (Value::Map(_), _) => ("a map key must be a str, not ", &key),
+            _ => ("cannot assign into a ", container),
+        };
+        Err(at(fault(&[message, what.type_name()]), pos))
     }
 
     /// The truth of a condition: a comparison of int leaves (`i < n`) is decided without a call of `eval` and
@@ -631,11 +636,11 @@ impl Machine<'_> {
             return Ok(Value::Nil);
         };
         if let (Some(container), Some(key)) = (self.leaf(base), self.leaf(index)) {
-            return self.index(container, key).map_err(|m| at(m, e.pos));
+            return self.index(container, key, e.pos);
         }
         let container = self.eval(base)?;
         let key = self.eval(index)?;
-        self.index(&container, &key).map_err(|m| at(m, e.pos))
+        self.index(&container, &key, e.pos)
     }
 
     /// The value of a leaf where it is: a constant, or a local that is not a captured cell.
@@ -672,10 +677,7 @@ impl Machine<'_> {
                 return Ok(v);
             }
         }
-        match self.binary(*op, a, b) {
-            Ok(v) => Ok(relay(v)),
-            Err(m) => Err(at(m, e.pos)),
-        }
+        self.binary(*op, a, b, e.pos).map(relay)
     }
 
     /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
@@ -791,125 +793,88 @@ impl Machine<'_> {
 
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
-    fn index(&self, container: &Value, key: &Value) -> Result<Value, Fault> {
-        let out_of_range = || String::from("index out of range");
-        match (container, key) {
+    fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
+        let found = match (container, key) {
             (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
-                index_in(*i, items.len())
-                    .map(|i| copy(&items[i]))
-                    .ok_or_else(out_of_range)
+                index_in(*i, items.len()).map(|i| copy(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i)) => index_in(*i, b.0.len())
-                .map(|i| Value::Int(b.0[i] as i64))
-                .ok_or_else(out_of_range),
-            (Value::Str(t), Value::Int(i)) => {
-                let n = t.0.chars().count();
-                let i = index_in(*i, n).ok_or_else(out_of_range)?;
-                let c = t.0.chars().nth(i).unwrap_or(' ');
-                let mut s = String::new();
-                s.push(c);
-                Ok(Value::string(s))
+            (Value::Bytes(b), Value::Int(i)) => {
+                index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Map(m), Value::Str(k)) => Ok(m.get(&k.0).unwrap_or_default()),
-            (Value::Map(_), _) => Err(fault(&["a map key must be a str, not ", key.type_name()])),
-            (Value::List(_) | Value::Str(_) | Value::Bytes(_), _) => {
-                Err(fault(&["an index must be an int, not ", key.type_name()]))
+            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
+                .map(|i| char_value(t.0.chars().nth(i).unwrap_or(' '))),
+            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
+            _ => {
+                let (message, what) = match container {
+                    Value::Map(_) => ("a map key must be a str, not ", key),
+                    Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
+                        ("an index must be an int, not ", key)
+                    }
+                    _ => ("cannot index a ", container),
+                };
+                return Err(at(fault(&[message, what.type_name()]), pos));
             }
-            _ => Err(fault(&["cannot index a ", container.type_name()])),
-        }
+        };
+        found.ok_or_else(|| at(String::from("index out of range"), pos))
     }
 
+    /// A binary operation that `quick` did not do: on other values than ints, or an int error (which `quick`
+    /// does not tell apart). Every error of an operator is made here, at `pos`.
     #[inline(never)]
-    fn binary(&mut self, op: Op, a: Value, b: Value) -> Result<Value, Fault> {
-        let overflow = || String::from("integer overflow");
-        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
-            let (x, y) = (*x, *y);
-            return Ok(match op {
-                Op::Add => Value::Int(x.checked_add(y).ok_or_else(overflow)?),
-                Op::Sub => Value::Int(x.checked_sub(y).ok_or_else(overflow)?),
-                Op::Mul => Value::Int(x.checked_mul(y).ok_or_else(overflow)?),
-                Op::Div | Op::Rem if y == 0 => return Err(String::from("division by zero")),
-                Op::Div => Value::Int(x.checked_div(y).ok_or_else(overflow)?),
-                Op::Rem => Value::Int(x.wrapping_rem(y)),
-                Op::Eq => Value::Bool(x == y),
-                Op::Ne => Value::Bool(x != y),
-                Op::Lt => Value::Bool(x < y),
-                Op::Le => Value::Bool(x <= y),
-                Op::Gt => Value::Bool(x > y),
-                Op::Ge => Value::Bool(x >= y),
-            });
-        }
-        let order = match (&a, &b) {
-            (Value::Str(x), Value::Str(y)) => Some(x.0.as_bytes().cmp(y.0.as_bytes())),
-            (Value::Bytes(x), Value::Bytes(y)) => Some(x.0.cmp(&y.0)),
-            _ => None,
-        };
-        Ok(match op {
-            Op::Eq | Op::Ne => {
-                let same = equal(&a, &b, 0)
-                    .ok_or_else(|| String::from("values nested too deeply to compare"))?;
-                Value::Bool(same == (op == Op::Eq))
-            }
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                let Some(order) = order else {
-                    return Err(fault(&[
-                        "cannot compare ",
-                        a.type_name(),
-                        " and ",
-                        b.type_name(),
-                    ]));
-                };
-                Value::Bool(match op {
-                    Op::Lt => order.is_lt(),
-                    Op::Le => order.is_le(),
-                    Op::Gt => order.is_gt(),
-                    _ => order.is_ge(),
-                })
-            }
-            Op::Add => match (&a, &b) {
-                (Value::Str(x), Value::Str(y)) => {
-                    self.reserve(x.0.len() + y.0.len())?;
-                    let mut s = String::with_capacity(x.0.len() + y.0.len());
-                    s.push_str(&x.0);
-                    s.push_str(&y.0);
-                    Value::string(s)
-                }
-                (Value::Bytes(x), Value::Bytes(y)) => {
-                    self.reserve(x.0.len() + y.0.len())?;
-                    Value::bytes([&x.0[..], &y.0[..]].concat())
-                }
-                (Value::List(x), Value::List(y)) => {
-                    let joined = [&x.items.borrow()[..], &y.items.borrow()[..]].concat();
-                    self.reserve(joined.len() * ITEM_BYTES)?;
-                    Value::list(joined)
-                }
-                _ => {
-                    return Err(fault(&[
-                        "cannot add ",
-                        a.type_name(),
-                        " and ",
-                        b.type_name(),
-                    ]))
-                }
+    fn binary(&mut self, op: Op, a: Value, b: Value, pos: Pos) -> R<Value> {
+        let message = match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => match quick(op, *x, *y) {
+                Some(v) => return Ok(v),
+                None if *y == 0 && matches!(op, Op::Div | Op::Rem) => "division by zero",
+                None => "integer overflow",
             },
-            _ => {
-                let name = match op {
-                    Op::Sub => "subtract",
-                    Op::Mul => "multiply",
-                    Op::Div => "divide",
-                    _ => "take the remainder of",
-                };
-                return Err(fault(&[
-                    "cannot ",
-                    name,
-                    " ",
-                    a.type_name(),
-                    " and ",
-                    b.type_name(),
-                ]));
+            _ if matches!(op, Op::Eq | Op::Ne) => match equal(&a, &b, 0) {
+                Some(same) => return Ok(Value::Bool(same == (op == Op::Eq))),
+                None => "values nested too deeply to compare",
+            },
+            (Value::Str(x), Value::Str(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                return Ok(Value::string([&x.0[..], &y.0[..]].concat()));
             }
-        })
+            (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                return Ok(Value::bytes([&x.0[..], &y.0[..]].concat()));
+            }
+            (Value::List(x), Value::List(y)) if op == Op::Add => {
+                let (x, y) = (x.items.borrow(), y.items.borrow());
+                self.hold((x.len() + y.len()) * ITEM_BYTES, pos)?;
+                let mut joined = x.to_vec();
+                for v in y.iter() {
+                    joined.push(v.clone());
+                }
+                return Ok(Value::list(joined));
+            }
+            // An order of strs or bytes is that of their bytes.
+            (Value::Str(x), Value::Str(y)) if op as u8 >= Op::Lt as u8 => {
+                let order = x.0.as_bytes().cmp(y.0.as_bytes());
+                return Ok(Value::Bool(compare(op, order as i64, 0)));
+            }
+            (Value::Bytes(x), Value::Bytes(y)) if op as u8 >= Op::Lt as u8 => {
+                let order = x.0.cmp(&y.0);
+                return Ok(Value::Bool(compare(op, order as i64, 0)));
+            }
+            _ => "",
+        };
+        if !message.is_empty() {
+            return Err(at(String::from(message), pos));
+        }
+        Err(at(
+            fault(&[
+                "cannot ",
+                VERBS[op as usize],
+                " ",
+                a.type_name(),
+                " and ",
+                b.type_name(),
+            ]),
+            pos,
+        ))
     }
 
     /// Calls a function with the positional arguments on the stack from `base` (they are consumed).
@@ -1012,6 +977,21 @@ impl Machine<'_> {
         Err(error(String::from(m)))
     }
 }
+
+/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything).
+const VERBS: [&str; 11] = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "take the remainder of",
+    "",
+    "",
+    "compare",
+    "compare",
+    "compare",
+    "compare",
+];
 
 /// The operations on ints, but for the errors (overflow, division by zero: `binary` says which).
 #[cfg_attr(feature = "std", inline(always))]
