@@ -163,12 +163,14 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn unknown(&self, global: u32) -> Fault {
+    #[cold]
+    #[inline(never)]
+    fn unknown(&self, global: u32, pos: Pos) -> Box<ScriptError> {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
-        fault(&["unknown name '", name, "'"])
+        at(fault(&["unknown name '", name, "'"]), pos)
     }
 
-    fn read(&self, var: Var) -> Result<Value, Fault> {
+    fn read(&self, var: Var, pos: Pos) -> R<Value> {
         let v = match var {
             Var::Local(slot) => self.stack.get(self.base + slot as usize),
             Var::Upvalue(i) => {
@@ -180,7 +182,7 @@ impl Machine<'_> {
             }
             Var::Global(g) => match self.globals.get(g as usize) {
                 Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g)),
+                _ => return Err(self.unknown(g, pos)),
             },
         };
         Ok(match v {
@@ -190,7 +192,7 @@ impl Machine<'_> {
         })
     }
 
-    fn write(&mut self, var: Var, value: Value) -> Result<(), Fault> {
+    fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
         let slot = match var {
             Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
             Var::Upvalue(i) => {
@@ -205,7 +207,7 @@ impl Machine<'_> {
             }
             Var::Global(g) => match self.globals.get_mut(g as usize) {
                 Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g)),
+                _ => return Err(self.unknown(g, pos)),
             },
         };
         match slot {
@@ -273,7 +275,7 @@ impl Machine<'_> {
                     // A function that calls itself must find its own name bound while it is being made.
                     self.declare(*var, true, Value::Nil);
                     let f = attempt!(self.eval(value));
-                    attempt!(self.write(*var, f).map_err(|m| at(m, value.pos)));
+                    attempt!(self.write(*var, f, value.pos));
                 } else {
                     let v = attempt!(self.eval(value));
                     self.declare(*var, captured.get(), v);
@@ -378,16 +380,12 @@ impl Machine<'_> {
                     captured,
                     handler,
                 } = &**t;
-                let (stack, base, depth, closure) = (
-                    self.stack.len(),
-                    self.base,
-                    self.depth,
-                    self.closure.clone(),
-                );
+                // A call gives back the frame base, depth and closure as it returns, with an error too; only
+                // the stack may still hold what an unfinished expression pushed (the arguments of a call).
+                let stack = self.stack.len();
                 match self.block(body) {
                     Flow::Error(e) if !e.fatal => {
                         self.stack.truncate(stack);
-                        (self.base, self.depth, self.closure) = (base, depth, closure);
                         self.declare(Var::Local(*var), captured.get(), Value::string(e.message));
                         return self.block(handler);
                     }
@@ -419,7 +417,7 @@ impl Machine<'_> {
                 };
                 if let (true, Some((a, z))) = (range, bounds) {
                     let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
-                    self.reserve(bytes).map_err(|m| at(m, e.pos))?;
+                    self.hold(bytes, e.pos)?;
                     return Ok((Value::Nil, bounds));
                 }
             }
@@ -441,7 +439,7 @@ impl Machine<'_> {
                     }
                 }
                 let v = self.eval(value)?;
-                self.write(*var, v).map_err(|m| at(m, target.pos))
+                self.write(*var, v, target.pos)
             }
             ExprKind::Index(base, index) => {
                 let container = self.eval(base)?;
@@ -465,51 +463,66 @@ impl Machine<'_> {
     /// apply (the normal way then evaluates everything).
     #[inline(never)]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
-        let mut parts = Vec::new();
-        let mut e = value;
-        while let ExprKind::Binary(Op::Add, left, right) = &e.kind {
-            parts.push((&**right, e.pos));
-            e = left;
-        }
         let index = self.base + slot as usize;
-        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot)
-            || !matches!(self.stack.get(index), Some(Value::Str(_)))
-        {
-            return Ok(false);
-        }
-        let mut pieces = Vec::with_capacity(parts.len());
-        let mut total = 0;
-        for (part, pos) in parts.iter().rev() {
-            match self.eval(part)? {
-                Value::Str(p) => {
-                    total += p.0.len();
-                    pieces.push(p);
-                }
-                other => return Err(at(fault(&["cannot add str and ", other.type_name()]), *pos)),
-            }
-        }
-        self.reserve(total).map_err(|m| at(m, value.pos))?;
-        let Some(Value::Str(text)) = self.stack.get_mut(index) else {
+        let top = self.stack.len();
+        // The parts wait on the stack (an error leaves them to whoever unwinds it, as it does a call's
+        // arguments).
+        let Some(total) = self.parts(slot, value)? else {
             return Ok(false);
         };
-        match Rc::get_mut(text) {
-            Some(t) => {
+        self.hold(total, value.pos)?;
+        let (frame, parts) = self.stack.split_at_mut(top);
+        if let Some(Value::Str(text)) = frame.get_mut(index) {
+            if Rc::get_mut(text).is_none() {
+                // Shared: a copy of its own, with room for the parts.
+                let mut s = String::with_capacity(text.0.len() + total);
+                s.push_str(&text.0);
+                frame[index] = Value::string(s);
+            }
+        }
+        if let Some(Value::Str(text)) = frame.get_mut(index) {
+            if let Some(t) = Rc::get_mut(text) {
                 let before = t.0.capacity();
-                for p in &pieces {
-                    t.0.push_str(&p.0);
+                for part in parts.iter() {
+                    if let Value::Str(p) = part {
+                        t.0.push_str(&p.0);
+                    }
                 }
                 crate::value::count(t.0.capacity(), before);
             }
-            None => {
-                let mut s = String::with_capacity(text.0.len() + total);
-                s.push_str(&text.0);
-                for p in &pieces {
-                    s.push_str(&p.0);
-                }
-                *self.stack.get_mut(index).unwrap_or(&mut Value::Nil) = Value::string(s);
-            }
         }
+        self.pop_to(top);
         Ok(true)
+    }
+
+    /// Evaluates the parts of `slot + a + b ...` after the local `slot` (a str) onto the stack, in order; their
+    /// total length, or None (and nothing evaluated) when `e` is not such a chain.
+    fn parts(&mut self, slot: u32, e: &Expr) -> R<Option<usize>> {
+        match &e.kind {
+            ExprKind::Binary(Op::Add, left, right) => {
+                let Some(total) = self.parts(slot, left)? else {
+                    return Ok(None);
+                };
+                match self.eval(right)? {
+                    Value::Str(p) => {
+                        let total = total + p.0.len();
+                        self.stack.push(Value::Str(p));
+                        Ok(Some(total))
+                    }
+                    other => Err(at(
+                        fault(&["cannot add str and ", other.type_name()]),
+                        e.pos,
+                    )),
+                }
+            }
+            ExprKind::Var(Var::Local(s))
+                if *s == slot
+                    && matches!(self.stack.get(self.base + *s as usize), Some(Value::Str(_))) =>
+            {
+                Ok(Some(0))
+            }
+            _ => Ok(None),
+        }
     }
 
     #[inline(never)]
@@ -605,7 +618,7 @@ impl Machine<'_> {
                 Some(v) => copy(v),
                 None => Value::Nil,
             },
-            ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
+            ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
             ExprKind::And(left, right) => {
@@ -739,8 +752,7 @@ impl Machine<'_> {
                 }
             },
             ExprKind::List(items) => {
-                self.reserve(items.len() * ITEM_BYTES)
-                    .map_err(|m| at(m, e.pos))?;
+                self.hold(items.len() * ITEM_BYTES, e.pos)?;
                 let mut list = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     list.push(self.eval(item)?);
@@ -748,8 +760,7 @@ impl Machine<'_> {
                 Value::list(list)
             }
             ExprKind::Map(entries) => {
-                self.reserve(entries.len() * ITEM_BYTES)
-                    .map_err(|m| at(m, e.pos))?;
+                self.hold(entries.len() * ITEM_BYTES, e.pos)?;
                 let mut map = Vec::with_capacity(entries.len());
                 for (key, value) in entries.iter() {
                     map.push((key.clone(), self.eval(value)?));
