@@ -862,12 +862,10 @@ impl Machine<'_> {
                 return Ok(Value::list(joined));
             }
             // An order of strs or bytes is that of their bytes.
-            (Value::Str(x), Value::Str(y)) if op as u8 >= Op::Lt as u8 => {
-                let order = x.0.as_bytes().cmp(y.0.as_bytes());
-                return Ok(Value::Bool(compare(op, order as i64, 0)));
-            }
-            (Value::Bytes(x), Value::Bytes(y)) if op as u8 >= Op::Lt as u8 => {
-                let order = x.0.cmp(&y.0);
+            (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
+                if op as u8 >= Op::Lt as u8 =>
+            {
+                let order = a.as_bytes().cmp(&b.as_bytes());
                 return Ok(Value::Bool(compare(op, order as i64, 0)));
             }
             _ => "",

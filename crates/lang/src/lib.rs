@@ -31,6 +31,7 @@ mod parser;
 mod shell;
 mod value;
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
@@ -146,7 +147,10 @@ impl Interpreter {
                 Some((k, v)) => (k, Value::str(v)),
                 None => (word, Value::Bool(true)),
             };
-            args.retain(|(k, _)| &**k != key);
+            // At most one word before has the key (each removes the one before it).
+            if let Some(i) = args.iter().position(|(k, _)| &**k == key) {
+                args.remove(i);
+            }
             args.push((Rc::from(key), value));
         }
         self.set_global("cmdline", Value::str(text));
@@ -195,7 +199,23 @@ impl Interpreter {
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, ScriptError> {
         let file: Rc<str> = Rc::from(file);
-        let parsed = parse(&file, source, &mut self.names, false).map_err(|e| *e)?;
+        // Every error, of the syntax or of the run, leaves here: the file is given where none is yet.
+        self.parse_and_run(&file, source, platform)
+            .map_err(|mut e| {
+                if e.file.is_empty() {
+                    e.file = String::from(&*file);
+                }
+                *e
+            })
+    }
+
+    fn parse_and_run(
+        &mut self,
+        file: &Rc<str>,
+        source: &str,
+        platform: &mut dyn Platform,
+    ) -> Result<Option<Value>, Box<ScriptError>> {
+        let parsed = parse(file, source, &mut self.names, false)?;
         let mut values = core::mem::take(&mut self.values);
         values.resize(self.names.names.len(), None);
         let mut machine = Machine {
@@ -213,7 +233,7 @@ impl Interpreter {
             ret: Value::Nil,
             platform,
         };
-        machine.stack.clear();
+        // Empty: every run leaves it so.
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
         let result = machine.block(&parsed.main.body);
         let value = match (&result, parsed.main.body.last()) {
@@ -224,12 +244,7 @@ impl Interpreter {
         self.stack = machine.stack;
         self.stack.clear();
         match result {
-            Flow::Error(mut e) => {
-                if e.file.is_empty() {
-                    e.file = String::from(&*file);
-                }
-                Err(*e)
-            }
+            Flow::Error(e) => Err(e),
             _ => Ok(value),
         }
     }
