@@ -52,6 +52,21 @@ pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
     e
 }
 
+/// Gives an error the file it happened in, if it has none yet.
+#[cold]
+#[inline(never)]
+pub(crate) fn in_file(e: &mut ScriptError, file: &str) {
+    if e.file.is_empty() {
+        e.file.push_str(file);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn at_str(message: &str, pos: Pos) -> Box<ScriptError> {
+    at(String::from(message), pos)
+}
+
 #[cold]
 #[inline(never)]
 fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
@@ -156,7 +171,7 @@ impl Machine<'_> {
     fn step(&mut self) -> Result<(), Box<ScriptError>> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = error(String::from("step budget exhausted"));
+            let mut e = at_str("step budget exhausted", Pos::default());
             e.fatal = true;
             return Err(e);
         }
@@ -335,9 +350,17 @@ impl Machine<'_> {
                     iterable,
                     body,
                 } = &**f;
-                let (seq, mut ints) = attempt!(self.iterable(iterable));
+                let mut ints = self.range_bounds(iterable);
+                let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
+                let seq = match ints {
+                    Some(_) => {
+                        attempt!(self.hold(bytes, iterable.pos));
+                        Value::Nil
+                    }
+                    None => attempt!(self.eval(iterable)),
+                };
                 // The bytes the list of a `range` would hold are held while the loop runs.
-                let _held = Held::new(ints.map_or(0, |(a, b)| range_len(a, b) * ITEM_BYTES));
+                let _held = Held::new(bytes);
                 let mut i = 0usize;
                 loop {
                     let item = match &seq {
@@ -397,32 +420,29 @@ impl Machine<'_> {
         Flow::Normal
     }
 
-    /// What a `for` iterates over: a value, or for `range(...)` of int leaves (constants, locals holding ints),
-    /// the bounds alone. Such a loop does not make the list, but it is checked and counted as if it did (see
-    /// `Held`): the script sees no difference, as the list is out of its reach. Leaves have no effects, so
-    /// looking at them first changes nothing when the loop goes the general way.
-    fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
-        if let ExprKind::Call(call) = &e.kind {
-            let (callee, args) = (&call.callee, &call.positional);
-            if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, call.keywords.is_empty())
-            {
-                let range = matches!(
-                    self.globals.get(*g as usize),
-                    Some(Some(Value::Builtin(RANGE)))
-                );
-                let bounds = match &args[..] {
-                    [n] => self.int_leaf(n).map(|n| (0, n)),
-                    [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
-                    _ => None,
-                };
-                if let (true, Some((a, z))) = (range, bounds) {
-                    let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
-                    self.hold(bytes, e.pos)?;
-                    return Ok((Value::Nil, bounds));
-                }
-            }
+    /// The bounds of `range(...)` of int leaves (constants, locals holding ints): a `for` over it walks them
+    /// without making the list. The list is still checked and counted as if it were made (see `Held`): the
+    /// script sees no difference, as the list is out of its reach. Leaves have no effects, so looking at them
+    /// first changes nothing when the loop goes the general way.
+    fn range_bounds(&self, e: &Expr) -> Option<(i64, i64)> {
+        let ExprKind::Call(call) = &e.kind else {
+            return None;
+        };
+        let ExprKind::Var(Var::Global(g)) = call.callee.kind else {
+            return None;
+        };
+        let range = matches!(
+            self.globals.get(g as usize),
+            Some(Some(Value::Builtin(RANGE)))
+        );
+        if !range || !call.keywords.is_empty() {
+            return None;
         }
-        Ok((self.eval(e)?, None))
+        match &call.positional[..] {
+            [n] => self.int_leaf(n).map(|n| (0, n)),
+            [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
+            _ => None,
+        }
     }
 
     #[inline(never)]
@@ -453,7 +473,7 @@ impl Machine<'_> {
                 let v = self.eval(value)?;
                 self.set_item(&container, Value::str(name), v, target.pos)
             }
-            _ => Err(at(String::from("cannot assign to this"), target.pos)),
+            _ => Err(at_str("cannot assign to this", target.pos)),
         }
     }
 
@@ -533,7 +553,7 @@ impl Machine<'_> {
                 let len = items.len();
                 match index_in(*i, len) {
                     Some(i) => items[i] = v,
-                    None => return Err(at(String::from("index out of range"), pos)),
+                    None => return Err(at_str("index out of range", pos)),
                 }
                 return Ok(());
             }
@@ -733,7 +753,7 @@ impl Machine<'_> {
             ExprKind::Neg(x) => match self.eval(x)? {
                 Value::Int(n) => Value::Int(
                     n.checked_neg()
-                        .ok_or_else(|| at(String::from("integer overflow"), e.pos))?,
+                        .ok_or_else(|| at_str("integer overflow", e.pos))?,
                 ),
                 other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
             },
@@ -827,7 +847,7 @@ impl Machine<'_> {
                 return Err(at(fault(&[message, what.type_name()]), pos));
             }
         };
-        found.ok_or_else(|| at(String::from("index out of range"), pos))
+        found.ok_or_else(|| at_str("index out of range", pos))
     }
 
     /// A binary operation that `quick` did not do: on other values than ints, or an int error (which `quick`
@@ -871,7 +891,7 @@ impl Machine<'_> {
             _ => "",
         };
         if !message.is_empty() {
-            return Err(at(String::from(message), pos));
+            return Err(at_str(message, pos));
         }
         Err(at(
             fault(&[
@@ -939,8 +959,8 @@ impl Machine<'_> {
         match result {
             Flow::Return => Ok(take(&mut self.ret)),
             Flow::Error(mut e) => {
-                if e.file.is_empty() && e.line != 0 {
-                    e.file = String::from(&*closure.def.file);
+                if e.line != 0 {
+                    in_file(&mut e, &closure.def.file);
                 }
                 Err(e)
             }
@@ -983,7 +1003,7 @@ impl Machine<'_> {
             return Ok(());
         };
         self.stack.truncate(base);
-        Err(error(String::from(m)))
+        Err(at_str(m, Pos::default()))
     }
 }
 
@@ -1062,16 +1082,18 @@ pub(crate) fn bind<'n>(
         (1u64 << given) - 1
     };
     for (key, v) in keywords {
-        let Some(i) = (0..n).find(|&i| name(i) == &*key) else {
-            return Err(fault(&["unknown argument '", &key, "'"]));
+        let (before, after) = match (0..n).find(|&i| name(i) == &*key) {
+            None => ("unknown argument '", "'"),
+            Some(i) if i < 64 && filled & (1 << i) != 0 => ("argument '", "' given twice"),
+            Some(i) => {
+                filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
+                if let Some(slot) = args.get_mut(i) {
+                    *slot = v;
+                }
+                continue;
+            }
         };
-        if i < 64 && filled & (1 << i) != 0 {
-            return Err(fault(&["argument '", &key, "' given twice"]));
-        }
-        filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
-        if let Some(slot) = args.get_mut(i) {
-            *slot = v;
-        }
+        return Err(fault(&[before, &key, after]));
     }
     for i in given..required.min(64) {
         if filled & (1 << i) == 0 {

@@ -202,9 +202,7 @@ impl Interpreter {
         // Every error, of the syntax or of the run, leaves here: the file is given where none is yet.
         self.parse_and_run(&file, source, platform)
             .map_err(|mut e| {
-                if e.file.is_empty() {
-                    e.file = String::from(&*file);
-                }
+                eval::in_file(&mut e, &file);
                 *e
             })
     }
