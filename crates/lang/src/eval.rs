@@ -236,12 +236,6 @@ impl Machine<'_> {
     /// Declares a variable: a fresh cell when a closure captures it, so each declaration (and each loop
     /// iteration) binds a new variable.
     fn declare(&mut self, var: Var, captured: bool, value: Value) {
-        if let (Var::Local(slot), false) = (var, captured) {
-            if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                put(s, value);
-            }
-            return;
-        }
         let value = if captured {
             Value::Cell(Rc::new(RefCell::new(value)))
         } else {
@@ -255,9 +249,7 @@ impl Machine<'_> {
             }
             Var::Global(g) => {
                 let g = g as usize;
-                if self.globals.len() <= g {
-                    self.globals.resize(g + 1, None);
-                }
+                grow(&mut self.globals, g + 1);
                 self.globals[g] = Some(value);
             }
             Var::Upvalue(_) => {}
@@ -1047,6 +1039,14 @@ fn compare(op: Op, x: i64, y: i64) -> bool {
         Op::Ge => x >= y,
         Op::Eq => x == y,
         _ => x != y,
+    }
+}
+
+/// Grows the globals to `n` places, if they have fewer (`resize` would clone its `None` in code of its own).
+#[inline(never)]
+pub(crate) fn grow(globals: &mut Vec<Option<Value>>, n: usize) {
+    while globals.len() < n {
+        globals.push(None);
     }
 }
 

@@ -166,9 +166,7 @@ impl Interpreter {
 
     pub fn set_global(&mut self, name: &str, value: Value) {
         let g = self.names.slot(name) as usize;
-        if self.values.len() <= g {
-            self.values.resize(g + 1, None);
-        }
+        eval::grow(&mut self.values, g + 1);
         self.values[g] = Some(value);
     }
 
@@ -215,7 +213,7 @@ impl Interpreter {
     ) -> Result<Option<Value>, Box<ScriptError>> {
         let parsed = parse(file, source, &mut self.names, false)?;
         let mut values = core::mem::take(&mut self.values);
-        values.resize(self.names.names.len(), None);
+        eval::grow(&mut values, self.names.names.len());
         let mut machine = Machine {
             globals: values,
             global_names: &self.names.names,
