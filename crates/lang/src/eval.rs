@@ -741,27 +741,20 @@ impl Machine<'_> {
     /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
-        Ok(match &e.kind {
+        // What cannot be done, with the name of a field (its parts around the type of the value).
+        let (what, name, of, v) = match &e.kind {
             ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => Value::Int(
-                    n.checked_neg()
-                        .ok_or_else(|| at_str("integer overflow", e.pos))?,
-                ),
-                other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
+                Value::Int(n) => {
+                    let n = n
+                        .checked_neg()
+                        .ok_or_else(|| at_str("integer overflow", e.pos))?;
+                    return Ok(Value::Int(n));
+                }
+                other => ("cannot negate a ", "", "", other),
             },
             ExprKind::Field(field) => match self.eval(&field.0)? {
-                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
-                other => {
-                    return Err(at(
-                        fault(&[
-                            "cannot read field '",
-                            &field.1,
-                            "' of a ",
-                            other.type_name(),
-                        ]),
-                        e.pos,
-                    ))
-                }
+                Value::Map(m) => return Ok(m.get(&field.1).unwrap_or_default()),
+                other => ("cannot read field '", &*field.1, "' of a ", other),
             },
             ExprKind::List(items) => {
                 self.hold(items.len() * ITEM_BYTES, e.pos)?;
@@ -769,7 +762,7 @@ impl Machine<'_> {
                 for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
-                Value::list(list)
+                return Ok(Value::list(list));
             }
             ExprKind::Map(entries) => {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
@@ -777,17 +770,18 @@ impl Machine<'_> {
                 for (key, value) in entries.iter() {
                     map.push((key.clone(), self.eval(value)?));
                 }
-                Value::map_of(map)
+                return Ok(Value::map_of(map));
             }
             ExprKind::Func(def) => {
                 let upvalues = def.captures.iter().map(|c| self.capture(*c)).collect();
-                Value::Func(Rc::new(Closure {
+                return Ok(Value::Func(Rc::new(Closure {
                     def: def.clone(),
                     upvalues,
-                }))
+                })));
             }
-            _ => Value::Nil,
-        })
+            _ => return Ok(Value::Nil),
+        };
+        Err(at(fault(&[what, name, of, v.type_name()]), e.pos))
     }
 
     #[inline(never)]

@@ -236,8 +236,11 @@ impl Interpreter {
             (Flow::Normal, Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
             _ => None,
         };
-        self.values = machine.globals;
-        self.stack = machine.stack;
+        // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
+        // to drop).
+        debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
+        core::mem::forget(core::mem::replace(&mut self.values, machine.globals));
+        core::mem::forget(core::mem::replace(&mut self.stack, machine.stack));
         self.stack.clear();
         match result {
             Flow::Error(e) => Err(e),
