@@ -61,6 +61,13 @@ pub(crate) fn in_file(e: &mut ScriptError, file: &str) {
     }
 }
 
+/// An error at `pos` about the type of `v`: `message` then the type's name.
+#[cold]
+#[inline(never)]
+fn wrong(message: &str, v: &Value, pos: Pos) -> Box<ScriptError> {
+    at(fault(&[message, v.type_name()]), pos)
+}
+
 #[cold]
 #[inline(never)]
 fn at_str(message: &str, pos: Pos) -> Box<ScriptError> {
@@ -168,10 +175,11 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn step(&mut self) -> Result<(), Box<ScriptError>> {
+    /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
+    fn step(&mut self, pos: Pos) -> R<()> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = at_str("step budget exhausted", Pos::default());
+            let mut e = at_str("step budget exhausted", pos);
             e.fatal = true;
             return Err(e);
         }
@@ -308,7 +316,7 @@ impl Machine<'_> {
             }
             Stmt::While(cond, body) => {
                 while attempt!(self.test(cond)) {
-                    attempt!(self.step().map_err(|e| place(e, cond.pos)));
+                    attempt!(self.step(cond.pos));
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
@@ -371,15 +379,16 @@ impl Machine<'_> {
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                         other => {
-                            return Flow::Error(at(
-                                fault(&["cannot iterate over a ", other.type_name()]),
+                            return Flow::Error(wrong(
+                                "cannot iterate over a ",
+                                other,
                                 iterable.pos,
                             ))
                         }
                     };
                     let Some(item) = item else { break };
                     i += 1;
-                    attempt!(self.step().map_err(|e| place(e, iterable.pos)));
+                    attempt!(self.step(iterable.pos));
                     self.declare(Var::Local(*var), captured.get(), item);
                     match self.block(body) {
                         Flow::Break => break,
@@ -521,10 +530,7 @@ impl Machine<'_> {
                         self.stack.push(Value::Str(p));
                         Ok(Some(total))
                     }
-                    other => Err(at(
-                        fault(&["cannot add str and ", other.type_name()]),
-                        e.pos,
-                    )),
+                    other => Err(wrong("cannot add str and ", &other, e.pos)),
                 }
             }
             ExprKind::Var(Var::Local(s))
@@ -558,7 +564,7 @@ impl Machine<'_> {
             (Value::Map(_), _) => ("a map key must be a str, not ", &key),
             _ => ("cannot assign into a ", container),
         };
-        Err(at(fault(&[message, what.type_name()]), pos))
+        Err(wrong(message, what, pos))
     }
 
     /// The truth of a condition: a comparison of int leaves (`i < n`) is decided without a call of `eval` and
@@ -830,7 +836,7 @@ impl Machine<'_> {
                     }
                     _ => ("cannot index a ", container),
                 };
-                return Err(at(fault(&[message, what.type_name()]), pos));
+                return Err(wrong(message, what, pos));
             }
         };
         found.ok_or_else(|| at_str("index out of range", pos))
@@ -900,7 +906,7 @@ impl Machine<'_> {
             Value::Builtin(b) => self.builtin(b, base, keywords),
             other => {
                 self.stack.truncate(base);
-                Err(error(fault(&["cannot call a ", other.type_name()])))
+                Err(wrong("cannot call a ", &other, Pos::default()))
             }
         }
     }
@@ -961,17 +967,18 @@ impl Machine<'_> {
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<()> {
         let given = self.stack.len() - base;
         let n = def.params.len();
-        if given > n {
-            self.stack.truncate(base);
-            return Err(error(fault(&["too many arguments to ", &def.name])));
-        }
-        self.stack.resize(base + n, Value::Nil);
-        let frame = &mut self.stack[base..base + n];
-        if let Err(m) = bind(n, &|i| &def.params[i], n, given, frame, keywords) {
-            self.stack.truncate(base);
-            return Err(error(fault(&[&m, " to ", &def.name])));
-        }
-        Ok(())
+        let m = if given > n {
+            String::from("too many arguments")
+        } else {
+            self.stack.resize(base + n, Value::Nil);
+            let frame = &mut self.stack[base..base + n];
+            match bind(n, &|i| &def.params[i], n, given, frame, keywords) {
+                Ok(_) => return Ok(()),
+                Err(m) => m,
+            }
+        };
+        self.stack.truncate(base);
+        Err(error(fault(&[&m, " to ", &def.name])))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -984,7 +991,7 @@ impl Machine<'_> {
             "too many nested calls for the stack"
         } else {
             // Past the step budget: `step` counts this step and fails.
-            self.step()?;
+            self.step(Pos::default())?;
             self.steps -= 1;
             return Ok(());
         };
