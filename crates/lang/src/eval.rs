@@ -80,6 +80,8 @@ fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
     place(error(message), pos)
 }
 
+const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
+
 /// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this comes
 /// back in registers: a `Result` of it came back through memory, on every statement.
 pub(crate) enum Flow {
@@ -164,15 +166,23 @@ impl Machine<'_> {
     /// `reserve`, with the error at `pos`.
     #[inline(never)]
     fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
-        self.reserve(bytes).map_err(|m| at(m, pos))
+        if self.too_much(bytes) {
+            return Err(at_str(OUT_OF_MEMORY, pos));
+        }
+        Ok(())
     }
 
     /// Refuses to let the script hold more than its memory limit.
     pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
-        if held_bytes().saturating_add(bytes) > self.memory_limit {
-            return Err(String::from("out of memory: the script holds too much"));
+        if self.too_much(bytes) {
+            return Err(String::from(OUT_OF_MEMORY));
         }
         Ok(())
+    }
+
+    /// Whether holding `bytes` more would take the script past its memory limit.
+    fn too_much(&self, bytes: usize) -> bool {
+        held_bytes().saturating_add(bytes) > self.memory_limit
     }
 
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
@@ -319,7 +329,8 @@ impl Machine<'_> {
                     attempt!(self.step(cond.pos));
                     match self.block(body) {
                         Flow::Break => break,
-                        Flow::Normal | Flow::Continue => {}
+                        // `forget`: these own nothing, and their drop was a call of the drop glue.
+                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
                         other => return other,
                     }
                 }
@@ -392,7 +403,8 @@ impl Machine<'_> {
                     self.declare(Var::Local(*var), captured.get(), item);
                     match self.block(body) {
                         Flow::Break => break,
-                        Flow::Normal | Flow::Continue => {}
+                        // `forget`: these own nothing, and their drop was a call of the drop glue.
+                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
                         other => return other,
                     }
                 }
@@ -792,25 +804,28 @@ impl Machine<'_> {
 
     #[inline(never)]
     fn capture(&mut self, capture: Capture) -> Rc<RefCell<Value>> {
-        match capture {
+        let cell = match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
-                Some(Value::Cell(c)) => c.clone(),
                 Some(v) => {
-                    // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                    let cell = Rc::new(RefCell::new(core::mem::take(v)));
-                    *v = Value::Cell(cell.clone());
-                    cell
+                    if !matches!(v, Value::Cell(_)) {
+                        // Not declared as captured (cannot happen for parsed code): make it a cell now.
+                        *v = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                    }
+                    match v {
+                        Value::Cell(c) => Some(&*c),
+                        _ => None,
+                    }
                 }
-                None => Rc::new(RefCell::new(Value::Nil)),
+                None => None,
             },
-            Capture::Upvalue(i) => match self
+            Capture::Upvalue(i) => self
                 .closure
                 .as_ref()
-                .and_then(|c| c.upvalues.get(i as usize))
-            {
-                Some(c) => c.clone(),
-                None => Rc::new(RefCell::new(Value::Nil)),
-            },
+                .and_then(|c| c.upvalues.get(i as usize)),
+        };
+        match cell {
+            Some(c) => c.clone(),
+            None => Rc::new(RefCell::new(Value::Nil)),
         }
     }
 
