@@ -143,8 +143,12 @@ impl Interpreter {
     pub fn set_cmdline(&mut self, text: &str) {
         let mut args: Vec<(Rc<str>, Value)> = Vec::new();
         for word in text.split_whitespace() {
-            let (key, value) = match word.split_once('=') {
-                Some((k, v)) => (k, Value::str(v)),
+            // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
+            let (key, value) = match word.bytes().position(|b| b == b'=') {
+                Some(i) => (
+                    word.get(..i).unwrap_or(word),
+                    Value::str(word.get(i + 1..).unwrap_or("")),
+                ),
                 None => (word, Value::Bool(true)),
             };
             // At most one word before has the key (each removes the one before it).
