@@ -203,6 +203,8 @@ impl Machine<'_> {
         at(fault(&["unknown name '", name, "'"]), pos)
     }
 
+    /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
+    #[inline(always)]
     fn read(&self, var: Var, pos: Pos) -> R<Value> {
         let v = match var {
             Var::Local(slot) => self.stack.get(self.base + slot as usize),
@@ -220,7 +222,7 @@ impl Machine<'_> {
         };
         Ok(match v {
             Some(Value::Cell(c)) => c.borrow().clone(),
-            Some(v) => v.clone(),
+            Some(v) => copy(v),
             None => Value::Nil,
         })
     }
@@ -643,24 +645,13 @@ impl Machine<'_> {
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(v) => copy(v),
-            ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
-                Some(Value::Cell(c)) => c.borrow().clone(),
-                Some(v) => copy(v),
-                None => Value::Nil,
-            },
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::And(left, right) => {
+            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+                // `and` stops at a false value, `or` at a true one.
                 let a = self.eval(left)?;
-                if !a.truthy() {
-                    return Ok(a);
-                }
-                return self.eval(right);
-            }
-            ExprKind::Or(left, right) => {
-                let a = self.eval(left)?;
-                if a.truthy() {
+                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
                     return Ok(a);
                 }
                 return self.eval(right);
