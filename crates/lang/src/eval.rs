@@ -29,16 +29,7 @@ pub(crate) fn fault(parts: &[&str]) -> Fault {
 #[cold]
 #[inline(never)]
 pub(crate) fn error(message: Fault) -> Box<ScriptError> {
-    let kind = crate::ErrorKind::Runtime;
-    Box::new(ScriptError {
-        file: String::new(),
-        line: 0,
-        col: 0,
-        message,
-        kind,
-        incomplete: false,
-        fatal: false,
-    })
+    at(message, Pos::default())
 }
 
 /// Gives an error the position of the node it passes through, if it has none yet.
@@ -74,10 +65,19 @@ fn at_str(message: &str, pos: Pos) -> Box<ScriptError> {
     at(String::from(message), pos)
 }
 
+/// An error at `pos` (line 0: at no position yet).
 #[cold]
 #[inline(never)]
 fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
-    place(error(message), pos)
+    Box::new(ScriptError {
+        file: String::new(),
+        line: pos.line,
+        col: pos.col,
+        message,
+        kind: crate::ErrorKind::Runtime,
+        incomplete: false,
+        fatal: false,
+    })
 }
 
 const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
@@ -230,25 +230,28 @@ impl Machine<'_> {
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
         let slot = match var {
             Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
-            Var::Upvalue(i) => {
-                if let Some(c) = self
-                    .closure
-                    .as_ref()
-                    .and_then(|c| c.upvalues.get(i as usize))
-                {
-                    *c.borrow_mut() = value;
-                }
-                return Ok(());
-            }
+            Var::Upvalue(_) => None,
             Var::Global(g) => match self.globals.get_mut(g as usize) {
                 Some(Some(v)) => Some(v),
                 _ => return Err(self.unknown(g, pos)),
             },
         };
-        match slot {
-            Some(Value::Cell(c)) => *c.borrow_mut() = value,
-            Some(slot) => put(slot, value),
-            None => {}
+        // A captured variable is written in its cell.
+        let cell = match (slot, var) {
+            (Some(Value::Cell(c)), _) => Some(&**c),
+            (Some(slot), _) => {
+                put(slot, value);
+                return Ok(());
+            }
+            (None, Var::Upvalue(i)) => self
+                .closure
+                .as_ref()
+                .and_then(|c| c.upvalues.get(i as usize))
+                .map(|c| &**c),
+            (None, _) => None,
+        };
+        if let Some(c) = cell {
+            *c.borrow_mut() = value;
         }
         Ok(())
     }
@@ -909,7 +912,11 @@ impl Machine<'_> {
     pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         match f {
             Value::Func(closure) => self.call_closure(closure, base, keywords),
-            Value::Builtin(b) => self.builtin(b, base, keywords),
+            Value::Builtin(b) => {
+                // `forget`: a built-in owns nothing, and its drop was a call of the drop glue.
+                core::mem::forget(f);
+                self.builtin(b, base, keywords)
+            }
             other => {
                 self.stack.truncate(base);
                 Err(wrong("cannot call a ", &other, Pos::default()))
