@@ -502,12 +502,41 @@ impl Machine<'_> {
     #[inline(never)]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let index = self.base + slot as usize;
-        let top = self.stack.len();
-        // The parts wait on the stack (an error leaves them to whoever unwinds it, as it does a call's
-        // arguments).
-        let Some(total) = self.parts(slot, value)? else {
+        // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
+        let mut count = 0;
+        let mut e = value;
+        while let ExprKind::Binary(Op::Add, left, _) = &e.kind {
+            count += 1;
+            e = left;
+        }
+        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot)
+            || !matches!(self.stack.get(index), Some(Value::Str(_)))
+        {
             return Ok(false);
-        };
+        }
+        // The parts, in order (the innermost first: found again from the top each time, as the chain is
+        // short, and a vector or a recursion would cost code or native stack), wait on the stack; an error
+        // leaves them to whoever unwinds it, as it does a call's arguments.
+        let top = self.stack.len();
+        let mut total = 0;
+        for depth in (0..count).rev() {
+            let mut e = value;
+            for _ in 0..depth {
+                if let ExprKind::Binary(_, left, _) = &e.kind {
+                    e = left;
+                }
+            }
+            let ExprKind::Binary(_, _, right) = &e.kind else {
+                break;
+            };
+            match self.eval(right)? {
+                Value::Str(p) => {
+                    total += p.0.len();
+                    self.stack.push(Value::Str(p));
+                }
+                other => return Err(wrong("cannot add str and ", &other, e.pos)),
+            }
+        }
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
         if let Some(Value::Str(text)) = frame.get_mut(index) {
@@ -531,33 +560,6 @@ impl Machine<'_> {
         }
         self.pop_to(top);
         Ok(true)
-    }
-
-    /// Evaluates the parts of `slot + a + b ...` after the local `slot` (a str) onto the stack, in order; their
-    /// total length, or None (and nothing evaluated) when `e` is not such a chain.
-    fn parts(&mut self, slot: u32, e: &Expr) -> R<Option<usize>> {
-        match &e.kind {
-            ExprKind::Binary(Op::Add, left, right) => {
-                let Some(total) = self.parts(slot, left)? else {
-                    return Ok(None);
-                };
-                match self.eval(right)? {
-                    Value::Str(p) => {
-                        let total = total + p.0.len();
-                        self.stack.push(Value::Str(p));
-                        Ok(Some(total))
-                    }
-                    other => Err(wrong("cannot add str and ", &other, e.pos)),
-                }
-            }
-            ExprKind::Var(Var::Local(s))
-                if *s == slot
-                    && matches!(self.stack.get(self.base + *s as usize), Some(Value::Str(_))) =>
-            {
-                Ok(Some(0))
-            }
-            _ => Ok(None),
-        }
     }
 
     #[inline(never)]
@@ -629,8 +631,9 @@ impl Machine<'_> {
                     None => Value::Nil,
                 })
             }
-            ExprKind::Binary(op, left, right) => {
-                // Int leaves without a call of `arithmetic` (as in `f(n - 1)`).
+            // Int leaves without a call of `arithmetic` (as in `f(n - 1)`), on the host; the payload lets
+            // `arithmetic`, which begins with the same, do it (for size).
+            ExprKind::Binary(op, left, right) if cfg!(feature = "std") => {
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     if let Some(v) = quick(*op, x, y) {
                         return Ok(v);
@@ -638,6 +641,7 @@ impl Machine<'_> {
                 }
                 self.arithmetic(e)
             }
+            ExprKind::Binary(..) => self.arithmetic(e),
             ExprKind::Call(..) => self.call_expr(e),
             _ => self.eval(e),
         }
@@ -665,14 +669,17 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), they are indexed where
-    /// they are: no reference to the list or map is taken and dropped.
+    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), the host indexes them
+    /// where they are: no reference to the list or map is taken and dropped.
     #[inline(never)]
     fn index_expr(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Index(base, index) = &e.kind else {
             return Ok(Value::Nil);
         };
-        if let (Some(container), Some(key)) = (self.leaf(base), self.leaf(index)) {
+        // On the host (the payload takes the general way, for size).
+        if let (Some(container), Some(key), true) =
+            (self.leaf(base), self.leaf(index), cfg!(feature = "std"))
+        {
             return self.index(container, key, e.pos);
         }
         let container = self.eval(base)?;
@@ -707,7 +714,8 @@ impl Machine<'_> {
         }
         let a = self.operand(left)?;
         let b = self.operand(right)?;
-        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+        // Ints without a call of `binary` on the host (the payload lets `binary` do them, for size).
+        if let (Value::Int(x), Value::Int(y), true) = (&a, &b, cfg!(feature = "std")) {
             if let Some(v) = quick(*op, *x, *y) {
                 core::mem::forget(a);
                 core::mem::forget(b);
@@ -729,13 +737,16 @@ impl Machine<'_> {
             positional,
             keywords,
         } = &**call;
-        // A named function is read here rather than through `eval` (a call saved per call).
+        // A named function is read here rather than through `eval` on the host (a call saved per call; the
+        // payload makes it, for size).
         let f = match callee.kind {
-            ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
-                Some(Some(Value::Func(f))) => Value::Func(f.clone()),
-                Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
-                _ => self.eval(callee)?,
-            },
+            ExprKind::Var(Var::Global(g)) if cfg!(feature = "std") => {
+                match self.globals.get(g as usize) {
+                    Some(Some(Value::Func(f))) => Value::Func(f.clone()),
+                    Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
+                    _ => self.eval(callee)?,
+                }
+            }
             _ => self.eval(callee)?,
         };
         let base = self.stack.len();
