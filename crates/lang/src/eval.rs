@@ -592,7 +592,7 @@ impl Machine<'_> {
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn test(&mut self, e: &Expr) -> R<bool> {
-        if let ExprKind::Binary(op, left, right) = &e.kind {
+        if let (ExprKind::Binary(op, left, right), true) = (&e.kind, cfg!(feature = "std")) {
             if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     return Ok(compare(*op, x, y));
@@ -622,6 +622,11 @@ impl Machine<'_> {
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn operand(&mut self, e: &Expr) -> R<Value> {
+        // The payload lets `eval`, which does the same (and goes on to `arithmetic` and `call_expr` by a jump),
+        // do it all: one copy, for size.
+        if !cfg!(feature = "std") {
+            return self.eval(e);
+        }
         match &e.kind {
             ExprKind::Const(v) => Ok(copy(v)),
             ExprKind::Var(Var::Local(slot)) => {
@@ -631,9 +636,8 @@ impl Machine<'_> {
                     None => Value::Nil,
                 })
             }
-            // Int leaves without a call of `arithmetic` (as in `f(n - 1)`), on the host; the payload lets
-            // `arithmetic`, which begins with the same, do it (for size).
-            ExprKind::Binary(op, left, right) if cfg!(feature = "std") => {
+            // Int leaves without a call of `arithmetic` (as in `f(n - 1)`).
+            ExprKind::Binary(op, left, right) => {
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     if let Some(v) = quick(*op, x, y) {
                         return Ok(v);
@@ -641,7 +645,6 @@ impl Machine<'_> {
                 }
                 self.arithmetic(e)
             }
-            ExprKind::Binary(..) => self.arithmetic(e),
             ExprKind::Call(..) => self.call_expr(e),
             _ => self.eval(e),
         }
@@ -706,8 +709,13 @@ impl Machine<'_> {
             return Ok(Value::Nil);
         };
         // Int leaves are read as ints (no value is made, so none is copied through memory); a leaf has no
-        // effects, so reading both before either is evaluated changes nothing.
-        if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
+        // effects, so reading both before either is evaluated changes nothing. On the host (the payload takes
+        // the general way, for size).
+        if let (Some(x), Some(y), true) = (
+            self.int_leaf(left),
+            self.int_leaf(right),
+            cfg!(feature = "std"),
+        ) {
             if let Some(v) = quick(*op, x, y) {
                 return Ok(v);
             }
