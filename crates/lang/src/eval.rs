@@ -586,9 +586,9 @@ impl Machine<'_> {
         Err(wrong(message, what, pos))
     }
 
-    /// The truth of a condition: a comparison of int leaves (`i < n`) is decided without a call of `eval` and
-    /// a bool value. Inlined into `if` and `while` on the host (a call less per test); the payload keeps one
-    /// copy, for size.
+    /// The truth of a condition: on the host, a comparison of int leaves (`i < n`) is decided without a call
+    /// of `eval` and a bool value, inlined into `if` and `while` (a call less per test); the payload keeps one
+    /// copy, that asks `eval`, for size.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn test(&mut self, e: &Expr) -> R<bool> {
@@ -616,9 +616,9 @@ impl Machine<'_> {
         }
     }
 
-    /// Evaluates an operand: leaves (constants and locals) and int operations of int leaves here, operations
-    /// and calls straight in their own functions, the rest through `eval`. Inlined on the host; one copy in
-    /// the payload, for size.
+    /// Evaluates an operand: on the host, leaves (constants and locals) and int operations of int leaves here,
+    /// operations and calls straight in their own functions, the rest through `eval`, all inlined; in the
+    /// payload, `eval`.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn operand(&mut self, e: &Expr) -> R<Value> {
@@ -702,7 +702,8 @@ impl Machine<'_> {
         }
     }
 
-    /// A binary operation: the common int cases here, everything else (and every error) in `binary`.
+    /// A binary operation: the common int cases here on the host, everything else (and every error) in
+    /// `binary`.
     #[inline(never)]
     fn arithmetic(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Binary(op, left, right) = &e.kind else {
@@ -870,8 +871,9 @@ impl Machine<'_> {
         found.ok_or_else(|| at_str("index out of range", pos))
     }
 
-    /// A binary operation that `quick` did not do: on other values than ints, or an int error (which `quick`
-    /// does not tell apart). Every error of an operator is made here, at `pos`.
+    /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
+    /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
+    /// at `pos`.
     #[inline(never)]
     fn binary(&mut self, op: Op, a: Value, b: Value, pos: Pos) -> R<Value> {
         let message = match (&a, &b) {
