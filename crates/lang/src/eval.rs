@@ -153,9 +153,13 @@ fn truth(v: Value) -> bool {
 }
 
 impl Machine<'_> {
-    /// Drops the stack down to `base`, scalars inline.
+    /// Drops the stack down to `base`, scalars inline on the host (the payload calls `truncate`, for size).
     #[inline(always)]
     pub(crate) fn pop_to(&mut self, base: usize) {
+        if !cfg!(feature = "std") {
+            self.stack.truncate(base);
+            return;
+        }
         while self.stack.len() > base {
             if let Some(v) = self.stack.pop() {
                 discard(v);
