@@ -735,7 +735,13 @@ impl Machine<'_> {
                 return Ok(v);
             }
         }
-        self.binary(*op, a, b, e.pos).map(relay)
+        let v = self.binary(*op, a, b, e.pos);
+        // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
+        if cfg!(feature = "std") {
+            v.map(relay)
+        } else {
+            v
+        }
     }
 
     /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
