@@ -144,6 +144,16 @@ fn char_value(c: char) -> Value {
     Value::string(s)
 }
 
+/// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
+#[inline(always)]
+fn dup(v: &Value) -> Value {
+    if cfg!(feature = "std") {
+        copy(v)
+    } else {
+        v.clone()
+    }
+}
+
 /// Whether a value is true, consuming it with scalars dropped inline.
 #[inline(always)]
 fn truth(v: Value) -> bool {
@@ -226,7 +236,7 @@ impl Machine<'_> {
         };
         Ok(match v {
             Some(Value::Cell(c)) => c.borrow().clone(),
-            Some(v) => copy(v),
+            Some(v) => dup(v),
             None => Value::Nil,
         })
     }
@@ -391,7 +401,7 @@ impl Machine<'_> {
                             }
                             _ => None,
                         },
-                        Value::List(l) => l.items.borrow().get(i).map(copy),
+                        Value::List(l) => l.items.borrow().get(i).map(dup),
                         Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
                             i += c.len_utf8() - 1;
                             char_value(c)
@@ -658,7 +668,7 @@ impl Machine<'_> {
     /// so that each node pays only for the frame it needs.
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Const(v) => copy(v),
+            ExprKind::Const(v) => dup(v),
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
@@ -859,7 +869,7 @@ impl Machine<'_> {
         let found = match (container, key) {
             (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
-                index_in(*i, items.len()).map(|i| copy(&items[i]))
+                index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
             (Value::Bytes(b), Value::Int(i)) => {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
