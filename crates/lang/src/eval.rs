@@ -154,6 +154,16 @@ fn dup(v: &Value) -> Value {
     }
 }
 
+/// Stores a value just made: by `put` on the host (see there); the payload assigns, for size.
+#[inline(always)]
+fn store(slot: &mut Value, v: Value) {
+    if cfg!(feature = "std") {
+        put(slot, v)
+    } else {
+        *slot = v
+    }
+}
+
 /// Whether a value is true, consuming it with scalars dropped inline.
 #[inline(always)]
 fn truth(v: Value) -> bool {
@@ -254,7 +264,7 @@ impl Machine<'_> {
         let cell = match (slot, var) {
             (Some(Value::Cell(c)), _) => Some(&**c),
             (Some(slot), _) => {
-                put(slot, value);
+                store(slot, value);
                 return Ok(());
             }
             (None, Var::Upvalue(i)) => self
@@ -281,7 +291,7 @@ impl Machine<'_> {
         match var {
             Var::Local(slot) => {
                 if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                    put(s, value);
+                    store(s, value);
                 }
             }
             Var::Global(g) => {
@@ -307,7 +317,7 @@ impl Machine<'_> {
         match stmt {
             Stmt::Expr(e) => {
                 let v = attempt!(self.eval(e));
-                put(&mut self.ret, v);
+                store(&mut self.ret, v);
             }
             Stmt::Let {
                 var,
@@ -332,7 +342,7 @@ impl Machine<'_> {
                         // `if ... { return x }` returns without a call of `block`.
                         if let [Stmt::Return(Some(e))] = &body[..] {
                             let v = attempt!(self.operand(e));
-                            put(&mut self.ret, v);
+                            store(&mut self.ret, v);
                             return Flow::Return;
                         }
                         return self.block(body);
@@ -360,7 +370,7 @@ impl Machine<'_> {
                     Some(e) => attempt!(self.operand(e)),
                     None => Value::Nil,
                 };
-                put(&mut self.ret, v);
+                store(&mut self.ret, v);
                 return Flow::Return;
             }
             Stmt::Break => return Flow::Break,
