@@ -1079,9 +1079,9 @@ const VERBS: [&str; 11] = [
     "compare",
 ];
 
-/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which).
+/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which). Inlined
+/// on the host; in the payload only `binary` asks it.
 #[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline(never))]
 fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
     match op {
         Op::Add => x.checked_add(y).map(Value::Int),
