@@ -29,16 +29,7 @@ pub(crate) fn fault(parts: &[&str]) -> Fault {
 #[cold]
 #[inline(never)]
 pub(crate) fn error(message: Fault) -> Box<ScriptError> {
-    let kind = crate::ErrorKind::Runtime;
-    Box::new(ScriptError {
-        file: String::new(),
-        line: 0,
-        col: 0,
-        message,
-        kind,
-        incomplete: false,
-        fatal: false,
-    })
+    at(message, Pos::default())
 }
 
 /// Gives an error the position of the node it passes through, if it has none yet.
@@ -52,11 +43,44 @@ pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
     e
 }
 
+/// Gives an error the file it happened in, if it has none yet.
+#[cold]
+#[inline(never)]
+pub(crate) fn in_file(e: &mut ScriptError, file: &str) {
+    if e.file.is_empty() {
+        e.file.push_str(file);
+    }
+}
+
+/// An error at `pos` about the type of `v`: `message` then the type's name.
+#[cold]
+#[inline(never)]
+fn wrong(message: &str, v: &Value, pos: Pos) -> Box<ScriptError> {
+    at(fault(&[message, v.type_name()]), pos)
+}
+
+#[cold]
+#[inline(never)]
+fn at_str(message: &str, pos: Pos) -> Box<ScriptError> {
+    at(String::from(message), pos)
+}
+
+/// An error at `pos` (line 0: at no position yet).
 #[cold]
 #[inline(never)]
 fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
-    place(error(message), pos)
+    Box::new(ScriptError {
+        file: String::new(),
+        line: pos.line,
+        col: pos.col,
+        message,
+        kind: crate::ErrorKind::Runtime,
+        incomplete: false,
+        fatal: false,
+    })
 }
+
+const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
 
 /// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this comes
 /// back in registers: a `Result` of it came back through memory, on every statement.
@@ -112,6 +136,34 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// A str of one character (as a `for` over a str and an index into one make it).
+#[inline(never)]
+fn char_value(c: char) -> Value {
+    let mut s = String::new();
+    s.push(c);
+    Value::string(s)
+}
+
+/// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
+#[inline(always)]
+fn dup(v: &Value) -> Value {
+    if cfg!(feature = "std") {
+        copy(v)
+    } else {
+        v.clone()
+    }
+}
+
+/// Stores a value just made: by `put` on the host (see there); the payload assigns, for size.
+#[inline(always)]
+fn store(slot: &mut Value, v: Value) {
+    if cfg!(feature = "std") {
+        put(slot, v)
+    } else {
+        *slot = v
+    }
+}
+
 /// Whether a value is true, consuming it with scalars dropped inline.
 #[inline(always)]
 fn truth(v: Value) -> bool {
@@ -121,9 +173,13 @@ fn truth(v: Value) -> bool {
 }
 
 impl Machine<'_> {
-    /// Drops the stack down to `base`, scalars inline.
+    /// Drops the stack down to `base`, scalars inline on the host (the payload calls `truncate`, for size).
     #[inline(always)]
     pub(crate) fn pop_to(&mut self, base: usize) {
+        if !cfg!(feature = "std") {
+            self.stack.truncate(base);
+            return;
+        }
         while self.stack.len() > base {
             if let Some(v) = self.stack.pop() {
                 discard(v);
@@ -131,30 +187,49 @@ impl Machine<'_> {
         }
     }
 
-    /// Refuses to let the script hold more than its memory limit.
-    pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
-        if held_bytes().saturating_add(bytes) > self.memory_limit {
-            return Err(String::from("out of memory: the script holds too much"));
+    /// `reserve`, with the error at `pos`.
+    #[inline(never)]
+    fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
+        if self.too_much(bytes) {
+            return Err(at_str(OUT_OF_MEMORY, pos));
         }
         Ok(())
     }
 
-    fn step(&mut self) -> Result<(), Box<ScriptError>> {
+    /// Refuses to let the script hold more than its memory limit.
+    pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
+        if self.too_much(bytes) {
+            return Err(String::from(OUT_OF_MEMORY));
+        }
+        Ok(())
+    }
+
+    /// Whether holding `bytes` more would take the script past its memory limit.
+    fn too_much(&self, bytes: usize) -> bool {
+        held_bytes().saturating_add(bytes) > self.memory_limit
+    }
+
+    /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
+    fn step(&mut self, pos: Pos) -> R<()> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = error(String::from("step budget exhausted"));
+            let mut e = at_str("step budget exhausted", pos);
             e.fatal = true;
             return Err(e);
         }
         Ok(())
     }
 
-    fn unknown(&self, global: u32) -> Fault {
+    #[cold]
+    #[inline(never)]
+    fn unknown(&self, global: u32, pos: Pos) -> Box<ScriptError> {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
-        fault(&["unknown name '", name, "'"])
+        at(fault(&["unknown name '", name, "'"]), pos)
     }
 
-    fn read(&self, var: Var) -> Result<Value, Fault> {
+    /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
+    #[inline(always)]
+    fn read(&self, var: Var, pos: Pos) -> R<Value> {
         let v = match var {
             Var::Local(slot) => self.stack.get(self.base + slot as usize),
             Var::Upvalue(i) => {
@@ -166,38 +241,41 @@ impl Machine<'_> {
             }
             Var::Global(g) => match self.globals.get(g as usize) {
                 Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g)),
+                _ => return Err(self.unknown(g, pos)),
             },
         };
         Ok(match v {
             Some(Value::Cell(c)) => c.borrow().clone(),
-            Some(v) => v.clone(),
+            Some(v) => dup(v),
             None => Value::Nil,
         })
     }
 
-    fn write(&mut self, var: Var, value: Value) -> Result<(), Fault> {
+    fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
         let slot = match var {
             Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
-            Var::Upvalue(i) => {
-                if let Some(c) = self
-                    .closure
-                    .as_ref()
-                    .and_then(|c| c.upvalues.get(i as usize))
-                {
-                    *c.borrow_mut() = value;
-                }
-                return Ok(());
-            }
+            Var::Upvalue(_) => None,
             Var::Global(g) => match self.globals.get_mut(g as usize) {
                 Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g)),
+                _ => return Err(self.unknown(g, pos)),
             },
         };
-        match slot {
-            Some(Value::Cell(c)) => *c.borrow_mut() = value,
-            Some(slot) => put(slot, value),
-            None => {}
+        // A captured variable is written in its cell.
+        let cell = match (slot, var) {
+            (Some(Value::Cell(c)), _) => Some(&**c),
+            (Some(slot), _) => {
+                store(slot, value);
+                return Ok(());
+            }
+            (None, Var::Upvalue(i)) => self
+                .closure
+                .as_ref()
+                .and_then(|c| c.upvalues.get(i as usize))
+                .map(|c| &**c),
+            (None, _) => None,
+        };
+        if let Some(c) = cell {
+            *c.borrow_mut() = value;
         }
         Ok(())
     }
@@ -205,12 +283,6 @@ impl Machine<'_> {
     /// Declares a variable: a fresh cell when a closure captures it, so each declaration (and each loop
     /// iteration) binds a new variable.
     fn declare(&mut self, var: Var, captured: bool, value: Value) {
-        if let (Var::Local(slot), false) = (var, captured) {
-            if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                put(s, value);
-            }
-            return;
-        }
         let value = if captured {
             Value::Cell(Rc::new(RefCell::new(value)))
         } else {
@@ -219,14 +291,12 @@ impl Machine<'_> {
         match var {
             Var::Local(slot) => {
                 if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                    put(s, value);
+                    store(s, value);
                 }
             }
             Var::Global(g) => {
                 let g = g as usize;
-                if self.globals.len() <= g {
-                    self.globals.resize(g + 1, None);
-                }
+                grow(&mut self.globals, g + 1);
                 self.globals[g] = Some(value);
             }
             Var::Upvalue(_) => {}
@@ -247,7 +317,7 @@ impl Machine<'_> {
         match stmt {
             Stmt::Expr(e) => {
                 let v = attempt!(self.eval(e));
-                put(&mut self.ret, v);
+                store(&mut self.ret, v);
             }
             Stmt::Let {
                 var,
@@ -259,7 +329,7 @@ impl Machine<'_> {
                     // A function that calls itself must find its own name bound while it is being made.
                     self.declare(*var, true, Value::Nil);
                     let f = attempt!(self.eval(value));
-                    attempt!(self.write(*var, f).map_err(|m| at(m, value.pos)));
+                    attempt!(self.write(*var, f, value.pos));
                 } else {
                     let v = attempt!(self.eval(value));
                     self.declare(*var, captured.get(), v);
@@ -272,7 +342,7 @@ impl Machine<'_> {
                         // `if ... { return x }` returns without a call of `block`.
                         if let [Stmt::Return(Some(e))] = &body[..] {
                             let v = attempt!(self.operand(e));
-                            put(&mut self.ret, v);
+                            store(&mut self.ret, v);
                             return Flow::Return;
                         }
                         return self.block(body);
@@ -285,10 +355,11 @@ impl Machine<'_> {
             }
             Stmt::While(cond, body) => {
                 while attempt!(self.test(cond)) {
-                    attempt!(self.step().map_err(|e| place(e, cond.pos)));
+                    attempt!(self.step(cond.pos));
                     match self.block(body) {
                         Flow::Break => break,
-                        Flow::Normal | Flow::Continue => {}
+                        // `forget`: these own nothing, and their drop was a call of the drop glue.
+                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
                         other => return other,
                     }
                 }
@@ -299,7 +370,7 @@ impl Machine<'_> {
                     Some(e) => attempt!(self.operand(e)),
                     None => Value::Nil,
                 };
-                put(&mut self.ret, v);
+                store(&mut self.ret, v);
                 return Flow::Return;
             }
             Stmt::Break => return Flow::Break,
@@ -319,9 +390,17 @@ impl Machine<'_> {
                     iterable,
                     body,
                 } = &**f;
-                let (seq, mut ints) = attempt!(self.iterable(iterable));
+                let mut ints = self.range_bounds(iterable);
+                let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
+                let seq = match ints {
+                    Some(_) => {
+                        attempt!(self.hold(bytes, iterable.pos));
+                        Value::Nil
+                    }
+                    None => attempt!(self.eval(iterable)),
+                };
                 // The bytes the list of a `range` would hold are held while the loop runs.
-                let _held = Held::new(ints.map_or(0, |(a, b)| range_len(a, b) * ITEM_BYTES));
+                let _held = Held::new(bytes);
                 let mut i = 0usize;
                 loop {
                     let item = match &seq {
@@ -332,29 +411,29 @@ impl Machine<'_> {
                             }
                             _ => None,
                         },
-                        Value::List(l) => l.items.borrow().get(i).map(copy),
+                        Value::List(l) => l.items.borrow().get(i).map(dup),
                         Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
                             i += c.len_utf8() - 1;
-                            let mut s = String::new();
-                            s.push(c);
-                            Value::string(s)
+                            char_value(c)
                         }),
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                         other => {
-                            return Flow::Error(at(
-                                fault(&["cannot iterate over a ", other.type_name()]),
+                            return Flow::Error(wrong(
+                                "cannot iterate over a ",
+                                other,
                                 iterable.pos,
                             ))
                         }
                     };
                     let Some(item) = item else { break };
                     i += 1;
-                    attempt!(self.step().map_err(|e| place(e, iterable.pos)));
+                    attempt!(self.step(iterable.pos));
                     self.declare(Var::Local(*var), captured.get(), item);
                     match self.block(body) {
                         Flow::Break => break,
-                        Flow::Normal | Flow::Continue => {}
+                        // `forget`: these own nothing, and their drop was a call of the drop glue.
+                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
                         other => return other,
                     }
                 }
@@ -366,16 +445,12 @@ impl Machine<'_> {
                     captured,
                     handler,
                 } = &**t;
-                let (stack, base, depth, closure) = (
-                    self.stack.len(),
-                    self.base,
-                    self.depth,
-                    self.closure.clone(),
-                );
+                // A call gives back the frame base, depth and closure as it returns, with an error too; only
+                // the stack may still hold what an unfinished expression pushed (the arguments of a call).
+                let stack = self.stack.len();
                 match self.block(body) {
                     Flow::Error(e) if !e.fatal => {
                         self.stack.truncate(stack);
-                        (self.base, self.depth, self.closure) = (base, depth, closure);
                         self.declare(Var::Local(*var), captured.get(), Value::string(e.message));
                         return self.block(handler);
                     }
@@ -387,32 +462,29 @@ impl Machine<'_> {
         Flow::Normal
     }
 
-    /// What a `for` iterates over: a value, or for `range(...)` of int leaves (constants, locals holding ints),
-    /// the bounds alone. Such a loop does not make the list, but it is checked and counted as if it did (see
-    /// `Held`): the script sees no difference, as the list is out of its reach. Leaves have no effects, so
-    /// looking at them first changes nothing when the loop goes the general way.
-    fn iterable(&mut self, e: &Expr) -> R<(Value, Option<(i64, i64)>)> {
-        if let ExprKind::Call(call) = &e.kind {
-            let (callee, args) = (&call.callee, &call.positional);
-            if let (ExprKind::Var(Var::Global(g)), true) = (&callee.kind, call.keywords.is_empty())
-            {
-                let range = matches!(
-                    self.globals.get(*g as usize),
-                    Some(Some(Value::Builtin(RANGE)))
-                );
-                let bounds = match &args[..] {
-                    [n] => self.int_leaf(n).map(|n| (0, n)),
-                    [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
-                    _ => None,
-                };
-                if let (true, Some((a, z))) = (range, bounds) {
-                    let bytes = range_len(a, z).saturating_mul(ITEM_BYTES);
-                    self.reserve(bytes).map_err(|m| at(m, e.pos))?;
-                    return Ok((Value::Nil, bounds));
-                }
-            }
+    /// The bounds of `range(...)` of int leaves (constants, locals holding ints): a `for` over it walks them
+    /// without making the list. The list is still checked and counted as if it were made (see `Held`): the
+    /// script sees no difference, as the list is out of its reach. Leaves have no effects, so looking at them
+    /// first changes nothing when the loop goes the general way.
+    fn range_bounds(&self, e: &Expr) -> Option<(i64, i64)> {
+        let ExprKind::Call(call) = &e.kind else {
+            return None;
+        };
+        let ExprKind::Var(Var::Global(g)) = call.callee.kind else {
+            return None;
+        };
+        let range = matches!(
+            self.globals.get(g as usize),
+            Some(Some(Value::Builtin(RANGE)))
+        );
+        if !range || !call.keywords.is_empty() {
+            return None;
         }
-        Ok((self.eval(e)?, None))
+        match &call.positional[..] {
+            [n] => self.int_leaf(n).map(|n| (0, n)),
+            [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
+            _ => None,
+        }
     }
 
     #[inline(never)]
@@ -429,23 +501,21 @@ impl Machine<'_> {
                     }
                 }
                 let v = self.eval(value)?;
-                self.write(*var, v).map_err(|m| at(m, target.pos))
+                self.write(*var, v, target.pos)
             }
             ExprKind::Index(base, index) => {
                 let container = self.eval(base)?;
                 let key = self.eval(index)?;
                 let v = self.eval(value)?;
-                self.set_item(&container, key, v)
-                    .map_err(|m| at(m, target.pos))
+                self.set_item(&container, key, v, target.pos)
             }
             ExprKind::Field(field) => {
                 let (base, name) = &**field;
                 let container = self.eval(base)?;
                 let v = self.eval(value)?;
-                self.set_item(&container, Value::str(name), v)
-                    .map_err(|m| at(m, target.pos))
+                self.set_item(&container, Value::str(name), v, target.pos)
             }
-            _ => Err(at(String::from("cannot assign to this"), target.pos)),
+            _ => Err(at_str("cannot assign to this", target.pos)),
         }
     }
 
@@ -455,89 +525,98 @@ impl Machine<'_> {
     /// apply (the normal way then evaluates everything).
     #[inline(never)]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
-        let mut parts = Vec::new();
+        let index = self.base + slot as usize;
+        // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
+        let mut count = 0;
         let mut e = value;
-        while let ExprKind::Binary(Op::Add, left, right) = &e.kind {
-            parts.push((&**right, e.pos));
+        while let ExprKind::Binary(Op::Add, left, _) = &e.kind {
+            count += 1;
             e = left;
         }
-        let index = self.base + slot as usize;
         if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot)
             || !matches!(self.stack.get(index), Some(Value::Str(_)))
         {
             return Ok(false);
         }
-        let mut pieces = Vec::with_capacity(parts.len());
+        // The parts, in order (the innermost first: found again from the top each time, as the chain is
+        // short, and a vector or a recursion would cost code or native stack), wait on the stack; an error
+        // leaves them to whoever unwinds it, as it does a call's arguments.
+        let top = self.stack.len();
         let mut total = 0;
-        for (part, pos) in parts.iter().rev() {
-            match self.eval(part)? {
+        for depth in (0..count).rev() {
+            let mut e = value;
+            for _ in 0..depth {
+                if let ExprKind::Binary(_, left, _) = &e.kind {
+                    e = left;
+                }
+            }
+            let ExprKind::Binary(_, _, right) = &e.kind else {
+                break;
+            };
+            match self.eval(right)? {
                 Value::Str(p) => {
                     total += p.0.len();
-                    pieces.push(p);
+                    self.stack.push(Value::Str(p));
                 }
-                other => return Err(at(fault(&["cannot add str and ", other.type_name()]), *pos)),
+                other => return Err(wrong("cannot add str and ", &other, e.pos)),
             }
         }
-        self.reserve(total).map_err(|m| at(m, value.pos))?;
-        let Some(Value::Str(text)) = self.stack.get_mut(index) else {
-            return Ok(false);
-        };
-        match Rc::get_mut(text) {
-            Some(t) => {
+        self.hold(total, value.pos)?;
+        let (frame, parts) = self.stack.split_at_mut(top);
+        if let Some(Value::Str(text)) = frame.get_mut(index) {
+            if Rc::get_mut(text).is_none() {
+                // Shared: a copy of its own, with room for the parts.
+                let mut s = String::with_capacity(text.0.len() + total);
+                s.push_str(&text.0);
+                frame[index] = Value::string(s);
+            }
+        }
+        if let Some(Value::Str(text)) = frame.get_mut(index) {
+            if let Some(t) = Rc::get_mut(text) {
                 let before = t.0.capacity();
-                for p in &pieces {
-                    t.0.push_str(&p.0);
+                for part in parts.iter() {
+                    if let Value::Str(p) = part {
+                        t.0.push_str(&p.0);
+                    }
                 }
                 crate::value::count(t.0.capacity(), before);
             }
-            None => {
-                let mut s = String::with_capacity(text.0.len() + total);
-                s.push_str(&text.0);
-                for p in &pieces {
-                    s.push_str(&p.0);
-                }
-                *self.stack.get_mut(index).unwrap_or(&mut Value::Nil) = Value::string(s);
-            }
         }
+        self.pop_to(top);
         Ok(true)
     }
 
     #[inline(never)]
-    fn set_item(&mut self, container: &Value, key: Value, v: Value) -> Result<(), Fault> {
-        match (container, &key) {
+    fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
+        let (message, what) = match (container, &key) {
             (Value::List(l), Value::Int(i)) => {
                 let mut items = l.items.borrow_mut();
                 let len = items.len();
                 match index_in(*i, len) {
                     Some(i) => items[i] = v,
-                    None => return Err(String::from("index out of range")),
+                    None => return Err(at_str("index out of range", pos)),
                 }
+                return Ok(());
             }
             (Value::Map(m), Value::Str(k)) => {
-                self.reserve(ITEM_BYTES)?;
-                m.set(Rc::from(&*k.0), v)
+                self.hold(ITEM_BYTES, pos)?;
+                m.set(Rc::from(&*k.0), v);
+                return Ok(());
             }
-            (Value::List(_), _) => {
-                return Err(fault(&[
-                    "a list index must be an int, not ",
-                    key.type_name(),
-                ]))
-            }
-            (Value::Map(_), _) => {
-                return Err(fault(&["a map key must be a str, not ", key.type_name()]))
-            }
-            _ => return Err(fault(&["cannot assign into a ", container.type_name()])),
-        }
-        Ok(())
+            (Value::List(_), _) => ("a list index must be an int, not ", &key),
+            (Value::Map(_), _) => ("a map key must be a str, not ", &key),
+            _ => ("cannot assign into a ", container),
+        };
+        Err(wrong(message, what, pos))
     }
 
-    /// The truth of a condition: a comparison of int leaves (`i < n`) is decided without a call of `eval` and
-    /// a bool value. Inlined into `if` and `while` on the host (a call less per test); the payload keeps one
-    /// copy, for size.
+    /// The truth of a condition: on the host, a comparison of int leaves (`i < n`) is decided without a call
+    /// of `eval` and a bool value, inlined into `if` and `while` (a call less per test); the payload keeps one
+    /// copy, that asks `eval`, for size.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn test(&mut self, e: &Expr) -> R<bool> {
-        if let ExprKind::Binary(op, left, right) = &e.kind {
+        if let (ExprKind::Binary(op, left, right), true) = (&e.kind, cfg!(feature = "std")) {
             if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     return Ok(compare(*op, x, y));
@@ -561,12 +640,17 @@ impl Machine<'_> {
         }
     }
 
-    /// Evaluates an operand: leaves (constants and locals) and int operations of int leaves here, operations
-    /// and calls straight in their own functions, the rest through `eval`. Inlined on the host; one copy in
-    /// the payload, for size.
+    /// Evaluates an operand: on the host, leaves (constants and locals) and int operations of int leaves here,
+    /// operations and calls straight in their own functions, the rest through `eval`, all inlined; in the
+    /// payload, `eval`.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn operand(&mut self, e: &Expr) -> R<Value> {
+        // The payload lets `eval`, which does the same (and goes on to `arithmetic` and `call_expr` by a jump),
+        // do it all: one copy, for size.
+        if !cfg!(feature = "std") {
+            return self.eval(e);
+        }
         match &e.kind {
             ExprKind::Const(v) => Ok(copy(v)),
             ExprKind::Var(Var::Local(slot)) => {
@@ -576,8 +660,8 @@ impl Machine<'_> {
                     None => Value::Nil,
                 })
             }
+            // Int leaves without a call of `arithmetic` (as in `f(n - 1)`).
             ExprKind::Binary(op, left, right) => {
-                // Int leaves without a call of `arithmetic` (as in `f(n - 1)`).
                 if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
                     if let Some(v) = quick(*op, x, y) {
                         return Ok(v);
@@ -594,25 +678,14 @@ impl Machine<'_> {
     /// so that each node pays only for the frame it needs.
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Const(v) => copy(v),
-            ExprKind::Var(Var::Local(slot)) => match self.stack.get(self.base + *slot as usize) {
-                Some(Value::Cell(c)) => c.borrow().clone(),
-                Some(v) => copy(v),
-                None => Value::Nil,
-            },
-            ExprKind::Var(var) => self.read(*var).map_err(|m| at(m, e.pos))?,
+            ExprKind::Const(v) => dup(v),
+            ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::And(left, right) => {
+            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+                // `and` stops at a false value, `or` at a true one.
                 let a = self.eval(left)?;
-                if !a.truthy() {
-                    return Ok(a);
-                }
-                return self.eval(right);
-            }
-            ExprKind::Or(left, right) => {
-                let a = self.eval(left)?;
-                if a.truthy() {
+                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
                     return Ok(a);
                 }
                 return self.eval(right);
@@ -623,19 +696,22 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), they are indexed where
-    /// they are: no reference to the list or map is taken and dropped.
+    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), the host indexes them
+    /// where they are: no reference to the list or map is taken and dropped.
     #[inline(never)]
     fn index_expr(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Index(base, index) = &e.kind else {
             return Ok(Value::Nil);
         };
-        if let (Some(container), Some(key)) = (self.leaf(base), self.leaf(index)) {
-            return self.index(container, key).map_err(|m| at(m, e.pos));
+        // On the host (the payload takes the general way, for size).
+        if let (Some(container), Some(key), true) =
+            (self.leaf(base), self.leaf(index), cfg!(feature = "std"))
+        {
+            return self.index(container, key, e.pos);
         }
         let container = self.eval(base)?;
         let key = self.eval(index)?;
-        self.index(&container, &key).map_err(|m| at(m, e.pos))
+        self.index(&container, &key, e.pos)
     }
 
     /// The value of a leaf where it is: a constant, or a local that is not a captured cell.
@@ -650,31 +726,41 @@ impl Machine<'_> {
         }
     }
 
-    /// A binary operation: the common int cases here, everything else (and every error) in `binary`.
+    /// A binary operation: the common int cases here on the host, everything else (and every error) in
+    /// `binary`.
     #[inline(never)]
     fn arithmetic(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Binary(op, left, right) = &e.kind else {
             return Ok(Value::Nil);
         };
         // Int leaves are read as ints (no value is made, so none is copied through memory); a leaf has no
-        // effects, so reading both before either is evaluated changes nothing.
-        if let (Some(x), Some(y)) = (self.int_leaf(left), self.int_leaf(right)) {
+        // effects, so reading both before either is evaluated changes nothing. On the host (the payload takes
+        // the general way, for size).
+        if let (Some(x), Some(y), true) = (
+            self.int_leaf(left),
+            self.int_leaf(right),
+            cfg!(feature = "std"),
+        ) {
             if let Some(v) = quick(*op, x, y) {
                 return Ok(v);
             }
         }
         let a = self.operand(left)?;
         let b = self.operand(right)?;
-        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+        // Ints without a call of `binary` on the host (the payload lets `binary` do them, for size).
+        if let (Value::Int(x), Value::Int(y), true) = (&a, &b, cfg!(feature = "std")) {
             if let Some(v) = quick(*op, *x, *y) {
                 core::mem::forget(a);
                 core::mem::forget(b);
                 return Ok(v);
             }
         }
-        match self.binary(*op, a, b) {
-            Ok(v) => Ok(relay(v)),
-            Err(m) => Err(at(m, e.pos)),
+        let v = self.binary(*op, a, b, e.pos);
+        // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
+        if cfg!(feature = "std") {
+            v.map(relay)
+        } else {
+            v
         }
     }
 
@@ -690,13 +776,16 @@ impl Machine<'_> {
             positional,
             keywords,
         } = &**call;
-        // A named function is read here rather than through `eval` (a call saved per call).
+        // A named function is read here rather than through `eval` on the host (a call saved per call; the
+        // payload makes it, for size).
         let f = match callee.kind {
-            ExprKind::Var(Var::Global(g)) => match self.globals.get(g as usize) {
-                Some(Some(Value::Func(f))) => Value::Func(f.clone()),
-                Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
-                _ => self.eval(callee)?,
-            },
+            ExprKind::Var(Var::Global(g)) if cfg!(feature = "std") => {
+                match self.globals.get(g as usize) {
+                    Some(Some(Value::Func(f))) => Value::Func(f.clone()),
+                    Some(Some(Value::Builtin(b))) => Value::Builtin(*b),
+                    _ => self.eval(callee)?,
+                }
+            }
             _ => self.eval(callee)?,
         };
         let base = self.stack.len();
@@ -714,202 +803,159 @@ impl Machine<'_> {
     /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
-        Ok(match &e.kind {
+        // What cannot be done, with the name of a field (its parts around the type of the value).
+        let (what, name, of, v) = match &e.kind {
             ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => Value::Int(
-                    n.checked_neg()
-                        .ok_or_else(|| at(String::from("integer overflow"), e.pos))?,
-                ),
-                other => return Err(at(fault(&["cannot negate a ", other.type_name()]), e.pos)),
+                Value::Int(n) => {
+                    let n = n
+                        .checked_neg()
+                        .ok_or_else(|| at_str("integer overflow", e.pos))?;
+                    return Ok(Value::Int(n));
+                }
+                other => ("cannot negate a ", "", "", other),
             },
             ExprKind::Field(field) => match self.eval(&field.0)? {
-                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
-                other => {
-                    return Err(at(
-                        fault(&[
-                            "cannot read field '",
-                            &field.1,
-                            "' of a ",
-                            other.type_name(),
-                        ]),
-                        e.pos,
-                    ))
-                }
+                Value::Map(m) => return Ok(m.get(&field.1).unwrap_or_default()),
+                other => ("cannot read field '", &*field.1, "' of a ", other),
             },
             ExprKind::List(items) => {
-                self.reserve(items.len() * ITEM_BYTES)
-                    .map_err(|m| at(m, e.pos))?;
+                self.hold(items.len() * ITEM_BYTES, e.pos)?;
                 let mut list = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
-                Value::list(list)
+                return Ok(Value::list(list));
             }
             ExprKind::Map(entries) => {
-                self.reserve(entries.len() * ITEM_BYTES)
-                    .map_err(|m| at(m, e.pos))?;
+                self.hold(entries.len() * ITEM_BYTES, e.pos)?;
                 let mut map = Vec::with_capacity(entries.len());
                 for (key, value) in entries.iter() {
                     map.push((key.clone(), self.eval(value)?));
                 }
-                Value::map_of(map)
+                return Ok(Value::map_of(map));
             }
             ExprKind::Func(def) => {
                 let upvalues = def.captures.iter().map(|c| self.capture(*c)).collect();
-                Value::Func(Rc::new(Closure {
+                return Ok(Value::Func(Rc::new(Closure {
                     def: def.clone(),
                     upvalues,
-                }))
+                })));
             }
-            _ => Value::Nil,
-        })
+            _ => return Ok(Value::Nil),
+        };
+        Err(at(fault(&[what, name, of, v.type_name()]), e.pos))
     }
 
     #[inline(never)]
     fn capture(&mut self, capture: Capture) -> Rc<RefCell<Value>> {
-        match capture {
+        let cell = match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
-                Some(Value::Cell(c)) => c.clone(),
                 Some(v) => {
-                    // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                    let cell = Rc::new(RefCell::new(core::mem::take(v)));
-                    *v = Value::Cell(cell.clone());
-                    cell
+                    if !matches!(v, Value::Cell(_)) {
+                        // Not declared as captured (cannot happen for parsed code): make it a cell now.
+                        *v = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                    }
+                    match v {
+                        Value::Cell(c) => Some(&*c),
+                        _ => None,
+                    }
                 }
-                None => Rc::new(RefCell::new(Value::Nil)),
+                None => None,
             },
-            Capture::Upvalue(i) => match self
+            Capture::Upvalue(i) => self
                 .closure
                 .as_ref()
-                .and_then(|c| c.upvalues.get(i as usize))
-            {
-                Some(c) => c.clone(),
-                None => Rc::new(RefCell::new(Value::Nil)),
-            },
+                .and_then(|c| c.upvalues.get(i as usize)),
+        };
+        match cell {
+            Some(c) => c.clone(),
+            None => Rc::new(RefCell::new(Value::Nil)),
         }
     }
 
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
-    fn index(&self, container: &Value, key: &Value) -> Result<Value, Fault> {
-        let out_of_range = || String::from("index out of range");
-        match (container, key) {
+    fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
+        let found = match (container, key) {
             (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
-                index_in(*i, items.len())
-                    .map(|i| copy(&items[i]))
-                    .ok_or_else(out_of_range)
+                index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i)) => index_in(*i, b.0.len())
-                .map(|i| Value::Int(b.0[i] as i64))
-                .ok_or_else(out_of_range),
-            (Value::Str(t), Value::Int(i)) => {
-                let n = t.0.chars().count();
-                let i = index_in(*i, n).ok_or_else(out_of_range)?;
-                let c = t.0.chars().nth(i).unwrap_or(' ');
-                let mut s = String::new();
-                s.push(c);
-                Ok(Value::string(s))
+            (Value::Bytes(b), Value::Int(i)) => {
+                index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Map(m), Value::Str(k)) => Ok(m.get(&k.0).unwrap_or_default()),
-            (Value::Map(_), _) => Err(fault(&["a map key must be a str, not ", key.type_name()])),
-            (Value::List(_) | Value::Str(_) | Value::Bytes(_), _) => {
-                Err(fault(&["an index must be an int, not ", key.type_name()]))
+            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
+                .map(|i| char_value(t.0.chars().nth(i).unwrap_or(' '))),
+            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
+            _ => {
+                let (message, what) = match container {
+                    Value::Map(_) => ("a map key must be a str, not ", key),
+                    Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
+                        ("an index must be an int, not ", key)
+                    }
+                    _ => ("cannot index a ", container),
+                };
+                return Err(wrong(message, what, pos));
             }
-            _ => Err(fault(&["cannot index a ", container.type_name()])),
-        }
+        };
+        found.ok_or_else(|| at_str("index out of range", pos))
     }
 
+    /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
+    /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
+    /// at `pos`.
     #[inline(never)]
-    fn binary(&mut self, op: Op, a: Value, b: Value) -> Result<Value, Fault> {
-        let overflow = || String::from("integer overflow");
-        if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
-            let (x, y) = (*x, *y);
-            return Ok(match op {
-                Op::Add => Value::Int(x.checked_add(y).ok_or_else(overflow)?),
-                Op::Sub => Value::Int(x.checked_sub(y).ok_or_else(overflow)?),
-                Op::Mul => Value::Int(x.checked_mul(y).ok_or_else(overflow)?),
-                Op::Div | Op::Rem if y == 0 => return Err(String::from("division by zero")),
-                Op::Div => Value::Int(x.checked_div(y).ok_or_else(overflow)?),
-                Op::Rem => Value::Int(x.wrapping_rem(y)),
-                Op::Eq => Value::Bool(x == y),
-                Op::Ne => Value::Bool(x != y),
-                Op::Lt => Value::Bool(x < y),
-                Op::Le => Value::Bool(x <= y),
-                Op::Gt => Value::Bool(x > y),
-                Op::Ge => Value::Bool(x >= y),
-            });
-        }
-        let order = match (&a, &b) {
-            (Value::Str(x), Value::Str(y)) => Some(x.0.as_bytes().cmp(y.0.as_bytes())),
-            (Value::Bytes(x), Value::Bytes(y)) => Some(x.0.cmp(&y.0)),
-            _ => None,
-        };
-        Ok(match op {
-            Op::Eq | Op::Ne => {
-                let same = equal(&a, &b, 0)
-                    .ok_or_else(|| String::from("values nested too deeply to compare"))?;
-                Value::Bool(same == (op == Op::Eq))
-            }
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                let Some(order) = order else {
-                    return Err(fault(&[
-                        "cannot compare ",
-                        a.type_name(),
-                        " and ",
-                        b.type_name(),
-                    ]));
-                };
-                Value::Bool(match op {
-                    Op::Lt => order.is_lt(),
-                    Op::Le => order.is_le(),
-                    Op::Gt => order.is_gt(),
-                    _ => order.is_ge(),
-                })
-            }
-            Op::Add => match (&a, &b) {
-                (Value::Str(x), Value::Str(y)) => {
-                    self.reserve(x.0.len() + y.0.len())?;
-                    let mut s = String::with_capacity(x.0.len() + y.0.len());
-                    s.push_str(&x.0);
-                    s.push_str(&y.0);
-                    Value::string(s)
-                }
-                (Value::Bytes(x), Value::Bytes(y)) => {
-                    self.reserve(x.0.len() + y.0.len())?;
-                    Value::bytes([&x.0[..], &y.0[..]].concat())
-                }
-                (Value::List(x), Value::List(y)) => {
-                    let joined = [&x.items.borrow()[..], &y.items.borrow()[..]].concat();
-                    self.reserve(joined.len() * ITEM_BYTES)?;
-                    Value::list(joined)
-                }
-                _ => {
-                    return Err(fault(&[
-                        "cannot add ",
-                        a.type_name(),
-                        " and ",
-                        b.type_name(),
-                    ]))
-                }
+    fn binary(&mut self, op: Op, a: Value, b: Value, pos: Pos) -> R<Value> {
+        let message = match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => match quick(op, *x, *y) {
+                Some(v) => return Ok(v),
+                None if *y == 0 && matches!(op, Op::Div | Op::Rem) => "division by zero",
+                None => "integer overflow",
             },
-            _ => {
-                let name = match op {
-                    Op::Sub => "subtract",
-                    Op::Mul => "multiply",
-                    Op::Div => "divide",
-                    _ => "take the remainder of",
-                };
-                return Err(fault(&[
-                    "cannot ",
-                    name,
-                    " ",
-                    a.type_name(),
-                    " and ",
-                    b.type_name(),
-                ]));
+            _ if matches!(op, Op::Eq | Op::Ne) => match equal(&a, &b, 0) {
+                Some(same) => return Ok(Value::Bool(same == (op == Op::Eq))),
+                None => "values nested too deeply to compare",
+            },
+            (Value::Str(x), Value::Str(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                return Ok(Value::string([&x.0[..], &y.0[..]].concat()));
             }
-        })
+            (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                return Ok(Value::bytes([&x.0[..], &y.0[..]].concat()));
+            }
+            (Value::List(x), Value::List(y)) if op == Op::Add => {
+                let (x, y) = (x.items.borrow(), y.items.borrow());
+                self.hold((x.len() + y.len()) * ITEM_BYTES, pos)?;
+                let mut joined = x.to_vec();
+                for v in y.iter() {
+                    joined.push(v.clone());
+                }
+                return Ok(Value::list(joined));
+            }
+            // An order of strs or bytes is that of their bytes.
+            (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
+                if op as u8 >= Op::Lt as u8 =>
+            {
+                let order = a.as_bytes().cmp(&b.as_bytes());
+                return Ok(Value::Bool(compare(op, order as i64, 0)));
+            }
+            _ => "",
+        };
+        if !message.is_empty() {
+            return Err(at_str(message, pos));
+        }
+        Err(at(
+            fault(&[
+                "cannot ",
+                VERBS[op as usize],
+                " ",
+                a.type_name(),
+                " and ",
+                b.type_name(),
+            ]),
+            pos,
+        ))
     }
 
     /// Calls a function with the positional arguments on the stack from `base` (they are consumed).
@@ -917,10 +963,14 @@ impl Machine<'_> {
     pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         match f {
             Value::Func(closure) => self.call_closure(closure, base, keywords),
-            Value::Builtin(b) => self.builtin(b, base, keywords),
+            Value::Builtin(b) => {
+                // `forget`: a built-in owns nothing, and its drop was a call of the drop glue.
+                core::mem::forget(f);
+                self.builtin(b, base, keywords)
+            }
             other => {
                 self.stack.truncate(base);
-                Err(error(fault(&["cannot call a ", other.type_name()])))
+                Err(wrong("cannot call a ", &other, Pos::default()))
             }
         }
     }
@@ -965,8 +1015,8 @@ impl Machine<'_> {
         match result {
             Flow::Return => Ok(take(&mut self.ret)),
             Flow::Error(mut e) => {
-                if e.file.is_empty() && e.line != 0 {
-                    e.file = String::from(&*closure.def.file);
+                if e.line != 0 {
+                    in_file(&mut e, &closure.def.file);
                 }
                 Err(e)
             }
@@ -981,17 +1031,18 @@ impl Machine<'_> {
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<()> {
         let given = self.stack.len() - base;
         let n = def.params.len();
-        if given > n {
-            self.stack.truncate(base);
-            return Err(error(fault(&["too many arguments to ", &def.name])));
-        }
-        self.stack.resize(base + n, Value::Nil);
-        let frame = &mut self.stack[base..base + n];
-        if let Err(m) = bind(n, &|i| &def.params[i], n, given, frame, keywords) {
-            self.stack.truncate(base);
-            return Err(error(fault(&[&m, " to ", &def.name])));
-        }
-        Ok(())
+        let m = if given > n {
+            String::from("too many arguments")
+        } else {
+            self.stack.resize(base + n, Value::Nil);
+            let frame = &mut self.stack[base..base + n];
+            match bind(n, &|i| &def.params[i], n, given, frame, keywords) {
+                Ok(_) => return Ok(()),
+                Err(m) => m,
+            }
+        };
+        self.stack.truncate(base);
+        Err(error(fault(&[&m, " to ", &def.name])))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -1004,18 +1055,33 @@ impl Machine<'_> {
             "too many nested calls for the stack"
         } else {
             // Past the step budget: `step` counts this step and fails.
-            self.step()?;
+            self.step(Pos::default())?;
             self.steps -= 1;
             return Ok(());
         };
         self.stack.truncate(base);
-        Err(error(String::from(m)))
+        Err(at_str(m, Pos::default()))
     }
 }
 
-/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which).
+/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything).
+const VERBS: [&str; 11] = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "take the remainder of",
+    "",
+    "",
+    "compare",
+    "compare",
+    "compare",
+    "compare",
+];
+
+/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which). Inlined
+/// on the host; in the payload only `binary` asks it.
 #[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline(never))]
 fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
     match op {
         Op::Add => x.checked_add(y).map(Value::Int),
@@ -1028,16 +1094,27 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
     }
 }
 
-/// A comparison of ints (`op` is one of the comparisons).
+/// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
+/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined).
 #[inline(always)]
 fn compare(op: Op, x: i64, y: i64) -> bool {
-    match op {
-        Op::Lt => x < y,
-        Op::Le => x <= y,
-        Op::Gt => x > y,
-        Op::Ge => x >= y,
-        Op::Eq => x == y,
-        _ => x != y,
+    let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater
+    (ORDERS[op as usize] >> order) & 1 != 0
+}
+
+/// Which orders satisfy each operator: bit 0 less, bit 1 equal, bit 2 greater (the arithmetic operators are
+/// never compared; they have the mask of `!=`).
+const ORDERS: [u8; 11] = [
+    0b101, 0b101, 0b101, 0b101, 0b101, // + - * / %
+    0b010, 0b101, // == !=
+    0b001, 0b011, 0b100, 0b110, // < <= > >=
+];
+
+/// Grows the globals to `n` places, if they have fewer (`resize` would clone its `None` in code of its own).
+#[inline(never)]
+pub(crate) fn grow(globals: &mut Vec<Option<Value>>, n: usize) {
+    while globals.len() < n {
+        globals.push(None);
     }
 }
 
@@ -1073,16 +1150,18 @@ pub(crate) fn bind<'n>(
         (1u64 << given) - 1
     };
     for (key, v) in keywords {
-        let Some(i) = (0..n).find(|&i| name(i) == &*key) else {
-            return Err(fault(&["unknown argument '", &key, "'"]));
+        let (before, after) = match (0..n).find(|&i| name(i) == &*key) {
+            None => ("unknown argument '", "'"),
+            Some(i) if i < 64 && filled & (1 << i) != 0 => ("argument '", "' given twice"),
+            Some(i) => {
+                filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
+                if let Some(slot) = args.get_mut(i) {
+                    *slot = v;
+                }
+                continue;
+            }
         };
-        if i < 64 && filled & (1 << i) != 0 {
-            return Err(fault(&["argument '", &key, "' given twice"]));
-        }
-        filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
-        if let Some(slot) = args.get_mut(i) {
-            *slot = v;
-        }
+        return Err(fault(&[before, &key, after]));
     }
     for i in given..required.min(64) {
         if filled & (1 << i) == 0 {

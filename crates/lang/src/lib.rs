@@ -31,6 +31,7 @@ mod parser;
 mod shell;
 mod value;
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
@@ -142,11 +143,18 @@ impl Interpreter {
     pub fn set_cmdline(&mut self, text: &str) {
         let mut args: Vec<(Rc<str>, Value)> = Vec::new();
         for word in text.split_whitespace() {
-            let (key, value) = match word.split_once('=') {
-                Some((k, v)) => (k, Value::str(v)),
+            // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
+            let (key, value) = match word.bytes().position(|b| b == b'=') {
+                Some(i) => (
+                    word.get(..i).unwrap_or(word),
+                    Value::str(word.get(i + 1..).unwrap_or("")),
+                ),
                 None => (word, Value::Bool(true)),
             };
-            args.retain(|(k, _)| &**k != key);
+            // At most one word before has the key (each removes the one before it).
+            if let Some(i) = args.iter().position(|(k, _)| &**k == key) {
+                args.remove(i);
+            }
             args.push((Rc::from(key), value));
         }
         self.set_global("cmdline", Value::str(text));
@@ -162,9 +170,7 @@ impl Interpreter {
 
     pub fn set_global(&mut self, name: &str, value: Value) {
         let g = self.names.slot(name) as usize;
-        if self.values.len() <= g {
-            self.values.resize(g + 1, None);
-        }
+        eval::grow(&mut self.values, g + 1);
         self.values[g] = Some(value);
     }
 
@@ -195,9 +201,23 @@ impl Interpreter {
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, ScriptError> {
         let file: Rc<str> = Rc::from(file);
-        let parsed = parse(&file, source, &mut self.names, false).map_err(|e| *e)?;
+        // Every error, of the syntax or of the run, leaves here: the file is given where none is yet.
+        self.parse_and_run(&file, source, platform)
+            .map_err(|mut e| {
+                eval::in_file(&mut e, &file);
+                *e
+            })
+    }
+
+    fn parse_and_run(
+        &mut self,
+        file: &Rc<str>,
+        source: &str,
+        platform: &mut dyn Platform,
+    ) -> Result<Option<Value>, Box<ScriptError>> {
+        let parsed = parse(file, source, &mut self.names, false)?;
         let mut values = core::mem::take(&mut self.values);
-        values.resize(self.names.names.len(), None);
+        eval::grow(&mut values, self.names.names.len());
         let mut machine = Machine {
             globals: values,
             global_names: &self.names.names,
@@ -213,23 +233,21 @@ impl Interpreter {
             ret: Value::Nil,
             platform,
         };
-        machine.stack.clear();
+        // Empty: every run leaves it so.
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
         let result = machine.block(&parsed.main.body);
         let value = match (&result, parsed.main.body.last()) {
             (Flow::Normal, Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
             _ => None,
         };
-        self.values = machine.globals;
-        self.stack = machine.stack;
+        // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
+        // to drop).
+        debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
+        core::mem::forget(core::mem::replace(&mut self.values, machine.globals));
+        core::mem::forget(core::mem::replace(&mut self.stack, machine.stack));
         self.stack.clear();
         match result {
-            Flow::Error(mut e) => {
-                if e.file.is_empty() {
-                    e.file = String::from(&*file);
-                }
-                Err(*e)
-            }
+            Flow::Error(e) => Err(e),
             _ => Ok(value),
         }
     }
