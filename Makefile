@@ -78,6 +78,8 @@ test: setup lint test-host test-boot size-check
 
 test-host:
 	$(CARGO) test --workspace --exclude bootscript-payload --exclude bootscript-boot-tests
+	@# The interpreter as the payload builds it (without the std feature the workspace's host tool turns on).
+	$(CARGO) test -p bootscript-lang
 	$(CARGO) test -p bootscript-payload --lib
 	RUSTFLAGS='--cfg aes_backend="soft" --cfg sha1_backend="soft" --cfg sha2_backend="soft" --cfg bootscript_aes="soft"' CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/soft $(CARGO) test -p bootscript-crypto
 
