@@ -141,7 +141,7 @@ const HELP: &str = "\
 pub(crate) const COUNT: usize = 43;
 const FIRST_PRIMITIVE: usize = 27;
 /// The index of `range`, which a `for` loop may run without making the list.
-pub(crate) const RANGE: u8 = 18;
+pub(crate) const RANGE: usize = 18;
 
 /// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
 /// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
@@ -257,7 +257,7 @@ fn default(spec: &str) -> Value {
     let mark = param_name(spec).len();
     let v = spec.get(mark + 1..).unwrap_or_default();
     match (spec.as_bytes().get(mark), v.as_bytes().first()) {
-        (Some(b'='), Some(b't')) => Value::Bool(true),
+        (Some(b'='), Some(b't')) => Value::True,
         (Some(b'='), Some(b'"')) => Value::str(v.get(1..v.len() - 1).unwrap_or_default()),
         (Some(b'='), _) => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
         _ => Value::Nil,
@@ -334,11 +334,11 @@ impl Machine<'_> {
     #[inline(never)]
     pub(crate) fn builtin(
         &mut self,
-        index: u8,
+        index: usize,
         base: usize,
         keywords: Vec<(Rc<str>, Value)>,
     ) -> R<Value> {
-        let result = self.run_builtin(index as usize, base, keywords);
+        let result = self.run_builtin(index, base, keywords);
         self.pop_to(base);
         match result {
             Ok(v) => Ok(crate::value::relay(v)),
@@ -654,7 +654,7 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         (Value::Map(_), _) => return Err(wrong("a str key", v)),
         _ => return Err(wrong("a str, bytes, list or map", x)),
     };
-    Ok(Value::Bool(found))
+    Ok(Value::bool(found))
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
@@ -826,7 +826,7 @@ mod tests {
 
     #[test]
     fn indexes_name_their_built_ins() {
-        assert_eq!(name(RANGE as usize), Some("range"));
+        assert_eq!(name(RANGE), Some("range"));
         assert_eq!(name(FIRST_PRIMITIVE), Some("sha1"));
         assert_eq!(name(COUNT - 1), Some("halt"));
         assert_eq!(name(COUNT), None);
@@ -863,7 +863,7 @@ mod tests {
         assert!(default("cmdline=\"\"") == Value::str(""));
         assert!(default("offset=0") == Value::Int(0));
         assert!(default("offset=42") == Value::Int(42));
-        assert!(default("echo=true") == Value::Bool(true));
+        assert!(default("echo=true") == Value::True);
         assert!(default("size?").is_nil());
         assert_eq!(param_name("values..."), "values");
         assert_eq!(param_name("end?"), "end");

@@ -690,7 +690,7 @@ impl Machine<'_> {
                 }
                 return self.eval(right);
             }
-            ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
+            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
             ExprKind::Index(..) => return self.index_expr(e),
             _ => return self.eval_rare(e),
         })
@@ -913,7 +913,7 @@ impl Machine<'_> {
                 None => "integer overflow",
             },
             _ if matches!(op, Op::Eq | Op::Ne) => match equal(&a, &b, 0) {
-                Some(same) => return Ok(Value::Bool(same == (op == Op::Eq))),
+                Some(same) => return Ok(Value::bool(same == (op == Op::Eq))),
                 None => "values nested too deeply to compare",
             },
             (Value::Str(x), Value::Str(y)) if op == Op::Add => {
@@ -938,7 +938,7 @@ impl Machine<'_> {
                 if op as u8 >= Op::Lt as u8 =>
             {
                 let order = a.as_bytes().cmp(&b.as_bytes());
-                return Ok(Value::Bool(compare(op, order as i64, 0)));
+                return Ok(Value::bool(compare(op, order as i64, 0)));
             }
             _ => "",
         };
@@ -1090,7 +1090,7 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
         Op::Div => x.checked_div(y).map(Value::Int),
         Op::Rem if y != 0 => Some(Value::Int(x.wrapping_rem(y))),
         Op::Rem => None,
-        _ => Some(Value::Bool(compare(op, x, y))),
+        _ => Some(Value::bool(compare(op, x, y))),
     }
 }
 

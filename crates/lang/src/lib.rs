@@ -126,7 +126,7 @@ impl Interpreter {
         let mut values = Vec::new();
         for i in 0..builtins::COUNT {
             names.slot(builtins::name(i).unwrap_or_default());
-            values.push(Some(Value::Builtin(i as u8)));
+            values.push(Some(Value::Builtin(i)));
         }
         let mut interpreter = Interpreter {
             config,
@@ -149,7 +149,7 @@ impl Interpreter {
                     word.get(..i).unwrap_or(word),
                     Value::str(word.get(i + 1..).unwrap_or("")),
                 ),
-                None => (word, Value::Bool(true)),
+                None => (word, Value::True),
             };
             // At most one word before has the key (each removes the one before it).
             if let Some(i) = args.iter().position(|(k, _)| &**k == key) {

@@ -865,8 +865,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Int => ExprKind::Const(Value::Int(self.int(tok))),
             Kind::Str => ExprKind::Const(Value::string(self.string(tok))),
             Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string(tok))),
-            Kind::True => ExprKind::Const(Value::Bool(true)),
-            Kind::False => ExprKind::Const(Value::Bool(false)),
+            Kind::True => ExprKind::Const(Value::True),
+            Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
             Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
             Kind::LParen => {

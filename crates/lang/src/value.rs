@@ -42,16 +42,21 @@ pub(crate) fn count(add: usize, sub: usize) {
 /// A script value.
 ///
 /// Build one with the constructors ([`Value::str`], [`Value::bytes`], [`Value::list`], [`Value::map`]) or the
-/// plain variants `Nil`, `Bool` and `Int`; read one with the accessors. `Func`, `Builtin` and `Cell` are opaque:
+/// plain variants `Nil`, `True`, `False` and `Int` ([`Value::bool`] makes one of a Rust bool); read one with
+/// the accessors. `Func`, `Builtin` and `Cell` are opaque:
 /// the interpreter makes them.
 // A full-word tag puts every payload at offset 8: values then move as two words (a byte tag made the compiler
 // copy the bytes after it in overlapping pieces, which stalled store forwarding: fib ran twice as slow).
+// Every payload is one word (a bool is two variants, a built-in's index a usize): a value is then a pair of
+// scalars, which the compiler moves in two registers (a one-byte payload made it a block of memory to copy:
+// 640 bytes more code in the payload).
 #[derive(Clone, Default)]
 #[repr(u64)]
 pub enum Value {
     #[default]
     Nil,
-    Bool(bool),
+    False,
+    True,
     Int(i64),
     Str(Rc<Text>),
     Bytes(Rc<Blob>),
@@ -59,7 +64,7 @@ pub enum Value {
     Map(Rc<Map>),
     Func(Rc<Closure>),
     /// A built-in function: its index in the table of built-ins.
-    Builtin(u8),
+    Builtin(usize),
     /// A variable a closure captured (never seen by a script: reading the variable reads through it).
     #[doc(hidden)]
     Cell(Rc<RefCell<Value>>),
@@ -234,7 +239,7 @@ fn fresh_int(i: i64) -> Value {
 /// Drops a value, with the scalar cases inline (they own nothing; the drop glue is an out-of-line call).
 #[inline(always)]
 pub(crate) fn discard(v: Value) {
-    if matches!(v, Value::Int(_) | Value::Bool(_) | Value::Nil) {
+    if matches!(v, Value::Int(_) | Value::True | Value::False | Value::Nil) {
         core::mem::forget(v);
     } else {
         drop(v);
@@ -266,7 +271,10 @@ pub(crate) fn put(slot: &mut Value, v: Value) {
 /// Overwrites a slot; a scalar there is overwritten without being read whole (only its tag).
 #[inline(always)]
 fn set(slot: &mut Value, new: Value) {
-    if matches!(slot, Value::Int(_) | Value::Bool(_) | Value::Nil) {
+    if matches!(
+        slot,
+        Value::Int(_) | Value::True | Value::False | Value::Nil
+    ) {
         core::mem::forget(core::mem::replace(slot, new));
     } else {
         *slot = new;
@@ -291,11 +299,6 @@ pub(crate) fn relay(v: Value) -> Value {
         Value::Nil => {
             core::mem::forget(v);
             Value::Nil
-        }
-        Value::Bool(b) => {
-            let b = *b;
-            core::mem::forget(v);
-            Value::Bool(core::hint::black_box(b))
         }
         _ => v,
     }
@@ -384,10 +387,19 @@ impl Value {
             _ => None,
         }
     }
+    /// A `bool`.
+    pub fn bool(b: bool) -> Value {
+        if b {
+            Value::True
+        } else {
+            Value::False
+        }
+    }
     /// The truth of a `bool`.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
-            Value::Bool(b) => Some(*b),
+            Value::True => Some(true),
+            Value::False => Some(false),
             _ => None,
         }
     }
@@ -424,13 +436,13 @@ impl Value {
     }
     /// Only `false` and `nil` are false.
     pub fn truthy(&self) -> bool {
-        !matches!(self, Value::Nil | Value::Bool(false))
+        !matches!(self, Value::Nil | Value::False)
     }
     /// The name `type(x)` returns.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Nil => "nil",
-            Value::Bool(_) => "bool",
+            Value::True | Value::False => "bool",
             Value::Int(_) => "int",
             Value::Str(_) => "str",
             Value::Bytes(_) => "bytes",
@@ -452,7 +464,7 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
     }
     Some(match (a, b) {
         (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::True, Value::True) | (Value::False, Value::False) => true,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x.0 == y.0,
         (Value::Bytes(x), Value::Bytes(y)) => x.0 == y.0,
@@ -578,8 +590,8 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
     // Each arm leaves its last piece to the one push at the end.
     let last = match value {
         Value::Nil => "nil",
-        Value::Bool(true) => "true",
-        Value::Bool(false) => "false",
+        Value::True => "true",
+        Value::False => "false",
         Value::Int(i) => {
             push_int(out, *i);
             return Some(());
@@ -624,7 +636,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
             out.push_str("<fn ");
             out.push_str(match value {
                 Value::Func(f) => &f.def.name,
-                Value::Builtin(b) => crate::builtins::name(*b as usize).unwrap_or("?"),
+                Value::Builtin(b) => crate::builtins::name(*b).unwrap_or("?"),
                 _ => "",
             });
             ">"

@@ -58,7 +58,7 @@ fn values_build_and_read_back() {
     assert_eq!(Value::bytes(vec![1, 2]).as_bytes(), Some(&[1u8, 2][..]));
     assert_eq!(Value::str("é").as_bytes(), Some("é".as_bytes()));
     assert_eq!(Value::Int(5).as_int(), Some(5));
-    assert_eq!(Value::Bool(true).as_bool(), Some(true));
+    assert_eq!(Value::True.as_bool(), Some(true));
     assert!(Value::Nil.is_nil() && Value::Int(0).truthy() && !Value::Nil.truthy());
     let list = Value::list(vec![Value::Int(1), Value::str("x")]);
     assert_eq!(list.list_items().unwrap().len(), 2);

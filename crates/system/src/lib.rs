@@ -250,7 +250,7 @@ impl<M: Machine> World<M> {
             }
             Primitive::Exists => {
                 let path = str_arg(arg(0), "path")?;
-                Ok(Value::Bool(
+                Ok(Value::bool(
                     self.vfs.exists(path).map_err(|e| e.to_string())?,
                 ))
             }
