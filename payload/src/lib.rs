@@ -1,6 +1,6 @@
 //! bootscript's payload: the machine (boot, consoles, clock, memory) under the boot-script interpreter.
 //!
-//! The pure parts (`line`, `memory`, `cmdline`, `keymap`) build everywhere and are tested on the host. The
+//! The pure parts (`line`, `memory`, `cmdline`, `keymap`, `acpi`) build everywhere and are tested on the host. The
 //! machine parts build only for `x86_64-bootscript.json`; their safe surface is [`platform`].
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod bootinfo;
 pub mod cmdline;
 pub mod keymap;

@@ -15,7 +15,7 @@ pub use crate::clock::{sleep_ms, time_ms};
 pub use crate::console::{read_key, read_line, read_line_timeout, set_keymap, write, ReadError};
 pub use crate::drivers::keyboard::UnknownKeymap;
 pub use crate::heap::usage as heap_usage;
-pub use crate::power::{exit_qemu, halt, reboot, ExitCode};
+pub use crate::power::{exit_qemu, power_off, reboot, ExitCode};
 
 use crate::arch::{cpu, exceptions, paging};
 use crate::bootinfo::{self, BootInfoError, MAPPED_LIMIT, MULTIBOOT2_MAGIC};

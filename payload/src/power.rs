@@ -1,7 +1,11 @@
-//! Leaving: QEMU's isa-debug-exit for tests, a keyboard-controller reset, or a halted CPU.
+//! Leaving: QEMU's isa-debug-exit for tests, a keyboard-controller reset, ACPI soft-off, or a halted CPU (after a
+//! crash).
 
+use crate::acpi::{self, SoftOff, SCI_ENABLED, SLEEP_ENABLE, SLEEP_TYPE_MASK, SLEEP_TYPE_SHIFT};
 use crate::arch::cpu::halt_forever;
-use crate::arch::port::{inb, outb, outl};
+use crate::arch::port::{inb, inw, outb, outl, outw};
+use crate::bootinfo::{Rsdp, MAPPED_LIMIT};
+use crate::clock;
 
 /// The isa-debug-exit device the tests add (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
 const DEBUG_EXIT_PORT: u16 = 0xf4;
@@ -21,9 +25,72 @@ pub fn exit_qemu(code: ExitCode) -> ! {
     halt_forever()
 }
 
-/// Stops the CPU for good.
-pub fn halt() -> ! {
-    halt_forever()
+/// Switches the machine off through ACPI (the soft-off state S5, as the firmware's tables describe it). Returns
+/// only where that cannot be done, or the machine is still running after it: why.
+pub fn power_off(rsdp: Option<&Rsdp>) -> &'static str {
+    match rsdp
+        .ok_or("the boot loader passed no ACPI RSDP")
+        .and_then(find_soft_off)
+    {
+        Ok(off) => {
+            switch_off(off);
+            "it is still on after ACPI soft-off"
+        }
+        Err(why) => why,
+    }
+}
+
+/// Reads the ACPI tables from the root table the RSDP names: the XSDT when there is one, else the RSDT.
+fn find_soft_off(rsdp: &Rsdp) -> Result<SoftOff, &'static str> {
+    let read = |address: u64, len: usize| -> Option<&'static [u8]> {
+        let end = address.checked_add(len as u64)?;
+        if address == 0 || end > MAPPED_LIMIT {
+            return None;
+        }
+        // SAFETY: everything below MAPPED_LIMIT is identity mapped and readable; firmware tables lie in memory
+        // the payload never writes, and they are only read here.
+        Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) })
+    };
+    if rsdp.revision >= 2 && rsdp.table_address != 0 {
+        if let Ok(off) = acpi::soft_off(rsdp.table_address, true, &read) {
+            return Ok(off);
+        }
+    }
+    // The RSDT's 32-bit address is at offset 16 of every RSDP (the copy in the boot information).
+    let rsdt = read(rsdp.address.saturating_add(16), 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    acpi::soft_off(u64::from(rsdt), false, &read)
+}
+
+/// Enters S5: ACPI mode first if the firmware is not in it (asked through its SMI port, waited for up to 3 s),
+/// then SLP_TYP into both PM1 control registers, then SLP_EN, keeping their other bits (as ACPI asks). Returns if
+/// the machine is still running a second later.
+fn switch_off(off: SoftOff) {
+    let ports = [
+        (off.pm1a_control, off.sleep_type_a),
+        (off.pm1b_control, off.sleep_type_b),
+    ];
+    // SAFETY: the FADT names these ports as the PM1 control registers and the SMI command port; the writes are
+    // what ACPI prescribes to enter S5, the last thing the payload does.
+    unsafe {
+        if inw(off.pm1a_control) & SCI_ENABLED == 0 && off.smi_command != 0 && off.acpi_enable != 0
+        {
+            outb(off.smi_command, off.acpi_enable);
+            let deadline = clock::time_ms() + 3000;
+            while inw(off.pm1a_control) & SCI_ENABLED == 0 && clock::time_ms() < deadline {
+                core::hint::spin_loop();
+            }
+        }
+        for enable in [0, SLEEP_ENABLE] {
+            for (port, sleep_type) in ports {
+                if port != 0 {
+                    let kept = inw(port) & !(SLEEP_TYPE_MASK | SLEEP_ENABLE);
+                    outw(port, kept | sleep_type << SLEEP_TYPE_SHIFT | enable);
+                }
+            }
+        }
+    }
+    clock::sleep_ms(1000);
 }
 
 /// Restarts the machine: the keyboard controller's reset line, then a triple fault if that did nothing.

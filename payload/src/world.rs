@@ -45,7 +45,10 @@ impl Machine for PayloadMachine {
     }
 
     fn halt(&mut self) -> String {
-        power::halt()
+        let why = power::power_off(self.boot.rsdp.as_ref());
+        let mut message = String::from("cannot switch the machine off: ");
+        message.push_str(why);
+        message
     }
 
     fn keymap(&mut self, name: &str) -> Result<(), String> {

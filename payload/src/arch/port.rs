@@ -28,6 +28,32 @@ pub unsafe fn outb(port: u16, value: u8) {
     };
 }
 
+/// Reads a 16-bit value from an I/O port.
+///
+/// # Safety
+/// The caller must know what the device at `port` does on a read.
+#[inline]
+pub unsafe fn inw(port: u16) -> u16 {
+    let value: u16;
+    // SAFETY: the caller vouches for the port; `in` touches no memory.
+    unsafe {
+        asm!("in ax, dx", out("ax") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    };
+    value
+}
+
+/// Writes a 16-bit value to an I/O port.
+///
+/// # Safety
+/// The caller must know what the device at `port` does with the write.
+#[inline]
+pub unsafe fn outw(port: u16, value: u16) {
+    // SAFETY: the caller vouches for the port; `out` touches no memory.
+    unsafe {
+        asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags))
+    };
+}
+
 /// Writes a 32-bit value to an I/O port.
 ///
 /// # Safety

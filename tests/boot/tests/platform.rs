@@ -323,3 +323,41 @@ fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
         &["CPU EXCEPTION 8 double fault (#DF)", "the stack overflowed"],
     );
 }
+
+#[test]
+fn halt_switches_the_machine_off_through_acpi() {
+    // The harness's -no-reboot is undone here: a reset would boot the script again, so only a power-off ends
+    // QEMU after one run. Before ACPI soft-off, halt() stopped the CPU and QEMU ran on.
+    let mut vm = Boot::new()
+        .module("off.bs", "print(\"switching off\")\nhalt()\n")
+        .qemu_arg("-action")
+        .qemu_arg("reboot=reset")
+        .start();
+    vm.expect_line("switching off", BOOT);
+    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+    let transcript = vm.transcript();
+    assert_eq!(
+        transcript.matches("switching off").count(),
+        1,
+        "{transcript}"
+    );
+    assert!(!transcript.contains("halt: "), "{transcript}");
+}
+
+#[test]
+fn halt_without_acpi_tables_is_an_error_the_script_can_catch() {
+    // No ACPI: the firmware makes no tables, GRUB hands over no RSDP.
+    let mut vm = Boot::new()
+        .module(
+            "off.bs",
+            "try { halt() } catch e { print(\"caught: \" + e) }\nprint(\"still here\")\n",
+        )
+        .qemu_arg("-machine")
+        .qemu_arg("acpi=off")
+        .start();
+    vm.expect_line(
+        "caught: cannot switch the machine off: the boot loader passed no ACPI RSDP",
+        BOOT,
+    );
+    vm.expect_line("still here", STEP);
+}

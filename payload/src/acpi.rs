@@ -1,0 +1,372 @@
+//! What `halt()` needs to switch the machine off through ACPI: the FADT's PM1 control ports and the sleep types
+//! of the soft-off state `\_S5`, found from the root table the boot loader's RSDP names.
+//!
+//! Pure: memory is read through a function, so the host tests give it tables of any shape. Every table is checked
+//! (signature, length, checksum) before a field of it is used; a value that does not fit is an error, never a
+//! guess.
+
+/// How to switch this machine off: write `SLP_TYP | SLP_EN` to each PM1 control port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftOff {
+    pub pm1a_control: u16,
+    /// 0: the machine has no second PM1 block.
+    pub pm1b_control: u16,
+    pub sleep_type_a: u16,
+    pub sleep_type_b: u16,
+    /// The port and value that switch the firmware into ACPI mode, when it is not in it yet (0: no such port).
+    pub smi_command: u16,
+    pub acpi_enable: u8,
+}
+
+/// The PM1 control register's bits: SCI_EN (the machine is in ACPI mode), SLP_TYP (three bits), SLP_EN.
+pub const SCI_ENABLED: u16 = 1;
+pub const SLEEP_TYPE_SHIFT: u16 = 10;
+pub const SLEEP_TYPE_MASK: u16 = 0b111 << 10;
+pub const SLEEP_ENABLE: u16 = 1 << 13;
+
+/// Every table starts with this header: signature, length, revision, checksum, OEM fields.
+const HEADER: usize = 36;
+/// The largest table read (a DSDT of a big server is a few hundred KiB).
+const MAX_TABLE: usize = 4 << 20;
+
+/// Reads `len` bytes of physical memory at an address, or None when they are out of reach.
+pub type Read<'m> = dyn Fn(u64, usize) -> Option<&'m [u8]> + 'm;
+
+/// Finds how to switch the machine off, from the root table at `root` (an XSDT when `xsdt`, else an RSDT).
+pub fn soft_off<'m>(root: u64, xsdt: bool, read: &Read<'m>) -> Result<SoftOff, &'static str> {
+    let signature: &[u8; 4] = if xsdt { b"XSDT" } else { b"RSDT" };
+    let root = table(root, signature, read).ok_or("no valid root table (RSDT/XSDT)")?;
+    let width = if xsdt { 8 } else { 4 };
+    let fadt = root[HEADER..]
+        .chunks_exact(width)
+        .filter_map(|entry| table(le(entry), b"FACP", read))
+        .next()
+        .ok_or("no valid FADT")?;
+
+    let pm1a_control = port(fadt, 64, 172).ok_or("the FADT names no PM1a control port")?;
+    let pm1b_control = port(fadt, 68, 184).unwrap_or(0);
+    // The 64-bit address of the DSDT wins over the 32-bit one when the FADT has it.
+    let dsdt_address = match field(fadt, 140, 8) {
+        Some(x) if x != 0 => x,
+        _ => field(fadt, 40, 4).unwrap_or(0),
+    };
+    let dsdt = table(dsdt_address, b"DSDT", read).ok_or("no valid DSDT")?;
+    let (sleep_type_a, sleep_type_b) =
+        s5(&dsdt[HEADER..]).ok_or("the DSDT has no \\_S5 package this can read")?;
+    let smi_command = field(fadt, 48, 4).unwrap_or(0);
+    Ok(SoftOff {
+        pm1a_control,
+        pm1b_control,
+        sleep_type_a,
+        sleep_type_b,
+        // An SMI port past the I/O space is of no use.
+        smi_command: u16::try_from(smi_command).unwrap_or(0),
+        acpi_enable: field(fadt, 52, 1).unwrap_or(0) as u8,
+    })
+}
+
+/// The table at `address` if it has this signature, a sane length, is all readable, and its bytes add up to 0.
+fn table<'m>(address: u64, signature: &[u8; 4], read: &Read<'m>) -> Option<&'m [u8]> {
+    if address == 0 {
+        return None;
+    }
+    let header = read(address, HEADER)?;
+    if header.get(..4)? != signature {
+        return None;
+    }
+    let length = le(header.get(4..8)?) as usize;
+    if !(HEADER..=MAX_TABLE).contains(&length) {
+        return None;
+    }
+    let bytes = read(address, length)?;
+    let sum = bytes.iter().fold(0u8, |sum, b| sum.wrapping_add(*b));
+    (bytes.len() == length && sum == 0).then_some(bytes)
+}
+
+/// A little-endian number of 1 to 8 bytes.
+fn le(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |value, b| (value << 8) | u64::from(*b))
+}
+
+/// A field of the FADT, if the table is long enough to have it.
+fn field(fadt: &[u8], offset: usize, len: usize) -> Option<u64> {
+    fadt.get(offset..offset + len).map(le)
+}
+
+/// An I/O port of the FADT: the 32-bit block address at `legacy`, or else the generic address at `extended`
+/// when it is in I/O space (address space 1) and within the 64 KiB of ports.
+fn port(fadt: &[u8], legacy: usize, extended: usize) -> Option<u16> {
+    match field(fadt, legacy, 4) {
+        Some(p) if p != 0 => u16::try_from(p).ok(),
+        _ => {
+            let space = field(fadt, extended, 1)?;
+            let address = field(fadt, extended + 4, 8)?;
+            if space != 1 || address == 0 {
+                return None;
+            }
+            u16::try_from(address).ok()
+        }
+    }
+}
+
+/// The two sleep types of `Name(\_S5, Package () { a, b, ... })` in AML: found by its name, then read as
+/// the compiler writes it (NameOp, an optional root prefix, the name, PackageOp, PkgLength, NumElements, then
+/// each value as ZeroOp, OneOp, or a BytePrefix/WordPrefix constant). A package of one value gives 0 as the
+/// second.
+pub fn s5(aml: &[u8]) -> Option<(u16, u16)> {
+    const NAME_OP: u8 = 0x08;
+    const ROOT: u8 = b'\\';
+    const PACKAGE_OP: u8 = 0x12;
+    (0..aml.len()).find_map(|i| {
+        if aml.get(i..i + 4)? != b"_S5_" {
+            return None;
+        }
+        let named = match i {
+            0 => false,
+            1 => aml[0] == NAME_OP,
+            _ => aml[i - 1] == NAME_OP || (aml[i - 1] == ROOT && aml[i - 2] == NAME_OP),
+        };
+        if !named || *aml.get(i + 4)? != PACKAGE_OP {
+            return None;
+        }
+        // PkgLength: bits 7-6 of its first byte count the bytes that follow it.
+        let mut at = i + 5;
+        at += 1 + usize::from(*aml.get(at)? >> 6);
+        let count = *aml.get(at)?;
+        at += 1;
+        let a = integer(aml, &mut at)?;
+        let b = if count >= 2 {
+            integer(aml, &mut at)?
+        } else {
+            0
+        };
+        Some((a, b))
+    })
+}
+
+/// One small AML integer at `at` (moved past it), or None for anything else.
+fn integer(aml: &[u8], at: &mut usize) -> Option<u16> {
+    let (value, len) = match *aml.get(*at)? {
+        0x00 => (0, 1),
+        0x01 => (1, 1),
+        0x0a => (u16::from(*aml.get(*at + 1)?), 2),
+        0x0b => (le(aml.get(*at + 1..*at + 3)?) as u16, 3),
+        _ => return None,
+    };
+    *at += len;
+    // SLP_TYP has three bits.
+    (value <= 7).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Physical memory for the tests: tables at addresses.
+    struct Memory(BTreeMap<u64, Vec<u8>>);
+
+    impl Memory {
+        fn read(&self, address: u64, len: usize) -> Option<&[u8]> {
+            let (start, bytes) = self.0.range(..=address).next_back()?;
+            let offset = usize::try_from(address - start).ok()?;
+            bytes.get(offset..offset.checked_add(len)?)
+        }
+    }
+
+    /// A table with a correct header (length and checksum) around `body`.
+    fn sdt(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(signature);
+        t.extend_from_slice(&((HEADER + body.len()) as u32).to_le_bytes());
+        t.push(2); // revision
+        t.push(0); // checksum, set below
+        t.extend_from_slice(b"BTSCRPBOOTSCRP\x01\0\0\0TEST\x01\0\0\0");
+        assert_eq!(t.len(), HEADER);
+        t.extend_from_slice(body);
+        let sum = t.iter().fold(0u8, |s, b| s.wrapping_add(*b));
+        t[9] = 0u8.wrapping_sub(sum);
+        t
+    }
+
+    /// A FADT body of `len` bytes (after the header) with the fields the code reads.
+    fn fadt_body(dsdt: u32, pm1a: u32, pm1b: u32, len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; len];
+        let mut put = |offset: usize, bytes: &[u8]| {
+            if offset - HEADER + bytes.len() <= len {
+                f[offset - HEADER..offset - HEADER + bytes.len()].copy_from_slice(bytes);
+            }
+        };
+        put(40, &dsdt.to_le_bytes());
+        put(48, &0xb2u32.to_le_bytes());
+        put(52, &[0xf1]);
+        put(64, &pm1a.to_le_bytes());
+        put(68, &pm1b.to_le_bytes());
+        f
+    }
+
+    /// AML of a scope with `\_S5` as iasl writes it, among other names.
+    fn s5_aml(a: u8, b: u8) -> Vec<u8> {
+        let mut aml = Vec::new();
+        // Name (_S4_, Package (0x04) { 0x06, 0x06, Zero, Zero }): must not be taken for \_S5.
+        aml.extend_from_slice(&[0x08, b'_', b'S', b'4', b'_', 0x12, 0x08, 0x04]);
+        aml.extend_from_slice(&[0x0a, 0x06, 0x0a, 0x06, 0x00, 0x00]);
+        // A string that mentions _S5_ without being the name.
+        aml.extend_from_slice(&[0x0d, b'_', b'S', b'5', b'_', 0x00]);
+        aml.extend_from_slice(&[0x08, b'\\', b'_', b'S', b'5', b'_', 0x12, 0x0a, 0x04]);
+        for v in [a, b] {
+            match v {
+                0 => aml.push(0x00),
+                1 => aml.push(0x01),
+                v => aml.extend_from_slice(&[0x0a, v]),
+            }
+        }
+        aml.extend_from_slice(&[0x00, 0x00]);
+        aml
+    }
+
+    fn machine(xsdt: bool, fadt: Vec<u8>, dsdt: Vec<u8>) -> Memory {
+        let mut m = BTreeMap::new();
+        let root = if xsdt {
+            let mut body = 0x3000u64.to_le_bytes().to_vec(); // something else first: no table there
+            body.extend_from_slice(&0x2000u64.to_le_bytes());
+            sdt(b"XSDT", &body)
+        } else {
+            let mut body = 0x3000u32.to_le_bytes().to_vec();
+            body.extend_from_slice(&0x2000u32.to_le_bytes());
+            sdt(b"RSDT", &body)
+        };
+        m.insert(0x1000, root);
+        m.insert(0x2000, fadt);
+        m.insert(0x3000, sdt(b"APIC", &[0; 8]));
+        m.insert(0x4000, dsdt);
+        Memory(m)
+    }
+
+    fn find(m: &Memory, xsdt: bool) -> Result<SoftOff, &'static str> {
+        soft_off(0x1000, xsdt, &|a, l| m.read(a, l))
+    }
+
+    #[test]
+    fn finds_the_ports_and_sleep_types_through_rsdt_and_xsdt() {
+        for xsdt in [false, true] {
+            let fadt = sdt(b"FACP", &fadt_body(0x4000, 0x604, 0, 244 - HEADER));
+            let m = machine(xsdt, fadt, sdt(b"DSDT", &s5_aml(5, 5)));
+            assert_eq!(
+                find(&m, xsdt),
+                Ok(SoftOff {
+                    pm1a_control: 0x604,
+                    pm1b_control: 0,
+                    sleep_type_a: 5,
+                    sleep_type_b: 5,
+                    smi_command: 0xb2,
+                    acpi_enable: 0xf1,
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn reads_zero_and_one_ops_and_an_acpi_1_fadt() {
+        // An ACPI 1.0 FADT (116 bytes) has no 64-bit fields.
+        let fadt = sdt(b"FACP", &fadt_body(0x4000, 0x4004, 0x4008, 116 - HEADER));
+        let m = machine(false, fadt, sdt(b"DSDT", &s5_aml(0, 1)));
+        let off = find(&m, false).unwrap();
+        assert_eq!((off.sleep_type_a, off.sleep_type_b), (0, 1));
+        assert_eq!((off.pm1a_control, off.pm1b_control), (0x4004, 0x4008));
+    }
+
+    #[test]
+    fn the_extended_pm1a_address_is_used_when_the_legacy_one_is_zero() {
+        let mut body = fadt_body(0x4000, 0, 0, 244 - HEADER);
+        body[172 - HEADER] = 1; // system I/O
+        body[176 - HEADER..184 - HEADER].copy_from_slice(&0xb004u64.to_le_bytes());
+        let m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
+        assert_eq!(find(&m, true).unwrap().pm1a_control, 0xb004);
+        // In memory space instead: not a port this can write.
+        body[172 - HEADER] = 0;
+        let m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
+        assert_eq!(find(&m, true), Err("the FADT names no PM1a control port"));
+    }
+
+    #[test]
+    fn broken_tables_are_errors() {
+        let good_fadt = || sdt(b"FACP", &fadt_body(0x4000, 0x604, 0, 244 - HEADER));
+        let good_dsdt = || sdt(b"DSDT", &s5_aml(5, 5));
+
+        // A byte changed after the checksum was made.
+        let mut fadt = good_fadt();
+        fadt[64] ^= 1;
+        let m = machine(false, fadt, good_dsdt());
+        assert_eq!(find(&m, false), Err("no valid FADT"));
+
+        // The root is not where the boot loader said.
+        let m = machine(false, good_fadt(), good_dsdt());
+        assert_eq!(
+            soft_off(0x5000, false, &|a, l| m.read(a, l)),
+            Err("no valid root table (RSDT/XSDT)")
+        );
+        // An XSDT read as an RSDT.
+        let m = machine(true, good_fadt(), good_dsdt());
+        assert_eq!(find(&m, false), Err("no valid root table (RSDT/XSDT)"));
+
+        // A DSDT that claims more bytes than there are.
+        let mut dsdt = good_dsdt();
+        dsdt[4..8].copy_from_slice(&4096u32.to_le_bytes());
+        let m = machine(false, good_fadt(), dsdt);
+        assert_eq!(find(&m, false), Err("no valid DSDT"));
+
+        // A table length below the header's own, and an absurd one.
+        for length in [10u32, u32::MAX] {
+            let mut fadt = good_fadt();
+            fadt[4..8].copy_from_slice(&length.to_le_bytes());
+            let m = machine(false, fadt, good_dsdt());
+            assert_eq!(find(&m, false), Err("no valid FADT"));
+        }
+
+        // No \_S5 at all, or one this cannot read.
+        let m = machine(
+            false,
+            good_fadt(),
+            sdt(b"DSDT", &[0x08, b'_', b'S', b'4', b'_']),
+        );
+        assert_eq!(
+            find(&m, false),
+            Err("the DSDT has no \\_S5 package this can read")
+        );
+    }
+
+    #[test]
+    fn s5_survives_every_truncation_and_odd_values() {
+        let aml = s5_aml(5, 5);
+        assert_eq!(s5(&aml), Some((5, 5)));
+        for end in 0..aml.len() {
+            // Cut anywhere: an answer only once both values are there, never a panic.
+            let found = s5(&aml[..end]);
+            assert!(found.is_none() || found == Some((5, 5)), "{end}: {found:?}");
+        }
+        // Eight does not fit SLP_TYP's three bits; a method call is not a constant.
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x02, 0x0a, 8, 0x00]),
+            None
+        );
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x02, 0x14, 0x00]),
+            None
+        );
+        // A package of one value; a PkgLength of two bytes; a word constant.
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x12, 0x03, 0x01, 0x0a, 3]),
+            Some((3, 0))
+        );
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x12, 0x40, 0x00, 0x02, 0x0b, 2, 0, 0x01]),
+            Some((2, 1))
+        );
+        // The name at the very start, without a NameOp: not a declaration.
+        assert_eq!(s5(b"_S5_\x12\x04\x02\x00\x00"), None);
+    }
+}
