@@ -409,7 +409,13 @@ impl Machine<'_> {
                     iterable,
                     body,
                 } = &**f;
-                let mut ints = self.range_bounds(iterable);
+                // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
+                // same checks, the same bytes counted), for size.
+                let mut ints = if cfg!(feature = "std") {
+                    self.range_bounds(iterable)
+                } else {
+                    None
+                };
                 let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
                 let seq = match ints {
                     Some(_) => {
