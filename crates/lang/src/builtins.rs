@@ -342,7 +342,7 @@ impl Machine<'_> {
         self.pop_to(base);
         match result {
             Ok(v) => Ok(crate::value::relay(v)),
-            Err(m) => Err(crate::eval::error(m)),
+            Err(m) => Err(self.at(m, Default::default())),
         }
     }
 

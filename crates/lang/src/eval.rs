@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
 use crate::builtins::{range_len, RANGE};
@@ -14,7 +14,13 @@ use crate::value::{
 };
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
-pub(crate) type R<T> = Result<T, Box<ScriptError>>;
+/// The evaluator's result: a value, or an error raised, which waits in [`Machine::error`]. A result of a value
+/// or this marker is a value's two words, which come back in registers; a `Result` that held the error came back
+/// through memory, at every node the evaluator walks.
+pub(crate) type R<T> = Result<T, Raised>;
+/// An error was raised: [`Machine::error`] holds it.
+#[derive(Debug)]
+pub(crate) struct Raised;
 /// An error without a position yet: the node that sees it adds its own.
 pub(crate) type Fault = String;
 
@@ -23,24 +29,6 @@ pub(crate) type Fault = String;
 #[inline(never)]
 pub(crate) fn fault(parts: &[&str]) -> Fault {
     parts.concat()
-}
-
-/// An error at no position yet (the caller adds one).
-#[cold]
-#[inline(never)]
-pub(crate) fn error(message: Fault) -> Box<ScriptError> {
-    at(message, Pos::default())
-}
-
-/// Gives an error the position of the node it passes through, if it has none yet.
-#[cold]
-#[inline(never)]
-pub(crate) fn place(mut e: Box<ScriptError>, pos: Pos) -> Box<ScriptError> {
-    if e.line == 0 {
-        e.line = pos.line;
-        e.col = pos.col;
-    }
-    e
 }
 
 /// Gives an error the file it happened in, if it has none yet.
@@ -52,23 +40,10 @@ pub(crate) fn in_file(e: &mut ScriptError, file: &str) {
     }
 }
 
-/// An error at `pos` about the type of `v`: `message` then the type's name.
+/// A runtime error at `pos` (line 0: at no position yet).
 #[cold]
 #[inline(never)]
-fn wrong(message: &str, v: &Value, pos: Pos) -> Box<ScriptError> {
-    at(fault(&[message, v.type_name()]), pos)
-}
-
-#[cold]
-#[inline(never)]
-fn at_str(message: &str, pos: Pos) -> Box<ScriptError> {
-    at(String::from(message), pos)
-}
-
-/// An error at `pos` (line 0: at no position yet).
-#[cold]
-#[inline(never)]
-fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
+pub(crate) fn runtime_error(message: Fault, pos: Pos) -> Box<ScriptError> {
     Box::new(ScriptError {
         file: String::new(),
         line: pos.line,
@@ -82,14 +57,15 @@ fn at(message: Fault, pos: Pos) -> Box<ScriptError> {
 
 const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
 
-/// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this comes
-/// back in registers: a `Result` of it came back through memory, on every statement.
+/// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this is one
+/// byte.
 pub(crate) enum Flow {
     Normal,
     Break,
     Continue,
     Return,
-    Error(Box<ScriptError>),
+    /// An error was raised: [`Machine::error`] holds it.
+    Error,
 }
 
 /// `?` for functions that return a [`Flow`].
@@ -97,7 +73,7 @@ macro_rules! attempt {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(e) => return Flow::Error(e),
+            Err(Raised) => return Flow::Error,
         }
     };
 }
@@ -117,6 +93,8 @@ pub(crate) struct Machine<'p> {
     pub stack_limit: usize,
     pub ret: Value,
     pub platform: &'p mut dyn Platform,
+    /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
+    pub error: Cell<Option<Box<ScriptError>>>,
 }
 
 /// Where this function's frame is on the native stack (to measure how much of it the script uses).
@@ -187,11 +165,53 @@ impl Machine<'_> {
         }
     }
 
+    /// Raises an error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn raise(&self, e: Box<ScriptError>) -> Raised {
+        self.error.set(Some(e));
+        Raised
+    }
+
+    /// Raises an error at `pos` (line 0: at no position yet).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn at(&self, message: Fault, pos: Pos) -> Raised {
+        self.raise(runtime_error(message, pos))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn at_str(&self, message: &str, pos: Pos) -> Raised {
+        self.at(String::from(message), pos)
+    }
+
+    /// Raises an error at `pos` about the type of `v`: `message` then the type's name.
+    #[cold]
+    #[inline(never)]
+    fn wrong(&self, message: &str, v: &Value, pos: Pos) -> Raised {
+        self.at(fault(&[message, v.type_name()]), pos)
+    }
+
+    /// Gives the raised error the position of the node it passes through, if it has none yet.
+    #[cold]
+    #[inline(never)]
+    fn place(&self, pos: Pos) -> Raised {
+        if let Some(mut e) = self.error.take() {
+            if e.line == 0 {
+                e.line = pos.line;
+                e.col = pos.col;
+            }
+            self.error.set(Some(e));
+        }
+        Raised
+    }
+
     /// `reserve`, with the error at `pos`.
     #[inline(never)]
     fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
         if self.too_much(bytes) {
-            return Err(at_str(OUT_OF_MEMORY, pos));
+            return Err(self.at_str(OUT_OF_MEMORY, pos));
         }
         Ok(())
     }
@@ -213,18 +233,18 @@ impl Machine<'_> {
     fn step(&mut self, pos: Pos) -> R<()> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = at_str("step budget exhausted", pos);
+            let mut e = runtime_error(String::from("step budget exhausted"), pos);
             e.fatal = true;
-            return Err(e);
+            return Err(self.raise(e));
         }
         Ok(())
     }
 
     #[cold]
     #[inline(never)]
-    fn unknown(&self, global: u32, pos: Pos) -> Box<ScriptError> {
+    fn unknown(&self, global: u32, pos: Pos) -> Raised {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
-        at(fault(&["unknown name '", name, "'"]), pos)
+        self.at(fault(&["unknown name '", name, "'"]), pos)
     }
 
     /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
@@ -358,8 +378,7 @@ impl Machine<'_> {
                     attempt!(self.step(cond.pos));
                     match self.block(body) {
                         Flow::Break => break,
-                        // `forget`: these own nothing, and their drop was a call of the drop glue.
-                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
+                        Flow::Normal | Flow::Continue => {}
                         other => return other,
                     }
                 }
@@ -390,7 +409,13 @@ impl Machine<'_> {
                     iterable,
                     body,
                 } = &**f;
-                let mut ints = self.range_bounds(iterable);
+                // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
+                // same checks, the same bytes counted), for size.
+                let mut ints = if cfg!(feature = "std") {
+                    self.range_bounds(iterable)
+                } else {
+                    None
+                };
                 let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
                 let seq = match ints {
                     Some(_) => {
@@ -419,11 +444,8 @@ impl Machine<'_> {
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                         other => {
-                            return Flow::Error(wrong(
-                                "cannot iterate over a ",
-                                other,
-                                iterable.pos,
-                            ))
+                            self.wrong("cannot iterate over a ", other, iterable.pos);
+                            return Flow::Error;
                         }
                     };
                     let Some(item) = item else { break };
@@ -432,8 +454,7 @@ impl Machine<'_> {
                     self.declare(Var::Local(*var), captured.get(), item);
                     match self.block(body) {
                         Flow::Break => break,
-                        // `forget`: these own nothing, and their drop was a call of the drop glue.
-                        f @ (Flow::Normal | Flow::Continue) => core::mem::forget(f),
+                        Flow::Normal | Flow::Continue => {}
                         other => return other,
                     }
                 }
@@ -448,14 +469,19 @@ impl Machine<'_> {
                 // A call gives back the frame base, depth and closure as it returns, with an error too; only
                 // the stack may still hold what an unfinished expression pushed (the arguments of a call).
                 let stack = self.stack.len();
-                match self.block(body) {
-                    Flow::Error(e) if !e.fatal => {
-                        self.stack.truncate(stack);
-                        self.declare(Var::Local(*var), captured.get(), Value::string(e.message));
-                        return self.block(handler);
+                let result = self.block(body);
+                if let Flow::Error = result {
+                    match self.error.take() {
+                        Some(e) if !e.fatal => {
+                            self.stack.truncate(stack);
+                            let message = Value::string(e.message);
+                            self.declare(Var::Local(*var), captured.get(), message);
+                            return self.block(handler);
+                        }
+                        e => self.error.set(e),
                     }
-                    result => return result,
                 }
+                return result;
             }
             _ => {}
         }
@@ -515,7 +541,7 @@ impl Machine<'_> {
                 let v = self.eval(value)?;
                 self.set_item(&container, Value::str(name), v, target.pos)
             }
-            _ => Err(at_str("cannot assign to this", target.pos)),
+            _ => Err(self.at_str("cannot assign to this", target.pos)),
         }
     }
 
@@ -558,7 +584,7 @@ impl Machine<'_> {
                     total += p.0.len();
                     self.stack.push(Value::Str(p));
                 }
-                other => return Err(wrong("cannot add str and ", &other, e.pos)),
+                other => return Err(self.wrong("cannot add str and ", &other, e.pos)),
             }
         }
         self.hold(total, value.pos)?;
@@ -594,7 +620,7 @@ impl Machine<'_> {
                 let len = items.len();
                 match index_in(*i, len) {
                     Some(i) => items[i] = v,
-                    None => return Err(at_str("index out of range", pos)),
+                    None => return Err(self.at_str("index out of range", pos)),
                 }
                 return Ok(());
             }
@@ -607,7 +633,7 @@ impl Machine<'_> {
             (Value::Map(_), _) => ("a map key must be a str, not ", &key),
             _ => ("cannot assign into a ", container),
         };
-        Err(wrong(message, what, pos))
+        Err(self.wrong(message, what, pos))
     }
 
     /// The truth of a condition: on the host, a comparison of int leaves (`i < n`) is decided without a call
@@ -797,7 +823,8 @@ impl Machine<'_> {
         for (name, arg) in keywords {
             named.push((name.clone(), self.eval(arg)?));
         }
-        self.call(f, base, named).map_err(|err| place(err, e.pos))
+        self.call(f, base, named)
+            .map_err(|Raised| self.place(e.pos))
     }
 
     /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
@@ -809,7 +836,7 @@ impl Machine<'_> {
                 Value::Int(n) => {
                     let n = n
                         .checked_neg()
-                        .ok_or_else(|| at_str("integer overflow", e.pos))?;
+                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?;
                     return Ok(Value::Int(n));
                 }
                 other => ("cannot negate a ", "", "", other),
@@ -843,7 +870,7 @@ impl Machine<'_> {
             }
             _ => return Ok(Value::Nil),
         };
-        Err(at(fault(&[what, name, of, v.type_name()]), e.pos))
+        Err(self.at(fault(&[what, name, of, v.type_name()]), e.pos))
     }
 
     #[inline(never)]
@@ -895,10 +922,10 @@ impl Machine<'_> {
                     }
                     _ => ("cannot index a ", container),
                 };
-                return Err(wrong(message, what, pos));
+                return Err(self.wrong(message, what, pos));
             }
         };
-        found.ok_or_else(|| at_str("index out of range", pos))
+        found.ok_or_else(|| self.at_str("index out of range", pos))
     }
 
     /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
@@ -943,9 +970,9 @@ impl Machine<'_> {
             _ => "",
         };
         if !message.is_empty() {
-            return Err(at_str(message, pos));
+            return Err(self.at_str(message, pos));
         }
-        Err(at(
+        Err(self.at(
             fault(&[
                 "cannot ",
                 VERBS[op as usize],
@@ -970,7 +997,7 @@ impl Machine<'_> {
             }
             other => {
                 self.stack.truncate(base);
-                Err(wrong("cannot call a ", &other, Pos::default()))
+                Err(self.wrong("cannot call a ", &other, Pos::default()))
             }
         }
     }
@@ -1014,14 +1041,23 @@ impl Machine<'_> {
         self.pop_to(base);
         match result {
             Flow::Return => Ok(take(&mut self.ret)),
-            Flow::Error(mut e) => {
-                if e.line != 0 {
-                    in_file(&mut e, &closure.def.file);
-                }
-                Err(e)
-            }
+            Flow::Error => Err(self.located(&closure.def.file)),
             _ => Ok(Value::Nil),
         }
+    }
+
+    /// Gives the raised error the file of the function it left, if it has a position (one without a position is
+    /// placed by the call, which is in the caller's file).
+    #[cold]
+    #[inline(never)]
+    fn located(&self, file: &str) -> Raised {
+        if let Some(mut e) = self.error.take() {
+            if e.line != 0 {
+                in_file(&mut e, file);
+            }
+            self.error.set(Some(e));
+        }
+        Raised
     }
 
     /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
@@ -1042,7 +1078,7 @@ impl Machine<'_> {
             }
         };
         self.stack.truncate(base);
-        Err(error(fault(&[&m, " to ", &def.name])))
+        Err(self.at(fault(&[&m, " to ", &def.name]), Pos::default()))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -1060,7 +1096,7 @@ impl Machine<'_> {
             return Ok(());
         };
         self.stack.truncate(base);
-        Err(at_str(m, Pos::default()))
+        Err(self.at_str(m, Pos::default()))
     }
 }
 

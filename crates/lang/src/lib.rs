@@ -36,6 +36,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 pub use ast::Pos;
 pub use builtins::{help_text, Platform, Primitive};
@@ -232,6 +233,7 @@ impl Interpreter {
             stack_limit: self.config.stack_limit,
             ret: Value::Nil,
             platform,
+            error: Cell::new(None),
         };
         // Empty: every run leaves it so.
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
@@ -247,7 +249,10 @@ impl Interpreter {
         core::mem::forget(core::mem::replace(&mut self.stack, machine.stack));
         self.stack.clear();
         match result {
-            Flow::Error(e) => Err(e),
+            Flow::Error => Err(machine
+                .error
+                .take()
+                .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
             _ => Ok(value),
         }
     }
