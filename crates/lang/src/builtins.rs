@@ -659,10 +659,11 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
-        (Value::Str(s), Value::Str(t)) => s.0.find(&*t.0).is_some(),
-        (Value::Bytes(s), Value::Bytes(t)) => {
-            t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
-        }
+        (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
+            x.as_bytes().unwrap_or_default(),
+            v.as_bytes().unwrap_or_default(),
+        )
+        .is_some(),
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return wrong("a str to look for", v),
@@ -671,6 +672,19 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
         _ => return wrong("a str, bytes, list or map", x),
     };
     Ok(Value::bool(found))
+}
+
+/// Where `needle` first occurs in `hay`. A plain scan, for strs too (a match of UTF-8 in UTF-8 starts at a char):
+/// the library's substring search costs the payload a kilobyte.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(rest) = hay.get(at..) {
+        if rest.starts_with(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
@@ -694,7 +708,7 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             let mut rest = s;
             loop {
-                let at = rest.find(sep);
+                let at = find(rest.as_bytes(), sep.as_bytes());
                 parts.push(Value::str(
                     rest.get(..at.unwrap_or(rest.len())).unwrap_or_default(),
                 ));
