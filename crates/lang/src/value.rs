@@ -462,6 +462,10 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
+    // Values of two types differ; the arms below then need not tell the type of `b` again.
+    if core::mem::discriminant(a) != core::mem::discriminant(b) {
+        return Some(false);
+    }
     Some(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::True, Value::True) | (Value::False, Value::False) => true,
