@@ -351,15 +351,14 @@ impl Machine<'_> {
         if !keywords.is_empty() || self.stack.len() - base != arity(i) {
             bind_builtin(i, &mut self.stack, base, keywords).map_err(error)?;
         }
+        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here). They take
+        // their arguments off the stack; the core ones work on them in place.
+        if let Some(p) = PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
+            let args = self.stack.split_off(base);
+            return self.platform.primitive(*p, args).map_err(error);
+        }
         let mut stack = core::mem::take(&mut self.stack);
-        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
-        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
-            Some(p) => self
-                .platform
-                .primitive(*p, stack.split_off(base))
-                .map_err(error),
-            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
-        };
+        let result = CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default());
         self.stack = stack;
         result
     }
