@@ -106,7 +106,7 @@ impl Drop for Blob {
 impl Drop for List {
     fn drop(&mut self) {
         count(0, self.counted.get());
-        drop_all(self.items.take());
+        drop_all(core::mem::take(self.items.get_mut()));
     }
 }
 impl Drop for Map {
