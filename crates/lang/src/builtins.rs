@@ -853,6 +853,8 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Opt
     let text = message(m, failure, first(args))?;
     let echo = args[1].truthy();
     m.platform.write(&text);
+    // Freed before the wait for the line, on one path rather than on each way out.
+    drop(text);
     let line = done(failure, m.platform.read_line(echo))?;
     room(m, failure, line.len())?;
     Some(Value::string(line))
