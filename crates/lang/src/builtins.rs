@@ -1,12 +1,14 @@
 //! The built-in functions: one table of names, parameters and one-line help; the pure ones are here, the
 //! platform ones go through [`Platform`].
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::eval::{bind, fault, Fault, Machine, R};
+use crate::eval::{bind, error, fault, Fault, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
+use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -83,8 +85,9 @@ impl Primitive {
     }
 }
 
-/// A built-in written in Rust: the machine and its arguments, one per parameter (defaults filled in).
-type Core = fn(&mut Machine<'_>, &mut [Value]) -> Result<Value, Fault>;
+/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in) and where it
+/// puts its error ([`Failure`]); it returns `None` when it failed.
+type Core = fn(&mut Machine<'_>, &mut [Value], &mut Failure) -> Option<Value>;
 
 /// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
 /// These lines are the table itself (names, parameters and defaults are read from them), which keeps it to its
@@ -340,41 +343,85 @@ impl Machine<'_> {
     ) -> R<Value> {
         let result = self.run_builtin(index, base, keywords);
         self.pop_to(base);
-        match result {
-            Ok(v) => Ok(crate::value::relay(v)),
-            Err(m) => Err(self.at(m, Default::default())),
-        }
+        result.map(crate::value::relay)
     }
 
     /// [`Self::builtin`] but for taking the arguments off the stack.
-    fn run_builtin(
-        &mut self,
-        i: usize,
-        base: usize,
-        keywords: Vec<(Rc<str>, Value)>,
-    ) -> Result<Value, Fault> {
+    fn run_builtin(&mut self, i: usize, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
         if i >= COUNT {
             return Ok(Value::Nil);
         }
         if !keywords.is_empty() || self.stack.len() - base != arity(i) {
-            bind_builtin(i, &mut self.stack, base, keywords)?;
+            bind_builtin(i, &mut self.stack, base, keywords).map_err(|m| self.fail(m))?;
+        }
+        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here). They take
+        // their arguments off the stack; the core ones work on them in place.
+        if let Some(p) = PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
+            let args = self.stack.split_off(base);
+            return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
         let mut stack = core::mem::take(&mut self.stack);
-        // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here).
-        let result = match PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
-            Some(p) => self.platform.primitive(*p, stack.split_off(base)),
-            None => CORE[i.min(CORE.len() - 1)](self, stack.get_mut(base..).unwrap_or_default()),
-        };
+        let mut failure = Ok(());
+        let args = stack.get_mut(base..).unwrap_or_default();
+        let result = CORE[i.min(CORE.len() - 1)](self, args, &mut failure);
         self.stack = stack;
-        result
+        match result {
+            Some(v) => Ok(v),
+            // A built-in that returns `None` has put its error in `failure`.
+            None => match failure {
+                Ok(()) => Ok(Value::Nil),
+                Err(e) => Err(self.raise(e)),
+            },
+        }
     }
 }
+
+/// Where a built-in puts its error: `Ok(())` until it fails. A built-in returns `None` when it failed: an
+/// `Option<Value>` comes back in two registers, where a `Result` of a value and an error came back through memory.
+type Failure = Result<(), Box<ScriptError>>;
 
 /// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
 /// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
 #[cold]
-fn wrong(expected: &str, got: &Value) -> Fault {
-    fault(&["expected ", expected, ", not ", got.type_name()])
+fn wrong(failure: &mut Failure, expected: &str, got: &Value) -> Option<Value> {
+    refuse(
+        failure,
+        fault(&["expected ", expected, ", not ", got.type_name()]),
+    )
+}
+
+/// The error of a fixed message.
+#[cold]
+#[inline(never)]
+fn fail(failure: &mut Failure, message: &str) -> Option<Value> {
+    refuse(failure, String::from(message))
+}
+
+/// Fails with this message.
+#[cold]
+#[inline(never)]
+fn refuse(failure: &mut Failure, message: Fault) -> Option<Value> {
+    // A built-in fails once: what this replaces is `Ok(())`, which needs no drop.
+    core::mem::forget(core::mem::replace(failure, Err(error(message))));
+    None
+}
+
+/// The value of a result, or `None` with its error put in `failure`.
+fn done<T>(failure: &mut Failure, result: Result<T, Fault>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(message) => {
+            // `None`, which needs no drop.
+            core::mem::forget(refuse(failure, message));
+            None
+        }
+    }
+}
+
+/// [`Machine::reserve`] with the built-ins' error.
+#[inline(never)]
+fn room(m: &Machine<'_>, failure: &mut Failure, bytes: usize) -> Option<()> {
+    done(failure, m.reserve(bytes))
 }
 
 fn first(args: &[Value]) -> &Value {
@@ -382,42 +429,43 @@ fn first(args: &[Value]) -> &Value {
 }
 
 /// The text form, counted against the memory limit.
-fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> Result<(), Fault> {
+fn text_form(m: &Machine<'_>, failure: &mut Failure, v: &Value, out: &mut String) -> Option<()> {
     if write_value(out, v, false, 0).is_none() {
-        return Err(String::from("value nested too deeply"));
+        fail(failure, "value nested too deeply")?;
     }
-    m.reserve(out.len())
+    room(m, failure, out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn print(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let mut out = String::new();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        text_form(m, v, &mut out)?;
+        text_form(m, failure, v, &mut out)?;
     }
     out.push('\n');
     m.platform.write(&out);
-    Ok(Value::Nil)
+    Some(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn str_(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     if let Value::Str(_) = first(args) {
-        return Ok(first(args).clone());
+        return Some(first(args).clone());
     }
-    Ok(Value::string(message(m, first(args))?))
+    Some(Value::string(message(m, failure, first(args))?))
 }
 
-fn int(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn int(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let s = match first(args) {
-        Value::Int(_) => return Ok(first(args).clone()),
+        Value::Int(_) => return Some(first(args).clone()),
         Value::Str(t) => &*t.0,
-        other => return Err(wrong("a str", other)),
+        other => return wrong(failure, "a str", other),
     };
-    parse_int(s)
-        .map(Value::Int)
-        .ok_or_else(|| fault(&["invalid int '", s, "'"]))
+    match parse_int(s) {
+        Some(n) => Some(Value::Int(n)),
+        None => refuse(failure, fault(&["invalid int '", s, "'"])),
+    }
 }
 
 /// A str of decimal or `0x` digits, with a sign and white space around allowed, as an int. By hand rather than
@@ -450,22 +498,22 @@ fn parse_int(s: &str) -> Option<i64> {
     }
 }
 
-fn len(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn len(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let n = match first(args) {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
         Value::Map(m) => m.entries.borrow().len(),
-        other => return Err(wrong("a str, bytes, list or map", other)),
+        other => return wrong(failure, "a str, bytes, list or map", other),
     };
-    Ok(Value::Int(n as i64))
+    Some(Value::Int(n as i64))
 }
 
-fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    Ok(Value::str(first(args).type_name()))
+fn type_(_: &mut Machine<'_>, args: &mut [Value], _: &mut Failure) -> Option<Value> {
+    Some(Value::str(first(args).type_name()))
 }
 
-fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn hex(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let mut out = String::new();
     match first(args) {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
@@ -475,28 +523,28 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             }
             push_hex_number(&mut out, n.unsigned_abs());
         }
-        other => return Err(wrong("bytes or an int", other)),
+        other => return wrong(failure, "bytes or an int", other),
     }
-    Ok(Value::string(out))
+    Some(Value::string(out))
 }
 
-fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn unhex(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Str(s) = first(args) else {
-        return Err(wrong("a str", first(args)));
+        return wrong(failure, "a str", first(args));
     };
     let s = s.0.as_bytes();
     if s.len() % 2 != 0 {
-        return Err(String::from("odd number of hex digits"));
+        return fail(failure, "odd number of hex digits");
     }
-    m.reserve(s.len() / 2)?;
+    room(m, failure, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
     for pair in s.chunks_exact(2) {
         let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
-            return Err(String::from("not a hex digit"));
+            return fail(failure, "not a hex digit");
         };
         out.push(high << 4 | low);
     }
-    Ok(Value::bytes(out))
+    Some(Value::bytes(out))
 }
 
 /// The value of a hex digit, either case.
@@ -504,32 +552,32 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn bytes(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn bytes(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match first(args) {
         Value::List(l) => {
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
                 match v {
                     Value::Int(n @ 0..=255) => out.push(*n as u8),
-                    _ => return Err(String::from("a byte must be an int 0-255")),
+                    _ => return fail(failure, "a byte must be an int 0-255"),
                 }
             }
-            Ok(Value::bytes(out))
+            Some(Value::bytes(out))
         }
-        Value::Bytes(_) => Ok(first(args).clone()),
-        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
-        other => Err(wrong("a str", other)),
+        Value::Bytes(_) => Some(first(args).clone()),
+        Value::Str(t) => Some(Value::bytes(t.0.clone().into_bytes())),
+        other => wrong(failure, "a str", other),
     }
 }
 
-fn text(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn text(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match first(args) {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
-            Ok(s) => Ok(Value::str(s)),
-            Err(_) => Err(String::from("bytes are not valid UTF-8")),
+            Ok(s) => Some(Value::str(s)),
+            Err(_) => fail(failure, "bytes are not valid UTF-8"),
         },
-        Value::Str(_) => Ok(first(args).clone()),
-        other => Err(wrong("bytes", other)),
+        Value::Str(_) => Some(first(args).clone()),
+        other => wrong(failure, "bytes", other),
     }
 }
 
@@ -549,23 +597,23 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     Some(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn slice(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let x = first(args);
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
-        other => return Err(wrong("a str, bytes or list", other)),
+        other => return wrong(failure, "a str, bytes or list", other),
     };
     let Some(start) = bound(&args[1], len, 0) else {
-        return Err(wrong("an int", &args[1]));
+        return wrong(failure, "an int", &args[1]);
     };
     let Some(end) = bound(&args[2], len, len) else {
-        return Err(wrong("an int", &args[2]));
+        return wrong(failure, "an int", &args[2]);
     };
     let end = end.max(start);
-    m.reserve((end - start) * ITEM_BYTES)?;
-    Ok(match x {
+    room(m, failure, (end - start) * ITEM_BYTES)?;
+    Some(match x {
         Value::Str(t) => {
             // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
             // rest of the text could hold, then char by char.
@@ -582,51 +630,51 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
     })
 }
 
-fn push(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn push(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match args {
         [Value::List(l), v] => {
-            m.reserve(ITEM_BYTES)?;
+            room(m, failure, ITEM_BYTES)?;
             let v = crate::value::take(v);
             l.items.borrow_mut().push(v);
             l.recount();
-            Ok(Value::Nil)
+            Some(Value::Nil)
         }
-        [other, ..] => Err(wrong("a list", other)),
-        [] => Ok(Value::Nil),
+        [other, ..] => wrong(failure, "a list", other),
+        [] => Some(Value::Nil),
     }
 }
 
-fn pop(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn pop(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match first(args) {
         Value::List(l) => {
             let Some(v) = l.items.borrow_mut().pop() else {
-                return Err(String::from("pop from an empty list"));
+                return fail(failure, "pop from an empty list");
             };
             l.recount();
-            Ok(v)
+            Some(v)
         }
-        other => Err(wrong("a list", other)),
+        other => wrong(failure, "a list", other),
     }
 }
 
-fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn keys(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match first(args) {
         Value::Map(map) => {
             let entries = map.entries.borrow();
-            m.reserve(entries.len() * ITEM_BYTES)?;
+            room(m, failure, entries.len() * ITEM_BYTES)?;
             let mut names = Vec::with_capacity(entries.len());
             for (k, _) in entries.iter() {
                 names.push(Value::str(k));
             }
-            Ok(Value::list(names))
+            Some(Value::list(names))
         }
-        other => Err(wrong("a map", other)),
+        other => wrong(failure, "a map", other),
     }
 }
 
-fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn remove(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Str(key) = &args[1] else {
-        return Err(wrong("a str", &args[1]));
+        return wrong(failure, "a str", &args[1]);
     };
     let key = &*key.0;
     match first(args) {
@@ -634,35 +682,49 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             let found = map.find(key);
             let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
             map.recount();
-            Ok(v.unwrap_or_default())
+            Some(v.unwrap_or_default())
         }
-        other => Err(wrong("a map", other)),
+        other => wrong(failure, "a map", other),
     }
 }
 
-fn contains(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn contains(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
-        (Value::Str(s), Value::Str(t)) => s.0.find(&*t.0).is_some(),
-        (Value::Bytes(s), Value::Bytes(t)) => {
-            t.0.is_empty() || s.0.windows(t.0.len()).any(|w| w == &t.0[..])
-        }
+        (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
+            x.as_bytes().unwrap_or_default(),
+            v.as_bytes().unwrap_or_default(),
+        )
+        .is_some(),
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
-        (Value::Str(_), _) => return Err(wrong("a str to look for", v)),
-        (Value::Bytes(_), _) => return Err(wrong("bytes to look for", v)),
-        (Value::Map(_), _) => return Err(wrong("a str key", v)),
-        _ => return Err(wrong("a str, bytes, list or map", x)),
+        (Value::Str(_), _) => return wrong(failure, "a str to look for", v),
+        (Value::Bytes(_), _) => return wrong(failure, "bytes to look for", v),
+        (Value::Map(_), _) => return wrong(failure, "a str key", v),
+        _ => return wrong(failure, "a str, bytes, list or map", x),
     };
-    Ok(Value::bool(found))
+    Some(Value::bool(found))
 }
 
-fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+/// Where `needle` first occurs in `hay`. A plain scan, for strs too (a match of UTF-8 in UTF-8 starts at a char):
+/// the library's substring search costs the payload a kilobyte.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(rest) = hay.get(at..) {
+        if rest.starts_with(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+fn split(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Str(s) = first(args) else {
-        return Err(wrong("a str", first(args)));
+        return wrong(failure, "a str", first(args));
     };
     let s = &*s.0;
-    m.reserve(s.len() * 2)?;
+    room(m, failure, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
     match &args[1] {
@@ -674,11 +736,11 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
         Value::Str(sep) => {
             let sep = &*sep.0;
             if sep.is_empty() {
-                return Err(String::from("empty separator"));
+                return fail(failure, "empty separator");
             }
             let mut rest = s;
             loop {
-                let at = rest.find(sep);
+                let at = find(rest.as_bytes(), sep.as_bytes());
                 parts.push(Value::str(
                     rest.get(..at.unwrap_or(rest.len())).unwrap_or_default(),
                 ));
@@ -688,18 +750,18 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
                 }
             }
         }
-        other => return Err(wrong("a str", other)),
+        other => return wrong(failure, "a str", other),
     }
-    m.reserve(parts.len() * ITEM_BYTES)?;
-    Ok(Value::list(parts))
+    room(m, failure, parts.len() * ITEM_BYTES)?;
+    Some(Value::list(parts))
 }
 
-fn join(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn join(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Str(sep) = &args[1] else {
-        return Err(wrong("a str", &args[1]));
+        return wrong(failure, "a str", &args[1]);
     };
     let Value::List(l) = first(args) else {
-        return Err(wrong("a list", first(args)));
+        return wrong(failure, "a list", first(args));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
@@ -707,38 +769,38 @@ fn join(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
             out.push_str(&sep.0);
         }
         let Value::Str(t) = item else {
-            return Err(wrong("a list of strs", item));
+            return wrong(failure, "a list of strs", item);
         };
         out.push_str(&t.0);
-        m.reserve(out.len())?;
+        room(m, failure, out.len())?;
     }
-    Ok(Value::string(out))
+    Some(Value::string(out))
 }
 
-fn trim(_: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn trim(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     match first(args) {
-        Value::Str(t) => Ok(Value::str(t.0.trim())),
-        other => Err(wrong("a str", other)),
+        Value::Str(t) => Some(Value::str(t.0.trim())),
+        other => wrong(failure, "a str", other),
     }
 }
 
-fn range(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn range(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Int(first) = *first(args) else {
-        return Err(wrong("an int", first(args)));
+        return wrong(failure, "an int", first(args));
     };
     let (mut a, b) = match args[1] {
         Value::Nil => (0, first),
         Value::Int(b) => (first, b),
-        ref other => return Err(wrong("an int", other)),
+        ref other => return wrong(failure, "an int", other),
     };
     let n = range_len(a, b);
-    m.reserve(n.saturating_mul(ITEM_BYTES))?;
+    room(m, failure, n.saturating_mul(ITEM_BYTES))?;
     let mut items = Vec::with_capacity(n);
     while a < b {
         items.push(Value::Int(a));
         a += 1;
     }
-    Ok(Value::list(items))
+    Some(Value::list(items))
 }
 
 /// The number of items of `range(a, b)`.
@@ -746,76 +808,77 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-fn message(m: &Machine<'_>, v: &Value) -> Result<String, Fault> {
+fn message(m: &Machine<'_>, failure: &mut Failure, v: &Value) -> Option<String> {
     let mut out = String::new();
-    text_form(m, v, &mut out)?;
-    Ok(out)
+    text_form(m, failure, v, &mut out)?;
+    Some(out)
 }
 
 /// The error whose message is the text form of `v` (or the error of making it).
-fn raise(m: &Machine<'_>, v: &Value) -> Result<Value, Fault> {
-    match message(m, v) {
-        Ok(text) | Err(text) => Err(text),
-    }
+fn raise(m: &Machine<'_>, failure: &mut Failure, v: &Value) -> Option<Value> {
+    let text = message(m, failure, v)?;
+    refuse(failure, text)
 }
 
-fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    raise(m, first(args))
+fn error_(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+    raise(m, failure, first(args))
 }
 
-fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn assert(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     if first(args).truthy() {
-        return Ok(Value::Nil);
+        return Some(Value::Nil);
     }
     match &args[1] {
-        Value::Nil => Err(String::from("assertion failed")),
-        v => raise(m, v),
+        Value::Nil => fail(failure, "assertion failed"),
+        v => raise(m, failure, v),
     }
 }
 
-fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
-    Ok(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
+fn time_ms(m: &mut Machine<'_>, _: &mut [Value], _: &mut Failure) -> Option<Value> {
+    Some(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
 }
 
-fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Int(ms) = *first(args) else {
-        return Err(wrong("an int", first(args)));
+        return wrong(failure, "an int", first(args));
     };
     if ms < 0 {
-        return Err(String::from("cannot sleep a negative time"));
+        return fail(failure, "cannot sleep a negative time");
     }
     m.platform.sleep_ms(ms as u64);
-    Ok(Value::Nil)
+    Some(Value::Nil)
 }
 
-fn help(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
+fn help(m: &mut Machine<'_>, _: &mut [Value], _: &mut Failure) -> Option<Value> {
     m.platform.write(HELP);
-    Ok(Value::Nil)
+    Some(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
-    let text = message(m, first(args))?;
+fn prompt(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+    let text = message(m, failure, first(args))?;
     let echo = args[1].truthy();
     m.platform.write(&text);
-    let line = m.platform.read_line(echo)?;
-    m.reserve(line.len())?;
-    Ok(Value::string(line))
+    // Freed before the wait for the line, on one path rather than on each way out.
+    drop(text);
+    let line = done(failure, m.platform.read_line(echo))?;
+    room(m, failure, line.len())?;
+    Some(Value::string(line))
 }
 
-fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> Result<Value, Fault> {
+fn keymap(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
     let Value::Str(name) = first(args) else {
-        return Err(wrong("a str", first(args)));
+        return wrong(failure, "a str", first(args));
     };
-    m.platform.keymap(&name.0)?;
-    Ok(Value::Nil)
+    done(failure, m.platform.keymap(&name.0))?;
+    Some(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
-    Err(m.platform.reboot())
+fn reboot(m: &mut Machine<'_>, _: &mut [Value], failure: &mut Failure) -> Option<Value> {
+    refuse(failure, m.platform.reboot())
 }
 
-fn halt(m: &mut Machine<'_>, _: &mut [Value]) -> Result<Value, Fault> {
-    Err(m.platform.halt())
+fn halt(m: &mut Machine<'_>, _: &mut [Value], failure: &mut Failure) -> Option<Value> {
+    refuse(failure, m.platform.halt())
 }
 
 #[cfg(test)]

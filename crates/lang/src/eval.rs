@@ -40,6 +40,13 @@ pub(crate) fn in_file(e: &mut ScriptError, file: &str) {
     }
 }
 
+/// A runtime error at no position yet (the call adds its own).
+#[cold]
+#[inline(never)]
+pub(crate) fn error(message: Fault) -> Box<ScriptError> {
+    runtime_error(message, Pos::default())
+}
+
 /// A runtime error at `pos` (line 0: at no position yet).
 #[cold]
 #[inline(never)]
@@ -171,6 +178,13 @@ impl Machine<'_> {
     pub(crate) fn raise(&self, e: Box<ScriptError>) -> Raised {
         self.error.set(Some(e));
         Raised
+    }
+
+    /// Raises an error at no position yet (the call adds its own).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fail(&self, message: Fault) -> Raised {
+        self.raise(error(message))
     }
 
     /// Raises an error at `pos` (line 0: at no position yet).

@@ -106,7 +106,7 @@ impl Drop for Blob {
 impl Drop for List {
     fn drop(&mut self) {
         count(0, self.counted.get());
-        drop_all(self.items.take());
+        drop_all(core::mem::take(self.items.get_mut()));
     }
 }
 impl Drop for Map {
@@ -461,6 +461,10 @@ pub const MAX_VALUE_DEPTH: u32 = 200;
 pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
+    }
+    // Values of two types differ; the arms below then need not tell the type of `b` again.
+    if core::mem::discriminant(a) != core::mem::discriminant(b) {
+        return Some(false);
     }
     Some(match (a, b) {
         (Value::Nil, Value::Nil) => true,
