@@ -1,14 +1,12 @@
 //! The built-in functions: one table of names, parameters and one-line help; the pure ones are here, the
 //! platform ones go through [`Platform`].
 
-use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::eval::{bind, error, fault, Fault, Machine, R};
+use crate::eval::{bind, fault, Fault, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
-use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -85,9 +83,9 @@ impl Primitive {
     }
 }
 
-/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in) and where it
-/// puts its error ([`Failure`]); it returns `None` when it failed.
-type Core = fn(&mut Machine<'_>, &mut [Value], &mut Failure) -> Option<Value>;
+/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in); an error is
+/// raised in the machine (see [`Machine::fail`]).
+type Core = fn(&mut Machine<'_>, &mut [Value]) -> R<Value>;
 
 /// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
 /// These lines are the table itself (names, parameters and defaults are read from them), which keeps it to its
@@ -361,31 +359,19 @@ impl Machine<'_> {
             return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
         let mut stack = core::mem::take(&mut self.stack);
-        let mut failure = Ok(());
         let args = stack.get_mut(base..).unwrap_or_default();
-        let result = CORE[i.min(CORE.len() - 1)](self, args, &mut failure);
+        let result = CORE[i.min(CORE.len() - 1)](self, args);
         self.stack = stack;
-        match result {
-            Some(v) => Ok(v),
-            // A built-in that returns `None` has put its error in `failure`.
-            None => match failure {
-                Ok(()) => Ok(Value::Nil),
-                Err(e) => Err(self.raise(e)),
-            },
-        }
+        result
     }
 }
-
-/// Where a built-in puts its error: `Ok(())` until it fails. A built-in returns `None` when it failed: an
-/// `Option<Value>` comes back in two registers, where a `Result` of a value and an error came back through memory.
-type Failure = Result<(), Box<ScriptError>>;
 
 /// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
 /// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
 #[cold]
-fn wrong(failure: &mut Failure, expected: &str, got: &Value) -> Option<Value> {
+fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
     refuse(
-        failure,
+        m,
         fault(&["expected ", expected, ", not ", got.type_name()]),
     )
 }
@@ -393,35 +379,27 @@ fn wrong(failure: &mut Failure, expected: &str, got: &Value) -> Option<Value> {
 /// The error of a fixed message.
 #[cold]
 #[inline(never)]
-fn fail(failure: &mut Failure, message: &str) -> Option<Value> {
-    refuse(failure, String::from(message))
+fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
+    refuse(m, String::from(message))
 }
 
-/// Fails with this message.
+/// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
+/// registers).
 #[cold]
 #[inline(never)]
-fn refuse(failure: &mut Failure, message: Fault) -> Option<Value> {
-    // A built-in fails once: what this replaces is `Ok(())`, which needs no drop.
-    core::mem::forget(core::mem::replace(failure, Err(error(message))));
-    None
+fn refuse(m: &Machine<'_>, message: Fault) -> R<Value> {
+    Err(m.fail(message))
 }
 
-/// The value of a result, or `None` with its error put in `failure`.
-fn done<T>(failure: &mut Failure, result: Result<T, Fault>) -> Option<T> {
-    match result {
-        Ok(v) => Some(v),
-        Err(message) => {
-            // `None`, which needs no drop.
-            core::mem::forget(refuse(failure, message));
-            None
-        }
-    }
+/// The value of a result, or its error raised.
+fn done<T>(m: &Machine<'_>, result: Result<T, Fault>) -> R<T> {
+    result.map_err(|message| m.fail(message))
 }
 
 /// [`Machine::reserve`] with the built-ins' error.
 #[inline(never)]
-fn room(m: &Machine<'_>, failure: &mut Failure, bytes: usize) -> Option<()> {
-    done(failure, m.reserve(bytes))
+fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
+    done(m, m.reserve(bytes))
 }
 
 fn first(args: &[Value]) -> &Value {
@@ -429,42 +407,42 @@ fn first(args: &[Value]) -> &Value {
 }
 
 /// The text form, counted against the memory limit.
-fn text_form(m: &Machine<'_>, failure: &mut Failure, v: &Value, out: &mut String) -> Option<()> {
+fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     if write_value(out, v, false, 0).is_none() {
-        fail(failure, "value nested too deeply")?;
+        fail(m, "value nested too deeply")?;
     }
-    room(m, failure, out.len())
+    room(m, out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let mut out = String::new();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        text_form(m, failure, v, &mut out)?;
+        text_form(m, v, &mut out)?;
     }
     out.push('\n');
     m.platform.write(&out);
-    Some(Value::Nil)
+    Ok(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     if let Value::Str(_) = first(args) {
-        return Some(first(args).clone());
+        return Ok(first(args).clone());
     }
-    Some(Value::string(message(m, failure, first(args))?))
+    Ok(Value::string(message(m, first(args))?))
 }
 
-fn int(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn int(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let s = match first(args) {
-        Value::Int(_) => return Some(first(args).clone()),
+        Value::Int(_) => return Ok(first(args).clone()),
         Value::Str(t) => &*t.0,
-        other => return wrong(failure, "a str", other),
+        other => return wrong(m, "a str", other),
     };
     match parse_int(s) {
-        Some(n) => Some(Value::Int(n)),
-        None => refuse(failure, fault(&["invalid int '", s, "'"])),
+        Some(n) => Ok(Value::Int(n)),
+        None => refuse(m, fault(&["invalid int '", s, "'"])),
     }
 }
 
@@ -498,22 +476,22 @@ fn parse_int(s: &str) -> Option<i64> {
     }
 }
 
-fn len(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let n = match first(args) {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
         Value::Map(m) => m.entries.borrow().len(),
-        other => return wrong(failure, "a str, bytes, list or map", other),
+        other => return wrong(m, "a str, bytes, list or map", other),
     };
-    Some(Value::Int(n as i64))
+    Ok(Value::Int(n as i64))
 }
 
-fn type_(_: &mut Machine<'_>, args: &mut [Value], _: &mut Failure) -> Option<Value> {
-    Some(Value::str(first(args).type_name()))
+fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+    Ok(Value::str(first(args).type_name()))
 }
 
-fn hex(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let mut out = String::new();
     match first(args) {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
@@ -523,28 +501,28 @@ fn hex(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option
             }
             push_hex_number(&mut out, n.unsigned_abs());
         }
-        other => return wrong(failure, "bytes or an int", other),
+        other => return wrong(m, "bytes or an int", other),
     }
-    Some(Value::string(out))
+    Ok(Value::string(out))
 }
 
-fn unhex(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Str(s) = first(args) else {
-        return wrong(failure, "a str", first(args));
+        return wrong(m, "a str", first(args));
     };
     let s = s.0.as_bytes();
     if s.len() % 2 != 0 {
-        return fail(failure, "odd number of hex digits");
+        return fail(m, "odd number of hex digits");
     }
-    room(m, failure, s.len() / 2)?;
+    room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
     for pair in s.chunks_exact(2) {
         let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
-            return fail(failure, "not a hex digit");
+            return fail(m, "not a hex digit");
         };
         out.push(high << 4 | low);
     }
-    Some(Value::bytes(out))
+    Ok(Value::bytes(out))
 }
 
 /// The value of a hex digit, either case.
@@ -552,32 +530,32 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn bytes(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match first(args) {
         Value::List(l) => {
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
                 match v {
                     Value::Int(n @ 0..=255) => out.push(*n as u8),
-                    _ => return fail(failure, "a byte must be an int 0-255"),
+                    _ => return fail(m, "a byte must be an int 0-255"),
                 }
             }
-            Some(Value::bytes(out))
+            Ok(Value::bytes(out))
         }
-        Value::Bytes(_) => Some(first(args).clone()),
-        Value::Str(t) => Some(Value::bytes(t.0.clone().into_bytes())),
-        other => wrong(failure, "a str", other),
+        Value::Bytes(_) => Ok(first(args).clone()),
+        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
+        other => wrong(m, "a str", other),
     }
 }
 
-fn text(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn text(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match first(args) {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
-            Ok(s) => Some(Value::str(s)),
-            Err(_) => fail(failure, "bytes are not valid UTF-8"),
+            Ok(s) => Ok(Value::str(s)),
+            Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
-        Value::Str(_) => Some(first(args).clone()),
-        other => wrong(failure, "bytes", other),
+        Value::Str(_) => Ok(first(args).clone()),
+        other => wrong(m, "bytes", other),
     }
 }
 
@@ -597,23 +575,23 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     Some(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let x = first(args);
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
-        other => return wrong(failure, "a str, bytes or list", other),
+        other => return wrong(m, "a str, bytes or list", other),
     };
     let Some(start) = bound(&args[1], len, 0) else {
-        return wrong(failure, "an int", &args[1]);
+        return wrong(m, "an int", &args[1]);
     };
     let Some(end) = bound(&args[2], len, len) else {
-        return wrong(failure, "an int", &args[2]);
+        return wrong(m, "an int", &args[2]);
     };
     let end = end.max(start);
-    room(m, failure, (end - start) * ITEM_BYTES)?;
-    Some(match x {
+    room(m, (end - start) * ITEM_BYTES)?;
+    Ok(match x {
         Value::Str(t) => {
             // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
             // rest of the text could hold, then char by char.
@@ -630,51 +608,51 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Opti
     })
 }
 
-fn push(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn push(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match args {
         [Value::List(l), v] => {
-            room(m, failure, ITEM_BYTES)?;
+            room(m, ITEM_BYTES)?;
             let v = crate::value::take(v);
             l.items.borrow_mut().push(v);
             l.recount();
-            Some(Value::Nil)
+            Ok(Value::Nil)
         }
-        [other, ..] => wrong(failure, "a list", other),
-        [] => Some(Value::Nil),
+        [other, ..] => wrong(m, "a list", other),
+        [] => Ok(Value::Nil),
     }
 }
 
-fn pop(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match first(args) {
         Value::List(l) => {
             let Some(v) = l.items.borrow_mut().pop() else {
-                return fail(failure, "pop from an empty list");
+                return fail(m, "pop from an empty list");
             };
             l.recount();
-            Some(v)
+            Ok(v)
         }
-        other => wrong(failure, "a list", other),
+        other => wrong(m, "a list", other),
     }
 }
 
-fn keys(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match first(args) {
         Value::Map(map) => {
             let entries = map.entries.borrow();
-            room(m, failure, entries.len() * ITEM_BYTES)?;
+            room(m, entries.len() * ITEM_BYTES)?;
             let mut names = Vec::with_capacity(entries.len());
             for (k, _) in entries.iter() {
                 names.push(Value::str(k));
             }
-            Some(Value::list(names))
+            Ok(Value::list(names))
         }
-        other => wrong(failure, "a map", other),
+        other => wrong(m, "a map", other),
     }
 }
 
-fn remove(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Str(key) = &args[1] else {
-        return wrong(failure, "a str", &args[1]);
+        return wrong(m, "a str", &args[1]);
     };
     let key = &*key.0;
     match first(args) {
@@ -682,13 +660,13 @@ fn remove(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Opt
             let found = map.find(key);
             let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
             map.recount();
-            Some(v.unwrap_or_default())
+            Ok(v.unwrap_or_default())
         }
-        other => wrong(failure, "a map", other),
+        other => wrong(m, "a map", other),
     }
 }
 
-fn contains(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn contains(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let (x, v) = (first(args), &args[1]);
     let found = match (x, v) {
         (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
@@ -698,12 +676,12 @@ fn contains(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> O
         .is_some(),
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
-        (Value::Str(_), _) => return wrong(failure, "a str to look for", v),
-        (Value::Bytes(_), _) => return wrong(failure, "bytes to look for", v),
-        (Value::Map(_), _) => return wrong(failure, "a str key", v),
-        _ => return wrong(failure, "a str, bytes, list or map", x),
+        (Value::Str(_), _) => return wrong(m, "a str to look for", v),
+        (Value::Bytes(_), _) => return wrong(m, "bytes to look for", v),
+        (Value::Map(_), _) => return wrong(m, "a str key", v),
+        _ => return wrong(m, "a str, bytes, list or map", x),
     };
-    Some(Value::bool(found))
+    Ok(Value::bool(found))
 }
 
 /// Where `needle` first occurs in `hay`. A plain scan, for strs too (a match of UTF-8 in UTF-8 starts at a char):
@@ -719,12 +697,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-fn split(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Str(s) = first(args) else {
-        return wrong(failure, "a str", first(args));
+        return wrong(m, "a str", first(args));
     };
     let s = &*s.0;
-    room(m, failure, s.len() * 2)?;
+    room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
     match &args[1] {
@@ -736,7 +714,7 @@ fn split(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Opti
         Value::Str(sep) => {
             let sep = &*sep.0;
             if sep.is_empty() {
-                return fail(failure, "empty separator");
+                return fail(m, "empty separator");
             }
             let mut rest = s;
             loop {
@@ -750,18 +728,18 @@ fn split(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Opti
                 }
             }
         }
-        other => return wrong(failure, "a str", other),
+        other => return wrong(m, "a str", other),
     }
-    room(m, failure, parts.len() * ITEM_BYTES)?;
-    Some(Value::list(parts))
+    room(m, parts.len() * ITEM_BYTES)?;
+    Ok(Value::list(parts))
 }
 
-fn join(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Str(sep) = &args[1] else {
-        return wrong(failure, "a str", &args[1]);
+        return wrong(m, "a str", &args[1]);
     };
     let Value::List(l) = first(args) else {
-        return wrong(failure, "a list", first(args));
+        return wrong(m, "a list", first(args));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
@@ -769,38 +747,38 @@ fn join(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Optio
             out.push_str(&sep.0);
         }
         let Value::Str(t) = item else {
-            return wrong(failure, "a list of strs", item);
+            return wrong(m, "a list of strs", item);
         };
         out.push_str(&t.0);
-        room(m, failure, out.len())?;
+        room(m, out.len())?;
     }
-    Some(Value::string(out))
+    Ok(Value::string(out))
 }
 
-fn trim(_: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn trim(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     match first(args) {
-        Value::Str(t) => Some(Value::str(t.0.trim())),
-        other => wrong(failure, "a str", other),
+        Value::Str(t) => Ok(Value::str(t.0.trim())),
+        other => wrong(m, "a str", other),
     }
 }
 
-fn range(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn range(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Int(first) = *first(args) else {
-        return wrong(failure, "an int", first(args));
+        return wrong(m, "an int", first(args));
     };
     let (mut a, b) = match args[1] {
         Value::Nil => (0, first),
         Value::Int(b) => (first, b),
-        ref other => return wrong(failure, "an int", other),
+        ref other => return wrong(m, "an int", other),
     };
     let n = range_len(a, b);
-    room(m, failure, n.saturating_mul(ITEM_BYTES))?;
+    room(m, n.saturating_mul(ITEM_BYTES))?;
     let mut items = Vec::with_capacity(n);
     while a < b {
         items.push(Value::Int(a));
         a += 1;
     }
-    Some(Value::list(items))
+    Ok(Value::list(items))
 }
 
 /// The number of items of `range(a, b)`.
@@ -808,77 +786,81 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-fn message(m: &Machine<'_>, failure: &mut Failure, v: &Value) -> Option<String> {
+fn message(m: &Machine<'_>, v: &Value) -> R<String> {
     let mut out = String::new();
-    text_form(m, failure, v, &mut out)?;
-    Some(out)
+    text_form(m, v, &mut out)?;
+    Ok(out)
 }
 
 /// The error whose message is the text form of `v` (or the error of making it).
-fn raise(m: &Machine<'_>, failure: &mut Failure, v: &Value) -> Option<Value> {
-    let text = message(m, failure, v)?;
-    refuse(failure, text)
+fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
+    let text = message(m, v)?;
+    refuse(m, text)
 }
 
-fn error_(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
-    raise(m, failure, first(args))
+fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+    raise(m, first(args))
 }
 
-fn assert(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     if first(args).truthy() {
-        return Some(Value::Nil);
+        return Ok(Value::Nil);
     }
     match &args[1] {
-        Value::Nil => fail(failure, "assertion failed"),
-        v => raise(m, failure, v),
+        Value::Nil => fail(m, "assertion failed"),
+        v => raise(m, v),
     }
 }
 
-fn time_ms(m: &mut Machine<'_>, _: &mut [Value], _: &mut Failure) -> Option<Value> {
-    Some(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
+fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+    Ok(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
 }
 
-fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Int(ms) = *first(args) else {
-        return wrong(failure, "an int", first(args));
+        return wrong(m, "an int", first(args));
     };
     if ms < 0 {
-        return fail(failure, "cannot sleep a negative time");
+        return fail(m, "cannot sleep a negative time");
     }
     m.platform.sleep_ms(ms as u64);
-    Some(Value::Nil)
+    Ok(Value::Nil)
 }
 
-fn help(m: &mut Machine<'_>, _: &mut [Value], _: &mut Failure) -> Option<Value> {
+fn help(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
     m.platform.write(HELP);
-    Some(Value::Nil)
+    Ok(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
-    let text = message(m, failure, first(args))?;
+fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+    let text = message(m, first(args))?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
     drop(text);
-    let line = done(failure, m.platform.read_line(echo))?;
-    room(m, failure, line.len())?;
-    Some(Value::string(line))
+    let line = m.platform.read_line(echo);
+    let line = done(m, line)?;
+    room(m, line.len())?;
+    Ok(Value::string(line))
 }
 
-fn keymap(m: &mut Machine<'_>, args: &mut [Value], failure: &mut Failure) -> Option<Value> {
+fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let Value::Str(name) = first(args) else {
-        return wrong(failure, "a str", first(args));
+        return wrong(m, "a str", first(args));
     };
-    done(failure, m.platform.keymap(&name.0))?;
-    Some(Value::Nil)
+    let set = m.platform.keymap(&name.0);
+    done(m, set)?;
+    Ok(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: &mut [Value], failure: &mut Failure) -> Option<Value> {
-    refuse(failure, m.platform.reboot())
+fn reboot(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+    let why = m.platform.reboot();
+    refuse(m, why)
 }
 
-fn halt(m: &mut Machine<'_>, _: &mut [Value], failure: &mut Failure) -> Option<Value> {
-    refuse(failure, m.platform.halt())
+fn halt(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+    let why = m.platform.halt();
+    refuse(m, why)
 }
 
 #[cfg(test)]
