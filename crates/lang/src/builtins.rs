@@ -5,7 +5,8 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::eval::{bind, fault, Fault, Machine, R};
+use crate::ast::Expr;
+use crate::eval::{bind, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -281,21 +282,21 @@ pub fn help_text() -> String {
 /// defaults filled in), or says what is wrong (the message of a runtime error, or of the static check). A
 /// variadic one takes its positional arguments as they are.
 #[inline(never)]
-pub(crate) fn bind_builtin(
+pub(crate) fn bind_builtin<K: Keyword>(
     i: usize,
     args: &mut Vec<Value>,
     base: usize,
-    keywords: Vec<(Rc<str>, Value)>,
+    keywords: &[K],
 ) -> Result<(), Fault> {
     bind_args(i, args, base, keywords)
         .map_err(|m| fault(&[&m, " to ", name(i).unwrap_or_default()]))
 }
 
-fn bind_args(
+fn bind_args<K: Keyword>(
     i: usize,
     args: &mut Vec<Value>,
     base: usize,
-    keywords: Vec<(Rc<str>, Value)>,
+    keywords: &[K],
 ) -> Result<(), Fault> {
     let shape = shape(i);
     if shape & VARIADIC != 0 {
@@ -305,6 +306,7 @@ fn bind_args(
         return Ok(());
     }
     let n = usize::from(shape & 7);
+    let values = args.split_off(args.len() - keywords.len());
     let given = args.len() - base;
     if given > n {
         return Err(String::from("too many arguments"));
@@ -319,6 +321,7 @@ fn bind_args(
         given,
         args,
         keywords,
+        values,
     )?;
     for (k, arg) in args.iter_mut().enumerate() {
         if filled & (1 << k) == 0 {
@@ -337,7 +340,7 @@ impl Machine<'_> {
         &mut self,
         index: usize,
         base: usize,
-        keywords: Vec<(Rc<str>, Value)>,
+        keywords: &[(Rc<str>, Expr)],
     ) -> R<Value> {
         let result = self.run_builtin(index, base, keywords);
         self.pop_to(base);
@@ -345,7 +348,7 @@ impl Machine<'_> {
     }
 
     /// [`Self::builtin`] but for taking the arguments off the stack.
-    fn run_builtin(&mut self, i: usize, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+    fn run_builtin(&mut self, i: usize, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
         if i >= COUNT {
             return Ok(Value::Nil);
         }

@@ -805,7 +805,7 @@ impl Machine<'_> {
     }
 
     /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
-    /// callee's first slots), then the keyword arguments.
+    /// callee's first slots), then the keyword arguments (on the stack after them; the call binds them).
     #[inline(never)]
     fn call_expr(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Call(call) = &e.kind else {
@@ -833,11 +833,11 @@ impl Machine<'_> {
             let v = self.operand(arg)?;
             self.stack.push(v);
         }
-        let mut named = Vec::new();
-        for (name, arg) in keywords {
-            named.push((name.clone(), self.eval(arg)?));
+        for (_, arg) in keywords {
+            let v = self.eval(arg)?;
+            self.stack.push(v);
         }
-        self.call(f, base, named)
+        self.call(f, base, keywords)
             .map_err(|Raised| self.place(e.pos))
     }
 
@@ -999,9 +999,10 @@ impl Machine<'_> {
         ))
     }
 
-    /// Calls a function with the positional arguments on the stack from `base` (they are consumed).
+    /// Calls a function with the arguments on the stack from `base`: the positional ones, then the values of
+    /// `keywords` (they are consumed).
     #[inline(always)]
-    pub fn call(&mut self, f: Value, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<Value> {
+    pub fn call(&mut self, f: Value, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
         match f {
             Value::Func(closure) => self.call_closure(closure, base, keywords),
             Value::Builtin(b) => {
@@ -1022,7 +1023,7 @@ impl Machine<'_> {
         &mut self,
         closure: Rc<Closure>,
         base: usize,
-        keywords: Vec<(Rc<str>, Value)>,
+        keywords: &[(Rc<str>, Expr)],
     ) -> R<Value> {
         let def: &FnDef = &closure.def;
         let n = def.params.len();
@@ -1078,7 +1079,8 @@ impl Machine<'_> {
     /// one slot per parameter), or says what is wrong.
     #[cold]
     #[inline(never)]
-    fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: Vec<(Rc<str>, Value)>) -> R<()> {
+    fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
+        let values = self.stack.split_off(self.stack.len() - keywords.len());
         let given = self.stack.len() - base;
         let n = def.params.len();
         let m = if given > n {
@@ -1086,7 +1088,7 @@ impl Machine<'_> {
         } else {
             self.stack.resize(base + n, Value::Nil);
             let frame = &mut self.stack[base..base + n];
-            match bind(n, &|i| &def.params[i], n, given, frame, keywords) {
+            match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
                 Ok(_) => return Ok(()),
                 Err(m) => m,
             }
@@ -1184,34 +1186,54 @@ impl Drop for Held {
     }
 }
 
-/// Binds keyword arguments to the parameters after the `given` positional ones; `args` has one place per
-/// parameter. Returns which parameters got a value (bit i), or what is wrong.
-pub(crate) fn bind<'n>(
+/// The name of a keyword argument: of a call being run, or of a call the static check looks at.
+pub(crate) trait Keyword {
+    fn name(&self) -> &str;
+}
+
+impl Keyword for (Rc<str>, Expr) {
+    fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Keyword for Rc<str> {
+    fn name(&self) -> &str {
+        self
+    }
+}
+
+/// Binds keyword arguments (named by `keywords`, their values in `values`) to the parameters after the `given`
+/// positional ones; `args` has one place per parameter. Returns which parameters got a value (bit i), or what is
+/// wrong.
+pub(crate) fn bind<'n, K: Keyword>(
     n: usize,
     name: &dyn Fn(usize) -> &'n str,
     required: usize,
     given: usize,
     args: &mut [Value],
-    keywords: Vec<(Rc<str>, Value)>,
+    keywords: &[K],
+    mut values: Vec<Value>,
 ) -> Result<u64, Fault> {
     let mut filled: u64 = if given >= 64 {
         u64::MAX
     } else {
         (1u64 << given) - 1
     };
-    for (key, v) in keywords {
-        let (before, after) = match (0..n).find(|&i| name(i) == &*key) {
+    for (key, v) in keywords.iter().zip(values.iter_mut()) {
+        let key = key.name();
+        let (before, after) = match (0..n).find(|&i| name(i) == key) {
             None => ("unknown argument '", "'"),
             Some(i) if i < 64 && filled & (1 << i) != 0 => ("argument '", "' given twice"),
             Some(i) => {
                 filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
                 if let Some(slot) = args.get_mut(i) {
-                    *slot = v;
+                    *slot = core::mem::take(v);
                 }
                 continue;
             }
         };
-        return Err(fault(&[before, &key, after]));
+        return Err(fault(&[before, key, after]));
     }
     for i in given..required.min(64) {
         if filled & (1 << i) == 0 {

@@ -298,13 +298,8 @@ impl Interpreter {
             if i >= builtins::COUNT || parsed.declared.contains(&call.global) {
                 continue;
             }
-            let mut args = vec![Value::Nil; call.positional];
-            let keywords = call
-                .keywords
-                .iter()
-                .map(|k| (k.clone(), Value::Nil))
-                .collect();
-            if let Err(m) = builtins::bind_builtin(i, &mut args, 0, keywords) {
+            let mut args = vec![Value::Nil; call.positional + call.keywords.len()];
+            if let Err(m) = builtins::bind_builtin(i, &mut args, 0, &call.keywords) {
                 report(call.pos, m);
             }
         }
