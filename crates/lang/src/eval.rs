@@ -876,7 +876,10 @@ impl Machine<'_> {
                 return Ok(Value::map_of(map));
             }
             ExprKind::Func(def) => {
-                let upvalues = def.captures.iter().map(|c| self.capture(*c)).collect();
+                let mut upvalues = Vec::with_capacity(def.captures.len());
+                for c in &def.captures {
+                    upvalues.push(self.capture(*c));
+                }
                 return Ok(Value::Func(Rc::new(Closure {
                     def: def.clone(),
                     upvalues,
