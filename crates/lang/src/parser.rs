@@ -60,6 +60,8 @@ pub(crate) struct Parsed {
 
 struct Local {
     name: Rc<str>,
+    /// The function that declares it (its index in `scopes`).
+    function: u32,
     slot: u32,
     captured: Captured,
 }
@@ -67,14 +69,12 @@ struct Local {
 /// The state of one function being parsed (the file's top level is the outermost).
 #[derive(Default)]
 struct Scope {
-    locals: Vec<Local>,
-    /// Per open block: how many locals and slots were in use when it opened.
-    blocks: Vec<(usize, u32)>,
+    /// Where its locals start in the parser's list.
+    locals: usize,
     slots: u32,
     max_slots: u32,
-    /// The function's captured variables, and their names (apart: the first list becomes the definition's).
+    /// The function's captured variables (the list becomes the definition's).
     captures: Vec<Capture>,
-    capture_names: Vec<Rc<str>>,
     loops: u32,
 }
 
@@ -89,6 +89,11 @@ struct Parser<'a, const RECORD: bool> {
     skip_newlines: Vec<bool>,
     depth: u32,
     scopes: Vec<Scope>,
+    /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
+    /// innermost declaration of a name is the last one of that name.
+    locals: Vec<Local>,
+    /// Per open block: how many locals and slots were in use when it opened.
+    blocks: Vec<(usize, u32)>,
     globals: &'a mut Globals,
     declared: Vec<u32>,
     uses: Vec<(u32, Pos)>,
@@ -124,6 +129,8 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
         skip_newlines: Vec::new(),
         depth: 0,
         scopes: Vec::new(),
+        locals: Vec::new(),
+        blocks: Vec::new(),
         globals,
         declared: Vec::new(),
         uses: Vec::new(),
@@ -160,6 +167,16 @@ fn binary_op(kind: Kind) -> Option<(u8, Op)> {
         Kind::Percent => (6, Op::Rem),
         _ => return None,
     })
+}
+
+/// Whether two captures are the same variable.
+fn same(a: Capture, b: Capture) -> bool {
+    match (a, b) {
+        (Capture::Local(a), Capture::Local(b)) | (Capture::Upvalue(a), Capture::Upvalue(b)) => {
+            a == b
+        }
+        _ => false,
+    }
 }
 
 /// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
@@ -320,22 +337,21 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn open_block(&mut self) {
-        let scope = self.scope();
-        scope.blocks.push((scope.locals.len(), scope.slots));
+        let slots = self.scope().slots;
+        self.blocks.push((self.locals.len(), slots));
     }
 
     fn close_block(&mut self) {
-        let scope = self.scope();
-        if let Some((locals, slots)) = scope.blocks.pop() {
-            scope.locals.truncate(locals);
-            scope.slots = slots;
+        if let Some((locals, slots)) = self.blocks.pop() {
+            self.locals.truncate(locals);
+            self.scope().slots = slots;
         }
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
     fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
         let captured: Captured = Rc::new(Cell::new(false));
-        if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
+        if self.scopes.len() == 1 && self.blocks.is_empty() {
             let global = self.global(&name);
             if RECORD {
                 self.declared.push(global);
@@ -343,15 +359,17 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return (Var::Global(global), captured);
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
-        if self.scope().locals.len() >= MAX_LOCALS {
+        if self.locals.len() - self.scope().locals >= MAX_LOCALS {
             self.fail_here("too many local variables in one function");
         }
+        let function = self.scopes.len() as u32 - 1;
         let scope = self.scope();
         let slot = scope.slots;
         scope.slots += 1;
         scope.max_slots = scope.max_slots.max(scope.slots);
-        scope.locals.push(Local {
+        self.locals.push(Local {
             name,
+            function,
             slot,
             captured: captured.clone(),
         });
@@ -380,43 +398,27 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         self.globals.slot(name)
     }
 
-    fn find_local(&self, scope: usize, name: &str) -> Option<&Local> {
-        let locals = &self.scopes[scope].locals;
-        locals.iter().rev().find(|l| &*l.name == name)
-    }
-
-    /// The capture index of `name` in the function `scope`, if an enclosing function declares it.
-    fn upvalue(&mut self, scope: usize, name: &str) -> Option<u32> {
-        if scope == 0 {
-            return None;
-        }
-        if let Some(i) = self.scopes[scope]
-            .capture_names
-            .iter()
-            .position(|n| &**n == name)
-        {
-            return Some(i as u32);
-        }
-        let capture = match self.find_local(scope - 1, name) {
-            Some(local) => {
-                local.captured.set(true);
-                Capture::Local(local.slot)
-            }
-            None => Capture::Upvalue(self.upvalue(scope - 1, name)?),
-        };
-        let scope = &mut self.scopes[scope];
-        scope.capture_names.push(Rc::from(name));
-        scope.captures.push(capture);
-        Some(scope.captures.len() as u32 - 1)
-    }
-
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        let top = self.scopes.len() - 1;
-        if let Some(local) = self.find_local(top, name) {
-            return Var::Local(local.slot);
-        }
-        if let Some(i) = self.upvalue(top, name) {
-            return Var::Upvalue(i);
+        if let Some(local) = self.locals.iter().rev().find(|l| &*l.name == name) {
+            let top = self.scopes.len() - 1;
+            if local.function as usize == top {
+                return Var::Local(local.slot);
+            }
+            // A local of an enclosing function: each function in between captures it, from the one around it.
+            local.captured.set(true);
+            let mut capture = Capture::Local(local.slot);
+            let mut index = 0;
+            for scope in &mut self.scopes[local.function as usize + 1..] {
+                index = match scope.captures.iter().position(|c| same(*c, capture)) {
+                    Some(i) => i,
+                    None => {
+                        scope.captures.push(capture);
+                        scope.captures.len() - 1
+                    }
+                } as u32;
+                capture = Capture::Upvalue(index);
+            }
+            return Var::Upvalue(index);
         }
         let global = self.global(name);
         if RECORD && !self.uses.iter().any(|(g, _)| *g == global) {
@@ -632,7 +634,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // function := '(' (NAME (',' NAME)*)? ')' block
     fn function(&mut self, name: Rc<str>) -> Rc<FnDef> {
         self.enter();
-        self.scopes.push(Scope::default());
+        self.scopes.push(Scope {
+            locals: self.locals.len(),
+            ..Scope::default()
+        });
         self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
@@ -645,14 +650,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 self.fail("repeated parameter", tok);
             }
             params.push(param.clone());
-            self.open_block_once();
             self.declare(param);
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.open_block_once();
         self.close(Kind::RParen, "expected ')'");
         let body = self.block();
         self.depth -= 1;
@@ -660,12 +663,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
     fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
         let scope = self.scopes.pop().unwrap_or_default();
-        let params_captured = scope
-            .locals
+        // What is left of the function's locals are its parameters.
+        let params_captured = self.locals[scope.locals..]
             .iter()
-            .take(params.len())
             .enumerate()
             .fold(0, |bits, (i, l)| bits | (u64::from(l.captured.get()) << i));
+        self.locals.truncate(scope.locals);
         Rc::new(FnDef {
             name,
             file: self.file.clone(),
@@ -675,13 +678,6 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             captures: scope.captures,
             body,
         })
-    }
-
-    /// Parameters live in a block of their own (so they are locals even in a function at the top level).
-    fn open_block_once(&mut self) {
-        if self.scope().blocks.is_empty() {
-            self.open_block();
-        }
     }
 
     /// What a rule that failed gives back (never evaluated: the parse has failed).
