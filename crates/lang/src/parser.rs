@@ -85,8 +85,10 @@ struct Parser<'a, const RECORD: bool> {
     file: Rc<str>,
     lexer: Lexer<'a>,
     tok: Token,
-    /// Per open bracket: whether newlines are skipped inside it (yes in `(`, `[` and map literals, no in blocks).
-    skip_newlines: Vec<bool>,
+    /// Whether newlines are skipped inside the innermost open bracket (yes in `(`, `[` and map literals, no in
+    /// blocks and outside all brackets). Each rule that opens a bracket keeps the outer one's and gives it back
+    /// at the close.
+    skip_newlines: bool,
     depth: u32,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
@@ -126,7 +128,7 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
         file: file.clone(),
         lexer: Lexer::new(src),
         tok: eof,
-        skip_newlines: Vec::new(),
+        skip_newlines: false,
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
@@ -265,9 +267,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             } else {
                 self.tok = tok;
             }
-            if self.tok.kind != Kind::Newline
-                || !self.skip_newlines.last().copied().unwrap_or(false)
-            {
+            if self.tok.kind != Kind::Newline || !self.skip_newlines {
                 return;
             }
         }
@@ -286,27 +286,33 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         self.advance();
     }
 
-    /// Opens a bracket: `skip` says whether newlines inside it are skipped.
-    fn open(&mut self, kind: Kind, skip: bool, message: &str) {
+    /// Opens a bracket: `skip` says whether newlines inside it are skipped. Gives back whether they were
+    /// outside it, for `close`.
+    fn open(&mut self, kind: Kind, skip: bool, message: &str) -> bool {
+        let outer = self.skip_newlines;
         if self.tok.kind != kind {
-            return self.fail_here(message);
+            self.fail_here(message);
+        } else {
+            self.skip_newlines = skip;
+            self.advance();
         }
-        self.skip_newlines.push(skip);
-        self.advance();
+        outer
     }
 
     /// Opens the bracket that is the current token (its kind is known), one inside which newlines are skipped.
-    fn open_bracket(&mut self) {
-        self.skip_newlines.push(true);
+    fn open_bracket(&mut self) -> bool {
+        let outer = self.skip_newlines;
+        self.skip_newlines = true;
         self.advance();
+        outer
     }
 
-    /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
-    fn close(&mut self, kind: Kind, message: &str) {
+    /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines (`outer`).
+    fn close(&mut self, kind: Kind, message: &str, outer: bool) {
         if self.tok.kind != kind {
             return self.fail_here(message);
         }
-        self.skip_newlines.pop();
+        self.skip_newlines = outer;
         self.advance();
     }
 
@@ -446,11 +452,11 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // block := '{' stmt* '}'
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
-        self.open(Kind::LBrace, false, "expected '{'");
+        let outer = self.open(Kind::LBrace, false, "expected '{'");
         self.open_block();
         let body = self.statements(true);
         self.close_block();
-        self.close(Kind::RBrace, "expected '}'");
+        self.close(Kind::RBrace, "expected '}'", outer);
         self.depth -= 1;
         body
     }
@@ -638,7 +644,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             locals: self.locals.len(),
             ..Scope::default()
         });
-        self.open(Kind::LParen, true, "expected '('");
+        let outer = self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
@@ -656,7 +662,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'");
+        self.close(Kind::RParen, "expected ')'", outer);
         let body = self.block();
         self.depth -= 1;
         self.define(name, params, body)
@@ -808,9 +814,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     }))
                 }
                 Kind::LBracket => {
-                    self.open_bracket();
+                    let outer = self.open_bracket();
                     let index = self.expr(1);
-                    self.close(Kind::RBracket, "expected ']'");
+                    self.close(Kind::RBracket, "expected ']'", outer);
                     ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
@@ -829,7 +835,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
     #[inline(never)]
     fn args(&mut self) -> (Vec<Expr>, Vec<(Rc<str>, Expr)>) {
-        self.open_bracket();
+        let outer = self.open_bracket();
         let mut positional = Vec::new();
         let mut keywords = Vec::new();
         while self.tok.kind != Kind::RParen {
@@ -847,7 +853,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'");
+        self.close(Kind::RParen, "expected ')'", outer);
         (positional, keywords)
     }
 
@@ -866,9 +872,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Nil => ExprKind::Const(Value::Nil),
             Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
             Kind::LParen => {
-                self.open_bracket();
+                let outer = self.open_bracket();
                 let e = self.expr(1);
-                self.close(Kind::RParen, "expected ')'");
+                self.close(Kind::RParen, "expected ')'", outer);
                 return e;
             }
             Kind::LBracket => return self.list(pos),
@@ -892,7 +898,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // list := '[' (expr (',' expr)* ','?)? ']'
     #[inline(never)]
     fn list(&mut self, pos: Pos) -> Expr {
-        self.open_bracket();
+        let outer = self.open_bracket();
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
             self.push_expr(&mut items);
@@ -901,7 +907,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBracket, "expected ']'");
+        self.close(Kind::RBracket, "expected ']'", outer);
         Expr {
             pos,
             kind: ExprKind::List(Box::new(items)),
@@ -911,7 +917,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     #[inline(never)]
     fn map(&mut self, pos: Pos) -> Expr {
-        self.open_bracket();
+        let outer = self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
             let tok = self.tok;
@@ -935,7 +941,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBrace, "expected '}'");
+        self.close(Kind::RBrace, "expected '}'", outer);
         Expr {
             pos,
             kind: ExprKind::Map(Box::new(entries)),
