@@ -476,36 +476,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn statement(&mut self) -> Stmt {
         let start = self.tok;
         let stmt = match start.kind {
-            Kind::Let | Kind::Fn if start.kind == Kind::Let || self.peek_kind() == Kind::Name => {
-                self.advance();
-                let pos = self.pos();
-                let name = self.name();
-                let early = start.kind == Kind::Fn;
-                let (var, captured, value);
-                if early {
-                    // Bound before its value is made, so that the function can call itself.
-                    (var, captured) = self.declare(name.clone());
-                    let kind = ExprKind::Func(self.function(name));
-                    value = Expr { pos, kind };
-                } else {
-                    self.expect(Kind::Assign, "expected '='");
-                    self.skip_newlines();
-                    value = self.expr(1);
-                    // Declared after its value, so `let x = x + 1` reads the x from before.
-                    (var, captured) = self.declare(name);
-                }
-                let stmt = Stmt::Let {
-                    early,
-                    var,
-                    captured,
-                    value,
-                };
-                // A function ends at its block's `}`, like the other compound statements.
-                if early {
-                    return stmt;
-                }
-                stmt
-            }
+            Kind::Let => self.let_statement(false),
+            // A function ends at its block's `}`, like the other compound statements.
+            Kind::Fn if self.peek_kind() == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -550,6 +523,36 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         };
         self.end_of_statement();
         stmt
+    }
+
+    // 'let' NAME '=' expr | 'fn' NAME '(' names? ')' block   (a function is `early`)
+    #[inline(never)]
+    fn let_statement(&mut self, early: bool) -> Stmt {
+        self.advance();
+        let pos = self.pos();
+        let name = self.name();
+        if early {
+            // Bound before its value is made, so that the function can call itself.
+            let (var, captured) = self.declare(name.clone());
+            let kind = ExprKind::Func(self.function(name));
+            return Stmt::Let {
+                early,
+                var,
+                captured,
+                value: Expr { pos, kind },
+            };
+        }
+        self.expect(Kind::Assign, "expected '='");
+        self.skip_newlines();
+        let value = self.expr(1);
+        // Declared after its value, so `let x = x + 1` reads the x from before.
+        let (var, captured) = self.declare(name);
+        Stmt::Let {
+            early,
+            var,
+            captured,
+            value,
+        }
     }
 
     /// The block of a `while` or `for`, inside which `break` and `continue` are allowed (one out-of-line
