@@ -490,15 +490,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Try => return self.try_statement(),
             Kind::Return => {
                 self.advance();
-                let value = match self.tok.kind {
-                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => None,
-                    _ => Some(self.expr(1)),
-                };
-                Stmt::Return(value)
+                match self.tok.kind {
+                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => Stmt::Return(None),
+                    _ => Stmt::Return(Some(self.expr(1))),
+                }
             }
             Kind::Break | Kind::Continue => {
                 if self.scope().loops == 0 {
-                    self.fail("not inside a loop", start);
+                    self.fail_here("not inside a loop");
                 }
                 self.advance();
                 if start.kind == Kind::Break {
@@ -584,20 +583,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
     fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
-        let mut otherwise = Vec::new();
-        loop {
+        let otherwise = loop {
             self.advance(); // 'if'
             let cond = self.expr(1);
             arms.push((cond, self.block()));
             if !self.skip_newlines_before(Kind::Else) {
-                break;
+                break Vec::new();
             }
             self.advance(); // 'else'
             if self.tok.kind != Kind::If {
-                otherwise = self.block();
-                break;
+                break self.block();
             }
-        }
+        };
         Stmt::If(arms, otherwise)
     }
 
@@ -797,24 +794,20 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             let pos = e.pos;
             let kind = match self.tok.kind {
                 Kind::LParen => {
-                    let (positional, keywords) = self.args();
-                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &e.kind) {
+                    let call = self.call(e);
+                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &call.callee.kind) {
                         let mut names = Vec::new();
-                        for (k, _) in &keywords {
+                        for (k, _) in &call.keywords {
                             names.push(k.clone());
                         }
                         self.calls.push(CallSite {
                             global: *global,
-                            positional: positional.len(),
+                            positional: call.positional.len(),
                             keywords: names,
                             pos,
                         });
                     }
-                    ExprKind::Call(Box::new(Call {
-                        callee: e,
-                        positional,
-                        keywords,
-                    }))
+                    ExprKind::Call(call)
                 }
                 Kind::LBracket => {
                     let outer = self.open_bracket();
@@ -836,20 +829,24 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
+    // (The call is made first and its arguments parsed into it, so that they are not moved.)
     #[inline(never)]
-    fn args(&mut self) -> (Vec<Expr>, Vec<(Rc<str>, Expr)>) {
+    fn call(&mut self, callee: Expr) -> Box<Call> {
+        let mut call = Box::new(Call {
+            callee,
+            positional: Vec::new(),
+            keywords: Vec::new(),
+        });
         let outer = self.open_bracket();
-        let mut positional = Vec::new();
-        let mut keywords = Vec::new();
         while self.tok.kind != Kind::RParen {
             if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
                 let name = self.name();
                 self.advance();
-                self.push_entry(&mut keywords, name);
-            } else if !keywords.is_empty() {
+                self.push_entry(&mut call.keywords, name);
+            } else if !call.keywords.is_empty() {
                 self.fail_here("positional argument after keyword arguments");
             } else {
-                self.push_expr(&mut positional);
+                self.push_expr(&mut call.positional);
             }
             if self.tok.kind != Kind::Comma {
                 break;
@@ -857,7 +854,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             self.advance();
         }
         self.close(Kind::RParen, "expected ')'", outer);
-        (positional, keywords)
+        call
     }
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
