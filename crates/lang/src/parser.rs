@@ -82,7 +82,7 @@ type R<T> = Result<T, Box<ScriptError>>;
 
 struct Parser<'a, const RECORD: bool> {
     src: &'a str,
-    file: Rc<str>,
+    file: &'a Rc<str>,
     lexer: Lexer<'a>,
     tok: Token,
     /// Whether newlines are skipped inside the innermost open bracket (yes in `(`, `[` and map literals, no in
@@ -115,7 +115,11 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
     }
 }
 
-fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals) -> R<Parsed> {
+fn parse_as<'a, const RECORD: bool>(
+    file: &'a Rc<str>,
+    src: &'a str,
+    globals: &'a mut Globals,
+) -> R<Parsed> {
     let eof = Token {
         kind: Kind::Eof,
         start: 0,
@@ -125,7 +129,7 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
     };
     let mut p = Parser::<RECORD> {
         src,
-        file: file.clone(),
+        file,
         lexer: Lexer::new(src),
         tok: eof,
         skip_newlines: false,
@@ -143,13 +147,20 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
     p.advance();
     let body = p.statements(false);
     let main = p.define(Rc::from("main"), Vec::new(), body);
-    match p.error.take() {
+    let Parser {
+        error,
+        declared,
+        uses,
+        calls,
+        ..
+    } = p;
+    match error {
         Some(e) => Err(e),
         None => Ok(Parsed {
             main,
-            declared: core::mem::take(&mut p.declared),
-            uses: core::mem::take(&mut p.uses),
-            calls: core::mem::take(&mut p.calls),
+            declared,
+            uses,
+            calls,
         }),
     }
 }
@@ -224,7 +235,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
         }
         self.error = Some(Box::new(ScriptError {
-            file: String::from(&*self.file),
+            file: String::from(&**self.file),
             line: tok.line,
             col: tok.col,
             message: text,
@@ -491,7 +502,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Return => {
                 self.advance();
                 match self.tok.kind {
-                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => Stmt::Return(None),
+                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => {
+                        Stmt::Return(None)
+                    }
                     _ => Stmt::Return(Some(self.expr(1))),
                 }
             }
@@ -795,7 +808,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             let kind = match self.tok.kind {
                 Kind::LParen => {
                     let call = self.call(e);
-                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &call.callee.kind) {
+                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &call.callee.kind)
+                    {
                         let mut names = Vec::new();
                         for (k, _) in &call.keywords {
                             names.push(k.clone());
