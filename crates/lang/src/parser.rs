@@ -999,39 +999,28 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let text = self.text(tok).as_bytes();
         let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::with_capacity(inner.len());
-        let mut i = 0;
-        while i < inner.len() {
-            let c = inner[i];
-            i += 1;
-            if c != b'\\' {
-                out.push(c);
-                continue;
-            }
-            let e = inner.get(i).copied().unwrap_or(0);
-            i += 1;
-            let simple = ESCAPES
-                .iter()
-                .zip(ESCAPED)
-                .find(|(letter, _)| **letter == e);
-            out.push(match simple {
-                Some((_, byte)) => *byte,
-                None if e == b'x' => {
-                    let hi = inner.get(i).copied().and_then(hex_digit);
-                    let lo = inner.get(i + 1).copied().and_then(hex_digit);
-                    i += 2;
-                    match (hi, lo) {
-                        (Some(hi), Some(lo)) => hi << 4 | lo,
-                        _ => {
-                            self.fail("malformed \\x escape", tok);
-                            break;
-                        }
-                    }
-                }
-                _ => {
+        let mut bytes = inner.iter().copied();
+        while let Some(c) = bytes.next() {
+            let byte = if c != b'\\' {
+                c
+            } else {
+                let e = bytes.next().unwrap_or(0);
+                if let Some(i) = ESCAPES.iter().position(|&letter| letter == e) {
+                    ESCAPED[i]
+                } else if e == b'x' {
+                    let hi = bytes.next().and_then(hex_digit);
+                    let lo = bytes.next().and_then(hex_digit);
+                    let (Some(hi), Some(lo)) = (hi, lo) else {
+                        self.fail("malformed \\x escape", tok);
+                        break;
+                    };
+                    hi << 4 | lo
+                } else {
                     self.fail("unknown escape", tok);
                     break;
                 }
-            });
+            };
+            out.push(byte);
         }
         String::from_utf8(out).unwrap_or_else(|_| {
             self.fail("string is not valid UTF-8", tok);
