@@ -684,7 +684,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         self.define(name, params, body)
     }
     fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
-        let scope = self.scopes.pop().unwrap_or_default();
+        let scope = self
+            .scopes
+            .pop()
+            .expect("a scope per function being parsed");
         // What is left of the function's locals are its parameters.
         let params_captured = self.locals[scope.locals..]
             .iter()
