@@ -25,12 +25,10 @@ pub(crate) enum Kind {
     Return,
     Break,
     Continue,
-    // The other keywords.
+    // The other keywords (but `and` and `or`, with the operators).
     Else,
     In,
     Catch,
-    And,
-    Or,
     Not,
     // The other punctuation.
     RParen,
@@ -41,6 +39,9 @@ pub(crate) enum Kind {
     Colon,
     Semicolon,
     Assign,
+    // The binary operators, together: the parser finds each one's precedence in a table (`parser::BINARY`).
+    And,
+    Or,
     Eq,
     Ne,
     Lt,

@@ -168,21 +168,28 @@ fn parse_as<'a, const RECORD: bool>(
     }
 }
 
-fn binary_op(kind: Kind) -> Option<(u8, Op)> {
-    Some(match kind {
-        Kind::Eq => (4, Op::Eq),
-        Kind::Ne => (4, Op::Ne),
-        Kind::Lt => (4, Op::Lt),
-        Kind::Le => (4, Op::Le),
-        Kind::Gt => (4, Op::Gt),
-        Kind::Ge => (4, Op::Ge),
-        Kind::Plus => (5, Op::Add),
-        Kind::Minus => (5, Op::Sub),
-        Kind::Star => (6, Op::Mul),
-        Kind::Slash => (6, Op::Div),
-        Kind::Percent => (6, Op::Rem),
-        _ => return None,
-    })
+/// The binary operators, in the order of their kinds from `and` on: precedence, and the operation (none for `and`
+/// and `or`, which are nodes of their own).
+const BINARY: [(u8, Option<Op>); 13] = [
+    (2, None),
+    (1, None),
+    (4, Some(Op::Eq)),
+    (4, Some(Op::Ne)),
+    (4, Some(Op::Lt)),
+    (4, Some(Op::Le)),
+    (4, Some(Op::Gt)),
+    (4, Some(Op::Ge)),
+    (5, Some(Op::Add)),
+    (5, Some(Op::Sub)),
+    (6, Some(Op::Mul)),
+    (6, Some(Op::Div)),
+    (6, Some(Op::Rem)),
+];
+
+fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
+    BINARY
+        .get((kind as usize).wrapping_sub(Kind::And as usize))
+        .copied()
 }
 
 /// Whether two captures are the same variable.
@@ -728,15 +735,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         } else {
             self.unary()
         };
-        loop {
-            let (prec, op) = match self.tok.kind {
-                Kind::Or => (1, None),
-                Kind::And => (2, None),
-                kind => match binary_op(kind) {
-                    Some((prec, op)) => (prec, Some(op)),
-                    None => break,
-                },
-            };
+        while let Some((prec, op)) = binary_op(self.tok.kind) {
             if prec < min {
                 break;
             }
