@@ -244,15 +244,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 text.push('\'');
             }
         }
-        self.error = Some(Box::new(ScriptError {
-            file: String::from(&**self.file),
-            line: tok.line,
-            col: tok.col,
-            message: text,
-            kind: crate::ErrorKind::Syntax,
-            incomplete: tok.kind == Kind::Eof,
-            fatal: false,
-        }));
+        // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
+        let mut error = crate::eval::error(text);
+        crate::eval::in_file(&mut error, self.file);
+        error.line = tok.line;
+        error.col = tok.col;
+        error.kind = crate::ErrorKind::Syntax;
+        error.incomplete = tok.kind == Kind::Eof;
+        self.error = Some(error);
     }
 
     /// A syntax error at the current token.
