@@ -300,9 +300,17 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn expect(&mut self, kind: Kind, message: &str) {
+        self.expect_then(kind, message, self.skip_newlines);
+    }
+
+    /// Expects a token of `kind` (else fails with `message`), and reads the ones after it skipping newlines or
+    /// not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
+    #[inline(never)]
+    fn expect_then(&mut self, kind: Kind, message: &str, skip: bool) {
         if self.tok.kind != kind {
             return self.fail_here(message);
         }
+        self.skip_newlines = skip;
         self.advance();
     }
 
@@ -310,12 +318,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// outside it, for `close`.
     fn open(&mut self, kind: Kind, skip: bool, message: &str) -> bool {
         let outer = self.skip_newlines;
-        if self.tok.kind != kind {
-            self.fail_here(message);
-        } else {
-            self.skip_newlines = skip;
-            self.advance();
-        }
+        self.expect_then(kind, message, skip);
         outer
     }
 
@@ -329,11 +332,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines (`outer`).
     fn close(&mut self, kind: Kind, message: &str, outer: bool) {
-        if self.tok.kind != kind {
-            return self.fail_here(message);
-        }
-        self.skip_newlines = outer;
-        self.advance();
+        self.expect_then(kind, message, outer);
     }
 
     fn name(&mut self) -> Rc<str> {
