@@ -75,7 +75,6 @@ struct Scope {
     max_slots: u32,
     /// The function's captured variables (the list becomes the definition's).
     captures: Vec<Capture>,
-    loops: u32,
 }
 
 type R<T> = Result<T, Box<ScriptError>>;
@@ -90,6 +89,8 @@ struct Parser<'a, const RECORD: bool> {
     /// blocks and outside all brackets). Each rule that opens a bracket keeps the outer one's and gives it back
     /// at the close.
     skip_newlines: bool,
+    /// The loops open around the current token in the function being parsed (a function saves its outer one's).
+    loops: u32,
     /// The first error (see `fail`).
     error: Option<Box<ScriptError>>,
     scopes: Vec<Scope>,
@@ -136,6 +137,7 @@ fn parse_as<'a, const RECORD: bool>(
         lexer: Lexer::new(src),
         tok: eof,
         skip_newlines: false,
+        loops: 0,
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
@@ -517,7 +519,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 }
             }
             Kind::Break | Kind::Continue => {
-                if self.scope().loops == 0 {
+                if self.loops == 0 {
                     self.fail_here("not inside a loop");
                 }
                 self.advance();
@@ -579,9 +581,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// place for both loops).
     #[inline(never)]
     fn loop_body(&mut self) -> Vec<Stmt> {
-        self.scope().loops += 1;
+        self.loops += 1;
         let body = self.block();
-        self.scope().loops -= 1;
+        self.loops -= 1;
         body
     }
 
@@ -665,6 +667,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             locals: self.locals.len(),
             ..Scope::default()
         });
+        // `break` and `continue` in the function do not leave the loops around it.
+        let loops = core::mem::take(&mut self.loops);
         let outer = self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
@@ -685,6 +689,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
         self.close(Kind::RParen, "expected ')'", outer);
         let body = self.block();
+        self.loops = loops;
         self.depth -= 1;
         self.define(name, params, body)
     }
