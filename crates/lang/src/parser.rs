@@ -71,8 +71,6 @@ struct Local {
 struct Scope {
     /// Where its locals start in the parser's list.
     locals: usize,
-    slots: u32,
-    max_slots: u32,
     /// The function's captured variables (the list becomes the definition's).
     captures: Vec<Capture>,
 }
@@ -89,8 +87,11 @@ struct Parser<'a, const RECORD: bool> {
     /// blocks and outside all brackets). Each rule that opens a bracket keeps the outer one's and gives it back
     /// at the close.
     skip_newlines: bool,
-    /// The loops open around the current token in the function being parsed (a function saves its outer one's).
+    /// Of the function being parsed (a function saves its outer one's and gives them back): the loops open
+    /// around the current token, the frame slots in use, and the most in use at once (its frame's size).
     loops: u32,
+    slots: u32,
+    max_slots: u32,
     /// The first error (see `fail`).
     error: Option<Box<ScriptError>>,
     scopes: Vec<Scope>,
@@ -138,6 +139,8 @@ fn parse_as<'a, const RECORD: bool>(
         tok: eof,
         skip_newlines: false,
         loops: 0,
+        slots: 0,
+        max_slots: 0,
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
@@ -364,14 +367,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn open_block(&mut self) {
-        let slots = self.scope().slots;
-        self.blocks.push((self.locals.len(), slots));
+        self.blocks.push((self.locals.len(), self.slots));
     }
 
     fn close_block(&mut self) {
         if let Some((locals, slots)) = self.blocks.pop() {
             self.locals.truncate(locals);
-            self.scope().slots = slots;
+            self.slots = slots;
         }
     }
 
@@ -390,10 +392,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             self.fail_here("too many local variables in one function");
         }
         let function = self.scopes.len() as u32 - 1;
-        let scope = self.scope();
-        let slot = scope.slots;
-        scope.slots += 1;
-        scope.max_slots = scope.max_slots.max(scope.slots);
+        let slot = self.slots;
+        self.slots += 1;
+        self.max_slots = self.max_slots.max(self.slots);
         self.locals.push(Local {
             name,
             function,
@@ -667,8 +668,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             locals: self.locals.len(),
             ..Scope::default()
         });
-        // `break` and `continue` in the function do not leave the loops around it.
-        let loops = core::mem::take(&mut self.loops);
+        // `break` and `continue` in the function do not leave the loops around it; its slots are a frame of
+        // its own.
+        let saved = (
+            core::mem::take(&mut self.loops),
+            core::mem::take(&mut self.slots),
+            core::mem::take(&mut self.max_slots),
+        );
         let outer = self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
@@ -689,9 +695,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
         self.close(Kind::RParen, "expected ')'", outer);
         let body = self.block();
-        self.loops = loops;
         self.depth -= 1;
-        self.define(name, params, body)
+        let def = self.define(name, params, body);
+        (self.loops, self.slots, self.max_slots) = saved;
+        def
     }
     fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
         let scope = self
@@ -709,7 +716,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             file: self.file.clone(),
             params,
             params_captured,
-            slots: scope.max_slots,
+            slots: self.max_slots,
             captures: scope.captures,
             body,
         })
