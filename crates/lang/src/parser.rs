@@ -60,6 +60,8 @@ pub(crate) struct Parsed {
 
 struct Local {
     name: Rc<str>,
+    /// The function that declares it (its index in `scopes`).
+    function: u32,
     slot: u32,
     captured: Captured,
 }
@@ -67,34 +69,44 @@ struct Local {
 /// The state of one function being parsed (the file's top level is the outermost).
 #[derive(Default)]
 struct Scope {
-    locals: Vec<Local>,
-    /// Per open block: how many locals and slots were in use when it opened.
-    blocks: Vec<(usize, u32)>,
-    slots: u32,
-    max_slots: u32,
-    /// The function's captured variables, and their names (apart: the first list becomes the definition's).
+    /// Where its locals start in the parser's list.
+    locals: usize,
+    /// The function's captured variables (the list becomes the definition's).
     captures: Vec<Capture>,
-    capture_names: Vec<Rc<str>>,
-    loops: u32,
 }
 
 type R<T> = Result<T, Box<ScriptError>>;
 
+// In this order (not the compiler's): the fields used all the time come first, where the code reaches them with
+// a one-byte offset (from 128 bytes on, an offset takes four, in each of hundreds of instructions).
+#[repr(C)]
 struct Parser<'a, const RECORD: bool> {
-    src: &'a str,
-    file: Rc<str>,
-    lexer: Lexer<'a>,
     tok: Token,
-    /// Per open bracket: whether newlines are skipped inside it (yes in `(`, `[` and map literals, no in blocks).
-    skip_newlines: Vec<bool>,
     depth: u32,
+    /// Whether newlines are skipped inside the innermost open bracket (yes in `(`, `[` and map literals, no in
+    /// blocks and outside all brackets). Each rule that opens a bracket keeps the outer one's and gives it back
+    /// at the close.
+    skip_newlines: bool,
+    /// Of the function being parsed (a function saves its outer one's and gives them back): the loops open
+    /// around the current token, the frame slots in use, and the most in use at once (its frame's size).
+    loops: u32,
+    slots: u32,
+    max_slots: u32,
+    /// The first error (see `fail`).
+    error: Option<Box<ScriptError>>,
     scopes: Vec<Scope>,
+    /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
+    /// innermost declaration of a name is the last one of that name.
+    locals: Vec<Local>,
+    /// Per open block: how many locals and slots were in use when it opened.
+    blocks: Vec<(usize, u32)>,
+    src: &'a str,
     globals: &'a mut Globals,
+    lexer: Lexer<'a>,
+    file: &'a Rc<str>,
     declared: Vec<u32>,
     uses: Vec<(u32, Pos)>,
     calls: Vec<CallSite>,
-    /// The first error (see `fail`).
-    error: Option<Box<ScriptError>>,
 }
 
 /// Parses a file; `record` keeps what the static check needs. (A parser of each kind: the payload never
@@ -108,7 +120,11 @@ pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bo
     }
 }
 
-fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals) -> R<Parsed> {
+fn parse_as<'a, const RECORD: bool>(
+    file: &'a Rc<str>,
+    src: &'a str,
+    globals: &'a mut Globals,
+) -> R<Parsed> {
     let eof = Token {
         kind: Kind::Eof,
         start: 0,
@@ -118,12 +134,17 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
     };
     let mut p = Parser::<RECORD> {
         src,
-        file: file.clone(),
+        file,
         lexer: Lexer::new(src),
         tok: eof,
-        skip_newlines: Vec::new(),
+        skip_newlines: false,
+        loops: 0,
+        slots: 0,
+        max_slots: 0,
         depth: 0,
         scopes: Vec::new(),
+        locals: Vec::new(),
+        blocks: Vec::new(),
         globals,
         declared: Vec::new(),
         uses: Vec::new(),
@@ -134,32 +155,56 @@ fn parse_as<const RECORD: bool>(file: &Rc<str>, src: &str, globals: &mut Globals
     p.advance();
     let body = p.statements(false);
     let main = p.define(Rc::from("main"), Vec::new(), body);
-    match p.error.take() {
+    let Parser {
+        error,
+        declared,
+        uses,
+        calls,
+        ..
+    } = p;
+    match error {
         Some(e) => Err(e),
         None => Ok(Parsed {
             main,
-            declared: core::mem::take(&mut p.declared),
-            uses: core::mem::take(&mut p.uses),
-            calls: core::mem::take(&mut p.calls),
+            declared,
+            uses,
+            calls,
         }),
     }
 }
 
-fn binary_op(kind: Kind) -> Option<(u8, Op)> {
-    Some(match kind {
-        Kind::Eq => (4, Op::Eq),
-        Kind::Ne => (4, Op::Ne),
-        Kind::Lt => (4, Op::Lt),
-        Kind::Le => (4, Op::Le),
-        Kind::Gt => (4, Op::Gt),
-        Kind::Ge => (4, Op::Ge),
-        Kind::Plus => (5, Op::Add),
-        Kind::Minus => (5, Op::Sub),
-        Kind::Star => (6, Op::Mul),
-        Kind::Slash => (6, Op::Div),
-        Kind::Percent => (6, Op::Rem),
-        _ => return None,
-    })
+/// The binary operators, in the order of their kinds from `and` on: precedence, and the operation (none for `and`
+/// and `or`, which are nodes of their own).
+const BINARY: [(u8, Option<Op>); 13] = [
+    (2, None),
+    (1, None),
+    (4, Some(Op::Eq)),
+    (4, Some(Op::Ne)),
+    (4, Some(Op::Lt)),
+    (4, Some(Op::Le)),
+    (4, Some(Op::Gt)),
+    (4, Some(Op::Ge)),
+    (5, Some(Op::Add)),
+    (5, Some(Op::Sub)),
+    (6, Some(Op::Mul)),
+    (6, Some(Op::Div)),
+    (6, Some(Op::Rem)),
+];
+
+fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
+    BINARY
+        .get((kind as usize).wrapping_sub(Kind::And as usize))
+        .copied()
+}
+
+/// Whether two captures are the same variable.
+fn same(a: Capture, b: Capture) -> bool {
+    match (a, b) {
+        (Capture::Local(a), Capture::Local(b)) | (Capture::Upvalue(a), Capture::Upvalue(b)) => {
+            a == b
+        }
+        _ => false,
+    }
 }
 
 /// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
@@ -204,15 +249,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 text.push('\'');
             }
         }
-        self.error = Some(Box::new(ScriptError {
-            file: String::from(&*self.file),
-            line: tok.line,
-            col: tok.col,
-            message: text,
-            kind: crate::ErrorKind::Syntax,
-            incomplete: tok.kind == Kind::Eof,
-            fatal: false,
-        }));
+        // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
+        let mut error = crate::eval::error(text);
+        crate::eval::in_file(&mut error, self.file);
+        error.line = tok.line;
+        error.col = tok.col;
+        error.kind = crate::ErrorKind::Syntax;
+        error.incomplete = tok.kind == Kind::Eof;
+        self.error = Some(error);
     }
 
     /// A syntax error at the current token.
@@ -248,9 +292,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             } else {
                 self.tok = tok;
             }
-            if self.tok.kind != Kind::Newline
-                || !self.skip_newlines.last().copied().unwrap_or(false)
-            {
+            if self.tok.kind != Kind::Newline || !self.skip_newlines {
                 return;
             }
         }
@@ -263,34 +305,39 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn expect(&mut self, kind: Kind, message: &str) {
+        self.expect_then(kind, message, self.skip_newlines);
+    }
+
+    /// Expects a token of `kind` (else fails with `message`), and reads the ones after it skipping newlines or
+    /// not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
+    #[inline(never)]
+    fn expect_then(&mut self, kind: Kind, message: &str, skip: bool) {
         if self.tok.kind != kind {
             return self.fail_here(message);
         }
+        self.skip_newlines = skip;
         self.advance();
     }
 
-    /// Opens a bracket: `skip` says whether newlines inside it are skipped.
-    fn open(&mut self, kind: Kind, skip: bool, message: &str) {
-        if self.tok.kind != kind {
-            return self.fail_here(message);
-        }
-        self.skip_newlines.push(skip);
-        self.advance();
+    /// Opens a bracket: `skip` says whether newlines inside it are skipped. Gives back whether they were
+    /// outside it, for `close`.
+    fn open(&mut self, kind: Kind, skip: bool, message: &str) -> bool {
+        let outer = self.skip_newlines;
+        self.expect_then(kind, message, skip);
+        outer
     }
 
     /// Opens the bracket that is the current token (its kind is known), one inside which newlines are skipped.
-    fn open_bracket(&mut self) {
-        self.skip_newlines.push(true);
+    fn open_bracket(&mut self) -> bool {
+        let outer = self.skip_newlines;
+        self.skip_newlines = true;
         self.advance();
+        outer
     }
 
-    /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines.
-    fn close(&mut self, kind: Kind, message: &str) {
-        if self.tok.kind != kind {
-            return self.fail_here(message);
-        }
-        self.skip_newlines.pop();
-        self.advance();
+    /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines (`outer`).
+    fn close(&mut self, kind: Kind, message: &str, outer: bool) {
+        self.expect_then(kind, message, outer);
     }
 
     fn name(&mut self) -> Rc<str> {
@@ -320,22 +367,20 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn open_block(&mut self) {
-        let scope = self.scope();
-        scope.blocks.push((scope.locals.len(), scope.slots));
+        self.blocks.push((self.locals.len(), self.slots));
     }
 
     fn close_block(&mut self) {
-        let scope = self.scope();
-        if let Some((locals, slots)) = scope.blocks.pop() {
-            scope.locals.truncate(locals);
-            scope.slots = slots;
+        if let Some((locals, slots)) = self.blocks.pop() {
+            self.locals.truncate(locals);
+            self.slots = slots;
         }
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
     fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
         let captured: Captured = Rc::new(Cell::new(false));
-        if self.scopes.len() == 1 && self.scopes[0].blocks.is_empty() {
+        if self.scopes.len() == 1 && self.blocks.is_empty() {
             let global = self.global(&name);
             if RECORD {
                 self.declared.push(global);
@@ -343,15 +388,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return (Var::Global(global), captured);
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
-        if self.scope().locals.len() >= MAX_LOCALS {
+        if self.locals.len() - self.scope().locals >= MAX_LOCALS {
             self.fail_here("too many local variables in one function");
         }
-        let scope = self.scope();
-        let slot = scope.slots;
-        scope.slots += 1;
-        scope.max_slots = scope.max_slots.max(scope.slots);
-        scope.locals.push(Local {
+        let function = self.scopes.len() as u32 - 1;
+        let slot = self.slots;
+        self.slots += 1;
+        self.max_slots = self.max_slots.max(self.slots);
+        self.locals.push(Local {
             name,
+            function,
             slot,
             captured: captured.clone(),
         });
@@ -380,43 +426,27 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         self.globals.slot(name)
     }
 
-    fn find_local(&self, scope: usize, name: &str) -> Option<&Local> {
-        let locals = &self.scopes[scope].locals;
-        locals.iter().rev().find(|l| &*l.name == name)
-    }
-
-    /// The capture index of `name` in the function `scope`, if an enclosing function declares it.
-    fn upvalue(&mut self, scope: usize, name: &str) -> Option<u32> {
-        if scope == 0 {
-            return None;
-        }
-        if let Some(i) = self.scopes[scope]
-            .capture_names
-            .iter()
-            .position(|n| &**n == name)
-        {
-            return Some(i as u32);
-        }
-        let capture = match self.find_local(scope - 1, name) {
-            Some(local) => {
-                local.captured.set(true);
-                Capture::Local(local.slot)
-            }
-            None => Capture::Upvalue(self.upvalue(scope - 1, name)?),
-        };
-        let scope = &mut self.scopes[scope];
-        scope.capture_names.push(Rc::from(name));
-        scope.captures.push(capture);
-        Some(scope.captures.len() as u32 - 1)
-    }
-
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        let top = self.scopes.len() - 1;
-        if let Some(local) = self.find_local(top, name) {
-            return Var::Local(local.slot);
-        }
-        if let Some(i) = self.upvalue(top, name) {
-            return Var::Upvalue(i);
+        if let Some(local) = self.locals.iter().rev().find(|l| &*l.name == name) {
+            let top = self.scopes.len() - 1;
+            if local.function as usize == top {
+                return Var::Local(local.slot);
+            }
+            // A local of an enclosing function: each function in between captures it, from the one around it.
+            local.captured.set(true);
+            let mut capture = Capture::Local(local.slot);
+            let mut index = 0;
+            for scope in &mut self.scopes[local.function as usize + 1..] {
+                index = match scope.captures.iter().position(|c| same(*c, capture)) {
+                    Some(i) => i,
+                    None => {
+                        scope.captures.push(capture);
+                        scope.captures.len() - 1
+                    }
+                } as u32;
+                capture = Capture::Upvalue(index);
+            }
+            return Var::Upvalue(index);
         }
         let global = self.global(name);
         if RECORD && !self.uses.iter().any(|(g, _)| *g == global) {
@@ -444,11 +474,11 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // block := '{' stmt* '}'
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
-        self.open(Kind::LBrace, false, "expected '{'");
+        let outer = self.open(Kind::LBrace, false, "expected '{'");
         self.open_block();
         let body = self.statements(true);
         self.close_block();
-        self.close(Kind::RBrace, "expected '}'");
+        self.close(Kind::RBrace, "expected '}'", outer);
         self.depth -= 1;
         body
     }
@@ -468,36 +498,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn statement(&mut self) -> Stmt {
         let start = self.tok;
         let stmt = match start.kind {
-            Kind::Let | Kind::Fn if start.kind == Kind::Let || self.peek_kind() == Kind::Name => {
-                self.advance();
-                let pos = self.pos();
-                let name = self.name();
-                let early = start.kind == Kind::Fn;
-                let (var, captured, value);
-                if early {
-                    // Bound before its value is made, so that the function can call itself.
-                    (var, captured) = self.declare(name.clone());
-                    let kind = ExprKind::Func(self.function(name));
-                    value = Expr { pos, kind };
-                } else {
-                    self.expect(Kind::Assign, "expected '='");
-                    self.skip_newlines();
-                    value = self.expr(1);
-                    // Declared after its value, so `let x = x + 1` reads the x from before.
-                    (var, captured) = self.declare(name);
-                }
-                let stmt = Stmt::Let {
-                    early,
-                    var,
-                    captured,
-                    value,
-                };
-                // A function ends at its block's `}`, like the other compound statements.
-                if early {
-                    return stmt;
-                }
-                stmt
-            }
+            Kind::Let => self.let_statement(false),
+            // A function ends at its block's `}`, like the other compound statements.
+            Kind::Fn if self.peek_kind() == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -509,15 +512,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Try => return self.try_statement(),
             Kind::Return => {
                 self.advance();
-                let value = match self.tok.kind {
-                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => None,
-                    _ => Some(self.expr(1)),
-                };
-                Stmt::Return(value)
+                match self.tok.kind {
+                    Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => {
+                        Stmt::Return(None)
+                    }
+                    _ => Stmt::Return(Some(self.expr(1))),
+                }
             }
             Kind::Break | Kind::Continue => {
-                if self.scope().loops == 0 {
-                    self.fail("not inside a loop", start);
+                if self.loops == 0 {
+                    self.fail_here("not inside a loop");
                 }
                 self.advance();
                 if start.kind == Kind::Break {
@@ -544,13 +548,43 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         stmt
     }
 
+    // 'let' NAME '=' expr | 'fn' NAME '(' names? ')' block   (a function is `early`)
+    #[inline(never)]
+    fn let_statement(&mut self, early: bool) -> Stmt {
+        self.advance();
+        let pos = self.pos();
+        let name = self.name();
+        if early {
+            // Bound before its value is made, so that the function can call itself.
+            let (var, captured) = self.declare(name.clone());
+            let kind = ExprKind::Func(self.function(name));
+            return Stmt::Let {
+                early,
+                var,
+                captured,
+                value: Expr { pos, kind },
+            };
+        }
+        self.expect(Kind::Assign, "expected '='");
+        self.skip_newlines();
+        let value = self.expr(1);
+        // Declared after its value, so `let x = x + 1` reads the x from before.
+        let (var, captured) = self.declare(name);
+        Stmt::Let {
+            early,
+            var,
+            captured,
+            value,
+        }
+    }
+
     /// The block of a `while` or `for`, inside which `break` and `continue` are allowed (one out-of-line
     /// place for both loops).
     #[inline(never)]
     fn loop_body(&mut self) -> Vec<Stmt> {
-        self.scope().loops += 1;
+        self.loops += 1;
         let body = self.block();
-        self.scope().loops -= 1;
+        self.loops -= 1;
         body
     }
 
@@ -573,20 +607,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
     fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
-        let mut otherwise = Vec::new();
-        loop {
+        let otherwise = loop {
             self.advance(); // 'if'
             let cond = self.expr(1);
             arms.push((cond, self.block()));
             if !self.skip_newlines_before(Kind::Else) {
-                break;
+                break Vec::new();
             }
             self.advance(); // 'else'
             if self.tok.kind != Kind::If {
-                otherwise = self.block();
-                break;
+                break self.block();
             }
-        }
+        };
         Stmt::If(arms, otherwise)
     }
 
@@ -632,8 +664,18 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // function := '(' (NAME (',' NAME)*)? ')' block
     fn function(&mut self, name: Rc<str>) -> Rc<FnDef> {
         self.enter();
-        self.scopes.push(Scope::default());
-        self.open(Kind::LParen, true, "expected '('");
+        self.scopes.push(Scope {
+            locals: self.locals.len(),
+            ..Scope::default()
+        });
+        // `break` and `continue` in the function do not leave the loops around it; its slots are a frame of
+        // its own.
+        let saved = (
+            core::mem::take(&mut self.loops),
+            core::mem::take(&mut self.slots),
+            core::mem::take(&mut self.max_slots),
+        );
+        let outer = self.open(Kind::LParen, true, "expected '('");
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
@@ -645,43 +687,39 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 self.fail("repeated parameter", tok);
             }
             params.push(param.clone());
-            self.open_block_once();
             self.declare(param);
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.open_block_once();
-        self.close(Kind::RParen, "expected ')'");
+        self.close(Kind::RParen, "expected ')'", outer);
         let body = self.block();
         self.depth -= 1;
-        self.define(name, params, body)
+        let def = self.define(name, params, body);
+        (self.loops, self.slots, self.max_slots) = saved;
+        def
     }
     fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
-        let scope = self.scopes.pop().unwrap_or_default();
-        let params_captured = scope
-            .locals
+        let scope = self
+            .scopes
+            .pop()
+            .expect("a scope per function being parsed");
+        // What is left of the function's locals are its parameters.
+        let params_captured = self.locals[scope.locals..]
             .iter()
-            .take(params.len())
             .enumerate()
             .fold(0, |bits, (i, l)| bits | (u64::from(l.captured.get()) << i));
+        self.locals.truncate(scope.locals);
         Rc::new(FnDef {
             name,
             file: self.file.clone(),
             params,
             params_captured,
-            slots: scope.max_slots,
+            slots: self.max_slots,
             captures: scope.captures,
             body,
         })
-    }
-
-    /// Parameters live in a block of their own (so they are locals even in a function at the top level).
-    fn open_block_once(&mut self) {
-        if self.scope().blocks.is_empty() {
-            self.open_block();
-        }
     }
 
     /// What a rule that failed gives back (never evaluated: the parse has failed).
@@ -707,15 +745,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         } else {
             self.unary()
         };
-        loop {
-            let (prec, op) = match self.tok.kind {
-                Kind::Or => (1, None),
-                Kind::And => (2, None),
-                kind => match binary_op(kind) {
-                    Some((prec, op)) => (prec, Some(op)),
-                    None => break,
-                },
-            };
+        while let Some((prec, op)) = binary_op(self.tok.kind) {
             if prec < min {
                 break;
             }
@@ -792,29 +822,26 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             let pos = e.pos;
             let kind = match self.tok.kind {
                 Kind::LParen => {
-                    let (positional, keywords) = self.args();
-                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &e.kind) {
+                    let call = self.call(e);
+                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &call.callee.kind)
+                    {
                         let mut names = Vec::new();
-                        for (k, _) in &keywords {
+                        for (k, _) in &call.keywords {
                             names.push(k.clone());
                         }
                         self.calls.push(CallSite {
                             global: *global,
-                            positional: positional.len(),
+                            positional: call.positional.len(),
                             keywords: names,
                             pos,
                         });
                     }
-                    ExprKind::Call(Box::new(Call {
-                        callee: e,
-                        positional,
-                        keywords,
-                    }))
+                    ExprKind::Call(call)
                 }
                 Kind::LBracket => {
-                    self.open_bracket();
+                    let outer = self.open_bracket();
                     let index = self.expr(1);
-                    self.close(Kind::RBracket, "expected ']'");
+                    self.close(Kind::RBracket, "expected ']'", outer);
                     ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
@@ -831,28 +858,32 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
+    // (The call is made first and its arguments parsed into it, so that they are not moved.)
     #[inline(never)]
-    fn args(&mut self) -> (Vec<Expr>, Vec<(Rc<str>, Expr)>) {
-        self.open_bracket();
-        let mut positional = Vec::new();
-        let mut keywords = Vec::new();
+    fn call(&mut self, callee: Expr) -> Box<Call> {
+        let mut call = Box::new(Call {
+            callee,
+            positional: Vec::new(),
+            keywords: Vec::new(),
+        });
+        let outer = self.open_bracket();
         while self.tok.kind != Kind::RParen {
             if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
                 let name = self.name();
                 self.advance();
-                self.push_entry(&mut keywords, name);
-            } else if !keywords.is_empty() {
+                self.push_entry(&mut call.keywords, name);
+            } else if !call.keywords.is_empty() {
                 self.fail_here("positional argument after keyword arguments");
             } else {
-                self.push_expr(&mut positional);
+                self.push_expr(&mut call.positional);
             }
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'");
-        (positional, keywords)
+        self.close(Kind::RParen, "expected ')'", outer);
+        call
     }
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
@@ -870,9 +901,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::Nil => ExprKind::Const(Value::Nil),
             Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
             Kind::LParen => {
-                self.open_bracket();
+                let outer = self.open_bracket();
                 let e = self.expr(1);
-                self.close(Kind::RParen, "expected ')'");
+                self.close(Kind::RParen, "expected ')'", outer);
                 return e;
             }
             Kind::LBracket => return self.list(pos),
@@ -896,7 +927,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // list := '[' (expr (',' expr)* ','?)? ']'
     #[inline(never)]
     fn list(&mut self, pos: Pos) -> Expr {
-        self.open_bracket();
+        let outer = self.open_bracket();
         let mut items = Vec::new();
         while self.tok.kind != Kind::RBracket {
             self.push_expr(&mut items);
@@ -905,7 +936,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBracket, "expected ']'");
+        self.close(Kind::RBracket, "expected ']'", outer);
         Expr {
             pos,
             kind: ExprKind::List(Box::new(items)),
@@ -915,7 +946,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     #[inline(never)]
     fn map(&mut self, pos: Pos) -> Expr {
-        self.open_bracket();
+        let outer = self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
             let tok = self.tok;
@@ -930,8 +961,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             self.advance();
             self.expect(Kind::Colon, "expected ':'");
             // A repeated key: the later entry stands, in the place of the last.
+            // (Drained rather than removed: `remove` moves the entry out to drop it, which costs more code.)
             if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
-                entries.remove(i);
+                entries.drain(i..=i);
             }
             self.push_entry(&mut entries, key);
             if self.tok.kind != Kind::Comma {
@@ -939,7 +971,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBrace, "expected '}'");
+        self.close(Kind::RBrace, "expected '}'", outer);
         Expr {
             pos,
             kind: ExprKind::Map(Box::new(entries)),
@@ -983,39 +1015,28 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let text = self.text(tok).as_bytes();
         let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::with_capacity(inner.len());
-        let mut i = 0;
-        while i < inner.len() {
-            let c = inner[i];
-            i += 1;
-            if c != b'\\' {
-                out.push(c);
-                continue;
-            }
-            let e = inner.get(i).copied().unwrap_or(0);
-            i += 1;
-            let simple = ESCAPES
-                .iter()
-                .zip(ESCAPED)
-                .find(|(letter, _)| **letter == e);
-            out.push(match simple {
-                Some((_, byte)) => *byte,
-                None if e == b'x' => {
-                    let hi = inner.get(i).copied().and_then(hex_digit);
-                    let lo = inner.get(i + 1).copied().and_then(hex_digit);
-                    i += 2;
-                    match (hi, lo) {
-                        (Some(hi), Some(lo)) => hi << 4 | lo,
-                        _ => {
-                            self.fail("malformed \\x escape", tok);
-                            break;
-                        }
-                    }
-                }
-                _ => {
+        let mut bytes = inner.iter().copied();
+        while let Some(c) = bytes.next() {
+            let byte = if c != b'\\' {
+                c
+            } else {
+                let e = bytes.next().unwrap_or(0);
+                if let Some(i) = ESCAPES.iter().position(|&letter| letter == e) {
+                    ESCAPED[i]
+                } else if e == b'x' {
+                    let hi = bytes.next().and_then(hex_digit);
+                    let lo = bytes.next().and_then(hex_digit);
+                    let (Some(hi), Some(lo)) = (hi, lo) else {
+                        self.fail("malformed \\x escape", tok);
+                        break;
+                    };
+                    hi << 4 | lo
+                } else {
                     self.fail("unknown escape", tok);
                     break;
                 }
-            });
+            };
+            out.push(byte);
         }
         String::from_utf8(out).unwrap_or_else(|_| {
             self.fail("string is not valid UTF-8", tok);
