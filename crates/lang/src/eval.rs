@@ -357,9 +357,13 @@ impl Machine<'_> {
                 var,
                 captured,
                 value,
-                early,
+            }
+            | Stmt::LetFn {
+                var,
+                captured,
+                value,
             } => {
-                if *early && captured.get() {
+                if matches!(stmt, Stmt::LetFn { .. }) && captured.get() {
                     // A function that calls itself must find its own name bound while it is being made.
                     self.declare(*var, true, Value::Nil);
                     let f = attempt!(self.eval(value));

@@ -558,8 +558,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             // Bound before its value is made, so that the function can call itself.
             let (var, captured) = self.declare(name.clone());
             let kind = ExprKind::Func(self.function(name));
-            return Stmt::Let {
-                early,
+            return Stmt::LetFn {
                 var,
                 captured,
                 value: Expr { pos, kind },
@@ -571,7 +570,6 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         // Declared after its value, so `let x = x + 1` reads the x from before.
         let (var, captured) = self.declare(name);
         Stmt::Let {
-            early,
             var,
             captured,
             value,
