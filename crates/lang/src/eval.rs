@@ -442,8 +442,9 @@ impl Machine<'_> {
                     }
                     None => attempt!(self.eval(iterable)),
                 };
-                // The bytes the list of a `range` would hold are held while the loop runs.
-                let _held = Held::new(bytes);
+                // The bytes the list of a `range` would hold are held while the loop runs (nothing to hold
+                // otherwise: the payload has no count to make).
+                let _held = ints.map(|_| Held::new(bytes));
                 let mut i = 0usize;
                 loop {
                     let item = match &seq {
