@@ -264,25 +264,29 @@ impl Machine<'_> {
     /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
     #[inline(always)]
     fn read(&self, var: Var, pos: Pos) -> R<Value> {
-        let v = match var {
-            Var::Local(slot) => self.stack.get(self.base + slot as usize),
-            Var::Upvalue(i) => {
-                return Ok(self
-                    .closure
+        // A captured variable (of this frame or of the running closure) is read in its cell: one way for both.
+        let (v, cell) = match var {
+            Var::Local(slot) => (self.stack.get(self.base + slot as usize), None),
+            Var::Upvalue(i) => (
+                None,
+                self.closure
                     .as_ref()
-                    .and_then(|c| c.upvalues.get(i as usize))
-                    .map_or(Value::Nil, |c| c.borrow().clone()))
-            }
+                    .and_then(|c| c.upvalues.get(i as usize)),
+            ),
             Var::Global(g) => match self.globals.get(g as usize) {
-                Some(Some(v)) => Some(v),
+                Some(Some(v)) => (Some(v), None),
                 _ => return Err(self.unknown(g, pos)),
             },
         };
-        Ok(match v {
-            Some(Value::Cell(c)) => c.borrow().clone(),
-            Some(v) => dup(v),
-            None => Value::Nil,
-        })
+        let cell = match v {
+            Some(Value::Cell(c)) => c,
+            Some(v) => return Ok(dup(v)),
+            None => match cell {
+                Some(c) => c,
+                None => return Ok(Value::Nil),
+            },
+        };
+        Ok(cell.borrow().clone())
     }
 
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
