@@ -612,24 +612,22 @@ impl Machine<'_> {
         }
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
-        if let Some(Value::Str(text)) = frame.get_mut(index) {
-            if Rc::get_mut(text).is_none() {
-                // Shared: a copy of its own, with room for the parts.
+        while let Some(Value::Str(text)) = frame.get_mut(index) {
+            let Some(t) = Rc::get_mut(text) else {
+                // Shared: a copy of its own, with room for the parts (then appended to as the next turn).
                 let mut s = String::with_capacity(text.0.len() + total);
                 s.push_str(&text.0);
                 frame[index] = Value::string(s);
-            }
-        }
-        if let Some(Value::Str(text)) = frame.get_mut(index) {
-            if let Some(t) = Rc::get_mut(text) {
-                let before = t.0.capacity();
-                for part in parts.iter() {
-                    if let Value::Str(p) = part {
-                        t.0.push_str(&p.0);
-                    }
+                continue;
+            };
+            let before = t.0.capacity();
+            for part in parts.iter() {
+                if let Value::Str(p) = part {
+                    t.0.push_str(&p.0);
                 }
-                crate::value::count(t.0.capacity(), before);
             }
+            crate::value::count(t.0.capacity(), before);
+            break;
         }
         self.pop_to(top);
         Ok(true)
