@@ -1090,12 +1090,12 @@ impl Machine<'_> {
     #[cold]
     #[inline(never)]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
-        let values = self.stack.split_off(self.stack.len() - keywords.len());
-        let given = self.stack.len() - base;
+        let given = self.stack.len() - keywords.len() - base;
         let n = def.params.len();
         let m = if given > n {
             String::from("too many arguments")
         } else {
+            let values = self.stack.split_off(base + given);
             self.stack.resize(base + n, Value::Nil);
             let frame = &mut self.stack[base..base + n];
             match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
