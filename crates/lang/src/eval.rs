@@ -552,17 +552,23 @@ impl Machine<'_> {
                 let v = self.eval(value)?;
                 self.write(*var, v, target.pos)
             }
-            ExprKind::Index(base, index) => {
+            // An item or a field: the container, the key (of a field, made after the value), the value.
+            ExprKind::Index(..) | ExprKind::Field(..) => {
+                let (base, index, name) = match &target.kind {
+                    ExprKind::Index(base, index) => (&**base, Some(&**index), None),
+                    ExprKind::Field(field) => (&field.0, None, Some(&field.1)),
+                    _ => return Ok(()),
+                };
                 let container = self.eval(base)?;
-                let key = self.eval(index)?;
+                let mut key = Value::Nil;
+                if let Some(index) = index {
+                    key = self.eval(index)?;
+                }
                 let v = self.eval(value)?;
+                if let Some(name) = name {
+                    key = Value::str(name);
+                }
                 self.set_item(&container, key, v, target.pos)
-            }
-            ExprKind::Field(field) => {
-                let (base, name) = &**field;
-                let container = self.eval(base)?;
-                let v = self.eval(value)?;
-                self.set_item(&container, Value::str(name), v, target.pos)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
         }
