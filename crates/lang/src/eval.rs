@@ -857,20 +857,22 @@ impl Machine<'_> {
     /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
-        // What cannot be done, with the name of a field (its parts around the type of the value).
-        let (what, name, of, v) = match &e.kind {
+        Ok(match &e.kind {
             ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => {
-                    let n = n
-                        .checked_neg()
-                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?;
-                    return Ok(Value::Int(n));
-                }
-                other => ("cannot negate a ", "", "", other),
+                Value::Int(n) => Value::Int(
+                    n.checked_neg()
+                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
+                ),
+                other => return Err(self.wrong("cannot negate a ", &other, e.pos)),
             },
             ExprKind::Field(field) => match self.eval(&field.0)? {
-                Value::Map(m) => return Ok(m.get(&field.1).unwrap_or_default()),
-                other => ("cannot read field '", &*field.1, "' of a ", other),
+                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
+                // The message made here, rather than its parts carried to one place that makes every error:
+                // carrying them cost more code than this.
+                other => {
+                    let what = fault(&["cannot read field '", &field.1, "' of a "]);
+                    return Err(self.wrong(&what, &other, e.pos));
+                }
             },
             ExprKind::List(items) => {
                 self.hold(items.len() * ITEM_BYTES, e.pos)?;
@@ -878,7 +880,7 @@ impl Machine<'_> {
                 for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
-                return Ok(Value::list(list));
+                Value::list(list)
             }
             ExprKind::Map(entries) => {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
@@ -886,21 +888,20 @@ impl Machine<'_> {
                 for (key, value) in entries.iter() {
                     map.push((key.clone(), self.eval(value)?));
                 }
-                return Ok(Value::map_of(map));
+                Value::map_of(map)
             }
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
                 for c in &def.captures {
                     upvalues.push(self.capture(*c));
                 }
-                return Ok(Value::Func(Rc::new(Closure {
+                Value::Func(Rc::new(Closure {
                     def: def.clone(),
                     upvalues,
-                })));
+                }))
             }
-            _ => return Ok(Value::Nil),
-        };
-        Err(self.at(fault(&[what, name, of, v.type_name()]), e.pos))
+            _ => Value::Nil,
+        })
     }
 
     #[inline(never)]
