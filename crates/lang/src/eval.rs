@@ -696,8 +696,7 @@ impl Machine<'_> {
     /// Evaluates an operand: on the host, leaves (constants and locals) and int operations of int leaves here,
     /// operations and calls straight in their own functions, the rest through `eval`, all inlined; in the
     /// payload, `eval`.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    #[inline(always)]
     fn operand(&mut self, e: &Expr) -> R<Value> {
         // The payload lets `eval`, which does the same (and goes on to `arithmetic` and `call_expr` by a jump),
         // do it all: one copy, for size.
