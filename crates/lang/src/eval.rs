@@ -460,10 +460,14 @@ impl Machine<'_> {
                             _ => None,
                         },
                         Value::List(l) => l.items.borrow().get(i).map(dup),
-                        Value::Str(t) => t.0.get(i..).and_then(|s| s.chars().next()).map(|c| {
-                            i += c.len_utf8() - 1;
-                            char_value(c)
-                        }),
+                        Value::Str(t) => {
+                            // The next character, and the place after it (less the 1 added below).
+                            let mut rest = t.0.get(i..).unwrap_or_default().chars();
+                            rest.next().map(|c| {
+                                i = t.0.len() - rest.as_str().len() - 1;
+                                char_value(c)
+                            })
+                        }
                         Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                         Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                         other => {
