@@ -1057,7 +1057,9 @@ impl Machine<'_> {
         let mut captured = def.params_captured;
         while captured != 0 {
             let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
-            *slot = Value::Cell(Rc::new(RefCell::new(core::mem::take(slot))));
+            let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(slot))));
+            // The slot holds the nil `take` left: nothing to drop.
+            core::mem::forget(core::mem::replace(slot, cell));
             captured &= captured - 1;
         }
         self.stack.resize(base + def.slots as usize, Value::Nil);
