@@ -914,7 +914,9 @@ impl Machine<'_> {
                 Some(v) => {
                     if !matches!(v, Value::Cell(_)) {
                         // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                        *v = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                        let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                        // `v` holds the nil `take` left: nothing to drop.
+                        core::mem::forget(core::mem::replace(v, cell));
                     }
                     match v {
                         Value::Cell(c) => Some(&*c),
