@@ -592,9 +592,8 @@ impl Machine<'_> {
             count += 1;
             e = left;
         }
-        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot)
-            || !matches!(self.stack.get(index), Some(Value::Str(_)))
-        {
+        // (The local holds a str: `assign` looked.)
+        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot) {
             return Ok(false);
         }
         // The parts, in order (the innermost first: found again from the top each time, as the chain is
