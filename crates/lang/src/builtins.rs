@@ -80,7 +80,7 @@ impl Primitive {
     /// The names of its parameters, in the order `args` has them.
     pub fn params(self) -> Vec<&'static str> {
         let i = FIRST_PRIMITIVE + self as usize;
-        (0..arity(i)).map(|k| param_name(param(i, k))).collect()
+        (0..arity(i)).map(|k| param_name(i, k)).collect()
     }
 }
 
@@ -197,16 +197,51 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// The help line of built-in `i`, without its newline.
-fn line(i: usize) -> Option<&'static str> {
-    let start = *STARTS.get(i)? as usize;
-    let end = *STARTS.get(i + 1)? as usize;
-    HELP.get(start..end - 1)
+/// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
+/// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
+fn field_at(i: usize, k: usize) -> Option<usize> {
+    if i >= COUNT {
+        return None;
+    }
+    let text = HELP.as_bytes();
+    let mut at = usize::from(*STARTS.get(i)?);
+    for _ in 0..k {
+        loop {
+            let c = *text.get(at)?;
+            at += 1;
+            match c {
+                b'(' => break,
+                // After a comma comes a space.
+                b',' => {
+                    at += 1;
+                    break;
+                }
+                b')' => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(at)
+}
+
+/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's: up to the mark of a default or the
+/// end of the field. Its bytes are letters, digits and `_`; all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`,
+/// `=`, `.`) is punctuation below the letters and `_`.
+fn name_at(at: usize) -> &'static str {
+    let text = HELP.as_bytes();
+    let mut end = at;
+    while text
+        .get(end)
+        .is_some_and(|c| *c > b'?' || c.is_ascii_digit())
+    {
+        end += 1;
+    }
+    HELP.get(at..end).unwrap_or_default()
 }
 
 /// The name of built-in `i`.
 pub(crate) fn name(i: usize) -> Option<&'static str> {
-    field(i, 0)
+    field_at(i, 0).map(name_at)
 }
 
 fn shape(i: usize) -> u8 {
@@ -218,51 +253,38 @@ fn arity(i: usize) -> usize {
     usize::from(shape(i) & 7)
 }
 
-/// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
-fn param(i: usize, k: usize) -> &'static str {
-    field(i, k + 1).unwrap_or_default()
+/// The name of parameter `k` of built-in `i`, without its mark (`end` of `end?`).
+fn param_name(i: usize, k: usize) -> &'static str {
+    field_at(i, k + 1).map_or("", name_at)
 }
 
-/// Field `k` of the help line of built-in `i`: its name, then its parameters (`NAME(P0, P1)`). A plain scan of
-/// bytes: the library's splitting by patterns costs the payload half a kilobyte.
-fn field(i: usize, k: usize) -> Option<&'static str> {
-    let line = line(i)?;
-    let (mut start, mut n) = (0, 0);
-    for (at, c) in line.bytes().enumerate() {
-        if matches!(c, b'(' | b',' | b')') {
-            if n == k {
-                return line.get(start..at);
-            }
-            if c == b')' {
-                break;
-            }
-            n += 1;
-            // After a comma comes a space.
-            start = at + 1 + usize::from(c == b',');
-        }
+/// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
+/// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
+fn default(i: usize, k: usize) -> Value {
+    let Some(at) = field_at(i, k + 1) else {
+        return Value::Nil;
+    };
+    let text = HELP.as_bytes();
+    let mark = at + name_at(at).len();
+    if text.get(mark) != Some(&b'=') {
+        return Value::Nil;
     }
-    None
-}
-
-/// A parameter's name: its spec up to the mark of a default.
-fn param_name(spec: &str) -> &str {
-    let end = spec
-        .bytes()
-        .position(|c| matches!(c, b'?' | b'=' | b'.'))
-        .unwrap_or(spec.len());
-    spec.get(..end).unwrap_or(spec)
-}
-
-/// What a parameter is when its argument is left out: the value after `=`, else nil. Told apart by their
-/// first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
-fn default(spec: &str) -> Value {
-    let mark = param_name(spec).len();
-    let v = spec.get(mark + 1..).unwrap_or_default();
-    match (spec.as_bytes().get(mark), v.as_bytes().first()) {
-        (Some(b'='), Some(b't')) => Value::True,
-        (Some(b'='), Some(b'"')) => Value::str(v.get(1..v.len() - 1).unwrap_or_default()),
-        (Some(b'='), _) => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
-        _ => Value::Nil,
+    let v = mark + 1;
+    match text.get(v) {
+        Some(b't') => Value::True,
+        Some(b'"') => {
+            let mut end = v + 1;
+            while text.get(end).is_some_and(|c| *c != b'"') {
+                end += 1;
+            }
+            Value::str(HELP.get(v + 1..end).unwrap_or_default())
+        }
+        // An int's digits are a name to [`name_at`].
+        _ => Value::Int(
+            name_at(v)
+                .bytes()
+                .fold(0, |n, d| n * 10 + i64::from(d - b'0')),
+        ),
     }
 }
 
@@ -316,7 +338,7 @@ fn bind_args<K: Keyword>(
     let required = usize::from((shape / REQUIRED) & 7);
     let filled = bind(
         n,
-        &|k| param_name(param(i, k)),
+        &|k| param_name(i, k),
         required,
         given,
         args,
@@ -325,7 +347,7 @@ fn bind_args<K: Keyword>(
     )?;
     for (k, arg) in args.iter_mut().enumerate() {
         if filled & (1 << k) == 0 {
-            *arg = default(param(i, k));
+            *arg = default(i, k);
         }
     }
     Ok(())
@@ -896,24 +918,30 @@ mod tests {
             shape(FIRST_PRIMITIVE + Primitive::Exec as usize),
             4 | REQUIRED
         );
+        // The byte after the name of parameter k: its mark, or the end of the field.
+        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1).unwrap() + param_name(i, k).len()];
         for i in 0..COUNT {
             let n = arity(i);
-            assert!(n == 0 || field(i, n).is_some() && field(i, n + 1).is_none());
-            let required = (0..n).take_while(|&k| param_name(param(i, k)) == param(i, k));
+            assert!(n == 0 || field_at(i, n).is_some() && field_at(i, n + 1).is_none());
+            let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
-            assert_eq!(shape(i) & VARIADIC != 0, param(i, 0).ends_with("..."));
+            assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');
         }
     }
 
     #[test]
     fn defaults_are_read_from_the_help_text() {
-        assert!(default("cipher=\"aes-xts-plain64\"") == Value::str("aes-xts-plain64"));
-        assert!(default("cmdline=\"\"") == Value::str(""));
-        assert!(default("offset=0") == Value::Int(0));
-        assert!(default("offset=42") == Value::Int(42));
-        assert!(default("echo=true") == Value::True);
-        assert!(default("size?").is_nil());
-        assert_eq!(param_name("values..."), "values");
-        assert_eq!(param_name("end?"), "end");
+        let aes = FIRST_PRIMITIVE + Primitive::AesSetup as usize;
+        let exec = FIRST_PRIMITIVE + Primitive::Exec as usize;
+        assert!(default(aes, 3) == Value::str("aes-xts-plain64"));
+        assert!(default(aes, 4) == Value::Int(0));
+        assert!(default(aes, 5).is_nil());
+        assert!(default(aes, 0).is_nil());
+        assert!(default(exec, 1) == Value::str(""));
+        assert!(default(16, 1) == Value::str("")); // join(list, sep="")
+        assert!(default(24, 1) == Value::True); // prompt(message, echo=true)
+        assert_eq!(param_name(0, 0), "values");
+        assert_eq!(param_name(9, 2), "end");
+        assert_eq!(param_name(aes, 3), "cipher");
     }
 }
