@@ -310,47 +310,47 @@ pub(crate) fn bind_builtin<K: Keyword>(
     base: usize,
     keywords: &[K],
 ) -> Result<(), Fault> {
-    bind_args(i, args, base, keywords)
-        .map_err(|m| fault(&[&m, " to ", name(i).unwrap_or_default()]))
-}
-
-fn bind_args<K: Keyword>(
-    i: usize,
-    args: &mut Vec<Value>,
-    base: usize,
-    keywords: &[K],
-) -> Result<(), Fault> {
     let shape = shape(i);
-    if shape & VARIADIC != 0 {
-        if !keywords.is_empty() {
-            return Err(String::from("no keyword arguments allowed"));
-        }
-        return Ok(());
-    }
     let n = usize::from(shape & 7);
-    let values = args.split_off(args.len() - keywords.len());
-    let given = args.len() - base;
-    if given > n {
-        return Err(String::from("too many arguments"));
-    }
-    args.resize(base + n, Value::Nil);
-    let args = args.get_mut(base..).unwrap_or_default();
-    let required = usize::from((shape / REQUIRED) & 7);
-    let filled = bind(
-        n,
-        &|k| param_name(i, k),
-        required,
-        given,
-        args,
-        keywords,
-        values,
-    )?;
-    for (k, arg) in args.iter_mut().enumerate() {
-        if filled & (1 << k) == 0 {
-            *arg = default(i, k);
+    let given = args.len() - keywords.len() - base;
+    // Every error ends in the one message built below: the fixed ones need no string of their own.
+    let owned;
+    let problem = if shape & VARIADIC != 0 {
+        if keywords.is_empty() {
+            return Ok(());
         }
-    }
-    Ok(())
+        "no keyword arguments allowed"
+    } else if given > n {
+        "too many arguments"
+    } else {
+        let values = args.split_off(base + given);
+        args.resize(base + n, Value::Nil);
+        let args = args.get_mut(base..).unwrap_or_default();
+        let required = usize::from((shape / REQUIRED) & 7);
+        match bind(
+            n,
+            &|k| param_name(i, k),
+            required,
+            given,
+            args,
+            keywords,
+            values,
+        ) {
+            Ok(filled) => {
+                for (k, arg) in args.iter_mut().enumerate() {
+                    if filled & (1 << k) == 0 {
+                        *arg = default(i, k);
+                    }
+                }
+                return Ok(());
+            }
+            Err(m) => {
+                owned = m;
+                &*owned
+            }
+        }
+    };
+    Err(fault(&[problem, " to ", name(i).unwrap_or_default()]))
 }
 
 impl Machine<'_> {
@@ -541,11 +541,18 @@ fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
     room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
-    for pair in s.chunks_exact(2) {
-        let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
+    // One digit at a time (one check of a digit in the code, not one for each of a pair): a high one waits in
+    // `high` for the low one.
+    let mut high = 0;
+    for (k, &c) in s.iter().enumerate() {
+        let Some(digit) = hex_value(c) else {
             return fail(m, "not a hex digit");
         };
-        out.push(high << 4 | low);
+        if k % 2 == 0 {
+            high = digit;
+        } else {
+            out.push(high << 4 | digit);
+        }
     }
     Ok(Value::bytes(out))
 }
