@@ -391,14 +391,27 @@ impl Machine<'_> {
     }
 }
 
-/// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
-/// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
+/// The error of an argument of the wrong type. Most built-ins match their arguments themselves and return this
+/// (a str argument is common enough for a helper of its own, [`str_arg`]).
 #[cold]
 fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
     refuse(
         m,
         fault(&["expected ", expected, ", not ", got.type_name()]),
     )
+}
+
+/// The text of an argument that must be a str. Out of line: a str or the marker of an error comes back in two
+/// registers, where each built-in's own match and error call took more code.
+#[inline(never)]
+fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
+    match v {
+        Value::Str(t) => Ok(&t.0),
+        other => {
+            wrong(m, "a str", other)?;
+            Ok("")
+        }
+    }
 }
 
 /// The error of a fixed message.
@@ -532,10 +545,7 @@ fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(s) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let s = s.0.as_bytes();
+    let s = str_arg(m, first(args))?.as_bytes();
     if s.len() % 2 != 0 {
         return fail(m, "odd number of hex digits");
     }
@@ -683,10 +693,7 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(key) = &args[1] else {
-        return wrong(m, "a str", &args[1]);
-    };
-    let key = &*key.0;
+    let key = str_arg(m, &args[1])?;
     match first(args) {
         Value::Map(map) => {
             let found = map.find(key);
@@ -730,10 +737,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(s) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let s = &*s.0;
+    let s = str_arg(m, first(args))?;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
@@ -767,16 +771,14 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(sep) = &args[1] else {
-        return wrong(m, "a str", &args[1]);
-    };
+    let sep = str_arg(m, &args[1])?;
     let Value::List(l) = first(args) else {
         return wrong(m, "a list", first(args));
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
         if i > 0 {
-            out.push_str(&sep.0);
+            out.push_str(sep);
         }
         let Value::Str(t) = item else {
             return wrong(m, "a list of strs", item);
@@ -788,10 +790,7 @@ fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
-        Value::Str(t) => Ok(Value::str(t.0.trim())),
-        other => wrong(m, "a str", other),
-    }
+    Ok(Value::str(str_arg(m, first(args))?.trim()))
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
@@ -877,10 +876,8 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(name) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let set = m.platform.keymap(&name.0);
+    let name = str_arg(m, first(args))?;
+    let set = m.platform.keymap(name);
     done(m, set)?;
     Ok(Value::Nil)
 }
