@@ -474,7 +474,7 @@ fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 
 fn int(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let s = match first(args) {
-        Value::Int(_) => return Ok(first(args).clone()),
+        Value::Int(n) => return Ok(Value::Int(*n)),
         Value::Str(t) => &*t.0,
         other => return wrong(m, "a str", other),
     };
@@ -747,8 +747,8 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
                 parts.push(Value::str(part));
             }
         }
-        Value::Str(sep) => {
-            let sep = &*sep.0;
+        sep => {
+            let sep = str_arg(m, sep)?;
             if sep.is_empty() {
                 return fail(m, "empty separator");
             }
@@ -764,7 +764,6 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
                 }
             }
         }
-        other => return wrong(m, "a str", other),
     }
     room(m, parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
