@@ -84,8 +84,9 @@ impl Primitive {
     }
 }
 
-/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in); an error is
-/// raised in the machine (see [`Machine::fail`]).
+/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in: `args[k]` is
+/// there for each parameter `k`, which the built-ins index directly); an error is raised in the machine (see
+/// [`Machine::fail`]).
 type Core = fn(&mut Machine<'_>, &mut [Value]) -> R<Value>;
 
 /// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
@@ -440,10 +441,6 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
     done(m, m.reserve(bytes))
 }
 
-fn first(args: &[Value]) -> &Value {
-    args.first().unwrap_or(&Value::Nil)
-}
-
 /// The text form, counted against the memory limit.
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     if write_value(out, v, false, 0).is_none() {
@@ -466,14 +463,14 @@ fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    if let Value::Str(_) = first(args) {
-        return Ok(first(args).clone());
+    if let Value::Str(_) = &args[0] {
+        return Ok(args[0].clone());
     }
-    Ok(Value::string(message(m, first(args))?))
+    Ok(Value::string(message(m, &args[0])?))
 }
 
 fn int(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let s = match first(args) {
+    let s = match &args[0] {
         Value::Int(n) => return Ok(Value::Int(*n)),
         Value::Str(t) => &*t.0,
         other => return wrong(m, "a str", other),
@@ -515,7 +512,7 @@ fn parse_int(s: &str) -> Option<i64> {
 }
 
 fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let n = match first(args) {
+    let n = match &args[0] {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
@@ -526,12 +523,12 @@ fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    Ok(Value::str(first(args).type_name()))
+    Ok(Value::str(args[0].type_name()))
 }
 
 fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let mut out = String::new();
-    match first(args) {
+    match &args[0] {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
         Value::Int(n) => {
             if *n < 0 {
@@ -545,7 +542,7 @@ fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let s = str_arg(m, first(args))?.as_bytes();
+    let s = str_arg(m, &args[0])?.as_bytes();
     if s.len() % 2 != 0 {
         return fail(m, "odd number of hex digits");
     }
@@ -573,7 +570,7 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::List(l) => {
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
@@ -584,19 +581,19 @@ fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             Ok(Value::bytes(out))
         }
-        Value::Bytes(_) => Ok(first(args).clone()),
+        Value::Bytes(_) => Ok(args[0].clone()),
         Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
         other => wrong(m, "a str", other),
     }
 }
 
 fn text(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
             Ok(s) => Ok(Value::str(s)),
             Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
-        Value::Str(_) => Ok(first(args).clone()),
+        Value::Str(_) => Ok(args[0].clone()),
         other => wrong(m, "bytes", other),
     }
 }
@@ -618,7 +615,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
 }
 
 fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let x = first(args);
+    let x = &args[0];
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
@@ -665,7 +662,7 @@ fn push(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::List(l) => {
             let Some(v) = l.items.borrow_mut().pop() else {
                 return fail(m, "pop from an empty list");
@@ -678,7 +675,7 @@ fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::Map(map) => {
             let entries = map.entries.borrow();
             room(m, entries.len() * ITEM_BYTES)?;
@@ -694,7 +691,7 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 
 fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let key = str_arg(m, &args[1])?;
-    match first(args) {
+    match &args[0] {
         Value::Map(map) => {
             let found = map.find(key);
             let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
@@ -706,7 +703,7 @@ fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn contains(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let (x, v) = (first(args), &args[1]);
+    let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
         (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
             x.as_bytes().unwrap_or_default(),
@@ -737,7 +734,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let s = str_arg(m, first(args))?;
+    let s = str_arg(m, &args[0])?;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
@@ -771,8 +768,8 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 
 fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let sep = str_arg(m, &args[1])?;
-    let Value::List(l) = first(args) else {
-        return wrong(m, "a list", first(args));
+    let Value::List(l) = &args[0] else {
+        return wrong(m, "a list", &args[0]);
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
@@ -789,12 +786,12 @@ fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    Ok(Value::str(str_arg(m, first(args))?.trim()))
+    Ok(Value::str(str_arg(m, &args[0])?.trim()))
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Int(first) = *first(args) else {
-        return wrong(m, "an int", first(args));
+    let Value::Int(first) = args[0] else {
+        return wrong(m, "an int", &args[0]);
     };
     let (mut a, b) = match args[1] {
         Value::Nil => (0, first),
@@ -829,11 +826,11 @@ fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
 }
 
 fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    raise(m, first(args))
+    raise(m, &args[0])
 }
 
 fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    if first(args).truthy() {
+    if args[0].truthy() {
         return Ok(Value::Nil);
     }
     match &args[1] {
@@ -847,8 +844,8 @@ fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
 }
 
 fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Int(ms) = *first(args) else {
-        return wrong(m, "an int", first(args));
+    let Value::Int(ms) = args[0] else {
+        return wrong(m, "an int", &args[0]);
     };
     if ms < 0 {
         return fail(m, "cannot sleep a negative time");
@@ -863,7 +860,7 @@ fn help(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
 }
 
 fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let text = message(m, first(args))?;
+    let text = message(m, &args[0])?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
@@ -875,7 +872,7 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let name = str_arg(m, first(args))?;
+    let name = str_arg(m, &args[0])?;
     let set = m.platform.keymap(name);
     done(m, set)?;
     Ok(Value::Nil)
