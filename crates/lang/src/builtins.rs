@@ -536,7 +536,11 @@ fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             push_hex_number(&mut out, n.unsigned_abs());
         }
-        other => return wrong(m, "bytes or an int", other),
+        other => {
+            // Still empty: nothing to free (its drop would be a call).
+            core::mem::forget(out);
+            return wrong(m, "bytes or an int", other);
+        }
     }
     Ok(Value::string(out))
 }
