@@ -464,7 +464,9 @@ fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 
 fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     if let Value::Str(_) = &args[0] {
-        return Ok(args[0].clone());
+        // The arguments are the built-in's (the stack is cut back after it): one of the right type is moved
+        // out, not cloned (here and in `bytes` and `text`).
+        return Ok(core::mem::take(&mut args[0]));
     }
     Ok(Value::string(message(m, &args[0])?))
 }
@@ -585,7 +587,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             Ok(Value::bytes(out))
         }
-        Value::Bytes(_) => Ok(args[0].clone()),
+        Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
         Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
         other => wrong(m, "a str", other),
     }
@@ -597,7 +599,7 @@ fn text(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             Ok(s) => Ok(Value::str(s)),
             Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
-        Value::Str(_) => Ok(args[0].clone()),
+        Value::Str(_) => Ok(core::mem::take(&mut args[0])),
         other => wrong(m, "bytes", other),
     }
 }
