@@ -80,12 +80,13 @@ impl Primitive {
     /// The names of its parameters, in the order `args` has them.
     pub fn params(self) -> Vec<&'static str> {
         let i = FIRST_PRIMITIVE + self as usize;
-        (0..arity(i)).map(|k| param_name(param(i, k))).collect()
+        (0..arity(i)).map(|k| param_name(i, k)).collect()
     }
 }
 
-/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in); an error is
-/// raised in the machine (see [`Machine::fail`]).
+/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in: `args[k]` is
+/// there for each parameter `k`, which the built-ins index directly); an error is raised in the machine (see
+/// [`Machine::fail`]).
 type Core = fn(&mut Machine<'_>, &mut [Value]) -> R<Value>;
 
 /// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
@@ -197,16 +198,51 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// The help line of built-in `i`, without its newline.
-fn line(i: usize) -> Option<&'static str> {
-    let start = *STARTS.get(i)? as usize;
-    let end = *STARTS.get(i + 1)? as usize;
-    HELP.get(start..end - 1)
+/// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
+/// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
+fn field_at(i: usize, k: usize) -> Option<usize> {
+    if i >= COUNT {
+        return None;
+    }
+    let text = HELP.as_bytes();
+    let mut at = usize::from(*STARTS.get(i)?);
+    for _ in 0..k {
+        loop {
+            let c = *text.get(at)?;
+            at += 1;
+            match c {
+                b'(' => break,
+                // After a comma comes a space.
+                b',' => {
+                    at += 1;
+                    break;
+                }
+                b')' => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(at)
+}
+
+/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's: up to the mark of a default or the
+/// end of the field. Its bytes are letters, digits and `_`; all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`,
+/// `=`, `.`) is punctuation below the letters and `_`.
+fn name_at(at: usize) -> &'static str {
+    let text = HELP.as_bytes();
+    let mut end = at;
+    while text
+        .get(end)
+        .is_some_and(|c| *c > b'?' || c.is_ascii_digit())
+    {
+        end += 1;
+    }
+    HELP.get(at..end).unwrap_or_default()
 }
 
 /// The name of built-in `i`.
 pub(crate) fn name(i: usize) -> Option<&'static str> {
-    field(i, 0)
+    field_at(i, 0).map(name_at)
 }
 
 fn shape(i: usize) -> u8 {
@@ -218,51 +254,38 @@ fn arity(i: usize) -> usize {
     usize::from(shape(i) & 7)
 }
 
-/// Parameter `k` of built-in `i` as its help line writes it, e.g. `end?` or `echo=true`.
-fn param(i: usize, k: usize) -> &'static str {
-    field(i, k + 1).unwrap_or_default()
+/// The name of parameter `k` of built-in `i`, without its mark (`end` of `end?`).
+fn param_name(i: usize, k: usize) -> &'static str {
+    field_at(i, k + 1).map_or("", name_at)
 }
 
-/// Field `k` of the help line of built-in `i`: its name, then its parameters (`NAME(P0, P1)`). A plain scan of
-/// bytes: the library's splitting by patterns costs the payload half a kilobyte.
-fn field(i: usize, k: usize) -> Option<&'static str> {
-    let line = line(i)?;
-    let (mut start, mut n) = (0, 0);
-    for (at, c) in line.bytes().enumerate() {
-        if matches!(c, b'(' | b',' | b')') {
-            if n == k {
-                return line.get(start..at);
-            }
-            if c == b')' {
-                break;
-            }
-            n += 1;
-            // After a comma comes a space.
-            start = at + 1 + usize::from(c == b',');
-        }
+/// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
+/// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
+fn default(i: usize, k: usize) -> Value {
+    let Some(at) = field_at(i, k + 1) else {
+        return Value::Nil;
+    };
+    let text = HELP.as_bytes();
+    let mark = at + name_at(at).len();
+    if text.get(mark) != Some(&b'=') {
+        return Value::Nil;
     }
-    None
-}
-
-/// A parameter's name: its spec up to the mark of a default.
-fn param_name(spec: &str) -> &str {
-    let end = spec
-        .bytes()
-        .position(|c| matches!(c, b'?' | b'=' | b'.'))
-        .unwrap_or(spec.len());
-    spec.get(..end).unwrap_or(spec)
-}
-
-/// What a parameter is when its argument is left out: the value after `=`, else nil. Told apart by their
-/// first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
-fn default(spec: &str) -> Value {
-    let mark = param_name(spec).len();
-    let v = spec.get(mark + 1..).unwrap_or_default();
-    match (spec.as_bytes().get(mark), v.as_bytes().first()) {
-        (Some(b'='), Some(b't')) => Value::True,
-        (Some(b'='), Some(b'"')) => Value::str(v.get(1..v.len() - 1).unwrap_or_default()),
-        (Some(b'='), _) => Value::Int(v.bytes().fold(0, |n, d| n * 10 + i64::from(d - b'0'))),
-        _ => Value::Nil,
+    let v = mark + 1;
+    match text.get(v) {
+        Some(b't') => Value::True,
+        Some(b'"') => {
+            let mut end = v + 1;
+            while text.get(end).is_some_and(|c| *c != b'"') {
+                end += 1;
+            }
+            Value::str(HELP.get(v + 1..end).unwrap_or_default())
+        }
+        // An int's digits are a name to [`name_at`].
+        _ => Value::Int(
+            name_at(v)
+                .bytes()
+                .fold(0, |n, d| n * 10 + i64::from(d - b'0')),
+        ),
     }
 }
 
@@ -288,47 +311,47 @@ pub(crate) fn bind_builtin<K: Keyword>(
     base: usize,
     keywords: &[K],
 ) -> Result<(), Fault> {
-    bind_args(i, args, base, keywords)
-        .map_err(|m| fault(&[&m, " to ", name(i).unwrap_or_default()]))
-}
-
-fn bind_args<K: Keyword>(
-    i: usize,
-    args: &mut Vec<Value>,
-    base: usize,
-    keywords: &[K],
-) -> Result<(), Fault> {
     let shape = shape(i);
-    if shape & VARIADIC != 0 {
-        if !keywords.is_empty() {
-            return Err(String::from("no keyword arguments allowed"));
-        }
-        return Ok(());
-    }
     let n = usize::from(shape & 7);
-    let values = args.split_off(args.len() - keywords.len());
-    let given = args.len() - base;
-    if given > n {
-        return Err(String::from("too many arguments"));
-    }
-    args.resize(base + n, Value::Nil);
-    let args = args.get_mut(base..).unwrap_or_default();
-    let required = usize::from((shape / REQUIRED) & 7);
-    let filled = bind(
-        n,
-        &|k| param_name(param(i, k)),
-        required,
-        given,
-        args,
-        keywords,
-        values,
-    )?;
-    for (k, arg) in args.iter_mut().enumerate() {
-        if filled & (1 << k) == 0 {
-            *arg = default(param(i, k));
+    let given = args.len() - keywords.len() - base;
+    // Every error ends in the one message built below: the fixed ones need no string of their own.
+    let owned;
+    let problem = if shape & VARIADIC != 0 {
+        if keywords.is_empty() {
+            return Ok(());
         }
-    }
-    Ok(())
+        "no keyword arguments allowed"
+    } else if given > n {
+        "too many arguments"
+    } else {
+        let values = args.split_off(base + given);
+        args.resize(base + n, Value::Nil);
+        let args = args.get_mut(base..).unwrap_or_default();
+        let required = usize::from((shape / REQUIRED) & 7);
+        match bind(
+            n,
+            &|k| param_name(i, k),
+            required,
+            given,
+            args,
+            keywords,
+            values,
+        ) {
+            Ok(filled) => {
+                for (k, arg) in args.iter_mut().enumerate() {
+                    if filled & (1 << k) == 0 {
+                        *arg = default(i, k);
+                    }
+                }
+                return Ok(());
+            }
+            Err(m) => {
+                owned = m;
+                &*owned
+            }
+        }
+    };
+    Err(fault(&[problem, " to ", name(i).unwrap_or_default()]))
 }
 
 impl Machine<'_> {
@@ -369,14 +392,27 @@ impl Machine<'_> {
     }
 }
 
-/// The error of an argument of the wrong type. Each built-in matches its arguments itself and returns this: a
-/// helper returning the argument or the error made every call site copy the error back out (~30 bytes each).
+/// The error of an argument of the wrong type. Most built-ins match their arguments themselves and return this
+/// (a str argument is common enough for a helper of its own, [`str_arg`]).
 #[cold]
 fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
     refuse(
         m,
         fault(&["expected ", expected, ", not ", got.type_name()]),
     )
+}
+
+/// The text of an argument that must be a str. Out of line: a str or the marker of an error comes back in two
+/// registers, where each built-in's own match and error call took more code.
+#[inline(never)]
+fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
+    match v {
+        Value::Str(t) => Ok(&t.0),
+        other => {
+            wrong(m, "a str", other)?;
+            Ok("")
+        }
+    }
 }
 
 /// The error of a fixed message.
@@ -405,10 +441,6 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
     done(m, m.reserve(bytes))
 }
 
-fn first(args: &[Value]) -> &Value {
-    args.first().unwrap_or(&Value::Nil)
-}
-
 /// The text form, counted against the memory limit.
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     if write_value(out, v, false, 0).is_none() {
@@ -431,15 +463,17 @@ fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    if let Value::Str(_) = first(args) {
-        return Ok(first(args).clone());
+    if let Value::Str(_) = &args[0] {
+        // The arguments are the built-in's (the stack is cut back after it): one of the right type is moved
+        // out, not cloned (here and in `bytes` and `text`).
+        return Ok(core::mem::take(&mut args[0]));
     }
-    Ok(Value::string(message(m, first(args))?))
+    Ok(Value::string(message(m, &args[0])?))
 }
 
 fn int(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let s = match first(args) {
-        Value::Int(_) => return Ok(first(args).clone()),
+    let s = match &args[0] {
+        Value::Int(n) => return Ok(Value::Int(*n)),
         Value::Str(t) => &*t.0,
         other => return wrong(m, "a str", other),
     };
@@ -480,7 +514,7 @@ fn parse_int(s: &str) -> Option<i64> {
 }
 
 fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let n = match first(args) {
+    let n = match &args[0] {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
         Value::List(l) => l.items.borrow().len(),
@@ -491,12 +525,12 @@ fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    Ok(Value::str(first(args).type_name()))
+    Ok(Value::str(args[0].type_name()))
 }
 
 fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     let mut out = String::new();
-    match first(args) {
+    match &args[0] {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
         Value::Int(n) => {
             if *n < 0 {
@@ -504,26 +538,34 @@ fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             push_hex_number(&mut out, n.unsigned_abs());
         }
-        other => return wrong(m, "bytes or an int", other),
+        other => {
+            // Still empty: nothing to free (its drop would be a call).
+            core::mem::forget(out);
+            return wrong(m, "bytes or an int", other);
+        }
     }
     Ok(Value::string(out))
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(s) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let s = s.0.as_bytes();
+    let s = str_arg(m, &args[0])?.as_bytes();
     if s.len() % 2 != 0 {
         return fail(m, "odd number of hex digits");
     }
     room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
-    for pair in s.chunks_exact(2) {
-        let (Some(high), Some(low)) = (hex_value(pair[0]), hex_value(pair[1])) else {
+    // One digit at a time (one check of a digit in the code, not one for each of a pair): a high one waits in
+    // `high` for the low one.
+    let mut high = 0;
+    for (k, &c) in s.iter().enumerate() {
+        let Some(digit) = hex_value(c) else {
             return fail(m, "not a hex digit");
         };
-        out.push(high << 4 | low);
+        if k % 2 == 0 {
+            high = digit;
+        } else {
+            out.push(high << 4 | digit);
+        }
     }
     Ok(Value::bytes(out))
 }
@@ -534,7 +576,7 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::List(l) => {
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
@@ -545,19 +587,19 @@ fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
             }
             Ok(Value::bytes(out))
         }
-        Value::Bytes(_) => Ok(first(args).clone()),
+        Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
         Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
         other => wrong(m, "a str", other),
     }
 }
 
 fn text(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
             Ok(s) => Ok(Value::str(s)),
             Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
-        Value::Str(_) => Ok(first(args).clone()),
+        Value::Str(_) => Ok(core::mem::take(&mut args[0])),
         other => wrong(m, "bytes", other),
     }
 }
@@ -579,7 +621,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
 }
 
 fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let x = first(args);
+    let x = &args[0];
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
@@ -626,7 +668,7 @@ fn push(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::List(l) => {
             let Some(v) = l.items.borrow_mut().pop() else {
                 return fail(m, "pop from an empty list");
@@ -639,7 +681,7 @@ fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
+    match &args[0] {
         Value::Map(map) => {
             let entries = map.entries.borrow();
             room(m, entries.len() * ITEM_BYTES)?;
@@ -654,11 +696,8 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(key) = &args[1] else {
-        return wrong(m, "a str", &args[1]);
-    };
-    let key = &*key.0;
-    match first(args) {
+    let key = str_arg(m, &args[1])?;
+    match &args[0] {
         Value::Map(map) => {
             let found = map.find(key);
             let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
@@ -670,7 +709,7 @@ fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn contains(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let (x, v) = (first(args), &args[1]);
+    let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
         (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
             x.as_bytes().unwrap_or_default(),
@@ -701,10 +740,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(s) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let s = &*s.0;
+    let s = str_arg(m, &args[0])?;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
@@ -714,8 +750,8 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
                 parts.push(Value::str(part));
             }
         }
-        Value::Str(sep) => {
-            let sep = &*sep.0;
+        sep => {
+            let sep = str_arg(m, sep)?;
             if sep.is_empty() {
                 return fail(m, "empty separator");
             }
@@ -731,23 +767,20 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
                 }
             }
         }
-        other => return wrong(m, "a str", other),
     }
     room(m, parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
 }
 
 fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(sep) = &args[1] else {
-        return wrong(m, "a str", &args[1]);
-    };
-    let Value::List(l) = first(args) else {
-        return wrong(m, "a list", first(args));
+    let sep = str_arg(m, &args[1])?;
+    let Value::List(l) = &args[0] else {
+        return wrong(m, "a list", &args[0]);
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
         if i > 0 {
-            out.push_str(&sep.0);
+            out.push_str(sep);
         }
         let Value::Str(t) = item else {
             return wrong(m, "a list of strs", item);
@@ -759,15 +792,12 @@ fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match first(args) {
-        Value::Str(t) => Ok(Value::str(t.0.trim())),
-        other => wrong(m, "a str", other),
-    }
+    Ok(Value::str(str_arg(m, &args[0])?.trim()))
 }
 
 fn range(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Int(first) = *first(args) else {
-        return wrong(m, "an int", first(args));
+    let Value::Int(first) = args[0] else {
+        return wrong(m, "an int", &args[0]);
     };
     let (mut a, b) = match args[1] {
         Value::Nil => (0, first),
@@ -802,11 +832,11 @@ fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
 }
 
 fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    raise(m, first(args))
+    raise(m, &args[0])
 }
 
 fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    if first(args).truthy() {
+    if args[0].truthy() {
         return Ok(Value::Nil);
     }
     match &args[1] {
@@ -820,8 +850,8 @@ fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
 }
 
 fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Int(ms) = *first(args) else {
-        return wrong(m, "an int", first(args));
+    let Value::Int(ms) = args[0] else {
+        return wrong(m, "an int", &args[0]);
     };
     if ms < 0 {
         return fail(m, "cannot sleep a negative time");
@@ -836,7 +866,7 @@ fn help(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
 }
 
 fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let text = message(m, first(args))?;
+    let text = message(m, &args[0])?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
@@ -848,10 +878,8 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    let Value::Str(name) = first(args) else {
-        return wrong(m, "a str", first(args));
-    };
-    let set = m.platform.keymap(&name.0);
+    let name = str_arg(m, &args[0])?;
+    let set = m.platform.keymap(name);
     done(m, set)?;
     Ok(Value::Nil)
 }
@@ -896,24 +924,30 @@ mod tests {
             shape(FIRST_PRIMITIVE + Primitive::Exec as usize),
             4 | REQUIRED
         );
+        // The byte after the name of parameter k: its mark, or the end of the field.
+        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1).unwrap() + param_name(i, k).len()];
         for i in 0..COUNT {
             let n = arity(i);
-            assert!(n == 0 || field(i, n).is_some() && field(i, n + 1).is_none());
-            let required = (0..n).take_while(|&k| param_name(param(i, k)) == param(i, k));
+            assert!(n == 0 || field_at(i, n).is_some() && field_at(i, n + 1).is_none());
+            let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
-            assert_eq!(shape(i) & VARIADIC != 0, param(i, 0).ends_with("..."));
+            assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');
         }
     }
 
     #[test]
     fn defaults_are_read_from_the_help_text() {
-        assert!(default("cipher=\"aes-xts-plain64\"") == Value::str("aes-xts-plain64"));
-        assert!(default("cmdline=\"\"") == Value::str(""));
-        assert!(default("offset=0") == Value::Int(0));
-        assert!(default("offset=42") == Value::Int(42));
-        assert!(default("echo=true") == Value::True);
-        assert!(default("size?").is_nil());
-        assert_eq!(param_name("values..."), "values");
-        assert_eq!(param_name("end?"), "end");
+        let aes = FIRST_PRIMITIVE + Primitive::AesSetup as usize;
+        let exec = FIRST_PRIMITIVE + Primitive::Exec as usize;
+        assert!(default(aes, 3) == Value::str("aes-xts-plain64"));
+        assert!(default(aes, 4) == Value::Int(0));
+        assert!(default(aes, 5).is_nil());
+        assert!(default(aes, 0).is_nil());
+        assert!(default(exec, 1) == Value::str(""));
+        assert!(default(16, 1) == Value::str("")); // join(list, sep="")
+        assert!(default(24, 1) == Value::True); // prompt(message, echo=true)
+        assert_eq!(param_name(0, 0), "values");
+        assert_eq!(param_name(9, 2), "end");
+        assert_eq!(param_name(aes, 3), "cipher");
     }
 }

@@ -514,20 +514,16 @@ pub(crate) fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    let mut digits = [0u8; 20];
-    let mut m = n.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
+    push_digits(out, n.unsigned_abs());
+}
+
+/// Appends a number's decimal digits: the ones before the last first, by recursion (at most 20 deep), where a
+/// buffer filled from its end took a loop to fill it and one to copy it.
+fn push_digits(out: &mut String, m: u64) {
+    if m >= 10 {
+        push_digits(out, m / 10);
     }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    out.push(char::from(b'0' + (m % 10) as u8));
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
