@@ -435,10 +435,10 @@ fn done<T>(m: &Machine<'_>, result: Result<T, Fault>) -> R<T> {
     result.map_err(|message| m.fail(message))
 }
 
-/// [`Machine::reserve`] with the built-ins' error.
-#[inline(never)]
+/// Refuses to let the script hold `bytes` more past its memory limit (the error at no position yet: the call
+/// gives it its own).
 fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
-    done(m, m.reserve(bytes))
+    m.hold(bytes, Default::default())
 }
 
 /// The text form, counted against the memory limit.

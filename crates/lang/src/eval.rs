@@ -221,19 +221,11 @@ impl Machine<'_> {
         Raised
     }
 
-    /// `reserve`, with the error at `pos`.
+    /// Refuses to let the script hold `bytes` more past its memory limit: the error at `pos`.
     #[inline(never)]
-    fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
+    pub(crate) fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
         if self.too_much(bytes) {
             return Err(self.at_str(OUT_OF_MEMORY, pos));
-        }
-        Ok(())
-    }
-
-    /// Refuses to let the script hold more than its memory limit.
-    pub fn reserve(&self, bytes: usize) -> Result<(), Fault> {
-        if self.too_much(bytes) {
-            return Err(String::from(OUT_OF_MEMORY));
         }
         Ok(())
     }
