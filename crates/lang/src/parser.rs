@@ -191,6 +191,9 @@ const BINARY: [(u8, Option<Op>); 13] = [
     (6, Some(Op::Rem)),
 ];
 
+// `BINARY` is indexed by the kind: the operators' kinds must stay together, from `And` to `Percent`.
+const _: () = assert!(Kind::Percent as usize - Kind::And as usize + 1 == BINARY.len());
+
 fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
     BINARY
         .get((kind as usize).wrapping_sub(Kind::And as usize))
@@ -1074,5 +1077,36 @@ fn is_place(e: &Expr) -> bool {
         ExprKind::Index(base, _) => is_place(base),
         ExprKind::Field(field) => is_place(&field.0),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table of operators follows the order of their kinds (a reordering of `Kind` must not swap them).
+    #[test]
+    fn each_operator_kind_finds_its_operation() {
+        let table = [
+            (Kind::And, 2, None),
+            (Kind::Or, 1, None),
+            (Kind::Eq, 4, Some(Op::Eq)),
+            (Kind::Ne, 4, Some(Op::Ne)),
+            (Kind::Lt, 4, Some(Op::Lt)),
+            (Kind::Le, 4, Some(Op::Le)),
+            (Kind::Gt, 4, Some(Op::Gt)),
+            (Kind::Ge, 4, Some(Op::Ge)),
+            (Kind::Plus, 5, Some(Op::Add)),
+            (Kind::Minus, 5, Some(Op::Sub)),
+            (Kind::Star, 6, Some(Op::Mul)),
+            (Kind::Slash, 6, Some(Op::Div)),
+            (Kind::Percent, 6, Some(Op::Rem)),
+        ];
+        for (kind, prec, op) in table {
+            assert_eq!(binary_op(kind), Some((prec, op)), "{kind:?}");
+        }
+        for kind in [Kind::Assign, Kind::Newline, Kind::Name, Kind::Not] {
+            assert_eq!(binary_op(kind), None, "{kind:?}");
+        }
     }
 }
