@@ -98,8 +98,9 @@ struct Parser<'a, const RECORD: bool> {
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
     locals: Vec<Local>,
-    /// Per open block: how many locals and slots were in use when it opened.
-    blocks: Vec<(usize, u32)>,
+    /// How many blocks are open (each one's rule keeps the locals and slots in use when it opened, to give
+    /// them back at its close).
+    blocks: u32,
     src: &'a str,
     globals: &'a mut Globals,
     lexer: Lexer<'a>,
@@ -144,7 +145,7 @@ fn parse_as<'a, const RECORD: bool>(
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
-        blocks: Vec::new(),
+        blocks: 0,
         globals,
         declared: Vec::new(),
         uses: Vec::new(),
@@ -259,7 +260,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         error.col = tok.col;
         error.kind = crate::ErrorKind::Syntax;
         error.incomplete = tok.kind == Kind::Eof;
-        self.error = Some(error);
+        // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
+        self.error.get_or_insert(error);
     }
 
     /// A syntax error at the current token.
@@ -369,21 +371,23 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         &mut self.scopes[last]
     }
 
-    fn open_block(&mut self) {
-        self.blocks.push((self.locals.len(), self.slots));
+    /// Opens a block: gives back what `close_block` needs to end it.
+    fn open_block(&mut self) -> (usize, u32) {
+        self.blocks += 1;
+        (self.locals.len(), self.slots)
     }
 
-    fn close_block(&mut self) {
-        if let Some((locals, slots)) = self.blocks.pop() {
-            self.locals.truncate(locals);
-            self.slots = slots;
-        }
+    /// Closes a block: its locals go out of sight, and their slots are free again.
+    fn close_block(&mut self, (locals, slots): (usize, u32)) {
+        self.blocks -= 1;
+        self.locals.truncate(locals);
+        self.slots = slots;
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
     fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
         let captured: Captured = Rc::new(Cell::new(false));
-        if self.scopes.len() == 1 && self.blocks.is_empty() {
+        if self.scopes.len() == 1 && self.blocks == 0 {
             let global = self.global(&name);
             if RECORD {
                 self.declared.push(global);
@@ -478,9 +482,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
         let outer = self.open(Kind::LBrace, false, "expected '{'");
-        self.open_block();
+        let outside = self.open_block();
         let body = self.statements(true);
-        self.close_block();
+        self.close_block(outside);
         self.close(Kind::RBrace, "expected '}'", outer);
         self.depth -= 1;
         body
@@ -629,10 +633,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let name = self.name();
         self.expect(Kind::In, "expected 'in'");
         let iterable = self.expr(1);
-        self.open_block();
+        let outside = self.open_block();
         let (var, captured) = self.declare_local(name);
         let body = self.loop_body();
-        self.close_block();
+        self.close_block(outside);
         Stmt::For(Box::new(For {
             var,
             captured,
@@ -650,10 +654,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
         self.advance();
         let name = self.name();
-        self.open_block();
+        let outside = self.open_block();
         let (var, captured) = self.declare_local(name);
         let handler = self.block();
-        self.close_block();
+        self.close_block(outside);
         Stmt::Try(Box::new(Try {
             body,
             var,
