@@ -156,21 +156,16 @@ fn parse_as<'a, const RECORD: bool>(
     p.advance();
     let body = p.statements(false);
     let main = p.define(Rc::from("main"), Vec::new(), body);
-    let Parser {
-        error,
-        declared,
-        uses,
-        calls,
-        ..
-    } = p;
-    match error {
+    let parsed = Parsed {
+        main,
+        declared: p.declared,
+        uses: p.uses,
+        calls: p.calls,
+    };
+    // Made whole either way, so that the error path drops it in one piece.
+    match p.error {
         Some(e) => Err(e),
-        None => Ok(Parsed {
-            main,
-            declared,
-            uses,
-            calls,
-        }),
+        None => Ok(parsed),
     }
 }
 
