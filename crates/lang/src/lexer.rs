@@ -1,5 +1,7 @@
 //! The lexer: turns source text into tokens that are spans of it, with line and column (both from 1).
 
+use crate::parser::Syntax;
+
 /// What a token is. Literals keep only their span; the parser decodes them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
@@ -145,7 +147,7 @@ pub(crate) struct Lexer<'a> {
     col_at: usize,
     col: u32,
     /// What was wrong with the last token of kind `Error`.
-    pub message: &'static str,
+    pub message: Syntax,
 }
 
 impl<'a> Lexer<'a> {
@@ -156,7 +158,7 @@ impl<'a> Lexer<'a> {
             line: 1,
             col_at: 0,
             col: 1,
-            message: "",
+            message: Syntax::UnexpectedCharacter,
         }
     }
 
@@ -245,7 +247,7 @@ impl<'a> Lexer<'a> {
         while self.peek(0) & 0xc0 == 0x80 {
             self.pos += 1;
         }
-        self.message = "unexpected character";
+        self.message = Syntax::UnexpectedCharacter;
         Kind::Error
     }
 
@@ -262,7 +264,7 @@ impl<'a> Lexer<'a> {
                     self.pos += 2
                 }
                 b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
-                    self.message = "unfinished string";
+                    self.message = Syntax::UnfinishedString;
                     return Kind::Error;
                 }
                 _ => self.pos += 1,

@@ -40,6 +40,118 @@ impl Globals {
     }
 }
 
+/// Declares the syntax errors, each with its message: the kinds in `Syntax`, and their messages in the same
+/// order in `MESSAGE_LIST`.
+macro_rules! syntax_errors {
+    ($($kind:ident: $message:literal,)*) => {
+        /// What a syntax error says (before where it is): a kind is one byte to pass at each of the places that
+        /// raise it, where a message would be two words.
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) enum Syntax {
+            $($kind,)*
+        }
+
+        /// The messages, in the order of the kinds (only the compiler reads it, to make `MESSAGES`).
+        const MESSAGE_LIST: &[&str] = &[$($message,)*];
+
+        #[cfg(test)]
+        const SYNTAX_KINDS: &[Syntax] = &[$(Syntax::$kind,)*];
+    };
+}
+
+syntax_errors! {
+    UnexpectedCharacter: "unexpected character",
+    UnfinishedString: "unfinished string",
+    ExpectedName: "expected a name",
+    ExpectedExpression: "expected an expression",
+    ExpectedKey: "expected a key",
+    ExpectedEnd: "expected the end of the statement",
+    ExpectedLParen: "expected '('",
+    ExpectedRParen: "expected ')'",
+    ExpectedRBracket: "expected ']'",
+    ExpectedLBrace: "expected '{'",
+    ExpectedRBrace: "expected '}'",
+    ExpectedColon: "expected ':'",
+    ExpectedAssign: "expected '='",
+    ExpectedIn: "expected 'in'",
+    ExpectedCatch: "expected 'catch'",
+    NotInLoop: "not inside a loop",
+    CannotAssign: "cannot assign to this",
+    ComparisonsDoNotChain: "comparisons do not chain",
+    PositionalAfterKeyword: "positional argument after keyword arguments",
+    RepeatedParameter: "repeated parameter",
+    TooManyParameters: "too many parameters",
+    TooManyLocals: "too many local variables in one function",
+    TooManyGlobals: "too many global names",
+    TooDeeplyNested: "too deeply nested",
+    MalformedNumber: "malformed number",
+    NumberTooLarge: "number too large",
+    MalformedHexEscape: "malformed \\x escape",
+    UnknownEscape: "unknown escape",
+    NotUtf8: "string is not valid UTF-8",
+    NotHexDigit: "not a hex digit in a byte string",
+    OddHexDigits: "odd number of hex digits",
+}
+
+/// The messages in one string, each after its length (a table of slices would take 16 bytes a message).
+const MESSAGES: &str =
+    match core::str::from_utf8(&pack::<{ packed_len(MESSAGE_LIST) }>(MESSAGE_LIST)) {
+        Ok(messages) => messages,
+        Err(_) => panic!("a message is not UTF-8"),
+    };
+
+/// The length of `list` packed by `pack`.
+const fn packed_len(list: &[&str]) -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < list.len() {
+        len += 1 + list[i].len();
+        i += 1;
+    }
+    len
+}
+
+/// The strings of `list` one after the other, each after its length (a byte).
+const fn pack<const N: usize>(list: &[&str]) -> [u8; N] {
+    let mut out = [0; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < list.len() {
+        let message = list[i].as_bytes();
+        assert!(message.len() <= u8::MAX as usize);
+        out[at] = message.len() as u8;
+        at += 1;
+        let mut j = 0;
+        while j < message.len() {
+            out[at] = message[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Syntax {
+    /// The message, found by skipping those before it (only when an error is raised). The table is made at
+    /// compile time, so its indices hold.
+    fn message(self) -> &'static str {
+        let mut at = 0;
+        for _ in 0..self as u8 {
+            at += 1 + MESSAGES.as_bytes()[at] as usize;
+        }
+        let len = MESSAGES.as_bytes()[at] as usize;
+        part(MESSAGES, at + 1, at + 1 + len)
+    }
+}
+
+/// The part of `text` from `start` to `end` (none if that is not a part of it): one out-of-line place for the
+/// tokens' text and the messages.
+#[inline(never)]
+fn part(text: &str, start: usize, end: usize) -> &str {
+    text.get(start..end).unwrap_or("")
+}
+
 /// A call of a global by name, kept for the static check of built-ins' argument counts.
 pub(crate) struct CallSite {
     pub global: u32,
@@ -226,20 +338,17 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// further (every rule returns a stand-in value) and `parse` reports that error: the code has no error path
     /// at each step.
     #[inline(never)]
-    fn fail(&mut self, message: &str, tok: Token) {
+    fn fail(&mut self, message: Syntax, tok: Token) {
         self.tok.kind = Kind::Error;
         if self.error.is_some() {
             return;
         }
-        let mut text = String::from(message);
+        let mut text = String::from(message.message());
         match tok.kind {
             Kind::Eof => text.push_str(" near end of input"),
             Kind::Newline => text.push_str(" near end of line"),
             _ => {
-                let near = self
-                    .src
-                    .get(tok.start as usize..tok.end as usize)
-                    .unwrap_or("");
+                let near = self.text(tok);
                 text.push_str(" near '");
                 // At most 24 characters of a long token.
                 for c in near.chars().take(24) {
@@ -261,7 +370,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     /// A syntax error at the current token.
     #[inline(never)]
-    fn fail_here(&mut self, message: &str) {
+    fn fail_here(&mut self, message: Syntax) {
         self.fail(message, self.tok)
     }
 
@@ -278,9 +387,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn text(&self, tok: Token) -> &'a str {
-        self.src
-            .get(tok.start as usize..tok.end as usize)
-            .unwrap_or("")
+        part(self.src, tok.start as usize, tok.end as usize)
     }
 
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
@@ -304,14 +411,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
     }
 
-    fn expect(&mut self, kind: Kind, message: &str) {
+    fn expect(&mut self, kind: Kind, message: Syntax) {
         self.expect_then(kind, message, self.skip_newlines);
     }
 
     /// Expects a token of `kind` (else fails with `message`), and reads the ones after it skipping newlines or
     /// not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
     #[inline(never)]
-    fn expect_then(&mut self, kind: Kind, message: &str, skip: bool) {
+    fn expect_then(&mut self, kind: Kind, message: Syntax, skip: bool) {
         if self.tok.kind != kind {
             return self.fail_here(message);
         }
@@ -321,7 +428,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     /// Opens a bracket: `skip` says whether newlines inside it are skipped. Gives back whether they were
     /// outside it, for `close`.
-    fn open(&mut self, kind: Kind, skip: bool, message: &str) -> bool {
+    fn open(&mut self, kind: Kind, skip: bool, message: Syntax) -> bool {
         let outer = self.skip_newlines;
         self.expect_then(kind, message, skip);
         outer
@@ -336,13 +443,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines (`outer`).
-    fn close(&mut self, kind: Kind, message: &str, outer: bool) {
+    fn close(&mut self, kind: Kind, message: Syntax, outer: bool) {
         self.expect_then(kind, message, outer);
     }
 
     fn name(&mut self) -> Rc<str> {
         let tok = self.tok;
-        self.expect(Kind::Name, "expected a name");
+        self.expect(Kind::Name, Syntax::ExpectedName);
         Rc::from(self.text(tok))
     }
 
@@ -357,7 +464,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn enter(&mut self) {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            self.fail_here("too deeply nested");
+            self.fail_here(Syntax::TooDeeplyNested);
         }
     }
 
@@ -391,7 +498,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.locals.len() - self.scope().locals >= MAX_LOCALS {
-            self.fail_here("too many local variables in one function");
+            self.fail_here(Syntax::TooManyLocals);
         }
         let function = self.scopes.len() as u32 - 1;
         let slot = self.slots;
@@ -420,7 +527,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return i;
         }
         if self.globals.names.len() >= MAX_GLOBALS {
-            self.fail_here("too many global names");
+            self.fail_here(Syntax::TooManyGlobals);
         }
         if self.failed() {
             return 0;
@@ -476,21 +583,22 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // block := '{' stmt* '}'
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
-        let outer = self.open(Kind::LBrace, false, "expected '{'");
+        let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
         let outside = self.open_block();
         let body = self.statements(true);
         self.close_block(outside);
-        self.close(Kind::RBrace, "expected '}'", outer);
+        self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
         self.depth -= 1;
         body
     }
 
     /// A simple statement must end at a newline, `;`, `}` or the end of the file.
+    #[inline(never)]
     fn end_of_statement(&mut self) {
         match self.tok.kind {
             Kind::Newline | Kind::Semicolon => self.advance(),
             Kind::RBrace | Kind::Eof => {}
-            _ => self.fail_here("expected the end of the statement"),
+            _ => self.fail_here(Syntax::ExpectedEnd),
         }
     }
 
@@ -523,7 +631,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             Kind::Break | Kind::Continue => {
                 if self.loops == 0 {
-                    self.fail_here("not inside a loop");
+                    self.fail_here(Syntax::NotInLoop);
                 }
                 self.advance();
                 if start.kind == Kind::Break {
@@ -536,7 +644,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 let target = self.expr(1);
                 if self.tok.kind == Kind::Assign {
                     if !is_place(&target) {
-                        self.fail_here("cannot assign to this");
+                        self.fail_here(Syntax::CannotAssign);
                     }
                     self.advance();
                     self.skip_newlines();
@@ -566,7 +674,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 value: Expr { pos, kind },
             };
         }
-        self.expect(Kind::Assign, "expected '='");
+        self.expect(Kind::Assign, Syntax::ExpectedAssign);
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
@@ -626,7 +734,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     fn for_statement(&mut self) -> Stmt {
         self.advance();
         let name = self.name();
-        self.expect(Kind::In, "expected 'in'");
+        self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.expr(1);
         let outside = self.open_block();
         let (var, captured) = self.declare_local(name);
@@ -645,7 +753,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         self.advance();
         let body = self.block();
         if !self.skip_newlines_before(Kind::Catch) {
-            self.fail_here("expected 'catch'");
+            self.fail_here(Syntax::ExpectedCatch);
         }
         self.advance();
         let name = self.name();
@@ -675,16 +783,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             core::mem::take(&mut self.slots),
             core::mem::take(&mut self.max_slots),
         );
-        let outer = self.open(Kind::LParen, true, "expected '('");
+        let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
             let param = self.name();
             if params.len() >= 64 {
-                self.fail("too many parameters", tok);
+                self.fail(Syntax::TooManyParameters, tok);
             }
             if params.contains(&param) {
-                self.fail("repeated parameter", tok);
+                self.fail(Syntax::RepeatedParameter, tok);
             }
             params.push(param.clone());
             self.declare(param);
@@ -693,7 +801,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'", outer);
+        self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
         let body = self.block();
         self.depth -= 1;
         let def = self.define(name, params, body);
@@ -763,7 +871,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 },
             };
             if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
-                self.fail_here("comparisons do not chain");
+                self.fail_here(Syntax::ComparisonsDoNotChain);
             }
             // A long chain nests as deeply as brackets would.
             self.enter();
@@ -841,7 +949,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 Kind::LBracket => {
                     let outer = self.open_bracket();
                     let index = self.expr(1);
-                    self.close(Kind::RBracket, "expected ']'", outer);
+                    self.close(Kind::RBracket, Syntax::ExpectedRBracket, outer);
                     ExprKind::Index(boxed(e), boxed(index))
                 }
                 Kind::Dot => {
@@ -873,7 +981,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 self.advance();
                 self.push_entry(&mut call.keywords, name);
             } else if !call.keywords.is_empty() {
-                self.fail_here("positional argument after keyword arguments");
+                self.fail_here(Syntax::PositionalAfterKeyword);
             } else {
                 self.push_expr(&mut call.positional);
             }
@@ -882,7 +990,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RParen, "expected ')'", outer);
+        self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
         call
     }
 
@@ -903,7 +1011,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::LParen => {
                 let outer = self.open_bracket();
                 let e = self.expr(1);
-                self.close(Kind::RParen, "expected ')'", outer);
+                self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
                 return e;
             }
             Kind::LBracket => return self.list(pos),
@@ -916,7 +1024,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 };
             }
             _ => {
-                self.fail("expected an expression", tok);
+                self.fail(Syntax::ExpectedExpression, tok);
                 return self.stand_in();
             }
         };
@@ -936,7 +1044,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBracket, "expected ']'", outer);
+        self.close(Kind::RBracket, Syntax::ExpectedRBracket, outer);
         Expr {
             pos,
             kind: ExprKind::List(Box::new(items)),
@@ -954,12 +1062,12 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 Kind::Name => Rc::from(self.text(tok)),
                 Kind::Str => Rc::from(self.string(tok)),
                 _ => {
-                    self.fail("expected a key", tok);
+                    self.fail(Syntax::ExpectedKey, tok);
                     break;
                 }
             };
             self.advance();
-            self.expect(Kind::Colon, "expected ':'");
+            self.expect(Kind::Colon, Syntax::ExpectedColon);
             // A repeated key: the later entry stands, in the place of the last.
             // (Drained rather than removed: `remove` moves the entry out to drop it, which costs more code.)
             if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
@@ -971,7 +1079,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
             self.advance();
         }
-        self.close(Kind::RBrace, "expected '}'", outer);
+        self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
         Expr {
             pos,
             kind: ExprKind::Map(Box::new(entries)),
@@ -992,21 +1100,21 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 continue;
             }
             let Some(d) = (c as char).to_digit(radix) else {
-                self.fail("malformed number", tok);
+                self.fail(Syntax::MalformedNumber, tok);
                 return 0;
             };
             let Some(next) = n
                 .checked_mul(radix as i64)
                 .and_then(|n| n.checked_add(d as i64))
             else {
-                self.fail("number too large", tok);
+                self.fail(Syntax::NumberTooLarge, tok);
                 return 0;
             };
             n = next;
             last_digit = true;
         }
         if !last_digit {
-            self.fail("malformed number", tok);
+            self.fail(Syntax::MalformedNumber, tok);
         }
         n
     }
@@ -1027,19 +1135,19 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                     let hi = bytes.next().and_then(hex_digit);
                     let lo = bytes.next().and_then(hex_digit);
                     let (Some(hi), Some(lo)) = (hi, lo) else {
-                        self.fail("malformed \\x escape", tok);
+                        self.fail(Syntax::MalformedHexEscape, tok);
                         break;
                     };
                     hi << 4 | lo
                 } else {
-                    self.fail("unknown escape", tok);
+                    self.fail(Syntax::UnknownEscape, tok);
                     break;
                 }
             };
             out.push(byte);
         }
         String::from_utf8(out).unwrap_or_else(|_| {
-            self.fail("string is not valid UTF-8", tok);
+            self.fail(Syntax::NotUtf8, tok);
             String::new()
         })
     }
@@ -1054,7 +1162,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 continue;
             }
             let Some(d) = hex_digit(c) else {
-                self.fail("not a hex digit in a byte string", tok);
+                self.fail(Syntax::NotHexDigit, tok);
                 break;
             };
             match high.take() {
@@ -1063,7 +1171,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             }
         }
         if high.is_some() {
-            self.fail("odd number of hex digits", tok);
+            self.fail(Syntax::OddHexDigits, tok);
         }
         out
     }
@@ -1082,6 +1190,20 @@ fn is_place(e: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each kind of syntax error finds its own message in the packed table.
+    #[test]
+    fn each_syntax_error_finds_its_message() {
+        assert_eq!(SYNTAX_KINDS.len(), MESSAGE_LIST.len());
+        for (&kind, &message) in SYNTAX_KINDS.iter().zip(MESSAGE_LIST) {
+            assert_eq!(kind.message(), message, "{kind:?}");
+        }
+        assert_eq!(
+            Syntax::UnexpectedCharacter.message(),
+            "unexpected character"
+        );
+        assert_eq!(Syntax::OddHexDigits.message(), "odd number of hex digits");
+    }
 
     /// The table of operators follows the order of their kinds (a reordering of `Kind` must not swap them).
     #[test]
