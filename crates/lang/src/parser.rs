@@ -831,7 +831,6 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// What a rule that failed gives back (never evaluated: the parse has failed).
-    #[inline(never)]
     fn stand_in(&self) -> Expr {
         Expr {
             pos: Pos::default(),
@@ -887,7 +886,6 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     /// An expression straight onto the end of a list (one place that moves it there).
-    #[inline(never)]
     fn push_expr(&mut self, list: &mut Vec<Expr>) {
         list.push(self.expr(1));
     }
@@ -965,38 +963,56 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         e
     }
 
-    // args := expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*
+    // args := '(' (expr (',' expr)* (',' NAME '=' expr)* | NAME '=' expr (',' NAME '=' expr)*)? ','? ')'
     // (The call is made first and its arguments parsed into it, so that they are not moved.)
-    #[inline(never)]
     fn call(&mut self, callee: Expr) -> Box<Call> {
         let mut call = Box::new(Call {
             callee,
             positional: Vec::new(),
             keywords: Vec::new(),
         });
+        let Call {
+            positional,
+            keywords,
+            ..
+        } = &mut *call;
+        self.items(positional, Some(keywords));
+        call
+    }
+
+    /// The arguments of a call (`keywords` is where its keyword arguments go) or the items of a list, from the
+    /// opening bracket to the closing one: one loop for both.
+    #[inline(never)]
+    fn items(&mut self, items: &mut Vec<Expr>, mut keywords: Option<&mut Vec<(Rc<str>, Expr)>>) {
+        let (close, message) = match keywords {
+            Some(_) => (Kind::RParen, Syntax::ExpectedRParen),
+            None => (Kind::RBracket, Syntax::ExpectedRBracket),
+        };
         let outer = self.open_bracket();
-        while self.tok.kind != Kind::RParen {
-            if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign {
-                let name = self.name();
-                self.advance();
-                self.push_entry(&mut call.keywords, name);
-            } else if !call.keywords.is_empty() {
-                self.fail_here(Syntax::PositionalAfterKeyword);
-            } else {
-                self.push_expr(&mut call.positional);
+        while self.tok.kind != close {
+            match &mut keywords {
+                Some(keywords)
+                    if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign =>
+                {
+                    let name = self.name();
+                    self.advance();
+                    self.push_entry(keywords, name);
+                }
+                Some(keywords) if !keywords.is_empty() => {
+                    self.fail_here(Syntax::PositionalAfterKeyword)
+                }
+                _ => self.push_expr(items),
             }
             if self.tok.kind != Kind::Comma {
                 break;
             }
             self.advance();
         }
-        self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
-        call
+        self.close(close, message, outer);
     }
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
     //          | 'fn' '(' names? ')' block
-    #[inline(never)]
     fn primary(&mut self) -> Expr {
         let tok = self.tok;
         let pos = self.pos();
@@ -1033,26 +1049,17 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     // list := '[' (expr (',' expr)* ','?)? ']'
-    #[inline(never)]
     fn list(&mut self, pos: Pos) -> Expr {
-        let outer = self.open_bracket();
-        let mut items = Vec::new();
-        while self.tok.kind != Kind::RBracket {
-            self.push_expr(&mut items);
-            if self.tok.kind != Kind::Comma {
-                break;
-            }
-            self.advance();
-        }
-        self.close(Kind::RBracket, Syntax::ExpectedRBracket, outer);
+        // Boxed first and filled in place (not moved).
+        let mut items = Box::default();
+        self.items(&mut items, None);
         Expr {
             pos,
-            kind: ExprKind::List(Box::new(items)),
+            kind: ExprKind::List(items),
         }
     }
 
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
-    #[inline(never)]
     fn map(&mut self, pos: Pos) -> Expr {
         let outer = self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
