@@ -339,34 +339,31 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     /// returns a stand-in value) and `parse` reports that error: the code has no error path at each step.
     #[inline(never)]
     fn fail(&mut self, message: Syntax) {
-        let tok = self.tok;
-        self.tok.kind = Kind::Error;
-        if self.error.is_some() {
-            return;
-        }
-        let mut text = String::from(message.message());
-        match tok.kind {
-            Kind::Eof => text.push_str(" near end of input"),
-            Kind::Newline => text.push_str(" near end of line"),
-            _ => {
-                let near = self.text(tok);
-                text.push_str(" near '");
-                // At most 24 characters of a long token.
-                for c in near.chars().take(24) {
-                    text.push(c);
+        if self.error.is_none() {
+            let mut text = String::from(message.message());
+            match self.tok.kind {
+                Kind::Eof => text.push_str(" near end of input"),
+                Kind::Newline => text.push_str(" near end of line"),
+                _ => {
+                    text.push_str(" near '");
+                    // At most 24 characters of a long token.
+                    for c in self.text().chars().take(24) {
+                        text.push(c);
+                    }
+                    text.push('\'');
                 }
-                text.push('\'');
             }
+            // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
+            let mut error = crate::eval::error(text);
+            crate::eval::in_file(&mut error, self.file);
+            error.line = self.tok.line;
+            error.col = self.tok.col;
+            error.kind = crate::ErrorKind::Syntax;
+            error.incomplete = self.tok.kind == Kind::Eof;
+            // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
+            self.error.get_or_insert(error);
         }
-        // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
-        let mut error = crate::eval::error(text);
-        crate::eval::in_file(&mut error, self.file);
-        error.line = tok.line;
-        error.col = tok.col;
-        error.kind = crate::ErrorKind::Syntax;
-        error.incomplete = tok.kind == Kind::Eof;
-        // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
-        self.error.get_or_insert(error);
+        self.tok.kind = Kind::Error;
     }
 
     /// Has the parser failed? (Then the current token is one no rule accepts.)
@@ -381,8 +378,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
     }
 
-    fn text(&self, tok: Token) -> &'a str {
-        part(self.src, tok.start as usize, tok.end as usize)
+    /// The current token's text.
+    fn text(&self) -> &'a str {
+        part(self.src, self.tok.start as usize, self.tok.end as usize)
     }
 
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
@@ -443,9 +441,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     }
 
     fn name(&mut self) -> Rc<str> {
-        let tok = self.tok;
+        let name = self.text();
         self.expect(Kind::Name, Syntax::ExpectedName);
-        Rc::from(self.text(tok))
+        Rc::from(name)
     }
 
     /// The next token after the current one, without moving.
@@ -1011,16 +1009,15 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
     //          | 'fn' '(' names? ')' block
     fn primary(&mut self) -> Expr {
-        let tok = self.tok;
         let pos = self.pos();
-        let kind = match tok.kind {
-            Kind::Int => ExprKind::Const(Value::Int(self.int(tok))),
-            Kind::Str => ExprKind::Const(Value::string(self.string(tok))),
-            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string(tok))),
+        let kind = match self.tok.kind {
+            Kind::Int => ExprKind::Const(Value::Int(self.int())),
+            Kind::Str => ExprKind::Const(Value::string(self.string())),
+            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string())),
             Kind::True => ExprKind::Const(Value::True),
             Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
-            Kind::Name => ExprKind::Var(self.resolve(self.text(tok), pos)),
+            Kind::Name => ExprKind::Var(self.resolve(self.text(), pos)),
             Kind::LParen => {
                 let outer = self.open_bracket();
                 let e = self.expr(1);
@@ -1061,10 +1058,9 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let outer = self.open_bracket();
         let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
         while self.tok.kind != Kind::RBrace {
-            let tok = self.tok;
-            let key: Rc<str> = match tok.kind {
-                Kind::Name => Rc::from(self.text(tok)),
-                Kind::Str => Rc::from(self.string(tok)),
+            let key: Rc<str> = match self.tok.kind {
+                Kind::Name => Rc::from(self.text()),
+                Kind::Str => Rc::from(self.string()),
                 _ => {
                     self.fail(Syntax::ExpectedKey);
                     break;
@@ -1090,8 +1086,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         }
     }
 
-    fn int(&mut self, tok: Token) -> i64 {
-        let text = self.text(tok).as_bytes();
+    fn int(&mut self) -> i64 {
+        let text = self.text().as_bytes();
         let (digits, radix) = match text {
             [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
             _ => (text, 10),
@@ -1123,8 +1119,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         n
     }
 
-    fn string(&mut self, tok: Token) -> String {
-        let text = self.text(tok).as_bytes();
+    fn string(&mut self) -> String {
+        let text = self.text().as_bytes();
         let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::with_capacity(inner.len());
         let mut bytes = inner.iter().copied();
@@ -1156,8 +1152,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         })
     }
 
-    fn byte_string(&mut self, tok: Token) -> Vec<u8> {
-        let text = self.text(tok).as_bytes();
+    fn byte_string(&mut self) -> Vec<u8> {
+        let text = self.text().as_bytes();
         let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::new();
         let mut high: Option<u8> = None;
