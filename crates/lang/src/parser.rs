@@ -446,10 +446,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         Rc::from(name)
     }
 
-    /// The next token after the current one, without moving.
-    fn peek_kind(&self) -> Kind {
+    /// The kind of the next token after the current one, or of the next but newlines (`past_newlines`),
+    /// without moving.
+    fn peek_kind(&self, past_newlines: bool) -> Kind {
         let mut lexer = self.lexer.clone();
-        lexer.next().kind
+        loop {
+            let kind = lexer.next().kind;
+            if kind != Kind::Newline || !past_newlines {
+                return kind;
+            }
+        }
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
@@ -605,7 +611,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let stmt = match start.kind {
             Kind::Let => self.let_statement(false),
             // A function ends at its block's `}`, like the other compound statements.
-            Kind::Fn if self.peek_kind() == Kind::Name => return self.let_statement(true),
+            Kind::Fn if self.peek_kind(false) == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -693,15 +699,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     /// After a block's `}`, a newline may stand before `else` or `catch`.
     fn skip_newlines_before(&mut self, kind: Kind) -> bool {
-        if self.tok.kind == Kind::Newline {
-            let mut lexer = self.lexer.clone();
-            loop {
-                match lexer.next().kind {
-                    Kind::Newline => {}
-                    k if k == kind => break,
-                    _ => return false,
-                }
-            }
+        if self.tok.kind == Kind::Newline && self.peek_kind(true) == kind {
             self.skip_newlines();
         }
         self.tok.kind == kind
@@ -989,7 +987,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         while self.tok.kind != close {
             match &mut keywords {
                 Some(keywords)
-                    if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign =>
+                    if self.tok.kind == Kind::Name && self.peek_kind(false) == Kind::Assign =>
                 {
                     let name = self.name();
                     self.advance();
