@@ -1007,7 +1007,6 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
     //          | 'fn' '(' names? ')' block
     fn primary(&mut self) -> Expr {
-        let pos = self.pos();
         let kind = match self.tok.kind {
             Kind::Int => ExprKind::Const(Value::Int(self.int())),
             Kind::Str => ExprKind::Const(Value::string(self.string())),
@@ -1015,16 +1014,17 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             Kind::True => ExprKind::Const(Value::True),
             Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
-            Kind::Name => ExprKind::Var(self.resolve(self.text(), pos)),
+            Kind::Name => ExprKind::Var(self.resolve(self.text(), self.pos())),
             Kind::LParen => {
                 let outer = self.open_bracket();
                 let e = self.expr(1);
                 self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
                 return e;
             }
-            Kind::LBracket => return self.list(pos),
-            Kind::LBrace => return self.map(pos),
+            Kind::LBracket => return self.list(self.pos()),
+            Kind::LBrace => return self.map(self.pos()),
             Kind::Fn => {
+                let pos = self.pos();
                 self.advance();
                 return Expr {
                     pos,
@@ -1036,8 +1036,13 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 return self.stand_in();
             }
         };
+        // At the token still (the decoders do not move), and made before moving on.
+        let e = Expr {
+            pos: self.pos(),
+            kind,
+        };
         self.advance();
-        Expr { pos, kind }
+        e
     }
 
     // list := '[' (expr (',' expr)* ','?)? ']'
