@@ -1127,7 +1127,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
         let mut out = Vec::with_capacity(inner.len());
         let mut bytes = inner.iter().copied();
-        while let Some(c) = bytes.next() {
+        'chars: while let Some(c) = bytes.next() {
             let byte = if c != b'\\' {
                 c
             } else {
@@ -1135,13 +1135,16 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
                 if let Some(i) = ESCAPES.iter().position(|&letter| letter == e) {
                     ESCAPED[i]
                 } else if e == b'x' {
-                    let hi = bytes.next().and_then(hex_digit);
-                    let lo = bytes.next().and_then(hex_digit);
-                    let (Some(hi), Some(lo)) = (hi, lo) else {
-                        self.fail(Syntax::MalformedHexEscape);
-                        break;
-                    };
-                    hi << 4 | lo
+                    // Two hex digits.
+                    let mut byte = 0;
+                    for _ in 0..2 {
+                        let Some(digit) = bytes.next().and_then(hex_digit) else {
+                            self.fail(Syntax::MalformedHexEscape);
+                            break 'chars;
+                        };
+                        byte = byte << 4 | digit;
+                    }
+                    byte
                 } else {
                     self.fail(Syntax::UnknownEscape);
                     break;
