@@ -324,6 +324,16 @@ fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
 }
 
+/// One out-of-line place that pushes onto a list, for the lists the parser fills at several places
+/// (statements, `if` arms, expressions, locals): inlined, each place had its own copy of the push and of its
+/// growth path. The copies of equal-sized items are identical and the linker keeps one (so the copies for
+/// expressions and locals are also `Vec::push` of the alloc crate's own). The host's tool inlines it, for speed.
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn push<T>(list: &mut Vec<T>, item: T) {
+    list.push(item);
+}
+
 /// The escapes of one letter in a string, and the bytes they stand for.
 const ESCAPES: &[u8; 6] = b"nrt0\\\"";
 const ESCAPED: &[u8; 6] = b"\n\r\t\0\\\"";
@@ -505,12 +515,15 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let slot = self.slots;
         self.slots += 1;
         self.max_slots = self.max_slots.max(self.slots);
-        self.locals.push(Local {
-            name,
-            function,
-            slot,
-            captured: captured.clone(),
-        });
+        push(
+            &mut self.locals,
+            Local {
+                name,
+                function,
+                slot,
+                captured: captured.clone(),
+            },
+        );
         (Var::Local(slot), captured)
     }
 
@@ -577,7 +590,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             {
                 return body;
             }
-            body.push(self.statement());
+            push(&mut body, self.statement());
         }
     }
 
@@ -711,7 +724,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let otherwise = loop {
             self.advance(); // 'if'
             let cond = self.expr(1);
-            arms.push((cond, self.block()));
+            push(&mut arms, (cond, self.block()));
             if !self.skip_newlines_before(Kind::Else) {
                 break Vec::new();
             }
@@ -882,7 +895,7 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
 
     /// An expression straight onto the end of a list (one place that moves it there).
     fn push_expr(&mut self, list: &mut Vec<Expr>) {
-        list.push(self.expr(1));
+        push(list, self.expr(1));
     }
 
     /// `key` and the expression that follows, onto the end of a list.
