@@ -405,7 +405,8 @@ impl Machine<'_> {
                 None => Ok(Value::Nil),
             }
         };
-        self.stack = stack;
+        // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
+        core::mem::forget(core::mem::replace(&mut self.stack, stack));
         result
     }
 }

@@ -216,11 +216,15 @@ impl Interpreter {
         source: &str,
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, Box<ScriptError>> {
-        let parsed = parse(file, source, &mut self.names, false)?;
-        let mut values = core::mem::take(&mut self.values);
-        eval::grow(&mut values, self.names.names.len());
+        // Read where it lies in the result (taken out of it, the parse was copied: 80 bytes).
+        let result = parse(file, source, &mut self.names, false);
+        let parsed = match &result {
+            Ok(parsed) => parsed,
+            Err(_) => return result.map(|_| None),
+        };
+        eval::grow(&mut self.values, self.names.names.len());
         let mut machine = Machine {
-            globals: values,
+            globals: core::mem::take(&mut self.values),
             global_names: &self.names.names,
             stack: core::mem::take(&mut self.stack),
             base: 0,
