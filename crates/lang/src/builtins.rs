@@ -352,7 +352,8 @@ pub(crate) fn bind_builtin<K: Keyword>(
             Ok(filled) => {
                 for (k, arg) in args.iter_mut().enumerate() {
                     if filled & (1 << k) == 0 {
-                        *arg = default(i, k);
+                        // Over the nil `resize` put there (which needs no drop).
+                        core::mem::forget(core::mem::replace(arg, default(i, k)));
                     }
                 }
                 return Ok(());

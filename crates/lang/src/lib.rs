@@ -263,8 +263,16 @@ impl Interpreter {
 
     /// Is this the start of an input that goes on (an open bracket, a trailing operator)?
     pub fn is_incomplete(&self, source: &str) -> bool {
-        let mut names = self.names.clone();
-        matches!(parse(&Rc::from(""), source, &mut names, false), Err(e) if e.incomplete)
+        incomplete(source, &mut self.names.clone())
+    }
+
+    /// [`Self::is_incomplete`] for the shell, which can lend the parser the names themselves rather than a copy
+    /// (the copy and its drop were 100 bytes of the payload): a parse only adds names, and those are cut off after it.
+    pub(crate) fn goes_on(&mut self, source: &str) -> bool {
+        let known = self.names.names.len();
+        let goes_on = incomplete(source, &mut self.names);
+        self.names.names.truncate(known);
+        goes_on
     }
 
     /// Static checks: the syntax, names that are never defined, and calls of built-ins with wrong arguments.
@@ -318,6 +326,11 @@ impl Interpreter {
         }
         errors
     }
+}
+
+/// Whether the parse of `source` ends in the middle of something.
+fn incomplete(source: &str, names: &mut Globals) -> bool {
+    matches!(parse(&Rc::from(""), source, names, false), Err(e) if e.incomplete)
 }
 
 /// One line per built-in function.

@@ -46,7 +46,7 @@ impl Shell {
             self.pending.clear();
             return;
         }
-        if interpreter.is_incomplete(&self.pending) {
+        if interpreter.goes_on(&self.pending) {
             return;
         }
         let input = core::mem::take(&mut self.pending);
@@ -57,11 +57,7 @@ impl Shell {
                 out.push('\n');
                 platform.write(&out);
             }
-            Err(e) => {
-                let mut out = alloc::format!("{e}");
-                out.push('\n');
-                platform.write(&out);
-            }
+            Err(e) => platform.write(&alloc::format!("{e}\n")),
         }
         if self.history.last() != Some(&input) {
             if self.history.len() == HISTORY_LENGTH {
