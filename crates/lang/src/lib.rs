@@ -242,22 +242,26 @@ impl Interpreter {
         // Empty: every run leaves it so.
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
         let result = machine.block(&parsed.main.body);
-        let value = match (&result, parsed.main.body.last()) {
-            (Flow::Normal, Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
-            _ => None,
-        };
+        // Taken apart: what is left of it needs no drop of the whole.
+        let Machine {
+            globals,
+            stack,
+            ret,
+            error,
+            ..
+        } = machine;
         // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
         // to drop).
         debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
-        core::mem::forget(core::mem::replace(&mut self.values, machine.globals));
-        core::mem::forget(core::mem::replace(&mut self.stack, machine.stack));
+        core::mem::forget(core::mem::replace(&mut self.values, globals));
+        core::mem::forget(core::mem::replace(&mut self.stack, stack));
         self.stack.clear();
-        match result {
-            Flow::Error => Err(machine
-                .error
-                .take()
+        match (result, parsed.main.body.last()) {
+            (Flow::Error, _) => Err(error
+                .into_inner()
                 .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
-            _ => Ok(value),
+            (Flow::Normal, Some(Stmt::Expr(_))) => Ok(Some(ret)),
+            _ => Ok(None),
         }
     }
 
