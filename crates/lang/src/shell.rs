@@ -50,14 +50,16 @@ impl Shell {
             return;
         }
         let input = core::mem::take(&mut self.pending);
-        match interpreter.eval_line("shell", &input, platform) {
+        // Read where it lies (an error taken out of the result was copied).
+        let result = interpreter.eval_line("shell", &input, platform);
+        match &result {
             Ok(Some(Value::Nil)) | Ok(None) => {}
             Ok(Some(value)) => {
                 let mut out = value.text(true);
                 out.push('\n');
                 platform.write(&out);
             }
-            Err(e) => platform.write(&alloc::format!("{e}\n")),
+            Err(e) => platform.write(&alloc::format!("{}\n", *e)),
         }
         if self.history.last() != Some(&input) {
             if self.history.len() == HISTORY_LENGTH {
