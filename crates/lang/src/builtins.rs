@@ -815,7 +815,7 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let mut parts = Vec::new();
     match &args[1] {
         Value::Nil => {
-            for part in s.split_whitespace() {
+            for part in words(s) {
                 parts.push(Value::str(part));
             }
         }
@@ -839,6 +839,13 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     }
     room(m, parts.len() * ITEM_BYTES)?;
     Ok(Value::list(parts))
+}
+
+/// The words of a text, between runs of white space (for `split` and the command line). Out of line: the
+/// iterator is made in one place.
+#[inline(never)]
+pub(crate) fn words(text: &str) -> core::str::SplitWhitespace<'_> {
+    text.split_whitespace()
 }
 
 fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {

@@ -143,7 +143,7 @@ impl Interpreter {
     /// maps to `true`; a later word wins).
     pub fn set_cmdline(&mut self, text: &str) {
         let mut args: Vec<(Rc<str>, Value)> = Vec::new();
-        for word in text.split_whitespace() {
+        for word in builtins::words(text) {
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
                 Some(i) => (
