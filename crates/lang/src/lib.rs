@@ -256,11 +256,14 @@ impl Interpreter {
         core::mem::forget(core::mem::replace(&mut self.values, globals));
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
         self.stack.clear();
-        match (result, parsed.main.body.last()) {
-            (Flow::Error, _) => Err(error
+        // The last statement indexed (as `last()`, its address was checked against null too).
+        let body = &parsed.main.body;
+        let n = body.len();
+        match result {
+            Flow::Error => Err(error
                 .into_inner()
                 .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
-            (Flow::Normal, Some(Stmt::Expr(_))) => Ok(Some(ret)),
+            Flow::Normal if n > 0 && matches!(body[n - 1], Stmt::Expr(_)) => Ok(Some(ret)),
             _ => Ok(None),
         }
     }
