@@ -61,7 +61,9 @@ impl Shell {
             }
             Err(e) => platform.write(&alloc::format!("{}\n", *e)),
         }
-        if self.history.last() != Some(&input) {
+        // The last input indexed (as `last()`, its address was checked against null too).
+        let n = self.history.len();
+        if n == 0 || self.history[n - 1] != input {
             if self.history.len() == HISTORY_LENGTH {
                 self.history.remove(0);
             }
