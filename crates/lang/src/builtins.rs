@@ -380,7 +380,12 @@ impl Machine<'_> {
     ) -> R<Value> {
         let result = self.run_builtin(index, base, keywords);
         self.pop_to(base);
-        result.map(crate::value::relay)
+        // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
+        if cfg!(feature = "std") {
+            result.map(crate::value::relay)
+        } else {
+            result
+        }
     }
 
     /// [`Self::builtin`] but for taking the arguments off the stack.
