@@ -104,6 +104,16 @@ pub(crate) struct Machine<'p> {
     pub error: Cell<Option<Box<ScriptError>>>,
 }
 
+/// Where a variable is (see `Machine::locate`).
+enum Place<'a> {
+    /// A slot of the frame or a global.
+    Slot(&'a mut Value),
+    /// The cell of a captured variable.
+    Cell(&'a RefCell<Value>),
+    /// Out of reach (cannot happen for parsed code): reads as nil, writes go nowhere.
+    Nowhere,
+}
+
 /// Where this function's frame is on the native stack (to measure how much of it the script uses).
 #[inline(always)]
 pub(crate) fn stack_address() -> usize {
@@ -253,60 +263,61 @@ impl Machine<'_> {
         self.at(fault(&["unknown name '", name, "'"]), pos)
     }
 
-    /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
+    /// Where a variable's value is, for `read` and `write` (one way to each kind of variable for both), or the
+    /// error of an unknown global. A captured variable (of this frame or of the running closure) is in its cell.
+    /// Inlined on the host (a call less per read and assignment); the payload keeps one copy, for size.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn locate(&mut self, var: Var, pos: Pos) -> R<Place<'_>> {
+        let slot = match var {
+            Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
+            Var::Upvalue(i) => {
+                return Ok(
+                    match self
+                        .closure
+                        .as_ref()
+                        .and_then(|c| c.upvalues.get(i as usize))
+                    {
+                        Some(c) => Place::Cell(c),
+                        None => Place::Nowhere,
+                    },
+                )
+            }
+            Var::Global(g) => {
+                if !matches!(self.globals.get(g as usize), Some(Some(_))) {
+                    return Err(self.unknown(g, pos));
+                }
+                self.globals.get_mut(g as usize).and_then(Option::as_mut)
+            }
+        };
+        Ok(match slot {
+            Some(Value::Cell(c)) => Place::Cell(c),
+            Some(v) => Place::Slot(v),
+            None => Place::Nowhere,
+        })
+    }
+
+    /// The value of a variable.
     #[inline(always)]
-    fn read(&self, var: Var, pos: Pos) -> R<Value> {
-        // A captured variable (of this frame or of the running closure) is read in its cell: one way for both.
-        let (v, cell) = match var {
-            Var::Local(slot) => (self.stack.get(self.base + slot as usize), None),
-            Var::Upvalue(i) => (
-                None,
-                self.closure
-                    .as_ref()
-                    .and_then(|c| c.upvalues.get(i as usize)),
-            ),
-            Var::Global(g) => match self.globals.get(g as usize) {
-                Some(Some(v)) => (Some(v), None),
-                _ => return Err(self.unknown(g, pos)),
-            },
-        };
-        let cell = match v {
-            Some(Value::Cell(c)) => c,
-            Some(v) => return Ok(dup(v)),
-            None => match cell {
-                Some(c) => c,
-                None => return Ok(Value::Nil),
-            },
-        };
-        Ok(cell.borrow().clone())
+    fn read(&mut self, var: Var, pos: Pos) -> R<Value> {
+        Ok(match self.locate(var, pos)? {
+            Place::Slot(v) => dup(v),
+            Place::Cell(c) => c.borrow().clone(),
+            Place::Nowhere => Value::Nil,
+        })
     }
 
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
-        let slot = match var {
-            Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
-            Var::Upvalue(_) => None,
-            Var::Global(g) => match self.globals.get_mut(g as usize) {
-                Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g, pos)),
-            },
-        };
-        // A captured variable is written in its cell.
-        let cell = match (slot, var) {
-            (Some(Value::Cell(c)), _) => Some(&**c),
-            (Some(slot), _) => {
-                store(slot, value);
-                return Ok(());
+        let mut cell;
+        let slot = match self.locate(var, pos)? {
+            Place::Slot(slot) => slot,
+            Place::Cell(c) => {
+                cell = c.borrow_mut();
+                &mut *cell
             }
-            (None, Var::Upvalue(i)) => self
-                .closure
-                .as_ref()
-                .and_then(|c| c.upvalues.get(i as usize))
-                .map(|c| &**c),
-            (None, _) => None,
+            Place::Nowhere => return Ok(()),
         };
-        if let Some(c) = cell {
-            *c.borrow_mut() = value;
-        }
+        store(slot, value);
         Ok(())
     }
 
