@@ -1250,25 +1250,36 @@ pub(crate) fn bind<'n, K: Keyword>(
     } else {
         (1u64 << given) - 1
     };
-    for (key, v) in keywords.iter().zip(values.iter_mut()) {
-        let key = key.name();
-        let (before, after) = match (0..n).find(|&i| name(i) == key) {
-            None => ("unknown argument '", "'"),
-            Some(i) if i < 64 && filled & (1 << i) != 0 => ("argument '", "' given twice"),
-            Some(i) => {
-                filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
-                if let Some(slot) = args.get_mut(i) {
-                    *slot = core::mem::take(v);
-                }
-                continue;
+    // Every error is a word between two parts: one place makes the message.
+    let (before, word, after) = 'check: {
+        for (key, v) in keywords.iter().zip(values.iter_mut()) {
+            let key = key.name();
+            let mut i = 0;
+            while i < n && name(i) != key {
+                i += 1;
             }
-        };
-        return Err(fault(&[before, key, after]));
-    }
-    for i in given..required.min(64) {
-        if filled & (1 << i) == 0 {
-            return Err(fault(&["missing argument '", name(i), "'"]));
+            // (A parameter past the 64th is never marked as given.)
+            let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+            if i == n {
+                break 'check ("unknown argument '", key, "'");
+            }
+            if filled & bit != 0 {
+                break 'check ("argument '", key, "' given twice");
+            }
+            filled |= bit;
+            // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
+            // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
+            // here.
+            if let Some(slot) = args.get_mut(i) {
+                core::mem::swap(slot, v);
+            }
         }
-    }
-    Ok(filled)
+        for i in given..required.min(64) {
+            if filled & (1 << i) == 0 {
+                break 'check ("missing argument '", name(i), "'");
+            }
+        }
+        return Ok(filled);
+    };
+    Err(fault(&[before, word, after]))
 }
