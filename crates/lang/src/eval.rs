@@ -246,14 +246,22 @@ impl Machine<'_> {
     }
 
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
+    #[inline(always)]
     fn step(&mut self, pos: Pos) -> R<()> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = runtime_error(String::from("step budget exhausted"), pos);
-            e.fatal = true;
-            return Err(self.raise(e));
+            return Err(self.exhausted(pos));
         }
         Ok(())
+    }
+
+    /// The error of a script past its step budget: fatal (a `try` does not catch it).
+    #[cold]
+    #[inline(never)]
+    fn exhausted(&self, pos: Pos) -> Raised {
+        let mut e = runtime_error(String::from("step budget exhausted"), pos);
+        e.fatal = true;
+        self.raise(e)
     }
 
     #[cold]
@@ -384,8 +392,10 @@ impl Machine<'_> {
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
                     if attempt!(self.test(cond)) {
-                        // `if ... { return x }` returns without a call of `block`.
-                        if let [Stmt::Return(Some(e))] = &body[..] {
+                        // `if ... { return x }` returns without a call of `block` on the host (the payload
+                        // calls it, for size).
+                        if let ([Stmt::Return(Some(e))], true) = (&body[..], cfg!(feature = "std"))
+                        {
                             let v = attempt!(self.operand(e));
                             store(&mut self.ret, v);
                             return Flow::Return;
@@ -567,14 +577,19 @@ impl Machine<'_> {
                     _ => return Ok(()),
                 };
                 let container = self.eval(base)?;
-                let mut key = Value::Nil;
-                if let Some(index) = index {
-                    key = self.eval(index)?;
-                }
+                let key = match index {
+                    Some(index) => self.eval(index)?,
+                    None => Value::Nil,
+                };
                 let v = self.eval(value)?;
-                if let Some(name) = name {
-                    key = Value::str(name);
-                }
+                let key = match name {
+                    Some(name) => {
+                        // A field has no index: its key so far is the nil above, with nothing to drop.
+                        core::mem::forget(key);
+                        Value::str(name)
+                    }
+                    None => key,
+                };
                 self.set_item(&container, key, v, target.pos)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
@@ -614,13 +629,12 @@ impl Machine<'_> {
             let ExprKind::Binary(_, _, right) = &e.kind else {
                 break;
             };
-            match self.eval(right)? {
-                Value::Str(p) => {
-                    total += p.0.len();
-                    self.stack.push(Value::Str(p));
-                }
-                other => return Err(self.wrong("cannot add str and ", &other, e.pos)),
-            }
+            let part = self.eval(right)?;
+            let Value::Str(p) = &part else {
+                return Err(self.wrong("cannot add str and ", &part, e.pos));
+            };
+            total += p.0.len();
+            self.stack.push(part);
         }
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
@@ -863,13 +877,18 @@ impl Machine<'_> {
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => Value::Int(
+            ExprKind::Neg(x) => {
+                let v = self.eval(x)?;
+                let Value::Int(n) = v else {
+                    return Err(self.wrong("cannot negate a ", &v, e.pos));
+                };
+                // An int owns nothing: no drop to call.
+                core::mem::forget(v);
+                Value::Int(
                     n.checked_neg()
                         .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
-                ),
-                other => return Err(self.wrong("cannot negate a ", &other, e.pos)),
-            },
+                )
+            }
             ExprKind::Field(field) => match self.eval(&field.0)? {
                 Value::Map(m) => m.get(&field.1).unwrap_or_default(),
                 // The message made here, rather than its parts carried to one place that makes every error:
