@@ -44,10 +44,19 @@ pub(crate) struct Expr {
 }
 
 // A tag of its own (rather than one folded into the constant's value) makes the dispatch on it one load.
+// The kinds `eval` does itself come first, those of `eval_rare` last: each one's jump table then covers only
+// its own kinds (a table has a word per kind).
 #[repr(u8)]
 pub(crate) enum ExprKind {
     Const(Value),
     Var(Var),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Binary(Op, Box<Expr>, Box<Expr>),
+    /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
+    Call(Box<Call>),
+    Index(Box<Expr>, Box<Expr>),
     // Literals of lists and maps, and fields, are boxed so that a node stays at three words after its tag. The
     // extra allocation is made once per literal at parse time; a boxed slice instead costs more code (the
     // shrink of `into_boxed_slice`).
@@ -57,13 +66,6 @@ pub(crate) enum ExprKind {
     Map(Box<Vec<(Rc<str>, Expr)>>),
     Func(Rc<FnDef>),
     Neg(Box<Expr>),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Binary(Op, Box<Expr>, Box<Expr>),
-    /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
-    Call(Box<Call>),
-    Index(Box<Expr>, Box<Expr>),
     Field(Box<(Expr, Rc<str>)>),
 }
 

@@ -139,6 +139,13 @@ fn char_value(c: char) -> Value {
     Value::string(s)
 }
 
+/// A new cell for a captured variable (the value is passed in registers, where `Rc::new` takes the cell
+/// through memory).
+#[inline(never)]
+fn new_cell(v: Value) -> Rc<RefCell<Value>> {
+    Rc::new(RefCell::new(v))
+}
+
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
 #[inline(always)]
 fn dup(v: &Value) -> Value {
@@ -333,7 +340,7 @@ impl Machine<'_> {
     /// iteration) binds a new variable.
     fn declare(&mut self, var: Var, captured: bool, value: Value) {
         let value = if captured {
-            Value::Cell(Rc::new(RefCell::new(value)))
+            Value::Cell(new_cell(value))
         } else {
             value
         };
@@ -378,13 +385,15 @@ impl Machine<'_> {
                 captured,
                 value,
             } => {
-                if matches!(stmt, Stmt::LetFn { .. }) && captured.get() {
-                    // A function that calls itself must find its own name bound while it is being made.
+                // A function that calls itself must find its own name bound while it is being made.
+                let early = matches!(stmt, Stmt::LetFn { .. }) && captured.get();
+                if early {
                     self.declare(*var, true, Value::Nil);
-                    let f = attempt!(self.eval(value));
-                    attempt!(self.write(*var, f, value.pos));
+                }
+                let v = attempt!(self.eval(value));
+                if early {
+                    attempt!(self.write(*var, v, value.pos));
                 } else {
-                    let v = attempt!(self.eval(value));
                     self.declare(*var, captured.get(), v);
                 }
             }
@@ -910,7 +919,8 @@ impl Machine<'_> {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
                 let mut map = Vec::with_capacity(entries.len());
                 for (key, value) in entries.iter() {
-                    map.push((key.clone(), self.eval(value)?));
+                    let v = self.eval(value)?;
+                    map.push((key.clone(), v));
                 }
                 Value::map_of(map)
             }
@@ -935,7 +945,7 @@ impl Machine<'_> {
                 Some(v) => {
                     if !matches!(v, Value::Cell(_)) {
                         // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                        let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                        let cell = Value::Cell(new_cell(core::mem::take(v)));
                         // `v` holds the nil `take` left: nothing to drop.
                         core::mem::forget(core::mem::replace(v, cell));
                     }
@@ -953,7 +963,7 @@ impl Machine<'_> {
         };
         match cell {
             Some(c) => c.clone(),
-            None => Rc::new(RefCell::new(Value::Nil)),
+            None => new_cell(Value::Nil),
         }
     }
 
@@ -1080,7 +1090,7 @@ impl Machine<'_> {
         let mut captured = def.params_captured;
         while captured != 0 {
             let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
-            let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(slot))));
+            let cell = Value::Cell(new_cell(core::mem::take(slot)));
             // The slot holds the nil `take` left: nothing to drop.
             core::mem::forget(core::mem::replace(slot, cell));
             captured &= captured - 1;
@@ -1131,19 +1141,23 @@ impl Machine<'_> {
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let given = self.stack.len() - keywords.len() - base;
         let n = def.params.len();
+        let owned;
         let m = if given > n {
-            String::from("too many arguments")
+            "too many arguments"
         } else {
             let values = self.stack.split_off(base + given);
             self.stack.resize(base + n, Value::Nil);
             let frame = &mut self.stack[base..base + n];
             match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
                 Ok(_) => return Ok(()),
-                Err(m) => m,
+                Err(m) => {
+                    owned = m;
+                    &*owned
+                }
             }
         };
         self.stack.truncate(base);
-        Err(self.at(fault(&[&m, " to ", &def.name]), Pos::default()))
+        Err(self.at(fault(&[m, " to ", &def.name]), Pos::default()))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
