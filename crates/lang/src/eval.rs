@@ -840,7 +840,7 @@ impl Machine<'_> {
                 return Ok(v);
             }
         }
-        let v = self.binary(*op, a, b, e.pos);
+        let v = self.binary(e, a, b);
         // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
         if cfg!(feature = "std") {
             v.map(relay)
@@ -1001,9 +1001,14 @@ impl Machine<'_> {
 
     /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
     /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
-    /// at `pos`.
+    /// at the node's position. (The node, rather than its operator and position: the arguments then fit in
+    /// registers.)
     #[inline(never)]
-    fn binary(&mut self, op: Op, a: Value, b: Value, pos: Pos) -> R<Value> {
+    fn binary(&mut self, e: &Expr, a: Value, b: Value) -> R<Value> {
+        let (ExprKind::Binary(op, ..), pos) = (&e.kind, e.pos) else {
+            return Ok(Value::Nil);
+        };
+        let op = *op;
         let message = match (&a, &b) {
             (Value::Int(x), Value::Int(y)) => match quick(op, *x, *y) {
                 Some(v) => return Ok(v),
