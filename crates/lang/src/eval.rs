@@ -907,8 +907,13 @@ impl Machine<'_> {
                 // The message made here, rather than its parts carried to one place that makes every error:
                 // carrying them cost more code than this.
                 other => {
-                    let what = fault(&["cannot read field '", &field.1, "' of a "]);
-                    return Err(self.wrong(&what, &other, e.pos));
+                    let what = [
+                        "cannot read field '",
+                        &field.1,
+                        "' of a ",
+                        other.type_name(),
+                    ];
+                    return Err(self.at(fault(&what), e.pos));
                 }
             },
             ExprKind::List(items) => {
@@ -971,8 +976,8 @@ impl Machine<'_> {
         }
     }
 
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// `container[key]`: inlined into `index_expr`, its one caller.
+    #[inline(always)]
     fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
         let found = match (container, key) {
             (Value::List(l), Value::Int(i)) => {
