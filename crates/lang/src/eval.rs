@@ -208,24 +208,25 @@ impl Machine<'_> {
         self.raise(error(message))
     }
 
-    /// Raises an error at `pos` (line 0: at no position yet).
+    /// Raises an error at `pos` (line 0: at no position yet), its message made of `parts` here (rather than
+    /// by each caller).
     #[cold]
     #[inline(never)]
-    pub(crate) fn at(&self, message: Fault, pos: Pos) -> Raised {
-        self.raise(runtime_error(message, pos))
+    pub(crate) fn at(&self, parts: &[&str], pos: Pos) -> Raised {
+        self.raise(runtime_error(fault(parts), pos))
     }
 
     #[cold]
     #[inline(never)]
     fn at_str(&self, message: &str, pos: Pos) -> Raised {
-        self.at(String::from(message), pos)
+        self.at(&[message], pos)
     }
 
     /// Raises an error at `pos` about the type of `v`: `message` then the type's name.
     #[cold]
     #[inline(never)]
     fn wrong(&self, message: &str, v: &Value, pos: Pos) -> Raised {
-        self.at(fault(&[message, v.type_name()]), pos)
+        self.at(&[message, v.type_name()], pos)
     }
 
     /// Gives the raised error the position of the node it passes through, if it has none yet.
@@ -279,7 +280,7 @@ impl Machine<'_> {
     #[inline(never)]
     fn unknown(&self, global: u32, pos: Pos) -> Raised {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
-        self.at(fault(&["unknown name '", name, "'"]), pos)
+        self.at(&["unknown name '", name, "'"], pos)
     }
 
     /// Where a variable's value is, for `read` and `write` (one way to each kind of variable for both), or the
@@ -913,7 +914,7 @@ impl Machine<'_> {
                         "' of a ",
                         other.type_name(),
                     ];
-                    return Err(self.at(fault(&what), e.pos));
+                    return Err(self.at(&what, e.pos));
                 }
             },
             ExprKind::List(items) => {
@@ -1058,14 +1059,14 @@ impl Machine<'_> {
             return Err(self.at_str(message, pos));
         }
         Err(self.at(
-            fault(&[
+            &[
                 "cannot ",
                 VERBS[op as usize],
                 " ",
                 a.type_name(),
                 " and ",
                 b.type_name(),
-            ]),
+            ],
             pos,
         ))
     }
@@ -1171,7 +1172,7 @@ impl Machine<'_> {
             }
         };
         self.stack.truncate(base);
-        Err(self.at(fault(&[m, " to ", &def.name]), Pos::default()))
+        Err(self.at(&[m, " to ", &def.name], Pos::default()))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
