@@ -504,8 +504,10 @@ impl Machine<'_> {
                     };
                     let Some(item) = item else { break };
                     i += 1;
-                    attempt!(self.step(iterable.pos));
+                    // The step after the item is bound: when the budget is out, the frame drops the item with
+                    // the rest (the error is fatal), and there is no drop of it here.
                     self.declare(Var::Local(*var), captured.get(), item);
+                    attempt!(self.step(iterable.pos));
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
