@@ -55,13 +55,13 @@ pub(crate) struct Expr {
 pub(crate) enum ExprKind {
     Const(Value),
     Var(Var),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
     /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
     Call(Box<Call>),
     Index(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
     // Literals of lists and maps, and fields, are boxed so that a node stays at three words after its tag. The
     // extra allocation is made once per literal at parse time; a boxed slice instead costs more code (the
     // shrink of `into_boxed_slice`).

@@ -762,24 +762,20 @@ impl Machine<'_> {
         }
     }
 
-    /// Evaluates an expression. Leaves are read here; operations and calls go on to functions of their own,
-    /// so that each node pays only for the frame it needs.
+    /// Evaluates an expression. Leaves are read here; everything else goes on to functions of their own, by a
+    /// jump: `eval` then needs no frame (a frame less per nesting level), and each node pays only for the frame
+    /// it needs. (`not`, `and` and `or`, which would need one here, are among the rare ones in the payload.)
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(v) => dup(v),
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
-                // `and` stops at a false value, `or` at a true one.
-                let a = self.eval(left)?;
-                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
-                    return Ok(a);
-                }
-                return self.eval(right);
-            }
-            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
             ExprKind::Index(..) => return self.index_expr(e),
+            // Here on the host (a call less for the conditions made of them).
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
+                return self.logic(e)
+            }
             _ => return self.eval_rare(e),
         })
     }
@@ -889,10 +885,28 @@ impl Machine<'_> {
             .map_err(|Raised| self.place(e.pos))
     }
 
-    /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
+    /// `not`, `and` and `or`: in `eval_rare` in the payload, in `eval` on the host.
+    #[inline(always)]
+    fn logic(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+                // `and` stops at a false value, `or` at a true one.
+                let a = self.eval(left)?;
+                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
+                    return Ok(a);
+                }
+                return self.eval(right);
+            }
+            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
+            _ => Value::Nil,
+        })
+    }
+
+    /// The less common expressions, out of line so that `eval` needs no frame.
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) => return self.logic(e),
             ExprKind::Neg(x) => {
                 let v = self.eval(x)?;
                 let Value::Int(n) = v else {
