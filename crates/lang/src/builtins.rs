@@ -84,11 +84,6 @@ impl Primitive {
     }
 }
 
-/// A built-in written in Rust: the machine, its arguments (one per parameter, defaults filled in: `args[k]` is
-/// there for each parameter `k`, which the built-ins index directly); an error is raised in the machine (see
-/// [`Machine::fail`]).
-type Core = fn(&mut Machine<'_>, &mut [Value]) -> R<Value>;
-
 /// Every built-in, in the order of their indexes, as `help()` shows them: `NAME(PARAMETERS)  WHAT IT DOES`.
 /// These lines are the table itself (names, parameters and defaults are read from them), which keeps it to its
 /// text: a parameter is `x` (required), `x?` (nil when left out), `x=DEFAULT` (`true`, an int or a quoted str)
@@ -145,6 +140,30 @@ pub(crate) const COUNT: usize = 43;
 const FIRST_PRIMITIVE: usize = 27;
 /// The index of `range`, which a `for` loop may run without making the list.
 pub(crate) const RANGE: usize = 18;
+
+/// The arguments of a core built-in but `print`. In the payload, [`ARGS`] of them, the most any built-in takes
+/// (nil after its own): an array, which the built-ins index with no check of its length (one per index took
+/// a tenth of their code). The host keeps them as they are, without padding them first (which made the
+/// collections benchmark 6% slower).
+#[cfg(not(feature = "std"))]
+type Args = [Value; ARGS];
+#[cfg(feature = "std")]
+type Args = [Value];
+const ARGS: usize = 3;
+const _: () = {
+    let mut i = 1;
+    while i < FIRST_PRIMITIVE {
+        assert!(
+            LAYOUT.1[i] & 7 <= ARGS as u8,
+            "a core built-in takes more than ARGS"
+        );
+        i += 1;
+    }
+    assert!(
+        LAYOUT.1[COUNT - 1] & 7 <= ARGS as u8,
+        "halt takes more than ARGS"
+    );
+};
 
 /// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
 /// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
@@ -289,13 +308,6 @@ fn default(i: usize, k: usize) -> Value {
     }
 }
 
-/// The built-ins written in Rust, in the order of their indexes, the primitives left out.
-static CORE: [Core; COUNT - PRIMITIVES.len()] = [
-    print, str_, int, len, type_, hex, unhex, bytes, text, slice, push, pop, keys, remove,
-    contains, split, join, trim, range, error_, assert, time_ms, sleep_ms, help, prompt, keymap,
-    reboot, halt,
-];
-
 /// One line per built-in: its signature and what it does.
 pub fn help_text() -> String {
     String::from(HELP)
@@ -340,7 +352,8 @@ pub(crate) fn bind_builtin<K: Keyword>(
             Ok(filled) => {
                 for (k, arg) in args.iter_mut().enumerate() {
                     if filled & (1 << k) == 0 {
-                        *arg = default(i, k);
+                        // Over the nil `resize` put there (which needs no drop).
+                        core::mem::forget(core::mem::replace(arg, default(i, k)));
                     }
                 }
                 return Ok(());
@@ -367,7 +380,12 @@ impl Machine<'_> {
     ) -> R<Value> {
         let result = self.run_builtin(index, base, keywords);
         self.pop_to(base);
-        result.map(crate::value::relay)
+        // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
+        if cfg!(feature = "std") {
+            result.map(crate::value::relay)
+        } else {
+            result
+        }
     }
 
     /// [`Self::builtin`] but for taking the arguments off the stack.
@@ -385,10 +403,66 @@ impl Machine<'_> {
             return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
         let mut stack = core::mem::take(&mut self.stack);
-        let args = stack.get_mut(base..).unwrap_or_default();
-        let result = CORE[i.min(CORE.len() - 1)](self, args);
-        self.stack = stack;
+        let result = if i == 0 {
+            print(self, stack.get(base..).unwrap_or_default())
+        } else {
+            match core_args(&mut stack, base) {
+                Some(args) => core_builtin(self, i, args),
+                None => Ok(Value::Nil),
+            }
+        };
+        // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
+        core::mem::forget(core::mem::replace(&mut self.stack, stack));
         result
+    }
+}
+
+/// The arguments from `base` on as [`Args`] (`None` cannot happen).
+#[cfg(not(feature = "std"))]
+fn core_args(stack: &mut Vec<Value>, base: usize) -> Option<&mut Args> {
+    while stack.len() < base + ARGS {
+        stack.push(Value::Nil);
+    }
+    stack.get_mut(base..base + ARGS)?.try_into().ok()
+}
+#[cfg(feature = "std")]
+fn core_args(stack: &mut [Value], base: usize) -> Option<&mut Args> {
+    stack.get_mut(base..)
+}
+
+/// Runs core built-in `i` (not `print`, the primitives left out). Each takes the machine and its arguments (one
+/// per parameter, defaults filled in, nil after them); an error is raised in the machine (see
+/// [`Machine::fail`]). A match rather than a table of functions: called from one place, they are all compiled
+/// into this one, which saves each its own entry and exit (200 bytes of the payload).
+fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args) -> R<Value> {
+    match i {
+        1 => str_(m, args),
+        2 => int(m, args),
+        3 => len(m, args),
+        4 => type_(m, args),
+        5 => hex(m, args),
+        6 => unhex(m, args),
+        7 => bytes(m, args),
+        8 => text(m, args),
+        9 => slice(m, args),
+        10 => push(m, args),
+        11 => pop(m, args),
+        12 => keys(m, args),
+        13 => remove(m, args),
+        14 => contains(m, args),
+        15 => split(m, args),
+        16 => join(m, args),
+        17 => trim(m, args),
+        18 => range(m, args),
+        19 => error_(m, args),
+        20 => assert(m, args),
+        21 => time_ms(m, args),
+        22 => sleep_ms(m, args),
+        23 => help(m, args),
+        24 => prompt(m, args),
+        25 => keymap(m, args),
+        26 => reboot(m, args),
+        _ => halt(m, args),
     }
 }
 
@@ -449,7 +523,7 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     room(m, out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn print(m: &mut Machine<'_>, args: &[Value]) -> R<Value> {
     let mut out = String::new();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
@@ -462,7 +536,7 @@ fn print(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn str_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     if let Value::Str(_) = &args[0] {
         // The arguments are the built-in's (the stack is cut back after it): one of the right type is moved
         // out, not cloned (here and in `bytes` and `text`).
@@ -471,7 +545,7 @@ fn str_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::string(message(m, &args[0])?))
 }
 
-fn int(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = match &args[0] {
         Value::Int(n) => return Ok(Value::Int(*n)),
         Value::Str(t) => &*t.0,
@@ -513,7 +587,7 @@ fn parse_int(s: &str) -> Option<i64> {
     }
 }
 
-fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn len(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let n = match &args[0] {
         Value::Str(t) => t.0.chars().count(),
         Value::Bytes(b) => b.0.len(),
@@ -524,11 +598,11 @@ fn len(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::Int(n as i64))
 }
 
-fn type_(_: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn type_(_: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(Value::str(args[0].type_name()))
 }
 
-fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn hex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let mut out = String::new();
     match &args[0] {
         Value::Bytes(b) => push_hex(&mut out, &b.0),
@@ -547,7 +621,7 @@ fn hex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::string(out))
 }
 
-fn unhex(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?.as_bytes();
     if s.len() % 2 != 0 {
         return fail(m, "odd number of hex digits");
@@ -575,7 +649,7 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::List(l) => {
             let mut out = Vec::new();
@@ -593,7 +667,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
 }
 
-fn text(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn text(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
             Ok(s) => Ok(Value::str(s)),
@@ -620,7 +694,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     Some(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let x = &args[0];
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
@@ -653,21 +727,21 @@ fn slice(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     })
 }
 
-fn push(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
-    match args {
-        [Value::List(l), v] => {
+fn push(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
+    match args.split_first_mut() {
+        Some((Value::List(l), rest)) => {
             room(m, ITEM_BYTES)?;
-            let v = crate::value::take(v);
+            let v = crate::value::take(&mut rest[0]);
             l.items.borrow_mut().push(v);
             l.recount();
             Ok(Value::Nil)
         }
-        [other, ..] => wrong(m, "a list", other),
-        [] => Ok(Value::Nil),
+        Some((other, _)) => wrong(m, "a list", other),
+        None => Ok(Value::Nil),
     }
 }
 
-fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn pop(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::List(l) => {
             let Some(v) = l.items.borrow_mut().pop() else {
@@ -680,7 +754,7 @@ fn pop(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
 }
 
-fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn keys(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::Map(map) => {
             let entries = map.entries.borrow();
@@ -695,7 +769,7 @@ fn keys(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
 }
 
-fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let key = str_arg(m, &args[1])?;
     match &args[0] {
         Value::Map(map) => {
@@ -708,7 +782,7 @@ fn remove(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
 }
 
-fn contains(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
         (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
@@ -739,14 +813,14 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let mut parts = Vec::new();
     match &args[1] {
         Value::Nil => {
-            for part in s.split_whitespace() {
+            for part in words(s) {
                 parts.push(Value::str(part));
             }
         }
@@ -772,7 +846,14 @@ fn split(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::list(parts))
 }
 
-fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+/// The words of a text, between runs of white space (for `split` and the command line). Out of line: the
+/// iterator is made in one place.
+#[inline(never)]
+pub(crate) fn words(text: &str) -> core::str::SplitWhitespace<'_> {
+    text.split_whitespace()
+}
+
+fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let sep = str_arg(m, &args[1])?;
     let Value::List(l) = &args[0] else {
         return wrong(m, "a list", &args[0]);
@@ -791,11 +872,11 @@ fn join(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::string(out))
 }
 
-fn trim(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(Value::str(str_arg(m, &args[0])?.trim()))
 }
 
-fn range(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let Value::Int(first) = args[0] else {
         return wrong(m, "an int", &args[0]);
     };
@@ -831,11 +912,11 @@ fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
     refuse(m, text)
 }
 
-fn error_(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn error_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     raise(m, &args[0])
 }
 
-fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn assert(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     if args[0].truthy() {
         return Ok(Value::Nil);
     }
@@ -845,11 +926,11 @@ fn assert(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     }
 }
 
-fn time_ms(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+fn time_ms(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
     Ok(Value::Int(m.platform.time_ms().min(i64::MAX as u64) as i64))
 }
 
-fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn sleep_ms(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let Value::Int(ms) = args[0] else {
         return wrong(m, "an int", &args[0]);
     };
@@ -860,12 +941,12 @@ fn sleep_ms(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::Nil)
 }
 
-fn help(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+fn help(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
     m.platform.write(HELP);
     Ok(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let text = message(m, &args[0])?;
     let echo = args[1].truthy();
     m.platform.write(&text);
@@ -877,19 +958,19 @@ fn prompt(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
     Ok(Value::string(line))
 }
 
-fn keymap(m: &mut Machine<'_>, args: &mut [Value]) -> R<Value> {
+fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let name = str_arg(m, &args[0])?;
     let set = m.platform.keymap(name);
     done(m, set)?;
     Ok(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+fn reboot(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
     let why = m.platform.reboot();
     refuse(m, why)
 }
 
-fn halt(m: &mut Machine<'_>, _: &mut [Value]) -> R<Value> {
+fn halt(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
     let why = m.platform.halt();
     refuse(m, why)
 }

@@ -86,22 +86,36 @@ macro_rules! attempt {
 }
 
 /// The running state: owned by the interpreter between runs, lent to the machine during one.
+// In the payload, in this order (`repr(C)`): the fields the evaluator uses most come first, where their offsets
+// take one byte in an instruction (past 127 they take four). The host keeps the compiler's order, which
+// measured a little faster.
+#[cfg_attr(not(feature = "std"), repr(C))]
 pub(crate) struct Machine<'p> {
-    pub globals: Vec<Option<Value>>,
-    pub global_names: &'p [Rc<str>],
     pub stack: Vec<Value>,
     pub base: usize,
     pub closure: Option<Rc<Closure>>,
-    pub depth: u32,
+    pub ret: Value,
+    pub globals: Vec<Option<Value>>,
     pub steps: u64,
     pub step_limit: u64,
-    pub memory_limit: usize,
-    pub stack_top: usize,
-    pub stack_limit: usize,
-    pub ret: Value,
-    pub platform: &'p mut dyn Platform,
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
     pub error: Cell<Option<Box<ScriptError>>>,
+    pub depth: u32,
+    pub platform: &'p mut dyn Platform,
+    pub stack_top: usize,
+    pub stack_limit: usize,
+    pub memory_limit: usize,
+    pub global_names: &'p [Rc<str>],
+}
+
+/// Where a variable is (see `Machine::locate`).
+enum Place<'a> {
+    /// A slot of the frame or a global.
+    Slot(&'a mut Value),
+    /// The cell of a captured variable.
+    Cell(&'a RefCell<Value>),
+    /// Out of reach (cannot happen for parsed code): reads as nil, writes go nowhere.
+    Nowhere,
 }
 
 /// Where this function's frame is on the native stack (to measure how much of it the script uses).
@@ -127,6 +141,13 @@ fn char_value(c: char) -> Value {
     let mut s = String::new();
     s.push(c);
     Value::string(s)
+}
+
+/// A new cell for a captured variable (the value is passed in registers, where `Rc::new` takes the cell
+/// through memory).
+#[inline(never)]
+fn new_cell(v: Value) -> Rc<RefCell<Value>> {
+    Rc::new(RefCell::new(v))
 }
 
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
@@ -187,24 +208,25 @@ impl Machine<'_> {
         self.raise(error(message))
     }
 
-    /// Raises an error at `pos` (line 0: at no position yet).
+    /// Raises an error at `pos` (line 0: at no position yet), its message made of `parts` here (rather than
+    /// by each caller).
     #[cold]
     #[inline(never)]
-    pub(crate) fn at(&self, message: Fault, pos: Pos) -> Raised {
-        self.raise(runtime_error(message, pos))
+    pub(crate) fn at(&self, parts: &[&str], pos: Pos) -> Raised {
+        self.raise(runtime_error(fault(parts), pos))
     }
 
     #[cold]
     #[inline(never)]
     fn at_str(&self, message: &str, pos: Pos) -> Raised {
-        self.at(String::from(message), pos)
+        self.at(&[message], pos)
     }
 
     /// Raises an error at `pos` about the type of `v`: `message` then the type's name.
     #[cold]
     #[inline(never)]
     fn wrong(&self, message: &str, v: &Value, pos: Pos) -> Raised {
-        self.at(fault(&[message, v.type_name()]), pos)
+        self.at(&[message, v.type_name()], pos)
     }
 
     /// Gives the raised error the position of the node it passes through, if it has none yet.
@@ -236,77 +258,86 @@ impl Machine<'_> {
     }
 
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
+    #[inline(always)]
     fn step(&mut self, pos: Pos) -> R<()> {
         self.steps += 1;
         if self.steps > self.step_limit {
-            let mut e = runtime_error(String::from("step budget exhausted"), pos);
-            e.fatal = true;
-            return Err(self.raise(e));
+            return Err(self.exhausted(pos));
         }
         Ok(())
+    }
+
+    /// The error of a script past its step budget: fatal (a `try` does not catch it).
+    #[cold]
+    #[inline(never)]
+    fn exhausted(&self, pos: Pos) -> Raised {
+        let mut e = runtime_error(String::from("step budget exhausted"), pos);
+        e.fatal = true;
+        self.raise(e)
     }
 
     #[cold]
     #[inline(never)]
     fn unknown(&self, global: u32, pos: Pos) -> Raised {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
-        self.at(fault(&["unknown name '", name, "'"]), pos)
+        self.at(&["unknown name '", name, "'"], pos)
     }
 
-    /// The value of a variable (a local's first: the common case, as in `eval`'s own reads).
+    /// Where a variable's value is, for `read` and `write` (one way to each kind of variable for both), or the
+    /// error of an unknown global. A captured variable (of this frame or of the running closure) is in its cell.
+    /// Inlined on the host (a call less per read and assignment); the payload keeps one copy, for size.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn locate(&mut self, var: Var, pos: Pos) -> R<Place<'_>> {
+        let slot = match var {
+            Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
+            Var::Upvalue(i) => {
+                return Ok(
+                    match self
+                        .closure
+                        .as_ref()
+                        .and_then(|c| c.upvalues.get(i as usize))
+                    {
+                        Some(c) => Place::Cell(c),
+                        None => Place::Nowhere,
+                    },
+                )
+            }
+            Var::Global(g) => {
+                if !matches!(self.globals.get(g as usize), Some(Some(_))) {
+                    return Err(self.unknown(g, pos));
+                }
+                self.globals.get_mut(g as usize).and_then(Option::as_mut)
+            }
+        };
+        Ok(match slot {
+            Some(Value::Cell(c)) => Place::Cell(c),
+            Some(v) => Place::Slot(v),
+            None => Place::Nowhere,
+        })
+    }
+
+    /// The value of a variable.
     #[inline(always)]
-    fn read(&self, var: Var, pos: Pos) -> R<Value> {
-        // A captured variable (of this frame or of the running closure) is read in its cell: one way for both.
-        let (v, cell) = match var {
-            Var::Local(slot) => (self.stack.get(self.base + slot as usize), None),
-            Var::Upvalue(i) => (
-                None,
-                self.closure
-                    .as_ref()
-                    .and_then(|c| c.upvalues.get(i as usize)),
-            ),
-            Var::Global(g) => match self.globals.get(g as usize) {
-                Some(Some(v)) => (Some(v), None),
-                _ => return Err(self.unknown(g, pos)),
-            },
-        };
-        let cell = match v {
-            Some(Value::Cell(c)) => c,
-            Some(v) => return Ok(dup(v)),
-            None => match cell {
-                Some(c) => c,
-                None => return Ok(Value::Nil),
-            },
-        };
-        Ok(cell.borrow().clone())
+    fn read(&mut self, var: Var, pos: Pos) -> R<Value> {
+        Ok(match self.locate(var, pos)? {
+            Place::Slot(v) => dup(v),
+            Place::Cell(c) => c.borrow().clone(),
+            Place::Nowhere => Value::Nil,
+        })
     }
 
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
-        let slot = match var {
-            Var::Local(slot) => self.stack.get_mut(self.base + slot as usize),
-            Var::Upvalue(_) => None,
-            Var::Global(g) => match self.globals.get_mut(g as usize) {
-                Some(Some(v)) => Some(v),
-                _ => return Err(self.unknown(g, pos)),
-            },
-        };
-        // A captured variable is written in its cell.
-        let cell = match (slot, var) {
-            (Some(Value::Cell(c)), _) => Some(&**c),
-            (Some(slot), _) => {
-                store(slot, value);
-                return Ok(());
+        let mut cell;
+        let slot = match self.locate(var, pos)? {
+            Place::Slot(slot) => slot,
+            Place::Cell(c) => {
+                cell = c.borrow_mut();
+                &mut *cell
             }
-            (None, Var::Upvalue(i)) => self
-                .closure
-                .as_ref()
-                .and_then(|c| c.upvalues.get(i as usize))
-                .map(|c| &**c),
-            (None, _) => None,
+            Place::Nowhere => return Ok(()),
         };
-        if let Some(c) = cell {
-            *c.borrow_mut() = value;
-        }
+        store(slot, value);
         Ok(())
     }
 
@@ -314,7 +345,7 @@ impl Machine<'_> {
     /// iteration) binds a new variable.
     fn declare(&mut self, var: Var, captured: bool, value: Value) {
         let value = if captured {
-            Value::Cell(Rc::new(RefCell::new(value)))
+            Value::Cell(new_cell(value))
         } else {
             value
         };
@@ -359,13 +390,15 @@ impl Machine<'_> {
                 captured,
                 value,
             } => {
-                if matches!(stmt, Stmt::LetFn { .. }) && captured.get() {
-                    // A function that calls itself must find its own name bound while it is being made.
+                // A function that calls itself must find its own name bound while it is being made.
+                let early = matches!(stmt, Stmt::LetFn { .. }) && captured.get();
+                if early {
                     self.declare(*var, true, Value::Nil);
-                    let f = attempt!(self.eval(value));
-                    attempt!(self.write(*var, f, value.pos));
+                }
+                let v = attempt!(self.eval(value));
+                if early {
+                    attempt!(self.write(*var, v, value.pos));
                 } else {
-                    let v = attempt!(self.eval(value));
                     self.declare(*var, captured.get(), v);
                 }
             }
@@ -373,8 +406,10 @@ impl Machine<'_> {
             Stmt::If(arms, otherwise) => {
                 for (cond, body) in arms {
                     if attempt!(self.test(cond)) {
-                        // `if ... { return x }` returns without a call of `block`.
-                        if let [Stmt::Return(Some(e))] = &body[..] {
+                        // `if ... { return x }` returns without a call of `block` on the host (the payload
+                        // calls it, for size).
+                        if let ([Stmt::Return(Some(e))], true) = (&body[..], cfg!(feature = "std"))
+                        {
                             let v = attempt!(self.operand(e));
                             store(&mut self.ret, v);
                             return Flow::Return;
@@ -469,8 +504,10 @@ impl Machine<'_> {
                     };
                     let Some(item) = item else { break };
                     i += 1;
-                    attempt!(self.step(iterable.pos));
+                    // The step after the item is bound: when the budget is out, the frame drops the item with
+                    // the rest (the error is fatal), and there is no drop of it here.
                     self.declare(Var::Local(*var), captured.get(), item);
+                    attempt!(self.step(iterable.pos));
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
@@ -556,14 +593,19 @@ impl Machine<'_> {
                     _ => return Ok(()),
                 };
                 let container = self.eval(base)?;
-                let mut key = Value::Nil;
-                if let Some(index) = index {
-                    key = self.eval(index)?;
-                }
+                let key = match index {
+                    Some(index) => self.eval(index)?,
+                    None => Value::Nil,
+                };
                 let v = self.eval(value)?;
-                if let Some(name) = name {
-                    key = Value::str(name);
-                }
+                let key = match name {
+                    Some(name) => {
+                        // A field has no index: its key so far is the nil above, with nothing to drop.
+                        core::mem::forget(key);
+                        Value::str(name)
+                    }
+                    None => key,
+                };
                 self.set_item(&container, key, v, target.pos)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
@@ -603,13 +645,12 @@ impl Machine<'_> {
             let ExprKind::Binary(_, _, right) = &e.kind else {
                 break;
             };
-            match self.eval(right)? {
-                Value::Str(p) => {
-                    total += p.0.len();
-                    self.stack.push(Value::Str(p));
-                }
-                other => return Err(self.wrong("cannot add str and ", &other, e.pos)),
-            }
+            let part = self.eval(right)?;
+            let Value::Str(p) = &part else {
+                return Err(self.wrong("cannot add str and ", &part, e.pos));
+            };
+            total += p.0.len();
+            self.stack.push(part);
         }
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
@@ -721,24 +762,20 @@ impl Machine<'_> {
         }
     }
 
-    /// Evaluates an expression. Leaves are read here; operations and calls go on to functions of their own,
-    /// so that each node pays only for the frame it needs.
+    /// Evaluates an expression. Leaves are read here; everything else goes on to functions of their own, by a
+    /// jump: `eval` then needs no frame (a frame less per nesting level), and each node pays only for the frame
+    /// it needs. (`not`, `and` and `or`, which would need one here, are among the rare ones in the payload.)
     pub fn eval(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Const(v) => dup(v),
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
-                // `and` stops at a false value, `or` at a true one.
-                let a = self.eval(left)?;
-                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
-                    return Ok(a);
-                }
-                return self.eval(right);
-            }
-            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
             ExprKind::Index(..) => return self.index_expr(e),
+            // Here on the host (a call less for the conditions made of them).
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
+                return self.logic(e)
+            }
             _ => return self.eval_rare(e),
         })
     }
@@ -802,7 +839,7 @@ impl Machine<'_> {
                 return Ok(v);
             }
         }
-        let v = self.binary(*op, a, b, e.pos);
+        let v = self.binary(e, a, b);
         // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
         if cfg!(feature = "std") {
             v.map(relay)
@@ -848,24 +885,52 @@ impl Machine<'_> {
             .map_err(|Raised| self.place(e.pos))
     }
 
-    /// The less common expressions, out of line so that `eval`'s frame (one per nesting level) stays small.
+    /// `not`, `and` and `or`: in `eval_rare` in the payload, in `eval` on the host.
+    #[inline(always)]
+    fn logic(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+                // `and` stops at a false value, `or` at a true one.
+                let a = self.eval(left)?;
+                if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
+                    return Ok(a);
+                }
+                return self.eval(right);
+            }
+            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
+            _ => Value::Nil,
+        })
+    }
+
+    /// The less common expressions, out of line so that `eval` needs no frame.
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Neg(x) => match self.eval(x)? {
-                Value::Int(n) => Value::Int(
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) => return self.logic(e),
+            ExprKind::Neg(x) => {
+                let v = self.eval(x)?;
+                let Value::Int(n) = v else {
+                    return Err(self.wrong("cannot negate a ", &v, e.pos));
+                };
+                // An int owns nothing: no drop to call.
+                core::mem::forget(v);
+                Value::Int(
                     n.checked_neg()
                         .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
-                ),
-                other => return Err(self.wrong("cannot negate a ", &other, e.pos)),
-            },
+                )
+            }
             ExprKind::Field(field) => match self.eval(&field.0)? {
                 Value::Map(m) => m.get(&field.1).unwrap_or_default(),
                 // The message made here, rather than its parts carried to one place that makes every error:
                 // carrying them cost more code than this.
                 other => {
-                    let what = fault(&["cannot read field '", &field.1, "' of a "]);
-                    return Err(self.wrong(&what, &other, e.pos));
+                    let what = [
+                        "cannot read field '",
+                        &field.1,
+                        "' of a ",
+                        other.type_name(),
+                    ];
+                    return Err(self.at(&what, e.pos));
                 }
             },
             ExprKind::List(items) => {
@@ -880,7 +945,8 @@ impl Machine<'_> {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
                 let mut map = Vec::with_capacity(entries.len());
                 for (key, value) in entries.iter() {
-                    map.push((key.clone(), self.eval(value)?));
+                    let v = self.eval(value)?;
+                    map.push((key.clone(), v));
                 }
                 Value::map_of(map)
             }
@@ -905,7 +971,7 @@ impl Machine<'_> {
                 Some(v) => {
                     if !matches!(v, Value::Cell(_)) {
                         // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                        let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(v))));
+                        let cell = Value::Cell(new_cell(core::mem::take(v)));
                         // `v` holds the nil `take` left: nothing to drop.
                         core::mem::forget(core::mem::replace(v, cell));
                     }
@@ -923,12 +989,12 @@ impl Machine<'_> {
         };
         match cell {
             Some(c) => c.clone(),
-            None => Rc::new(RefCell::new(Value::Nil)),
+            None => new_cell(Value::Nil),
         }
     }
 
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// `container[key]`: inlined into `index_expr`, its one caller.
+    #[inline(always)]
     fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
         let found = match (container, key) {
             (Value::List(l), Value::Int(i)) => {
@@ -957,9 +1023,14 @@ impl Machine<'_> {
 
     /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
     /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
-    /// at `pos`.
+    /// at the node's position. (The node, rather than its operator and position: the arguments then fit in
+    /// registers.)
     #[inline(never)]
-    fn binary(&mut self, op: Op, a: Value, b: Value, pos: Pos) -> R<Value> {
+    fn binary(&mut self, e: &Expr, a: Value, b: Value) -> R<Value> {
+        let (ExprKind::Binary(op, ..), pos) = (&e.kind, e.pos) else {
+            return Ok(Value::Nil);
+        };
+        let op = *op;
         let message = match (&a, &b) {
             (Value::Int(x), Value::Int(y)) => match quick(op, *x, *y) {
                 Some(v) => return Ok(v),
@@ -1004,14 +1075,14 @@ impl Machine<'_> {
             return Err(self.at_str(message, pos));
         }
         Err(self.at(
-            fault(&[
+            &[
                 "cannot ",
                 VERBS[op as usize],
                 " ",
                 a.type_name(),
                 " and ",
                 b.type_name(),
-            ]),
+            ],
             pos,
         ))
     }
@@ -1050,7 +1121,7 @@ impl Machine<'_> {
         let mut captured = def.params_captured;
         while captured != 0 {
             let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
-            let cell = Value::Cell(Rc::new(RefCell::new(core::mem::take(slot))));
+            let cell = Value::Cell(new_cell(core::mem::take(slot)));
             // The slot holds the nil `take` left: nothing to drop.
             core::mem::forget(core::mem::replace(slot, cell));
             captured &= captured - 1;
@@ -1101,19 +1172,23 @@ impl Machine<'_> {
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let given = self.stack.len() - keywords.len() - base;
         let n = def.params.len();
+        let owned;
         let m = if given > n {
-            String::from("too many arguments")
+            "too many arguments"
         } else {
             let values = self.stack.split_off(base + given);
             self.stack.resize(base + n, Value::Nil);
             let frame = &mut self.stack[base..base + n];
             match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
                 Ok(_) => return Ok(()),
-                Err(m) => m,
+                Err(m) => {
+                    owned = m;
+                    &*owned
+                }
             }
         };
         self.stack.truncate(base);
-        Err(self.at(fault(&[&m, " to ", &def.name]), Pos::default()))
+        Err(self.at(&[m, " to ", &def.name], Pos::default()))
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -1239,25 +1314,36 @@ pub(crate) fn bind<'n, K: Keyword>(
     } else {
         (1u64 << given) - 1
     };
-    for (key, v) in keywords.iter().zip(values.iter_mut()) {
-        let key = key.name();
-        let (before, after) = match (0..n).find(|&i| name(i) == key) {
-            None => ("unknown argument '", "'"),
-            Some(i) if i < 64 && filled & (1 << i) != 0 => ("argument '", "' given twice"),
-            Some(i) => {
-                filled |= 1u64.checked_shl(i as u32).unwrap_or(0);
-                if let Some(slot) = args.get_mut(i) {
-                    *slot = core::mem::take(v);
-                }
-                continue;
+    // Every error is a word between two parts: one place makes the message.
+    let (before, word, after) = 'check: {
+        for (key, v) in keywords.iter().zip(values.iter_mut()) {
+            let key = key.name();
+            let mut i = 0;
+            while i < n && name(i) != key {
+                i += 1;
             }
-        };
-        return Err(fault(&[before, key, after]));
-    }
-    for i in given..required.min(64) {
-        if filled & (1 << i) == 0 {
-            return Err(fault(&["missing argument '", name(i), "'"]));
+            // (A parameter past the 64th is never marked as given.)
+            let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+            if i == n {
+                break 'check ("unknown argument '", key, "'");
+            }
+            if filled & bit != 0 {
+                break 'check ("argument '", key, "' given twice");
+            }
+            filled |= bit;
+            // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
+            // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
+            // here.
+            if let Some(slot) = args.get_mut(i) {
+                core::mem::swap(slot, v);
+            }
         }
-    }
-    Ok(filled)
+        for i in given..required.min(64) {
+            if filled & (1 << i) == 0 {
+                break 'check ("missing argument '", name(i), "'");
+            }
+        }
+        return Ok(filled);
+    };
+    Err(fault(&[before, word, after]))
 }

@@ -143,7 +143,7 @@ impl Interpreter {
     /// maps to `true`; a later word wins).
     pub fn set_cmdline(&mut self, text: &str) {
         let mut args: Vec<(Rc<str>, Value)> = Vec::new();
-        for word in text.split_whitespace() {
+        for word in builtins::words(text) {
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
                 Some(i) => (
@@ -216,11 +216,15 @@ impl Interpreter {
         source: &str,
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, Box<ScriptError>> {
-        let parsed = parse(file, source, &mut self.names, false)?;
-        let mut values = core::mem::take(&mut self.values);
-        eval::grow(&mut values, self.names.names.len());
+        // Read where it lies in the result (taken out of it, the parse was copied: 80 bytes).
+        let result = parse(file, source, &mut self.names, false);
+        let parsed = match &result {
+            Ok(parsed) => parsed,
+            Err(_) => return result.map(|_| None),
+        };
+        eval::grow(&mut self.values, self.names.names.len());
         let mut machine = Machine {
-            globals: values,
+            globals: core::mem::take(&mut self.values),
             global_names: &self.names.names,
             stack: core::mem::take(&mut self.stack),
             base: 0,
@@ -238,29 +242,44 @@ impl Interpreter {
         // Empty: every run leaves it so.
         machine.stack.resize(parsed.main.slots as usize, Value::Nil);
         let result = machine.block(&parsed.main.body);
-        let value = match (&result, parsed.main.body.last()) {
-            (Flow::Normal, Some(Stmt::Expr(_))) => Some(core::mem::take(&mut machine.ret)),
-            _ => None,
-        };
+        // Taken apart: what is left of it needs no drop of the whole.
+        let Machine {
+            globals,
+            stack,
+            ret,
+            error,
+            ..
+        } = machine;
         // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
         // to drop).
         debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
-        core::mem::forget(core::mem::replace(&mut self.values, machine.globals));
-        core::mem::forget(core::mem::replace(&mut self.stack, machine.stack));
+        core::mem::forget(core::mem::replace(&mut self.values, globals));
+        core::mem::forget(core::mem::replace(&mut self.stack, stack));
         self.stack.clear();
+        // The last statement indexed (as `last()`, its address was checked against null too).
+        let body = &parsed.main.body;
+        let n = body.len();
         match result {
-            Flow::Error => Err(machine
-                .error
-                .take()
+            Flow::Error => Err(error
+                .into_inner()
                 .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
-            _ => Ok(value),
+            Flow::Normal if n > 0 && matches!(body[n - 1], Stmt::Expr(_)) => Ok(Some(ret)),
+            _ => Ok(None),
         }
     }
 
     /// Is this the start of an input that goes on (an open bracket, a trailing operator)?
     pub fn is_incomplete(&self, source: &str) -> bool {
-        let mut names = self.names.clone();
-        matches!(parse(&Rc::from(""), source, &mut names, false), Err(e) if e.incomplete)
+        incomplete(source, &mut self.names.clone())
+    }
+
+    /// [`Self::is_incomplete`] for the shell, which can lend the parser the names themselves rather than a copy
+    /// (the copy and its drop were 100 bytes of the payload): a parse only adds names, and those are cut off after it.
+    pub(crate) fn goes_on(&mut self, source: &str) -> bool {
+        let known = self.names.names.len();
+        let goes_on = incomplete(source, &mut self.names);
+        self.names.names.truncate(known);
+        goes_on
     }
 
     /// Static checks: the syntax, names that are never defined, and calls of built-ins with wrong arguments.
@@ -314,6 +333,11 @@ impl Interpreter {
         }
         errors
     }
+}
+
+/// Whether the parse of `source` ends in the middle of something.
+fn incomplete(source: &str, names: &mut Globals) -> bool {
+    matches!(parse(&Rc::from(""), source, names, false), Err(e) if e.incomplete)
 }
 
 /// One line per built-in function.

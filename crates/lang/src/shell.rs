@@ -46,24 +46,24 @@ impl Shell {
             self.pending.clear();
             return;
         }
-        if interpreter.is_incomplete(&self.pending) {
+        if interpreter.goes_on(&self.pending) {
             return;
         }
         let input = core::mem::take(&mut self.pending);
-        match interpreter.eval_line("shell", &input, platform) {
+        // Read where it lies (an error taken out of the result was copied).
+        let result = interpreter.eval_line("shell", &input, platform);
+        match &result {
             Ok(Some(Value::Nil)) | Ok(None) => {}
             Ok(Some(value)) => {
                 let mut out = value.text(true);
                 out.push('\n');
                 platform.write(&out);
             }
-            Err(e) => {
-                let mut out = alloc::format!("{e}");
-                out.push('\n');
-                platform.write(&out);
-            }
+            Err(e) => platform.write(&alloc::format!("{}\n", *e)),
         }
-        if self.history.last() != Some(&input) {
+        // The last input indexed (as `last()`, its address was checked against null too).
+        let n = self.history.len();
+        if n == 0 || self.history[n - 1] != input {
             if self.history.len() == HISTORY_LENGTH {
                 self.history.remove(0);
             }

@@ -214,7 +214,9 @@ impl Map {
 #[cfg_attr(feature = "std", inline(always))]
 #[cfg_attr(not(feature = "std"), inline(never))]
 fn same_key(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
+    // The last bytes indexed (compared as `last()`s, their addresses were checked against null too).
+    let (a, b, n) = (a.as_bytes(), b.as_bytes(), a.len());
+    n == b.len() && (n == 0 || a[n - 1] == b[n - 1]) && a == b
 }
 
 /// A copy of a value with an int copied inline (the derived clone is an out-of-line call; in `fib` it took a
