@@ -217,11 +217,7 @@ impl Interpreter {
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, Box<ScriptError>> {
         // Read where it lies in the result (taken out of it, the parse was copied: 80 bytes).
-        let result = parse(file, source, &mut self.names, false);
-        let parsed = match &result {
-            Ok(parsed) => parsed,
-            Err(_) => return result.map(|_| None),
-        };
+        let (main, ()) = parse(file, source, &mut self.names)?;
         eval::grow(&mut self.values, self.names.names.len());
         let mut machine = Machine {
             globals: core::mem::take(&mut self.values),
@@ -240,8 +236,8 @@ impl Interpreter {
             error: Cell::new(None),
         };
         // Empty: every run leaves it so.
-        machine.stack.resize(parsed.main.slots as usize, Value::Nil);
-        let result = machine.block(&parsed.main.body);
+        machine.stack.resize(main.slots as usize, Value::Nil);
+        let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
         let Machine {
             globals,
@@ -257,7 +253,7 @@ impl Interpreter {
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
         self.stack.clear();
         // The last statement indexed (as `last()`, its address was checked against null too).
-        let body = &parsed.main.body;
+        let body = &main.body;
         let n = body.len();
         match result {
             Flow::Error => Err(error
@@ -286,8 +282,8 @@ impl Interpreter {
     pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
         let mut names = self.names.clone();
         let file_rc: Rc<str> = Rc::from(file);
-        let parsed = match parse(&file_rc, source, &mut names, true) {
-            Ok(p) => p,
+        let parsed: parser::Record = match parse(&file_rc, source, &mut names) {
+            Ok((_, record)) => record,
             Err(e) => return vec![*e],
         };
         let mut errors = Vec::new();
@@ -337,7 +333,7 @@ impl Interpreter {
 
 /// Whether the parse of `source` ends in the middle of something.
 fn incomplete(source: &str, names: &mut Globals) -> bool {
-    matches!(parse(&Rc::from(""), source, names, false), Err(e) if e.incomplete)
+    matches!(parse::<()>(&Rc::from(""), source, names), Err(e) if e.incomplete)
 }
 
 /// One line per built-in function.

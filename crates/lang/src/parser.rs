@@ -160,14 +160,33 @@ pub(crate) struct CallSite {
     pub pos: Pos,
 }
 
-/// The result of parsing a file: its top-level code as a function without parameters.
-pub(crate) struct Parsed {
-    pub main: Rc<FnDef>,
+/// What a parse keeps besides the tree: nothing (`()`, the parse that runs a file: the payload's only one) or,
+/// for the static check, a `Record`. Nothing is a type of no size, so that parse neither moves nor drops lists.
+pub(crate) trait Keep: Default {
+    /// Where to keep it, if anywhere (the parser skips the work for it when not).
+    fn record(&mut self) -> Option<&mut Record>;
+}
+
+impl Keep for () {
+    fn record(&mut self) -> Option<&mut Record> {
+        None
+    }
+}
+
+/// What the static check needs of a file's parse.
+#[derive(Default)]
+pub(crate) struct Record {
     /// Globals this file declares at its top level.
     pub declared: Vec<u32>,
-    /// Globals this file reads or assigns, with the first place (only when parsing for a check).
+    /// Globals this file reads or assigns, with the first place.
     pub uses: Vec<(u32, Pos)>,
     pub calls: Vec<CallSite>,
+}
+
+impl Keep for Record {
+    fn record(&mut self) -> Option<&mut Record> {
+        Some(self)
+    }
 }
 
 struct Local {
@@ -192,7 +211,7 @@ type R<T> = Result<T, Box<ScriptError>>;
 // In this order (not the compiler's): the fields used all the time come first, where the code reaches them with
 // a one-byte offset (from 128 bytes on, an offset takes four, in each of hundreds of instructions).
 #[repr(C)]
-struct Parser<'a, const RECORD: bool> {
+struct Parser<'a, K: Keep> {
     tok: Token,
     depth: u32,
     /// Whether newlines are skipped inside the innermost open bracket (yes in `(`, `[` and map literals, no in
@@ -217,27 +236,16 @@ struct Parser<'a, const RECORD: bool> {
     globals: &'a mut Globals,
     lexer: Lexer<'a>,
     file: &'a Rc<str>,
-    declared: Vec<u32>,
-    uses: Vec<(u32, Pos)>,
-    calls: Vec<CallSite>,
+    kept: K,
 }
 
-/// Parses a file; `record` keeps what the static check needs. (A parser of each kind: the payload never
-/// checks, so it has only the one that does not record.)
-#[inline(always)]
-pub(crate) fn parse(file: &Rc<str>, src: &str, globals: &mut Globals, record: bool) -> R<Parsed> {
-    if record {
-        parse_as::<true>(file, src, globals)
-    } else {
-        parse_as::<false>(file, src, globals)
-    }
-}
-
-fn parse_as<'a, const RECORD: bool>(
+/// Parses a file: its top-level code as a function without parameters, and what `K` keeps (a parser of each
+/// kind: the payload never checks, so it has only the one that keeps nothing).
+pub(crate) fn parse<'a, K: Keep>(
     file: &'a Rc<str>,
     src: &'a str,
     globals: &'a mut Globals,
-) -> R<Parsed> {
+) -> R<(Rc<FnDef>, K)> {
     let eof = Token {
         kind: Kind::Eof,
         start: 0,
@@ -245,7 +253,7 @@ fn parse_as<'a, const RECORD: bool>(
         line: 1,
         col: 1,
     };
-    let mut p = Parser::<RECORD> {
+    let mut p = Parser::<K> {
         src,
         file,
         lexer: Lexer::new(src),
@@ -259,21 +267,14 @@ fn parse_as<'a, const RECORD: bool>(
         locals: Vec::new(),
         blocks: 0,
         globals,
-        declared: Vec::new(),
-        uses: Vec::new(),
-        calls: Vec::new(),
+        kept: K::default(),
         error: None,
     };
     p.scopes.push(Scope::default());
     p.advance();
     let body = p.statements(false);
     let main = p.define(Rc::from("main"), Vec::new(), body);
-    let parsed = Parsed {
-        main,
-        declared: p.declared,
-        uses: p.uses,
-        calls: p.calls,
-    };
+    let parsed = (main, p.kept);
     // Made whole either way, so that the error path drops it in one piece.
     match p.error {
         Some(e) => Err(e),
@@ -342,7 +343,7 @@ fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-impl<'a, const RECORD: bool> Parser<'a, RECORD> {
+impl<'a, K: Keep> Parser<'a, K> {
     /// The one place that builds syntax errors: `MESSAGE near 'TOKEN'` at the current token's position (a rule
     /// that blames an earlier token makes it current again first). The first error is kept and the current
     /// token becomes one that no rule accepts, so the parser winds up without reading further (every rule
@@ -502,8 +503,8 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
         let captured: Captured = Rc::new(Cell::new(false));
         if self.scopes.len() == 1 && self.blocks == 0 {
             let global = self.global(&name);
-            if RECORD {
-                self.declared.push(global);
+            if let Some(record) = self.kept.record() {
+                record.declared.push(global);
             }
             return (Var::Global(global), captured);
         }
@@ -572,8 +573,10 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             return Var::Upvalue(index);
         }
         let global = self.global(name);
-        if RECORD && !self.uses.iter().any(|(g, _)| *g == global) {
-            self.uses.push((global, pos));
+        if let Some(record) = self.kept.record() {
+            if !record.uses.iter().any(|(g, _)| *g == global) {
+                record.uses.push((global, pos));
+            }
         }
         Var::Global(global)
     }
@@ -937,13 +940,14 @@ impl<'a, const RECORD: bool> Parser<'a, RECORD> {
             let kind = match self.tok.kind {
                 Kind::LParen => {
                     let call = self.call(e);
-                    if let (true, ExprKind::Var(Var::Global(global))) = (RECORD, &call.callee.kind)
+                    if let (Some(record), ExprKind::Var(Var::Global(global))) =
+                        (self.kept.record(), &call.callee.kind)
                     {
                         let mut names = Vec::new();
                         for (k, _) in &call.keywords {
                             names.push(k.clone());
                         }
-                        self.calls.push(CallSite {
+                        record.calls.push(CallSite {
                             global: *global,
                             positional: call.positional.len(),
                             keywords: names,
