@@ -352,17 +352,28 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn fail(&mut self, message: Syntax) {
         if self.error.is_none() {
             let mut text = String::from(message.message());
-            match self.tok.kind {
-                Kind::Eof => text.push_str(" near end of input"),
-                Kind::Newline => text.push_str(" near end of line"),
-                _ => {
-                    text.push_str(" near '");
-                    // At most 24 characters of a long token.
-                    for c in self.text().chars().take(24) {
-                        text.push(c);
+            let quoted = !matches!(self.tok.kind, Kind::Eof | Kind::Newline);
+            text.push_str(match self.tok.kind {
+                Kind::Eof => " near end of input",
+                Kind::Newline => " near end of line",
+                _ => " near '",
+            });
+            if quoted {
+                // At most 24 characters of a long token: it is cut before the 25th character's first byte.
+                let token = self.text();
+                let mut end = 0;
+                let mut chars = 0;
+                for &b in token.as_bytes() {
+                    if b & 0xc0 != 0x80 {
+                        if chars == 24 {
+                            break;
+                        }
+                        chars += 1;
                     }
-                    text.push('\'');
+                    end += 1;
                 }
+                text.push_str(part(token, 0, end));
+                text.push('\'');
             }
             // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
             let mut error = crate::eval::error(text);
@@ -536,12 +547,10 @@ impl<'a, K: Keep> Parser<'a, K> {
         }
     }
 
-    /// The global called `name` (a new one if need be; none after an error).
+    /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
+    /// the table of names must not grow).
     fn global(&mut self, name: &str) -> u32 {
-        if let Some(i) = self.globals.find(name) {
-            return i;
-        }
-        if self.globals.names.len() >= MAX_GLOBALS {
+        if self.globals.names.len() >= MAX_GLOBALS && self.globals.find(name).is_none() {
             self.fail(Syntax::TooManyGlobals);
         }
         if self.failed() {
