@@ -806,13 +806,17 @@ impl<'a, K: Keep> Parser<'a, K> {
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
             let param = self.name();
-            if params.len() >= 64 {
+            // (The first that applies: one place that blames the parameter.)
+            let wrong = if params.len() >= 64 {
+                Some(Syntax::TooManyParameters)
+            } else if params.contains(&param) {
+                Some(Syntax::RepeatedParameter)
+            } else {
+                None
+            };
+            if let Some(message) = wrong {
                 self.tok = tok;
-                self.fail(Syntax::TooManyParameters);
-            }
-            if params.contains(&param) {
-                self.tok = tok;
-                self.fail(Syntax::RepeatedParameter);
+                self.fail(message);
             }
             params.push(param.clone());
             self.declare(param);
