@@ -1,5 +1,6 @@
 //! The lexer: turns source text into tokens that are spans of it, with line and column (both from 1).
 
+use crate::ast::Pos;
 use crate::parser::Syntax;
 
 /// What a token is. Literals keep only their span; the parser decodes them.
@@ -128,24 +129,24 @@ const PUNCTUATION_KINDS: [(Kind, Kind); 19] = [
     (Kind::Eof, Kind::Ne),
 ];
 
-/// A token: its kind and where it is.
+/// A token: its kind, its span and where it is (its line and column as one word, as the lexer keeps them: the
+/// parser takes a node's position from it in one move).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Token {
-    pub kind: Kind,
     pub start: u32,
     pub end: u32,
-    pub line: u32,
-    pub col: u32,
+    pub at: Pos,
+    pub kind: Kind,
 }
 
 #[derive(Clone)]
 pub(crate) struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
-    line: u32,
+    /// The line and column of `col_at`.
+    at: Pos,
     /// A position of this line whose column is known, so columns are counted incrementally.
     col_at: usize,
-    col: u32,
     /// What was wrong with the last token of kind `Error`.
     pub message: Syntax,
 }
@@ -155,9 +156,8 @@ impl<'a> Lexer<'a> {
         Lexer {
             src: src.as_bytes(),
             pos: 0,
-            line: 1,
+            at: Pos { line: 1, col: 1 },
             col_at: 0,
-            col: 1,
             message: Syntax::UnexpectedCharacter,
         }
     }
@@ -166,9 +166,10 @@ impl<'a> Lexer<'a> {
         self.src.get(self.pos + ahead).copied().unwrap_or(0)
     }
 
-    /// The next token; after the end, `Eof` again and again. A token of kind `Error` is what could not be read
-    /// (its span shows it), `message` says why.
-    pub fn next(&mut self) -> Token {
+    /// Reads the next token into `token` (in place: a token is too big to come back in registers, and was
+    /// copied from a temporary); after the end, `Eof` again and again. A token of kind `Error` is what could not
+    /// be read (its span shows it), `message` says why.
+    pub fn next(&mut self, token: &mut Token) {
         // Skip blanks and comments (not newlines: they end statements).
         loop {
             match self.peek(0) {
@@ -184,26 +185,25 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         // (Counted by index: the slice was checked at both ends, and it lies in the text.)
         for i in self.col_at..start {
-            self.col += u32::from(self.src[i] & 0xc0 != 0x80);
+            self.at.col += u32::from(self.src[i] & 0xc0 != 0x80);
         }
         self.col_at = start;
-        let mut token = Token {
+        *token = Token {
             kind: Kind::Eof,
             start: start as u32,
             end: start as u32,
-            line: self.line,
-            col: self.col,
+            at: self.at,
         };
         if start >= self.src.len() {
-            return token;
+            return;
         }
         let c = self.src[start];
         self.pos += 1;
         token.kind = match c {
             b'\n' => {
-                self.line += 1;
+                self.at.line += 1;
                 self.col_at = self.pos;
-                self.col = 1;
+                self.at.col = 1;
                 Kind::Newline
             }
             b'x' if self.peek(0) == b'"' => {
@@ -238,7 +238,6 @@ impl<'a> Lexer<'a> {
             _ => self.unexpected(),
         };
         token.end = self.pos as u32;
-        token
     }
 
     #[inline(never)]
@@ -277,17 +276,29 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
+    /// The kind of the first token of `word`.
+    fn first_kind(word: &str) -> Kind {
+        let mut token = Token {
+            start: 0,
+            end: 0,
+            at: Pos::default(),
+            kind: Kind::Error,
+        };
+        Lexer::new(word).next(&mut token);
+        token.kind
+    }
+
     #[test]
     fn keywords() {
         let words =
             "nil let fn return if else while for in break continue try catch and or not true false";
         for (word, kind) in words.split(' ').zip(KEYWORD_KINDS) {
-            assert_eq!(Lexer::new(word).next().kind, kind, "{word}");
+            assert_eq!(first_kind(word), kind, "{word}");
             assert!(is_keyword(word));
         }
         assert_eq!(words.split(' ').count(), KEYWORD_KINDS.len());
         for word in ["ni", "nill", "lets", "x", "falsee", "fals"] {
-            assert_eq!(Lexer::new(word).next().kind, Kind::Name, "{word}");
+            assert_eq!(first_kind(word), Kind::Name, "{word}");
             assert!(!is_keyword(word));
         }
     }

@@ -250,8 +250,7 @@ pub(crate) fn parse<'a, K: Keep>(
         kind: Kind::Eof,
         start: 0,
         end: 0,
-        line: 1,
-        col: 1,
+        at: Pos { line: 1, col: 1 },
     };
     let mut p = Parser::<K> {
         src,
@@ -378,8 +377,8 @@ impl<'a, K: Keep> Parser<'a, K> {
             // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
             let mut error = crate::eval::error(text);
             crate::eval::in_file(&mut error, self.file);
-            error.line = self.tok.line;
-            error.col = self.tok.col;
+            error.line = self.tok.at.line;
+            error.col = self.tok.at.col;
             error.kind = crate::ErrorKind::Syntax;
             error.incomplete = self.tok.kind == Kind::Eof;
             // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
@@ -394,10 +393,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn pos(&self) -> Pos {
-        Pos {
-            line: self.tok.line,
-            col: self.tok.col,
-        }
+        self.tok.at
     }
 
     /// The current token's text.
@@ -408,7 +404,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
     fn advance(&mut self) {
         while !self.failed() {
-            self.tok = self.lexer.next();
+            self.lexer.next(&mut self.tok);
             if self.failed() {
                 self.fail(self.lexer.message);
             }
@@ -472,10 +468,11 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// without moving.
     fn peek_kind(&self, past_newlines: bool) -> Kind {
         let mut lexer = self.lexer.clone();
+        let mut token = self.tok;
         loop {
-            let kind = lexer.next().kind;
-            if kind != Kind::Newline || !past_newlines {
-                return kind;
+            lexer.next(&mut token);
+            if token.kind != Kind::Newline || !past_newlines {
+                return token.kind;
             }
         }
     }
