@@ -570,7 +570,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                 index = match scope.captures.iter().position(|c| same(*c, capture)) {
                     Some(i) => i,
                     None => {
-                        scope.captures.push(capture);
+                        // (Out of line, the push is one the linker already has: the handoff's `Vec<u64>`.)
+                        push(&mut scope.captures, capture);
                         scope.captures.len() - 1
                     }
                 } as u32;
