@@ -1170,25 +1170,13 @@ impl Machine<'_> {
     #[cold]
     #[inline(never)]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
-        let given = self.stack.len() - keywords.len() - base;
         let n = def.params.len();
-        let owned;
-        let m = if given > n {
-            "too many arguments"
-        } else {
-            let values = self.stack.split_off(base + given);
-            self.stack.resize(base + n, Value::Nil);
-            let frame = &mut self.stack[base..base + n];
-            match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
-                Ok(_) => return Ok(()),
-                Err(m) => {
-                    owned = m;
-                    &*owned
-                }
-            }
-        };
-        self.stack.truncate(base);
-        Err(self.at(&[m, " to ", &def.name], Pos::default()))
+        let name = |i: usize| -> &str { &def.params[i] };
+        if let Err(m) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
+            self.stack.truncate(base);
+            return Err(self.at(&[&m], Pos::default()));
+        }
+        Ok(())
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -1297,25 +1285,33 @@ impl Keyword for Rc<str> {
     }
 }
 
-/// Binds keyword arguments (named by `keywords`, their values in `values`) to the parameters after the `given`
-/// positional ones; `args` has one place per parameter. Returns which parameters got a value (bit i), or what is
-/// wrong.
-pub(crate) fn bind<'n, K: Keyword>(
+/// Binds the arguments on `args` from `base` (the positional ones, then the values of `keywords`) to `n`
+/// parameters named by `name`, the first `required` of which must get a value: the frame from `base` then has a
+/// slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
+/// with this call of `callee` (the whole message).
+pub(crate) fn bind_frame<'n, K: Keyword>(
+    args: &mut Vec<Value>,
+    base: usize,
     n: usize,
     name: &dyn Fn(usize) -> &'n str,
     required: usize,
-    given: usize,
-    args: &mut [Value],
     keywords: &[K],
-    mut values: Vec<Value>,
+    callee: &str,
 ) -> Result<u64, Fault> {
-    let mut filled: u64 = if given >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << given) - 1
-    };
+    let given = args.len() - keywords.len() - base;
     // Every error is a word between two parts: one place makes the message.
     let (before, word, after) = 'check: {
+        if given > n {
+            break 'check ("too many arguments", "", "");
+        }
+        let mut values = args.split_off(base + given);
+        args.resize(base + n, Value::Nil);
+        let frame = args.get_mut(base..).unwrap_or_default();
+        let mut filled: u64 = if given >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << given) - 1
+        };
         for (key, v) in keywords.iter().zip(values.iter_mut()) {
             let key = key.name();
             let mut i = 0;
@@ -1334,7 +1330,7 @@ pub(crate) fn bind<'n, K: Keyword>(
             // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
             // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
             // here.
-            if let Some(slot) = args.get_mut(i) {
+            if let Some(slot) = frame.get_mut(i) {
                 core::mem::swap(slot, v);
             }
         }
@@ -1345,5 +1341,5 @@ pub(crate) fn bind<'n, K: Keyword>(
         }
         return Ok(filled);
     };
-    Err(fault(&[before, word, after]))
+    Err(fault(&[before, word, after, " to ", callee]))
 }
