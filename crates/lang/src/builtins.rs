@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::Expr;
-use crate::eval::{bind_frame, fault, Fault, Keyword, Machine, R};
+use crate::eval::{bind_frame, chars_from, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -705,7 +705,7 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             // rest of the text could hold, then char by char.
             let mut out = String::new();
             out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
-            for c in t.0.chars().skip(start).take(end - start) {
+            for c in chars_from(&t.0, start).take(end - start) {
                 out.push(c);
             }
             Value::string(out)

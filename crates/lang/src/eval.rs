@@ -135,6 +135,16 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
+/// their own, more code than this loop).
+pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
+    let mut chars = text.chars();
+    for _ in 0..start {
+        chars.next();
+    }
+    chars
+}
+
 /// A str of one character (as a `for` over a str and an index into one make it).
 #[inline(never)]
 fn char_value(c: char) -> Value {
@@ -1005,7 +1015,7 @@ impl Machine<'_> {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
             (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
-                .map(|i| char_value(t.0.chars().nth(i).unwrap_or(' '))),
+                .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
             (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
             _ => {
                 let (message, what) = match container {
