@@ -1034,8 +1034,9 @@ impl Machine<'_> {
     /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
     /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
     /// at the node's position. (The node, rather than its operator and position: the arguments then fit in
-    /// registers.)
-    #[inline(never)]
+    /// registers.) The payload has it in `arithmetic`, its one caller there.
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn binary(&mut self, e: &Expr, a: Value, b: Value) -> R<Value> {
         let (ExprKind::Binary(op, ..), pos) = (&e.kind, e.pos) else {
             return Ok(Value::Nil);
