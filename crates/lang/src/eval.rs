@@ -1185,7 +1185,7 @@ impl Machine<'_> {
         let name = |i: usize| -> &str { &def.params[i] };
         if let Err(m) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
             self.stack.truncate(base);
-            return Err(self.at(&[&m], Pos::default()));
+            return Err(self.fail(m));
         }
         Ok(())
     }
