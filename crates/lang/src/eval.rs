@@ -242,13 +242,12 @@ impl Machine<'_> {
     /// Gives the raised error the position of the node it passes through, if it has none yet.
     #[cold]
     #[inline(never)]
-    fn place(&self, pos: Pos) -> Raised {
-        if let Some(mut e) = self.error.take() {
+    fn place(&mut self, pos: Pos) -> Raised {
+        if let Some(e) = self.error.get_mut() {
             if e.line == 0 {
                 e.line = pos.line;
                 e.col = pos.col;
             }
-            self.error.set(Some(e));
         }
         Raised
     }
@@ -537,14 +536,12 @@ impl Machine<'_> {
                 let stack = self.stack.len();
                 let result = self.block(body);
                 if let Flow::Error = result {
-                    match self.error.take() {
-                        Some(e) if !e.fatal => {
-                            self.stack.truncate(stack);
-                            let message = Value::string(e.message);
-                            self.declare(Var::Local(*var), captured.get(), message);
-                            return self.block(handler);
-                        }
-                        e => self.error.set(e),
+                    // A fatal error stays raised.
+                    if let Some(e) = self.error.get_mut().take_if(|e| !e.fatal) {
+                        self.stack.truncate(stack);
+                        let message = Value::string(e.message);
+                        self.declare(Var::Local(*var), captured.get(), message);
+                        return self.block(handler);
                     }
                 }
                 return result;
@@ -1166,12 +1163,11 @@ impl Machine<'_> {
     /// placed by the call, which is in the caller's file).
     #[cold]
     #[inline(never)]
-    fn located(&self, file: &str) -> Raised {
-        if let Some(mut e) = self.error.take() {
+    fn located(&mut self, file: &str) -> Raised {
+        if let Some(e) = self.error.get_mut() {
             if e.line != 0 {
-                in_file(&mut e, file);
+                in_file(e, file);
             }
-            self.error.set(Some(e));
         }
         Raised
     }
