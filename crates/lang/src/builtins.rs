@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::Expr;
-use crate::eval::{bind, fault, Fault, Keyword, Machine, R};
+use crate::eval::{bind_frame, chars_from, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -324,47 +324,36 @@ pub(crate) fn bind_builtin<K: Keyword>(
     keywords: &[K],
 ) -> Result<(), Fault> {
     let shape = shape(i);
-    let n = usize::from(shape & 7);
-    let given = args.len() - keywords.len() - base;
-    // Every error ends in the one message built below: the fixed ones need no string of their own.
-    let owned;
-    let problem = if shape & VARIADIC != 0 {
+    let callee = name(i).unwrap_or_default();
+    if shape & VARIADIC != 0 {
         if keywords.is_empty() {
             return Ok(());
         }
-        "no keyword arguments allowed"
-    } else if given > n {
-        "too many arguments"
-    } else {
-        let values = args.split_off(base + given);
-        args.resize(base + n, Value::Nil);
-        let args = args.get_mut(base..).unwrap_or_default();
-        let required = usize::from((shape / REQUIRED) & 7);
-        match bind(
-            n,
-            &|k| param_name(i, k),
-            required,
-            given,
-            args,
-            keywords,
-            values,
-        ) {
-            Ok(filled) => {
-                for (k, arg) in args.iter_mut().enumerate() {
-                    if filled & (1 << k) == 0 {
-                        // Over the nil `resize` put there (which needs no drop).
-                        core::mem::forget(core::mem::replace(arg, default(i, k)));
-                    }
-                }
-                return Ok(());
-            }
-            Err(m) => {
-                owned = m;
-                &*owned
-            }
+        return Err(fault(&["no keyword arguments allowed to ", callee]));
+    }
+    let n = usize::from(shape & 7);
+    let required = usize::from((shape / REQUIRED) & 7);
+    let filled = bind_frame(
+        args,
+        base,
+        n,
+        &|k| param_name(i, k),
+        required,
+        keywords,
+        callee,
+    )?;
+    for (k, arg) in args
+        .get_mut(base..)
+        .unwrap_or_default()
+        .iter_mut()
+        .enumerate()
+    {
+        if filled & (1 << k) == 0 {
+            // Over the nil `resize` put there (which needs no drop).
+            core::mem::forget(core::mem::replace(arg, default(i, k)));
         }
-    };
-    Err(fault(&[problem, " to ", name(i).unwrap_or_default()]))
+    }
+    Ok(())
 }
 
 impl Machine<'_> {
@@ -716,7 +705,7 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             // rest of the text could hold, then char by char.
             let mut out = String::new();
             out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
-            for c in t.0.chars().skip(start).take(end - start) {
+            for c in chars_from(&t.0, start).take(end - start) {
                 out.push(c);
             }
             Value::string(out)

@@ -135,6 +135,16 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
+/// their own, more code than this loop).
+pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
+    let mut chars = text.chars();
+    for _ in 0..start {
+        chars.next();
+    }
+    chars
+}
+
 /// A str of one character (as a `for` over a str and an index into one make it).
 #[inline(never)]
 fn char_value(c: char) -> Value {
@@ -232,13 +242,12 @@ impl Machine<'_> {
     /// Gives the raised error the position of the node it passes through, if it has none yet.
     #[cold]
     #[inline(never)]
-    fn place(&self, pos: Pos) -> Raised {
-        if let Some(mut e) = self.error.take() {
+    fn place(&mut self, pos: Pos) -> Raised {
+        if let Some(e) = self.error.get_mut() {
             if e.line == 0 {
                 e.line = pos.line;
                 e.col = pos.col;
             }
-            self.error.set(Some(e));
         }
         Raised
     }
@@ -527,14 +536,12 @@ impl Machine<'_> {
                 let stack = self.stack.len();
                 let result = self.block(body);
                 if let Flow::Error = result {
-                    match self.error.take() {
-                        Some(e) if !e.fatal => {
-                            self.stack.truncate(stack);
-                            let message = Value::string(e.message);
-                            self.declare(Var::Local(*var), captured.get(), message);
-                            return self.block(handler);
-                        }
-                        e => self.error.set(e),
+                    // A fatal error stays raised.
+                    if let Some(e) = self.error.get_mut().take_if(|e| !e.fatal) {
+                        self.stack.truncate(stack);
+                        let message = Value::string(e.message);
+                        self.declare(Var::Local(*var), captured.get(), message);
+                        return self.block(handler);
                     }
                 }
                 return result;
@@ -1005,7 +1012,7 @@ impl Machine<'_> {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
             (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
-                .map(|i| char_value(t.0.chars().nth(i).unwrap_or(' '))),
+                .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
             (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
             _ => {
                 let (message, what) = match container {
@@ -1024,8 +1031,9 @@ impl Machine<'_> {
     /// A binary operation that `arithmetic` did not do itself: on other values than ints, on ints in the
     /// payload, or an int error (which `quick` does not tell apart). Every error of an operator is made here,
     /// at the node's position. (The node, rather than its operator and position: the arguments then fit in
-    /// registers.)
-    #[inline(never)]
+    /// registers.) The payload has it in `arithmetic`, its one caller there.
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn binary(&mut self, e: &Expr, a: Value, b: Value) -> R<Value> {
         let (ExprKind::Binary(op, ..), pos) = (&e.kind, e.pos) else {
             return Ok(Value::Nil);
@@ -1155,12 +1163,11 @@ impl Machine<'_> {
     /// placed by the call, which is in the caller's file).
     #[cold]
     #[inline(never)]
-    fn located(&self, file: &str) -> Raised {
-        if let Some(mut e) = self.error.take() {
+    fn located(&mut self, file: &str) -> Raised {
+        if let Some(e) = self.error.get_mut() {
             if e.line != 0 {
-                in_file(&mut e, file);
+                in_file(e, file);
             }
-            self.error.set(Some(e));
         }
         Raised
     }
@@ -1170,25 +1177,13 @@ impl Machine<'_> {
     #[cold]
     #[inline(never)]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
-        let given = self.stack.len() - keywords.len() - base;
         let n = def.params.len();
-        let owned;
-        let m = if given > n {
-            "too many arguments"
-        } else {
-            let values = self.stack.split_off(base + given);
-            self.stack.resize(base + n, Value::Nil);
-            let frame = &mut self.stack[base..base + n];
-            match bind(n, &|i| &def.params[i], n, given, frame, keywords, values) {
-                Ok(_) => return Ok(()),
-                Err(m) => {
-                    owned = m;
-                    &*owned
-                }
-            }
-        };
-        self.stack.truncate(base);
-        Err(self.at(&[m, " to ", &def.name], Pos::default()))
+        let name = |i: usize| -> &str { &def.params[i] };
+        if let Err(m) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
+            self.stack.truncate(base);
+            return Err(self.fail(m));
+        }
+        Ok(())
     }
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
@@ -1297,25 +1292,33 @@ impl Keyword for Rc<str> {
     }
 }
 
-/// Binds keyword arguments (named by `keywords`, their values in `values`) to the parameters after the `given`
-/// positional ones; `args` has one place per parameter. Returns which parameters got a value (bit i), or what is
-/// wrong.
-pub(crate) fn bind<'n, K: Keyword>(
+/// Binds the arguments on `args` from `base` (the positional ones, then the values of `keywords`) to `n`
+/// parameters named by `name`, the first `required` of which must get a value: the frame from `base` then has a
+/// slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
+/// with this call of `callee` (the whole message).
+pub(crate) fn bind_frame<'n, K: Keyword>(
+    args: &mut Vec<Value>,
+    base: usize,
     n: usize,
     name: &dyn Fn(usize) -> &'n str,
     required: usize,
-    given: usize,
-    args: &mut [Value],
     keywords: &[K],
-    mut values: Vec<Value>,
+    callee: &str,
 ) -> Result<u64, Fault> {
-    let mut filled: u64 = if given >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << given) - 1
-    };
+    let given = args.len() - keywords.len() - base;
     // Every error is a word between two parts: one place makes the message.
     let (before, word, after) = 'check: {
+        if given > n {
+            break 'check ("too many arguments", "", "");
+        }
+        let mut values = args.split_off(base + given);
+        args.resize(base + n, Value::Nil);
+        let frame = args.get_mut(base..).unwrap_or_default();
+        let mut filled: u64 = if given >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << given) - 1
+        };
         for (key, v) in keywords.iter().zip(values.iter_mut()) {
             let key = key.name();
             let mut i = 0;
@@ -1334,7 +1337,7 @@ pub(crate) fn bind<'n, K: Keyword>(
             // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
             // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
             // here.
-            if let Some(slot) = args.get_mut(i) {
+            if let Some(slot) = frame.get_mut(i) {
                 core::mem::swap(slot, v);
             }
         }
@@ -1345,5 +1348,5 @@ pub(crate) fn bind<'n, K: Keyword>(
         }
         return Ok(filled);
     };
-    Err(fault(&[before, word, after]))
+    Err(fault(&[before, word, after, " to ", callee]))
 }
