@@ -1,13 +1,15 @@
 //! The built-in functions: one table of names, parameters and one-line help; the pure ones are here, the
 //! platform ones go through [`Platform`].
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::Expr;
-use crate::eval::{bind_frame, chars_from, fault, Fault, Keyword, Machine, R};
+use crate::eval::{bind_frame, chars_from, error, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
+use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -322,14 +324,14 @@ pub(crate) fn bind_builtin<K: Keyword>(
     args: &mut Vec<Value>,
     base: usize,
     keywords: &[K],
-) -> Result<(), Fault> {
+) -> Result<(), Box<ScriptError>> {
     let shape = shape(i);
     let callee = name(i).unwrap_or_default();
     if shape & VARIADIC != 0 {
         if keywords.is_empty() {
             return Ok(());
         }
-        return Err(fault(&["no keyword arguments allowed to ", callee]));
+        return Err(error(fault(&["no keyword arguments allowed to ", callee])));
     }
     let n = usize::from(shape & 7);
     let required = usize::from((shape / REQUIRED) & 7);
@@ -383,7 +385,7 @@ impl Machine<'_> {
             return Ok(Value::Nil);
         }
         if !keywords.is_empty() || self.stack.len() - base != arity(i) {
-            bind_builtin(i, &mut self.stack, base, keywords).map_err(|m| self.fail(m))?;
+            bind_builtin(i, &mut self.stack, base, keywords).map_err(|e| self.raise(e))?;
         }
         // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here). They take
         // their arguments off the stack; the core ones work on them in place.

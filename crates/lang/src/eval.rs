@@ -1179,9 +1179,9 @@ impl Machine<'_> {
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let n = def.params.len();
         let name = |i: usize| -> &str { &def.params[i] };
-        if let Err(m) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
+        if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
             self.stack.truncate(base);
-            return Err(self.fail(m));
+            return Err(self.raise(e));
         }
         Ok(())
     }
@@ -1304,7 +1304,7 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
     required: usize,
     keywords: &[K],
     callee: &str,
-) -> Result<u64, Fault> {
+) -> Result<u64, Box<ScriptError>> {
     let given = args.len() - keywords.len() - base;
     // Every error is a word between two parts: one place makes the message.
     let (before, word, after) = 'check: {
@@ -1348,5 +1348,6 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
         }
         return Ok(filled);
     };
-    Err(fault(&[before, word, after, " to ", callee]))
+    // Made into the error here: a box comes back in a register (the message would come back through memory).
+    Err(error(fault(&[before, word, after, " to ", callee])))
 }

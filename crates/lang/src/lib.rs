@@ -314,8 +314,8 @@ impl Interpreter {
                 continue;
             }
             let mut args = vec![Value::Nil; call.positional + call.keywords.len()];
-            if let Err(m) = builtins::bind_builtin(i, &mut args, 0, &call.keywords) {
-                report(call.pos, m);
+            if let Err(e) = builtins::bind_builtin(i, &mut args, 0, &call.keywords) {
+                report(call.pos, e.message);
             }
         }
         // In source order (a plain insertion sort: the library sort costs the payload kilobytes).
