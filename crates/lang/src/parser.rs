@@ -374,11 +374,10 @@ impl<'a, K: Keep> Parser<'a, K> {
                 text.push_str(part(token, 0, end));
                 text.push('\'');
             }
-            // Made by the evaluator's builder of errors (one place that boxes them), then made a syntax error.
-            let mut error = crate::eval::error(text);
+            // Made by the evaluator's builder of errors (one place that boxes them) at the token, then made a syntax
+            // error.
+            let mut error = crate::eval::runtime_error(text, self.tok.at);
             crate::eval::in_file(&mut error, self.file);
-            error.line = self.tok.at.line;
-            error.col = self.tok.at.col;
             error.kind = crate::ErrorKind::Syntax;
             error.incomplete = self.tok.kind == Kind::Eof;
             // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
@@ -506,15 +505,22 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.slots = slots;
     }
 
-    /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
-    fn declare(&mut self, name: Rc<str>) -> (Var, Captured) {
+    /// Whether a name declared now is a global: at the file's top level, outside all blocks.
+    fn at_top_level(&self) -> bool {
+        self.scopes.len() == 1 && self.blocks == 0
+    }
+
+    /// Declares a name in the current block: a global at the file's top level, else a new frame slot. Gives its
+    /// number (of the global or the slot: `at_top_level` says which), not a `Var`: a pair of scalars comes back
+    /// in registers, the `Var` with the cell came back through memory.
+    fn declare(&mut self, name: Rc<str>) -> (u32, Captured) {
         let captured: Captured = Rc::new(Cell::new(false));
-        if self.scopes.len() == 1 && self.blocks == 0 {
+        if self.at_top_level() {
             let global = self.global(&name);
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
-            return (Var::Global(global), captured);
+            return (global, captured);
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.locals.len() - self.scope().locals >= MAX_LOCALS {
@@ -533,15 +539,21 @@ impl<'a, K: Keep> Parser<'a, K> {
                 captured: captured.clone(),
             },
         );
-        (Var::Local(slot), captured)
+        (slot, captured)
     }
 
-    fn declare_local(&mut self, name: Rc<str>) -> (u32, Captured) {
-        match self.declare(name) {
-            (Var::Local(slot), captured) => (slot, captured),
-            // Loop and catch variables are declared inside a block, so never at the top level.
-            (_, captured) => (0, captured),
-        }
+    /// Declares a `let` or `fn` name: a global or a local.
+    fn declare_var(&mut self, name: Rc<str>) -> (Var, Captured) {
+        let global = self.at_top_level();
+        let (i, captured) = self.declare(name);
+        (
+            if global {
+                Var::Global(i)
+            } else {
+                Var::Local(i)
+            },
+            captured,
+        )
     }
 
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
@@ -690,7 +702,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let (var, captured) = self.declare(name.clone());
+            let (var, captured) = self.declare_var(name.clone());
             let kind = ExprKind::Func(self.function(name));
             return Stmt::LetFn {
                 var,
@@ -702,7 +714,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let (var, captured) = self.declare(name);
+        let (var, captured) = self.declare_var(name);
         Stmt::Let {
             var,
             captured,
@@ -753,7 +765,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.expr(1);
         let outside = self.open_block();
-        let (var, captured) = self.declare_local(name);
+        // (Inside a block, so never a global.)
+        let (var, captured) = self.declare(name);
         let body = self.loop_body();
         self.close_block(outside);
         Stmt::For(Box::new(For {
@@ -774,7 +787,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.advance();
         let name = self.name();
         let outside = self.open_block();
-        let (var, captured) = self.declare_local(name);
+        // (Inside a block, so never a global.)
+        let (var, captured) = self.declare(name);
         let handler = self.block();
         self.close_block(outside);
         Stmt::Try(Box::new(Try {
