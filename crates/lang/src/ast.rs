@@ -3,7 +3,6 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
 
 use crate::value::Value;
 
@@ -81,9 +80,10 @@ pub(crate) struct Call {
     pub keywords: Vec<(Rc<str>, Expr)>,
 }
 
-/// Whether a closure captured a local variable: known only once the function around it is parsed, so the
-/// `let` shares this flag with the parser.
-pub(crate) type Captured = Rc<Cell<bool>>;
+/// Whether a closure captured a local variable (then each declaration makes a fresh cell for it): known only
+/// at the end of the block that declares it, where the parser sets it (a flag shared with the parser, in a cell
+/// of its own, cost an allocation per declaration and code to make, share and drop it).
+pub(crate) type Captured = bool;
 
 #[repr(u8)]
 pub(crate) enum Stmt {
@@ -117,18 +117,18 @@ pub(crate) enum Stmt {
 
 /// `for var in iterable { body }`.
 pub(crate) struct For {
-    pub var: u32,
-    pub captured: Captured,
     pub iterable: Expr,
     pub body: Vec<Stmt>,
+    pub var: u32,
+    pub captured: Captured,
 }
 
 /// `try { body } catch var { handler }`.
 pub(crate) struct Try {
     pub body: Vec<Stmt>,
+    pub handler: Vec<Stmt>,
     pub var: u32,
     pub captured: Captured,
-    pub handler: Vec<Stmt>,
 }
 
 /// How a new closure gets a captured variable: from a slot of the frame that makes it, or from the captures of

@@ -400,7 +400,7 @@ impl Machine<'_> {
                 value,
             } => {
                 // A function that calls itself must find its own name bound while it is being made.
-                let early = matches!(stmt, Stmt::LetFn { .. }) && captured.get();
+                let early = matches!(stmt, Stmt::LetFn { .. }) && *captured;
                 if early {
                     self.declare(*var, true, Value::Nil);
                 }
@@ -408,7 +408,7 @@ impl Machine<'_> {
                 if early {
                     attempt!(self.write(*var, v, value.pos));
                 } else {
-                    self.declare(*var, captured.get(), v);
+                    self.declare(*var, *captured, v);
                 }
             }
             Stmt::Assign(target, value) => attempt!(self.assign(target, value)),
@@ -515,7 +515,7 @@ impl Machine<'_> {
                     i += 1;
                     // The step after the item is bound: when the budget is out, the frame drops the item with
                     // the rest (the error is fatal), and there is no drop of it here.
-                    self.declare(Var::Local(*var), captured.get(), item);
+                    self.declare(Var::Local(*var), *captured, item);
                     attempt!(self.step(iterable.pos));
                     match self.block(body) {
                         Flow::Break => break,
@@ -540,7 +540,7 @@ impl Machine<'_> {
                     if let Some(e) = self.error.get_mut().take_if(|e| !e.fatal) {
                         self.stack.truncate(stack);
                         let message = Value::string(e.message);
-                        self.declare(Var::Local(*var), captured.get(), message);
+                        self.declare(Var::Local(*var), *captured, message);
                         return self.block(handler);
                     }
                 }

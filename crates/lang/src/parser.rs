@@ -5,9 +5,8 @@ use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
 
-use crate::ast::{Call, Capture, Captured, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
+use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
 use crate::lexer::{Kind, Lexer, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
@@ -194,7 +193,8 @@ struct Local {
     /// The function that declares it (its index in `scopes`).
     function: u32,
     slot: u32,
-    captured: Captured,
+    /// Whether a closure captured it (the declaration is told at the end of its block).
+    captured: bool,
 }
 
 /// The state of one function being parsed (the file's top level is the outermost).
@@ -505,22 +505,26 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.slots = slots;
     }
 
+    /// Whether a closure captured the `i`th local in sight (known at the end of the block that declares it).
+    #[inline(never)]
+    fn captured(&self, i: usize) -> bool {
+        self.locals.get(i).is_some_and(|l| l.captured)
+    }
+
     /// Whether a name declared now is a global: at the file's top level, outside all blocks.
     fn at_top_level(&self) -> bool {
         self.scopes.len() == 1 && self.blocks == 0
     }
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot. Gives its
-    /// number (of the global or the slot: `at_top_level` says which), not a `Var`: a pair of scalars comes back
-    /// in registers, the `Var` with the cell came back through memory.
-    fn declare(&mut self, name: Rc<str>) -> (u32, Captured) {
-        let captured: Captured = Rc::new(Cell::new(false));
+    /// number (of the global or the slot: `at_top_level` says which).
+    fn declare(&mut self, name: Rc<str>) -> u32 {
         if self.at_top_level() {
             let global = self.global(&name);
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
-            return (global, captured);
+            return global;
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.locals.len() - self.scope().locals >= MAX_LOCALS {
@@ -536,24 +540,21 @@ impl<'a, K: Keep> Parser<'a, K> {
                 name,
                 function,
                 slot,
-                captured: captured.clone(),
+                captured: false,
             },
         );
-        (slot, captured)
+        slot
     }
 
     /// Declares a `let` or `fn` name: a global or a local.
-    fn declare_var(&mut self, name: Rc<str>) -> (Var, Captured) {
+    fn declare_var(&mut self, name: Rc<str>) -> Var {
         let global = self.at_top_level();
-        let (i, captured) = self.declare(name);
-        (
-            if global {
-                Var::Global(i)
-            } else {
-                Var::Local(i)
-            },
-            captured,
-        )
+        let i = self.declare(name);
+        if global {
+            Var::Global(i)
+        } else {
+            Var::Local(i)
+        }
     }
 
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
@@ -569,13 +570,13 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        if let Some(local) = self.locals.iter().rev().find(|l| &*l.name == name) {
+        if let Some(local) = self.locals.iter_mut().rev().find(|l| &*l.name == name) {
             let top = self.scopes.len() - 1;
             if local.function as usize == top {
                 return Var::Local(local.slot);
             }
             // A local of an enclosing function: each function in between captures it, from the one around it.
-            local.captured.set(true);
+            local.captured = true;
             let mut capture = Capture::Local(local.slot);
             let mut index = 0;
             for scope in &mut self.scopes[local.function as usize + 1..] {
@@ -602,6 +603,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     // program := stmt*   (and the statements of a block, which also end at its `}`)
     fn statements(&mut self, in_block: bool) -> Vec<Stmt> {
+        let first = self.locals.len();
         let mut body = Vec::new();
         loop {
             while matches!(self.tok.kind, Kind::Newline | Kind::Semicolon) {
@@ -610,6 +612,15 @@ impl<'a, K: Keep> Parser<'a, K> {
             if matches!(self.tok.kind, Kind::Eof | Kind::Error)
                 || (in_block && self.tok.kind == Kind::RBrace)
             {
+                // Now that the block ends, whether a closure captured each of its locals is known: they are
+                // declared by its `let` and `fn` statements, in order (the file's top level declares none).
+                let mut local = first;
+                for stmt in &mut body {
+                    if let Stmt::Let { captured, .. } | Stmt::LetFn { captured, .. } = stmt {
+                        *captured = self.captured(local);
+                        local += 1;
+                    }
+                }
                 return body;
             }
             push(&mut body, self.statement());
@@ -702,11 +713,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let (var, captured) = self.declare_var(name.clone());
+            let var = self.declare_var(name.clone());
             let kind = ExprKind::Func(self.function(name));
             return Stmt::LetFn {
                 var,
-                captured,
+                captured: false,
                 value: Expr { pos, kind },
             };
         }
@@ -714,10 +725,10 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let (var, captured) = self.declare_var(name);
+        let var = self.declare_var(name);
         Stmt::Let {
             var,
-            captured,
+            captured: false,
             value,
         }
     }
@@ -766,15 +777,18 @@ impl<'a, K: Keep> Parser<'a, K> {
         let iterable = self.expr(1);
         let outside = self.open_block();
         // (Inside a block, so never a global.)
-        let (var, captured) = self.declare(name);
-        let body = self.loop_body();
-        self.close_block(outside);
-        Stmt::For(Box::new(For {
-            var,
-            captured,
+        let var = self.declare(name);
+        // Boxed as soon as its parts are made, and told whether its variable was captured in place (made
+        // after the flag, the parts were moved once more).
+        let mut f = Box::new(For {
             iterable,
-            body,
-        }))
+            body: self.loop_body(),
+            var,
+            captured: false,
+        });
+        f.captured = self.captured(outside.0);
+        self.close_block(outside);
+        Stmt::For(f)
     }
 
     // try := 'try' block 'catch' NAME block
@@ -788,15 +802,16 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name();
         let outside = self.open_block();
         // (Inside a block, so never a global.)
-        let (var, captured) = self.declare(name);
-        let handler = self.block();
-        self.close_block(outside);
-        Stmt::Try(Box::new(Try {
+        let var = self.declare(name);
+        let mut t = Box::new(Try {
             body,
+            handler: self.block(),
             var,
-            captured,
-            handler,
-        }))
+            captured: false,
+        });
+        t.captured = self.captured(outside.0);
+        self.close_block(outside);
+        Stmt::Try(t)
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
@@ -853,7 +868,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let params_captured = self.locals[scope.locals..]
             .iter()
             .enumerate()
-            .fold(0, |bits, (i, l)| bits | (u64::from(l.captured.get()) << i));
+            .fold(0, |bits, (i, l)| bits | (u64::from(l.captured) << i));
         self.locals.truncate(scope.locals);
         Rc::new(FnDef {
             name,
