@@ -954,14 +954,14 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.enter();
             let pos = self.pos();
             self.advance();
-            let operand = self.unary();
+            let mut operand = self.unary();
             self.depth -= 1;
-            // Fold a negative literal, so that deep evaluation is not needed for it.
-            if let ExprKind::Const(Value::Int(n)) = operand.kind {
-                return Expr {
-                    pos,
-                    kind: ExprKind::Const(Value::Int(-n)),
-                };
+            // Fold a negative literal, so that deep evaluation is not needed for it (in place: the node made
+            // anew, the old one was dropped).
+            if let ExprKind::Const(Value::Int(n)) = &mut operand.kind {
+                *n = -*n;
+                operand.pos = pos;
+                return operand;
             }
             return Expr {
                 pos,
