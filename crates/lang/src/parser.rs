@@ -188,8 +188,23 @@ impl Keep for Record {
     }
 }
 
+/// Where a name is written in the source: a local keeps its name so (a copy of the text was made and dropped
+/// for each one, and made the list of locals one that needs dropping).
+#[derive(Clone, Copy)]
+#[repr(align(8))] // One register (see `Pos`).
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn text(self, src: &str) -> &str {
+        part(src, self.start as usize, self.end as usize)
+    }
+}
+
 struct Local {
-    name: Rc<str>,
+    name: Span,
     /// The function that declares it (its index in `scopes`).
     function: u32,
     slot: u32,
@@ -458,9 +473,18 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn name(&mut self) -> Rc<str> {
-        let name = self.text();
+        let name = self.name_span();
+        Rc::from(name.text(self.src))
+    }
+
+    /// A name, as where it is written (what a declaration keeps).
+    fn name_span(&mut self) -> Span {
+        let name = Span {
+            start: self.tok.start,
+            end: self.tok.end,
+        };
         self.expect(Kind::Name, Syntax::ExpectedName);
-        Rc::from(name)
+        name
     }
 
     /// The kind of the next token after the current one, or of the next but newlines (`past_newlines`),
@@ -518,9 +542,9 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot. Gives its
     /// number (of the global or the slot: `at_top_level` says which).
-    fn declare(&mut self, name: Rc<str>) -> u32 {
+    fn declare(&mut self, name: Span) -> u32 {
         if self.at_top_level() {
-            let global = self.global(&name);
+            let global = self.global(name.text(self.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
@@ -547,7 +571,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     /// Declares a `let` or `fn` name: a global or a local.
-    fn declare_var(&mut self, name: Rc<str>) -> Var {
+    fn declare_var(&mut self, name: Span) -> Var {
         let global = self.at_top_level();
         let i = self.declare(name);
         if global {
@@ -570,7 +594,13 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        if let Some(local) = self.locals.iter_mut().rev().find(|l| &*l.name == name) {
+        let src = self.src;
+        if let Some(local) = self
+            .locals
+            .iter_mut()
+            .rev()
+            .find(|l| l.name.text(src) == name)
+        {
             let top = self.scopes.len() - 1;
             if local.function as usize == top {
                 return Var::Local(local.slot);
@@ -710,11 +740,11 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn let_statement(&mut self, early: bool) -> Stmt {
         self.advance();
         let pos = self.pos();
-        let name = self.name();
+        let name = self.name_span();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let var = self.declare_var(name.clone());
-            let kind = ExprKind::Func(self.function(name));
+            let var = self.declare_var(name);
+            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.src))));
             return Stmt::LetFn {
                 var,
                 captured: false,
@@ -772,7 +802,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     // for := 'for' NAME 'in' expr block
     fn for_statement(&mut self) -> Stmt {
         self.advance();
-        let name = self.name();
+        let name = self.name_span();
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.expr(1);
         let outside = self.open_block();
@@ -799,7 +829,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();
-        let name = self.name();
+        let name = self.name_span();
         let outside = self.open_block();
         // (Inside a block, so never a global.)
         let var = self.declare(name);
@@ -832,7 +862,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         let mut params: Vec<Rc<str>> = Vec::new();
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
-            let param = self.name();
+            let span = self.name_span();
+            let param: Rc<str> = Rc::from(span.text(self.src));
             // (The first that applies: one place that blames the parameter.)
             let wrong = if params.len() >= 64 {
                 Some(Syntax::TooManyParameters)
@@ -845,8 +876,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                 self.tok = tok;
                 self.fail(message);
             }
-            params.push(param.clone());
-            self.declare(param);
+            params.push(param);
+            self.declare(span);
             if self.tok.kind != Kind::Comma {
                 break;
             }
