@@ -110,7 +110,8 @@ pub(crate) enum Stmt {
     // The rare statements are boxed, so that they do not make every statement as big as they are.
     For(Box<For>),
     Try(Box<Try>),
-    Return(Option<Expr>),
+    /// `return` alone returns a constant nil.
+    Return(Expr),
     Break,
     Continue,
 }

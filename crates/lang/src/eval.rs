@@ -417,8 +417,7 @@ impl Machine<'_> {
                     if attempt!(self.test(cond)) {
                         // `if ... { return x }` returns without a call of `block` on the host (the payload
                         // calls it, for size).
-                        if let ([Stmt::Return(Some(e))], true) = (&body[..], cfg!(feature = "std"))
-                        {
+                        if let ([Stmt::Return(e)], true) = (&body[..], cfg!(feature = "std")) {
                             let v = attempt!(self.operand(e));
                             store(&mut self.ret, v);
                             return Flow::Return;
@@ -442,11 +441,8 @@ impl Machine<'_> {
                 }
             }
             Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
-            Stmt::Return(value) => {
-                let v = match value {
-                    Some(e) => attempt!(self.operand(e)),
-                    None => Value::Nil,
-                };
+            Stmt::Return(e) => {
+                let v = attempt!(self.operand(e));
                 store(&mut self.ret, v);
                 return Flow::Return;
             }

@@ -642,19 +642,20 @@ impl<'a, K: Keep> Parser<'a, K> {
             if matches!(self.tok.kind, Kind::Eof | Kind::Error)
                 || (in_block && self.tok.kind == Kind::RBrace)
             {
-                // Now that the block ends, whether a closure captured each of its locals is known: they are
-                // declared by its `let` and `fn` statements, in order (the file's top level declares none).
-                let mut local = first;
-                for stmt in &mut body {
-                    if let Stmt::Let { captured, .. } | Stmt::LetFn { captured, .. } = stmt {
-                        *captured = self.captured(local);
-                        local += 1;
-                    }
-                }
-                return body;
+                break;
             }
             push(&mut body, self.statement());
         }
+        // Now that the block ends, whether a closure captured each of its locals is known: they are declared
+        // by its `let` and `fn` statements, in order (the file's top level declares none).
+        let mut local = first;
+        for stmt in &mut body {
+            if let Stmt::Let { captured, .. } | Stmt::LetFn { captured, .. } = stmt {
+                *captured = self.captured(local);
+                local += 1;
+            }
+        }
+        body
     }
 
     // block := '{' stmt* '}'
@@ -700,10 +701,11 @@ impl<'a, K: Keep> Parser<'a, K> {
             Kind::Return => {
                 self.advance();
                 match self.tok.kind {
+                    // A bare `return` returns a constant nil (an optional value cost a test in the evaluator).
                     Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => {
-                        Stmt::Return(None)
+                        Stmt::Return(self.stand_in())
                     }
-                    _ => Stmt::Return(Some(self.expr(1))),
+                    _ => Stmt::Return(self.expr(1)),
                 }
             }
             Kind::Break | Kind::Continue => {
@@ -912,7 +914,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         })
     }
 
-    /// What a rule that failed gives back (never evaluated: the parse has failed).
+    /// A constant nil: the value of a bare `return`, and what a rule that failed gives back (never evaluated
+    /// then: the parse has failed).
     fn stand_in(&self) -> Expr {
         Expr {
             pos: Pos::default(),
@@ -1147,7 +1150,8 @@ impl<'a, K: Keep> Parser<'a, K> {
     // map := '{' ((NAME | STRING) ':' expr (',' (NAME | STRING) ':' expr)* ','?)? '}'
     fn map(&mut self, pos: Pos) -> Expr {
         let outer = self.open_bracket();
-        let mut entries: Vec<(Rc<str>, Expr)> = Vec::new();
+        // Boxed first and filled in place (not moved).
+        let mut entries: Box<Vec<(Rc<str>, Expr)>> = Box::default();
         while self.tok.kind != Kind::RBrace {
             let key: Rc<str> = match self.tok.kind {
                 Kind::Name => Rc::from(self.text()),
@@ -1173,7 +1177,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
         Expr {
             pos,
-            kind: ExprKind::Map(Box::new(entries)),
+            kind: ExprKind::Map(entries),
         }
     }
 
