@@ -104,7 +104,9 @@ pub(crate) enum Stmt {
     },
     /// The target (a place) is boxed: two nodes inline would make every statement that big.
     Assign(Box<Expr>, Expr),
-    If(Vec<(Expr, Vec<Stmt>)>, Vec<Stmt>),
+    /// The arms in order; an `else` is the last, with a constant true for its condition (a list of its own
+    /// cost a test and a drop in the evaluator).
+    If(Vec<(Expr, Vec<Stmt>)>),
     /// The condition is boxed, for the same reason.
     While(Box<Expr>, Vec<Stmt>),
     // The rare statements are boxed, so that they do not make every statement as big as they are.

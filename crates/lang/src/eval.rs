@@ -412,7 +412,7 @@ impl Machine<'_> {
                 }
             }
             Stmt::Assign(target, value) => attempt!(self.assign(target, value)),
-            Stmt::If(arms, otherwise) => {
+            Stmt::If(arms) => {
                 for (cond, body) in arms {
                     if attempt!(self.test(cond)) {
                         // `if ... { return x }` returns without a call of `block` on the host (the payload
@@ -425,10 +425,6 @@ impl Machine<'_> {
                         return self.block(body);
                     }
                 }
-                if otherwise.is_empty() {
-                    return Flow::Normal;
-                }
-                return self.block(otherwise);
             }
             Stmt::While(cond, body) => {
                 while attempt!(self.test(cond)) {

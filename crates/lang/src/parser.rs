@@ -786,19 +786,24 @@ impl<'a, K: Keep> Parser<'a, K> {
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
     fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
-        let otherwise = loop {
+        loop {
             self.advance(); // 'if'
             let cond = self.expr(1);
             push(&mut arms, (cond, self.block()));
             if !self.skip_newlines_before(Kind::Else) {
-                break Vec::new();
+                break;
             }
             self.advance(); // 'else'
             if self.tok.kind != Kind::If {
-                break self.block();
+                let always = Expr {
+                    pos: Pos::default(),
+                    kind: ExprKind::Const(Value::True),
+                };
+                push(&mut arms, (always, self.block()));
+                break;
             }
-        };
-        Stmt::If(arms, otherwise)
+        }
+        Stmt::If(arms)
     }
 
     // for := 'for' NAME 'in' expr block
