@@ -540,15 +540,14 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.scopes.len() == 1 && self.blocks == 0
     }
 
-    /// Declares a name in the current block: a global at the file's top level, else a new frame slot. Gives its
-    /// number (of the global or the slot: `at_top_level` says which).
-    fn declare(&mut self, name: Span) -> u32 {
+    /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
+    fn declare(&mut self, name: Span) -> Var {
         if self.at_top_level() {
             let global = self.global(name.text(self.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
-            return global;
+            return Var::Global(global);
         }
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
         if self.locals.len() - self.scope().locals >= MAX_LOCALS {
@@ -567,18 +566,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 captured: false,
             },
         );
-        slot
-    }
-
-    /// Declares a `let` or `fn` name: a global or a local.
-    fn declare_var(&mut self, name: Span) -> Var {
-        let global = self.at_top_level();
-        let i = self.declare(name);
-        if global {
-            Var::Global(i)
-        } else {
-            Var::Local(i)
-        }
+        Var::Local(slot)
     }
 
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
@@ -745,7 +733,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let var = self.declare_var(name);
+            let var = self.declare(name);
             let kind = ExprKind::Func(self.function(Rc::from(name.text(self.src))));
             return Stmt::LetFn {
                 var,
@@ -757,7 +745,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let var = self.declare_var(name);
+        let var = self.declare(name);
         Stmt::Let {
             var,
             captured: false,
@@ -813,8 +801,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.expr(1);
         let outside = self.open_block();
-        // (Inside a block, so never a global.)
-        let var = self.declare(name);
+        // (Inside a block, so a local.)
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
         // Boxed as soon as its parts are made, and told whether its variable was captured in place (made
         // after the flag, the parts were moved once more).
         let mut f = Box::new(For {
@@ -838,8 +826,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.advance();
         let name = self.name_span();
         let outside = self.open_block();
-        // (Inside a block, so never a global.)
-        let var = self.declare(name);
+        // (Inside a block, so a local.)
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
         let mut t = Box::new(Try {
             body,
             handler: self.block(),
