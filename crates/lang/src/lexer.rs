@@ -129,12 +129,29 @@ const PUNCTUATION_KINDS: [(Kind, Kind); 19] = [
     (Kind::Eof, Kind::Ne),
 ];
 
+/// Where a token is in the source text, from `start` to `end` (also what the parser keeps of a name).
+#[derive(Clone, Copy, Debug)]
+#[repr(align(8))] // One register (see `Pos`).
+pub(crate) struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    /// Its text in `src` (none if it is not a part of it): one out-of-line place for the tokens' text, the
+    /// names and the parser's messages.
+    #[inline(never)]
+    pub fn text(self, src: &str) -> &str {
+        src.get(self.start as usize..self.end as usize)
+            .unwrap_or("")
+    }
+}
+
 /// A token: its kind, its span and where it is (its line and column as one word, as the lexer keeps them: the
 /// parser takes a node's position from it in one move).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Token {
-    pub start: u32,
-    pub end: u32,
+    pub span: Span,
     pub at: Pos,
     pub kind: Kind,
 }
@@ -190,8 +207,10 @@ impl<'a> Lexer<'a> {
         self.col_at = start;
         *token = Token {
             kind: Kind::Eof,
-            start: start as u32,
-            end: start as u32,
+            span: Span {
+                start: start as u32,
+                end: start as u32,
+            },
             at: self.at,
         };
         if start >= self.src.len() {
@@ -237,7 +256,7 @@ impl<'a> Lexer<'a> {
             }
             _ => self.unexpected(),
         };
-        token.end = self.pos as u32;
+        token.span.end = self.pos as u32;
     }
 
     #[inline(never)]
@@ -279,8 +298,7 @@ mod tests {
     /// The kind of the first token of `word`.
     fn first_kind(word: &str) -> Kind {
         let mut token = Token {
-            start: 0,
-            end: 0,
+            span: Span { start: 0, end: 0 },
             at: Pos::default(),
             kind: Kind::Error,
         };

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
-use crate::lexer::{Kind, Lexer, Token};
+use crate::lexer::{Kind, Lexer, Span, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
 
@@ -140,15 +140,12 @@ impl Syntax {
             at += 1 + MESSAGES.as_bytes()[at] as usize;
         }
         let len = MESSAGES.as_bytes()[at] as usize;
-        part(MESSAGES, at + 1, at + 1 + len)
+        Span {
+            start: at as u32 + 1,
+            end: (at + 1 + len) as u32,
+        }
+        .text(MESSAGES)
     }
-}
-
-/// The part of `text` from `start` to `end` (none if that is not a part of it): one out-of-line place for the
-/// tokens' text and the messages.
-#[inline(never)]
-fn part(text: &str, start: usize, end: usize) -> &str {
-    text.get(start..end).unwrap_or("")
 }
 
 /// A call of a global by name, kept for the static check of built-ins' argument counts.
@@ -188,22 +185,9 @@ impl Keep for Record {
     }
 }
 
-/// Where a name is written in the source: a local keeps its name so (a copy of the text was made and dropped
-/// for each one, and made the list of locals one that needs dropping).
-#[derive(Clone, Copy)]
-#[repr(align(8))] // One register (see `Pos`).
-struct Span {
-    start: u32,
-    end: u32,
-}
-
-impl Span {
-    fn text(self, src: &str) -> &str {
-        part(src, self.start as usize, self.end as usize)
-    }
-}
-
 struct Local {
+    /// Where its name is written (a copy of the text was made and dropped for each local, and made the list of
+    /// locals one that needs dropping).
     name: Span,
     /// The function that declares it (its index in `scopes`).
     function: u32,
@@ -263,8 +247,7 @@ pub(crate) fn parse<'a, K: Keep>(
 ) -> R<(Rc<FnDef>, K)> {
     let eof = Token {
         kind: Kind::Eof,
-        start: 0,
-        end: 0,
+        span: Span { start: 0, end: 0 },
         at: Pos { line: 1, col: 1 },
     };
     let mut p = Parser::<K> {
@@ -386,7 +369,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     }
                     end += 1;
                 }
-                text.push_str(part(token, 0, end));
+                text.push_str(Span { start: 0, end }.text(token));
                 text.push('\'');
             }
             // Made by the evaluator's builder of errors (one place that boxes them) at the token, then made a syntax
@@ -412,7 +395,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// The current token's text.
     fn text(&self) -> &'a str {
-        part(self.src, self.tok.start as usize, self.tok.end as usize)
+        self.tok.span.text(self.src)
     }
 
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
@@ -479,10 +462,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// A name, as where it is written (what a declaration keeps).
     fn name_span(&mut self) -> Span {
-        let name = Span {
-            start: self.tok.start,
-            end: self.tok.end,
-        };
+        let name = self.tok.span;
         self.expect(Kind::Name, Syntax::ExpectedName);
         name
     }
