@@ -189,8 +189,6 @@ struct Local {
     /// Where its name is written (a copy of the text was made and dropped for each local, and made the list of
     /// locals one that needs dropping).
     name: Span,
-    /// The function that declares it (its index in `scopes`).
-    function: u32,
     slot: u32,
     /// Whether a closure captured it (the declaration is told at the end of its block).
     captured: bool,
@@ -323,9 +321,10 @@ fn boxed(e: Expr) -> Box<Expr> {
 }
 
 /// One out-of-line place that pushes onto a list, for the lists the parser fills at several places
-/// (statements, `if` arms, expressions, locals): inlined, each place had its own copy of the push and of its
-/// growth path. The copies of equal-sized items are identical and the linker keeps one (so the copies for
-/// expressions and locals are also `Vec::push` of the alloc crate's own). The host's tool inlines it, for speed.
+/// (statements, `if` arms, expressions): inlined, each place had its own copy of the push and of its growth
+/// path. The copies of equal-sized items are identical and the linker keeps one (so the copy for expressions
+/// is also `Vec::push` of the alloc crate's own). The host's tool inlines it, for speed. (The locals are pushed
+/// at one place, `declare`, where the push is inlined: no other list has items of their size to share a copy.)
 #[cfg_attr(feature = "std", inline(always))]
 #[cfg_attr(not(feature = "std"), inline(never))]
 fn push<T>(list: &mut Vec<T>, item: T) {
@@ -533,19 +532,14 @@ impl<'a, K: Keep> Parser<'a, K> {
         if self.locals.len() - self.scope().locals >= MAX_LOCALS {
             self.fail(Syntax::TooManyLocals);
         }
-        let function = self.scopes.len() as u32 - 1;
         let slot = self.slots;
         self.slots += 1;
         self.max_slots = self.max_slots.max(self.slots);
-        push(
-            &mut self.locals,
-            Local {
-                name,
-                function,
-                slot,
-                captured: false,
-            },
-        );
+        self.locals.push(Local {
+            name,
+            slot,
+            captured: false,
+        });
         Var::Local(slot)
     }
 
@@ -563,32 +557,28 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
         let src = self.src;
-        if let Some(local) = self
-            .locals
-            .iter_mut()
-            .rev()
-            .find(|l| l.name.text(src) == name)
-        {
-            let top = self.scopes.len() - 1;
-            if local.function as usize == top {
-                return Var::Local(local.slot);
-            }
-            // A local of an enclosing function: each function in between captures it, from the one around it.
-            local.captured = true;
+        if let Some(i) = self.locals.iter().rposition(|l| l.name.text(src) == name) {
+            let local = &mut self.locals[i];
+            let mut var = Var::Local(local.slot);
             let mut capture = Capture::Local(local.slot);
-            let mut index = 0;
-            for scope in &mut self.scopes[local.function as usize + 1..] {
-                index = match scope.captures.iter().position(|c| same(*c, capture)) {
-                    Some(i) => i,
-                    None => {
-                        // (Out of line, the push is one the linker already has: the handoff's `Vec<u64>`.)
-                        push(&mut scope.captures, capture);
-                        scope.captures.len() - 1
-                    }
-                } as u32;
-                capture = Capture::Upvalue(index);
+            // The functions opened since it was declared (those whose locals start after it) are inside the one
+            // that declares it: each captures it, from the one around it.
+            for scope in &mut self.scopes {
+                if scope.locals > i {
+                    local.captured = true;
+                    let index = match scope.captures.iter().position(|c| same(*c, capture)) {
+                        Some(i) => i,
+                        None => {
+                            // (Out of line, the push is one the linker already has: the handoff's `Vec<u64>`.)
+                            push(&mut scope.captures, capture);
+                            scope.captures.len() - 1
+                        }
+                    } as u32;
+                    capture = Capture::Upvalue(index);
+                    var = Var::Upvalue(index);
+                }
             }
-            return Var::Upvalue(index);
+            return var;
         }
         let global = self.global(name);
         if let Some(record) = self.kept.record() {
