@@ -88,19 +88,20 @@ pub(crate) type Captured = bool;
 #[repr(u8)]
 pub(crate) enum Stmt {
     Expr(Expr),
-    /// `let`: the name is bound after the value is made (`let x = x + 1` reads the x from before).
+    /// `let`: the name is bound after the value is made (`let x = x + 1` reads the x from before). (The value
+    /// lies where an assignment's does, so that the drop glue shares the path that drops it.)
     Let {
         var: Var,
-        captured: Captured,
         value: Expr,
+        captured: Captured,
     },
     /// `fn NAME`: the name is bound before the function is made, so that it can call itself. A variant of its
     /// own rather than a flag in `Let`: a byte between the tag and the fields made every move of a statement
     /// a run of unaligned copies.
     LetFn {
         var: Var,
-        captured: Captured,
         value: Expr,
+        captured: Captured,
     },
     /// The target (a place) is boxed: two nodes inline would make every statement that big.
     Assign(Box<Expr>, Expr),
