@@ -108,7 +108,7 @@ pub(crate) enum Stmt {
     /// The arms in order; an `else` is the last, with a constant true for its condition (a list of its own
     /// cost a test and a drop in the evaluator).
     If(Vec<(Expr, Vec<Stmt>)>),
-    /// The condition is boxed, for the same reason.
+    /// The condition is boxed, for the same reason as an assignment's target.
     While(Box<Expr>, Vec<Stmt>),
     // The rare statements are boxed, so that they do not make every statement as big as they are.
     For(Box<For>),

@@ -650,9 +650,9 @@ impl<'a, K: Keep> Parser<'a, K> {
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
-                let cond = self.expr(1);
+                let cond = self.boxed_expr(1);
                 let body = self.loop_body();
-                return Stmt::While(boxed(cond), body);
+                return Stmt::While(cond, body);
             }
             Kind::For => return self.for_statement(),
             Kind::Try => return self.try_statement(),
@@ -995,9 +995,9 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 Kind::LBracket => {
                     let outer = self.open_bracket();
-                    let index = self.expr(1);
+                    let index = self.boxed_expr(1);
                     self.close(Kind::RBracket, Syntax::ExpectedRBracket, outer);
-                    ExprKind::Index(boxed(e), boxed(index))
+                    ExprKind::Index(boxed(e), index)
                 }
                 Kind::Dot => {
                     self.advance();
