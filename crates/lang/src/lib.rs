@@ -118,7 +118,6 @@ pub struct Interpreter {
     config: Config,
     names: Globals,
     values: Vec<Option<Value>>,
-    stack: Vec<Value>,
 }
 
 impl Interpreter {
@@ -133,7 +132,6 @@ impl Interpreter {
             config,
             names,
             values,
-            stack: Vec::new(),
         };
         interpreter.set_cmdline("");
         interpreter
@@ -222,7 +220,8 @@ impl Interpreter {
         let mut machine = Machine {
             globals: core::mem::take(&mut self.values),
             global_names: &self.names.names,
-            stack: core::mem::take(&mut self.stack),
+            // A stack of its own for each run (one kept from run to run cost more code than the allocation).
+            stack: Vec::new(),
             base: 0,
             closure: None,
             depth: 0,
@@ -235,23 +234,19 @@ impl Interpreter {
             platform,
             error: Cell::new(None),
         };
-        // Empty: every run leaves it so.
         machine.stack.resize(main.slots as usize, Value::Nil);
         let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
         let Machine {
             globals,
-            stack,
             ret,
             error,
             ..
         } = machine;
-        // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
-        // to drop).
-        debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
+        // The globals go back in place of the empty vector taken for them (which owns no memory: nothing to
+        // drop).
+        debug_assert!(self.values.capacity() == 0);
         core::mem::forget(core::mem::replace(&mut self.values, globals));
-        core::mem::forget(core::mem::replace(&mut self.stack, stack));
-        self.stack.clear();
         // The last statement indexed (as `last()`, its address was checked against null too).
         let body = &main.body;
         let n = body.len();
