@@ -1175,7 +1175,8 @@ impl Machine<'_> {
     /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
     /// one slot per parameter), or says what is wrong.
     #[cold]
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let n = def.params.len();
         let name = |i: usize| -> &str { &def.params[i] };
@@ -1188,7 +1189,8 @@ impl Machine<'_> {
 
     /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
     #[cold]
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn limit(&mut self, base: usize, used: usize) -> R<()> {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
