@@ -385,9 +385,13 @@ impl Machine<'_> {
 
     fn exec(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::Expr(e) => {
-                let v = attempt!(self.eval(e));
+            // An expression's value is kept as the line's value (the shell prints it); a return's is the result.
+            Stmt::Expr(e) | Stmt::Return(Some(e)) => {
+                let v = attempt!(self.operand(e));
                 store(&mut self.ret, v);
+                if let Stmt::Return(_) = stmt {
+                    return Flow::Return;
+                }
             }
             Stmt::Let {
                 var,
@@ -442,12 +446,8 @@ impl Machine<'_> {
                 }
             }
             Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
-            Stmt::Return(value) => {
-                let v = match value {
-                    Some(e) => attempt!(self.operand(e)),
-                    None => Value::Nil,
-                };
-                store(&mut self.ret, v);
+            Stmt::Return(None) => {
+                store(&mut self.ret, Value::Nil);
                 return Flow::Return;
             }
             Stmt::Break => return Flow::Break,
