@@ -456,8 +456,11 @@ impl Machine<'_> {
         Flow::Normal
     }
 
-    /// `for` and `try`, out of line so that `exec`'s frame stays small.
-    #[inline(never)]
+    /// `for` and `try`: on the host out of line, so that `exec`'s frame stays small; the payload has them in
+    /// `block`, its one caller, for size (its frame then takes 64 bytes more, per nested block, well within the
+    /// stack the payload lets calls use).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
             Stmt::For(f) => {
@@ -622,8 +625,10 @@ impl Machine<'_> {
     /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
     /// a loop takes linear time. The parts are evaluated first, in order, each checked as `+` would; they cannot
     /// change the local (only a closure could, and then it would be a cell). Returns false when this does not
-    /// apply (the normal way then evaluates everything).
-    #[inline(never)]
+    /// apply (the normal way then evaluates everything). Inline in `assign`, its one caller, in the payload (for
+    /// size), out of line on the host (a smaller frame for `assign`).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let index = self.base + slot as usize;
         // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
@@ -682,7 +687,9 @@ impl Machine<'_> {
         Ok(true)
     }
 
-    #[inline(never)]
+    /// Stores `v` under `key` in a list or map: inline in `assign`, its one caller, in the payload (as `append`).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
         let (message, what) = match (container, &key) {
             (Value::List(l), Value::Int(i)) => {
@@ -1173,7 +1180,8 @@ impl Machine<'_> {
     }
 
     /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
-    /// one slot per parameter), or says what is wrong.
+    /// one slot per parameter), or says what is wrong. Inline in `call_closure`, its one caller, in the payload
+    /// (for size); the host keeps its hot path free of it.
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
@@ -1187,7 +1195,8 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
+    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted). Inline
+    /// in `call_closure` in the payload, as `bind_closure`.
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
