@@ -364,10 +364,11 @@ impl Machine<'_> {
                     store(s, value);
                 }
             }
+            // (Every global the script names has its place: the run made them all after the parse.)
             Var::Global(g) => {
-                let g = g as usize;
-                grow(&mut self.globals, g + 1);
-                self.globals[g] = Some(value);
+                if let Some(s) = self.globals.get_mut(g as usize) {
+                    *s = Some(value);
+                }
             }
             Var::Upvalue(_) => {}
         }
