@@ -1091,14 +1091,7 @@ impl Machine<'_> {
             return Err(self.at_str(message, pos));
         }
         Err(self.at(
-            &[
-                "cannot ",
-                VERBS[op as usize],
-                " ",
-                a.type_name(),
-                " and ",
-                b.type_name(),
-            ],
+            &[VERBS[op as usize], a.type_name(), " and ", b.type_name()],
             pos,
         ))
     }
@@ -1217,19 +1210,20 @@ impl Machine<'_> {
     }
 }
 
-/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything).
+/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything), with the words around it
+/// (fewer parts to pass).
 const VERBS: [&str; 11] = [
-    "add",
-    "subtract",
-    "multiply",
-    "divide",
-    "take the remainder of",
+    "cannot add ",
+    "cannot subtract ",
+    "cannot multiply ",
+    "cannot divide ",
+    "cannot take the remainder of ",
     "",
     "",
-    "compare",
-    "compare",
-    "compare",
-    "compare",
+    "cannot compare ",
+    "cannot compare ",
+    "cannot compare ",
+    "cannot compare ",
 ];
 
 /// The operations on ints, but for the errors (overflow, division by zero: `binary` says which). Inlined
