@@ -1312,10 +1312,11 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
     callee: &str,
 ) -> Result<u64, Box<ScriptError>> {
     let given = args.len() - keywords.len() - base;
-    // Every error is a word between two parts: one place makes the message.
+    // Every error is a word between two parts (the second ends in " to ", before the callee's name): one place
+    // makes the message.
     let (before, word, after) = 'check: {
         if given > n {
-            break 'check ("too many arguments", "", "");
+            break 'check ("too many arguments", "", " to ");
         }
         let mut values = args.split_off(base + given);
         args.resize(base + n, Value::Nil);
@@ -1334,10 +1335,10 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
             // (A parameter past the 64th is never marked as given.)
             let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
             if i == n {
-                break 'check ("unknown argument '", key, "'");
+                break 'check ("unknown argument '", key, "' to ");
             }
             if filled & bit != 0 {
-                break 'check ("argument '", key, "' given twice");
+                break 'check ("argument '", key, "' given twice to ");
             }
             filled |= bit;
             // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
@@ -1349,11 +1350,11 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
         }
         for i in given..required.min(64) {
             if filled & (1 << i) == 0 {
-                break 'check ("missing argument '", name(i), "'");
+                break 'check ("missing argument '", name(i), "' to ");
             }
         }
         return Ok(filled);
     };
     // Made into the error here: a box comes back in a register (the message would come back through memory).
-    Err(error(fault(&[before, word, after, " to ", callee])))
+    Err(error(fault(&[before, word, after, callee])))
 }
