@@ -102,8 +102,9 @@ pub(crate) struct Machine<'p> {
     pub error: Cell<Option<Box<ScriptError>>>,
     pub depth: u32,
     pub platform: &'p mut dyn Platform,
-    pub stack_top: usize,
-    pub stack_limit: usize,
+    /// The lowest address nested calls may take the native stack to: where `run` was, less its stack limit
+    /// (one field and one comparison per call, rather than the distance from the top and the limit).
+    pub stack_floor: usize,
     pub memory_limit: usize,
     pub global_names: &'p [Rc<str>],
 }
@@ -1136,10 +1137,9 @@ impl Machine<'_> {
             captured &= captured - 1;
         }
         self.stack.resize(base + def.slots as usize, Value::Nil);
-        let used = self.stack_top.saturating_sub(stack_address());
-        if self.depth >= MAX_CALL_DEPTH || used > self.stack_limit || self.steps >= self.step_limit
-        {
-            self.limit(base, used)?;
+        let deep = stack_address() < self.stack_floor;
+        if self.depth >= MAX_CALL_DEPTH || deep || self.steps >= self.step_limit {
+            self.limit(base, deep)?;
         }
         self.steps += 1;
         self.depth += 1;
@@ -1194,10 +1194,10 @@ impl Machine<'_> {
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn limit(&mut self, base: usize, used: usize) -> R<()> {
+    fn limit(&mut self, base: usize, deep: bool) -> R<()> {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
-        } else if used > self.stack_limit {
+        } else if deep {
             "too many nested calls for the stack"
         } else {
             // Past the step budget: `step` counts this step and fails.
