@@ -95,7 +95,8 @@ pub(crate) struct Machine<'p> {
     pub base: usize,
     pub closure: Option<Rc<Closure>>,
     pub ret: Value,
-    pub globals: Vec<Option<Value>>,
+    /// The interpreter's globals, lent: the run made a place for each before it began (a run adds none).
+    pub globals: &'p mut [Option<Value>],
     pub steps: u64,
     pub step_limit: u64,
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.

@@ -218,7 +218,7 @@ impl Interpreter {
         let (main, ()) = parse(file, source, &mut self.names)?;
         eval::grow(&mut self.values, self.names.names.len());
         let mut machine = Machine {
-            globals: core::mem::take(&mut self.values),
+            globals: &mut self.values,
             global_names: &self.names.names,
             // A stack of its own for each run (one kept from run to run cost more code than the allocation).
             stack: Vec::new(),
@@ -236,16 +236,7 @@ impl Interpreter {
         machine.stack.resize(main.slots as usize, Value::Nil);
         let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
-        let Machine {
-            globals,
-            ret,
-            error,
-            ..
-        } = machine;
-        // The globals go back in place of the empty vector taken for them (which owns no memory: nothing to
-        // drop).
-        debug_assert!(self.values.capacity() == 0);
-        core::mem::forget(core::mem::replace(&mut self.values, globals));
+        let Machine { ret, error, .. } = machine;
         // The last statement indexed (as `last()`, its address was checked against null too).
         let body = &main.body;
         let n = body.len();
