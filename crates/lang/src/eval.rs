@@ -1099,7 +1099,7 @@ impl Machine<'_> {
     }
 
     /// Calls a function with the arguments on the stack from `base`: the positional ones, then the values of
-    /// `keywords` (they are consumed).
+    /// `keywords` (they are consumed; after an error, they are left to whoever unwinds it).
     #[inline(always)]
     pub fn call(&mut self, f: Value, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
         match f {
@@ -1109,10 +1109,8 @@ impl Machine<'_> {
                 core::mem::forget(f);
                 self.builtin(b, base, keywords)
             }
-            other => {
-                self.stack.truncate(base);
-                Err(self.wrong("cannot call a ", &other, Pos::default()))
-            }
+            // The arguments stay on the stack, as with any error: whoever unwinds it (a `try`, the run) drops them.
+            other => Err(self.wrong("cannot call a ", &other, Pos::default())),
         }
     }
 
@@ -1140,7 +1138,7 @@ impl Machine<'_> {
         self.stack.resize(base + def.slots as usize, Value::Nil);
         let deep = stack_address() < self.stack_floor;
         if self.depth >= MAX_CALL_DEPTH || deep || self.steps >= self.step_limit {
-            self.limit(base, deep)?;
+            self.limit(deep)?;
         }
         self.steps += 1;
         self.depth += 1;
@@ -1184,7 +1182,6 @@ impl Machine<'_> {
         let n = def.params.len();
         let name = |i: usize| -> &str { &def.params[i] };
         if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
-            self.stack.truncate(base);
             return Err(self.raise(e));
         }
         Ok(())
@@ -1195,7 +1192,7 @@ impl Machine<'_> {
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn limit(&mut self, base: usize, deep: bool) -> R<()> {
+    fn limit(&mut self, deep: bool) -> R<()> {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
         } else if deep {
@@ -1206,7 +1203,6 @@ impl Machine<'_> {
             self.steps -= 1;
             return Ok(());
         };
-        self.stack.truncate(base);
         Err(self.at_str(m, Pos::default()))
     }
 }
