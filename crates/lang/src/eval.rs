@@ -287,8 +287,11 @@ impl Machine<'_> {
         self.raise(e)
     }
 
+    /// The error of a global read or written before it is defined: inline in `locate`, its one caller, in the
+    /// payload (for size).
     #[cold]
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn unknown(&self, global: u32, pos: Pos) -> Raised {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
         self.at(&["unknown name '", name, "'"], pos)
@@ -1087,15 +1090,12 @@ impl Machine<'_> {
                 let order = a.as_bytes().cmp(&b.as_bytes());
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
-            _ => "",
+            _ => {
+                let what = [VERBS[op as usize], a.type_name(), " and ", b.type_name()];
+                return Err(self.at(&what, pos));
+            }
         };
-        if !message.is_empty() {
-            return Err(self.at_str(message, pos));
-        }
-        Err(self.at(
-            &[VERBS[op as usize], a.type_name(), " and ", b.type_name()],
-            pos,
-        ))
+        Err(self.at_str(message, pos))
     }
 
     /// Calls a function with the arguments on the stack from `base`: the positional ones, then the values of
