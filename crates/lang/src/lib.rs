@@ -236,7 +236,14 @@ impl Interpreter {
         machine.stack.resize(main.slots as usize, Value::Nil);
         let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
-        let Machine { ret, error, .. } = machine;
+        let Machine {
+            ret,
+            error,
+            closure,
+            ..
+        } = machine;
+        // Every call gave back the closure it replaced: none is left (nothing to drop).
+        core::mem::forget(closure);
         // The last statement indexed (as `last()`, its address was checked against null too).
         let body = &main.body;
         let n = body.len();
