@@ -65,11 +65,11 @@ pub(crate) fn runtime_error(message: Fault, pos: Pos) -> Box<ScriptError> {
 const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
 
 /// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this is one
-/// byte.
+/// byte. `Normal` and `Continue` come first: a loop goes on after either, which one comparison then tells.
 pub(crate) enum Flow {
     Normal,
-    Break,
     Continue,
+    Break,
     Return,
     /// An error was raised: [`Machine::error`] holds it.
     Error,
