@@ -162,6 +162,16 @@ fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
 }
 
+/// Makes the value in `slot` the cell of a captured variable, unless it is one already (an argument never is).
+#[inline(never)]
+fn make_cell(slot: &mut Value) {
+    if !matches!(slot, Value::Cell(_)) {
+        let cell = Value::Cell(new_cell(core::mem::take(slot)));
+        // The slot holds the nil `take` left: nothing to drop.
+        core::mem::forget(core::mem::replace(slot, cell));
+    }
+}
+
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
 #[inline(always)]
 fn dup(v: &Value) -> Value {
@@ -989,12 +999,8 @@ impl Machine<'_> {
         let cell = match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
                 Some(v) => {
-                    if !matches!(v, Value::Cell(_)) {
-                        // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                        let cell = Value::Cell(new_cell(core::mem::take(v)));
-                        // `v` holds the nil `take` left: nothing to drop.
-                        core::mem::forget(core::mem::replace(v, cell));
-                    }
+                    // Not declared as captured (cannot happen for parsed code): made a cell now.
+                    make_cell(v);
                     match v {
                         Value::Cell(c) => Some(&*c),
                         _ => None,
@@ -1129,10 +1135,7 @@ impl Machine<'_> {
         }
         let mut captured = def.params_captured;
         while captured != 0 {
-            let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
-            let cell = Value::Cell(new_cell(core::mem::take(slot)));
-            // The slot holds the nil `take` left: nothing to drop.
-            core::mem::forget(core::mem::replace(slot, cell));
+            make_cell(&mut self.stack[base + captured.trailing_zeros() as usize]);
             captured &= captured - 1;
         }
         self.stack.resize(base + def.slots as usize, Value::Nil);
