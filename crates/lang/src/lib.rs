@@ -233,7 +233,7 @@ impl Interpreter {
             platform,
             error: Cell::new(None),
         };
-        machine.stack.resize(main.slots as usize, Value::Nil);
+        eval::fill(&mut machine.stack, main.slots as usize);
         let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
         let Machine {
