@@ -65,11 +65,11 @@ pub(crate) fn runtime_error(message: Fault, pos: Pos) -> Box<ScriptError> {
 const OUT_OF_MEMORY: &str = "out of memory: the script holds too much";
 
 /// How a statement ended. The error is a case of its own (rather than `Result<Flow, _>`), so that this is one
-/// byte.
+/// byte. `Normal` and `Continue` come first: a loop goes on after either, which one comparison then tells.
 pub(crate) enum Flow {
     Normal,
-    Break,
     Continue,
+    Break,
     Return,
     /// An error was raised: [`Machine::error`] holds it.
     Error,
@@ -95,15 +95,17 @@ pub(crate) struct Machine<'p> {
     pub base: usize,
     pub closure: Option<Rc<Closure>>,
     pub ret: Value,
-    pub globals: Vec<Option<Value>>,
+    /// The interpreter's globals, lent: the run made a place for each before it began (a run adds none).
+    pub globals: &'p mut [Option<Value>],
     pub steps: u64,
     pub step_limit: u64,
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
     pub error: Cell<Option<Box<ScriptError>>>,
     pub depth: u32,
     pub platform: &'p mut dyn Platform,
-    pub stack_top: usize,
-    pub stack_limit: usize,
+    /// The lowest address nested calls may take the native stack to: where `run` was, less its stack limit
+    /// (one field and one comparison per call, rather than the distance from the top and the limit).
+    pub stack_floor: usize,
     pub memory_limit: usize,
     pub global_names: &'p [Rc<str>],
 }
@@ -158,6 +160,16 @@ fn char_value(c: char) -> Value {
 #[inline(never)]
 fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
+}
+
+/// Makes the value in `slot` the cell of a captured variable, unless it is one already (an argument never is).
+#[inline(never)]
+fn make_cell(slot: &mut Value) {
+    if !matches!(slot, Value::Cell(_)) {
+        let cell = Value::Cell(new_cell(core::mem::take(slot)));
+        // The slot holds the nil `take` left: nothing to drop.
+        core::mem::forget(core::mem::replace(slot, cell));
+    }
 }
 
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
@@ -285,8 +297,11 @@ impl Machine<'_> {
         self.raise(e)
     }
 
+    /// The error of a global read or written before it is defined: inline in `locate`, its one caller, in the
+    /// payload (for size).
     #[cold]
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn unknown(&self, global: u32, pos: Pos) -> Raised {
         let name = self.global_names.get(global as usize).map_or("?", |n| n);
         self.at(&["unknown name '", name, "'"], pos)
@@ -364,10 +379,11 @@ impl Machine<'_> {
                     store(s, value);
                 }
             }
+            // (Every global the script names has its place: the run made them all after the parse.)
             Var::Global(g) => {
-                let g = g as usize;
-                grow(&mut self.globals, g + 1);
-                self.globals[g] = Some(value);
+                if let Some(s) = self.globals.get_mut(g as usize) {
+                    *s = Some(value);
+                }
             }
             Var::Upvalue(_) => {}
         }
@@ -385,9 +401,13 @@ impl Machine<'_> {
 
     fn exec(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::Expr(e) => {
-                let v = attempt!(self.eval(e));
+            // An expression's value is kept as the line's value (the shell prints it); a return's is the result.
+            Stmt::Expr(e) | Stmt::Return(e) => {
+                let v = attempt!(self.operand(e));
                 store(&mut self.ret, v);
+                if let Stmt::Return(_) = stmt {
+                    return Flow::Return;
+                }
             }
             Stmt::Let {
                 var,
@@ -437,19 +457,17 @@ impl Machine<'_> {
                 }
             }
             Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
-            Stmt::Return(e) => {
-                let v = attempt!(self.operand(e));
-                store(&mut self.ret, v);
-                return Flow::Return;
-            }
             Stmt::Break => return Flow::Break,
             Stmt::Continue => return Flow::Continue,
         }
         Flow::Normal
     }
 
-    /// `for` and `try`, out of line so that `exec`'s frame stays small.
-    #[inline(never)]
+    /// `for` and `try`: on the host out of line, so that `exec`'s frame stays small; the payload has them in
+    /// `block`, its one caller, for size (its frame then takes 64 bytes more, per nested block, well within the
+    /// stack the payload lets calls use).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
             Stmt::For(f) => {
@@ -614,8 +632,10 @@ impl Machine<'_> {
     /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
     /// a loop takes linear time. The parts are evaluated first, in order, each checked as `+` would; they cannot
     /// change the local (only a closure could, and then it would be a cell). Returns false when this does not
-    /// apply (the normal way then evaluates everything).
-    #[inline(never)]
+    /// apply (the normal way then evaluates everything). Inline in `assign`, its one caller, in the payload (for
+    /// size), out of line on the host (a smaller frame for `assign`).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let index = self.base + slot as usize;
         // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
@@ -674,7 +694,9 @@ impl Machine<'_> {
         Ok(true)
     }
 
-    #[inline(never)]
+    /// Stores `v` under `key` in a list or map: inline in `assign`, its one caller, in the payload (as `append`).
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
         let (message, what) = match (container, &key) {
             (Value::List(l), Value::Int(i)) => {
@@ -968,12 +990,8 @@ impl Machine<'_> {
         let cell = match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
                 Some(v) => {
-                    if !matches!(v, Value::Cell(_)) {
-                        // Not declared as captured (cannot happen for parsed code): make it a cell now.
-                        let cell = Value::Cell(new_cell(core::mem::take(v)));
-                        // `v` holds the nil `take` left: nothing to drop.
-                        core::mem::forget(core::mem::replace(v, cell));
-                    }
+                    // Not declared as captured (cannot happen for parsed code): made a cell now.
+                    make_cell(v);
                     match v {
                         Value::Cell(c) => Some(&*c),
                         _ => None,
@@ -1069,26 +1087,16 @@ impl Machine<'_> {
                 let order = a.as_bytes().cmp(&b.as_bytes());
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
-            _ => "",
+            _ => {
+                let what = [VERBS[op as usize], a.type_name(), " and ", b.type_name()];
+                return Err(self.at(&what, pos));
+            }
         };
-        if !message.is_empty() {
-            return Err(self.at_str(message, pos));
-        }
-        Err(self.at(
-            &[
-                "cannot ",
-                VERBS[op as usize],
-                " ",
-                a.type_name(),
-                " and ",
-                b.type_name(),
-            ],
-            pos,
-        ))
+        Err(self.at_str(message, pos))
     }
 
     /// Calls a function with the arguments on the stack from `base`: the positional ones, then the values of
-    /// `keywords` (they are consumed).
+    /// `keywords` (they are consumed; after an error, they are left to whoever unwinds it).
     #[inline(always)]
     pub fn call(&mut self, f: Value, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
         match f {
@@ -1098,10 +1106,8 @@ impl Machine<'_> {
                 core::mem::forget(f);
                 self.builtin(b, base, keywords)
             }
-            other => {
-                self.stack.truncate(base);
-                Err(self.wrong("cannot call a ", &other, Pos::default()))
-            }
+            // The arguments stay on the stack, as with any error: whoever unwinds it (a `try`, the run) drops them.
+            other => Err(self.wrong("cannot call a ", &other, Pos::default())),
         }
     }
 
@@ -1120,17 +1126,13 @@ impl Machine<'_> {
         }
         let mut captured = def.params_captured;
         while captured != 0 {
-            let slot = &mut self.stack[base + captured.trailing_zeros() as usize];
-            let cell = Value::Cell(new_cell(core::mem::take(slot)));
-            // The slot holds the nil `take` left: nothing to drop.
-            core::mem::forget(core::mem::replace(slot, cell));
+            make_cell(&mut self.stack[base + captured.trailing_zeros() as usize]);
             captured &= captured - 1;
         }
-        self.stack.resize(base + def.slots as usize, Value::Nil);
-        let used = self.stack_top.saturating_sub(stack_address());
-        if self.depth >= MAX_CALL_DEPTH || used > self.stack_limit || self.steps >= self.step_limit
-        {
-            self.limit(base, used)?;
+        fill(&mut self.stack, base + def.slots as usize);
+        let deep = stack_address() < self.stack_floor;
+        if self.depth >= MAX_CALL_DEPTH || deep || self.steps >= self.step_limit {
+            self.limit(deep)?;
         }
         self.steps += 1;
         self.depth += 1;
@@ -1165,26 +1167,29 @@ impl Machine<'_> {
     }
 
     /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
-    /// one slot per parameter), or says what is wrong.
+    /// one slot per parameter), or says what is wrong. Inline in `call_closure`, its one caller, in the payload
+    /// (for size); the host keeps its hot path free of it.
     #[cold]
-    #[inline(never)]
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let n = def.params.len();
         let name = |i: usize| -> &str { &def.params[i] };
         if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
-            self.stack.truncate(base);
             return Err(self.raise(e));
         }
         Ok(())
     }
 
-    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted).
+    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted). Inline
+    /// in `call_closure` in the payload, as `bind_closure`.
     #[cold]
-    #[inline(never)]
-    fn limit(&mut self, base: usize, used: usize) -> R<()> {
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
+    fn limit(&mut self, deep: bool) -> R<()> {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
-        } else if used > self.stack_limit {
+        } else if deep {
             "too many nested calls for the stack"
         } else {
             // Past the step budget: `step` counts this step and fails.
@@ -1192,24 +1197,24 @@ impl Machine<'_> {
             self.steps -= 1;
             return Ok(());
         };
-        self.stack.truncate(base);
         Err(self.at_str(m, Pos::default()))
     }
 }
 
-/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything).
+/// What `binary` says an operator cannot do, by operator (`==` and `!=` do anything), with the words around it
+/// (fewer parts to pass).
 const VERBS: [&str; 11] = [
-    "add",
-    "subtract",
-    "multiply",
-    "divide",
-    "take the remainder of",
+    "cannot add ",
+    "cannot subtract ",
+    "cannot multiply ",
+    "cannot divide ",
+    "cannot take the remainder of ",
     "",
     "",
-    "compare",
-    "compare",
-    "compare",
-    "compare",
+    "cannot compare ",
+    "cannot compare ",
+    "cannot compare ",
+    "cannot compare ",
 ];
 
 /// The operations on ints, but for the errors (overflow, division by zero: `binary` says which). Inlined
@@ -1248,6 +1253,20 @@ const ORDERS: [u8; 11] = [
 pub(crate) fn grow(globals: &mut Vec<Option<Value>>, n: usize) {
     while globals.len() < n {
         globals.push(None);
+    }
+}
+
+/// Grows a stack to `n` values with nils (it has at most `n`). The payload pushes them (`resize` was code of its
+/// own, for this alone); the host keeps `resize`, which measured faster on calls.
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
+pub(crate) fn fill(stack: &mut Vec<Value>, n: usize) {
+    if cfg!(feature = "std") {
+        stack.resize(n, Value::Nil);
+        return;
+    }
+    while stack.len() < n {
+        stack.push(Value::Nil);
     }
 }
 
@@ -1298,13 +1317,14 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
     callee: &str,
 ) -> Result<u64, Box<ScriptError>> {
     let given = args.len() - keywords.len() - base;
-    // Every error is a word between two parts: one place makes the message.
+    // Every error is a word between two parts (the second ends in " to ", before the callee's name): one place
+    // makes the message.
     let (before, word, after) = 'check: {
         if given > n {
-            break 'check ("too many arguments", "", "");
+            break 'check ("too many arguments", "", " to ");
         }
         let mut values = args.split_off(base + given);
-        args.resize(base + n, Value::Nil);
+        fill(args, base + n);
         let frame = args.get_mut(base..).unwrap_or_default();
         let mut filled: u64 = if given >= 64 {
             u64::MAX
@@ -1320,10 +1340,10 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
             // (A parameter past the 64th is never marked as given.)
             let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
             if i == n {
-                break 'check ("unknown argument '", key, "'");
+                break 'check ("unknown argument '", key, "' to ");
             }
             if filled & bit != 0 {
-                break 'check ("argument '", key, "' given twice");
+                break 'check ("argument '", key, "' given twice to ");
             }
             filled |= bit;
             // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
@@ -1335,11 +1355,11 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
         }
         for i in given..required.min(64) {
             if filled & (1 << i) == 0 {
-                break 'check ("missing argument '", name(i), "'");
+                break 'check ("missing argument '", name(i), "' to ");
             }
         }
         return Ok(filled);
     };
     // Made into the error here: a box comes back in a register (the message would come back through memory).
-    Err(error(fault(&[before, word, after, " to ", callee])))
+    Err(error(fault(&[before, word, after, callee])))
 }

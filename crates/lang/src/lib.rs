@@ -118,7 +118,6 @@ pub struct Interpreter {
     config: Config,
     names: Globals,
     values: Vec<Option<Value>>,
-    stack: Vec<Value>,
 }
 
 impl Interpreter {
@@ -133,7 +132,6 @@ impl Interpreter {
             config,
             names,
             values,
-            stack: Vec::new(),
         };
         interpreter.set_cmdline("");
         interpreter
@@ -220,38 +218,32 @@ impl Interpreter {
         let (main, ()) = parse(file, source, &mut self.names)?;
         eval::grow(&mut self.values, self.names.names.len());
         let mut machine = Machine {
-            globals: core::mem::take(&mut self.values),
+            globals: &mut self.values,
             global_names: &self.names.names,
-            stack: core::mem::take(&mut self.stack),
+            // A stack of its own for each run (one kept from run to run cost more code than the allocation).
+            stack: Vec::new(),
             base: 0,
             closure: None,
             depth: 0,
             steps: 0,
             step_limit: self.config.step_limit.unwrap_or(u64::MAX),
             memory_limit: self.config.memory_limit,
-            stack_top: eval::stack_address(),
-            stack_limit: self.config.stack_limit,
+            stack_floor: eval::stack_address().saturating_sub(self.config.stack_limit),
             ret: Value::Nil,
             platform,
             error: Cell::new(None),
         };
-        // Empty: every run leaves it so.
-        machine.stack.resize(main.slots as usize, Value::Nil);
+        eval::fill(&mut machine.stack, main.slots as usize);
         let result = machine.block(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
         let Machine {
-            globals,
-            stack,
             ret,
             error,
+            closure,
             ..
         } = machine;
-        // The machine's vectors go back in place of the empty ones taken for it (which own no memory: nothing
-        // to drop).
-        debug_assert!(self.values.capacity() == 0 && self.stack.capacity() == 0);
-        core::mem::forget(core::mem::replace(&mut self.values, globals));
-        core::mem::forget(core::mem::replace(&mut self.stack, stack));
-        self.stack.clear();
+        // Every call gave back the closure it replaced: none is left (nothing to drop).
+        core::mem::forget(closure);
         // The last statement indexed (as `last()`, its address was checked against null too).
         let body = &main.body;
         let n = body.len();
