@@ -170,6 +170,47 @@ fn drop_all(mut work: Vec<Value>) {
     }
 }
 
+/// A list or a map: a vector and the bytes counted for it, laid out alike, so that one function (the two copies of
+/// [`shared`] are the same code, which the compiler keeps once) makes both.
+trait Counted {
+    type Item;
+    fn of(items: Vec<Self::Item>) -> Self;
+    fn recount(&self);
+}
+impl Counted for List {
+    type Item = Value;
+    fn of(items: Vec<Value>) -> List {
+        List {
+            items: RefCell::new(items),
+            counted: Cell::new(0),
+        }
+    }
+    fn recount(&self) {
+        List::recount(self);
+    }
+}
+impl Counted for Map {
+    type Item = (Rc<str>, Value);
+    fn of(entries: Vec<(Rc<str>, Value)>) -> Map {
+        Map {
+            entries: RefCell::new(entries),
+            counted: Cell::new(0),
+        }
+    }
+    fn recount(&self) {
+        Map::recount(self);
+    }
+}
+
+/// A new list or map in its `Rc`, counted where it lies (built first, it would be moved into the `Rc` after).
+/// Out of line in the payload only (the host keeps building lists inline, as before).
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn shared<T: Counted>(items: Vec<T::Item>) -> Rc<T> {
+    let rc = Rc::new(T::of(items));
+    rc.recount();
+    rc
+}
+
 impl List {
     /// Brings the counted bytes in line with the length after a change.
     pub(crate) fn recount(&self) {
@@ -340,13 +381,7 @@ impl Value {
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
-        // Counted where it lies: built first, the list would be moved into the `Rc` after.
-        let list = Rc::new(List {
-            items: RefCell::new(items),
-            counted: Cell::new(0),
-        });
-        list.recount();
-        Value::List(list)
+        Value::List(shared(items))
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
@@ -360,12 +395,7 @@ impl Value {
         map
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        let map = Rc::new(Map {
-            entries: RefCell::new(entries),
-            counted: Cell::new(0),
-        });
-        map.recount();
-        Value::Map(map)
+        Value::Map(shared(entries))
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
