@@ -170,44 +170,67 @@ fn drop_all(mut work: Vec<Value>) {
     }
 }
 
-/// A list or a map: a vector and the bytes counted for it, laid out alike, so that one function (the two copies of
-/// [`shared`] are the same code, which the compiler keeps once) makes both.
+/// What a str, bytes, list or map value holds, made from its content and counted. A str and bytes are laid out
+/// alike, and so are a list and a map: the two copies of [`shared`] for each pair are the same code, which the
+/// compiler keeps once.
 trait Counted {
-    type Item;
-    fn of(items: Vec<Self::Item>) -> Self;
-    fn recount(&self);
+    type Content;
+    fn of(content: Self::Content) -> Self;
+    /// Counts a str's or bytes' content before it is moved into its `Rc`.
+    fn count_content(_: &Self::Content) {}
+    /// Counts a list's or map's items where they lie (built first, they would be moved into the `Rc` after).
+    fn count_in_place(&self) {}
+}
+impl Counted for Text {
+    type Content = String;
+    fn of(text: String) -> Text {
+        Text(text)
+    }
+    fn count_content(text: &String) {
+        count(text.capacity(), 0);
+    }
+}
+impl Counted for Blob {
+    type Content = Vec<u8>;
+    fn of(data: Vec<u8>) -> Blob {
+        Blob(data)
+    }
+    fn count_content(data: &Vec<u8>) {
+        count(data.capacity(), 0);
+    }
 }
 impl Counted for List {
-    type Item = Value;
+    type Content = Vec<Value>;
     fn of(items: Vec<Value>) -> List {
         List {
             items: RefCell::new(items),
             counted: Cell::new(0),
         }
     }
-    fn recount(&self) {
-        List::recount(self);
+    fn count_in_place(&self) {
+        self.recount();
     }
 }
 impl Counted for Map {
-    type Item = (Rc<str>, Value);
+    type Content = Vec<(Rc<str>, Value)>;
     fn of(entries: Vec<(Rc<str>, Value)>) -> Map {
         Map {
             entries: RefCell::new(entries),
             counted: Cell::new(0),
         }
     }
-    fn recount(&self) {
-        Map::recount(self);
+    fn count_in_place(&self) {
+        self.recount();
     }
 }
 
-/// A new list or map in its `Rc`, counted where it lies (built first, it would be moved into the `Rc` after).
-/// Out of line in the payload only (the host keeps building lists inline, as before).
+/// A new value's content in its `Rc`, counted. Out of line in the payload only (the host keeps making values
+/// inline, as before).
 #[cfg_attr(not(feature = "std"), inline(never))]
-fn shared<T: Counted>(items: Vec<T::Item>) -> Rc<T> {
-    let rc = Rc::new(T::of(items));
-    rc.recount();
+fn shared<T: Counted>(content: T::Content) -> Rc<T> {
+    T::count_content(&content);
+    let rc = Rc::new(T::of(content));
+    rc.count_in_place();
     rc
 }
 
@@ -371,13 +394,11 @@ impl Value {
     }
     /// A `str` value that takes the string.
     pub fn string(text: String) -> Value {
-        count(text.capacity(), 0);
-        Value::Str(Rc::new(Text(text)))
+        Value::Str(shared(text))
     }
     /// A `bytes` value.
     pub fn bytes(data: Vec<u8>) -> Value {
-        count(data.capacity(), 0);
-        Value::Bytes(Rc::new(Blob(data)))
+        Value::Bytes(shared(data))
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
