@@ -106,7 +106,7 @@ impl Drop for Blob {
 impl Drop for List {
     fn drop(&mut self) {
         count(0, self.counted.get());
-        drop_all(core::mem::take(self.items.get_mut()));
+        drop_all(self.items.get_mut());
     }
 }
 impl Drop for Map {
@@ -114,14 +114,14 @@ impl Drop for Map {
         count(0, self.counted.get());
         let mut work = Vec::new();
         take_entries(&mut work, self.entries.get_mut());
-        drop_all(work);
+        drop_all(&mut work);
     }
 }
 impl Drop for Closure {
     fn drop(&mut self) {
         let mut work = Vec::new();
         take_cells(&mut work, &mut self.upvalues);
-        drop_all(work);
+        drop_all(&mut work);
     }
 }
 
@@ -139,9 +139,11 @@ fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
     }
 }
 
-/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: a container
-/// that dies here (no one else holds it) first gives its items to the work list, and is then dropped empty.
-fn drop_all(mut work: Vec<Value>) {
+/// Drops the values of a work list without recursion, so that a list nested a million deep cannot overflow the
+/// stack: a container that dies here (no one else holds it) first gives its items to the work list, and is then
+/// dropped empty. The list is lent, not given: a dying list's own vector serves as one (no move of it to a new
+/// one), and its owner frees the vector after.
+fn drop_all(work: &mut Vec<Value>) {
     while let Some(mut value) = work.pop() {
         match &mut value {
             Value::List(rc) => {
@@ -151,12 +153,12 @@ fn drop_all(mut work: Vec<Value>) {
             }
             Value::Map(rc) => {
                 if let Some(map) = Rc::get_mut(rc) {
-                    take_entries(&mut work, map.entries.get_mut());
+                    take_entries(work, map.entries.get_mut());
                 }
             }
             Value::Func(rc) => {
                 if let Some(closure) = Rc::get_mut(rc) {
-                    take_cells(&mut work, &mut closure.upvalues);
+                    take_cells(work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
