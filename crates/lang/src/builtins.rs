@@ -653,7 +653,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             Ok(Value::bytes(out))
         }
         Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
-        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
+        Value::Str(t) => Ok(Value::bytes_of(t.0.as_bytes())),
         other => wrong(m, "a str", other),
     }
 }
@@ -712,7 +712,7 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             }
             Value::string(out)
         }
-        Value::Bytes(b) => Value::bytes(b.0[start..end].to_vec()),
+        Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
         _ => Value::Nil,
     })

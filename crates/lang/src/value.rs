@@ -236,6 +236,15 @@ fn shared<T: Counted>(content: T::Content) -> Rc<T> {
     rc
 }
 
+/// A new str's or bytes' content copied from `content`. A str and bytes are made alike: the two copies of this
+/// function are the same code, which the compiler keeps once.
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn copied<T: Counted, C: ?Sized + alloc::borrow::ToOwned<Owned = T::Content>>(
+    content: &C,
+) -> Rc<T> {
+    shared(content.to_owned())
+}
+
 impl List {
     /// Brings the counted bytes in line with the length after a change.
     pub(crate) fn recount(&self) {
@@ -392,7 +401,11 @@ fn take_other(slot: &mut Value) -> Value {
 impl Value {
     /// A `str` value.
     pub fn str(text: &str) -> Value {
-        Value::string(String::from(text))
+        Value::Str(copied(text))
+    }
+    /// A `bytes` value of a copy of `data`.
+    pub(crate) fn bytes_of(data: &[u8]) -> Value {
+        Value::Bytes(copied(data))
     }
     /// A `str` value that takes the string.
     pub fn string(text: String) -> Value {
