@@ -170,6 +170,7 @@ const _: () = {
 /// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
 /// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
 const LAYOUT: ([u16; COUNT + 1], [u8; COUNT]) = layout();
+#[cfg(feature = "std")]
 static STARTS: [u16; COUNT + 1] = LAYOUT.0;
 static SHAPES: [u8; COUNT] = LAYOUT.1;
 
@@ -219,6 +220,25 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
+/// Where the help line of built-in `i` starts: from a table on the host; the payload counts the lines before it
+/// (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can take
+/// that time).
+#[cfg(feature = "std")]
+fn line_start(i: usize) -> Option<usize> {
+    STARTS.get(i).map(|at| usize::from(*at))
+}
+#[cfg(not(feature = "std"))]
+fn line_start(i: usize) -> Option<usize> {
+    let (mut at, mut line) = (0, 0);
+    while line < i {
+        if *HELP.as_bytes().get(at)? == b'\n' {
+            line += 1;
+        }
+        at += 1;
+    }
+    Some(at)
+}
+
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
 /// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
 fn field_at(i: usize, k: usize) -> Option<usize> {
@@ -226,7 +246,7 @@ fn field_at(i: usize, k: usize) -> Option<usize> {
         return None;
     }
     let text = HELP.as_bytes();
-    let mut at = usize::from(*STARTS.get(i)?);
+    let mut at = line_start(i)?;
     for _ in 0..k {
         loop {
             let c = *text.get(at)?;
