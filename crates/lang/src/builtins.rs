@@ -815,8 +815,8 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 /// the library's substring search costs the payload a kilobyte.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(rest) = hay.get(at..) {
-        if rest.starts_with(needle) {
+    while let Some(part) = hay.get(at..at + needle.len()) {
+        if part == needle {
             return Some(at);
         }
         at += 1;
