@@ -582,19 +582,20 @@ pub(crate) fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    push_digits(out, n.unsigned_abs());
-}
-
-/// Appends a number's decimal digits: the ones before the last first, by recursion (at most 20 deep), where a
-/// buffer filled from its end took a loop to fill it and one to copy it.
-fn push_digits(out: &mut String, m: u64) {
-    if m >= 10 {
-        push_digits(out, m / 10);
-    }
-    out.push(char::from(b'0' + (m % 10) as u8));
+    push_digits(out, n.unsigned_abs(), 10);
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends a number's digits in base 10 or 16 (hex in lowercase; the decimal digits are the first of [`HEX`]):
+/// the ones before the last first, by recursion (at most 20 deep), where a buffer filled from its end took a
+/// loop to fill it and one to copy it.
+fn push_digits(out: &mut String, m: u64, base: u64) {
+    if m >= base {
+        push_digits(out, m / base, base);
+    }
+    out.push(char::from(HEX[(m % base) as usize & 15]));
+}
 
 pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     for &b in data {
@@ -608,9 +609,7 @@ pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
 pub(crate) fn push_hex_number(out: &mut String, n: u64) {
     let digits = (67 - (n | 1).leading_zeros()) / 4;
     out.reserve(digits as usize);
-    for k in (0..digits).rev() {
-        out.push(char::from(HEX[(n >> (4 * k)) as usize & 15]));
-    }
+    push_digits(out, n, 16);
 }
 
 /// Whether a map key can be written bare: a name that is no keyword (bytes suffice: a non-ASCII one is no name).
