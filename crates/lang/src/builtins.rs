@@ -6,7 +6,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::ast::Expr;
+use crate::ast::{Expr, Pos};
 use crate::eval::{bind_frame, chars_from, error, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
@@ -481,10 +481,10 @@ fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args) -> R<Value> {
 /// (a str argument is common enough for a helper of its own, [`str_arg`]).
 #[cold]
 fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
-    refuse(
-        m,
-        fault(&["expected ", expected, ", not ", got.type_name()]),
-    )
+    Err(m.at(
+        &["expected ", expected, ", not ", got.type_name()],
+        Pos::default(),
+    ))
 }
 
 /// The text of an argument that must be a str. Out of line: a str or the marker of an error comes back in two
@@ -500,11 +500,12 @@ fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
     }
 }
 
-/// The error of a fixed message.
+/// The error of a fixed message. This and the errors made of parts are raised through [`Machine::at`] (at no
+/// position yet), which makes the message and raises it in one call.
 #[cold]
 #[inline(never)]
 fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
-    refuse(m, String::from(message))
+    Err(m.at(&[message], Pos::default()))
 }
 
 /// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
@@ -564,7 +565,7 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     };
     match parse_int(s) {
         Some(n) => Ok(Value::Int(n)),
-        None => refuse(m, fault(&["invalid int '", s, "'"])),
+        None => Err(m.at(&["invalid int '", s, "'"], Pos::default())),
     }
 }
 
