@@ -797,11 +797,8 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
-        (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
-            x.as_bytes().unwrap_or_default(),
-            v.as_bytes().unwrap_or_default(),
-        )
-        .is_some(),
+        (Value::Str(a), Value::Str(b)) => find(a.0.as_bytes(), b.0.as_bytes()).is_some(),
+        (Value::Bytes(a), Value::Bytes(b)) => find(&a.0, &b.0).is_some(),
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return wrong(m, "a str to look for", v),
