@@ -421,14 +421,12 @@ impl Value {
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
-        let map = Value::map_of(Vec::new());
-        if let Value::Map(m) = &map {
-            // The values are taken out in place: a vector's iterator would bring its own drop code.
-            for (k, v) in entries.iter_mut() {
-                m.set(Rc::from(k.as_str()), core::mem::take(v));
-            }
+        let map: Rc<Map> = shared(Vec::new());
+        // The values are taken out in place: a vector's iterator would bring its own drop code.
+        for (k, v) in entries.iter_mut() {
+            map.set(Rc::from(k.as_str()), core::mem::take(v));
         }
-        map
+        Value::Map(map)
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
         Value::Map(shared(entries))
