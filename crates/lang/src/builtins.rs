@@ -500,12 +500,12 @@ fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
     }
 }
 
-/// The error of a fixed message. This and the errors made of parts are raised through [`Machine::at`] (at no
-/// position yet), which makes the message and raises it in one call.
+/// The error of a fixed message. A built-in's errors are raised at no position yet, by [`Machine::at_str`] here
+/// and by [`Machine::at`] for those made of parts: each makes the message and raises it in one call.
 #[cold]
 #[inline(never)]
 fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
-    Err(m.at(&[message], Pos::default()))
+    Err(m.at_str(message, Pos::default()))
 }
 
 /// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
