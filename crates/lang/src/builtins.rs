@@ -77,7 +77,7 @@ const PRIMITIVES: [Primitive; 15] = [
 impl Primitive {
     /// Its name in scripts, e.g. `aes_setup`.
     pub fn name(self) -> &'static str {
-        name(FIRST_PRIMITIVE + self as usize).unwrap_or_default()
+        field_name(FIRST_PRIMITIVE + self as usize, 0)
     }
     /// The names of its parameters, in the order `args` has them.
     pub fn params(self) -> Vec<&'static str> {
@@ -297,7 +297,12 @@ fn arity(i: usize) -> usize {
 
 /// The name of parameter `k` of built-in `i`, without its mark (`end` of `end?`).
 fn param_name(i: usize, k: usize) -> &'static str {
-    field_at(i, k + 1).map_or("", name_at)
+    field_name(i, k + 1)
+}
+
+/// The name in field `field` of the help line of built-in `i` (see [`field_at`]), or "".
+fn field_name(i: usize, field: usize) -> &'static str {
+    field_at(i, field).map_or("", name_at)
 }
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
@@ -346,7 +351,7 @@ pub(crate) fn bind_builtin<K: Keyword>(
     keywords: &[K],
 ) -> Result<(), Box<ScriptError>> {
     let shape = shape(i);
-    let callee = name(i).unwrap_or_default();
+    let callee = field_name(i, 0);
     if shape & VARIADIC != 0 {
         if keywords.is_empty() {
             return Ok(());
