@@ -6,7 +6,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::ast::Expr;
+use crate::ast::{Expr, Pos};
 use crate::eval::{bind_frame, chars_from, error, fault, Fault, Keyword, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
@@ -77,7 +77,7 @@ const PRIMITIVES: [Primitive; 15] = [
 impl Primitive {
     /// Its name in scripts, e.g. `aes_setup`.
     pub fn name(self) -> &'static str {
-        name(FIRST_PRIMITIVE + self as usize).unwrap_or_default()
+        field_name(FIRST_PRIMITIVE + self as usize, 0)
     }
     /// The names of its parameters, in the order `args` has them.
     pub fn params(self) -> Vec<&'static str> {
@@ -170,6 +170,7 @@ const _: () = {
 /// Where each line of [`HELP`] starts (one more: past the end), and the shape of each built-in's parameters
 /// ([`arity`], [`REQUIRED`], [`VARIADIC`]); worked out by the compiler, so that a call needs no search of the text.
 const LAYOUT: ([u16; COUNT + 1], [u8; COUNT]) = layout();
+#[cfg(feature = "std")]
 static STARTS: [u16; COUNT + 1] = LAYOUT.0;
 static SHAPES: [u8; COUNT] = LAYOUT.1;
 
@@ -219,6 +220,25 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
+/// Where the help line of built-in `i` starts: from a table on the host; the payload counts the lines before it
+/// (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can take
+/// that time).
+#[cfg(feature = "std")]
+fn line_start(i: usize) -> Option<usize> {
+    STARTS.get(i).map(|at| usize::from(*at))
+}
+#[cfg(not(feature = "std"))]
+fn line_start(i: usize) -> Option<usize> {
+    let (mut at, mut line) = (0, 0);
+    while line < i {
+        if *HELP.as_bytes().get(at)? == b'\n' {
+            line += 1;
+        }
+        at += 1;
+    }
+    Some(at)
+}
+
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
 /// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
 fn field_at(i: usize, k: usize) -> Option<usize> {
@@ -226,7 +246,7 @@ fn field_at(i: usize, k: usize) -> Option<usize> {
         return None;
     }
     let text = HELP.as_bytes();
-    let mut at = usize::from(*STARTS.get(i)?);
+    let mut at = line_start(i)?;
     for _ in 0..k {
         loop {
             let c = *text.get(at)?;
@@ -277,7 +297,12 @@ fn arity(i: usize) -> usize {
 
 /// The name of parameter `k` of built-in `i`, without its mark (`end` of `end?`).
 fn param_name(i: usize, k: usize) -> &'static str {
-    field_at(i, k + 1).map_or("", name_at)
+    field_name(i, k + 1)
+}
+
+/// The name in field `field` of the help line of built-in `i` (see [`field_at`]), or "".
+fn field_name(i: usize, field: usize) -> &'static str {
+    field_at(i, field).map_or("", name_at)
 }
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
@@ -326,7 +351,7 @@ pub(crate) fn bind_builtin<K: Keyword>(
     keywords: &[K],
 ) -> Result<(), Box<ScriptError>> {
     let shape = shape(i);
-    let callee = name(i).unwrap_or_default();
+    let callee = field_name(i, 0);
     if shape & VARIADIC != 0 {
         if keywords.is_empty() {
             return Ok(());
@@ -461,10 +486,10 @@ fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args) -> R<Value> {
 /// (a str argument is common enough for a helper of its own, [`str_arg`]).
 #[cold]
 fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
-    refuse(
-        m,
-        fault(&["expected ", expected, ", not ", got.type_name()]),
-    )
+    Err(m.at(
+        &["expected ", expected, ", not ", got.type_name()],
+        Pos::default(),
+    ))
 }
 
 /// The text of an argument that must be a str. Out of line: a str or the marker of an error comes back in two
@@ -480,11 +505,12 @@ fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
     }
 }
 
-/// The error of a fixed message.
+/// The error of a fixed message. A built-in's errors are raised at no position yet, by [`Machine::at_str`] here
+/// and by [`Machine::at`] for those made of parts: each makes the message and raises it in one call.
 #[cold]
 #[inline(never)]
 fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
-    refuse(m, String::from(message))
+    Err(m.at_str(message, Pos::default()))
 }
 
 /// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
@@ -544,7 +570,7 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     };
     match parse_int(s) {
         Some(n) => Ok(Value::Int(n)),
-        None => refuse(m, fault(&["invalid int '", s, "'"])),
+        None => Err(m.at(&["invalid int '", s, "'"], Pos::default())),
     }
 }
 
@@ -653,7 +679,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             Ok(Value::bytes(out))
         }
         Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
-        Value::Str(t) => Ok(Value::bytes(t.0.clone().into_bytes())),
+        Value::Str(t) => Ok(Value::bytes_of(t.0.as_bytes())),
         other => wrong(m, "a str", other),
     }
 }
@@ -712,7 +738,7 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             }
             Value::string(out)
         }
-        Value::Bytes(b) => Value::bytes(b.0[start..end].to_vec()),
+        Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
         _ => Value::Nil,
     })
@@ -776,11 +802,8 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
-        (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_)) => find(
-            x.as_bytes().unwrap_or_default(),
-            v.as_bytes().unwrap_or_default(),
-        )
-        .is_some(),
+        (Value::Str(a), Value::Str(b)) => find(a.0.as_bytes(), b.0.as_bytes()).is_some(),
+        (Value::Bytes(a), Value::Bytes(b)) => find(&a.0, &b.0).is_some(),
         (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return wrong(m, "a str to look for", v),
@@ -795,8 +818,8 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 /// the library's substring search costs the payload a kilobyte.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(rest) = hay.get(at..) {
-        if rest.starts_with(needle) {
+    while let Some(part) = hay.get(at..at + needle.len()) {
+        if part == needle {
             return Some(at);
         }
         at += 1;

@@ -240,7 +240,7 @@ impl Machine<'_> {
 
     #[cold]
     #[inline(never)]
-    fn at_str(&self, message: &str, pos: Pos) -> Raised {
+    pub(crate) fn at_str(&self, message: &str, pos: Pos) -> Raised {
         self.at(&[message], pos)
     }
 

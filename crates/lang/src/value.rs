@@ -106,7 +106,7 @@ impl Drop for Blob {
 impl Drop for List {
     fn drop(&mut self) {
         count(0, self.counted.get());
-        drop_all(core::mem::take(self.items.get_mut()));
+        drop_all(self.items.get_mut());
     }
 }
 impl Drop for Map {
@@ -114,14 +114,14 @@ impl Drop for Map {
         count(0, self.counted.get());
         let mut work = Vec::new();
         take_entries(&mut work, self.entries.get_mut());
-        drop_all(work);
+        drop_all(&mut work);
     }
 }
 impl Drop for Closure {
     fn drop(&mut self) {
         let mut work = Vec::new();
         take_cells(&mut work, &mut self.upvalues);
-        drop_all(work);
+        drop_all(&mut work);
     }
 }
 
@@ -139,9 +139,11 @@ fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
     }
 }
 
-/// Drops values without recursion, so that a list nested a million deep cannot overflow the stack: a container
-/// that dies here (no one else holds it) first gives its items to the work list, and is then dropped empty.
-fn drop_all(mut work: Vec<Value>) {
+/// Drops the values of a work list without recursion, so that a list nested a million deep cannot overflow the
+/// stack: a container that dies here (no one else holds it) first gives its items to the work list, and is then
+/// dropped empty. The list is lent, not given: a dying list's own vector serves as one (no move of it to a new
+/// one), and its owner frees the vector after.
+fn drop_all(work: &mut Vec<Value>) {
     while let Some(mut value) = work.pop() {
         match &mut value {
             Value::List(rc) => {
@@ -151,12 +153,12 @@ fn drop_all(mut work: Vec<Value>) {
             }
             Value::Map(rc) => {
                 if let Some(map) = Rc::get_mut(rc) {
-                    take_entries(&mut work, map.entries.get_mut());
+                    take_entries(work, map.entries.get_mut());
                 }
             }
             Value::Func(rc) => {
                 if let Some(closure) = Rc::get_mut(rc) {
-                    take_cells(&mut work, &mut closure.upvalues);
+                    take_cells(work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
@@ -168,6 +170,79 @@ fn drop_all(mut work: Vec<Value>) {
         }
         drop(value);
     }
+}
+
+/// What a str, bytes, list or map value holds, made from its content and counted. A str and bytes are laid out
+/// alike, and so are a list and a map: the two copies of [`shared`] for each pair are the same code, which the
+/// compiler keeps once.
+trait Counted {
+    type Content;
+    fn of(content: Self::Content) -> Self;
+    /// Counts a str's or bytes' content before it is moved into its `Rc`.
+    fn count_content(_: &Self::Content) {}
+    /// Counts a list's or map's items where they lie (built first, they would be moved into the `Rc` after).
+    fn count_in_place(&self) {}
+}
+impl Counted for Text {
+    type Content = String;
+    fn of(text: String) -> Text {
+        Text(text)
+    }
+    fn count_content(text: &String) {
+        count(text.capacity(), 0);
+    }
+}
+impl Counted for Blob {
+    type Content = Vec<u8>;
+    fn of(data: Vec<u8>) -> Blob {
+        Blob(data)
+    }
+    fn count_content(data: &Vec<u8>) {
+        count(data.capacity(), 0);
+    }
+}
+impl Counted for List {
+    type Content = Vec<Value>;
+    fn of(items: Vec<Value>) -> List {
+        List {
+            items: RefCell::new(items),
+            counted: Cell::new(0),
+        }
+    }
+    fn count_in_place(&self) {
+        self.recount();
+    }
+}
+impl Counted for Map {
+    type Content = Vec<(Rc<str>, Value)>;
+    fn of(entries: Vec<(Rc<str>, Value)>) -> Map {
+        Map {
+            entries: RefCell::new(entries),
+            counted: Cell::new(0),
+        }
+    }
+    fn count_in_place(&self) {
+        self.recount();
+    }
+}
+
+/// A new value's content in its `Rc`, counted. Out of line in the payload only (the host keeps making values
+/// inline, as before).
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn shared<T: Counted>(content: T::Content) -> Rc<T> {
+    T::count_content(&content);
+    let rc = Rc::new(T::of(content));
+    rc.count_in_place();
+    rc
+}
+
+/// A new str's or bytes' content copied from `content`. A str and bytes are made alike: the two copies of this
+/// function are the same code, which the compiler keeps once.
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn copied<T: Counted, C: ?Sized + alloc::borrow::ToOwned<Owned = T::Content>>(
+    content: &C,
+) -> Rc<T> {
+    shared(content.to_owned())
 }
 
 impl List {
@@ -326,46 +401,35 @@ fn take_other(slot: &mut Value) -> Value {
 impl Value {
     /// A `str` value.
     pub fn str(text: &str) -> Value {
-        Value::string(String::from(text))
+        Value::Str(copied(text))
+    }
+    /// A `bytes` value of a copy of `data`.
+    pub(crate) fn bytes_of(data: &[u8]) -> Value {
+        Value::Bytes(copied(data))
     }
     /// A `str` value that takes the string.
     pub fn string(text: String) -> Value {
-        count(text.capacity(), 0);
-        Value::Str(Rc::new(Text(text)))
+        Value::Str(shared(text))
     }
     /// A `bytes` value.
     pub fn bytes(data: Vec<u8>) -> Value {
-        count(data.capacity(), 0);
-        Value::Bytes(Rc::new(Blob(data)))
+        Value::Bytes(shared(data))
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
-        // Counted where it lies: built first, the list would be moved into the `Rc` after.
-        let list = Rc::new(List {
-            items: RefCell::new(items),
-            counted: Cell::new(0),
-        });
-        list.recount();
-        Value::List(list)
+        Value::List(shared(items))
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
-        let map = Value::map_of(Vec::new());
-        if let Value::Map(m) = &map {
-            // The values are taken out in place: a vector's iterator would bring its own drop code.
-            for (k, v) in entries.iter_mut() {
-                m.set(Rc::from(k.as_str()), core::mem::take(v));
-            }
+        let map: Rc<Map> = shared(Vec::new());
+        // The values are taken out in place: a vector's iterator would bring its own drop code.
+        for (k, v) in entries.iter_mut() {
+            map.set(Rc::from(k.as_str()), core::mem::take(v));
         }
-        map
+        Value::Map(map)
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        let map = Rc::new(Map {
-            entries: RefCell::new(entries),
-            counted: Cell::new(0),
-        });
-        map.recount();
-        Value::Map(map)
+        Value::Map(shared(entries))
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
@@ -516,19 +580,20 @@ pub(crate) fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    push_digits(out, n.unsigned_abs());
-}
-
-/// Appends a number's decimal digits: the ones before the last first, by recursion (at most 20 deep), where a
-/// buffer filled from its end took a loop to fill it and one to copy it.
-fn push_digits(out: &mut String, m: u64) {
-    if m >= 10 {
-        push_digits(out, m / 10);
-    }
-    out.push(char::from(b'0' + (m % 10) as u8));
+    push_digits(out, n.unsigned_abs(), 10);
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends a number's digits in base 10 or 16 (hex in lowercase; the decimal digits are the first of [`HEX`]):
+/// the ones before the last first, by recursion (at most 20 deep), where a buffer filled from its end took a
+/// loop to fill it and one to copy it.
+fn push_digits(out: &mut String, m: u64, base: u64) {
+    if m >= base {
+        push_digits(out, m / base, base);
+    }
+    out.push(char::from(HEX[(m % base) as usize & 15]));
+}
 
 pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     for &b in data {
@@ -542,9 +607,7 @@ pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
 pub(crate) fn push_hex_number(out: &mut String, n: u64) {
     let digits = (67 - (n | 1).leading_zeros()) / 4;
     out.reserve(digits as usize);
-    for k in (0..digits).rev() {
-        out.push(char::from(HEX[(n >> (4 * k)) as usize & 15]));
-    }
+    push_digits(out, n, 16);
 }
 
 /// Whether a map key can be written bare: a name that is no keyword (bytes suffice: a non-ASCII one is no name).
