@@ -351,24 +351,20 @@ pub(crate) fn bind_builtin<K: Keyword>(
     keywords: &[K],
 ) -> Result<(), Box<ScriptError>> {
     let shape = shape(i);
-    let callee = field_name(i, 0);
     if shape & VARIADIC != 0 {
         if keywords.is_empty() {
             return Ok(());
         }
-        return Err(error(fault(&["no keyword arguments allowed to ", callee])));
+        return Err(error(fault(&[
+            "no keyword arguments allowed to ",
+            field_name(i, 0),
+        ])));
     }
     let n = usize::from(shape & 7);
     let required = usize::from((shape / REQUIRED) & 7);
-    let filled = bind_frame(
-        args,
-        base,
-        n,
-        &|k| param_name(i, k),
-        required,
-        keywords,
-        callee,
-    )?;
+    // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
+    let name = |k: usize| field_name(i, k.wrapping_add(1));
+    let filled = bind_frame(args, base, n, &name, required, keywords)?;
     for (k, arg) in args
         .get_mut(base..)
         .unwrap_or_default()

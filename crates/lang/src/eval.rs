@@ -1174,8 +1174,9 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
         let n = def.params.len();
-        let name = |i: usize| -> &str { &def.params[i] };
-        if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords, &def.name) {
+        // Past the parameters: the function's own name (see `bind_frame`).
+        let name = |i: usize| -> &str { def.params.get(i).unwrap_or(&def.name) };
+        if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords) {
             return Err(self.raise(e));
         }
         Ok(())
@@ -1306,7 +1307,8 @@ impl Keyword for Rc<str> {
 /// Binds the arguments on `args` from `base` (the positional ones, then the values of `keywords`) to `n`
 /// parameters named by `name`, the first `required` of which must get a value: the frame from `base` then has a
 /// slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
-/// with this call of `callee` (the whole message).
+/// with this call (the whole message). `name(usize::MAX)` is the callee's name, asked for only by an error (a
+/// built-in's is looked up in the help text).
 pub(crate) fn bind_frame<'n, K: Keyword>(
     args: &mut Vec<Value>,
     base: usize,
@@ -1314,7 +1316,6 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
     name: &dyn Fn(usize) -> &'n str,
     required: usize,
     keywords: &[K],
-    callee: &str,
 ) -> Result<u64, Box<ScriptError>> {
     let given = args.len() - keywords.len() - base;
     // Every error is a word between two parts (the second ends in " to ", before the callee's name): one place
@@ -1361,5 +1362,5 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
         return Ok(filled);
     };
     // Made into the error here: a box comes back in a register (the message would come back through memory).
-    Err(error(fault(&[before, word, after, callee])))
+    Err(error(fault(&[before, word, after, name(usize::MAX)])))
 }
