@@ -631,7 +631,10 @@ fn hex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             return wrong(m, "bytes or an int", other);
         }
     }
-    Ok(Value::string(out))
+    let made = Value::take_string(&mut out);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(out);
+    Ok(made)
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -654,7 +657,10 @@ fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             out.push(high << 4 | digit);
         }
     }
-    Ok(Value::bytes(out))
+    let made = Value::take_bytes(&mut out);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(out);
+    Ok(made)
 }
 
 /// The value of a hex digit, either case.
@@ -672,7 +678,10 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
                     _ => return fail(m, "a byte must be an int 0-255"),
                 }
             }
-            Ok(Value::bytes(out))
+            let made = Value::take_bytes(&mut out);
+            // Left empty: nothing to free (its drop would be a call).
+            core::mem::forget(out);
+            Ok(made)
         }
         Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
         Value::Str(t) => Ok(Value::bytes_of(t.0.as_bytes())),
@@ -732,7 +741,10 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             for c in chars_from(&t.0, start).take(end - start) {
                 out.push(c);
             }
-            Value::string(out)
+            let made = Value::take_string(&mut out);
+            // Left empty: nothing to free (its drop would be a call).
+            core::mem::forget(out);
+            made
         }
         Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
@@ -776,7 +788,10 @@ fn keys(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             for (k, _) in entries.iter() {
                 names.push(Value::str(k));
             }
-            Ok(Value::list(names))
+            let made = Value::take_list(&mut names);
+            // Left empty: nothing to free (its drop would be a call).
+            core::mem::forget(names);
+            Ok(made)
         }
         other => wrong(m, "a map", other),
     }
@@ -853,7 +868,10 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         }
     }
     room(m, parts.len() * ITEM_BYTES)?;
-    Ok(Value::list(parts))
+    let made = Value::take_list(&mut parts);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(parts);
+    Ok(made)
 }
 
 /// The words of a text, between runs of white space (for `split` and the command line). Out of line: the
@@ -879,7 +897,10 @@ fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         out.push_str(&t.0);
         room(m, out.len())?;
     }
-    Ok(Value::string(out))
+    let made = Value::take_string(&mut out);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(out);
+    Ok(made)
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -902,7 +923,10 @@ fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         items.push(Value::Int(a));
         a += 1;
     }
-    Ok(Value::list(items))
+    let made = Value::take_list(&mut items);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(items);
+    Ok(made)
 }
 
 /// The number of items of `range(a, b)`.

@@ -176,7 +176,7 @@ fn drop_all(work: &mut Vec<Value>) {
 /// alike, and so are a list and a map: the two copies of [`shared`] for each pair are the same code, which the
 /// compiler keeps once.
 trait Counted {
-    type Content;
+    type Content: Default;
     fn of(content: Self::Content) -> Self;
     /// Counts a str's or bytes' content before it is moved into its `Rc`.
     fn count_content(_: &Self::Content) {}
@@ -226,13 +226,25 @@ impl Counted for Map {
     }
 }
 
-/// A new value's content in its `Rc`, counted. Out of line in the payload only (the host keeps making values
-/// inline, as before).
+/// A new value's content, taken out of `content` (left empty: nothing to free), in its `Rc`, counted. Out of
+/// line in the payload only (the host keeps making values inline, as before). Taken through a reference: a
+/// vector moved into a call lost what told the compiler when its place on the stack was in use, so that in
+/// `Machine::builtin` each built-in's vector or string took a stack slot of its own.
 #[cfg_attr(not(feature = "std"), inline(never))]
-fn shared<T: Counted>(content: T::Content) -> Rc<T> {
+fn shared<T: Counted>(content: &mut T::Content) -> Rc<T> {
+    let content = core::mem::take(content);
     T::count_content(&content);
     let rc = Rc::new(T::of(content));
     rc.count_in_place();
+    rc
+}
+
+/// [`shared`] of content given by value.
+#[inline(always)]
+fn made<T: Counted>(mut content: T::Content) -> Rc<T> {
+    let rc = shared(&mut content);
+    // Left empty: nothing to free (its drop would be a call).
+    core::mem::forget(content);
     rc
 }
 
@@ -242,7 +254,7 @@ fn shared<T: Counted>(content: T::Content) -> Rc<T> {
 fn copied<T: Counted, C: ?Sized + alloc::borrow::ToOwned<Owned = T::Content>>(
     content: &C,
 ) -> Rc<T> {
-    shared(content.to_owned())
+    made(content.to_owned())
 }
 
 impl List {
@@ -409,19 +421,31 @@ impl Value {
     }
     /// A `str` value that takes the string.
     pub fn string(text: String) -> Value {
-        Value::Str(shared(text))
+        Value::Str(made(text))
     }
     /// A `bytes` value.
     pub fn bytes(data: Vec<u8>) -> Value {
-        Value::Bytes(shared(data))
+        Value::Bytes(made(data))
     }
     /// A `list` value.
     pub fn list(items: Vec<Value>) -> Value {
+        Value::List(made(items))
+    }
+    /// A `str` value of the text taken out of `text` (see [`shared`]: the caller's string stays in its place).
+    pub(crate) fn take_string(text: &mut String) -> Value {
+        Value::Str(shared(text))
+    }
+    /// A `bytes` value of the bytes taken out of `data`.
+    pub(crate) fn take_bytes(data: &mut Vec<u8>) -> Value {
+        Value::Bytes(shared(data))
+    }
+    /// A `list` value of the items taken out of `items`.
+    pub(crate) fn take_list(items: &mut Vec<Value>) -> Value {
         Value::List(shared(items))
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
-        let map: Rc<Map> = shared(Vec::new());
+        let map: Rc<Map> = made(Vec::new());
         // The values are taken out in place: a vector's iterator would bring its own drop code.
         for (k, v) in entries.iter_mut() {
             map.set(Rc::from(k.as_str()), core::mem::take(v));
@@ -429,7 +453,7 @@ impl Value {
         Value::Map(map)
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        Value::Map(shared(entries))
+        Value::Map(made(entries))
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
