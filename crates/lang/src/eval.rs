@@ -97,8 +97,8 @@ pub(crate) struct Machine<'p> {
     pub ret: Value,
     /// The interpreter's globals, lent: the run made a place for each before it began (a run adds none).
     pub globals: &'p mut [Option<Value>],
-    pub steps: u64,
-    pub step_limit: u64,
+    /// The steps the script may still take (a countdown: one field, and a test against zero).
+    pub steps_left: u64,
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
     pub error: Cell<Option<Box<ScriptError>>>,
     pub depth: u32,
@@ -281,10 +281,10 @@ impl Machine<'_> {
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
     #[inline(always)]
     fn step(&mut self, pos: Pos) -> R<()> {
-        self.steps += 1;
-        if self.steps > self.step_limit {
+        if self.steps_left == 0 {
             return Err(self.exhausted(pos));
         }
+        self.steps_left -= 1;
         Ok(())
     }
 
@@ -1131,10 +1131,10 @@ impl Machine<'_> {
         }
         fill(&mut self.stack, base + def.slots as usize);
         let deep = stack_address() < self.stack_floor;
-        if self.depth >= MAX_CALL_DEPTH || deep || self.steps >= self.step_limit {
-            self.limit(deep)?;
+        if self.depth >= MAX_CALL_DEPTH || deep || self.steps_left == 0 {
+            return Err(self.limit(deep));
         }
-        self.steps += 1;
+        self.steps_left -= 1;
         self.depth += 1;
         // Only a closure that captured variables is needed while it runs (to reach them).
         let own = (!def.captures.is_empty()).then(|| closure.clone());
@@ -1181,23 +1181,21 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted). Inline
+    /// The error of a call past a limit: call depth, native stack or step budget. Inline
     /// in `call_closure` in the payload, as `bind_closure`.
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn limit(&mut self, deep: bool) -> R<()> {
+    fn limit(&mut self, deep: bool) -> Raised {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
         } else if deep {
             "too many nested calls for the stack"
         } else {
-            // Past the step budget: `step` counts this step and fails.
-            self.step(Pos::default())?;
-            self.steps -= 1;
-            return Ok(());
+            // Past the step budget (the one limit left).
+            return self.exhausted(Pos::default());
         };
-        Err(self.at_str(m, Pos::default()))
+        self.at_str(m, Pos::default())
     }
 }
 
