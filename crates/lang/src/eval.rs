@@ -419,10 +419,12 @@ impl Machine<'_> {
                 captured,
                 value,
             } => {
-                // A function that calls itself must find its own name bound while it is being made.
-                let early = matches!(stmt, Stmt::LetFn { .. }) && *captured;
+                // A function that calls itself must find its own name bound while it is being made (bound
+                // early whether a closure captured it or not: making a function reads no uncaptured variable,
+                // and one test is less code).
+                let early = matches!(stmt, Stmt::LetFn { .. });
                 if early {
-                    self.declare(*var, true, Value::Nil);
+                    self.declare(*var, *captured, Value::Nil);
                 }
                 let v = attempt!(self.eval(value));
                 if early {
