@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
+use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::builtins::{range_len, RANGE};
 use crate::value::{
     copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
@@ -458,7 +458,7 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
+            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Break => return Flow::Break,
             Stmt::Continue => return Flow::Continue,
         }
@@ -472,13 +472,12 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::For(f) => {
-                let For {
-                    var,
-                    captured,
-                    iterable,
-                    body,
-                } = &**f;
+            Stmt::For {
+                var,
+                captured,
+                iterable,
+                body,
+            } => {
                 // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
                 // same checks, the same bytes counted), for size.
                 let mut ints = if cfg!(feature = "std") {
@@ -536,13 +535,12 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::Try(t) => {
-                let Try {
-                    body,
-                    var,
-                    captured,
-                    handler,
-                } = &**t;
+            Stmt::Try {
+                body,
+                var,
+                captured,
+                handler,
+            } => {
                 // A call gives back the frame base, depth and closure as it returns, with an error too; only
                 // the stack may still hold what an unfinished expression pushed (the arguments of a call).
                 let stack = self.stack.len();
