@@ -291,10 +291,13 @@ impl Machine<'_> {
     /// The error of a script past its step budget: fatal (a `try` does not catch it).
     #[cold]
     #[inline(never)]
-    fn exhausted(&self, pos: Pos) -> Raised {
-        let mut e = runtime_error(String::from("step budget exhausted"), pos);
-        e.fatal = true;
-        self.raise(e)
+    fn exhausted(&mut self, pos: Pos) -> Raised {
+        // Raised as any error at a place, then made fatal where it lies.
+        let raised = self.at_str("step budget exhausted", pos);
+        if let Some(e) = self.error.get_mut() {
+            e.fatal = true;
+        }
+        raised
     }
 
     /// The error of a global read or written before it is defined: inline in `locate`, its one caller, in the
