@@ -110,29 +110,27 @@ pub(crate) enum Stmt {
     If(Vec<(Expr, Vec<Stmt>)>),
     /// The condition is boxed, for the same reason as an assignment's target.
     While(Box<Expr>, Vec<Stmt>),
-    // The rare statements are boxed, so that they do not make every statement as big as they are.
-    For(Box<For>),
-    Try(Box<Try>),
+    /// `for var in iterable { body }`: the iterable is boxed, as a loop's condition (the two drop alike).
+    For {
+        // (First, in the room after the tag: the enum is `repr(u8)`, its fields lie in the order written.)
+        captured: Captured,
+        var: u32,
+        iterable: Box<Expr>,
+        body: Vec<Stmt>,
+    },
+    /// `try { body } catch var { handler }`: not boxed, as it fits in a statement (no allocation to make, and
+    /// its drop is that of its two blocks).
+    Try {
+        // (First, in the room after the tag: see `For`.)
+        captured: Captured,
+        var: u32,
+        body: Vec<Stmt>,
+        handler: Vec<Stmt>,
+    },
     /// `return` alone returns a constant nil.
     Return(Expr),
     Break,
     Continue,
-}
-
-/// `for var in iterable { body }`.
-pub(crate) struct For {
-    pub iterable: Expr,
-    pub body: Vec<Stmt>,
-    pub var: u32,
-    pub captured: Captured,
-}
-
-/// `try { body } catch var { handler }`.
-pub(crate) struct Try {
-    pub body: Vec<Stmt>,
-    pub handler: Vec<Stmt>,
-    pub var: u32,
-    pub captured: Captured,
 }
 
 /// How a new closure gets a captured variable: from a slot of the frame that makes it, or from the captures of

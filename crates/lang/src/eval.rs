@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
+use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::builtins::{range_len, RANGE};
 use crate::value::{
     copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
@@ -97,8 +97,8 @@ pub(crate) struct Machine<'p> {
     pub ret: Value,
     /// The interpreter's globals, lent: the run made a place for each before it began (a run adds none).
     pub globals: &'p mut [Option<Value>],
-    pub steps: u64,
-    pub step_limit: u64,
+    /// The steps the script may still take (a countdown: one field, and a test against zero).
+    pub steps_left: u64,
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
     pub error: Cell<Option<Box<ScriptError>>>,
     pub depth: u32,
@@ -281,20 +281,23 @@ impl Machine<'_> {
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
     #[inline(always)]
     fn step(&mut self, pos: Pos) -> R<()> {
-        self.steps += 1;
-        if self.steps > self.step_limit {
+        if self.steps_left == 0 {
             return Err(self.exhausted(pos));
         }
+        self.steps_left -= 1;
         Ok(())
     }
 
     /// The error of a script past its step budget: fatal (a `try` does not catch it).
     #[cold]
     #[inline(never)]
-    fn exhausted(&self, pos: Pos) -> Raised {
-        let mut e = runtime_error(String::from("step budget exhausted"), pos);
-        e.fatal = true;
-        self.raise(e)
+    fn exhausted(&mut self, pos: Pos) -> Raised {
+        // Raised as any error at a place, then made fatal where it lies.
+        let raised = self.at_str("step budget exhausted", pos);
+        if let Some(e) = self.error.get_mut() {
+            e.fatal = true;
+        }
+        raised
     }
 
     /// The error of a global read or written before it is defined: inline in `locate`, its one caller, in the
@@ -419,10 +422,12 @@ impl Machine<'_> {
                 captured,
                 value,
             } => {
-                // A function that calls itself must find its own name bound while it is being made.
-                let early = matches!(stmt, Stmt::LetFn { .. }) && *captured;
+                // A function that calls itself must find its own name bound while it is being made (bound
+                // early whether a closure captured it or not: making a function reads no uncaptured variable,
+                // and one test is less code).
+                let early = matches!(stmt, Stmt::LetFn { .. });
                 if early {
-                    self.declare(*var, true, Value::Nil);
+                    self.declare(*var, *captured, Value::Nil);
                 }
                 let v = attempt!(self.eval(value));
                 if early {
@@ -456,7 +461,7 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::For(_) | Stmt::Try(_) => return self.exec_rare(stmt),
+            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Break => return Flow::Break,
             Stmt::Continue => return Flow::Continue,
         }
@@ -470,13 +475,12 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::For(f) => {
-                let For {
-                    var,
-                    captured,
-                    iterable,
-                    body,
-                } = &**f;
+            Stmt::For {
+                var,
+                captured,
+                iterable,
+                body,
+            } => {
                 // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
                 // same checks, the same bytes counted), for size.
                 let mut ints = if cfg!(feature = "std") {
@@ -534,13 +538,12 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::Try(t) => {
-                let Try {
-                    body,
-                    var,
-                    captured,
-                    handler,
-                } = &**t;
+            Stmt::Try {
+                body,
+                var,
+                captured,
+                handler,
+            } => {
                 // A call gives back the frame base, depth and closure as it returns, with an error too; only
                 // the stack may still hold what an unfinished expression pushed (the arguments of a call).
                 let stack = self.stack.len();
@@ -1131,10 +1134,10 @@ impl Machine<'_> {
         }
         fill(&mut self.stack, base + def.slots as usize);
         let deep = stack_address() < self.stack_floor;
-        if self.depth >= MAX_CALL_DEPTH || deep || self.steps >= self.step_limit {
-            self.limit(deep)?;
+        if self.depth >= MAX_CALL_DEPTH || deep || self.steps_left == 0 {
+            return Err(self.limit(deep));
         }
-        self.steps += 1;
+        self.steps_left -= 1;
         self.depth += 1;
         // Only a closure that captured variables is needed while it runs (to reach them).
         let own = (!def.captures.is_empty()).then(|| closure.clone());
@@ -1182,23 +1185,21 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The error of a call past a limit: call depth, native stack or step budget (the step is counted). Inline
+    /// The error of a call past a limit: call depth, native stack or step budget. Inline
     /// in `call_closure` in the payload, as `bind_closure`.
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn limit(&mut self, deep: bool) -> R<()> {
+    fn limit(&mut self, deep: bool) -> Raised {
         let m = if self.depth >= MAX_CALL_DEPTH {
             "too many nested calls"
         } else if deep {
             "too many nested calls for the stack"
         } else {
-            // Past the step budget: `step` counts this step and fails.
-            self.step(Pos::default())?;
-            self.steps -= 1;
-            return Ok(());
+            // Past the step budget (the one limit left).
+            return self.exhausted(Pos::default());
         };
-        Err(self.at_str(m, Pos::default()))
+        self.at_str(m, Pos::default())
     }
 }
 

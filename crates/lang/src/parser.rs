@@ -6,7 +6,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, For, Op, Pos, Stmt, Try, Var};
+use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::lexer::{Kind, Lexer, Span, Token};
 use crate::value::Value;
 use crate::{ScriptError, MAX_NESTING};
@@ -769,21 +769,19 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.advance();
         let name = self.name_span();
         self.expect(Kind::In, Syntax::ExpectedIn);
-        let iterable = self.expr(1);
+        let iterable = self.boxed_expr(1);
         let outside = self.open_block();
         // (Inside a block, so a local.)
         let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
-        // Boxed as soon as its parts are made, and told whether its variable was captured in place (made
-        // after the flag, the parts were moved once more).
-        let mut f = Box::new(For {
-            iterable,
-            body: self.loop_body(),
-            var,
-            captured: false,
-        });
-        f.captured = self.captured(outside.0);
+        let body = self.loop_body();
+        let captured = self.captured(outside.0);
         self.close_block(outside);
-        Stmt::For(f)
+        Stmt::For {
+            captured,
+            var,
+            iterable,
+            body,
+        }
     }
 
     // try := 'try' block 'catch' NAME block
@@ -798,15 +796,15 @@ impl<'a, K: Keep> Parser<'a, K> {
         let outside = self.open_block();
         // (Inside a block, so a local.)
         let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
-        let mut t = Box::new(Try {
-            body,
-            handler: self.block(),
-            var,
-            captured: false,
-        });
-        t.captured = self.captured(outside.0);
+        let handler = self.block();
+        let captured = self.captured(outside.0);
         self.close_block(outside);
-        Stmt::Try(t)
+        Stmt::Try {
+            body,
+            handler,
+            var,
+            captured,
+        }
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
