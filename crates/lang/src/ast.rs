@@ -73,11 +73,13 @@ pub(crate) enum ExprKind {
     Field(Box<(Expr, Rc<str>)>),
 }
 
-/// A call: `callee(positional..., name = keyword...)`.
+/// A call: `callee(positional..., name = keyword...)`. Its arguments are in one list, the keyword ones last,
+/// and the names of those in another: the evaluator pushes them all in one loop and binds by the names (pairs
+/// of a name and a node were a type of their own, with their own drop code).
 pub(crate) struct Call {
     pub callee: Expr,
-    pub positional: Vec<Expr>,
-    pub keywords: Vec<(Rc<str>, Expr)>,
+    pub args: Vec<Expr>,
+    pub names: Vec<Rc<str>>,
 }
 
 /// Whether a closure captured a local variable (then each declaration makes a fresh cell for it): known only

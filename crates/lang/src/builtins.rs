@@ -6,8 +6,8 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::ast::{Expr, Pos};
-use crate::eval::{bind_frame, chars_from, error, fault, Fault, Keyword, Machine, R};
+use crate::ast::Pos;
+use crate::eval::{bind_frame, chars_from, error, fault, Fault, Machine, R};
 use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
 
@@ -344,15 +344,15 @@ pub fn help_text() -> String {
 /// defaults filled in), or says what is wrong (the message of a runtime error, or of the static check). A
 /// variadic one takes its positional arguments as they are.
 #[inline(never)]
-pub(crate) fn bind_builtin<K: Keyword>(
+pub(crate) fn bind_builtin(
     i: usize,
     args: &mut Vec<Value>,
     base: usize,
-    keywords: &[K],
+    names: &[Rc<str>],
 ) -> Result<(), Box<ScriptError>> {
     let shape = shape(i);
     if shape & VARIADIC != 0 {
-        if keywords.is_empty() {
+        if names.is_empty() {
             return Ok(());
         }
         return Err(error(fault(&[
@@ -364,7 +364,7 @@ pub(crate) fn bind_builtin<K: Keyword>(
     let required = usize::from((shape / REQUIRED) & 7);
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
     let name = |k: usize| field_name(i, k.wrapping_add(1));
-    let filled = bind_frame(args, base, n, &name, required, keywords)?;
+    let filled = bind_frame(args, base, n, &name, required, names)?;
     for (k, arg) in args
         .get_mut(base..)
         .unwrap_or_default()
@@ -384,13 +384,8 @@ impl Machine<'_> {
     /// arguments stay where they are: the built-in works on that part of the stack (which is lent out
     /// meanwhile; no built-in uses it).
     #[inline(never)]
-    pub(crate) fn builtin(
-        &mut self,
-        index: usize,
-        base: usize,
-        keywords: &[(Rc<str>, Expr)],
-    ) -> R<Value> {
-        let result = self.run_builtin(index, base, keywords);
+    pub(crate) fn builtin(&mut self, index: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
+        let result = self.run_builtin(index, base, names);
         self.pop_to(base);
         // Relayed on the host (see `relay`); the payload passes it on as it is, for size.
         if cfg!(feature = "std") {
@@ -401,12 +396,12 @@ impl Machine<'_> {
     }
 
     /// [`Self::builtin`] but for taking the arguments off the stack.
-    fn run_builtin(&mut self, i: usize, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
+    fn run_builtin(&mut self, i: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
         if i >= COUNT {
             return Ok(Value::Nil);
         }
-        if !keywords.is_empty() || self.stack.len() - base != arity(i) {
-            bind_builtin(i, &mut self.stack, base, keywords).map_err(|e| self.raise(e))?;
+        if !names.is_empty() || self.stack.len() - base != arity(i) {
+            bind_builtin(i, &mut self.stack, base, names).map_err(|e| self.raise(e))?;
         }
         // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here). They take
         // their arguments off the stack; the core ones work on them in place.

@@ -579,10 +579,10 @@ impl Machine<'_> {
             self.globals.get(g as usize),
             Some(Some(Value::Builtin(RANGE)))
         );
-        if !range || !call.keywords.is_empty() {
+        if !range || !call.names.is_empty() {
             return None;
         }
-        match &call.positional[..] {
+        match &call.args[..] {
             [n] => self.int_leaf(n).map(|n| (0, n)),
             [a, b] => self.int_leaf(a).zip(self.int_leaf(b)),
             _ => None,
@@ -872,8 +872,8 @@ impl Machine<'_> {
         }
     }
 
-    /// A call: the callee, then the positional arguments (straight onto the stack, where they become the
-    /// callee's first slots), then the keyword arguments (on the stack after them; the call binds them).
+    /// A call: the callee, then the arguments (straight onto the stack, where the positional ones become the
+    /// callee's first slots; the keyword ones follow them, and the call binds them by their names).
     #[inline(never)]
     fn call_expr(&mut self, e: &Expr) -> R<Value> {
         let ExprKind::Call(call) = &e.kind else {
@@ -881,8 +881,8 @@ impl Machine<'_> {
         };
         let Call {
             callee,
-            positional,
-            keywords,
+            args,
+            names,
         } = &**call;
         // A named function is read here rather than through `eval` on the host (a call saved per call; the
         // payload makes it, for size).
@@ -897,15 +897,11 @@ impl Machine<'_> {
             _ => self.eval(callee)?,
         };
         let base = self.stack.len();
-        for arg in positional {
+        for arg in args {
             let v = self.operand(arg)?;
             self.stack.push(v);
         }
-        for (_, arg) in keywords {
-            let v = self.eval(arg)?;
-            self.stack.push(v);
-        }
-        self.call(f, base, keywords)
+        self.call(f, base, names)
             .map_err(|Raised| self.place(e.pos))
     }
 
@@ -1099,15 +1095,16 @@ impl Machine<'_> {
     }
 
     /// Calls a function with the arguments on the stack from `base`: the positional ones, then the values of
-    /// `keywords` (they are consumed; after an error, they are left to whoever unwinds it).
+    /// the keyword arguments named by `names` (they are consumed; after an error, they are left to whoever
+    /// unwinds it).
     #[inline(always)]
-    pub fn call(&mut self, f: Value, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<Value> {
+    pub fn call(&mut self, f: Value, base: usize, names: &[Rc<str>]) -> R<Value> {
         match f {
-            Value::Func(closure) => self.call_closure(closure, base, keywords),
+            Value::Func(closure) => self.call_closure(closure, base, names),
             Value::Builtin(b) => {
                 // `forget`: a built-in owns nothing, and its drop was a call of the drop glue.
                 core::mem::forget(f);
-                self.builtin(b, base, keywords)
+                self.builtin(b, base, names)
             }
             // The arguments stay on the stack, as with any error: whoever unwinds it (a `try`, the run) drops them.
             other => Err(self.wrong("cannot call a ", &other, Pos::default())),
@@ -1116,16 +1113,11 @@ impl Machine<'_> {
 
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
-    fn call_closure(
-        &mut self,
-        closure: Rc<Closure>,
-        base: usize,
-        keywords: &[(Rc<str>, Expr)],
-    ) -> R<Value> {
+    fn call_closure(&mut self, closure: Rc<Closure>, base: usize, names: &[Rc<str>]) -> R<Value> {
         let def: &FnDef = &closure.def;
         let n = def.params.len();
-        if self.stack.len() - base != n || !keywords.is_empty() {
-            self.bind_closure(def, base, keywords)?;
+        if self.stack.len() - base != n || !names.is_empty() {
+            self.bind_closure(def, base, names)?;
         }
         let mut captured = def.params_captured;
         while captured != 0 {
@@ -1175,11 +1167,11 @@ impl Machine<'_> {
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn bind_closure(&mut self, def: &FnDef, base: usize, keywords: &[(Rc<str>, Expr)]) -> R<()> {
+    fn bind_closure(&mut self, def: &FnDef, base: usize, names: &[Rc<str>]) -> R<()> {
         let n = def.params.len();
         // Past the parameters: the function's own name (see `bind_frame`).
         let name = |i: usize| -> &str { def.params.get(i).unwrap_or(&def.name) };
-        if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, keywords) {
+        if let Err(e) = bind_frame(&mut self.stack, base, n, &name, n, names) {
             return Err(self.raise(e));
         }
         Ok(())
@@ -1288,37 +1280,20 @@ impl Drop for Held {
     }
 }
 
-/// The name of a keyword argument: of a call being run, or of a call the static check looks at.
-pub(crate) trait Keyword {
-    fn name(&self) -> &str;
-}
-
-impl Keyword for (Rc<str>, Expr) {
-    fn name(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Keyword for Rc<str> {
-    fn name(&self) -> &str {
-        self
-    }
-}
-
-/// Binds the arguments on `args` from `base` (the positional ones, then the values of `keywords`) to `n`
-/// parameters named by `name`, the first `required` of which must get a value: the frame from `base` then has a
-/// slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
+/// Binds the arguments on `args` from `base` (the positional ones, then the values of the keyword arguments
+/// named by `names`) to `n` parameters named by `name`, the first `required` of which must get a value: the
+/// frame from `base` then has a slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
 /// with this call (the whole message). `name(usize::MAX)` is the callee's name, asked for only by an error (a
 /// built-in's is looked up in the help text).
-pub(crate) fn bind_frame<'n, K: Keyword>(
+pub(crate) fn bind_frame<'n>(
     args: &mut Vec<Value>,
     base: usize,
     n: usize,
     name: &dyn Fn(usize) -> &'n str,
     required: usize,
-    keywords: &[K],
+    names: &[Rc<str>],
 ) -> Result<u64, Box<ScriptError>> {
-    let given = args.len() - keywords.len() - base;
+    let given = args.len() - names.len() - base;
     // Every error is a word between two parts (the second ends in " to ", before the callee's name): one place
     // makes the message.
     let (before, word, after) = 'check: {
@@ -1333,8 +1308,8 @@ pub(crate) fn bind_frame<'n, K: Keyword>(
         } else {
             (1u64 << given) - 1
         };
-        for (key, v) in keywords.iter().zip(values.iter_mut()) {
-            let key = key.name();
+        for (key, v) in names.iter().zip(values.iter_mut()) {
+            let key: &str = key;
             let mut i = 0;
             while i < n && name(i) != key {
                 i += 1;

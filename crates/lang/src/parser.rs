@@ -978,14 +978,10 @@ impl<'a, K: Keep> Parser<'a, K> {
                     if let (Some(record), ExprKind::Var(Var::Global(global))) =
                         (self.kept.record(), &call.callee.kind)
                     {
-                        let mut names = Vec::new();
-                        for (k, _) in &call.keywords {
-                            names.push(k.clone());
-                        }
                         record.calls.push(CallSite {
                             global: *global,
-                            positional: call.positional.len(),
-                            keywords: names,
+                            positional: call.args.len() - call.names.len(),
+                            keywords: call.names.clone(),
                             pos,
                         });
                     }
@@ -1015,39 +1011,37 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn call(&mut self, callee: Expr) -> Box<Call> {
         let mut call = Box::new(Call {
             callee,
-            positional: Vec::new(),
-            keywords: Vec::new(),
+            args: Vec::new(),
+            names: Vec::new(),
         });
-        let Call {
-            positional,
-            keywords,
-            ..
-        } = &mut *call;
-        self.items(positional, Some(keywords));
+        let Call { args, names, .. } = &mut *call;
+        self.items(args, Some(names));
         call
     }
 
-    /// The arguments of a call (`keywords` is where its keyword arguments go) or the items of a list, from the
-    /// opening bracket to the closing one: one loop for both.
+    /// The arguments of a call (`names` is where the names of its keyword arguments go; their values follow the
+    /// positional ones in `items`) or the items of a list, from the opening bracket to the closing one: one loop
+    /// for both.
     #[inline(never)]
-    fn items(&mut self, items: &mut Vec<Expr>, mut keywords: Option<&mut Vec<(Rc<str>, Expr)>>) {
-        let (close, message) = match keywords {
+    fn items(&mut self, items: &mut Vec<Expr>, mut names: Option<&mut Vec<Rc<str>>>) {
+        let (close, message) = match names {
             Some(_) => (Kind::RParen, Syntax::ExpectedRParen),
             None => (Kind::RBracket, Syntax::ExpectedRBracket),
         };
         let outer = self.open_bracket();
         while self.tok.kind != close {
-            match &mut keywords {
-                Some(keywords)
+            match &mut names {
+                Some(names)
                     if self.tok.kind == Kind::Name && self.peek_kind(false) == Kind::Assign =>
                 {
-                    let name = self.name();
+                    names.push(self.name());
                     self.advance();
-                    self.push_entry(keywords, name);
                 }
-                Some(keywords) if !keywords.is_empty() => self.fail(Syntax::PositionalAfterKeyword),
-                _ => self.push_expr(items),
+                // (The parse of the argument after it then stops at once, at the failed token.)
+                Some(names) if !names.is_empty() => self.fail(Syntax::PositionalAfterKeyword),
+                _ => {}
             }
+            self.push_expr(items);
             if self.tok.kind != Kind::Comma {
                 break;
             }
