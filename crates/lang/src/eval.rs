@@ -1060,7 +1060,11 @@ impl Machine<'_> {
             },
             (Value::Str(x), Value::Str(y)) if op == Op::Add => {
                 self.hold(x.0.len() + y.0.len(), pos)?;
-                return Ok(Value::string([&x.0[..], &y.0[..]].concat()));
+                let mut joined = [&x.0[..], &y.0[..]].concat();
+                // Handed over by reference (see `Value::take_list`), then left empty: nothing to free.
+                let made = Value::take_string(&mut joined);
+                core::mem::forget(joined);
+                return Ok(made);
             }
             (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
                 self.hold(x.0.len() + y.0.len(), pos)?;
@@ -1068,7 +1072,9 @@ impl Machine<'_> {
                 let mut joined = Vec::with_capacity(x.0.len() + y.0.len());
                 joined.extend_from_slice(&x.0);
                 joined.extend_from_slice(&y.0);
-                return Ok(Value::bytes(joined));
+                let made = Value::take_bytes(&mut joined);
+                core::mem::forget(joined);
+                return Ok(made);
             }
             (Value::List(x), Value::List(y)) if op == Op::Add => {
                 let (x, y) = (x.items.borrow(), y.items.borrow());
@@ -1077,7 +1083,9 @@ impl Machine<'_> {
                 for v in y.iter() {
                     joined.push(v.clone());
                 }
-                return Ok(Value::list(joined));
+                let made = Value::take_list(&mut joined);
+                core::mem::forget(joined);
+                return Ok(made);
             }
             // An order of strs or bytes is that of their bytes.
             (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
