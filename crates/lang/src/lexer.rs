@@ -158,7 +158,8 @@ pub(crate) struct Token {
 
 #[derive(Clone)]
 pub(crate) struct Lexer<'a> {
-    src: &'a [u8],
+    /// The text (the parser reads its tokens' text here too: one copy of the reference).
+    pub src: &'a str,
     pos: usize,
     /// The line and column of `col_at`.
     at: Pos,
@@ -171,7 +172,7 @@ pub(crate) struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Lexer<'a> {
         Lexer {
-            src: src.as_bytes(),
+            src,
             pos: 0,
             at: Pos { line: 1, col: 1 },
             col_at: 0,
@@ -180,19 +181,24 @@ impl<'a> Lexer<'a> {
     }
 
     fn peek(&self, ahead: usize) -> u8 {
-        self.src.get(self.pos + ahead).copied().unwrap_or(0)
+        self.src
+            .as_bytes()
+            .get(self.pos + ahead)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Reads the next token into `token` (in place: a token is too big to come back in registers, and was
     /// copied from a temporary); after the end, `Eof` again and again. A token of kind `Error` is what could not
     /// be read (its span shows it), `message` says why.
     pub fn next(&mut self, token: &mut Token) {
+        let src = self.src.as_bytes();
         // Skip blanks and comments (not newlines: they end statements).
         loop {
             match self.peek(0) {
                 b' ' | b'\t' | b'\r' => self.pos += 1,
                 b'#' => {
-                    while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                    while self.pos < src.len() && src[self.pos] != b'\n' {
                         self.pos += 1;
                     }
                 }
@@ -202,7 +208,7 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         // (Counted by index: the slice was checked at both ends, and it lies in the text.)
         for i in self.col_at..start {
-            self.at.col += u32::from(self.src[i] & 0xc0 != 0x80);
+            self.at.col += u32::from(self.src.as_bytes()[i] & 0xc0 != 0x80);
         }
         self.col_at = start;
         *token = Token {
@@ -213,10 +219,10 @@ impl<'a> Lexer<'a> {
             },
             at: self.at,
         };
-        if start >= self.src.len() {
+        if start >= src.len() {
             return;
         }
-        let c = self.src[start];
+        let c = src[start];
         self.pos += 1;
         token.kind = match c {
             b'\n' => {
@@ -235,7 +241,7 @@ impl<'a> Lexer<'a> {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
                     self.pos += 1;
                 }
-                let word = &self.src[start..self.pos];
+                let word = &src[start..self.pos];
                 if c.is_ascii_digit() {
                     Kind::Int
                 } else {
@@ -272,16 +278,15 @@ impl<'a> Lexer<'a> {
     /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
     /// `kind`, or `Error` when the line or the text ends first.
     fn string(&mut self, kind: Kind) -> Kind {
+        let src = self.src.as_bytes();
         loop {
             match self.peek(0) {
                 b'"' => {
                     self.pos += 1;
                     return kind;
                 }
-                b'\\' if self.pos + 1 < self.src.len() && self.src[self.pos + 1] != b'\n' => {
-                    self.pos += 2
-                }
-                b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
+                b'\\' if self.pos + 1 < src.len() && src[self.pos + 1] != b'\n' => self.pos += 2,
+                b'\n' | 0 if self.pos >= src.len() || src[self.pos] == b'\n' => {
                     self.message = Syntax::UnfinishedString;
                     return Kind::Error;
                 }
