@@ -156,8 +156,13 @@ pub(crate) struct Token {
     pub kind: Kind,
 }
 
+// In this order: what the parser reads of it first (the lexer lies at the end of the parser, where only its
+// first bytes have one-byte offsets; the other fields are reached from the lexer's own address).
 #[derive(Clone)]
+#[repr(C)]
 pub(crate) struct Lexer<'a> {
+    /// What was wrong with the last token of kind `Error`.
+    pub message: Syntax,
     /// The text (the parser reads its tokens' text here too: one copy of the reference).
     pub src: &'a str,
     pos: usize,
@@ -165,8 +170,6 @@ pub(crate) struct Lexer<'a> {
     at: Pos,
     /// A position of this line whose column is known, so columns are counted incrementally.
     col_at: usize,
-    /// What was wrong with the last token of kind `Error`.
-    pub message: Syntax,
 }
 
 impl<'a> Lexer<'a> {
