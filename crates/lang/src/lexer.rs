@@ -149,29 +149,36 @@ impl Span {
 
 /// A token: its kind, its span and where it is (its line and column as one word, as the lexer keeps them: the
 /// parser takes a node's position from it in one move).
+// The kind first (repr(C), no larger: the padding moved): the parser tests it all the time, and at offset 0 the
+// test of it takes no offset byte.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct Token {
+    pub kind: Kind,
     pub span: Span,
     pub at: Pos,
-    pub kind: Kind,
 }
 
+// In this order: what the parser reads of it first (the lexer lies at the end of the parser, where only its
+// first bytes have one-byte offsets; the other fields are reached from the lexer's own address).
 #[derive(Clone)]
+#[repr(C)]
 pub(crate) struct Lexer<'a> {
-    src: &'a [u8],
+    /// What was wrong with the last token of kind `Error`.
+    pub message: Syntax,
+    /// The text (the parser reads its tokens' text here too: one copy of the reference).
+    pub src: &'a str,
     pos: usize,
     /// The line and column of `col_at`.
     at: Pos,
     /// A position of this line whose column is known, so columns are counted incrementally.
     col_at: usize,
-    /// What was wrong with the last token of kind `Error`.
-    pub message: Syntax,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Lexer<'a> {
         Lexer {
-            src: src.as_bytes(),
+            src,
             pos: 0,
             at: Pos { line: 1, col: 1 },
             col_at: 0,
@@ -180,19 +187,24 @@ impl<'a> Lexer<'a> {
     }
 
     fn peek(&self, ahead: usize) -> u8 {
-        self.src.get(self.pos + ahead).copied().unwrap_or(0)
+        self.src
+            .as_bytes()
+            .get(self.pos + ahead)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Reads the next token into `token` (in place: a token is too big to come back in registers, and was
     /// copied from a temporary); after the end, `Eof` again and again. A token of kind `Error` is what could not
     /// be read (its span shows it), `message` says why.
     pub fn next(&mut self, token: &mut Token) {
+        let src = self.src.as_bytes();
         // Skip blanks and comments (not newlines: they end statements).
         loop {
             match self.peek(0) {
                 b' ' | b'\t' | b'\r' => self.pos += 1,
                 b'#' => {
-                    while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                    while self.pos < src.len() && src[self.pos] != b'\n' {
                         self.pos += 1;
                     }
                 }
@@ -202,7 +214,7 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         // (Counted by index: the slice was checked at both ends, and it lies in the text.)
         for i in self.col_at..start {
-            self.at.col += u32::from(self.src[i] & 0xc0 != 0x80);
+            self.at.col += u32::from(self.src.as_bytes()[i] & 0xc0 != 0x80);
         }
         self.col_at = start;
         *token = Token {
@@ -213,10 +225,10 @@ impl<'a> Lexer<'a> {
             },
             at: self.at,
         };
-        if start >= self.src.len() {
+        if start >= src.len() {
             return;
         }
-        let c = self.src[start];
+        let c = src[start];
         self.pos += 1;
         token.kind = match c {
             b'\n' => {
@@ -235,7 +247,7 @@ impl<'a> Lexer<'a> {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
                     self.pos += 1;
                 }
-                let word = &self.src[start..self.pos];
+                let word = &src[start..self.pos];
                 if c.is_ascii_digit() {
                     Kind::Int
                 } else {
@@ -272,16 +284,15 @@ impl<'a> Lexer<'a> {
     /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
     /// `kind`, or `Error` when the line or the text ends first.
     fn string(&mut self, kind: Kind) -> Kind {
+        let src = self.src.as_bytes();
         loop {
             match self.peek(0) {
                 b'"' => {
                     self.pos += 1;
                     return kind;
                 }
-                b'\\' if self.pos + 1 < self.src.len() && self.src[self.pos + 1] != b'\n' => {
-                    self.pos += 2
-                }
-                b'\n' | 0 if self.pos >= self.src.len() || self.src[self.pos] == b'\n' => {
+                b'\\' if self.pos + 1 < src.len() && src[self.pos + 1] != b'\n' => self.pos += 2,
+                b'\n' | 0 if self.pos >= src.len() || src[self.pos] == b'\n' => {
                     self.message = Syntax::UnfinishedString;
                     return Kind::Error;
                 }

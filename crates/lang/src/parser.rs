@@ -220,18 +220,18 @@ struct Parser<'a, K: Keep> {
     loops: u32,
     slots: u32,
     max_slots: u32,
-    /// The first error (see `fail`).
-    error: Option<Box<ScriptError>>,
+    /// How many blocks are open (each one's rule keeps the locals and slots in use when it opened, to give
+    /// them back at its close).
+    blocks: u32,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
     locals: Vec<Local>,
-    /// How many blocks are open (each one's rule keeps the locals and slots in use when it opened, to give
-    /// them back at its close).
-    blocks: u32,
-    src: &'a str,
-    globals: &'a mut Globals,
+    /// The first error (see `fail`).
+    error: Option<Box<ScriptError>>,
+    /// (Its text is the source's: the parser keeps no copy of the reference.)
     lexer: Lexer<'a>,
+    globals: &'a mut Globals,
     file: &'a Rc<str>,
     kept: K,
 }
@@ -249,7 +249,6 @@ pub(crate) fn parse<'a, K: Keep>(
         at: Pos { line: 1, col: 1 },
     };
     let mut p = Parser::<K> {
-        src,
         file,
         lexer: Lexer::new(src),
         tok: eof,
@@ -394,7 +393,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// The current token's text.
     fn text(&self) -> &'a str {
-        self.tok.span.text(self.src)
+        self.tok.span.text(self.lexer.src)
     }
 
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
@@ -456,7 +455,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     fn name(&mut self) -> Rc<str> {
         let name = self.name_span();
-        Rc::from(name.text(self.src))
+        Rc::from(name.text(self.lexer.src))
     }
 
     /// A name, as where it is written (what a declaration keeps).
@@ -522,7 +521,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
     fn declare(&mut self, name: Span) -> Var {
         if self.at_top_level() {
-            let global = self.global(name.text(self.src));
+            let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
@@ -556,7 +555,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        let src = self.src;
+        let src = self.lexer.src;
         if let Some(i) = self.locals.iter().rposition(|l| l.name.text(src) == name) {
             let local = &mut self.locals[i];
             let mut var = Var::Local(local.slot);
@@ -704,7 +703,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.src))));
+            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src))));
             return Stmt::LetFn {
                 var,
                 captured: false,
@@ -826,7 +825,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         while self.tok.kind != Kind::RParen && !self.failed() {
             let tok = self.tok;
             let span = self.name_span();
-            let param: Rc<str> = Rc::from(span.text(self.src));
+            let param: Rc<str> = Rc::from(span.text(self.lexer.src));
             // (The first that applies: one place that blames the parameter.)
             let wrong = if params.len() >= 64 {
                 Some(Syntax::TooManyParameters)
