@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem::ManuallyDrop;
 
 use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::lexer::{Kind, Lexer, Span, Token};
@@ -199,8 +200,10 @@ struct Local {
 struct Scope {
     /// Where its locals start in the parser's list.
     locals: usize,
-    /// The function's captured variables (the list becomes the definition's).
-    captures: Vec<Capture>,
+    /// The function's captured variables (the list becomes the definition's). Every scope is popped by
+    /// `define`, which hands the list to the definition: not dropped with the scope, the list of scopes needs no
+    /// dropping item by item at the parse's end (when it is always empty).
+    captures: ManuallyDrop<Vec<Capture>>,
 }
 
 type R<T> = Result<T, Box<ScriptError>>;
@@ -869,7 +872,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             params,
             params_captured,
             slots: self.max_slots,
-            captures: scope.captures,
+            captures: ManuallyDrop::into_inner(scope.captures),
             body,
         })
     }
