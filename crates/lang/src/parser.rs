@@ -1121,9 +1121,15 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.advance();
             self.expect(Kind::Colon, Syntax::ExpectedColon);
             // A repeated key: the later entry stands, in the place of the last.
-            // (Drained rather than removed: `remove` moves the entry out to drop it, which costs more code.)
-            if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
-                entries.drain(i..=i);
+            // (Drained rather than removed: `remove` moves the entry out to drop it, which costs more code; found
+            // by index, as `position` cost more.)
+            let mut i = 0;
+            while i < entries.len() {
+                if entries[i].0 == key {
+                    entries.drain(i..=i);
+                    break;
+                }
+                i += 1;
             }
             self.push_entry(&mut entries, key);
             if self.tok.kind != Kind::Comma {
