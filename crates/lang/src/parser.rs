@@ -33,10 +33,14 @@ impl Globals {
         self.names.len() as u32 - 1
     }
     pub fn find(&self, name: &str) -> Option<u32> {
-        self.names
-            .iter()
-            .position(|n| &**n == name)
-            .map(|i| i as u32)
+        let mut i = 0;
+        while i < self.names.len() {
+            if &*self.names[i] == name {
+                return Some(i as u32);
+            }
+            i += 1;
+        }
+        None
     }
 }
 
@@ -559,7 +563,12 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
         let src = self.lexer.src;
-        if let Some(i) = self.locals.iter().rposition(|l| l.name.text(src) == name) {
+        let mut i = self.locals.len();
+        while i > 0 {
+            i -= 1;
+            if self.locals[i].name.text(src) != name {
+                continue;
+            }
             let local = &mut self.locals[i];
             let mut var = Var::Local(local.slot);
             let mut capture = Capture::Local(local.slot);
@@ -568,14 +577,15 @@ impl<'a, K: Keep> Parser<'a, K> {
             for scope in &mut self.scopes {
                 if scope.locals > i {
                     local.captured = true;
-                    let index = match scope.captures.iter().position(|c| same(*c, capture)) {
-                        Some(i) => i,
-                        None => {
-                            // (Out of line, the push is one the linker already has: the handoff's `Vec<u64>`.)
-                            push(&mut scope.captures, capture);
-                            scope.captures.len() - 1
-                        }
-                    } as u32;
+                    let mut index = 0;
+                    while index < scope.captures.len() && !same(scope.captures[index], capture) {
+                        index += 1;
+                    }
+                    if index == scope.captures.len() {
+                        // (Out of line, the push is one the linker already has: the handoff's `Vec<u64>`.)
+                        push(&mut scope.captures, capture);
+                    }
+                    let index = index as u32;
                     capture = Capture::Upvalue(index);
                     var = Var::Upvalue(index);
                 }
