@@ -76,6 +76,9 @@ pub(crate) enum ExprKind {
 /// A call: `callee(positional..., name = keyword...)`. Its arguments are in one list, the keyword ones last,
 /// and the names of those in another: the evaluator pushes them all in one loop and binds by the names (pairs
 /// of a name and a node were a type of their own, with their own drop code).
+// The callee first (`repr(C)`; the compiler put it last): the evaluator then hands it on by the box's address
+// (no offset to add).
+#[repr(C)]
 pub(crate) struct Call {
     pub callee: Expr,
     pub args: Vec<Expr>,
