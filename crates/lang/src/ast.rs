@@ -76,6 +76,9 @@ pub(crate) enum ExprKind {
 /// A call: `callee(positional..., name = keyword...)`. Its arguments are in one list, the keyword ones last,
 /// and the names of those in another: the evaluator pushes them all in one loop and binds by the names (pairs
 /// of a name and a node were a type of their own, with their own drop code).
+// The callee first (`repr(C)`; the compiler put it last): the evaluator then hands it on by the box's address
+// (no offset to add).
+#[repr(C)]
 pub(crate) struct Call {
     pub callee: Expr,
     pub args: Vec<Expr>,
@@ -145,15 +148,19 @@ pub(crate) enum Capture {
 }
 
 /// A function as written: its parameters are slots 0..n of its frame.
+// In this order (`repr(C)`): behind an `Rc`'s two counts, what a call reads lies in the first 128 bytes, where
+// an offset takes one byte in an instruction (the compiler's order put `slots` past them); the file, read only
+// by an error, is last.
+#[repr(C)]
 pub(crate) struct FnDef {
     pub name: Rc<str>,
-    pub file: Rc<str>,
     pub params: Vec<Rc<str>>,
+    pub captures: Vec<Capture>,
+    pub body: Vec<Stmt>,
     /// Which parameters a closure captured, bit i for parameter i (they are moved into cells at the call).
     pub params_captured: u64,
     pub slots: u32,
-    pub captures: Vec<Capture>,
-    pub body: Vec<Stmt>,
+    pub file: Rc<str>,
 }
 
 // The parser moves nodes by value and the evaluator copies and matches on them: their size is code in the

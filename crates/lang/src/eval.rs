@@ -107,7 +107,9 @@ pub(crate) struct Machine<'p> {
     /// (one field and one comparison per call, rather than the distance from the top and the limit).
     pub stack_floor: usize,
     pub memory_limit: usize,
-    pub global_names: &'p [Rc<str>],
+    /// The globals' names, read only by an error: the list itself is lent (one word, where a slice of it is two
+    /// that `run` stores and an error reads at four-byte offsets, past the first 128 bytes).
+    pub global_names: &'p Vec<Rc<str>>,
 }
 
 /// Where a variable is (see `Machine::locate`).

@@ -114,10 +114,12 @@ impl core::fmt::Display for ScriptError {
 
 /// An interpreter: its globals persist from one `run` to the next (the rescue shell runs its lines in the
 /// global scope of the script that ran before).
+// The names first (`repr(C)`): the parser is lent them by the interpreter's own address.
+#[repr(C)]
 pub struct Interpreter {
-    config: Config,
     names: Globals,
     values: Vec<Option<Value>>,
+    config: Config,
 }
 
 impl Interpreter {
