@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::ast::Pos;
 use crate::eval::{bind_frame, chars_from, error, fault, Fault, Machine, R};
-use crate::value::{push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
+use crate::value::{hand_over, push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -626,10 +626,7 @@ fn hex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             return wrong(m, "bytes or an int", other);
         }
     }
-    let made = Value::take_string(&mut out);
-    // Left empty: nothing to free (its drop would be a call).
-    core::mem::forget(out);
-    Ok(made)
+    Ok(hand_over!(take_string, out))
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -652,10 +649,7 @@ fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             out.push(high << 4 | digit);
         }
     }
-    let made = Value::take_bytes(&mut out);
-    // Left empty: nothing to free (its drop would be a call).
-    core::mem::forget(out);
-    Ok(made)
+    Ok(hand_over!(take_bytes, out))
 }
 
 /// The value of a hex digit, either case.
@@ -673,10 +667,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
                     _ => return fail(m, "a byte must be an int 0-255"),
                 }
             }
-            let made = Value::take_bytes(&mut out);
-            // Left empty: nothing to free (its drop would be a call).
-            core::mem::forget(out);
-            Ok(made)
+            Ok(hand_over!(take_bytes, out))
         }
         Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
         Value::Str(t) => Ok(Value::bytes_of(t.0.as_bytes())),
@@ -736,10 +727,7 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             for c in chars_from(&t.0, start).take(end - start) {
                 out.push(c);
             }
-            let made = Value::take_string(&mut out);
-            // Left empty: nothing to free (its drop would be a call).
-            core::mem::forget(out);
-            made
+            hand_over!(take_string, out)
         }
         Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
         Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
@@ -783,10 +771,7 @@ fn keys(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             for (k, _) in entries.iter() {
                 names.push(Value::str(k));
             }
-            let made = Value::take_list(&mut names);
-            // Left empty: nothing to free (its drop would be a call).
-            core::mem::forget(names);
-            Ok(made)
+            Ok(hand_over!(take_list, names))
         }
         other => wrong(m, "a map", other),
     }
@@ -863,10 +848,7 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         }
     }
     room(m, parts.len() * ITEM_BYTES)?;
-    let made = Value::take_list(&mut parts);
-    // Left empty: nothing to free (its drop would be a call).
-    core::mem::forget(parts);
-    Ok(made)
+    Ok(hand_over!(take_list, parts))
 }
 
 /// The words of a text, between runs of white space (for `split` and the command line). Out of line: the
@@ -892,10 +874,7 @@ fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         out.push_str(&t.0);
         room(m, out.len())?;
     }
-    let made = Value::take_string(&mut out);
-    // Left empty: nothing to free (its drop would be a call).
-    core::mem::forget(out);
-    Ok(made)
+    Ok(hand_over!(take_string, out))
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -918,10 +897,7 @@ fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         items.push(Value::Int(a));
         a += 1;
     }
-    let made = Value::take_list(&mut items);
-    // Left empty: nothing to free (its drop would be a call).
-    core::mem::forget(items);
-    Ok(made)
+    Ok(hand_over!(take_list, items))
 }
 
 /// The number of items of `range(a, b)`.

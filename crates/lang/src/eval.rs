@@ -10,7 +10,7 @@ use core::cell::{Cell, RefCell};
 use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::builtins::{range_len, RANGE};
 use crate::value::{
-    copy, discard, equal, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
+    copy, discard, equal, hand_over, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
 };
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
 
@@ -1063,10 +1063,7 @@ impl Machine<'_> {
             (Value::Str(x), Value::Str(y)) if op == Op::Add => {
                 self.hold(x.0.len() + y.0.len(), pos)?;
                 let mut joined = [&x.0[..], &y.0[..]].concat();
-                // Handed over by reference (see `Value::take_list`), then left empty: nothing to free.
-                let made = Value::take_string(&mut joined);
-                core::mem::forget(joined);
-                return Ok(made);
+                return Ok(hand_over!(take_string, joined));
             }
             (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
                 self.hold(x.0.len() + y.0.len(), pos)?;
@@ -1074,9 +1071,7 @@ impl Machine<'_> {
                 let mut joined = Vec::with_capacity(x.0.len() + y.0.len());
                 joined.extend_from_slice(&x.0);
                 joined.extend_from_slice(&y.0);
-                let made = Value::take_bytes(&mut joined);
-                core::mem::forget(joined);
-                return Ok(made);
+                return Ok(hand_over!(take_bytes, joined));
             }
             (Value::List(x), Value::List(y)) if op == Op::Add => {
                 let (x, y) = (x.items.borrow(), y.items.borrow());
@@ -1085,9 +1080,7 @@ impl Machine<'_> {
                 for v in y.iter() {
                     joined.push(v.clone());
                 }
-                let made = Value::take_list(&mut joined);
-                core::mem::forget(joined);
-                return Ok(made);
+                return Ok(hand_over!(take_list, joined));
             }
             // An order of strs or bytes is that of their bytes.
             (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))

@@ -239,6 +239,18 @@ fn shared<T: Counted>(content: &mut T::Content) -> Rc<T> {
     rc
 }
 
+/// A new value made of a local string or vector, handed over by reference (`take_string`, `take_bytes` or
+/// `take_list`, see [`shared`]); the local, left empty, is forgotten (its drop would be a call). Not moved into a
+/// call: a moved vector lost what told the compiler when its place on the stack was in use.
+macro_rules! hand_over {
+    ($take:ident, $content:ident) => {{
+        let made = $crate::value::Value::$take(&mut $content);
+        core::mem::forget($content);
+        made
+    }};
+}
+pub(crate) use hand_over;
+
 /// [`shared`] of content given by value.
 #[inline(always)]
 fn made<T: Counted>(mut content: T::Content) -> Rc<T> {
