@@ -1285,9 +1285,9 @@ impl Drop for Held {
 
 /// Binds the arguments on `args` from `base` (the positional ones, then the values of the keyword arguments
 /// named by `names`) to `n` parameters named by `name`, the first `required` of which must get a value: the
-/// frame from `base` then has a slot per parameter, nil where none was given. Returns which parameters got a value (bit i), or what is wrong
-/// with this call (the whole message). `name(usize::MAX)` is the callee's name, asked for only by an error (a
-/// built-in's is looked up in the help text).
+/// frame from `base` then has a slot per parameter, nil where none was given. Returns which parameters got a
+/// value (bit i), or what is wrong with this call (the whole message). `name(usize::MAX)` is the callee's name,
+/// asked for only by an error (a built-in's is looked up in the help text).
 pub(crate) fn bind_frame<'n>(
     args: &mut Vec<Value>,
     base: usize,
