@@ -206,7 +206,16 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
                     state = 2;
                 }
             }
-            (1, b'?' | b'=' | b'.') => marked = true,
+            (1, b'=') => {
+                marked = true;
+                // An int default is 0, which `default` makes without reading it.
+                let digit = text[at + 1];
+                assert!(
+                    !digit.is_ascii_digit() || digit == b'0' && !text[at + 2].is_ascii_digit(),
+                    "an int default other than 0"
+                );
+            }
+            (1, b'?' | b'.') => marked = true,
             (_, b'\n') => {
                 line += 1;
                 starts[line] = (at + 1) as u16;
@@ -306,7 +315,8 @@ fn field_name(i: usize, field: usize) -> &'static str {
 }
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
-/// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and ints.
+/// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
+/// [`layout`] checks).
 fn default(i: usize, k: usize) -> Value {
     let Some(at) = field_at(i, k + 1) else {
         return Value::Nil;
@@ -326,12 +336,7 @@ fn default(i: usize, k: usize) -> Value {
             }
             Value::str(HELP.get(v + 1..end).unwrap_or_default())
         }
-        // An int's digits are a name to [`name_at`].
-        _ => Value::Int(
-            name_at(v)
-                .bytes()
-                .fold(0, |n, d| n * 10 + i64::from(d - b'0')),
-        ),
+        _ => Value::Int(0),
     }
 }
 
