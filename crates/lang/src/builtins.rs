@@ -586,18 +586,17 @@ fn parse_int(s: &str) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    let mut magnitude = 0u64;
+    // Counted towards its sign digit by digit (down from 0 for a negative one, which reaches i64::MIN), so that
+    // the number needs no conversion at the end.
+    let sign = if negative { -1 } else { 1 };
+    let mut n = 0i64;
     for &c in digits {
         let digit = (c as char).to_digit(radix)?;
-        magnitude = magnitude
-            .checked_mul(u64::from(radix))?
-            .checked_add(u64::from(digit))?;
+        n = n
+            .checked_mul(i64::from(radix))?
+            .checked_add(sign * i64::from(digit))?;
     }
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
+    Some(n)
 }
 
 fn len(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
