@@ -132,6 +132,14 @@ fn take_entries(work: &mut Vec<Value>, entries: &mut [(Rc<str>, Value)]) {
     }
 }
 
+/// Moves a list's items to a work list, one by one (in reverse, which does not matter): `append` took a
+/// reserve and a copy of its own.
+fn take_items(work: &mut Vec<Value>, items: &mut Vec<Value>) {
+    while let Some(item) = items.pop() {
+        work.push(item);
+    }
+}
+
 /// Moves a closure's captured variables to a work list.
 fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
     while let Some(cell) = cells.pop() {
@@ -148,7 +156,7 @@ fn drop_all(work: &mut Vec<Value>) {
         match &mut value {
             Value::List(rc) => {
                 if let Some(list) = Rc::get_mut(rc) {
-                    work.append(list.items.get_mut());
+                    take_items(work, list.items.get_mut());
                 }
             }
             Value::Map(rc) => {
