@@ -1067,8 +1067,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn primary(&mut self) -> Expr {
         let kind = match self.tok.kind {
             Kind::Int => ExprKind::Const(Value::Int(self.int())),
-            Kind::Str => ExprKind::Const(Value::string(self.string())),
-            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string())),
+            Kind::Str | Kind::Bytes => ExprKind::Const(self.literal()),
             Kind::True => ExprKind::Const(Value::True),
             Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
@@ -1122,7 +1121,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         while self.tok.kind != Kind::RBrace {
             let key: Rc<str> = match self.tok.kind {
                 Kind::Name => Rc::from(self.text()),
-                Kind::Str => Rc::from(self.string()),
+                Kind::Str => Rc::from(self.literal().as_str().unwrap_or_default()),
                 _ => {
                     self.fail(Syntax::ExpectedKey);
                     break;
@@ -1187,64 +1186,77 @@ impl<'a, K: Keep> Parser<'a, K> {
         n
     }
 
-    fn string(&mut self) -> String {
+    /// The value of a string literal (what is between its quotes, escapes decoded) or of a byte string (pairs
+    /// of hex digits, blanks skipped), the current token: one loop for both, as a `\x` escape is such a pair too.
+    fn literal(&mut self) -> Value {
+        let bytes = self.tok.kind == Kind::Bytes;
         let text = self.text().as_bytes();
-        let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
-        let mut out = Vec::with_capacity(inner.len());
-        let mut bytes = inner.iter().copied();
-        'chars: while let Some(c) = bytes.next() {
-            let byte = if c != b'\\' {
-                c
-            } else {
-                let e = bytes.next().unwrap_or(0);
+        let inner = text
+            .get(1 + bytes as usize..text.len().saturating_sub(1))
+            .unwrap_or(&[]);
+        // (The capacities are those the values are made with: the memory they hold counts it.)
+        let mut out = Vec::with_capacity(if bytes { 0 } else { inner.len() });
+        // The hex digits still to read of the byte being made, and what was read of it.
+        let mut digits = 0;
+        let mut byte = 0;
+        let mut chars = inner.iter().copied();
+        while let Some(c) = chars.next() {
+            if bytes {
+                if c.is_ascii_whitespace() {
+                    continue;
+                }
+                if digits == 0 {
+                    digits = 2;
+                }
+            } else if digits == 0 {
+                if c != b'\\' {
+                    out.push(c);
+                    continue;
+                }
+                let e = chars.next().unwrap_or(0);
                 if let Some(i) = ESCAPES.iter().position(|&letter| letter == e) {
-                    ESCAPED[i]
-                } else if e == b'x' {
-                    // Two hex digits.
-                    let mut byte = 0;
-                    for _ in 0..2 {
-                        let Some(digit) = bytes.next().and_then(hex_digit) else {
-                            self.fail(Syntax::MalformedHexEscape);
-                            break 'chars;
-                        };
-                        byte = byte << 4 | digit;
-                    }
-                    byte
-                } else {
+                    out.push(ESCAPED[i]);
+                    continue;
+                }
+                if e != b'x' {
                     self.fail(Syntax::UnknownEscape);
                     break;
                 }
-            };
-            out.push(byte);
-        }
-        String::from_utf8(out).unwrap_or_else(|_| {
-            self.fail(Syntax::NotUtf8);
-            String::new()
-        })
-    }
-
-    fn byte_string(&mut self) -> Vec<u8> {
-        let text = self.text().as_bytes();
-        let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or(&[]);
-        let mut out = Vec::new();
-        let mut high: Option<u8> = None;
-        for &c in inner {
-            if c.is_ascii_whitespace() {
+                digits = 2;
                 continue;
             }
             let Some(d) = hex_digit(c) else {
-                self.fail(Syntax::NotHexDigit);
+                self.fail(if bytes {
+                    Syntax::NotHexDigit
+                } else {
+                    Syntax::MalformedHexEscape
+                });
                 break;
             };
-            match high.take() {
-                Some(h) => out.push(h << 4 | d),
-                None => high = Some(d),
+            byte = byte << 4 | d;
+            digits -= 1;
+            if digits == 0 {
+                out.push(byte);
             }
         }
-        if high.is_some() {
-            self.fail(Syntax::OddHexDigits);
+        // (After an error, a second one changes nothing: the first is reported.)
+        if digits != 0 {
+            self.fail(if bytes {
+                Syntax::OddHexDigits
+            } else {
+                Syntax::MalformedHexEscape
+            });
         }
-        out
+        if bytes {
+            return Value::bytes(out);
+        }
+        match String::from_utf8(out) {
+            Ok(text) => Value::string(text),
+            Err(_) => {
+                self.fail(Syntax::NotUtf8);
+                Value::Nil
+            }
+        }
     }
 }
 
