@@ -271,10 +271,8 @@ pub(crate) fn parse<'a, K: Keep>(
         kept: K::default(),
         error: None,
     };
-    p.scopes.push(Scope::default());
     p.advance();
-    let body = p.statements(false);
-    let main = p.define(Rc::from("main"), Vec::new(), body);
+    let main = p.function(Rc::from("main"), true);
     let parsed = (main, p.kept);
     // Made whole either way, so that the error path drops it in one piece.
     match p.error {
@@ -716,7 +714,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src))));
+            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
             return Stmt::LetFn {
                 var,
                 captured: false,
@@ -820,8 +818,13 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
-    fn function(&mut self, name: Rc<str>) -> Rc<FnDef> {
-        self.enter();
+    // (And the file's top level, `top`: its statements, as a function without parameters: one place that
+    // makes the definition of a function.)
+    fn function(&mut self, name: Rc<str>, top: bool) -> Rc<FnDef> {
+        // (The top level is at depth 0.)
+        if !top {
+            self.enter();
+        }
         self.scopes.push(Scope {
             locals: self.locals.len(),
             ..Scope::default()
@@ -833,39 +836,39 @@ impl<'a, K: Keep> Parser<'a, K> {
             core::mem::take(&mut self.slots),
             core::mem::take(&mut self.max_slots),
         );
-        let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
         let mut params: Vec<Rc<str>> = Vec::new();
-        while self.tok.kind != Kind::RParen && !self.failed() {
-            let tok = self.tok;
-            let span = self.name_span();
-            let param: Rc<str> = Rc::from(span.text(self.lexer.src));
-            // (The first that applies: one place that blames the parameter.)
-            let wrong = if params.len() >= 64 {
-                Some(Syntax::TooManyParameters)
-            } else if params.contains(&param) {
-                Some(Syntax::RepeatedParameter)
-            } else {
-                None
-            };
-            if let Some(message) = wrong {
-                self.tok = tok;
-                self.fail(message);
+        let body = if top {
+            self.statements(false)
+        } else {
+            let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
+            while self.tok.kind != Kind::RParen && !self.failed() {
+                let tok = self.tok;
+                let span = self.name_span();
+                let param: Rc<str> = Rc::from(span.text(self.lexer.src));
+                // (The first that applies: one place that blames the parameter.)
+                let wrong = if params.len() >= 64 {
+                    Some(Syntax::TooManyParameters)
+                } else if params.contains(&param) {
+                    Some(Syntax::RepeatedParameter)
+                } else {
+                    None
+                };
+                if let Some(message) = wrong {
+                    self.tok = tok;
+                    self.fail(message);
+                }
+                params.push(param);
+                self.declare(span);
+                if self.tok.kind != Kind::Comma {
+                    break;
+                }
+                self.advance();
             }
-            params.push(param);
-            self.declare(span);
-            if self.tok.kind != Kind::Comma {
-                break;
-            }
-            self.advance();
-        }
-        self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
-        let body = self.block();
-        self.depth -= 1;
-        let def = self.define(name, params, body);
-        (self.loops, self.slots, self.max_slots) = saved;
-        def
-    }
-    fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
+            self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
+            let body = self.block();
+            self.depth -= 1;
+            body
+        };
         let scope = self
             .scopes
             .pop()
@@ -876,7 +879,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             .enumerate()
             .fold(0, |bits, (i, l)| bits | (u64::from(l.captured) << i));
         self.locals.truncate(scope.locals);
-        Rc::new(FnDef {
+        let def = Rc::new(FnDef {
             name,
             file: self.file.clone(),
             params,
@@ -884,7 +887,9 @@ impl<'a, K: Keep> Parser<'a, K> {
             slots: self.max_slots,
             captures: ManuallyDrop::into_inner(scope.captures),
             body,
-        })
+        });
+        (self.loops, self.slots, self.max_slots) = saved;
+        def
     }
 
     /// A constant nil: the value of a bare `return`, and what a rule that failed gives back (never evaluated
@@ -1085,7 +1090,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 self.advance();
                 return Expr {
                     pos,
-                    kind: ExprKind::Func(self.function(Rc::from("fn"))),
+                    kind: ExprKind::Func(self.function(Rc::from("fn"), false)),
                 };
             }
             _ => {
