@@ -825,10 +825,14 @@ impl<'a, K: Keep> Parser<'a, K> {
         if !top {
             self.enter();
         }
-        self.scopes.push(Scope {
-            locals: self.locals.len(),
-            ..Scope::default()
-        });
+        // (Out of line, the push is one the linker already has: the one for expressions.)
+        push(
+            &mut self.scopes,
+            Scope {
+                locals: self.locals.len(),
+                ..Scope::default()
+            },
+        );
         // `break` and `continue` in the function do not leave the loops around it; its slots are a frame of
         // its own.
         let saved = (
