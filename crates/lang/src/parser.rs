@@ -957,13 +957,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         push(list, self.expr(1));
     }
 
-    /// `key` and the expression that follows, onto the end of a list.
-    #[inline(never)]
-    fn push_entry(&mut self, list: &mut Vec<(Rc<str>, Expr)>, key: Rc<str>) {
-        let value = self.expr(1);
-        list.push((key, value));
-    }
-
     // unary := '-' unary | postfix
     fn unary(&mut self) -> Expr {
         if self.tok.kind == Kind::Minus {
@@ -1149,7 +1142,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 i += 1;
             }
-            self.push_entry(&mut entries, key);
+            // (Through the out-of-line push: a push of its own, inlined, cost more.)
+            push(&mut entries, (key, self.expr(1)));
             if self.tok.kind != Kind::Comma {
                 break;
             }
