@@ -205,7 +205,7 @@ struct Scope {
     /// Where its locals start in the parser's list.
     locals: usize,
     /// The function's captured variables (the list becomes the definition's). Every scope is popped by
-    /// `define`, which hands the list to the definition: not dropped with the scope, the list of scopes needs no
+    /// `function`, which hands the list to the definition: not dropped with the scope, the list of scopes needs no
     /// dropping item by item at the parse's end (when it is always empty).
     captures: ManuallyDrop<Vec<Capture>>,
 }
