@@ -205,7 +205,7 @@ struct Scope {
     /// Where its locals start in the parser's list.
     locals: usize,
     /// The function's captured variables (the list becomes the definition's). Every scope is popped by
-    /// `define`, which hands the list to the definition: not dropped with the scope, the list of scopes needs no
+    /// `function`, which hands the list to the definition: not dropped with the scope, the list of scopes needs no
     /// dropping item by item at the parse's end (when it is always empty).
     captures: ManuallyDrop<Vec<Capture>>,
 }
@@ -271,10 +271,8 @@ pub(crate) fn parse<'a, K: Keep>(
         kept: K::default(),
         error: None,
     };
-    p.scopes.push(Scope::default());
     p.advance();
-    let body = p.statements(false);
-    let main = p.define(Rc::from("main"), Vec::new(), body);
+    let main = p.function(Rc::from("main"), true);
     let parsed = (main, p.kept);
     // Made whole either way, so that the error path drops it in one piece.
     match p.error {
@@ -716,7 +714,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src))));
+            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
             return Stmt::LetFn {
                 var,
                 captured: false,
@@ -820,12 +818,21 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     // function := '(' (NAME (',' NAME)*)? ')' block
-    fn function(&mut self, name: Rc<str>) -> Rc<FnDef> {
-        self.enter();
-        self.scopes.push(Scope {
-            locals: self.locals.len(),
-            ..Scope::default()
-        });
+    // (And the file's top level, `top`: its statements, as a function without parameters: one place that
+    // makes the definition of a function.)
+    fn function(&mut self, name: Rc<str>, top: bool) -> Rc<FnDef> {
+        // (The top level is at depth 0.)
+        if !top {
+            self.enter();
+        }
+        // (Out of line, the push is one the linker already has: the one for expressions.)
+        push(
+            &mut self.scopes,
+            Scope {
+                locals: self.locals.len(),
+                ..Scope::default()
+            },
+        );
         // `break` and `continue` in the function do not leave the loops around it; its slots are a frame of
         // its own.
         let saved = (
@@ -833,39 +840,39 @@ impl<'a, K: Keep> Parser<'a, K> {
             core::mem::take(&mut self.slots),
             core::mem::take(&mut self.max_slots),
         );
-        let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
         let mut params: Vec<Rc<str>> = Vec::new();
-        while self.tok.kind != Kind::RParen && !self.failed() {
-            let tok = self.tok;
-            let span = self.name_span();
-            let param: Rc<str> = Rc::from(span.text(self.lexer.src));
-            // (The first that applies: one place that blames the parameter.)
-            let wrong = if params.len() >= 64 {
-                Some(Syntax::TooManyParameters)
-            } else if params.contains(&param) {
-                Some(Syntax::RepeatedParameter)
-            } else {
-                None
-            };
-            if let Some(message) = wrong {
-                self.tok = tok;
-                self.fail(message);
+        let body = if top {
+            self.statements(false)
+        } else {
+            let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
+            while self.tok.kind != Kind::RParen && !self.failed() {
+                let tok = self.tok;
+                let span = self.name_span();
+                let param: Rc<str> = Rc::from(span.text(self.lexer.src));
+                // (The first that applies: one place that blames the parameter.)
+                let wrong = if params.len() >= 64 {
+                    Some(Syntax::TooManyParameters)
+                } else if params.contains(&param) {
+                    Some(Syntax::RepeatedParameter)
+                } else {
+                    None
+                };
+                if let Some(message) = wrong {
+                    self.tok = tok;
+                    self.fail(message);
+                }
+                params.push(param);
+                self.declare(span);
+                if self.tok.kind != Kind::Comma {
+                    break;
+                }
+                self.advance();
             }
-            params.push(param);
-            self.declare(span);
-            if self.tok.kind != Kind::Comma {
-                break;
-            }
-            self.advance();
-        }
-        self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
-        let body = self.block();
-        self.depth -= 1;
-        let def = self.define(name, params, body);
-        (self.loops, self.slots, self.max_slots) = saved;
-        def
-    }
-    fn define(&mut self, name: Rc<str>, params: Vec<Rc<str>>, body: Vec<Stmt>) -> Rc<FnDef> {
+            self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
+            let body = self.block();
+            self.depth -= 1;
+            body
+        };
         let scope = self
             .scopes
             .pop()
@@ -876,7 +883,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             .enumerate()
             .fold(0, |bits, (i, l)| bits | (u64::from(l.captured) << i));
         self.locals.truncate(scope.locals);
-        Rc::new(FnDef {
+        let def = Rc::new(FnDef {
             name,
             file: self.file.clone(),
             params,
@@ -884,7 +891,9 @@ impl<'a, K: Keep> Parser<'a, K> {
             slots: self.max_slots,
             captures: ManuallyDrop::into_inner(scope.captures),
             body,
-        })
+        });
+        (self.loops, self.slots, self.max_slots) = saved;
+        def
     }
 
     /// A constant nil: the value of a bare `return`, and what a rule that failed gives back (never evaluated
@@ -946,13 +955,6 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// An expression straight onto the end of a list (one place that moves it there).
     fn push_expr(&mut self, list: &mut Vec<Expr>) {
         push(list, self.expr(1));
-    }
-
-    /// `key` and the expression that follows, onto the end of a list.
-    #[inline(never)]
-    fn push_entry(&mut self, list: &mut Vec<(Rc<str>, Expr)>, key: Rc<str>) {
-        let value = self.expr(1);
-        list.push((key, value));
     }
 
     // unary := '-' unary | postfix
@@ -1067,8 +1069,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn primary(&mut self) -> Expr {
         let kind = match self.tok.kind {
             Kind::Int => ExprKind::Const(Value::Int(self.int())),
-            Kind::Str => ExprKind::Const(Value::string(self.string())),
-            Kind::Bytes => ExprKind::Const(Value::bytes(self.byte_string())),
+            Kind::Str | Kind::Bytes => ExprKind::Const(self.literal()),
             Kind::True => ExprKind::Const(Value::True),
             Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
@@ -1086,7 +1087,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 self.advance();
                 return Expr {
                     pos,
-                    kind: ExprKind::Func(self.function(Rc::from("fn"))),
+                    kind: ExprKind::Func(self.function(Rc::from("fn"), false)),
                 };
             }
             _ => {
@@ -1122,7 +1123,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         while self.tok.kind != Kind::RBrace {
             let key: Rc<str> = match self.tok.kind {
                 Kind::Name => Rc::from(self.text()),
-                Kind::Str => Rc::from(self.string()),
+                Kind::Str => Rc::from(self.literal().as_str().unwrap_or_default()),
                 _ => {
                     self.fail(Syntax::ExpectedKey);
                     break;
@@ -1141,7 +1142,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 i += 1;
             }
-            self.push_entry(&mut entries, key);
+            // (Through the out-of-line push: a push of its own, inlined, cost more.)
+            push(&mut entries, (key, self.expr(1)));
             if self.tok.kind != Kind::Comma {
                 break;
             }
@@ -1187,64 +1189,77 @@ impl<'a, K: Keep> Parser<'a, K> {
         n
     }
 
-    fn string(&mut self) -> String {
+    /// The value of a string literal (what is between its quotes, escapes decoded) or of a byte string (pairs
+    /// of hex digits, blanks skipped), the current token: one loop for both, as a `\x` escape is such a pair too.
+    fn literal(&mut self) -> Value {
+        let bytes = self.tok.kind == Kind::Bytes;
         let text = self.text().as_bytes();
-        let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or(&[]);
-        let mut out = Vec::with_capacity(inner.len());
-        let mut bytes = inner.iter().copied();
-        'chars: while let Some(c) = bytes.next() {
-            let byte = if c != b'\\' {
-                c
-            } else {
-                let e = bytes.next().unwrap_or(0);
+        let inner = text
+            .get(1 + bytes as usize..text.len().saturating_sub(1))
+            .unwrap_or(&[]);
+        // (The capacities are those the values are made with: the memory they hold counts it.)
+        let mut out = Vec::with_capacity(if bytes { 0 } else { inner.len() });
+        // The hex digits still to read of the byte being made, and what was read of it.
+        let mut digits = 0;
+        let mut byte = 0;
+        let mut chars = inner.iter().copied();
+        while let Some(c) = chars.next() {
+            if bytes {
+                if c.is_ascii_whitespace() {
+                    continue;
+                }
+                if digits == 0 {
+                    digits = 2;
+                }
+            } else if digits == 0 {
+                if c != b'\\' {
+                    out.push(c);
+                    continue;
+                }
+                let e = chars.next().unwrap_or(0);
                 if let Some(i) = ESCAPES.iter().position(|&letter| letter == e) {
-                    ESCAPED[i]
-                } else if e == b'x' {
-                    // Two hex digits.
-                    let mut byte = 0;
-                    for _ in 0..2 {
-                        let Some(digit) = bytes.next().and_then(hex_digit) else {
-                            self.fail(Syntax::MalformedHexEscape);
-                            break 'chars;
-                        };
-                        byte = byte << 4 | digit;
-                    }
-                    byte
-                } else {
+                    out.push(ESCAPED[i]);
+                    continue;
+                }
+                if e != b'x' {
                     self.fail(Syntax::UnknownEscape);
                     break;
                 }
-            };
-            out.push(byte);
-        }
-        String::from_utf8(out).unwrap_or_else(|_| {
-            self.fail(Syntax::NotUtf8);
-            String::new()
-        })
-    }
-
-    fn byte_string(&mut self) -> Vec<u8> {
-        let text = self.text().as_bytes();
-        let inner = text.get(2..text.len().saturating_sub(1)).unwrap_or(&[]);
-        let mut out = Vec::new();
-        let mut high: Option<u8> = None;
-        for &c in inner {
-            if c.is_ascii_whitespace() {
+                digits = 2;
                 continue;
             }
             let Some(d) = hex_digit(c) else {
-                self.fail(Syntax::NotHexDigit);
+                self.fail(if bytes {
+                    Syntax::NotHexDigit
+                } else {
+                    Syntax::MalformedHexEscape
+                });
                 break;
             };
-            match high.take() {
-                Some(h) => out.push(h << 4 | d),
-                None => high = Some(d),
+            byte = byte << 4 | d;
+            digits -= 1;
+            if digits == 0 {
+                out.push(byte);
             }
         }
-        if high.is_some() {
-            self.fail(Syntax::OddHexDigits);
+        // (After an error, a second one changes nothing: the first is reported.)
+        if digits != 0 {
+            self.fail(if bytes {
+                Syntax::OddHexDigits
+            } else {
+                Syntax::MalformedHexEscape
+            });
         }
-        out
+        if bytes {
+            return Value::bytes(out);
+        }
+        match String::from_utf8(out) {
+            Ok(text) => Value::string(text),
+            Err(_) => {
+                self.fail(Syntax::NotUtf8);
+                Value::Nil
+            }
+        }
     }
 }
 
