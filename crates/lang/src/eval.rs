@@ -643,39 +643,11 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let index = self.base + slot as usize;
-        // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
-        let mut count = 0;
-        let mut e = value;
-        while let ExprKind::Binary(Op::Add, left, _) = &e.kind {
-            count += 1;
-            e = left;
-        }
-        // (The local holds a str: `assign` looked.)
-        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot) {
-            return Ok(false);
-        }
-        // The parts, in order (the innermost first: found again from the top each time, as the chain is
-        // short, and a vector or a recursion would cost code or native stack), wait on the stack; an error
-        // leaves them to whoever unwinds it, as it does a call's arguments.
+        // The parts wait on the stack; an error leaves them to whoever unwinds it, as it does a call's arguments.
         let top = self.stack.len();
-        let mut total = 0;
-        for depth in (0..count).rev() {
-            let mut e = value;
-            for _ in 0..depth {
-                if let ExprKind::Binary(_, left, _) = &e.kind {
-                    e = left;
-                }
-            }
-            let ExprKind::Binary(_, _, right) = &e.kind else {
-                break;
-            };
-            let part = self.eval(right)?;
-            let Value::Str(p) = &part else {
-                return Err(self.wrong("cannot add str and ", &part, e.pos));
-            };
-            total += p.0.len();
-            self.stack.push(part);
-        }
+        let Some(total) = self.parts(value, slot)? else {
+            return Ok(false);
+        };
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
         while let Some(Value::Str(text)) = frame.get_mut(index) {
@@ -697,6 +669,29 @@ impl Machine<'_> {
         }
         self.pop_to(top);
         Ok(true)
+    }
+
+    /// Pushes the right operands of `value`, a chain of `+` nested to the left (`((s + a) + b) + ...`), in
+    /// order, each checked to be a str as `+` would, when the chain starts at the local `slot`: their length
+    /// then; none, with nothing evaluated, when it starts elsewhere. (A recursion as deep as the chain, in
+    /// frames smaller than those of `arithmetic`, which the normal way nests as deep.)
+    #[inline(never)]
+    fn parts(&mut self, value: &Expr, slot: u32) -> R<Option<usize>> {
+        let ExprKind::Binary(Op::Add, left, right) = &value.kind else {
+            return Ok(
+                matches!(value.kind, ExprKind::Var(Var::Local(s)) if s == slot).then_some(0),
+            );
+        };
+        let Some(total) = self.parts(left, slot)? else {
+            return Ok(None);
+        };
+        let part = self.eval(right)?;
+        let Value::Str(p) = &part else {
+            return Err(self.wrong("cannot add str and ", &part, value.pos));
+        };
+        let total = total + p.0.len();
+        self.stack.push(part);
+        Ok(Some(total))
     }
 
     /// Stores `v` under `key` in a list or map: inline in `assign`, its one caller, in the payload (as `append`).
