@@ -792,7 +792,7 @@ impl Machine<'_> {
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::Index(..) => return self.index_expr(e),
+            ExprKind::Index(..) | ExprKind::Field(..) => return self.index_expr(e),
             // Here on the host (a call less for the conditions made of them).
             ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
                 return self.logic(e)
@@ -801,22 +801,30 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), the host indexes them
-    /// where they are: no reference to the list or map is taken and dropped.
+    /// `x[i]` and `x.name` (a field is read as the item of its name, with an error of its own). When both are
+    /// leaves (constants, or locals that are not captured cells), the host indexes them where they are: no
+    /// reference to the list or map is taken and dropped.
     #[inline(never)]
     fn index_expr(&mut self, e: &Expr) -> R<Value> {
-        let ExprKind::Index(base, index) = &e.kind else {
-            return Ok(Value::Nil);
+        let (base, index) = match &e.kind {
+            ExprKind::Index(base, index) => (&**base, Some(&**index)),
+            ExprKind::Field(field) => (&field.0, None),
+            _ => return Ok(Value::Nil),
         };
         // On the host (the payload takes the general way, for size).
-        if let (Some(container), Some(key), true) =
-            (self.leaf(base), self.leaf(index), cfg!(feature = "std"))
-        {
-            return self.index(container, key, e.pos);
+        if let (Some(container), Some(Some(key)), true) = (
+            self.leaf(base),
+            index.map(|index| self.leaf(index)),
+            cfg!(feature = "std"),
+        ) {
+            return self.index(container, key, e);
         }
         let container = self.eval(base)?;
-        let key = self.eval(index)?;
-        self.index(&container, &key, e.pos)
+        let key = match index {
+            Some(index) => self.eval(index)?,
+            None => Value::Nil,
+        };
+        self.index(&container, &key, e)
     }
 
     /// The value of a leaf where it is: a constant, or a local that is not a captured cell.
@@ -936,20 +944,6 @@ impl Machine<'_> {
                         .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
                 )
             }
-            ExprKind::Field(field) => match self.eval(&field.0)? {
-                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
-                // The message made here, rather than its parts carried to one place that makes every error:
-                // carrying them cost more code than this.
-                other => {
-                    let what = [
-                        "cannot read field '",
-                        &field.1,
-                        "' of a ",
-                        other.type_name(),
-                    ];
-                    return Err(self.at(&what, e.pos));
-                }
-            },
             ExprKind::List(items) => {
                 self.hold(items.len() * ITEM_BYTES, e.pos)?;
                 let mut list = Vec::with_capacity(items.len());
@@ -1006,20 +1000,35 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`: inlined into `index_expr`, its one caller.
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `index_expr`, its one caller.
     #[inline(always)]
-    fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
-        let found = match (container, key) {
-            (Value::List(l), Value::Int(i)) => {
+    fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
+        let pos = e.pos;
+        let name = match (&e.kind, key) {
+            (ExprKind::Field(field), _) => Some(&*field.1),
+            (_, Value::Str(k)) => Some(&*k.0),
+            _ => None,
+        };
+        let found = match (container, key, name) {
+            (Value::Map(m), _, Some(name)) => return Ok(m.get(name).unwrap_or_default()),
+            (_, _, _) if matches!(e.kind, ExprKind::Field(_)) => {
+                let what = [
+                    "cannot read field '",
+                    name.unwrap_or_default(),
+                    "' of a ",
+                    container.type_name(),
+                ];
+                return Err(self.at(&what, pos));
+            }
+            (Value::List(l), Value::Int(i), _) => {
                 let items = l.items.borrow();
                 index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i)) => {
+            (Value::Bytes(b), Value::Int(i), _) => {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
+            (Value::Str(t), Value::Int(i), _) => index_in(*i, t.0.chars().count())
                 .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
-            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
             _ => {
                 let (message, what) = match container {
                     Value::Map(_) => ("a map key must be a str, not ", key),
