@@ -607,28 +607,9 @@ impl Machine<'_> {
                 let v = self.eval(value)?;
                 self.write(*var, v, target.pos)
             }
-            // An item or a field: the container, the key (of a field, made after the value), the value.
             ExprKind::Index(..) | ExprKind::Field(..) => {
-                let (base, index, name) = match &target.kind {
-                    ExprKind::Index(base, index) => (&**base, Some(&**index), None),
-                    ExprKind::Field(field) => (&field.0, None, Some(&field.1)),
-                    _ => return Ok(()),
-                };
-                let container = self.eval(base)?;
-                let key = match index {
-                    Some(index) => self.eval(index)?,
-                    None => Value::Nil,
-                };
-                let v = self.eval(value)?;
-                let key = match name {
-                    Some(name) => {
-                        // A field has no index: its key so far is the nil above, with nothing to drop.
-                        core::mem::forget(key);
-                        Value::str(name)
-                    }
-                    None => key,
-                };
-                self.set_item(&container, key, v, target.pos)
+                // (A store gives back a nil: nothing to drop.)
+                self.item(target, Some(value)).map(core::mem::forget)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
         }
@@ -694,7 +675,7 @@ impl Machine<'_> {
         Ok(Some(total))
     }
 
-    /// Stores `v` under `key` in a list or map: inline in `assign`, its one caller, in the payload (as `append`).
+    /// Stores `v` under `key` in a list or map: inline in `item`, its one caller, in the payload (as `append`).
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
@@ -792,7 +773,7 @@ impl Machine<'_> {
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::Index(..) | ExprKind::Field(..) => return self.index_expr(e),
+            ExprKind::Index(..) | ExprKind::Field(..) => return self.item(e, None),
             // Here on the host (a call less for the conditions made of them).
             ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
                 return self.logic(e)
@@ -801,20 +782,23 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]` and `x.name` (a field is read as the item of its name, with an error of its own). When both are
-    /// leaves (constants, or locals that are not captured cells), the host indexes them where they are: no
-    /// reference to the list or map is taken and dropped.
+    /// `x[i]` and `x.name` (a field is read as the item of its name, with an error of its own), read, or given
+    /// the value of `value` (then a nil comes back): the container, the key (of a field, made after the value),
+    /// the value. One function for both, which find the item alike. When both are leaves (constants, or locals
+    /// that are not captured cells), the host reads the item where they are: no reference to the list or map is
+    /// taken and dropped.
     #[inline(never)]
-    fn index_expr(&mut self, e: &Expr) -> R<Value> {
+    fn item(&mut self, e: &Expr, value: Option<&Expr>) -> R<Value> {
         let (base, index) = match &e.kind {
             ExprKind::Index(base, index) => (&**base, Some(&**index)),
             ExprKind::Field(field) => (&field.0, None),
             _ => return Ok(Value::Nil),
         };
         // On the host (the payload takes the general way, for size).
-        if let (Some(container), Some(Some(key)), true) = (
+        if let (Some(container), Some(Some(key)), None, true) = (
             self.leaf(base),
             index.map(|index| self.leaf(index)),
+            value,
             cfg!(feature = "std"),
         ) {
             return self.index(container, key, e);
@@ -824,6 +808,19 @@ impl Machine<'_> {
             Some(index) => self.eval(index)?,
             None => Value::Nil,
         };
+        if let Some(value) = value {
+            let v = self.eval(value)?;
+            let key = match &e.kind {
+                ExprKind::Field(field) => {
+                    // A field has no index: its key so far is the nil above, with nothing to drop.
+                    core::mem::forget(key);
+                    Value::str(&field.1)
+                }
+                _ => key,
+            };
+            self.set_item(&container, key, v, e.pos)?;
+            return Ok(Value::Nil);
+        }
         self.index(&container, &key, e)
     }
 
@@ -1000,7 +997,7 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `index_expr`, its one caller.
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller.
     #[inline(always)]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
