@@ -356,6 +356,7 @@ impl Machine<'_> {
         })
     }
 
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
         let mut cell;
         let slot = match self.locate(var, pos)? {
@@ -431,10 +432,11 @@ impl Machine<'_> {
                 if early {
                     self.declare(*var, *captured, Value::Nil);
                 }
-                let v = attempt!(self.eval(value));
                 if early {
-                    attempt!(self.write(*var, v, value.pos));
+                    // (A function is made: no `+` to append.)
+                    attempt!(self.set(*var, value, value.pos));
                 } else {
+                    let v = attempt!(self.eval(value));
                     self.declare(*var, *captured, v);
                 }
             }
@@ -594,25 +596,30 @@ impl Machine<'_> {
     #[inline(never)]
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
-            ExprKind::Var(var) => {
-                if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
-                    let holds_str = matches!(
-                        self.stack.get(self.base + *slot as usize),
-                        Some(Value::Str(_))
-                    );
-                    if holds_str && self.append(*slot, value)? {
-                        return Ok(());
-                    }
-                }
-                let v = self.eval(value)?;
-                self.write(*var, v, target.pos)
-            }
+            ExprKind::Var(var) => self.set(*var, value, target.pos),
             ExprKind::Index(..) | ExprKind::Field(..) => {
                 // (A store gives back a nil: nothing to drop.)
                 self.item(target, Some(value)).map(core::mem::forget)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
         }
+    }
+
+    /// `var = value`, for an assignment and for `fn NAME` once its name is bound (`pos`: where an unknown global
+    /// is named): one copy of `write`, inlined here in the payload.
+    #[inline(never)]
+    fn set(&mut self, var: Var, value: &Expr, pos: Pos) -> R<()> {
+        if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
+            let holds_str = matches!(
+                self.stack.get(self.base + slot as usize),
+                Some(Value::Str(_))
+            );
+            if holds_str && self.append(slot, value)? {
+                return Ok(());
+            }
+        }
+        let v = self.eval(value)?;
+        self.write(var, v, pos)
     }
 
     /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
