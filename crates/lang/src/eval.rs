@@ -154,7 +154,7 @@ pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
 fn char_value(c: char) -> Value {
     let mut s = String::new();
     s.push(c);
-    Value::string(s)
+    hand_over!(take_string, s)
 }
 
 /// A new cell for a captured variable (the value is passed in registers, where `Rc::new` takes the cell
@@ -554,9 +554,9 @@ impl Machine<'_> {
                 let result = self.block(body);
                 if let Flow::Error = result {
                     // A fatal error stays raised.
-                    if let Some(e) = self.error.get_mut().take_if(|e| !e.fatal) {
+                    if let Some(mut e) = self.error.get_mut().take_if(|e| !e.fatal) {
                         self.stack.truncate(stack);
-                        let message = Value::string(e.message);
+                        let message = Value::take_string(&mut e.message);
                         self.declare(Var::Local(*var), *captured, message);
                         return self.block(handler);
                     }
@@ -643,7 +643,7 @@ impl Machine<'_> {
                 // Shared: a copy of its own, with room for the parts (then appended to as the next turn).
                 let mut s = String::with_capacity(text.0.len() + total);
                 s.push_str(&text.0);
-                frame[index] = Value::string(s);
+                frame[index] = hand_over!(take_string, s);
                 continue;
             };
             let before = t.0.capacity();
@@ -954,7 +954,7 @@ impl Machine<'_> {
                 for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
-                Value::list(list)
+                hand_over!(take_list, list)
             }
             ExprKind::Map(entries) => {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
