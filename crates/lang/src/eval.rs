@@ -1098,7 +1098,9 @@ impl Machine<'_> {
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
             _ => {
-                let what = [VERBS[op as usize], a.type_name(), " and ", b.type_name()];
+                // (The names first: the verb, looked up after the calls, is not kept across them.)
+                let (x, y) = (a.type_name(), b.type_name());
+                let what = [VERBS[op as usize], x, " and ", y];
                 return Err(self.at(&what, pos));
             }
         };
