@@ -1004,8 +1004,10 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller.
-    #[inline(always)]
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller, on the
+    /// host; out of line in the payload, where `item` then keeps less across its calls (for size).
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
         let name = match (&e.kind, key) {
