@@ -58,6 +58,8 @@ pub(crate) enum ExprKind {
     /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
     Call(Box<Call>),
     Index(Box<Expr>, Box<Expr>),
+    /// Read by `eval` as an item (beside `Index`); boxed as the literals below are.
+    Field(Box<(Expr, Rc<str>)>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -70,7 +72,6 @@ pub(crate) enum ExprKind {
     Map(Box<Vec<(Rc<str>, Expr)>>),
     Func(Rc<FnDef>),
     Neg(Box<Expr>),
-    Field(Box<(Expr, Rc<str>)>),
 }
 
 /// A call: `callee(positional..., name = keyword...)`. Its arguments are in one list, the keyword ones last,

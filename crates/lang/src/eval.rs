@@ -154,7 +154,7 @@ pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
 fn char_value(c: char) -> Value {
     let mut s = String::new();
     s.push(c);
-    Value::string(s)
+    hand_over!(take_string, s)
 }
 
 /// A new cell for a captured variable (the value is passed in registers, where `Rc::new` takes the cell
@@ -356,6 +356,7 @@ impl Machine<'_> {
         })
     }
 
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
         let mut cell;
         let slot = match self.locate(var, pos)? {
@@ -431,10 +432,11 @@ impl Machine<'_> {
                 if early {
                     self.declare(*var, *captured, Value::Nil);
                 }
-                let v = attempt!(self.eval(value));
                 if early {
-                    attempt!(self.write(*var, v, value.pos));
+                    // (A function is made: no `+` to append.)
+                    attempt!(self.set(*var, value, value.pos));
                 } else {
+                    let v = attempt!(self.eval(value));
                     self.declare(*var, *captured, v);
                 }
             }
@@ -552,9 +554,9 @@ impl Machine<'_> {
                 let result = self.block(body);
                 if let Flow::Error = result {
                     // A fatal error stays raised.
-                    if let Some(e) = self.error.get_mut().take_if(|e| !e.fatal) {
+                    if let Some(mut e) = self.error.get_mut().take_if(|e| !e.fatal) {
                         self.stack.truncate(stack);
-                        let message = Value::string(e.message);
+                        let message = Value::take_string(&mut e.message);
                         self.declare(Var::Local(*var), *captured, message);
                         return self.block(handler);
                     }
@@ -594,44 +596,30 @@ impl Machine<'_> {
     #[inline(never)]
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
-            ExprKind::Var(var) => {
-                if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
-                    let holds_str = matches!(
-                        self.stack.get(self.base + *slot as usize),
-                        Some(Value::Str(_))
-                    );
-                    if holds_str && self.append(*slot, value)? {
-                        return Ok(());
-                    }
-                }
-                let v = self.eval(value)?;
-                self.write(*var, v, target.pos)
-            }
-            // An item or a field: the container, the key (of a field, made after the value), the value.
+            ExprKind::Var(var) => self.set(*var, value, target.pos),
             ExprKind::Index(..) | ExprKind::Field(..) => {
-                let (base, index, name) = match &target.kind {
-                    ExprKind::Index(base, index) => (&**base, Some(&**index), None),
-                    ExprKind::Field(field) => (&field.0, None, Some(&field.1)),
-                    _ => return Ok(()),
-                };
-                let container = self.eval(base)?;
-                let key = match index {
-                    Some(index) => self.eval(index)?,
-                    None => Value::Nil,
-                };
-                let v = self.eval(value)?;
-                let key = match name {
-                    Some(name) => {
-                        // A field has no index: its key so far is the nil above, with nothing to drop.
-                        core::mem::forget(key);
-                        Value::str(name)
-                    }
-                    None => key,
-                };
-                self.set_item(&container, key, v, target.pos)
+                // (A store gives back a nil: nothing to drop.)
+                self.item(target, Some(value)).map(core::mem::forget)
             }
             _ => Err(self.at_str("cannot assign to this", target.pos)),
         }
+    }
+
+    /// `var = value`, for an assignment and for `fn NAME` once its name is bound (`pos`: where an unknown global
+    /// is named): one copy of `write`, inlined here in the payload.
+    #[inline(never)]
+    fn set(&mut self, var: Var, value: &Expr, pos: Pos) -> R<()> {
+        if let (Var::Local(slot), ExprKind::Binary(Op::Add, ..)) = (var, &value.kind) {
+            let holds_str = matches!(
+                self.stack.get(self.base + slot as usize),
+                Some(Value::Str(_))
+            );
+            if holds_str && self.append(slot, value)? {
+                return Ok(());
+            }
+        }
+        let v = self.eval(value)?;
+        self.write(var, v, pos)
     }
 
     /// `s = s + a + b ...` on a local str that nothing else holds appends in place, so that building a string in
@@ -643,39 +631,11 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn append(&mut self, slot: u32, value: &Expr) -> R<bool> {
         let index = self.base + slot as usize;
-        // The chain nests to the left: `((s + a) + b) + ...`. Count its parts, and look at where it starts.
-        let mut count = 0;
-        let mut e = value;
-        while let ExprKind::Binary(Op::Add, left, _) = &e.kind {
-            count += 1;
-            e = left;
-        }
-        // (The local holds a str: `assign` looked.)
-        if !matches!(e.kind, ExprKind::Var(Var::Local(s)) if s == slot) {
-            return Ok(false);
-        }
-        // The parts, in order (the innermost first: found again from the top each time, as the chain is
-        // short, and a vector or a recursion would cost code or native stack), wait on the stack; an error
-        // leaves them to whoever unwinds it, as it does a call's arguments.
+        // The parts wait on the stack; an error leaves them to whoever unwinds it, as it does a call's arguments.
         let top = self.stack.len();
-        let mut total = 0;
-        for depth in (0..count).rev() {
-            let mut e = value;
-            for _ in 0..depth {
-                if let ExprKind::Binary(_, left, _) = &e.kind {
-                    e = left;
-                }
-            }
-            let ExprKind::Binary(_, _, right) = &e.kind else {
-                break;
-            };
-            let part = self.eval(right)?;
-            let Value::Str(p) = &part else {
-                return Err(self.wrong("cannot add str and ", &part, e.pos));
-            };
-            total += p.0.len();
-            self.stack.push(part);
-        }
+        let Some(total) = self.parts(value, slot)? else {
+            return Ok(false);
+        };
         self.hold(total, value.pos)?;
         let (frame, parts) = self.stack.split_at_mut(top);
         while let Some(Value::Str(text)) = frame.get_mut(index) {
@@ -683,7 +643,7 @@ impl Machine<'_> {
                 // Shared: a copy of its own, with room for the parts (then appended to as the next turn).
                 let mut s = String::with_capacity(text.0.len() + total);
                 s.push_str(&text.0);
-                frame[index] = Value::string(s);
+                frame[index] = hand_over!(take_string, s);
                 continue;
             };
             let before = t.0.capacity();
@@ -699,7 +659,30 @@ impl Machine<'_> {
         Ok(true)
     }
 
-    /// Stores `v` under `key` in a list or map: inline in `assign`, its one caller, in the payload (as `append`).
+    /// Pushes the right operands of `value`, a chain of `+` nested to the left (`((s + a) + b) + ...`), in
+    /// order, each checked to be a str as `+` would, when the chain starts at the local `slot`: their length
+    /// then; none, with nothing evaluated, when it starts elsewhere. (A recursion as deep as the chain, in
+    /// frames smaller than those of `arithmetic`, which the normal way nests as deep.)
+    #[inline(never)]
+    fn parts(&mut self, value: &Expr, slot: u32) -> R<Option<usize>> {
+        let ExprKind::Binary(Op::Add, left, right) = &value.kind else {
+            return Ok(
+                matches!(value.kind, ExprKind::Var(Var::Local(s)) if s == slot).then_some(0),
+            );
+        };
+        let Some(total) = self.parts(left, slot)? else {
+            return Ok(None);
+        };
+        let part = self.eval(right)?;
+        let Value::Str(p) = &part else {
+            return Err(self.wrong("cannot add str and ", &part, value.pos));
+        };
+        let total = total + p.0.len();
+        self.stack.push(part);
+        Ok(Some(total))
+    }
+
+    /// Stores `v` under `key` in a list or map: inline in `item`, its one caller, in the payload (as `append`).
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn set_item(&mut self, container: &Value, key: Value, v: Value, pos: Pos) -> R<()> {
@@ -797,7 +780,7 @@ impl Machine<'_> {
             ExprKind::Var(var) => self.read(*var, e.pos)?,
             ExprKind::Binary(..) => return self.arithmetic(e),
             ExprKind::Call(..) => return self.call_expr(e),
-            ExprKind::Index(..) => return self.index_expr(e),
+            ExprKind::Index(..) | ExprKind::Field(..) => return self.item(e, None),
             // Here on the host (a call less for the conditions made of them).
             ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
                 return self.logic(e)
@@ -806,22 +789,46 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]`. When both are leaves (constants, or locals that are not captured cells), the host indexes them
-    /// where they are: no reference to the list or map is taken and dropped.
+    /// `x[i]` and `x.name` (a field is read as the item of its name, with an error of its own), read, or given
+    /// the value of `value` (then a nil comes back): the container, the key (of a field, made after the value),
+    /// the value. One function for both, which find the item alike. When both are leaves (constants, or locals
+    /// that are not captured cells), the host reads the item where they are: no reference to the list or map is
+    /// taken and dropped.
     #[inline(never)]
-    fn index_expr(&mut self, e: &Expr) -> R<Value> {
-        let ExprKind::Index(base, index) = &e.kind else {
-            return Ok(Value::Nil);
+    fn item(&mut self, e: &Expr, value: Option<&Expr>) -> R<Value> {
+        let (base, index) = match &e.kind {
+            ExprKind::Index(base, index) => (&**base, Some(&**index)),
+            ExprKind::Field(field) => (&field.0, None),
+            _ => return Ok(Value::Nil),
         };
         // On the host (the payload takes the general way, for size).
-        if let (Some(container), Some(key), true) =
-            (self.leaf(base), self.leaf(index), cfg!(feature = "std"))
-        {
-            return self.index(container, key, e.pos);
+        if let (Some(container), Some(Some(key)), None, true) = (
+            self.leaf(base),
+            index.map(|index| self.leaf(index)),
+            value,
+            cfg!(feature = "std"),
+        ) {
+            return self.index(container, key, e);
         }
         let container = self.eval(base)?;
-        let key = self.eval(index)?;
-        self.index(&container, &key, e.pos)
+        let key = match index {
+            Some(index) => self.eval(index)?,
+            None => Value::Nil,
+        };
+        if let Some(value) = value {
+            let v = self.eval(value)?;
+            let key = match &e.kind {
+                ExprKind::Field(field) => {
+                    // A field has no index: its key so far is the nil above, with nothing to drop.
+                    core::mem::forget(key);
+                    Value::str(&field.1)
+                }
+                _ => key,
+            };
+            self.set_item(&container, key, v, e.pos)?;
+            return Ok(Value::Nil);
+        }
+        self.index(&container, &key, e)
     }
 
     /// The value of a leaf where it is: a constant, or a local that is not a captured cell.
@@ -941,27 +948,13 @@ impl Machine<'_> {
                         .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
                 )
             }
-            ExprKind::Field(field) => match self.eval(&field.0)? {
-                Value::Map(m) => m.get(&field.1).unwrap_or_default(),
-                // The message made here, rather than its parts carried to one place that makes every error:
-                // carrying them cost more code than this.
-                other => {
-                    let what = [
-                        "cannot read field '",
-                        &field.1,
-                        "' of a ",
-                        other.type_name(),
-                    ];
-                    return Err(self.at(&what, e.pos));
-                }
-            },
             ExprKind::List(items) => {
                 self.hold(items.len() * ITEM_BYTES, e.pos)?;
                 let mut list = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     list.push(self.eval(item)?);
                 }
-                Value::list(list)
+                hand_over!(take_list, list)
             }
             ExprKind::Map(entries) => {
                 self.hold(entries.len() * ITEM_BYTES, e.pos)?;
@@ -1011,20 +1004,37 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`: inlined into `index_expr`, its one caller.
-    #[inline(always)]
-    fn index(&self, container: &Value, key: &Value, pos: Pos) -> R<Value> {
-        let found = match (container, key) {
-            (Value::List(l), Value::Int(i)) => {
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller, on the
+    /// host; out of line in the payload, where `item` then keeps less across its calls (for size).
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline(never))]
+    fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
+        let pos = e.pos;
+        let name = match (&e.kind, key) {
+            (ExprKind::Field(field), _) => Some(&*field.1),
+            (_, Value::Str(k)) => Some(&*k.0),
+            _ => None,
+        };
+        let found = match (container, key, name) {
+            (Value::Map(m), _, Some(name)) => return Ok(m.get(name).unwrap_or_default()),
+            (_, _, _) if matches!(e.kind, ExprKind::Field(_)) => {
+                let what = [
+                    "cannot read field '",
+                    name.unwrap_or_default(),
+                    "' of a ",
+                    container.type_name(),
+                ];
+                return Err(self.at(&what, pos));
+            }
+            (Value::List(l), Value::Int(i), _) => {
                 let items = l.items.borrow();
                 index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i)) => {
+            (Value::Bytes(b), Value::Int(i), _) => {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
+            (Value::Str(t), Value::Int(i), _) => index_in(*i, t.0.chars().count())
                 .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
-            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
             _ => {
                 let (message, what) = match container {
                     Value::Map(_) => ("a map key must be a str, not ", key),
@@ -1090,7 +1100,9 @@ impl Machine<'_> {
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
             _ => {
-                let what = [VERBS[op as usize], a.type_name(), " and ", b.type_name()];
+                // (The names first: the verb, looked up after the calls, is not kept across them.)
+                let (x, y) = (a.type_name(), b.type_name());
+                let what = [VERBS[op as usize], x, " and ", y];
                 return Err(self.at(&what, pos));
             }
         };
