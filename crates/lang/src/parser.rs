@@ -470,17 +470,12 @@ impl<'a, K: Keep> Parser<'a, K> {
         name
     }
 
-    /// The kind of the next token after the current one, or of the next but newlines (`past_newlines`),
-    /// without moving.
-    fn peek_kind(&self, past_newlines: bool) -> Kind {
+    /// The kind of the token after the current one, without moving.
+    fn peek_kind(&self) -> Kind {
         let mut lexer = self.lexer.clone();
         let mut token = self.tok;
-        loop {
-            lexer.next(&mut token);
-            if token.kind != Kind::Newline || !past_newlines {
-                return token.kind;
-            }
-        }
+        lexer.next(&mut token);
+        token.kind
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
@@ -656,7 +651,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let stmt = match start.kind {
             Kind::Let => self.let_statement(false),
             // A function ends at its block's `}`, like the other compound statements.
-            Kind::Fn if self.peek_kind(false) == Kind::Name => return self.let_statement(true),
+            Kind::Fn if self.peek_kind() == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -743,14 +738,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         body
     }
 
-    /// After a block's `}`, a newline may stand before `else` or `catch`.
-    fn skip_newlines_before(&mut self, kind: Kind) -> bool {
-        if self.tok.kind == Kind::Newline && self.peek_kind(true) == kind {
-            self.skip_newlines();
-        }
-        self.tok.kind == kind
-    }
-
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
     fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
@@ -758,7 +745,10 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.advance(); // 'if'
             let cond = self.expr(1);
             push(&mut arms, (cond, self.block()));
-            if !self.skip_newlines_before(Kind::Else) {
+            // A newline may stand before `else`. (Skipped whatever follows: the statement ends at the `}`, and
+            // the list of statements skips the newlines after it anyway.)
+            self.skip_newlines();
+            if self.tok.kind != Kind::Else {
                 break;
             }
             self.advance(); // 'else'
@@ -798,7 +788,14 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn try_statement(&mut self) -> Stmt {
         self.advance();
         let body = self.block();
-        if !self.skip_newlines_before(Kind::Catch) {
+        // A newline may stand before `catch`: the lexer reads past the newlines (no error of its own raised), and
+        // without a `catch` there the error is at the first of them (a look ahead without a copy of the lexer).
+        let after = self.tok;
+        while self.tok.kind == Kind::Newline {
+            self.lexer.next(&mut self.tok);
+        }
+        if self.tok.kind != Kind::Catch {
+            self.tok = after;
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();
@@ -1045,9 +1042,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let outer = self.open_bracket();
         while self.tok.kind != close {
             match &mut names {
-                Some(names)
-                    if self.tok.kind == Kind::Name && self.peek_kind(false) == Kind::Assign =>
-                {
+                Some(names) if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign => {
                     names.push(self.name());
                     self.advance();
                 }
