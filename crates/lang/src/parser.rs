@@ -223,12 +223,12 @@ struct Parser<'a, K: Keep> {
     /// at the close.
     skip_newlines: bool,
     /// Of the function being parsed (a function saves its outer one's and gives them back): the loops open
-    /// around the current token, the frame slots in use, and the most in use at once (its frame's size).
+    /// around the current token, and the most frame slots in use at once (its frame's size). (The slots in use
+    /// are its locals in sight: a local's slot is its place among them.)
     loops: u32,
-    slots: u32,
     max_slots: u32,
-    /// How many blocks are open (each one's rule keeps the locals and slots in use when it opened, to give
-    /// them back at its close).
+    /// How many blocks are open (each one's rule keeps the locals in sight when it opened, to give them back
+    /// at its close).
     blocks: u32,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
@@ -261,7 +261,6 @@ pub(crate) fn parse<'a, K: Keep>(
         tok: eof,
         skip_newlines: false,
         loops: 0,
-        slots: 0,
         max_slots: 0,
         depth: 0,
         scopes: Vec::new(),
@@ -493,18 +492,17 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     /// Opens a block: gives back what `close_block` needs to end it.
-    fn open_block(&mut self) -> (usize, u32) {
+    fn open_block(&mut self) -> usize {
         self.blocks += 1;
-        (self.locals.len(), self.slots)
+        self.locals.len()
     }
 
     /// Closes a block: its locals go out of sight, and their slots are free again.
     // (Inlined at its three places, measured: smaller.)
     #[inline(always)]
-    fn close_block(&mut self, (locals, slots): (usize, u32)) {
+    fn close_block(&mut self, locals: usize) {
         self.blocks -= 1;
         self.locals.truncate(locals);
-        self.slots = slots;
     }
 
     /// Whether a closure captured the `i`th local in sight (known at the end of the block that declares it).
@@ -527,13 +525,15 @@ impl<'a, K: Keep> Parser<'a, K> {
             }
             return Var::Global(global);
         }
+        // Its slot is its place among the function's locals in sight (blocks and functions give back their
+        // locals, and with them their slots, when they close).
+        let slot = self.locals.len() - self.scope().locals;
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
-        if self.locals.len() - self.scope().locals >= MAX_LOCALS {
+        if slot >= MAX_LOCALS {
             self.fail(Syntax::TooManyLocals);
         }
-        let slot = self.slots;
-        self.slots += 1;
-        self.max_slots = self.max_slots.max(self.slots);
+        let slot = slot as u32;
+        self.max_slots = self.max_slots.max(slot + 1);
         self.locals.push(Local {
             name,
             slot,
@@ -774,7 +774,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         // (Inside a block, so a local.)
         let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
         let body = self.loop_body();
-        let captured = self.captured(outside.0);
+        let captured = self.captured(outside);
         self.close_block(outside);
         Stmt::For {
             captured,
@@ -804,7 +804,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         // (Inside a block, so a local.)
         let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
         let handler = self.block();
-        let captured = self.captured(outside.0);
+        let captured = self.captured(outside);
         self.close_block(outside);
         Stmt::Try {
             body,
@@ -834,7 +834,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         // its own.
         let saved = (
             core::mem::take(&mut self.loops),
-            core::mem::take(&mut self.slots),
             core::mem::take(&mut self.max_slots),
         );
         let mut params: Vec<Rc<str>> = Vec::new();
@@ -889,7 +888,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             captures: ManuallyDrop::into_inner(scope.captures),
             body,
         });
-        (self.loops, self.slots, self.max_slots) = saved;
+        (self.loops, self.max_slots) = saved;
         def
     }
 
