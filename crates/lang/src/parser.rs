@@ -227,9 +227,6 @@ struct Parser<'a, K: Keep> {
     /// are its locals in sight: a local's slot is its place among them.)
     loops: u32,
     max_slots: u32,
-    /// How many blocks are open (each one's rule keeps the locals in sight when it opened, to give them back
-    /// at its close).
-    blocks: u32,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
@@ -265,7 +262,6 @@ pub(crate) fn parse<'a, K: Keep>(
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
-        blocks: 0,
         globals,
         kept: K::default(),
         error: None,
@@ -491,17 +487,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         &mut self.scopes[last]
     }
 
-    /// Opens a block: gives back what `close_block` needs to end it.
-    fn open_block(&mut self) -> usize {
-        self.blocks += 1;
-        self.locals.len()
-    }
-
-    /// Closes a block: its locals go out of sight, and their slots are free again.
-    // (Inlined at its three places, measured: smaller.)
-    #[inline(always)]
+    /// Closes a block (one that opened where the locals in sight were `locals`): its locals go out of sight, and
+    /// their slots are free again.
     fn close_block(&mut self, locals: usize) {
-        self.blocks -= 1;
         self.locals.truncate(locals);
     }
 
@@ -511,14 +499,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.locals.get(i).is_some_and(|l| l.captured)
     }
 
-    /// Whether a name declared now is a global: at the file's top level, outside all blocks.
-    fn at_top_level(&self) -> bool {
-        self.scopes.len() == 1 && self.blocks == 0
-    }
-
-    /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
-    fn declare(&mut self, name: Span) -> Var {
-        if self.at_top_level() {
+    /// Declares a name in the current block: a global at the file's top level (in the outermost function, at
+    /// depth 0: each block counts a level), else a new frame slot. The variable of a `for` or a `catch` is
+    /// declared before its block opens, and is always a local (`local`).
+    fn declare(&mut self, name: Span, local: bool) -> Var {
+        if !local && self.scopes.len() == 1 && self.depth == 0 {
             let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
@@ -625,7 +610,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
         let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
-        let outside = self.open_block();
+        let outside = self.locals.len();
         let body = self.statements(true);
         self.close_block(outside);
         self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
@@ -708,7 +693,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let var = self.declare(name);
+            let var = self.declare(name, false);
             let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
             return Stmt::LetFn {
                 var,
@@ -720,7 +705,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let var = self.declare(name);
+        let var = self.declare(name, false);
         Stmt::Let {
             var,
             captured: false,
@@ -770,9 +755,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.boxed_expr(1);
-        let outside = self.open_block();
-        // (Inside a block, so a local.)
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
+        let outside = self.locals.len();
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
         let body = self.loop_body();
         let captured = self.captured(outside);
         self.close_block(outside);
@@ -800,9 +784,8 @@ impl<'a, K: Keep> Parser<'a, K> {
         }
         self.advance();
         let name = self.name_span();
-        let outside = self.open_block();
-        // (Inside a block, so a local.)
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
+        let outside = self.locals.len();
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
         let handler = self.block();
         let captured = self.captured(outside);
         self.close_block(outside);
@@ -858,7 +841,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     self.fail(message);
                 }
                 params.push(param);
-                self.declare(span);
+                self.declare(span, true);
                 if self.tok.kind != Kind::Comma {
                     break;
                 }
