@@ -530,13 +530,18 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
     /// the table of names must not grow).
     fn global(&mut self, name: &str) -> u32 {
-        if self.globals.names.len() >= MAX_GLOBALS && self.globals.find(name).is_none() {
-            self.fail(Syntax::TooManyGlobals);
-        }
         if self.failed() {
             return 0;
         }
-        self.globals.slot(name)
+        let names = self.globals.names.len();
+        let global = self.globals.slot(name);
+        // A new name beyond the limit is taken back (one search, where a search for the limit came first).
+        if global as usize == names && names >= MAX_GLOBALS {
+            self.globals.names.truncate(names);
+            self.fail(Syntax::TooManyGlobals);
+            return 0;
+        }
+        global
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
