@@ -235,6 +235,10 @@ struct Parser<'a, K: Keep> {
     error: Option<Box<ScriptError>>,
     /// (Its text is the source's: the parser keeps no copy of the reference.)
     lexer: Lexer<'a>,
+    /// The token after the current one, read ahead (the grammar looks at it after `fn` and in arguments): read
+    /// once, where a look at it read it twice. If it could not be read, the lexer's message is still its own
+    /// (nothing is read past it before it is current).
+    next: Token,
     globals: &'a mut Globals,
     file: &'a Rc<str>,
     kept: K,
@@ -256,6 +260,7 @@ pub(crate) fn parse<'a, K: Keep>(
         file,
         lexer: Lexer::new(src),
         tok: eof,
+        next: eof,
         skip_newlines: false,
         loops: 0,
         max_slots: 0,
@@ -266,6 +271,8 @@ pub(crate) fn parse<'a, K: Keep>(
         kept: K::default(),
         error: None,
     };
+    // (The first reads the first token ahead, the second makes it current.)
+    p.advance();
     p.advance();
     let main = p.function(Rc::from("main"), true);
     let parsed = (main, p.kept);
@@ -399,10 +406,12 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
     fn advance(&mut self) {
         while !self.failed() {
-            self.lexer.next(&mut self.tok);
+            self.tok = self.next;
+            // (Its message is the lexer's still: nothing was read after it.)
             if self.failed() {
                 self.fail(self.lexer.message);
             }
+            self.lexer.next(&mut self.next);
             if self.tok.kind != Kind::Newline || !self.skip_newlines {
                 return;
             }
@@ -463,14 +472,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.tok.span;
         self.expect(Kind::Name, Syntax::ExpectedName);
         name
-    }
-
-    /// The kind of the token after the current one, without moving.
-    fn peek_kind(&self) -> Kind {
-        let mut lexer = self.lexer.clone();
-        let mut token = self.tok;
-        lexer.next(&mut token);
-        token.kind
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
@@ -641,7 +642,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let stmt = match start.kind {
             Kind::Let => self.let_statement(false),
             // A function ends at its block's `}`, like the other compound statements.
-            Kind::Fn if self.peek_kind() == Kind::Name => return self.let_statement(true),
+            Kind::Fn if self.next.kind == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -777,11 +778,13 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn try_statement(&mut self) -> Stmt {
         self.advance();
         let body = self.block();
-        // A newline may stand before `catch`: the lexer reads past the newlines (no error of its own raised), and
-        // without a `catch` there the error is at the first of them (a look ahead without a copy of the lexer).
+        // A newline may stand before `catch`: the tokens past the newlines are made current as they are (a token
+        // the lexer could not read raises no error of its own), and without a `catch` there the error is at the
+        // first newline.
         let after = self.tok;
         while self.tok.kind == Kind::Newline {
-            self.lexer.next(&mut self.tok);
+            self.tok = self.next;
+            self.lexer.next(&mut self.next);
         }
         if self.tok.kind != Kind::Catch {
             self.tok = after;
@@ -1029,7 +1032,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let outer = self.open_bracket();
         while self.tok.kind != close {
             match &mut names {
-                Some(names) if self.tok.kind == Kind::Name && self.peek_kind() == Kind::Assign => {
+                Some(names) if self.tok.kind == Kind::Name && self.next.kind == Kind::Assign => {
                     names.push(self.name());
                     self.advance();
                 }
