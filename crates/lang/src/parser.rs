@@ -271,8 +271,8 @@ pub(crate) fn parse<'a, K: Keep>(
         kept: K::default(),
         error: None,
     };
-    // (The first reads the first token ahead, the second makes it current.)
-    p.advance();
+    // (The first token is read ahead, then made current.)
+    p.lexer.next(&mut p.next);
     p.advance();
     let main = p.function(Rc::from("main"), true);
     let parsed = (main, p.kept);
@@ -849,7 +849,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                     self.fail(message);
                 }
                 params.push(param);
-                self.declare(span, true);
+                // (In a function of its own, so a local.)
+                self.declare(span, false);
                 if self.tok.kind != Kind::Comma {
                     break;
                 }
