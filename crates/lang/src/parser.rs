@@ -303,6 +303,8 @@ const BINARY: [(u8, Option<Op>); 13] = [
 
 // `BINARY` is indexed by the kind: the operators' kinds must stay together, from `And` to `Percent`.
 const _: () = assert!(Kind::Percent as usize - Kind::And as usize + 1 == BINARY.len());
+// `expr` finds a comparison by its kind, from `Eq` to `Ge`: the six must stay together.
+const _: () = assert!(Kind::Ge as usize - Kind::Eq as usize == 5);
 
 fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
     BINARY
@@ -924,7 +926,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                     Some(op) => ExprKind::Binary(op, left_box, right),
                 },
             };
-            if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
+            // (The comparisons' kinds are together, from `Eq` to `Ge`.)
+            if prec == 4 && (Kind::Eq as u8..=Kind::Ge as u8).contains(&(self.tok.kind as u8)) {
                 self.fail(Syntax::ComparisonsDoNotChain);
             }
             // A long chain nests as deeply as brackets would.
