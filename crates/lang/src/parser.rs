@@ -223,13 +223,10 @@ struct Parser<'a, K: Keep> {
     /// at the close.
     skip_newlines: bool,
     /// Of the function being parsed (a function saves its outer one's and gives them back): the loops open
-    /// around the current token, the frame slots in use, and the most in use at once (its frame's size).
+    /// around the current token, and the most frame slots in use at once (its frame's size). (The slots in use
+    /// are its locals in sight: a local's slot is its place among them.)
     loops: u32,
-    slots: u32,
     max_slots: u32,
-    /// How many blocks are open (each one's rule keeps the locals and slots in use when it opened, to give
-    /// them back at its close).
-    blocks: u32,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
@@ -238,6 +235,10 @@ struct Parser<'a, K: Keep> {
     error: Option<Box<ScriptError>>,
     /// (Its text is the source's: the parser keeps no copy of the reference.)
     lexer: Lexer<'a>,
+    /// The token after the current one, read ahead (the grammar looks at it after `fn` and in arguments): read
+    /// once, where a look at it read it twice. If it could not be read, the lexer's message is still its own
+    /// (nothing is read past it before it is current).
+    next: Token,
     globals: &'a mut Globals,
     file: &'a Rc<str>,
     kept: K,
@@ -259,18 +260,19 @@ pub(crate) fn parse<'a, K: Keep>(
         file,
         lexer: Lexer::new(src),
         tok: eof,
+        next: eof,
         skip_newlines: false,
         loops: 0,
-        slots: 0,
         max_slots: 0,
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
-        blocks: 0,
         globals,
         kept: K::default(),
         error: None,
     };
+    // (The first token is read ahead, then made current.)
+    p.lexer.next(&mut p.next);
     p.advance();
     let main = p.function(Rc::from("main"), true);
     let parsed = (main, p.kept);
@@ -301,6 +303,8 @@ const BINARY: [(u8, Option<Op>); 13] = [
 
 // `BINARY` is indexed by the kind: the operators' kinds must stay together, from `And` to `Percent`.
 const _: () = assert!(Kind::Percent as usize - Kind::And as usize + 1 == BINARY.len());
+// `expr` finds a comparison by its kind, from `Eq` to `Ge`: the six must stay together.
+const _: () = assert!(Kind::Ge as usize - Kind::Eq as usize == 5);
 
 fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
     BINARY
@@ -404,10 +408,12 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// Moves to the next token (not after an error: the parser stays at the token it failed at).
     fn advance(&mut self) {
         while !self.failed() {
-            self.lexer.next(&mut self.tok);
+            self.tok = self.next;
+            // (Its message is the lexer's still: nothing was read after it.)
             if self.failed() {
                 self.fail(self.lexer.message);
             }
+            self.lexer.next(&mut self.next);
             if self.tok.kind != Kind::Newline || !self.skip_newlines {
                 return;
             }
@@ -470,19 +476,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         name
     }
 
-    /// The kind of the next token after the current one, or of the next but newlines (`past_newlines`),
-    /// without moving.
-    fn peek_kind(&self, past_newlines: bool) -> Kind {
-        let mut lexer = self.lexer.clone();
-        let mut token = self.tok;
-        loop {
-            lexer.next(&mut token);
-            if token.kind != Kind::Newline || !past_newlines {
-                return token.kind;
-            }
-        }
-    }
-
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
     /// the stack: after the error, no rule goes deeper).
     fn enter(&mut self) {
@@ -497,19 +490,10 @@ impl<'a, K: Keep> Parser<'a, K> {
         &mut self.scopes[last]
     }
 
-    /// Opens a block: gives back what `close_block` needs to end it.
-    fn open_block(&mut self) -> (usize, u32) {
-        self.blocks += 1;
-        (self.locals.len(), self.slots)
-    }
-
-    /// Closes a block: its locals go out of sight, and their slots are free again.
-    // (Inlined at its three places, measured: smaller.)
-    #[inline(always)]
-    fn close_block(&mut self, (locals, slots): (usize, u32)) {
-        self.blocks -= 1;
+    /// Closes a block (one that opened where the locals in sight were `locals`): its locals go out of sight, and
+    /// their slots are free again.
+    fn close_block(&mut self, locals: usize) {
         self.locals.truncate(locals);
-        self.slots = slots;
     }
 
     /// Whether a closure captured the `i`th local in sight (known at the end of the block that declares it).
@@ -518,27 +502,26 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.locals.get(i).is_some_and(|l| l.captured)
     }
 
-    /// Whether a name declared now is a global: at the file's top level, outside all blocks.
-    fn at_top_level(&self) -> bool {
-        self.scopes.len() == 1 && self.blocks == 0
-    }
-
-    /// Declares a name in the current block: a global at the file's top level, else a new frame slot.
-    fn declare(&mut self, name: Span) -> Var {
-        if self.at_top_level() {
+    /// Declares a name in the current block: a global at the file's top level (in the outermost function, at
+    /// depth 0: each block counts a level), else a new frame slot. The variable of a `for` or a `catch` is
+    /// declared before its block opens, and is always a local (`local`).
+    fn declare(&mut self, name: Span, local: bool) -> Var {
+        if !local && self.scopes.len() == 1 && self.depth == 0 {
             let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
             return Var::Global(global);
         }
+        // Its slot is its place among the function's locals in sight (blocks and functions give back their
+        // locals, and with them their slots, when they close).
+        let slot = self.locals.len() - self.scope().locals;
         // Names are looked up by a linear search while parsing: bounded so that parsing stays fast.
-        if self.locals.len() - self.scope().locals >= MAX_LOCALS {
+        if slot >= MAX_LOCALS {
             self.fail(Syntax::TooManyLocals);
         }
-        let slot = self.slots;
-        self.slots += 1;
-        self.max_slots = self.max_slots.max(self.slots);
+        let slot = slot as u32;
+        self.max_slots = self.max_slots.max(slot + 1);
         self.locals.push(Local {
             name,
             slot,
@@ -550,13 +533,18 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
     /// the table of names must not grow).
     fn global(&mut self, name: &str) -> u32 {
-        if self.globals.names.len() >= MAX_GLOBALS && self.globals.find(name).is_none() {
-            self.fail(Syntax::TooManyGlobals);
-        }
         if self.failed() {
             return 0;
         }
-        self.globals.slot(name)
+        let names = self.globals.names.len();
+        let global = self.globals.slot(name);
+        // A new name beyond the limit is taken back (one search, where a search for the limit came first).
+        if global as usize == names && names >= MAX_GLOBALS {
+            self.globals.names.truncate(names);
+            self.fail(Syntax::TooManyGlobals);
+            return 0;
+        }
+        global
     }
 
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
@@ -630,7 +618,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
         let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
-        let outside = self.open_block();
+        let outside = self.locals.len();
         let body = self.statements(true);
         self.close_block(outside);
         self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
@@ -656,7 +644,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let stmt = match start.kind {
             Kind::Let => self.let_statement(false),
             // A function ends at its block's `}`, like the other compound statements.
-            Kind::Fn if self.peek_kind(false) == Kind::Name => return self.let_statement(true),
+            Kind::Fn if self.next.kind == Kind::Name => return self.let_statement(true),
             Kind::If => return self.if_statement(),
             Kind::While => {
                 self.advance();
@@ -713,7 +701,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let var = self.declare(name);
+            let var = self.declare(name, false);
             let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
             return Stmt::LetFn {
                 var,
@@ -725,7 +713,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let var = self.declare(name);
+        let var = self.declare(name, false);
         Stmt::Let {
             var,
             captured: false,
@@ -743,14 +731,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         body
     }
 
-    /// After a block's `}`, a newline may stand before `else` or `catch`.
-    fn skip_newlines_before(&mut self, kind: Kind) -> bool {
-        if self.tok.kind == Kind::Newline && self.peek_kind(true) == kind {
-            self.skip_newlines();
-        }
-        self.tok.kind == kind
-    }
-
     // if := 'if' expr block ('else' 'if' expr block)* ('else' block)?
     fn if_statement(&mut self) -> Stmt {
         let mut arms = Vec::new();
@@ -758,7 +738,10 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.advance(); // 'if'
             let cond = self.expr(1);
             push(&mut arms, (cond, self.block()));
-            if !self.skip_newlines_before(Kind::Else) {
+            // A newline may stand before `else`. (Skipped whatever follows: the statement ends at the `}`, and
+            // the list of statements skips the newlines after it anyway.)
+            self.skip_newlines();
+            if self.tok.kind != Kind::Else {
                 break;
             }
             self.advance(); // 'else'
@@ -780,11 +763,10 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.boxed_expr(1);
-        let outside = self.open_block();
-        // (Inside a block, so a local.)
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
+        let outside = self.locals.len();
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
         let body = self.loop_body();
-        let captured = self.captured(outside.0);
+        let captured = self.captured(outside);
         self.close_block(outside);
         Stmt::For {
             captured,
@@ -798,16 +780,24 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn try_statement(&mut self) -> Stmt {
         self.advance();
         let body = self.block();
-        if !self.skip_newlines_before(Kind::Catch) {
+        // A newline may stand before `catch`: the tokens past the newlines are made current as they are (a token
+        // the lexer could not read raises no error of its own), and without a `catch` there the error is at the
+        // first newline.
+        let after = self.tok;
+        while self.tok.kind == Kind::Newline {
+            self.tok = self.next;
+            self.lexer.next(&mut self.next);
+        }
+        if self.tok.kind != Kind::Catch {
+            self.tok = after;
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();
         let name = self.name_span();
-        let outside = self.open_block();
-        // (Inside a block, so a local.)
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name);
+        let outside = self.locals.len();
+        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
         let handler = self.block();
-        let captured = self.captured(outside.0);
+        let captured = self.captured(outside);
         self.close_block(outside);
         Stmt::Try {
             body,
@@ -837,7 +827,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         // its own.
         let saved = (
             core::mem::take(&mut self.loops),
-            core::mem::take(&mut self.slots),
             core::mem::take(&mut self.max_slots),
         );
         let mut params: Vec<Rc<str>> = Vec::new();
@@ -862,7 +851,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                     self.fail(message);
                 }
                 params.push(param);
-                self.declare(span);
+                // (In a function of its own, so a local.)
+                self.declare(span, false);
                 if self.tok.kind != Kind::Comma {
                     break;
                 }
@@ -892,7 +882,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             captures: ManuallyDrop::into_inner(scope.captures),
             body,
         });
-        (self.loops, self.slots, self.max_slots) = saved;
+        (self.loops, self.max_slots) = saved;
         def
     }
 
@@ -936,7 +926,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                     Some(op) => ExprKind::Binary(op, left_box, right),
                 },
             };
-            if prec == 4 && matches!(binary_op(self.tok.kind), Some((4, _))) {
+            // (The comparisons' kinds are together, from `Eq` to `Ge`.)
+            if prec == 4 && (Kind::Eq as u8..=Kind::Ge as u8).contains(&(self.tok.kind as u8)) {
                 self.fail(Syntax::ComparisonsDoNotChain);
             }
             // A long chain nests as deeply as brackets would.
@@ -1045,9 +1036,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let outer = self.open_bracket();
         while self.tok.kind != close {
             match &mut names {
-                Some(names)
-                    if self.tok.kind == Kind::Name && self.peek_kind(false) == Kind::Assign =>
-                {
+                Some(names) if self.tok.kind == Kind::Name && self.next.kind == Kind::Assign => {
                     names.push(self.name());
                     self.advance();
                 }
