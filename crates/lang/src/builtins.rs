@@ -310,7 +310,7 @@ fn param_name(i: usize, k: usize) -> &'static str {
 }
 
 /// The name in field `field` of the help line of built-in `i` (see [`field_at`]), or "".
-fn field_name(i: usize, field: usize) -> &'static str {
+pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
     field_at(i, field).map_or("", name_at)
 }
 
@@ -370,12 +370,8 @@ pub(crate) fn bind_builtin(
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
     let name = |k: usize| field_name(i, k.wrapping_add(1));
     let filled = bind_frame(args, base, n, &name, required, names)?;
-    for (k, arg) in args
-        .get_mut(base..)
-        .unwrap_or_default()
-        .iter_mut()
-        .enumerate()
-    {
+    // (Indexed: `bind_frame` made the arguments from `base` on.)
+    for (k, arg) in args[base..].iter_mut().enumerate() {
         if filled & (1 << k) == 0 {
             // Over the nil `resize` put there (which needs no drop).
             core::mem::forget(core::mem::replace(arg, default(i, k)));
@@ -416,7 +412,8 @@ impl Machine<'_> {
         }
         let mut stack = core::mem::take(&mut self.stack);
         let result = if i == 0 {
-            print(self, stack.get(base..).unwrap_or_default())
+            // (Indexed: the arguments were pushed from `base` on.)
+            print(self, &stack[base..])
         } else {
             match core_args(&mut stack, base) {
                 Some(args) => core_builtin(self, i, args),
