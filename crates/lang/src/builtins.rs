@@ -229,36 +229,36 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// Where the help line of built-in `i` starts: from a table on the host; the payload counts the lines before it
-/// (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can take
-/// that time).
+/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host; the
+/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a
+/// message, can take that time).
 #[cfg(feature = "std")]
-fn line_start(i: usize) -> Option<usize> {
-    STARTS.get(i).map(|at| usize::from(*at))
+fn line_start(i: usize) -> usize {
+    STARTS.get(i).map_or(HELP.len(), |at| usize::from(*at))
 }
 #[cfg(not(feature = "std"))]
-fn line_start(i: usize) -> Option<usize> {
+fn line_start(i: usize) -> usize {
     let (mut at, mut line) = (0, 0);
-    while line < i {
-        if *HELP.as_bytes().get(at)? == b'\n' {
-            line += 1;
-        }
+    while line < i && at < HELP.len() {
+        line += usize::from(HELP.as_bytes()[at] == b'\n');
         at += 1;
     }
-    Some(at)
+    at
 }
 
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
-/// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
-fn field_at(i: usize, k: usize) -> Option<usize> {
-    if i >= COUNT {
-        return None;
-    }
+/// (`NAME(P0, P1)`); the end of [`HELP`] if there is no such field (where [`name_at`] finds the empty name: a
+/// position rather than an `Option` spares each caller a test). A plain scan of bytes: the library's splitting
+/// by patterns costs the payload half a kilobyte.
+fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
-    let mut at = line_start(i)?;
+    // (Past the last line, `line_start` gives the end.)
+    let mut at = line_start(i);
     for _ in 0..k {
         loop {
-            let c = *text.get(at)?;
+            let Some(&c) = text.get(at) else {
+                return text.len();
+            };
             at += 1;
             match c {
                 b'(' => break,
@@ -267,12 +267,12 @@ fn field_at(i: usize, k: usize) -> Option<usize> {
                     at += 1;
                     break;
                 }
-                b')' => return None,
+                b')' => return text.len(),
                 _ => {}
             }
         }
     }
-    Some(at)
+    at
 }
 
 /// The name that starts at `at` in [`HELP`], a built-in's or a parameter's: up to the mark of a default or the
@@ -292,7 +292,7 @@ fn name_at(at: usize) -> &'static str {
 
 /// The name of built-in `i`.
 pub(crate) fn name(i: usize) -> Option<&'static str> {
-    field_at(i, 0).map(name_at)
+    (i < COUNT).then(|| field_name(i, 0))
 }
 
 fn shape(i: usize) -> u8 {
@@ -311,16 +311,14 @@ fn param_name(i: usize, k: usize) -> &'static str {
 
 /// The name in field `field` of the help line of built-in `i` (see [`field_at`]), or "".
 pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
-    field_at(i, field).map_or("", name_at)
+    name_at(field_at(i, field))
 }
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
 /// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
 /// [`layout`] checks).
 fn default(i: usize, k: usize) -> Value {
-    let Some(at) = field_at(i, k + 1) else {
-        return Value::Nil;
-    };
+    let at = field_at(i, k + 1);
     let text = HELP.as_bytes();
     let mark = at + name_at(at).len();
     if text.get(mark) != Some(&b'=') {
@@ -1012,10 +1010,10 @@ mod tests {
             4 | REQUIRED
         );
         // The byte after the name of parameter k: its mark, or the end of the field.
-        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1).unwrap() + param_name(i, k).len()];
+        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1) + param_name(i, k).len()];
         for i in 0..COUNT {
             let n = arity(i);
-            assert!(n == 0 || field_at(i, n).is_some() && field_at(i, n + 1).is_none());
+            assert!(n == 0 || field_at(i, n) < HELP.len() && field_at(i, n + 1) == HELP.len());
             let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
             assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');
