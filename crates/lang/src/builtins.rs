@@ -214,6 +214,14 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
                     !digit.is_ascii_digit() || digit == b'0' && !text[at + 2].is_ascii_digit(),
                     "an int default other than 0"
                 );
+                // A str default is read by `name_at`.
+                if digit == b'"' {
+                    let mut end = at + 2;
+                    while text[end] != b'"' {
+                        assert!(in_name(text[end]), "a str default that name_at cannot read");
+                        end += 1;
+                    }
+                }
             }
             (1, b'?' | b'.') => marked = true,
             (_, b'\n') => {
@@ -275,19 +283,22 @@ fn field_at(i: usize, k: usize) -> usize {
     at
 }
 
-/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's: up to the mark of a default or the
-/// end of the field. Its bytes are letters, digits and `_`; all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`,
-/// `=`, `.`) is punctuation below the letters and `_`.
+/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's (or the text of a str default): up to
+/// the mark of a default or the end of the field (or the closing quote). Its bytes are letters, digits, `_` (and
+/// `-` in a default); all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`, `=`, `.`, `"`) is punctuation below
+/// the letters and `_`.
 fn name_at(at: usize) -> &'static str {
     let text = HELP.as_bytes();
     let mut end = at;
-    while text
-        .get(end)
-        .is_some_and(|c| *c > b'?' || c.is_ascii_digit())
-    {
+    while text.get(end).is_some_and(|c| in_name(*c)) {
         end += 1;
     }
     HELP.get(at..end).unwrap_or_default()
+}
+
+/// Whether a byte can be part of what [`name_at`] reads.
+const fn in_name(c: u8) -> bool {
+    c > b'?' || c.is_ascii_digit() || c == b'-'
 }
 
 /// The name of built-in `i`.
@@ -327,13 +338,7 @@ fn default(i: usize, k: usize) -> Value {
     let v = mark + 1;
     match text.get(v) {
         Some(b't') => Value::True,
-        Some(b'"') => {
-            let mut end = v + 1;
-            while text.get(end).is_some_and(|c| *c != b'"') {
-                end += 1;
-            }
-            Value::str(HELP.get(v + 1..end).unwrap_or_default())
-        }
+        Some(b'"') => Value::str(name_at(v + 1)),
         _ => Value::Int(0),
     }
 }
@@ -408,15 +413,13 @@ impl Machine<'_> {
             let args = self.stack.split_off(base);
             return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
+        if i == 0 {
+            return print(self, base);
+        }
         let mut stack = core::mem::take(&mut self.stack);
-        let result = if i == 0 {
-            // (Indexed: the arguments were pushed from `base` on.)
-            print(self, &stack[base..])
-        } else {
-            match core_args(&mut stack, base) {
-                Some(args) => core_builtin(self, i, args),
-                None => Ok(Value::Nil),
-            }
+        let result = match core_args(&mut stack, base) {
+            Some(args) => core_builtin(self, i, args),
+            None => Ok(Value::Nil),
         };
         // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
@@ -531,9 +534,12 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     room(m, out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &[Value]) -> R<Value> {
+/// `print` of the arguments from `base` on (where they are: the text is made before the machine is needed
+/// mutably, to write it).
+fn print(m: &mut Machine<'_>, base: usize) -> R<Value> {
     let mut out = String::new();
-    for (i, v) in args.iter().enumerate() {
+    // (Indexed: the arguments were pushed from `base` on.)
+    for (i, v) in m.stack[base..].iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
