@@ -526,7 +526,8 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
     m.hold(bytes, Default::default())
 }
 
-/// The text form, counted against the memory limit.
+/// The text form, counted against the memory limit, appended to a string of the caller's (each caller makes its
+/// own: a string returned by a helper came back through memory, and took more code).
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     if write_value(out, v, false, 0).is_none() {
         fail(m, "value nested too deeply")?;
@@ -556,7 +557,9 @@ fn str_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         // out, not cloned (here and in `bytes` and `text`).
         return Ok(core::mem::take(&mut args[0]));
     }
-    Ok(Value::string(message(m, &args[0])?))
+    let mut out = String::new();
+    text_form(m, &args[0], &mut out)?;
+    Ok(hand_over!(take_string, out))
 }
 
 fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -910,15 +913,10 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-fn message(m: &Machine<'_>, v: &Value) -> R<String> {
-    let mut out = String::new();
-    text_form(m, v, &mut out)?;
-    Ok(out)
-}
-
 /// The error whose message is the text form of `v` (or the error of making it).
 fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
-    let text = message(m, v)?;
+    let mut text = String::new();
+    text_form(m, v, &mut text)?;
     refuse(m, text)
 }
 
@@ -957,7 +955,8 @@ fn help(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
 }
 
 fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let text = message(m, &args[0])?;
+    let mut text = String::new();
+    text_form(m, &args[0], &mut text)?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
