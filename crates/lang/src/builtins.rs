@@ -961,10 +961,14 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
     drop(text);
-    let line = m.platform.read_line(echo);
-    let line = done(m, line)?;
+    // Matched here, and handed over to its value by reference: through `done` and `Value::string`, the line
+    // was copied twice more.
+    let mut line = match m.platform.read_line(echo) {
+        Ok(line) => line,
+        Err(message) => return refuse(m, message),
+    };
     room(m, line.len())?;
-    Ok(Value::string(line))
+    Ok(hand_over!(take_string, line))
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
