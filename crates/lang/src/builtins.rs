@@ -738,7 +738,11 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             hand_over!(take_string, out)
         }
         Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
-        Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
+        Value::List(l) => {
+            // Handed over by reference (see `hand_over`), not moved into `Value::list`.
+            let mut items = l.items.borrow()[start..end].to_vec();
+            hand_over!(take_list, items)
+        }
         _ => Value::Nil,
     })
 }
@@ -789,10 +793,13 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let key = str_arg(m, &args[1])?;
     match &args[0] {
         Value::Map(map) => {
-            let found = map.find(key);
-            let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
+            // (Without the key, nothing changes: no count to bring in line.)
+            let Some(i) = map.find(key) else {
+                return Ok(Value::Nil);
+            };
+            let (_, v) = map.entries.borrow_mut().remove(i);
             map.recount();
-            Ok(v.unwrap_or_default())
+            Ok(v)
         }
         other => wrong(m, "a map", other),
     }
@@ -873,12 +880,12 @@ fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
-        if i > 0 {
-            out.push_str(sep);
-        }
         let Value::Str(t) = item else {
             return wrong(m, "a list of strs", item);
         };
+        if i > 0 {
+            out.push_str(sep);
+        }
         out.push_str(&t.0);
         room(m, out.len())?;
     }
