@@ -299,8 +299,9 @@ impl Map {
     }
     /// The value under `key`, if there is one.
     pub fn get(&self, key: &str) -> Option<Value> {
+        // (`find` gives an index of the entries.)
         let i = self.find(key)?;
-        self.entries.borrow().get(i).map(|(_, v)| v.clone())
+        Some(self.entries.borrow()[i].1.clone())
     }
     /// Sets `key`: in place when present, else appended (insertion order).
     pub fn set(&self, key: Rc<str>, value: Value) {
@@ -632,8 +633,9 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                match n.find(k).and_then(|i| y.get(i)) {
-                    Some((_, w)) if equal(v, w, depth + 1)? => {}
+                // (`find` gives an index of `y`.)
+                match n.find(k) {
+                    Some(i) if equal(v, &y[i].1, depth + 1)? => {}
                     _ => return Some(false),
                 }
             }
