@@ -247,8 +247,11 @@ fn line_start(i: usize) -> usize {
 #[cfg(not(feature = "std"))]
 fn line_start(i: usize) -> usize {
     let (mut at, mut line) = (0, 0);
-    while line < i && at < HELP.len() {
-        line += usize::from(HELP.as_bytes()[at] == b'\n');
+    for c in HELP.bytes() {
+        if line == i {
+            break;
+        }
+        line += usize::from(c == b'\n');
         at += 1;
     }
     at
@@ -261,23 +264,21 @@ fn line_start(i: usize) -> usize {
 fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
     // (Past the last line, `line_start` gives the end.)
-    let mut at = line_start(i);
-    for _ in 0..k {
-        loop {
-            let Some(&c) = text.get(at) else {
-                return text.len();
-            };
-            at += 1;
-            match c {
-                b'(' => break,
-                // After a comma comes a space.
-                b',' => {
-                    at += 1;
-                    break;
-                }
-                b')' => return text.len(),
-                _ => {}
+    let (mut at, mut k) = (line_start(i), k);
+    while k > 0 {
+        let Some(&c) = text.get(at) else {
+            return text.len();
+        };
+        at += 1;
+        match c {
+            b'(' => k -= 1,
+            // After a comma comes a space.
+            b',' => {
+                at += 1;
+                k -= 1;
             }
+            b')' => return text.len(),
+            _ => {}
         }
     }
     at
