@@ -214,6 +214,14 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
                     !digit.is_ascii_digit() || digit == b'0' && !text[at + 2].is_ascii_digit(),
                     "an int default other than 0"
                 );
+                // A str default is read by `name_at`.
+                if digit == b'"' {
+                    let mut end = at + 2;
+                    while text[end] != b'"' {
+                        assert!(in_name(text[end]), "a str default that name_at cannot read");
+                        end += 1;
+                    }
+                }
             }
             (1, b'?' | b'.') => marked = true,
             (_, b'\n') => {
@@ -229,70 +237,74 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// Where the help line of built-in `i` starts: from a table on the host; the payload counts the lines before it
-/// (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can take
-/// that time).
+/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host; the
+/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a
+/// message, can take that time).
 #[cfg(feature = "std")]
-fn line_start(i: usize) -> Option<usize> {
-    STARTS.get(i).map(|at| usize::from(*at))
+fn line_start(i: usize) -> usize {
+    STARTS.get(i).map_or(HELP.len(), |at| usize::from(*at))
 }
 #[cfg(not(feature = "std"))]
-fn line_start(i: usize) -> Option<usize> {
+fn line_start(i: usize) -> usize {
     let (mut at, mut line) = (0, 0);
-    while line < i {
-        if *HELP.as_bytes().get(at)? == b'\n' {
-            line += 1;
+    for c in HELP.bytes() {
+        if line == i {
+            break;
         }
+        line += usize::from(c == b'\n');
         at += 1;
     }
-    Some(at)
+    at
 }
 
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
-/// (`NAME(P0, P1)`). A plain scan of bytes: the library's splitting by patterns costs the payload half a kilobyte.
-fn field_at(i: usize, k: usize) -> Option<usize> {
-    if i >= COUNT {
-        return None;
-    }
+/// (`NAME(P0, P1)`); the end of [`HELP`] if there is no such field (where [`name_at`] finds the empty name: a
+/// position rather than an `Option` spares each caller a test). A plain scan of bytes: the library's splitting
+/// by patterns costs the payload half a kilobyte.
+fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
-    let mut at = line_start(i)?;
-    for _ in 0..k {
-        loop {
-            let c = *text.get(at)?;
-            at += 1;
-            match c {
-                b'(' => break,
-                // After a comma comes a space.
-                b',' => {
-                    at += 1;
-                    break;
-                }
-                b')' => return None,
-                _ => {}
+    // (Past the last line, `line_start` gives the end.)
+    let (mut at, mut k) = (line_start(i), k);
+    while k > 0 {
+        let Some(&c) = text.get(at) else {
+            return text.len();
+        };
+        at += 1;
+        match c {
+            b'(' => k -= 1,
+            // After a comma comes a space.
+            b',' => {
+                at += 1;
+                k -= 1;
             }
+            b')' => return text.len(),
+            _ => {}
         }
     }
-    Some(at)
+    at
 }
 
-/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's: up to the mark of a default or the
-/// end of the field. Its bytes are letters, digits and `_`; all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`,
-/// `=`, `.`) is punctuation below the letters and `_`.
+/// The name that starts at `at` in [`HELP`], a built-in's or a parameter's (or the text of a str default): up to
+/// the mark of a default or the end of the field (or the closing quote). Its bytes are letters, digits, `_` (and
+/// `-` in a default); all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`, `=`, `.`, `"`) is punctuation below
+/// the letters and `_`.
 fn name_at(at: usize) -> &'static str {
     let text = HELP.as_bytes();
     let mut end = at;
-    while text
-        .get(end)
-        .is_some_and(|c| *c > b'?' || c.is_ascii_digit())
-    {
+    while text.get(end).is_some_and(|c| in_name(*c)) {
         end += 1;
     }
     HELP.get(at..end).unwrap_or_default()
 }
 
+/// Whether a byte can be part of what [`name_at`] reads.
+const fn in_name(c: u8) -> bool {
+    c > b'?' || c.is_ascii_digit() || c == b'-'
+}
+
 /// The name of built-in `i`.
 pub(crate) fn name(i: usize) -> Option<&'static str> {
-    field_at(i, 0).map(name_at)
+    (i < COUNT).then(|| field_name(i, 0))
 }
 
 fn shape(i: usize) -> u8 {
@@ -310,17 +322,15 @@ fn param_name(i: usize, k: usize) -> &'static str {
 }
 
 /// The name in field `field` of the help line of built-in `i` (see [`field_at`]), or "".
-fn field_name(i: usize, field: usize) -> &'static str {
-    field_at(i, field).map_or("", name_at)
+pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
+    name_at(field_at(i, field))
 }
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
 /// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
 /// [`layout`] checks).
 fn default(i: usize, k: usize) -> Value {
-    let Some(at) = field_at(i, k + 1) else {
-        return Value::Nil;
-    };
+    let at = field_at(i, k + 1);
     let text = HELP.as_bytes();
     let mark = at + name_at(at).len();
     if text.get(mark) != Some(&b'=') {
@@ -329,13 +339,7 @@ fn default(i: usize, k: usize) -> Value {
     let v = mark + 1;
     match text.get(v) {
         Some(b't') => Value::True,
-        Some(b'"') => {
-            let mut end = v + 1;
-            while text.get(end).is_some_and(|c| *c != b'"') {
-                end += 1;
-            }
-            Value::str(HELP.get(v + 1..end).unwrap_or_default())
-        }
+        Some(b'"') => Value::str(name_at(v + 1)),
         _ => Value::Int(0),
     }
 }
@@ -370,12 +374,8 @@ pub(crate) fn bind_builtin(
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
     let name = |k: usize| field_name(i, k.wrapping_add(1));
     let filled = bind_frame(args, base, n, &name, required, names)?;
-    for (k, arg) in args
-        .get_mut(base..)
-        .unwrap_or_default()
-        .iter_mut()
-        .enumerate()
-    {
+    // (Indexed: `bind_frame` made the arguments from `base` on.)
+    for (k, arg) in args[base..].iter_mut().enumerate() {
         if filled & (1 << k) == 0 {
             // Over the nil `resize` put there (which needs no drop).
             core::mem::forget(core::mem::replace(arg, default(i, k)));
@@ -414,14 +414,13 @@ impl Machine<'_> {
             let args = self.stack.split_off(base);
             return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
+        if i == 0 {
+            return print(self, base);
+        }
         let mut stack = core::mem::take(&mut self.stack);
-        let result = if i == 0 {
-            print(self, stack.get(base..).unwrap_or_default())
-        } else {
-            match core_args(&mut stack, base) {
-                Some(args) => core_builtin(self, i, args),
-                None => Ok(Value::Nil),
-            }
+        let result = match core_args(&mut stack, base) {
+            Some(args) => core_builtin(self, i, args),
+            None => Ok(Value::Nil),
         };
         // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
@@ -528,7 +527,8 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
     m.hold(bytes, Default::default())
 }
 
-/// The text form, counted against the memory limit.
+/// The text form, counted against the memory limit, appended to a string of the caller's (each caller makes its
+/// own: a string returned by a helper came back through memory, and took more code).
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     if write_value(out, v, false, 0).is_none() {
         fail(m, "value nested too deeply")?;
@@ -536,9 +536,12 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     room(m, out.len())
 }
 
-fn print(m: &mut Machine<'_>, args: &[Value]) -> R<Value> {
+/// `print` of the arguments from `base` on (where they are: the text is made before the machine is needed
+/// mutably, to write it).
+fn print(m: &mut Machine<'_>, base: usize) -> R<Value> {
     let mut out = String::new();
-    for (i, v) in args.iter().enumerate() {
+    // (Indexed: the arguments were pushed from `base` on.)
+    for (i, v) in m.stack[base..].iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
@@ -555,7 +558,9 @@ fn str_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         // out, not cloned (here and in `bytes` and `text`).
         return Ok(core::mem::take(&mut args[0]));
     }
-    Ok(Value::string(message(m, &args[0])?))
+    let mut out = String::new();
+    text_form(m, &args[0], &mut out)?;
+    Ok(hand_over!(take_string, out))
 }
 
 fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -734,7 +739,11 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             hand_over!(take_string, out)
         }
         Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
-        Value::List(l) => Value::list(l.items.borrow()[start..end].to_vec()),
+        Value::List(l) => {
+            // Handed over by reference (see `hand_over`), not moved into `Value::list`.
+            let mut items = l.items.borrow()[start..end].to_vec();
+            hand_over!(take_list, items)
+        }
         _ => Value::Nil,
     })
 }
@@ -785,10 +794,13 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let key = str_arg(m, &args[1])?;
     match &args[0] {
         Value::Map(map) => {
-            let found = map.find(key);
-            let v = found.map(|i| map.entries.borrow_mut().remove(i).1);
+            // (Without the key, nothing changes: no count to bring in line.)
+            let Some(i) = map.find(key) else {
+                return Ok(Value::Nil);
+            };
+            let (_, v) = map.entries.borrow_mut().remove(i);
             map.recount();
-            Ok(v.unwrap_or_default())
+            Ok(v)
         }
         other => wrong(m, "a map", other),
     }
@@ -869,12 +881,12 @@ fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     };
     let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
-        if i > 0 {
-            out.push_str(sep);
-        }
         let Value::Str(t) = item else {
             return wrong(m, "a list of strs", item);
         };
+        if i > 0 {
+            out.push_str(sep);
+        }
         out.push_str(&t.0);
         room(m, out.len())?;
     }
@@ -909,15 +921,10 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-fn message(m: &Machine<'_>, v: &Value) -> R<String> {
-    let mut out = String::new();
-    text_form(m, v, &mut out)?;
-    Ok(out)
-}
-
 /// The error whose message is the text form of `v` (or the error of making it).
 fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
-    let text = message(m, v)?;
+    let mut text = String::new();
+    text_form(m, v, &mut text)?;
     refuse(m, text)
 }
 
@@ -956,15 +963,20 @@ fn help(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
 }
 
 fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let text = message(m, &args[0])?;
+    let mut text = String::new();
+    text_form(m, &args[0], &mut text)?;
     let echo = args[1].truthy();
     m.platform.write(&text);
     // Freed before the wait for the line, on one path rather than on each way out.
     drop(text);
-    let line = m.platform.read_line(echo);
-    let line = done(m, line)?;
+    // Matched here, and handed over to its value by reference: through `done` and `Value::string`, the line
+    // was copied twice more.
+    let mut line = match m.platform.read_line(echo) {
+        Ok(line) => line,
+        Err(message) => return refuse(m, message),
+    };
     room(m, line.len())?;
-    Ok(Value::string(line))
+    Ok(hand_over!(take_string, line))
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -1015,10 +1027,10 @@ mod tests {
             4 | REQUIRED
         );
         // The byte after the name of parameter k: its mark, or the end of the field.
-        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1).unwrap() + param_name(i, k).len()];
+        let mark = |i, k| HELP.as_bytes()[field_at(i, k + 1) + param_name(i, k).len()];
         for i in 0..COUNT {
             let n = arity(i);
-            assert!(n == 0 || field_at(i, n).is_some() && field_at(i, n + 1).is_none());
+            assert!(n == 0 || field_at(i, n) < HELP.len() && field_at(i, n + 1) == HELP.len());
             let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
             assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');

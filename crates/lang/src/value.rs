@@ -299,8 +299,9 @@ impl Map {
     }
     /// The value under `key`, if there is one.
     pub fn get(&self, key: &str) -> Option<Value> {
+        // (`find` gives an index of the entries.)
         let i = self.find(key)?;
-        self.entries.borrow().get(i).map(|(_, v)| v.clone())
+        Some(self.entries.borrow()[i].1.clone())
     }
     /// Sets `key`: in place when present, else appended (insertion order).
     pub fn set(&self, key: Rc<str>, value: Value) {
@@ -632,8 +633,9 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                match n.find(k).and_then(|i| y.get(i)) {
-                    Some((_, w)) if equal(v, w, depth + 1)? => {}
+                // (`find` gives an index of `y`.)
+                match n.find(k) {
+                    Some(i) if equal(v, &y[i].1, depth + 1)? => {}
                     _ => return Some(false),
                 }
             }
@@ -771,7 +773,9 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
             out.push_str("<fn ");
             out.push_str(match value {
                 Value::Func(f) => &f.def.name,
-                Value::Builtin(b) => crate::builtins::name(*b).unwrap_or("?"),
+                // (A built-in value is made only for an index of the table: its name is there, and a name
+                // read without the `Option` of `builtins::name` costs less.)
+                Value::Builtin(b) => crate::builtins::field_name(*b, 0),
                 _ => "",
             });
             ">"
