@@ -1317,40 +1317,47 @@ pub(crate) fn bind_frame<'n>(
         }
         let mut values = args.split_off(base + given);
         fill(args, base + n);
-        let frame = args.get_mut(base..).unwrap_or_default();
-        let mut filled: u64 = if given >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << given) - 1
+        // What is wrong, if anything: `values` is then dropped in one place for both outcomes.
+        let outcome = 'bind: {
+            let mut filled: u64 = if given >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << given) - 1
+            };
+            for (key, v) in names.iter().zip(values.iter_mut()) {
+                let key: &str = key;
+                let mut i = 0;
+                while i < n && name(i) != key {
+                    i += 1;
+                }
+                // (A parameter past the 64th is never marked as given.)
+                let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+                if i == n {
+                    break 'bind Err(("unknown argument '", key, "' to "));
+                }
+                if filled & bit != 0 {
+                    break 'bind Err(("argument '", key, "' given twice to "));
+                }
+                filled |= bit;
+                // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
+                // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
+                // here.
+                if let Some(slot) = args.get_mut(base + i) {
+                    core::mem::swap(slot, v);
+                }
+            }
+            for i in given..required.min(64) {
+                if filled & (1 << i) == 0 {
+                    break 'bind Err(("missing argument '", name(i), "' to "));
+                }
+            }
+            Ok(filled)
         };
-        for (key, v) in names.iter().zip(values.iter_mut()) {
-            let key: &str = key;
-            let mut i = 0;
-            while i < n && name(i) != key {
-                i += 1;
-            }
-            // (A parameter past the 64th is never marked as given.)
-            let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
-            if i == n {
-                break 'check ("unknown argument '", key, "' to ");
-            }
-            if filled & bit != 0 {
-                break 'check ("argument '", key, "' given twice to ");
-            }
-            filled |= bit;
-            // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
-            // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
-            // here.
-            if let Some(slot) = frame.get_mut(i) {
-                core::mem::swap(slot, v);
-            }
+        drop(values);
+        match outcome {
+            Ok(filled) => return Ok(filled),
+            Err(wrong) => wrong,
         }
-        for i in given..required.min(64) {
-            if filled & (1 << i) == 0 {
-                break 'check ("missing argument '", name(i), "' to ");
-            }
-        }
-        return Ok(filled);
     };
     // Made into the error here: a box comes back in a register (the message would come back through memory).
     Err(error(fault(&[before, word, after, name(usize::MAX)])))
