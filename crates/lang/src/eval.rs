@@ -948,23 +948,6 @@ impl Machine<'_> {
                         .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
                 )
             }
-            ExprKind::List(items) => {
-                self.hold(items.len() * ITEM_BYTES, e.pos)?;
-                let mut list = Vec::with_capacity(items.len());
-                for item in items.iter() {
-                    list.push(self.eval(item)?);
-                }
-                hand_over!(take_list, list)
-            }
-            ExprKind::Map(entries) => {
-                self.hold(entries.len() * ITEM_BYTES, e.pos)?;
-                let mut map = Vec::with_capacity(entries.len());
-                for (key, value) in entries.iter() {
-                    let v = self.eval(value)?;
-                    map.push((key.clone(), v));
-                }
-                Value::map_of(map)
-            }
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
                 for c in &def.captures {
@@ -974,6 +957,39 @@ impl Machine<'_> {
                     def: def.clone(),
                     upvalues,
                 }))
+            }
+            ExprKind::List(_) | ExprKind::Map(_) => {
+                // Both literals hold an item's bytes per element (one check for both).
+                let n = match &e.kind {
+                    ExprKind::List(items) => items.len(),
+                    ExprKind::Map(entries) => entries.len(),
+                    _ => 0,
+                };
+                self.hold(n * ITEM_BYTES, e.pos)?;
+                return self.literal(e);
+            }
+            _ => Value::Nil,
+        })
+    }
+
+    /// A list or map literal, once its bytes are held.
+    #[inline(always)]
+    fn literal(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::List(items) => {
+                let mut list = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    list.push(self.eval(item)?);
+                }
+                hand_over!(take_list, list)
+            }
+            ExprKind::Map(entries) => {
+                let mut map = Vec::with_capacity(entries.len());
+                for (key, value) in entries.iter() {
+                    let v = self.eval(value)?;
+                    map.push((key.clone(), v));
+                }
+                Value::map_of(map)
             }
             _ => Value::Nil,
         })
