@@ -455,7 +455,9 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::While(cond, body) => {
+            // Here on the host (a call less per loop); the payload lets the loop of `for` take its turns, for
+            // size.
+            Stmt::While(cond, body) if cfg!(feature = "std") => {
                 while attempt!(self.test(cond)) {
                     attempt!(self.step(cond.pos));
                     match self.block(body) {
@@ -465,76 +467,84 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
+            Stmt::While(..) | Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Break => return Flow::Break,
             Stmt::Continue => return Flow::Continue,
         }
         Flow::Normal
     }
 
-    /// `for` and `try`: on the host out of line, so that `exec`'s frame stays small; the payload has them in
-    /// `block`, its one caller, for size (its frame then takes 64 bytes more, per nested block, well within the
-    /// stack the payload lets calls use).
+    /// `for`, `try` and, in the payload, `while`: on the host out of line, so that `exec`'s frame stays small;
+    /// the payload has them in `block`, its one caller, for size (its frame then takes 64 bytes more, per nested
+    /// block, well within the stack the payload lets calls use).
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::For {
-                var,
-                captured,
-                iterable,
+            // A `while` takes its turns in the loop of a `for` (one loop: the step and the block's flow once),
+            // its condition tested where a `for` takes its next item. `head`: the iterable or the condition.
+            Stmt::While(head, body)
+            | Stmt::For {
+                iterable: head,
                 body,
+                ..
             } => {
+                let is_for = matches!(stmt, Stmt::For { .. });
                 // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
                 // same checks, the same bytes counted), for size.
-                let mut ints = if cfg!(feature = "std") {
-                    self.range_bounds(iterable)
+                let mut ints = if cfg!(feature = "std") && is_for {
+                    self.range_bounds(head)
                 } else {
                     None
                 };
                 let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
                 let seq = match ints {
                     Some(_) => {
-                        attempt!(self.hold(bytes, iterable.pos));
+                        attempt!(self.hold(bytes, head.pos));
                         Value::Nil
                     }
-                    None => attempt!(self.eval(iterable)),
+                    None if is_for => attempt!(self.eval(head)),
+                    None => Value::Nil,
                 };
                 // The bytes the list of a `range` would hold are held while the loop runs (nothing to hold
                 // otherwise: the payload has no count to make).
                 let _held = ints.map(|_| Held::new(bytes));
                 let mut i = 0usize;
                 loop {
-                    let item = match &seq {
-                        _ if ints.is_some() => match ints {
-                            Some((a, b)) if a < b => {
-                                ints = Some((a + 1, b));
-                                Some(Value::Int(a))
+                    if let Stmt::For { var, captured, .. } = stmt {
+                        let item = match &seq {
+                            _ if ints.is_some() => match ints {
+                                Some((a, b)) if a < b => {
+                                    ints = Some((a + 1, b));
+                                    Some(Value::Int(a))
+                                }
+                                _ => None,
+                            },
+                            Value::List(l) => l.items.borrow().get(i).map(dup),
+                            Value::Str(t) => {
+                                // The next character, and the place after it (less the 1 added below).
+                                let mut rest = t.0.get(i..).unwrap_or_default().chars();
+                                rest.next().map(|c| {
+                                    i = t.0.len() - rest.as_str().len() - 1;
+                                    char_value(c)
+                                })
                             }
-                            _ => None,
-                        },
-                        Value::List(l) => l.items.borrow().get(i).map(dup),
-                        Value::Str(t) => {
-                            // The next character, and the place after it (less the 1 added below).
-                            let mut rest = t.0.get(i..).unwrap_or_default().chars();
-                            rest.next().map(|c| {
-                                i = t.0.len() - rest.as_str().len() - 1;
-                                char_value(c)
-                            })
-                        }
-                        Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
-                        Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
-                        other => {
-                            self.wrong("cannot iterate over a ", other, iterable.pos);
-                            return Flow::Error;
-                        }
-                    };
-                    let Some(item) = item else { break };
-                    i += 1;
-                    // The step after the item is bound: when the budget is out, the frame drops the item with
-                    // the rest (the error is fatal), and there is no drop of it here.
-                    self.declare(Var::Local(*var), *captured, item);
-                    attempt!(self.step(iterable.pos));
+                            Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
+                            Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
+                            other => {
+                                self.wrong("cannot iterate over a ", other, head.pos);
+                                return Flow::Error;
+                            }
+                        };
+                        let Some(item) = item else { break };
+                        i += 1;
+                        self.declare(Var::Local(*var), *captured, item);
+                    } else if !attempt!(self.test(head)) {
+                        break;
+                    }
+                    // (A `for` takes the step after the item is bound: when the budget is out, the frame drops
+                    // the item with the rest (the error is fatal), and there is no drop of it here.)
+                    attempt!(self.step(head.pos));
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
