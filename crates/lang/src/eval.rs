@@ -924,20 +924,38 @@ impl Machine<'_> {
             .map_err(|Raised| self.place(e.pos))
     }
 
-    /// `not`, `and` and `or`: in `eval_rare` in the payload, in `eval` on the host.
+    /// `not`, `and`, `or` and `-x`: in `eval_rare` (`not`, `and` and `or` in `eval` on the host). Their first
+    /// operands lie alike: one evaluation of it for all.
     #[inline(always)]
     fn logic(&mut self, e: &Expr) -> R<Value> {
+        let (ExprKind::And(first, _)
+        | ExprKind::Or(first, _)
+        | ExprKind::Not(first)
+        | ExprKind::Neg(first)) = &e.kind
+        else {
+            return Ok(Value::Nil);
+        };
+        let a = self.eval(first)?;
         Ok(match &e.kind {
-            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+            ExprKind::And(_, right) | ExprKind::Or(_, right) => {
                 // `and` stops at a false value, `or` at a true one.
-                let a = self.eval(left)?;
                 if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
                     return Ok(a);
                 }
                 return self.eval(right);
             }
-            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
-            _ => Value::Nil,
+            ExprKind::Neg(_) => {
+                let Value::Int(n) = a else {
+                    return Err(self.wrong("cannot negate a ", &a, e.pos));
+                };
+                // An int owns nothing: no drop to call.
+                core::mem::forget(a);
+                Value::Int(
+                    n.checked_neg()
+                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
+                )
+            }
+            _ => Value::bool(!a.truthy()),
         })
     }
 
@@ -945,18 +963,8 @@ impl Machine<'_> {
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) => return self.logic(e),
-            ExprKind::Neg(x) => {
-                let v = self.eval(x)?;
-                let Value::Int(n) = v else {
-                    return Err(self.wrong("cannot negate a ", &v, e.pos));
-                };
-                // An int owns nothing: no drop to call.
-                core::mem::forget(v);
-                Value::Int(
-                    n.checked_neg()
-                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
-                )
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Neg(..) => {
+                return self.logic(e)
             }
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
