@@ -509,6 +509,11 @@ impl Machine<'_> {
                 // The bytes the list of a `range` would hold are held while the loop runs (nothing to hold
                 // otherwise: the payload has no count to make).
                 let _held = ints.map(|_| Held::new(bytes));
+                // A str's characters are walked by one iterator, kept from turn to turn.
+                let mut chars = match &seq {
+                    Value::Str(t) => t.0.chars(),
+                    _ => "".chars(),
+                };
                 let mut i = 0usize;
                 loop {
                     if let Stmt::For { var, captured, .. } = stmt {
@@ -521,14 +526,7 @@ impl Machine<'_> {
                                 _ => None,
                             },
                             Value::List(l) => l.items.borrow().get(i).map(dup),
-                            Value::Str(t) => {
-                                // The next character, and the place after it (less the 1 added below).
-                                let mut rest = t.0.get(i..).unwrap_or_default().chars();
-                                rest.next().map(|c| {
-                                    i = t.0.len() - rest.as_str().len() - 1;
-                                    char_value(c)
-                                })
-                            }
+                            Value::Str(_) => chars.next().map(char_value),
                             Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
                             Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
                             other => {
