@@ -253,7 +253,7 @@ impl Interpreter {
         match result {
             Flow::Error => Err(error
                 .into_inner()
-                .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
+                .unwrap_or_else(|| eval::error(String::new()))),
             Flow::Normal if n > 0 && matches!(body[n - 1], Stmt::Expr(_)) => Ok(Some(ret)),
             _ => Ok(None),
         }
