@@ -1178,8 +1178,10 @@ impl Machine<'_> {
         }
         self.steps_left -= 1;
         self.depth += 1;
-        // Only a closure that captured variables is needed while it runs (to reach them).
-        let own = (!def.captures.is_empty()).then(|| closure.clone());
+        // Only a closure that captured variables is needed while it runs (to reach them): the host keeps only
+        // those (no count to change per call of the others); the payload keeps each one, without the test, for
+        // size (one without captures has no upvalue to reach).
+        let own = (!cfg!(feature = "std") || !def.captures.is_empty()).then(|| closure.clone());
         let saved = (
             core::mem::replace(&mut self.base, base),
             core::mem::replace(&mut self.closure, own),
