@@ -455,7 +455,9 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::While(cond, body) => {
+            // Here on the host (a call less per loop); the payload lets the loop of `for` take its turns, for
+            // size.
+            Stmt::While(cond, body) if cfg!(feature = "std") => {
                 while attempt!(self.test(cond)) {
                     attempt!(self.step(cond.pos));
                     match self.block(body) {
@@ -465,76 +467,82 @@ impl Machine<'_> {
                     }
                 }
             }
-            Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
+            Stmt::While(..) | Stmt::For { .. } | Stmt::Try { .. } => return self.exec_rare(stmt),
             Stmt::Break => return Flow::Break,
             Stmt::Continue => return Flow::Continue,
         }
         Flow::Normal
     }
 
-    /// `for` and `try`: on the host out of line, so that `exec`'s frame stays small; the payload has them in
-    /// `block`, its one caller, for size (its frame then takes 64 bytes more, per nested block, well within the
-    /// stack the payload lets calls use).
+    /// `for`, `try` and, in the payload, `while`: on the host out of line, so that `exec`'s frame stays small;
+    /// the payload has them in `block`, its one caller, for size (its frame then takes 64 bytes more, per nested
+    /// block, well within the stack the payload lets calls use).
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn exec_rare(&mut self, stmt: &Stmt) -> Flow {
         match stmt {
-            Stmt::For {
-                var,
-                captured,
-                iterable,
+            // A `while` takes its turns in the loop of a `for` (one loop: the step and the block's flow once),
+            // its condition tested where a `for` takes its next item. `head`: the iterable or the condition.
+            Stmt::While(head, body)
+            | Stmt::For {
+                iterable: head,
                 body,
+                ..
             } => {
+                let is_for = matches!(stmt, Stmt::For { .. });
                 // On the host, a `for` over a range of int leaves walks the ints; the payload makes the list (the
                 // same checks, the same bytes counted), for size.
-                let mut ints = if cfg!(feature = "std") {
-                    self.range_bounds(iterable)
+                let mut ints = if cfg!(feature = "std") && is_for {
+                    self.range_bounds(head)
                 } else {
                     None
                 };
                 let bytes = ints.map_or(0, |(a, b)| range_len(a, b).saturating_mul(ITEM_BYTES));
                 let seq = match ints {
                     Some(_) => {
-                        attempt!(self.hold(bytes, iterable.pos));
+                        attempt!(self.hold(bytes, head.pos));
                         Value::Nil
                     }
-                    None => attempt!(self.eval(iterable)),
+                    None if is_for => attempt!(self.eval(head)),
+                    None => Value::Nil,
                 };
                 // The bytes the list of a `range` would hold are held while the loop runs (nothing to hold
                 // otherwise: the payload has no count to make).
                 let _held = ints.map(|_| Held::new(bytes));
+                // A str's characters are walked by one iterator, kept from turn to turn.
+                let mut chars = match &seq {
+                    Value::Str(t) => t.0.chars(),
+                    _ => "".chars(),
+                };
                 let mut i = 0usize;
                 loop {
-                    let item = match &seq {
-                        _ if ints.is_some() => match ints {
-                            Some((a, b)) if a < b => {
-                                ints = Some((a + 1, b));
-                                Some(Value::Int(a))
+                    if let Stmt::For { var, captured, .. } = stmt {
+                        let item = match &seq {
+                            _ if ints.is_some() => match ints {
+                                Some((a, b)) if a < b => {
+                                    ints = Some((a + 1, b));
+                                    Some(Value::Int(a))
+                                }
+                                _ => None,
+                            },
+                            Value::List(l) => l.items.borrow().get(i).map(dup),
+                            Value::Str(_) => chars.next().map(char_value),
+                            Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
+                            Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
+                            other => {
+                                self.wrong("cannot iterate over a ", other, head.pos);
+                                return Flow::Error;
                             }
-                            _ => None,
-                        },
-                        Value::List(l) => l.items.borrow().get(i).map(dup),
-                        Value::Str(t) => {
-                            // The next character, and the place after it (less the 1 added below).
-                            let mut rest = t.0.get(i..).unwrap_or_default().chars();
-                            rest.next().map(|c| {
-                                i = t.0.len() - rest.as_str().len() - 1;
-                                char_value(c)
-                            })
-                        }
-                        Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
-                        Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
-                        other => {
-                            self.wrong("cannot iterate over a ", other, iterable.pos);
-                            return Flow::Error;
-                        }
-                    };
-                    let Some(item) = item else { break };
-                    i += 1;
-                    // The step after the item is bound: when the budget is out, the frame drops the item with
-                    // the rest (the error is fatal), and there is no drop of it here.
-                    self.declare(Var::Local(*var), *captured, item);
-                    attempt!(self.step(iterable.pos));
+                        };
+                        let Some(item) = item else { break };
+                        i += 1;
+                        self.declare(Var::Local(*var), *captured, item);
+                    } else if !attempt!(self.test(head)) {
+                        break;
+                    }
+                    // (A `for` takes the step after the item is bound: when the budget is out, the frame drops
+                    // the item with the rest (the error is fatal), and there is no drop of it here.)
+                    attempt!(self.step(head.pos));
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
@@ -914,20 +922,38 @@ impl Machine<'_> {
             .map_err(|Raised| self.place(e.pos))
     }
 
-    /// `not`, `and` and `or`: in `eval_rare` in the payload, in `eval` on the host.
+    /// `not`, `and`, `or` and `-x`: in `eval_rare` (`not`, `and` and `or` in `eval` on the host). Their first
+    /// operands lie alike: one evaluation of it for all.
     #[inline(always)]
     fn logic(&mut self, e: &Expr) -> R<Value> {
+        let (ExprKind::And(first, _)
+        | ExprKind::Or(first, _)
+        | ExprKind::Not(first)
+        | ExprKind::Neg(first)) = &e.kind
+        else {
+            return Ok(Value::Nil);
+        };
+        let a = self.eval(first)?;
         Ok(match &e.kind {
-            ExprKind::And(left, right) | ExprKind::Or(left, right) => {
+            ExprKind::And(_, right) | ExprKind::Or(_, right) => {
                 // `and` stops at a false value, `or` at a true one.
-                let a = self.eval(left)?;
                 if a.truthy() == matches!(e.kind, ExprKind::Or(..)) {
                     return Ok(a);
                 }
                 return self.eval(right);
             }
-            ExprKind::Not(x) => Value::bool(!self.eval(x)?.truthy()),
-            _ => Value::Nil,
+            ExprKind::Neg(_) => {
+                let Value::Int(n) = a else {
+                    return Err(self.wrong("cannot negate a ", &a, e.pos));
+                };
+                // An int owns nothing: no drop to call.
+                core::mem::forget(a);
+                Value::Int(
+                    n.checked_neg()
+                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
+                )
+            }
+            _ => Value::bool(!a.truthy()),
         })
     }
 
@@ -935,35 +961,8 @@ impl Machine<'_> {
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) => return self.logic(e),
-            ExprKind::Neg(x) => {
-                let v = self.eval(x)?;
-                let Value::Int(n) = v else {
-                    return Err(self.wrong("cannot negate a ", &v, e.pos));
-                };
-                // An int owns nothing: no drop to call.
-                core::mem::forget(v);
-                Value::Int(
-                    n.checked_neg()
-                        .ok_or_else(|| self.at_str("integer overflow", e.pos))?,
-                )
-            }
-            ExprKind::List(items) => {
-                self.hold(items.len() * ITEM_BYTES, e.pos)?;
-                let mut list = Vec::with_capacity(items.len());
-                for item in items.iter() {
-                    list.push(self.eval(item)?);
-                }
-                hand_over!(take_list, list)
-            }
-            ExprKind::Map(entries) => {
-                self.hold(entries.len() * ITEM_BYTES, e.pos)?;
-                let mut map = Vec::with_capacity(entries.len());
-                for (key, value) in entries.iter() {
-                    let v = self.eval(value)?;
-                    map.push((key.clone(), v));
-                }
-                Value::map_of(map)
+            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Neg(..) => {
+                return self.logic(e)
             }
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
@@ -974,6 +973,39 @@ impl Machine<'_> {
                     def: def.clone(),
                     upvalues,
                 }))
+            }
+            ExprKind::List(_) | ExprKind::Map(_) => {
+                // Both literals hold an item's bytes per element (one check for both).
+                let n = match &e.kind {
+                    ExprKind::List(items) => items.len(),
+                    ExprKind::Map(entries) => entries.len(),
+                    _ => 0,
+                };
+                self.hold(n * ITEM_BYTES, e.pos)?;
+                return self.literal(e);
+            }
+            _ => Value::Nil,
+        })
+    }
+
+    /// A list or map literal, once its bytes are held.
+    #[inline(always)]
+    fn literal(&mut self, e: &Expr) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::List(items) => {
+                let mut list = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    list.push(self.eval(item)?);
+                }
+                hand_over!(take_list, list)
+            }
+            ExprKind::Map(entries) => {
+                let mut map = Vec::with_capacity(entries.len());
+                for (key, value) in entries.iter() {
+                    let v = self.eval(value)?;
+                    map.push((key.clone(), v));
+                }
+                Value::map_of(map)
             }
             _ => Value::Nil,
         })
@@ -1146,8 +1178,10 @@ impl Machine<'_> {
         }
         self.steps_left -= 1;
         self.depth += 1;
-        // Only a closure that captured variables is needed while it runs (to reach them).
-        let own = (!def.captures.is_empty()).then(|| closure.clone());
+        // Only a closure that captured variables is needed while it runs (to reach them): the host keeps only
+        // those (no count to change per call of the others); the payload keeps each one, without the test, for
+        // size (one without captures has no upvalue to reach).
+        let own = (!cfg!(feature = "std") || !def.captures.is_empty()).then(|| closure.clone());
         let saved = (
             core::mem::replace(&mut self.base, base),
             core::mem::replace(&mut self.closure, own),
@@ -1317,40 +1351,47 @@ pub(crate) fn bind_frame<'n>(
         }
         let mut values = args.split_off(base + given);
         fill(args, base + n);
-        let frame = args.get_mut(base..).unwrap_or_default();
-        let mut filled: u64 = if given >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << given) - 1
+        // What is wrong, if anything: `values` is then dropped in one place for both outcomes.
+        let outcome = 'bind: {
+            let mut filled: u64 = if given >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << given) - 1
+            };
+            for (key, v) in names.iter().zip(values.iter_mut()) {
+                let key: &str = key;
+                let mut i = 0;
+                while i < n && name(i) != key {
+                    i += 1;
+                }
+                // (A parameter past the 64th is never marked as given.)
+                let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+                if i == n {
+                    break 'bind Err(("unknown argument '", key, "' to "));
+                }
+                if filled & bit != 0 {
+                    break 'bind Err(("argument '", key, "' given twice to "));
+                }
+                filled |= bit;
+                // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
+                // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
+                // here.
+                if let Some(slot) = args.get_mut(base + i) {
+                    core::mem::swap(slot, v);
+                }
+            }
+            for i in given..required.min(64) {
+                if filled & (1 << i) == 0 {
+                    break 'bind Err(("missing argument '", name(i), "' to "));
+                }
+            }
+            Ok(filled)
         };
-        for (key, v) in names.iter().zip(values.iter_mut()) {
-            let key: &str = key;
-            let mut i = 0;
-            while i < n && name(i) != key {
-                i += 1;
-            }
-            // (A parameter past the 64th is never marked as given.)
-            let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
-            if i == n {
-                break 'check ("unknown argument '", key, "' to ");
-            }
-            if filled & bit != 0 {
-                break 'check ("argument '", key, "' given twice to ");
-            }
-            filled |= bit;
-            // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
-            // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
-            // here.
-            if let Some(slot) = frame.get_mut(i) {
-                core::mem::swap(slot, v);
-            }
+        drop(values);
+        match outcome {
+            Ok(filled) => return Ok(filled),
+            Err(wrong) => wrong,
         }
-        for i in given..required.min(64) {
-            if filled & (1 << i) == 0 {
-                break 'check ("missing argument '", name(i), "' to ");
-            }
-        }
-        return Ok(filled);
     };
     // Made into the error here: a box comes back in a register (the message would come back through memory).
     Err(error(fault(&[before, word, after, name(usize::MAX)])))

@@ -142,7 +142,8 @@ impl Interpreter {
     /// Sets the globals `cmdline` (the text) and `args` (its `key=value` words as a map; a word without `=`
     /// maps to `true`; a later word wins).
     pub fn set_cmdline(&mut self, text: &str) {
-        let mut args: Vec<(Rc<str>, Value)> = Vec::new();
+        let args = Value::map_of(Vec::new());
+        let Value::Map(map) = &args else { return };
         for word in builtins::words(text) {
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
@@ -152,14 +153,15 @@ impl Interpreter {
                 ),
                 None => (word, Value::True),
             };
-            // At most one word before has the key (each removes the one before it).
-            if let Some(i) = args.iter().position(|(k, _)| &**k == key) {
-                args.remove(i);
+            // The word wins, last in order: the entry of an earlier word with the key is taken out first (the
+            // map's count, by its length, is brought in line by the `set` after).
+            if let Some(i) = map.find(key) {
+                map.entries.borrow_mut().remove(i);
             }
-            args.push((Rc::from(key), value));
+            map.set(Rc::from(key), value);
         }
         self.set_global("cmdline", Value::str(text));
-        self.set_global("args", Value::map_of(args));
+        self.set_global("args", args);
     }
 
     /// The value of a global, if it is defined.
@@ -251,7 +253,7 @@ impl Interpreter {
         match result {
             Flow::Error => Err(error
                 .into_inner()
-                .unwrap_or_else(|| eval::runtime_error(String::new(), Pos::default()))),
+                .unwrap_or_else(|| eval::error(String::new()))),
             Flow::Normal if n > 0 && matches!(body[n - 1], Stmt::Expr(_)) => Ok(Some(ret)),
             _ => Ok(None),
         }
