@@ -327,8 +327,8 @@ impl Machine<'_> {
                         .as_ref()
                         .and_then(|c| c.upvalues.get(i as usize))
                     {
-                        Some(c) => Place::Cell(c),
-                        None => Place::Nowhere,
+                        Some(Value::Cell(c)) => Place::Cell(c),
+                        _ => Place::Nowhere,
                     },
                 )
             }
@@ -1012,16 +1012,13 @@ impl Machine<'_> {
     }
 
     #[inline(never)]
-    fn capture(&mut self, capture: Capture) -> Rc<RefCell<Value>> {
+    fn capture(&mut self, capture: Capture) -> Value {
         let cell = match capture {
             Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
                 Some(v) => {
                     // Not declared as captured (cannot happen for parsed code): made a cell now.
                     make_cell(v);
-                    match v {
-                        Value::Cell(c) => Some(&*c),
-                        _ => None,
-                    }
+                    Some(&*v)
                 }
                 None => None,
             },
@@ -1032,7 +1029,7 @@ impl Machine<'_> {
         };
         match cell {
             Some(c) => c.clone(),
-            None => new_cell(Value::Nil),
+            None => Value::Cell(new_cell(Value::Nil)),
         }
     }
 

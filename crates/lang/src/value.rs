@@ -87,7 +87,8 @@ pub struct Map {
 /// A function made by `fn`: its code and the variables it captured.
 pub struct Closure {
     pub(crate) def: Rc<FnDef>,
-    pub(crate) upvalues: Vec<Rc<RefCell<Value>>>,
+    /// Each a `Value::Cell`: a closure's captures then die like a list's items.
+    pub(crate) upvalues: Vec<Value>,
 }
 
 // A script's passphrases and keys are strs and bytes: wipe every one when it dies, whole capacity included.
@@ -119,9 +120,7 @@ impl Drop for Map {
 }
 impl Drop for Closure {
     fn drop(&mut self) {
-        let mut work = Vec::new();
-        take_cells(&mut work, &mut self.upvalues);
-        drop_all(&mut work);
+        drop_all(&mut self.upvalues);
     }
 }
 
@@ -137,13 +136,6 @@ fn take_entries(work: &mut Vec<Value>, entries: &mut [(Rc<str>, Value)]) {
 fn take_items(work: &mut Vec<Value>, items: &mut Vec<Value>) {
     while let Some(item) = items.pop() {
         work.push(item);
-    }
-}
-
-/// Moves a closure's captured variables to a work list.
-fn take_cells(work: &mut Vec<Value>, cells: &mut Vec<Rc<RefCell<Value>>>) {
-    while let Some(cell) = cells.pop() {
-        work.push(Value::Cell(cell));
     }
 }
 
@@ -166,7 +158,7 @@ fn drop_all(work: &mut Vec<Value>) {
             }
             Value::Func(rc) => {
                 if let Some(closure) = Rc::get_mut(rc) {
-                    take_cells(work, &mut closure.upvalues);
+                    take_items(work, &mut closure.upvalues);
                 }
             }
             Value::Cell(rc) => {
