@@ -85,6 +85,9 @@ pub struct Map {
     counted: Cell<usize>,
 }
 /// A function made by `fn`: its code and the variables it captured.
+// The captures at the offset of a list's items (after the code, as after a list's borrow flag): `drop_all`
+// takes both through one path.
+#[repr(C)]
 pub struct Closure {
     pub(crate) def: Rc<FnDef>,
     /// Each a `Value::Cell`: a closure's captures then die like a list's items.
