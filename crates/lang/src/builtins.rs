@@ -238,8 +238,8 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
 }
 
 /// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host; the
-/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in, or its name for a
-/// message, can take that time).
+/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in,
+/// or its name for a message, can take that time).
 #[cfg(feature = "std")]
 fn line_start(i: usize) -> usize {
     STARTS.get(i).map_or(HELP.len(), |at| usize::from(*at))
