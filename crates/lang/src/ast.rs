@@ -58,8 +58,9 @@ pub(crate) enum ExprKind {
     /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
     Call(Box<Call>),
     Index(Box<Expr>, Box<Expr>),
-    /// Read by `eval` as an item (beside `Index`); boxed as the literals below are.
-    Field(Box<(Expr, Rc<str>)>),
+    /// `base.name`: an item whose key is the name as a constant str (laid out as `Index`, so that both share
+    /// the evaluator's item path and the drop code); a field only tells its own error when it is read.
+    Field(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),

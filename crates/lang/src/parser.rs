@@ -1000,7 +1000,12 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 Kind::Dot => {
                     self.advance();
-                    ExprKind::Field(Box::new((e, self.name())))
+                    // (A constant has no error to place.)
+                    let key = Expr {
+                        pos: Pos::default(),
+                        kind: ExprKind::Const(Value::str(self.name_span().text(self.lexer.src))),
+                    };
+                    ExprKind::Field(boxed(e), boxed(key))
                 }
                 _ => break,
             };
@@ -1257,7 +1262,7 @@ fn is_place(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Var(_) => true,
         ExprKind::Index(base, _) => is_place(base),
-        ExprKind::Field(field) => is_place(&field.0),
+        ExprKind::Field(base, _) => is_place(base),
         _ => false,
     }
 }
