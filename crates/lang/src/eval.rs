@@ -1029,30 +1029,26 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
-        // (A field's key is its name, a constant str.)
-        let name = match key {
-            Value::Str(k) => Some(&*k.0),
-            _ => None,
-        };
-        let found = match (container, key, name) {
-            (Value::Map(m), _, Some(name)) => return Ok(m.get(name).unwrap_or_default()),
-            (_, _, _) if matches!(e.kind, ExprKind::Field(..)) => {
+        let found = match (container, key) {
+            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
+            // (A field's key is its name, a constant str.)
+            (_, Value::Str(name)) if matches!(e.kind, ExprKind::Field(..)) => {
                 let what = [
                     "cannot read field '",
-                    name.unwrap_or_default(),
+                    &name.0,
                     "' of a ",
                     container.type_name(),
                 ];
                 return Err(self.at(&what, pos));
             }
-            (Value::List(l), Value::Int(i), _) => {
+            (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
                 index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i), _) => {
+            (Value::Bytes(b), Value::Int(i)) => {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Str(t), Value::Int(i), _) => index_in(*i, t.0.chars().count())
+            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
                 .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
             _ => {
                 let (message, what) = match container {
