@@ -142,7 +142,7 @@ pub(crate) enum Stmt {
 
 /// How a new closure gets a captured variable: from a slot of the frame that makes it, or from the captures of
 /// the closure that makes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(align(8))] // One register (see `Pos`).
 pub(crate) enum Capture {
     Local(u32),

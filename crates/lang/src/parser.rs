@@ -312,16 +312,6 @@ fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
         .copied()
 }
 
-/// Whether two captures are the same variable.
-fn same(a: Capture, b: Capture) -> bool {
-    match (a, b) {
-        (Capture::Local(a), Capture::Local(b)) | (Capture::Upvalue(a), Capture::Upvalue(b)) => {
-            a == b
-        }
-        _ => false,
-    }
-}
-
 /// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
 #[inline(never)]
 fn boxed(e: Expr) -> Box<Expr> {
@@ -564,7 +554,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 if scope.locals > i {
                     local.captured = true;
                     let mut index = 0;
-                    while index < scope.captures.len() && !same(scope.captures[index], capture) {
+                    while index < scope.captures.len() && scope.captures[index] != capture {
                         index += 1;
                     }
                     if index == scope.captures.len() {
