@@ -58,8 +58,9 @@ pub(crate) enum ExprKind {
     /// Boxed: the largest node, and a call is costly anyway; inline it would make every node this big.
     Call(Box<Call>),
     Index(Box<Expr>, Box<Expr>),
-    /// Read by `eval` as an item (beside `Index`); boxed as the literals below are.
-    Field(Box<(Expr, Rc<str>)>),
+    /// `base.name`: an item whose key is the name as a constant str (laid out as `Index`, so that both share
+    /// the evaluator's item path and the drop code); a field only tells its own error when it is read.
+    Field(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -141,7 +142,7 @@ pub(crate) enum Stmt {
 
 /// How a new closure gets a captured variable: from a slot of the frame that makes it, or from the captures of
 /// the closure that makes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(align(8))] // One register (see `Pos`).
 pub(crate) enum Capture {
     Local(u32),

@@ -797,42 +797,29 @@ impl Machine<'_> {
         })
     }
 
-    /// `x[i]` and `x.name` (a field is read as the item of its name, with an error of its own), read, or given
-    /// the value of `value` (then a nil comes back): the container, the key (of a field, made after the value),
-    /// the value. One function for both, which find the item alike. When both are leaves (constants, or locals
+    /// `x[i]` and `x.name` (a field is read as the item of its name, a constant key, with an error of its own),
+    /// read, or given the value of `value` (then a nil comes back): the container, the key, the value. One function for both, which find the item alike. When both are leaves (constants, or locals
     /// that are not captured cells), the host reads the item where they are: no reference to the list or map is
     /// taken and dropped.
     #[inline(never)]
     fn item(&mut self, e: &Expr, value: Option<&Expr>) -> R<Value> {
         let (base, index) = match &e.kind {
-            ExprKind::Index(base, index) => (&**base, Some(&**index)),
-            ExprKind::Field(field) => (&field.0, None),
+            ExprKind::Index(base, index) | ExprKind::Field(base, index) => (&**base, &**index),
             _ => return Ok(Value::Nil),
         };
         // On the host (the payload takes the general way, for size).
-        if let (Some(container), Some(Some(key)), None, true) = (
+        if let (Some(container), Some(key), None, true) = (
             self.leaf(base),
-            index.map(|index| self.leaf(index)),
+            self.leaf(index),
             value,
             cfg!(feature = "std"),
         ) {
             return self.index(container, key, e);
         }
         let container = self.eval(base)?;
-        let key = match index {
-            Some(index) => self.eval(index)?,
-            None => Value::Nil,
-        };
+        let key = self.eval(index)?;
         if let Some(value) = value {
             let v = self.eval(value)?;
-            let key = match &e.kind {
-                ExprKind::Field(field) => {
-                    // A field has no index: its key so far is the nil above, with nothing to drop.
-                    core::mem::forget(key);
-                    Value::str(&field.1)
-                }
-                _ => key,
-            };
             self.set_item(&container, key, v, e.pos)?;
             return Ok(Value::Nil);
         }
@@ -1039,30 +1026,26 @@ impl Machine<'_> {
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
-        let name = match (&e.kind, key) {
-            (ExprKind::Field(field), _) => Some(&*field.1),
-            (_, Value::Str(k)) => Some(&*k.0),
-            _ => None,
-        };
-        let found = match (container, key, name) {
-            (Value::Map(m), _, Some(name)) => return Ok(m.get(name).unwrap_or_default()),
-            (_, _, _) if matches!(e.kind, ExprKind::Field(_)) => {
+        let found = match (container, key) {
+            (Value::Map(m), Value::Str(k)) => return Ok(m.get(&k.0).unwrap_or_default()),
+            // (A field's key is its name, a constant str.)
+            (_, Value::Str(name)) if matches!(e.kind, ExprKind::Field(..)) => {
                 let what = [
                     "cannot read field '",
-                    name.unwrap_or_default(),
+                    &name.0,
                     "' of a ",
                     container.type_name(),
                 ];
                 return Err(self.at(&what, pos));
             }
-            (Value::List(l), Value::Int(i), _) => {
+            (Value::List(l), Value::Int(i)) => {
                 let items = l.items.borrow();
                 index_in(*i, items.len()).map(|i| dup(&items[i]))
             }
-            (Value::Bytes(b), Value::Int(i), _) => {
+            (Value::Bytes(b), Value::Int(i)) => {
                 index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
             }
-            (Value::Str(t), Value::Int(i), _) => index_in(*i, t.0.chars().count())
+            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
                 .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
             _ => {
                 let (message, what) = match container {

@@ -312,16 +312,6 @@ fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
         .copied()
 }
 
-/// Whether two captures are the same variable.
-fn same(a: Capture, b: Capture) -> bool {
-    match (a, b) {
-        (Capture::Local(a), Capture::Local(b)) | (Capture::Upvalue(a), Capture::Upvalue(b)) => {
-            a == b
-        }
-        _ => false,
-    }
-}
-
 /// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
 #[inline(never)]
 fn boxed(e: Expr) -> Box<Expr> {
@@ -564,7 +554,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 if scope.locals > i {
                     local.captured = true;
                     let mut index = 0;
-                    while index < scope.captures.len() && !same(scope.captures[index], capture) {
+                    while index < scope.captures.len() && scope.captures[index] != capture {
                         index += 1;
                     }
                     if index == scope.captures.len() {
@@ -1000,7 +990,12 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 Kind::Dot => {
                     self.advance();
-                    ExprKind::Field(Box::new((e, self.name())))
+                    // (A constant has no error to place.)
+                    let key = Expr {
+                        pos: Pos::default(),
+                        kind: ExprKind::Const(Value::str(self.name_span().text(self.lexer.src))),
+                    };
+                    ExprKind::Field(boxed(e), boxed(key))
                 }
                 _ => break,
             };
@@ -1257,7 +1252,7 @@ fn is_place(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Var(_) => true,
         ExprKind::Index(base, _) => is_place(base),
-        ExprKind::Field(field) => is_place(&field.0),
+        ExprKind::Field(base, _) => is_place(base),
         _ => false,
     }
 }
