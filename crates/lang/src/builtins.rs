@@ -302,11 +302,6 @@ const fn in_name(c: u8) -> bool {
     c > b'?' || c.is_ascii_digit() || c == b'-'
 }
 
-/// The name of built-in `i`.
-pub(crate) fn name(i: usize) -> Option<&'static str> {
-    (i < COUNT).then(|| field_name(i, 0))
-}
-
 fn shape(i: usize) -> u8 {
     SHAPES.get(i).copied().unwrap_or_default()
 }
@@ -1004,10 +999,10 @@ mod tests {
 
     #[test]
     fn indexes_name_their_built_ins() {
-        assert_eq!(name(RANGE), Some("range"));
-        assert_eq!(name(FIRST_PRIMITIVE), Some("sha1"));
-        assert_eq!(name(COUNT - 1), Some("halt"));
-        assert_eq!(name(COUNT), None);
+        assert_eq!(field_name(RANGE, 0), "range");
+        assert_eq!(field_name(FIRST_PRIMITIVE, 0), "sha1");
+        assert_eq!(field_name(COUNT - 1, 0), "halt");
+        assert_eq!(field_name(COUNT, 0), "");
         assert_eq!(Primitive::Exec.name(), "exec");
         assert_eq!(
             Primitive::AesSetup.params(),

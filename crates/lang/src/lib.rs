@@ -127,7 +127,7 @@ impl Interpreter {
         let mut names = Globals::default();
         let mut values = Vec::new();
         for i in 0..builtins::COUNT {
-            names.slot(builtins::name(i).unwrap_or_default());
+            names.slot(builtins::field_name(i, 0));
             values.push(Some(Value::Builtin(i)));
         }
         let mut interpreter = Interpreter {

@@ -768,8 +768,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
             out.push_str("<fn ");
             out.push_str(match value {
                 Value::Func(f) => &f.def.name,
-                // (A built-in value is made only for an index of the table: its name is there, and a name
-                // read without the `Option` of `builtins::name` costs less.)
+                // (A built-in value is made only for an index of the table: its name is there.)
                 Value::Builtin(b) => crate::builtins::field_name(*b, 0),
                 _ => "",
             });
