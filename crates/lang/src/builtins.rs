@@ -965,13 +965,21 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     // Freed before the wait for the line, on one path rather than on each way out.
     drop(text);
     // Matched here, and handed over to its value by reference: through `done` and `Value::string`, the line
-    // was copied twice more.
-    let mut line = match m.platform.read_line(echo) {
+    // was copied twice more. Read where it lies in the result (moved out of it, it was copied once more); the
+    // result, left with an empty string, is forgotten.
+    let mut read = m.platform.read_line(echo);
+    let line = match &mut read {
         Ok(line) => line,
-        Err(message) => return refuse(m, message),
+        Err(message) => {
+            let message = core::mem::take(message);
+            core::mem::forget(read);
+            return refuse(m, message);
+        }
     };
     room(m, line.len())?;
-    Ok(hand_over!(take_string, line))
+    let made = Value::take_string(line);
+    core::mem::forget(read);
+    Ok(made)
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
