@@ -798,9 +798,10 @@ impl Machine<'_> {
     }
 
     /// `x[i]` and `x.name` (a field is read as the item of its name, a constant key, with an error of its own),
-    /// read, or given the value of `value` (then a nil comes back): the container, the key, the value. One function for both, which find the item alike. When both are leaves (constants, or locals
-    /// that are not captured cells), the host reads the item where they are: no reference to the list or map is
-    /// taken and dropped.
+    /// read, or given the value of `value` (then a nil comes back): the container, the key, the value. One
+    /// function for both, which find the item alike. When both are leaves (constants, or locals that are not
+    /// captured cells), the host reads the item where they are: no reference to the list or map is taken and
+    /// dropped.
     #[inline(never)]
     fn item(&mut self, e: &Expr, value: Option<&Expr>) -> R<Value> {
         let (base, index) = match &e.kind {
