@@ -134,8 +134,8 @@ fn take_entries(work: &mut Vec<Value>, entries: &mut [(Rc<str>, Value)]) {
     }
 }
 
-/// Moves a list's items to a work list, one by one (in reverse, which does not matter): `append` took a
-/// reserve and a copy of its own.
+/// Moves a list's items (or a closure's captures) to a work list, one by one (in reverse, which does not
+/// matter): `append` took a reserve and a copy of its own.
 fn take_items(work: &mut Vec<Value>, items: &mut Vec<Value>) {
     while let Some(item) = items.pop() {
         work.push(item);
