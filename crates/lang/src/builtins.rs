@@ -409,12 +409,15 @@ impl Machine<'_> {
             let args = self.stack.split_off(base);
             return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
         }
+        // One string for those that make text: made and freed here once, not in each of them and on each of
+        // their ways out (a value made of it takes its content, leaving it empty).
+        let mut out = String::new();
         if i == 0 {
-            return print(self, base);
+            return print(self, base, &mut out);
         }
         let mut stack = core::mem::take(&mut self.stack);
         let result = match core_args(&mut stack, base) {
-            Some(args) => core_builtin(self, i, args),
+            Some(args) => core_builtin(self, i, args, &mut out),
             None => Ok(Value::Nil),
         };
         // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
@@ -437,35 +440,36 @@ fn core_args(stack: &mut [Value], base: usize) -> Option<&mut Args> {
 }
 
 /// Runs core built-in `i` (not `print`, the primitives left out). Each takes the machine and its arguments (one
-/// per parameter, defaults filled in, nil after them); an error is raised in the machine (see
-/// [`Machine::fail`]). A match rather than a table of functions: called from one place, they are all compiled
-/// into this one, which saves each its own entry and exit (200 bytes of the payload).
-fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args) -> R<Value> {
+/// per parameter, defaults filled in, nil after them), and one that makes text the empty string `out` to make it
+/// in; an error is raised in the machine (see [`Machine::fail`]). A match rather than a table of functions:
+/// called from one place, they are all compiled into this one, which saves each its own entry and exit (200 bytes
+/// of the payload).
+fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args, out: &mut String) -> R<Value> {
     match i {
-        1 => str_(m, args),
+        1 => str_(m, args, out),
         2 => int(m, args),
         3 => len(m, args),
         4 => type_(m, args),
-        5 => hex(m, args),
+        5 => hex(m, args, out),
         6 => unhex(m, args),
         7 => bytes(m, args),
         8 => text(m, args),
-        9 => slice(m, args),
+        9 => slice(m, args, out),
         10 => push(m, args),
         11 => pop(m, args),
         12 => keys(m, args),
         13 => remove(m, args),
         14 => contains(m, args),
         15 => split(m, args),
-        16 => join(m, args),
+        16 => join(m, args, out),
         17 => trim(m, args),
         18 => range(m, args),
-        19 => error_(m, args),
-        20 => assert(m, args),
+        19 => raise(m, &args[0], out),
+        20 => assert(m, args, out),
         21 => time_ms(m, args),
         22 => sleep_ms(m, args),
         23 => help(m, args),
-        24 => prompt(m, args),
+        24 => prompt(m, args, out),
         25 => keymap(m, args),
         26 => reboot(m, args),
         _ => halt(m, args),
@@ -533,29 +537,27 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
 
 /// `print` of the arguments from `base` on (where they are: the text is made before the machine is needed
 /// mutably, to write it).
-fn print(m: &mut Machine<'_>, base: usize) -> R<Value> {
-    let mut out = String::new();
+fn print(m: &mut Machine<'_>, base: usize, out: &mut String) -> R<Value> {
     // (Indexed: the arguments were pushed from `base` on.)
     for (i, v) in m.stack[base..].iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        text_form(m, v, &mut out)?;
+        text_form(m, v, out)?;
     }
     out.push('\n');
-    m.platform.write(&out);
+    m.platform.write(out);
     Ok(Value::Nil)
 }
 
-fn str_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
+fn str_(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     if let Value::Str(_) = &args[0] {
         // The arguments are the built-in's (the stack is cut back after it): one of the right type is moved
         // out, not cloned (here and in `bytes` and `text`).
         return Ok(core::mem::take(&mut args[0]));
     }
-    let mut out = String::new();
-    text_form(m, &args[0], &mut out)?;
-    Ok(hand_over!(take_string, out))
+    text_form(m, &args[0], out)?;
+    Ok(Value::take_string(out))
 }
 
 fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -614,23 +616,18 @@ fn type_(_: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(Value::str(args[0].type_name()))
 }
 
-fn hex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let mut out = String::new();
+fn hex(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     match &args[0] {
-        Value::Bytes(b) => push_hex(&mut out, &b.0),
+        Value::Bytes(b) => push_hex(out, &b.0),
         Value::Int(n) => {
             if *n < 0 {
                 out.push('-');
             }
-            push_hex_number(&mut out, n.unsigned_abs());
+            push_hex_number(out, n.unsigned_abs());
         }
-        other => {
-            // Still empty: nothing to free (its drop would be a call).
-            core::mem::forget(out);
-            return wrong(m, "bytes or an int", other);
-        }
+        other => return wrong(m, "bytes or an int", other),
     }
-    Ok(hand_over!(take_string, out))
+    Ok(Value::take_string(out))
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -706,7 +703,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     Some(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
+fn slice(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     let x = &args[0];
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
@@ -726,12 +723,11 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         Value::Str(t) => {
             // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
             // rest of the text could hold, then char by char.
-            let mut out = String::new();
             out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
             for c in chars_from(&t.0, start).take(end - start) {
                 out.push(c);
             }
-            hand_over!(take_string, out)
+            Value::take_string(out)
         }
         Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
         Value::List(l) => {
@@ -869,12 +865,11 @@ pub(crate) fn words(text: &str) -> core::str::SplitWhitespace<'_> {
     text.split_whitespace()
 }
 
-fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
+fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     let sep = str_arg(m, &args[1])?;
     let Value::List(l) = &args[0] else {
         return wrong(m, "a list", &args[0]);
     };
-    let mut out = String::new();
     for (i, item) in l.items.borrow().iter().enumerate() {
         let Value::Str(t) = item else {
             return wrong(m, "a list of strs", item);
@@ -885,7 +880,7 @@ fn join(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         out.push_str(&t.0);
         room(m, out.len())?;
     }
-    Ok(hand_over!(take_string, out))
+    Ok(Value::take_string(out))
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -916,24 +911,19 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-/// The error whose message is the text form of `v` (or the error of making it).
-fn raise(m: &Machine<'_>, v: &Value) -> R<Value> {
-    let mut text = String::new();
-    text_form(m, v, &mut text)?;
-    refuse(m, text)
+/// The error whose message is the text form of `v` (or the error of making it): `error(message)`.
+fn raise(m: &Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
+    text_form(m, v, out)?;
+    refuse(m, core::mem::take(out))
 }
 
-fn error_(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    raise(m, &args[0])
-}
-
-fn assert(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
+fn assert(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     if args[0].truthy() {
         return Ok(Value::Nil);
     }
     match &args[1] {
         Value::Nil => fail(m, "assertion failed"),
-        v => raise(m, v),
+        v => raise(m, v, out),
     }
 }
 
@@ -957,13 +947,10 @@ fn help(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
     Ok(Value::Nil)
 }
 
-fn prompt(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let mut text = String::new();
-    text_form(m, &args[0], &mut text)?;
+fn prompt(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
+    text_form(m, &args[0], out)?;
     let echo = args[1].truthy();
-    m.platform.write(&text);
-    // Freed before the wait for the line, on one path rather than on each way out.
-    drop(text);
+    m.platform.write(out);
     // Matched here, and handed over to its value by reference: through `done` and `Value::string`, the line
     // was copied twice more. Read where it lies in the result (moved out of it, it was copied once more); the
     // result, left with an empty string, is forgotten.
