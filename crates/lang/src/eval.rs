@@ -812,8 +812,10 @@ impl Machine<'_> {
             ExprKind::Call(..) => return self.call_expr(e),
             ExprKind::Index(..) | ExprKind::Field(..) => return self.item(e, None),
             // Here on the host (a call less for the conditions made of them).
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
-                return self.logic(e)
+            ExprKind::Not(first) | ExprKind::And(first, _) | ExprKind::Or(first, _)
+                if cfg!(feature = "std") =>
+            {
+                return self.logic(e, first)
             }
             _ => return self.eval_rare(e),
         })
@@ -935,14 +937,7 @@ impl Machine<'_> {
     /// `not`, `and`, `or` and `-x`: in `eval_rare` (`not`, `and` and `or` in `eval` on the host). Their first
     /// operands lie alike: one evaluation of it for all.
     #[inline(always)]
-    fn logic(&mut self, e: &Expr) -> R<Value> {
-        let (ExprKind::And(first, _)
-        | ExprKind::Or(first, _)
-        | ExprKind::Not(first)
-        | ExprKind::Neg(first)) = &e.kind
-        else {
-            return Ok(Value::Nil);
-        };
+    fn logic(&mut self, e: &Expr, first: &Expr) -> R<Value> {
         let a = self.eval(first)?;
         Ok(match &e.kind {
             ExprKind::And(_, right) | ExprKind::Or(_, right) => {
@@ -971,9 +966,10 @@ impl Machine<'_> {
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Neg(..) => {
-                return self.logic(e)
-            }
+            ExprKind::Not(first)
+            | ExprKind::And(first, _)
+            | ExprKind::Or(first, _)
+            | ExprKind::Neg(first) => return self.logic(e, first),
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
                 for c in &def.captures {
