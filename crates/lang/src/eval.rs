@@ -739,10 +739,9 @@ impl Machine<'_> {
     }
 
     /// The truth of a condition: on the host, a comparison of int leaves (`i < n`) is decided without a call
-    /// of `eval` and a bool value, inlined into `if` and `while` (a call less per test); the payload keeps one
-    /// copy, that asks `eval`, for size.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// of `eval` and a bool value; the payload asks `eval`. Inlined into `if` and `while` (a call less per test
+    /// on the host; in the payload, where a test is a call of `eval` and a drop, that is smaller too).
+    #[inline(always)]
     fn test(&mut self, e: &Expr) -> R<bool> {
         if let (ExprKind::Binary(op, left, right), true) = (&e.kind, cfg!(feature = "std")) {
             if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
@@ -1039,10 +1038,9 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller, on the
-    /// host; out of line in the payload, where `item` then keeps less across its calls (for size).
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller (since
+    /// `nth` reads the items, that is smaller in the payload too).
+    #[inline(always)]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
         let found = match (container, key) {
@@ -1149,8 +1147,8 @@ impl Machine<'_> {
         }
     }
 
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// Inlined into `call_expr`, its one caller (in the payload too: smaller, and one frame less per call).
+    #[inline(always)]
     fn call_closure(&mut self, closure: Rc<Closure>, base: usize, names: &[Rc<str>]) -> R<Value> {
         let def: &FnDef = &closure.def;
         let n = def.params.len();
