@@ -140,7 +140,8 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
 }
 
 /// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
-/// their own, more code than this loop).
+/// their own, more code than this loop). Inlined into its two callers (smaller than the call).
+#[inline(always)]
 pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
     let mut chars = text.chars();
     for _ in 0..start {
