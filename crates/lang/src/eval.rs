@@ -140,13 +140,38 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
 }
 
 /// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
-/// their own, more code than this loop).
+/// their own, more code than this loop). Inlined into its two callers (smaller than the call).
+#[inline(always)]
 pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
     let mut chars = text.chars();
     for _ in 0..start {
         chars.next();
     }
     chars
+}
+
+/// The `i`th item (negative: from the end) of a list, bytes or str, for an index and for a `for` (which walks
+/// a str by an iterator of its own, kept from turn to turn), or the `i`th key of a map, for a `for`: one copy
+/// of the way to an item for both in the payload (inlined on the host, a call less per turn of a `for`).
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline(never))]
+fn nth(seq: &Value, i: i64) -> Option<Value> {
+    match seq {
+        Value::List(l) => {
+            let items = l.items.borrow();
+            index_in(i, items.len()).map(|i| dup(&items[i]))
+        }
+        Value::Bytes(b) => index_in(i, b.0.len()).map(|i| Value::Int(b.0[i] as i64)),
+        Value::Str(t) => index_in(i, t.0.chars().count())
+            .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
+        // (Only a `for` asks a map: its keys in order.)
+        Value::Map(m) => m
+            .entries
+            .borrow()
+            .get(i as usize)
+            .map(|(k, _)| Value::str(k)),
+        _ => None,
+    }
 }
 
 /// A str of one character (as a `for` over a str and an index into one make it).
@@ -525,10 +550,8 @@ impl Machine<'_> {
                                 }
                                 _ => None,
                             },
-                            Value::List(l) => l.items.borrow().get(i).map(dup),
                             Value::Str(_) => chars.next().map(char_value),
-                            Value::Bytes(b) => b.0.get(i).map(|&b| Value::Int(b as i64)),
-                            Value::Map(m) => m.entries.borrow().get(i).map(|(k, _)| Value::str(k)),
+                            Value::List(_) | Value::Bytes(_) | Value::Map(_) => nth(&seq, i as i64),
                             other => {
                                 self.wrong("cannot iterate over a ", other, head.pos);
                                 return Flow::Error;
@@ -717,10 +740,9 @@ impl Machine<'_> {
     }
 
     /// The truth of a condition: on the host, a comparison of int leaves (`i < n`) is decided without a call
-    /// of `eval` and a bool value, inlined into `if` and `while` (a call less per test); the payload keeps one
-    /// copy, that asks `eval`, for size.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// of `eval` and a bool value; the payload asks `eval`. Inlined into `if` and `while` (a call less per test
+    /// on the host; in the payload, where a test is a call of `eval` and a drop, that is smaller too).
+    #[inline(always)]
     fn test(&mut self, e: &Expr) -> R<bool> {
         if let (ExprKind::Binary(op, left, right), true) = (&e.kind, cfg!(feature = "std")) {
             if !matches!(op, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem) {
@@ -790,8 +812,10 @@ impl Machine<'_> {
             ExprKind::Call(..) => return self.call_expr(e),
             ExprKind::Index(..) | ExprKind::Field(..) => return self.item(e, None),
             // Here on the host (a call less for the conditions made of them).
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) if cfg!(feature = "std") => {
-                return self.logic(e)
+            ExprKind::Not(first) | ExprKind::And(first, _) | ExprKind::Or(first, _)
+                if cfg!(feature = "std") =>
+            {
+                return self.logic(e, first)
             }
             _ => return self.eval_rare(e),
         })
@@ -913,14 +937,7 @@ impl Machine<'_> {
     /// `not`, `and`, `or` and `-x`: in `eval_rare` (`not`, `and` and `or` in `eval` on the host). Their first
     /// operands lie alike: one evaluation of it for all.
     #[inline(always)]
-    fn logic(&mut self, e: &Expr) -> R<Value> {
-        let (ExprKind::And(first, _)
-        | ExprKind::Or(first, _)
-        | ExprKind::Not(first)
-        | ExprKind::Neg(first)) = &e.kind
-        else {
-            return Ok(Value::Nil);
-        };
+    fn logic(&mut self, e: &Expr, first: &Expr) -> R<Value> {
         let a = self.eval(first)?;
         Ok(match &e.kind {
             ExprKind::And(_, right) | ExprKind::Or(_, right) => {
@@ -949,9 +966,10 @@ impl Machine<'_> {
     #[inline(never)]
     fn eval_rare(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Not(..) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Neg(..) => {
-                return self.logic(e)
-            }
+            ExprKind::Not(first)
+            | ExprKind::And(first, _)
+            | ExprKind::Or(first, _)
+            | ExprKind::Neg(first) => return self.logic(e, first),
             ExprKind::Func(def) => {
                 let mut upvalues = Vec::with_capacity(def.captures.len());
                 for c in &def.captures {
@@ -1021,10 +1039,9 @@ impl Machine<'_> {
         }
     }
 
-    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller, on the
-    /// host; out of line in the payload, where `item` then keeps less across its calls (for size).
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// `container[key]`, or the field of `e` (then `key` is nil): inlined into `item`, its one caller (since
+    /// `nth` reads the items, that is smaller in the payload too).
+    #[inline(always)]
     fn index(&self, container: &Value, key: &Value, e: &Expr) -> R<Value> {
         let pos = e.pos;
         let found = match (container, key) {
@@ -1039,15 +1056,7 @@ impl Machine<'_> {
                 ];
                 return Err(self.at(&what, pos));
             }
-            (Value::List(l), Value::Int(i)) => {
-                let items = l.items.borrow();
-                index_in(*i, items.len()).map(|i| dup(&items[i]))
-            }
-            (Value::Bytes(b), Value::Int(i)) => {
-                index_in(*i, b.0.len()).map(|i| Value::Int(b.0[i] as i64))
-            }
-            (Value::Str(t), Value::Int(i)) => index_in(*i, t.0.chars().count())
-                .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
+            (Value::List(_) | Value::Bytes(_) | Value::Str(_), Value::Int(i)) => nth(container, *i),
             _ => {
                 let (message, what) = match container {
                     Value::Map(_) => ("a map key must be a str, not ", key),
@@ -1139,8 +1148,8 @@ impl Machine<'_> {
         }
     }
 
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
+    /// Inlined into `call_expr`, its one caller (in the payload too: smaller, and one frame less per call).
+    #[inline(always)]
     fn call_closure(&mut self, closure: Rc<Closure>, base: usize, names: &[Rc<str>]) -> R<Value> {
         let def: &FnDef = &closure.def;
         let n = def.params.len();
@@ -1281,9 +1290,9 @@ pub(crate) fn grow(globals: &mut Vec<Option<Value>>, n: usize) {
 }
 
 /// Grows a stack to `n` values with nils (it has at most `n`). The payload pushes them (`resize` was code of its
-/// own, for this alone); the host keeps `resize`, which measured faster on calls.
-#[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline(never))]
+/// own, for this alone); the host keeps `resize`, which measured faster on calls. Inlined in both (in the
+/// payload a loop of a push is as small as the call, and packs better).
+#[inline(always)]
 pub(crate) fn fill(stack: &mut Vec<Value>, n: usize) {
     if cfg!(feature = "std") {
         stack.resize(n, Value::Nil);
