@@ -729,7 +729,7 @@ impl Machine<'_> {
             }
             (Value::Map(m), Value::Str(k)) => {
                 self.hold(ITEM_BYTES, pos)?;
-                m.set(Rc::from(&*k.0), v);
+                m.set(&k.0, v);
                 return Ok(());
             }
             (Value::List(_), _) => ("a list index must be an int, not ", &key),

@@ -158,7 +158,7 @@ impl Interpreter {
             if let Some(i) = map.find(key) {
                 map.entries.borrow_mut().remove(i);
             }
-            map.set(Rc::from(key), value);
+            map.set(key, value);
         }
         self.set_global("cmdline", Value::str(text));
         self.set_global("args", args);

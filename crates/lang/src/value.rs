@@ -298,15 +298,16 @@ impl Map {
         let i = self.find(key)?;
         Some(self.entries.borrow()[i].1.clone())
     }
-    /// Sets `key`: in place when present, else appended (insertion order).
-    pub fn set(&self, key: Rc<str>, value: Value) {
-        let found = self.find(&key);
+    /// Sets `key`: in place when present, else appended (insertion order). The key's `Rc` is made only for a new
+    /// entry (made by each caller, it was dropped again when the key was there).
+    pub fn set(&self, key: &str, value: Value) {
+        let found = self.find(key);
         let mut entries = self.entries.borrow_mut();
         if let Some(entry) = found.and_then(|i| entries.get_mut(i)) {
             entry.1 = value;
             return;
         }
-        entries.push((key, value));
+        entries.push((Rc::from(key), value));
         drop(entries);
         self.recount();
     }
@@ -464,7 +465,7 @@ impl Value {
         let map: Rc<Map> = made(Vec::new());
         // The values are taken out in place: a vector's iterator would bring its own drop code.
         for (k, v) in entries.iter_mut() {
-            map.set(Rc::from(k.as_str()), core::mem::take(v));
+            map.set(k, core::mem::take(v));
         }
         Value::Map(map)
     }
