@@ -241,8 +241,9 @@ impl<'a> Lexer<'a> {
                 self.string(Kind::Bytes)
             }
             b'"' => self.string(Kind::Str),
-            // A number runs on like a name (its digits are checked when the parser decodes it).
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+            // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
+            // character tested as the ones after it are: smaller than a pattern of ranges.)
+            _ if c.is_ascii_alphanumeric() || c == b'_' => {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
                     self.pos += 1;
                 }
