@@ -454,11 +454,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect_then(kind, message, outer);
     }
 
-    fn name(&mut self) -> Rc<str> {
-        let name = self.name_span();
-        Rc::from(name.text(self.lexer.src))
-    }
-
     /// A name, as where it is written (what a declaration keeps).
     fn name_span(&mut self) -> Span {
         let name = self.tok.span;
@@ -773,13 +768,14 @@ impl<'a, K: Keep> Parser<'a, K> {
         // A newline may stand before `catch`: the tokens past the newlines are made current as they are (a token
         // the lexer could not read raises no error of its own), and without a `catch` there the error is at the
         // first newline.
-        let after = self.tok;
+        // (What the error shows of the first newline: its kind and place; a newline's text is not shown.)
+        let (kind, at) = (self.tok.kind, self.tok.at);
         while self.tok.kind == Kind::Newline {
             self.tok = self.next;
             self.lexer.next(&mut self.next);
         }
         if self.tok.kind != Kind::Catch {
-            self.tok = after;
+            (self.tok.kind, self.tok.at) = (kind, at);
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();
@@ -1032,7 +1028,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         while self.tok.kind != close {
             match &mut names {
                 Some(names) if self.tok.kind == Kind::Name && self.next.kind == Kind::Assign => {
-                    names.push(self.name());
+                    names.push(Rc::from(self.text()));
+                    // (The name, then the `=`.)
+                    self.advance();
                     self.advance();
                 }
                 // (The parse of the argument after it then stops at once, at the failed token.)
