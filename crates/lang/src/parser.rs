@@ -679,7 +679,8 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     // 'let' NAME '=' expr | 'fn' NAME '(' names? ')' block   (a function is `early`)
-    #[inline(never)]
+    // (Inlined at its two places, each with `early` known, measured: smaller than one copy out of line.)
+    #[inline(always)]
     fn let_statement(&mut self, early: bool) -> Stmt {
         self.advance();
         let pos = self.pos();
@@ -706,9 +707,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         }
     }
 
-    /// The block of a `while` or `for`, inside which `break` and `continue` are allowed (one out-of-line
-    /// place for both loops).
-    #[inline(never)]
+    /// The block of a `while` or `for`, inside which `break` and `continue` are allowed. (Inlined at both, now
+    /// that `let_statement` is: measured, a little smaller.)
+    #[inline(always)]
     fn loop_body(&mut self) -> Vec<Stmt> {
         self.loops += 1;
         let body = self.block();
