@@ -13,9 +13,10 @@ pub(crate) enum Kind {
     Str,
     Bytes,
     Name,
-    True,
-    False,
+    // (In the order of the values they stand for, which `Value` gives 0, 1 and 2.)
     Nil,
+    False,
+    True,
     LParen,
     LBracket,
     LBrace,

@@ -1053,9 +1053,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         let kind = match self.tok.kind {
             Kind::Int => ExprKind::Const(Value::Int(self.int())),
             Kind::Str | Kind::Bytes => ExprKind::Const(self.literal()),
-            Kind::True => ExprKind::Const(Value::True),
-            Kind::False => ExprKind::Const(Value::False),
             Kind::Nil => ExprKind::Const(Value::Nil),
+            Kind::False => ExprKind::Const(Value::False),
+            Kind::True => ExprKind::Const(Value::True),
             Kind::Name => ExprKind::Var(self.resolve(self.text(), self.pos())),
             Kind::LParen => {
                 let outer = self.open_bracket();
