@@ -29,8 +29,9 @@ impl Globals {
         if let Some(i) = self.find(name) {
             return i;
         }
+        let i = self.names.len() as u32;
         self.names.push(Rc::from(name));
-        self.names.len() as u32 - 1
+        i
     }
     pub fn find(&self, name: &str) -> Option<u32> {
         let mut i = 0;
@@ -821,7 +822,8 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.statements(false)
         } else {
             let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
-            while self.tok.kind != Kind::RParen && !self.failed() {
+            // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
+            while self.tok.kind != Kind::RParen {
                 let tok = self.tok;
                 let span = self.name_span();
                 let param: Rc<str> = Rc::from(span.text(self.lexer.src));
