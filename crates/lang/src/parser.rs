@@ -488,11 +488,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.locals.get(i).is_some_and(|l| l.captured)
     }
 
-    /// Declares a name in the current block: a global at the file's top level (in the outermost function, at
-    /// depth 0: each block counts a level), else a new frame slot. The variable of a `for` or a `catch` is
-    /// declared before its block opens, and is always a local (`local`).
+    /// Declares a name in the current block: a global at the file's top level (at depth 0: each block and each
+    /// function inside counts a level), else a new frame slot. The variable of a `for` or a `catch` is declared
+    /// before its block opens, and is always a local (`local`).
     fn declare(&mut self, name: Span, local: bool) -> Var {
-        if !local && self.scopes.len() == 1 && self.depth == 0 {
+        if !local && self.depth == 0 {
             let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
