@@ -573,8 +573,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         Var::Global(global)
     }
 
-    // program := stmt*   (and the statements of a block, which also end at its `}`)
-    fn statements(&mut self, in_block: bool) -> Vec<Stmt> {
+    // program := stmt*   (and the statements of a block, which also end at its `}`: in a block, at a depth
+    // above 0, as the file's top level is the only place at depth 0)
+    fn statements(&mut self) -> Vec<Stmt> {
         let first = self.locals.len();
         let mut body = Vec::new();
         loop {
@@ -582,7 +583,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 self.advance();
             }
             if matches!(self.tok.kind, Kind::Eof | Kind::Error)
-                || (in_block && self.tok.kind == Kind::RBrace)
+                || (self.depth != 0 && self.tok.kind == Kind::RBrace)
             {
                 break;
             }
@@ -605,7 +606,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.enter();
         let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
         let outside = self.locals.len();
-        let body = self.statements(true);
+        let body = self.statements();
         self.close_block(outside);
         self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
         self.depth -= 1;
@@ -819,7 +820,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         );
         let mut params: Vec<Rc<str>> = Vec::new();
         let body = if top {
-            self.statements(false)
+            self.statements()
         } else {
             let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
             // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
