@@ -598,6 +598,9 @@ impl<'a, K: Keep> Parser<'a, K> {
                 local += 1;
             }
         }
+        // Its locals go out of sight (the file's top level and a function's body leave what was there before
+        // them: none, or the parameters).
+        self.close_block(first);
         body
     }
 
@@ -605,9 +608,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
         let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
-        let outside = self.locals.len();
         let body = self.statements();
-        self.close_block(outside);
         self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
         self.depth -= 1;
         body
