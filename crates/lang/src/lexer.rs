@@ -37,11 +37,9 @@ pub(crate) enum Kind {
     // The other punctuation.
     RParen,
     RBracket,
-    RBrace,
     Comma,
     Dot,
     Colon,
-    Semicolon,
     Assign,
     // The binary operators, together: the parser finds each one's precedence in a table (`parser::BINARY`).
     And,
@@ -57,6 +55,9 @@ pub(crate) enum Kind {
     Star,
     Slash,
     Percent,
+    // What ends a statement, together (one range to test): `}`, `;` and a newline, then the end.
+    RBrace,
+    Semicolon,
     Newline,
     Eof,
     /// Stands in the parser for a token the lexer could not make (no grammar rule accepts it).
