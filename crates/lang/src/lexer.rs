@@ -55,10 +55,11 @@ pub(crate) enum Kind {
     Star,
     Slash,
     Percent,
-    // What ends a statement, together (one range to test): `}`, `;` and a newline, then the end.
-    RBrace,
+    // What ends a statement, together (one range to test), in this order: `;` and a newline (stepped over at
+    // the end of a statement), `}` and the end (not).
     Semicolon,
     Newline,
+    RBrace,
     Eof,
     /// Stands in the parser for a token the lexer could not make (no grammar rule accepts it).
     Error,
