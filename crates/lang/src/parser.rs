@@ -801,10 +801,6 @@ impl<'a, K: Keep> Parser<'a, K> {
     // (And the file's top level, `top`: its statements, as a function without parameters: one place that
     // makes the definition of a function.)
     fn function(&mut self, name: Rc<str>, top: bool) -> Rc<FnDef> {
-        // (The top level is at depth 0.)
-        if !top {
-            self.enter();
-        }
         // (Out of line, the push is one the linker already has: the one for expressions.)
         push(
             &mut self.scopes,
@@ -821,8 +817,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         );
         let mut params: Vec<Rc<str>> = Vec::new();
         let body = if top {
+            // (At depth 0.)
             self.statements()
         } else {
+            // A level deeper, from its parameters to the end of its block.
+            self.enter();
             let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
             // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
             while self.tok.kind != Kind::RParen {
