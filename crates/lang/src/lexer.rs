@@ -89,22 +89,26 @@ const KEYWORD_KINDS: [Kind; 18] = [
     Kind::False,
 ];
 
-/// The kind of the keyword `word`, if it is one.
-fn keyword(word: &[u8]) -> Option<Kind> {
+/// The kind of the keyword `word`, or `Name` if it is none.
+fn keyword(word: &[u8]) -> Kind {
     let mut rest = KEYWORDS;
     for &kind in &KEYWORD_KINDS {
-        let (&len, after) = rest.split_first()?;
-        let (keyword, after) = after.split_at_checked(len as usize)?;
+        let Some((&len, after)) = rest.split_first() else {
+            break;
+        };
+        let Some((keyword, after)) = after.split_at_checked(len as usize) else {
+            break;
+        };
         if keyword == word {
-            return Some(kind);
+            return kind;
         }
         rest = after;
     }
-    None
+    Kind::Name
 }
 
 pub(crate) fn is_keyword(name: &str) -> bool {
-    keyword(name.as_bytes()).is_some()
+    keyword(name.as_bytes()) != Kind::Name
 }
 
 /// The punctuation characters, and per character its token alone and followed by `=` (`!` is one only with `=`:
@@ -259,7 +263,7 @@ impl<'a> Lexer<'a> {
                 if c.is_ascii_digit() {
                     Kind::Int
                 } else {
-                    keyword(word).unwrap_or(Kind::Name)
+                    keyword(word)
                 }
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
