@@ -13,9 +13,10 @@ pub(crate) enum Kind {
     Str,
     Bytes,
     Name,
-    True,
-    False,
+    // (In the order of the values they stand for, which `Value` gives 0, 1 and 2.)
     Nil,
+    False,
+    True,
     LParen,
     LBracket,
     LBrace,
@@ -36,11 +37,9 @@ pub(crate) enum Kind {
     // The other punctuation.
     RParen,
     RBracket,
-    RBrace,
     Comma,
     Dot,
     Colon,
-    Semicolon,
     Assign,
     // The binary operators, together: the parser finds each one's precedence in a table (`parser::BINARY`).
     And,
@@ -56,7 +55,11 @@ pub(crate) enum Kind {
     Star,
     Slash,
     Percent,
+    // What ends a statement, together (one range to test), in this order: `;` and a newline (stepped over at
+    // the end of a statement), `}` and the end (not).
+    Semicolon,
     Newline,
+    RBrace,
     Eof,
     /// Stands in the parser for a token the lexer could not make (no grammar rule accepts it).
     Error,
@@ -86,22 +89,26 @@ const KEYWORD_KINDS: [Kind; 18] = [
     Kind::False,
 ];
 
-/// The kind of the keyword `word`, if it is one.
-fn keyword(word: &[u8]) -> Option<Kind> {
+/// The kind of the keyword `word`, or `Name` if it is none.
+fn keyword(word: &[u8]) -> Kind {
     let mut rest = KEYWORDS;
     for &kind in &KEYWORD_KINDS {
-        let (&len, after) = rest.split_first()?;
-        let (keyword, after) = after.split_at_checked(len as usize)?;
+        let Some((&len, after)) = rest.split_first() else {
+            break;
+        };
+        let Some((keyword, after)) = after.split_at_checked(len as usize) else {
+            break;
+        };
         if keyword == word {
-            return Some(kind);
+            return kind;
         }
         rest = after;
     }
-    None
+    Kind::Name
 }
 
 pub(crate) fn is_keyword(name: &str) -> bool {
-    keyword(name.as_bytes()).is_some()
+    keyword(name.as_bytes()) != Kind::Name
 }
 
 /// The punctuation characters, and per character its token alone and followed by `=` (`!` is one only with `=`:
@@ -236,13 +243,19 @@ impl<'a> Lexer<'a> {
                 self.at.col = 1;
                 Kind::Newline
             }
-            b'x' if self.peek(0) == b'"' => {
-                self.pos += 1;
-                self.string(Kind::Bytes)
+            // (One call of `string` for both kinds, which the compiler then inlines: smaller than two calls.)
+            b'x' | b'"' if c == b'"' || self.peek(0) == b'"' => {
+                let kind = if c == b'x' {
+                    self.pos += 1;
+                    Kind::Bytes
+                } else {
+                    Kind::Str
+                };
+                self.string(kind)
             }
-            b'"' => self.string(Kind::Str),
-            // A number runs on like a name (its digits are checked when the parser decodes it).
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+            // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
+            // character tested as the ones after it are: smaller than a pattern of ranges.)
+            _ if c.is_ascii_alphanumeric() || c == b'_' => {
                 while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
                     self.pos += 1;
                 }
@@ -250,7 +263,7 @@ impl<'a> Lexer<'a> {
                 if c.is_ascii_digit() {
                     Kind::Int
                 } else {
-                    keyword(word).unwrap_or(Kind::Name)
+                    keyword(word)
                 }
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
@@ -283,19 +296,21 @@ impl<'a> Lexer<'a> {
     /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
     /// `kind`, or `Error` when the line or the text ends first.
     fn string(&mut self, kind: Kind) -> Kind {
-        let src = self.src.as_bytes();
+        let len = self.src.len();
         loop {
-            match self.peek(0) {
-                b'"' => {
-                    self.pos += 1;
-                    return kind;
-                }
-                b'\\' if self.pos + 1 < src.len() && src[self.pos + 1] != b'\n' => self.pos += 2,
-                b'\n' | 0 if self.pos >= src.len() || src[self.pos] == b'\n' => {
-                    self.message = Syntax::UnfinishedString;
-                    return Kind::Error;
-                }
-                _ => self.pos += 1,
+            let c = self.peek(0);
+            if c == b'\n' || self.pos >= len {
+                self.message = Syntax::UnfinishedString;
+                return Kind::Error;
+            }
+            self.pos += 1;
+            if c == b'"' {
+                return kind;
+            }
+            // An escape is stepped over whole (its letter is checked when the literal is decoded), but for a
+            // newline or the end, which the next turn finds.
+            if c == b'\\' && self.peek(0) != b'\n' && self.pos < len {
+                self.pos += 1;
             }
         }
     }
