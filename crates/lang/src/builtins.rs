@@ -835,30 +835,32 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
-    let mut parts = Vec::new();
-    match &args[1] {
-        Value::Nil => {
-            for part in words(s) {
-                parts.push(Value::str(part));
-            }
-        }
+    let sep = match &args[1] {
+        Value::Nil => None,
         sep => {
             let sep = str_arg(m, sep)?;
             if sep.is_empty() {
                 return fail(m, "empty separator");
             }
-            let mut rest = s;
-            loop {
-                let at = find(rest.as_bytes(), sep.as_bytes());
-                parts.push(Value::str(
-                    rest.get(..at.unwrap_or(rest.len())).unwrap_or_default(),
-                ));
-                match at.and_then(|at| rest.get(at + sep.len()..)) {
-                    Some(after) => rest = after,
-                    None => break,
-                }
-            }
+            Some(sep)
         }
+    };
+    // One loop for both ways of splitting (one push of a part): the words, or the parts between separators
+    // (`rest` is `None` after the last).
+    let mut parts = Vec::new();
+    let mut words = words(s);
+    let mut rest = Some(s);
+    loop {
+        let part = match sep {
+            None => words.next(),
+            Some(sep) => rest.map(|text| {
+                let at = find(text.as_bytes(), sep.as_bytes());
+                rest = at.and_then(|at| text.get(at + sep.len()..));
+                text.get(..at.unwrap_or(text.len())).unwrap_or_default()
+            }),
+        };
+        let Some(part) = part else { break };
+        parts.push(Value::str(part));
     }
     room(m, parts.len() * ITEM_BYTES)?;
     Ok(hand_over!(take_list, parts))
