@@ -628,11 +628,9 @@ impl Machine<'_> {
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
             ExprKind::Var(var) => self.set(*var, value, target.pos),
-            ExprKind::Index(..) | ExprKind::Field(..) => {
-                // (A store gives back a nil: nothing to drop.)
-                self.item(target, Some(value)).map(core::mem::forget)
-            }
-            _ => Err(self.at_str("cannot assign to this", target.pos)),
+            // An item or a field (the parser lets no other place through: `item` does nothing with another).
+            // (A store gives back a nil: nothing to drop.)
+            _ => self.item(target, Some(value)).map(core::mem::forget),
         }
     }
 
