@@ -1352,23 +1352,22 @@ pub(crate) fn bind_frame<'n>(
                 while i < n && name(i) != key {
                     i += 1;
                 }
-                // (A parameter past the 64th is never marked as given.)
-                let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
                 if i == n {
                     break 'bind Err(("unknown argument '", key, "' to "));
                 }
+                // (A function has at most 64 parameters, as the parser checks; a built-in at most 7.)
+                let bit = 1u64 << i;
                 if filled & bit != 0 {
                     break 'bind Err(("argument '", key, "' given twice to "));
                 }
                 filled |= bit;
-                // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
-                // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
-                // here.
+                // The slot holds the nil it was made with (a keyword fills a parameter not given yet): the swap
+                // leaves that to `values`, which drops it, so nothing is dropped here.
                 if let Some(slot) = args.get_mut(base + i) {
                     core::mem::swap(slot, v);
                 }
             }
-            for i in given..required.min(64) {
+            for i in given..required {
                 if filled & (1 << i) == 0 {
                     break 'bind Err(("missing argument '", name(i), "' to "));
                 }
