@@ -189,14 +189,12 @@ fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
 }
 
-/// Makes the value in `slot` the cell of a captured variable, unless it is one already (an argument never is).
+/// Makes the argument in `slot` the cell of a captured parameter (an argument is never a cell itself).
 #[inline(never)]
 fn make_cell(slot: &mut Value) {
-    if !matches!(slot, Value::Cell(_)) {
-        let cell = Value::Cell(new_cell(core::mem::take(slot)));
-        // The slot holds the nil `take` left: nothing to drop.
-        core::mem::forget(core::mem::replace(slot, cell));
-    }
+    let cell = Value::Cell(new_cell(core::mem::take(slot)));
+    // The slot holds the nil `take` left: nothing to drop.
+    core::mem::forget(core::mem::replace(slot, cell));
 }
 
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
@@ -1018,14 +1016,9 @@ impl Machine<'_> {
     #[inline(never)]
     fn capture(&mut self, capture: Capture) -> Value {
         let cell = match capture {
-            Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
-                Some(v) => {
-                    // Not declared as captured (cannot happen for parsed code): made a cell now.
-                    make_cell(v);
-                    Some(&*v)
-                }
-                None => None,
-            },
+            // A cell: each captured variable is declared as one (a parameter made one by the call), as the
+            // parser marks them all before the code runs.
+            Capture::Local(slot) => self.stack.get(self.base + slot as usize),
             Capture::Upvalue(i) => self
                 .closure
                 .as_ref()
