@@ -402,19 +402,12 @@ impl Machine<'_> {
         } else {
             value
         };
+        // Indexed: the frame has a slot for each of its locals, and every global the script names has its place
+        // (the run made them all after the parse). A declaration is never of a captured variable of the closure
+        // (taken as a global here, for one test less).
         match var {
-            Var::Local(slot) => {
-                if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                    store(s, value);
-                }
-            }
-            // (Every global the script names has its place: the run made them all after the parse.)
-            Var::Global(g) => {
-                if let Some(s) = self.globals.get_mut(g as usize) {
-                    *s = Some(value);
-                }
-            }
-            Var::Upvalue(_) => {}
+            Var::Local(slot) => store(&mut self.stack[self.base + slot as usize], value),
+            Var::Global(g) | Var::Upvalue(g) => self.globals[g as usize] = Some(value),
         }
     }
 
