@@ -189,14 +189,12 @@ fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
 }
 
-/// Makes the value in `slot` the cell of a captured variable, unless it is one already (an argument never is).
+/// Makes the argument in `slot` the cell of a captured parameter (an argument is never a cell itself).
 #[inline(never)]
 fn make_cell(slot: &mut Value) {
-    if !matches!(slot, Value::Cell(_)) {
-        let cell = Value::Cell(new_cell(core::mem::take(slot)));
-        // The slot holds the nil `take` left: nothing to drop.
-        core::mem::forget(core::mem::replace(slot, cell));
-    }
+    let cell = Value::Cell(new_cell(core::mem::take(slot)));
+    // The slot holds the nil `take` left: nothing to drop.
+    core::mem::forget(core::mem::replace(slot, cell));
 }
 
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
@@ -404,19 +402,12 @@ impl Machine<'_> {
         } else {
             value
         };
+        // Indexed: the frame has a slot for each of its locals, and every global the script names has its place
+        // (the run made them all after the parse). A declaration is never of a captured variable of the closure
+        // (taken as a global here, for one test less).
         match var {
-            Var::Local(slot) => {
-                if let Some(s) = self.stack.get_mut(self.base + slot as usize) {
-                    store(s, value);
-                }
-            }
-            // (Every global the script names has its place: the run made them all after the parse.)
-            Var::Global(g) => {
-                if let Some(s) = self.globals.get_mut(g as usize) {
-                    *s = Some(value);
-                }
-            }
-            Var::Upvalue(_) => {}
+            Var::Local(slot) => store(&mut self.stack[self.base + slot as usize], value),
+            Var::Global(g) | Var::Upvalue(g) => self.globals[g as usize] = Some(value),
         }
     }
 
@@ -628,11 +619,9 @@ impl Machine<'_> {
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
             ExprKind::Var(var) => self.set(*var, value, target.pos),
-            ExprKind::Index(..) | ExprKind::Field(..) => {
-                // (A store gives back a nil: nothing to drop.)
-                self.item(target, Some(value)).map(core::mem::forget)
-            }
-            _ => Err(self.at_str("cannot assign to this", target.pos)),
+            // An item or a field (the parser lets no other place through: `item` does nothing with another).
+            // (A store gives back a nil: nothing to drop.)
+            _ => self.item(target, Some(value)).map(core::mem::forget),
         }
     }
 
@@ -1020,14 +1009,9 @@ impl Machine<'_> {
     #[inline(never)]
     fn capture(&mut self, capture: Capture) -> Value {
         let cell = match capture {
-            Capture::Local(slot) => match self.stack.get_mut(self.base + slot as usize) {
-                Some(v) => {
-                    // Not declared as captured (cannot happen for parsed code): made a cell now.
-                    make_cell(v);
-                    Some(&*v)
-                }
-                None => None,
-            },
+            // A cell: each captured variable is declared as one (a parameter made one by the call), as the
+            // parser marks them all before the code runs.
+            Capture::Local(slot) => self.stack.get(self.base + slot as usize),
             Capture::Upvalue(i) => self
                 .closure
                 .as_ref()
@@ -1354,23 +1338,22 @@ pub(crate) fn bind_frame<'n>(
                 while i < n && name(i) != key {
                     i += 1;
                 }
-                // (A parameter past the 64th is never marked as given.)
-                let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
                 if i == n {
                     break 'bind Err(("unknown argument '", key, "' to "));
                 }
+                // (A function has at most 64 parameters, as the parser checks; a built-in at most 7.)
+                let bit = 1u64 << i;
                 if filled & bit != 0 {
                     break 'bind Err(("argument '", key, "' given twice to "));
                 }
                 filled |= bit;
-                // The slot holds the nil it was made with (a keyword fills a parameter not given yet; past the
-                // 64th, whatever it holds): the swap leaves that to `values`, which drops it, so nothing is dropped
-                // here.
+                // The slot holds the nil it was made with (a keyword fills a parameter not given yet): the swap
+                // leaves that to `values`, which drops it, so nothing is dropped here.
                 if let Some(slot) = args.get_mut(base + i) {
                     core::mem::swap(slot, v);
                 }
             }
-            for i in given..required.min(64) {
+            for i in given..required {
                 if filled & (1 << i) == 0 {
                     break 'bind Err(("missing argument '", name(i), "' to "));
                 }
