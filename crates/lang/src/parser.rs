@@ -944,10 +944,14 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.enter();
             let pos = self.pos();
             self.advance();
+            #[cfg_attr(not(feature = "std"), allow(unused_mut))]
             let mut operand = self.unary();
             self.depth -= 1;
-            // Fold a negative literal, so that deep evaluation is not needed for it (in place: the node made
-            // anew, the old one was dropped).
+            // On the host, a negative literal is folded, so that its evaluation needs no negation (in place: the
+            // node made anew, the old one was dropped). The payload evaluates the negation, for size: the same
+            // value, and never an error (the literal is at most i64::MAX), nor deeper at a call (the literal
+            // holds none).
+            #[cfg(feature = "std")]
             if let ExprKind::Const(Value::Int(n)) = &mut operand.kind {
                 *n = -*n;
                 operand.pos = pos;
