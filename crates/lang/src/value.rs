@@ -410,10 +410,12 @@ pub(crate) fn relay(v: Value) -> Value {
     }
 }
 
-/// Takes a value out of a slot, as [`put`] stores one.
-#[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline(never))]
+/// Takes a value out of a slot, as [`put`] stores one (the payload, for size, as any other value).
+#[inline(always)]
 pub(crate) fn take(slot: &mut Value) -> Value {
+    if !cfg!(feature = "std") {
+        return take_other(slot);
+    }
     if let Value::Int(i) = *slot {
         core::mem::forget(core::mem::take(slot));
         fresh_int(i)
