@@ -406,7 +406,9 @@ impl Machine<'_> {
         if i >= COUNT {
             return Ok(Value::Nil);
         }
-        if !names.is_empty() || self.stack.len() - base != arity(i) {
+        // The host skips binding when all arguments are given in order (a call of `bind_builtin` finds nothing to
+        // do then, which the payload leaves to it: the test cost more code than the call saves).
+        if !cfg!(feature = "std") || !names.is_empty() || self.stack.len() - base != arity(i) {
             bind_builtin(i, &mut self.stack, base, names).map_err(|e| self.raise(e))?;
         }
         // The primitives sit between the core built-ins and `halt`, the last of them (`i` < COUNT here). They take
@@ -418,13 +420,16 @@ impl Machine<'_> {
         // One string for those that make text: made and freed here once, not in each of them and on each of
         // their ways out (a value made of it takes its content, leaving it empty).
         let mut out = String::new();
-        if i == 0 {
-            return print(self, base, &mut out);
-        }
         let mut stack = core::mem::take(&mut self.stack);
-        let result = match core_args(&mut stack, base) {
-            Some(args) => core_builtin(self, i, args, &mut out),
-            None => Ok(Value::Nil),
+        // `print` takes all its arguments as they are (before `core_args` pads them), and leaves by the same
+        // way out as the others (one drop of `out`).
+        let result = if i == 0 {
+            print(self, &stack[base..], &mut out)
+        } else {
+            match core_args(&mut stack, base) {
+                Some(args) => core_builtin(self, i, args, &mut out),
+                None => Ok(Value::Nil),
+            }
         };
         // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
@@ -541,11 +546,9 @@ fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     room(m, out.len())
 }
 
-/// `print` of the arguments from `base` on (where they are: the text is made before the machine is needed
-/// mutably, to write it).
-fn print(m: &mut Machine<'_>, base: usize, out: &mut String) -> R<Value> {
-    // (Indexed: the arguments were pushed from `base` on.)
-    for (i, v) in m.stack[base..].iter().enumerate() {
+/// `print` of its arguments (where they are, on the stack taken out of the machine meanwhile).
+fn print(m: &mut Machine<'_>, args: &[Value], out: &mut String) -> R<Value> {
+    for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }

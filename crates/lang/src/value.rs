@@ -313,14 +313,14 @@ impl Map {
     }
 }
 
-/// Whether two map keys are the same: the last bytes first, which tells most keys apart (keys often share a
-/// prefix) without a call of `memcmp`.
+/// Whether two map keys are the same: on the host the last bytes first, which tells most keys apart (keys often
+/// share a prefix) without a call of `memcmp`; the payload compares them plainly, for size.
 #[cfg_attr(feature = "std", inline(always))]
 #[cfg_attr(not(feature = "std"), inline(never))]
 fn same_key(a: &str, b: &str) -> bool {
     // The last bytes indexed (compared as `last()`s, their addresses were checked against null too).
     let (a, b, n) = (a.as_bytes(), b.as_bytes(), a.len());
-    n == b.len() && (n == 0 || a[n - 1] == b[n - 1]) && a == b
+    (!cfg!(feature = "std") || n == b.len() && (n == 0 || a[n - 1] == b[n - 1])) && a == b
 }
 
 /// A copy of a value with an int copied inline (the derived clone is an out-of-line call; in `fib` it took a
@@ -410,10 +410,12 @@ pub(crate) fn relay(v: Value) -> Value {
     }
 }
 
-/// Takes a value out of a slot, as [`put`] stores one.
-#[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline(never))]
+/// Takes a value out of a slot, as [`put`] stores one (the payload, for size, as any other value).
+#[inline(always)]
 pub(crate) fn take(slot: &mut Value) -> Value {
+    if !cfg!(feature = "std") {
+        return take_other(slot);
+    }
     if let Value::Int(i) = *slot {
         core::mem::forget(core::mem::take(slot));
         fresh_int(i)
