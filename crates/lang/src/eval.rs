@@ -140,7 +140,7 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
 }
 
 /// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
-/// their own, more code than this loop). Inlined into its two callers (smaller than the call).
+/// their own, more code than this loop). Inlined into its caller, `slice` (smaller than the call).
 #[inline(always)]
 pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
     let mut chars = text.chars();
@@ -162,8 +162,22 @@ fn nth(seq: &Value, i: i64) -> Option<Value> {
             index_in(i, items.len()).map(|i| dup(&items[i]))
         }
         Value::Bytes(b) => index_in(i, b.0.len()).map(|i| Value::Int(b.0[i] as i64)),
-        Value::Str(t) => index_in(i, t.0.chars().count())
-            .map(|i| char_value(chars_from(&t.0, i).next().unwrap_or(' '))),
+        // One walk to the char (the chars are counted first only for an index from the end).
+        Value::Str(t) => {
+            let mut chars = t.0.chars();
+            let mut left = if i < 0 {
+                i + chars.clone().count() as i64
+            } else {
+                i
+            };
+            loop {
+                let c = chars.next()?;
+                if left == 0 {
+                    return Some(char_value(c));
+                }
+                left -= 1;
+            }
+        }
         // (Only a `for` asks a map: its keys in order.)
         Value::Map(m) => m
             .entries
