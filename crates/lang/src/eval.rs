@@ -1151,7 +1151,9 @@ impl Machine<'_> {
     fn call_closure(&mut self, closure: Rc<Closure>, base: usize, names: &[Rc<str>]) -> R<Value> {
         let def: &FnDef = &closure.def;
         let n = def.params.len();
-        if self.stack.len() - base != n || !names.is_empty() {
+        // The host binds only calls that are not the exact positional ones; the payload binds every call, for
+        // size (`bind_frame` then moves nothing, and allocates nothing for the keyword values).
+        if !cfg!(feature = "std") || self.stack.len() - base != n || !names.is_empty() {
             self.bind_closure(def, base, names)?;
         }
         let mut captured = def.params_captured;
@@ -1198,11 +1200,10 @@ impl Machine<'_> {
         Raised
     }
 
-    /// Binds a call's arguments to the parameters when they are not exactly the positional ones (the frame gets
-    /// one slot per parameter), or says what is wrong. Inline in `call_closure`, its one caller, in the payload
-    /// (for size); the host keeps its hot path free of it.
-    #[cold]
-    #[cfg_attr(feature = "std", inline(never))]
+    /// Binds a call's arguments to the parameters (the frame gets one slot per parameter), or says what is
+    /// wrong: on the host when they are not exactly the positional ones, in the payload on every call. Inline in
+    /// `call_closure`, its one caller, in the payload (for size); the host keeps its hot path free of it.
+    #[cfg_attr(feature = "std", cold, inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn bind_closure(&mut self, def: &FnDef, base: usize, names: &[Rc<str>]) -> R<()> {
         let n = def.params.len();
