@@ -256,14 +256,25 @@ impl<'a> Lexer<'a> {
             // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
             // character tested as the ones after it are: smaller than a pattern of ranges.)
             _ if c.is_ascii_alphanumeric() || c == b'_' => {
-                while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' {
+                loop {
+                    let c = self.peek(0);
+                    if !(c.is_ascii_alphanumeric() || c == b'_') {
+                        break;
+                    }
                     self.pos += 1;
                 }
-                let word = &src[start..self.pos];
                 if c.is_ascii_digit() {
                     Kind::Int
                 } else {
-                    keyword(word)
+                    // (Through the out-of-line `text`: a slice of its own took bounds checks.)
+                    keyword(
+                        Span {
+                            start: start as u32,
+                            end: self.pos as u32,
+                        }
+                        .text(self.src)
+                        .as_bytes(),
+                    )
                 }
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.

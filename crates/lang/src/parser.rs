@@ -307,6 +307,9 @@ const _: () = assert!(Kind::Percent as usize - Kind::And as usize + 1 == BINARY.
 // `expr` finds a comparison by its kind, from `Eq` to `Ge`: the six must stay together.
 const _: () = assert!(Kind::Ge as usize - Kind::Eq as usize == 5);
 
+/// The precedence of a `-` operand: above every binary operator's, so that its `expr` is a unary one.
+const UNARY: u8 = 7;
+
 fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
     BINARY
         .get((kind as usize).wrapping_sub(Kind::And as usize))
@@ -896,8 +899,35 @@ impl<'a, K: Keep> Parser<'a, K> {
                 pos,
                 kind: ExprKind::Not(self.boxed_expr(3)),
             }
+        } else if self.tok.kind == Kind::Minus {
+            // unary := '-' unary | postfix: the operand is an expression above every binary operator (one rule
+            // for both, where `unary` was a function of its own). Its level is counted here, at the `-` (as
+            // `unary` did), and the operand's `expr` counts it again: taken back.
+            self.enter();
+            self.depth -= 1;
+            let pos = self.pos();
+            self.advance();
+            let operand = self.boxed_expr(UNARY);
+            #[cfg_attr(not(feature = "std"), allow(unused_labels))]
+            let neg = 'neg: {
+                // On the host, a negative literal is folded, so that its evaluation needs no negation. The
+                // payload evaluates the negation, for size: the same value, and never an error (the literal is
+                // at most i64::MAX), nor deeper at a call (the literal holds none).
+                #[cfg(feature = "std")]
+                if let ExprKind::Const(Value::Int(n)) = &operand.kind {
+                    break 'neg Expr {
+                        pos,
+                        kind: ExprKind::Const(Value::Int(-n)),
+                    };
+                }
+                Expr {
+                    pos,
+                    kind: ExprKind::Neg(operand),
+                }
+            };
+            neg
         } else {
-            self.unary()
+            self.postfix()
         };
         while let Some((prec, op)) = binary_op(self.tok.kind) {
             if prec < min {
@@ -936,33 +966,6 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// An expression straight onto the end of a list (one place that moves it there).
     fn push_expr(&mut self, list: &mut Vec<Expr>) {
         push(list, self.expr(1));
-    }
-
-    // unary := '-' unary | postfix
-    fn unary(&mut self) -> Expr {
-        if self.tok.kind == Kind::Minus {
-            self.enter();
-            let pos = self.pos();
-            self.advance();
-            #[cfg_attr(not(feature = "std"), allow(unused_mut))]
-            let mut operand = self.unary();
-            self.depth -= 1;
-            // On the host, a negative literal is folded, so that its evaluation needs no negation (in place: the
-            // node made anew, the old one was dropped). The payload evaluates the negation, for size: the same
-            // value, and never an error (the literal is at most i64::MAX), nor deeper at a call (the literal
-            // holds none).
-            #[cfg(feature = "std")]
-            if let ExprKind::Const(Value::Int(n)) = &mut operand.kind {
-                *n = -*n;
-                operand.pos = pos;
-                return operand;
-            }
-            return Expr {
-                pos,
-                kind: ExprKind::Neg(boxed(operand)),
-            };
-        }
-        self.postfix()
     }
 
     // postfix := primary ( '(' args? ')' | '[' expr ']' | '.' NAME )*
