@@ -245,30 +245,17 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host; the
-/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in,
-/// or its name for a message, can take that time).
+/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host.
 #[cfg(feature = "std")]
 fn line_start(i: usize) -> usize {
     STARTS.get(i).map_or(HELP.len(), |at| usize::from(*at))
-}
-#[cfg(not(feature = "std"))]
-fn line_start(i: usize) -> usize {
-    let (mut at, mut line) = (0, 0);
-    for c in HELP.bytes() {
-        if line == i {
-            break;
-        }
-        line += usize::from(c == b'\n');
-        at += 1;
-    }
-    at
 }
 
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
 /// (`NAME(P0, P1)`); the end of [`HELP`] if there is no such field (where [`name_at`] finds the empty name: a
 /// position rather than an `Option` spares each caller a test). A plain scan of bytes: the library's splitting
 /// by patterns costs the payload half a kilobyte.
+#[cfg(feature = "std")]
 fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
     // (Past the last line, `line_start` gives the end.)
@@ -290,6 +277,29 @@ fn field_at(i: usize, k: usize) -> usize {
         }
     }
     at
+}
+
+/// [`field_at`] in the payload: the lines before line `i` counted and its fields found in one scan (the table
+/// of line starts took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can
+/// take that time). In the parameters a space comes only after a comma, so a field starts after `(` or a space.
+#[cfg(not(feature = "std"))]
+fn field_at(i: usize, k: usize) -> usize {
+    let text = HELP.as_bytes();
+    let (mut line, mut k) = (0, k);
+    for (at, &c) in text.iter().enumerate() {
+        if line == i {
+            if k == 0 {
+                return at;
+            }
+            match c {
+                b'(' | b' ' => k -= 1,
+                b')' => return text.len(),
+                _ => {}
+            }
+        }
+        line += usize::from(c == b'\n');
+    }
+    text.len()
 }
 
 /// The name that starts at `at` in [`HELP`], a built-in's or a parameter's (or the text of a str default): up to
@@ -1037,6 +1047,36 @@ mod tests {
             let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
             assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');
+        }
+    }
+
+    #[test]
+    fn fields_are_found_from_the_line_starts() {
+        // The fields as the table of line starts finds them: the payload's one scan must agree (it relies on a
+        // space in the parameters coming only after a comma).
+        let text = HELP.as_bytes();
+        for i in 0..COUNT + 2 {
+            for k in 0..9 {
+                let mut at = LAYOUT.0.get(i).map_or(HELP.len(), |at| usize::from(*at));
+                let mut left = k;
+                while left > 0 && at < text.len() {
+                    at += 1;
+                    match text[at - 1] {
+                        b'(' => left -= 1,
+                        b',' => {
+                            at += 1;
+                            left -= 1;
+                        }
+                        b')' => at = text.len(),
+                        _ => {}
+                    }
+                }
+                assert_eq!(
+                    field_at(i, k),
+                    at.min(text.len()),
+                    "built-in {i}, field {k}"
+                );
+            }
         }
     }
 
