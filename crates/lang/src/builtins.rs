@@ -285,9 +285,11 @@ fn field_at(i: usize, k: usize) -> usize {
 #[cfg(not(feature = "std"))]
 fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
-    let (mut line, mut k) = (0, k);
+    // `i` counts down the lines before line `i`; the scan of that line ends at its `)` at the latest, before its
+    // newline (so the count never goes below zero).
+    let (mut i, mut k) = (i, k);
     for (at, &c) in text.iter().enumerate() {
-        if line == i {
+        if i == 0 {
             if k == 0 {
                 return at;
             }
@@ -297,7 +299,7 @@ fn field_at(i: usize, k: usize) -> usize {
                 _ => {}
             }
         }
-        line += usize::from(c == b'\n');
+        i = i.wrapping_sub(usize::from(c == b'\n'));
     }
     text.len()
 }
