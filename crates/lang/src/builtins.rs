@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::Pos;
-use crate::eval::{bind_frame, chars_from, error, fault, Fault, Machine, R};
+use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
 use crate::value::{hand_over, push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
 
@@ -745,8 +745,13 @@ fn slice(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
             // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
             // rest of the text could hold, then char by char.
             out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
-            for c in chars_from(&t.0, start).take(end - start) {
-                out.push(c);
+            // One walk: the chars before `start` skipped, those from it on pushed up to `end`.
+            let mut chars = t.0.chars();
+            for k in 0..end {
+                let Some(c) = chars.next() else { break };
+                if k >= start {
+                    out.push(c);
+                }
             }
             Value::take_string(out)
         }
