@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::ast::Pos;
-use crate::eval::{bind_frame, chars_from, error, fault, Fault, Machine, R};
+use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
 use crate::value::{hand_over, push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
 use crate::ScriptError;
 
@@ -245,30 +245,17 @@ const fn layout() -> ([u16; COUNT + 1], [u8; COUNT]) {
     (starts, shapes)
 }
 
-/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host; the
-/// payload counts the lines before it (the table took 88 bytes; a call of a built-in with defaults to fill in,
-/// or its name for a message, can take that time).
+/// Where the help line of built-in `i` starts (the end of [`HELP`] past the last): from a table on the host.
 #[cfg(feature = "std")]
 fn line_start(i: usize) -> usize {
     STARTS.get(i).map_or(HELP.len(), |at| usize::from(*at))
-}
-#[cfg(not(feature = "std"))]
-fn line_start(i: usize) -> usize {
-    let (mut at, mut line) = (0, 0);
-    for c in HELP.bytes() {
-        if line == i {
-            break;
-        }
-        line += usize::from(c == b'\n');
-        at += 1;
-    }
-    at
 }
 
 /// Where field `k` of the help line of built-in `i` starts in [`HELP`]: its name, then its parameters
 /// (`NAME(P0, P1)`); the end of [`HELP`] if there is no such field (where [`name_at`] finds the empty name: a
 /// position rather than an `Option` spares each caller a test). A plain scan of bytes: the library's splitting
 /// by patterns costs the payload half a kilobyte.
+#[cfg(feature = "std")]
 fn field_at(i: usize, k: usize) -> usize {
     let text = HELP.as_bytes();
     // (Past the last line, `line_start` gives the end.)
@@ -290,6 +277,31 @@ fn field_at(i: usize, k: usize) -> usize {
         }
     }
     at
+}
+
+/// [`field_at`] in the payload: the lines before line `i` counted and its fields found in one scan (the table
+/// of line starts took 88 bytes; a call of a built-in with defaults to fill in, or its name for a message, can
+/// take that time). In the parameters a space comes only after a comma, so a field starts after `(` or a space.
+#[cfg(not(feature = "std"))]
+fn field_at(i: usize, k: usize) -> usize {
+    let text = HELP.as_bytes();
+    // `i` counts down the lines before line `i`; the scan of that line ends at its `)` at the latest, before its
+    // newline (so the count never goes below zero).
+    let (mut i, mut k) = (i, k);
+    for (at, &c) in text.iter().enumerate() {
+        if i == 0 {
+            if k == 0 {
+                return at;
+            }
+            match c {
+                b'(' | b' ' => k -= 1,
+                b')' => return text.len(),
+                _ => {}
+            }
+        }
+        i = i.wrapping_sub(usize::from(c == b'\n'));
+    }
+    text.len()
 }
 
 /// The name that starts at `at` in [`HELP`], a built-in's or a parameter's (or the text of a str default): up to
@@ -733,8 +745,13 @@ fn slice(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
             // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
             // rest of the text could hold, then char by char.
             out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
-            for c in chars_from(&t.0, start).take(end - start) {
-                out.push(c);
+            // One walk: the chars before `start` skipped, those from it on pushed up to `end`.
+            let mut chars = t.0.chars();
+            for k in 0..end {
+                let Some(c) = chars.next() else { break };
+                if k >= start {
+                    out.push(c);
+                }
             }
             Value::take_string(out)
         }
@@ -925,7 +942,8 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
 /// The error whose message is the text form of `v` (or the error of making it): `error(message)`.
 fn raise(m: &Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
     text_form(m, v, out)?;
-    refuse(m, core::mem::take(out))
+    // A copy of the text (`out` is freed with the others): taking it out cost more code.
+    fail(m, out)
 }
 
 fn assert(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
@@ -1036,6 +1054,36 @@ mod tests {
             let required = (0..n).take_while(|&k| matches!(mark(i, k), b',' | b')'));
             assert_eq!(usize::from((shape(i) / REQUIRED) & 7), required.count());
             assert_eq!(shape(i) & VARIADIC != 0, n > 0 && mark(i, 0) == b'.');
+        }
+    }
+
+    #[test]
+    fn fields_are_found_from_the_line_starts() {
+        // The fields as the table of line starts finds them: the payload's one scan must agree (it relies on a
+        // space in the parameters coming only after a comma).
+        let text = HELP.as_bytes();
+        for i in 0..COUNT + 2 {
+            for k in 0..9 {
+                let mut at = LAYOUT.0.get(i).map_or(HELP.len(), |at| usize::from(*at));
+                let mut left = k;
+                while left > 0 && at < text.len() {
+                    at += 1;
+                    match text[at - 1] {
+                        b'(' => left -= 1,
+                        b',' => {
+                            at += 1;
+                            left -= 1;
+                        }
+                        b')' => at = text.len(),
+                        _ => {}
+                    }
+                }
+                assert_eq!(
+                    field_at(i, k),
+                    at.min(text.len()),
+                    "built-in {i}, field {k}"
+                );
+            }
         }
     }
 
