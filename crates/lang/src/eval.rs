@@ -139,17 +139,6 @@ pub(crate) fn index_in(i: i64, len: usize) -> Option<usize> {
     }
 }
 
-/// The chars of `text` from the `start`th on: skipped one by one (core's `nth` and `skip` bring a fast path of
-/// their own, more code than this loop). Inlined into its caller, `slice` (smaller than the call).
-#[inline(always)]
-pub(crate) fn chars_from(text: &str, start: usize) -> core::str::Chars<'_> {
-    let mut chars = text.chars();
-    for _ in 0..start {
-        chars.next();
-    }
-    chars
-}
-
 /// The `i`th item (negative: from the end) of a list, bytes or str, for an index and for a `for` (which walks
 /// a str by an iterator of its own, kept from turn to turn), or the `i`th key of a map, for a `for`: one copy
 /// of the way to an item for both in the payload (inlined on the host, a call less per turn of a `for`).
