@@ -1210,10 +1210,12 @@ impl Machine<'_> {
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn limit(&mut self, deep: bool) -> Raised {
+        // One text for both (the first message is the start of the second: one address, two lengths).
+        const NESTED: &str = "too many nested calls for the stack";
         let m = if self.depth >= MAX_CALL_DEPTH {
-            "too many nested calls"
+            &NESTED[..21]
         } else if deep {
-            "too many nested calls for the stack"
+            NESTED
         } else {
             // Past the step budget (the one limit left).
             return self.exhausted(Pos::default());
