@@ -118,8 +118,6 @@ enum Place<'a> {
     Slot(&'a mut Value),
     /// The cell of a captured variable.
     Cell(&'a RefCell<Value>),
-    /// Out of reach (cannot happen for parsed code): reads as nil, writes go nowhere.
-    Nowhere,
 }
 
 /// Where this function's frame is on the native stack (to measure how much of it the script uses).
@@ -340,6 +338,11 @@ impl Machine<'_> {
 
     /// Where a variable's value is, for `read` and `write` (one way to each kind of variable for both), or the
     /// error of an unknown global. A captured variable (of this frame or of the running closure) is in its cell.
+    /// Parsed code names no place out of reach (a frame has a slot for each of its locals, made by the run or the
+    /// call; a closure has an upvalue for each capture, and each is a cell, since `capture` takes the cell of a
+    /// local the parser marked captured before the code ran, or that of the enclosing closure, or makes one):
+    /// the machine's `ret` stands for such a place, rather than a kind of place of its own that each read and
+    /// write would test for.
     /// Inlined on the host (a call less per read and assignment); the payload keeps one copy, for size.
     #[cfg_attr(feature = "std", inline(always))]
     #[cfg_attr(not(feature = "std"), inline(never))]
@@ -354,7 +357,7 @@ impl Machine<'_> {
                         .and_then(|c| c.upvalues.get(i as usize))
                     {
                         Some(Value::Cell(c)) => Place::Cell(c),
-                        _ => Place::Nowhere,
+                        _ => Place::Slot(&mut self.ret),
                     },
                 )
             }
@@ -368,7 +371,7 @@ impl Machine<'_> {
         Ok(match slot {
             Some(Value::Cell(c)) => Place::Cell(c),
             Some(v) => Place::Slot(v),
-            None => Place::Nowhere,
+            None => Place::Slot(&mut self.ret),
         })
     }
 
@@ -378,7 +381,6 @@ impl Machine<'_> {
         Ok(match self.locate(var, pos)? {
             Place::Slot(v) => dup(v),
             Place::Cell(c) => c.borrow().clone(),
-            Place::Nowhere => Value::Nil,
         })
     }
 
@@ -391,7 +393,6 @@ impl Machine<'_> {
                 cell = c.borrow_mut();
                 &mut *cell
             }
-            Place::Nowhere => return Ok(()),
         };
         store(slot, value);
         Ok(())
