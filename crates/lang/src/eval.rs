@@ -340,7 +340,7 @@ impl Machine<'_> {
     /// error of an unknown global. A captured variable (of this frame or of the running closure) is in its cell.
     /// Parsed code names no place out of reach (a frame has a slot for each of its locals, made by the run or the
     /// call; a closure has an upvalue for each capture, and each is a cell, since `capture` takes the cell of a
-    /// local the parser marked captured before the code ran, or that of the enclosing closure, or makes one):
+    /// local the parser marked captured before the code ran, or that of the enclosing closure):
     /// the machine's `ret` stands for such a place, rather than a kind of place of its own that each read and
     /// write would test for.
     /// Inlined on the host (a call less per read and assignment); the payload keeps one copy, for size.
@@ -1021,9 +1021,11 @@ impl Machine<'_> {
                 .as_ref()
                 .and_then(|c| c.upvalues.get(i as usize)),
         };
+        // (A place out of reach, which parsed code cannot name, gives nil: an upvalue out of reach too, see
+        // `locate`.)
         match cell {
             Some(c) => c.clone(),
-            None => Value::Cell(new_cell(Value::Nil)),
+            None => Value::Nil,
         }
     }
 
