@@ -1215,8 +1215,9 @@ impl Machine<'_> {
     fn limit(&mut self, deep: bool) -> Raised {
         // One text for both (the first message is the start of the second: one address, two lengths).
         const NESTED: &str = "too many nested calls for the stack";
+        const DEPTH: usize = NESTED.len() - " for the stack".len();
         let m = if self.depth >= MAX_CALL_DEPTH {
-            &NESTED[..21]
+            &NESTED[..DEPTH]
         } else if deep {
             NESTED
         } else {
