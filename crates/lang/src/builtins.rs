@@ -587,39 +587,17 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         Value::Str(t) => &*t.0,
         other => return wrong(m, "a str", other),
     };
-    match parse_int(s) {
-        Some(n) => Ok(Value::Int(n)),
-        None => Err(m.at(&["invalid int '", s, "'"], Pos::default())),
-    }
-}
-
-/// A str of decimal or `0x` digits, with a sign and white space around allowed, as an int. By hand rather than
-/// `from_str_radix`: the digits are checked here anyway.
-fn parse_int(s: &str) -> Option<i64> {
+    // Decimal or `0x` digits, with a sign and white space around allowed.
     let t = s.trim().as_bytes();
-    let (negative, t) = match t {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, t),
+    let (sign, t) = match t {
+        [b'-', rest @ ..] => (-1, rest),
+        [b'+', rest @ ..] => (1, rest),
+        _ => (1, t),
     };
-    let (digits, radix) = match t {
-        [b'0', b'x' | b'X', hex @ ..] => (hex, 16),
-        _ => (t, 10),
-    };
-    if digits.is_empty() {
-        return None;
+    match crate::parser::parse_digits(t, sign, false) {
+        (n, None) => Ok(Value::Int(n)),
+        _ => Err(m.at(&["invalid int '", s, "'"], Pos::default())),
     }
-    // Counted towards its sign digit by digit (down from 0 for a negative one, which reaches i64::MIN), so that
-    // the number needs no conversion at the end.
-    let sign = if negative { -1 } else { 1 };
-    let mut n = 0i64;
-    for &c in digits {
-        let digit = (c as char).to_digit(radix)?;
-        n = n
-            .checked_mul(i64::from(radix))?
-            .checked_add(sign * i64::from(digit))?;
-    }
-    Some(n)
 }
 
 fn len(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {

@@ -337,6 +337,38 @@ fn push<T>(list: &mut Vec<T>, item: T) {
 const ESCAPES: &[u8; 6] = b"nrt0\\\"";
 const ESCAPED: &[u8; 6] = b"\n\r\t\0\\\"";
 
+/// Decimal or `0x` digits as an int, counted towards `sign` (1 or -1) digit by digit (down from 0 for a negative
+/// one, which reaches i64::MIN, so that the number needs no conversion at the end); with `spaced`, a `_` may
+/// follow a digit. One loop for int literals and `int()`, which ignores which error it is (the first found: a
+/// wrong or missing digit, or a number that does not fit). By hand rather than `from_str_radix`: the digits are
+/// checked here anyway.
+pub(crate) fn parse_digits(text: &[u8], sign: i64, spaced: bool) -> (i64, Option<Syntax>) {
+    let (digits, radix) = match text {
+        [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
+        _ => (text, 10),
+    };
+    let mut n = 0i64;
+    let mut last_digit = false;
+    for &c in digits {
+        if c == b'_' && last_digit && spaced {
+            last_digit = false;
+            continue;
+        }
+        let Some(digit) = (c as char).to_digit(radix) else {
+            return (0, Some(Syntax::MalformedNumber));
+        };
+        let Some(next) = n
+            .checked_mul(i64::from(radix))
+            .and_then(|n| n.checked_add(sign * i64::from(digit)))
+        else {
+            return (0, Some(Syntax::NumberTooLarge));
+        };
+        n = next;
+        last_digit = true;
+    }
+    (n, (!last_digit).then_some(Syntax::MalformedNumber))
+}
+
 fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -1150,34 +1182,9 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     fn int(&mut self) -> i64 {
-        let text = self.text().as_bytes();
-        let (digits, radix) = match text {
-            [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
-            _ => (text, 10),
-        };
-        let mut n: i64 = 0;
-        let mut last_digit = false;
-        for &c in digits {
-            if c == b'_' && last_digit {
-                last_digit = false;
-                continue;
-            }
-            let Some(d) = (c as char).to_digit(radix) else {
-                self.fail(Syntax::MalformedNumber);
-                return 0;
-            };
-            let Some(next) = n
-                .checked_mul(radix as i64)
-                .and_then(|n| n.checked_add(d as i64))
-            else {
-                self.fail(Syntax::NumberTooLarge);
-                return 0;
-            };
-            n = next;
-            last_digit = true;
-        }
-        if !last_digit {
-            self.fail(Syntax::MalformedNumber);
+        let (n, error) = parse_digits(self.text().as_bytes(), 1, true);
+        if let Some(error) = error {
+            self.fail(error);
         }
         n
     }
