@@ -279,7 +279,10 @@ impl Interpreter {
         let file_rc: Rc<str> = Rc::from(file);
         let parsed: parser::Record = match parse(&file_rc, source, &mut names) {
             Ok((_, record)) => record,
-            Err(e) => return vec![*e],
+            Err(mut e) => {
+                eval::in_file(&mut e, file);
+                return vec![*e];
+            }
         };
         let mut errors = Vec::new();
         let mut report = |pos: Pos, message: String| {

@@ -406,9 +406,8 @@ impl<'a, K: Keep> Parser<'a, K> {
                 text.push('\'');
             }
             // Made by the evaluator's builder of errors (one place that boxes them) at the token, then made a syntax
-            // error.
+            // error. (Its file is given by the callers of `parse`, as they give it to a runtime error.)
             let mut error = crate::eval::runtime_error(text, self.tok.at);
-            crate::eval::in_file(&mut error, self.file);
             error.kind = crate::ErrorKind::Syntax;
             error.incomplete = self.tok.kind == Kind::Eof;
             // (There is none yet: an assignment would drop the old one, code for a value known to be absent.)
