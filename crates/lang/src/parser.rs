@@ -523,16 +523,21 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     /// Declares a name in the current block: a global at the file's top level (at depth 0: each block and each
-    /// function inside counts a level), else a new frame slot. The variable of a `for` or a `catch` is declared
-    /// before its block opens, and is always a local (`local`).
-    fn declare(&mut self, name: Span, local: bool) -> Var {
-        if !local && self.depth == 0 {
+    /// function inside counts a level), else a new frame slot ([`Self::local`]).
+    fn declare(&mut self, name: Span) -> Var {
+        if self.depth == 0 {
             let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
             }
             return Var::Global(global);
         }
+        Var::Local(self.local(name))
+    }
+
+    /// Declares a name as a new frame slot: its slot. (The variable of a `for` or a `catch`, declared before its
+    /// block opens, and a parameter are always locals.)
+    fn local(&mut self, name: Span) -> u32 {
         // Its slot is its place among the function's locals in sight (blocks and functions give back their
         // locals, and with them their slots, when they close).
         let slot = self.locals.len() - self.scope().locals;
@@ -547,7 +552,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             slot,
             captured: false,
         });
-        Var::Local(slot)
+        slot
     }
 
     /// The global called `name` (a new one if need be; none after an error: the tree is thrown away then, and
@@ -724,7 +729,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         if early {
             // Bound before its value is made, so that the function can call itself.
-            let var = self.declare(name, false);
+            let var = self.declare(name);
             let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
             return Stmt::LetFn {
                 var,
@@ -736,7 +741,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
-        let var = self.declare(name, false);
+        let var = self.declare(name);
         Stmt::Let {
             var,
             captured: false,
@@ -787,7 +792,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.boxed_expr(1);
         let outside = self.locals.len();
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
+        let var = self.local(name);
         let body = self.loop_body();
         let captured = self.captured(outside);
         self.close_block(outside);
@@ -819,7 +824,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.advance();
         let name = self.name_span();
         let outside = self.locals.len();
-        let (Var::Local(var) | Var::Global(var) | Var::Upvalue(var)) = self.declare(name, true);
+        let var = self.local(name);
         let handler = self.block();
         let captured = self.captured(outside);
         self.close_block(outside);
@@ -876,7 +881,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 params.push(param);
                 // (In a function of its own, so a local.)
-                self.declare(span, false);
+                self.local(span);
                 if self.tok.kind != Kind::Comma {
                     break;
                 }
