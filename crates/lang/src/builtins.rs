@@ -494,8 +494,7 @@ fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args, out: &mut String
         23 => help(m, args),
         24 => prompt(m, args, out),
         25 => keymap(m, args),
-        26 => reboot(m, args),
-        _ => halt(m, args),
+        _ => stop(m, i == 26),
     }
 }
 
@@ -983,13 +982,13 @@ fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(Value::Nil)
 }
 
-fn reboot(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
-    let why = m.platform.reboot();
-    refuse(m, why)
-}
-
-fn halt(m: &mut Machine<'_>, _: &mut Args) -> R<Value> {
-    let why = m.platform.halt();
+/// `reboot()` and `halt()`, which return only with the platform's reason why they failed (one way out for both).
+fn stop(m: &mut Machine<'_>, reboot: bool) -> R<Value> {
+    let why = if reboot {
+        m.platform.reboot()
+    } else {
+        m.platform.halt()
+    };
     refuse(m, why)
 }
 
