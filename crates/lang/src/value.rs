@@ -743,20 +743,21 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
         }
         Value::List(l) => {
             out.push('[');
-            for (i, item) in l.items.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
+            // The separator before each item but the first (an empty push changes nothing).
+            let mut sep = "";
+            for item in l.items.borrow().iter() {
+                out.push_str(sep);
+                sep = ", ";
                 write_value(out, item, true, depth + 1)?;
             }
             "]"
         }
         Value::Map(m) => {
             out.push('{');
-            for (i, (k, v)) in m.entries.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
+            let mut sep = "";
+            for (k, v) in m.entries.borrow().iter() {
+                out.push_str(sep);
+                sep = ", ";
                 if is_name(k) {
                     out.push_str(k);
                 } else {
