@@ -111,30 +111,35 @@ pub(crate) fn is_keyword(name: &str) -> bool {
     keyword(name.as_bytes()) != Kind::Name
 }
 
-/// The punctuation characters, and per character its token alone and followed by `=` (`!` is one only with `=`:
-/// `Eof` stands for none).
+/// The punctuation characters, and per character its token alone (`!` is one only with `=`: `Eof` stands for
+/// none); the last four (from `=`) are also one followed by `=`, in `WITH_EQUALS`.
 const PUNCTUATION: &[u8; 19] = b"()[]{},.:;+-*/%=<>!";
-const PUNCTUATION_KINDS: [(Kind, Kind); 19] = [
-    (Kind::LParen, Kind::LParen),
-    (Kind::RParen, Kind::RParen),
-    (Kind::LBracket, Kind::LBracket),
-    (Kind::RBracket, Kind::RBracket),
-    (Kind::LBrace, Kind::LBrace),
-    (Kind::RBrace, Kind::RBrace),
-    (Kind::Comma, Kind::Comma),
-    (Kind::Dot, Kind::Dot),
-    (Kind::Colon, Kind::Colon),
-    (Kind::Semicolon, Kind::Semicolon),
-    (Kind::Plus, Kind::Plus),
-    (Kind::Minus, Kind::Minus),
-    (Kind::Star, Kind::Star),
-    (Kind::Slash, Kind::Slash),
-    (Kind::Percent, Kind::Percent),
-    (Kind::Assign, Kind::Eq),
-    (Kind::Lt, Kind::Le),
-    (Kind::Gt, Kind::Ge),
-    (Kind::Eof, Kind::Ne),
+const PUNCTUATION_KINDS: [Kind; 19] = [
+    Kind::LParen,
+    Kind::RParen,
+    Kind::LBracket,
+    Kind::RBracket,
+    Kind::LBrace,
+    Kind::RBrace,
+    Kind::Comma,
+    Kind::Dot,
+    Kind::Colon,
+    Kind::Semicolon,
+    Kind::Plus,
+    Kind::Minus,
+    Kind::Star,
+    Kind::Slash,
+    Kind::Percent,
+    Kind::Assign,
+    Kind::Lt,
+    Kind::Gt,
+    Kind::Eof,
 ];
+/// The tokens of the last four punctuation characters followed by `=`.
+// (A table of 19 pairs held the token twice for the 15 others.)
+const WITH_EQUALS: [Kind; 4] = [Kind::Eq, Kind::Le, Kind::Ge, Kind::Ne];
+/// Where the characters of `WITH_EQUALS` start in `PUNCTUATION`.
+const FIRST_WITH_EQUALS: usize = PUNCTUATION.len() - WITH_EQUALS.len();
 
 /// Where a token is in the source text, from `start` to `end` (also what the parser keeps of a name).
 #[derive(Clone, Copy, Debug)]
@@ -279,10 +284,10 @@ impl<'a> Lexer<'a> {
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
             _ if let Some(i) = PUNCTUATION.iter().position(|&p| p == c) => {
-                let (one, two) = PUNCTUATION_KINDS[i];
-                if two != one && self.peek(0) == b'=' {
+                let one = PUNCTUATION_KINDS[i];
+                if i >= FIRST_WITH_EQUALS && self.peek(0) == b'=' {
                     self.pos += 1;
-                    two
+                    WITH_EQUALS[i - FIRST_WITH_EQUALS]
                 } else if one == Kind::Eof {
                     self.unexpected()
                 } else {
@@ -340,6 +345,25 @@ mod tests {
         };
         Lexer::new(word).next(&mut token);
         token.kind
+    }
+
+    #[test]
+    fn punctuation() {
+        for (text, kind) in [
+            ("=", Kind::Assign),
+            ("==", Kind::Eq),
+            ("<", Kind::Lt),
+            ("<=", Kind::Le),
+            (">", Kind::Gt),
+            (">=", Kind::Ge),
+            ("!=", Kind::Ne),
+            ("!", Kind::Error),
+            ("+=", Kind::Plus),
+            ("%", Kind::Percent),
+            ("(", Kind::LParen),
+        ] {
+            assert_eq!(first_kind(text), kind, "{text}");
+        }
     }
 
     #[test]
