@@ -261,8 +261,8 @@ impl<'a> Lexer<'a> {
             // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
             // character tested as the ones after it are: smaller than a pattern of ranges.)
             _ if c.is_ascii_alphanumeric() || c == b'_' => {
-                loop {
-                    let c = self.peek(0);
+                // (Each byte read by `get`, which tells the end apart: `peek`'s 0 for the end was tested again.)
+                while let Some(&c) = src.get(self.pos) {
                     if !(c.is_ascii_alphanumeric() || c == b'_') {
                         break;
                     }
@@ -312,12 +312,12 @@ impl<'a> Lexer<'a> {
     /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
     /// `kind`, or `Error` when the line or the text ends first.
     fn string(&mut self, kind: Kind) -> Kind {
-        let len = self.src.len();
-        loop {
-            let c = self.peek(0);
-            if c == b'\n' || self.pos >= len {
-                self.message = Syntax::UnfinishedString;
-                return Kind::Error;
+        // (Each byte read by `get`, which tells the end apart, as in the word scan: the string ends unfinished at
+        // a newline or the end.)
+        let src = self.src.as_bytes();
+        while let Some(&c) = src.get(self.pos) {
+            if c == b'\n' {
+                break;
             }
             self.pos += 1;
             if c == b'"' {
@@ -325,10 +325,12 @@ impl<'a> Lexer<'a> {
             }
             // An escape is stepped over whole (its letter is checked when the literal is decoded), but for a
             // newline or the end, which the next turn finds.
-            if c == b'\\' && self.peek(0) != b'\n' && self.pos < len {
+            if c == b'\\' && src.get(self.pos).is_some_and(|&e| e != b'\n') {
                 self.pos += 1;
             }
         }
+        self.message = Syntax::UnfinishedString;
+        Kind::Error
     }
 }
 
