@@ -111,30 +111,35 @@ pub(crate) fn is_keyword(name: &str) -> bool {
     keyword(name.as_bytes()) != Kind::Name
 }
 
-/// The punctuation characters, and per character its token alone and followed by `=` (`!` is one only with `=`:
-/// `Eof` stands for none).
+/// The punctuation characters, and per character its token alone (`!` is one only with `=`: `Eof` stands for
+/// none); the last four (from `=`) are also one followed by `=`, in `WITH_EQUALS`.
 const PUNCTUATION: &[u8; 19] = b"()[]{},.:;+-*/%=<>!";
-const PUNCTUATION_KINDS: [(Kind, Kind); 19] = [
-    (Kind::LParen, Kind::LParen),
-    (Kind::RParen, Kind::RParen),
-    (Kind::LBracket, Kind::LBracket),
-    (Kind::RBracket, Kind::RBracket),
-    (Kind::LBrace, Kind::LBrace),
-    (Kind::RBrace, Kind::RBrace),
-    (Kind::Comma, Kind::Comma),
-    (Kind::Dot, Kind::Dot),
-    (Kind::Colon, Kind::Colon),
-    (Kind::Semicolon, Kind::Semicolon),
-    (Kind::Plus, Kind::Plus),
-    (Kind::Minus, Kind::Minus),
-    (Kind::Star, Kind::Star),
-    (Kind::Slash, Kind::Slash),
-    (Kind::Percent, Kind::Percent),
-    (Kind::Assign, Kind::Eq),
-    (Kind::Lt, Kind::Le),
-    (Kind::Gt, Kind::Ge),
-    (Kind::Eof, Kind::Ne),
+const PUNCTUATION_KINDS: [Kind; 19] = [
+    Kind::LParen,
+    Kind::RParen,
+    Kind::LBracket,
+    Kind::RBracket,
+    Kind::LBrace,
+    Kind::RBrace,
+    Kind::Comma,
+    Kind::Dot,
+    Kind::Colon,
+    Kind::Semicolon,
+    Kind::Plus,
+    Kind::Minus,
+    Kind::Star,
+    Kind::Slash,
+    Kind::Percent,
+    Kind::Assign,
+    Kind::Lt,
+    Kind::Gt,
+    Kind::Eof,
 ];
+/// The tokens of the last four punctuation characters followed by `=`.
+// (A table of 19 pairs held the token twice for the 15 others.)
+const WITH_EQUALS: [Kind; 4] = [Kind::Eq, Kind::Le, Kind::Ge, Kind::Ne];
+/// Where the characters of `WITH_EQUALS` start in `PUNCTUATION`.
+const FIRST_WITH_EQUALS: usize = PUNCTUATION.len() - WITH_EQUALS.len();
 
 /// Where a token is in the source text, from `start` to `end` (also what the parser keeps of a name).
 #[derive(Clone, Copy, Debug)]
@@ -256,8 +261,8 @@ impl<'a> Lexer<'a> {
             // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
             // character tested as the ones after it are: smaller than a pattern of ranges.)
             _ if c.is_ascii_alphanumeric() || c == b'_' => {
-                loop {
-                    let c = self.peek(0);
+                // (Each byte read by `get`, which tells the end apart: `peek`'s 0 for the end was tested again.)
+                while let Some(&c) = src.get(self.pos) {
                     if !(c.is_ascii_alphanumeric() || c == b'_') {
                         break;
                     }
@@ -279,10 +284,10 @@ impl<'a> Lexer<'a> {
             }
             // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
             _ if let Some(i) = PUNCTUATION.iter().position(|&p| p == c) => {
-                let (one, two) = PUNCTUATION_KINDS[i];
-                if two != one && self.peek(0) == b'=' {
+                let one = PUNCTUATION_KINDS[i];
+                if i >= FIRST_WITH_EQUALS && self.peek(0) == b'=' {
                     self.pos += 1;
-                    two
+                    WITH_EQUALS[i - FIRST_WITH_EQUALS]
                 } else if one == Kind::Eof {
                     self.unexpected()
                 } else {
@@ -307,12 +312,12 @@ impl<'a> Lexer<'a> {
     /// Scans to the closing quote (escapes are checked when the parser decodes the literal): a literal of
     /// `kind`, or `Error` when the line or the text ends first.
     fn string(&mut self, kind: Kind) -> Kind {
-        let len = self.src.len();
-        loop {
-            let c = self.peek(0);
-            if c == b'\n' || self.pos >= len {
-                self.message = Syntax::UnfinishedString;
-                return Kind::Error;
+        // (Each byte read by `get`, which tells the end apart, as in the word scan: the string ends unfinished at
+        // a newline or the end.)
+        let src = self.src.as_bytes();
+        while let Some(&c) = src.get(self.pos) {
+            if c == b'\n' {
+                break;
             }
             self.pos += 1;
             if c == b'"' {
@@ -320,10 +325,12 @@ impl<'a> Lexer<'a> {
             }
             // An escape is stepped over whole (its letter is checked when the literal is decoded), but for a
             // newline or the end, which the next turn finds.
-            if c == b'\\' && self.peek(0) != b'\n' && self.pos < len {
+            if c == b'\\' && src.get(self.pos).is_some_and(|&e| e != b'\n') {
                 self.pos += 1;
             }
         }
+        self.message = Syntax::UnfinishedString;
+        Kind::Error
     }
 }
 
@@ -340,6 +347,25 @@ mod tests {
         };
         Lexer::new(word).next(&mut token);
         token.kind
+    }
+
+    #[test]
+    fn punctuation() {
+        for (text, kind) in [
+            ("=", Kind::Assign),
+            ("==", Kind::Eq),
+            ("<", Kind::Lt),
+            ("<=", Kind::Le),
+            (">", Kind::Gt),
+            (">=", Kind::Ge),
+            ("!=", Kind::Ne),
+            ("!", Kind::Error),
+            ("+=", Kind::Plus),
+            ("%", Kind::Percent),
+            ("(", Kind::LParen),
+        ] {
+            assert_eq!(first_kind(text), kind, "{text}");
+        }
     }
 
     #[test]
