@@ -3,9 +3,10 @@
 //! The compression functions come from RustCrypto's `sha1` and `sha2` crates (not `sha1_smol`): they pick
 //! SHA-NI (or AVX2 for SHA-512) at run time through `cpufeatures`, which PBKDF2's speed depends on, and
 //! export the bare compression function. On a CPU without SHA-NI, SHA-256 is compressed by our own
-//! [`sha256_soft`], written out for speed (the payload builds the crate's in its compact form, for size). The padding, HMAC and PBKDF2 around them are written here so
-//! that PBKDF2 can run each iteration as exactly two compressions of a pre-padded block from the HMAC
-//! key's inner and outer states, computed once per derivation (GRUB recomputes the whole HMAC each time).
+//! [`sha256_soft`], written out for speed (the payload builds the crate's in its compact form, for size).
+//! The padding, HMAC and PBKDF2 around them are written here so that PBKDF2 can run each iteration as
+//! exactly two compressions of a pre-padded block from the HMAC key's inner and outer states, computed
+//! once per derivation (GRUB recomputes the whole HMAC each time).
 
 use crate::{CryptoError, Secret, MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_LENGTH};
 use alloc::format;
