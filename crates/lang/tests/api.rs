@@ -310,3 +310,41 @@ fn step_budget_is_per_run() {
         .unwrap_err();
     assert_eq!(err.message, "step budget exhausted");
 }
+
+/// The reference (docs/language.md) documents every built-in `help()` lists, and no built-in that does not exist:
+/// each bullet of its built-in section names one or more of them as `` `NAME(``.
+#[test]
+fn the_reference_documents_every_built_in() {
+    let docs = include_str!("../../../docs/language.md");
+    let section = docs
+        .split("\n## Built-in functions")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/language.md has a section \"## Built-in functions\"");
+    let help = help();
+    let built_ins: Vec<&str> = help
+        .lines()
+        .map(|line| line.split('(').next().unwrap())
+        .collect();
+    for name in &built_ins {
+        assert!(
+            section.contains(&format!("`{name}(")),
+            "docs/language.md does not document {name}()"
+        );
+    }
+    for bullet in section.lines().filter(|line| line.starts_with("- `")) {
+        for part in bullet.split('`').skip(1).step_by(2) {
+            if let Some((name, _)) = part.split_once('(') {
+                if name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    assert!(
+                        built_ins.contains(&name),
+                        "docs/language.md documents {name}(), which is no built-in"
+                    );
+                }
+            }
+        }
+    }
+}
