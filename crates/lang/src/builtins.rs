@@ -343,7 +343,8 @@ pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
 /// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
-/// [`layout`] checks).
+/// [`layout`] checks). Out of line in the payload (measured smaller, the packed file too).
+#[cfg_attr(not(feature = "std"), inline(never))]
 fn default(i: usize, k: usize) -> Value {
     let at = field_at(i, k + 1);
     let text = HELP.as_bytes();
@@ -413,7 +414,9 @@ impl Machine<'_> {
         }
     }
 
-    /// [`Self::builtin`] but for taking the arguments off the stack.
+    /// [`Self::builtin`] but for taking the arguments off the stack. Out of line in the payload, apart from
+    /// `builtin` (measured: 35 bytes less).
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn run_builtin(&mut self, i: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
         if i >= COUNT {
             return Ok(Value::Nil);
@@ -685,7 +688,9 @@ fn text(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     }
 }
 
-/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int).
+/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int). Inlined at
+/// both of its calls in `slice` (measured smaller in the payload).
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     let i = match v {
         Value::Nil => return Some(default),
@@ -916,7 +921,9 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-/// The error whose message is the text form of `v` (or the error of making it): `error(message)`.
+/// The error whose message is the text form of `v` (or the error of making it): `error(message)`. Inlined
+/// at both of its calls, `error` and `assert` (measured: 36 bytes less in the payload).
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn raise(m: &Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
     text_form(m, v, out)?;
     // A copy of the text (`out` is freed with the others): taking it out cost more code.
