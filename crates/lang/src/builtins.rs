@@ -401,8 +401,9 @@ pub(crate) fn bind_builtin(
 impl Machine<'_> {
     /// Binds the arguments of a built-in (on the stack from `base`) to its parameters and runs it. The
     /// arguments stay where they are: the built-in works on that part of the stack (which is lent out
-    /// meanwhile; no built-in uses it).
-    #[inline(never)]
+    /// meanwhile; no built-in uses it). Out of line on the host; the payload lets the compiler choose
+    /// (measured: 24 bytes less, now that `run_builtin` is out of line there).
+    #[cfg_attr(feature = "std", inline(never))]
     pub(crate) fn builtin(&mut self, index: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
         let result = self.run_builtin(index, base, names);
         self.pop_to(base);
@@ -533,9 +534,9 @@ fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
 }
 
 /// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
-/// registers).
+/// registers). Out of line on the host; the payload lets the compiler choose (measured smaller).
 #[cold]
-#[inline(never)]
+#[cfg_attr(feature = "std", inline(never))]
 fn refuse(m: &Machine<'_>, message: Fault) -> R<Value> {
     Err(m.fail(message))
 }
