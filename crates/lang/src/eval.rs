@@ -24,9 +24,10 @@ pub(crate) struct Raised;
 /// An error without a position yet: the node that sees it adds its own.
 pub(crate) type Fault = String;
 
-/// A message made of parts (cheaper in code than `format!`).
+/// A message made of parts (cheaper in code than `format!`). Out of line on the host; the payload lets the
+/// compiler place it (measured smaller).
 #[cold]
-#[inline(never)]
+#[cfg_attr(feature = "std", inline(never))]
 pub(crate) fn fault(parts: &[&str]) -> Fault {
     parts.concat()
 }
@@ -1263,8 +1264,9 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
 }
 
 /// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
-/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined).
-#[inline(always)]
+/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined on the host; the payload
+/// lets the compiler place it (measured smaller).
+#[cfg_attr(feature = "std", inline(always))]
 fn compare(op: Op, x: i64, y: i64) -> bool {
     let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater
     (ORDERS[op as usize] >> order) & 1 != 0
