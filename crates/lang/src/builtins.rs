@@ -343,7 +343,8 @@ pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
 /// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
-/// [`layout`] checks).
+/// [`layout`] checks). Out of line in the payload (measured smaller, the packed file too).
+#[cfg_attr(not(feature = "std"), inline(never))]
 fn default(i: usize, k: usize) -> Value {
     let at = field_at(i, k + 1);
     let text = HELP.as_bytes();
@@ -400,8 +401,9 @@ pub(crate) fn bind_builtin(
 impl Machine<'_> {
     /// Binds the arguments of a built-in (on the stack from `base`) to its parameters and runs it. The
     /// arguments stay where they are: the built-in works on that part of the stack (which is lent out
-    /// meanwhile; no built-in uses it).
-    #[inline(never)]
+    /// meanwhile; no built-in uses it). Out of line on the host; the payload lets the compiler choose
+    /// (measured: 24 bytes less, now that `run_builtin` is out of line there).
+    #[cfg_attr(feature = "std", inline(never))]
     pub(crate) fn builtin(&mut self, index: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
         let result = self.run_builtin(index, base, names);
         self.pop_to(base);
@@ -413,7 +415,9 @@ impl Machine<'_> {
         }
     }
 
-    /// [`Self::builtin`] but for taking the arguments off the stack.
+    /// [`Self::builtin`] but for taking the arguments off the stack. Out of line in the payload, apart from
+    /// `builtin` (measured: 35 bytes less).
+    #[cfg_attr(not(feature = "std"), inline(never))]
     fn run_builtin(&mut self, i: usize, base: usize, names: &[Rc<str>]) -> R<Value> {
         if i >= COUNT {
             return Ok(Value::Nil);
@@ -530,9 +534,9 @@ fn fail(m: &Machine<'_>, message: &str) -> R<Value> {
 }
 
 /// Fails with this message (raised in the machine: a value or the marker of an error comes back in two
-/// registers).
+/// registers). Out of line on the host; the payload lets the compiler choose (measured smaller).
 #[cold]
-#[inline(never)]
+#[cfg_attr(feature = "std", inline(never))]
 fn refuse(m: &Machine<'_>, message: Fault) -> R<Value> {
     Err(m.fail(message))
 }
@@ -685,7 +689,9 @@ fn text(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     }
 }
 
-/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int).
+/// Python's slice bounds: negative counts from the end, then clamped to 0..len (`None`: not an int). Inlined at
+/// both of its calls in `slice` (measured smaller in the payload).
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     let i = match v {
         Value::Nil => return Some(default),
@@ -916,7 +922,9 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
     b.saturating_sub(a).max(0) as usize
 }
 
-/// The error whose message is the text form of `v` (or the error of making it): `error(message)`.
+/// The error whose message is the text form of `v` (or the error of making it): `error(message)`. Inlined
+/// at both of its calls, `error` and `assert` (measured: 36 bytes less in the payload).
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn raise(m: &Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
     text_form(m, v, out)?;
     // A copy of the text (`out` is freed with the others): taking it out cost more code.

@@ -24,9 +24,10 @@ pub(crate) struct Raised;
 /// An error without a position yet: the node that sees it adds its own.
 pub(crate) type Fault = String;
 
-/// A message made of parts (cheaper in code than `format!`).
+/// A message made of parts (cheaper in code than `format!`). Out of line on the host; the payload lets the
+/// compiler place it (measured smaller).
 #[cold]
-#[inline(never)]
+#[cfg_attr(feature = "std", inline(never))]
 pub(crate) fn fault(parts: &[&str]) -> Fault {
     parts.concat()
 }
@@ -190,8 +191,9 @@ fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
 }
 
-/// Makes the argument in `slot` the cell of a captured parameter (an argument is never a cell itself).
-#[inline(never)]
+/// Makes the argument in `slot` the cell of a captured parameter (an argument is never a cell itself). Out of
+/// line on the host; the payload lets the compiler choose (measured smaller).
+#[cfg_attr(feature = "std", inline(never))]
 fn make_cell(slot: &mut Value) {
     let cell = Value::Cell(new_cell(core::mem::take(slot)));
     // The slot holds the nil `take` left: nothing to drop.
@@ -1010,7 +1012,9 @@ impl Machine<'_> {
         })
     }
 
-    #[inline(never)]
+    /// The cell a new closure captures. (Out of line on the host; the payload lets the compiler choose: measured
+    /// smaller.)
+    #[cfg_attr(feature = "std", inline(never))]
     fn capture(&mut self, capture: Capture) -> Value {
         let cell = match capture {
             // A cell: each captured variable is declared as one (a parameter made one by the call), as the
@@ -1260,8 +1264,9 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
 }
 
 /// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
-/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined).
-#[inline(always)]
+/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined on the host; the payload
+/// lets the compiler place it (measured smaller).
+#[cfg_attr(feature = "std", inline(always))]
 fn compare(op: Op, x: i64, y: i64) -> bool {
     let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater
     (ORDERS[op as usize] >> order) & 1 != 0
