@@ -1264,8 +1264,8 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
 }
 
 /// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
-/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined on the host; the payload
-/// lets the compiler place it (measured smaller).
+/// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined
+/// on the host; the payload lets the compiler place it (measured smaller).
 #[cfg_attr(feature = "std", inline(always))]
 fn compare(op: Op, x: i64, y: i64) -> bool {
     let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater

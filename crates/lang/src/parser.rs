@@ -918,8 +918,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     /// A constant nil: the value of a bare `return`, and what a rule that failed gives back (never evaluated
-    /// then: the parse has failed). Out of
-    /// line in the payload (measured smaller, the packed file too).
+    /// then: the parse has failed). Out of line in the payload (measured smaller, the packed file too).
     #[cfg_attr(not(feature = "std"), inline(never))]
     fn stand_in(&self) -> Expr {
         Expr {
