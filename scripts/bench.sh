@@ -51,7 +51,7 @@ boot_times() {
 
 echo "bootscript benchmarks ($(date -u +%Y-%m-%d), QEMU TCG, median of $RUNS boots)"
 # The times swing with the machine's load (GRUB's 1M-iteration unlock took 68 s on a quiet machine and 126 s on a
-# busy one; ours took 7.7 s and 11 s), so the table says how busy the machine was at its start and end.
+# busy one; one build of ours 7.7 s and 11.3 s), so the table says how busy the machine was at its start and end.
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 header "Payload size"
