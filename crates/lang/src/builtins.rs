@@ -553,12 +553,16 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
 }
 
 /// The text form, counted against the memory limit, appended to a string of the caller's (each caller makes its
-/// own: a string returned by a helper came back through memory, and took more code).
+/// own: a string returned by a helper came back through memory, and took more code). It is cut once it needs more
+/// than the room left: then it is refused as too much to hold (values that share parts can have a text far
+/// larger than the memory they hold).
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
-    if write_value(out, v, false, 0).is_none() {
+    let complete = write_value(out, v, false, 0, m.room_left()).is_some();
+    room(m, out.len())?;
+    if !complete {
         fail(m, "value nested too deeply")?;
     }
-    room(m, out.len())
+    Ok(())
 }
 
 /// `print` of its arguments (where they are, on the stack taken out of the machine meanwhile).
@@ -809,9 +813,17 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
-        (Value::Str(a), Value::Str(b)) => find(a.0.as_bytes(), b.0.as_bytes()).is_some(),
-        (Value::Bytes(a), Value::Bytes(b)) => find(&a.0, &b.0).is_some(),
-        (Value::List(l), _) => l.items.borrow().iter().any(|item| item == v),
+        (Value::Str(a), Value::Str(b)) => find(m, a.0.as_bytes(), b.0.as_bytes())?.is_some(),
+        (Value::Bytes(a), Value::Bytes(b)) => find(m, &a.0, &b.0)?.is_some(),
+        (Value::List(l), _) => {
+            for item in l.items.borrow().iter() {
+                // (Nested too deeply: not the same, as for `==`.)
+                if m.same(item, v, Pos::default())? == Some(true) {
+                    return Ok(Value::True);
+                }
+            }
+            false
+        }
         (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
         (Value::Str(_), _) => return wrong(m, "a str to look for", v),
         (Value::Bytes(_), _) => return wrong(m, "bytes to look for", v),
@@ -821,17 +833,40 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(Value::bool(found))
 }
 
-/// Where `needle` first occurs in `hay`. A plain scan, for strs too (a match of UTF-8 in UTF-8 starts at a char):
-/// the library's substring search costs the payload a kilobyte.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(part) = hay.get(at..at + needle.len()) {
-        if part == needle {
-            return Some(at);
+/// Where `needle` first occurs in `hay`, in time linear in the lengths (Knuth, Morris and Pratt): a plain scan
+/// takes time that grows with the two lengths multiplied, hours in one step for texts of a few megabytes, which no
+/// step budget could stop. (The library's substring search is for strs only, and costs the payload a kilobyte.)
+/// Bytes are matched, for strs too: a match of UTF-8 in UTF-8 starts at a char.
+fn find(m: &Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
+    let n = needle.len();
+    let Some(rest) = needle.get(1..) else {
+        return Ok(Some(0));
+    };
+    // For each `i`, the length of the longest prefix of the needle that ends `needle[..=i]` and is shorter: where
+    // a match goes on when the byte after `needle[..=i]` differs. Its 8 bytes a byte of the needle are refused
+    // past the memory limit, as what the script holds is.
+    room(m, n * 8)?;
+    let mut back: Vec<usize> = Vec::with_capacity(n);
+    back.push(0);
+    // One walk makes the table (the needle searched in itself, each entry made before it is needed), a second
+    // one searches. `k` bytes of the needle match the bytes before `c`.
+    for text in [rest, hay] {
+        let mut k = 0;
+        for (i, &c) in text.iter().enumerate() {
+            while k > 0 && c != needle[k] {
+                k = back[k - 1];
+            }
+            if c == needle[k] {
+                k += 1;
+            }
+            if back.len() < n {
+                back.push(k);
+            } else if k == n {
+                return Ok(Some(i + 1 - n));
+            }
         }
-        at += 1;
     }
-    None
+    Ok(None)
 }
 
 fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
@@ -854,18 +889,22 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let mut words = words(s);
     let mut rest = Some(s);
     loop {
-        let part = match sep {
-            None => words.next(),
-            Some(sep) => rest.map(|text| {
-                let at = find(text.as_bytes(), sep.as_bytes());
+        let part = match (sep, rest) {
+            (None, _) => words.next(),
+            (Some(sep), Some(text)) => {
+                // (Each search goes no further than the separator it finds, or to the end for the last part.)
+                let at = find(m, text.as_bytes(), sep.as_bytes())?;
                 rest = at.and_then(|at| text.get(at + sep.len()..));
-                text.get(..at.unwrap_or(text.len())).unwrap_or_default()
-            }),
+                Some(text.get(..at.unwrap_or(text.len())).unwrap_or_default())
+            }
+            (Some(_), None) => None,
         };
         let Some(part) = part else { break };
         parts.push(Value::str(part));
+        // Refused as the parts are made, not once all are: a part of one byte holds far more than a byte (the
+        // check above counts two), and a text of a million separators makes a million parts.
+        room(m, parts.len() * ITEM_BYTES)?;
     }
-    room(m, parts.len() * ITEM_BYTES)?;
     Ok(hand_over!(take_list, parts))
 }
 

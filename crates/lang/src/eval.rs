@@ -301,9 +301,24 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// How many bytes more the script may hold.
+    pub(crate) fn room_left(&self) -> usize {
+        self.memory_limit.saturating_sub(held_bytes())
+    }
+
     /// Whether holding `bytes` more would take the script past its memory limit.
     fn too_much(&self, bytes: usize) -> bool {
         held_bytes().saturating_add(bytes) > self.memory_limit
+    }
+
+    /// Whether two values are equal (`==`): `None` when they nest too deeply. The lists and maps it compares take
+    /// steps (see [`equal`]); past the budget, the error at `pos`.
+    pub(crate) fn same(&mut self, a: &Value, b: &Value, pos: Pos) -> R<Option<bool>> {
+        let same = equal(a, b, 0, &mut self.steps_left);
+        if same.is_none() && self.steps_left == 0 {
+            return Err(self.exhausted(pos));
+        }
+        Ok(same)
     }
 
     /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
@@ -1082,7 +1097,7 @@ impl Machine<'_> {
                 None if *y == 0 && matches!(op, Op::Div | Op::Rem) => "division by zero",
                 None => "integer overflow",
             },
-            _ if matches!(op, Op::Eq | Op::Ne) => match equal(&a, &b, 0) {
+            _ if matches!(op, Op::Eq | Op::Ne) => match self.same(&a, &b, pos)? {
                 Some(same) => return Ok(Value::bool(same == (op == Op::Eq))),
                 None => "values nested too deeply to compare",
             },

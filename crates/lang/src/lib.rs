@@ -164,6 +164,11 @@ impl Interpreter {
         self.set_global("args", args);
     }
 
+    /// How many bytes more scripts may hold (see [`Config::memory_limit`]).
+    pub(crate) fn room_left(&self) -> usize {
+        self.config.memory_limit.saturating_sub(value::held_bytes())
+    }
+
     /// The value of a global, if it is defined.
     pub fn global(&self, name: &str) -> Option<Value> {
         self.names

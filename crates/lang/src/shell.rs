@@ -55,7 +55,8 @@ impl Shell {
         match &result {
             Ok(Some(Value::Nil)) | Ok(None) => {}
             Ok(Some(value)) => {
-                let mut out = value.text(true);
+                // (Cut where it would pass the script's memory limit: see `write_value`.)
+                let mut out = value.text_within(true, interpreter.room_left());
                 out.push('\n');
                 platform.write(&out);
             }

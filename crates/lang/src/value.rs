@@ -593,8 +593,11 @@ impl Value {
 /// How deep `==` and the text form follow nested lists and maps (a list that holds itself stops here).
 pub const MAX_VALUE_DEPTH: u32 = 200;
 
-/// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`].
-pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
+/// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`], or when comparing them would take
+/// more than `steps`: each item of a list or map compared takes a step from it (values that share parts can take
+/// exponentially many, `a = [a, a]` forty times over; a map's keys are each searched for in the other). Out of
+/// steps, `steps` is left at 0.
+pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut u64) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
@@ -616,8 +619,9 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
             if x.len() != y.len() {
                 return Some(false);
             }
+            take_steps(steps, x.len())?;
             for (p, q) in x.iter().zip(y.iter()) {
-                if !equal(p, q, depth + 1)? {
+                if !equal(p, q, depth + 1, steps)? {
                     return Some(false);
                 }
             }
@@ -631,10 +635,11 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
             if x.len() != y.len() {
                 return Some(false);
             }
+            take_steps(steps, x.len())?;
             for (k, v) in x.iter() {
                 // (`find` gives an index of `y`.)
                 match n.find(k) {
-                    Some(i) if equal(v, &y[i].1, depth + 1)? => {}
+                    Some(i) if equal(v, &y[i].1, depth + 1, steps)? => {}
                     _ => return Some(false),
                 }
             }
@@ -644,6 +649,16 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32) -> Option<bool> {
         (Value::Builtin(x), Value::Builtin(y)) => x == y,
         _ => false,
     })
+}
+
+/// Takes `n` from `steps`, or leaves it at 0 when it has fewer.
+fn take_steps(steps: &mut u64, n: usize) -> Option<()> {
+    let Some(left) = steps.checked_sub(n as u64) else {
+        *steps = 0;
+        return None;
+    };
+    *steps = left;
+    Some(())
 }
 
 /// Appends an int in decimal (no `format!`: it is on the hot path of `str()` and `print`).
@@ -718,9 +733,17 @@ fn push_quoted(out: &mut String, text: &str) {
 }
 
 /// Appends the text form of a value (`quote`: strs in literal syntax, as inside lists and maps). `None` when it
-/// nests deeper than [`MAX_VALUE_DEPTH`].
-pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u32) -> Option<()> {
-    if depth > MAX_VALUE_DEPTH {
+/// nests deeper than [`MAX_VALUE_DEPTH`], or when `out` has grown past `limit` bytes: values that share parts
+/// (`a = [a, a]`, forty times over) have a text form far larger than the memory they hold, so the text is cut
+/// as it grows rather than checked once made. (The caller tells the two apart by the length of `out`.)
+pub(crate) fn write_value(
+    out: &mut String,
+    value: &Value,
+    quote: bool,
+    depth: u32,
+    limit: usize,
+) -> Option<()> {
+    if depth > MAX_VALUE_DEPTH || out.len() > limit {
         return None;
     }
     // Each arm leaves its last piece to the one push at the end.
@@ -749,7 +772,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
             for item in l.items.borrow().iter() {
                 out.push_str(sep);
                 sep = ", ";
-                write_value(out, item, true, depth + 1)?;
+                write_value(out, item, true, depth + 1, limit)?;
             }
             "]"
         }
@@ -765,7 +788,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
                     push_quoted(out, k);
                 }
                 out.push_str(": ");
-                write_value(out, v, true, depth + 1)?;
+                write_value(out, v, true, depth + 1, limit)?;
             }
             "}"
         }
@@ -779,7 +802,7 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
             });
             ">"
         }
-        Value::Cell(c) => return write_value(out, &c.borrow(), quote, depth),
+        Value::Cell(c) => return write_value(out, &c.borrow(), quote, depth, limit),
     };
     out.push_str(last);
     Some(())
@@ -787,11 +810,17 @@ pub(crate) fn write_value(out: &mut String, value: &Value, quote: bool, depth: u
 
 impl Value {
     /// The text form: `str(x)` without `quote`, the shell's echo (strings quoted) with it; `...` where it
-    /// nests too deeply. Built directly rather than through `{:?}`, so that the payload can be compiled with
-    /// `-Zfmt-debug=none` (which empties every `{:?}`) without changing what the shell prints.
+    /// nests too deeply, or where it grows past [`crate::DEFAULT_MEMORY_LIMIT`] bytes. Built directly rather
+    /// than through `{:?}`, so that the payload can be compiled with `-Zfmt-debug=none` (which empties every
+    /// `{:?}`) without changing what the shell prints.
     pub fn text(&self, quote: bool) -> String {
+        self.text_within(quote, crate::DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// [`Self::text`] cut at `limit` bytes (and a few more: the piece that crossed it, then `...`).
+    pub(crate) fn text_within(&self, quote: bool, limit: usize) -> String {
         let mut out = String::new();
-        if write_value(&mut out, self, quote, 0).is_none() {
+        if write_value(&mut out, self, quote, 0, limit).is_none() {
             out.push_str("...");
         }
         out
@@ -813,8 +842,8 @@ impl core::fmt::Debug for Value {
 }
 
 impl PartialEq for Value {
-    /// Equality as `==` has it (too deep counts as unequal).
+    /// Equality as `==` has it (too deep counts as unequal), without a step budget.
     fn eq(&self, other: &Value) -> bool {
-        equal(self, other, 0).unwrap_or(false)
+        equal(self, other, 0, &mut { u64::MAX }).unwrap_or(false)
     }
 }

@@ -276,6 +276,14 @@ fn golden_limits_then_the_shell_works() {
     // A doubling string stops with the memory error (at the payload's own limit, later than the host's).
     vm = run_golden(&["limits/memory_doubling.bs"]);
     assert_shell_works(&mut vm);
+    drop(vm);
+    // A text form far larger than the memory the value holds is refused as it grows (it took the heap, and the
+    // payload with it); long texts are searched in linear time (a plain scan took hours here).
+    vm = run_golden(&[
+        "limits/print_shared_parts.bs",
+        "limits/search_long_texts.bs",
+    ]);
+    assert_shell_works(&mut vm);
 }
 
 /// The parser's limits on the payload's stack: each script nests past the limit in another way (or declares too

@@ -1,0 +1,138 @@
+//! The memory limit bounds the memory a script really takes, not only what it counts: the payload's heap is
+//! four times the limit (payload/src/script.rs), so a script that allocates far past its limit before the check
+//! refuses it would exhaust the heap and stop the payload. This binary counts every allocation (its own global
+//! allocator) and holds its tests to that margin.
+
+mod common {
+    pub mod quiet;
+}
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use bootscript_lang::{Config, Interpreter, Shell};
+use common::quiet::{run, Quiet};
+
+/// The system allocator, counting the bytes in use and the most in use since [`Peak::start`].
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator as it came; only counters change besides.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires it.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The tests of this binary, one at a time (the counters are the process's).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const LIMIT: usize = 1 << 20;
+
+/// Runs `f` and gives back its result with the most bytes it had allocated at once beyond those in use before.
+fn peak<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let result = f();
+    (result, PEAK.load(Ordering::Relaxed) - before)
+}
+
+fn config() -> Config {
+    Config {
+        memory_limit: LIMIT,
+        ..Config::default()
+    }
+}
+
+/// A script that makes `text` by doubling it `times` times, then runs `then`.
+fn doubled(text: &str, times: u32, then: &str) -> String {
+    format!("let s = \"{text}\"\nlet i = 0\nwhile i < {times} {{ s = s + s; i = i + 1 }}\n{then}")
+}
+
+#[test]
+fn split_into_many_parts_is_refused_before_it_takes_the_heap() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // 256 KiB of separators: as many parts, each a string of its own, far more than a byte each.
+    let source = doubled(",", 18, "let parts = split(s, \",\")");
+    let (result, most) = peak(|| run(config(), &source));
+    assert_eq!(
+        result.unwrap_err(),
+        "t.bs:4:13: error: out of memory: the script holds too much"
+    );
+    assert!(most < 4 * LIMIT, "split took {most} bytes at once");
+    // Parts that fit are made.
+    let source = doubled(",", 10, "print(len(split(s, \",\")))");
+    assert_eq!(run(config(), &source).unwrap(), "1025\n");
+}
+
+/// A list that holds another twice, forty levels deep: little memory, and a text form of 2^40 items.
+const SHARED: &str = "let a = [1]\nlet i = 0\nwhile i < 40 { a = [a, a]; i = i + 1 }\n";
+
+#[test]
+fn a_text_form_larger_than_the_memory_limit_is_refused_as_it_grows() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let source = format!("{SHARED}print(a)");
+    let (result, most) = peak(|| run(config(), &source));
+    assert_eq!(
+        result.unwrap_err(),
+        "t.bs:4:1: error: out of memory: the script holds too much"
+    );
+    assert!(most < 4 * LIMIT, "the text form took {most} bytes at once");
+}
+
+#[test]
+fn the_shell_cuts_the_echo_of_a_value_at_the_memory_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut interpreter = Interpreter::new(config());
+    let mut shell = Shell::new();
+    let mut console = Quiet(String::new());
+    for line in SHARED.lines() {
+        shell.line(&mut interpreter, line, &mut console);
+    }
+    let ((), most) = peak(|| shell.line(&mut interpreter, "a", &mut console));
+    let echo = &console.0;
+    assert!(
+        echo.starts_with("[[[[[[") && echo.ends_with("...\n"),
+        "{}",
+        &echo[..80]
+    );
+    assert!(echo.len() <= LIMIT + 100, "an echo of {} bytes", echo.len());
+    assert!(most < 4 * LIMIT, "the echo took {most} bytes at once");
+    // A value that fits is echoed whole.
+    console.0.clear();
+    shell.line(&mut interpreter, "[1, \"a\"]", &mut console);
+    assert_eq!(console.0, "[1, \"a\"]\n");
+}
+
+#[test]
+fn a_search_counts_its_table_against_the_memory_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A needle of 256 KiB: its table takes 1 MiB for the search, more than the room left.
+    let source = doubled("a", 18, "print(contains(s + s, s))");
+    let (result, most) = peak(|| run(config(), &source));
+    assert_eq!(
+        result.unwrap_err(),
+        "t.bs:4:7: error: out of memory: the script holds too much"
+    );
+    assert!(most < 4 * LIMIT, "the search took {most} bytes at once");
+    let source = doubled(
+        "a",
+        14,
+        "print(contains(s + s, s + \"b\"), contains(s + s, s))",
+    );
+    assert_eq!(run(config(), &source).unwrap(), "false true\n");
+}
