@@ -624,7 +624,12 @@ fn type_(_: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 
 fn hex(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     match &args[0] {
-        Value::Bytes(b) => push_hex(out, &b.0),
+        Value::Bytes(b) => {
+            // Each of these that makes a new str or bytes as long as its argument (here twice) refuses it past the
+            // memory limit first: unchecked, `b = bytes(hex(b))` in a loop took the heap.
+            room(m, b.0.len() * 2)?;
+            push_hex(out, &b.0)
+        }
         Value::Int(n) => {
             if *n < 0 {
                 out.push('-');
@@ -667,6 +672,7 @@ fn hex_value(c: u8) -> Option<u8> {
 fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::List(l) => {
+            room(m, l.items.borrow().len())?;
             let mut out = Vec::new();
             for v in l.items.borrow().iter() {
                 match v {
@@ -677,7 +683,10 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             Ok(hand_over!(take_bytes, out))
         }
         Value::Bytes(_) => Ok(core::mem::take(&mut args[0])),
-        Value::Str(t) => Ok(Value::bytes_of(t.0.as_bytes())),
+        Value::Str(t) => {
+            room(m, t.0.len())?;
+            Ok(Value::bytes_of(t.0.as_bytes()))
+        }
         other => wrong(m, "a str", other),
     }
 }
@@ -685,7 +694,10 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn text(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
-            Ok(s) => Ok(Value::str(s)),
+            Ok(s) => {
+                room(m, s.len())?;
+                Ok(Value::str(s))
+            }
             Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
         Value::Str(_) => Ok(core::mem::take(&mut args[0])),
@@ -934,7 +946,9 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    Ok(Value::str(str_arg(m, &args[0])?.trim()))
+    let s = str_arg(m, &args[0])?.trim();
+    room(m, s.len())?;
+    Ok(Value::str(s))
 }
 
 fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {

@@ -738,7 +738,8 @@ impl Machine<'_> {
                 return Ok(());
             }
             (Value::Map(m), Value::Str(k)) => {
-                self.hold(ITEM_BYTES, pos)?;
+                // (A new entry's key is counted too: see `Map::recount`.)
+                self.hold(ITEM_BYTES + k.0.len(), pos)?;
                 m.set(&k.0, v);
                 return Ok(());
             }
@@ -981,14 +982,12 @@ impl Machine<'_> {
             | ExprKind::Or(first, _)
             | ExprKind::Neg(first) => return self.logic(e, first),
             ExprKind::Func(def) => {
+                self.hold(Closure::bytes(def.captures.len()), e.pos)?;
                 let mut upvalues = Vec::with_capacity(def.captures.len());
                 for c in &def.captures {
                     upvalues.push(self.capture(*c));
                 }
-                Value::Func(Rc::new(Closure {
-                    def: def.clone(),
-                    upvalues,
-                }))
+                Value::Func(Rc::new(Closure::new(def.clone(), upvalues)))
             }
             ExprKind::List(_) | ExprKind::Map(_) => {
                 // Both literals hold an item's bytes per element (one check for both).

@@ -54,6 +54,11 @@ pub const MAX_CALL_DEPTH: u32 = 250;
 pub const MAX_NESTING: u32 = 200;
 /// The memory a script may hold by default (strings, bytes, list items and map entries).
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+/// A source may be at most this part of the memory limit: its syntax tree, which no limit counts, takes up to
+/// about 65 bytes a byte of source (measured: `-1` on each line), so the tree stays within twice the limit (the
+/// payload's heap is four times it). In the payload's smallest configuration, 512 KiB of script: a hundred and
+/// twenty-eight times a boot script of 4 KiB.
+pub const SOURCE_SHARE: usize = 32;
 /// The native stack nested script calls may use by default (a release build takes about 1 KiB per script
 /// call). The thread that runs a script needs this plus headroom for one call's deepest expression, parsing
 /// and the platform: about 128 KiB more. The payload sets its own.
@@ -225,6 +230,7 @@ impl Interpreter {
         source: &str,
         platform: &mut dyn Platform,
     ) -> Result<Option<Value>, Box<ScriptError>> {
+        self.fits(source)?;
         // The tree, and nothing kept for the static check (see `parser::Keep`).
         let (main, ()) = parse(file, source, &mut self.names)?;
         eval::grow(&mut self.values, self.names.names.len());
@@ -266,6 +272,20 @@ impl Interpreter {
         }
     }
 
+    /// Refuses a source longer than [`SOURCE_SHARE`] allows, as a syntax error at its start (nothing runs).
+    fn fits(&self, source: &str) -> Result<(), Box<ScriptError>> {
+        let most = self.config.memory_limit / SOURCE_SHARE;
+        if source.len() <= most {
+            return Ok(());
+        }
+        let mut message = String::from("script too large: more than ");
+        value::push_int(&mut message, most as i64);
+        message.push_str(" bytes");
+        let mut e = eval::runtime_error(message, Pos { line: 1, col: 1 });
+        e.kind = ErrorKind::Syntax;
+        Err(e)
+    }
+
     /// Is this the start of an input that goes on (an open bracket, a trailing operator)?
     pub fn is_incomplete(&self, source: &str) -> bool {
         incomplete(source, &mut self.names.clone())
@@ -284,7 +304,10 @@ impl Interpreter {
     pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
         let mut names = self.names.clone();
         let file_rc: Rc<str> = Rc::from(file);
-        let parsed: parser::Record = match parse(&file_rc, source, &mut names) {
+        let parsed = self
+            .fits(source)
+            .and_then(|()| parse(&file_rc, source, &mut names));
+        let parsed: parser::Record = match parsed {
             Ok((_, record)) => record,
             Err(mut e) => {
                 eval::in_file(&mut e, file);

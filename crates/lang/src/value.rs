@@ -123,7 +123,24 @@ impl Drop for Map {
 }
 impl Drop for Closure {
     fn drop(&mut self) {
+        // (By the capacity, which `drop_all` leaves as it was when it takes the captures out.)
+        count(0, Closure::bytes(self.upvalues.capacity()));
         drop_all(&mut self.upvalues);
+    }
+}
+
+impl Closure {
+    /// What a closure with `captures` captured variables is counted as: an item for itself and one for each
+    /// (its slot and its share of the variable's cell). Uncounted, a list of closures that each captured dozens
+    /// of variables took the heap while the count said 32 bytes an item.
+    pub(crate) fn bytes(captures: usize) -> usize {
+        (1 + captures) * ITEM_BYTES
+    }
+
+    /// A new closure, counted (its bytes held already: see `Machine::hold`).
+    pub(crate) fn new(def: Rc<FnDef>, upvalues: Vec<Value>) -> Closure {
+        count(Closure::bytes(upvalues.capacity()), 0);
+        Closure { def, upvalues }
     }
 }
 
@@ -280,8 +297,13 @@ impl List {
     }
 }
 impl Map {
+    /// As a list's, with each key's bytes too: a key is a string of its own (copied from the str that named it,
+    /// which may die), and keys of a kilobyte each made the heap run out while the count said 32 bytes an entry.
     pub(crate) fn recount(&self) {
-        let now = self.entries.borrow().len() * ITEM_BYTES;
+        let entries = self.entries.borrow();
+        let now = entries
+            .iter()
+            .fold(entries.len() * ITEM_BYTES, |n, (k, _)| n + k.len());
         count(now, self.counted.replace(now));
     }
     /// Where the entry of `key` is, if there is one (the one search of get, set, `remove` and `contains`).

@@ -136,3 +136,41 @@ fn a_search_counts_its_table_against_the_memory_limit() {
     );
     assert_eq!(run(config(), &source).unwrap(), "false true\n");
 }
+
+/// Runs `source` under [`LIMIT`]: it must stop with the memory error, within the heap's margin.
+fn refused_within_margin(what: &str, source: &str) {
+    let (result, most) = peak(|| run(config(), source));
+    let error = result.expect_err(what);
+    assert!(
+        error.ends_with("error: out of memory: the script holds too much"),
+        "{what}: {error}"
+    );
+    assert!(most < 4 * LIMIT, "{what} took {most} bytes at once");
+}
+
+#[test]
+fn values_are_counted_as_they_take_the_heap() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A map's keys are strings of their own: 4 KiB keys were counted as 32 bytes an entry.
+    refused_within_margin(
+        "a map with long keys",
+        &doubled(
+            "x",
+            12,
+            "let m = {}\ni = 0\nwhile true { m[s + str(i)] = i; i = i + 1 }",
+        ),
+    );
+    // A closure holds its captured variables: 32 of them were counted as 32 bytes in all.
+    let names: Vec<String> = (0..32).map(|i| format!("v{i}")).collect();
+    let lets: String = names.iter().map(|n| format!("let {n} = 1\n")).collect();
+    let sum = names.join(" + ");
+    refused_within_margin(
+        "a list of closures",
+        &format!("fn make() {{\n{lets}return fn() {{ return {sum} }}\n}}\nlet l = []\nwhile true {{ push(l, make()) }}"),
+    );
+    // Built-ins that copy their argument (hex twice over) were not checked at all.
+    refused_within_margin(
+        "hex and bytes",
+        "let b = x\"00\"\nwhile true { b = bytes(hex(b)) }",
+    );
+}
