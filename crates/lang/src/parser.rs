@@ -16,6 +16,9 @@ use crate::{ScriptError, MAX_NESTING};
 pub const MAX_LOCALS: usize = 1000;
 /// Distinct global names of an interpreter.
 pub const MAX_GLOBALS: usize = 10_000;
+/// Entries of one map literal (a repeated key is found by a linear search while parsing: bounded so that parsing
+/// stays fast; a literal of 150,000 entries took 79 s). A larger map is built by assignments, which run as steps.
+pub const MAX_MAP_ENTRIES: usize = 1000;
 
 /// The interpreter's global names: a global is an index into its table of values. A plain list (names are few,
 /// and a map type would cost the payload kilobytes of code).
@@ -96,6 +99,7 @@ syntax_errors! {
     NotUtf8: "string is not valid UTF-8",
     NotHexDigit: "not a hex digit in a byte string",
     OddHexDigits: "odd number of hex digits",
+    TooManyEntries: "too many entries in one map literal",
 }
 
 /// The messages in one string, each after its length (a table of slices would take 16 bytes a message).
@@ -1156,6 +1160,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         // Boxed first and filled in place (not moved).
         let mut entries: Box<Vec<(Rc<str>, Expr)>> = Box::default();
         while self.tok.kind != Kind::RBrace {
+            if entries.len() >= MAX_MAP_ENTRIES {
+                self.fail(Syntax::TooManyEntries);
+            }
             let key: Rc<str> = match self.tok.kind {
                 Kind::Name => Rc::from(self.text()),
                 Kind::Str => Rc::from(self.literal().as_str().unwrap_or_default()),
