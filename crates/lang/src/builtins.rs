@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::ast::Pos;
 use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
-use crate::value::{hand_over, push_hex, push_hex_number, write_value, Value, ITEM_BYTES};
+use crate::value::{hand_over, push_hex, push_hex_number, write_value, Cut, Value, ITEM_BYTES};
 use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -557,12 +557,12 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
 /// than the room left: then it is refused as too much to hold (values that share parts can have a text far
 /// larger than the memory they hold).
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
-    let complete = write_value(out, v, false, 0, m.room_left()).is_some();
-    room(m, out.len())?;
-    if !complete {
-        fail(m, "value nested too deeply")?;
+    match write_value(out, v, false, 0, m.room_left()) {
+        // (Cut within a str, it may be whole but too long: the length is checked too.)
+        Ok(()) => room(m, out.len()),
+        Err(Cut::Long) => room(m, usize::MAX),
+        Err(Cut::Deep) => fail(m, "value nested too deeply").map(drop),
     }
-    Ok(())
 }
 
 /// `print` of its arguments (where they are, on the stack taken out of the machine meanwhile).

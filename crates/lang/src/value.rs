@@ -728,9 +728,14 @@ fn is_name(key: &str) -> bool {
         && !crate::lexer::is_keyword(key)
 }
 
-fn push_quoted(out: &mut String, text: &str) {
+/// Appends `text` in literal syntax, stopping once `out` is longer than `limit` (an escape takes up to four
+/// bytes a byte: see `write_value`).
+fn push_quoted(out: &mut String, text: &str, limit: usize) {
     out.push('"');
     for c in text.chars() {
+        if out.len() > limit {
+            return;
+        }
         // A backslash and one letter for the common escapes (pushed one by one: the string grows just as
         // with two-byte pieces, and its capacity is what the held bytes count).
         let escape = match c {
@@ -754,19 +759,30 @@ fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Appends the text form of a value (`quote`: strs in literal syntax, as inside lists and maps). `None` when it
-/// nests deeper than [`MAX_VALUE_DEPTH`], or when `out` has grown past `limit` bytes: values that share parts
-/// (`a = [a, a]`, forty times over) have a text form far larger than the memory they hold, so the text is cut
-/// as it grows rather than checked once made. (The caller tells the two apart by the length of `out`.)
+/// Why a text form was cut short.
+pub(crate) enum Cut {
+    /// It nests deeper than [`MAX_VALUE_DEPTH`].
+    Deep,
+    /// It would grow past the limit it was given.
+    Long,
+}
+
+/// Appends the text form of a value (`quote`: strs in literal syntax, as inside lists and maps), or says why it
+/// stopped short. The text is cut as it grows past `limit` bytes, rather than checked once made: values that
+/// share parts (`a = [a, a]`, forty times over) have a text far larger than the memory they hold. (A quoted str
+/// stops within a few bytes past it, and the text ends as if it had not: the caller checks the length too.)
 pub(crate) fn write_value(
     out: &mut String,
     value: &Value,
     quote: bool,
     depth: u32,
     limit: usize,
-) -> Option<()> {
-    if depth > MAX_VALUE_DEPTH || out.len() > limit {
-        return None;
+) -> Result<(), Cut> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(Cut::Deep);
+    }
+    if out.len() > limit {
+        return Err(Cut::Long);
     }
     // Each arm leaves its last piece to the one push at the end.
     let last = match value {
@@ -775,13 +791,16 @@ pub(crate) fn write_value(
         Value::False => "false",
         Value::Int(i) => {
             push_int(out, *i);
-            return Some(());
+            return Ok(());
         }
         Value::Str(t) if quote => {
-            push_quoted(out, &t.0);
-            return Some(());
+            push_quoted(out, &t.0, limit);
+            return Ok(());
         }
+        // (A str as it is, and bytes, are not begun past the limit: their length in the text is known.)
+        Value::Str(t) if out.len() + t.0.len() > limit => return Err(Cut::Long),
         Value::Str(t) => &t.0,
+        Value::Bytes(b) if out.len() + 2 * b.0.len() > limit => return Err(Cut::Long),
         Value::Bytes(b) => {
             out.push_str("x\"");
             push_hex(out, &b.0);
@@ -807,7 +826,7 @@ pub(crate) fn write_value(
                 if is_name(k) {
                     out.push_str(k);
                 } else {
-                    push_quoted(out, k);
+                    push_quoted(out, k, limit);
                 }
                 out.push_str(": ");
                 write_value(out, v, true, depth + 1, limit)?;
@@ -827,7 +846,7 @@ pub(crate) fn write_value(
         Value::Cell(c) => return write_value(out, &c.borrow(), quote, depth, limit),
     };
     out.push_str(last);
-    Some(())
+    Ok(())
 }
 
 impl Value {
@@ -842,7 +861,8 @@ impl Value {
     /// [`Self::text`] cut at `limit` bytes (and a few more: the piece that crossed it, then `...`).
     pub(crate) fn text_within(&self, quote: bool, limit: usize) -> String {
         let mut out = String::new();
-        if write_value(&mut out, self, quote, 0, limit).is_none() {
+        // (Cut in a str, the last value ends as it would: the length tells.)
+        if write_value(&mut out, self, quote, 0, limit).is_err() || out.len() > limit {
             out.push_str("...");
         }
         out

@@ -174,3 +174,25 @@ fn values_are_counted_as_they_take_the_heap() {
         "let b = x\"00\"\nwhile true { b = bytes(hex(b)) }",
     );
 }
+
+#[test]
+fn a_quoted_text_is_cut_as_it_grows() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // 512 KiB of control characters: quoted inside a list, each takes four bytes (`\x01`).
+    refused_within_margin(
+        "a list of a quoted str",
+        &doubled("\\x01", 19, "print([s])"),
+    );
+    let mut interpreter = Interpreter::new(config());
+    let mut shell = Shell::new();
+    let mut console = Quiet(String::new());
+    for line in doubled("\\x01", 19, "").lines() {
+        shell.line(&mut interpreter, line, &mut console);
+    }
+    let ((), most) = peak(|| shell.line(&mut interpreter, "[s]", &mut console));
+    assert!(console.0.starts_with("[\"\\x01") && console.0.ends_with("...\n"));
+    assert!(most < 4 * LIMIT, "the echo took {most} bytes at once");
+    // Bytes take two bytes a byte in the text, and are not begun when they would not fit.
+    let bytes = "let b = x\"01\"\nlet i = 0\nwhile i < 19 { b = b + b; i = i + 1 }\n";
+    refused_within_margin("a list of bytes", &format!("{bytes}print([b])"));
+}
