@@ -854,6 +854,10 @@ fn find(m: &Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     let Some(rest) = needle.get(1..) else {
         return Ok(Some(0));
     };
+    // (A needle longer than the text is not there: no table to make for it.)
+    if n > hay.len() {
+        return Ok(None);
+    }
     // For each `i`, the length of the longest prefix of the needle that ends `needle[..=i]` and is shorter: where
     // a match goes on when the byte after `needle[..=i]` differs. Its 8 bytes a byte of the needle are refused
     // past the memory limit, as what the script holds is.
