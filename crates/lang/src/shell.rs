@@ -8,6 +8,10 @@ use crate::{Interpreter, Platform, Value};
 
 /// How many inputs the history keeps.
 pub const HISTORY_LENGTH: usize = 64;
+/// The most bytes of a value's text the shell shows, then `...`: a console takes seconds for this much already (a
+/// serial line at 115200 baud, six), and a list that holds another twice, forty levels deep, has a text of 2^40
+/// items.
+pub const ECHO_LIMIT: usize = 64 << 10;
 
 /// The rescue shell: feed it lines, show it [`Shell::prompt`].
 #[derive(Default)]
@@ -55,8 +59,9 @@ impl Shell {
         match &result {
             Ok(Some(Value::Nil)) | Ok(None) => {}
             Ok(Some(value)) => {
-                // (Cut where it would pass the script's memory limit: see `write_value`.)
-                let mut out = value.text_within(true, interpreter.room_left());
+                // (Cut sooner where it would pass the script's memory limit: see `write_value`.)
+                let limit = ECHO_LIMIT.min(interpreter.room_left());
+                let mut out = value.text_within(true, limit);
                 out.push('\n');
                 platform.write(&out);
             }
