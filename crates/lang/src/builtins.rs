@@ -557,12 +557,13 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
 /// than the room left: then it is refused as too much to hold (values that share parts can have a text far
 /// larger than the memory they hold).
 fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
-    match write_value(out, v, false, 0, m.room_left()) {
+    let bytes = match write_value(out, v, false, 0, m.room_left()) {
         // (Cut within a str, it may be whole but too long: the length is checked too.)
-        Ok(()) => room(m, out.len()),
-        Err(Cut::Long) => room(m, usize::MAX),
-        Err(Cut::Deep) => fail(m, "value nested too deeply").map(drop),
-    }
+        Ok(()) => out.len(),
+        Err(Cut::Long) => usize::MAX,
+        Err(Cut::Deep) => return fail(m, "value nested too deeply").map(drop),
+    };
+    room(m, bytes)
 }
 
 /// `print` of its arguments (where they are, on the stack taken out of the machine meanwhile).
@@ -862,11 +863,10 @@ fn find(m: &Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     // a match goes on when the byte after `needle[..=i]` differs. Its 8 bytes a byte of the needle are refused
     // past the memory limit, as what the script holds is.
     room(m, n * 8)?;
-    let mut back: Vec<usize> = Vec::with_capacity(n);
-    back.push(0);
+    let mut back = alloc::vec![0; n];
     // One walk makes the table (the needle searched in itself, each entry made before it is needed), a second
     // one searches. `k` bytes of the needle match the bytes before `c`.
-    for text in [rest, hay] {
+    for (search, text) in [(false, rest), (true, hay)] {
         let mut k = 0;
         for (i, &c) in text.iter().enumerate() {
             while k > 0 && c != needle[k] {
@@ -875,8 +875,8 @@ fn find(m: &Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
             if c == needle[k] {
                 k += 1;
             }
-            if back.len() < n {
-                back.push(k);
+            if !search {
+                back[i + 1] = k;
             } else if k == n {
                 return Ok(Some(i + 1 - n));
             }

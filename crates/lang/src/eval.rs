@@ -313,6 +313,7 @@ impl Machine<'_> {
 
     /// Whether two values are equal (`==`): `None` when they nest too deeply. The lists and maps it compares take
     /// steps (see [`equal`]); past the budget, the error at `pos`.
+    #[inline(always)]
     pub(crate) fn same(&mut self, a: &Value, b: &Value, pos: Pos) -> R<Option<bool>> {
         let same = equal(a, b, 0, &mut self.steps_left);
         if same.is_none() && self.steps_left == 0 {
