@@ -52,7 +52,7 @@ use parser::{parse, Globals};
 pub const MAX_CALL_DEPTH: u32 = 250;
 /// Nesting of the source: brackets, blocks, operator chains (at least 100 levels must work).
 pub const MAX_NESTING: u32 = 200;
-/// The memory a script may hold by default (strings, bytes, list items and map entries).
+/// The memory a script may hold by default (strings, bytes, list items, map entries and keys, functions).
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 /// A source may be at most this part of the memory limit: its syntax tree, which no limit counts, takes up to
 /// about 65 bytes a byte of source (measured: `-1` on each line), so the tree stays within twice the limit (the
