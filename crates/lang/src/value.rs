@@ -192,16 +192,16 @@ fn drop_all(work: &mut Vec<Value>) {
     }
 }
 
-/// What a str, bytes, list or map value holds, made from its content and counted. A str and bytes are laid out
-/// alike, and so are a list and a map: the two copies of [`shared`] for each pair are the same code, which the
-/// compiler keeps once.
+/// What a str, bytes, list or map value holds, made from its content (a str's and bytes' counted here, a list's
+/// and map's by the function that makes the value: their `recount` differs, a map's keys being counted too). A str
+/// and bytes are laid out alike, and so are a list and a map: the two copies of [`shared`] for each pair are the
+/// same code, which the compiler keeps once.
 trait Counted {
     type Content: Default;
     fn of(content: Self::Content) -> Self;
-    /// Counts a str's or bytes' content before it is moved into its `Rc`.
+    /// Counts a str's or bytes' content before it is moved into its `Rc` (a list's or map's items are counted
+    /// where they lie, by the caller: see [`List::recount`]).
     fn count_content(_: &Self::Content) {}
-    /// Counts a list's or map's items where they lie (built first, they would be moved into the `Rc` after).
-    fn count_in_place(&self) {}
 }
 impl Counted for Text {
     type Content = String;
@@ -229,9 +229,6 @@ impl Counted for List {
             counted: Cell::new(0),
         }
     }
-    fn count_in_place(&self) {
-        self.recount();
-    }
 }
 impl Counted for Map {
     type Content = Vec<(Rc<str>, Value)>;
@@ -241,12 +238,9 @@ impl Counted for Map {
             counted: Cell::new(0),
         }
     }
-    fn count_in_place(&self) {
-        self.recount();
-    }
 }
 
-/// A new value's content, taken out of `content` (left empty: nothing to free), in its `Rc`, counted. Out of
+/// A new value's content, taken out of `content` (left empty: nothing to free), in its `Rc` (see [`Counted`]). Out of
 /// line in the payload only (the host keeps making values inline, as before). Taken through a reference: a
 /// vector moved into a call lost what told the compiler when its place on the stack was in use, so that in
 /// `Machine::builtin` each built-in's vector or string took a stack slot of its own.
@@ -254,9 +248,7 @@ impl Counted for Map {
 fn shared<T: Counted>(content: &mut T::Content) -> Rc<T> {
     let content = core::mem::take(content);
     T::count_content(&content);
-    let rc = Rc::new(T::of(content));
-    rc.count_in_place();
-    rc
+    Rc::new(T::of(content))
 }
 
 /// A new value made of a local string or vector, handed over by reference (`take_string`, `take_bytes` or
@@ -471,7 +463,9 @@ impl Value {
     /// A `list` value. (Inlined in the payload: its callers then share `made`'s code, measured smaller.)
     #[cfg_attr(not(feature = "std"), inline(always))]
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(made(items))
+        let list: Rc<List> = made(items);
+        list.recount();
+        Value::List(list)
     }
     /// A `str` value of the text taken out of `text` (see [`shared`]: the caller's string stays in its place).
     pub(crate) fn take_string(text: &mut String) -> Value {
@@ -483,7 +477,9 @@ impl Value {
     }
     /// A `list` value of the items taken out of `items`.
     pub(crate) fn take_list(items: &mut Vec<Value>) -> Value {
-        Value::List(shared(items))
+        let list: Rc<List> = shared(items);
+        list.recount();
+        Value::List(list)
     }
     /// A `map` value; a later entry with the same key wins (its first place is kept).
     pub fn map(mut entries: Vec<(String, Value)>) -> Value {
@@ -495,7 +491,9 @@ impl Value {
         Value::Map(map)
     }
     pub(crate) fn map_of(entries: Vec<(Rc<str>, Value)>) -> Value {
-        Value::Map(made(entries))
+        let map: Rc<Map> = made(entries);
+        map.recount();
+        Value::Map(map)
     }
     /// The text of a `str`.
     pub fn as_str(&self) -> Option<&str> {
