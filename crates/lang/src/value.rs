@@ -322,8 +322,11 @@ impl Map {
             return;
         }
         entries.push((Rc::from(key), value));
-        drop(entries);
-        self.recount();
+        // Counted by what it adds (a recount would walk every key again: each new key's set took time that grows
+        // with the map).
+        let add = ITEM_BYTES + key.len();
+        self.counted.set(self.counted.get() + add);
+        count(add, 0);
     }
 }
 
