@@ -104,7 +104,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy $(PAYLOAD_FLAGS) -- -D warnings
 
-# Fuzzing (cargo-fuzz, libFuzzer): make fuzz TARGET=lang|disk|crypto SECS=600
+# Fuzzing (cargo-fuzz, libFuzzer): make fuzz TARGET=lang|disk|crypto|handoff SECS=600
 SECS ?= 300
 TARGET ?= lang
 fuzz:
