@@ -1,6 +1,7 @@
 //! One console over every device: output goes to COM1 and the VGA screen, input comes from whichever of
 //! COM1 and the PS/2 keyboard has some. Line editing is `line::LineEditor`; this module only moves bytes.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt::{self, Write};
 
@@ -18,12 +19,15 @@ use crate::line::{self, Edit, LineEditor, Utf8Decoder};
 pub enum ReadError {
     /// Nobody typed Enter before the deadline.
     Timeout,
+    /// The user pressed Ctrl-C.
+    Interrupted,
 }
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::Timeout => f.write_str("no input before the deadline"),
+            ReadError::Interrupted => f.write_str("interrupted (Ctrl-C)"),
         }
     }
 }
@@ -35,7 +39,17 @@ struct Console {
     serial_text: Utf8Decoder,
     /// The last line ended with CR: a LF right after it belongs to the same Enter.
     after_carriage_return: bool,
+    /// Keys typed while a script ran, read when [`interrupted`] looked for Ctrl-C among them: the next line read
+    /// gets them first. On the heap, which the hand-off wipes (a passphrase may be typed ahead).
+    typed: VecDeque<char>,
+    /// Ctrl-C was pressed at a line being read, and [`interrupted`] has not said so yet.
+    interrupted: bool,
 }
+
+/// Ctrl-C as both consoles deliver it: the byte ETX from a terminal, and the keymap's Ctrl+C from the keyboard.
+pub const INTERRUPT: char = '\u{3}';
+/// At most this many keys are kept while a script runs (a few lines of typing ahead); later ones are dropped.
+const TYPED_AHEAD: usize = 256;
 
 static CONSOLE: Mutex<Console> = Mutex::new(Console {
     serial: None,
@@ -43,6 +57,8 @@ static CONSOLE: Mutex<Console> = Mutex::new(Console {
     keyboard: Keyboard::new(),
     serial_text: Utf8Decoder::new(),
     after_carriage_return: false,
+    typed: VecDeque::new(),
+    interrupted: false,
 });
 
 impl Console {
@@ -68,7 +84,16 @@ impl Console {
         }
     }
 
+    /// The next key typed: first those kept by [`interrupted`], then the devices'.
     fn poll_char(&mut self) -> Option<char> {
+        self.typed
+            .pop_front()
+            .or_else(|| self.poll_char_from_devices())
+    }
+
+    /// The next key from COM1 or the keyboard, if one is waiting there (`None` also for a key that makes no
+    /// character: a release, a modifier, part of a UTF-8 sequence).
+    fn poll_char_from_devices(&mut self) -> Option<char> {
         if let Some(byte) = self.serial.as_ref().and_then(Serial::read_byte) {
             return self.serial_text.push(byte);
         }
@@ -124,8 +149,30 @@ pub fn emergency(args: fmt::Arguments<'_>) {
     let _ = CONSOLE.lock().write_fmt(args);
 }
 
+/// Whether the user pressed Ctrl-C since the last call: at a line being read (which then failed with
+/// [`ReadError::Interrupted`]), or among the keys typed since. Those are read here, and kept for the next line
+/// unless Ctrl-C is among them (then the ones before it are dropped: they were typed for what was interrupted).
+/// A running script asks this every `bootscript_lang::POLL_STEPS` steps.
+pub fn interrupted() -> bool {
+    let mut console = CONSOLE.lock();
+    if core::mem::take(&mut console.interrupted) {
+        return true;
+    }
+    while let Some(c) = console.poll_char_from_devices() {
+        if c == INTERRUPT {
+            console.typed.clear();
+            return true;
+        }
+        if console.typed.len() < TYPED_AHEAD {
+            console.typed.push_back(c);
+        }
+    }
+    false
+}
+
 /// Reads one line, with backspace and Ctrl-U. With `echo` false nothing typed is shown, only the final
-/// newline (for passphrases). Waits for as long as it takes: a person is typing.
+/// newline (for passphrases). Waits for as long as it takes: a person is typing. Ctrl-C gives up (`^C` and a
+/// newline are shown).
 pub fn read_line(echo: bool) -> Result<String, ReadError> {
     read_line_until(echo, None, &[])
 }
@@ -162,6 +209,11 @@ fn read_line_until(
             core::mem::replace(&mut console.after_carriage_return, c == '\r');
         if c == '\n' && after_carriage_return {
             continue;
+        }
+        if c == INTERRUPT {
+            console.write_str("^C\n");
+            console.interrupted = true;
+            return Err(ReadError::Interrupted);
         }
         match editor.feed(c) {
             Edit::Insert(c) if echo => console.write_str(c.encode_utf8(&mut [0; 4])),

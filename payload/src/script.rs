@@ -8,6 +8,7 @@ use alloc::string::String;
 use bootscript_lang::{Config, Interpreter, Shell};
 use bootscript_system::World;
 
+use crate::console::ReadError;
 use crate::platform::{module_bytes, phase, BootInfo};
 use crate::world::PayloadMachine;
 use crate::{cmdline, console, println};
@@ -76,6 +77,12 @@ fn rescue(interpreter: &mut Interpreter, world: &mut World<PayloadMachine>) -> !
         console::write(shell.prompt());
         match console::read_line_with_history(true, shell.history()) {
             Ok(line) => shell.line(interpreter, &line, world),
+            // Ctrl-C drops what was typed so far, a half-entered input of several lines too (the `^C` is shown),
+            // and is not left for the next line's statements to see.
+            Err(ReadError::Interrupted) => {
+                shell.cancel();
+                console::interrupted();
+            }
             Err(error) => println!("bootscript: {error}"),
         }
     }

@@ -36,6 +36,10 @@ impl Machine for PayloadMachine {
         clock::time_ms()
     }
 
+    fn interrupted(&mut self) -> bool {
+        console::interrupted()
+    }
+
     fn sleep_ms(&mut self, ms: u64) {
         clock::sleep_ms(ms)
     }

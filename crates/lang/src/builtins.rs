@@ -28,6 +28,12 @@ pub trait Platform {
     /// Returns only if it failed: the error message.
     fn halt(&mut self) -> String;
     fn keymap(&mut self, name: &str) -> Result<(), String>;
+    /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
+    /// [`crate::POLL_STEPS`] steps and when `read_line` fails, and stops the script with an error that `try` does
+    /// not catch. A platform without a way to ask (the host tool, where Ctrl-C ends the process) says no.
+    fn interrupted(&mut self) -> bool {
+        false
+    }
     /// The contract's other platform primitives. `args` are bound by the interpreter from the signature table
     /// (positional and keyword, defaults filled in, in declared parameter order).
     fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
@@ -1031,6 +1037,9 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
         Err(message) => {
             let message = core::mem::take(message);
             core::mem::forget(read);
+            // Ctrl-C at the prompt stops the script, as during a loop: a `try` around a prompt that asks again
+            // must not catch it.
+            m.interruption(Pos::default())?;
             return refuse(m, message);
         }
     };

@@ -12,7 +12,7 @@ use crate::builtins::{range_len, RANGE};
 use crate::value::{
     copy, discard, equal, hand_over, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
 };
-use crate::{Platform, ScriptError, MAX_CALL_DEPTH};
+use crate::{Platform, ScriptError, MAX_CALL_DEPTH, POLL_STEPS};
 
 /// The evaluator's result: a value, or an error raised, which waits in [`Machine::error`]. A result of a value
 /// or this marker is a value's two words, which come back in registers; a `Result` that held the error came back
@@ -322,22 +322,49 @@ impl Machine<'_> {
         Ok(same)
     }
 
-    /// Counts a step (a loop's turn, a call); past the budget, an error at `pos`.
+    /// Counts a step (a loop's turn, a call). Every [`POLL_STEPS`] steps (the one test the hot path makes, as
+    /// the count reaches 0 at a multiple of it), [`Self::poll`]: past the budget or interrupted, an error at `pos`.
     #[inline(always)]
     fn step(&mut self, pos: Pos) -> R<()> {
-        if self.steps_left == 0 {
-            return Err(self.exhausted(pos));
+        if self.steps_left.is_multiple_of(POLL_STEPS) {
+            self.poll(pos)?;
         }
         self.steps_left -= 1;
         Ok(())
     }
 
-    /// The error of a script past its step budget: fatal (a `try` does not catch it).
+    /// Stops the script when its step budget is spent or the user interrupted it (see
+    /// [`crate::Platform::interrupted`]).
     #[cold]
     #[inline(never)]
+    fn poll(&mut self, pos: Pos) -> R<()> {
+        if self.steps_left == 0 {
+            return Err(self.exhausted(pos));
+        }
+        self.interruption(pos)
+    }
+
+    /// Stops the script when the user interrupted it (see [`crate::Platform::interrupted`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn interruption(&mut self, pos: Pos) -> R<()> {
+        if self.platform.interrupted() {
+            return Err(self.fatal("interrupted (Ctrl-C)", pos));
+        }
+        Ok(())
+    }
+
+    /// The error of a script past its step budget.
     fn exhausted(&mut self, pos: Pos) -> Raised {
+        self.fatal("step budget exhausted", pos)
+    }
+
+    /// An error that stops the script: fatal (a `try` does not catch it).
+    #[cold]
+    #[inline(never)]
+    fn fatal(&mut self, message: &str, pos: Pos) -> Raised {
         // Raised as any error at a place, then made fatal where it lies.
-        let raised = self.at_str("step budget exhausted", pos);
+        let raised = self.at_str(message, pos);
         if let Some(e) = self.error.get_mut() {
             e.fatal = true;
         }
@@ -1174,10 +1201,10 @@ impl Machine<'_> {
         }
         fill(&mut self.stack, base + def.slots as usize);
         let deep = stack_address() < self.stack_floor;
-        if self.depth >= MAX_CALL_DEPTH || deep || self.steps_left == 0 {
-            return Err(self.limit(deep));
+        if self.depth >= MAX_CALL_DEPTH || deep {
+            return Err(self.limit());
         }
-        self.steps_left -= 1;
+        self.step(Pos::default())?;
         self.depth += 1;
         // Only a closure that captured variables is needed while it runs (to reach them): the host keeps only
         // those (no count to change per call of the others); the payload keeps each one, without the test, for
@@ -1226,22 +1253,19 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The error of a call past a limit: call depth, native stack or step budget. Inline
+    /// The error of a call past a limit: call depth or native stack. Inline
     /// in `call_closure` in the payload, as `bind_closure`.
     #[cold]
     #[cfg_attr(feature = "std", inline(never))]
     #[cfg_attr(not(feature = "std"), inline(always))]
-    fn limit(&mut self, deep: bool) -> Raised {
+    fn limit(&mut self) -> Raised {
         // One text for both (the first message is the start of the second: one address, two lengths).
         const NESTED: &str = "too many nested calls for the stack";
         const DEPTH: usize = NESTED.len() - " for the stack".len();
         let m = if self.depth >= MAX_CALL_DEPTH {
             &NESTED[..DEPTH]
-        } else if deep {
-            NESTED
         } else {
-            // Past the step budget (the one limit left).
-            return self.exhausted(Pos::default());
+            NESTED
         };
         self.at_str(m, Pos::default())
     }

@@ -59,6 +59,9 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 /// payload's heap is four times it). In the payload's smallest configuration, 512 KiB of script: a hundred and
 /// twenty-eight times a boot script of 4 KiB.
 pub const SOURCE_SHARE: usize = 32;
+/// A running script asks the platform whether the user interrupted it (Ctrl-C) once every this many steps
+/// (loop turns and calls): a few milliseconds in the payload, and nothing its loops would notice.
+pub const POLL_STEPS: u64 = 1 << 16;
 /// The native stack nested script calls may use by default (a release build takes about 1 KiB per script
 /// call). The thread that runs a script needs this plus headroom for one call's deepest expression, parsing
 /// and the platform: about 128 KiB more. The payload sets its own.

@@ -39,6 +39,10 @@ pub trait Machine {
     fn halt(&mut self) -> String;
     /// Switches the keyboard layout `prompt` reads with.
     fn keymap(&mut self, name: &str) -> Result<(), String>;
+    /// Whether the user pressed Ctrl-C since the last call (see `bootscript_lang::Platform::interrupted`).
+    fn interrupted(&mut self) -> bool {
+        false
+    }
     /// The raw disks in order (`hd0`, `hd1`, ...), each named by its `name()`.
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>>;
     /// Physical memory as the hand-off must see it.
@@ -281,6 +285,9 @@ impl<M: Machine> Platform for World<M> {
     }
     fn time_ms(&mut self) -> u64 {
         self.machine.time_ms()
+    }
+    fn interrupted(&mut self) -> bool {
+        self.machine.interrupted()
     }
     fn sleep_ms(&mut self, ms: u64) {
         self.machine.sleep_ms(ms)

@@ -466,6 +466,55 @@ print(\"not reached\")
     assert!(!screen.contains("hunter"), "{screen}");
 }
 
+/// Ctrl-C stops a script that would run forever, from the serial line and from the keyboard, with the error's
+/// position (a `try` does not catch it), and the rescue shell works after it. At the shell, Ctrl-C drops a
+/// half-entered input and stops a loop typed there. Keys typed while a script runs (read while it looks for
+/// Ctrl-C) reach the next prompt in order.
+#[test]
+fn ctrl_c_stops_a_running_script() {
+    let script = "\
+let t = time_ms()
+print(\"looping\")
+while time_ms() - t < 3000 { }
+let name = prompt(\"name: \")
+print(\"got [\" + name + \"]\")
+let n = 0
+try {
+    while true { n = n + 1 }
+} catch e {
+    print(\"caught\", e)
+}
+";
+    let mut vm = Boot::new().module("spin.bs", script).start();
+    vm.expect_line("looping", BOOT);
+    // Typed ahead, longer than the serial port's 16-byte FIFO.
+    vm.send("typed while the script ran\r");
+    vm.expect_line("got [typed while the script ran]", STEP);
+    vm.send("\u{3}");
+    let error = vm.expect_line("spin.bs:", STEP).text;
+    assert_eq!(error, "spin.bs:8:11: error: interrupted (Ctrl-C)");
+    vm.expect_line(RESCUE, STEP);
+    vm.expect_line("bootscript: rescue shell", STEP);
+    shell(&mut vm, "n > 1000");
+    assert_eq!(vm.expect_line("", STEP).text, "true");
+
+    // A loop typed at the shell, stopped from the keyboard.
+    shell(&mut vm, "while true { n = n + 1 }");
+    vm.sendkey("ctrl-c");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:7: error: interrupted (Ctrl-C)");
+
+    // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
+    vm.send("fn f() {\r");
+    vm.expect_line("bootscript> fn f() {", STEP);
+    vm.send("return 1\r");
+    vm.expect_line("... return 1", STEP);
+    vm.send("\u{3}");
+    vm.expect_line("... ^C", STEP);
+    assert_shell_works(&mut vm);
+    assert!(!vm.transcript().contains("caught"), "{}", vm.transcript());
+}
+
 /// Runaway recursions whose every call sits under as much source nesting as the parser allows (parentheses,
 /// list literals, unary minus, blocks) or goes through a closure with keyword arguments: the most native stack
 /// per script call. Each is a clean runtime error (caught by `try`, the last one uncaught) on the payload's

@@ -1,0 +1,201 @@
+//! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps, and when a prompt
+//! fails, and the error it raises is one that `try` does not catch.
+
+use bootscript_lang::{Config, Interpreter, Platform, ScriptError, Value, POLL_STEPS};
+
+/// A console whose user presses Ctrl-C at the `at`-th time the interpreter asks (never when `at` is 0), or at
+/// the prompt when `at_prompt`.
+#[derive(Default)]
+struct Keys {
+    out: String,
+    asked: u64,
+    at: u64,
+    at_prompt: bool,
+    pressed: bool,
+}
+
+impl Platform for Keys {
+    fn write(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+    fn read_line(&mut self, _echo: bool) -> Result<String, String> {
+        if self.at_prompt {
+            self.pressed = true;
+            return Err("interrupted (Ctrl-C)".into());
+        }
+        Ok("typed".into())
+    }
+    fn time_ms(&mut self) -> u64 {
+        0
+    }
+    fn sleep_ms(&mut self, _: u64) {}
+    fn reboot(&mut self) -> String {
+        "cannot reboot".into()
+    }
+    fn halt(&mut self) -> String {
+        "cannot halt".into()
+    }
+    fn keymap(&mut self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn interrupted(&mut self) -> bool {
+        self.asked += 1;
+        std::mem::take(&mut self.pressed) || self.asked == self.at
+    }
+}
+
+/// A step budget far past where Ctrl-C is pressed, so that a script that does not stop fails rather than hangs.
+const SAFETY_NET: Option<u64> = Some(100 * POLL_STEPS);
+
+fn run(
+    source: &str,
+    keys: &mut Keys,
+    steps: Option<u64>,
+) -> (Interpreter, Result<(), ScriptError>) {
+    let mut interpreter = Interpreter::new(Config {
+        step_limit: steps,
+        ..Config::default()
+    });
+    let result = interpreter.run("i.bs", source, keys);
+    (interpreter, result)
+}
+
+fn int(interpreter: &Interpreter, name: &str) -> i64 {
+    match interpreter.global(name) {
+        Some(Value::Int(n)) => n,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+#[test]
+fn an_endless_loop_stops_at_ctrl_c_with_its_position() {
+    let mut keys = Keys {
+        at: 2,
+        ..Keys::default()
+    };
+    let (interpreter, result) = run(
+        "let n = 0\nwhile true { n = n + 1 }\n",
+        &mut keys,
+        SAFETY_NET,
+    );
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:2:7: error: interrupted (Ctrl-C)");
+    // Asked once every POLL_STEPS turns: pressed at the second time, so between one and two rounds of it ran.
+    assert_eq!(keys.asked, 2);
+    let n = int(&interpreter, "n") as u64;
+    assert!((POLL_STEPS..2 * POLL_STEPS).contains(&n), "{n} turns");
+}
+
+#[test]
+fn try_does_not_catch_ctrl_c() {
+    let source = "\
+fn spin(k) { if k > 0 { return spin(k - 1) } return 0 }
+try {
+    while true { spin(50) }
+} catch e {
+    print(\"caught\", e)
+}
+print(\"after\")
+";
+    let mut keys = Keys {
+        at: 3,
+        ..Keys::default()
+    };
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    let e = result.unwrap_err();
+    assert!(
+        e.to_string().ends_with(": error: interrupted (Ctrl-C)"),
+        "{e}"
+    );
+    assert_eq!(keys.out, "");
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_stops_a_loop_that_asks_again() {
+    // A passphrase loop that catches every error and asks again: Ctrl-C at the prompt must still get out.
+    let source = "\
+while true {
+    try {
+        let p = prompt(\"passphrase: \", echo=false)
+        break
+    } catch e {
+        print(\"wrong:\", e)
+    }
+}
+print(\"after\")
+";
+    let mut keys = Keys {
+        at_prompt: true,
+        ..Keys::default()
+    };
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:3:17: error: interrupted (Ctrl-C)");
+    assert_eq!(keys.out, "passphrase: ");
+
+    // A prompt that fails otherwise (here: the end of the input) is an error `try` catches, as before.
+    struct Closed(String);
+    impl Platform for Closed {
+        fn write(&mut self, text: &str) {
+            self.0.push_str(text);
+        }
+        fn read_line(&mut self, _: bool) -> Result<String, String> {
+            Err("end of input".into())
+        }
+        fn time_ms(&mut self) -> u64 {
+            0
+        }
+        fn sleep_ms(&mut self, _: u64) {}
+        fn reboot(&mut self) -> String {
+            String::new()
+        }
+        fn halt(&mut self) -> String {
+            String::new()
+        }
+        fn keymap(&mut self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+    let mut closed = Closed(String::new());
+    let mut interpreter = Interpreter::new(Config::default());
+    interpreter
+        .run(
+            "c.bs",
+            "try { prompt(\"> \") } catch e { print(e) }",
+            &mut closed,
+        )
+        .unwrap();
+    assert_eq!(closed.0, "> end of input\n");
+}
+
+#[test]
+fn without_ctrl_c_loops_run_on_and_the_step_budget_still_counts_exactly() {
+    // Asked about once per POLL_STEPS steps, and nothing changes when the answer is no.
+    let mut keys = Keys::default();
+    let (interpreter, result) = run(
+        "let n = 0\nfor i in range(200000) { n = n + 1 }\n",
+        &mut keys,
+        None,
+    );
+    result.unwrap();
+    assert_eq!(int(&interpreter, "n"), 200000);
+    assert_eq!(keys.asked, 200000 / POLL_STEPS);
+
+    // A budget that is not a multiple of POLL_STEPS runs out where it says, asked or not on the way.
+    for budget in [
+        POLL_STEPS - 1,
+        POLL_STEPS,
+        POLL_STEPS + 1,
+        3 * POLL_STEPS + 7,
+    ] {
+        let mut keys = Keys::default();
+        let (interpreter, result) = run(
+            "let n = 0\nwhile true { n = n + 1 }\n",
+            &mut keys,
+            Some(budget),
+        );
+        let e = result.unwrap_err();
+        assert_eq!(e.to_string(), "i.bs:2:7: error: step budget exhausted");
+        assert_eq!(int(&interpreter, "n") as u64, budget, "budget {budget}");
+    }
+}
