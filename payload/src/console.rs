@@ -150,24 +150,29 @@ pub fn emergency(args: fmt::Arguments<'_>) {
 }
 
 /// Whether the user pressed Ctrl-C since the last call: at a line being read (which then failed with
-/// [`ReadError::Interrupted`]), or among the keys typed since. Those are read here, and kept for the next line
-/// unless Ctrl-C is among them (then the ones before it are dropped: they were typed for what was interrupted).
-/// A running script asks this every `bootscript_lang::POLL_STEPS` steps.
+/// [`ReadError::Interrupted`]), or among the keys typed since (see [`interrupt_pending`]). A running script asks
+/// this every `bootscript_lang::POLL_STEPS` steps.
 pub fn interrupted() -> bool {
+    interrupt_pending() && core::mem::take(&mut CONSOLE.lock().interrupted)
+}
+
+/// Whether a Ctrl-C waits to be reported by [`interrupted`]. The keys typed meanwhile are read here, and kept
+/// for the next line unless Ctrl-C is among them (then the ones before it are dropped: they were typed for what
+/// was interrupted).
+pub fn interrupt_pending() -> bool {
     let mut console = CONSOLE.lock();
-    if core::mem::take(&mut console.interrupted) {
-        return true;
-    }
-    while let Some(c) = console.poll_char_from_devices() {
+    while !console.interrupted {
+        let Some(c) = console.poll_char_from_devices() else {
+            break;
+        };
         if c == INTERRUPT {
             console.typed.clear();
-            return true;
-        }
-        if console.typed.len() < TYPED_AHEAD {
+            console.interrupted = true;
+        } else if console.typed.len() < TYPED_AHEAD {
             console.typed.push_back(c);
         }
     }
-    false
+    console.interrupted
 }
 
 /// Reads one line, with backspace and Ctrl-U. With `echo` false nothing typed is shown, only the final

@@ -40,8 +40,12 @@ impl Machine for PayloadMachine {
         console::interrupted()
     }
 
+    /// Ctrl-C ends the wait early (the interpreter then asks `interrupted` and stops the script).
     fn sleep_ms(&mut self, ms: u64) {
-        clock::sleep_ms(ms)
+        let end = clock::time_ms().saturating_add(ms);
+        while clock::time_ms() < end && !console::interrupt_pending() {
+            core::hint::spin_loop();
+        }
     }
 
     fn reboot(&mut self) -> String {

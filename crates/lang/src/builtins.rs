@@ -29,8 +29,8 @@ pub trait Platform {
     fn halt(&mut self) -> String;
     fn keymap(&mut self, name: &str) -> Result<(), String>;
     /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
-    /// [`crate::POLL_STEPS`] steps and when `read_line` fails, and stops the script with an error that `try` does
-    /// not catch. A platform without a way to ask (the host tool, where Ctrl-C ends the process) says no.
+    /// [`crate::POLL_STEPS`] steps, after `sleep_ms` (which may end early for it) and when `read_line` fails, and
+    /// stops the script with an error that `try` does not catch. A platform without a way to ask (the host tool, where Ctrl-C ends the process) says no.
     fn interrupted(&mut self) -> bool {
         false
     }
@@ -1016,6 +1016,8 @@ fn sleep_ms(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         return fail(m, "cannot sleep a negative time");
     }
     m.platform.sleep_ms(ms as u64);
+    // A wait the user cut short with Ctrl-C stops the script there.
+    m.interruption(Pos::default())?;
     Ok(Value::Nil)
 }
 

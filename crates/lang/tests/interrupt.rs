@@ -3,14 +3,15 @@
 
 use bootscript_lang::{Config, Interpreter, Platform, ScriptError, Value, POLL_STEPS};
 
-/// A console whose user presses Ctrl-C at the `at`-th time the interpreter asks (never when `at` is 0), or at
-/// the prompt when `at_prompt`.
+/// A console whose user presses Ctrl-C at the `at`-th time the interpreter asks (never when `at` is 0), at the
+/// prompt when `at_prompt`, or during a `sleep_ms` when `at_sleep` (which then ends early, as the payload's).
 #[derive(Default)]
 struct Keys {
     out: String,
     asked: u64,
     at: u64,
     at_prompt: bool,
+    at_sleep: bool,
     pressed: bool,
 }
 
@@ -28,7 +29,9 @@ impl Platform for Keys {
     fn time_ms(&mut self) -> u64 {
         0
     }
-    fn sleep_ms(&mut self, _: u64) {}
+    fn sleep_ms(&mut self, _: u64) {
+        self.pressed |= self.at_sleep;
+    }
     fn reboot(&mut self) -> String {
         "cannot reboot".into()
     }
@@ -198,4 +201,25 @@ fn without_ctrl_c_loops_run_on_and_the_step_budget_still_counts_exactly() {
         assert_eq!(e.to_string(), "i.bs:2:7: error: step budget exhausted");
         assert_eq!(int(&interpreter, "n") as u64, budget, "budget {budget}");
     }
+}
+
+#[test]
+fn ctrl_c_during_a_wait_stops_the_script_after_it() {
+    // "Booting in 3 s, Ctrl-C for the shell": the wait ends early and the script stops at the call, before the
+    // statement after it could hand off.
+    let source = "print(\"booting\")\ntry { sleep_ms(3000) } catch e { print(\"caught\") }\nprint(\"exec\")\n";
+    let mut keys = Keys {
+        at_sleep: true,
+        ..Keys::default()
+    };
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:2:7: error: interrupted (Ctrl-C)");
+    assert_eq!(keys.out, "booting\n");
+
+    // Without Ctrl-C the wait is only a wait.
+    let mut keys = Keys::default();
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    result.unwrap();
+    assert_eq!(keys.out, "booting\nexec\n");
 }

@@ -468,7 +468,7 @@ print(\"not reached\")
 
 /// Ctrl-C stops a script that would run forever, from the serial line and from the keyboard, with the error's
 /// position (a `try` does not catch it), and the rescue shell works after it. At the shell, Ctrl-C drops a
-/// half-entered input and stops a loop typed there. Keys typed while a script runs (read while it looks for
+/// half-entered input and stops a loop or a long `sleep_ms` typed there. Keys typed while a script runs (read while it looks for
 /// Ctrl-C) reach the next prompt in order.
 #[test]
 fn ctrl_c_stops_a_running_script() {
@@ -503,6 +503,11 @@ try {
     vm.sendkey("ctrl-c");
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:7: error: interrupted (Ctrl-C)");
+    // A long wait, cut short.
+    shell(&mut vm, "sleep_ms(600000)");
+    vm.send("\u{3}");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:1: error: interrupted (Ctrl-C)");
 
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
