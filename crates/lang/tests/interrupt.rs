@@ -3,6 +3,11 @@
 
 use bootscript_lang::{Config, Interpreter, Platform, ScriptError, Value, POLL_STEPS};
 
+mod common {
+    pub mod quiet;
+}
+use common::quiet;
+
 /// A console whose user presses Ctrl-C at the `at`-th time the interpreter asks (never when `at` is 0), at the
 /// prompt when `at_prompt`, or during a `sleep_ms` when `at_sleep` (which then ends early, as the payload's).
 #[derive(Default)]
@@ -137,38 +142,11 @@ print(\"after\")
     assert_eq!(keys.out, "passphrase: ");
 
     // A prompt that fails otherwise (here: the end of the input) is an error `try` catches, as before.
-    struct Closed(String);
-    impl Platform for Closed {
-        fn write(&mut self, text: &str) {
-            self.0.push_str(text);
-        }
-        fn read_line(&mut self, _: bool) -> Result<String, String> {
-            Err("end of input".into())
-        }
-        fn time_ms(&mut self) -> u64 {
-            0
-        }
-        fn sleep_ms(&mut self, _: u64) {}
-        fn reboot(&mut self) -> String {
-            String::new()
-        }
-        fn halt(&mut self) -> String {
-            String::new()
-        }
-        fn keymap(&mut self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-    }
-    let mut closed = Closed(String::new());
-    let mut interpreter = Interpreter::new(Config::default());
-    interpreter
-        .run(
-            "c.bs",
-            "try { prompt(\"> \") } catch e { print(e) }",
-            &mut closed,
-        )
-        .unwrap();
-    assert_eq!(closed.0, "> end of input\n");
+    let out = quiet::run(
+        Config::default(),
+        "try { prompt(\"> \") } catch e { print(e) }",
+    );
+    assert_eq!(out.unwrap(), "> end of input\n");
 }
 
 #[test]
