@@ -30,7 +30,8 @@ pub trait Platform {
     fn keymap(&mut self, name: &str) -> Result<(), String>;
     /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
     /// [`crate::POLL_STEPS`] steps, after `sleep_ms` (which may end early for it) and when `read_line` fails, and
-    /// stops the script with an error that `try` does not catch. A platform without a way to ask (the host tool, where Ctrl-C ends the process) says no.
+    /// stops the script with an error that `try` does not catch. A platform without a way to ask says no (the host
+    /// tool, where Ctrl-C ends the process).
     fn interrupted(&mut self) -> bool {
         false
     }

@@ -1,5 +1,5 @@
-//! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps, and when a prompt
-//! fails, and the error it raises is one that `try` does not catch.
+//! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps, after a `sleep_ms`
+//! and when a prompt fails, and the error it raises is one that `try` does not catch.
 
 use bootscript_lang::{Config, Interpreter, Platform, ScriptError, Value, POLL_STEPS};
 

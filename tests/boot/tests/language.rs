@@ -468,8 +468,8 @@ print(\"not reached\")
 
 /// Ctrl-C stops a script that would run forever, from the serial line and from the keyboard, with the error's
 /// position (a `try` does not catch it), and the rescue shell works after it. At the shell, Ctrl-C drops a
-/// half-entered input and stops a loop or a long `sleep_ms` typed there. Keys typed while a script runs (read while it looks for
-/// Ctrl-C) reach the next prompt in order.
+/// half-entered input and stops a loop or a long `sleep_ms` typed there. Keys typed while a script runs (read
+/// while it looks for Ctrl-C) reach the next prompt in order.
 #[test]
 fn ctrl_c_stops_a_running_script() {
     let script = "\
