@@ -161,7 +161,12 @@ pub fn interrupted() -> bool {
 /// was interrupted).
 pub fn interrupt_pending() -> bool {
     let mut console = CONSOLE.lock();
-    while !console.interrupted {
+    // At most TYPED_AHEAD keys a call: a line that keeps sending (a long paste, a noisy port) cannot hold the
+    // script here; the next call reads on.
+    for _ in 0..TYPED_AHEAD {
+        if console.interrupted {
+            break;
+        }
         let Some(c) = console.poll_char_from_devices() else {
             break;
         };
