@@ -28,8 +28,13 @@ pub fn time_ms() -> u64 {
 
 /// Waits `ms` milliseconds (busy: nothing else runs on this single CPU).
 pub fn sleep_ms(ms: u64) {
+    sleep_ms_unless(ms, || false);
+}
+
+/// Waits `ms` milliseconds, or until `stop` says so (asked as the wait goes on).
+pub fn sleep_ms_unless(ms: u64, mut stop: impl FnMut() -> bool) {
     let end = time_ms().saturating_add(ms);
-    while time_ms() < end {
+    while time_ms() < end && !stop() {
         core::hint::spin_loop();
     }
 }

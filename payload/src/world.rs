@@ -42,10 +42,7 @@ impl Machine for PayloadMachine {
 
     /// Ctrl-C ends the wait early (the interpreter then asks `interrupted` and stops the script).
     fn sleep_ms(&mut self, ms: u64) {
-        let end = clock::time_ms().saturating_add(ms);
-        while clock::time_ms() < end && !console::interrupt_pending() {
-            core::hint::spin_loop();
-        }
+        clock::sleep_ms_unless(ms, console::interrupt_pending);
     }
 
     fn reboot(&mut self) -> String {
