@@ -36,6 +36,8 @@ pub enum CryptoError {
     OutOfMemory { kib: u64 },
     /// A valid header using a feature this crate does not implement.
     Unsupported(String),
+    /// The progress callback said to stop (Ctrl-C at the console).
+    Interrupted,
 }
 
 impl From<DiskError> for CryptoError {
@@ -73,6 +75,7 @@ impl fmt::Display for CryptoError {
                 kib.div_ceil(1024)
             ),
             CryptoError::Unsupported(message) => write!(f, "unsupported: {message}"),
+            CryptoError::Interrupted => f.write_str("interrupted"),
         }
     }
 }

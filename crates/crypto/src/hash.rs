@@ -389,11 +389,13 @@ pub fn hmac(name: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError>
     Ok(out)
 }
 
-/// How many iterations run between two looks at the progress callback: small enough for a smooth
-/// percentage on a slow machine, large enough that the call costs nothing next to 2 compressions each.
+/// How many iterations run between two calls of the progress callback: often enough for a smooth percentage
+/// and a prompt stop (Ctrl-C) on a slow machine, rarely enough that the call costs nothing next to the 8,192
+/// compressions between two.
 const PROGRESS_STRIDE: u32 = 4096;
 
-/// PBKDF2 (RFC 8018) filling `out`, reporting percent done through `progress`.
+/// PBKDF2 (RFC 8018) filling `out`, telling `progress` the percent done every [`PROGRESS_STRIDE`] iterations;
+/// `Err(Interrupted)`, with `out` wiped, when it says to stop.
 #[optimize(speed)]
 fn pbkdf2_run(
     algorithm: HashAlgorithm,
@@ -401,14 +403,15 @@ fn pbkdf2_run(
     salt: &[u8],
     iterations: u32,
     out: &mut [u8],
-    progress: &mut dyn FnMut(u32),
-) {
+    progress: &mut dyn FnMut(u32) -> bool,
+) -> Result<(), CryptoError> {
     let key = HmacKey::new(algorithm, password);
     let (block_len, output_len) = (key.inner.block_len(), key.inner.output_len());
     let blocks = out.len().div_ceil(output_len) as u64;
     let total = blocks * u64::from(iterations);
     let mut done = 0u64;
-    let mut last_percent = u32::MAX;
+    // The percentage said last, and what the callback answered.
+    let (mut said, mut go_on) = (u32::MAX, true);
     // One padded block holding an output-sized message after the one-block key pad: the same layout
     // for the inner hash (input U) and the outer hash (input inner digest), so one buffer serves both.
     let mut work = [0u8; 128];
@@ -426,7 +429,7 @@ fn pbkdf2_run(
         first[..output_len].copy_from_slice(&work[..output_len]);
         done += 1;
         let mut remaining = iterations - 1;
-        while remaining > 0 {
+        while remaining > 0 && go_on {
             let run = remaining.min(PROGRESS_STRIDE);
             for _ in 0..run {
                 let mut state = key.inner.clone();
@@ -439,11 +442,8 @@ fn pbkdf2_run(
             }
             remaining -= run;
             done += u64::from(run);
-            let percent = (done * 100 / total) as u32;
-            if percent != last_percent {
-                last_percent = percent;
-                progress(percent);
-            }
+            said = (done * 100 / total) as u32;
+            go_on = progress(said);
         }
         let mut folded = [0u8; 64];
         sum.write_out(&mut folded);
@@ -453,11 +453,21 @@ fn pbkdf2_run(
         sum.wipe();
         first.zeroize();
         folded.zeroize();
-    }
-    if last_percent != 100 {
-        progress(100);
+        if !go_on {
+            break;
+        }
     }
     work.zeroize();
+    // (The last stride ended at 100, unless there was none.)
+    if go_on && said != 100 {
+        go_on = progress(100);
+    }
+    if go_on {
+        return Ok(());
+    }
+    // Stopped: nothing of the half-made key is left.
+    out.zeroize();
+    Err(CryptoError::Interrupted)
 }
 
 fn check_pbkdf2(iterations: u32, length: usize) -> Result<(), CryptoError> {
@@ -474,19 +484,18 @@ fn check_pbkdf2(iterations: u32, length: usize) -> Result<(), CryptoError> {
     Ok(())
 }
 
-/// PBKDF2 into a caller's buffer, with a progress callback given percent done (called at most once per
-/// percent, and only every few thousand iterations).
+/// PBKDF2 into a caller's buffer, with a progress callback given percent done every few thousand iterations,
+/// which can stop it (see [`pbkdf2_run`]).
 pub(crate) fn pbkdf2_into(
     algorithm: HashAlgorithm,
     password: &[u8],
     salt: &[u8],
     iterations: u32,
     out: &mut [u8],
-    progress: &mut dyn FnMut(u32),
+    progress: &mut dyn FnMut(u32) -> bool,
 ) -> Result<(), CryptoError> {
     check_pbkdf2(iterations, out.len())?;
-    pbkdf2_run(algorithm, password, salt, iterations, out, progress);
-    Ok(())
+    pbkdf2_run(algorithm, password, salt, iterations, out, progress)
 }
 
 /// PBKDF2-HMAC with the hash called `name`; `iterations` and `length` are bounded by
@@ -498,17 +507,18 @@ pub fn pbkdf2(
     iterations: u32,
     length: usize,
 ) -> Result<Secret, CryptoError> {
-    pbkdf2_with_progress(name, password, salt, iterations, length, &mut |_| {})
+    pbkdf2_with_progress(name, password, salt, iterations, length, &mut |_| true)
 }
 
-/// [`pbkdf2`] with a progress callback that receives percent done.
+/// [`pbkdf2`] with a progress callback that receives percent done every few thousand iterations and returns
+/// whether to go on: `false` stops the derivation with [`CryptoError::Interrupted`] (Ctrl-C).
 pub fn pbkdf2_with_progress(
     name: &str,
     password: &[u8],
     salt: &[u8],
     iterations: u32,
     length: usize,
-    progress: &mut dyn FnMut(u32),
+    progress: &mut dyn FnMut(u32) -> bool,
 ) -> Result<Secret, CryptoError> {
     let algorithm = HashAlgorithm::from_name(name)?;
     check_pbkdf2(iterations, length)?;

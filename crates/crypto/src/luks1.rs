@@ -139,7 +139,7 @@ impl Luks1Header {
         &self,
         device: &dyn BlockDevice,
         passphrase: &[u8],
-        progress: &mut dyn FnMut(u32),
+        progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<Secret, CryptoError> {
         let key_length = self.key_bytes as usize;
         for slot in self.key_slots.iter().filter(|slot| slot.active) {
@@ -176,7 +176,8 @@ impl Luks1Header {
                 &self.mk_digest_salt,
                 self.mk_digest_iterations,
                 &mut check,
-                &mut |_| {},
+                // Part of the slot's work, done at 100: asked only whether to go on.
+                &mut |_| progress(100),
             )?;
             if check == self.mk_digest {
                 return Ok(candidate);
@@ -190,7 +191,7 @@ impl Luks1Header {
         &self,
         device: Rc<dyn BlockDevice>,
         passphrase: &[u8],
-        progress: &mut dyn FnMut(u32),
+        progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<CryptView, CryptoError> {
         let offset = u64::from(self.payload_offset);
         if offset > device.sectors() {

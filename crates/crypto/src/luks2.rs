@@ -528,7 +528,7 @@ impl Luks2Header {
         &self,
         device: &dyn BlockDevice,
         passphrase: &[u8],
-        progress: &mut dyn FnMut(u32),
+        progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<(Secret, &Digest), CryptoError> {
         // High priority first, then normal, each in the order the JSON lists them; "ignore" slots are
         // never tried. Two passes instead of a sort keep the payload small.
@@ -570,13 +570,17 @@ impl Luks2Header {
                     lanes,
                     salt,
                 } => {
-                    // The argon2 crate cannot report how far it is: say that slow work starts.
+                    // The argon2 crate cannot report how far it is, nor be stopped on the way (its work is
+                    // bounded by MAX_ARGON2_WORK): say that slow work starts, and ask before and after it.
                     let cost = u64::from(*time) * u64::from(*memory_kib);
-                    progress(if cost >= crate::SLOW_ARGON2_KIB_PASSES {
+                    let start = if cost >= crate::SLOW_ARGON2_KIB_PASSES {
                         crate::PROGRESS_UNKNOWN
                     } else {
                         0
-                    });
+                    };
+                    if !progress(start) {
+                        return Err(CryptoError::Interrupted);
+                    }
                     area_key = argon2(
                         *kind,
                         passphrase,
@@ -586,7 +590,9 @@ impl Luks2Header {
                         *lanes,
                         slot.area_key_size,
                     )?;
-                    progress(100);
+                    if !progress(100) {
+                        return Err(CryptoError::Interrupted);
+                    }
                 }
                 Kdf::Unsupported(name) => {
                     unsupported = Some(name.clone());
@@ -616,7 +622,8 @@ impl Luks2Header {
                 &check.salt,
                 check.iterations,
                 computed.as_mut_bytes(),
-                &mut |_| {},
+                // Part of the slot's work, done at 100: asked only whether to go on.
+                &mut |_| progress(100),
             )?;
             if computed.as_bytes() == check.digest.as_slice() {
                 return Ok((candidate, check));
@@ -636,7 +643,7 @@ impl Luks2Header {
         &self,
         device: Rc<dyn BlockDevice>,
         passphrase: &[u8],
-        progress: &mut dyn FnMut(u32),
+        progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<CryptView, CryptoError> {
         if self.metadata.segments.len() != 1 {
             return Err(CryptoError::Unsupported(format!(

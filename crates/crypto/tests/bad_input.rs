@@ -58,7 +58,7 @@ fn luks2() -> Vec<u8> {
 }
 
 fn open(bytes: Vec<u8>) -> Result<Rc<dyn BlockDevice>, CryptoError> {
-    luks_open(Rc::new(MemDevice(bytes)), PASSPHRASE, &mut |_| {})
+    luks_open(Rc::new(MemDevice(bytes)), PASSPHRASE, &mut |_| true)
 }
 
 /// Rewrites the JSON text of both LUKS2 header copies and recomputes their checksums.

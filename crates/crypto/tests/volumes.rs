@@ -111,7 +111,11 @@ fn device(image: &Path) -> Rc<dyn BlockDevice> {
 fn check_opens(fixture: &Fixture, sector_size: u64) {
     let inner = device(&fixture.image);
     let mut percents = Vec::new();
-    let view = luks_open(inner.clone(), PASSPHRASE, &mut |p| percents.push(p)).unwrap();
+    let view = luks_open(inner.clone(), PASSPHRASE, &mut |p| {
+        percents.push(p);
+        true
+    })
+    .unwrap();
     assert_eq!(percents.last(), Some(&100), "progress ends at 100%");
     // The fixtures' derivations are small: percentages only, never "slow work of unknown length".
     assert!(percents.iter().all(|&p| p <= 100), "{percents:?}");
@@ -125,11 +129,21 @@ fn check_opens(fixture: &Fixture, sector_size: u64) {
     let mut part = vec![0u8; 10 * 512];
     view.read(3, &mut part).unwrap();
     assert!(part == fixture.plain[3 * 512..13 * 512]);
-    let error = luks_open(inner, b"wrong passphrase", &mut |_| {})
+    let error = luks_open(inner.clone(), b"wrong passphrase", &mut |_| true)
         .err()
         .unwrap();
     assert_eq!(error, CryptoError::NoKeySlotMatches);
     assert_eq!(error.to_string(), "no key slot matches");
+    // Told to stop (Ctrl-C) at its first look, the unlock stops there, with the right passphrase too.
+    let mut looks = 0;
+    let error = luks_open(inner, PASSPHRASE, &mut |_| {
+        looks += 1;
+        false
+    })
+    .err()
+    .unwrap();
+    assert_eq!(error, CryptoError::Interrupted);
+    assert_eq!(looks, 1);
     let _ = std::fs::remove_dir_all(&fixture.dir);
 }
 
@@ -179,7 +193,7 @@ fn luks1_cbc_essiv_sha1_second_slot() {
             path_str(&new),
         ],
     );
-    let view = luks_open(device(&fixture.image), b"another one", &mut |_| {}).unwrap();
+    let view = luks_open(device(&fixture.image), b"another one", &mut |_| true).unwrap();
     assert!(read_all(&*view, PLAIN_BYTES) == fixture.plain);
     check_opens(&fixture, 512);
 }
@@ -235,7 +249,7 @@ fn luks2_pbkdf2_xts() {
             path_str(&new),
         ],
     );
-    let view = luks_open(device(&fixture.image), b"another one", &mut |_| {}).unwrap();
+    let view = luks_open(device(&fixture.image), b"another one", &mut |_| true).unwrap();
     assert!(read_all(&*view, PLAIN_BYTES) == fixture.plain);
     check_opens(&fixture, 512);
 }

@@ -29,8 +29,9 @@ pub trait Platform {
     fn halt(&mut self) -> String;
     fn keymap(&mut self, name: &str) -> Result<(), String>;
     /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
-    /// [`crate::POLL_STEPS`] steps, after `sleep_ms` (which may end early for it) and when `read_line` fails, and
-    /// stops the script with an error that `try` does not catch. A platform without a way to ask says no (the host
+    /// [`crate::POLL_STEPS`] steps, after `sleep_ms` (which may end early for it), when `read_line` or a
+    /// primitive fails (a long one may stop early for it, failing), and stops the script with an error that `try`
+    /// does not catch. A platform without a way to ask says no (the host
     /// tool, where Ctrl-C ends the process).
     fn interrupted(&mut self) -> bool {
         false
@@ -438,7 +439,13 @@ impl Machine<'_> {
         // their arguments off the stack; the core ones work on them in place.
         if let Some(p) = PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
             let args = self.stack.split_off(base);
-            return self.platform.primitive(*p, args).map_err(|m| self.fail(m));
+            let result = self.platform.primitive(*p, args);
+            // One that failed may have been stopped by the user (a key derivation, by Ctrl-C): that stops the
+            // script.
+            if result.is_err() {
+                self.interruption(Pos::default())?;
+            }
+            return result.map_err(|m| self.fail(m));
         }
         // One string for those that make text: made and freed here once, not in each of them and on each of
         // their ways out (a value made of it takes its content, leaving it empty).

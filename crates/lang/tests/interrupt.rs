@@ -1,7 +1,7 @@
 //! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps, after a `sleep_ms`
-//! and when a prompt fails, and the error it raises is one that `try` does not catch.
+//! and when a prompt or a primitive fails, and the error it raises is one that `try` does not catch.
 
-use bootscript_lang::{Config, Interpreter, Platform, ScriptError, Value, POLL_STEPS};
+use bootscript_lang::{Config, Interpreter, Platform, Primitive, ScriptError, Value, POLL_STEPS};
 
 mod common {
     pub mod quiet;
@@ -9,7 +9,8 @@ mod common {
 use common::quiet;
 
 /// A console whose user presses Ctrl-C at the `at`-th time the interpreter asks (never when `at` is 0), at the
-/// prompt when `at_prompt`, or during a `sleep_ms` when `at_sleep` (which then ends early, as the payload's).
+/// prompt when `at_prompt`, during a `sleep_ms` when `at_sleep` (which then ends early, as the payload's), or
+/// during a primitive when `at_primitive` (which then fails, as the payload's key derivations).
 #[derive(Default)]
 struct Keys {
     out: String,
@@ -17,6 +18,7 @@ struct Keys {
     at: u64,
     at_prompt: bool,
     at_sleep: bool,
+    at_primitive: bool,
     pressed: bool,
 }
 
@@ -45,6 +47,10 @@ impl Platform for Keys {
     }
     fn keymap(&mut self, _: &str) -> Result<(), String> {
         Ok(())
+    }
+    fn primitive(&mut self, which: Primitive, _: Vec<Value>) -> Result<Value, String> {
+        self.pressed |= self.at_primitive;
+        Err(format!("{} failed", which.name()))
     }
     fn interrupted(&mut self) -> bool {
         self.asked += 1;
@@ -200,4 +206,25 @@ fn ctrl_c_during_a_wait_stops_the_script_after_it() {
     let (_, result) = run(source, &mut keys, SAFETY_NET);
     result.unwrap();
     assert_eq!(keys.out, "booting\nexec\n");
+}
+
+#[test]
+fn ctrl_c_during_a_primitive_stops_the_script_at_the_call() {
+    // A key derivation the user stopped fails; the script stops there, inside a `try` too.
+    let source = "try {\n    let key = pbkdf2(\"sha256\", \"pw\", \"salt\", 1000000, 32)\n} catch e {\n    print(\"caught\", e)\n}\n";
+    let mut keys = Keys {
+        at_primitive: true,
+        ..Keys::default()
+    };
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:2:15: error: interrupted (Ctrl-C)");
+    assert_eq!(keys.out, "");
+
+    // A primitive that fails otherwise raises its own error, which `try` catches.
+    let mut keys = Keys::default();
+    let (_, result) = run(source, &mut keys, SAFETY_NET);
+    result.unwrap();
+    assert_eq!(keys.out, "caught pbkdf2 failed\n");
+    assert_eq!(keys.asked, 1);
 }

@@ -66,6 +66,9 @@ pub struct World<M: Machine> {
     pub machine: M,
     devices: Option<Vec<Device>>,
     vfs: Vfs,
+    /// A key derivation was stopped by Ctrl-C (which the machine reports once): kept for the interpreter's
+    /// next question, which makes the primitive's failure the script's interruption.
+    interrupted: bool,
 }
 
 impl<M: Machine> World<M> {
@@ -74,6 +77,7 @@ impl<M: Machine> World<M> {
             machine,
             devices: None,
             vfs: Vfs::new(),
+            interrupted: false,
         }
     }
 
@@ -191,7 +195,7 @@ impl<M: Machine> World<M> {
                     length,
                     &mut |percent| progress.update(percent),
                 );
-                progress.finish(key.is_ok());
+                self.interrupted |= progress.finish(key.is_ok());
                 let key = key.map_err(|e| e.to_string())?;
                 Ok(Value::bytes(key.as_bytes().to_vec()))
             }
@@ -222,7 +226,7 @@ impl<M: Machine> World<M> {
                 let label = format!("unlocking {device_name}");
                 let mut progress = progress::Progress::new(&mut self.machine, &label);
                 let view = crypto::luks_open(device, passphrase, &mut |p| progress.update(p));
-                progress.finish(view.is_ok());
+                self.interrupted |= progress.finish(view.is_ok());
                 let view = view.map_err(|e| match e {
                     crypto::CryptoError::NoKeySlotMatches => e.to_string(),
                     e => format!("{device_name}: {e}"),
@@ -287,7 +291,7 @@ impl<M: Machine> Platform for World<M> {
         self.machine.time_ms()
     }
     fn interrupted(&mut self) -> bool {
-        self.machine.interrupted()
+        core::mem::take(&mut self.interrupted) || self.machine.interrupted()
     }
     fn sleep_ms(&mut self, ms: u64) {
         self.machine.sleep_ms(ms)

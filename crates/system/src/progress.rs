@@ -14,6 +14,8 @@ pub(crate) struct Progress<'a, M: Machine> {
     label: &'a str,
     start: u64,
     shown: Option<u32>,
+    /// The user pressed Ctrl-C: the work was told to stop.
+    stopped: bool,
 }
 
 impl<'a, M: Machine> Progress<'a, M> {
@@ -24,35 +26,45 @@ impl<'a, M: Machine> Progress<'a, M> {
             label,
             start,
             shown: None,
+            stopped: false,
         }
     }
 
-    /// Called by the derivation a few dozen times at most, so reading the clock here costs nothing.
+    /// Called by the derivation every few thousand iterations (a few milliseconds of work at the least), so
+    /// asking the consoles for Ctrl-C and reading the clock here cost nothing; returns whether to go on.
     /// `PROGRESS_UNKNOWN` (slow work that cannot report a percentage, a large Argon2) shows the line at once,
     /// without a number, since nothing will be called again until the work is done.
-    pub(crate) fn update(&mut self, percent: u32) {
+    pub(crate) fn update(&mut self, percent: u32) -> bool {
+        if self.machine.interrupted() {
+            self.stopped = true;
+            return false;
+        }
         if self.shown == Some(percent) {
-            return;
+            return true;
         }
         if percent == PROGRESS_UNKNOWN {
             self.machine.write(&format!("\r{} ...", self.label));
             self.shown = Some(percent);
-            return;
-        }
-        if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
+        } else if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
             self.machine
                 .write(&format!("\r{} ... {}%", self.label, percent.min(100)));
             self.shown = Some(percent);
         }
+        true
     }
 
-    /// Ends the line, if one was shown: `done`, or `failed` when the work did not succeed (a wrong
-    /// passphrase says why right after).
-    pub(crate) fn finish(self, succeeded: bool) {
+    /// Ends the line, if one was shown: `done`, `failed` when the work did not succeed (a wrong passphrase says
+    /// why right after), or `stopped` after a Ctrl-C. Returns whether it was stopped so.
+    pub(crate) fn finish(self, succeeded: bool) -> bool {
         if self.shown.is_some() {
-            let outcome = if succeeded { "done" } else { "failed" };
+            let outcome = match (self.stopped, succeeded) {
+                (true, _) => "stopped",
+                (false, true) => "done",
+                (false, false) => "failed",
+            };
             self.machine
                 .write(&format!("\r{} ... {outcome}\n", self.label));
         }
+        self.stopped
     }
 }

@@ -8,12 +8,18 @@ use bootscript_lang::{Config, Interpreter};
 
 use super::*;
 
-/// A machine with scripted input, captured output and the given disks.
+/// A machine with scripted input, captured output and the given disks. Its clock moves `tick` milliseconds each
+/// time it is read, and its user presses Ctrl-C the `ctrl_c`-th time it is asked (never when 0).
+#[derive(Default)]
 struct TestMachine {
     disks: Vec<Rc<dyn BlockDevice>>,
     input: Vec<String>,
     output: String,
     booted: Option<String>,
+    now: u64,
+    tick: u64,
+    asked: u32,
+    ctrl_c: u32,
 }
 
 impl Machine for TestMachine {
@@ -27,9 +33,14 @@ impl Machine for TestMachine {
         Ok(self.input.remove(0))
     }
     fn time_ms(&mut self) -> u64 {
-        0
+        self.now += self.tick;
+        self.now
     }
     fn sleep_ms(&mut self, _ms: u64) {}
+    fn interrupted(&mut self) -> bool {
+        self.asked += 1;
+        self.asked == self.ctrl_c
+    }
     fn reboot(&mut self) -> String {
         String::from("reboot is not possible in tests")
     }
@@ -79,9 +90,12 @@ fn run(
     let machine = TestMachine {
         disks,
         input: input.iter().map(|s| s.to_string()).collect(),
-        output: String::new(),
-        booted: None,
+        ..TestMachine::default()
     };
+    run_on(machine, source)
+}
+
+fn run_on(machine: TestMachine, source: &str) -> (World<TestMachine>, Result<(), String>) {
     let mut world = World::new(machine);
     let mut interpreter = Interpreter::new(Config::default());
     let result = interpreter
@@ -239,6 +253,57 @@ fn hashes_and_pbkdf2_match_the_rfc_vectors() {
         "a9993e364706816aba3e25717850c26c9cd0d89d\n\
          ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957\n\
          b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7\n"
+    );
+}
+
+/// Ctrl-C during a long key derivation stops it at the next look (not 50 million iterations later), ends its
+/// progress line with `stopped`, and stops the script at the call: a `try` around it does not catch it.
+#[test]
+fn ctrl_c_stops_a_key_derivation_and_the_script() {
+    let machine = TestMachine {
+        tick: 400,
+        ctrl_c: 5,
+        ..TestMachine::default()
+    };
+    let source = "\
+try {
+    let key = pbkdf2(\"sha256\", \"pw\", \"salt\", 50000000, 32)
+} catch e {
+    print(\"caught\", e)
+}
+print(\"after\")
+";
+    let (mut world, result) = run_on(machine, source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:2:15: error: interrupted (Ctrl-C)"
+    );
+    // Asked at each look at the progress: four went on, the fifth saw the press, which the interpreter then
+    // got from the world without asking the machine.
+    assert_eq!(world.machine.asked, 5);
+    assert!(
+        world
+            .machine
+            .output
+            .ends_with("\rderiving key ... 0%\rderiving key ... stopped\n"),
+        "{:?}",
+        world.machine.output
+    );
+    assert!(!world.machine.output.contains("caught"));
+    // Told once: the next question is the machine's own.
+    assert!(!Platform::interrupted(&mut world));
+    assert_eq!(world.machine.asked, 6);
+
+    // Without Ctrl-C the same failure of a primitive is an error that `try` catches.
+    let (world, result) = run(
+        vec![],
+        &[],
+        "try { pbkdf2(\"sha256\", \"pw\", \"salt\", 0, 32) } catch e { print(\"caught\", e) }",
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "caught PBKDF2 iteration count 0 is outside 1..=50000000\n"
     );
 }
 

@@ -8,7 +8,7 @@
 //! syntax error prints nothing at all, so it boots alone.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bootscript_boot_tests::{repository_root, Boot, Line, Vm};
 
@@ -510,6 +510,29 @@ try {
     vm.send("\u{3}");
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:1: error: interrupted (Ctrl-C)");
+
+    // A key derivation of minutes (50 million iterations), stopped once its progress line shows on the screen
+    // (the serial transcript has only whole lines). The line ends `stopped`, and the error is at the call.
+    shell(
+        &mut vm,
+        "let key = pbkdf2(\"sha256\", \"pw\", \"salt\", 50000000, 32)",
+    );
+    let deadline = Instant::now() + STEP;
+    while !vm
+        .screen()
+        .iter()
+        .any(|row| row.starts_with("deriving key ... "))
+    {
+        if Instant::now() > deadline {
+            vm.fail("no progress line on the screen");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    vm.send("\u{3}");
+    let line = vm.expect_line("deriving key ... ", STEP).text;
+    assert!(line.ends_with("\rderiving key ... stopped"), "{line:?}");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:11: error: interrupted (Ctrl-C)");
 
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
