@@ -10,7 +10,8 @@ use core::cell::{Cell, RefCell};
 use crate::ast::{Call, Capture, Expr, ExprKind, FnDef, Op, Pos, Stmt, Var};
 use crate::builtins::{range_len, RANGE};
 use crate::value::{
-    copy, discard, equal, hand_over, held_bytes, put, relay, take, Closure, Value, ITEM_BYTES,
+    copy, discard, equal, hand_over, held_bytes, put, relay, take, take_steps, Closure, Steps,
+    Value, ITEM_BYTES,
 };
 use crate::{Platform, ScriptError, MAX_CALL_DEPTH, POLL_STEPS};
 
@@ -108,9 +109,27 @@ pub(crate) struct Machine<'p> {
     /// (one field and one comparison per call, rather than the distance from the top and the limit).
     pub stack_floor: usize,
     pub memory_limit: usize,
+    /// A comparison stopped for Ctrl-C (see the [`Steps`] of a machine), which also ended the step budget.
+    pub stopped: bool,
     /// The globals' names, read only by an error: the list itself is lent (one word, where a slice of it is two
     /// that `run` stores and an error reads at four-byte offsets, past the first 128 bytes).
     pub global_names: &'p Vec<Rc<str>>,
+}
+
+/// A comparison's steps are the script's: it looks for Ctrl-C as [`Machine::step`] does, when the count passes a
+/// multiple of [`POLL_STEPS`] (one comparison can take billions of them: `a = [a, a]` forty times over).
+impl Steps for Machine<'_> {
+    fn take(&mut self, n: usize) -> Option<()> {
+        let before = self.steps_left;
+        take_steps(&mut self.steps_left, n)?;
+        // (The bits above POLL_STEPS's differ.)
+        if (before ^ self.steps_left) >= POLL_STEPS && self.platform.interrupted() {
+            // Ended as the budget ends (see `Machine::exhausted`).
+            (self.stopped, self.steps_left) = (true, 0);
+            return None;
+        }
+        Some(())
+    }
 }
 
 /// Where a variable is (see `Machine::locate`).
@@ -315,7 +334,7 @@ impl Machine<'_> {
     /// steps (see [`equal`]); past the budget, the error at `pos`.
     #[inline(always)]
     pub(crate) fn same(&mut self, a: &Value, b: &Value, pos: Pos) -> R<Option<bool>> {
-        let same = equal(a, b, 0, &mut self.steps_left);
+        let same = equal(a, b, 0, self);
         if same.is_none() && self.steps_left == 0 {
             return Err(self.exhausted(pos));
         }
@@ -354,9 +373,14 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The error of a script past its step budget.
+    /// The error of a script past its step budget, or of a comparison stopped by Ctrl-C (which ends the budget).
     fn exhausted(&mut self, pos: Pos) -> Raised {
-        self.fatal("step budget exhausted", pos)
+        let message = if self.stopped {
+            "interrupted (Ctrl-C)"
+        } else {
+            "step budget exhausted"
+        };
+        self.fatal(message, pos)
     }
 
     /// An error that stops the script: fatal (a `try` does not catch it).

@@ -251,6 +251,7 @@ impl Interpreter {
             ret: Value::Nil,
             platform,
             error: Cell::new(None),
+            stopped: false,
         };
         eval::fill(&mut machine.stack, main.slots as usize);
         let result = machine.block(&main.body);

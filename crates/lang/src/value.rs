@@ -616,11 +616,23 @@ impl Value {
 /// How deep `==` and the text form follow nested lists and maps (a list that holds itself stops here).
 pub const MAX_VALUE_DEPTH: u32 = 200;
 
-/// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`], or when comparing them would take
-/// more than `steps`: each item of a list or map compared takes a step from it (values that share parts can take
-/// exponentially many, `a = [a, a]` forty times over; a map's keys are each searched for in the other). Out of
-/// steps, `steps` is left at 0.
-pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut u64) -> Option<bool> {
+/// What a comparison of values spends: a step for each item of a list or map it compares.
+pub(crate) trait Steps {
+    /// Takes `n` steps; `None` stops the comparison (too few left, or Ctrl-C).
+    fn take(&mut self, n: usize) -> Option<()>;
+}
+
+/// A plain count of steps.
+impl Steps for u64 {
+    fn take(&mut self, n: usize) -> Option<()> {
+        take_steps(self, n)
+    }
+}
+
+/// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`], or when `steps` stops it: each
+/// item of a list or map compared takes a step from it (values that share parts can take exponentially many,
+/// `a = [a, a]` forty times over; a map's keys are each searched for in the other).
+pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
@@ -642,7 +654,7 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut u64) -> Option
             if x.len() != y.len() {
                 return Some(false);
             }
-            take_steps(steps, x.len())?;
+            steps.take(x.len())?;
             for (p, q) in x.iter().zip(y.iter()) {
                 if !equal(p, q, depth + 1, steps)? {
                     return Some(false);
@@ -658,7 +670,7 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut u64) -> Option
             if x.len() != y.len() {
                 return Some(false);
             }
-            take_steps(steps, x.len())?;
+            steps.take(x.len())?;
             for (k, v) in x.iter() {
                 // (`find` gives an index of `y`.)
                 match n.find(k) {
@@ -675,7 +687,7 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut u64) -> Option
 }
 
 /// Takes `n` from `steps`, or leaves it at 0 when it has fewer.
-fn take_steps(steps: &mut u64, n: usize) -> Option<()> {
+pub(crate) fn take_steps(steps: &mut u64, n: usize) -> Option<()> {
     let Some(left) = steps.checked_sub(n as u64) else {
         *steps = 0;
         return None;

@@ -228,3 +228,29 @@ fn ctrl_c_during_a_primitive_stops_the_script_at_the_call() {
     assert_eq!(keys.out, "caught pbkdf2 failed\n");
     assert_eq!(keys.asked, 1);
 }
+
+#[test]
+fn ctrl_c_stops_a_comparison_of_values_that_share_parts() {
+    // 2^40 item comparisons in one `==` (or `contains`), where the payload has no step budget: Ctrl-C ends it,
+    // looked for as the comparison's steps pass each POLL_STEPS.
+    let setup = "let a = []\nlet b = []\nfor i in range(40) {\n    a = [a, a]\n    b = [b, b]\n}\n";
+    for (test, error) in [
+        (
+            "try { print(a == b) } catch e { print(e) }",
+            "i.bs:7:15: error: interrupted (Ctrl-C)",
+        ),
+        (
+            "try { print(contains([a], b)) } catch e { print(e) }",
+            "i.bs:7:13: error: interrupted (Ctrl-C)",
+        ),
+    ] {
+        let mut keys = Keys {
+            at: 3,
+            ..Keys::default()
+        };
+        let (_, result) = run(&format!("{setup}{test}\n"), &mut keys, SAFETY_NET);
+        assert_eq!(result.unwrap_err().to_string(), error);
+        assert_eq!(keys.asked, 3);
+        assert_eq!(keys.out, "");
+    }
+}
