@@ -534,6 +534,16 @@ try {
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:11: error: interrupted (Ctrl-C)");
 
+    // A comparison of 2^40 items (two lists that each hold another twice, forty levels deep), stopped.
+    shell(&mut vm, "let d = []");
+    shell(&mut vm, "let e = []");
+    shell(&mut vm, "for i in range(40) { d = [d, d] }");
+    shell(&mut vm, "for i in range(40) { e = [e, e] }");
+    shell(&mut vm, "d == e");
+    vm.send("\u{3}");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:3: error: interrupted (Ctrl-C)");
+
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
     vm.expect_line("bootscript> fn f() {", STEP);
