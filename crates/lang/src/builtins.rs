@@ -29,10 +29,10 @@ pub trait Platform {
     fn halt(&mut self) -> String;
     fn keymap(&mut self, name: &str) -> Result<(), String>;
     /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
-    /// [`crate::POLL_STEPS`] steps, after `sleep_ms` (which may end early for it), when `read_line` or a
-    /// primitive fails (a long one may stop early for it, failing), and stops the script with an error that `try`
-    /// does not catch. A platform without a way to ask says no (the host
-    /// tool, where Ctrl-C ends the process).
+    /// [`crate::POLL_STEPS`] steps (a comparison's steps too), after `sleep_ms` (which may end early for it) and
+    /// when `read_line` or a primitive fails (a long one may stop early for it, failing), and stops the script
+    /// with an error that `try` does not catch. A platform without a way to ask says no (the host tool, where
+    /// Ctrl-C ends the process).
     fn interrupted(&mut self) -> bool {
         false
     }
