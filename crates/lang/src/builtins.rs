@@ -30,9 +30,9 @@ pub trait Platform {
     fn keymap(&mut self, name: &str) -> Result<(), String>;
     /// Whether the user asked to stop the running script (Ctrl-C) since the last call. The interpreter asks every
     /// [`crate::POLL_STEPS`] steps (a comparison's steps too), after `sleep_ms` (which may end early for it) and
-    /// when `read_line` or a primitive fails (a long one may stop early for it, failing), and stops the script
-    /// with an error that `try` does not catch. A platform without a way to ask says no (the host tool, where
-    /// Ctrl-C ends the process).
+    /// each primitive (a long one may stop early for it, failing), and when `read_line` fails; then it stops the
+    /// script with an error that `try` does not catch. A platform without a way to ask says no (the host tool,
+    /// where Ctrl-C ends the process).
     fn interrupted(&mut self) -> bool {
         false
     }
@@ -440,11 +440,9 @@ impl Machine<'_> {
         if let Some(p) = PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
             let args = self.stack.split_off(base);
             let result = self.platform.primitive(*p, args);
-            // One that failed may have been stopped by the user (a key derivation, by Ctrl-C): that stops the
-            // script.
-            if result.is_err() {
-                self.interruption(Pos::default())?;
-            }
+            // Asked after each: a primitive takes long next to a step (a disk read, a hash), so a loop of them
+            // would wait long for the next poll; and one the user stopped (a key derivation, by Ctrl-C) failed.
+            self.interruption(Pos::default())?;
             return result.map_err(|m| self.fail(m));
         }
         // One string for those that make text: made and freed here once, not in each of them and on each of

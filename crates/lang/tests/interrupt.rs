@@ -254,3 +254,21 @@ fn ctrl_c_stops_a_comparison_of_values_that_share_parts() {
         assert_eq!(keys.out, "");
     }
 }
+
+#[test]
+fn a_loop_of_primitives_asks_after_each() {
+    // A primitive (a disk read, a hash) takes long next to a step: a loop of them is asked after each call, not
+    // only every POLL_STEPS steps.
+    let mut keys = Keys {
+        at: 3,
+        ..Keys::default()
+    };
+    let (_, result) = run(
+        "while true {\n    try { sha1(\"x\") } catch e { }\n}\n",
+        &mut keys,
+        SAFETY_NET,
+    );
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:2:11: error: interrupted (Ctrl-C)");
+    assert_eq!(keys.asked, 3);
+}
