@@ -1,5 +1,6 @@
-//! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps, after a `sleep_ms`
-//! and when a prompt or a primitive fails, and the error it raises is one that `try` does not catch.
+//! Ctrl-C stops a running script: the interpreter asks the platform every `POLL_STEPS` steps (a comparison's
+//! too), after a `sleep_ms` and each primitive, and when a prompt fails; the error it raises is one that `try`
+//! does not catch.
 
 use bootscript_lang::{Config, Interpreter, Platform, Primitive, ScriptError, Value, POLL_STEPS};
 
