@@ -560,7 +560,7 @@ fn done<T>(m: &Machine<'_>, result: Result<T, Fault>) -> R<T> {
 
 /// Refuses to let the script hold `bytes` more past its memory limit (the error at no position yet: the call
 /// gives it its own).
-fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
+fn room(m: &mut Machine<'_>, bytes: usize) -> R<()> {
     m.hold(bytes, Default::default())
 }
 
@@ -568,7 +568,7 @@ fn room(m: &Machine<'_>, bytes: usize) -> R<()> {
 /// own: a string returned by a helper came back through memory, and took more code). It is cut once it needs more
 /// than the room left: then it is refused as too much to hold (values that share parts can have a text far
 /// larger than the memory they hold).
-fn text_form(m: &Machine<'_>, v: &Value, out: &mut String) -> R<()> {
+fn text_form(m: &mut Machine<'_>, v: &Value, out: &mut String) -> R<()> {
     let bytes = match write_value(out, v, false, 0, m.room_left()) {
         // (Cut within a str, it may be whole but too long: the length is checked too.)
         Ok(()) => out.len(),
@@ -862,7 +862,7 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 /// takes time that grows with the two lengths multiplied, hours in one step for texts of a few megabytes, which no
 /// step budget could stop. (The library's substring search is for strs only, and costs the payload a kilobyte.)
 /// Bytes are matched, for strs too: a match of UTF-8 in UTF-8 starts at a char.
-fn find(m: &Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
+fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     let n = needle.len();
     let Some(rest) = needle.get(1..) else {
         return Ok(Some(0));
@@ -994,7 +994,7 @@ pub(crate) fn range_len(a: i64, b: i64) -> usize {
 /// The error whose message is the text form of `v` (or the error of making it): `error(message)`. Inlined
 /// at both of its calls, `error` and `assert` (measured: 36 bytes less in the payload).
 #[cfg_attr(not(feature = "std"), inline(always))]
-fn raise(m: &Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
+fn raise(m: &mut Machine<'_>, v: &Value, out: &mut String) -> R<Value> {
     text_form(m, v, out)?;
     // A copy of the text (`out` is freed with the others): taking it out cost more code.
     fail(m, out)

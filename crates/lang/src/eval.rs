@@ -13,7 +13,7 @@ use crate::value::{
     copy, discard, equal, hand_over, held_bytes, put, relay, take, take_steps, Closure, Steps,
     Value, ITEM_BYTES,
 };
-use crate::{Platform, ScriptError, MAX_CALL_DEPTH, POLL_STEPS};
+use crate::{Platform, ScriptError, BYTES_PER_STEP, MAX_CALL_DEPTH, POLL_STEPS};
 
 /// The evaluator's result: a value, or an error raised, which waits in [`Machine::error`]. A result of a value
 /// or this marker is a value's two words, which come back in registers; a `Result` that held the error came back
@@ -311,11 +311,16 @@ impl Machine<'_> {
         Raised
     }
 
-    /// Refuses to let the script hold `bytes` more past its memory limit: the error at `pos`.
+    /// Refuses to let the script hold `bytes` more past its memory limit: the error at `pos`. Making them is work,
+    /// counted as a step per [`BYTES_PER_STEP`] (for the step budget, and for Ctrl-C, which a loop that makes large
+    /// values would otherwise wait long for: see the [`Steps`] of a machine).
     #[inline(never)]
-    pub(crate) fn hold(&self, bytes: usize, pos: Pos) -> R<()> {
+    pub(crate) fn hold(&mut self, bytes: usize, pos: Pos) -> R<()> {
         if self.too_much(bytes) {
             return Err(self.at_str(OUT_OF_MEMORY, pos));
+        }
+        if self.take(bytes / BYTES_PER_STEP).is_none() {
+            return Err(self.exhausted(pos));
         }
         Ok(())
     }

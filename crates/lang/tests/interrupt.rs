@@ -273,3 +273,30 @@ fn a_loop_of_primitives_asks_after_each() {
     assert_eq!(e.to_string(), "i.bs:2:5: error: interrupted (Ctrl-C)");
     assert_eq!(keys.asked, 3);
 }
+
+#[test]
+fn making_large_values_takes_steps() {
+    // Each turn makes a list of 10,000 items (320,000 bytes: 1,250 steps), so the loop is asked about Ctrl-C every
+    // few dozen turns, not every 21,845 (its three steps a turn).
+    let source = "let n = 0\nwhile true {\n    let big = range(10000)\n    n = n + 1\n}\n";
+    let mut keys = Keys {
+        at: 3,
+        ..Keys::default()
+    };
+    let (interpreter, result) = run(source, &mut keys, SAFETY_NET);
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "i.bs:3:15: error: interrupted (Ctrl-C)"
+    );
+    let n = int(&interpreter, "n") as u64;
+    assert!(n <= 3 * POLL_STEPS / 1250, "{n} turns");
+
+    // A step budget of 5,000 ends at the first list of 100,001 items (12,500 steps), not 1,666 lists later.
+    let source = source.replace("10000", "100001");
+    let (interpreter, result) = run(&source, &mut Keys::default(), Some(5000));
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "i.bs:3:15: error: step budget exhausted"
+    );
+    assert_eq!(int(&interpreter, "n"), 0);
+}
