@@ -544,6 +544,12 @@ try {
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:3: error: interrupted (Ctrl-C)");
 
+    // A loop whose every turn makes a list of 100,000 items: their bytes count as steps, so it is asked soon.
+    shell(&mut vm, "while true { let big = range(100000) }");
+    vm.send("\u{3}");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:24: error: interrupted (Ctrl-C)");
+
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
     vm.expect_line("bootscript> fn f() {", STEP);
