@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 
 use crate::ast::Pos;
 use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
+use crate::value::Steps;
 use crate::value::{hand_over, push_hex, push_hex_number, write_value, Cut, Value, ITEM_BYTES};
-use crate::ScriptError;
+use crate::{ScriptError, BYTES_PER_STEP};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -445,6 +446,7 @@ impl Machine<'_> {
             self.interruption(Pos::default())?;
             return result.map_err(|m| self.fail(m));
         }
+        self.searches(base);
         // One string for those that make text: made and freed here once, not in each of them and on each of
         // their ways out (a value made of it takes its content, leaving it empty).
         let mut out = String::new();
@@ -462,6 +464,17 @@ impl Machine<'_> {
         // Back in place of the empty vector taken for it (which owns no memory: nothing to drop).
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
         result
+    }
+}
+
+impl Machine<'_> {
+    /// Counts the work of a core built-in on the strs and maps it is given (from `base` on the stack): it
+    /// searches, walks or copies them (a char count, a search for a key or a substring), which takes time that
+    /// grows with their size.
+    #[inline(never)]
+    fn searches(&mut self, base: usize) {
+        let given: usize = self.stack[base..].iter().map(Value::extent).sum();
+        let _ = self.take(given / BYTES_PER_STEP);
     }
 }
 

@@ -325,6 +325,14 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Counts the work of a search in `v` (see [`Value::extent`]) as a step per [`BYTES_PER_STEP`], as making
+    /// values is counted. Past the budget, or at Ctrl-C, the script stops at its next step (a loop's turn, a
+    /// call): the search itself is done by then, and it has no way out of its own to keep.
+    #[inline(never)]
+    pub(crate) fn walk(&mut self, v: &Value) {
+        let _ = self.take(v.extent() / BYTES_PER_STEP);
+    }
+
     /// How many bytes more the script may hold.
     pub(crate) fn room_left(&self) -> usize {
         self.memory_limit.saturating_sub(held_bytes())
@@ -901,15 +909,20 @@ impl Machine<'_> {
             _ => return Ok(Value::Nil),
         };
         // On the host (the payload takes the general way, for size).
+        // (Not for a str or map big enough to take a step to search: that one the general way charges.)
         if let (Some(container), Some(key), None, true) = (
             self.leaf(base),
             self.leaf(index),
             value,
             cfg!(feature = "std"),
         ) {
-            return self.index(container, key, e);
+            if container.extent() < BYTES_PER_STEP {
+                return self.index(container, key, e);
+            }
         }
         let container = self.eval(base)?;
+        // A str is walked to the char, a map searched for the key: work that grows with their size.
+        self.walk(&container);
         let key = self.eval(index)?;
         if let Some(value) = value {
             let v = self.eval(value)?;
@@ -1183,6 +1196,8 @@ impl Machine<'_> {
             (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
                 if op as u8 >= Op::Lt as u8 =>
             {
+                // (Walked as far as they agree: counted as a search in `a`.)
+                self.walk(&a);
                 let order = a.as_bytes().cmp(&b.as_bytes());
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }

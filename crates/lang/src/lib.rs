@@ -63,8 +63,9 @@ pub const SOURCE_SHARE: usize = 32;
 /// (loop turns and calls): a few milliseconds in the payload, and nothing its loops would notice.
 pub const POLL_STEPS: u64 = 1 << 16;
 /// An operator or core built-in that makes a value (a long str, a list of many items) takes a step for each this
-/// many bytes it holds: about as long to make as a step takes. The step budget then bounds the time a script
-/// runs, and Ctrl-C is asked about as often, in a loop whose every turn makes a megabyte too.
+/// many bytes it holds: about as long to make as a step takes. A search (a str's chars counted, a map's keys
+/// looked through) takes as many for the bytes it walks. The step budget then bounds the time a script runs,
+/// and Ctrl-C is asked about as often, in a loop whose every turn makes or searches a megabyte too.
 pub const BYTES_PER_STEP: usize = 256;
 /// The native stack nested script calls may use by default (a release build takes about 1 KiB per script
 /// call). The thread that runs a script needs this plus headroom for one call's deepest expression, parsing

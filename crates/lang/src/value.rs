@@ -8,6 +8,7 @@ use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ast::FnDef;
+use crate::BYTES_PER_STEP;
 
 /// Bytes held by all live script strings, byte strings, lists and maps of this process (of this thread with the
 /// `std` feature: values are `Rc`s, so they never leave their thread). Not one counter per interpreter, because
@@ -505,6 +506,16 @@ impl Value {
             _ => None,
         }
     }
+    /// The bytes a search in this value walks over (see [`crate::BYTES_PER_STEP`]): a str's, whose chars are
+    /// counted from the start, and [`ITEM_BYTES`] an entry of a map, searched one by one for a key. None for the
+    /// others, whose items are reached at once.
+    pub(crate) fn extent(&self) -> usize {
+        match self {
+            Value::Str(t) => t.0.len(),
+            Value::Map(m) => m.entries.borrow().len() * ITEM_BYTES,
+            _ => 0,
+        }
+    }
     /// The content of a `bytes`, or the UTF-8 of a `str`.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
@@ -616,7 +627,8 @@ impl Value {
 /// How deep `==` and the text form follow nested lists and maps (a list that holds itself stops here).
 pub const MAX_VALUE_DEPTH: u32 = 200;
 
-/// What a comparison of values spends: a step for each item of a list or map it compares.
+/// What a comparison of values spends: a step for each value it compares, and one for each map entry it walks
+/// to find a key.
 pub(crate) trait Steps {
     /// Takes `n` steps; `None` stops the comparison (too few left, or Ctrl-C).
     fn take(&mut self, n: usize) -> Option<()>;
@@ -630,12 +642,13 @@ impl Steps for u64 {
 }
 
 /// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`], or when `steps` stops it: each
-/// item of a list or map compared takes a step from it (values that share parts can take exponentially many,
-/// `a = [a, a]` forty times over; a map's keys are each searched for in the other).
+/// value compared takes a step from it (values that share parts can take exponentially many, `a = [a, a]` forty
+/// times over), and each map entry walked to find a key (a map's keys are each searched for in the other).
 pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
     }
+    steps.take(1 + a.as_bytes().map_or(0, <[u8]>::len) / BYTES_PER_STEP)?;
     // Values of two types differ; the arms below then need not tell the type of `b` again.
     if core::mem::discriminant(a) != core::mem::discriminant(b) {
         return Some(false);
@@ -654,7 +667,6 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) ->
             if x.len() != y.len() {
                 return Some(false);
             }
-            steps.take(x.len())?;
             for (p, q) in x.iter().zip(y.iter()) {
                 if !equal(p, q, depth + 1, steps)? {
                     return Some(false);
@@ -670,12 +682,14 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) ->
             if x.len() != y.len() {
                 return Some(false);
             }
-            steps.take(x.len())?;
             for (k, v) in x.iter() {
-                // (`find` gives an index of `y`.)
-                match n.find(k) {
-                    Some(i) if equal(v, &y[i].1, depth + 1, steps)? => {}
-                    _ => return Some(false),
+                // (`find` gives an index of `y`; it walked the entries up to it.)
+                let Some(i) = n.find(k) else {
+                    return Some(false);
+                };
+                steps.take(i)?;
+                if !equal(v, &y[i].1, depth + 1, steps)? {
+                    return Some(false);
                 }
             }
             true

@@ -300,3 +300,58 @@ fn making_large_values_takes_steps() {
     );
     assert_eq!(int(&interpreter, "n"), 0);
 }
+
+#[test]
+fn searching_large_values_takes_steps() {
+    // A str of 16 KiB, two maps of 512 entries and a list of 512 items; then a loop whose every turn searches one
+    // of them (a char count, a key's search, a comparison) and makes nothing. Such a turn takes at least the steps
+    // listed (a step per 256 bytes of a str, per 8 entries of a map, per item compared, per map entry walked in a
+    // comparison of maps), so a budget of 250,000 ends within 250,000 / that many turns; without the charge, a
+    // turn takes two or three steps.
+    let setup = "\
+let s = \"x\"
+for i in range(14) { s = s + s }
+let m = {}
+let twin = {}
+for i in range(512) {
+    m[str(i)] = i
+    twin[str(i)] = i
+}
+let l = range(512)
+let n = 0
+";
+    for (body, steps) in [
+        ("let x = s[16000]", 64),
+        ("let x = len(s)", 64),
+        ("let x = slice(s, 16000, 16001)", 64),
+        ("let x = contains(s, \"y\")", 64),
+        ("let x = s < s", 64),
+        ("let x = s == s", 64),
+        ("let x = m[\"511\"]", 64),
+        ("m[\"511\"] = n", 64),
+        ("let x = m.absent", 64),
+        ("let x = contains(m, \"absent\")", 64),
+        ("let x = remove(m, \"absent\")", 64),
+        ("let x = m == twin", 512 * 511 / 2),
+        ("let x = contains(l, -1)", 512),
+    ] {
+        let source = format!("{setup}while true {{\n    {body}\n    n = n + 1\n}}\n");
+        let (interpreter, result) = run(&source, &mut Keys::default(), Some(250_000));
+        let e = result.unwrap_err().to_string();
+        assert!(e.ends_with("error: step budget exhausted"), "{body}: {e}");
+        let n = int(&interpreter, "n");
+        assert!((1..=250_000 / steps).contains(&n), "{body}: {n} turns");
+    }
+
+    // Ctrl-C is asked about as often: at the third question, within 3 * POLL_STEPS / 64 turns.
+    let source = format!("{setup}while true {{\n    let x = len(s)\n    n = n + 1\n}}\n");
+    let mut keys = Keys {
+        at: 3,
+        ..Keys::default()
+    };
+    let (interpreter, result) = run(&source, &mut keys, SAFETY_NET);
+    let e = result.unwrap_err().to_string();
+    assert_eq!(e, "i.bs:11:7: error: interrupted (Ctrl-C)");
+    let n = int(&interpreter, "n") as u64;
+    assert!(n <= 3 * POLL_STEPS / 64, "{n} turns");
+}

@@ -550,6 +550,14 @@ try {
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:24: error: interrupted (Ctrl-C)");
 
+    // A loop whose every turn counts the chars of a str of a MiB: the bytes it walks count as steps too.
+    shell(&mut vm, "let s = \"x\"");
+    shell(&mut vm, "for i in range(20) { s = s + s }");
+    shell(&mut vm, "while true { let k = len(s) }");
+    vm.send("\u{3}");
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:7: error: interrupted (Ctrl-C)");
+
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
     vm.expect_line("bootscript> fn f() {", STEP);
