@@ -820,8 +820,9 @@ fn pop(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn keys(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::Map(map) => {
+            // (Each key copied: the map's own count, of its entries and keys.)
+            room(m, map.counted.get())?;
             let entries = map.entries.borrow();
-            room(m, entries.len() * ITEM_BYTES)?;
             let mut names = Vec::with_capacity(entries.len());
             for (k, _) in entries.iter() {
                 names.push(Value::str(k));

@@ -83,7 +83,8 @@ pub struct List {
 /// The entries of a `map` value: string keys in insertion order.
 pub struct Map {
     pub(crate) entries: RefCell<Vec<(Rc<str>, Value)>>,
-    counted: Cell<usize>,
+    /// The bytes counted for it: [`ITEM_BYTES`] an entry plus its key's (see [`Map::recount`]).
+    pub(crate) counted: Cell<usize>,
 }
 /// A function made by `fn`: its code and the variables it captured.
 // The captures at the offset of a list's items (after the code, as after a list's borrow flag): `drop_all`
