@@ -38,9 +38,16 @@ pub trait Platform {
         false
     }
     /// The contract's other platform primitives. `args` are bound by the interpreter from the signature table
-    /// (positional and keyword, defaults filled in, in declared parameter order).
-    fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
-        let _ = args;
+    /// (positional and keyword, defaults filled in, in declared parameter order). `room` is how many bytes more
+    /// the script may hold (its memory limit less what it holds): a primitive that makes a value of a size the
+    /// outside decides (a file's content) refuses one larger, before it allocates it.
+    fn primitive(
+        &mut self,
+        which: Primitive,
+        args: Vec<Value>,
+        room: usize,
+    ) -> Result<Value, String> {
+        let _ = (args, room);
         Err(fault(&[which.name(), " is not available"]))
     }
 }
@@ -440,7 +447,8 @@ impl Machine<'_> {
         // their arguments off the stack; the core ones work on them in place.
         if let Some(p) = PRIMITIVES.get(i.wrapping_sub(FIRST_PRIMITIVE)) {
             let args = self.stack.split_off(base);
-            let result = self.platform.primitive(*p, args);
+            let room = self.room_left();
+            let result = self.platform.primitive(*p, args, room);
             // Asked after each: a primitive takes long next to a step (a disk read, a hash), so a loop of them
             // would wait long for the next poll; and one the user stopped (a key derivation, by Ctrl-C) failed.
             self.interruption(Pos::default())?;
@@ -506,7 +514,7 @@ fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args, out: &mut String
         6 => unhex(m, args),
         7 => bytes(m, args),
         8 => text(m, args),
-        9 => slice(m, args, out),
+        9 => slice(m, args),
         10 => push(m, args),
         11 => pop(m, args),
         12 => keys(m, args),
@@ -749,7 +757,7 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
     Some(i as usize)
 }
 
-fn slice(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
+fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let x = &args[0];
     let len = match x {
         Value::Str(t) => t.0.chars().count(),
@@ -764,24 +772,31 @@ fn slice(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
         return wrong(m, "an int", &args[2]);
     };
     let end = end.max(start);
-    room(m, (end - start) * ITEM_BYTES)?;
+    // Refused past the memory limit by what the slice holds: its bytes (a str's found from its chars), or
+    // ITEM_BYTES an item.
     Ok(match x {
         Value::Str(t) => {
-            // Grown as `collect` grows it (the held bytes count the capacity): room for the fewest chars the
-            // rest of the text could hold, then char by char.
-            out.reserve(t.0.len().div_ceil(4).saturating_sub(start).min(end - start));
-            // One walk: the chars before `start` skipped, those from it on pushed up to `end`.
-            let mut chars = t.0.chars();
-            for k in 0..end {
-                let Some(c) = chars.next() else { break };
-                if k >= start {
-                    out.push(c);
+            // The byte offsets of chars `start` and `end` (the text's end for one past its last char), in one walk.
+            let (mut from, mut to) = (t.0.len(), t.0.len());
+            for (k, (i, _)) in t.0.char_indices().enumerate() {
+                if k == start {
+                    from = i;
+                }
+                if k == end {
+                    to = i;
+                    break;
                 }
             }
-            Value::take_string(out)
+            let text = t.0.get(from..to).unwrap_or_default();
+            room(m, text.len())?;
+            Value::str(text)
         }
-        Value::Bytes(b) => Value::bytes_of(&b.0[start..end]),
+        Value::Bytes(b) => {
+            room(m, end - start)?;
+            Value::bytes_of(&b.0[start..end])
+        }
         Value::List(l) => {
+            room(m, (end - start) * ITEM_BYTES)?;
             // Handed over by reference (see `hand_over`), not moved into `Value::list`.
             let mut items = l.items.borrow()[start..end].to_vec();
             hand_over!(take_list, items)

@@ -38,7 +38,7 @@ impl Platform for Console {
     fn keymap(&mut self, _: &str) -> Result<(), String> {
         Ok(())
     }
-    fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
+    fn primitive(&mut self, which: Primitive, args: Vec<Value>, _: usize) -> Result<Value, String> {
         self.calls.push((which, args));
         match which {
             Primitive::Disks => Ok(Value::list(vec![Value::map(vec![

@@ -50,7 +50,7 @@ impl Platform for Keys {
     fn keymap(&mut self, _: &str) -> Result<(), String> {
         Ok(())
     }
-    fn primitive(&mut self, which: Primitive, _: Vec<Value>) -> Result<Value, String> {
+    fn primitive(&mut self, which: Primitive, _: Vec<Value>, _: usize) -> Result<Value, String> {
         self.pressed |= self.at_primitive;
         match which {
             Primitive::Sha1 => Ok(Value::Nil),

@@ -81,11 +81,12 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         data_arg(value, &format!("files[\"{path}\"]"))?;
     }
 
-    let kernel = world.read_file(&kernel_path)?;
+    // (Not the script's values: held by the hand-off, to the size of memory.)
+    let kernel = world.read_file(&kernel_path, usize::MAX)?;
     let kind = detect(&kernel).map_err(|e| format!("{kernel_path}: {e}"))?;
     let mut initrds = Vec::with_capacity(initrd_paths.len());
     for path in &initrd_paths {
-        initrds.push(world.read_file(path)?);
+        initrds.push(world.read_file(path, usize::MAX)?);
     }
     let initrd_slices: Vec<&[u8]> = initrds.iter().map(|i| i.as_slice()).collect();
     let file_slices: Vec<(&str, &[u8])> = files

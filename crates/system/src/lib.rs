@@ -149,10 +149,16 @@ impl<M: Machine> World<M> {
         Value::list(items)
     }
 
-    /// Reads a whole file, failing cleanly when memory is short (a kernel is 14 MB).
-    pub(crate) fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
+    /// Reads a whole file, failing cleanly when it is larger than `limit` bytes or memory is short (a kernel is
+    /// 14 MB).
+    pub(crate) fn read_file(&self, path: &str, limit: usize) -> Result<Vec<u8>, String> {
         let file = self.vfs.open(path).map_err(|e| e.to_string())?;
         let size = usize::try_from(file.size()).map_err(|_| format!("{path}: too large"))?;
+        if size > limit {
+            return Err(format!(
+                "{path}: {size} bytes, more than the script may hold ({limit} more)"
+            ));
+        }
         let mut data = Vec::new();
         data.try_reserve_exact(size)
             .map_err(|_| format!("{path}: not enough memory for {size} bytes"))?;
@@ -162,7 +168,12 @@ impl<M: Machine> World<M> {
         Ok(data)
     }
 
-    fn primitive_inner(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
+    fn primitive_inner(
+        &mut self,
+        which: Primitive,
+        args: Vec<Value>,
+        room: usize,
+    ) -> Result<Value, String> {
         let nil = Value::Nil;
         let arg = |i: usize| args.get(i).unwrap_or(&nil);
         match which {
@@ -254,7 +265,9 @@ impl<M: Machine> World<M> {
             }
             Primitive::Read => {
                 let path = str_arg(arg(0), "path")?;
-                Ok(Value::bytes(self.read_file(path)?))
+                // A script value: within the script's memory limit (the heap is four times that, so what is
+                // left stays enough for the rest of the run).
+                Ok(Value::bytes(self.read_file(path, room)?))
             }
             Primitive::Exists => {
                 let path = str_arg(arg(0), "path")?;
@@ -305,8 +318,13 @@ impl<M: Machine> Platform for World<M> {
     fn keymap(&mut self, name: &str) -> Result<(), String> {
         self.machine.keymap(name)
     }
-    fn primitive(&mut self, which: Primitive, args: Vec<Value>) -> Result<Value, String> {
-        self.primitive_inner(which, args)
+    fn primitive(
+        &mut self,
+        which: Primitive,
+        args: Vec<Value>,
+        room: usize,
+    ) -> Result<Value, String> {
+        self.primitive_inner(which, args, room)
     }
 }
 

@@ -96,8 +96,16 @@ fn run(
 }
 
 fn run_on(machine: TestMachine, source: &str) -> (World<TestMachine>, Result<(), String>) {
+    run_with(machine, Config::default(), source)
+}
+
+fn run_with(
+    machine: TestMachine,
+    config: Config,
+    source: &str,
+) -> (World<TestMachine>, Result<(), String>) {
     let mut world = World::new(machine);
-    let mut interpreter = Interpreter::new(Config::default());
+    let mut interpreter = Interpreter::new(config);
     let result = interpreter
         .run("test.bs", source, &mut world)
         .map_err(|e| e.to_string());
@@ -114,11 +122,13 @@ fn tool(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
-/// An MBR disk (by sfdisk) whose second partition holds an ext2 made by mke2fs -d from a small tree.
+/// An MBR disk (by sfdisk) whose second partition holds an ext2 made by mke2fs -d from a small tree (and a file
+/// of 512 KiB, `/big.bin`).
 fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("boot")).unwrap();
     std::fs::write(tree.join("boot/hello.txt"), b"hello from ext2\n").unwrap();
+    std::fs::write(tree.join("big.bin"), vec![7u8; 512 << 10]).unwrap();
     let fs = dir.join("fs.img");
     tool(
         "mke2fs",
@@ -207,6 +217,45 @@ fn mount_ls_read_stat_on_an_ext2_partition() {
     assert_eq!(
         world.machine.output,
         format!("[\"hello.txt\"]\nhello from ext2\n\n{{size: 16, kind: \"file\"}} dir false true\n{expected_sha1}\n")
+    );
+}
+
+#[test]
+fn read_refuses_a_file_larger_than_the_script_may_still_hold() {
+    // A limit of 1 MiB: the file of 512 KiB is read while the script holds little, and refused, before it is
+    // read, while the script holds a str of 640 KiB.
+    let dir = tempdir("room");
+    let disk = ext2_disk(&dir);
+    let config = || Config {
+        memory_limit: 1 << 20,
+        ..Config::default()
+    };
+    let machine = || TestMachine {
+        disks: vec![disk.clone()],
+        ..TestMachine::default()
+    };
+    let (world, result) = run_with(
+        machine(),
+        config(),
+        "mount(\"hd0p2\", \"/\")\nprint(len(read(\"/big.bin\")))",
+    );
+    result.unwrap();
+    assert_eq!(world.machine.output, "524288\n");
+    let held = "let a = \"x\"\nfor i in range(19) { a = a + a }\nlet b = \"x\"\nfor i in range(17) { b = b + b }\n";
+    let (world, result) = run_with(
+        machine(),
+        config(),
+        &format!(
+            "{held}mount(\"hd0p2\", \"/\")\nprint(len(a) + len(b))\nlet f = read(\"/big.bin\")"
+        ),
+    );
+    assert_eq!(world.machine.output, "655360\n");
+    let message = result.unwrap_err();
+    assert!(
+        message.starts_with(
+            "test.bs:7:9: error: /big.bin: 524288 bytes, more than the script may hold ("
+        ),
+        "{message}"
     );
 }
 
