@@ -959,9 +959,11 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         let Some(part) = part else { break };
         parts.push(Value::str(part));
         // Refused as the parts are made, not once all are: a part of one byte holds far more than a byte (the
-        // check above counts two), and a text of a million separators makes a million parts.
-        room(m, parts.len() * ITEM_BYTES)?;
+        // check above counts two), and a text of a million separators makes a million parts. (Their work is
+        // counted once, for the whole list below: counted at each check, it grew with the square of the parts.)
+        m.fits(parts.len() * ITEM_BYTES, Pos::default())?;
     }
+    room(m, parts.len() * ITEM_BYTES)?;
     Ok(hand_over!(take_list, parts))
 }
 
@@ -985,8 +987,10 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
             out.push_str(sep);
         }
         out.push_str(&t.0);
-        room(m, out.len())?;
+        // (Its work counted once, as for `split`'s parts.)
+        m.fits(out.len(), Pos::default())?;
     }
+    room(m, out.len())?;
     Ok(Value::take_string(out))
 }
 

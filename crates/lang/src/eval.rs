@@ -316,9 +316,7 @@ impl Machine<'_> {
     /// values would otherwise wait long for: see the [`Steps`] of a machine).
     #[inline(never)]
     pub(crate) fn hold(&mut self, bytes: usize, pos: Pos) -> R<()> {
-        if self.too_much(bytes) {
-            return Err(self.at_str(OUT_OF_MEMORY, pos));
-        }
+        self.fits(bytes, pos)?;
         if self.take(bytes / BYTES_PER_STEP).is_none() {
             return Err(self.exhausted(pos));
         }
@@ -331,6 +329,15 @@ impl Machine<'_> {
     #[inline(never)]
     pub(crate) fn walk(&mut self, v: &Value) {
         let _ = self.take(v.extent() / BYTES_PER_STEP);
+    }
+
+    /// Refuses to let the script hold `bytes` more past its memory limit (the error at `pos`), without counting
+    /// them as work: for a value checked again and again as it grows, whose work is counted once it is made.
+    pub(crate) fn fits(&mut self, bytes: usize, pos: Pos) -> R<()> {
+        if self.too_much(bytes) {
+            return Err(self.at_str(OUT_OF_MEMORY, pos));
+        }
+        Ok(())
     }
 
     /// How many bytes more the script may hold.
