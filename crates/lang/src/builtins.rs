@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 
 use crate::ast::Pos;
 use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
-use crate::value::Steps;
-use crate::value::{hand_over, push_hex, push_hex_number, write_value, Cut, Value, ITEM_BYTES};
+use crate::value::{
+    hand_over, push_hex, push_hex_number, write_value, Cut, Steps, Value, ITEM_BYTES,
+};
 use crate::{ScriptError, BYTES_PER_STEP};
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
@@ -473,9 +474,7 @@ impl Machine<'_> {
         core::mem::forget(core::mem::replace(&mut self.stack, stack));
         result
     }
-}
 
-impl Machine<'_> {
     /// Counts the work of a core built-in on the strs and maps it is given (from `base` on the stack): it
     /// searches, walks or copies them (a char count, a search for a key or a substring), which takes time that
     /// grows with their size.

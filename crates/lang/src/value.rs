@@ -628,8 +628,8 @@ impl Value {
 /// How deep `==` and the text form follow nested lists and maps (a list that holds itself stops here).
 pub const MAX_VALUE_DEPTH: u32 = 200;
 
-/// What a comparison of values spends: a step for each value it compares, and one for each map entry it walks
-/// to find a key.
+/// What a comparison of values spends: a step for each value it compares, and for the strs and bytes it compares
+/// and the map entries it walks to find a key, as many as a search takes (see [`Value::extent`]).
 pub(crate) trait Steps {
     /// Takes `n` steps; `None` stops the comparison (too few left, or Ctrl-C).
     fn take(&mut self, n: usize) -> Option<()>;
@@ -644,7 +644,8 @@ impl Steps for u64 {
 
 /// Deep equality; `None` when the values nest deeper than [`MAX_VALUE_DEPTH`], or when `steps` stops it: each
 /// value compared takes a step from it (values that share parts can take exponentially many, `a = [a, a]` forty
-/// times over), and each map entry walked to find a key (a map's keys are each searched for in the other).
+/// times over), and the strs and bytes compared and the map entries walked to find a key (a map's keys are each
+/// searched for in the other) take as many as a search does.
 pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) -> Option<bool> {
     if depth > MAX_VALUE_DEPTH {
         return None;
@@ -684,11 +685,12 @@ pub(crate) fn equal(a: &Value, b: &Value, depth: u32, steps: &mut impl Steps) ->
                 return Some(false);
             }
             for (k, v) in x.iter() {
-                // (`find` gives an index of `y`; it walked the entries up to it.)
+                // (`find` gives an index of `y`; it walked the entries up to it, counted as a search is: see
+                // `Value::extent`.)
                 let Some(i) = n.find(k) else {
                     return Some(false);
                 };
-                steps.take(i)?;
+                steps.take(i * ITEM_BYTES / BYTES_PER_STEP)?;
                 if !equal(v, &y[i].1, depth + 1, steps)? {
                     return Some(false);
                 }

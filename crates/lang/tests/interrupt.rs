@@ -305,8 +305,8 @@ fn making_large_values_takes_steps() {
 fn searching_large_values_takes_steps() {
     // A str of 16 KiB, two maps of 512 entries and a list of 512 items; then a loop whose every turn searches one
     // of them (a char count, a key's search, a comparison) and makes nothing. Such a turn takes at least the steps
-    // listed (a step per 256 bytes of a str, per 8 entries of a map, per item compared, per map entry walked in a
-    // comparison of maps), so a budget of 250,000 ends within 250,000 / that many turns; without the charge, a
+    // listed (a step per 256 bytes of a str, per 8 entries of a map searched or walked in a comparison of maps,
+    // per item compared), so a budget of 250,000 ends within 250,000 / that many turns; without the charge, a
     // turn takes two or three steps.
     let setup = "\
 let s = \"x\"
@@ -332,7 +332,7 @@ let n = 0
         ("let x = m.absent", 64),
         ("let x = contains(m, \"absent\")", 64),
         ("let x = remove(m, \"absent\")", 64),
-        ("let x = m == twin", 512 * 511 / 2),
+        ("let x = m == twin", 512 * 511 / 2 / 8),
         ("let x = contains(l, -1)", 512),
     ] {
         let source = format!("{setup}while true {{\n    {body}\n    n = n + 1\n}}\n");
