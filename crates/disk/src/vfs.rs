@@ -142,11 +142,32 @@ impl Vfs {
 
     /// The names in a directory, sorted, without `.` and `..`.
     pub fn ls(&self, path: &str) -> Result<Vec<String>, FsError> {
+        self.ls_within(path, usize::MAX)
+    }
+
+    /// [`Vfs::ls`], refused with [`FsError::TooManyNames`] once the names would take more than `limit` bytes of
+    /// memory (each its own plus a `String`'s), before more are read: a directory can be as large as its device.
+    pub fn ls_within(&self, path: &str, limit: usize) -> Result<Vec<String>, FsError> {
         let place = self.resolve(path)?;
         if place.node.kind != Kind::Dir {
             return Err(FsError::NotADirectory(place.path));
         }
-        let mut names = self.mounts[place.mount].fs.list(&place.node)?;
+        let mut names = Vec::new();
+        let mut bytes = 0usize;
+        self.mounts[place.mount].fs.list(&place.node, &mut |name| {
+            bytes = bytes.saturating_add(core::mem::size_of::<String>() + name.len());
+            let over = bytes > limit;
+            if !over {
+                names.push(name);
+            }
+            over
+        })?;
+        if bytes > limit {
+            return Err(FsError::TooManyNames {
+                path: place.path,
+                limit,
+            });
+        }
         names.sort();
         Ok(names)
     }

@@ -260,7 +260,8 @@ impl<M: Machine> World<M> {
             }
             Primitive::Ls => {
                 let path = str_arg(arg(0), "path")?;
-                let names = self.vfs.ls(path).map_err(|e| e.to_string())?;
+                // A script value too, whose names are refused past the room left as they are read.
+                let names = self.vfs.ls_within(path, room).map_err(|e| e.to_string())?;
                 Ok(Value::list(names.into_iter().map(Value::string).collect()))
             }
             Primitive::Read => {

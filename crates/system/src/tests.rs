@@ -123,12 +123,16 @@ fn tool(program: &str, args: &[&str]) {
 }
 
 /// An MBR disk (by sfdisk) whose second partition holds an ext2 made by mke2fs -d from a small tree (and a file
-/// of 512 KiB, `/big.bin`).
+/// of 512 KiB, `/big.bin`, and a directory of 600 files with names of 250 bytes, `/many`).
 fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("boot")).unwrap();
     std::fs::write(tree.join("boot/hello.txt"), b"hello from ext2\n").unwrap();
     std::fs::write(tree.join("big.bin"), vec![7u8; 512 << 10]).unwrap();
+    std::fs::create_dir_all(tree.join("many")).unwrap();
+    for i in 0..600 {
+        std::fs::write(tree.join("many").join(format!("{i:0>250}")), b"").unwrap();
+    }
     let fs = dir.join("fs.img");
     tool(
         "mke2fs",
@@ -255,6 +259,39 @@ fn read_refuses_a_file_larger_than_the_script_may_still_hold() {
         message.starts_with(
             "test.bs:7:9: error: /big.bin: 524288 bytes, more than the script may hold ("
         ),
+        "{message}"
+    );
+}
+
+#[test]
+fn ls_refuses_a_directory_whose_names_take_more_than_the_script_may_still_hold() {
+    // 600 names of 250 bytes (about 164 KB as strings): listed while the script holds little, refused while it
+    // holds 896 KiB of its 1 MiB.
+    let dir = tempdir("names");
+    let disk = ext2_disk(&dir);
+    let machine = || TestMachine {
+        disks: vec![disk.clone()],
+        ..TestMachine::default()
+    };
+    let (world, result) = run_on(
+        machine(),
+        "mount(\"hd0p2\", \"/\")\nlet names = ls(\"/many\")\nprint(len(names), len(names[0]))",
+    );
+    result.unwrap();
+    assert_eq!(world.machine.output, "600 250\n");
+    let held = "let a = \"x\"\nfor i in range(19) { a = a + a }\nlet b = \"x\"\nfor i in range(18) { b = b + b }\nlet c = \"x\"\nfor i in range(17) { c = c + c }\n";
+    let config = Config {
+        memory_limit: 1 << 20,
+        ..Config::default()
+    };
+    let (_, result) = run_with(
+        machine(),
+        config,
+        &format!("{held}mount(\"hd0p2\", \"/\")\nlet names = ls(\"/many\")"),
+    );
+    let message = result.unwrap_err();
+    assert!(
+        message.starts_with("test.bs:8:13: error: /many: its names take more than the "),
         "{message}"
     );
 }

@@ -49,7 +49,14 @@ fn walk_dir(fs: &dyn FileSystem, dir: &Node, depth: u32, budget: &mut u32) {
     if depth > 8 {
         return;
     }
-    let Ok(names) = fs.list(dir) else { return };
+    let mut names = Vec::new();
+    let listed = fs.list(dir, &mut |name| {
+        names.push(name);
+        false
+    });
+    if listed.is_err() {
+        return;
+    }
     for name in names {
         if *budget == 0 {
             return;

@@ -579,14 +579,11 @@ impl FileSystem for Ext {
         }
     }
 
-    fn list(&self, dir: &Node) -> Result<Vec<String>, FsError> {
+    fn list(&self, dir: &Node, visit: &mut dyn FnMut(String) -> bool) -> Result<(), FsError> {
         let dir = self.inode_of(dir)?;
-        let mut names = Vec::new();
         self.scan(&dir, |name, _| {
-            names.push(String::from_utf8_lossy(name).into_owned());
-            false
-        })?;
-        Ok(names)
+            visit(String::from_utf8_lossy(name).into_owned())
+        })
     }
 
     fn read_at(&self, file: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {

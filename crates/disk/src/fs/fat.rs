@@ -445,13 +445,8 @@ impl FileSystem for Fat {
         Ok(found)
     }
 
-    fn list(&self, dir: &Node) -> Result<Vec<String>, FsError> {
-        let mut names = Vec::new();
-        self.scan(dir, |e| {
-            names.push(e.name.clone());
-            false
-        })?;
-        Ok(names)
+    fn list(&self, dir: &Node, visit: &mut dyn FnMut(String) -> bool) -> Result<(), FsError> {
+        self.scan(dir, |e| visit(e.name.clone()))
     }
 
     fn read_at(&self, file: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {

@@ -7,7 +7,6 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::device::{BlockDevice, DiskError, SECTOR_SIZE};
@@ -47,8 +46,9 @@ pub trait FileSystem {
     fn root(&self) -> Node;
     /// The entry `name` of directory `dir`, if there is one.
     fn lookup(&self, dir: &Node, name: &str) -> Result<Option<Node>, FsError>;
-    /// The names in `dir`, without `.` and `..`, in on-disk order.
-    fn list(&self, dir: &Node) -> Result<Vec<String>, FsError>;
+    /// Hands the names in `dir` to `visit`, without `.` and `..`, in on-disk order, until it returns true (a
+    /// directory can be as large as its device: the caller decides how many names it keeps).
+    fn list(&self, dir: &Node, visit: &mut dyn FnMut(String) -> bool) -> Result<(), FsError>;
     /// Reads from byte `offset` of a file into `buf`; returns the bytes read (short only at the end of file).
     fn read_at(&self, file: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, FsError>;
     /// A symlink's target.
@@ -88,6 +88,11 @@ pub enum FsError {
     /// Something else is mounted below this mount point.
     Busy(String),
     SymlinkLoop(String),
+    /// A directory whose names take more memory than the caller allows (see `Vfs::ls_within`).
+    TooManyNames {
+        path: String,
+        limit: usize,
+    },
     /// A file larger than its device (sparse) is not read into memory whole.
     TooLarge {
         path: String,
@@ -115,6 +120,12 @@ impl fmt::Display for FsError {
             }
             FsError::Busy(path) => write!(f, "{path}: another file system is mounted below it"),
             FsError::SymlinkLoop(path) => write!(f, "{path}: too many levels of symbolic links"),
+            FsError::TooManyNames { path, limit } => {
+                write!(
+                    f,
+                    "{path}: its names take more than the {limit} bytes allowed"
+                )
+            }
             FsError::TooLarge { path, size } => {
                 write!(f, "{path}: {size} bytes is larger than its device")
             }

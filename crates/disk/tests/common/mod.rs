@@ -168,6 +168,15 @@ pub fn compare_tree(vfs: &Vfs, src: &Path, at: &str) {
     names.sort();
     let listed = vfs.ls(at).unwrap_or_else(|e| panic!("ls {at}: {e}"));
     assert_eq!(listed, names, "ls {at}");
+    // Within a limit of exactly the memory the names take (each a `String`), and refused one byte below it.
+    let needed: usize = names.iter().map(|n| size_of::<String>() + n.len()).sum();
+    assert_eq!(vfs.ls_within(at, needed).unwrap(), names, "ls {at}");
+    if let Some(less) = needed.checked_sub(1) {
+        assert!(
+            matches!(vfs.ls_within(at, less), Err(FsError::TooManyNames { limit, .. }) if limit == less),
+            "ls {at} within {less}"
+        );
+    }
     for name in names {
         let host = src.join(&name);
         let path = if at == "/" {
