@@ -130,9 +130,28 @@ pub fn has_serial() -> bool {
     CONSOLE.lock().serial.is_some()
 }
 
-/// Writes text to every console (`\n` becomes CR LF on the serial line).
+/// A text longer than this goes out in pieces of it, with a look for Ctrl-C between them: a serial line at 115200
+/// baud takes a third of a second for it.
+const PIECE: usize = 4096;
+
+/// Writes text to every console (`\n` becomes CR LF on the serial line). A long text (a script's `print` of a
+/// file's bytes takes minutes on a serial line) is cut short when Ctrl-C is pressed meanwhile: the rest is dropped,
+/// `^C` ends the line, and the press waits for [`interrupted`] (the interpreter asks after each `print`).
 pub fn write(text: &str) {
-    CONSOLE.lock().write_str(text);
+    let mut rest = text;
+    while rest.len() > PIECE {
+        let mut end = PIECE;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, after) = rest.split_at(end);
+        CONSOLE.lock().write_str(piece);
+        rest = after;
+        if interrupt_pending() {
+            rest = "^C\n";
+        }
+    }
+    CONSOLE.lock().write_str(rest);
 }
 
 /// Writes formatted text to every console; used by `print!` and `println!`.

@@ -608,6 +608,10 @@ fn print(m: &mut Machine<'_>, args: &[Value], out: &mut String) -> R<Value> {
     }
     out.push('\n');
     m.platform.write(out);
+    // Asked after each, as after a primitive: a console can take long to show a line (a serial one, seconds
+    // for a long text, which the payload cuts short at Ctrl-C), so a loop of prints would wait long for the next
+    // poll.
+    m.interruption(Pos::default())?;
     Ok(Value::Nil)
 }
 

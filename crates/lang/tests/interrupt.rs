@@ -231,7 +231,8 @@ fn ctrl_c_during_a_primitive_stops_the_script_at_the_call() {
     let (_, result) = run(source, &mut keys, SAFETY_NET);
     result.unwrap();
     assert_eq!(keys.out, "caught pbkdf2 failed\n");
-    assert_eq!(keys.asked, 1);
+    // (After the primitive, and after the print.)
+    assert_eq!(keys.asked, 2);
 }
 
 #[test]
@@ -354,4 +355,19 @@ let n = 0
     assert_eq!(e, "i.bs:11:7: error: interrupted (Ctrl-C)");
     let n = int(&interpreter, "n") as u64;
     assert!(n <= 3 * POLL_STEPS / 64, "{n} turns");
+}
+
+#[test]
+fn a_loop_of_prints_asks_after_each() {
+    // A console can take long to show a line (a serial one at 115200 baud): a loop of prints is asked after each,
+    // not only every POLL_STEPS steps. (The first question is the loop's first step's.)
+    let mut keys = Keys {
+        at: 3,
+        ..Keys::default()
+    };
+    let (_, result) = run("while true {\n    print(\"x\")\n}\n", &mut keys, SAFETY_NET);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "i.bs:2:5: error: interrupted (Ctrl-C)");
+    assert_eq!(keys.out, "x\nx\n");
+    assert_eq!(keys.asked, 3);
 }

@@ -490,6 +490,9 @@ try {
     // Typed ahead, longer than the serial port's 16-byte FIFO.
     vm.send("typed while the script ran\r");
     vm.expect_line("got [typed while the script ran]", STEP);
+    // Pressed once the script is in its loop: the print before it asks too, and the serial line shows its text
+    // before the print has returned (the screen is written after it).
+    std::thread::sleep(Duration::from_millis(300));
     vm.send("\u{3}");
     let error = vm.expect_line("spin.bs:", STEP).text;
     assert_eq!(error, "spin.bs:8:11: error: interrupted (Ctrl-C)");
@@ -557,6 +560,32 @@ try {
     vm.send("\u{3}");
     let error = vm.expect_line("shell:", STEP).text;
     assert_eq!(error, "shell:1:7: error: interrupted (Ctrl-C)");
+
+    // A print of that MiB (seconds on a serial line), cut short by Ctrl-C once it shows on the screen: the rest
+    // is dropped, the line ends `^C`, and the script stops at the print.
+    shell(&mut vm, "print(s)");
+    let started = Instant::now();
+    while !vm
+        .screen()
+        .iter()
+        .any(|row| row.len() == 80 && row.bytes().all(|b| b == b'x'))
+    {
+        if started.elapsed() > STEP {
+            vm.fail("the print does not show on the screen");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    vm.send("\u{3}");
+    let cut = vm.expect_line("^C", STEP).text;
+    let printed = cut.trim_end_matches("^C");
+    assert!(printed.bytes().all(|b| b == b'x'), "{cut:?}");
+    assert!(
+        printed.len() < 1 << 20,
+        "all {} bytes printed",
+        printed.len()
+    );
+    let error = vm.expect_line("shell:", STEP).text;
+    assert_eq!(error, "shell:1:1: error: interrupted (Ctrl-C)");
 
     // An input left open over two lines, dropped: the next line starts afresh at the shell's own prompt.
     vm.send("fn f() {\r");
