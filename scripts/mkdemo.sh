@@ -14,6 +14,9 @@
 # Settings (environment), for the tests and the bench to make variants:
 #   DEMO_OUT=build/demo/disk.img  DEMO_PASSPHRASE=bootscript  DEMO_LUKS=luks2|luks1|none (none: plain ext4)
 #   DEMO_ITERATIONS=100000 (PBKDF2-SHA256)  DEMO_EXTRA=dir (more files copied into the ext4 root)
+#   DEMO_GRUB=1: GRUB for BIOS in the MBR and the gap before partition 1, as `grub-install` puts it on a PC
+#                (boot.img, and a core.img that looks for /boot/grub on partition 1: plain ext4 only; the
+#                file system needs /boot/grub/grub.cfg and GRUB's modules in /boot/grub/i386-pc, from EXTRA)
 # Cached: nothing to do when the disk is newer than its inputs and was made with the same settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +26,22 @@ PASSPHRASE=${DEMO_PASSPHRASE:-bootscript}
 LUKS=${DEMO_LUKS:-luks2}
 ITERATIONS=${DEMO_ITERATIONS:-100000}
 EXTRA=${DEMO_EXTRA:-}
+GRUB=${DEMO_GRUB:-}
+GRUB_PC=/usr/lib/grub/i386-pc
 DIR=$(dirname "$OUT")
-SETTINGS="luks=$LUKS iterations=$ITERATIONS passphrase=$PASSPHRASE extra=$EXTRA"
+SETTINGS="luks=$LUKS iterations=$ITERATIONS passphrase=$PASSPHRASE extra=$EXTRA grub=$GRUB"
 
 case "$LUKS" in luks1|luks2|none) ;; *) echo "mkdemo: DEMO_LUKS must be luks1, luks2 or none" >&2; exit 1 ;; esac
 for tool in sfdisk mke2fs python3; do
   command -v "$tool" >/dev/null || { echo "mkdemo: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
 done
+case "$GRUB" in
+  '') ;;
+  1) [ "$LUKS" = none ] || { echo "mkdemo: DEMO_GRUB needs DEMO_LUKS=none (GRUB's files sit on partition 1)" >&2; exit 1; }
+     command -v grub-mkimage >/dev/null && [ -f "$GRUB_PC/boot.img" ] ||
+       { echo "mkdemo: grub-mkimage or $GRUB_PC is missing (run scripts/setup.sh)" >&2; exit 1; } ;;
+  *) echo "mkdemo: DEMO_GRUB must be 1 or empty" >&2; exit 1 ;;
+esac
 [ "$LUKS" = none ] || command -v cryptsetup >/dev/null || { echo "mkdemo: cryptsetup is missing (run scripts/setup.sh)" >&2; exit 1; }
 
 scripts/fetch-kernel.sh
@@ -94,6 +106,15 @@ PART_SECTORS=$(( (PART_BYTES + 511) / 512 ))
 truncate -s $(( (2048 + PART_SECTORS) * 512 + 1024 * 1024 )) "$WORK/disk.img"
 printf 'label: dos\nlabel-id: 0x626f6f74\nstart=2048, size=%d, type=83\n' "$PART_SECTORS" | sfdisk -q "$WORK/disk.img"
 dd if="$WORK/part.img" of="$WORK/disk.img" bs=1M seek=1 conv=notrunc status=none
+if [ -n "$GRUB" ]; then
+  # What grub-install (through grub-bios-setup) does on a PC, without a loop device: the boot sector's code
+  # (its first 440 bytes; the disk signature and partition table stay) and, from sector 1, the core image,
+  # whose first sector (diskboot.img) loads the rest from sector 2 on (grub-mkimage fills in the count).
+  grub-mkimage -O i386-pc -o "$WORK/core.img" -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2
+  [ "$(stat -c %s "$WORK/core.img")" -le $(( 2047 * 512 )) ] || { echo "mkdemo: core.img does not fit before partition 1" >&2; exit 1; }
+  dd if="$GRUB_PC/boot.img" of="$WORK/disk.img" bs=440 count=1 conv=notrunc status=none
+  dd if="$WORK/core.img" of="$WORK/disk.img" bs=512 seek=1 conv=notrunc status=none
+fi
 
 # Read the file system back out of the finished disk (decrypting it) and let e2fsck and debugfs judge it.
 dd if="$WORK/disk.img" of="$WORK/back.part" bs=512 skip=2048 count="$PART_SECTORS" status=none
@@ -109,7 +130,7 @@ cmp -s "$WORK/back.vmlinuz" "$KERNEL" || { echo "mkdemo: /boot/vmlinuz read back
 mv "$WORK/disk.img" "$OUT"
 echo "$SETTINGS" >"$OUT.settings"
 if [ "$LUKS" = none ]; then
-  echo "mkdemo: $OUT (plain ext4 on partition 1)" >&2
+  echo "mkdemo: $OUT (plain ext4 on partition 1${GRUB:+, GRUB in the MBR})" >&2
 else
   echo "mkdemo: $OUT ($LUKS on partition 1, passphrase \"$PASSPHRASE\", $ITERATIONS PBKDF2-SHA256 iterations)" >&2
 fi

@@ -111,6 +111,8 @@ pub struct Boot {
     placed_disks: Vec<(u8, PathBuf)>,
     /// Where the GRUB CD sits; `None` is QEMU's `-cdrom` (secondary master).
     cd_position: Option<u8>,
+    /// A disk with GRUB installed on it, booted instead of a GRUB CD.
+    grub_disk: Option<PathBuf>,
     cpu: String,
     memory_mib: u32,
     serial: bool,
@@ -132,6 +134,7 @@ impl Boot {
             disks: Vec::new(),
             placed_disks: Vec::new(),
             cd_position: None,
+            grub_disk: None,
             cpu: "qemu64".into(),
             memory_mib: 1024,
             serial: true,
@@ -177,6 +180,15 @@ impl Boot {
     pub fn cd_at(mut self, index: u8) -> Self {
         assert!(index < 4, "IDE positions are 0 to 3, not {index}");
         self.cd_position = Some(index);
+        self
+    }
+
+    /// Boots the GRUB installed on this disk image, as a PC boots from its hard disk (`-boot c`), instead of a
+    /// GRUB CD made for the test: the disk holds the payload, its grub.cfg and the script, so `cmdline` and
+    /// `module` cannot be used with it. It is the primary master (the payload's hd0), opened with `snapshot=on`
+    /// (the image is not written, and several QEMUs may share it).
+    pub fn grub_disk(mut self, path: impl AsRef<Path>) -> Self {
+        self.grub_disk = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -231,24 +243,17 @@ impl Boot {
         cfg
     }
 
-    /// Builds the ISO and boots it. Panics (with a clear message) when the payload or a tool is missing.
-    pub fn start(self) -> Vm {
-        let elf = payload_path();
-        assert!(
-            elf.is_file(),
-            "{} is missing: build the payload first with `make build` (`make test` does it)",
-            elf.display()
-        );
-        let dir = TempDir::new();
-        let iso_root = dir.path().join("iso");
+    /// Makes the GRUB rescue ISO of this boot (its grub.cfg, the payload `elf` and the modules) in `dir`.
+    fn make_iso(&self, elf: &Path, dir: &Path) -> PathBuf {
+        let iso_root = dir.join("iso");
         std::fs::create_dir_all(iso_root.join("boot/grub")).unwrap();
         std::fs::create_dir_all(iso_root.join("boot/modules")).unwrap();
-        std::fs::copy(&elf, iso_root.join("boot/bootscript.elf")).unwrap();
+        std::fs::copy(elf, iso_root.join("boot/bootscript.elf")).unwrap();
         std::fs::write(iso_root.join("boot/grub/grub.cfg"), self.grub_cfg()).unwrap();
         for (index, (_, bytes)) in self.modules.iter().enumerate() {
             std::fs::write(iso_root.join(format!("boot/modules/{index}")), bytes).unwrap();
         }
-        let iso = dir.path().join("boot.iso");
+        let iso = dir.join("boot.iso");
         let output = Command::new("grub-mkrescue")
             .arg("-o")
             .arg(&iso)
@@ -262,27 +267,60 @@ impl Boot {
             "grub-mkrescue failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        iso
+    }
+
+    /// Builds the ISO (none for a boot from a GRUB disk) and boots it. Panics (with a clear message) when the payload or a tool is missing.
+    pub fn start(self) -> Vm {
+        let elf = payload_path();
+        assert!(
+            elf.is_file(),
+            "{} is missing: build the payload first with `make build` (`make test` does it)",
+            elf.display()
+        );
+        let dir = TempDir::new();
+        let iso = match &self.grub_disk {
+            None => Some(self.make_iso(&elf, dir.path())),
+            Some(disk) => {
+                assert!(
+                    self.cmdline.is_empty()
+                        && self.modules.is_empty()
+                        && self.cd_position.is_none(),
+                    "a boot from {} takes its command line and modules from that disk's grub.cfg",
+                    disk.display()
+                );
+                None
+            }
+        };
 
         let monitor = dir.path().join("monitor.sock");
         let mut command = Command::new("qemu-system-x86_64");
         command
             .args(["-machine", "pc", "-accel", "tcg", "-cpu", &self.cpu])
             .args(["-m", &self.memory_mib.to_string()])
-            .args(["-display", "none", "-no-reboot", "-boot", "d"])
+            .args(["-display", "none", "-no-reboot"])
+            .args(["-boot", if iso.is_some() { "d" } else { "c" }])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .args(["-serial", if self.serial { "stdio" } else { "none" }])
             .arg("-monitor")
             .arg(format!("unix:{},server=on,wait=off", monitor.display()));
-        match self.cd_position {
-            None => {
-                command.arg("-cdrom").arg(&iso);
+        match (&iso, self.cd_position, &self.grub_disk) {
+            (Some(iso), None, _) => {
+                command.arg("-cdrom").arg(iso);
             }
-            Some(index) => {
+            (Some(iso), Some(index), _) => {
                 command.arg("-drive").arg(format!(
                     "file={},format=raw,if=ide,index={index},media=cdrom,readonly=on",
                     iso.display()
                 ));
             }
+            (None, _, Some(disk)) => {
+                command.arg("-drive").arg(format!(
+                    "file={},format=raw,if=ide,index=0,snapshot=on",
+                    disk.display()
+                ));
+            }
+            (None, _, None) => unreachable!("a boot without an ISO boots its GRUB disk"),
         }
         // Placed disks first, so that the unplaced ones take the positions left free.
         for (index, disk) in &self.placed_disks {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bootscript_boot_tests::{noise, repository_root, run, Boot, Exit, Vm};
+use bootscript_boot_tests::{noise, payload_path, repository_root, run, Boot, Exit, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 /// From the jump to Linux's /init and its lines: about 3-5 s under TCG, more on a loaded machine.
@@ -459,4 +459,104 @@ fn default_script_boots_the_demo_disk() {
         1,
         "{transcript}"
     );
+}
+
+/// The menu entry of the README's "Installing on a real PC behind GRUB": the first code block of that section.
+fn readme_menu_entry() -> String {
+    let readme = std::fs::read_to_string(repository_root().join("README.md")).unwrap();
+    let section = readme
+        .split_once("## Installing on a real PC behind GRUB")
+        .expect("the README's section on installing behind GRUB")
+        .1;
+    let block = section
+        .split_once("\n```\n")
+        .and_then(|(_, rest)| rest.split_once("\n```\n"))
+        .expect("a code block in the README's section on installing behind GRUB")
+        .0;
+    // The files the test puts on the disk are the ones the entry names.
+    for line in [
+        "multiboot2 /boot/bootscript.elf",
+        "module2 /boot/boot.bs boot.bs",
+    ] {
+        assert!(
+            block.contains(line),
+            "the README's menu entry no longer says {line:?}:\n{block}"
+        );
+    }
+    format!("{block}\n")
+}
+
+/// A PC set up as the README says: GRUB installed on the hard disk (its boot sector and core image, where
+/// `grub-install` puts them), which finds /boot/grub/grub.cfg on partition 1's ext4. That grub.cfg holds the
+/// README's menu entry word for word (after `set timeout=0`, which `update-grub` writes on a PC). GRUB loads the
+/// xz-packed payload and the script from the disk, and the script boots Linux from the same disk.
+#[test]
+fn linux_from_a_disk_with_grub_installed_as_the_readme_says() {
+    fixtures();
+    let root = repository_root();
+    let dir = root.join("build/test-exec/installed");
+    let extra = dir.join("extra");
+    let cmdline = "console=ttyS0 init.poweroff init.files=/etc/keys/test.key";
+    let script = format!(
+        r#"
+mount("hd0p1", "/")
+print("installed: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
+     files={{"/etc/keys/test.key": "installed behind GRUB\n"}})
+"#
+    );
+    write_if_changed(
+        &extra.join("boot/grub/grub.cfg"),
+        format!("set timeout=0\n{}", readme_menu_entry()).as_bytes(),
+    );
+    write_if_changed(
+        &extra.join("boot/bootscript.elf"),
+        &std::fs::read(payload_path()).unwrap(),
+    );
+    write_if_changed(&extra.join("boot/boot.bs"), script.as_bytes());
+    // GRUB's modules, where grub-install copies them (core.img loads `normal` and the entry's modules from
+    // there).
+    let modules = Path::new("/usr/lib/grub/i386-pc");
+    let listing = std::fs::read_dir(modules)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e} (run `make setup`)", modules.display()));
+    for file in listing {
+        let file = file.unwrap().path();
+        if file.extension().is_some_and(|e| e == "mod" || e == "lst") {
+            write_if_changed(
+                &extra
+                    .join("boot/grub/i386-pc")
+                    .join(file.file_name().unwrap()),
+                &std::fs::read(&file).unwrap(),
+            );
+        }
+    }
+    let disk = dir.join("disk.img");
+    run(Command::new("bash")
+        .arg(root.join("scripts/mkdemo.sh"))
+        .env("DEMO_OUT", &disk)
+        .env("DEMO_LUKS", "none")
+        .env("DEMO_EXTRA", &extra)
+        .env("DEMO_GRUB", "1"));
+
+    let mut vm = Boot::new().grub_disk(&disk).start();
+    vm.expect_line("boot loader: GRUB", BOOT);
+    vm.expect_line("module \"boot.bs\"", STEP);
+    vm.expect_line("bootscript: running boot.bs", STEP);
+    vm.expect_line("installed: mounted, kernel of 14", STEP);
+    let report = linux_report(&mut vm);
+    let expected = [
+        format!("init: cmdline={cmdline}"),
+        format!(
+            "init: sha256 /etc/keys/test.key {}",
+            sha256_hex(b"installed behind GRUB\n")
+        ),
+        "init: done".to_string(),
+    ];
+    if report != expected {
+        vm.fail(&format!(
+            "/init reported {report:#?}, expected {expected:#?}"
+        ));
+    }
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
