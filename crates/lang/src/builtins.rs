@@ -871,7 +871,11 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
     let found = match (x, v) {
         (Value::Str(a), Value::Str(b)) => find(m, a.0.as_bytes(), b.0.as_bytes())?.is_some(),
-        (Value::Bytes(a), Value::Bytes(b)) => find(m, &a.0, &b.0)?.is_some(),
+        (Value::Bytes(a), Value::Bytes(b)) => {
+            // (Counted here: bytes count nothing in `searches`, as they are indexed at once.)
+            m.walk_bytes(&a.0);
+            find(m, &a.0, &b.0)?.is_some()
+        }
         (Value::List(l), _) => {
             for item in l.items.borrow().iter() {
                 // (Nested too deeply: not the same, as for `==`.)

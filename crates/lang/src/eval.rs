@@ -331,6 +331,12 @@ impl Machine<'_> {
         let _ = self.take(v.extent() / BYTES_PER_STEP);
     }
 
+    /// Counts the work of a walk over the bytes `b` (a bytes' or a str's), as [`Machine::walk`] does.
+    #[inline(never)]
+    pub(crate) fn walk_bytes(&mut self, b: &[u8]) {
+        let _ = self.take(b.len() / BYTES_PER_STEP);
+    }
+
     /// Refuses to let the script hold `bytes` more past its memory limit (the error at `pos`), without counting
     /// them as work: for a value checked again and again as it grows, whose work is counted once it is made.
     pub(crate) fn fits(&mut self, bytes: usize, pos: Pos) -> R<()> {
@@ -1203,9 +1209,14 @@ impl Machine<'_> {
             (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
                 if op as u8 >= Op::Lt as u8 =>
             {
-                // (Walked as far as they agree: counted as a search in `a`.)
-                self.walk(&a);
-                let order = a.as_bytes().cmp(&b.as_bytes());
+                // (Walked as far as they agree: counted as a search in `a`, for bytes too, which are otherwise
+                // indexed at once and count nothing as a search.)
+                let (x, y) = (
+                    a.as_bytes().unwrap_or_default(),
+                    b.as_bytes().unwrap_or_default(),
+                );
+                self.walk_bytes(x);
+                let order = x.cmp(y);
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
             _ => {

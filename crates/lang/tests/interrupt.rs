@@ -304,7 +304,7 @@ fn making_large_values_takes_steps() {
 
 #[test]
 fn searching_large_values_takes_steps() {
-    // A str of 16 KiB, two maps of 512 entries and a list of 512 items; then a loop whose every turn searches one
+    // A str and bytes of 16 KiB, two maps of 512 entries and a list of 512 items; then a loop whose every turn searches one
     // of them (a char count, a key's search, a comparison) and makes nothing. Such a turn takes at least the steps
     // listed (a step per 256 bytes of a str, per 8 entries of a map searched or walked in a comparison of maps,
     // per item compared), so a budget of 250,000 ends within 250,000 / that many turns; without the charge, a
@@ -312,6 +312,7 @@ fn searching_large_values_takes_steps() {
     let setup = "\
 let s = \"x\"
 for i in range(14) { s = s + s }
+let b = bytes(s)
 let m = {}
 let twin = {}
 for i in range(512) {
@@ -328,6 +329,9 @@ let n = 0
         ("let x = contains(s, \"y\")", 64),
         ("let x = s < s", 64),
         ("let x = s == s", 64),
+        ("let x = contains(b, bytes(\"y\"))", 64),
+        ("let x = b < b", 64),
+        ("let x = b == b", 64),
         ("let x = m[\"511\"]", 64),
         ("m[\"511\"] = n", 64),
         ("let x = m.absent", 64),
@@ -352,7 +356,7 @@ let n = 0
     };
     let (interpreter, result) = run(&source, &mut keys, SAFETY_NET);
     let e = result.unwrap_err().to_string();
-    assert_eq!(e, "i.bs:11:7: error: interrupted (Ctrl-C)");
+    assert_eq!(e, "i.bs:12:7: error: interrupted (Ctrl-C)");
     let n = int(&interpreter, "n") as u64;
     assert!(n <= 3 * POLL_STEPS / 64, "{n} turns");
 }
