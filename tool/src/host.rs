@@ -15,14 +15,33 @@ const DRY_RUN_RAM: u64 = 1 << 30;
 pub struct Host {
     start: Instant,
     stdin: std::io::StdinLock<'static>,
-    /// Disk images given with --disk, in order: hd0, hd1, ...
-    images: Vec<String>,
+    /// The disk images given with --disk, opened, in order: hd0, hd1, ...
+    images: Vec<Rc<dyn BlockDevice>>,
     /// halt() or reboot() was called: the run ends successfully.
     pub stopped: bool,
 }
 
+/// Opens the `--disk` images as hd0, hd1, ... A path that is not there, or that names a directory, is refused
+/// with the error of the first such path: a dry run goes on with the disks it was given or not at all (a
+/// script run without its disk would fail later, with an error that does not name the path).
+pub fn open_disks(paths: &[String]) -> Result<Vec<Rc<dyn BlockDevice>>, String> {
+    let mut disks: Vec<Rc<dyn BlockDevice>> = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let open = |path| {
+            if std::fs::metadata(path)?.is_dir() {
+                return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
+            }
+            ImageFile::with_name(path, &format!("hd{i}"))
+        };
+        disks.push(Rc::new(
+            open(path).map_err(|e| format!("--disk {path}: {e}"))?,
+        ));
+    }
+    Ok(disks)
+}
+
 impl Host {
-    pub fn new(images: Vec<String>) -> Host {
+    pub fn new(images: Vec<Rc<dyn BlockDevice>>) -> Host {
         Host {
             start: Instant::now(),
             stdin: std::io::stdin().lock(),
@@ -91,14 +110,7 @@ impl Machine for Host {
     }
 
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
-        let mut disks: Vec<Rc<dyn BlockDevice>> = Vec::new();
-        for (i, path) in self.images.iter().enumerate() {
-            match ImageFile::with_name(path, &format!("hd{i}")) {
-                Ok(image) => disks.push(Rc::new(image)),
-                Err(e) => eprintln!("bootscript: --disk {path}: {e}"),
-            }
-        }
-        disks
+        self.images.clone()
     }
 
     fn memory(&mut self) -> Memory {

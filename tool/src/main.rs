@@ -22,12 +22,57 @@ const SCRIPT_STACK_LIMIT: usize = 16 << 20;
 const USAGE: &str = "usage:
   bootscript check FILE.bs
   bootscript run FILE.bs [--disk IMAGE]... [--cmdline TEXT] [--steps N]
-  bootscript repl
+  bootscript repl [--disk IMAGE]... [--cmdline TEXT]
   bootscript bench-parse FILE N
   bootscript help";
 
-fn host(disks: Vec<String>) -> World<Host> {
-    World::new(Host::new(disks))
+/// What `run` and `repl` are given on the command line.
+#[derive(Default)]
+struct Options {
+    /// The script (`run` only).
+    file: Option<String>,
+    disks: Vec<String>,
+    cmdline: String,
+    /// The step budget (`run` only).
+    steps: Option<u64>,
+}
+
+/// Reads the options of `run` (`for_run`: a script and `--steps` too) or of `repl`.
+fn options(args: &[String], for_run: bool) -> Result<Options, u8> {
+    let mut options = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned();
+        match (args[i].as_str(), value) {
+            ("--disk", Some(v)) => options.disks.push(v),
+            ("--cmdline", Some(v)) => options.cmdline = v,
+            ("--steps", Some(v)) if for_run => match v.parse() {
+                Ok(n) => options.steps = Some(n),
+                Err(_) => {
+                    eprintln!("bootscript: --steps takes a count of steps, not '{v}'");
+                    return Err(EXIT_USAGE);
+                }
+            },
+            (arg, _) if for_run && options.file.is_none() && !arg.starts_with("--") => {
+                options.file = Some(arg.to_string());
+                i += 1;
+                continue;
+            }
+            _ => return Err(usage()),
+        }
+        i += 2;
+    }
+    Ok(options)
+}
+
+/// The host as the script's platform, with the `--disk` images opened (a wrong one is a usage error, said
+/// before anything runs).
+fn host(disks: &[String]) -> Result<World<Host>, u8> {
+    let disks = host::open_disks(disks).map_err(|e| {
+        eprintln!("bootscript: {e}");
+        EXIT_USAGE
+    })?;
+    Ok(World::new(Host::new(disks)))
 }
 
 fn read(path: &str) -> Result<String, u8> {
@@ -59,36 +104,17 @@ fn check(path: &str) -> Result<(), u8> {
 }
 
 fn run(args: &[String]) -> Result<(), u8> {
-    let mut file = None;
-    let mut disks = Vec::new();
-    let mut cmdline = String::new();
-    let mut steps = None;
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned();
-        match (args[i].as_str(), value) {
-            ("--disk", Some(v)) => disks.push(v),
-            ("--cmdline", Some(v)) => cmdline = v,
-            ("--steps", Some(v)) => steps = Some(v.parse().map_err(|_| EXIT_USAGE)?),
-            (arg, _) if file.is_none() && !arg.starts_with("--") => {
-                file = Some(arg.to_string());
-                i += 1;
-                continue;
-            }
-            _ => return Err(usage()),
-        }
-        i += 2;
-    }
-    let path = file.ok_or_else(usage)?;
+    let options = options(args, true)?;
+    let path = options.file.ok_or_else(usage)?;
     let source = read(&path)?;
+    let mut platform = host(&options.disks)?;
     let config = Config {
-        step_limit: steps,
+        step_limit: options.steps,
         stack_limit: SCRIPT_STACK_LIMIT,
         ..Config::default()
     };
     let mut interpreter = Interpreter::new(config);
-    interpreter.set_cmdline(&cmdline);
-    let mut platform = host(disks);
+    interpreter.set_cmdline(&options.cmdline);
     match interpreter.run(&path, &source, &mut platform) {
         Err(_) if platform.machine.stopped => Ok(()),
         Err(e) => Err(report(&e)),
@@ -96,13 +122,16 @@ fn run(args: &[String]) -> Result<(), u8> {
     }
 }
 
-fn repl() -> Result<(), u8> {
+/// The rescue shell on the terminal, with the disks and command line the payload's would have.
+fn repl(args: &[String]) -> Result<(), u8> {
+    let options = options(args, false)?;
+    let mut platform = host(&options.disks)?;
     let config = Config {
         stack_limit: SCRIPT_STACK_LIMIT,
         ..Config::default()
     };
     let mut interpreter = Interpreter::new(config);
-    let mut platform = host(Vec::new());
+    interpreter.set_cmdline(&options.cmdline);
     let mut shell = Shell::new();
     loop {
         platform.write(shell.prompt());
@@ -151,7 +180,7 @@ fn main() -> ExitCode {
             match args.first().map(String::as_str) {
                 Some("check") if rest.len() == 1 => check(&rest[0]),
                 Some("run") => run(rest),
-                Some("repl") => repl(),
+                Some("repl") => repl(rest),
                 Some("bench-parse") => bench_parse(rest),
                 Some("help") => {
                     print!("{}", bootscript_lang::help());

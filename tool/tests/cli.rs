@@ -303,6 +303,82 @@ fn usage_errors_exit_64() {
 }
 
 #[test]
+fn a_disk_image_that_cannot_be_opened_stops_before_the_script_runs() {
+    let path = script("never.bs", "print(\"ran\")\n");
+    let path = path.to_str().unwrap();
+    let dir = scratch().to_str().unwrap().to_string();
+    for (disk, error) in [
+        ("/nonexistent/disk.img", "No such file or directory"),
+        (dir.as_str(), "is a directory"),
+    ] {
+        for args in [
+            vec!["run", path, "--disk", disk],
+            vec!["repl", "--disk", disk],
+        ] {
+            let out = bootscript(&args, "print(\"ran\")\n");
+            assert_eq!(out.status.code(), Some(64), "{args:?}");
+            assert_eq!(text(&out.stdout), "", "{args:?}");
+            assert!(
+                text(&out.stderr).starts_with(&format!("bootscript: --disk {disk}: {error}")),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    let out = bootscript(&["run", path, "--steps", "many"], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        text(&out.stderr),
+        "bootscript: --steps takes a count of steps, not 'many'\n"
+    );
+}
+
+#[test]
+fn repl_has_the_disks_and_the_command_line() {
+    let tree = script("repl-tree/etc/motd", "hi\n")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let image = tree.parent().unwrap().join("repl.img");
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-d",
+            tree.to_str().unwrap(),
+            image.to_str().unwrap(),
+            "2M",
+        ],
+    );
+    let input = "mount(\"hd0\", \"/\")\nls(\"/etc\")\nargs.root\n";
+    let out = bootscript(
+        &[
+            "repl",
+            "--disk",
+            image.to_str().unwrap(),
+            "--cmdline",
+            "root=hd0 quiet",
+        ],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let p = "bootscript> ";
+    assert_eq!(
+        text(&out.stdout),
+        format!("{p}{p}[\"motd\"]\n{p}\"hd0\"\n{p}\n")
+    );
+    // Options of `run` only, or a script, are not the shell's.
+    for args in [&["repl", "--steps", "10"][..], &["repl", "x.bs"]] {
+        assert_eq!(bootscript(args, "").status.code(), Some(64), "{args:?}");
+    }
+}
+
+#[test]
 fn repl_keeps_globals_prints_values_and_reads_multiple_lines() {
     let input = "let x = 2\nx * 21\nfn add(a,\n  b) {\n  return a + b\n}\nadd(x, 1)\n\"text\"\nprint(\"shown\")\nnope\nx\n";
     let out = bootscript(&["repl"], input);
