@@ -1,10 +1,12 @@
-//! An image file as a block device, for the host tool's `--disk IMAGE` (behind the `std` feature).
+//! An image file, or a disk itself (`/dev/sda`, read-only), as a block device, for the host tool's
+//! `--disk IMAGE` (behind the `std` feature).
 
 extern crate std;
 
 use alloc::format;
 use alloc::string::String;
 use std::fs::File;
+use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 
 use crate::device::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
@@ -24,8 +26,10 @@ impl ImageFile {
 
     /// Opens `path` read-only under the name scripts see (`hd0` for the host tool's first `--disk`).
     pub fn with_name(path: &str, name: &str) -> std::io::Result<ImageFile> {
-        let file = File::open(path)?;
-        let sectors = file.metadata()?.len() / SECTOR_SIZE as u64;
+        let mut file = File::open(path)?;
+        // The size is where a seek to the end lands: a block device's metadata says 0 bytes. (Reads are
+        // positioned, so where the file is left does not matter.)
+        let sectors = file.seek(SeekFrom::End(0))? / SECTOR_SIZE as u64;
         Ok(ImageFile {
             name: String::from(name),
             file,
