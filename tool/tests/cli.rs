@@ -153,27 +153,36 @@ fn tool(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
-#[test]
-fn disk_images_are_hd0_hd1_and_their_files_read_right() {
-    let tree = script("tree/boot/hello.txt", "hello from an ext4 image\n")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let image = tree.parent().unwrap().join("ext4.img");
+/// An image of file system `kind` (`ext2`, `ext4`) and `size` (`8M`), made by mke2fs from a tree that holds the
+/// file `file` (a path such as `boot/hello.txt`) with `contents`; `name` names the tree and the image.
+fn ext_image(name: &str, kind: &str, size: &str, file: &str, contents: &str) -> std::path::PathBuf {
+    let tree = scratch().join(name);
+    script(&format!("{name}/{file}"), contents);
+    let image = scratch().join(format!("{name}.img"));
     tool(
         "mke2fs",
         &[
             "-q",
             "-F",
             "-t",
-            "ext4",
+            kind,
             "-d",
             tree.to_str().unwrap(),
             image.to_str().unwrap(),
-            "8M",
+            size,
         ],
+    );
+    image
+}
+
+#[test]
+fn disk_images_are_hd0_hd1_and_their_files_read_right() {
+    let image = ext_image(
+        "tree",
+        "ext4",
+        "8M",
+        "boot/hello.txt",
+        "hello from an ext4 image\n",
     );
     let path = script(
         "disk.bs",
@@ -211,25 +220,12 @@ fn disk_images_are_hd0_hd1_and_their_files_read_right() {
 /// root and the loop driver; where `losetup` cannot make one, the test says so on stderr and checks nothing.
 #[test]
 fn a_block_device_is_a_disk_of_its_size() {
-    let tree = script("block-tree/boot/hello.txt", "hello from a block device\n")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let image = tree.parent().unwrap().join("block.img");
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext4",
-            "-d",
-            tree.to_str().unwrap(),
-            image.to_str().unwrap(),
-            "8M",
-        ],
+    let image = ext_image(
+        "block-tree",
+        "ext4",
+        "8M",
+        "boot/hello.txt",
+        "hello from a block device\n",
     );
     let made = Command::new("losetup")
         .args(["--read-only", "--find", "--show"])
@@ -381,26 +377,7 @@ fn a_disk_image_that_cannot_be_opened_stops_before_the_script_runs() {
 
 #[test]
 fn repl_has_the_disks_and_the_command_line() {
-    let tree = script("repl-tree/etc/motd", "hi\n")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let image = tree.parent().unwrap().join("repl.img");
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-d",
-            tree.to_str().unwrap(),
-            image.to_str().unwrap(),
-            "2M",
-        ],
-    );
+    let image = ext_image("repl-tree", "ext2", "2M", "etc/motd", "hi\n");
     let input = "mount(\"hd0\", \"/\")\nls(\"/etc\")\nargs.root\n";
     let out = bootscript(
         &[
