@@ -1,16 +1,66 @@
 //! The host as the script's [`Machine`]: stdout for the consoles, stdin for `prompt`, image files for disks,
-//! and a dry run instead of the jump.
+//! Ctrl-C (SIGINT) as the consoles' Ctrl-C, and a dry run instead of the jump.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, ErrorKind, IsTerminal, Write};
 use std::process::Command;
 use std::rc::Rc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bootscript_disk::{BlockDevice, ImageFile};
 use bootscript_system::{pc_map, Handoff, Machine, Memory, Summary};
 
 /// The PC a dry run plans for: QEMU's `-m 1G` memory map, with the boot stage at 1 MiB.
 const DRY_RUN_RAM: u64 = 1 << 30;
+
+/// Ctrl-C was pressed (SIGINT came) and the interpreter has not seen it yet.
+static CTRL_C: AtomicBool = AtomicBool::new(false);
+
+/// The SIGINT handler: notes the press for the interpreter's next question. A second press before the first was
+/// seen (in a wait that does not ask, such as an Argon2 derivation) ends the tool, as Ctrl-C did before.
+extern "C" fn on_ctrl_c(_: libc::c_int) {
+    if CTRL_C.swap(true, Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe; it ends the process at once (status 130: killed by SIGINT).
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Makes Ctrl-C stop what runs, as the payload's consoles do, rather than end the tool: a running script or
+/// statement stops with its position, a `prompt` or `sleep_ms` gives up, and the shell drops the input being
+/// typed. Called on the thread that runs scripts, which is the one SIGINT reaches (see [`leave_ctrl_c`]); the
+/// handler is installed without `SA_RESTART`, so a read of the terminal returns at the press.
+pub fn catch_ctrl_c() {
+    // SAFETY: a zeroed `sigaction` is a valid one (no flags, an empty mask, filled in below); the handler only
+    // swaps an atomic and may call `_exit`, both async-signal-safe; the mask set is this thread's own.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        // (Left ignored where it is: a tool started in the background by a shell without job control.)
+        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut action);
+        if action.sa_sigaction == libc::SIG_IGN {
+            return;
+        }
+        action = std::mem::zeroed();
+        action.sa_sigaction = on_ctrl_c as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Blocks SIGINT on the calling thread (the one that waits for the script thread), so that the kernel delivers
+/// it to the script thread: only there does the signal interrupt a read of the terminal.
+pub fn leave_ctrl_c() {
+    // SAFETY: the set is initialized by `sigemptyset` before use; the mask changed is this thread's own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
 
 pub struct Host {
     start: Instant,
@@ -51,6 +101,37 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`. A read that a
+    /// Ctrl-C interrupted gives up with `ErrorKind::Interrupted`; other interrupted reads are tried again.
+    /// (`BufRead::read_line` tries every interrupted read again, so a press would wait for the Enter.)
+    fn read_raw_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        loop {
+            // (A press just before the read would not interrupt it: it is looked for first.)
+            if CTRL_C.load(Ordering::SeqCst) {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            let available = match self.stdin.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == ErrorKind::Interrupted && CTRL_C.load(Ordering::SeqCst) => {
+                    return Err(e)
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let (taken, end) = match available.iter().position(|&b| b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (available.len(), available.is_empty()),
+            };
+            line.extend_from_slice(&available[..taken]);
+            self.stdin.consume(taken);
+            if end {
+                return Ok(line.len());
+            }
+        }
+    }
+}
+
 impl Machine for Host {
     fn write(&mut self, text: &str) {
         let mut out = std::io::stdout().lock();
@@ -64,22 +145,26 @@ impl Machine for Host {
         if hide {
             let _ = Command::new("stty").arg("-echo").status();
         }
-        let mut line = String::new();
-        let result = self.stdin.read_line(&mut line);
+        let mut line = Vec::new();
+        let result = self.read_raw_line(&mut line);
         if hide {
             let _ = Command::new("stty").arg("echo").status();
         }
-        if !echo {
-            // Nothing showed the Enter: end the prompt's line, as the payload's console does.
+        if !echo || result.is_err() {
+            // Nothing showed the Enter (or the line was given up at Ctrl-C): end the prompt's line, as the
+            // payload's console does.
             self.write("\n");
         }
         match result {
             Ok(0) => Err("end of input".into()),
             Ok(_) => {
+                let mut line =
+                    String::from_utf8(line).map_err(|_| "the line typed is not UTF-8 text")?;
                 let trimmed = line.trim_end_matches(['\n', '\r']).len();
                 line.truncate(trimmed);
                 Ok(line)
             }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Err("interrupted (Ctrl-C)".into()),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -88,8 +173,20 @@ impl Machine for Host {
         self.start.elapsed().as_millis() as u64
     }
 
+    fn interrupted(&mut self) -> bool {
+        CTRL_C.swap(false, Ordering::SeqCst)
+    }
+
+    /// Ctrl-C ends the wait early (the interpreter then asks `interrupted` and stops the script).
     fn sleep_ms(&mut self, ms: u64) {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let end = Instant::now() + Duration::from_millis(ms);
+        while !CTRL_C.load(Ordering::SeqCst) {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
     }
 
     fn reboot(&mut self) -> String {

@@ -108,6 +108,7 @@ fn run(args: &[String]) -> Result<(), u8> {
     let path = options.file.ok_or_else(usage)?;
     let source = read(&path)?;
     let mut platform = host(&options.disks)?;
+    host::catch_ctrl_c();
     let config = Config {
         step_limit: options.steps,
         stack_limit: SCRIPT_STACK_LIMIT,
@@ -126,6 +127,7 @@ fn run(args: &[String]) -> Result<(), u8> {
 fn repl(args: &[String]) -> Result<(), u8> {
     let options = options(args, false)?;
     let mut platform = host(&options.disks)?;
+    host::catch_ctrl_c();
     let config = Config {
         stack_limit: SCRIPT_STACK_LIMIT,
         ..Config::default()
@@ -137,6 +139,9 @@ fn repl(args: &[String]) -> Result<(), u8> {
         platform.write(shell.prompt());
         match platform.read_line(true) {
             Ok(line) => shell.line(&mut interpreter, &line, &mut platform),
+            // Ctrl-C drops what was typed so far, a half-entered input of several lines too, as the payload's
+            // shell does (and is not left for the next statement to see).
+            Err(_) if platform.interrupted() => shell.cancel(),
             Err(_) => {
                 platform.write("\n");
                 return Ok(());
@@ -189,6 +194,7 @@ fn main() -> ExitCode {
                 _ => Err(usage()),
             }
         });
+    host::leave_ctrl_c();
     match worker.map(|w| w.join()) {
         Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
         Ok(Ok(Err(code))) => ExitCode::from(code),

@@ -440,3 +440,130 @@ fn halt_and_reboot_end_the_run_successfully_on_the_host() {
         assert_eq!(text(&out.stdout), "before\n");
     }
 }
+
+/// A `bootscript` whose stdout is read as it comes, for the Ctrl-C tests: stdin stays open until `close`.
+struct Interactive {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Interactive {
+    fn start(args: &[&str]) -> Interactive {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bootscript"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let shared = std::sync::Arc::clone(&out);
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                shared.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        Interactive { child, out }
+    }
+
+    fn stdout(&self) -> String {
+        text(&self.out.lock().unwrap())
+    }
+
+    /// Waits until stdout ends with `tail`, then a little longer, for the tool to be in what comes next (a
+    /// read of stdin, a loop).
+    fn wait_for(&mut self, tail: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.stdout().ends_with(tail) {
+            if std::time::Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
+                let _ = self.child.kill();
+                panic!("stdout does not end with {tail:?}: {:?}", self.stdout());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    fn send(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Ctrl-C on a terminal: SIGINT to the tool.
+    fn ctrl_c(&mut self) {
+        let pid = self.child.id().to_string();
+        tool("kill", &["-INT", &pid]);
+    }
+
+    /// The exit status (stdin still open: the tool must end by itself) and stderr.
+    fn wait(mut self) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running 20 s after Ctrl-C: {:?}", self.stdout());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let output = self.child.wait_with_output().unwrap();
+        (output.status.code(), text(&output.stderr))
+    }
+}
+
+#[test]
+fn ctrl_c_stops_a_running_script_a_prompt_and_a_sleep_with_their_position() {
+    for (name, source, shown, error) in [
+        (
+            "spin.bs",
+            "print(\"go\")\nwhile true {}\n",
+            "go\n",
+            "spin.bs:2:7: error: interrupted (Ctrl-C)\n",
+        ),
+        (
+            "ask.bs",
+            "let p = prompt(\"say: \")\nprint(p)\n",
+            "say: ",
+            "ask.bs:1:9: error: interrupted (Ctrl-C)\n",
+        ),
+        (
+            "nap.bs",
+            "print(\"go\")\nsleep_ms(600000)\nprint(\"slept\")\n",
+            "go\n",
+            "nap.bs:2:1: error: interrupted (Ctrl-C)\n",
+        ),
+    ] {
+        let path = script(name, source);
+        let mut run = Interactive::start(&["run", path.to_str().unwrap()]);
+        run.wait_for(shown);
+        run.ctrl_c();
+        let (status, stderr) = run.wait();
+        assert_eq!(status, Some(70), "{name}: {stderr}");
+        assert!(stderr.ends_with(error), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn ctrl_c_in_the_repl_stops_the_statement_or_drops_the_input_being_typed() {
+    let p = "bootscript> ";
+    let mut repl = Interactive::start(&["repl"]);
+    repl.wait_for(p);
+    repl.send("let n = 0\nwhile true { n = n + 1 }\n");
+    repl.wait_for(&format!("{p}{p}"));
+    repl.ctrl_c();
+    repl.wait_for(&format!("shell:1:7: error: interrupted (Ctrl-C)\n{p}"));
+    // The globals are kept: the loop ran, and stopped.
+    repl.send("n > 0\nfn f(a,\n");
+    repl.wait_for(&format!("true\n{p}... "));
+    repl.ctrl_c();
+    repl.wait_for(&format!("... \n{p}"));
+    // The half-typed function is gone: this line is read on its own.
+    repl.send("6 * 7\n");
+    repl.wait_for(&format!("42\n{p}"));
+    drop(repl.child.stdin.take());
+    let (status, stderr) = repl.wait();
+    assert_eq!(status, Some(0), "{stderr}");
+}
