@@ -31,7 +31,7 @@ extern "C" fn on_ctrl_c(_: libc::c_int) {
 /// handler is installed without `SA_RESTART`, so a read of the terminal returns at the press.
 pub fn catch_ctrl_c() {
     // SAFETY: a zeroed `sigaction` is a valid one (no flags, an empty mask, filled in below); the handler only
-    // swaps an atomic and may call `_exit`, both async-signal-safe; the mask set is this thread's own.
+    // swaps an atomic and may call `_exit`, both async-signal-safe.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         // (Left ignored where it is: a tool started in the background by a shell without job control.)
@@ -43,22 +43,24 @@ pub fn catch_ctrl_c() {
         action.sa_sigaction = on_ctrl_c as *const () as libc::sighandler_t;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
+    mask_ctrl_c(libc::SIG_UNBLOCK);
 }
 
 /// Blocks SIGINT on the calling thread (the one that waits for the script thread), so that the kernel delivers
 /// it to the script thread: only there does the signal interrupt a read of the terminal.
 pub fn leave_ctrl_c() {
+    mask_ctrl_c(libc::SIG_BLOCK);
+}
+
+/// Blocks or unblocks (`how`) SIGINT on the calling thread.
+fn mask_ctrl_c(how: libc::c_int) {
     // SAFETY: the set is initialized by `sigemptyset` before use; the mask changed is this thread's own.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
 
@@ -99,9 +101,7 @@ impl Host {
             stopped: false,
         }
     }
-}
 
-impl Host {
     /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`. A read that a
     /// Ctrl-C interrupted gives up with `ErrorKind::Interrupted`; other interrupted reads are tried again.
     /// (`BufRead::read_line` tries every interrupted read again, so a press would wait for the Enter.)
