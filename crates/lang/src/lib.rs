@@ -204,7 +204,8 @@ impl Interpreter {
         source: &str,
         platform: &mut dyn Platform,
     ) -> Result<(), ScriptError> {
-        self.execute(file, source, platform).map(|_| ())
+        self.execute(file, without_bom(source), platform)
+            .map(|_| ())
     }
 
     /// Runs a line of the shell: the value of its last statement when that is an expression.
@@ -313,6 +314,7 @@ impl Interpreter {
     pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
         let mut names = self.names.clone();
         let file_rc: Rc<str> = Rc::from(file);
+        let source = without_bom(source);
         let parsed = self
             .fits(source)
             .and_then(|()| parse(&file_rc, source, &mut names));
@@ -371,6 +373,12 @@ impl Interpreter {
 /// Whether the parse of `source` ends in the middle of something.
 fn incomplete(source: &str, names: &mut Globals) -> bool {
     matches!(parse::<()>(&Rc::from(""), source, names), Err(e) if e.incomplete)
+}
+
+/// A script file's text without the byte order mark some editors write at its start: as in Lua, it is not part of
+/// the text (the first token is at column 1 after it).
+fn without_bom(source: &str) -> &str {
+    source.strip_prefix('\u{feff}').unwrap_or(source)
 }
 
 /// One line per built-in function.
