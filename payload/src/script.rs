@@ -26,20 +26,24 @@ fn memory_limit() -> usize {
     (heap / 4).max(16 << 20)
 }
 
-/// The script's name and text.
+/// The script's name and text, or the line that says why there is none.
 fn choose(boot: &BootInfo) -> Result<(String, String), String> {
     let wanted = cmdline::value(boot.cmdline, "script");
     let module = match wanted {
         Some(name) => match boot.module(name) {
             Some(m) => Some(m),
-            None => return Err(alloc::format!("no module named '{name}' (script={name})")),
+            None => {
+                return Err(alloc::format!(
+                    "bootscript: no module named '{name}' (script={name})"
+                ))
+            }
         },
         None => boot.modules().iter().find(|m| m.name.ends_with(".bs")),
     };
     match module {
-        Some(m) => match core::str::from_utf8(module_bytes(m)) {
+        Some(m) => match bootscript_lang::script_text(m.name, module_bytes(m)) {
             Ok(text) => Ok((String::from(m.name), String::from(text))),
-            Err(e) => Err(alloc::format!("{}: not UTF-8 text ({e})", m.name)),
+            Err(e) => Err(alloc::format!("{e}")),
         },
         None => Ok((String::from("default.bs"), String::from(DEFAULT_SCRIPT))),
     }
@@ -64,7 +68,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
                 Err(error) => println!("{error}"),
             }
         }
-        Err(error) => println!("bootscript: {error}"),
+        Err(error) => println!("{error}"),
     }
     rescue(&mut interpreter, &mut world)
 }

@@ -75,11 +75,17 @@ fn host(disks: &[String]) -> Result<World<Host>, u8> {
     Ok(World::new(Host::new(disks)))
 }
 
+/// A script's text: a file that cannot be read is a usage error, one that is not UTF-8 a syntax error with the
+/// position of its first bad byte.
 fn read(path: &str) -> Result<String, u8> {
-    std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         eprintln!("bootscript: cannot read {path}: {e}");
         EXIT_USAGE
-    })
+    })?;
+    match bootscript_lang::script_text(path, &bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => Err(report(&e)),
+    }
 }
 
 fn report(e: &ScriptError) -> u8 {

@@ -102,6 +102,22 @@ fn syntax_error_exits_65_and_nothing_runs() {
         text(&out.stderr),
         format!("{}:2:5: error: expected a name near '='\n", path.display())
     );
+    // A file that is not UTF-8 (a Latin-1 `é` in a comment) is a syntax error at its first bad byte.
+    let path = scratch().join("latin1.bs");
+    std::fs::write(&path, b"print(\"never\")\n# caf\xe9\n").unwrap();
+    for command in ["run", "check"] {
+        let out = bootscript(&[command, path.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(65), "{command}");
+        assert_eq!(text(&out.stdout), "", "{command}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "{}:2:6: error: not UTF-8 text (byte 0xe9)\n",
+                path.display()
+            ),
+            "{command}"
+        );
+    }
 }
 
 #[test]

@@ -381,6 +381,31 @@ fn without_bom(source: &str) -> &str {
     source.strip_prefix('\u{feff}').unwrap_or(source)
 }
 
+/// A script file's bytes as its text, or the syntax error at the first byte that is not UTF-8 (scripts are UTF-8
+/// text), with its line and column as the lexer counts them.
+pub fn script_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ScriptError> {
+    core::str::from_utf8(bytes).map_err(|e| {
+        let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let count =
+            |bytes: &[u8], f: fn(u8) -> bool| bytes.iter().filter(|&&b| f(b)).count() as u32;
+        ScriptError {
+            file: file.into(),
+            line: 1 + count(good, |b| b == b'\n'),
+            col: 1 + count(good.get(line_start..).unwrap_or_default(), |b| {
+                b & 0xc0 != 0x80
+            }),
+            message: alloc::format!(
+                "not UTF-8 text (byte {:#04x})",
+                bytes.get(e.valid_up_to()).copied().unwrap_or_default()
+            ),
+            kind: ErrorKind::Syntax,
+            incomplete: false,
+            fatal: false,
+        }
+    })
+}
+
 /// One line per built-in function.
 pub fn help() -> String {
     help_text()

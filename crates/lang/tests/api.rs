@@ -1,6 +1,8 @@
 //! The public API other crates use: values, the interpreter's globals, check, the shell, help.
 
-use bootscript_lang::{help, Config, ErrorKind, Interpreter, Platform, Primitive, Shell, Value};
+use bootscript_lang::{
+    help, script_text, Config, ErrorKind, Interpreter, Platform, Primitive, Shell, Value,
+};
 
 #[derive(Default)]
 struct Console {
@@ -347,5 +349,25 @@ fn the_reference_documents_every_built_in() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_syntax_error_at_its_first_bad_byte() {
+    assert_eq!(
+        script_text("ok.bs", "print(\"é\")\n".as_bytes()).unwrap(),
+        "print(\"é\")\n"
+    );
+    // Columns count chars, as the lexer's do: `é` is one.
+    for (bytes, at) in [
+        (&b"\xff"[..], "bad.bs:1:1:"),
+        (b"print(1)\n\xc3\xa9\xe9\n", "bad.bs:2:2:"),
+        (b"a\nb\n\nlet s = \"\xc3\"\n", "bad.bs:4:10:"),
+    ] {
+        let e = script_text("bad.bs", bytes).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Syntax);
+        let text = e.to_string();
+        assert!(text.starts_with(at), "{text}");
+        assert!(text.contains(": error: not UTF-8 text (byte 0x"), "{text}");
     }
 }

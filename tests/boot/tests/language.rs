@@ -202,6 +202,33 @@ fn golden_lexical() {
     assert_no_crash(&vm);
 }
 
+/// A script file as an editor may leave it: a byte order mark and `\r\n` line ends run as they would without;
+/// a byte that is not UTF-8 (a Latin-1 `é`) is a syntax error at its line and column, nothing runs, and the
+/// rescue shell opens.
+#[test]
+fn script_files_with_a_byte_order_mark_or_a_byte_that_is_not_utf8() {
+    let mut vm = Boot::new()
+        .module(
+            "marked.bs",
+            &b"\xef\xbb\xbfprint(\"marked\")\r\nprint(\"crlf\")\r\n"[..],
+        )
+        .start();
+    vm.expect_line("bootscript: phase=script", BOOT);
+    vm.expect_line("marked", STEP);
+    vm.expect_line("crlf", STEP);
+    vm.expect_line("bootscript: marked.bs ended without handing off", STEP);
+    assert_shell_works(&mut vm);
+    drop(vm);
+
+    let mut vm = Boot::new()
+        .module("latin1.bs", &b"print(\"ran\")\n# caf\xe9\n"[..])
+        .start();
+    vm.expect_line("latin1.bs:2:6: error: not UTF-8 text (byte 0xe9)", BOOT);
+    vm.expect_line(RESCUE, STEP);
+    assert_shell_works(&mut vm);
+    assert!(!vm.transcript().contains("\nran"), "{}", vm.transcript());
+}
+
 #[test]
 fn golden_grammar() {
     let mut vm = run_golden(&[
