@@ -1,5 +1,5 @@
 //! One console over every device: output goes to COM1 and the VGA screen, input comes from whichever of
-//! COM1 and the PS/2 keyboard has some. Line editing is `line::LineEditor`; this module only moves bytes.
+//! COM1 and the PS/2 keyboard has some. Line editing is `bootscript_system::line::LineEditor`; this module only moves bytes.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -12,7 +12,7 @@ use crate::clock;
 use crate::drivers::keyboard::{Keyboard, UnknownKeymap};
 use crate::drivers::serial::{Serial, SerialError, COM1};
 use crate::drivers::vga::Vga;
-use crate::line::{self, Edit, LineEditor, Utf8Decoder};
+use bootscript_system::line::{self, Edit, LineEditor, Utf8Decoder};
 
 /// Why no line could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,8 +222,6 @@ fn read_line_until(
     history: &[String],
 ) -> Result<String, ReadError> {
     let mut editor = LineEditor::new();
-    // Where in the history the line comes from: `history.len()` is the line being typed.
-    let mut recalled = history.len();
     loop {
         let c = CONSOLE.lock().poll_char();
         let Some(c) = c else {
@@ -255,17 +253,13 @@ fn read_line_until(
                 console.write_str("\n");
                 return Ok(editor.into_text());
             }
-            edit @ (Edit::Previous | Edit::Next) if echo && !history.is_empty() => {
-                recalled = if edit == Edit::Previous {
-                    recalled.saturating_sub(1)
-                } else {
-                    (recalled + 1).min(history.len())
-                };
-                let text = history.get(recalled).map_or("", |s| s.as_str());
-                for _ in 0..editor.replace(text) {
-                    console.write_str("\u{8} \u{8}");
+            edit @ (Edit::Previous | Edit::Next) if echo => {
+                if let Some((erased, text)) = editor.walk(edit, history) {
+                    for _ in 0..erased {
+                        console.write_str("\u{8} \u{8}");
+                    }
+                    console.write_str(text);
                 }
-                console.write_str(text);
             }
             _ => {}
         }

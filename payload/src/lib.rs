@@ -12,7 +12,6 @@ pub mod acpi;
 pub mod bootinfo;
 pub mod cmdline;
 pub mod keymap;
-pub mod line;
 pub mod memory;
 
 #[cfg(target_os = "bootscript")]

@@ -8,6 +8,7 @@
 extern crate alloc;
 
 mod exec;
+pub mod line;
 mod progress;
 
 use alloc::format;

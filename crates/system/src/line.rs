@@ -1,7 +1,9 @@
-//! Line editing as a pure state machine: characters in, screen edits out (backspace, Ctrl-U, Enter).
+//! Line editing as a pure state machine: characters in, screen edits out (backspace, Ctrl-U, Enter, the up and
+//! down arrows through the shell's history).
 //!
-//! The console feeds it one character at a time from whichever input has one and applies the returned
-//! [`Edit`] to the screens (or not, in no-echo mode). Keeping it free of I/O lets the host test it.
+//! A console feeds it one character at a time from whichever input has one and applies the returned [`Edit`] to
+//! its screens (or not, in no-echo mode): the payload's serial line, screen and keyboard, and the host tool's
+//! terminal. Keeping it free of I/O lets the host test it.
 
 use alloc::string::String;
 
@@ -43,6 +45,8 @@ pub struct LineEditor {
     chars: usize,
     /// Inside an escape sequence: 1 after ESC, 2 after ESC [ (or ESC O).
     escape: u8,
+    /// How many history entries back the line comes from (0: the line being typed).
+    back: usize,
 }
 
 impl LineEditor {
@@ -120,6 +124,25 @@ impl LineEditor {
             self.chars += 1;
         }
         erased
+    }
+
+    /// Walks the history (oldest first) one entry up ([`Edit::Previous`]) or down ([`Edit::Next`]) from the one
+    /// shown, and puts that entry in the line: returns how many characters the screen must erase and the text
+    /// to show instead, or `None` when there is nothing to walk. Below the newest entry is an empty line.
+    pub fn walk<'h>(&mut self, edit: Edit, history: &'h [String]) -> Option<(usize, &'h str)> {
+        if history.is_empty() {
+            return None;
+        }
+        self.back = match edit {
+            Edit::Previous => (self.back + 1).min(history.len()),
+            Edit::Next => self.back.saturating_sub(1),
+            _ => return None,
+        };
+        let text = match self.back {
+            0 => "",
+            back => history[history.len() - back].as_str(),
+        };
+        Some((self.replace(text), text))
     }
 
     /// The text typed so far.
@@ -209,6 +232,23 @@ mod tests {
         assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
         assert_eq!(editor.feed('\u{8}'), Edit::Nothing);
         assert_eq!(editor.text(), "");
+    }
+
+    #[test]
+    fn arrows_walk_the_history_and_stop_at_its_ends() {
+        let history = [String::from("first"), String::from("second")];
+        let mut editor = LineEditor::new();
+        assert_eq!(editor.walk(Edit::Previous, &[]), None);
+        type_all(&mut editor, "abc");
+        assert_eq!(editor.walk(Edit::Previous, &history), Some((3, "second")));
+        assert_eq!(editor.walk(Edit::Previous, &history), Some((6, "first")));
+        assert_eq!(editor.walk(Edit::Previous, &history), Some((5, "first")));
+        assert_eq!(editor.walk(Edit::Next, &history), Some((5, "second")));
+        assert_eq!(editor.walk(Edit::Next, &history), Some((6, "")));
+        assert_eq!(editor.walk(Edit::Next, &history), Some((0, "")));
+        assert_eq!(editor.walk(Edit::Previous, &history), Some((0, "second")));
+        type_all(&mut editor, "!");
+        assert_eq!(editor.into_text(), "second!");
     }
 
     #[test]
