@@ -1,13 +1,13 @@
 //! The host as the script's [`Machine`]: stdout for the consoles, stdin for `prompt`, image files for disks,
 //! Ctrl-C (SIGINT) as the consoles' Ctrl-C, and a dry run instead of the jump.
 
-use std::io::{BufRead, ErrorKind, IsTerminal, Write};
-use std::process::Command;
+use std::io::{BufRead, ErrorKind, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bootscript_disk::{BlockDevice, ImageFile};
+use bootscript_system::line::{Edit, LineEditor, Utf8Decoder};
 use bootscript_system::{pc_map, Handoff, Machine, Memory, Summary};
 
 /// The PC a dry run plans for: QEMU's `-m 1G` memory map, with the boot stage at 1 MiB.
@@ -15,11 +15,14 @@ const DRY_RUN_RAM: u64 = 1 << 30;
 
 /// Ctrl-C was pressed (SIGINT came) and the interpreter has not seen it yet.
 static CTRL_C: AtomicBool = AtomicBool::new(false);
+/// Stdin's terminal is in raw mode (see [`RawTerminal`]).
+static RAW: AtomicBool = AtomicBool::new(false);
 
 /// The SIGINT handler: notes the press for the interpreter's next question. A second press before the first was
 /// seen (in a wait that does not ask, such as an Argon2 derivation) ends the tool, as Ctrl-C did before.
 extern "C" fn on_ctrl_c(_: libc::c_int) {
-    if CTRL_C.swap(true, Ordering::SeqCst) {
+    // (Not while the terminal is raw: it would be left so. A line being read gives up at the first press.)
+    if CTRL_C.swap(true, Ordering::SeqCst) && !RAW.load(Ordering::SeqCst) {
         // SAFETY: `_exit` is async-signal-safe; it ends the process at once (status 130: killed by SIGINT).
         unsafe { libc::_exit(130) };
     }
@@ -64,6 +67,44 @@ fn mask_ctrl_c(how: libc::c_int) {
     }
 }
 
+/// Stdin's terminal put in raw mode for one line (its own editing and echo off: the line editor does both, as
+/// on the payload's consoles); its settings come back when this is dropped.
+struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    /// `None` where stdin is no terminal (a pipe, a file): lines are then read as they come.
+    fn enter() -> Option<RawTerminal> {
+        // SAFETY: `tcgetattr` fills the zeroed `termios` (plain data) for fd 0, or fails and leaves it unused;
+        // `tcsetattr` only reads the one given. Ctrl-C still sends SIGINT (ISIG stays on).
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+            raw.c_cc[libc::VMIN] = 1;
+            raw.c_cc[libc::VTIME] = 0;
+            if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            RAW.store(true, Ordering::SeqCst);
+            Some(RawTerminal(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: the settings read from this terminal by `enter`, given back to it.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+        RAW.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Ctrl-D: the end of input, at the start of a line on a terminal.
+const END_OF_INPUT: u8 = 0x04;
+
 pub struct Host {
     start: Instant,
     stdin: std::io::StdinLock<'static>,
@@ -102,23 +143,28 @@ impl Host {
         }
     }
 
-    /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`. A read that a
-    /// Ctrl-C interrupted gives up with `ErrorKind::Interrupted`; other interrupted reads are tried again.
-    /// (`BufRead::read_line` tries every interrupted read again, so a press would wait for the Enter.)
-    fn read_raw_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    /// The bytes stdin has (waiting for some; none at the end of input). A read that a Ctrl-C interrupted gives
+    /// up with `ErrorKind::Interrupted`; other interrupted reads are tried again. (`BufRead::read_line` tries
+    /// every interrupted read again, so a press would wait for the Enter.)
+    fn fill(&mut self) -> std::io::Result<&[u8]> {
         loop {
             // (A press just before the read would not interrupt it: it is looked for first.)
             if CTRL_C.load(Ordering::SeqCst) {
                 return Err(ErrorKind::Interrupted.into());
             }
-            let available = match self.stdin.fill_buf() {
-                Ok(available) => available,
-                Err(e) if e.kind() == ErrorKind::Interrupted && CTRL_C.load(Ordering::SeqCst) => {
-                    return Err(e)
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            match self.stdin.fill_buf() {
+                Err(e) if e.kind() == ErrorKind::Interrupted && !CTRL_C.load(Ordering::SeqCst) => {}
+                // (Read again through the lock: the borrow of one iteration ends with it.)
+                Ok(_) => return self.stdin.fill_buf(),
                 Err(e) => return Err(e),
-            };
+            }
+        }
+    }
+
+    /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`.
+    fn read_raw_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        loop {
+            let available = self.fill()?;
             let (taken, end) = match available.iter().position(|&b| b == b'\n') {
                 Some(at) => (at + 1, true),
                 None => (available.len(), available.is_empty()),
@@ -128,6 +174,58 @@ impl Host {
             if end {
                 return Ok(line.len());
             }
+        }
+    }
+
+    /// Reads a line from stdin's terminal with the payload's line editing: backspace, Ctrl-U, and with `echo`
+    /// the typed text shown and the up and down arrows walking `history` (oldest first); Ctrl-D on an empty
+    /// line is the end of input. `None` where stdin is no terminal.
+    fn edit_line(&mut self, echo: bool, history: &[String]) -> Option<Result<String, String>> {
+        let raw = RawTerminal::enter()?;
+        let mut editor = LineEditor::new();
+        let mut decoder = Utf8Decoder::new();
+        let result = loop {
+            let byte = match self.fill() {
+                Ok([byte, ..]) => *byte,
+                Ok([]) => return Some(Err("end of input".into())),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {
+                    self.write("^C");
+                    break Err("interrupted (Ctrl-C)".into());
+                }
+                Err(e) => break Err(e.to_string()),
+            };
+            self.stdin.consume(1);
+            if byte == END_OF_INPUT && editor.text().is_empty() {
+                // (As at the end of a pipe: the caller ends the line if it goes on.)
+                return Some(Err("end of input".into()));
+            }
+            let Some(c) = decoder.push(byte) else {
+                continue;
+            };
+            match editor.feed(c) {
+                Edit::Insert(c) if echo => self.write(c.encode_utf8(&mut [0; 4])),
+                Edit::Erase(count) if echo => self.write(&"\u{8} \u{8}".repeat(count)),
+                Edit::Done => break Ok(editor.into_text()),
+                edit @ (Edit::Previous | Edit::Next) if echo => {
+                    if let Some((erased, text)) = editor.walk(edit, history) {
+                        self.write(&"\u{8} \u{8}".repeat(erased));
+                        self.write(text);
+                    }
+                }
+                _ => {}
+            }
+        };
+        drop(raw);
+        // The Enter (or Ctrl-C) is shown as the end of the line, whether the line was or not.
+        self.write("\n");
+        Some(result)
+    }
+
+    /// A line of the shell on the terminal: as `read_line`, with the up and down arrows walking `history`.
+    pub fn read_shell_line(&mut self, history: &[String]) -> Result<String, String> {
+        match self.edit_line(true, history) {
+            Some(result) => result,
+            None => self.read_line(true),
         }
     }
 }
@@ -140,16 +238,12 @@ impl Machine for Host {
     }
 
     fn read_line(&mut self, echo: bool) -> Result<String, String> {
-        // Never echo a passphrase: turn the terminal's echo off while it is typed.
-        let hide = !echo && std::io::stdin().is_terminal();
-        if hide {
-            let _ = Command::new("stty").arg("-echo").status();
+        // On a terminal, the line editor reads it (and never shows a passphrase).
+        if let Some(result) = self.edit_line(echo, &[]) {
+            return result;
         }
         let mut line = Vec::new();
         let result = self.read_raw_line(&mut line);
-        if hide {
-            let _ = Command::new("stty").arg("echo").status();
-        }
         if !echo || result.is_err() {
             // Nothing showed the Enter (or the line was given up at Ctrl-C): end the prompt's line, as the
             // payload's console does.

@@ -143,7 +143,7 @@ fn repl(args: &[String]) -> Result<(), u8> {
     let mut shell = Shell::new();
     loop {
         platform.write(shell.prompt());
-        match platform.read_line(true) {
+        match platform.machine.read_shell_line(shell.history()) {
             Ok(line) => shell.line(&mut interpreter, &line, &mut platform),
             // Ctrl-C drops what was typed so far, a half-entered input of several lines too, as the payload's
             // shell does (and is not left for the next statement to see).

@@ -464,8 +464,18 @@ struct Interactive {
 
 impl Interactive {
     fn start(args: &[&str]) -> Interactive {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bootscript"))
-            .args(args)
+        Interactive::spawn(Command::new(env!("CARGO_BIN_EXE_bootscript")).args(args))
+    }
+
+    /// The tool on a terminal of its own: util-linux's `script` runs it on a pseudo-terminal and passes stdin
+    /// and stdout through (the terminal's output, with its `\r\n` line ends).
+    fn on_terminal(args: &str) -> Interactive {
+        let command = format!("{} {args}", env!("CARGO_BIN_EXE_bootscript"));
+        Interactive::spawn(Command::new("script").args(["-qec", &command, "/dev/null"]))
+    }
+
+    fn spawn(command: &mut Command) -> Interactive {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -581,4 +591,39 @@ fn ctrl_c_in_the_repl_stops_the_statement_or_drops_the_input_being_typed() {
     drop(repl.child.stdin.take());
     let (status, stderr) = repl.wait();
     assert_eq!(status, Some(0), "{stderr}");
+}
+
+#[test]
+fn the_repl_on_a_terminal_edits_lines_recalls_them_and_hides_a_passphrase() {
+    let p = "bootscript> ";
+    let mut repl = Interactive::on_terminal("repl");
+    repl.wait_for(p);
+    // Backspace erases the `x`; the up arrow recalls the line, which runs again.
+    repl.send("6 * 7x\u{7f}\r");
+    repl.wait_for(&format!("42\r\n{p}"));
+    repl.send("\u{1b}[A\r");
+    repl.wait_for(&format!("{p}6 * 7\r\n42\r\n{p}"));
+    // A passphrase is not shown as it is typed.
+    repl.send("let pass = prompt(\"pw: \", echo=false)\r");
+    repl.wait_for("pw: ");
+    repl.send("Tq7-hidden\r");
+    repl.wait_for(p);
+    repl.send("len(pass)\r");
+    repl.wait_for(&format!("10\r\n{p}"));
+    // Ctrl-C drops a half-typed input; Ctrl-D on an empty line ends the shell.
+    repl.send("fn f(a,\r");
+    repl.wait_for("... ");
+    repl.send("\u{3}");
+    repl.wait_for(&format!("^C\r\n{p}"));
+    repl.send("1 + 1\r");
+    repl.wait_for(&format!("2\r\n{p}"));
+    repl.send("\u{4}");
+    let out = repl.stdout();
+    let (status, stderr) = repl.wait();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(!out.contains("Tq7-hidden"), "{out:?}");
+    assert!(
+        out.contains(&format!("{p}6 * 7x\u{8} \u{8}\r\n42\r\n")),
+        "{out:?}"
+    );
 }
