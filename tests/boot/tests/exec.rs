@@ -185,6 +185,22 @@ fn linux_report(vm: &mut Vm) -> Vec<String> {
     }
 }
 
+/// Waits for /init's report and checks it: the command line Linux got, the SHA-256 of each file handed on (hashed
+/// here on the host), and its end.
+fn expect_init_report(vm: &mut Vm, cmdline: &str, files: &[(&str, &[u8])]) {
+    let report = linux_report(vm);
+    let mut expected = vec![format!("init: cmdline={cmdline}")];
+    for (path, bytes) in files {
+        expected.push(format!("init: sha256 {path} {}", sha256_hex(bytes)));
+    }
+    expected.push("init: done".to_string());
+    if report != expected {
+        vm.fail(&format!(
+            "/init reported {report:#?}, expected {expected:#?}"
+        ));
+    }
+}
+
 #[test]
 fn printk_records_are_taken_out_of_init_lines() {
     let text = "init: cmdline=a b[    2.581449] tsc: Refined TSC\n\ninit: done [x] [1.5] ok\n[   12.000001] y\n";
@@ -214,21 +230,14 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
         .qemu_arg(&shared_disk(&fixtures.plain))
         .start();
     vm.expect_line("e2e: mounted, kernel of 14", BOOT);
-    let report = linux_report(&mut vm);
-    let expected = [
-        format!("init: cmdline={cmdline}"),
-        format!(
-            "init: sha256 /etc/keys/test.key {}",
-            sha256_hex(b"a key of text\n")
-        ),
-        format!("init: sha256 /srv/blob.bin {}", sha256_hex(&fixtures.blob)),
-        "init: done".to_string(),
-    ];
-    if report != expected {
-        vm.fail(&format!(
-            "/init reported {report:#?}, expected {expected:#?}"
-        ));
-    }
+    expect_init_report(
+        &mut vm,
+        &cmdline,
+        &[
+            ("/etc/keys/test.key", b"a key of text\n"),
+            ("/srv/blob.bin", &fixtures.blob),
+        ],
+    );
     // init.poweroff: Linux powers the machine off, and QEMU ends (status 0: not through isa-debug-exit).
     vm.expect_line("reboot: Power down", LINUX);
     let status = vm.wait_exit(STEP);
@@ -264,20 +273,11 @@ exec("/boot/vmlinuz", cmdline="console=ttyS0 init.poweroff", initrd="/boot/initr
         .start();
     vm.expect_line("e2e: the passphrase prompt comes next", BOOT);
     vm.send(&format!("{PASSPHRASE}\r"));
-    let report = linux_report(&mut vm);
-    let expected = [
-        "init: cmdline=console=ttyS0 init.poweroff".to_string(),
-        format!(
-            "init: sha256 /etc/keys/cryptroot.key {}",
-            sha256_hex(PASSPHRASE.as_bytes())
-        ),
-        "init: done".to_string(),
-    ];
-    if report != expected {
-        vm.fail(&format!(
-            "/init reported {report:#?}, expected {expected:#?}"
-        ));
-    }
+    expect_init_report(
+        &mut vm,
+        "console=ttyS0 init.poweroff",
+        &[("/etc/keys/cryptroot.key", PASSPHRASE.as_bytes())],
+    );
     vm.expect_line("reboot: Power down", LINUX);
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
     let transcript = vm.transcript();
@@ -427,20 +427,11 @@ fn default_script_boots_the_demo_disk() {
         STEP,
     );
     vm.send("bootscript\r");
-    let report = linux_report(&mut vm);
-    let expected = [
-        "init: cmdline=console=tty0 console=ttyS0".to_string(),
-        format!(
-            "init: sha256 /etc/keys/cryptroot.key {}",
-            sha256_hex(b"bootscript")
-        ),
-        "init: done".to_string(),
-    ];
-    if report != expected {
-        vm.fail(&format!(
-            "/init reported {report:#?}, expected {expected:#?}"
-        ));
-    }
+    expect_init_report(
+        &mut vm,
+        "console=tty0 console=ttyS0",
+        &[("/etc/keys/cryptroot.key", b"bootscript")],
+    );
     // The shell (typed input waits in the console's tty until it reads): the key is there, and nothing
     // asked for the passphrase again.
     vm.send("echo shell-$((6 * 7)) $(ls /etc/keys)\r");
@@ -543,20 +534,11 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
     vm.expect_line("module \"boot.bs\"", STEP);
     vm.expect_line("bootscript: running boot.bs", STEP);
     vm.expect_line("installed: mounted, kernel of 14", STEP);
-    let report = linux_report(&mut vm);
-    let expected = [
-        format!("init: cmdline={cmdline}"),
-        format!(
-            "init: sha256 /etc/keys/test.key {}",
-            sha256_hex(b"installed behind GRUB\n")
-        ),
-        "init: done".to_string(),
-    ];
-    if report != expected {
-        vm.fail(&format!(
-            "/init reported {report:#?}, expected {expected:#?}"
-        ));
-    }
+    expect_init_report(
+        &mut vm,
+        cmdline,
+        &[("/etc/keys/test.key", b"installed behind GRUB\n")],
+    );
     vm.expect_line("reboot: Power down", LINUX);
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
