@@ -1,5 +1,7 @@
 //! The mount table and path resolution: absolute paths, `.` and `..`, symlinks followed everywhere (absolute
-//! targets from the VFS root), mount points that nest.
+//! targets from the VFS root), mount points that nest. A file system can be mounted at any absolute path, which
+//! need not exist below it (the contract): `/boot` with nothing at `/`, or `/mnt/usb` where the root file
+//! system has no `/mnt`. The directories on the way that no file system has hold the mount points only.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -17,11 +19,19 @@ struct Mount {
     fs: Rc<dyn FileSystem>,
 }
 
-/// Where a path led: which mount, which node, and the canonical path (no symlinks, `.` or `..`).
+/// Where a path led: which mount and which node (`None`: a directory that only holds mount points), and the
+/// canonical path (no symlinks, `.` or `..`).
 struct Place {
-    mount: usize,
-    node: Node,
+    at: Option<(usize, Node)>,
     path: String,
+}
+
+impl Place {
+    fn is_dir(&self) -> bool {
+        self.at
+            .as_ref()
+            .is_none_or(|(_, node)| node.kind == Kind::Dir)
+    }
 }
 
 /// An open file: its size is known before any data is read, and it reads into the caller's buffer.
@@ -64,8 +74,8 @@ impl Vfs {
         Vfs { mounts: Vec::new() }
     }
 
-    /// Detects the file system on `device` and mounts it at `path` (`/`, or an existing directory); returns
-    /// its type ("ext4", "fat32", ...).
+    /// Detects the file system on `device` and mounts it at `path` (any absolute path that is not a file);
+    /// returns its type ("ext4", "fat32", ...).
     pub fn mount(
         &mut self,
         device: Rc<dyn BlockDevice>,
@@ -79,14 +89,12 @@ impl Vfs {
 
     /// Mounts an already opened file system.
     pub fn mount_fs(&mut self, fs: Rc<dyn FileSystem>, path: &str) -> Result<(), FsError> {
-        let canonical = if self.mounts.is_empty() && is_root(path)? {
-            String::from("/")
-        } else {
-            let place = self.resolve(path)?;
-            if place.node.kind != Kind::Dir {
-                return Err(FsError::NotADirectory(place.path));
-            }
-            place.path
+        let canonical = match self.resolve(path) {
+            Ok(place) if place.is_dir() => place.path,
+            Ok(place) => return Err(FsError::NotADirectory(place.path)),
+            // A mount point need not exist: it is taken as written (without `.` and `..`; no symlinks to follow).
+            Err(FsError::NotFound(_) | FsError::NothingMounted) => lexical(path)?,
+            Err(e) => return Err(e),
         };
         if self.mounts.iter().any(|m| m.path == canonical) {
             return Err(FsError::AlreadyMounted(canonical));
@@ -149,19 +157,38 @@ impl Vfs {
     /// memory (each its own plus a `String`'s), before more are read: a directory can be as large as its device.
     pub fn ls_within(&self, path: &str, limit: usize) -> Result<Vec<String>, FsError> {
         let place = self.resolve(path)?;
-        if place.node.kind != Kind::Dir {
+        if !place.is_dir() {
             return Err(FsError::NotADirectory(place.path));
         }
-        let mut names = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         let mut bytes = 0usize;
-        self.mounts[place.mount].fs.list(&place.node, &mut |name| {
-            bytes = bytes.saturating_add(core::mem::size_of::<String>() + name.len());
-            let over = bytes > limit;
-            if !over {
-                names.push(name);
+        let cost = |name: &str| core::mem::size_of::<String>() + name.len();
+        if let Some((mount, node)) = &place.at {
+            self.mounts[*mount].fs.list(node, &mut |name| {
+                bytes = bytes.saturating_add(cost(&name));
+                let over = bytes > limit;
+                if !over {
+                    names.push(name);
+                }
+                over
+            })?;
+        }
+        // The mount points right below, which the file system need not have (or which only they make).
+        for name in self
+            .mounts
+            .iter()
+            .filter_map(|m| child_name(&place.path, &m.path))
+        {
+            if bytes > limit {
+                break;
             }
-            over
-        })?;
+            if !names.iter().any(|n| n == name) {
+                bytes = bytes.saturating_add(cost(name));
+                if bytes <= limit {
+                    names.push(String::from(name));
+                }
+            }
+        }
         if bytes > limit {
             return Err(FsError::TooManyNames {
                 path: place.path,
@@ -174,9 +201,15 @@ impl Vfs {
 
     pub fn stat(&self, path: &str) -> Result<Stat, FsError> {
         let place = self.resolve(path)?;
-        Ok(Stat {
-            size: place.node.size,
-            kind: place.node.kind,
+        Ok(match place.at {
+            Some((_, node)) => Stat {
+                size: node.size,
+                kind: node.kind,
+            },
+            None => Stat {
+                size: 0,
+                kind: Kind::Dir,
+            },
         })
     }
 
@@ -191,14 +224,16 @@ impl Vfs {
 
     /// Opens a file: its size first, then reads into buffers the caller owns (no copy of a 14 MB kernel).
     pub fn open(&self, path: &str) -> Result<File, FsError> {
-        let place = self.resolve(path)?;
-        if place.node.kind == Kind::Dir {
-            return Err(FsError::IsADirectory(place.path));
+        match self.resolve(path)? {
+            Place {
+                at: Some((mount, node)),
+                ..
+            } if node.kind != Kind::Dir => Ok(File {
+                fs: self.mounts[mount].fs.clone(),
+                node,
+            }),
+            place => Err(FsError::IsADirectory(place.path)),
         }
-        Ok(File {
-            fs: self.mounts[place.mount].fs.clone(),
-            node: place.node,
-        })
     }
 
     /// Reads a file from its start into `buf` (sized from `stat` or `File::size`); returns the bytes read.
@@ -226,16 +261,27 @@ impl Vfs {
         self.mounts.iter().rposition(|m| m.path == path)
     }
 
+    /// Whether a mount point lies below the canonical path `dir`.
+    fn holds_mounts(&self, dir: &str) -> bool {
+        self.mounts.iter().any(|m| {
+            m.path != dir
+                && (dir == "/" || m.path.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+        })
+    }
+
     fn resolve(&self, path: &str) -> Result<Place, FsError> {
         if !path.starts_with('/') {
             return Err(FsError::InvalidPath(String::from(path)));
         }
-        let root_mount = self.mount_at("/").ok_or(FsError::NothingMounted)?;
-        let root = (root_mount, self.mounts[root_mount].fs.root());
+        if self.mounts.is_empty() {
+            return Err(FsError::NothingMounted);
+        }
+        // With nothing at `/`, the root only holds mount points.
+        let root = self.mount_at("/").map(|m| (m, self.mounts[m].fs.root()));
         // Components still to walk, last first; symlink targets are pushed onto it.
         let mut pending: Vec<String> = path.split('/').rev().map(String::from).collect();
         let mut names: Vec<String> = Vec::new();
-        let mut trail: Vec<(usize, Node)> = Vec::new();
+        let mut trail: Vec<Option<(usize, Node)>> = Vec::new();
         let mut links = 0;
         while let Some(component) = pending.pop() {
             match component.as_str() {
@@ -247,43 +293,62 @@ impl Vfs {
                 }
                 _ => {}
             }
-            let (mount, dir) = trail.last().cloned().unwrap_or_else(|| root.clone());
-            if dir.kind != Kind::Dir {
-                return Err(FsError::NotADirectory(join(&names)));
+            let at = trail.last().cloned().unwrap_or_else(|| root.clone());
+            if let Some((_, dir)) = &at {
+                if dir.kind != Kind::Dir {
+                    return Err(FsError::NotADirectory(join(&names)));
+                }
             }
-            let fs = &self.mounts[mount].fs;
             names.push(component);
-            let child = fs
-                .lookup(&dir, names.last().map_or("", |n| n.as_str()))?
-                .ok_or_else(|| FsError::NotFound(join(&names)))?;
             let here = join(&names);
+            // A mount point is entered whether or not the file system below has it.
             if let Some(m) = self.mount_at(&here) {
-                trail.push((m, self.mounts[m].fs.root()));
+                trail.push(Some((m, self.mounts[m].fs.root())));
                 continue;
             }
-            if child.kind == Kind::Symlink {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(FsError::SymlinkLoop(String::from(path)));
+            let (mount, child) = match &at {
+                Some((mount, dir)) => {
+                    let name = names.last().map_or("", |n| n.as_str());
+                    (*mount, self.mounts[*mount].fs.lookup(dir, name)?)
                 }
-                let target = fs.read_link(&child)?;
-                names.pop();
-                if target.starts_with('/') {
-                    names.clear();
-                    trail.clear();
+                None => (0, None),
+            };
+            match child {
+                Some(child) if child.kind == Kind::Symlink => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(FsError::SymlinkLoop(String::from(path)));
+                    }
+                    let target = self.mounts[mount].fs.read_link(&child)?;
+                    names.pop();
+                    if target.starts_with('/') {
+                        names.clear();
+                        trail.clear();
+                    }
+                    pending.extend(target.split('/').rev().map(String::from));
                 }
-                pending.extend(target.split('/').rev().map(String::from));
-                continue;
+                Some(child) => trail.push(Some((mount, child))),
+                // A directory on the way to a mount point, which no file system has.
+                None if self.holds_mounts(&here) => trail.push(None),
+                None => return Err(FsError::NotFound(here)),
             }
-            trail.push((mount, child));
         }
-        let (mount, node) = trail.pop().unwrap_or(root);
+        let at = trail.pop().unwrap_or(root);
         Ok(Place {
-            mount,
-            node,
+            at,
             path: join(&names),
         })
     }
+}
+
+/// The name in the canonical directory `dir` on the way to the mount point `mount`, if it lies below `dir`
+/// (`boot` in `/` for `/boot`, `mnt` for `/mnt/usb`).
+fn child_name<'m>(dir: &str, mount: &'m str) -> Option<&'m str> {
+    let rest = match dir {
+        "/" => mount.strip_prefix('/')?,
+        _ => mount.strip_prefix(dir)?.strip_prefix('/')?,
+    };
+    rest.split('/').next().filter(|name| !name.is_empty())
 }
 
 /// `path` with `.`, `..` and repeated slashes removed, symlinks not consulted.
@@ -302,11 +367,4 @@ fn lexical(path: &str) -> Result<String, FsError> {
         }
     }
     Ok(join(&names))
-}
-
-fn is_root(path: &str) -> Result<bool, FsError> {
-    if !path.starts_with('/') {
-        return Err(FsError::InvalidPath(String::from(path)));
-    }
-    Ok(path.split('/').all(|c| c.is_empty() || c == "."))
 }

@@ -206,6 +206,52 @@ fn mbr_with_logical_partitions_and_nested_mounts() {
     assert!(vfs.exists("/boot/on-root.txt").unwrap());
     vfs.umount("/").unwrap();
     assert!(matches!(vfs.exists("/"), Err(FsError::NothingMounted)));
+
+    // A mount point need not exist below it (the contract): /boot with nothing at /, then /mnt/fat where the
+    // root file system has no /mnt. The directories on the way hold the mount points only.
+    assert_eq!(vfs.mount(by_name("hd0p1"), "/boot").unwrap(), "fat12");
+    assert_eq!(vfs.read("/boot/vmlinuz").unwrap(), kernel);
+    assert_eq!(vfs.ls("/").unwrap(), vec!["boot"]);
+    assert_eq!(vfs.stat("/").unwrap().kind, Kind::Dir);
+    assert!(matches!(vfs.read("/"), Err(FsError::IsADirectory(p)) if p == "/"));
+    assert!(matches!(vfs.read("/etc-hostname"), Err(FsError::NotFound(p)) if p == "/etc-hostname"));
+    assert!(!vfs.exists("/etc").unwrap());
+    // The root mounted after: /boot is still the FAT, and the root's own entries are there.
+    assert_eq!(vfs.mount(by_name("hd0p5"), "/").unwrap(), "ext2");
+    assert_eq!(vfs.read("/kernel").unwrap(), kernel);
+    assert_eq!(vfs.ls("/boot").unwrap(), vec!["vmlinuz"]);
+    assert_eq!(
+        vfs.mount(by_name("hd0p1"), "/mnt/usb/../fat").unwrap(),
+        "fat12"
+    );
+    assert_eq!(
+        vfs.ls("/").unwrap(),
+        vec![
+            "boot",
+            "bootlink",
+            "etc-hostname",
+            "kernel",
+            "lost+found",
+            "mnt"
+        ]
+    );
+    assert_eq!(vfs.ls("/mnt").unwrap(), vec!["fat"]);
+    assert_eq!(vfs.stat("/mnt").unwrap().kind, Kind::Dir);
+    assert_eq!(vfs.read("/mnt/fat/vmlinuz").unwrap(), kernel);
+    assert_eq!(vfs.read("/mnt/../boot/vmlinuz").unwrap(), kernel);
+    // Still no mount over a file, and none twice at one place.
+    assert!(matches!(
+        vfs.mount(by_name("hd0p1"), "/etc-hostname/x"),
+        Err(FsError::NotADirectory(_))
+    ));
+    assert!(matches!(
+        vfs.mount(by_name("hd0p1"), "/mnt/fat/"),
+        Err(FsError::AlreadyMounted(p)) if p == "/mnt/fat"
+    ));
+    assert!(matches!(vfs.umount("/"), Err(FsError::Busy(_))));
+    vfs.umount("/mnt/fat").unwrap();
+    assert!(!vfs.exists("/mnt").unwrap());
+    assert_eq!(vfs.ls("/").unwrap().len(), 5);
 }
 
 const GPT_SCRIPT: &str = "label: gpt\n\

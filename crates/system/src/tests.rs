@@ -225,6 +225,30 @@ fn mount_ls_read_stat_on_an_ext2_partition() {
 }
 
 #[test]
+fn a_file_system_mounts_at_a_path_that_exists_nowhere_yet() {
+    // The contract's first example mounts its boot partition at /boot, with nothing at /.
+    let dir = tempdir("mount-anywhere");
+    let disk = ext2_disk(&dir);
+    let (world, result) = run(
+        vec![disk],
+        &[],
+        r#"
+        mount("hd0p2", "/boot")
+        print(ls("/"), text(read("/boot/boot/hello.txt")), stat("/").kind, exists("/etc"))
+        read("/etc/hostname")
+    "#,
+    );
+    assert_eq!(
+        world.machine.output,
+        "[\"boot\"] hello from ext2\n dir false\n"
+    );
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .ends_with(":4:9: error: /etc: no such file or directory"),);
+}
+
+#[test]
 fn read_refuses_a_file_larger_than_the_script_may_still_hold() {
     // A limit of 1 MiB: the file of 512 KiB is read while the script holds little, and refused, before it is
     // read, while the script holds a str of 640 KiB.
