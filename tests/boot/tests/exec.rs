@@ -542,3 +542,144 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
     vm.expect_line("reboot: Power down", LINUX);
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
+
+/// A digest in lowercase hex by a coreutils tool (`sha1sum`, `sha256sum`).
+fn digest_hex(tool: &str, bytes: &[u8]) -> String {
+    let mut child = Command::new(tool)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} (coreutils): {e}"));
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split(' ').next().unwrap().to_string()
+}
+
+/// PBKDF2-HMAC-SHA256 by Python's hashlib (OpenSSL), independent of the payload's.
+fn pbkdf2_sha256(password: &str, salt: &str, iterations: u32, length: usize) -> Vec<u8> {
+    let code = format!(
+        "import hashlib,sys; sys.stdout.buffer.write(hashlib.pbkdf2_hmac('sha256', {password:?}.encode(), \
+         {salt:?}.encode(), {iterations}, {length}))"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.len() == length,
+        "python3: {out:?}"
+    );
+    out.stdout
+}
+
+/// The contract's examples (tests/contract/, copied from its text) on disks laid out as they expect: the
+/// passphrase typed on serial (a wrong one first, for the first), Linux booted with the keys handed on, and
+/// /init's shell powered off. The first mounts its boot partition at /boot with nothing at /.
+#[test]
+fn the_contracts_examples_boot_linux() {
+    let fixtures = fixtures();
+    let root = repository_root();
+    let dir = root.join("build/test-exec/contract");
+
+    // The first: hd0p1 an ext2 with the kernel and initrd at its root, hd0p2 and hd0p3 the volumes it maps.
+    let tree = dir.join("boot-tree");
+    write_if_changed(
+        &tree.join("vmlinuz"),
+        &std::fs::read(root.join("build/cache/vmlinuz")).unwrap(),
+    );
+    write_if_changed(
+        &tree.join("initrd.img"),
+        &std::fs::read(root.join("build/initramfs.cpio.gz")).unwrap(),
+    );
+    let part = dir.join("boot.img");
+    let _ = std::fs::remove_file(&part);
+    run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-d"])
+        .arg(&tree)
+        .arg(&part)
+        .arg("24M"));
+    let disk = dir.join("seed.img");
+    let _ = std::fs::remove_file(&disk);
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    run(Command::new("bash").arg("-c").arg(format!(
+        "printf 'label: dos\\nstart=2048, size=49152, type=83\\nstart=51200, size=32768, type=83\\n\
+         start=83968, size=32768, type=83\\n' | sfdisk -q {0} && \
+         dd if={1} of={0} bs=512 seek=2048 conv=notrunc status=none",
+        disk.display(),
+        part.display()
+    )));
+    let contract = std::fs::read_to_string(root.join("tests/contract/seed.bs")).unwrap();
+    let their_hash = "0b1c9e0e5a3e9a7d0f7a3c4e2b1d0c9f8e7a6b5c";
+    assert!(contract.contains(their_hash));
+    let salt = "host-7f3a";
+    let script = contract.replace(
+        their_hash,
+        &digest_hex("sha1sum", format!("{salt}{PASSPHRASE}").as_bytes()),
+    );
+    let mut vm = Boot::new()
+        .module("seed.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&disk))
+        .start();
+    vm.expect_line("bootscript: running seed.bs", BOOT);
+    vm.send("not it\r");
+    vm.expect_line("wrong passphrase, try again", STEP);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    let root_key = pbkdf2_sha256(PASSPHRASE, &format!("{salt}/root"), 100_000, 64);
+    let home_key = pbkdf2_sha256(PASSPHRASE, &format!("{salt}/home"), 100_000, 32);
+    expect_init_report(
+        &mut vm,
+        "console=ttyS0 root=/dev/mapper/root",
+        &[
+            ("/etc/keys/home.key", &home_key),
+            ("/etc/keys/root.key", &root_key),
+        ],
+    );
+    vm.send("poweroff -f\r");
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+
+    // The second: the LUKS2 volume of the fixtures as hd0p2 (slot 1 of the table is a small partition after it).
+    let disk = dir.join("luks.img");
+    std::fs::copy(&fixtures.luks2, &disk).unwrap();
+    let sectors = std::fs::metadata(&disk).unwrap().len() / 512;
+    let dump = run(Command::new("sfdisk").arg("-d").arg(&disk));
+    let size = dump
+        .lines()
+        .find_map(|l| l.split("start=        2048, size=").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .map(|n| n.trim().to_string())
+        .expect("the fixture's partition at sector 2048");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&disk)
+        .unwrap()
+        .set_len((sectors + 2048) * 512)
+        .unwrap();
+    run(Command::new("bash").arg("-c").arg(format!(
+        "printf 'label: dos\\nstart={sectors}, size=2048, type=83\\nstart=2048, size={size}, type=83\\n' | \
+         sfdisk -q {}",
+        disk.display()
+    )));
+    let script = std::fs::read_to_string(root.join("tests/contract/luks.bs")).unwrap();
+    let mut vm = Boot::new()
+        .module("luks.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&disk))
+        .start();
+    vm.expect_line("bootscript: running luks.bs", BOOT);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    expect_init_report(
+        &mut vm,
+        "console=ttyS0 cryptdevice=/dev/sda2:cryptboot",
+        &[("/etc/keys/cryptboot.key", PASSPHRASE.as_bytes())],
+    );
+    vm.send("poweroff -f\r");
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+}
