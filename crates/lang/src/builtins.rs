@@ -680,9 +680,6 @@ fn hex(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 
 fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?.as_bytes();
-    if s.len() % 2 != 0 {
-        return fail(m, "odd number of hex digits");
-    }
     room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
     // One digit at a time (one check of a digit in the code, not one for each of a pair): a high one waits in
@@ -697,6 +694,10 @@ fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         } else {
             out.push(high << 4 | digit);
         }
+    }
+    // (Counted after the digits are checked: `"a b"` has a character that is no digit, not an odd count.)
+    if s.len() % 2 != 0 {
+        return fail(m, "odd number of hex digits");
     }
     Ok(hand_over!(take_bytes, out))
 }
