@@ -574,16 +574,11 @@ fn pbkdf2_sha256(password: &str, salt: &str, iterations: u32, length: usize) -> 
     out.stdout
 }
 
-/// The contract's examples (tests/contract/, copied from its text) on disks laid out as they expect: the
-/// passphrase typed on serial (a wrong one first, for the first), Linux booted with the keys handed on, and
-/// /init's shell powered off. The first mounts its boot partition at /boot with nothing at /.
-#[test]
-fn the_contracts_examples_boot_linux() {
-    let fixtures = fixtures();
+/// A disk for the scripts that mount their boot partition at /boot (in `dir`, made again each time): hd0p1 an
+/// ext2 with `vmlinuz` and `initrd.img` at its root, hd0p2 and hd0p3 16 MiB each (hd0p3 from sector
+/// [`THIRD_PARTITION`]), for the volumes they map.
+fn boot_partition_and_two_volumes(dir: &Path) -> PathBuf {
     let root = repository_root();
-    let dir = root.join("build/test-exec/contract");
-
-    // The first: hd0p1 an ext2 with the kernel and initrd at its root, hd0p2 and hd0p3 the volumes it maps.
     let tree = dir.join("boot-tree");
     write_if_changed(
         &tree.join("vmlinuz"),
@@ -600,7 +595,7 @@ fn the_contracts_examples_boot_linux() {
         .arg(&tree)
         .arg(&part)
         .arg("24M"));
-    let disk = dir.join("seed.img");
+    let disk = dir.join("disk.img");
     let _ = std::fs::remove_file(&disk);
     std::fs::File::create(&disk)
         .unwrap()
@@ -608,11 +603,28 @@ fn the_contracts_examples_boot_linux() {
         .unwrap();
     run(Command::new("bash").arg("-c").arg(format!(
         "printf 'label: dos\\nstart=2048, size=49152, type=83\\nstart=51200, size=32768, type=83\\n\
-         start=83968, size=32768, type=83\\n' | sfdisk -q {0} && \
+         start={THIRD_PARTITION}, size=32768, type=83\\n' | sfdisk -q {0} && \
          dd if={1} of={0} bs=512 seek=2048 conv=notrunc status=none",
         disk.display(),
-        part.display()
+        part.display(),
     )));
+    disk
+}
+
+/// Where [`boot_partition_and_two_volumes`] puts hd0p3, in sectors.
+const THIRD_PARTITION: u64 = 83968;
+
+/// The contract's examples (tests/contract/, copied from its text) on disks laid out as they expect: the
+/// passphrase typed on serial (a wrong one first, for the first), Linux booted with the keys handed on, and
+/// /init's shell powered off. The first mounts its boot partition at /boot with nothing at /.
+#[test]
+fn the_contracts_examples_boot_linux() {
+    let fixtures = fixtures();
+    let root = repository_root();
+    let dir = root.join("build/test-exec/contract");
+
+    // The first: hd0p1 an ext2 with the kernel and initrd at its root, hd0p2 and hd0p3 the volumes it maps.
+    let disk = boot_partition_and_two_volumes(&dir);
     let contract = std::fs::read_to_string(root.join("tests/contract/seed.bs")).unwrap();
     let their_hash = "0b1c9e0e5a3e9a7d0f7a3c4e2b1d0c9f8e7a6b5c";
     assert!(contract.contains(their_hash));
@@ -678,6 +690,55 @@ fn the_contracts_examples_boot_linux() {
         &mut vm,
         "console=ttyS0 cryptdevice=/dev/sda2:cryptboot",
         &[("/etc/keys/cryptboot.key", PASSPHRASE.as_bytes())],
+    );
+    vm.send("poweroff -f\r");
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+}
+
+/// The example of the README's "Writing a boot script", as it stands there, on a disk laid out as it expects
+/// (hd0p3 a LUKS1 volume with the passphrase), boots Linux with the keys handed on.
+#[test]
+fn the_readmes_example_boots_linux() {
+    fixtures();
+    let root = repository_root();
+    let dir = root.join("build/test-exec/readme");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = readme
+        .split_once("## Writing a boot script")
+        .and_then(|(_, section)| section.split_once("\n```\n"))
+        .and_then(|(_, rest)| rest.split_once("\n```\n"))
+        .expect("a code block in the README's section on writing a boot script")
+        .0;
+    let disk = boot_partition_and_two_volumes(&dir);
+    let volume = dir.join("luks.img");
+    let _ = std::fs::remove_file(&volume);
+    std::fs::File::create(&volume)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    run(Command::new("bash").arg("-c").arg(format!(
+        "printf %s '{PASSPHRASE}' | cryptsetup luksFormat --batch-mode --type luks1 --pbkdf-force-iterations 1000 \
+         --key-file - {0} && dd if={0} of={1} bs=512 seek={THIRD_PARTITION} conv=notrunc status=none",
+        volume.display(),
+        disk.display()
+    )));
+    let mut vm = Boot::new()
+        .module("readme.bs", format!("{example}\n"))
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&disk))
+        .start();
+    vm.expect_line("bootscript: running readme.bs", BOOT);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    vm.expect_line("[\"initrd.img\", \"lost+found\", \"vmlinuz\"]", LINUX);
+    let root_key = pbkdf2_sha256(PASSPHRASE, "host-7f3a/root", 100_000, 64);
+    expect_init_report(
+        &mut vm,
+        "console=ttyS0 root=/dev/mapper/root",
+        &[
+            ("/etc/keys/home.key", PASSPHRASE.as_bytes()),
+            ("/etc/keys/root.key", &root_key),
+        ],
     );
     vm.send("poweroff -f\r");
     assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
