@@ -20,7 +20,7 @@ const THREAD_STACK: usize = 64 << 20;
 const SCRIPT_STACK_LIMIT: usize = 16 << 20;
 
 const USAGE: &str = "usage:
-  bootscript check FILE.bs
+  bootscript check FILE.bs...
   bootscript run FILE.bs [--disk IMAGE]... [--cmdline TEXT] [--steps N]
   bootscript repl [--disk IMAGE]... [--cmdline TEXT]
   bootscript bench-parse FILE N
@@ -96,17 +96,25 @@ fn report(e: &ScriptError) -> u8 {
     }
 }
 
-fn check(path: &str) -> Result<(), u8> {
-    let source = read(path)?;
-    let errors = Interpreter::new(Config::default()).check(path, &source);
-    for e in &errors {
-        eprintln!("{e}");
+/// Checks each file, all of them whatever the others hold: the first failure's status (64 for a file that
+/// cannot be read, 65 for one with errors), or success.
+fn check(paths: &[String]) -> Result<(), u8> {
+    let mut status = Ok(());
+    for path in paths {
+        let checked = read(path).and_then(|source| {
+            let errors = Interpreter::new(Config::default()).check(path, &source);
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(EXIT_SYNTAX)
+            }
+        });
+        status = status.and(checked);
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(EXIT_SYNTAX)
-    }
+    status
 }
 
 fn run(args: &[String]) -> Result<(), u8> {
@@ -189,7 +197,7 @@ fn main() -> ExitCode {
         .spawn(move || {
             let rest = args.get(1..).unwrap_or(&[]);
             match args.first().map(String::as_str) {
-                Some("check") if rest.len() == 1 => check(&rest[0]),
+                Some("check") if !rest.is_empty() => check(rest),
                 Some("run") => run(rest),
                 Some("repl") => repl(rest),
                 Some("bench-parse") => bench_parse(rest),

@@ -139,6 +139,34 @@ fn check_reports_syntax_unknown_names_and_argument_counts() {
     let syntax = script("bad2.bs", "if {\n");
     let out = bootscript(&["check", syntax.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(65));
+    // Several files: each is checked, and the status is the first failure's.
+    let (good, bad, syntax) = (
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        syntax.to_str().unwrap(),
+    );
+    let out = bootscript(&["check", good, bad, "/nonexistent.bs", syntax], "");
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{p}:2:1: error: too many arguments to len\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bootscript: cannot read /nonexistent.bs"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{syntax}:2:1: error:")), "{stderr}");
+    assert_eq!(
+        bootscript(&["check", good, good], "").status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        bootscript(&["check", "/nonexistent.bs", good], "")
+            .status
+            .code(),
+        Some(64)
+    );
 }
 
 #[test]
