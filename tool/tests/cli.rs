@@ -156,7 +156,10 @@ fn check_reports_syntax_unknown_names_and_argument_counts() {
         stderr.contains("bootscript: cannot read /nonexistent.bs"),
         "{stderr}"
     );
-    assert!(stderr.contains(&format!("{syntax}:2:1: error:")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{syntax}:2:1: error:")),
+        "{stderr}"
+    );
     assert_eq!(
         bootscript(&["check", good, good], "").status.code(),
         Some(0)
