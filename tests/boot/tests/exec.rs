@@ -299,11 +299,7 @@ mount("hd0p1", "/")
 exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/mb2/two.bin"],
      files={"/etc/keys/mb.key": "mb2 key"})
 "#;
-    let mut vm = Boot::new()
-        .module("mb2.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .start();
+    let mut vm = boot_script_on(&fixtures.plain, "mb2.bs", script);
     vm.expect_line("bootscript: phase=jump", BOOT);
     vm.expect_line("mb2kernel: started", STEP);
     let lines: Vec<String> = vm
@@ -595,12 +591,7 @@ fn boot_partition_and_two_volumes(dir: &Path) -> PathBuf {
         .arg(&tree)
         .arg(&part)
         .arg("24M"));
-    let disk = dir.join("disk.img");
-    let _ = std::fs::remove_file(&disk);
-    std::fs::File::create(&disk)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
+    let disk = zeroed_file(&dir.join("disk.img"), 64 << 20);
     run(Command::new("bash").arg("-c").arg(format!(
         "printf 'label: dos\\nstart=2048, size=49152, type=83\\nstart=51200, size=32768, type=83\\n\
          start={THIRD_PARTITION}, size=32768, type=83\\n' | sfdisk -q {0} && \
@@ -609,6 +600,30 @@ fn boot_partition_and_two_volumes(dir: &Path) -> PathBuf {
         part.display(),
     )));
     disk
+}
+
+/// Boots `script` as the module `name`, with `disk` as hd0 (shared: see [`shared_disk`]).
+fn boot_script_on(disk: &Path, name: &str, script: impl Into<Vec<u8>>) -> Vm {
+    Boot::new()
+        .module(name, script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(disk))
+        .start()
+}
+
+/// Ends /init's shell (`poweroff -f`), and checks that QEMU ended as Linux powered off and that the test
+/// passphrase showed nowhere on the console.
+fn power_off_with_the_passphrase_shown_nowhere(mut vm: Vm) {
+    vm.send("poweroff -f\r");
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+}
+
+/// A new file of `len` zero bytes at `path` (sparse), replacing what was there.
+fn zeroed_file(path: &Path, len: u64) -> PathBuf {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+    path.to_path_buf()
 }
 
 /// Where [`boot_partition_and_two_volumes`] puts hd0p3, in sectors.
@@ -633,11 +648,7 @@ fn the_contracts_examples_boot_linux() {
         their_hash,
         &digest_hex("sha1sum", format!("{salt}{PASSPHRASE}").as_bytes()),
     );
-    let mut vm = Boot::new()
-        .module("seed.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&disk))
-        .start();
+    let mut vm = boot_script_on(&disk, "seed.bs", script);
     vm.expect_line("bootscript: running seed.bs", BOOT);
     vm.send("not it\r");
     vm.expect_line("wrong passphrase, try again", STEP);
@@ -652,9 +663,7 @@ fn the_contracts_examples_boot_linux() {
             ("/etc/keys/root.key", &root_key),
         ],
     );
-    vm.send("poweroff -f\r");
-    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
-    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+    power_off_with_the_passphrase_shown_nowhere(vm);
 
     // The second: the LUKS2 volume of the fixtures as hd0p2 (slot 1 of the table is a small partition after it).
     let disk = dir.join("luks.img");
@@ -679,11 +688,7 @@ fn the_contracts_examples_boot_linux() {
         disk.display()
     )));
     let script = std::fs::read_to_string(root.join("tests/contract/luks.bs")).unwrap();
-    let mut vm = Boot::new()
-        .module("luks.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&disk))
-        .start();
+    let mut vm = boot_script_on(&disk, "luks.bs", script);
     vm.expect_line("bootscript: running luks.bs", BOOT);
     vm.send(&format!("{PASSPHRASE}\r"));
     expect_init_report(
@@ -691,9 +696,7 @@ fn the_contracts_examples_boot_linux() {
         "console=ttyS0 cryptdevice=/dev/sda2:cryptboot",
         &[("/etc/keys/cryptboot.key", PASSPHRASE.as_bytes())],
     );
-    vm.send("poweroff -f\r");
-    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
-    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+    power_off_with_the_passphrase_shown_nowhere(vm);
 }
 
 /// The example of the README's "Writing a boot script", as it stands there, on a disk laid out as it expects
@@ -711,23 +714,14 @@ fn the_readmes_example_boots_linux() {
         .expect("a code block in the README's section on writing a boot script")
         .0;
     let disk = boot_partition_and_two_volumes(&dir);
-    let volume = dir.join("luks.img");
-    let _ = std::fs::remove_file(&volume);
-    std::fs::File::create(&volume)
-        .unwrap()
-        .set_len(16 << 20)
-        .unwrap();
+    let volume = zeroed_file(&dir.join("luks.img"), 16 << 20);
     run(Command::new("bash").arg("-c").arg(format!(
         "printf %s '{PASSPHRASE}' | cryptsetup luksFormat --batch-mode --type luks1 --pbkdf-force-iterations 1000 \
          --key-file - {0} && dd if={0} of={1} bs=512 seek={THIRD_PARTITION} conv=notrunc status=none",
         volume.display(),
         disk.display()
     )));
-    let mut vm = Boot::new()
-        .module("readme.bs", format!("{example}\n"))
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&disk))
-        .start();
+    let mut vm = boot_script_on(&disk, "readme.bs", format!("{example}\n"));
     vm.expect_line("bootscript: running readme.bs", BOOT);
     vm.send(&format!("{PASSPHRASE}\r"));
     vm.expect_line("[\"initrd.img\", \"lost+found\", \"vmlinuz\"]", LINUX);
@@ -740,7 +734,5 @@ fn the_readmes_example_boots_linux() {
             ("/etc/keys/root.key", &root_key),
         ],
     );
-    vm.send("poweroff -f\r");
-    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
-    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+    power_off_with_the_passphrase_shown_nowhere(vm);
 }
