@@ -154,9 +154,11 @@ impl Host {
             }
             match self.stdin.fill_buf() {
                 Err(e) if e.kind() == ErrorKind::Interrupted && !CTRL_C.load(Ordering::SeqCst) => {}
-                // (Read again through the lock: the borrow of one iteration ends with it.)
-                Ok(_) => return self.stdin.fill_buf(),
                 Err(e) => return Err(e),
+                // (Taken again through the lock, which reads nothing more while bytes wait in its buffer: the
+                // borrow of one turn of the loop cannot leave it. At the end of input, nothing waits.)
+                Ok([]) => return Ok(&[]),
+                Ok(_) => return self.stdin.fill_buf(),
             }
         }
     }
