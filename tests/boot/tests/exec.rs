@@ -629,6 +629,32 @@ fn zeroed_file(path: &Path, len: u64) -> PathBuf {
 /// Where [`boot_partition_and_two_volumes`] puts hd0p3, in sectors.
 const THIRD_PARTITION: u64 = 83968;
 
+/// A copy at `disk` of the fixtures' LUKS2 disk `luks2` whose volume is hd0p2: slot 1 of the partition table
+/// is a small partition after it.
+fn luks2_as_partition_2(luks2: &Path, disk: &Path) -> PathBuf {
+    std::fs::copy(luks2, disk).unwrap();
+    let sectors = std::fs::metadata(disk).unwrap().len() / 512;
+    let dump = run(Command::new("sfdisk").arg("-d").arg(disk));
+    let size = dump
+        .lines()
+        .find_map(|l| l.split("start=        2048, size=").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .map(|n| n.trim().to_string())
+        .expect("the fixture's partition at sector 2048");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(disk)
+        .unwrap()
+        .set_len((sectors + 2048) * 512)
+        .unwrap();
+    run(Command::new("bash").arg("-c").arg(format!(
+        "printf 'label: dos\\nstart={sectors}, size=2048, type=83\\nstart=2048, size={size}, type=83\\n' | \
+         sfdisk -q {}",
+        disk.display()
+    )));
+    disk.to_path_buf()
+}
+
 /// The contract's examples (tests/contract/, copied from its text) on disks laid out as they expect: the
 /// passphrase typed on serial (a wrong one first, for the first), Linux booted with the keys handed on, and
 /// /init's shell powered off. The first mounts its boot partition at /boot with nothing at /.
@@ -665,28 +691,8 @@ fn the_contracts_examples_boot_linux() {
     );
     power_off_with_the_passphrase_shown_nowhere(vm);
 
-    // The second: the LUKS2 volume of the fixtures as hd0p2 (slot 1 of the table is a small partition after it).
-    let disk = dir.join("luks.img");
-    std::fs::copy(&fixtures.luks2, &disk).unwrap();
-    let sectors = std::fs::metadata(&disk).unwrap().len() / 512;
-    let dump = run(Command::new("sfdisk").arg("-d").arg(&disk));
-    let size = dump
-        .lines()
-        .find_map(|l| l.split("start=        2048, size=").nth(1))
-        .and_then(|rest| rest.split(',').next())
-        .map(|n| n.trim().to_string())
-        .expect("the fixture's partition at sector 2048");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&disk)
-        .unwrap()
-        .set_len((sectors + 2048) * 512)
-        .unwrap();
-    run(Command::new("bash").arg("-c").arg(format!(
-        "printf 'label: dos\\nstart={sectors}, size=2048, type=83\\nstart=2048, size={size}, type=83\\n' | \
-         sfdisk -q {}",
-        disk.display()
-    )));
+    // The second: the LUKS2 volume of the fixtures as hd0p2.
+    let disk = luks2_as_partition_2(&fixtures.luks2, &dir.join("luks.img"));
     let script = std::fs::read_to_string(root.join("tests/contract/luks.bs")).unwrap();
     let mut vm = boot_script_on(&disk, "luks.bs", script);
     vm.expect_line("bootscript: running luks.bs", BOOT);
@@ -735,4 +741,31 @@ fn the_readmes_example_boots_linux() {
         ],
     );
     power_off_with_the_passphrase_shown_nowhere(vm);
+}
+
+/// The embedded default script (`make run`'s) takes another device and words for Linux from the payload's
+/// command line: `device=hd0p2` and `linux.WORD`; a wrong passphrase is said and asked again.
+#[test]
+fn the_default_script_takes_its_device_and_linux_words_from_the_command_line() {
+    let fixtures = fixtures();
+    let dir = repository_root().join("build/test-exec/default");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = luks2_as_partition_2(&fixtures.luks2, &dir.join("luks.img"));
+    let mut vm = Boot::new()
+        .cmdline("device=hd0p2 linux.e2e.word=1 linux.init.poweroff")
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&disk))
+        .start();
+    vm.expect_line("bootscript: running default.bs", BOOT);
+    vm.expect_line("bootscript: unlocking hd0p2", STEP);
+    vm.send("not it\r");
+    vm.expect_line("no key slot matches, try again", LINUX);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    expect_init_report(
+        &mut vm,
+        "console=tty0 console=ttyS0 e2e.word=1 init.poweroff",
+        &[("/etc/keys/cryptroot.key", PASSPHRASE.as_bytes())],
+    );
+    assert_eq!(vm.wait_exit(LINUX), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
 }
