@@ -1,5 +1,6 @@
 //! One console over every device: output goes to COM1 and the VGA screen, input comes from whichever of
-//! COM1 and the PS/2 keyboard has some. Line editing is `bootscript_system::line::LineEditor`; this module only moves bytes.
+//! COM1 and the PS/2 keyboard has some. Line editing is `bootscript_system::line::LineEditor`; this module
+//! only moves bytes.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

@@ -387,14 +387,15 @@ pub fn script_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ScriptErr
     core::str::from_utf8(bytes).map_err(|e| {
         let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
         let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // (The first line's columns count from after a byte order mark, as `run` skips it.)
+        let line = good.get(line_start..).unwrap_or_default();
+        let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
         let count =
             |bytes: &[u8], f: fn(u8) -> bool| bytes.iter().filter(|&&b| f(b)).count() as u32;
         ScriptError {
             file: file.into(),
             line: 1 + count(good, |b| b == b'\n'),
-            col: 1 + count(good.get(line_start..).unwrap_or_default(), |b| {
-                b & 0xc0 != 0x80
-            }),
+            col: 1 + count(line, |b| b & 0xc0 != 0x80),
             message: alloc::format!(
                 "not UTF-8 text (byte {:#04x})",
                 bytes.get(e.valid_up_to()).copied().unwrap_or_default()

@@ -363,6 +363,8 @@ fn a_file_that_is_not_utf8_is_a_syntax_error_at_its_first_bad_byte() {
         (&b"\xff"[..], "bad.bs:1:1:"),
         (b"print(1)\n\xc3\xa9\xe9\n", "bad.bs:2:2:"),
         (b"a\nb\n\nlet s = \"\xc3\"\n", "bad.bs:4:10:"),
+        // After a byte order mark, as `run` counts the first line.
+        (b"\xef\xbb\xbfab\xff", "bad.bs:1:3:"),
     ] {
         let e = script_text("bad.bs", bytes).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Syntax);
