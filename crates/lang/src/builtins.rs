@@ -8,10 +8,8 @@ use alloc::vec::Vec;
 
 use crate::ast::Pos;
 use crate::eval::{bind_frame, error, fault, Fault, Machine, R};
-use crate::value::{
-    hand_over, push_hex, push_hex_number, write_value, Cut, Steps, Value, ITEM_BYTES,
-};
-use crate::{ScriptError, BYTES_PER_STEP};
+use crate::value::{hand_over, push_hex, push_hex_number, write_value, Cut, Value, ITEM_BYTES};
+use crate::ScriptError;
 
 /// The world as the interpreter sees it: consoles, clock, hand-off and the disk and crypto primitives. The
 /// payload implements it with drivers, the host tool with stdin, stdout and files.
@@ -481,7 +479,7 @@ impl Machine<'_> {
     #[inline(never)]
     fn searches(&mut self, base: usize) {
         let given: usize = self.stack[base..].iter().map(Value::extent).sum();
-        let _ = self.take(given / BYTES_PER_STEP);
+        self.walk_over(given);
     }
 }
 
@@ -874,7 +872,7 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         (Value::Str(a), Value::Str(b)) => find(m, a.0.as_bytes(), b.0.as_bytes())?.is_some(),
         (Value::Bytes(a), Value::Bytes(b)) => {
             // (Counted here: bytes count nothing in `searches`, as they are indexed at once.)
-            m.walk_bytes(&a.0);
+            m.walk_over(a.0.len());
             find(m, &a.0, &b.0)?.is_some()
         }
         (Value::List(l), _) => {

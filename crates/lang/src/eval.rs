@@ -326,15 +326,15 @@ impl Machine<'_> {
     /// Counts the work of a search in `v` (see [`Value::extent`]) as a step per [`BYTES_PER_STEP`], as making
     /// values is counted. Past the budget, or at Ctrl-C, the script stops at its next step (a loop's turn, a
     /// call): the search itself is done by then, and it has no way out of its own to keep.
-    #[inline(never)]
     pub(crate) fn walk(&mut self, v: &Value) {
-        let _ = self.take(v.extent() / BYTES_PER_STEP);
+        self.walk_over(v.extent());
     }
 
-    /// Counts the work of a walk over the bytes `b` (a bytes' or a str's), as [`Machine::walk`] does.
+    /// Counts the work of a walk over `bytes` bytes (of a search, or of a bytes' or a str's), as [`Machine::walk`]
+    /// does.
     #[inline(never)]
-    pub(crate) fn walk_bytes(&mut self, b: &[u8]) {
-        let _ = self.take(b.len() / BYTES_PER_STEP);
+    pub(crate) fn walk_over(&mut self, bytes: usize) {
+        let _ = self.take(bytes / BYTES_PER_STEP);
     }
 
     /// Refuses to let the script hold `bytes` more past its memory limit (the error at `pos`), without counting
@@ -1215,7 +1215,7 @@ impl Machine<'_> {
                     a.as_bytes().unwrap_or_default(),
                     b.as_bytes().unwrap_or_default(),
                 );
-                self.walk_bytes(x);
+                self.walk_over(x.len());
                 let order = x.cmp(y);
                 return Ok(Value::bool(compare(op, order as i64, 0)));
             }
