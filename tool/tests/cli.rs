@@ -499,9 +499,11 @@ impl Interactive {
     }
 
     /// The tool on a terminal of its own: util-linux's `script` runs it on a pseudo-terminal and passes stdin
-    /// and stdout through (the terminal's output, with its `\r\n` line ends).
+    /// and stdout through (the terminal's output, with its `\r\n` line ends). `script` starts the command with
+    /// `$SHELL -c`; the `exec` makes the tool the terminal's only process whatever that shell is (dash, unlike
+    /// bash, would stay in between, and a Ctrl-C typed would kill it).
     fn on_terminal(args: &str) -> Interactive {
-        let command = format!("{} {args}", env!("CARGO_BIN_EXE_bootscript"));
+        let command = format!("exec '{}' {args}", env!("CARGO_BIN_EXE_bootscript"));
         Interactive::spawn(Command::new("script").args(["-qec", &command, "/dev/null"]))
     }
 
