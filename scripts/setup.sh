@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: boot (qemu, grub, xorriso, mtools), images (e2fsprogs, dosfstools, fdisk, cryptsetup-bin),
-# the test initramfs (busybox-static, cpio), independent crypto for fixtures (python3-cryptography, openssl),
+# the test initramfs (busybox-static, cpio), independent crypto for fixtures (python3-cryptography, openssl,
+# and argon2, the reference implementation's tool, which Debian's python3-cryptography lacks),
 # the language benchmark's reference (lua5.4), the packer of the payload (xz-utils), the host tool's tests
 # (script(1) for a terminal, losetup for a block device: bsdutils, mount).
 PACKAGES=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools e2fsprogs dosfstools fdisk cryptsetup-bin
-          busybox-static cpio python3-cryptography openssl lua5.4 binutils file xz-utils bsdutils mount)
+          busybox-static cpio python3-cryptography openssl lua5.4 binutils file xz-utils bsdutils mount argon2)
 
 TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
