@@ -173,6 +173,7 @@ pub(crate) struct Token {
 
 // In this order: what the parser reads of it first (the lexer lies at the end of the parser, where only its
 // first bytes have one-byte offsets; the other fields are reached from the lexer's own address).
+#[derive(Clone)]
 #[repr(C)]
 pub(crate) struct Lexer<'a> {
     /// What was wrong with the last token of kind `Error`.

@@ -1084,7 +1084,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let outer = self.open_bracket();
         while self.tok.kind != close {
             match &mut names {
-                Some(names) if self.tok.kind == Kind::Name && self.next.kind == Kind::Assign => {
+                Some(names) if self.tok.kind == Kind::Name && self.assign_follows() => {
                     names.push(Rc::from(self.text()));
                     // (The name, then the `=`.)
                     self.advance();
@@ -1101,6 +1101,17 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.advance();
         }
         self.close(close, message, outer);
+    }
+
+    /// Whether the token after the current one is an `=`, past newlines (a call's brackets skip them): the
+    /// current name is then a keyword argument's, as in `f(a\n= 1)`. (Read ahead on a copy of the lexer.)
+    fn assign_follows(&self) -> bool {
+        let mut lexer = self.lexer.clone();
+        let mut next = self.next;
+        while next.kind == Kind::Newline {
+            lexer.next(&mut next);
+        }
+        next.kind == Kind::Assign
     }
 
     // primary := INT | STRING | BYTES | 'true' | 'false' | 'nil' | NAME | '(' expr ')' | list | map
