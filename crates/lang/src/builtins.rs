@@ -109,27 +109,27 @@ impl Primitive {
 const HELP: &str = "\
     print(values...)  print values joined by spaces, then a newline\n\
     str(x)  the text form of x\n\
-    int(x)  an int, or a str of decimal or 0x digits as an int\n\
+    int(s)  an int, or a str of decimal or 0x digits as an int\n\
     len(x)  characters of a str, bytes of bytes, items of a list, keys of a map\n\
     type(x)  the type name: nil bool int str bytes list map fn\n\
     hex(x)  bytes or an int as lowercase hex text\n\
     unhex(s)  hex text (either case) as bytes\n\
-    bytes(x)  the UTF-8 of a str (or a list of ints 0-255) as bytes\n\
+    bytes(s)  the UTF-8 of a str (or a list of ints 0-255) as bytes\n\
     text(b)  bytes that are valid UTF-8 as a str\n\
     slice(x, start, end?)  part of a str, bytes or list (Python rules)\n\
-    push(list, value)  append a value to a list\n\
+    push(list, v)  append a value to a list\n\
     pop(list)  remove and return the last item of a list\n\
     keys(map)  the keys of a map, in insertion order\n\
     remove(map, key)  remove a key from a map, returning its value or nil\n\
-    contains(x, value)  substring, sub-bytes, list item or map key?\n\
+    contains(x, v)  substring, sub-bytes, list item or map key?\n\
     split(s, sep?)  split a str at sep (at white space without sep)\n\
-    join(list, sep=\"\")  join a list of strs with sep between them\n\
+    join(list_of_str, sep=\"\")  join a list of strs with sep between them\n\
     trim(s)  a str without white space at both ends\n\
-    range(a, b?)  the list 0..a-1, or a..b-1\n\
+    range(a, b?)  the list 0..a-1, or a..b-1 (range(n) for one)\n\
     error(message)  raise an error with this message\n\
     assert(cond, message?)  raise an error unless cond is true\n\
     time_ms()  milliseconds since the start\n\
-    sleep_ms(ms)  wait this many milliseconds\n\
+    sleep_ms(n)  wait this many milliseconds\n\
     help()  list the built-in functions\n\
     prompt(message, echo=true)  ask for a line (echo=false: hidden)\n\
     keymap(name)  the keyboard layout for prompt: us uk de fr\n\
@@ -401,7 +401,11 @@ pub(crate) fn bind_builtin(
     let n = usize::from(shape & 7);
     let required = usize::from((shape / REQUIRED) & 7);
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
-    let name = |k: usize| field_name(i, k.wrapping_add(1));
+    // `range(n)` and `range(a, b)` are the contract's two shapes of one built-in: alone, its first is `n` too.
+    let name = |k: usize| match names {
+        [only] if i == RANGE && k == 0 && &**only == "n" => "n",
+        _ => field_name(i, k.wrapping_add(1)),
+    };
     let filled = bind_frame(args, base, n, &name, required, names)?;
     // (Indexed: `bind_frame` made the arguments from `base` on.)
     for (k, arg) in args[base..].iter_mut().enumerate() {
@@ -1194,7 +1198,7 @@ mod tests {
         assert!(default(aes, 5).is_nil());
         assert!(default(aes, 0).is_nil());
         assert!(default(exec, 1) == Value::str(""));
-        assert!(default(16, 1) == Value::str("")); // join(list, sep="")
+        assert!(default(16, 1) == Value::str("")); // join(list_of_str, sep="")
         assert!(default(24, 1) == Value::True); // prompt(message, echo=true)
         assert_eq!(param_name(0, 0), "values");
         assert_eq!(param_name(9, 2), "end");
