@@ -213,11 +213,12 @@ impl Vfs {
         })
     }
 
-    /// Whether `path` names something; a failing disk or a corrupt file system is still an error.
+    /// Whether `path` names something (not if a file stands where a directory must, or symlinks loop: as
+    /// Python's `os.path.exists`); a failing disk or a corrupt file system is still an error.
     pub fn exists(&self, path: &str) -> Result<bool, FsError> {
         match self.resolve(path) {
             Ok(_) => Ok(true),
-            Err(FsError::NotFound(_) | FsError::NotADirectory(_)) => Ok(false),
+            Err(FsError::NotFound(_) | FsError::NotADirectory(_) | FsError::SymlinkLoop(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -284,6 +285,12 @@ impl Vfs {
         let mut trail: Vec<Option<(usize, Node)>> = Vec::new();
         let mut links = 0;
         while let Some(component) = pending.pop() {
+            // A name, `.`, `..` or a `/` after a file needs a directory there, as in Linux (`/a.txt/` and
+            // `/a.txt/..` are not a directory, whatever follows).
+            let at = trail.last().unwrap_or(&root);
+            if at.as_ref().is_some_and(|(_, node)| node.kind != Kind::Dir) {
+                return Err(FsError::NotADirectory(join(&names)));
+            }
             match component.as_str() {
                 "" | "." => continue,
                 ".." => {
@@ -293,12 +300,7 @@ impl Vfs {
                 }
                 _ => {}
             }
-            let at = trail.last().cloned().unwrap_or_else(|| root.clone());
-            if let Some((_, dir)) = &at {
-                if dir.kind != Kind::Dir {
-                    return Err(FsError::NotADirectory(join(&names)));
-                }
-            }
+            let at = at.clone();
             names.push(component);
             let here = join(&names);
             // A mount point is entered whether or not the file system below has it.

@@ -101,6 +101,8 @@ fn mbr_with_logical_partitions_and_nested_mounts() {
     fs::write(root_src.join("etc-hostname"), b"bootscript\n").unwrap();
     symlink("/boot/vmlinuz", root_src.join("kernel")).unwrap();
     symlink("boot", root_src.join("bootlink")).unwrap();
+    symlink("etc-hostname", root_src.join("hostlink")).unwrap();
+    symlink("loop", root_src.join("loop")).unwrap();
     let ext = dir.path("ext.img");
     fs::File::create(&ext).unwrap().set_len(8 * MIB).unwrap();
     run(
@@ -189,6 +191,26 @@ fn mbr_with_logical_partitions_and_nested_mounts() {
     assert_eq!(vfs.read("/bootlink/vmlinuz").unwrap(), kernel);
     assert_eq!(vfs.read("/boot/../etc-hostname").unwrap(), b"bootscript\n");
     assert_eq!(vfs.stat("/boot").unwrap().kind, Kind::Dir);
+    // A `/`, `.` or `..` after a file (or a symlink to one) is not a directory, as in Linux; `exists` says no,
+    // as it does for a symlink loop (`read` names the loop).
+    for path in [
+        "/etc-hostname/",
+        "/etc-hostname/.",
+        "/etc-hostname/..",
+        "/hostlink/",
+        "/hostlink/../boot",
+        "/boot/vmlinuz/",
+    ] {
+        assert!(
+            matches!(vfs.stat(path), Err(FsError::NotADirectory(_))),
+            "{path}"
+        );
+        assert!(!vfs.exists(path).unwrap(), "{path}");
+    }
+    assert_eq!(vfs.read("/hostlink").unwrap(), b"bootscript\n");
+    assert_eq!(vfs.ls("/bootlink/").unwrap(), vec!["vmlinuz"]);
+    assert!(!vfs.exists("/loop").unwrap());
+    assert!(matches!(vfs.read("/loop"), Err(FsError::SymlinkLoop(_))));
     // A kernel-sized read into the caller's buffer, size first.
     let file = vfs.open("/kernel").unwrap();
     let mut buf = vec![0u8; file.size() as usize];
@@ -230,7 +252,9 @@ fn mbr_with_logical_partitions_and_nested_mounts() {
             "boot",
             "bootlink",
             "etc-hostname",
+            "hostlink",
             "kernel",
+            "loop",
             "lost+found",
             "mnt"
         ]
@@ -251,7 +275,7 @@ fn mbr_with_logical_partitions_and_nested_mounts() {
     assert!(matches!(vfs.umount("/"), Err(FsError::Busy(_))));
     vfs.umount("/mnt/fat").unwrap();
     assert!(!vfs.exists("/mnt").unwrap());
-    assert_eq!(vfs.ls("/").unwrap().len(), 5);
+    assert_eq!(vfs.ls("/").unwrap().len(), 7);
 }
 
 const GPT_SCRIPT: &str = "label: gpt\n\
