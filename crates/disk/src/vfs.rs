@@ -218,7 +218,9 @@ impl Vfs {
     pub fn exists(&self, path: &str) -> Result<bool, FsError> {
         match self.resolve(path) {
             Ok(_) => Ok(true),
-            Err(FsError::NotFound(_) | FsError::NotADirectory(_) | FsError::SymlinkLoop(_)) => Ok(false),
+            Err(FsError::NotFound(_) | FsError::NotADirectory(_) | FsError::SymlinkLoop(_)) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
