@@ -218,9 +218,10 @@ impl<M: Machine> World<M> {
                 let key = data_arg(arg(2), "key")?;
                 let cipher = str_arg(arg(3), "cipher")?;
                 let offset = sectors_arg(arg(4), "offset")?;
+                // 0 is the rest of the device after `offset`, as cryptsetup's `--size 0` (its default) is.
                 let size = match arg(5) {
                     Value::Nil => None,
-                    v => Some(sectors_arg(v, "size")?),
+                    v => Some(sectors_arg(v, "size")?).filter(|&sectors| sectors != 0),
                 };
                 let skip = sectors_arg(arg(6), "skip")?;
                 let view = crypto::plain_view(device, cipher, key, offset, size, skip)

@@ -425,12 +425,18 @@ fn aes_setup_names_a_mapping_and_refuses_a_second_of_the_same_name() {
         &[],
         r#"
         print(aes_setup("root", "hd0", x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"))
-        let d = disks()
-        print(d[1].name, d[1].kind, d[1].size)
+        let key = x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+        aes_setup("part", "hd0", key, offset=8, size=16)
+        aes_setup("rest", "hd0", key, offset=8, size=0)
+        for d in disks() { print(d.name, d.kind, d.size) }
     "#,
     );
     result.unwrap();
-    assert_eq!(world.machine.output, "root\nroot mapped 1048576\n");
+    // `size=0` is the rest of the device after the offset, as `cryptsetup open --type plain --size 0` maps it.
+    assert_eq!(
+        world.machine.output,
+        "root\nhd0 disk 1048576\nroot mapped 1048576\npart mapped 8192\nrest mapped 1044480\n"
+    );
     let (_, result) = run(
         vec![disk],
         &[],
