@@ -153,24 +153,43 @@ impl Interpreter {
     }
 
     /// Sets the globals `cmdline` (the text) and `args` (its `key=value` words as a map; a word without `=`
-    /// maps to `true`; a later word wins).
+    /// maps to `true`; a later word wins, in the first one's place, as a map literal's repeated key does).
+    /// Words are read as Linux reads its own command line: white space inside double quotes does not split
+    /// them, and the quotes around a value (`key="a b"`) or a word are not part of it.
     pub fn set_cmdline(&mut self, text: &str) {
         let args = Value::map_of(Vec::new());
         let Value::Map(map) = &args else { return };
-        for word in builtins::words(text) {
+        let mut rest = text;
+        loop {
+            rest = rest.trim_start();
+            if rest.is_empty() {
+                break;
+            }
+            let mut quoted = false;
+            let end = rest
+                .bytes()
+                .position(|b| {
+                    quoted ^= b == b'"';
+                    !quoted && b.is_ascii_whitespace()
+                })
+                .unwrap_or(rest.len());
+            let (word, after) = rest.split_at(end);
+            rest = after;
+            // Its quotes: one that opens the word or its value, and the one that closes it.
+            let (word, open) = opening_quote(word);
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
-                Some(i) => (
-                    word.get(..i).unwrap_or(word),
-                    Value::str(word.get(i + 1..).unwrap_or("")),
-                ),
+                Some(i) => {
+                    let (value, value_open) = opening_quote(word.get(i + 1..).unwrap_or(""));
+                    let value = match open || value_open {
+                        true => value.strip_suffix('"').unwrap_or(value),
+                        false => value,
+                    };
+                    (word.get(..i).unwrap_or(word), Value::str(value))
+                }
+                None if open => (word.strip_suffix('"').unwrap_or(word), Value::True),
                 None => (word, Value::True),
             };
-            // The word wins, last in order: the entry of an earlier word with the key is taken out first (the
-            // map's count, by its length, is brought in line by the `set` after).
-            if let Some(i) = map.find(key) {
-                map.entries.borrow_mut().remove(i);
-            }
             map.set(key, value);
         }
         self.set_global("cmdline", Value::str(text));
@@ -410,4 +429,12 @@ pub fn script_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ScriptErr
 /// One line per built-in function.
 pub fn help() -> String {
     help_text()
+}
+
+/// `text` without a double quote that opens it, and whether there was one.
+fn opening_quote(text: &str) -> (&str, bool) {
+    match text.strip_prefix('"') {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    }
 }
