@@ -634,7 +634,7 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         other => return wrong(m, "a str", other),
     };
     // Decimal or `0x` digits, with a sign and white space around allowed.
-    let t = s.trim().as_bytes();
+    let t = s.trim_matches(is_space).as_bytes();
     let (sign, t) = match t {
         [b'-', rest @ ..] => (-1, rest),
         [b'+', rest @ ..] => (1, rest),
@@ -977,11 +977,15 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(hand_over!(take_list, parts))
 }
 
-/// The words of a text, between runs of white space (for `split` and the command line). Out of line: the
-/// iterator is made in one place.
-#[inline(never)]
-pub(crate) fn words(text: &str) -> core::str::SplitWhitespace<'_> {
-    text.split_whitespace()
+/// White space as Python's `str.isspace` has it (for `split`, `trim` and `int`): Unicode's, and the four
+/// separators U+001C to U+001F.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// The words of a text, between runs of white space (for `split`).
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(is_space).filter(|word| !word.is_empty())
 }
 
 fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
@@ -1005,7 +1009,7 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = str_arg(m, &args[0])?.trim();
+    let s = str_arg(m, &args[0])?.trim_matches(is_space);
     room(m, s.len())?;
     Ok(Value::str(s))
 }

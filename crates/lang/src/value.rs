@@ -779,9 +779,12 @@ fn push_quoted(out: &mut String, text: &str, limit: usize) {
         if escape != ' ' {
             out.push('\\');
             out.push(escape);
-        } else if (c as u32) < 0x20 || c as u32 == 0x7f {
-            out.push_str("\\x");
-            push_hex(out, &[c as u8]);
+        } else if c.is_control() {
+            // (U+0000 to U+001F, U+007F to U+009F: each byte of its UTF-8, which reads back as the character.)
+            for byte in c.encode_utf8(&mut [0; 4]).bytes() {
+                out.push_str("\\x");
+                push_hex(out, &[byte]);
+            }
         } else {
             out.push(c);
         }
