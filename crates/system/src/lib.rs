@@ -194,10 +194,21 @@ impl<M: Machine> World<M> {
                 let hash = str_arg(arg(0), "hash")?;
                 let password = data_arg(arg(1), "password")?;
                 let salt = data_arg(arg(2), "salt")?;
-                let iterations = u32::try_from(int_arg(arg(3), "iterations")?)
-                    .map_err(|_| String::from("iterations must be from 1 to 4294967295"))?;
-                let length = usize::try_from(int_arg(arg(4), "length")?)
-                    .map_err(|_| String::from("length must not be negative"))?;
+                // (Out of the types' range, the same errors as the derivation's own bounds give.)
+                let (iterations, length) =
+                    (int_arg(arg(3), "iterations")?, int_arg(arg(4), "length")?);
+                let iterations = u32::try_from(iterations).map_err(|_| {
+                    format!(
+                        "PBKDF2 iteration count {iterations} is outside 1..={}",
+                        crypto::MAX_PBKDF2_ITERATIONS
+                    )
+                })?;
+                let length = usize::try_from(length).map_err(|_| {
+                    format!(
+                        "PBKDF2 output length {length} is outside 1..={}",
+                        crypto::MAX_PBKDF2_LENGTH
+                    )
+                })?;
                 let mut progress = progress::Progress::new(&mut self.machine, "deriving key");
                 let key = crypto::pbkdf2_with_progress(
                     hash,

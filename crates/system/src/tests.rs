@@ -415,6 +415,20 @@ print(\"after\")
         world.machine.output,
         "caught PBKDF2 iteration count 0 is outside 1..=50000000\n"
     );
+    // Past what the types hold, the same errors.
+    let (world, result) = run(
+        vec![],
+        &[],
+        r#"
+        try { pbkdf2("sha256", "pw", "salt", 4294967296, 32) } catch e { print(e) }
+        try { pbkdf2("SHA256", "pw", "salt", 1, -1) } catch e { print(e) }
+        "#,
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "PBKDF2 iteration count 4294967296 is outside 1..=50000000\nPBKDF2 output length -1 is outside 1..=1024\n"
+    );
 }
 
 #[test]
