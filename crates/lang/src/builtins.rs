@@ -402,9 +402,10 @@ pub(crate) fn bind_builtin(
     let required = usize::from((shape / REQUIRED) & 7);
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
     // `range(n)` and `range(a, b)` are the contract's two shapes of one built-in: alone, its first is `n` too.
-    let name = |k: usize| match names {
-        [only] if i == RANGE && k == 0 && &**only == "n" => "n",
-        _ => field_name(i, k.wrapping_add(1)),
+    let n_alone = i == RANGE && matches!(names, [only] if &**only == "n");
+    let name = |k: usize| match n_alone && k == 0 {
+        true => "n",
+        false => field_name(i, k.wrapping_add(1)),
     };
     let filled = bind_frame(args, base, n, &name, required, names)?;
     // (Indexed: `bind_frame` made the arguments from `base` on.)
@@ -634,7 +635,7 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         other => return wrong(m, "a str", other),
     };
     // Decimal or `0x` digits, with a sign and white space around allowed.
-    let t = s.trim_matches(is_space).as_bytes();
+    let t = s.trim().as_bytes();
     let (sign, t) = match t {
         [b'-', rest @ ..] => (-1, rest),
         [b'+', rest @ ..] => (1, rest),
@@ -977,15 +978,11 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(hand_over!(take_list, parts))
 }
 
-/// White space as Python's `str.isspace` has it (for `split`, `trim` and `int`): Unicode's, and the four
-/// separators U+001C to U+001F.
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
-}
-
-/// The words of a text, between runs of white space (for `split`).
-fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(is_space).filter(|word| !word.is_empty())
+/// The words of a text, between runs of white space (for `split`). Out of line: the iterator is made in one
+/// place.
+#[inline(never)]
+fn words(text: &str) -> core::str::SplitWhitespace<'_> {
+    text.split_whitespace()
 }
 
 fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
@@ -1009,7 +1006,7 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = str_arg(m, &args[0])?.trim_matches(is_space);
+    let s = str_arg(m, &args[0])?.trim();
     room(m, s.len())?;
     Ok(Value::str(s))
 }

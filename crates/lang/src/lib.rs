@@ -159,36 +159,30 @@ impl Interpreter {
     pub fn set_cmdline(&mut self, text: &str) {
         let args = Value::map_of(Vec::new());
         let Value::Map(map) = &args else { return };
-        let mut rest = text;
-        loop {
-            rest = rest.trim_start();
-            if rest.is_empty() {
-                break;
+        // (Byte by byte: the quotes and white space that matter are ASCII.)
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at].is_ascii_whitespace() {
+                at += 1;
+                continue;
             }
-            let mut quoted = false;
-            let end = rest
-                .bytes()
-                .position(|b| {
-                    quoted ^= b == b'"';
-                    !quoted && b.is_ascii_whitespace()
-                })
-                .unwrap_or(rest.len());
-            let (word, after) = rest.split_at(end);
-            rest = after;
+            let start = at;
+            let mut open = false;
+            while at < bytes.len() && (open || !bytes[at].is_ascii_whitespace()) {
+                open ^= bytes[at] == b'"';
+                at += 1;
+            }
             // Its quotes: one that opens the word or its value, and the one that closes it.
-            let (word, open) = opening_quote(word);
+            let mut quoted = false;
+            let word = after_quote(text.get(start..at).unwrap_or(""), &mut quoted);
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
                 Some(i) => {
-                    let (value, value_open) = opening_quote(word.get(i + 1..).unwrap_or(""));
-                    let value = match open || value_open {
-                        true => value.strip_suffix('"').unwrap_or(value),
-                        false => value,
-                    };
-                    (word.get(..i).unwrap_or(word), Value::str(value))
+                    let value = after_quote(word.get(i + 1..).unwrap_or(""), &mut quoted);
+                    (word.get(..i).unwrap_or(word), Value::str(before_quote(value, quoted)))
                 }
-                None if open => (word.strip_suffix('"').unwrap_or(word), Value::True),
-                None => (word, Value::True),
+                None => (before_quote(word, quoted), Value::True),
             };
             map.set(key, value);
         }
@@ -431,10 +425,21 @@ pub fn help() -> String {
     help_text()
 }
 
-/// `text` without a double quote that opens it, and whether there was one.
-fn opening_quote(text: &str) -> (&str, bool) {
-    match text.strip_prefix('"') {
-        Some(rest) => (rest, true),
-        None => (text, false),
+/// `text` without the double quote that opens it, if one does (`quoted` is then set).
+fn after_quote<'t>(text: &'t str, quoted: &mut bool) -> &'t str {
+    match text.as_bytes().first() {
+        Some(b'"') => {
+            *quoted = true;
+            text.get(1..).unwrap_or("")
+        }
+        _ => text,
+    }
+}
+
+/// `text` without the double quote that closes it, if `quoted` and one does.
+fn before_quote(text: &str, quoted: bool) -> &str {
+    match text.as_bytes().last() {
+        Some(b'"') if quoted => text.get(..text.len() - 1).unwrap_or(text),
+        _ => text,
     }
 }

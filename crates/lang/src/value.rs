@@ -780,11 +780,13 @@ fn push_quoted(out: &mut String, text: &str, limit: usize) {
             out.push('\\');
             out.push(escape);
         } else if c.is_control() {
-            // (U+0000 to U+001F, U+007F to U+009F: each byte of its UTF-8, which reads back as the character.)
-            for byte in c.encode_utf8(&mut [0; 4]).bytes() {
-                out.push_str("\\x");
-                push_hex(out, &[byte]);
+            // (U+0000 to U+001F, U+007F to U+009F: each byte of its UTF-8, which reads back as the character. A
+            // C1 character's is 0xc2, then its own low byte.)
+            if c > '\x7f' {
+                out.push_str("\\xc2");
             }
+            out.push_str("\\x");
+            push_hex(out, &[c as u8]);
         } else {
             out.push(c);
         }
