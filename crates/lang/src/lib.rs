@@ -180,7 +180,10 @@ impl Interpreter {
             let (key, value) = match word.bytes().position(|b| b == b'=') {
                 Some(i) => {
                     let value = after_quote(word.get(i + 1..).unwrap_or(""), &mut quoted);
-                    (word.get(..i).unwrap_or(word), Value::str(before_quote(value, quoted)))
+                    (
+                        word.get(..i).unwrap_or(word),
+                        Value::str(before_quote(value, quoted)),
+                    )
                 }
                 None => (before_quote(word, quoted), Value::True),
             };
