@@ -1,5 +1,6 @@
-//! ext2/ext3/ext4, read-only: block maps and extent trees, linear (and htree, read linearly) directories,
-//! symlinks. The journal is ignored: we never write, and a boot loader reads what was last checkpointed.
+//! ext2/ext3/ext4, read-only: block maps and extent trees, inline data, linear (and htree, read linearly)
+//! directories, symlinks. The journal is ignored: we never write, and a boot loader reads what was last
+//! checkpointed. Encrypted (fscrypt) files are refused one by one; the rest of such a file system reads.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -20,10 +21,20 @@ const INCOMPAT_EXTENTS: u32 = 0x40;
 const INCOMPAT_64BIT: u32 = 0x80;
 const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
 
-/// Incompatible features we read correctly: filetype, recover (journal ignored), meta_bg, extents, 64bit,
-/// mmp, flex_bg, ea_inode, csum_seed, largedir (htree read linearly), casefold (names are stored as given).
-const INCOMPAT_SUPPORTED: u32 =
-    0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x4000 | 0x20000;
+/// Incompatible features we read correctly.
+const INCOMPAT_SUPPORTED: u32 = 0x2 // filetype
+    | 0x4 // needs_recovery: the journal is ignored
+    | 0x10 // meta_bg
+    | 0x40 // extent
+    | 0x80 // 64bit
+    | 0x100 // mmp
+    | 0x200 // flex_bg
+    | 0x400 // ea_inode
+    | 0x2000 // metadata_csum_seed
+    | 0x4000 // large_dir: htree read linearly
+    | 0x8000 // inline_data
+    | 0x10000 // encrypt: encrypted inodes are refused when read
+    | 0x20000; // casefold: names are stored as given
 
 const INCOMPAT_NAMES: [(u32, &str); 16] = [
     (0x1, "compression"),
@@ -44,8 +55,16 @@ const INCOMPAT_NAMES: [(u32, &str); 16] = [
     (0x20000, "casefold"),
 ];
 
+const INODE_FLAG_ENCRYPT: u32 = 0x800;
 const INODE_FLAG_EXTENTS: u32 = 0x80000;
 const INODE_FLAG_INLINE_DATA: u32 = 0x1000_0000;
+/// The in-inode extended attribute area starts with this, after the 128-byte base inode and i_extra_isize.
+const XATTR_MAGIC: u32 = 0xEA02_0000;
+/// Inline data past i_block is the value of the attribute "system.data": name index 7, name "data".
+const XATTR_INDEX_SYSTEM: u8 = 7;
+/// i_block holds an inline file's first 60 bytes; an inline directory's starts with its parent's number.
+const INLINE_BLOCK: usize = 60;
+const INLINE_DIR_START: usize = 4;
 const EXTENT_MAGIC: u16 = 0xF30A;
 /// ext4 trees are at most 5 deep (the kernel's own bound); deeper is corruption or a loop.
 const MAX_EXTENT_DEPTH: u16 = 5;
@@ -64,6 +83,8 @@ struct Inode {
     blocks: u32,
     file_acl: u32,
     block: [u8; 60],
+    /// With inline data: i_block followed by the value of system.data (empty otherwise).
+    inline: Vec<u8>,
 }
 
 impl Inode {
@@ -185,7 +206,10 @@ impl Ext {
         let meta_bg = incompat & INCOMPAT_META_BG != 0;
         let first_meta_bg = le32(&sb, 0x104) as u64;
         let sparse = le32(&sb, 0x64) & RO_COMPAT_SPARSE_SUPER != 0;
-        let table_start = first_data_block + 1;
+        // The table follows the block holding the superblock (byte 1024). That is first_data_block + 1, but
+        // bigalloc makes first_data_block 0 even for 1 KiB blocks, so it is derived from the block size.
+        let superblock_block = 1024 / block_size;
+        let table_start = superblock_block + 1;
         let contiguous = if meta_bg {
             first_meta_bg.min(table_blocks)
         } else {
@@ -204,7 +228,8 @@ impl Ext {
             let group = index * per_block;
             let has_backup =
                 !sparse || group <= 1 || [3u64, 5, 7].iter().any(|&b| is_power_of(group, b));
-            let at = first_data_block + group * blocks_per_group + has_backup as u64;
+            let at = (first_data_block + group * blocks_per_group).max(superblock_block)
+                + has_backup as u64;
             if at >= blocks {
                 return Err(
                     volume.corrupt(format_args!("group descriptor block {at} past the end"))
@@ -253,14 +278,15 @@ impl Ext {
                 "inode table of group {group} at block {table} is past the end"
             )));
         }
+        // Inode sizes are powers of two: a small inode lies inside one sector, a large one starts on one.
         let offset = table * self.block_size + index * self.inode_size;
-        let mut raw = [0u8; SECTOR_SIZE];
         let sector_start = offset - offset % SECTOR_SIZE as u64;
+        let mut raw = vec![0u8; (self.inode_size as usize).max(SECTOR_SIZE)];
         self.volume.read(sector_start, &mut raw)?;
-        let i = &raw[(offset - sector_start) as usize..];
+        let i = &raw[(offset - sector_start) as usize..][..self.inode_size as usize];
         let mut block = [0u8; 60];
         block.copy_from_slice(&i[0x28..0x28 + 60]);
-        let inode = Inode {
+        let mut inode = Inode {
             number,
             mode: le16(i, 0x00),
             size: le32(i, 0x04) as u64 | (le32(i, 0x6C) as u64) << 32,
@@ -268,13 +294,52 @@ impl Ext {
             blocks: le32(i, 0x1C),
             file_acl: le32(i, 0x68),
             block,
+            inline: Vec::new(),
         };
         if inode.flags & INODE_FLAG_INLINE_DATA != 0 {
-            return Err(self
-                .volume
-                .unsupported(format_args!("inode {number} uses inline data")));
+            inode.inline = block.to_vec();
+            inode
+                .inline
+                .extend_from_slice(Self::system_data(i).map_err(|what| {
+                    self.volume
+                        .corrupt(format_args!("inode {number}: inline data: {what}"))
+                })?);
         }
         Ok(inode)
+    }
+
+    /// The value of the in-inode extended attribute system.data (empty if the inode has none), or what is
+    /// wrong with the attribute area. Every offset is checked against the inode's bytes `i`.
+    fn system_data(i: &[u8]) -> Result<&[u8], &'static str> {
+        if i.len() <= 128 {
+            return Ok(&[]);
+        }
+        let area = 128 + le16(i, 0x80) as usize;
+        if area + 4 > i.len() || le32(i, area) != XATTR_MAGIC {
+            return Ok(&[]);
+        }
+        // Values are placed relative to the first entry; the list ends with four zero bytes.
+        let first = area + 4;
+        let mut at = first;
+        while at + 4 <= i.len() && le32(i, at) != 0 {
+            let name_len = i[at] as usize;
+            let name_end = at + 16 + name_len;
+            if name_end > i.len() {
+                return Err("attribute entry past the end of the inode");
+            }
+            if i[at + 1] == XATTR_INDEX_SYSTEM && &i[at + 16..name_end] == b"data" {
+                if le32(i, at + 4) != 0 {
+                    return Err("system.data is stored in another inode");
+                }
+                let start = first + le16(i, at + 2) as usize;
+                return start
+                    .checked_add(le32(i, at + 8) as usize)
+                    .and_then(|end| i.get(start..end))
+                    .ok_or("system.data past the end of the inode");
+            }
+            at = name_end.next_multiple_of(4);
+        }
+        Ok(&[])
     }
 
     fn node(&self, inode: &Inode) -> Node {
@@ -455,6 +520,19 @@ impl Ext {
             return Ok(0);
         }
         let total = (buf.len() as u64).min(inode.size - offset) as usize;
+        if inode.flags & INODE_FLAG_INLINE_DATA != 0 {
+            if inode.size > inode.inline.len() as u64 {
+                return Err(self.volume.corrupt(format_args!(
+                    "inode {}: {} bytes long but its inline data holds {}",
+                    inode.number,
+                    inode.size,
+                    inode.inline.len()
+                )));
+            }
+            let at = offset as usize;
+            buf[..total].copy_from_slice(&inode.inline[at..at + total]);
+            return Ok(total);
+        }
         let bs = self.block_size;
         let mut done = 0usize;
         let mut scratch: Vec<u8> = Vec::new();
@@ -490,6 +568,19 @@ impl Ext {
 
     /// Calls `visit(name, inode)` for each entry of a directory but `.` and `..`; stops when it returns true.
     fn scan(&self, dir: &Inode, mut visit: impl FnMut(&[u8], u64) -> bool) -> Result<(), FsError> {
+        if dir.flags & INODE_FLAG_INLINE_DATA != 0 {
+            // Two separate runs of entries: the rest of i_block after the parent's number, and system.data.
+            let (head, tail) = dir.inline.split_at(INLINE_BLOCK);
+            if !self.entries(
+                dir,
+                &head[INLINE_DIR_START..],
+                INLINE_DIR_START as u64,
+                &mut visit,
+            )? {
+                self.entries(dir, tail, INLINE_BLOCK as u64, &mut visit)?;
+            }
+            return Ok(());
+        }
         if dir.size > self.volume.bytes() {
             return Err(self.volume.corrupt(format_args!(
                 "directory inode {} is larger than the device",
@@ -501,37 +592,62 @@ impl Ext {
         let count = dir.size.div_ceil(bs as u64);
         for index in 0..count {
             let got = self.read_inode_data(dir, index * bs as u64, &mut block)?;
-            let mut at = 0usize;
-            while at + 8 <= got {
-                let inode = le32(&block, at) as u64;
-                let rec_len = le16(&block, at + 4) as usize;
-                let name_len = if self.filetype {
-                    block[at + 6] as usize
-                } else {
-                    le16(&block, at + 6) as usize
-                };
-                if rec_len < 8
-                    || !rec_len.is_multiple_of(4)
-                    || at + rec_len > got
-                    || 8 + name_len > rec_len
-                {
-                    return Err(self.volume.corrupt(format_args!(
-                        "directory inode {}: bad entry (rec_len {rec_len}) in block {index} at offset {at}",
-                        dir.number
-                    )));
-                }
-                let name = &block[at + 8..at + 8 + name_len];
-                if inode != 0 && name != b"." && name != b".." && visit(name, inode) {
-                    return Ok(());
-                }
-                at += rec_len;
+            if self.entries(dir, &block[..got], index * bs as u64, &mut visit)? {
+                break;
             }
         }
         Ok(())
     }
 
+    /// Hands the entries in `data`, which starts at byte `position` of directory `dir`, to `visit`; true if
+    /// it stopped the walk.
+    fn entries(
+        &self,
+        dir: &Inode,
+        data: &[u8],
+        position: u64,
+        visit: &mut impl FnMut(&[u8], u64) -> bool,
+    ) -> Result<bool, FsError> {
+        let mut at = 0usize;
+        while at + 8 <= data.len() {
+            let inode = le32(data, at) as u64;
+            let rec_len = le16(data, at + 4) as usize;
+            let name_len = if self.filetype {
+                data[at + 6] as usize
+            } else {
+                le16(data, at + 6) as usize
+            };
+            if rec_len < 8
+                || !rec_len.is_multiple_of(4)
+                || at + rec_len > data.len()
+                || 8 + name_len > rec_len
+            {
+                return Err(self.volume.corrupt(format_args!(
+                    "directory inode {}: bad entry (rec_len {rec_len}) at byte {}",
+                    dir.number,
+                    position + at as u64
+                )));
+            }
+            let name = &data[at + 8..at + 8 + name_len];
+            if inode != 0 && name != b"." && name != b".." && visit(name, inode) {
+                return Ok(true);
+            }
+            at += rec_len;
+        }
+        Ok(false)
+    }
+
+    /// The inode behind `node`, for reading its contents: an encrypted one is refused, never shown as
+    /// ciphertext or scrambled names.
     fn inode_of(&self, node: &Node) -> Result<Inode, FsError> {
-        self.inode(node.id)
+        let inode = self.inode(node.id)?;
+        if inode.flags & INODE_FLAG_ENCRYPT != 0 {
+            return Err(self.volume.unsupported(format_args!(
+                "inode {}: encrypted file (fscrypt): cannot be read",
+                inode.number
+            )));
+        }
+        Ok(inode)
     }
 }
 
