@@ -1,4 +1,5 @@
-//! FAT12/16/32, read-only, with VFAT long names (checksummed) and the NT lower-case bits for 8.3 names.
+//! FAT12/16/32, read-only, with VFAT long names (checksummed), and 8.3 names in code page 437 with the NT
+//! lower-case bits.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -58,7 +59,53 @@ fn lfn_checksum(short: &[u8]) -> u8 {
         .fold(0u8, |sum, &c| sum.rotate_right(1).wrapping_add(c))
 }
 
-/// The 8.3 name as Windows shows it: NT bit 0x08 lower-cases the base, 0x10 the extension.
+/// Bytes 0x80-0xFF of code page 437 in Unicode, as Unicode's mapping file CP437.TXT gives them. An 8.3 name
+/// does not say its code page; Linux's vfat decodes it through 437 unless mounted with another `codepage=`, and
+/// names must read as Linux shows them.
+const CP437_HIGH: [u16; 128] = [
+    0x00C7, 0x00FC, 0x00E9, 0x00E2, 0x00E4, 0x00E0, 0x00E5, 0x00E7, // 0x80
+    0x00EA, 0x00EB, 0x00E8, 0x00EF, 0x00EE, 0x00EC, 0x00C4, 0x00C5, // 0x88
+    0x00C9, 0x00E6, 0x00C6, 0x00F4, 0x00F6, 0x00F2, 0x00FB, 0x00F9, // 0x90
+    0x00FF, 0x00D6, 0x00DC, 0x00A2, 0x00A3, 0x00A5, 0x20A7, 0x0192, // 0x98
+    0x00E1, 0x00ED, 0x00F3, 0x00FA, 0x00F1, 0x00D1, 0x00AA, 0x00BA, // 0xA0
+    0x00BF, 0x2310, 0x00AC, 0x00BD, 0x00BC, 0x00A1, 0x00AB, 0x00BB, // 0xA8
+    0x2591, 0x2592, 0x2593, 0x2502, 0x2524, 0x2561, 0x2562, 0x2556, // 0xB0
+    0x2555, 0x2563, 0x2551, 0x2557, 0x255D, 0x255C, 0x255B, 0x2510, // 0xB8
+    0x2514, 0x2534, 0x252C, 0x251C, 0x2500, 0x253C, 0x255E, 0x255F, // 0xC0
+    0x255A, 0x2554, 0x2569, 0x2566, 0x2560, 0x2550, 0x256C, 0x2567, // 0xC8
+    0x2568, 0x2564, 0x2565, 0x2559, 0x2558, 0x2552, 0x2553, 0x256B, // 0xD0
+    0x256A, 0x2518, 0x250C, 0x2588, 0x2584, 0x258C, 0x2590, 0x2580, // 0xD8
+    0x03B1, 0x00DF, 0x0393, 0x03C0, 0x03A3, 0x03C3, 0x00B5, 0x03C4, // 0xE0
+    0x03A6, 0x0398, 0x03A9, 0x03B4, 0x221E, 0x03C6, 0x03B5, 0x2229, // 0xE8
+    0x2261, 0x00B1, 0x2265, 0x2264, 0x2320, 0x2321, 0x00F7, 0x2248, // 0xF0
+    0x00B0, 0x2219, 0x00B7, 0x221A, 0x207F, 0x00B2, 0x25A0, 0x00A0, // 0xF8
+];
+
+/// The code page 437 letters above ASCII that an NT lower-case bit lowers, with their partners: those Linux's
+/// cp437 table lowers (`charset2lower`), no more. Greek Σ and Φ have partners in the page (σ, φ) and are lowered;
+/// Γ, Θ and Ω have none, so Linux shows them upper-case under the bit, and so do we. (mtools lowers with Unicode's
+/// rules instead and lists 0xEA "X" with the base bit as "ωx"; Linux shows "Ωx".)
+const CP437_LOWER: [(u8, u8); 10] = [
+    (0x80, 0x87), // Ç ç
+    (0x8E, 0x84), // Ä ä
+    (0x8F, 0x86), // Å å
+    (0x90, 0x82), // É é
+    (0x92, 0x91), // Æ æ
+    (0x99, 0x94), // Ö ö
+    (0x9A, 0x81), // Ü ü
+    (0xA5, 0xA4), // Ñ ñ
+    (0xE4, 0xE5), // Σ σ
+    (0xE8, 0xED), // Φ φ
+];
+
+fn cp437(byte: u8) -> char {
+    match byte.checked_sub(0x80) {
+        None => byte as char,
+        Some(high) => char::from_u32(CP437_HIGH[high as usize] as u32).unwrap_or('\u{FFFD}'),
+    }
+}
+
+/// The 8.3 name as Linux shows it: bytes in code page 437, NT bit 0x08 lower-cases the base, 0x10 the extension.
 fn short_name(raw: &[u8], case: u8) -> String {
     let part = |bytes: &[u8], lower: bool| -> String {
         let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |p| p + 1);
@@ -66,12 +113,14 @@ fn short_name(raw: &[u8], case: u8) -> String {
             .iter()
             .enumerate()
             .map(|(i, &b)| {
+                // A name starting with 0xE5 stores 0x05, since 0xE5 there marks a deleted entry.
                 let b = if i == 0 && b == 0x05 { 0xE5 } else { b };
-                let c = b as char; // Code page bytes above 0x7F shown as Latin-1: we cannot know the page.
-                if lower {
-                    c.to_ascii_lowercase()
+                if !lower {
+                    cp437(b)
+                } else if let Some(&(_, small)) = CP437_LOWER.iter().find(|&&(big, _)| big == b) {
+                    cp437(small)
                 } else {
-                    c
+                    cp437(b.to_ascii_lowercase())
                 }
             })
             .collect()
@@ -85,9 +134,22 @@ fn short_name(raw: &[u8], case: u8) -> String {
     name
 }
 
-/// FAT matches names without regard to case; ASCII folding keeps Unicode case tables out of the payload.
+/// A character in the case FAT lookups compare names in: ASCII letters and the code page 437 pairs lowered.
+fn fold(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    CP437_LOWER
+        .iter()
+        .find(|&&(big, _)| cp437(big) == c)
+        .map_or(c, |&(_, small)| cp437(small))
+}
+
+/// FAT matches names without regard to case. Linux folds with the table of the mount's `iocharset=`, so which
+/// letters fold varies; we fold ASCII and the letters an 8.3 name can lower, so that a name shown is found in
+/// either case and no Unicode case table enters the payload.
 fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+    a.chars().map(fold).eq(b.chars().map(fold))
 }
 
 impl Fat {
