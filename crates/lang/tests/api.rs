@@ -166,6 +166,32 @@ fn globals_persist_between_runs_and_can_be_set() {
     );
 }
 
+/// `args` reads the command line as Linux reads its own: a quoted value or word keeps its white space and loses
+/// its quotes, and an unclosed quote runs to the end. (GRUB passes quotes only around a whole word, as the
+/// golden script platform/cmdline_quotes.bs has them; other loaders pass the line as typed.)
+#[test]
+fn args_reads_quoted_words_as_linux_does() {
+    let mut console = Console::default();
+    for (line, expected) in [
+        (
+            r#"name="two words" k2="" "k3=v w" "bare word" x="#,
+            r#"{name: "two words", k2: "", k3: "v w", "bare word": true, x: ""}"#,
+        ),
+        ("a=1 b a=2", r#"{a: "2", b: true}"#),
+        ("t=\"open\ttab more", r#"{t: "open\ttab more"}"#),
+        (r#"q=a"b"c"#, r#"{q: "a\"b\"c"}"#),
+        ("  ", "{}"),
+    ] {
+        let mut interpreter = Interpreter::new(Config::default());
+        interpreter.set_cmdline(line);
+        interpreter
+            .run("a.bs", "print(args)", &mut console)
+            .unwrap();
+        assert_eq!(console.out.lines().last(), Some(expected), "{line}");
+        assert_eq!(interpreter.global("cmdline"), Some(Value::str(line)));
+    }
+}
+
 #[test]
 fn incomplete_input_is_recognised() {
     let interpreter = Interpreter::new(Config::default());

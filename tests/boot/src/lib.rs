@@ -216,18 +216,14 @@ impl Boot {
         self
     }
 
-    /// The grub.cfg this boot uses.
+    /// The grub.cfg this boot uses. (Its command line's words are GRUB's arguments; see [`grub_words`].)
     pub fn grub_cfg(&self) -> String {
         let mut cfg = String::from(
             "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
              terminal_input serial console\nterminal_output serial console\n\
              menuentry bootscript {\n    insmod xzio\n    multiboot2 /boot/bootscript.elf",
         );
-        for word in self.cmdline.split_whitespace() {
-            assert!(
-                !word.contains('\''),
-                "command line words cannot contain quotes: {word}"
-            );
+        for word in grub_words(&self.cmdline) {
             write!(cfg, " '{word}'").unwrap();
         }
         cfg.push('\n');
@@ -619,4 +615,30 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The arguments that make GRUB's `multiboot2` line pass `cmdline` to the payload as it is written. GRUB joins
+/// its arguments with spaces, wraps one that holds a space in double quotes, and puts a backslash before a
+/// quote or backslash inside one. So a word wrapped in double quotes as a whole (`"name=two words"`) is an
+/// argument without them; any other quote could not come through as written, and is refused.
+pub fn grub_words(cmdline: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = cmdline.trim_start();
+    while !rest.is_empty() {
+        let (word, after) = match rest.strip_prefix('"') {
+            Some(inner) => {
+                let end = inner.find('"').expect("a closing quote");
+                (&inner[..end], &inner[end + 1..])
+            }
+            None => rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len())),
+        };
+        assert!(
+            !word.contains(['"', '\\', '\''])
+                && after.chars().next().is_none_or(char::is_whitespace),
+            "GRUB would not pass this command line as written: {cmdline}"
+        );
+        words.push(word);
+        rest = after.trim_start();
+    }
+    words
 }

@@ -291,6 +291,9 @@ fn golden_platform() {
     // The command line as the payload got it from GRUB (script= names the module).
     let vm = run_golden(&["platform/cmdline.bs"]);
     assert_no_crash(&vm);
+    // Words with spaces, which GRUB passes in double quotes.
+    let vm = run_golden(&["platform/cmdline_quotes.bs"]);
+    assert_no_crash(&vm);
 }
 
 /// Three passphrases typed over serial with echo off, then the script's own error. On the host a no-echo
