@@ -142,6 +142,11 @@ pub fn module_bytes(module: &Module) -> &'static [u8] {
     }
 }
 
+/// The RAM below this is left out of the heap, for Multiboot2 kernels (see [`choose_heap`])...
+const KERNELS_LOW: u64 = 64 << 20;
+/// ...where the heap still gets at least this much above it.
+const LARGE_HEAP: u64 = 256 << 20;
+
 fn choose_heap(boot: &BootInfo) -> Range {
     let usable: [Range; bootinfo::MAX_REGIONS] =
         core::array::from_fn(|i| match boot.memory_map().get(i) {
@@ -175,6 +180,14 @@ fn choose_heap(boot: &BootInfo) -> Range {
         MemorySource::MemoryMap => {}
     }
     match memory::largest_free(&usable, &reserved[..count], MAPPED_LIMIT) {
+        // Multiboot2 kernels load at the addresses they are linked at, low ones (1 MiB, 2 MiB for Xen, 16
+        // MiB): the RAM below KERNELS_LOW stays out of the heap for them, where the rest is large enough.
+        Some(range) if range.start < KERNELS_LOW && range.end >= KERNELS_LOW + LARGE_HEAP => {
+            Range {
+                start: KERNELS_LOW,
+                end: range.end,
+            }
+        }
         Some(range) => range,
         None => fail(format_args!(
             "no free RAM outside the payload, modules and boot information for the heap"

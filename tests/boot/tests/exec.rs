@@ -55,6 +55,10 @@ fn fixtures() -> &'static Fixtures {
         ] {
             run(Command::new("bash").arg(root.join(script)));
         }
+        // The test kernel linked at 2 MiB too, as Xen is: above the payload, where its heap would start.
+        run(Command::new("bash")
+            .arg(root.join("tests/mb2kernel/build.sh"))
+            .args(["build/mb2kernel-2m.elf", "0x200000"]));
         let kernel = std::fs::read(root.join("build/cache/vmlinuz")).unwrap();
 
         let extra = dir.join("extra");
@@ -66,6 +70,10 @@ fn fixtures() -> &'static Fixtures {
         write_if_changed(
             &extra.join("boot/mb2kernel.elf"),
             &std::fs::read(root.join("build/mb2kernel.elf")).unwrap(),
+        );
+        write_if_changed(
+            &extra.join("boot/mb2kernel-2m.elf"),
+            &std::fs::read(root.join("build/mb2kernel-2m.elf")).unwrap(),
         );
         write_if_changed(
             &extra.join("boot/notes.txt"),
@@ -357,6 +365,22 @@ exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/m
     let length = u64::from_str_radix(length, 16).unwrap();
     assert!((1000 << 20..1 << 30).contains(&length), "{}", ram[0]);
     assert_eq!(find("mb2kernel: acpi tag").len(), 1, "{lines:#?}");
+    vm.expect_exit(Exit::Success, STEP);
+}
+
+/// A Multiboot2 kernel linked at 2 MiB (as Xen is) loads there: the payload keeps its heap out of the low
+/// 64 MiB, where such kernels are linked.
+#[test]
+fn multiboot2_kernel_linked_at_2_mib() {
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/mb2kernel-2m.elf", cmdline="linked at 2 MiB")
+"#;
+    let mut vm = boot_script_on(&fixtures().plain, "mb2.bs", script);
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    vm.expect_line("mb2kernel: started", STEP);
+    vm.expect_line("mb2kernel: cmdline=linked at 2 MiB", STEP);
+    vm.lines_until("mb2kernel: done", STEP);
     vm.expect_exit(Exit::Success, STEP);
 }
 
