@@ -161,10 +161,58 @@ fn integer(aml: &[u8], at: &mut usize) -> Option<u16> {
     (value <= 7).then_some(value)
 }
 
+/// Where the BIOS keeps the RSDP whose first 20 bytes are `copy` (the boot loader's copy of it), searched as
+/// ACPI says a BIOS places it: on a 16-byte boundary in the first KiB of the EBDA (`ebda`, 0 for none), or
+/// from 0xE0000 to 0xFFFFF. The address Linux is given must be this one: the boot loader's copy lies in RAM
+/// that Linux takes for its own (and a kexec'd kernel is given the same address again).
+pub fn firmware_rsdp(copy: &[u8], ebda: u64, read: &Read<'_>) -> Option<u64> {
+    let copy = copy.get(..20)?;
+    [(ebda, ebda + 1024), (0xE0000, 0x100000)]
+        .into_iter()
+        .filter(|&(start, _)| start != 0)
+        .flat_map(|(start, end)| (start..end - 19).step_by(16))
+        .find(|&at| read(at, 20) == Some(copy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn the_firmware_rsdp_is_found_where_a_bios_keeps_it() {
+        let mut rsdp = b"RSD PTR ".to_vec();
+        rsdp.extend_from_slice(&[
+            0x42, b'B', b'O', b'C', b'H', b'S', b' ', 0, 0x78, 0x56, 0x34, 0x12,
+        ]);
+        let other = [b"RSD PTR ".as_slice(), &[0; 12]].concat();
+        let bios = |at: u64| {
+            let mut area = vec![0u8; 0x20000];
+            area[0x10..0x24].copy_from_slice(&other);
+            let offset = (at - 0xE0000) as usize;
+            area[offset..offset + 20].copy_from_slice(&rsdp);
+            Memory([(0xE0000, area)].into())
+        };
+        for at in [0xE0000, 0xF68F0, 0xFFFE0] {
+            let m = bios(at);
+            assert_eq!(firmware_rsdp(&rsdp, 0, &|a, l| m.read(a, l)), Some(at));
+        }
+        // Off a 16-byte boundary, or not the bytes of the copy: not it.
+        let m = bios(0xF68F8);
+        assert_eq!(firmware_rsdp(&rsdp, 0, &|a, l| m.read(a, l)), None);
+        // In the EBDA's first KiB, looked at first.
+        let mut ebda = vec![0u8; 1024];
+        ebda[0x3E0..0x3F4].copy_from_slice(&rsdp);
+        let m = Memory([(0x9FC00, ebda), (0xE0000, vec![0u8; 0x20000])].into());
+        assert_eq!(
+            firmware_rsdp(&rsdp, 0x9FC00, &|a, l| m.read(a, l)),
+            Some(0x9FFE0)
+        );
+        assert_eq!(
+            firmware_rsdp(&rsdp[..19], 0x9FC00, &|a, l| m.read(a, l)),
+            None
+        );
+    }
 
     /// Physical memory for the tests: tables at addresses.
     struct Memory(BTreeMap<u64, Vec<u8>>);

@@ -113,14 +113,26 @@ impl Machine for PayloadMachine {
         let rsdp = self.boot.rsdp.map(|r| {
             let length = if r.revision >= 2 { 36 } else { 20 };
             // SAFETY: the RSDP copy lies inside the boot information, which stays intact for the whole run.
-            let bytes = unsafe { core::slice::from_raw_parts(r.address as *const u8, length) };
-            (r.address, bytes.to_vec())
+            unsafe { core::slice::from_raw_parts(r.address as *const u8, length) }.to_vec()
+        });
+        let rsdp_address = rsdp.as_deref().and_then(|copy| {
+            let read = |address: u64, len: usize| -> Option<&'static [u8]> {
+                // SAFETY: the BIOS areas searched lie below 1 MiB, identity mapped and readable, and are only
+                // read.
+                (address.checked_add(len as u64)? <= 1 << 20)
+                    .then(|| unsafe { core::slice::from_raw_parts(address as *const u8, len) })
+            };
+            // The EBDA's segment is in the BIOS data area at 0x40E.
+            let ebda =
+                read(0x40E, 2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])) << 4);
+            crate::acpi::firmware_rsdp(copy, ebda, &read)
         });
         Memory {
             map,
             in_use,
             limit: MAPPED_LIMIT,
             rsdp,
+            rsdp_address,
             cursor: (0, 24),
         }
     }

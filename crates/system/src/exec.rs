@@ -21,8 +21,11 @@ pub struct Memory {
     pub in_use: Vec<(u64, u64)>,
     /// The first address the machine cannot write (the end of its identity map).
     pub limit: u64,
-    /// The ACPI RSDP: its physical address and its bytes.
-    pub rsdp: Option<(u64, Vec<u8>)>,
+    /// The ACPI RSDP's bytes (as the boot loader passed them on), for a Multiboot2 kernel's information.
+    pub rsdp: Option<Vec<u8>>,
+    /// Where the firmware keeps the RSDP, for Linux: not the boot loader's copy, which lies in RAM that Linux
+    /// reuses. `None` where it was not found (Linux then looks for it itself).
+    pub rsdp_address: Option<u64>,
     /// The VGA text cursor (column, row), so Linux's console goes on below our lines.
     pub cursor: (u8, u8),
 }
@@ -120,7 +123,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         KernelKind::Linux => {
             let machine = linux::Machine {
                 memory_map: &memory.map,
-                rsdp_addr: memory.rsdp.as_ref().map(|r| r.0),
+                rsdp_addr: memory.rsdp_address,
                 cursor: memory.cursor,
             };
             let boot = linux::prepare(
@@ -149,7 +152,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             if !archive.is_empty() {
                 modules.push((FILES_MODULE.as_bytes(), &archive));
             }
-            let rsdp = memory.rsdp.as_ref().map(|r| r.1.as_slice());
+            let rsdp = memory.rsdp.as_deref();
             let boot = multiboot2::prepare(
                 &kernel,
                 cmdline.as_bytes(),

@@ -70,6 +70,7 @@ impl Machine for TestMachine {
             in_use: vec![(0x100000, 0x100000)],
             limit: 1 << 32,
             rsdp: None,
+            rsdp_address: None,
             cursor: (0, 0),
         }
     }

@@ -246,6 +246,17 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
             ("/srv/blob.bin", &fixtures.blob),
         ],
     );
+    // Linux found the ACPI tables through the RSDP where the BIOS keeps it (0xE0000-0xFFFFF), not through
+    // GRUB's copy in the boot information, which lies in RAM Linux reuses.
+    let transcript = vm.transcript();
+    let rsdp = transcript
+        .lines()
+        .find_map(|l| l.split("ACPI: RSDP 0x").nth(1))
+        .and_then(|rest| u64::from_str_radix(rest.split(' ').next()?, 16).ok());
+    assert!(
+        rsdp.is_some_and(|a| (0xE0000..0x100000).contains(&a)),
+        "ACPI RSDP at {rsdp:x?}"
+    );
     // init.poweroff: Linux powers the machine off, and QEMU ends (status 0: not through isa-debug-exit).
     vm.expect_line("reboot: Power down", LINUX);
     let status = vm.wait_exit(STEP);
