@@ -18,9 +18,12 @@ const ARCH_I386: u32 = 0;
 const FOUR_GIB: u64 = 1 << 32;
 
 /// The information tag types [`info`] can write: a kernel may require these and no others.
-const PROVIDED: [u32; 7] = [1, 2, 3, 4, 6, 14, 15];
+const PROVIDED: [u32; 8] = [1, 2, 3, 4, 6, 14, 15, LOAD_BASE_TAG];
+/// The information tag with the image's load base address, for a relocatable image (or one that asks for it).
+const LOAD_BASE_TAG: u32 = 21;
 
-/// The offset of a valid Multiboot2 header (magic, i386 architecture, checksum, length inside the file).
+/// The offset of a valid Multiboot2 header (magic, i386 architecture, checksum, length inside the file and
+/// inside its first 32 KiB, where the specification says the header must lie whole).
 pub fn find_header(image: &[u8]) -> Option<usize> {
     let end = image.len().min(SEARCH_LIMIT);
     (0..end.saturating_sub(15)).step_by(8).find(|&at| {
@@ -33,9 +36,7 @@ pub fn find_header(image: &[u8]) -> Option<usize> {
                 .wrapping_add(word(3))
                 == 0
             && (word(2) as usize) >= 16
-            && at
-                .checked_add(word(2) as usize)
-                .is_some_and(|e| e <= image.len())
+            && at.checked_add(word(2) as usize).is_some_and(|e| e <= end)
     })
 }
 
@@ -66,6 +67,8 @@ pub struct Multiboot2Image<'a> {
     pub entry: u32,
     /// Where the Multiboot2 header was found.
     pub header_offset: usize,
+    /// The image is relocatable (header tag 10), or asked for its load base: tag 21 is then provided.
+    pub load_base_wanted: bool,
 }
 
 struct AddressTag {
@@ -85,6 +88,7 @@ impl<'a> Multiboot2Image<'a> {
         let header_end = header_offset + header_len;
         let mut address = None;
         let mut entry = None;
+        let mut load_base_wanted = false;
         let mut at = header_offset + 16;
         let mut ended = false;
         while at + 8 <= header_end {
@@ -107,6 +111,7 @@ impl<'a> Multiboot2Image<'a> {
                 1 => {
                     for i in 0..(size - 8) / 4 {
                         let wanted = field(i)?;
+                        load_base_wanted |= wanted == LOAD_BASE_TAG;
                         if !optional && wanted != 0 && !PROVIDED.contains(&wanted) {
                             return Err(Error::Unsupported(
                                 "an information tag we do not provide",
@@ -128,9 +133,11 @@ impl<'a> Multiboot2Image<'a> {
                 4 => {}
                 // Module alignment: modules are always page aligned.
                 6 => {}
-                // EFI boot services and EFI entry points only matter when booted from EFI, and the relocatable
-                // tag permits but does not require relocation: loading at the linked address is allowed.
-                7..=10 => {}
+                // EFI boot services and EFI entry points only matter when booted from EFI.
+                7..=9 => {}
+                // Relocatable: permits but does not require relocation, so the image loads at its linked
+                // address; its load base is then told in tag 21, as the specification has it.
+                10 => load_base_wanted = true,
                 5 if !optional => return Err(Error::Unsupported("a graphics framebuffer", 5)),
                 _ if !optional => return Err(Error::Unsupported("a header tag", u32::from(kind))),
                 _ => {}
@@ -156,6 +163,7 @@ impl<'a> Multiboot2Image<'a> {
             segments,
             entry,
             header_offset,
+            load_base_wanted,
         })
     }
 }
@@ -171,10 +179,15 @@ fn address_segment<'a>(
     tag: &AddressTag,
 ) -> Result<Segment<'a>, Error> {
     let bad = Error::BadMultiboot2("inconsistent address tag");
-    let before_header = tag
-        .header_addr
-        .checked_sub(tag.load_addr)
-        .ok_or(bad.clone())? as usize;
+    // -1: the file is loaded from its start, which puts the header at `header_addr`.
+    let load_addr = match tag.load_addr {
+        u32::MAX => u32::try_from(header_offset)
+            .ok()
+            .and_then(|offset| tag.header_addr.checked_sub(offset))
+            .ok_or(bad.clone())?,
+        load_addr => load_addr,
+    };
+    let before_header = tag.header_addr.checked_sub(load_addr).ok_or(bad.clone())? as usize;
     let start = header_offset
         .checked_sub(before_header)
         .ok_or(bad.clone())?;
@@ -183,7 +196,7 @@ fn address_segment<'a>(
     } else {
         let len = tag
             .load_end_addr
-            .checked_sub(tag.load_addr)
+            .checked_sub(load_addr)
             .ok_or(bad.clone())? as usize;
         start.checked_add(len).ok_or(bad.clone())?
     };
@@ -193,18 +206,14 @@ fn address_segment<'a>(
     let mem_size = if tag.bss_end_addr == 0 {
         bytes.len() as u64
     } else {
-        let size = u64::from(
-            tag.bss_end_addr
-                .checked_sub(tag.load_addr)
-                .ok_or(bad.clone())?,
-        );
+        let size = u64::from(tag.bss_end_addr.checked_sub(load_addr).ok_or(bad.clone())?);
         if size < bytes.len() as u64 {
             return Err(bad);
         }
         size
     };
     Ok(Segment {
-        phys: u64::from(tag.load_addr),
+        phys: u64::from(load_addr),
         bytes,
         mem_size,
     })
@@ -349,6 +358,8 @@ pub struct Info<'a> {
     pub memory_map: &'a [MemoryRegion],
     /// The RSDP's bytes (20 for ACPI 1.0, its `length` field's worth for 2.0+), copied into tag 14 or 15.
     pub rsdp: Option<&'a [u8]>,
+    /// The image's load base (its lowest address), for tag 21.
+    pub load_base: Option<u32>,
 }
 
 /// The name in the boot loader name tag.
@@ -418,6 +429,9 @@ pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
                 .ok_or(Error::Truncated("ACPI RSDP"))?;
             tag(&mut out, 15, &[v2]);
         }
+    }
+    if let Some(base) = info.load_base {
+        tag(&mut out, LOAD_BASE_TAG, &[&base.to_le_bytes()]);
     }
     tag(&mut out, 0, &[]);
     let total = (out.len() as u32).to_le_bytes();
@@ -491,11 +505,14 @@ pub fn prepare<'a>(
             name,
         })
         .collect();
+    // (The segments lie below 4 GiB, as parsing checked.)
+    let lowest = image.segments.iter().map(|s| s.phys).min().unwrap_or(0);
     let info = info(&Info {
         cmdline,
         modules: &described,
         memory_map,
         rsdp,
+        load_base: image.load_base_wanted.then_some(lowest as u32),
     })?;
     let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;
     Ok(Multiboot2Boot {

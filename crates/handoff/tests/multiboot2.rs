@@ -190,6 +190,43 @@ fn address_tag_images_and_header_refusals() {
     assert_eq!(detect(&image), Err(Error::UnknownKernel));
     let image = raw_image(32 * 1024 - 24, &[], 40 * 1024);
     assert_eq!(detect(&image), Ok(KernelKind::Multiboot2));
+    // The header must lie whole in the first 32 KiB: one that starts there and ends past it is not found.
+    let image = raw_image(32 * 1024 - 16, &[], 40 * 1024);
+    assert_eq!(detect(&image), Err(Error::UnknownKernel));
+
+    // load_addr -1: the file is loaded from its start, so that the header lands at header_addr.
+    let mut tags = header_tag(2, 0, &[0x200040, u32::MAX, 0, 0]);
+    tags.extend(header_tag(3, 0, &[0x200080]));
+    let image = raw_image(0x40, &tags, 0x1000);
+    let loaded = Multiboot2Image::parse(&image).unwrap();
+    assert_eq!(
+        (loaded.segments[0].phys, loaded.segments[0].bytes.len()),
+        (0x200000, 0x1000)
+    );
+    assert_eq!(loaded.segments[0].bytes, &image[..]);
+    assert!(!loaded.load_base_wanted);
+    // ...which a header too early in the file for its header_addr cannot be.
+    let tags = [
+        header_tag(2, 0, &[0x20, u32::MAX, 0, 0]),
+        header_tag(3, 0, &[0x20]),
+    ]
+    .concat();
+    assert_eq!(
+        Multiboot2Image::parse(&raw_image(0x40, &tags, 0x1000)),
+        Err(Error::BadMultiboot2("inconsistent address tag"))
+    );
+
+    // A relocatable image (tag 10), or one that requires tag 21, is told its load base.
+    for extra in [
+        header_tag(10, 0, &[0x100000, 0x1000000, 0x1000, 0]),
+        header_tag(1, 0, &[21]),
+    ] {
+        let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0, 0]);
+        tags.extend(header_tag(3, 0, &[0x200080]));
+        tags.extend(extra);
+        let image = raw_image(0x40, &tags, 0x1000);
+        assert!(Multiboot2Image::parse(&image).unwrap().load_base_wanted);
+    }
 }
 
 #[test]
@@ -264,6 +301,9 @@ while True:
             print('mmap', hex(base), hex(length), kind)
     elif t in (14, 15):
         print('acpi', t, body.hex())
+    elif t == 21:
+        assert size == 12
+        print('load_base', hex(*struct.unpack_from('<I', body)))
     else:
         print('unknown', t)
     at += (size + 7) & ~7
@@ -314,6 +354,7 @@ fn information_structure_reads_back_independently() {
         modules: &modules,
         memory_map: &map,
         rsdp: Some(&rsdp),
+        load_base: Some(0x200000),
     };
     let bytes = multiboot2::info(&info).unwrap();
 
@@ -332,7 +373,7 @@ fn information_structure_reads_back_independently() {
         "1 console=ttyS0 x=1\n2 bootscript\nmodule 0x3f000000 0x3f00000d /boot/initrd.img\n\
          module 0x3f001000 0x3f001005 files.cpio\nmeminfo 639 1047424\nmmap 0x0 0x9fc00 1\n\
          mmap 0x9fc00 0x400 2\nmmap 0x100000 0x3fee0000 1\nmmap 0xfd00000000 0x300000000 2\n\
-         acpi 14 {}\nacpi 15 {}\nend\n",
+         acpi 14 {}\nacpi 15 {}\nload_base 0x200000\nend\n",
         hex(&rsdp[..20]),
         hex(&rsdp)
     );
