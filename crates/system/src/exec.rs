@@ -58,6 +58,10 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
     let arg = |i: usize| args.get(i).unwrap_or(&nil);
     let kernel_path = String::from(str_arg(arg(0), "kernel")?);
     let cmdline = String::from(str_arg(arg(1), "cmdline")?);
+    // The kernel reads its command line as a C string: it would end at the NUL, without a word.
+    if cmdline.contains('\0') {
+        return Err(String::from("the command line holds a NUL byte (\\0)"));
+    }
     let initrd_paths: Vec<String> = match arg(2) {
         Value::Nil => Vec::new(),
         Value::Str(_) => alloc::vec![String::from(str_arg(arg(2), "initrd")?)],

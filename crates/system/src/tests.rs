@@ -345,6 +345,16 @@ fn errors_name_what_is_wrong() {
     );
     let message = result.unwrap_err();
     assert!(message.contains("/boot/hello.txt: "), "{message}");
+    // A NUL would end the kernel's command line where the script did not: refused before anything is read.
+    let (_, result) = run(
+        vec![],
+        &[],
+        r#"exec("/boot/vmlinuz", cmdline="root=/dev/sda1\0quiet")"#,
+    );
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:1: error: the command line holds a NUL byte (\\0)"
+    );
 }
 
 #[test]
