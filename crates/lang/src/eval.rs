@@ -1098,10 +1098,14 @@ impl Machine<'_> {
                 hand_over!(take_list, list)
             }
             ExprKind::Map(entries) => {
-                let mut map = Vec::with_capacity(entries.len());
+                let mut map: Vec<(Rc<str>, Value)> = Vec::with_capacity(entries.len());
                 for (key, value) in entries.iter() {
                     let v = self.eval(value)?;
-                    map.push((key.clone(), v));
+                    // A repeated key is the first one's `Rc` (see the parser): its value goes to the first place.
+                    match map.iter_mut().find(|(k, _)| Rc::ptr_eq(k, key)) {
+                        Some(entry) => entry.1 = v,
+                        None => map.push((key.clone(), v)),
+                    }
                 }
                 Value::map_of(map)
             }

@@ -1174,7 +1174,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             if entries.len() >= MAX_MAP_ENTRIES {
                 self.fail(Syntax::TooManyEntries);
             }
-            let key: Rc<str> = match self.tok.kind {
+            let mut key: Rc<str> = match self.tok.kind {
                 Kind::Name => Rc::from(self.text()),
                 Kind::Str => Rc::from(self.literal().as_str().unwrap_or_default()),
                 _ => {
@@ -1184,16 +1184,10 @@ impl<'a, K: Keep> Parser<'a, K> {
             };
             self.advance();
             self.expect(Kind::Colon, Syntax::ExpectedColon);
-            // A repeated key: the later entry stands, in the place of the last.
-            // (Drained rather than removed: `remove` moves the entry out to drop it, which costs more code; found
-            // by index, as `position` cost more.)
-            let mut i = 0;
-            while i < entries.len() {
-                if entries[i].0 == key {
-                    entries.drain(i..=i);
-                    break;
-                }
-                i += 1;
+            // A repeated key is the first one's `Rc`: the evaluator knows it by its address, and gives the first
+            // place the later value (as Python does), every value evaluated in order.
+            if let Some((first, _)) = entries.iter().find(|(k, _)| *k == key) {
+                key = first.clone();
             }
             // (Through the out-of-line push: a push of its own, inlined, cost more.)
             push(&mut entries, (key, self.expr(1)));
