@@ -825,7 +825,10 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.lexer.next(&mut self.next);
         }
         if self.tok.kind != Kind::Catch {
-            (self.tok.kind, self.tok.at) = (kind, at);
+            // (At the end of the input, the error is there: the shell then waits for the `catch` line.)
+            if self.tok.kind != Kind::Eof {
+                (self.tok.kind, self.tok.at) = (kind, at);
+            }
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();

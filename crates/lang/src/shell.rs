@@ -42,10 +42,10 @@ impl Shell {
     /// Takes one line (without its line ending). When it completes an input, the input runs: its value (unless
     /// nil) or its error is written to the platform.
     pub fn line(&mut self, interpreter: &mut Interpreter, line: &str, platform: &mut dyn Platform) {
-        if !self.pending.is_empty() {
-            self.pending.push('\n');
-        }
+        // Each line with its newline: the input goes on only where the language lets a newline go on (inside a
+        // bracket, after a binary operator or `=`, before `else` or `catch`), not after `not` or a `.`.
         self.pending.push_str(line);
+        self.pending.push('\n');
         if self.pending.trim().is_empty() {
             self.pending.clear();
             return;
@@ -53,7 +53,8 @@ impl Shell {
         if interpreter.goes_on(&self.pending) {
             return;
         }
-        let input = core::mem::take(&mut self.pending);
+        let mut input = core::mem::take(&mut self.pending);
+        input.pop();
         // Read where it lies (an error taken out of the result was copied).
         let result = interpreter.eval_line("shell", &input, platform);
         match &result {

@@ -893,11 +893,17 @@ impl Value {
         self.text_within(quote, crate::DEFAULT_MEMORY_LIMIT)
     }
 
-    /// [`Self::text`] cut at `limit` bytes (and a few more: the piece that crossed it, then `...`).
+    /// [`Self::text`], or where it is longer than `limit` bytes, its first `limit` bytes (to a character's
+    /// start) and then `...`.
     pub(crate) fn text_within(&self, quote: bool, limit: usize) -> String {
         let mut out = String::new();
-        // (Cut in a str, the last value ends as it would: the length tells.)
+        // (The text is made up to the piece that crosses the limit, or that would: cut back to it here.)
         if write_value(&mut out, self, quote, 0, limit).is_err() || out.len() > limit {
+            let mut end = limit.min(out.len());
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
             out.push_str("...");
         }
         out

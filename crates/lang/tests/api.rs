@@ -238,6 +238,36 @@ fn shell_gathers_lines_prints_values_and_keeps_history() {
     assert_eq!(shell.recall(5), Some("fn twice(v) {\n  return v * 2\n}"));
     assert_eq!(shell.recall(6), None);
     assert_eq!(shell.history().len(), 5);
+
+    // An input goes on where the language lets a newline go on: after a binary operator, before `catch` (and
+    // `else`); not after a unary operator or a `.`, where the error comes at once.
+    console.out.clear();
+    for line in [
+        "1 +",
+        "2",
+        "try { error(\"e\") }",
+        "catch e { print(e) }",
+        "not",
+        "-",
+        "[1].",
+    ] {
+        shell.line(&mut interpreter, line, &mut console);
+        assert_eq!(
+            shell.prompt(),
+            if line.ends_with('+') || line.starts_with("try") {
+                "... "
+            } else {
+                "bootscript> "
+            },
+            "{line}"
+        );
+    }
+    assert_eq!(
+        console.out,
+        "3\ne\nshell:1:4: error: expected an expression near end of input\n\
+         shell:1:2: error: expected an expression near end of input\n\
+         shell:1:5: error: expected a name near end of input\n"
+    );
 }
 
 #[test]

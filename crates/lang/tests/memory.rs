@@ -119,9 +119,10 @@ fn the_shell_cuts_the_echo_of_a_value() {
         "{}",
         &echo[..80]
     );
-    // At most ECHO_LIMIT bytes of the text, then `...`.
-    assert!(
-        echo.len() <= ECHO_LIMIT + 100,
+    // The first ECHO_LIMIT bytes of the text, then `...`.
+    assert_eq!(
+        echo.len(),
+        ECHO_LIMIT + 4,
         "an echo of {} bytes",
         echo.len()
     );
@@ -130,6 +131,40 @@ fn the_shell_cuts_the_echo_of_a_value() {
     console.0.clear();
     shell.line(&mut interpreter, "[1, \"a\"]", &mut console);
     assert_eq!(console.0, "[1, \"a\"]\n");
+    // A str whose text is the limit exactly is whole, without `...`; a byte more is cut to the limit (to the
+    // start of a character).
+    shell.line(&mut interpreter, "let b = \"x\"", &mut console);
+    for _ in 0..16 {
+        shell.line(&mut interpreter, "b = b + b", &mut console);
+    }
+    let x = |n: usize| "x".repeat(n);
+    for (input, shown) in [
+        (
+            format!("slice(b, 0, {})", ECHO_LIMIT - 2),
+            format!("\"{}\"\n", x(ECHO_LIMIT - 2)),
+        ),
+        (
+            format!("slice(b, 0, {})", ECHO_LIMIT - 1),
+            format!("\"{}...\n", x(ECHO_LIMIT - 1)),
+        ),
+        (
+            format!("slice(b, 0, {}) + \"\\xc3\\xa9\"", ECHO_LIMIT - 2),
+            format!("\"{}...\n", x(ECHO_LIMIT - 2)),
+        ),
+        (
+            String::from("[1, b]"),
+            format!("[1, \"{}...\n", x(ECHO_LIMIT - 5)),
+        ),
+    ] {
+        console.0.clear();
+        shell.line(&mut interpreter, &input, &mut console);
+        assert!(
+            console.0 == shown,
+            "{input}: {} bytes, ending {:?}",
+            console.0.len(),
+            &console.0[console.0.len().saturating_sub(8)..]
+        );
+    }
 }
 
 #[test]
