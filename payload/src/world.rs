@@ -133,7 +133,8 @@ impl Machine for PayloadMachine {
             limit: MAPPED_LIMIT,
             rsdp,
             rsdp_address,
-            cursor: (0, 24),
+            // (The payload's console wrote to the VGA text screen only where there is one.)
+            cursor: self.boot.vga_text.then_some((0, 24)),
         }
     }
 

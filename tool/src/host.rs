@@ -316,7 +316,7 @@ impl Machine for Host {
             limit: 1 << 32,
             rsdp: None,
             rsdp_address: None,
-            cursor: (0, 24),
+            cursor: Some((0, 24)),
         }
     }
 

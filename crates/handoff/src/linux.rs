@@ -291,8 +291,10 @@ pub struct Machine<'a> {
     pub memory_map: &'a [MemoryRegion],
     /// Physical address of the ACPI RSDP, if known.
     pub rsdp_addr: Option<u64>,
-    /// Where the VGA text cursor is (column, row), so the kernel's console continues below our output.
-    pub cursor: (u8, u8),
+    /// Where the VGA text cursor is (column, row), so the kernel's console continues below our output; `None`
+    /// where the screen is not in VGA text mode: boot_params then tells of no VGA console (Linux's vgacon would
+    /// write to text memory nobody sees).
+    pub cursor: Option<(u8, u8)>,
 }
 
 // boot_params offsets (zero-page.rst).
@@ -406,13 +408,15 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
     }
 
     // VGA text mode 3, 80x25, 16-line font: what the firmware left and what vgacon expects.
-    bp[ORIG_X] = machine.cursor.0;
-    bp[ORIG_Y] = machine.cursor.1;
-    bp[ORIG_VIDEO_MODE] = 3;
-    bp[ORIG_VIDEO_COLS] = 80;
-    bp[ORIG_VIDEO_LINES] = 25;
-    bp[ORIG_VIDEO_IS_VGA] = 1;
-    put(&mut bp, ORIG_VIDEO_POINTS, &16u16.to_le_bytes());
+    if let Some((x, y)) = machine.cursor {
+        bp[ORIG_X] = x;
+        bp[ORIG_Y] = y;
+        bp[ORIG_VIDEO_MODE] = 3;
+        bp[ORIG_VIDEO_COLS] = 80;
+        bp[ORIG_VIDEO_LINES] = 25;
+        bp[ORIG_VIDEO_IS_VGA] = 1;
+        put(&mut bp, ORIG_VIDEO_POINTS, &16u16.to_le_bytes());
+    }
 
     if let Some(rsdp) = machine.rsdp_addr {
         put(&mut bp, ACPI_RSDP_ADDR, &rsdp.to_le_bytes());

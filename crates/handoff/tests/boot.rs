@@ -130,7 +130,7 @@ fn linux_boots_from_the_prepared_hand_off() {
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: None,
-        cursor: (0, 0),
+        cursor: Some((0, 0)),
     };
     let cmdline = b"console=ttyS0 quiet init.poweroff hello=chain";
     let boot = linux::prepare(

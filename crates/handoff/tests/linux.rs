@@ -202,7 +202,7 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: Some(0xf5a10),
-        cursor: (0, 7),
+        cursor: Some((0, 7)),
     };
     let bp = linux::boot_params(&image, &plan, &machine).unwrap();
     assert_eq!(bp.len(), 4096);
@@ -228,6 +228,15 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
         (bp[0x00], bp[0x01], bp[0x06], bp[0x07], bp[0x0e], bp[0x0f]),
         (0, 7, 3, 80, 25, 1)
     );
+    // Without a VGA text screen (a graphics framebuffer), no VGA console is claimed.
+    let graphics = Machine {
+        cursor: None,
+        ..machine
+    };
+    let bp = linux::boot_params(&image, &plan, &graphics).unwrap();
+    // (screen_info is the first 0x40 bytes, ext_mem_k at 0x02 aside.)
+    let screen = [&bp[..0x02], &bp[0x04..0x40]].concat();
+    assert!(screen.iter().all(|&b| b == 0), "{screen:x?}");
     // E820: 7 entries, sorted, types mapped.
     assert_eq!(bp[0x1e8], 7);
     let entry = |i: usize| {
@@ -314,7 +323,7 @@ fn prepared_initrd_area_boots_and_files_win() {
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: None,
-        cursor: (0, 0),
+        cursor: Some((0, 0)),
     };
     let files: [(&str, &[u8]); 2] = [
         ("/etc/keys/root.key", &root_key),

@@ -51,7 +51,7 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: Some(0xf0000),
-        cursor: (0, 0),
+        cursor: Some((0, 0)),
     };
     let mut random = Random(0x9e3779b97f4a7c15);
 

@@ -26,8 +26,9 @@ pub struct Memory {
     /// Where the firmware keeps the RSDP, for Linux: not the boot loader's copy, which lies in RAM that Linux
     /// reuses. `None` where it was not found (Linux then looks for it itself).
     pub rsdp_address: Option<u64>,
-    /// The VGA text cursor (column, row), so Linux's console goes on below our lines.
-    pub cursor: (u8, u8),
+    /// The VGA text cursor (column, row), so Linux's console goes on below our lines; `None` where the screen
+    /// is not in VGA text mode (the boot loader set a graphics framebuffer).
+    pub cursor: Option<(u8, u8)>,
 }
 
 /// A kernel ready to start: the copies to make and the state to enter with.

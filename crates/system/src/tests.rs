@@ -71,7 +71,7 @@ impl Machine for TestMachine {
             limit: 1 << 32,
             rsdp: None,
             rsdp_address: None,
-            cursor: (0, 0),
+            cursor: Some((0, 0)),
         }
     }
     fn boot(&mut self, handoff: Handoff<'_>, _summary: &Summary) -> String {
