@@ -75,6 +75,14 @@ fn fixtures() -> &'static Fixtures {
             &extra.join("boot/mb2kernel-2m.elf"),
             &std::fs::read(root.join("build/mb2kernel-2m.elf")).unwrap(),
         );
+        // An uncompressed archive to load before the gzip one, as initramfs-tools puts CPU microcode first.
+        let early = dir.join("early");
+        write_if_changed(&early.join("srv/early.txt"), EARLY_FILE);
+        let archive = run(Command::new("bash").arg("-c").arg(format!(
+            "cd {} && printf 'srv\\nsrv/early.txt\\n' | cpio --quiet -o -H newc -R 0:0",
+            early.display()
+        )));
+        write_if_changed(&extra.join("boot/early.cpio"), archive.as_bytes());
         write_if_changed(
             &extra.join("boot/notes.txt"),
             b"These are notes, not a kernel: neither a bzImage nor a Multiboot2 image.\n",
@@ -218,16 +226,20 @@ fn printk_records_are_taken_out_of_init_lines() {
     );
 }
 
+/// The file in the uncompressed archive that comes before the initramfs in `linux_from_ext4`.
+const EARLY_FILE: &[u8] = b"from the uncompressed archive before the gzip one\n";
+
 fn linux_from_ext4(cpu: &str) {
     let fixtures = fixtures();
     let cmdline = format!(
-        "console=ttyS0 init.poweroff init.files=/etc/keys/test.key,/srv/blob.bin e2e.cpu={cpu}"
+        "console=ttyS0 init.poweroff init.files=/etc/keys/test.key,/srv/blob.bin,/srv/early.txt e2e.cpu={cpu}"
     );
+    // Three archives: an uncompressed one, the gzip initramfs, and the files handed on.
     let script = format!(
         r#"
 mount("hd0p1", "/")
 print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
-exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd=["/boot/early.cpio", "/boot/initrd.img"],
      files={{"/etc/keys/test.key": "a key of text\n", "/srv/blob.bin": read("/data/blob.bin")}})
 "#
     );
@@ -244,6 +256,7 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img",
         &[
             ("/etc/keys/test.key", b"a key of text\n"),
             ("/srv/blob.bin", &fixtures.blob),
+            ("/srv/early.txt", EARLY_FILE),
         ],
     );
     // Linux found the ACPI tables through the RSDP where the BIOS keeps it (0xE0000-0xFFFFF), not through
