@@ -456,7 +456,12 @@ impl Machine<'_> {
             // Asked after each: a primitive takes long next to a step (a disk read, a hash), so a loop of them
             // would wait long for the next poll; and one the user stopped (a key derivation, by Ctrl-C) failed.
             self.interruption(Pos::default())?;
-            return result.map_err(|m| self.fail(m));
+            // (Its message may hold a disk's text, a LUKS header's cipher name say: shown, not obeyed.)
+            return result.map_err(|m| {
+                let mut shown = String::new();
+                crate::value::push_visible(&mut shown, &m);
+                self.fail(shown)
+            });
         }
         self.searches(base);
         // One string for those that make text: made and freed here once, not in each of them and on each of

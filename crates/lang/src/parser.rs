@@ -406,16 +406,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     }
                     end += 1;
                 }
-                // A control character is shown as its escape, never written to a console as it is (an ESC
-                // would drive the terminal).
-                for c in (Span { start: 0, end }).text(token).chars() {
-                    if c.is_control() {
-                        text.push_str("\\x");
-                        crate::value::push_hex(&mut text, &[c as u8]);
-                    } else {
-                        text.push(c);
-                    }
-                }
+                crate::value::push_visible(&mut text, (Span { start: 0, end }).text(token));
                 text.push('\'');
             }
             // Made by the evaluator's builder of errors (one place that boxes them) at the token, then made a syntax

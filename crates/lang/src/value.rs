@@ -733,6 +733,25 @@ fn push_digits(out: &mut String, m: u64, base: u64) {
     out.push(char::from(HEX[(m % base) as usize & 15]));
 }
 
+/// Appends `text` with each control character as its escape (`\x1b`): text from outside (a script's bytes in a
+/// syntax error, a disk's in a primitive's error) is never written to a console as it is, where an ESC would drive
+/// the terminal.
+#[inline(never)]
+pub(crate) fn push_visible(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_control() {
+            // (Each byte of its UTF-8, as the text form writes it: a C1 character's is 0xc2, then its low byte.)
+            if c > '\x7f' {
+                out.push_str("\\xc2");
+            }
+            out.push_str("\\x");
+            push_hex(out, &[c as u8]);
+        } else {
+            out.push(c);
+        }
+    }
+}
+
 pub(crate) fn push_hex(out: &mut String, data: &[u8]) {
     for &b in data {
         out.push(HEX[(b >> 4) as usize] as char);
@@ -780,13 +799,8 @@ fn push_quoted(out: &mut String, text: &str, limit: usize) {
             out.push('\\');
             out.push(escape);
         } else if c.is_control() {
-            // (U+0000 to U+001F, U+007F to U+009F: each byte of its UTF-8, which reads back as the character. A
-            // C1 character's is 0xc2, then its own low byte.)
-            if c > '\x7f' {
-                out.push_str("\\xc2");
-            }
-            out.push_str("\\x");
-            push_hex(out, &[c as u8]);
+            // (U+0000 to U+001F, U+007F to U+009F as `\xHH` escapes, which read back as the character.)
+            push_visible(out, c.encode_utf8(&mut [0; 4]));
         } else {
             out.push(c);
         }

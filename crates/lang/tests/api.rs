@@ -49,6 +49,8 @@ impl Platform for Console {
                 ("kind".into(), Value::str("disk")),
             ])])),
             Primitive::Read => Ok(Value::bytes(b"kernel".to_vec())),
+            // As a disk's text may come back in an error: a LUKS header's cipher name, say.
+            Primitive::LuksOpen => Err("unknown cipher 'aes\u{1b}[2J\u{9b}'".into()),
             _ => Err(format!("{} failed", which.name())),
         }
     }
@@ -121,6 +123,15 @@ fn primitives_get_bound_arguments_and_their_results_reach_the_script() {
             Value::list(vec![Value::str("/i")]),
             Value::Nil
         ][..]
+    );
+    // A primitive's error shows the control characters it holds as escapes, caught or not.
+    console.out.clear();
+    let source = "try { luks_open(\"hd0\", \"pw\", \"x\") } catch e { print(e) }\nluks_open(\"hd0\", \"pw\", \"x\")";
+    let err = interpreter.run("q.bs", source, &mut console).unwrap_err();
+    assert_eq!(console.out, "unknown cipher 'aes\\x1b[2J\\xc2\\x9b'\n");
+    assert_eq!(
+        err.to_string(),
+        "q.bs:2:1: error: unknown cipher 'aes\\x1b[2J\\xc2\\x9b'"
     );
 }
 
