@@ -1,7 +1,8 @@
 //! The heap: the largest free RAM range (see `memory::largest_free`), served by linked_list_allocator.
 //!
 //! The allocator hands out the lowest block that fits, so what the heap ever held stays below a high-water
-//! mark; the hand-off places the kernel and initrd above it and wipes everything below it before the jump.
+//! mark; the hand-off places the kernel and initrd clear of the heap's start to that mark, and wipes that part
+//! before the jump.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
