@@ -38,7 +38,7 @@ struct Console {
     screen: Option<Vga>,
     keyboard: Keyboard,
     serial_text: Utf8Decoder,
-    /// The last line ended with CR: a LF right after it belongs to the same Enter.
+    /// The serial line's last byte was CR: a LF right after it belongs to the same Enter.
     after_carriage_return: bool,
     /// Keys typed while a script ran, read when [`interrupted`] looked for Ctrl-C among them: the next line read
     /// gets them first. On the heap, which the hand-off wipes (a passphrase may be typed ahead).
@@ -96,9 +96,18 @@ impl Console {
     /// character: a release, a modifier, part of a UTF-8 sequence).
     fn poll_char_from_devices(&mut self) -> Option<char> {
         if let Some(byte) = self.serial.as_ref().and_then(Serial::read_byte) {
+            // A terminal's Enter is CR, or CR LF: the LF of a pair is dropped here, on the serial line only (the
+            // keyboard's Enter, an LF, never is).
+            let after_carriage_return =
+                core::mem::replace(&mut self.after_carriage_return, byte == b'\r');
+            if byte == b'\n' && after_carriage_return {
+                return None;
+            }
             return self.serial_text.push(byte);
         }
         match self.keyboard.poll()? {
+            // The Esc key is no key for a line (on the serial line ESC starts an arrow key's sequence).
+            DecodedKey::Unicode('\u{1b}') => None,
             DecodedKey::Unicode(c) => Some(c),
             DecodedKey::RawKey(KeyCode::ArrowUp) => Some(line::ARROW_UP),
             DecodedKey::RawKey(KeyCode::ArrowDown) => Some(line::ARROW_DOWN),
@@ -233,11 +242,6 @@ fn read_line_until(
             continue;
         };
         let mut console = CONSOLE.lock();
-        let after_carriage_return =
-            core::mem::replace(&mut console.after_carriage_return, c == '\r');
-        if c == '\n' && after_carriage_return {
-            continue;
-        }
         if c == INTERRUPT {
             console.write_str("^C\n");
             console.interrupted = true;

@@ -58,15 +58,17 @@ impl LineEditor {
     /// Takes one typed character and says what the screen should do.
     pub fn feed(&mut self, c: char) -> Edit {
         match self.escape {
-            1 => {
-                self.escape = if c == '[' || c == 'O' { 2 } else { 0 };
+            // After ESC: `[` or `O` go on; anything else ends it, and is taken as typed (a lone ESC is ignored).
+            1 if c == '[' || c == 'O' => {
+                self.escape = 2;
                 return Edit::Nothing;
             }
-            2 => {
-                // Parameters (digits, ';') keep the sequence going; its final letter ends it.
-                if c.is_ascii_digit() || c == ';' {
-                    return Edit::Nothing;
-                }
+            1 => self.escape = 0,
+            // Parameter and intermediate bytes (0x20 to 0x3f: digits, `;`, `<`, `?`) keep the sequence going; a
+            // final byte (0x40 to 0x7e) ends it. Anything else (a control character such as the Enter, text)
+            // ends it too, and is taken as typed.
+            2 if (' '..='?').contains(&c) => return Edit::Nothing,
+            2 if ('@'..='~').contains(&c) => {
                 self.escape = 0;
                 return match c {
                     'A' => Edit::Previous,
@@ -74,6 +76,7 @@ impl LineEditor {
                     _ => Edit::Nothing,
                 };
             }
+            2 => self.escape = 0,
             _ => {}
         }
         match c {
@@ -142,6 +145,12 @@ impl LineEditor {
             0 => "",
             back => history[history.len() - back].as_str(),
         };
+        // As much as the line holds, and no more shown than it holds.
+        let end = text
+            .char_indices()
+            .nth(MAX_LINE_CHARS)
+            .map_or(text.len(), |(at, _)| at);
+        let text = text.get(..end).unwrap_or(text);
         Some((self.replace(text), text))
     }
 
@@ -172,7 +181,8 @@ impl Utf8Decoder {
         }
     }
 
-    /// Takes one byte; returns a character once one is complete. Invalid sequences become U+FFFD.
+    /// Takes one byte; returns a character once one is complete. Invalid sequences become U+FFFD, but for one cut
+    /// short by an ASCII byte, which is dropped (one byte gives at most one character: the ASCII one).
     pub fn push(&mut self, byte: u8) -> Option<char> {
         if self.length == 0 {
             if byte < 0x80 {
@@ -292,6 +302,48 @@ mod tests {
         assert_eq!(editor.replace("let x = 1"), 2);
         assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
         assert_eq!(editor.into_text(), "let x = ");
+    }
+
+    #[test]
+    fn a_lone_escape_or_a_cut_sequence_loses_no_key() {
+        let mut editor = LineEditor::new();
+        // ESC then a key (the keyboard's Esc key, or a terminal's): the key counts, the ESC does not.
+        assert_eq!(
+            type_all(&mut editor, "\u{1b}a"),
+            [Edit::Nothing, Edit::Insert('a')]
+        );
+        assert_eq!(
+            type_all(&mut editor, "\u{1b}\u{1b}[A"),
+            [Edit::Nothing; 3]
+                .into_iter()
+                .chain([Edit::Previous])
+                .collect::<alloc::vec::Vec<_>>()
+        );
+        // A sequence cut by the Enter: the line still ends.
+        assert_eq!(
+            type_all(&mut editor, "\u{1b}[\r"),
+            [Edit::Nothing, Edit::Nothing, Edit::Done]
+        );
+        // A mouse report (ESC [ < 0 ; 1 ; 2 M) is swallowed whole.
+        assert!(type_all(&mut editor, "\u{1b}[<0;1;2M")
+            .iter()
+            .all(|e| *e == Edit::Nothing));
+        assert_eq!(editor.text(), "a");
+        // ESC then Enter: the Enter ends the line.
+        assert_eq!(
+            type_all(&mut editor, "\u{1b}\n"),
+            [Edit::Nothing, Edit::Done]
+        );
+    }
+
+    #[test]
+    fn a_recalled_entry_longer_than_a_line_shows_what_the_line_holds() {
+        let long = "x".repeat(MAX_LINE_CHARS + 10);
+        let history = [long.clone()];
+        let mut editor = LineEditor::new();
+        let (erased, shown) = editor.walk(Edit::Previous, &history).unwrap();
+        assert_eq!((erased, shown.len()), (0, MAX_LINE_CHARS));
+        assert_eq!(editor.text(), shown);
     }
 
     #[test]

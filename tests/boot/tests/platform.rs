@@ -230,6 +230,14 @@ fn a_line_can_be_typed_on_the_keyboard() {
         vm.sendkey(key);
     }
     vm.expect_line("got: [hi!] (3 chars)", STEP);
+    // After an Enter on the serial line (CR), the keyboard's Enter (LF) still ends a line; the Esc key is no key
+    // (it took the next one with it).
+    vm.send("one\r");
+    vm.expect_line("got: [one] (3 chars)", STEP);
+    for key in ["esc", "o", "k", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got: [ok] (2 chars)", STEP);
     vm.send("exit\r");
     vm.expect_exit(Exit::Success, STEP);
 }
