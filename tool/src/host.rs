@@ -83,6 +83,8 @@ impl RawTerminal {
             }
             let mut raw = saved;
             raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+            // CR as it is typed (Enter), not made LF: a pasted CR LF is then told from two Enters.
+            raw.c_iflag &= !libc::ICRNL;
             raw.c_cc[libc::VMIN] = 1;
             raw.c_cc[libc::VTIME] = 0;
             if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
@@ -112,6 +114,8 @@ pub struct Host {
     images: Vec<Rc<dyn BlockDevice>>,
     /// halt() or reboot() was called: the run ends successfully.
     pub stopped: bool,
+    /// The terminal's last byte was CR: a LF right after it (a pasted CR LF) belongs to the same Enter.
+    after_carriage_return: bool,
 }
 
 /// Opens the `--disk` images as hd0, hd1, ... A path that is not there, or that names a directory, is refused
@@ -140,6 +144,7 @@ impl Host {
             stdin: std::io::stdin().lock(),
             images,
             stopped: false,
+            after_carriage_return: false,
         }
     }
 
@@ -197,6 +202,11 @@ impl Host {
                 Err(e) => break Err(e.to_string()),
             };
             self.stdin.consume(1);
+            let after_carriage_return =
+                std::mem::replace(&mut self.after_carriage_return, byte == b'\r');
+            if byte == b'\n' && after_carriage_return {
+                continue;
+            }
             if byte == END_OF_INPUT && editor.text().is_empty() {
                 // (As at the end of a pipe: the caller ends the line if it goes on.)
                 return Some(Err("end of input".into()));

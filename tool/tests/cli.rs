@@ -631,11 +631,14 @@ fn the_repl_on_a_terminal_edits_lines_recalls_them_and_hides_a_passphrase() {
     let p = "bootscript> ";
     let mut repl = Interactive::on_terminal("repl");
     repl.wait_for(p);
-    // Backspace erases the `x`; the up arrow recalls the line, which runs again.
+    // Backspace erases the `x`; the up arrow recalls the last line, which runs again.
     repl.send("6 * 7x\u{7f}\r");
     repl.wait_for(&format!("42\r\n{p}"));
+    // A pasted CR LF is one Enter, not two.
+    repl.send("1 + 1\r\n");
+    repl.wait_for(&format!("2\r\n{p}"));
     repl.send("\u{1b}[A\r");
-    repl.wait_for(&format!("{p}6 * 7\r\n42\r\n{p}"));
+    repl.wait_for(&format!("{p}1 + 1\r\n2\r\n{p}"));
     // A passphrase is not shown as it is typed.
     repl.send("let pass = prompt(\"pw: \", echo=false)\r");
     repl.wait_for("pw: ");
@@ -655,6 +658,7 @@ fn the_repl_on_a_terminal_edits_lines_recalls_them_and_hides_a_passphrase() {
     let (status, stderr) = repl.wait();
     assert_eq!(status, Some(0), "{stderr}");
     assert!(!out.contains("Tq7-hidden"), "{out:?}");
+    assert!(!out.contains(&format!("2\r\n{p}\r\n{p}")), "{out:?}");
     assert!(
         out.contains(&format!("{p}6 * 7x\u{8} \u{8}\r\n42\r\n")),
         "{out:?}"
