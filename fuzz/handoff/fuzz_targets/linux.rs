@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: Some(0xf0000),
-        cursor: (0, 0),
+        cursor: Some((0, 0)),
     };
     let cmdline = b"console=ttyS0 root=/dev/sda1";
     let initrd = [0x30u8; 1000];
