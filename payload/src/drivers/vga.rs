@@ -27,13 +27,18 @@ impl Vga {
         vga
     }
 
-    /// Shows text; `\n` starts a line, `\r` returns, `\u{8}` moves one cell left. Other control characters
-    /// are dropped; characters outside code page 437's ASCII part show as `?`.
+    /// Shows text; `\n` starts a line, `\r` returns, `\u{8}` moves one cell left (from a row's first cell, to the
+    /// last cell of the row above: a typed line that wrapped is erased back across the wrap). Other control
+    /// characters are dropped; characters outside code page 437's ASCII part show as `?`.
     pub fn write_str(&mut self, text: &str) {
         for c in text.chars() {
             match c {
                 '\n' => self.new_line(),
                 '\r' => self.column = 0,
+                '\u{8}' if self.column == 0 && self.row > 0 => {
+                    self.row -= 1;
+                    self.column = WIDTH - 1;
+                }
                 '\u{8}' => self.column = self.column.saturating_sub(1),
                 c if c.is_control() => {}
                 c => {

@@ -238,6 +238,12 @@ fn a_line_can_be_typed_on_the_keyboard() {
         vm.sendkey(key);
     }
     vm.expect_line("got: [ok] (2 chars)", STEP);
+    // A line that wrapped on the screen is erased back across the wrap: 85 characters, 6 backspaces, one more.
+    vm.send(&format!("{}{}b\r", "a".repeat(85), "\u{8}".repeat(6)));
+    let line = format!("{}b", "a".repeat(79));
+    vm.expect_line(&format!("got: [{line}] (80 chars)"), STEP);
+    let screen = vm.screen_showing(&line, STEP);
+    assert!(screen.iter().any(|l| *l == line), "{screen:#?}");
     vm.send("exit\r");
     vm.expect_exit(Exit::Success, STEP);
 }
