@@ -243,7 +243,7 @@ fn a_line_can_be_typed_on_the_keyboard() {
     let line = format!("{}b", "a".repeat(79));
     vm.expect_line(&format!("got: [{line}] (80 chars)"), STEP);
     let screen = vm.screen_showing(&line, STEP);
-    assert!(screen.iter().any(|l| *l == line), "{screen:#?}");
+    assert!(screen.contains(&line), "{screen:#?}");
     vm.send("exit\r");
     vm.expect_exit(Exit::Success, STEP);
 }
