@@ -135,6 +135,12 @@ pub fn init_screen() {
     CONSOLE.lock().screen = Some(Vga::new());
 }
 
+/// Sets the keyboard's locks (Caps, Num, Scroll Lock) from the BIOS's keyboard flags (see
+/// `Keyboard::take_firmware_locks`), and its lights to match.
+pub fn init_keyboard(bios_flags: u8) {
+    CONSOLE.lock().keyboard.take_firmware_locks(bios_flags);
+}
+
 /// Whether COM1 is in use.
 pub fn has_serial() -> bool {
     CONSOLE.lock().serial.is_some()

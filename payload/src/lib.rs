@@ -1,7 +1,7 @@
 //! bootscript's payload: the machine (boot, consoles, clock, memory) under the boot-script interpreter.
 //!
-//! The pure parts (`line`, `memory`, `cmdline`, `keymap`, `acpi`) build everywhere and are tested on the host. The
-//! machine parts build only for `x86_64-bootscript.json`; their safe surface is [`platform`].
+//! The pure parts (`line`, `memory`, `cmdline`, `keymap`, `leds`, `acpi`) build everywhere and are tested on the
+//! host. The machine parts build only for `x86_64-bootscript.json`; their safe surface is [`platform`].
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -12,6 +12,7 @@ pub mod acpi;
 pub mod bootinfo;
 pub mod cmdline;
 pub mod keymap;
+pub mod leds;
 pub mod memory;
 
 #[cfg(target_os = "bootscript")]

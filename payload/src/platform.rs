@@ -40,6 +40,9 @@ pub fn phase(name: &str) {
     println!("bootscript: phase={name} t_ms={}", time_ms());
 }
 
+/// The BIOS data area's keyboard flags (the locks: bit 4 Scroll, 5 Num, 6 Caps Lock).
+const BIOS_KEYBOARD_FLAGS: usize = 0x417;
+
 unsafe extern "C" {
     static __image_start: u8;
     static __image_end: u8;
@@ -66,6 +69,9 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     if parsed.as_ref().map_or(true, |b| b.vga_text) {
         console::init_screen();
     }
+    // SAFETY: the BIOS data area lies in the first page, identity mapped and readable; its byte at 0x417 (the
+    // keyboard flags) is only read.
+    console::init_keyboard(unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) });
     println!("bootscript {VERSION} starting");
     if let Err(error) = serial {
         println!(

@@ -1,12 +1,19 @@
-//! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by pc-keyboard.
+//! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by pc-keyboard; the lock lights set
+//! by `leds`' exchange, polled along with the keys.
 
-use crate::arch::port::inb;
+use crate::arch::port::{inb, outb};
+use crate::clock;
 use crate::keymap::{self, Layout};
-use pc_keyboard::{DecodedKey, HandleControl, Keyboard as Decoder, ScancodeSet1};
+use crate::leds::{self, Leds, CAPS_LOCK, NUM_LOCK, SCROLL_LOCK};
+use pc_keyboard::{
+    DecodedKey, HandleControl, KeyCode, KeyEvent, KeyState, Keyboard as Decoder, ScancodeSet1,
+};
 
 const DATA: u16 = 0x60;
 const STATUS: u16 = 0x64;
 const STATUS_OUTPUT_FULL: u8 = 0x01;
+/// The controller has not taken the last byte written yet.
+const STATUS_INPUT_FULL: u8 = 0x02;
 /// The byte waiting is from the mouse (auxiliary device), not the keyboard.
 const STATUS_AUXILIARY: u8 = 0x20;
 
@@ -24,9 +31,12 @@ impl core::fmt::Display for UnknownKeymap {
     }
 }
 
-/// The keyboard and its decoding state (shift, ctrl, the chosen layout).
+/// The keyboard and its decoding state (shift, ctrl, the locks, the chosen layout).
 pub struct Keyboard {
     decoder: Decoder<Layout, ScancodeSet1>,
+    /// pc-keyboard keeps Caps and Num Lock; Scroll Lock only lights its light.
+    scroll_lock: bool,
+    leds: Leds,
 }
 
 impl Keyboard {
@@ -34,7 +44,50 @@ impl Keyboard {
     pub const fn new() -> Keyboard {
         Keyboard {
             decoder: Self::decoder(Layout::Us),
+            scroll_lock: false,
+            leds: Leds::new(),
         }
+    }
+
+    /// Takes the locks the firmware kept (its keyboard flags, the byte at 0x417 of the BIOS data area): Caps Lock
+    /// pressed at GRUB's menu is still on for a passphrase, as its light says. The lights are then sent, so that
+    /// they show the locks even where the firmware's lights did not match its flags.
+    pub fn take_firmware_locks(&mut self, bios_flags: u8) {
+        self.set_locks(leds::from_bios_flags(bios_flags));
+    }
+
+    /// The locks on, as a mask of lights.
+    fn locks(&self) -> u8 {
+        let modifiers = self.decoder.get_modifiers();
+        let mut locks = 0;
+        if modifiers.capslock {
+            locks |= CAPS_LOCK;
+        }
+        if modifiers.numlock {
+            locks |= NUM_LOCK;
+        }
+        if self.scroll_lock {
+            locks |= SCROLL_LOCK;
+        }
+        locks
+    }
+
+    /// Turns the locks to `locks` (a mask of lights), through the decoder's own toggles.
+    fn set_locks(&mut self, locks: u8) {
+        let differ = self.locks() ^ locks;
+        for (light, code) in [
+            (CAPS_LOCK, KeyCode::CapsLock),
+            (NUM_LOCK, KeyCode::NumpadLock),
+        ] {
+            if differ & light != 0 {
+                // A press of the lock key toggles it (a fresh Num Lock press, not the Pause key's sequence).
+                let _ = self
+                    .decoder
+                    .process_keyevent(KeyEvent::new(code, KeyState::Down));
+            }
+        }
+        self.scroll_lock = locks & SCROLL_LOCK != 0;
+        self.leds.want(self.locks());
     }
 
     const fn decoder(layout: Layout) -> Decoder<Layout, ScancodeSet1> {
@@ -48,23 +101,38 @@ impl Keyboard {
     /// Switches the layout by name (see `keymap::KEYMAP_NAMES`).
     pub fn set_keymap(&mut self, name: &str) -> Result<(), UnknownKeymap> {
         let layout = keymap::layout_by_name(name).ok_or(UnknownKeymap)?;
+        let locks = self.locks();
         self.decoder = Self::decoder(layout);
+        // A new decoder starts with its own locks: keep the user's.
+        self.set_locks(locks);
         Ok(())
     }
 
-    /// A decoded key, if a byte was waiting and completed one. Never waits.
+    /// A decoded key, if a byte was waiting and completed one; also moves the lights' exchange on. Never waits.
     pub fn poll(&mut self) -> Option<DecodedKey> {
         // SAFETY: reading the i8042 status register has no side effect.
         let status = unsafe { inb(STATUS) };
+        if status & STATUS_INPUT_FULL == 0 {
+            if let Some(byte) = self.leds.to_send(clock::time_ms()) {
+                // SAFETY: the controller's input buffer is empty; a byte written to the data port goes to the
+                // keyboard, which answers it through the output buffer (taken by `leds` below).
+                unsafe { outb(DATA, byte) };
+            }
+        }
         if status & STATUS_OUTPUT_FULL == 0 {
             return None;
         }
         // SAFETY: the output buffer is full, so reading the data port pops exactly that byte.
         let byte = unsafe { inb(DATA) };
-        if status & STATUS_AUXILIARY != 0 {
+        if status & STATUS_AUXILIARY != 0 || self.leds.answer(byte) {
             return None;
         }
         let event = self.decoder.add_byte(byte).ok()??;
-        self.decoder.process_keyevent(event)
+        let key = self.decoder.process_keyevent(event);
+        if key == Some(DecodedKey::RawKey(KeyCode::ScrollLock)) {
+            self.scroll_lock = !self.scroll_lock;
+        }
+        self.leds.want(self.locks());
+        key
     }
 }

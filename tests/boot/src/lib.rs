@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The GRUB modules the test ISOs need (the same as `make iso`).
-const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot xzio";
+const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot xzio memrw";
 
 /// How QEMU leaves when the payload writes to isa-debug-exit: status `(code << 1) | 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +113,8 @@ pub struct Boot {
     cd_position: Option<u8>,
     /// A disk with GRUB installed on it, booted instead of a GRUB CD.
     grub_disk: Option<PathBuf>,
+    /// GRUB commands run in the menu entry before it loads the payload.
+    grub_commands: Vec<String>,
     cpu: String,
     memory_mib: u32,
     serial: bool,
@@ -135,6 +137,7 @@ impl Boot {
             placed_disks: Vec::new(),
             cd_position: None,
             grub_disk: None,
+            grub_commands: Vec::new(),
             cpu: "qemu64".into(),
             memory_mib: 1024,
             serial: true,
@@ -192,6 +195,13 @@ impl Boot {
         self
     }
 
+    /// A GRUB command run in the menu entry before the payload is loaded (`write_byte 0x417 0x40`: the memrw
+    /// module is in the ISO), to leave the machine as a user at GRUB's prompt could.
+    pub fn grub_command(mut self, command: &str) -> Self {
+        self.grub_commands.push(command.into());
+        self
+    }
+
     /// The QEMU CPU model (`qemu64`, `max`, ...).
     pub fn cpu(mut self, model: &str) -> Self {
         self.cpu = model.into();
@@ -221,8 +231,12 @@ impl Boot {
         let mut cfg = String::from(
             "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
              terminal_input serial console\nterminal_output serial console\n\
-             menuentry bootscript {\n    insmod xzio\n    multiboot2 /boot/bootscript.elf",
+             menuentry bootscript {\n    insmod xzio\n",
         );
+        for command in &self.grub_commands {
+            writeln!(cfg, "    {command}").unwrap();
+        }
+        cfg.push_str("    multiboot2 /boot/bootscript.elf");
         for word in grub_words(&self.cmdline) {
             write!(cfg, " '{word}'").unwrap();
         }
@@ -281,8 +295,9 @@ impl Boot {
                 assert!(
                     self.cmdline.is_empty()
                         && self.modules.is_empty()
+                        && self.grub_commands.is_empty()
                         && self.cd_position.is_none(),
-                    "a boot from {} takes its command line and modules from that disk's grub.cfg",
+                    "a boot from {} takes its command line, modules and GRUB commands from that disk's grub.cfg",
                     disk.display()
                 );
                 None
@@ -372,9 +387,22 @@ impl Boot {
         let mut child_stderr = child.stderr.take().unwrap();
         let shared = Arc::clone(&stderr);
         thread::spawn(move || {
-            let mut text = String::new();
-            let _ = child_stderr.read_to_string(&mut text);
-            shared.lock().unwrap().push_str(&text);
+            // As it comes (a `-trace` event is read while QEMU runs), whole bytes of UTF-8 kept whole.
+            let mut raw = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = child_stderr.read(&mut chunk) {
+                raw.extend_from_slice(&chunk[..n]);
+                let whole = match std::str::from_utf8(&raw) {
+                    Ok(_) => raw.len(),
+                    Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                    Err(_) => raw.len(),
+                };
+                let text: Vec<u8> = raw.drain(..whole).collect();
+                shared
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&text));
+            }
         });
         let stdin = child.stdin.take();
         Vm {
@@ -563,6 +591,11 @@ impl Vm {
     /// Everything read from the serial line so far.
     pub fn transcript(&self) -> String {
         self.transcript.lock().unwrap().clone()
+    }
+
+    /// What QEMU wrote to its stderr so far: its own messages, and the events a `-trace` argument asks for.
+    pub fn qemu_stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Time since QEMU was started.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bootscript_boot_tests::{Boot, Exit};
+use bootscript_boot_tests::{Boot, Exit, Vm};
 
 const BOOT: Duration = Duration::from_secs(60);
 const STEP: Duration = Duration::from_secs(20);
@@ -244,6 +244,67 @@ fn a_line_can_be_typed_on_the_keyboard() {
     vm.expect_line(&format!("got: [{line}] (80 chars)"), STEP);
     let screen = vm.screen_showing(&line, STEP);
     assert!(screen.contains(&line), "{screen:#?}");
+    vm.send("exit\r");
+    vm.expect_exit(Exit::Success, STEP);
+}
+
+/// Waits until QEMU's trace of the keyboard's lights (`-trace ps2_set_ledstate`) shows `lights` (Scroll Lock 1,
+/// Num Lock 2, Caps Lock 4) as the last state set.
+fn expect_lights(vm: &mut Vm, lights: u8) {
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let trace = vm.qemu_stderr();
+        let last = trace
+            .lines()
+            .filter_map(|l| {
+                l.rsplit(" ledstate ")
+                    .next()
+                    .filter(|_| l.contains(" ledstate "))
+            })
+            .last()
+            .map(str::trim);
+        if last == Some(&lights.to_string()) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            vm.fail(&format!("the keyboard's lights are {last:?}, not {lights}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_lock_lights_follow_the_locks_and_caps_lock_set_at_grub_stays_on_in_any_layout() {
+    // The user turned Caps Lock on at GRUB's menu: the BIOS's keyboard flags (0x417) say Caps and Num Lock. The
+    // German layout, chosen after that, keeps the locks.
+    let mut vm = Boot::new()
+        .grub_command("write_byte 0x417 0x60")
+        .cmdline("keymap=de test=echo")
+        .qemu_arg("-trace")
+        .qemu_arg("ps2_set_ledstate")
+        .start();
+    vm.expect_line("echo: ready", BOOT);
+    expect_lights(&mut vm, 6);
+    for key in ["a", "shift-b", "y", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got: [AbZ] (3 chars)", STEP);
+    vm.sendkey("caps_lock");
+    expect_lights(&mut vm, 2);
+    // Num Lock on: the keypad gives digits; off, its keys are arrows and the like, which type nothing here.
+    for key in ["a", "kp_1", "num_lock", "kp_2", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got: [a1] (2 chars)", STEP);
+    expect_lights(&mut vm, 0);
+    vm.sendkey("scroll_lock");
+    expect_lights(&mut vm, 1);
+    // Typing goes on between the exchanges (every ACK is taken as an answer, never a key).
+    for key in ["caps_lock", "o", "caps_lock", "k", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got: [Ok] (2 chars)", STEP);
+    expect_lights(&mut vm, 1);
     vm.send("exit\r");
     vm.expect_exit(Exit::Success, STEP);
 }
