@@ -256,13 +256,8 @@ fn expect_lights(vm: &mut Vm, lights: u8) {
         let trace = vm.qemu_stderr();
         let last = trace
             .lines()
-            .filter_map(|l| {
-                l.rsplit(" ledstate ")
-                    .next()
-                    .filter(|_| l.contains(" ledstate "))
-            })
-            .last()
-            .map(str::trim);
+            .rev()
+            .find_map(|l| l.rsplit_once(" ledstate ").map(|(_, state)| state.trim()));
         if last == Some(&lights.to_string()) {
             return;
         }
