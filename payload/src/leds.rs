@@ -34,6 +34,30 @@ pub fn from_bios_flags(flags: u8) -> u8 {
     (flags >> 4) & (SCROLL_LOCK | NUM_LOCK | CAPS_LOCK)
 }
 
+/// The lock keys held down. A key held long enough repeats its press (typematic repeat), and a lock must toggle
+/// once per press, as in Linux, not flicker while the key is held.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeldLocks(u8);
+
+impl HeldLocks {
+    /// None held.
+    pub const fn new() -> HeldLocks {
+        HeldLocks(0)
+    }
+
+    /// Notes a press (`down`) or release of the lock key whose light is `light`; `false` for a press of a key
+    /// already held, which must toggle nothing.
+    pub fn counts(&mut self, light: u8, down: bool) -> bool {
+        let held = self.0 & light != 0;
+        if down {
+            self.0 |= light;
+        } else {
+            self.0 &= !light;
+        }
+        !(down && held)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     /// Nothing sent that is not answered.
@@ -170,6 +194,23 @@ mod tests {
         // Other bits (shift, ctrl, alt, insert held) are no lights.
         assert_eq!(from_bios_flags(0xFF), CAPS_LOCK | NUM_LOCK | SCROLL_LOCK);
         assert_eq!(from_bios_flags(0x8F), 0);
+    }
+
+    #[test]
+    fn a_held_lock_key_toggles_once() {
+        let mut held = HeldLocks::new();
+        assert!(held.counts(CAPS_LOCK, true));
+        // Repeats while held count for nothing; another lock key does.
+        assert!(!held.counts(CAPS_LOCK, true));
+        assert!(!held.counts(CAPS_LOCK, true));
+        assert!(held.counts(NUM_LOCK, true));
+        assert!(held.counts(NUM_LOCK, false));
+        assert!(!held.counts(CAPS_LOCK, true));
+        assert!(held.counts(CAPS_LOCK, false));
+        // Released: the next press counts.
+        assert!(held.counts(CAPS_LOCK, true));
+        assert!(held.counts(CAPS_LOCK, false));
+        assert!(held.counts(SCROLL_LOCK, true));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::arch::port::{inb, outb};
 use crate::clock;
 use crate::keymap::{self, Layout};
-use crate::leds::{self, Leds, CAPS_LOCK, NUM_LOCK, SCROLL_LOCK};
+use crate::leds::{self, HeldLocks, Leds, CAPS_LOCK, NUM_LOCK, SCROLL_LOCK};
 use pc_keyboard::{
     DecodedKey, HandleControl, KeyCode, KeyEvent, KeyState, Keyboard as Decoder, ScancodeSet1,
 };
@@ -36,6 +36,7 @@ pub struct Keyboard {
     decoder: Decoder<Layout, ScancodeSet1>,
     /// pc-keyboard keeps Caps and Num Lock; Scroll Lock only lights its light.
     scroll_lock: bool,
+    held: HeldLocks,
     leds: Leds,
 }
 
@@ -45,6 +46,7 @@ impl Keyboard {
         Keyboard {
             decoder: Self::decoder(Layout::Us),
             scroll_lock: false,
+            held: HeldLocks::new(),
             leds: Leds::new(),
         }
     }
@@ -128,6 +130,15 @@ impl Keyboard {
             return None;
         }
         let event = self.decoder.add_byte(byte).ok()??;
+        let light = match event.code {
+            KeyCode::CapsLock => CAPS_LOCK,
+            KeyCode::NumpadLock => NUM_LOCK,
+            KeyCode::ScrollLock => SCROLL_LOCK,
+            _ => 0,
+        };
+        if light != 0 && !self.held.counts(light, event.state == KeyState::Down) {
+            return None;
+        }
         let key = self.decoder.process_keyevent(event);
         if key == Some(DecodedKey::RawKey(KeyCode::ScrollLock)) {
             self.scroll_lock = !self.scroll_lock;
