@@ -33,7 +33,7 @@ pub use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
 pub use cipher::{aes_hardware_accelerated, SectorCipher};
 pub use error::CryptoError;
 pub use hash::{digest, hmac, pbkdf2, pbkdf2_with_progress, HashAlgorithm};
-pub use kdf::{argon2, Argon2Kind};
+pub use kdf::{argon2, argon2_with_progress, Argon2Kind, Costs as Argon2Costs};
 pub use luks1::{Luks1Header, Luks1KeySlot};
 pub use luks2::{
     Digest as Luks2Digest, Kdf, KeySlot as Luks2KeySlot, Luks2Header, Metadata as Luks2Metadata,
@@ -41,16 +41,6 @@ pub use luks2::{
 };
 pub use secret::Secret;
 pub use view::{luks_open, plain_view, CryptView};
-
-/// What a progress callback gets, instead of a percentage, when work starts whose progress cannot be followed
-/// but which may well take seconds (an Argon2 of [`SLOW_ARGON2_KIB_PASSES`] or more): a caller showing
-/// progress can say at once that it is working. The percentage 100 follows when the work is done.
-pub const PROGRESS_UNKNOWN: u32 = u32::MAX;
-
-/// Argon2 memory times passes (KiB) from which [`PROGRESS_UNKNOWN`] is reported: 256 MiB-passes take about
-/// 1.8 s in QEMU without KVM and 0.1-0.2 s natively; cryptsetup's defaults (up to 1 GiB, 4 or more passes)
-/// are far above it.
-pub const SLOW_ARGON2_KIB_PASSES: u64 = 256 * 1024;
 
 /// Largest PBKDF2 iteration count accepted from a header or a script: about 25 s of work on a fast host
 /// and far above what `cryptsetup --iter-time 2000` writes, so only a corrupt or hostile header hits it.

@@ -5,7 +5,7 @@ use crate::af;
 use crate::cipher::SectorCipher;
 use crate::hash::{digest, pbkdf2_into, HashAlgorithm};
 use crate::json::{self, Value};
-use crate::kdf::{argon2, Argon2Kind};
+use crate::kdf::{argon2_with_progress, Argon2Kind, Costs as Argon2Costs};
 use crate::read::{read_bytes, too_small};
 use crate::view::CryptView;
 use crate::{CryptoError, Secret, SECTOR_SIZE};
@@ -570,29 +570,18 @@ impl Luks2Header {
                     lanes,
                     salt,
                 } => {
-                    // The argon2 crate cannot report how far it is, nor be stopped on the way (its work is
-                    // bounded by MAX_ARGON2_WORK): say that slow work starts, and ask before and after it.
-                    let cost = u64::from(*time) * u64::from(*memory_kib);
-                    let start = if cost >= crate::SLOW_ARGON2_KIB_PASSES {
-                        crate::PROGRESS_UNKNOWN
-                    } else {
-                        0
-                    };
-                    if !progress(start) {
-                        return Err(CryptoError::Interrupted);
-                    }
-                    area_key = argon2(
+                    area_key = argon2_with_progress(
                         *kind,
                         passphrase,
                         salt,
-                        *time,
-                        *memory_kib,
-                        *lanes,
+                        Argon2Costs {
+                            time: *time,
+                            memory_kib: *memory_kib,
+                            lanes: *lanes,
+                        },
                         slot.area_key_size,
+                        progress,
                     )?;
-                    if !progress(100) {
-                        return Err(CryptoError::Interrupted);
-                    }
                 }
                 Kdf::Unsupported(name) => {
                     unsupported = Some(name.clone());

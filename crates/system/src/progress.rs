@@ -4,7 +4,6 @@
 use alloc::format;
 
 use crate::Machine;
-use bootscript_crypto::PROGRESS_UNKNOWN;
 
 /// How long work runs before its progress line appears.
 const QUIET_MS: u64 = 1000;
@@ -30,10 +29,9 @@ impl<'a, M: Machine> Progress<'a, M> {
         }
     }
 
-    /// Called by the derivation every few thousand iterations (a few milliseconds of work at the least), so
-    /// asking the consoles for Ctrl-C and reading the clock here cost nothing; returns whether to go on.
-    /// `PROGRESS_UNKNOWN` (slow work that cannot report a percentage, a large Argon2) shows the line at once,
-    /// without a number, since nothing will be called again until the work is done.
+    /// Called by the derivation every few thousand iterations or blocks (a few milliseconds of work at the
+    /// least), so asking the consoles for Ctrl-C and reading the clock here cost nothing; returns whether to go
+    /// on.
     pub(crate) fn update(&mut self, percent: u32) -> bool {
         if self.machine.interrupted() {
             self.stopped = true;
@@ -42,10 +40,7 @@ impl<'a, M: Machine> Progress<'a, M> {
         if self.shown == Some(percent) {
             return true;
         }
-        if percent == PROGRESS_UNKNOWN {
-            self.machine.write(&format!("\r{} ...", self.label));
-            self.shown = Some(percent);
-        } else if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
+        if self.machine.time_ms().saturating_sub(self.start) >= QUIET_MS {
             self.machine
                 .write(&format!("\r{} ... {}%", self.label, percent.min(100)));
             self.shown = Some(percent);

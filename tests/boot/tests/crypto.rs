@@ -291,6 +291,35 @@ print("t: sha256 " + hex(sha256(data)) + " bytes " + str(len(data)))
     check_read_and_secrecy(&mut vm);
 }
 
+/// Checks a progress line as the serial line got it, rewritten in place with carriage returns (each state one
+/// `\r`-separated piece): percentages that only grow, below 100 at first, then `... done`. Returns them.
+fn progress_percents(vm: &mut Vm, line: &str) -> Vec<u32> {
+    let states: Vec<&str> = line
+        .split('\r')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut percents = Vec::new();
+    for state in &states[..states.len().saturating_sub(1)] {
+        let percent = state
+            .strip_prefix("unlocking hd0p1 ... ")
+            .and_then(|s| s.strip_suffix('%'))
+            .and_then(|s| s.parse::<u32>().ok());
+        match percent {
+            Some(p) if p <= 100 => percents.push(p),
+            _ => vm.fail(&format!("progress state {state:?} in {line:?}")),
+        }
+    }
+    if states.last() != Some(&"unlocking hd0p1 ... done") || percents.is_empty() {
+        vm.fail(&format!("progress line {line:?}"));
+    }
+    assert!(
+        percents.windows(2).all(|w| w[0] < w[1]) && percents[0] < 100,
+        "progress went {percents:?}"
+    );
+    percents
+}
+
 /// A derivation over a second shows `unlocking hd0p1 ... NN%` live on the consoles (serial and screen), then
 /// `... done`; a quick one (the other tests) shows nothing.
 #[test]
@@ -318,30 +347,7 @@ fn slow_unlock_shows_a_progress_line() {
     let line = vm.expect_line("unlocking hd0p1 ... ", STEP).text;
     let took = typed.elapsed();
     eprintln!("progress after {took:?}: {line:?}");
-    // The line is rewritten in place with carriage returns: each state is one `\r`-separated piece.
-    let states: Vec<&str> = line
-        .split('\r')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut percents = Vec::new();
-    for state in &states[..states.len().saturating_sub(1)] {
-        let percent = state
-            .strip_prefix("unlocking hd0p1 ... ")
-            .and_then(|s| s.strip_suffix('%'))
-            .and_then(|s| s.parse::<u32>().ok());
-        match percent {
-            Some(p) if p <= 100 => percents.push(p),
-            _ => vm.fail(&format!("progress state {state:?} in {line:?}")),
-        }
-    }
-    if states.last() != Some(&"unlocking hd0p1 ... done") || percents.is_empty() {
-        vm.fail(&format!("progress line {line:?}"));
-    }
-    assert!(
-        percents.windows(2).all(|w| w[0] < w[1]) && percents[0] < 100,
-        "progress went {percents:?}"
-    );
+    progress_percents(&mut vm, &line);
     assert!(took > Duration::from_secs(1), "unlock took only {took:?}");
     vm.expect_line("t: unlocked in ", STEP);
     let screen = vm.screen();
@@ -355,14 +361,12 @@ fn slow_unlock_shows_a_progress_line() {
     check_read_and_secrecy(&mut vm);
 }
 
-/// An Argon2 the argon2 crate cannot report on, but large enough to take seconds (64 MiB, 4 passes: about
-/// 1.8 s under TCG): the line `unlocking hd0p1 ...` appears at once, then `... done`.
-#[test]
-fn large_argon2_shows_the_progress_line_at_once() {
+/// A LUKS2 key slot whose Argon2id takes seconds (64 MiB, 8 passes: about 2.5 s under TCG).
+fn slow_argon2_disk() -> &'static Path {
     static DISK: OnceLock<PathBuf> = OnceLock::new();
-    let disk = disk_once(
+    disk_once(
         &DISK,
-        "luks2-argon2id-64m",
+        "luks2-argon2id-64m-8",
         &[
             "luks2",
             PASSPHRASE,
@@ -374,27 +378,49 @@ fn large_argon2_shows_the_progress_line_at_once() {
             "--pbkdf-memory",
             "65536",
             "--pbkdf-force-iterations",
-            "4",
+            "8",
             "--pbkdf-parallel",
             "1",
         ],
-    );
-    let mut vm = boot(disk, "max", LUKS_SCRIPT);
+    )
+}
+
+/// A slow Argon2 shows its progress as PBKDF2 does: `unlocking hd0p1 ... NN%` once it has taken a second.
+#[test]
+fn slow_argon2_shows_its_progress() {
+    let mut vm = boot(slow_argon2_disk(), "max", LUKS_SCRIPT);
     type_passphrase(&mut vm, PASSPHRASE, BOOT);
     let line = vm.expect_line("unlocking hd0p1 ...", STEP).text;
-    let states: Vec<&str> = line
-        .split('\r')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let shape = states.first() == Some(&"unlocking hd0p1 ...")
-        && states.last() == Some(&"unlocking hd0p1 ... done")
-        && states[1..states.len() - 1]
-            .iter()
-            .all(|s| *s == "unlocking hd0p1 ... 100%");
-    if !shape {
-        vm.fail(&format!("progress line {line:?}"));
-    }
+    progress_percents(&mut vm, &line);
     vm.expect_line("t: unlocked in ", STEP);
     check_read_and_secrecy(&mut vm);
+}
+
+/// Ctrl-C stops an Argon2 on the way, once its progress line shows on the screen (the serial transcript has only
+/// whole lines): the line ends `stopped`, and the script stops at the call (a `try` does not catch it).
+#[test]
+fn ctrl_c_stops_an_argon2() {
+    let mut vm = boot(slow_argon2_disk(), "max", LUKS_SCRIPT);
+    type_passphrase(&mut vm, PASSPHRASE, BOOT);
+    let deadline = Instant::now() + STEP;
+    while !vm
+        .screen()
+        .iter()
+        .any(|row| row.starts_with("unlocking hd0p1 ... ") && row.trim_end().ends_with('%'))
+    {
+        if Instant::now() > deadline {
+            vm.fail("no progress line on the screen");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    vm.send("\u{3}");
+    let line = vm.expect_line("unlocking hd0p1 ... ", STEP).text;
+    if !line.ends_with("\runlocking hd0p1 ... stopped") {
+        vm.fail(&format!("progress line {line:?}"));
+    }
+    let error = vm.expect_line("t.bs:", STEP).text;
+    if !error.ends_with(": error: interrupted (Ctrl-C)") {
+        vm.fail(&format!("error {error:?}"));
+    }
+    assert!(!vm.transcript().contains("t: unlocked in"));
 }
