@@ -5,6 +5,11 @@
 //! an answer is taken here, anything else is a key. A keyboard that never answers (none there, or a firmware's
 //! emulation without lights) is given up on after [`ANSWER_MS`], and not asked again until the lights change.
 //!
+//! The command is always followed by its mask, answered or not: a keyboard that got 0xED stops sending keys until
+//! its mask comes (the IBM PS/2 reference), so an answer missed (the payload did not poll for a while, in a long
+//! disk read) must not leave it waiting. A mask sent to a keyboard that did not get the command is no command
+//! (those are 0xED to 0xFF); it answers RESEND, which ends the exchange after [`RESENDS`] tries.
+//!
 //! Pure, so that it is tested on the host; `drivers::keyboard` does the port accesses.
 
 /// The keyboard command that sets the lights; the mask follows it.
@@ -25,7 +30,7 @@ pub const CAPS_LOCK: u8 = 1 << 2;
 /// millisecond; Linux's i8042 driver waits about as long.
 pub const ANSWER_MS: u64 = 100;
 /// How many times a byte is sent again when the keyboard asks for it (RESEND) before the change is given up on.
-const RESENDS: u8 = 3;
+pub const RESENDS: u8 = 3;
 
 /// The lock state the BIOS keeps in its data area (the byte at 0x417: bit 4 Scroll, 5 Num, 6 Caps Lock), as a
 /// mask of lights. GRUB reads keys through the BIOS on a PC, so this is what the user set before the payload ran,
@@ -122,7 +127,11 @@ impl Leds {
         let (byte, then) = match self.step {
             Step::CommandNext => (SET_LEDS, Step::Command),
             Step::MaskNext => (self.sending, Step::Mask),
-            Step::Command | Step::Mask if now_ms.saturating_sub(self.sent_ms) > ANSWER_MS => {
+            // No answer to the command: the mask all the same (see the module's text).
+            Step::Command if now_ms.saturating_sub(self.sent_ms) > ANSWER_MS => {
+                (self.sending, Step::Mask)
+            }
+            Step::Mask if now_ms.saturating_sub(self.sent_ms) > ANSWER_MS => {
                 self.give_up();
                 return None;
             }
@@ -299,24 +308,66 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_keyboard_is_given_up_on_after_the_answer_time() {
+    fn a_silent_keyboard_gets_its_mask_all_the_same_then_is_given_up_on() {
         let mut leds = Leds::new();
         leds.want(NUM_LOCK);
         assert_eq!(leds.to_send(10), Some(SET_LEDS));
         assert_eq!(leds.to_send(10 + ANSWER_MS), None, "still waiting");
-        assert_eq!(leds.to_send(11 + ANSWER_MS), None, "given up");
+        // No ACK: the mask goes anyway, so that a keyboard whose answer was missed does not wait for it forever.
+        assert_eq!(leds.to_send(11 + ANSWER_MS), Some(NUM_LOCK));
+        assert_eq!(leds.to_send(11 + 2 * ANSWER_MS), None, "still waiting");
+        assert_eq!(leds.to_send(12 + 2 * ANSWER_MS), None, "given up");
         assert_eq!(leds.to_send(1_000), None, "not asked again");
+        // Late answers are no keys.
+        assert!(leds.answer(ACK));
+        assert!(leds.answer(ACK));
         leds.want(NUM_LOCK | CAPS_LOCK);
         assert_eq!(leds.to_send(1_000), Some(SET_LEDS));
-        // Silent after the command's ACK too.
+        // Silent after the command's ACK.
         assert!(leds.answer(ACK));
         assert_eq!(leds.to_send(1_000), Some(NUM_LOCK | CAPS_LOCK));
         assert_eq!(leds.to_send(1_001 + ANSWER_MS), None);
         assert_eq!(leds.to_send(5_000), None);
-        // A clock that went backwards (another CPU's TSC) is no timeout.
+        // A clock that went backwards is no timeout.
         leds.want(0);
         assert_eq!(leds.to_send(5_000), Some(SET_LEDS));
         assert_eq!(leds.to_send(4_000), None);
         assert!(leds.answer(ACK));
+    }
+
+    #[test]
+    fn an_answer_missed_for_seconds_still_ends_the_exchange() {
+        // The command went out, then the payload read a kernel for seconds without polling: the ACK has long
+        // been waiting. It is taken first, then the mask goes.
+        let mut leds = Leds::new();
+        leds.want(CAPS_LOCK);
+        assert_eq!(leds.to_send(0), Some(SET_LEDS));
+        assert!(leds.answer(ACK));
+        assert_eq!(leds.to_send(5_000), Some(CAPS_LOCK));
+        assert!(leds.answer(ACK));
+        assert_eq!(leds.to_send(5_001), None);
+        // Had the clock been looked at first, the mask still goes, and both ACKs are taken.
+        leds.want(0);
+        assert_eq!(leds.to_send(6_000), Some(SET_LEDS));
+        assert_eq!(leds.to_send(9_000), Some(0));
+        assert!(leds.answer(ACK));
+        assert!(leds.answer(ACK));
+        assert_eq!(leds.to_send(9_001), None);
+    }
+
+    #[test]
+    fn a_mask_the_keyboard_takes_for_a_bad_command_ends_after_its_resends() {
+        // The keyboard never got the command (or reset): the mask is no command to it, and it asks again.
+        let mut leds = Leds::new();
+        leds.want(SCROLL_LOCK);
+        assert_eq!(leds.to_send(0), Some(SET_LEDS));
+        assert_eq!(leds.to_send(1 + ANSWER_MS), Some(SCROLL_LOCK));
+        for _ in 0..RESENDS {
+            assert!(leds.answer(RESEND));
+            assert_eq!(leds.to_send(2 + ANSWER_MS), Some(SCROLL_LOCK));
+        }
+        assert!(leds.answer(RESEND));
+        assert_eq!(leds.to_send(3 + ANSWER_MS), None);
+        assert_eq!(leds.to_send(10_000), None);
     }
 }

@@ -112,15 +112,24 @@ impl Keyboard {
 
     /// A decoded key, if a byte was waiting and completed one; also moves the lights' exchange on. Never waits.
     pub fn poll(&mut self) -> Option<DecodedKey> {
+        let key = self.poll_byte();
+        // After the byte waiting was taken: an answer that came while the payload did not poll counts before the
+        // clock is looked at.
         // SAFETY: reading the i8042 status register has no side effect.
-        let status = unsafe { inb(STATUS) };
-        if status & STATUS_INPUT_FULL == 0 {
+        if unsafe { inb(STATUS) } & STATUS_INPUT_FULL == 0 {
             if let Some(byte) = self.leds.to_send(clock::time_ms()) {
                 // SAFETY: the controller's input buffer is empty; a byte written to the data port goes to the
-                // keyboard, which answers it through the output buffer (taken by `leds` below).
+                // keyboard, which answers it through the output buffer (taken by `leds`).
                 unsafe { outb(DATA, byte) };
             }
         }
+        key
+    }
+
+    /// The key the byte waiting completes, if one is waiting and is neither the mouse's nor an answer.
+    fn poll_byte(&mut self) -> Option<DecodedKey> {
+        // SAFETY: reading the i8042 status register has no side effect.
+        let status = unsafe { inb(STATUS) };
         if status & STATUS_OUTPUT_FULL == 0 {
             return None;
         }
