@@ -8,8 +8,9 @@ use crate::memory::Range;
 
 /// Modules beyond this many are left out (and counted).
 pub const MAX_MODULES: usize = 32;
-/// Memory map entries beyond this many are left out (and counted).
-pub const MAX_REGIONS: usize = 64;
+/// Memory map entries beyond this many are left out (and counted): as many as Linux's boot_params E820 table
+/// holds, so that a map Linux could take reaches it whole.
+pub const MAX_REGIONS: usize = 128;
 /// The identity mapping covers the first 4 GiB; nothing above it is reachable.
 pub const MAPPED_LIMIT: u64 = 4 << 30;
 /// The value a Multiboot2 loader passes in EAX.

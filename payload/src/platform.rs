@@ -148,8 +148,8 @@ pub fn module_bytes(module: &Module) -> &'static [u8] {
     }
 }
 
-/// The RAM below this is left out of the heap, for Multiboot2 kernels (see [`choose_heap`])...
-const KERNELS_LOW: u64 = 64 << 20;
+/// The RAM below this is left out of the heap, for kernels loaded where they ask (see [`choose_heap`])...
+const KERNELS_LOW: u64 = 128 << 20;
 /// ...where the heap still gets at least this much above it.
 const LARGE_HEAP: u64 = 256 << 20;
 
@@ -187,7 +187,9 @@ fn choose_heap(boot: &BootInfo) -> Range {
     }
     match memory::largest_free(&usable, &reserved[..count], MAPPED_LIMIT) {
         // Multiboot2 kernels load at the addresses they are linked at, low ones (1 MiB, 2 MiB for Xen, 16
-        // MiB): the RAM below KERNELS_LOW stays out of the heap for them, where the rest is large enough.
+        // MiB), and a Linux kernel that cannot be relocated at its pref_address (16 MiB, and Debian's needs
+        // 51 MiB from there): the RAM below KERNELS_LOW stays out of the heap for them, where the rest is large
+        // enough.
         Some(range) if range.start < KERNELS_LOW && range.end >= KERNELS_LOW + LARGE_HEAP => {
             Range {
                 start: KERNELS_LOW,

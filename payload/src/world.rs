@@ -99,16 +99,15 @@ impl Machine for PayloadMachine {
                 },
             })
             .collect();
-        // Room for what the hand-off itself still allocates after planning (boot_params, the files
-        // archive, the list of copies): far more than they take.
+        // Room for what the hand-off itself still allocates after planning (boot_params, the command line,
+        // the list of copies, the relocator): far more than they take. (The files archive is made before.)
+        // The boot information and the modules are not kept: what the payload needs of them was read before
+        // `exec` planned, and nothing reads them once the copies begin, so a kernel may be loaded over them as
+        // GRUB would allow.
         const SLACK: u64 = 8 << 20;
         let in_use = handoff::in_use()
             .iter()
             .map(|r| (r.start, r.length() + SLACK))
-            .chain(core::iter::once((
-                self.boot.info_range.start,
-                self.boot.info_range.length(),
-            )))
             .collect();
         let rsdp = self.boot.rsdp.map(|r| {
             let length = if r.revision >= 2 { 36 } else { 20 };

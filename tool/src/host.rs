@@ -319,10 +319,10 @@ impl Machine for Host {
     fn memory(&mut self) -> Memory {
         Memory {
             map: pc_map(DRY_RUN_RAM),
-            // The payload's heap holding what the script read, as on the machine: from 64 MiB, the RAM below
-            // left to Multiboot2 kernels (its image at 1 MiB may be overwritten by one: the payload relocates
-            // itself out of the way).
-            in_use: vec![(64 << 20, 32 << 20)],
+            // The payload's heap holding what the script read, as on the machine: from 128 MiB, the RAM below
+            // left to kernels loaded where they ask (its image at 1 MiB may be overwritten by a Multiboot2 one:
+            // the payload relocates itself out of the way).
+            in_use: vec![(128 << 20, 32 << 20)],
             limit: 1 << 32,
             rsdp: None,
             rsdp_address: None,

@@ -507,23 +507,20 @@ impl LinuxBoot<'_> {
     }
 }
 
-/// Parses the image, builds the `files` archive, lays the initrds out in one area, plans the addresses and
-/// builds boot_params: everything `exec` does for Linux before the copies and the jump (and all of a dry run).
+/// Parses the image, lays the initrds and the `files` archive (from [`crate::cpio::archive`], or empty) out in
+/// one area, plans the addresses and builds boot_params: everything `exec` does for Linux before the copies and
+/// the jump (and all of a dry run). The archive is made by the caller before it reserves the memory in use, so
+/// that its bytes are among what `free` keeps clear.
 pub fn prepare<'a>(
     kernel: &'a [u8],
     cmdline: &[u8],
     initrds: &[&'a [u8]],
-    files: &[(&str, &[u8])],
+    files_archive: Vec<u8>,
     machine: &Machine,
     free: &mut FreeMemory,
     limit: u64,
 ) -> Result<LinuxBoot<'a>, Error> {
     let image = BzImage::parse(kernel)?;
-    let files_archive = if files.is_empty() {
-        Vec::new()
-    } else {
-        crate::cpio::archive(files)?
-    };
     let mut lengths: Vec<u64> = initrds.iter().map(|i| i.len() as u64).collect();
     if !files_archive.is_empty() {
         lengths.push(files_archive.len() as u64);

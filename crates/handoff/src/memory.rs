@@ -57,6 +57,9 @@ pub fn mb2_to_e820(kind: u32) -> u32 {
     }
 }
 
+/// Where memory that a placement may take begins (see [`FreeMemory::take_highest`]).
+pub const LOW_MEMORY: u64 = 1 << 20;
+
 /// The page size every placement is aligned to at least.
 pub const PAGE: u64 = 4096;
 
@@ -180,7 +183,9 @@ impl FreeMemory {
         })
     }
 
-    /// Finds (highest first) and reserves room for `size` bytes, or says what did not fit.
+    /// Finds (highest first) and reserves room for `size` bytes, or says what did not fit. Never below
+    /// [`LOW_MEMORY`]: the first MiB holds the real-mode interrupt table, the BIOS data area and the EBDA, which
+    /// Linux reads early (and boot_params at address 0 would be a null RSI).
     pub fn take_highest(
         &mut self,
         what: &'static str,
@@ -189,7 +194,7 @@ impl FreeMemory {
         limit: u64,
     ) -> Result<u64, crate::Error> {
         let at = self
-            .find_highest(size, align, 0, limit)
+            .find_highest(size, align, LOW_MEMORY, limit)
             .ok_or(crate::Error::NoRoom(what, size))?;
         self.reserve(at, size);
         Ok(at)
@@ -246,6 +251,29 @@ mod tests {
         assert_eq!(
             free.take_highest("x", 0x200000, 8, u64::MAX),
             Err(crate::Error::NoRoom("x", 0x200000))
+        );
+    }
+
+    #[test]
+    fn placements_stay_out_of_the_first_mib() {
+        // Only low memory left: nothing is placed there, page zero least of all.
+        let mut free = FreeMemory::from_ranges(&[(0, 0x9f000), (0x100000, 0x3000)]);
+        assert_eq!(free.take_highest("x", 0x1000, PAGE, u64::MAX), Ok(0x102000));
+        assert_eq!(free.take_highest("x", 0x2000, PAGE, u64::MAX), Ok(0x100000));
+        assert_eq!(
+            free.take_highest("x", 0x1000, PAGE, u64::MAX),
+            Err(crate::Error::NoRoom("x", 0x1000))
+        );
+        assert!(free.is_free(0, 0x9f000));
+        // A range that straddles 1 MiB gives only its part above.
+        let mut free = FreeMemory::from_ranges(&[(0x80000, 0x100000)]);
+        assert_eq!(
+            free.take_highest("x", 0x80000, PAGE, u64::MAX),
+            Ok(0x100000)
+        );
+        assert_eq!(
+            free.take_highest("x", 0x1000, PAGE, u64::MAX),
+            Err(crate::Error::NoRoom("x", 0x1000))
         );
     }
 }

@@ -137,7 +137,7 @@ fn linux_boots_from_the_prepared_hand_off() {
         &kernel,
         cmdline,
         &[&initramfs],
-        &files,
+        bootscript_handoff::cpio::archive(&files).unwrap(),
         &machine,
         &mut free,
         1 << 32,

@@ -333,7 +333,7 @@ fn prepared_initrd_area_boots_and_files_win() {
         &kernel,
         b"console=ttyS0 quiet init.poweroff",
         &[&base, &second],
-        &files,
+        bootscript_handoff::cpio::archive(&files).unwrap(),
         &machine,
         &mut free,
         1 << 32,

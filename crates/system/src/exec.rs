@@ -119,6 +119,12 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             .map(|(p, d)| (String::from(*p), d.len() as u64))
             .collect(),
     };
+    // The files archive first: the memory in use is taken after it, so that its bytes are kept clear too.
+    let archive = if file_slices.is_empty() {
+        Vec::new()
+    } else {
+        cpio::archive(&file_slices).map_err(|e| format!("files: {e}"))?
+    };
     let memory = world.machine.memory();
     let mut free = FreeMemory::from_map(&memory.map);
     for &(start, len) in &memory.in_use {
@@ -135,7 +141,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 &kernel,
                 cmdline.as_bytes(),
                 &initrd_slices,
-                &file_slices,
+                archive,
                 &machine,
                 &mut free,
                 memory.limit,
@@ -144,11 +150,6 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             Handoff::Linux(boot)
         }
         KernelKind::Multiboot2 => {
-            let archive = if file_slices.is_empty() {
-                Vec::new()
-            } else {
-                cpio::archive(&file_slices).map_err(|e| format!("files: {e}"))?
-            };
             let mut modules: Vec<(&[u8], &[u8])> = initrd_paths
                 .iter()
                 .zip(&initrds)

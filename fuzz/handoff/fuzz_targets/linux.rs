@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         data,
         cmdline,
         &[&initrd],
-        &files,
+        bootscript_handoff::cpio::archive(&files).unwrap(),
         &machine,
         &mut left,
         LIMIT,

@@ -59,6 +59,11 @@ fn fixtures() -> &'static Fixtures {
         run(Command::new("bash")
             .arg(root.join("tests/mb2kernel/build.sh"))
             .args(["build/mb2kernel-2m.elf", "0x200000"]));
+        // And one linked at 1 MiB with 1 MiB more of bss: its memory reaches past where GRUB leaves the boot
+        // information, right after the payload and the script.
+        run(Command::new("bash")
+            .arg(root.join("tests/mb2kernel/build.sh"))
+            .args(["build/mb2kernel-big.elf", "", "0x100000"]));
         let kernel = std::fs::read(root.join("build/cache/vmlinuz")).unwrap();
 
         let extra = dir.join("extra");
@@ -75,6 +80,15 @@ fn fixtures() -> &'static Fixtures {
             &extra.join("boot/mb2kernel-2m.elf"),
             &std::fs::read(root.join("build/mb2kernel-2m.elf")).unwrap(),
         );
+        write_if_changed(
+            &extra.join("boot/mb2kernel-big.elf"),
+            &std::fs::read(root.join("build/mb2kernel-big.elf")).unwrap(),
+        );
+        // Debian's kernel marked as one that cannot be relocated (the setup header's relocatable_kernel byte,
+        // at 0x234, cleared): it must load at its pref_address, 16 MiB, as GRUB would load it.
+        let mut fixed = kernel.clone();
+        fixed[0x234] = 0;
+        write_if_changed(&extra.join("boot/vmlinuz-fixed"), &fixed);
         // An uncompressed archive to load before the gzip one, as initramfs-tools puts CPU microcode first.
         let early = dir.join("early");
         write_if_changed(&early.join("srv/early.txt"), EARLY_FILE);
@@ -392,8 +406,65 @@ exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/m
     vm.expect_exit(Exit::Success, STEP);
 }
 
+/// 16 MiB handed on in `files`, on a 256 MiB machine: the archive is made before the memory in use is taken for
+/// the plan, so the pieces are placed clear of it (it was made after, and the plan ran over it: a refusal).
+#[test]
+fn linux_gets_a_large_file_handed_on() {
+    let script = r#"
+let big = "0123456789abcdef"
+for i in range(20) { big = big + big }
+mount("hd0p1", "/")
+exec("/boot/vmlinuz", cmdline="console=ttyS0 init.poweroff init.files=/etc/keys/big.key",
+     initrd="/boot/initrd.img", files={"/etc/keys/big.key": big})
+"#;
+    let mut vm = Boot::new()
+        .memory_mib(256)
+        .module("big.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures().plain))
+        .start();
+    let big = b"0123456789abcdef".repeat(1 << 20);
+    expect_init_report(
+        &mut vm,
+        "console=ttyS0 init.poweroff init.files=/etc/keys/big.key",
+        &[("/etc/keys/big.key", &big)],
+    );
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+}
+
+/// A Multiboot2 kernel linked at 1 MiB whose memory reaches past the boot information GRUB left after the
+/// payload and the script: it loads over them, as GRUB would load it (nothing reads them once the copies begin).
+#[test]
+fn multiboot2_kernel_may_load_over_the_boot_information() {
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/mb2kernel-big.elf", cmdline="a large kernel")
+"#;
+    let mut vm = boot_script_on(&fixtures().plain, "mb2.bs", script);
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    vm.expect_line("mb2kernel: started", STEP);
+    vm.expect_line("mb2kernel: cmdline=a large kernel", STEP);
+    vm.lines_until("mb2kernel: done", STEP);
+    vm.expect_exit(Exit::Success, STEP);
+}
+
+/// A Linux kernel that cannot be relocated loads at its pref_address (16 MiB, and Debian's needs 51 MiB from
+/// there): the payload keeps its heap out of the low 128 MiB where the machine has room.
+#[test]
+fn linux_kernel_that_cannot_be_relocated_loads_at_its_preferred_address() {
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/vmlinuz-fixed", cmdline="console=ttyS0 init.poweroff", initrd="/boot/initrd.img")
+"#;
+    let mut vm = boot_script_on(&fixtures().plain, "fixed.bs", script);
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+}
+
 /// A Multiboot2 kernel linked at 2 MiB (as Xen is) loads there: the payload keeps its heap out of the low
-/// 64 MiB, where such kernels are linked.
+/// 128 MiB, where such kernels are linked.
 #[test]
 fn multiboot2_kernel_linked_at_2_mib() {
     let script = r#"
