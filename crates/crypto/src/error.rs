@@ -1,6 +1,7 @@
 //! The one error type of the crypto layer: every way a key, a header or a volume can be refused.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use bootscript_disk::DiskError;
 use core::fmt;
 
@@ -30,6 +31,10 @@ pub enum CryptoError {
     },
     /// The passphrase opens no key slot.
     NoKeySlotMatches,
+    /// The passphrase opens no key slot tried, and some could not be tried: which, and why.
+    NoKeySlotMatchesNotTried(String),
+    /// No key slot could be tried (none bound to the data, all set to be ignored, or each unusable: why).
+    NoUsableKeySlot(String),
     /// The volume is shorter than its header or mapping says.
     VolumeTooSmall { needed: u64, sectors: u64 },
     /// A memory-hard key derivation needs more memory than the machine can give.
@@ -65,6 +70,13 @@ impl fmt::Display for CryptoError {
                 write!(f, "bad LUKS2 metadata at byte {offset}: {message}")
             }
             CryptoError::NoKeySlotMatches => f.write_str("no key slot matches"),
+            CryptoError::NoKeySlotMatchesNotTried(why) => {
+                write!(f, "no key slot matches (not tried: {why})")
+            }
+            CryptoError::NoUsableKeySlot(why) if why.is_empty() => {
+                f.write_str("no usable key slot")
+            }
+            CryptoError::NoUsableKeySlot(why) => write!(f, "no usable key slot: {why}"),
             CryptoError::VolumeTooSmall { needed, sectors } => write!(
                 f,
                 "volume too small: {needed} sectors needed, the device has {sectors}"
@@ -77,5 +89,16 @@ impl fmt::Display for CryptoError {
             CryptoError::Unsupported(message) => write!(f, "unsupported: {message}"),
             CryptoError::Interrupted => f.write_str("interrupted"),
         }
+    }
+}
+
+/// The error of an unlock that found no key: `tried` whether any slot was tried, `not_tried` the slots that
+/// could not be, each with why.
+pub(crate) fn no_slot_matches(tried: bool, not_tried: Vec<String>) -> CryptoError {
+    let why = not_tried.join("; ");
+    match (tried, why.is_empty()) {
+        (false, _) => CryptoError::NoUsableKeySlot(why),
+        (true, true) => CryptoError::NoKeySlotMatches,
+        (true, false) => CryptoError::NoKeySlotMatchesNotTried(why),
     }
 }

@@ -91,7 +91,14 @@ impl Luks1Header {
         let uuid = text(&bytes[168..208])?;
         let cipher = format!("{cipher_name}-{cipher_mode}");
         // Validates the cipher name and the key length together, before any key exists.
-        SectorCipher::new(&cipher, &alloc::vec![0u8; key_bytes.min(1024) as usize])?;
+        if key_bytes > 64 {
+            SectorCipher::new(&cipher, &[])?; // an unknown cipher's error first
+            return Err(CryptoError::KeyLength {
+                cipher,
+                length: key_bytes as usize,
+            });
+        }
+        SectorCipher::new(&cipher, Secret::zeroed(key_bytes as usize).as_bytes())?;
         let mut key_slots = Vec::with_capacity(8);
         for slot in 0..8 {
             let at = 208 + slot * 48;
@@ -142,16 +149,31 @@ impl Luks1Header {
         progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<Secret, CryptoError> {
         let key_length = self.key_bytes as usize;
-        for slot in self.key_slots.iter().filter(|slot| slot.active) {
+        let mut tried = false;
+        let mut not_tried = Vec::new();
+        for (id, slot) in self
+            .key_slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.active)
+        {
             let mut derived = Secret::zeroed(key_length);
-            pbkdf2_into(
+            match pbkdf2_into(
                 self.hash,
                 passphrase,
                 &slot.salt,
                 slot.iterations,
                 derived.as_mut_bytes(),
                 progress,
-            )?;
+            ) {
+                Ok(()) => tried = true,
+                // Past this crate's limits: the other slots are still tried (see `luks2::Luks2Header::unlock`).
+                Err(error @ CryptoError::Limit(_)) => {
+                    not_tried.push(format!("key slot {id}: {error}"));
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
             let length = key_length * slot.stripes as usize; // both bounded at parse: at most 4 MiB
             let sectors = length.div_ceil(SECTOR_SIZE) as u64;
             let offset = u64::from(slot.key_material_offset) * SECTOR_SIZE as u64;
@@ -183,7 +205,7 @@ impl Luks1Header {
                 return Ok(candidate);
             }
         }
-        Err(CryptoError::NoKeySlotMatches)
+        Err(crate::error::no_slot_matches(tried, not_tried))
     }
 
     /// Opens the volume: the decrypting view of the payload.
@@ -194,6 +216,26 @@ impl Luks1Header {
         progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<CryptView, CryptoError> {
         let offset = u64::from(self.payload_offset);
+        // Data over the key material: a detached header (`cryptsetup --header`, data offset 0), whose data
+        // lies on another device; `luks_open` takes one. (Key material past the device's end is a damaged
+        // header, found when it is read.)
+        let data = offset..device.sectors();
+        if let Some(slot) = self
+            .key_slots
+            .iter()
+            .filter(|slot| slot.active)
+            .find(|slot| {
+                let start = u64::from(slot.key_material_offset);
+                let length = (u64::from(self.key_bytes) * u64::from(slot.stripes))
+                    .div_ceil(SECTOR_SIZE as u64);
+                start < data.end && data.start < start + length
+            })
+        {
+            return Err(CryptoError::Unsupported(format!(
+                "data from sector {offset} over the key material at sector {}: a detached header",
+                slot.key_material_offset
+            )));
+        }
         if offset > device.sectors() {
             return Err(too_small(offset, &*device));
         }

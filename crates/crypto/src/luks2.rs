@@ -56,8 +56,6 @@ pub enum Kdf {
         lanes: u32,
         salt: Vec<u8>,
     },
-    /// A KDF this crate does not implement; the slot is skipped.
-    Unsupported(String),
 }
 
 /// A `luks2` key slot.
@@ -107,8 +105,13 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata {
     pub keyslots: Vec<KeySlot>,
+    /// Key slots that cannot be tried (a hash, key derivation or cipher this crate does not implement), with
+    /// why: the others are still tried, as cryptsetup tries them.
+    pub unusable: Vec<(u32, String)>,
     pub digests: Vec<Digest>,
     pub segments: Vec<Segment>,
+    /// The features the volume requires of whoever opens it (`config.requirements.mandatory`).
+    pub requirements: Vec<String>,
 }
 
 /// A checked LUKS2 header: the copy with the highest sequence id whose checksum holds.
@@ -272,9 +275,31 @@ impl Metadata {
             if string_field(slot, "type", what)? != "luks2" {
                 continue; // reencryption slots and future types hold no passphrase key
             }
-            metadata
-                .keyslots
-                .push(parse_keyslot(id_of(id, what)?, slot)?);
+            let id = id_of(id, what)?;
+            match parse_keyslot(id, slot) {
+                Ok(slot) => metadata.keyslots.push(slot),
+                Err(
+                    error @ (CryptoError::UnknownHash(_)
+                    | CryptoError::UnknownCipher(_)
+                    | CryptoError::KeyLength { .. }
+                    | CryptoError::Unsupported(_)),
+                ) => metadata.unusable.push((id, error.to_string())),
+                Err(error) => return Err(error),
+            }
+        }
+        if let Some(required) = root
+            .get("config")
+            .and_then(|config| config.get("requirements"))
+            .and_then(|requirements| requirements.get("mandatory"))
+        {
+            for feature in required.items() {
+                metadata.requirements.push(
+                    feature
+                        .as_str()
+                        .ok_or_else(|| bad("a mandatory requirement is not a string"))?
+                        .to_string(),
+                );
+            }
         }
         for (_, entry) in field(&root, "digests", "metadata")?.members() {
             let what = "digest";
@@ -352,7 +377,11 @@ fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
             lanes: u32_of(int_field(kdf_object, "cpus", "kdf")?, "cpus", "kdf")?,
             salt: salt()?,
         },
-        other => Kdf::Unsupported(other.to_string()),
+        other => {
+            return Err(CryptoError::Unsupported(format!(
+                "key derivation '{other}'"
+            )))
+        }
     };
     let af = field(slot, "af", what)?;
     if string_field(af, "type", "af")? != "luks1" {
@@ -521,13 +550,17 @@ impl Luks2Header {
         }
     }
 
-    /// Finds the volume key and the digest that confirmed it: key slots by priority (high first, then
-    /// normal; "ignore" slots are skipped as cryptsetup does).
+    /// Finds the volume key and the digest that confirmed it, for the data segment `segment`: key slots by
+    /// priority (high first, then normal; "ignore" slots are skipped as cryptsetup does), each bound to a
+    /// digest of that segment (an unbound slot's key is no volume key). A slot that cannot be tried (see
+    /// [`Metadata::unusable`]; a derivation over this crate's limits or the machine's memory) is passed over,
+    /// as cryptsetup passes over slots it cannot use, and named in the error if no other slot matches.
     #[optimize(size)]
     pub fn unlock(
         &self,
         device: &dyn BlockDevice,
         passphrase: &[u8],
+        segment: &Segment,
         progress: &mut dyn FnMut(u32) -> bool,
     ) -> Result<(Secret, &Digest), CryptoError> {
         // High priority first, then normal, each in the order the JSON lists them; "ignore" slots are
@@ -538,19 +571,37 @@ impl Luks2Header {
                 .iter()
                 .filter(move |slot| slot.priority == priority)
         });
-        let mut tried = 0;
-        let mut unsupported = None;
+        let mut tried = false;
+        let mut not_tried: Vec<String> = self
+            .metadata
+            .unusable
+            .iter()
+            .map(|(id, why)| format!("key slot {id}: {why}"))
+            .collect();
         for slot in slots {
             let Some(check) = self
                 .metadata
                 .digests
                 .iter()
-                .find(|d| d.keyslots.contains(&slot.id))
+                .find(|d| d.keyslots.contains(&slot.id) && d.segments.contains(&segment.id))
             else {
-                continue; // a slot bound to no digest cannot be verified
+                continue; // a slot bound to no digest of the data cannot be verified
             };
+            // The ciphers before the derivation (which may take long): the data's is the volume's, and wrong
+            // for every slot; an area's only for its slot.
+            SectorCipher::new(
+                &segment.encryption,
+                Secret::zeroed(slot.key_size).as_bytes(),
+            )?;
+            if let Err(error) = SectorCipher::new(
+                &slot.area_encryption,
+                Secret::zeroed(slot.area_key_size).as_bytes(),
+            ) {
+                not_tried.push(format!("key slot {}: {error}", slot.id));
+                continue;
+            }
             let mut area_key = Secret::zeroed(slot.area_key_size);
-            match &slot.kdf {
+            let derived = match &slot.kdf {
                 Kdf::Pbkdf2 {
                     hash,
                     iterations,
@@ -562,33 +613,36 @@ impl Luks2Header {
                     *iterations,
                     area_key.as_mut_bytes(),
                     progress,
-                )?,
+                ),
                 Kdf::Argon2 {
                     kind,
                     time,
                     memory_kib,
                     lanes,
                     salt,
-                } => {
-                    area_key = argon2_with_progress(
-                        *kind,
-                        passphrase,
-                        salt,
-                        Argon2Costs {
-                            time: *time,
-                            memory_kib: *memory_kib,
-                            lanes: *lanes,
-                        },
-                        slot.area_key_size,
-                        progress,
-                    )?;
-                }
-                Kdf::Unsupported(name) => {
-                    unsupported = Some(name.clone());
+                } => argon2_with_progress(
+                    *kind,
+                    passphrase,
+                    salt,
+                    Argon2Costs {
+                        time: *time,
+                        memory_kib: *memory_kib,
+                        lanes: *lanes,
+                    },
+                    slot.area_key_size,
+                    progress,
+                )
+                .map(|key| area_key = key),
+            };
+            match derived {
+                Ok(()) => {}
+                Err(error @ (CryptoError::Limit(_) | CryptoError::OutOfMemory { .. })) => {
+                    not_tried.push(format!("key slot {}: {error}", slot.id));
                     continue;
                 }
+                Err(error) => return Err(error),
             }
-            tried += 1;
+            tried = true;
             let cipher = SectorCipher::new(&slot.area_encryption, area_key.as_bytes())?;
             let length =
                 (slot.key_size * slot.af_stripes as usize).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
@@ -618,12 +672,7 @@ impl Luks2Header {
                 return Ok((candidate, check));
             }
         }
-        match unsupported {
-            Some(name) if tried == 0 => {
-                Err(CryptoError::Unsupported(format!("key derivation '{name}'")))
-            }
-            _ => Err(CryptoError::NoKeySlotMatches),
-        }
+        Err(crate::error::no_slot_matches(tried, not_tried))
     }
 
     /// Opens the volume: the decrypting view of the segment the unlocking digest covers.
@@ -640,11 +689,35 @@ impl Luks2Header {
                 self.metadata.segments.len()
             )));
         }
-        let segment = &self.metadata.segments[0];
-        let (key, check) = self.unlock(&*device, passphrase, progress)?;
-        if !check.segments.contains(&segment.id) {
-            return Err(bad("the unlocking digest does not cover the data segment"));
+        if let Some(feature) = self.metadata.requirements.first() {
+            return Err(CryptoError::Unsupported(format!(
+                "the volume requires '{feature}'"
+            )));
         }
+        let segment = &self.metadata.segments[0];
+        // Data over the header or a key slot's area: a detached header (`cryptsetup --header`, data offset 0),
+        // whose data lies on another device; `luks_open` takes one. (An area past the device's end is a
+        // damaged header, found when it is read.)
+        let device_bytes = device.sectors().saturating_mul(SECTOR_SIZE as u64);
+        let data = segment.offset
+            ..segment
+                .size
+                .map_or(device_bytes, |size| segment.offset.saturating_add(size));
+        let over =
+            |start: u64, length: u64| start < data.end && data.start < start.saturating_add(length);
+        if over(0, 2 * self.header_size)
+            || self
+                .metadata
+                .keyslots
+                .iter()
+                .any(|slot| over(slot.area_offset, slot.area_size))
+        {
+            return Err(CryptoError::Unsupported(format!(
+                "data from byte {} over the header's areas: a detached header",
+                segment.offset
+            )));
+        }
+        let (key, _) = self.unlock(&*device, passphrase, segment, progress)?;
         let sector = SECTOR_SIZE as u64;
         if !segment.offset.is_multiple_of(segment.sector_size as u64) {
             return Err(bad("segment offset is not sector aligned"));

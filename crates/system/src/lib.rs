@@ -252,7 +252,8 @@ impl<M: Machine> World<M> {
                 let view = crypto::luks_open(device, passphrase, &mut |p| progress.update(p));
                 self.interrupted |= progress.finish(view.is_ok());
                 let view = view.map_err(|e| match e {
-                    crypto::CryptoError::NoKeySlotMatches => e.to_string(),
+                    crypto::CryptoError::NoKeySlotMatches
+                    | crypto::CryptoError::NoKeySlotMatchesNotTried(_) => e.to_string(),
                     e => format!("{device_name}: {e}"),
                 })?;
                 self.add_mapping(name, view)
@@ -380,8 +381,9 @@ fn name_arg(value: &Value) -> Result<&str, String> {
     if good {
         Ok(name)
     } else {
-        Err(format!(
-            "bad device name '{name}': use letters, digits, '_', '-' and '.'"
+        // Not echoed: a passphrase given in its place (arguments swapped) must not show.
+        Err(String::from(
+            "bad device name: use 1 to 64 letters, digits, '_', '-' and '.'",
         ))
     }
 }

@@ -424,7 +424,7 @@ print(\"after\")
     result.unwrap();
     assert_eq!(
         world.machine.output,
-        "caught PBKDF2 iteration count 0 is outside 1..=50000000\n"
+        "caught PBKDF2 iteration count 0 is outside 1..=1000000000\n"
     );
     // Past what the types hold, the same errors.
     let (world, result) = run(
@@ -438,7 +438,7 @@ print(\"after\")
     result.unwrap();
     assert_eq!(
         world.machine.output,
-        "PBKDF2 iteration count 4294967296 is outside 1..=50000000\nPBKDF2 output length -1 is outside 1..=1024\n"
+        "PBKDF2 iteration count 4294967296 is outside 1..=1000000000\nPBKDF2 output length -1 is outside 1..=1024\n"
     );
 }
 
