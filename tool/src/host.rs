@@ -106,14 +106,15 @@ impl Drop for RawTerminal {
 
 /// Ctrl-D: the end of input, at the start of a line on a terminal.
 const END_OF_INPUT: u8 = 0x04;
+/// The longest line read from a pipe: as many bytes as the longest line the payload's editor keeps
+/// (`MAX_LINE_CHARS` characters) can take in UTF-8.
+const MAX_LINE_BYTES: usize = 4 * bootscript_system::line::MAX_LINE_CHARS;
 
 pub struct Host {
     start: Instant,
     stdin: std::io::StdinLock<'static>,
     /// The disk images given with --disk, opened, in order: hd0, hd1, ...
     images: Vec<Rc<dyn BlockDevice>>,
-    /// halt() or reboot() was called: the run ends successfully.
-    pub stopped: bool,
     /// The terminal's last byte was CR: a LF right after it (a pasted CR LF) belongs to the same Enter.
     after_carriage_return: bool,
 }
@@ -143,7 +144,6 @@ impl Host {
             start: Instant::now(),
             stdin: std::io::stdin().lock(),
             images,
-            stopped: false,
             after_carriage_return: false,
         }
     }
@@ -168,7 +168,8 @@ impl Host {
         }
     }
 
-    /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`.
+    /// Reads a line of stdin, with its newline (none at the end of input: `Ok(0)`), into `line`. A line longer
+    /// than [`MAX_LINE_BYTES`] is an error (`InvalidData`), not memory without end (`run < /dev/zero`).
     fn read_raw_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
         loop {
             let available = self.fill()?;
@@ -176,6 +177,12 @@ impl Host {
                 Some(at) => (at + 1, true),
                 None => (available.len(), available.is_empty()),
             };
+            if line.len() + taken > MAX_LINE_BYTES + 2 {
+                return Err(std::io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+                ));
+            }
             line.extend_from_slice(&available[..taken]);
             self.stdin.consume(taken);
             if end {
@@ -194,7 +201,7 @@ impl Host {
         let result = loop {
             let byte = match self.fill() {
                 Ok([byte, ..]) => *byte,
-                Ok([]) => return Some(Err("end of input".into())),
+                Ok([]) => break Err("end of input".into()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
                     self.write("^C");
                     break Err("interrupted (Ctrl-C)".into());
@@ -208,8 +215,7 @@ impl Host {
                 continue;
             }
             if byte == END_OF_INPUT && editor.text().is_empty() {
-                // (As at the end of a pipe: the caller ends the line if it goes on.)
-                return Some(Err("end of input".into()));
+                break Err("end of input".into());
             }
             let Some(c) = decoder.push(byte) else {
                 continue;
@@ -228,7 +234,8 @@ impl Host {
             }
         };
         drop(raw);
-        // The Enter (or Ctrl-C) is shown as the end of the line, whether the line was or not.
+        // The Enter (or Ctrl-C, or the end of input) is shown as the end of the line, whether the line was or
+        // not.
         self.write("\n");
         Some(result)
     }
@@ -242,11 +249,28 @@ impl Host {
     }
 }
 
+/// Exit status when the output cannot be written (sysexits EX_IOERR).
+pub const EXIT_OUTPUT: u8 = 74;
+
+/// Writes to stdout, now. Output that cannot be written ends the tool with [`EXIT_OUTPUT`]: a script printing
+/// in a loop into a closed pipe (`| head`) would otherwise run on unseen, and a full disk lose its output
+/// silently. (A closed pipe is said nothing about: whoever closed it wanted no more.)
+pub fn output(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != ErrorKind::BrokenPipe {
+            let _ = writeln!(
+                std::io::stderr(),
+                "bootscript: cannot write the output: {e}"
+            );
+        }
+        std::process::exit(i32::from(EXIT_OUTPUT));
+    }
+}
+
 impl Machine for Host {
     fn write(&mut self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        output(text);
     }
 
     fn read_line(&mut self, echo: bool) -> Result<String, String> {
@@ -256,9 +280,9 @@ impl Machine for Host {
         }
         let mut line = Vec::new();
         let result = self.read_raw_line(&mut line);
-        if !echo || result.is_err() {
-            // Nothing showed the Enter (or the line was given up at Ctrl-C): end the prompt's line, as the
-            // payload's console does.
+        if !echo || !matches!(result, Ok(1..)) {
+            // Nothing showed the Enter (or the line was given up at Ctrl-C, or the input ended): end the
+            // prompt's line, as the payload's console does.
             self.write("\n");
         }
         match result {
@@ -295,14 +319,15 @@ impl Machine for Host {
         }
     }
 
+    /// The machine would restart: the run ends here, successfully (it did end with an error the script could
+    /// catch, and then any later error was taken for this success).
     fn reboot(&mut self) -> String {
-        self.stopped = true;
-        "reboot".into()
+        stop()
     }
 
+    /// As `reboot`.
     fn halt(&mut self) -> String {
-        self.stopped = true;
-        "halt".into()
+        stop()
     }
 
     fn keymap(&mut self, name: &str) -> Result<(), String> {
@@ -382,6 +407,13 @@ impl Machine for Host {
         }
         self.write(&out);
         // exec does not return: a dry run ends here, successfully.
-        std::process::exit(0)
+        stop()
     }
+}
+
+/// Ends the tool successfully, as `halt()`, `reboot()` and `exec` end a script on the machine: they do not
+/// return.
+fn stop() -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(0)
 }

@@ -9,6 +9,14 @@ use bootscript_system::World;
 
 use host::Host;
 
+/// `eprintln!` without its panic where stderr cannot be written (`2>/dev/full`): the exit status still tells.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Exit status for a syntax error (sysexits EX_DATAERR).
 const EXIT_SYNTAX: u8 = 65;
 /// Exit status for an uncaught runtime error (sysexits EX_SOFTWARE).
@@ -78,7 +86,14 @@ fn host(disks: &[String]) -> Result<World<Host>, u8> {
 /// A script's text: a file that cannot be read is a usage error, one that is not UTF-8 a syntax error with the
 /// position of its first bad byte.
 fn read(path: &str) -> Result<String, u8> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    // No more than a script may hold (the interpreter refuses a longer one with its own error): a file without
+    // end (/dev/zero) is not read into memory without end.
+    let most = Config::default().memory_limit as u64 + 1;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|file| {
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, most), &mut bytes)
+    });
+    read.map_err(|e| {
         eprintln!("bootscript: cannot read {path}: {e}");
         EXIT_USAGE
     })?;
@@ -130,11 +145,9 @@ fn run(args: &[String]) -> Result<(), u8> {
     };
     let mut interpreter = Interpreter::new(config);
     interpreter.set_cmdline(&options.cmdline);
-    match interpreter.run(&path, &source, &mut platform) {
-        Err(_) if platform.machine.stopped => Ok(()),
-        Err(e) => Err(report(&e)),
-        Ok(()) => Ok(()),
-    }
+    interpreter
+        .run(&path, &source, &mut platform)
+        .map_err(|e| report(&e))
 }
 
 /// The rescue shell on the terminal, with the disks and command line the payload's would have.
@@ -156,13 +169,8 @@ fn repl(args: &[String]) -> Result<(), u8> {
             // Ctrl-C drops what was typed so far, a half-entered input of several lines too, as the payload's
             // shell does (and is not left for the next statement to see).
             Err(_) if platform.interrupted() => shell.cancel(),
-            Err(_) => {
-                platform.write("\n");
-                return Ok(());
-            }
-        }
-        if platform.machine.stopped {
-            return Ok(());
+            // (The line was ended where it was read.)
+            Err(_) => return Ok(()),
         }
     }
 }
@@ -202,7 +210,7 @@ fn main() -> ExitCode {
                 Some("repl") => repl(rest),
                 Some("bench-parse") => bench_parse(rest),
                 Some("help") => {
-                    print!("{}", bootscript_lang::help());
+                    host::output(&bootscript_lang::help());
                     Ok(())
                 }
                 _ => Err(usage()),

@@ -484,6 +484,24 @@ fn halt_and_reboot_end_the_run_successfully_on_the_host() {
         let out = bootscript(&["run", path.to_str().unwrap()], "");
         assert_eq!(out.status.code(), Some(0), "{call}: {}", text(&out.stderr));
         assert_eq!(text(&out.stdout), "before\n");
+        // They do not return, so no `try` catches them; and nothing after them runs, an error included.
+        let path = script(
+            "caught.bs",
+            &format!("try {{ {call} }} catch e {{ print(\"caught\", e) }}\nlet x = [1][7]\n"),
+        );
+        let out = bootscript(&["run", path.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(0), "{call}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "", "{call}");
+        assert_eq!(text(&out.stderr), "", "{call}");
+        // At the shell too: it ends, successfully.
+        let out = bootscript(&["repl"], &format!("print(\"a\")\n{call}\nprint(\"b\")\n"));
+        assert_eq!(out.status.code(), Some(0), "{call}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "bootscript> a
+bootscript> ",
+            "{call}"
+        );
     }
 }
 
@@ -662,5 +680,79 @@ fn the_repl_on_a_terminal_edits_lines_recalls_them_and_hides_a_passphrase() {
     assert!(
         out.contains(&format!("{p}6 * 7x\u{8} \u{8}\r\n42\r\n")),
         "{out:?}"
+    );
+}
+
+/// Input without end is refused, never read into memory without end: a script file, and a prompt's line.
+#[test]
+fn endless_input_is_an_error_not_endless_memory() {
+    let out = bootscript(&["check", "/dev/zero"], "");
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "/dev/zero:1:1: error: script too large: more than 2097152 bytes\n"
+    );
+    let path = script("line.bs", "let p = prompt(\"q: \")\nprint(len(p))\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_bootscript"))
+        .args(["run", path.to_str().unwrap()])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(70), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).ends_with("line.bs:1:9: error: the line is longer than 16384 bytes\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A line that long but ended is read whole.
+    let long = "é".repeat(4096);
+    let out = bootscript(&["run", path.to_str().unwrap()], &format!("{long}\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "q: 4096\n");
+}
+
+/// The end of input at a prompt ends the prompt's line before the error, as at any other failed read.
+#[test]
+fn end_of_input_at_a_prompt_ends_its_line() {
+    let path = script("eof.bs", "let n = prompt(\"Name: \")\n");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(text(&out.stdout), "Name: \n");
+    assert!(
+        text(&out.stderr).ends_with("error: end of input\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // At the shell: the prompt's line is ended once.
+    let out = bootscript(&["repl"], "1\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "bootscript> 1\nbootscript> \n");
+}
+
+/// Output that cannot be written ends the run (74): a script printing into a closed pipe does not run on unseen
+/// (silently: whoever closed it wanted no more), nor into a full disk (said on stderr).
+#[test]
+fn output_that_cannot_be_written_ends_the_run() {
+    let path = script("loop.bs", "let i = 0\nwhile true { print(i)\ni = i + 1 }\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootscript"))
+        .args(["run", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = Command::new(env!("CARGO_BIN_EXE_bootscript"))
+        .args(["run", path.to_str().unwrap()])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74));
+    assert_eq!(
+        text(&out.stderr),
+        "bootscript: cannot write the output: No space left on device (os error 28)\n"
     );
 }
