@@ -17,6 +17,25 @@ const DRY_RUN_RAM: u64 = 1 << 30;
 static CTRL_C: AtomicBool = AtomicBool::new(false);
 /// Stdin's terminal is in raw mode (see [`RawTerminal`]).
 static RAW: AtomicBool = AtomicBool::new(false);
+/// The terminal's own settings, as raw mode found them: what a signal that ends the tool gives back.
+static COOKED: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
+
+/// The handler of the signals that end the tool (SIGTERM, SIGHUP, SIGQUIT): a terminal left in raw mode would
+/// show nothing typed in the shell after, so its settings are given back first; then the signal ends the tool
+/// as it would have.
+extern "C" fn on_end(signal: libc::c_int) {
+    if RAW.load(Ordering::SeqCst) {
+        if let Some(cooked) = COOKED.get() {
+            // SAFETY: `tcsetattr` is async-signal-safe; the settings are plain data written once, before RAW.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, cooked) };
+        }
+    }
+    // SAFETY: `signal` and `raise` are async-signal-safe: the default action, then the signal again.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
 
 /// The SIGINT handler: notes the press for the interpreter's next question. A second press before the first was
 /// seen (in a wait that does not ask, such as an Argon2 derivation) ends the tool, as Ctrl-C did before.
@@ -33,21 +52,32 @@ extern "C" fn on_ctrl_c(_: libc::c_int) {
 /// typed. Called on the thread that runs scripts, which is the one SIGINT reaches (see [`leave_ctrl_c`]); the
 /// handler is installed without `SA_RESTART`, so a read of the terminal returns at the press.
 pub fn catch_ctrl_c() {
-    // SAFETY: a zeroed `sigaction` is a valid one (no flags, an empty mask, filled in below); the handler only
-    // swaps an atomic and may call `_exit`, both async-signal-safe.
+    // (Signals left ignored where they are: SIGINT for a tool started in the background by a shell without job
+    // control, SIGHUP under nohup.)
+    if catch(libc::SIGINT, on_ctrl_c) {
+        mask_ctrl_c(libc::SIG_UNBLOCK);
+    }
+    for signal in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        catch(signal, on_end);
+    }
+}
+
+/// Installs `handler` for `signal` (without `SA_RESTART`) unless the signal is ignored; whether it did.
+fn catch(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> bool {
+    // SAFETY: a zeroed `sigaction` is a valid one (no flags, an empty mask, filled in below); the handlers call
+    // only async-signal-safe functions (atomics, `_exit`, `tcsetattr`, `signal`, `raise`).
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        // (Left ignored where it is: a tool started in the background by a shell without job control.)
-        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut action);
+        libc::sigaction(signal, std::ptr::null(), &mut action);
         if action.sa_sigaction == libc::SIG_IGN {
-            return;
+            return false;
         }
         action = std::mem::zeroed();
-        action.sa_sigaction = on_ctrl_c as *const () as libc::sighandler_t;
+        action.sa_sigaction = handler as *const () as libc::sighandler_t;
         libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+        libc::sigaction(signal, &action, std::ptr::null_mut());
     }
-    mask_ctrl_c(libc::SIG_UNBLOCK);
+    true
 }
 
 /// Blocks SIGINT on the calling thread (the one that waits for the script thread), so that the kernel delivers
@@ -81,6 +111,8 @@ impl RawTerminal {
             if libc::tcgetattr(0, &mut saved) != 0 {
                 return None;
             }
+            // (The same each time: the tool changes them only here, and gives them back after each line.)
+            COOKED.get_or_init(|| saved);
             let mut raw = saved;
             raw.c_lflag &= !(libc::ICANON | libc::ECHO);
             // CR as it is typed (Enter), not made LF: a pasted CR LF is then told from two Enters.

@@ -756,3 +756,43 @@ fn output_that_cannot_be_written_ends_the_run() {
         "bootscript: cannot write the output: No space left on device (os error 28)\n"
     );
 }
+
+/// A signal that ends the tool at a prompt (SIGTERM, SIGHUP) gives the terminal its settings back: left raw,
+/// the shell after it would show nothing typed.
+#[test]
+fn a_signal_at_a_prompt_leaves_the_terminal_as_it_was() {
+    for (signal, name) in [("TERM", "sigterm"), ("HUP", "sighup")] {
+        let path = script(&format!("{name}.bs"), "let n = prompt(\"Name: \")\n");
+        let tool = env!("CARGO_BIN_EXE_bootscript");
+        let mark = format!("{}-{name}", std::process::id());
+        let command = format!(
+            "'{tool}' run '{}' --cmdline {mark}; stty -a",
+            path.display()
+        );
+        let mut run =
+            Interactive::spawn(Command::new("script").args(["-qec", &command, "/dev/null"]));
+        run.wait_for("Name: ");
+        run.send("ab");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let pattern = format!("^{tool} run .* --cmdline {mark}$");
+        let killed = Command::new("pkill")
+            .args([&format!("-{signal}"), "-f", &pattern])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "{name}: no process matched {pattern}");
+        let shared = std::sync::Arc::clone(&run.out);
+        let (_, stderr) = run.wait();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let out = text(&shared.lock().unwrap());
+        assert!(
+            out.contains("icanon") && out.contains("echo"),
+            "{name}: {out:?} {stderr}"
+        );
+        for raw in [" -icanon", " -echo ", " -icrnl"] {
+            assert!(
+                !out.contains(raw),
+                "{name}: the terminal was left with {raw}: {out:?}"
+            );
+        }
+    }
+}
