@@ -386,6 +386,18 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn fail(&mut self, message: Syntax) {
         if self.error.is_none() {
             let mut text = String::from(message.message());
+            // A character outside ASCII is named too: many look like a space or like nothing (a no-break or
+            // zero-width space, a second byte order mark).
+            if let (Syntax::UnexpectedCharacter, Some(c)) = (message, self.text().chars().next()) {
+                if !c.is_ascii() {
+                    text.push_str(" U+");
+                    let n = c as u64;
+                    for _ in (67 - (n | 1).leading_zeros()) / 4..4 {
+                        text.push('0');
+                    }
+                    crate::value::push_hex_number(&mut text, n);
+                }
+            }
             let quoted = !matches!(self.tok.kind, Kind::Eof | Kind::Newline);
             text.push_str(match self.tok.kind {
                 Kind::Eof => " near end of input",
