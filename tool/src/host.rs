@@ -158,8 +158,16 @@ pub fn open_disks(paths: &[String]) -> Result<Vec<Rc<dyn BlockDevice>>, String> 
     let mut disks: Vec<Rc<dyn BlockDevice>> = Vec::new();
     for (i, path) in paths.iter().enumerate() {
         let open = |path| {
-            if std::fs::metadata(path)?.is_dir() {
+            let metadata = std::fs::metadata(path)?;
+            if metadata.is_dir() {
                 return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
+            }
+            let odd = metadata.len() % bootscript_disk::SECTOR_SIZE as u64;
+            if metadata.is_file() && odd != 0 {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "bootscript: --disk {path}: its last {odd} bytes are no whole sector and are left out"
+                );
             }
             ImageFile::with_name(path, &format!("hd{i}"))
         };

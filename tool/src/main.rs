@@ -48,12 +48,19 @@ struct Options {
 /// Reads the options of `run` (`for_run`: a script and `--steps` too) or of `repl`.
 fn options(args: &[String], for_run: bool) -> Result<Options, u8> {
     let mut options = Options::default();
+    let mut cmdline_given = false;
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned();
         match (args[i].as_str(), value) {
             ("--disk", Some(v)) => options.disks.push(v),
-            ("--cmdline", Some(v)) => options.cmdline = v,
+            ("--cmdline", Some(_)) if cmdline_given => {
+                return Err(wrong("--cmdline is given once (one command line, quoted)"));
+            }
+            ("--cmdline", Some(v)) => {
+                options.cmdline = v;
+                cmdline_given = true;
+            }
             ("--steps", Some(v)) if for_run => match v.parse() {
                 Ok(n) => options.steps = Some(n),
                 Err(_) => {
@@ -61,16 +68,37 @@ fn options(args: &[String], for_run: bool) -> Result<Options, u8> {
                     return Err(EXIT_USAGE);
                 }
             },
-            (arg, _) if for_run && options.file.is_none() && !arg.starts_with("--") => {
+            (arg, _) if for_run && options.file.is_none() && !arg.starts_with('-') => {
                 options.file = Some(arg.to_string());
                 i += 1;
                 continue;
             }
-            _ => return Err(usage()),
+            (option @ ("--disk" | "--cmdline" | "--steps"), None) => {
+                return Err(wrong(&format!("{option} needs a value")));
+            }
+            (arg, _) if arg.starts_with('-') => {
+                return Err(wrong(&format!("unknown option '{arg}'")));
+            }
+            (arg, _) => return Err(wrong(&format!("one script only, not also '{arg}'"))),
         }
         i += 2;
     }
+    // The payload's disks are the four ATA positions (primary and secondary, master and slave).
+    if options.disks.len() > MAX_DISKS {
+        return Err(wrong(&format!(
+            "at most {MAX_DISKS} --disk images: the payload's disks are the 4 ATA positions"
+        )));
+    }
     Ok(options)
+}
+
+/// The most `--disk` images: the payload reads the four legacy ATA positions.
+const MAX_DISKS: usize = 4;
+
+/// A wrong command line: what was wrong, then the usage.
+fn wrong(what: &str) -> u8 {
+    eprintln!("bootscript: {what}");
+    usage()
 }
 
 /// The host as the script's platform, with the `--disk` images opened (a wrong one is a usage error, said
@@ -114,6 +142,9 @@ fn report(e: &ScriptError) -> u8 {
 /// Checks each file, all of them whatever the others hold: the first failure's status (64 for a file that
 /// cannot be read, 65 for one with errors), or success.
 fn check(paths: &[String]) -> Result<(), u8> {
+    if let Some(option) = paths.iter().find(|p| p.starts_with('-')) {
+        return Err(wrong(&format!("check takes files only, not '{option}'")));
+    }
     let mut status = Ok(());
     for path in paths {
         let checked = read(path).and_then(|source| {
@@ -209,6 +240,10 @@ fn main() -> ExitCode {
                 Some("run") => run(rest),
                 Some("repl") => repl(rest),
                 Some("bench-parse") => bench_parse(rest),
+                Some("-h" | "--help") => {
+                    host::output(&format!("{USAGE}\n"));
+                    Ok(())
+                }
                 Some("help") => {
                     host::output(&bootscript_lang::help());
                     Ok(())

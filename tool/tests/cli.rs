@@ -390,6 +390,72 @@ fn usage_errors_exit_64() {
     );
 }
 
+/// A wrong command line says what was wrong before the usage; `--help` is the usage on stdout, successfully.
+#[test]
+fn usage_errors_name_what_was_wrong() {
+    let path = script("args.bs", "print(1)\n");
+    let path = path.to_str().unwrap();
+    let disk = script("args.img", "");
+    let disk = disk.to_str().unwrap();
+    for (args, said) in [
+        (vec!["run", path, "--foo"], "unknown option '--foo'"),
+        (vec!["run", path, "--disk"], "--disk needs a value"),
+        (vec!["run", path, path], "one script only, not also"),
+        (
+            vec!["run", path, "--cmdline", "a", "--cmdline", "b"],
+            "--cmdline is given once",
+        ),
+        (
+            vec!["check", path, "--disk", disk],
+            "check takes files only, not '--disk'",
+        ),
+        (
+            vec![
+                "run", path, "--disk", disk, "--disk", disk, "--disk", disk, "--disk", disk,
+                "--disk", disk,
+            ],
+            "at most 4 --disk images",
+        ),
+    ] {
+        let out = bootscript(&args, "");
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("bootscript: {said}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("usage:"), "{args:?}: {stderr}");
+    }
+    for help in ["--help", "-h"] {
+        let out = bootscript(&[help], "");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            text(&out.stdout).starts_with("usage:\n"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    // An image whose size is no whole number of sectors: said, and its whole sectors used.
+    let odd = script("odd.img", &"x".repeat(1000));
+    let count = script("count.bs", "print(disks()[0].size)\n");
+    let out = bootscript(
+        &[
+            "run",
+            count.to_str().unwrap(),
+            "--disk",
+            odd.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "512\n");
+    assert!(
+        text(&out.stderr).ends_with("its last 488 bytes are no whole sector and are left out\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_disk_image_that_cannot_be_opened_stops_before_the_script_runs() {
     let path = script("never.bs", "print(\"ran\")\n");
