@@ -216,6 +216,15 @@ fn bench_parse(args: &[String]) -> Result<(), u8> {
     };
     let source = read(path)?;
     let interpreter = Interpreter::new(Config::default());
+    // Once, checked as `check` does, so that a file with a syntax error says so (the timed parses below only
+    // tell whether a parse ended early).
+    if let Some(e) = interpreter
+        .check(path, &source)
+        .iter()
+        .find(|e| e.kind == ErrorKind::Syntax)
+    {
+        return Err(report(e));
+    }
     for _ in 0..n {
         if interpreter.is_incomplete(&source) {
             return Err(EXIT_SYNTAX);

@@ -862,3 +862,30 @@ fn a_signal_at_a_prompt_leaves_the_terminal_as_it_was() {
         }
     }
 }
+
+/// The parse benchmark says what is wrong with a file that does not parse, as `check` does.
+#[test]
+fn bench_parse_reports_a_syntax_error() {
+    for (source, error) in [
+        (
+            "let x = = 1\n",
+            "1:9: error: expected an expression near '='",
+        ),
+        (
+            "let x = [1,\n",
+            "2:1: error: expected an expression near end of input",
+        ),
+    ] {
+        let path = script("bench.bs", source);
+        let out = bootscript(&["bench-parse", path.to_str().unwrap(), "3"], "");
+        assert_eq!(out.status.code(), Some(65), "{source:?}");
+        assert!(
+            text(&out.stderr).ends_with(&format!("bench.bs:{error}\n")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let path = script("fine.bs", "let x = [1, 2]\n");
+    let out = bootscript(&["bench-parse", path.to_str().unwrap(), "3"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
