@@ -201,7 +201,10 @@ fn repl(args: &[String]) -> Result<(), u8> {
             // shell does (and is not left for the next statement to see).
             Err(_) if platform.interrupted() => shell.cancel(),
             // (The line was ended where it was read.)
-            Err(_) => return Ok(()),
+            Err(_) => {
+                shell.end(&mut interpreter, &mut platform);
+                return Ok(());
+            }
         }
     }
 }

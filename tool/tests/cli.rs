@@ -393,7 +393,7 @@ fn usage_errors_exit_64() {
 /// A wrong command line says what was wrong before the usage; `--help` is the usage on stdout, successfully.
 #[test]
 fn usage_errors_name_what_was_wrong() {
-    let path = script("args.bs", "print(1)\n");
+    let path = script("wrong-args.bs", "print(1)\n");
     let path = path.to_str().unwrap();
     let disk = script("args.img", "");
     let disk = disk.to_str().unwrap();
@@ -780,7 +780,7 @@ fn endless_input_is_an_error_not_endless_memory() {
 /// The end of input at a prompt ends the prompt's line before the error, as at any other failed read.
 #[test]
 fn end_of_input_at_a_prompt_ends_its_line() {
-    let path = script("eof.bs", "let n = prompt(\"Name: \")\n");
+    let path = script("eof-line.bs", "let n = prompt(\"Name: \")\n");
     let out = bootscript(&["run", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(70));
     assert_eq!(text(&out.stdout), "Name: \n");
@@ -793,13 +793,23 @@ fn end_of_input_at_a_prompt_ends_its_line() {
     let out = bootscript(&["repl"], "1\n");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "bootscript> 1\nbootscript> \n");
+    // An input left unfinished at the end is not dropped unsaid.
+    let out = bootscript(&["repl"], "let x = [1,\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "bootscript> ... \nshell:2:1: error: expected an expression near end of input\n"
+    );
 }
 
 /// Output that cannot be written ends the run (74): a script printing into a closed pipe does not run on unseen
 /// (silently: whoever closed it wanted no more), nor into a full disk (said on stderr).
 #[test]
 fn output_that_cannot_be_written_ends_the_run() {
-    let path = script("loop.bs", "let i = 0\nwhile true { print(i)\ni = i + 1 }\n");
+    let path = script(
+        "print-loop.bs",
+        "let i = 0\nwhile true { print(i)\ni = i + 1 }\n",
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_bootscript"))
         .args(["run", path.to_str().unwrap()])
         .stdin(Stdio::null())

@@ -78,6 +78,17 @@ impl Shell {
         }
     }
 
+    /// At the end of the input (a pipe, a file): an input left unfinished is not dropped unsaid but parsed as it
+    /// is, which reports what it lacks (`expected ... near end of input`).
+    pub fn end(&mut self, interpreter: &mut Interpreter, platform: &mut dyn Platform) {
+        if !self.pending.is_empty() {
+            let input = core::mem::take(&mut self.pending);
+            if let Err(e) = interpreter.eval_line("shell", &input, platform) {
+                platform.write(&alloc::format!("{}\n", e));
+            }
+        }
+    }
+
     /// Drops a half-entered input (for Ctrl-C).
     pub fn cancel(&mut self) {
         self.pending.clear();
