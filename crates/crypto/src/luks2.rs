@@ -523,7 +523,10 @@ impl Luks2Header {
             if offset + BINARY_HEADER_SIZE as u64 > device_bytes {
                 break;
             }
-            let binary = read_bytes(device, offset, BINARY_HEADER_SIZE as u64)?;
+            // (A sector that cannot be read there is no copy: the primary may well be good.)
+            let Ok(binary) = read_bytes(device, offset, BINARY_HEADER_SIZE as u64) else {
+                continue;
+            };
             if &binary[..6] != MAGIC_SECONDARY {
                 continue;
             }

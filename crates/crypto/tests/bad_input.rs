@@ -304,3 +304,35 @@ fn error_messages_read_clearly() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+/// A device whose sectors from `bad` on cannot be read (a failing disk's bad spot).
+struct BadFrom {
+    bytes: Vec<u8>,
+    bad: std::ops::Range<u64>,
+}
+
+impl BlockDevice for BadFrom {
+    fn sectors(&self) -> u64 {
+        self.bytes.len() as u64 / 512
+    }
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), bootscript_crypto::DiskError> {
+        let count = buf.len() as u64 / 512;
+        if lba < self.bad.end && self.bad.start < lba + count {
+            return Err(bootscript_crypto::DiskError::Io("unreadable sector".into()));
+        }
+        MemDevice(self.bytes.clone()).read(lba, buf)
+    }
+}
+
+#[test]
+fn an_unreadable_secondary_header_does_not_stop_a_good_primary() {
+    let bytes = luks2();
+    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap());
+    // The secondary copy's sectors (it starts where the primary ends), unreadable.
+    let device = BadFrom {
+        bytes,
+        bad: size / 512..size / 512 + 8,
+    };
+    let view = luks_open(Rc::new(device), PASSPHRASE, &mut |_| true);
+    assert!(view.is_ok(), "{:?}", view.err());
+}
