@@ -9,6 +9,10 @@ use alloc::vec::Vec;
 /// Deepest nesting of arrays and objects accepted (LUKS2 metadata needs 4).
 pub const MAX_DEPTH: usize = 32;
 
+/// Most values in a document (cryptsetup's metadata has a few hundred): a hostile 4 MiB JSON area of `[0,0,...]`
+/// would otherwise become two million values, 80 MB of memory, more than a small machine's heap.
+pub const MAX_VALUES: usize = 65_536;
+
 /// A parsed JSON value. Objects keep their members in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -67,7 +71,11 @@ impl Value {
 /// Parses one JSON document; only whitespace may follow the value.
 #[optimize(size)]
 pub fn parse(text: &[u8]) -> Result<Value, CryptoError> {
-    let mut parser = Parser { text, at: 0 };
+    let mut parser = Parser {
+        text,
+        at: 0,
+        values: 0,
+    };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.at != text.len() {
@@ -79,6 +87,8 @@ pub fn parse(text: &[u8]) -> Result<Value, CryptoError> {
 struct Parser<'a> {
     text: &'a [u8],
     at: usize,
+    /// Values begun so far (see [`MAX_VALUES`]).
+    values: usize,
 }
 
 impl Parser<'_> {
@@ -126,6 +136,10 @@ impl Parser<'_> {
     #[optimize(size)]
     fn value(&mut self, depth: usize) -> Result<Value, CryptoError> {
         self.skip_whitespace();
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.error("too many values"));
+        }
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
@@ -362,5 +376,20 @@ mod tests {
         assert_eq!(error_of(&deeper), "nested too deeply");
         let hostile = "[".repeat(100_000);
         assert_eq!(error_of(&hostile), "nested too deeply");
+    }
+
+    #[test]
+    fn the_number_of_values_is_bounded() {
+        // The array itself and MAX_VALUES - 1 items: the most a document holds.
+        let most = format!("[{}0]", "0,".repeat(MAX_VALUES - 2));
+        assert_eq!(
+            parse(most.as_bytes()).unwrap().items().len(),
+            MAX_VALUES - 1
+        );
+        let more = format!("[{}0]", "0,".repeat(MAX_VALUES - 1));
+        assert_eq!(error_of(&more), "too many values");
+        // A 4 MiB area of them (cryptsetup's largest) stops there too.
+        let hostile = format!("[{}0]", "0,".repeat(2 << 20));
+        assert_eq!(error_of(&hostile), "too many values");
     }
 }
