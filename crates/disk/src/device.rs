@@ -62,6 +62,20 @@ impl fmt::Display for DiskError {
     }
 }
 
+/// Writes `DEVICE: ERROR`, naming the device once: a disk's own errors (an ATA disk's, an image file's) start
+/// with its name already, and a file system or partition table on that disk would name it twice.
+pub(crate) fn write_device_error(
+    f: &mut fmt::Formatter<'_>,
+    device: &str,
+    error: &DiskError,
+) -> fmt::Result {
+    let text = alloc::string::ToString::to_string(error);
+    match text.strip_prefix(device) {
+        Some(rest) if rest.starts_with(": ") => f.write_str(&text),
+        _ => write!(f, "{device}: {text}"),
+    }
+}
+
 /// Checks a read request against a device's size: the common first line of every `read`.
 pub fn check_read(sectors: u64, lba: u64, len: usize) -> Result<u64, DiskError> {
     if !len.is_multiple_of(SECTOR_SIZE) {

@@ -16,6 +16,11 @@ enum Behaviour {
     ReadError,
     /// Advertises READ MULTIPLE but aborts SET MULTIPLE MODE.
     RefusesMultiple,
+    /// Aborts IDENTIFY DEVICE with an ATA signature (0, 0): how an empty master reads beside a slave.
+    Empty,
+    /// Its first read stays busy for this many status reads (a drive retrying a bad spot), then offers its
+    /// data anyway.
+    SlowFirstRead(u64),
 }
 
 #[derive(Clone)]
@@ -37,6 +42,12 @@ struct FakeChannel {
     status: u8,
     error: u8,
     pending: VecDeque<u8>,
+    /// Busy until the status has been read this many times in all (`SlowFirstRead`).
+    busy_until: u64,
+    /// The slow read happened already.
+    slow_done: bool,
+    /// Software resets (SRST) of this channel.
+    resets: u32,
 }
 
 #[derive(Default)]
@@ -99,7 +110,9 @@ impl AtaPorts for FakeAta {
         match register {
             7 => {
                 self.status_reads.set(self.status_reads.get() + 1);
-                if matches!(drive.behaviour, Behaviour::StuckBusy) {
+                if matches!(drive.behaviour, Behaviour::StuckBusy)
+                    || self.status_reads.get() < c.busy_until
+                {
                     0x80
                 } else {
                     c.status
@@ -116,6 +129,14 @@ impl AtaPorts for FakeAta {
         let mut channels = self.channels.borrow_mut();
         let c = &mut channels[index];
         match register {
+            // The device control register: SRST drops whatever the drives were doing.
+            0xFF if value & 0x04 != 0 => {
+                c.pending.clear();
+                c.busy_until = 0;
+                c.status = 0x50;
+                c.selected = 0;
+                c.resets += 1;
+            }
             6 => {
                 c.selected = ((value >> 4) & 1) as usize;
                 c.device = value;
@@ -128,8 +149,18 @@ impl AtaPorts for FakeAta {
                 let Some(drive) = c.drives[c.selected].clone() else {
                     return;
                 };
+                // As QEMU and drives do: a command written while busy or offering data is ignored.
+                if self.status_reads.get() < c.busy_until || !c.pending.is_empty() {
+                    return;
+                }
                 let r = c.registers;
                 match (value, &drive.behaviour) {
+                    (0xEC, Behaviour::Empty) => {
+                        c.status = 0x51;
+                        c.error = 0x04;
+                        c.registers[4].1 = 0;
+                        c.registers[5].1 = 0;
+                    }
                     (0xEC, Behaviour::Atapi) => {
                         c.status = 0x41;
                         c.error = 0x04;
@@ -169,6 +200,10 @@ impl AtaPorts for FakeAta {
                             (lba, if r[2].1 == 0 { 256 } else { r[2].1 as u64 })
                         };
                         self.reads.borrow_mut().push((value, lba, count));
+                        if let (Behaviour::SlowFirstRead(polls), false) = (behaviour, c.slow_done) {
+                            c.slow_done = true;
+                            c.busy_until = self.status_reads.get() + polls;
+                        }
                         if matches!(behaviour, Behaviour::ReadError) {
                             c.status = 0x41;
                             c.error = 0x40;
@@ -373,6 +408,14 @@ fn device_error_is_decoded_and_names_the_disk() {
     let err = disks[0].read(7, &mut buf).unwrap_err().to_string();
     assert!(err.starts_with("hd0: reading sector 7"), "{err}");
     assert!(err.contains("uncorrectable data error"), "{err}");
+    // The partition table's and the file system's errors name the disk once (its own error names it).
+    let disk: Rc<dyn BlockDevice> = Rc::new(disks.into_iter().next().unwrap());
+    let err = bootscript_disk::partition::read_partitions(&*disk)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("hd0: reading sector 0: "), "{err}");
+    let err = bootscript_disk::fs::open(disk).err().unwrap().to_string();
+    assert!(err.starts_with("hd0: reading sector 0: "), "{err}");
 }
 
 #[test]
@@ -451,4 +494,46 @@ fn drive_refusing_set_multiple_reads_one_sector_per_block() {
     assert_eq!(buf, pattern(100, 8)[50 * 512..70 * 512]);
     assert_eq!(*fake.reads.borrow(), vec![(0x24, 50, 20)]);
     assert_eq!(fake.transfers.borrow().len(), 20);
+}
+
+/// A read given up at a timeout while the drive still works on it: the channel is reset, so that when the
+/// drive would have finished, the next read does not take the old command's data for its own.
+#[test]
+fn after_a_timeout_the_next_read_gets_its_own_data() {
+    for multiple in [0, 16] {
+        let mut slow = disk(64, 8, true).unwrap();
+        slow.behaviour = Behaviour::SlowFirstRead(5_000_000);
+        slow.multiple = multiple;
+        let fake = machine([Some(slow), None, None, None]);
+        fake.clock_ms.set(Some(0));
+        let (disks, _) = probe(&fake);
+        let mut buf = vec![0u8; 512];
+        let err = disks[0].read(1, &mut buf).unwrap_err().to_string();
+        assert!(err.contains("timed out waiting for DRQ"), "{err}");
+        assert_eq!(fake.channels.borrow()[0].resets, 1);
+        // Long after, when the drive would have offered sector 1: the next reads get their own sectors.
+        fake.status_reads.set(fake.status_reads.get() + 10_000_000);
+        for lba in [2u64, 40, 1] {
+            disks[0].read(lba, &mut buf).unwrap();
+            assert_eq!(
+                buf,
+                pattern(64, 8)[lba as usize * 512..(lba as usize + 1) * 512],
+                "sector {lba} (READ MULTIPLE {multiple})"
+            );
+        }
+        // The READ MULTIPLE block size is set again after the reset.
+        let expected: &[u8] = if multiple > 0 { &[16, 16] } else { &[] };
+        assert_eq!(*fake.set_multiple.borrow(), expected);
+    }
+}
+
+/// An empty master beside a slave: no drive there (not an error), and the slave is hd0.
+#[test]
+fn an_empty_master_beside_a_slave_is_no_drive() {
+    let fake = machine([special(Behaviour::Empty), disk(100, 3, true), None, None]);
+    let (disks, report) = probe(&fake);
+    assert_eq!(report[0].result, Err(AtaError::Absent));
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].name(), "hd0");
+    assert_eq!(disks[0].position().1, bootscript_disk::ata::Drive::Slave);
 }

@@ -45,6 +45,12 @@ impl AtaPorts for LegacyPorts {
         Some(crate::clock::time_ms())
     }
 
+    /// Keys typed during a long read are taken into the consoles' type-ahead (and a Ctrl-C noted): the i8042
+    /// holds one byte and QEMU's keyboard 16, a 16550 sixteen, and a read of a kernel takes seconds.
+    fn between_blocks(&self) {
+        crate::console::interrupt_pending();
+    }
+
     fn delay_400ns(&self) {
         for _ in 0..4 {
             // SAFETY: the primary channel's alternate status register reads without side effects.

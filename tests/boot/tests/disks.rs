@@ -626,3 +626,47 @@ print("hello:", hex(read("/hello.txt")))
     vm.expect_line(&format!("hello: {hello}"), STEP);
     assert_clean(&vm);
 }
+
+/// Keys typed while a long disk read runs (a slow disk: QEMU throttled to 1 MB/s, 4 MiB) are kept for the next
+/// prompt: the keyboard holds only 8 keys (16 bytes), and the read polls the consoles between its blocks.
+#[test]
+fn keys_typed_during_a_long_disk_read_are_kept() {
+    let s = Scratch::new("typeahead");
+    let root = s.path("root");
+    write(&root.join("big.bin"), &noise(4 << 20, 7));
+    let ext2 = s.path("ext2.img");
+    mke2fs(&ext2, 8, "ext2", &[], &root);
+    let script = r#"
+mount("hd0", "/")
+print("reading")
+let big = read("/big.bin")
+print("read", len(big))
+let typed = prompt("typed: ")
+print("got [" + typed + "]")
+"#;
+    let mut vm = Boot::new()
+        .qemu_arg("-drive")
+        .qemu_arg(&format!(
+            "file={},format=raw,if=ide,index=0,throttling.bps-total=1000000",
+            ext2.display()
+        ))
+        .module("typeahead.bs", script)
+        .start();
+    vm.expect_line("reading", BOOT);
+    let word = "typedahead12";
+    for c in word.chars() {
+        vm.sendkey(&format!("{c} 10"));
+    }
+    vm.sendkey("ret 10");
+    let typed = vm.elapsed();
+    let read = vm.expect_line("read ", STEP);
+    assert_eq!(read.text, format!("read {}", 4 << 20));
+    // The keys were all typed before the read ended (else this test proves nothing).
+    assert!(
+        typed < read.at,
+        "typed by {typed:?}, the read ended at {:?}",
+        read.at
+    );
+    let got = vm.expect_line("got [", STEP).text;
+    assert_eq!(got, format!("got [{word}]"));
+}

@@ -28,6 +28,9 @@ pub trait AtaPorts {
     fn now_ms(&self) -> Option<u64> {
         None
     }
+    /// Called after each DRQ block of a read (a few KiB): a long read takes seconds on a slow disk, and the
+    /// machine may have keys to take meanwhile (a keyboard controller holds only a few).
+    fn between_blocks(&self) {}
 }
 
 /// An IDE channel: its command block and control ports.
@@ -200,6 +203,22 @@ impl<P: AtaPorts> Port<'_, P> {
         })
     }
 
+    /// A software reset of the channel: SRST held for at least 5 us, then at least 2 ms before the status means
+    /// anything (ATA/ATAPI-6, 9.2), then until the drives are no longer busy. Both drives drop the command they
+    /// had; a drive's data still offered (DRQ) is gone.
+    fn reset(&self) -> Result<(), AtaError> {
+        self.ports
+            .outb(self.channel.control, CONTROL_NIEN | CONTROL_SRST);
+        for _ in 0..13 {
+            self.ports.delay_400ns();
+        }
+        self.ports.outb(self.channel.control, CONTROL_NIEN);
+        for _ in 0..5_000 {
+            self.ports.delay_400ns();
+        }
+        self.wait_not_busy().map(|_| ())
+    }
+
     fn select(&self, drive: Drive, extra: u8) {
         let slave = if drive == Drive::Slave {
             DEVICE_SLAVE
@@ -255,6 +274,11 @@ pub fn identify<P: AtaPorts>(
             if (port.read(REG_LBA_MID), port.read(REG_LBA_HIGH)) != (0, 0) =>
         {
             return Err(classify((port.read(REG_LBA_MID), port.read(REG_LBA_HIGH))));
+        }
+        // Aborted with an ATA signature: no disk answers there. Every ATA disk takes IDENTIFY DEVICE; an
+        // empty master beside a slave reads so (the slave answers for the registers, QEMU as hardware).
+        Err(AtaError::Device { error, .. }) if error & ERROR_ABRT != 0 => {
+            return Err(AtaError::Absent)
         }
         Err(e) => return Err(e),
     }
@@ -315,7 +339,10 @@ impl<P: AtaPorts> AtaDisk<P> {
         };
         let count = (buf.len() / SECTOR_SIZE) as u64;
         let multiple = self.block > 1;
-        port.wait_not_busy()?;
+        if port.wait_not_busy()? & STATUS_DRQ != 0 {
+            // Data of an earlier command still offered: the drive would ignore this one (see `recover`).
+            self.recover()?;
+        }
         let use48 = self.identity.lba48;
         // The other drive on the channel may have been selected last: select, then let this one settle.
         if use48 {
@@ -348,6 +375,25 @@ impl<P: AtaPorts> AtaDisk<P> {
             self.ports.delay_400ns();
             port.wait_data()?;
             self.ports.insd(self.channel.base + REG_DATA, block);
+            self.ports.between_blocks();
+        }
+        Ok(())
+    }
+}
+
+impl<P: AtaPorts> AtaDisk<P> {
+    /// After a command failed or was given up (a timeout): the channel is reset, so that the drive drops that
+    /// command. Otherwise a drive that finished it later would offer its data (DRQ), ignore the next command,
+    /// and that command would take the old data for its own: wrong data, with no error. The reset may have
+    /// set the drive's READ MULTIPLE block size back, so it is set again.
+    fn recover(&self) -> Result<(), AtaError> {
+        let port = Port {
+            ports: &*self.ports,
+            channel: self.channel,
+        };
+        port.reset()?;
+        if self.block > 1 {
+            set_multiple(&*self.ports, self.channel, self.drive, self.block as u8)?;
         }
         Ok(())
     }
@@ -369,8 +415,14 @@ impl<P: AtaPorts> BlockDevice for AtaDisk<P> {
         let chunk = MAX_SECTORS_PER_COMMAND as usize * SECTOR_SIZE;
         for (index, part) in buf.chunks_mut(chunk).enumerate() {
             let at = lba + (index * MAX_SECTORS_PER_COMMAND as usize) as u64;
-            self.read_command(at, part)
-                .map_err(|e| DiskError::Io(format!("{}: reading sector {at}: {e}", self.name)))?;
+            if let Err(e) = self.read_command(at, part) {
+                // (What went wrong is the error; a failed recovery shows at the next read.)
+                let _ = self.recover();
+                return Err(DiskError::Io(format!(
+                    "{}: reading sector {at}: {e}",
+                    self.name
+                )));
+            }
         }
         Ok(())
     }

@@ -21,8 +21,13 @@ pub const STATUS_BSY: u8 = 0x80;
 /// What an empty channel's pulled-up bus reads as.
 pub const FLOATING_BUS: u8 = 0xFF;
 
+/// Error register: the command was aborted (not supported, or no device to take it).
+pub const ERROR_ABRT: u8 = 0x04;
+
 /// Device control register: nIEN masks the interrupt we never handle.
 pub const CONTROL_NIEN: u8 = 0x02;
+/// Device control register: SRST, set then cleared, resets both drives of the channel (a software reset).
+pub const CONTROL_SRST: u8 = 0x04;
 
 /// Device register: bits 7 and 5 set for old devices, LBA mode bit, drive select bit.
 pub const DEVICE_BASE: u8 = 0xA0;

@@ -103,7 +103,7 @@ pub enum FsError {
 impl fmt::Display for FsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FsError::Disk { device, error } => write!(f, "{device}: {error}"),
+            FsError::Disk { device, error } => crate::device::write_device_error(f, device, error),
             FsError::Corrupt { device, what } => write!(f, "{device}: {what}"),
             FsError::Unsupported { device, what } => write!(f, "{device}: {what}"),
             FsError::UnknownFileSystem { device } => {

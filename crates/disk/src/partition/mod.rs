@@ -40,7 +40,9 @@ pub enum PartitionError {
 impl fmt::Display for PartitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PartitionError::Disk { device, error } => write!(f, "{device}: {error}"),
+            PartitionError::Disk { device, error } => {
+                crate::device::write_device_error(f, device, error)
+            }
             PartitionError::Bad { device, what } => write!(f, "{device}: {what}"),
         }
     }
