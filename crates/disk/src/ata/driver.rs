@@ -204,8 +204,8 @@ impl<P: AtaPorts> Port<'_, P> {
     }
 
     /// A software reset of the channel: SRST held for at least 5 us, then at least 2 ms before the status means
-    /// anything (ATA/ATAPI-6, 9.2), then until the drives are no longer busy. Both drives drop the command they
-    /// had; a drive's data still offered (DRQ) is gone.
+    /// anything (the ATA software reset protocol), then until the drives are no longer busy. Both drives drop the
+    /// command they had; a drive's data still offered (DRQ) is gone.
     fn reset(&self) -> Result<(), AtaError> {
         self.ports
             .outb(self.channel.control, CONTROL_NIEN | CONTROL_SRST);
