@@ -535,17 +535,8 @@ pub(crate) struct Blake2b {
     out_length: usize,
 }
 
-const BLAKE2B_IV: [u64; 8] = [
-    0x6a09e667f3bcc908,
-    0xbb67ae8584caa73b,
-    0x3c6ef372fe94f82b,
-    0xa54ff53a5f1d36f1,
-    0x510e527fade682d1,
-    0x9b05688c2b3e6c1f,
-    0x1f83d9abfb41bd6b,
-    0x5be0cd19137e2179,
-];
-
+/// BLAKE2b's IV is SHA-512's (RFC 7693, 2.6).
+const BLAKE2B_IV: [u64; 8] = crate::hash::SHA512_IV;
 const SIGMA: [[u8; 16]; 10] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],

@@ -3,8 +3,8 @@
 
 mod common;
 
-use bootscript_crypto::{digest, luks_open, BlockDevice, CryptoError, Luks1Header, Luks2Header};
-use common::{run, scratch, MemDevice};
+use bootscript_crypto::{luks_open, BlockDevice, CryptoError, Luks1Header, Luks2Header};
+use common::{rewrite_json, run, scratch, MemDevice};
 use std::rc::Rc;
 
 const PASSPHRASE: &[u8] = b"pass";
@@ -59,22 +59,6 @@ fn luks2() -> Vec<u8> {
 
 fn open(bytes: Vec<u8>) -> Result<Rc<dyn BlockDevice>, CryptoError> {
     luks_open(Rc::new(MemDevice(bytes)), PASSPHRASE, &mut |_| true)
-}
-
-/// Rewrites the JSON text of both LUKS2 header copies and recomputes their checksums.
-fn rewrite_json(bytes: &mut [u8], edit: impl Fn(&str) -> String) {
-    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    for start in [0, size] {
-        let area = &mut bytes[start..start + size];
-        let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
-        let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
-        assert!(text.len() < size - 4096);
-        area[4096..].fill(0);
-        area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
-        area[448..512].fill(0);
-        let sum = digest("sha256", area).unwrap();
-        area[448..448 + 32].copy_from_slice(&sum);
-    }
 }
 
 #[test]

@@ -5,8 +5,8 @@
 
 mod common;
 
-use bootscript_crypto::{digest, luks_open, BlockDevice, CryptoError};
-use common::{run, scratch, MemDevice};
+use bootscript_crypto::{luks_open, BlockDevice, CryptoError};
+use common::{rewrite_json, run, scratch, MemDevice};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -76,6 +76,21 @@ const ADD_SECOND: &[&str] = &[
     "1000",
 ];
 
+/// A slot bound to no segment (its key is no volume key) with SECOND (the new key file comes after the image).
+const ADD_UNBOUND_SECOND: &[&str] = &[
+    "luksAddKey",
+    "-q",
+    "--unbound",
+    "--key-size",
+    "512",
+    "--pbkdf",
+    "pbkdf2",
+    "--pbkdf-force-iterations",
+    "1000",
+    "IMAGE",
+    "SECOND",
+];
+
 /// Opens with `passphrase`, counting the progress calls (each is work done by a key derivation).
 fn open(bytes: &[u8], passphrase: &str) -> (Result<Rc<dyn BlockDevice>, CryptoError>, usize) {
     let mut calls = 0;
@@ -94,22 +109,6 @@ fn error(bytes: &[u8], passphrase: &str) -> String {
     match open(bytes, passphrase).0 {
         Ok(_) => panic!("opened with {passphrase:?}"),
         Err(error) => error.to_string(),
-    }
-}
-
-/// Rewrites the JSON text of both LUKS2 header copies and recomputes their checksums.
-fn rewrite_json(bytes: &mut [u8], edit: impl Fn(&str) -> String) {
-    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    for start in [0, size] {
-        let area = &mut bytes[start..start + size];
-        let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
-        let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
-        assert!(text.len() < size - 4096);
-        area[4096..].fill(0);
-        area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
-        area[448..512].fill(0);
-        let sum = digest("sha256", area).unwrap();
-        area[448..448 + 32].copy_from_slice(&sum);
     }
 }
 
@@ -205,43 +204,12 @@ fn an_unbound_slot_does_not_stand_in_for_a_bound_one() {
     let bytes = volume(
         "slots-unbound",
         FAST_LUKS2,
-        &[
-            &[
-                "luksAddKey",
-                "-q",
-                "--unbound",
-                "--key-size",
-                "512",
-                "--pbkdf",
-                "pbkdf2",
-                "--pbkdf-force-iterations",
-                "1000",
-                "IMAGE",
-                "SECOND",
-            ],
-            ADD_SECOND,
-        ],
+        &[ADD_UNBOUND_SECOND, ADD_SECOND],
     );
     open(&bytes, SECOND).0.unwrap();
     open(&bytes, FIRST).0.unwrap();
     // Only the unbound slot left with SECOND: nothing it opens is the volume.
-    let bytes = volume(
-        "slots-unbound-only",
-        FAST_LUKS2,
-        &[&[
-            "luksAddKey",
-            "-q",
-            "--unbound",
-            "--key-size",
-            "512",
-            "--pbkdf",
-            "pbkdf2",
-            "--pbkdf-force-iterations",
-            "1000",
-            "IMAGE",
-            "SECOND",
-        ]],
-    );
+    let bytes = volume("slots-unbound-only", FAST_LUKS2, &[ADD_UNBOUND_SECOND]);
     assert_eq!(error(&bytes, SECOND), "no key slot matches");
 }
 

@@ -136,3 +136,19 @@ pub fn read_all(device: &dyn BlockDevice, length: usize) -> Vec<u8> {
     device.read(0, &mut out).unwrap();
     out
 }
+
+/// Rewrites the JSON text of both LUKS2 header copies of a volume's bytes and recomputes their checksums.
+pub fn rewrite_json(bytes: &mut [u8], edit: impl Fn(&str) -> String) {
+    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    for start in [0, size] {
+        let area = &mut bytes[start..start + size];
+        let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
+        let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
+        assert!(text.len() < size - 4096);
+        area[4096..].fill(0);
+        area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
+        area[448..512].fill(0);
+        let sum = bootscript_crypto::digest("sha256", area).unwrap();
+        area[448..448 + 32].copy_from_slice(&sum);
+    }
+}
