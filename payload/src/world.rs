@@ -76,6 +76,16 @@ impl Machine for PayloadMachine {
                 Err(error) => println!("bootscript: ata {}: {error}", probed.position),
             }
         }
+        // Nothing at all on the legacy ports: most likely a machine whose disks sit behind AHCI or NVMe.
+        if report
+            .iter()
+            .all(|p| matches!(p.result, Err(ata::AtaError::Absent)))
+        {
+            println!(
+                "bootscript: no drive on the legacy IDE ports; disks behind AHCI (SATA not in IDE/legacy mode), \
+                 NVMe or USB cannot be read"
+            );
+        }
         disks
             .into_iter()
             .map(|d| Rc::new(d) as Rc<dyn BlockDevice>)

@@ -670,3 +670,19 @@ print("got [" + typed + "]")
     let got = vm.expect_line("got [", STEP).text;
     assert_eq!(got, format!("got [{word}]"));
 }
+
+/// A machine with no drive on the legacy IDE ports (q35: its disks and the boot CD sit behind AHCI) says why
+/// there are no disks, rather than only `no drive` four times.
+#[test]
+fn no_legacy_ide_says_why_there_are_no_disks() {
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .module("count.bs", "print(\"disks:\", len(disks()))\n")
+        .start();
+    vm.expect_line(
+        "bootscript: no drive on the legacy IDE ports; disks behind AHCI",
+        BOOT,
+    );
+    vm.expect_line("disks: 0", STEP);
+}
