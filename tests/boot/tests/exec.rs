@@ -147,7 +147,11 @@ fn shared_disk(path: &Path) -> String {
 fn sha256_hex(bytes: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!("bootscript-exec-sha-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{:x}", bytes.len()));
+    // A name of its own for each call: tests run in parallel threads and may hash data of one length at once
+    // (one removed the file the other was hashing).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = dir.join(format!("{n}-{:x}", bytes.len()));
     std::fs::write(&file, bytes).unwrap();
     let output = Command::new("sha256sum")
         .arg(&file)
