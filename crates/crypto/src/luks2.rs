@@ -590,12 +590,8 @@ impl Luks2Header {
             else {
                 continue; // a slot bound to no digest of the data cannot be verified
             };
-            // The ciphers before the derivation (which may take long): the data's is the volume's, and wrong
-            // for every slot; an area's only for its slot.
-            SectorCipher::new(
-                &segment.encryption,
-                Secret::zeroed(slot.key_size).as_bytes(),
-            )?;
+            // The area's cipher before the derivation (which may take long): one not implemented is this
+            // slot's matter only.
             if let Err(error) = SectorCipher::new(
                 &slot.area_encryption,
                 Secret::zeroed(slot.area_key_size).as_bytes(),
@@ -719,6 +715,13 @@ impl Luks2Header {
                 "data from byte {} over the header's areas: a detached header",
                 segment.offset
             )));
+        }
+        // The data's cipher (with the volume key's length) before any derivation, which may take long.
+        if let Some(slot) = self.metadata.keyslots.first() {
+            SectorCipher::new(
+                &segment.encryption,
+                Secret::zeroed(slot.key_size).as_bytes(),
+            )?;
         }
         let (key, _) = self.unlock(&*device, passphrase, segment, progress)?;
         let sector = SECTOR_SIZE as u64;
