@@ -62,6 +62,10 @@ struct FakeAta {
     set_multiple: RefCell<Vec<u8>>,
     /// A clock that advances one millisecond each time it is read (`None`: the machine has no clock).
     clock_ms: Cell<Option<u64>>,
+    /// The channel (0, 1) whose command block was accessed last, and the channel of each 400 ns delay's
+    /// alternate status reads together with that last channel.
+    last_channel: Cell<usize>,
+    delays: RefCell<Vec<(usize, usize)>>,
 }
 
 fn channel_of(port: u16) -> (usize, u16) {
@@ -99,6 +103,7 @@ fn identify_block(drive: &FakeDrive) -> Vec<u8> {
 impl AtaPorts for FakeAta {
     fn inb(&self, port: u16) -> u8 {
         let (index, register) = channel_of(port);
+        self.last_channel.set(index);
         let channels = self.channels.borrow();
         let c = &channels[index];
         if c.drives.iter().all(|d| d.is_none()) {
@@ -126,6 +131,9 @@ impl AtaPorts for FakeAta {
 
     fn outb(&self, port: u16, value: u8) {
         let (index, register) = channel_of(port);
+        if register != 0xFF {
+            self.last_channel.set(index);
+        }
         let mut channels = self.channels.borrow_mut();
         let c = &mut channels[index];
         match register {
@@ -234,7 +242,16 @@ impl AtaPorts for FakeAta {
         self.data(port, buf);
     }
 
-    fn delay_400ns(&self) {}
+    fn delay_400ns(&self, control: u16) {
+        let (index, register) = channel_of(control);
+        assert_eq!(
+            register, 0xFF,
+            "a delay reads a control port, not {control:#x}"
+        );
+        self.delays
+            .borrow_mut()
+            .push((index, self.last_channel.get()));
+    }
 
     fn now_ms(&self) -> Option<u64> {
         let now = self.clock_ms.get()?;
@@ -316,6 +333,23 @@ fn probe_names_disks_in_order_and_skips_atapi_and_absent() {
     assert_eq!(report[1].result, Err(AtaError::Atapi));
     assert_eq!(report[2].result, Err(AtaError::Absent));
     assert_eq!(report[3].position, "secondary slave");
+}
+
+#[test]
+fn each_delay_reads_the_alternate_status_of_the_channel_in_use() {
+    // The primary channel empty: on a PC its ports may have no controller behind them at all.
+    let fake = machine([None, None, disk(64, 3, true), disk(64, 4, false)]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks.len(), 2);
+    let mut buf = vec![0u8; 2 * 512];
+    disks[0].read(3, &mut buf).unwrap();
+    disks[1].read(5, &mut buf).unwrap();
+    let delays = fake.delays.borrow();
+    assert!(delays.iter().filter(|d| d.0 == 1).count() >= 4);
+    assert!(
+        delays.iter().all(|&(delay, used)| delay == used),
+        "a delay read another channel's port: {delays:?}"
+    );
 }
 
 #[test]

@@ -51,10 +51,11 @@ impl AtaPorts for LegacyPorts {
         crate::console::interrupt_pending();
     }
 
-    fn delay_400ns(&self) {
+    fn delay_400ns(&self, control: u16) {
         for _ in 0..4 {
-            // SAFETY: the primary channel's alternate status register reads without side effects.
-            unsafe { inb(0x3F6) };
+            // SAFETY: the driver passes a channel's control port; its alternate status register reads without
+            // side effects (unlike the status register, it does not acknowledge an interrupt).
+            unsafe { inb(control) };
         }
     }
 }

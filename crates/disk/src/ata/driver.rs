@@ -21,8 +21,9 @@ pub trait AtaPorts {
     fn insd(&self, port: u16, buf: &mut [u8]) {
         self.insw(port, buf)
     }
-    /// Waits at least 400 ns (four reads of the alternate status register do it on real hardware).
-    fn delay_400ns(&self);
+    /// Waits at least 400 ns: on real hardware, four reads of the alternate status register at `control`, the
+    /// control port of the channel in use (the other channel may have no controller behind it).
+    fn delay_400ns(&self, control: u16);
     /// Milliseconds from any fixed start, if the machine has a clock: waits are then bounded in time
     /// ([`WAIT_MS`]), which holds however slowly an emulator answers; without one, by [`POLL_LIMIT`] reads.
     fn now_ms(&self) -> Option<u64> {
@@ -210,11 +211,11 @@ impl<P: AtaPorts> Port<'_, P> {
         self.ports
             .outb(self.channel.control, CONTROL_NIEN | CONTROL_SRST);
         for _ in 0..13 {
-            self.ports.delay_400ns();
+            self.ports.delay_400ns(self.channel.control);
         }
         self.ports.outb(self.channel.control, CONTROL_NIEN);
         for _ in 0..5_000 {
-            self.ports.delay_400ns();
+            self.ports.delay_400ns(self.channel.control);
         }
         self.wait_not_busy().map(|_| ())
     }
@@ -226,7 +227,7 @@ impl<P: AtaPorts> Port<'_, P> {
             0
         };
         self.out(REG_DEVICE, DEVICE_BASE | slave | extra);
-        self.ports.delay_400ns();
+        self.ports.delay_400ns(self.channel.control);
     }
 }
 
@@ -254,7 +255,7 @@ pub fn identify<P: AtaPorts>(
         port.out(register, 0);
     }
     port.out(REG_COMMAND, CMD_IDENTIFY);
-    ports.delay_400ns();
+    ports.delay_400ns(channel.control);
     if matches!(port.status(), 0 | FLOATING_BUS) {
         return Err(AtaError::Absent);
     }
@@ -300,7 +301,7 @@ fn set_multiple<P: AtaPorts>(
     port.wait_not_busy()?;
     port.out(REG_SECTOR_COUNT, count);
     port.out(REG_COMMAND, CMD_SET_MULTIPLE_MODE);
-    ports.delay_400ns();
+    ports.delay_400ns(channel.control);
     let status = port.wait_not_busy()?;
     if status & (STATUS_ERR | STATUS_DF) != 0 {
         return Err(AtaError::Device {
@@ -372,7 +373,7 @@ impl<P: AtaPorts> AtaDisk<P> {
         );
         // One DRQ block per wait: `block` sectors (the last one may be shorter), or one sector.
         for block in buf.chunks_mut(self.block.max(1) * SECTOR_SIZE) {
-            self.ports.delay_400ns();
+            self.ports.delay_400ns(self.channel.control);
             port.wait_data()?;
             self.ports.insd(self.channel.base + REG_DATA, block);
             self.ports.between_blocks();
