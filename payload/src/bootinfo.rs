@@ -4,7 +4,7 @@
 
 use multiboot2::{BootInformation, FramebufferType, MemoryAreaType};
 
-use crate::memory::Range;
+use crate::memory::{Range, MAX_RESERVED};
 
 /// Modules beyond this many are left out (and counted).
 pub const MAX_MODULES: usize = 32;
@@ -111,6 +111,31 @@ impl<'a> BootInfo<'a> {
     /// The memory map.
     pub fn memory_map(&self) -> &[MemoryRegion] {
         &self.regions[..self.region_count]
+    }
+
+    /// What the heap must not take, with the payload's `image`: low memory (firmware data, real-mode
+    /// trampolines of a later hand-off), the payload, this information, the modules, and every memory map entry
+    /// that is not usable RAM (a firmware's map may list a reserved range inside a usable one). Unsorted;
+    /// the count of ranges in use.
+    pub fn kept_from_heap(&self, image: Range) -> ([Range; MAX_RESERVED], usize) {
+        let mut reserved = [Range { start: 0, end: 0 }; MAX_RESERVED];
+        reserved[0] = Range {
+            start: 0,
+            end: 1 << 20,
+        };
+        reserved[1] = image;
+        reserved[2] = self.info_range;
+        let modules = self.modules().iter().map(|m| m.range);
+        let other = self
+            .memory_map()
+            .iter()
+            .filter(|r| r.kind != MemoryKind::Usable);
+        let mut count = 3;
+        for range in modules.chain(other.map(|r| r.range)) {
+            reserved[count] = range;
+            count += 1;
+        }
+        (reserved, count)
     }
 
     /// Bytes of usable RAM in the map.
@@ -402,6 +427,36 @@ mod tests {
         assert_eq!(boot.ignored_modules, 3);
         assert_eq!(boot.memory_map().len(), 1);
         assert_eq!(boot.ignored_regions, 1);
+    }
+
+    #[test]
+    fn the_heap_keeps_off_reserved_entries_inside_usable_ram() {
+        // A usable entry that also covers a reserved range and an ACPI table (overlapping entries), and a
+        // module: the largest free piece avoids all three.
+        let words = Builder::new()
+            .module(0x2000_0000, 0x3ff0_0000, "initrd")
+            .memory_map(&[
+                (0x10_0000, 0x3ff0_0000, 1),
+                (0x0640_0000, 0x10_0000, 2),
+                (0x1900_0000, 0x1_0000, 3),
+            ])
+            .finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let image = Range {
+            start: 0x10_0000,
+            end: 0x20_0000,
+        };
+        let (reserved, count) = boot.kept_from_heap(image);
+        assert_eq!(count, 3 + 1 + 2);
+        let usable = [boot.memory_map()[0].range];
+        assert_eq!(
+            crate::memory::largest_free(&usable, &reserved[..count], 1 << 32),
+            Some(Range {
+                start: 0x0650_0000,
+                end: 0x1900_0000
+            })
+        );
     }
 
     #[test]

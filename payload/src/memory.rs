@@ -29,8 +29,10 @@ impl Range {
     }
 }
 
-/// How many ranges may be kept out of the heap (payload, boot information, modules, low memory).
-pub const MAX_RESERVED: usize = 40;
+/// How many ranges may be kept out of the heap: low memory, the payload, the boot information, the modules
+/// (32) and every memory map entry that is not usable RAM (128), as a firmware's map may list a reserved range
+/// inside a usable one.
+pub const MAX_RESERVED: usize = 3 + 32 + 128;
 
 /// The largest part of any `usable` range that overlaps no `reserved` range and lies below `limit`
 /// (the end of the identity mapping). Pieces are aligned to 4 KiB. `None` when nothing is left.
@@ -141,6 +143,32 @@ mod tests {
         assert_eq!(
             largest_free(&usable, &reserved, 4 * GIB),
             Some(r(6 * MIB, 10 * MIB))
+        );
+    }
+
+    #[test]
+    fn a_reserved_map_entry_inside_usable_ram_is_avoided() {
+        // A firmware map whose usable entry also covers an ACPI table and a reserved hole: both stay out.
+        let usable = [r(MIB, 512 * MIB)];
+        let reserved = [
+            r(0, MIB),
+            r(400 * MIB, 400 * MIB + 64 * 1024),
+            r(100 * MIB, 101 * MIB),
+        ];
+        assert_eq!(
+            largest_free(&usable, &reserved, 4 * GIB),
+            Some(r(101 * MIB, 400 * MIB))
+        );
+        // Every slot in use, the last ones included.
+        let mut many = [r(0, 0); MAX_RESERVED];
+        for (i, slot) in many.iter_mut().enumerate() {
+            let start = (i as u64 + 2) * MIB;
+            *slot = r(start, start + 4096);
+        }
+        many[MAX_RESERVED - 1] = r(200 * MIB, 500 * MIB);
+        assert_eq!(
+            largest_free(&usable, &many, 4 * GIB),
+            Some(r(MAX_RESERVED as u64 * MIB + 4096, 200 * MIB))
         );
     }
 

@@ -19,7 +19,7 @@ pub use crate::power::{exit_qemu, power_off, reboot, ExitCode};
 
 use crate::arch::{cpu, exceptions, paging};
 use crate::bootinfo::{self, BootInfoError, MAPPED_LIMIT, MULTIBOOT2_MAGIC};
-use crate::memory::{self, Range, MAX_RESERVED};
+use crate::memory::{self, Range};
 use crate::{clock, cmdline, console, heap, print, println};
 use multiboot2::{BootInformation, BootInformationHeader};
 
@@ -159,22 +159,11 @@ fn choose_heap(boot: &BootInfo) -> Range {
             Some(region) if region.kind == MemoryKind::Usable => region.range,
             _ => Range { start: 0, end: 0 },
         });
-    let mut reserved = [Range { start: 0, end: 0 }; MAX_RESERVED];
-    // Low memory stays free for firmware data and real-mode trampolines of a later hand-off.
-    reserved[0] = Range {
-        start: 0,
-        end: 1 << 20,
-    };
-    reserved[1] = Range {
+    let image = Range {
         start: core::ptr::addr_of!(__image_start) as u64,
         end: core::ptr::addr_of!(__image_end) as u64,
     };
-    reserved[2] = boot.info_range;
-    let mut count = 3;
-    for module in boot.modules().iter().take(MAX_RESERVED - count) {
-        reserved[count] = module.range;
-        count += 1;
-    }
+    let (reserved, count) = boot.kept_from_heap(image);
     match boot.memory_source {
         MemorySource::Nothing => fail(format_args!(
             "the boot loader gave no memory map (neither the memory map nor the basic memory tag); \
