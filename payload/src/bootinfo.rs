@@ -32,6 +32,9 @@ pub enum MemoryKind {
     AcpiReclaimable,
     AcpiNonVolatile,
     Defective,
+    /// Persistent memory (an NVDIMM's): its E820 type, 7, or 12 for the older kind. GRUB passes the firmware's
+    /// number through, and a Linux kernel gets it back (its /dev/pmem devices).
+    Persistent(u32),
 }
 
 impl MemoryKind {
@@ -43,6 +46,7 @@ impl MemoryKind {
             MemoryKind::AcpiReclaimable => "acpi-reclaimable",
             MemoryKind::AcpiNonVolatile => "acpi-nvs",
             MemoryKind::Defective => "defective",
+            MemoryKind::Persistent(_) => "persistent",
         }
     }
 }
@@ -232,7 +236,10 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
                 MemoryAreaType::AcpiAvailable => MemoryKind::AcpiReclaimable,
                 MemoryAreaType::ReservedHibernate => MemoryKind::AcpiNonVolatile,
                 MemoryAreaType::Defective => MemoryKind::Defective,
-                _ => MemoryKind::Reserved,
+                other => match other.val() {
+                    kind @ (7 | 12) => MemoryKind::Persistent(kind),
+                    _ => MemoryKind::Reserved,
+                },
             };
             boot.regions[boot.region_count] = MemoryRegion { range, kind };
             boot.region_count += 1;
@@ -360,6 +367,9 @@ mod tests {
                 (0, 0x9fc00, 1),
                 (0x10_0000, 0x3ff0_0000, 1),
                 (0xfffc_0000, 0x4_0000, 2),
+                (0x1_0000_0000, 0x1000_0000, 7),
+                (0x1_1000_0000, 0x1000_0000, 12),
+                (0x1_2000_0000, 0x1000, 0xf00),
             ])
             .finish();
         let info = load(&words);
@@ -375,8 +385,16 @@ mod tests {
             }
         );
         assert_eq!(boot.memory_source, MemorySource::MemoryMap);
-        assert_eq!(boot.memory_map().len(), 3);
-        assert_eq!(boot.memory_map()[2].kind, MemoryKind::Reserved);
+        let kinds: Vec<_> = boot.memory_map().iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds[2..],
+            [
+                MemoryKind::Reserved,
+                MemoryKind::Persistent(7),
+                MemoryKind::Persistent(12),
+                MemoryKind::Reserved
+            ]
+        );
         assert_eq!(boot.usable_bytes(), 0x9fc00 + 0x3ff0_0000);
         assert_eq!(boot.info_range.length(), words.len() as u64 * 8);
         assert!(boot.rsdp.is_none());

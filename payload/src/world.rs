@@ -106,6 +106,7 @@ impl Machine for PayloadMachine {
                     MemoryKind::AcpiNonVolatile => 4,
                     MemoryKind::Defective => 5,
                     MemoryKind::Reserved => 2,
+                    MemoryKind::Persistent(kind) => kind,
                 },
             })
             .collect();

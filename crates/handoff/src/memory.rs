@@ -45,14 +45,21 @@ pub const E820_ACPI: u32 = 3;
 pub const E820_NVS: u32 = 4;
 pub const E820_UNUSABLE: u32 = 5;
 
-/// Maps a Multiboot2 memory type to its E820 type. The numbers coincide for the defined types; everything
-/// else (vendor types, persistent memory GRUB reports as reserved) becomes reserved, which is the safe reading.
+/// Persistent memory (an NVDIMM's), E820 type 7, and the older type 12 for it: GRUB passes both in its
+/// Multiboot2 map as the firmware gave them (multiboot_mbi2.c copies GRUB's memory type, whose numbers are the
+/// E820 ones), and Linux makes /dev/pmem devices of them.
+pub const E820_PMEM: u32 = 7;
+pub const E820_PRAM: u32 = 12;
+
+/// Maps a Multiboot2 memory type to its E820 type. The numbers coincide for the defined types and for
+/// persistent memory; everything else (vendor types) becomes reserved, which is the safe reading.
 pub fn mb2_to_e820(kind: u32) -> u32 {
     match kind {
         MB2_AVAILABLE => E820_RAM,
         MB2_ACPI_RECLAIMABLE => E820_ACPI,
         MB2_NVS => E820_NVS,
         MB2_BAD => E820_UNUSABLE,
+        E820_PMEM | E820_PRAM => kind,
         _ => E820_RESERVED,
     }
 }

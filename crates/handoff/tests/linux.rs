@@ -195,8 +195,8 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
     map.push(MemoryRegion {
         addr: 0x50000000,
         len: 0x1000,
-        kind: 7,
-    }); // unknown type -> reserved
+        kind: 0xf00,
+    }); // a vendor type -> reserved
     let mut free = FreeMemory::from_map(&map);
     let plan = linux::plan(&image, 123457, 20, &mut free, 1 << 32).unwrap();
     let machine = Machine {
@@ -250,6 +250,32 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
     assert_eq!(entry(7), (0, 0, 0));
     assert_eq!(u32_at(&bp, 0x1e0), 0x3fee0000 / 1024);
     assert_eq!(linux::command_line_bytes(b"ro"), b"ro\0");
+}
+
+#[test]
+fn persistent_memory_reaches_linux_as_persistent_memory() {
+    // GRUB's Multiboot2 map carries the firmware's types: 7 (an NVDIMM) and 12 (the older pmem type) are
+    // Linux's /dev/pmem; a vendor type is reserved.
+    let region = |addr, kind| MemoryRegion {
+        addr,
+        len: 0x1000_0000,
+        kind,
+    };
+    let map = [
+        region(0x1000_0000, 1),
+        region(0x2000_0000, 7),
+        region(0x3000_0000, 12),
+        region(0x4000_0000, 0xf00),
+    ];
+    assert_eq!(
+        linux::e820_entries(&map).unwrap(),
+        vec![
+            (0x1000_0000, 0x1000_0000, 1),
+            (0x2000_0000, 0x1000_0000, 7),
+            (0x3000_0000, 0x1000_0000, 12),
+            (0x4000_0000, 0x1000_0000, 2),
+        ]
+    );
 }
 
 #[test]
