@@ -269,7 +269,7 @@ fn read_line_until(
                     for _ in 0..erased {
                         console.write_str("\u{8} \u{8}");
                     }
-                    console.write_str(text);
+                    console.write_str(&text);
                 }
             }
             _ => {}

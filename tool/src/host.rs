@@ -267,7 +267,7 @@ impl Host {
                 edit @ (Edit::Previous | Edit::Next) if echo => {
                     if let Some((erased, text)) = editor.walk(edit, history) {
                         self.write(&"\u{8} \u{8}".repeat(erased));
-                        self.write(text);
+                        self.write(&text);
                     }
                 }
                 _ => {}

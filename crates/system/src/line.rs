@@ -5,6 +5,7 @@
 //! its screens (or not, in no-echo mode): the payload's serial line, screen and keyboard, and the host tool's
 //! terminal. Keeping it free of I/O lets the host test it.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 
 /// The longest line accepted; further printable characters are ignored (and not echoed).
@@ -17,6 +18,11 @@ const DELETE: char = '\u{7f}';
 const KILL_LINE: char = '\u{15}';
 /// The start of a terminal's escape sequence (arrow keys arrive as ESC [ A and ESC [ B).
 const ESCAPE: char = '\u{1b}';
+/// How a line break shows in a line recalled from the history (a shell input of several lines, such as a
+/// function): one cell, as the editor counts every character, so that the line can be erased again as one
+/// line. The pilcrow is in code page 437 (0x14), the VGA screen's. The line keeps its real line breaks.
+pub const LINE_BREAK_SHOWN: char = '\u{b6}';
+
 /// What the console feeds for the keyboard's up and down arrows (private-use characters no one types).
 pub const ARROW_UP: char = '\u{e000}';
 pub const ARROW_DOWN: char = '\u{e001}';
@@ -131,8 +137,9 @@ impl LineEditor {
 
     /// Walks the history (oldest first) one entry up ([`Edit::Previous`]) or down ([`Edit::Next`]) from the one
     /// shown, and puts that entry in the line: returns how many characters the screen must erase and the text
-    /// to show instead, or `None` when there is nothing to walk. Below the newest entry is an empty line.
-    pub fn walk<'h>(&mut self, edit: Edit, history: &'h [String]) -> Option<(usize, &'h str)> {
+    /// to show instead (its line breaks shown as [`LINE_BREAK_SHOWN`]), or `None` when there is nothing to
+    /// walk. Below the newest entry is an empty line.
+    pub fn walk<'h>(&mut self, edit: Edit, history: &'h [String]) -> Option<(usize, Cow<'h, str>)> {
         if history.is_empty() {
             return None;
         }
@@ -151,7 +158,11 @@ impl LineEditor {
             .nth(MAX_LINE_CHARS)
             .map_or(text.len(), |(at, _)| at);
         let text = text.get(..end).unwrap_or(text);
-        Some((self.replace(text), text))
+        let shown = match text.contains('\n') {
+            true => Cow::Owned(text.replace('\n', "\u{b6}")),
+            false => Cow::Borrowed(text),
+        };
+        Some((self.replace(text), shown))
     }
 
     /// The text typed so far.
@@ -248,17 +259,42 @@ mod tests {
     fn arrows_walk_the_history_and_stop_at_its_ends() {
         let history = [String::from("first"), String::from("second")];
         let mut editor = LineEditor::new();
-        assert_eq!(editor.walk(Edit::Previous, &[]), None);
+        let walk = |editor: &mut LineEditor, edit| {
+            editor
+                .walk(edit, &history)
+                .map(|(erased, shown)| (erased, shown.into_owned()))
+        };
+        assert_eq!(LineEditor::new().walk(Edit::Previous, &[]), None);
         type_all(&mut editor, "abc");
-        assert_eq!(editor.walk(Edit::Previous, &history), Some((3, "second")));
-        assert_eq!(editor.walk(Edit::Previous, &history), Some((6, "first")));
-        assert_eq!(editor.walk(Edit::Previous, &history), Some((5, "first")));
-        assert_eq!(editor.walk(Edit::Next, &history), Some((5, "second")));
-        assert_eq!(editor.walk(Edit::Next, &history), Some((6, "")));
-        assert_eq!(editor.walk(Edit::Next, &history), Some((0, "")));
-        assert_eq!(editor.walk(Edit::Previous, &history), Some((0, "second")));
+        let shown = |erased, text: &str| Some((erased, String::from(text)));
+        assert_eq!(walk(&mut editor, Edit::Previous), shown(3, "second"));
+        assert_eq!(walk(&mut editor, Edit::Previous), shown(6, "first"));
+        assert_eq!(walk(&mut editor, Edit::Previous), shown(5, "first"));
+        assert_eq!(walk(&mut editor, Edit::Next), shown(5, "second"));
+        assert_eq!(walk(&mut editor, Edit::Next), shown(6, ""));
+        assert_eq!(walk(&mut editor, Edit::Next), shown(0, ""));
+        assert_eq!(walk(&mut editor, Edit::Previous), shown(0, "second"));
         type_all(&mut editor, "!");
         assert_eq!(editor.into_text(), "second!");
+    }
+
+    #[test]
+    fn a_recalled_input_of_several_lines_shows_on_one_line_and_runs_as_it_was() {
+        let history = [String::from("fn f() {\n  return 1\n}")];
+        let mut editor = LineEditor::new();
+        let (erased, shown) = editor.walk(Edit::Previous, &history).unwrap();
+        assert_eq!((erased, &*shown), (0, "fn f() {\u{b6}  return 1\u{b6}}"));
+        // Every character shown takes the one cell the editor counts: the line erases whole.
+        let cells = shown.chars().count();
+        assert_eq!(editor.feed('\u{15}'), Edit::Erase(cells));
+        let (_, shown) = editor.walk(Edit::Previous, &history).unwrap();
+        assert!(!shown.contains('\n'));
+        // A backspace takes back the last line break as one cell.
+        assert_eq!(editor.feed('}'), Edit::Insert('}'));
+        assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
+        assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
+        assert_eq!(editor.feed('\u{8}'), Edit::Erase(1));
+        assert_eq!(editor.into_text(), "fn f() {\n  return 1");
     }
 
     #[test]

@@ -29,7 +29,8 @@ impl Vga {
 
     /// Shows text; `\n` starts a line, `\r` returns, `\u{8}` moves one cell left (from a row's first cell, to the
     /// last cell of the row above: a typed line that wrapped is erased back across the wrap). Other control
-    /// characters are dropped; characters outside code page 437's ASCII part show as `?`.
+    /// characters are dropped; characters outside code page 437's ASCII part show as `?`, except the pilcrow
+    /// (how a recalled input shows its line breaks: `system::line::LINE_BREAK_SHOWN`), at its code 0x14.
     pub fn write_str(&mut self, text: &str) {
         for c in text.chars() {
             match c {
@@ -45,7 +46,11 @@ impl Vga {
                     if self.column >= WIDTH {
                         self.new_line();
                     }
-                    let byte = if c.is_ascii() { c as u8 } else { b'?' };
+                    let byte = match c {
+                        c if c.is_ascii() => c as u8,
+                        '\u{b6}' => 0x14,
+                        _ => b'?',
+                    };
                     self.put(self.row, self.column, ATTRIBUTE | u16::from(byte));
                     self.column += 1;
                 }

@@ -504,6 +504,7 @@ impl Vm {
     }
 
     /// The VGA text screen (25 lines of 80 characters, trailing blanks removed), read through the monitor.
+    /// Code page 437's pilcrow (0x14) reads as `¶`; other cells that are not ASCII graphics read as spaces.
     pub fn screen(&mut self) -> Vec<String> {
         let dump = self._dir.path().join("screen.bin");
         let _ = std::fs::remove_file(&dump);
@@ -522,7 +523,11 @@ impl Vm {
                 let text: String = row
                     .iter()
                     .step_by(2)
-                    .map(|&b| if b.is_ascii_graphic() { b as char } else { ' ' })
+                    .map(|&b| match b {
+                        0x14 => '\u{b6}',
+                        b if b.is_ascii_graphic() => b as char,
+                        _ => ' ',
+                    })
                     .collect();
                 text.trim_end().to_string()
             })

@@ -433,7 +433,7 @@ fn limits_hold_in_the_payload() {
 
 /// The rescue shell after an uncaught error: the script's globals and functions are there, a changed global is
 /// seen by the script's function, an input spans lines while a brace is open, the up arrow recalls the last
-/// input, values are printed, and a passphrase typed at `prompt(echo=false)` shows nowhere.
+/// input (one of two lines shown on one), values are printed, and a passphrase typed at `prompt(echo=false)` shows nowhere.
 #[test]
 fn rescue_shell_after_an_error() {
     let script = "\
@@ -471,6 +471,16 @@ print(\"not reached\")
     // The up arrow (ESC [ A from a terminal) brings back `twice(21)`; Enter runs it again.
     vm.send("\u{1b}[A\r");
     vm.expect_line("bootscript> twice(21)", STEP);
+    assert_eq!(vm.expect_line("", STEP).text, "1042");
+    // An input of two lines comes back as one line on the screen, its line break shown as a pilcrow (a cell
+    // the line can be erased across), and runs as it was typed: `twice` is the two-line one again.
+    shell(&mut vm, "fn twice(x) { return 0 }");
+    vm.send("\u{1b}[A\u{1b}[A\u{1b}[A");
+    let recalled = "bootscript> fn twice(x) {\u{b6}return x * 2 + 1000 }";
+    let screen = vm.screen_showing(recalled, STEP);
+    assert!(screen.iter().any(|l| l == recalled), "{screen:#?}");
+    vm.send("\r");
+    shell(&mut vm, "twice(21)");
     assert_eq!(vm.expect_line("", STEP).text, "1042");
     // A list value, through the script's function again.
     shell(&mut vm, "[greet(\"sun\"), len(greeting)]");
