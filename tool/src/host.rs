@@ -1,7 +1,7 @@
 //! The host as the script's [`Machine`]: stdout for the consoles, stdin for `prompt`, image files for disks,
 //! Ctrl-C (SIGINT) as the consoles' Ctrl-C, and a dry run instead of the jump.
 
-use std::io::{BufRead, ErrorKind, Write};
+use std::io::{BufRead, ErrorKind, IsTerminal, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -149,7 +149,13 @@ pub struct Host {
     images: Vec<Rc<dyn BlockDevice>>,
     /// The terminal's last byte was CR: a LF right after it (a pasted CR LF) belongs to the same Enter.
     after_carriage_return: bool,
+    /// What was written since the last line break (at most [`OPEN_LINE_LIMIT`] bytes of it): a prompt's text,
+    /// shown again on the terminal when stdout goes elsewhere (see [`Host::edit_line`]).
+    open_line: String,
 }
+
+/// The most of a prompt's text that is shown again on the terminal.
+const OPEN_LINE_LIMIT: usize = 4096;
 
 /// Opens the `--disk` images as hd0, hd1, ... A path that is not there, or that names a directory, is refused
 /// with the error of the first such path: a dry run goes on with the disks it was given or not at all (a
@@ -185,6 +191,7 @@ impl Host {
             stdin: std::io::stdin().lock(),
             images,
             after_carriage_return: false,
+            open_line: String::new(),
         }
     }
 
@@ -234,8 +241,22 @@ impl Host {
     /// Reads a line from stdin's terminal with the payload's line editing: backspace, Ctrl-U, and with `echo`
     /// the typed text shown and the up and down arrows walking `history` (oldest first); Ctrl-D on an empty
     /// line is the end of input. `None` where stdin is no terminal.
+    ///
+    /// When stdout is no terminal (`run boot.bs > log`) but stderr is, the person typing sees the prompt's text
+    /// again and what they type there, on stderr; stdout gets the prompt's text and the line's end as before,
+    /// not what is typed (a dry run's output stays the script's).
     fn edit_line(&mut self, echo: bool, history: &[String]) -> Option<Result<String, String>> {
         let raw = RawTerminal::enter()?;
+        let to_stderr = !std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        let show = |text: &str| match to_stderr {
+            true => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+            false => output(text),
+        };
+        if to_stderr {
+            show(&self.open_line);
+        }
         let mut editor = LineEditor::new();
         let mut decoder = Utf8Decoder::new();
         let result = loop {
@@ -243,7 +264,7 @@ impl Host {
                 Ok([byte, ..]) => *byte,
                 Ok([]) => break Err("end of input".into()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
-                    self.write("^C");
+                    show("^C");
                     break Err("interrupted (Ctrl-C)".into());
                 }
                 Err(e) => break Err(e.to_string()),
@@ -261,13 +282,13 @@ impl Host {
                 continue;
             };
             match editor.feed(c) {
-                Edit::Insert(c) if echo => self.write(c.encode_utf8(&mut [0; 4])),
-                Edit::Erase(count) if echo => self.write(&"\u{8} \u{8}".repeat(count)),
+                Edit::Insert(c) if echo => show(c.encode_utf8(&mut [0; 4])),
+                Edit::Erase(count) if echo => show(&"\u{8} \u{8}".repeat(count)),
                 Edit::Done => break Ok(editor.into_text()),
                 edit @ (Edit::Previous | Edit::Next) if echo => {
                     if let Some((erased, text)) = editor.walk(edit, history) {
-                        self.write(&"\u{8} \u{8}".repeat(erased));
-                        self.write(&text);
+                        show(&"\u{8} \u{8}".repeat(erased));
+                        show(&text);
                     }
                 }
                 _ => {}
@@ -276,6 +297,9 @@ impl Host {
         drop(raw);
         // The Enter (or Ctrl-C, or the end of input) is shown as the end of the line, whether the line was or
         // not.
+        if to_stderr {
+            show("\n");
+        }
         self.write("\n");
         Some(result)
     }
@@ -311,6 +335,16 @@ pub fn output(text: &str) {
 impl Machine for Host {
     fn write(&mut self, text: &str) {
         output(text);
+        match text.rfind('\n') {
+            Some(at) => {
+                self.open_line.clear();
+                self.open_line.push_str(&text[at + 1..]);
+            }
+            None => self.open_line.push_str(text),
+        }
+        if self.open_line.len() > OPEN_LINE_LIMIT {
+            self.open_line.clear();
+        }
     }
 
     fn read_line(&mut self, echo: bool) -> Result<String, String> {

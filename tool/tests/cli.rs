@@ -749,6 +749,33 @@ fn the_repl_on_a_terminal_edits_lines_recalls_them_and_hides_a_passphrase() {
     );
 }
 
+/// `run boot.bs > log` at a terminal: the person typing sees each prompt and what they type (on stderr, the
+/// terminal), never a passphrase; the log gets the script's output and the prompts' text, not what was typed.
+#[test]
+fn with_stdout_in_a_file_the_prompts_still_show_on_the_terminal() {
+    let path = script(
+        "prompts.bs",
+        "print(\"start\")\nlet name = prompt(\"name: \")\nlet pass = prompt(\"pw: \", echo=false)\nprint(\"hello \" + name, len(pass))\n",
+    );
+    let log = scratch().join("prompts.log");
+    let mut run =
+        Interactive::on_terminal(&format!("run '{}' > '{}'", path.display(), log.display()));
+    run.wait_for("name: ");
+    run.send("moon\r");
+    run.wait_for("name: moon\r\npw: ");
+    run.send("Tq7-hidden\r");
+    run.wait_for("pw: \r\n");
+    let terminal = run.stdout();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, Some(0), "{stderr}");
+    // (The terminal shows only the conversation: the output went to the file.)
+    assert_eq!(terminal, "name: moon\r\npw: \r\n");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start\nname: \npw: \nhello moon 10\n"
+    );
+}
+
 /// Input without end is refused, never read into memory without end: a script file, and a prompt's line.
 #[test]
 fn endless_input_is_an_error_not_endless_memory() {
