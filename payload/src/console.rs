@@ -215,6 +215,26 @@ pub fn interrupt_pending() -> bool {
     console.interrupted
 }
 
+/// Drops the keys typed ahead, those kept and those still waiting at the devices, and says how many there
+/// were. For the rescue shell: it reads with echo, and keys typed while the script ran (a passphrase typed ahead
+/// of a prompt that never came, during an unlock that failed) must not be shown, run or kept in its history.
+pub fn drop_typed_ahead() -> usize {
+    let mut console = CONSOLE.lock();
+    let mut dropped = console.typed.len();
+    // (Overwritten before they are let go: the queue's memory stays in the heap.)
+    console.typed.iter_mut().for_each(|c| *c = '\0');
+    console.typed.clear();
+    // A bounded number: a line that keeps sending cannot hold the shell here.
+    for _ in 0..TYPED_AHEAD {
+        if console.poll_char_from_devices().is_none() {
+            break;
+        }
+        dropped += 1;
+    }
+    console.interrupted = false;
+    dropped
+}
+
 /// Reads one line, with backspace and Ctrl-U. With `echo` false nothing typed is shown, only the final
 /// newline (for passphrases). Waits for as long as it takes: a person is typing. Ctrl-C gives up (`^C` and a
 /// newline are shown).

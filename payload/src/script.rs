@@ -74,8 +74,13 @@ pub fn run(boot: &'static BootInfo) -> ! {
 }
 
 fn rescue(interpreter: &mut Interpreter, world: &mut World<PayloadMachine>) -> ! {
+    // (Before anything shows that the shell is there: what is typed after is the shell's.)
+    let dropped = console::drop_typed_ahead();
     phase("rescue");
     println!("bootscript: rescue shell; help() lists the built-ins");
+    if dropped > 0 {
+        println!("bootscript: {dropped} key(s) typed while the script ran were dropped, not shown");
+    }
     let mut shell = Shell::new();
     loop {
         console::write(shell.prompt());

@@ -217,6 +217,8 @@ fn script_files_with_a_byte_order_mark_or_a_byte_that_is_not_utf8() {
     vm.expect_line("marked", STEP);
     vm.expect_line("crlf", STEP);
     vm.expect_line("bootscript: marked.bs ended without handing off", STEP);
+    // (Keys typed before the shell starts are dropped: see keys_typed_ahead_of_the_rescue_shell_are_dropped_unseen.)
+    vm.expect_line(RESCUE, STEP);
     assert_shell_works(&mut vm);
     drop(vm);
 
@@ -504,6 +506,37 @@ print(\"not reached\")
     let screen = vm.screen().join("\n");
     assert!(screen.contains(&secret_hex), "{screen}");
     assert!(!screen.contains("hunter"), "{screen}");
+}
+
+/// A passphrase typed ahead while an unlock runs, for a prompt that never comes (the script fails first),
+/// is dropped when the rescue shell starts: not echoed, not run, not in the history.
+#[test]
+fn keys_typed_ahead_of_the_rescue_shell_are_dropped_unseen() {
+    let script = "\
+let t = time_ms()
+print(\"deriving\")
+while time_ms() - t < 2000 { }
+error(\"wrong passphrase\")
+";
+    let mut vm = Boot::new().module("ahead.bs", script).start();
+    vm.expect_line("deriving", BOOT);
+    std::thread::sleep(Duration::from_millis(300));
+    vm.send("Tq7-ahead\r");
+    vm.expect_line("ahead.bs:4:1: error: wrong passphrase", STEP);
+    vm.expect_line("bootscript: rescue shell", STEP);
+    let dropped = vm.expect_line("typed while the script ran", STEP).text;
+    assert_eq!(
+        dropped,
+        "bootscript: 10 key(s) typed while the script ran were dropped, not shown"
+    );
+    // The up arrow finds nothing to recall.
+    vm.send("\u{1b}[A");
+    shell(&mut vm, "1 + 2");
+    assert_eq!(vm.expect_line("", STEP).text, "3");
+    assert_shell_works(&mut vm);
+    let transcript = vm.transcript();
+    assert!(!transcript.contains("Tq7"), "{transcript}");
+    assert!(!vm.screen().join("\n").contains("Tq7"));
 }
 
 /// Ctrl-C stops a script that would run forever, from the serial line and from the keyboard, with the error's
