@@ -19,22 +19,65 @@ static CTRL_C: AtomicBool = AtomicBool::new(false);
 static RAW: AtomicBool = AtomicBool::new(false);
 /// The terminal's own settings, as raw mode found them: what a signal that ends the tool gives back.
 static COOKED: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
+/// The raw mode's settings: what the terminal gets again when the tool is continued after a stop.
+static RAW_SETTINGS: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
 
-/// The handler of the signals that end the tool (SIGTERM, SIGHUP, SIGQUIT): a terminal left in raw mode would
-/// show nothing typed in the shell after, so its settings are given back first; then the signal ends the tool
-/// as it would have.
-extern "C" fn on_end(signal: libc::c_int) {
+/// Gives the terminal its own settings back if it is in raw mode: a terminal left raw would show nothing typed
+/// in the shell after the tool. Async-signal-safe.
+fn restore_terminal() {
     if RAW.load(Ordering::SeqCst) {
         if let Some(cooked) = COOKED.get() {
             // SAFETY: `tcsetattr` is async-signal-safe; the settings are plain data written once, before RAW.
             unsafe { libc::tcsetattr(0, libc::TCSANOW, cooked) };
         }
     }
+}
+
+/// The handler of the signals that end the tool (SIGTERM, SIGHUP, SIGQUIT): the terminal's settings are given
+/// back first; then the signal ends the tool as it would have.
+extern "C" fn on_end(signal: libc::c_int) {
+    restore_terminal();
     // SAFETY: `signal` and `raise` are async-signal-safe: the default action, then the signal again.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
     }
+}
+
+/// Ctrl-Z (SIGTSTP) at a prompt: the terminal gets its own settings back for the shell, the tool stops as it
+/// would have, and once continued (`fg`) a prompt still reading gets raw mode back. (In a process group with no
+/// shell to continue it, an orphaned one, the kernel drops the stop and the tool reads on at once, raw.)
+extern "C" fn on_stop(signal: libc::c_int) {
+    restore_terminal();
+    // SAFETY: `signal`, `raise`, `sigemptyset`, `sigaddset` and `pthread_sigmask` are async-signal-safe. The
+    // signal, raised again with its default action, waits while this handler blocks it: unblocked, it stops
+    // the process here, and the handler goes on when the process is continued.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    raw_again();
+    catch(signal, on_stop);
+}
+
+/// Puts the terminal in raw mode again if a prompt is reading. Async-signal-safe.
+fn raw_again() {
+    if RAW.load(Ordering::SeqCst) {
+        if let Some(raw) = RAW_SETTINGS.get() {
+            // SAFETY: as in `restore_terminal`.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, raw) };
+        }
+    }
+}
+
+/// Continued after a stop that no handler saw (SIGSTOP): the shell may have set the terminal as it likes it,
+/// echo on, so a prompt still reading gets raw mode back, and a passphrase typed now is not shown either.
+extern "C" fn on_continue(_: libc::c_int) {
+    raw_again();
 }
 
 /// The SIGINT handler: notes the press for the interpreter's next question. A second press before the first was
@@ -60,12 +103,15 @@ pub fn catch_ctrl_c() {
     for signal in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         catch(signal, on_end);
     }
+    catch(libc::SIGTSTP, on_stop);
+    catch(libc::SIGCONT, on_continue);
 }
 
 /// Installs `handler` for `signal` (without `SA_RESTART`) unless the signal is ignored; whether it did.
 fn catch(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> bool {
     // SAFETY: a zeroed `sigaction` is a valid one (no flags, an empty mask, filled in below); the handlers call
-    // only async-signal-safe functions (atomics, `_exit`, `tcsetattr`, `signal`, `raise`).
+    // only async-signal-safe functions (atomics, `_exit`, `tcsetattr`, `signal`, `raise`, `sigaction`, and
+    // `OnceLock::get`, an atomic load).
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         libc::sigaction(signal, std::ptr::null(), &mut action);
@@ -119,6 +165,7 @@ impl RawTerminal {
             raw.c_iflag &= !libc::ICRNL;
             raw.c_cc[libc::VMIN] = 1;
             raw.c_cc[libc::VTIME] = 0;
+            RAW_SETTINGS.get_or_init(|| raw);
             if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
                 return None;
             }
@@ -328,6 +375,8 @@ pub fn output(text: &str) {
                 "bootscript: cannot write the output: {e}"
             );
         }
+        // (`exit` runs no destructor: the raw mode's guard would not give the terminal back.)
+        restore_terminal();
         std::process::exit(i32::from(EXIT_OUTPUT));
     }
 }

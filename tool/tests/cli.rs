@@ -900,6 +900,87 @@ fn a_signal_at_a_prompt_leaves_the_terminal_as_it_was() {
     }
 }
 
+/// The terminal settings of the process matched by `pattern` (`pgrep -f`), through its stdin, by `stty -a`.
+fn terminal_settings_of(pattern: &str) -> (String, String) {
+    let pids = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    let pid = text(&pids.stdout).trim().to_string();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "pgrep {pattern}: {pid:?}"
+    );
+    let tty = format!("/proc/{pid}/fd/0");
+    let settings = Command::new("stty")
+        .args(["-F", &tty, "-a"])
+        .output()
+        .unwrap();
+    (pid, text(&settings.stdout))
+}
+
+/// Stopped at a hidden prompt and continued after the shell set the terminal its way (echo on, as bash does at
+/// a stop), the tool puts raw mode back: the passphrase typed then is not shown. Ctrl-Z (SIGTSTP) where no shell
+/// could continue the tool (its process group is orphaned, and the kernel drops the stop) leaves it reading,
+/// raw still.
+#[test]
+fn a_hidden_prompt_stays_hidden_after_a_stop() {
+    let path = script(
+        "stopped.bs",
+        "let p = prompt(\"pw: \", echo=false)\nprint(len(p))\n",
+    );
+    let bin = env!("CARGO_BIN_EXE_bootscript");
+    let mark = format!("{}-stopped", std::process::id());
+    let command = format!("exec '{bin}' run '{}' --cmdline {mark}", path.display());
+    let mut run = Interactive::spawn(Command::new("script").args(["-qec", &command, "/dev/null"]));
+    run.wait_for("pw: ");
+    let pattern = format!("^{bin} run .* --cmdline {mark}$");
+    let (pid, settings) = terminal_settings_of(&pattern);
+    assert!(settings.contains(" -echo "), "{settings}");
+    tool("kill", &["-TSTP", &pid]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, settings) = terminal_settings_of(&pattern);
+    assert!(settings.contains(" -echo "), "after SIGTSTP: {settings}");
+    tool("kill", &["-STOP", &pid]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let tty = format!("/proc/{pid}/fd/0");
+    tool("stty", &["-F", &tty, "echo", "icanon", "icrnl"]);
+    tool("kill", &["-CONT", &pid]);
+    // (`script` stops itself when the process on its terminal stops, to pass the stop on to its own shell.)
+    tool("kill", &["-CONT", &run.child.id().to_string()]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    run.send("Tq7-stopped\r");
+    run.wait_for("11\r\n");
+    let out = run.stdout();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(!out.contains("Tq7"), "{out:?}");
+}
+
+/// Output that cannot be written ends the tool (status 74) with the terminal given back, not left raw:
+/// `repl 2>/dev/null | head -c 5` at a terminal, where the echo of the first key typed (on stdout, as stderr is
+/// no terminal) is what cannot be written.
+#[test]
+fn output_that_cannot_be_written_leaves_the_terminal_as_it_was() {
+    let bin = env!("CARGO_BIN_EXE_bootscript");
+    let command = format!("'{bin}' repl 2>/dev/null | head -c 5; echo; stty -a");
+    let mut run = Interactive::spawn(Command::new("script").args(["-qec", &command, "/dev/null"]));
+    run.wait_for("boots");
+    run.send("1");
+    let shared = std::sync::Arc::clone(&run.out);
+    let (status, stderr) = run.wait();
+    assert_eq!(status, Some(0), "{stderr}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let out = text(&shared.lock().unwrap());
+    assert!(out.contains("icanon") && out.contains("echo"), "{out:?}");
+    for raw in [" -icanon", " -echo ", " -icrnl"] {
+        assert!(
+            !out.contains(raw),
+            "the terminal was left with {raw}: {out:?}"
+        );
+    }
+}
+
 /// The parse benchmark says what is wrong with a file that does not parse, as `check` does.
 #[test]
 fn bench_parse_reports_a_syntax_error() {
