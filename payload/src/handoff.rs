@@ -108,8 +108,9 @@ bootscript_relocator_end:
     .code64
 
     /* Wipes the boot stack below the caller's frame: what the script's primitives left there (passphrase
-       lines, key schedules). Clobbers rax, rcx, rdi. */
-wipe_stack:
+       lines, key schedules). Clobbers rax, rcx, rdi (callable from Rust: power::wipe_secrets). */
+    .global bootscript_wipe_stack
+bootscript_wipe_stack:
     leaq boot_stack_bottom(%rip), %rdi
     leaq 8(%rsp), %rcx                  /* the caller's stack pointer */
     cmpq %rdi, %rcx
@@ -139,7 +140,7 @@ bootscript_enter_linux:
     movq %rdx, %rcx
     andq $7, %rcx
     rep stosb
-    call wipe_stack
+    call bootscript_wipe_stack
     lgdt handoff_gdt_pointer(%rip)
     leaq 1f(%rip), %rax
     pushq $0x10
@@ -162,7 +163,7 @@ bootscript_enter_multiboot2:
     cli
     cld
     movq %rdi, %r8
-    call wipe_stack
+    call bootscript_wipe_stack
     lgdt handoff_gdt_pointer(%rip)
     pushq $0x20
     pushq %r8

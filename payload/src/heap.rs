@@ -14,6 +14,8 @@ use crate::memory::Range;
 /// The allocator, with the highest address it ever handed out.
 struct Tracked {
     heap: LockedHeap,
+    /// The heap's start (0 before `init`): read without the allocator's lock, which a crash may hold.
+    bottom: AtomicU64,
     high_water: AtomicU64,
     /// The size of the last allocation if it failed, else 0: what a panic report names (a failed infallible
     /// allocation aborts right after it; a fallible one that failed is followed by others that succeed).
@@ -45,6 +47,7 @@ unsafe impl GlobalAlloc for Tracked {
 #[global_allocator]
 static ALLOCATOR: Tracked = Tracked {
     heap: LockedHeap::empty(),
+    bottom: AtomicU64::new(0),
     high_water: AtomicU64::new(0),
     failed: AtomicUsize::new(0),
 };
@@ -61,6 +64,7 @@ pub unsafe fn init(range: Range) {
             .lock()
             .init(range.start as *mut u8, range.length() as usize)
     };
+    ALLOCATOR.bottom.store(range.start, Ordering::Relaxed);
     ALLOCATOR.high_water.store(range.start, Ordering::Relaxed);
 }
 
@@ -84,9 +88,10 @@ pub fn last_failure() -> Option<usize> {
     }
 }
 
-/// From the heap's start to the highest address it ever handed out: everything the heap may hold.
+/// From the heap's start to the highest address it ever handed out: everything the heap may hold. (Empty before
+/// the heap exists; safe in an exception handler that interrupted the allocator.)
 pub fn used_range() -> Range {
-    let start = ALLOCATOR.heap.lock().bottom() as u64;
+    let start = ALLOCATOR.bottom.load(Ordering::Relaxed);
     Range {
         start,
         end: ALLOCATOR.high_water.load(Ordering::Relaxed).max(start),

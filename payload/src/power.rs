@@ -6,6 +6,32 @@ use crate::arch::cpu::halt_forever;
 use crate::arch::port::{inb, inw, outb, outl, outw};
 use crate::bootinfo::{Rsdp, MAPPED_LIMIT};
 use crate::clock;
+use crate::heap;
+
+extern "C" {
+    /// payload/src/handoff.rs: zeroes the boot stack below the caller's frame (clobbers rax, rcx, rdi).
+    fn bootscript_wipe_stack();
+}
+
+/// Zeroes what may hold a passphrase or a key (the heap's used part, the boot stack below this call) before the
+/// machine is left for good: a reset keeps RAM as it was, for whatever boots next to read, and so does a CPU
+/// halted after a crash until someone presses reset. Nothing of either is used after; the caller never returns.
+fn wipe_secrets() {
+    let used = heap::used_range();
+    // SAFETY: the heap's used part is RAM of ours (empty before the heap exists); what it holds is never read
+    // again, as the caller leaves for good without returning to anything that owns it. Likewise the stack below
+    // this frame: the routine keeps its own return address.
+    unsafe {
+        core::arch::asm!(
+            "rep stosb",
+            inout("rdi") used.start => _,
+            inout("rcx") used.length() => _,
+            in("al") 0u8,
+            options(nostack, preserves_flags),
+        );
+        bootscript_wipe_stack();
+    }
+}
 
 /// The isa-debug-exit device the tests add (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
 const DEBUG_EXIT_PORT: u16 = 0xf4;
@@ -20,6 +46,7 @@ pub enum ExitCode {
 
 /// Ends a QEMU run with this code; on a machine without isa-debug-exit the write does nothing and the CPU halts.
 pub fn exit_qemu(code: ExitCode) -> ! {
+    wipe_secrets();
     // SAFETY: port 0xf4 is unused on PCs; under QEMU with isa-debug-exit it ends the emulator.
     unsafe { outl(DEBUG_EXIT_PORT, code as u32) };
     halt_forever()
@@ -95,6 +122,7 @@ fn switch_off(off: SoftOff) {
 
 /// Restarts the machine: the keyboard controller's reset line, then a triple fault if that did nothing.
 pub fn reboot() -> ! {
+    wipe_secrets();
     for _ in 0..100_000 {
         // SAFETY: reading the i8042 status has no side effect.
         if unsafe { inb(0x64) } & 0x02 == 0 {

@@ -503,6 +503,24 @@ impl Vm {
         }
     }
 
+    /// `length` bytes of the guest's RAM from physical address `start`, read through the monitor.
+    pub fn physical_memory(&mut self, start: u64, length: usize) -> Vec<u8> {
+        let dump = self._dir.path().join("memory.bin");
+        let _ = std::fs::remove_file(&dump);
+        self.monitor_command(&format!(
+            "pmemsave {start:#x} {length:#x} \"{}\"",
+            dump.display()
+        ));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match std::fs::read(&dump) {
+                Ok(bytes) if bytes.len() == length => return bytes,
+                _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                _ => self.fail("the QEMU monitor did not save the memory"),
+            }
+        }
+    }
+
     /// The VGA text screen (25 lines of 80 characters, trailing blanks removed), read through the monitor.
     /// Code page 437's pilcrow (0x14) reads as `¶`; other cells that are not ASCII graphics read as spaces.
     pub fn screen(&mut self) -> Vec<String> {

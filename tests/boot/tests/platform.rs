@@ -386,6 +386,42 @@ fn reboot_resets_the_machine() {
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
 }
 
+/// `reboot()` wipes the heap and the stack first: a reset keeps RAM as it was, and whatever boots next could read
+/// a passphrase typed before it, or a key derived from it. QEMU pauses at the reset here (with its RAM as the
+/// reset left it), and the whole RAM is searched.
+#[test]
+fn reboot_leaves_no_passphrase_or_key_in_ram() {
+    let script = "\
+let pass = prompt(\"pw: \", echo=false)
+let key = pbkdf2(\"sha256\", pass, \"salt\", 1000, 32)
+print(\"key\", hex(key))
+reboot()
+";
+    let mut vm = Boot::new()
+        .memory_mib(256)
+        .qemu_arg("-action")
+        .qemu_arg("shutdown=pause")
+        .module("reboot.bs", script)
+        .start();
+    vm.expect_line("bootscript: phase=script", BOOT);
+    let passphrase = "Tq7-reboot-wipe";
+    vm.send(&format!("{passphrase}\r"));
+    let line = vm.expect_line("key ", STEP).text;
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&line[4 + 2 * i..6 + 2 * i], 16).unwrap())
+        .collect();
+    // The reset comes at once; QEMU then pauses instead of booting again.
+    std::thread::sleep(Duration::from_secs(2));
+    let ram = vm.physical_memory(0, 256 << 20);
+    let find = |needle: &[u8]| ram.windows(needle.len()).position(|w| w == needle);
+    assert_eq!(
+        find(passphrase.as_bytes()),
+        None,
+        "the passphrase is in RAM"
+    );
+    assert_eq!(find(&key), None, "the derived key is in RAM");
+}
+
 #[test]
 fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
     crash(
