@@ -65,6 +65,34 @@ fn hidden_prompt_writes_a_newline_and_never_the_passphrase() {
     assert!(!text(&out.stdout).contains("s3cret") && !text(&out.stderr).contains("s3cret"));
 }
 
+/// A passphrase passed by mistake where a name goes (swapped arguments, a hash's name) is not quoted by the
+/// error, caught or uncaught: the primitives' errors say `(hidden input)` where they would quote it.
+#[test]
+fn errors_never_quote_a_hidden_input() {
+    let path = script(
+        "swapped.bs",
+        "let pass = prompt(\"pw: \", echo=false)
+try { luks_open(pass, \"hd0p1\", \"root\") } catch e { print(e) }
+try { mount(pass, \"/\") } catch e { print(e) }
+try { pbkdf2(pass, \"x\", \"salt\", 1, 32) } catch e { print(e) }
+try { keymap(pass) } catch e { print(e) }
+mount(\"/\", pass)
+",
+    );
+    let out = bootscript(&["run", path.to_str().unwrap()], "Tq7-swapped\n");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(
+        text(&out.stdout),
+        "pw: 
+no device named (hidden input) (see disks())
+no device named (hidden input) (see disks())
+unknown hash (hidden input)
+unknown keymap (hidden input) (us, uk, de, fr)
+"
+    );
+    assert!(!text(&out.stderr).contains("Tq7"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn runtime_error_exits_70_with_the_position_on_stderr() {
     let path = script(

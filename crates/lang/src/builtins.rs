@@ -493,6 +493,32 @@ impl Machine<'_> {
     }
 }
 
+/// An error `message` with the `hidden` text (a line typed at `prompt(echo=false)`), where it quotes it
+/// (`invalid int '...'`, `no device named '...'`), as `(hidden input)`: a passphrase passed by mistake (to
+/// `int`, or as a device's name) is not shown on the screen, nor kept in a serial console's log. The built-ins
+/// hide their arguments so; the platform's primitives (`bootscript_system`) theirs.
+#[cold]
+#[inline(never)]
+pub fn hide(message: &mut String, hidden: &str) {
+    let (bytes, text) = (message.as_bytes(), hidden.as_bytes());
+    // (A plain search: messages are short, and quote an argument once.)
+    let quoted = |at: usize| {
+        bytes[at] == b'\''
+            && bytes[at + 1..].starts_with(text)
+            && bytes.get(at + 1 + text.len()) == Some(&b'\'')
+    };
+    if let Some(at) = (0..bytes.len()).find(|&at| quoted(at)) {
+        // (At quotes, which are ASCII: both ends are char boundaries.)
+        let shown = [
+            &message[..at],
+            "(hidden input)",
+            &message[at + 2 + text.len()..],
+        ]
+        .concat();
+        zeroize::Zeroize::zeroize(&mut core::mem::replace(message, shown));
+    }
+}
+
 /// The arguments from `base` on as [`Args`] (`None` cannot happen).
 #[cfg(not(feature = "std"))]
 fn core_args(stack: &mut Vec<Value>, base: usize) -> Option<&mut Args> {
@@ -634,9 +660,9 @@ fn str_(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = match &args[0] {
+    let (s, hidden) = match &args[0] {
         Value::Int(n) => return Ok(Value::Int(*n)),
-        Value::Str(t) => &*t.0,
+        Value::Str(t) => (&*t.0, t.1.get()),
         other => return wrong(m, "a str", other),
     };
     // Decimal or `0x` digits, with a sign and white space around allowed.
@@ -648,6 +674,8 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     };
     match crate::parser::parse_digits(t, sign, false) {
         (n, None) => Ok(Value::Int(n)),
+        // (A PIN mistyped at a hidden prompt is not shown: see `hide`.)
+        _ if hidden => fail(m, "invalid int (hidden input)"),
         _ => Err(m.at(&["invalid int '", s, "'"], Pos::default())),
     }
 }
@@ -1103,12 +1131,18 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
     room(m, line.len())?;
     let made = Value::take_string(line);
     core::mem::forget(read);
+    if let Value::Str(text) = &made {
+        text.1.set(!echo);
+    }
     Ok(made)
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let name = str_arg(m, &args[0])?;
-    let set = m.platform.keymap(name);
+    let mut set = m.platform.keymap(name);
+    if let (Err(message), Some(hidden)) = (&mut set, args[0].hidden_text()) {
+        hide(message, hidden);
+    }
     done(m, set)?;
     Ok(Value::Nil)
 }

@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 pub use ast::Pos;
-pub use builtins::{help_text, Platform, Primitive};
+pub use builtins::{help_text, hide, Platform, Primitive};
 pub use parser::{MAX_GLOBALS, MAX_LOCALS, MAX_MAP_ENTRIES};
 pub use shell::{Shell, ECHO_LIMIT};
 pub use value::{held_bytes, Blob, Closure, List, Map, Text, Value, MAX_VALUE_DEPTH};

@@ -71,8 +71,9 @@ pub enum Value {
     Cell(Rc<RefCell<Value>>),
 }
 
-/// The text of a `str` value.
-pub struct Text(pub(crate) String);
+/// The text of a `str` value, and whether it was typed at a hidden prompt (`prompt(echo=false)`): an error
+/// never quotes such a text (see `builtins::hide`).
+pub struct Text(pub(crate) String, pub(crate) Cell<bool>);
 /// The content of a `bytes` value.
 pub struct Blob(pub(crate) Vec<u8>);
 /// The items of a `list` value (shared: every name sees changes).
@@ -208,7 +209,7 @@ trait Counted {
 impl Counted for Text {
     type Content = String;
     fn of(text: String) -> Text {
-        Text(text)
+        Text(text, Cell::new(false))
     }
     fn count_content(text: &String) {
         count(text.capacity(), 0);
@@ -475,6 +476,14 @@ impl Value {
     /// A `str` value of the text taken out of `text` (see [`shared`]: the caller's string stays in its place).
     pub(crate) fn take_string(text: &mut String) -> Value {
         Value::Str(shared(text))
+    }
+    /// The text of a str typed at a hidden prompt (`prompt(echo=false)`), which an error must not quote (see
+    /// [`crate::hide`]).
+    pub fn hidden_text(&self) -> Option<&str> {
+        match self {
+            Value::Str(t) if t.1.get() => Some(&t.0),
+            _ => None,
+        }
     }
     /// A `bytes` value of the bytes taken out of `data`.
     pub(crate) fn take_bytes(data: &mut Vec<u8>) -> Value {

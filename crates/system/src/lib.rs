@@ -339,7 +339,16 @@ impl<M: Machine> Platform for World<M> {
         args: Vec<Value>,
         room: usize,
     ) -> Result<Value, String> {
+        // A line typed at a hidden prompt, passed by mistake where a name goes (a device's, a hash's): the
+        // error does not quote it (see `bootscript_lang::hide`).
+        let hidden = args.iter().find(|a| a.hidden_text().is_some()).cloned();
         self.primitive_inner(which, args, room)
+            .map_err(|mut message| {
+                if let Some(text) = hidden.as_ref().and_then(Value::hidden_text) {
+                    bootscript_lang::hide(&mut message, text);
+                }
+                message
+            })
     }
 }
 
