@@ -59,6 +59,8 @@ impl Shell {
         let result = interpreter.eval_line("shell", &input, platform);
         match &result {
             Ok(Some(Value::Nil)) | Ok(None) => {}
+            // A line typed at a hidden prompt is not shown by the echo (`print` shows it: that is asked for).
+            Ok(Some(value)) if value.hidden_text().is_some() => platform.write("(hidden input)\n"),
             Ok(Some(value)) => {
                 // (Cut sooner where it would pass the script's memory limit: see `write_value`.)
                 let limit = ECHO_LIMIT.min(interpreter.room_left());

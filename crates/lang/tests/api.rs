@@ -299,6 +299,24 @@ fn a_hidden_prompt_never_writes_the_passphrase() {
 }
 
 #[test]
+fn the_shell_does_not_echo_a_hidden_input() {
+    let mut console = Console {
+        lines: vec!["hunter2".into()],
+        ..Console::default()
+    };
+    let mut interpreter = Interpreter::new(Config::default());
+    let mut shell = Shell::new();
+    shell.line(
+        &mut interpreter,
+        "let p = prompt(\"Pass: \", echo=false)",
+        &mut console,
+    );
+    shell.line(&mut interpreter, "p", &mut console);
+    shell.line(&mut interpreter, "len(p)", &mut console);
+    assert_eq!(console.out, "Pass: \n(hidden input)\n7\n");
+}
+
+#[test]
 fn help_has_a_line_for_every_built_in() {
     let text = help();
     let names = [

@@ -116,6 +116,7 @@ impl LineEditor {
                 Edit::Nothing
             }
             c => {
+                self.room();
                 self.text.push(c);
                 self.chars += 1;
                 Edit::Insert(c)
@@ -128,6 +129,7 @@ impl LineEditor {
         let erased = self.chars;
         self.text.clear();
         self.chars = 0;
+        self.room();
         for c in text.chars().take(MAX_LINE_CHARS) {
             self.text.push(c);
             self.chars += 1;
@@ -170,9 +172,24 @@ impl LineEditor {
         &self.text
     }
 
-    /// The finished line.
+    /// The finished line (a copy of its length: the editor's buffer is wiped as it goes).
     pub fn into_text(self) -> String {
-        self.text
+        String::from(self.text.as_str())
+    }
+
+    /// Room for the longest line, taken once: the line never moves, so no copy of it (a passphrase) is left in
+    /// memory given back; the one buffer is wiped when the editor goes.
+    fn room(&mut self) {
+        if self.text.capacity() == 0 {
+            self.text.reserve(MAX_LINE_CHARS * 4);
+        }
+    }
+}
+
+impl Drop for LineEditor {
+    fn drop(&mut self) {
+        // (The whole capacity: characters erased by backspace or Ctrl-U are still there.)
+        zeroize::Zeroize::zeroize(&mut self.text);
     }
 }
 
