@@ -8,7 +8,7 @@ use crate::bootinfo::{Rsdp, MAPPED_LIMIT};
 use crate::clock;
 use crate::heap;
 
-extern "C" {
+unsafe extern "C" {
     /// payload/src/handoff.rs: zeroes the boot stack below the caller's frame (clobbers rax, rcx, rdi).
     fn bootscript_wipe_stack();
 }
