@@ -30,9 +30,9 @@ impl Range {
 }
 
 /// How many ranges may be kept out of the heap: low memory, the payload, the boot information, the modules
-/// (32) and every memory map entry that is not usable RAM (128), as a firmware's map may list a reserved range
-/// inside a usable one.
-pub const MAX_RESERVED: usize = 3 + 32 + 128;
+/// and every memory map entry that is not usable RAM, as a firmware's map may list a reserved range inside a
+/// usable one.
+pub const MAX_RESERVED: usize = 3 + crate::bootinfo::MAX_MODULES + crate::bootinfo::MAX_REGIONS;
 
 /// The largest part of any `usable` range that overlaps no `reserved` range and lies below `limit`
 /// (the end of the identity mapping). Pieces are aligned to 4 KiB. `None` when nothing is left.

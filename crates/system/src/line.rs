@@ -161,7 +161,7 @@ impl LineEditor {
             .map_or(text.len(), |(at, _)| at);
         let text = text.get(..end).unwrap_or(text);
         let shown = match text.contains('\n') {
-            true => Cow::Owned(text.replace('\n', "\u{b6}")),
+            true => Cow::Owned(text.replace('\n', LINE_BREAK_SHOWN.encode_utf8(&mut [0; 4]))),
             false => Cow::Borrowed(text),
         };
         Some((self.replace(text), shown))
