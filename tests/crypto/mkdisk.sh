@@ -9,9 +9,13 @@
 #   mkdisk.sh OUT SRC_DIR plain PASSPHRASE CIPHER KEY_BYTES 512 SALT ITERATIONS
 #     a plain mapping: the key is PBKDF2-HMAC-SHA256(PASSPHRASE, SALT, ITERATIONS, KEY_BYTES) (python hashlib),
 #     the encrypted image starts 8 sectors into the partition (aes_setup's offset=8).
+#   mkdisk.sh OUT SRC_DIR plain-hashed PASSPHRASE CIPHER KEY_BYTES 512 HASH
+#     a plain mapping as `cryptsetup open --type plain --hash HASH` makes of a typed passphrase: the key is
+#     HASH(PASSPHRASE), then HASH("A" + PASSPHRASE), HASH("AA" + PASSPHRASE), ... cut to KEY_BYTES (cryptsetup's
+#     lib/crypt_plain.c); no offset. Debian 12's cryptsetup does this with ripemd160 when told nothing.
 # CIPHER: aes-xts-plain64 or aes-cbc-essiv:sha256.
 set -euo pipefail
-[ $# -ge 7 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 7 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 OUT=$1 SRC=$2 KIND=$3 PASSPHRASE=$4 CIPHER=$5 KEY_BYTES=$6 SECTOR=$7
 shift 7
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +44,15 @@ sys.stdout.buffer.write(hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), sys.
   head -c "$offset" /dev/urandom >"$WORK/part.img"
   python3 "$HERE/encrypt.py" "$MODE" "$WORK/volume.key" "$WORK/fs.img" "$WORK/fs.enc" "$SECTOR"
   cat "$WORK/fs.enc" >>"$WORK/part.img"
+elif [ "$KIND" = plain-hashed ]; then
+  [ $# -eq 1 ] || { echo "mkdisk: plain-hashed needs HASH" >&2; exit 2; }
+  python3 -c 'import hashlib, sys
+passphrase, key, rounds = sys.argv[1].encode(), b"", 0
+while len(key) < int(sys.argv[3]):
+    key += hashlib.new(sys.argv[2], b"A" * rounds + passphrase).digest()
+    rounds += 1
+sys.stdout.buffer.write(key[:int(sys.argv[3])])' "$PASSPHRASE" "$1" "$KEY_BYTES" >"$WORK/volume.key"
+  python3 "$HERE/encrypt.py" "$MODE" "$WORK/volume.key" "$WORK/fs.img" "$WORK/part.img" "$SECTOR"
 else
   head -c "$KEY_BYTES" /dev/urandom >"$WORK/volume.key"
   truncate -s $(( (FS_MIB + 16) * 1024 * 1024 )) "$WORK/part.img"

@@ -10,7 +10,7 @@ use core::fmt;
 pub enum CryptoError {
     /// The device below failed.
     Disk(DiskError),
-    /// A hash this crate does not implement (`ripemd160`, `whirlpool`, a typo).
+    /// A hash this crate does not implement (`whirlpool`, `md5`, a typo).
     UnknownHash(String),
     /// A cipher specification this crate does not implement.
     UnknownCipher(String),

@@ -1,4 +1,4 @@
-//! SHA-1, SHA-256, SHA-512, HMAC and PBKDF2.
+//! SHA-1, SHA-256, SHA-512, RIPEMD-160, HMAC and PBKDF2.
 //!
 //! The compression functions come from RustCrypto's `sha1` and `sha2` crates (not `sha1_smol`): they pick
 //! SHA-NI (or AVX2 for SHA-512) at run time through `cpufeatures`, which PBKDF2's speed depends on, and
@@ -8,6 +8,7 @@
 //! exactly two compressions of a pre-padded block from the HMAC key's inner and outer states, computed
 //! once per derivation (GRUB recomputes the whole HMAC each time).
 
+use crate::ripemd::ripemd160_compress;
 use crate::{CryptoError, Secret, MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_LENGTH};
 use alloc::format;
 use alloc::string::ToString;
@@ -26,21 +27,26 @@ pub(crate) const SHA512_IV: [u64; 8] = [
     0x5be0cd19137e2179,
 ];
 
+/// SHA-1's initial state (FIPS 180-4, 5.3.1); RIPEMD-160 starts from the same words.
+const SHA1_IV: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+
 /// A hash named in a LUKS header or a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlgorithm {
     Sha1,
     Sha256,
     Sha512,
+    Ripemd160,
 }
 
 impl HashAlgorithm {
-    /// Parses the names cryptsetup writes (`sha1`, `sha256`, `sha512`), in any case.
+    /// Parses the names cryptsetup writes (`sha1`, `sha256`, `sha512`, `ripemd160`), in any case.
     pub fn from_name(name: &str) -> Result<HashAlgorithm, CryptoError> {
         match name.to_ascii_lowercase().as_str() {
             "sha1" => Ok(HashAlgorithm::Sha1),
             "sha256" => Ok(HashAlgorithm::Sha256),
             "sha512" => Ok(HashAlgorithm::Sha512),
+            "ripemd160" => Ok(HashAlgorithm::Ripemd160),
             _ => Err(CryptoError::UnknownHash(name.to_string())),
         }
     }
@@ -48,7 +54,7 @@ impl HashAlgorithm {
     /// Digest length in bytes.
     pub fn output_len(self) -> usize {
         match self {
-            HashAlgorithm::Sha1 => 20,
+            HashAlgorithm::Sha1 | HashAlgorithm::Ripemd160 => 20,
             HashAlgorithm::Sha256 => 32,
             HashAlgorithm::Sha512 => 64,
         }
@@ -63,14 +69,15 @@ pub(crate) enum State {
     Sha1([u32; 5]),
     Sha256([u32; 8]),
     Sha512([u64; 8]),
+    /// Little-endian, unlike the others: its words go out so, and its length in the padding.
+    Ripemd160([u32; 5]),
 }
 
 impl State {
     pub(crate) fn new(algorithm: HashAlgorithm) -> State {
         match algorithm {
-            HashAlgorithm::Sha1 => {
-                State::Sha1([0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0])
-            }
+            HashAlgorithm::Sha1 => State::Sha1(SHA1_IV),
+            HashAlgorithm::Ripemd160 => State::Ripemd160(SHA1_IV),
             HashAlgorithm::Sha256 => State::Sha256([
                 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
                 0x5be0cd19,
@@ -88,9 +95,17 @@ impl State {
 
     fn output_len(&self) -> usize {
         match self {
-            State::Sha1(_) => 20,
+            State::Sha1(_) | State::Ripemd160(_) => 20,
             State::Sha256(_) => 32,
             State::Sha512(_) => 64,
+        }
+    }
+
+    /// The message length in bits as the padding's last 8 bytes hold it.
+    fn length_field(&self, bits: u64) -> [u8; 8] {
+        match self {
+            State::Ripemd160(_) => bits.to_le_bytes(),
+            _ => bits.to_be_bytes(),
         }
     }
 
@@ -101,6 +116,7 @@ impl State {
             State::Sha1(words) => sha1::block_api::compress(words, data.as_chunks::<64>().0),
             State::Sha256(words) => sha256_compress(words, data.as_chunks::<64>().0),
             State::Sha512(words) => sha2::block_api::compress512(words, data.as_chunks::<128>().0),
+            State::Ripemd160(words) => ripemd160_compress(words, data.as_chunks::<64>().0),
         }
     }
 
@@ -115,6 +131,11 @@ impl State {
                     chunk.copy_from_slice(&word.to_be_bytes());
                 }
             }
+            State::Ripemd160(words) => {
+                for (chunk, word) in out.chunks_exact_mut(4).zip(words.iter()) {
+                    chunk.copy_from_slice(&word.to_le_bytes());
+                }
+            }
         }
     }
 
@@ -125,6 +146,9 @@ impl State {
             (State::Sha1(a), State::Sha1(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x ^= y),
             (State::Sha256(a), State::Sha256(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x ^= y),
             (State::Sha512(a), State::Sha512(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x ^= y),
+            (State::Ripemd160(a), State::Ripemd160(b)) => {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x ^= y)
+            }
             _ => {}
         }
     }
@@ -134,6 +158,7 @@ impl State {
             State::Sha1(words) => words.zeroize(),
             State::Sha256(words) => words.zeroize(),
             State::Sha512(words) => words.zeroize(),
+            State::Ripemd160(words) => words.zeroize(),
         }
     }
 }
@@ -366,7 +391,8 @@ impl Hasher {
             n = 0;
         }
         self.buffer[n..block - 8].fill(0);
-        self.buffer[block - 8..block].copy_from_slice(&bits.to_be_bytes());
+        let length = self.state.length_field(bits);
+        self.buffer[block - 8..block].copy_from_slice(&length);
         self.state.compress(&self.buffer[..block]);
         self.state.write_out(out);
     }
@@ -379,7 +405,7 @@ impl Drop for Hasher {
     }
 }
 
-/// Hashes `data` with the hash called `name` (`sha1`, `sha256`, `sha512`).
+/// Hashes `data` with the hash called `name` (`sha1`, `sha256`, `sha512`, `ripemd160`).
 pub fn digest(name: &str, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let algorithm = HashAlgorithm::from_name(name)?;
     let mut out = alloc::vec![0; algorithm.output_len()];
@@ -489,7 +515,7 @@ fn pbkdf2_run(
     let mut work = [0u8; 128];
     work[output_len] = 0x80;
     let bits = ((block_len + output_len) as u64) * 8;
-    work[block_len - 8..block_len].copy_from_slice(&bits.to_be_bytes());
+    work[block_len - 8..block_len].copy_from_slice(&key.inner.length_field(bits));
     for (index, chunk) in out.chunks_mut(output_len).enumerate() {
         let counter = (index as u32).wrapping_add(1).to_be_bytes();
         key.mac(&[salt, &counter], &mut work);

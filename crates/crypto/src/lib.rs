@@ -1,4 +1,4 @@
-//! Keys and encrypted volumes: SHA-1/SHA-2, HMAC, PBKDF2, Argon2, AES-XTS and AES-CBC-ESSIV sector
+//! Keys and encrypted volumes: SHA-1/SHA-2, RIPEMD-160, HMAC, PBKDF2, Argon2, AES-XTS and AES-CBC-ESSIV sector
 //! decryption, and LUKS1/LUKS2 unlocking, as pure `no_std` + `alloc` code shared by the payload and the
 //! host tool.
 //!
@@ -26,6 +26,7 @@ mod kdf;
 mod luks1;
 mod luks2;
 mod read;
+mod ripemd;
 mod secret;
 mod view;
 

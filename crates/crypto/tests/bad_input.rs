@@ -226,10 +226,10 @@ fn luks1_absurd_fields() {
 
     let mut bytes = original.clone();
     bytes[72..104].fill(0);
-    bytes[72..81].copy_from_slice(b"ripemd160");
+    bytes[72..81].copy_from_slice(b"whirlpool");
     assert_eq!(
         open(bytes).err().unwrap().to_string(),
-        "unknown hash 'ripemd160'"
+        "unknown hash 'whirlpool'"
     );
 
     let mut bytes = original.clone();

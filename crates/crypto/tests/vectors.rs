@@ -34,6 +34,42 @@ fn fips_180_hashes() {
     }
 }
 
+/// The test vectors of the RIPEMD-160 paper (Dobbertin, Bosselaers, Preneel, 1996, appendix B).
+#[test]
+fn ripemd160_paper_vectors() {
+    let million = vec![b'a'; 1_000_000];
+    let cases: [(&[u8], &str); 7] = [
+        (b"", "9c1185a5c5e9fc54612808977ee8f548b2258d31"),
+        (b"a", "0bdc9d2d256b3ee9daae347be6f4dc835a467ffe"),
+        (b"abc", "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"),
+        (
+            b"message digest",
+            "5d0689ef49d2fae572b881b123a85ffa21595f36",
+        ),
+        (
+            b"abcdefghijklmnopqrstuvwxyz",
+            "f71c27109c692c1b56bbdceb5b9d2865b3708dbc",
+        ),
+        (
+            b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "12a053384a9c0c88e405a06c27dcf49ada62eb2b",
+        ),
+        (&million, "52783243c1697bdbe16d37f97f68f08325dc1528"),
+    ];
+    for (data, expected) in cases {
+        assert_eq!(
+            to_hex(&digest("ripemd160", data).unwrap()),
+            expected,
+            "RIPEMD-160 of {} bytes",
+            data.len()
+        );
+    }
+    assert_eq!(
+        to_hex(&digest("RIPEMD160", b"abc").unwrap()),
+        "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"
+    );
+}
+
 #[test]
 fn rfc_2202_and_4231_hmac() {
     let cases: [(&str, Vec<u8>, &[u8], &str); 9] = [
@@ -88,12 +124,13 @@ fn rfc_6070_and_7914_pbkdf2() {
 }
 
 /// Every length from 0 to 300 bytes (all padding boundaries of both block sizes), keys shorter and
-/// longer than a block, and PBKDF2 outputs of odd lengths, against python3's hashlib and hmac.
+/// longer than a block, and PBKDF2 outputs of odd lengths, against python3's hashlib and hmac (RIPEMD-160
+/// among them: OpenSSL's, which Debian's python3 uses).
 #[test]
 fn agrees_with_python_hashlib() {
     let script = r#"
 import hashlib, hmac
-for name in ('sha1', 'sha256', 'sha512'):
+for name in ('sha1', 'sha256', 'sha512', 'ripemd160'):
     for n in range(301):
         data = bytes((i * 7 + n) & 0xff for i in range(n))
         print(name, n, hashlib.new(name, data).hexdigest(), hmac.new(data[:n % 200], data, name).hexdigest())
@@ -131,7 +168,7 @@ for name in ('sha1', 'sha256', 'sha512'):
         }
         checked += 1;
     }
-    assert_eq!(checked, 3 * 301 + 3 * 7);
+    assert_eq!(checked, 4 * 301 + 4 * 7);
 }
 
 #[test]
@@ -152,8 +189,8 @@ fn pbkdf2_bounds_and_names() {
         pbkdf2("sha256", b"p", b"s", 1, 1 << 20),
         Err(CryptoError::Limit(_))
     ));
-    let error = pbkdf2("ripemd160", b"p", b"s", 1, 20).unwrap_err();
-    assert_eq!(error.to_string(), "unknown hash 'ripemd160'");
+    let error = pbkdf2("whirlpool", b"p", b"s", 1, 20).unwrap_err();
+    assert_eq!(error.to_string(), "unknown hash 'whirlpool'");
     assert!(matches!(
         digest("md5", b""),
         Err(CryptoError::UnknownHash(_))

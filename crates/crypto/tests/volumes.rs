@@ -211,6 +211,23 @@ fn luks1_xts_128_sha512() {
     check_opens(&fixture, 512);
 }
 
+/// LUKS1 with RIPEMD-160 (one of the format's hashes, `cryptsetup luksFormat --hash ripemd160`): its PBKDF2,
+/// the anti-forensic split and the volume key digest all use it.
+#[test]
+fn luks1_cbc_essiv_ripemd160() {
+    let fixture = luks_fixture(
+        "l1-ripemd160",
+        "luks1",
+        "aes-cbc-essiv:sha256",
+        32,
+        512,
+        &["--hash", "ripemd160", FAST_PBKDF2[0], FAST_PBKDF2[1]],
+    );
+    let header = Luks1Header::parse(&std::fs::read(&fixture.image).unwrap()[..1024]).unwrap();
+    assert_eq!(header.hash, bootscript_crypto::HashAlgorithm::Ripemd160);
+    check_opens(&fixture, 512);
+}
+
 #[test]
 fn luks2_pbkdf2_xts() {
     let fixture = luks_fixture(

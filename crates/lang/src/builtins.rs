@@ -57,6 +57,7 @@ pub enum Primitive {
     Sha1,
     Sha256,
     Sha512,
+    Ripemd160,
     Hmac,
     Pbkdf2,
     AesSetup,
@@ -71,10 +72,11 @@ pub enum Primitive {
     Exec,
 }
 
-const PRIMITIVES: [Primitive; 15] = [
+const PRIMITIVES: [Primitive; 16] = [
     Primitive::Sha1,
     Primitive::Sha256,
     Primitive::Sha512,
+    Primitive::Ripemd160,
     Primitive::Hmac,
     Primitive::Pbkdf2,
     Primitive::AesSetup,
@@ -137,7 +139,8 @@ const HELP: &str = "\
     sha1(x)  the SHA-1 of a str or bytes\n\
     sha256(x)  the SHA-256 of a str or bytes\n\
     sha512(x)  the SHA-512 of a str or bytes\n\
-    hmac(hash, key, data)  HMAC with hash sha1, sha256 or sha512\n\
+    ripemd160(x)  the RIPEMD-160 of a str or bytes (cryptsetup's plain passphrase hash)\n\
+    hmac(hash, key, data)  HMAC with hash sha1, sha256, sha512 or ripemd160\n\
     pbkdf2(hash, password, salt, iterations, length)  PBKDF2 key derivation: length bytes\n\
     aes_setup(name, device, key, cipher=\"aes-xts-plain64\", offset=0, size?, skip=0)  map a plain AES volume as a new device\n\
     luks_open(device, passphrase, name)  unlock a LUKS1/LUKS2 volume as name\n\
@@ -153,7 +156,7 @@ const HELP: &str = "\
 ";
 
 /// The number of built-ins (the lines of [`HELP`]).
-pub(crate) const COUNT: usize = 43;
+pub(crate) const COUNT: usize = 44;
 const FIRST_PRIMITIVE: usize = 27;
 /// The index of `range`, which a `for` loop may run without making the list.
 pub(crate) const RANGE: usize = 18;

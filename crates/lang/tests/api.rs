@@ -351,6 +351,7 @@ fn help_has_a_line_for_every_built_in() {
         "sha1",
         "sha256",
         "sha512",
+        "ripemd160",
         "hmac",
         "pbkdf2",
         "aes_setup",

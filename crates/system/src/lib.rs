@@ -178,7 +178,7 @@ impl<M: Machine> World<M> {
         let nil = Value::Nil;
         let arg = |i: usize| args.get(i).unwrap_or(&nil);
         match which {
-            Primitive::Sha1 | Primitive::Sha256 | Primitive::Sha512 => {
+            Primitive::Sha1 | Primitive::Sha256 | Primitive::Sha512 | Primitive::Ripemd160 => {
                 let name = &which.name();
                 let data = data_arg(arg(0), "data")?;
                 let out = crypto::digest(name, data).map_err(|e| e.to_string())?;

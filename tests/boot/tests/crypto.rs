@@ -291,6 +291,38 @@ print("t: sha256 " + hex(sha256(data)) + " bytes " + str(len(data)))
     check_read_and_secrecy(&mut vm);
 }
 
+/// A plain mapping as `cryptsetup open --type plain` makes it of a typed passphrase with Debian 12's defaults
+/// (aes-cbc-essiv:sha256, a 256-bit key, the passphrase hashed with RIPEMD-160, longer keys filled from the hash
+/// of "A" + passphrase): the script derives that key as docs/language.md shows.
+#[test]
+fn plain_mapping_with_cryptsetups_default_passphrase_hash() {
+    static DISK: OnceLock<PathBuf> = OnceLock::new();
+    let disk = disk_once(
+        &DISK,
+        "plain-ripemd160",
+        &[
+            "plain-hashed",
+            PASSPHRASE,
+            "aes-cbc-essiv:sha256",
+            "32",
+            "512",
+            "ripemd160",
+        ],
+    );
+    let script = r#"
+print("t: passphrase next")
+let pass = prompt("Passphrase for hd0p1: ", echo=false)
+let key = ripemd160(pass) + slice(ripemd160("A" + pass), 0, 12)
+aes_setup("vol", "hd0p1", key, cipher="aes-cbc-essiv:sha256")
+mount("vol", "/")
+let data = read("/data/blob.bin")
+print("t: sha256 " + hex(sha256(data)) + " bytes " + str(len(data)))
+"#;
+    let mut vm = boot(disk, "qemu64", script);
+    type_passphrase(&mut vm, PASSPHRASE, BOOT);
+    check_read_and_secrecy(&mut vm);
+}
+
 /// Checks a progress line as the serial line got it, rewritten in place with carriage returns (each state one
 /// `\r`-separated piece): percentages that only grow, below 100 at first, then `... done`. Returns them.
 fn progress_percents(vm: &mut Vm, line: &str) -> Vec<u32> {
