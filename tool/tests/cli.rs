@@ -394,6 +394,15 @@ fn steps_limit_the_run() {
     let out = bootscript(&["run", path.to_str().unwrap(), "--steps", "1000"], "");
     assert_eq!(out.status.code(), Some(70));
     assert!(text(&out.stderr).ends_with(":1:7: error: step budget exhausted\n"));
+    // Exactly N steps: a loop's turn is one.
+    let path = script(
+        "count.bs",
+        "let n = 0\nwhile true {\n  n = n + 1\n  print(n)\n}\n",
+    );
+    let out = bootscript(&["run", path.to_str().unwrap(), "--steps", "25"], "");
+    assert_eq!(out.status.code(), Some(70));
+    let printed: Vec<String> = (1..=25).map(|n| format!("{n}\n")).collect();
+    assert_eq!(text(&out.stdout), printed.concat());
 }
 
 #[test]
