@@ -240,6 +240,23 @@ mod tests {
     }
 
     #[test]
+    fn map_entries_that_touch_or_overlap_are_one_range() {
+        // Firmware maps may split RAM into entries that only touch (one per DIMM, say): a piece may span the
+        // join.
+        let region = |addr, len| MemoryRegion { addr, len, kind: 1 };
+        let mut free = FreeMemory::from_map(&[
+            region(0x100000, 0x100000),
+            region(0x200000, 0x100000),
+            region(0x280000, 0x100000),
+        ]);
+        assert_eq!(free.ranges().collect::<Vec<_>>(), [(0x100000, 0x280000)]);
+        assert_eq!(
+            free.take_highest("x", 0x280000, PAGE, u64::MAX),
+            Ok(0x100000)
+        );
+    }
+
+    #[test]
     fn placements_respect_alignment_limits_and_reservations() {
         let mut free = FreeMemory::from_ranges(&[(0x1000, 0x10000), (0x100000, 0x100000)]);
         assert_eq!(
