@@ -179,6 +179,39 @@ fn plan_places_kernel_initrd_and_boot_params_apart() {
     ));
 }
 
+/// The initrd goes as high as the kernel can reach it: below initrd_addr_max + 1 (2 GiB for Debian's kernel)
+/// unless the kernel says it may be above 4 GiB (xloadflags bit 1), on a machine with RAM above both.
+#[test]
+fn the_initrd_stays_where_the_kernel_can_reach_it() {
+    let bytes = common::vmlinuz();
+    let ram = [(1 << 20, 3 << 30)];
+    let initrd = 1 << 20;
+    let mut low_only = bytes.clone();
+    low_only[0x236] &= !2;
+    let image = BzImage::parse(&low_only).unwrap();
+    assert_eq!(image.header.initrd_addr_max, 0x7fff_ffff);
+    let mut free = FreeMemory::from_ranges(&ram);
+    let plan = linux::plan(&image, initrd, 10, &mut free, 1 << 32).unwrap();
+    assert_eq!(plan.initrd_addr, 0x8000_0000 - initrd, "{plan:x?}");
+    let image = BzImage::parse(&bytes).unwrap();
+    assert_ne!(
+        image.header.xloadflags & 2,
+        0,
+        "Debian's kernel may be loaded high"
+    );
+    let mut free = FreeMemory::from_ranges(&ram);
+    let plan = linux::plan(&image, initrd, 10, &mut free, 1 << 32).unwrap();
+    assert_eq!(
+        plan.initrd_addr,
+        (1 << 20) + (3 << 30) - initrd,
+        "{plan:x?}"
+    );
+    // A command line of exactly cmdline_size bytes fits; one more does not (the other test).
+    let exact = image.header.cmdline_size as usize;
+    let mut free = FreeMemory::from_ranges(&ram);
+    assert!(linux::plan(&image, 0, exact, &mut free, 1 << 32).is_ok());
+}
+
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }
