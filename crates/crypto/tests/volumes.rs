@@ -387,3 +387,137 @@ fn plain_mappings() {
     assert!(matches!(error, CryptoError::UnknownCipher(_)), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CBC over 4096-byte encryption sectors: each sector is one CBC chain of 256 blocks, longer than the
+/// batch the decryptor hands to AES at once, so this pins that the chaining carries across batches (the
+/// other CBC tests use 512-byte sectors, one batch each).
+#[test]
+fn luks2_cbc_essiv_4096_sectors() {
+    let fixture = luks_fixture(
+        "l2-cbc-4k",
+        "luks2",
+        "aes-cbc-essiv:sha256",
+        32,
+        4096,
+        &[
+            "--pbkdf",
+            "pbkdf2",
+            "--hash",
+            "sha256",
+            FAST_PBKDF2[0],
+            FAST_PBKDF2[1],
+        ],
+    );
+    let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
+    assert_eq!(header.metadata.segments[0].sector_size, 4096);
+    assert_eq!(
+        header.metadata.segments[0].encryption,
+        "aes-cbc-essiv:sha256"
+    );
+    check_opens(&fixture, 4096);
+}
+
+/// A LUKS2 segment's `iv_tweak` is added to every IV sector number, as dm-crypt's `iv_offset`: data
+/// encrypted from IV 2048 reads back only when the tweak says 2048.
+#[test]
+fn luks2_iv_tweak_is_honoured() {
+    let fixture = luks_fixture(
+        "l2-iv-tweak",
+        "luks2",
+        "aes-xts-plain64",
+        64,
+        512,
+        &[
+            "--pbkdf",
+            "pbkdf2",
+            "--hash",
+            "sha256",
+            FAST_PBKDF2[0],
+            FAST_PBKDF2[1],
+        ],
+    );
+    // The same plaintext encrypted again over the payload, its IVs counting from 2048.
+    let key = std::fs::read(fixture.dir.join("volume.key")).unwrap();
+    python_encrypt(
+        &fixture.image,
+        fixture.offset,
+        "xts",
+        &key,
+        512,
+        512,
+        2048,
+        &fixture.dir.join("plain.bin"),
+    );
+    // With the header's tweak still 0 the payload opens but does not read as the plaintext.
+    let view = luks_open(device(&fixture.image), PASSPHRASE, &mut |_| true).unwrap();
+    assert!(
+        read_all(&*view, PLAIN_BYTES) != fixture.plain,
+        "tweak 0 reads data encrypted from IV 2048"
+    );
+    let mut bytes = std::fs::read(&fixture.image).unwrap();
+    common::rewrite_json(&mut bytes, |text| {
+        assert!(text.contains("\"iv_tweak\":\"0\""), "{text}");
+        text.replace("\"iv_tweak\":\"0\"", "\"iv_tweak\":\"2048\"")
+    });
+    std::fs::write(&fixture.image, &bytes).unwrap();
+    let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
+    assert_eq!(header.metadata.segments[0].iv_tweak, 2048);
+    check_opens(&fixture, 512);
+}
+
+/// The `plain` IV (aes-xts-plain, aes-cbc-plain) is the sector number truncated to 32 bits, unlike
+/// `plain64`: python encrypts with IVs from 5, so a mapping that skips 2^32 + 5 sectors must read the
+/// same data with `plain` and must not with `plain64`; a run of sectors whose IVs wrap past 2^32 reads
+/// back too.
+#[test]
+fn plain_iv_is_32_bits() {
+    let dir = scratch("plain-32");
+    let plain_file = dir.join("plain.bin");
+    let plain = write_pattern(&plain_file, 64 * 1024);
+    let sectors = (plain.len() / 512) as u64;
+    let key: Vec<u8> = (0..64).map(|i| (i * 13 + 7) as u8).collect();
+    let image = dir.join("image");
+    let skip = (1u64 << 32) + 5;
+    // (32-bit cipher, its 64-bit twin, python mode, key bytes)
+    let cases = [
+        ("aes-xts-plain", "aes-xts-plain64", "xts", 64),
+        ("aes-cbc-plain", "aes-cbc-plain64", "cbc-plain64", 32),
+    ];
+    for (cipher, cipher64, mode, key_bytes) in cases {
+        let key = &key[..key_bytes];
+        std::fs::write(&image, vec![0u8; plain.len()]).unwrap();
+        python_encrypt(&image, 0, mode, key, 512, 512, 5, &plain_file);
+        let inner = device(&image);
+        let view = plain_view(inner.clone(), cipher, key, 0, None, skip).unwrap();
+        assert_eq!(view.sectors(), sectors);
+        assert!(read_all(&*view, plain.len()) == plain, "{cipher}");
+        let view = plain_view(inner, cipher64, key, 0, None, skip).unwrap();
+        assert!(
+            read_all(&*view, plain.len()) != plain,
+            "{cipher64} keeps the high bits"
+        );
+    }
+
+    // IVs 2^32 - 3, -2, -1, then 0, 1, ...: python encrypts the first three sectors from IV 2^32 - 3 and the
+    // rest from IV 0, which is what a 32-bit IV counting from 2^32 - 3 gives.
+    let head = dir.join("head.bin");
+    let tail = dir.join("tail.bin");
+    std::fs::write(&head, &plain[..3 * 512]).unwrap();
+    std::fs::write(&tail, &plain[3 * 512..]).unwrap();
+    python_encrypt(&image, 0, "xts", &key, 512, 512, (1 << 32) - 3, &head);
+    python_encrypt(&image, 3 * 512, "xts", &key, 512, 512, 0, &tail);
+    let view = plain_view(
+        device(&image),
+        "aes-xts-plain",
+        &key,
+        0,
+        None,
+        (1 << 32) - 3,
+    )
+    .unwrap();
+    assert!(
+        read_all(&*view, plain.len()) == plain,
+        "IVs wrapping past 2^32"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
