@@ -20,6 +20,8 @@ struct TestMachine {
     tick: u64,
     asked: u32,
     ctrl_c: u32,
+    /// The memory in use the machine reports (none given: the boot stage at 1 MiB).
+    in_use: Vec<(u64, u64)>,
 }
 
 impl Machine for TestMachine {
@@ -67,7 +69,10 @@ impl Machine for TestMachine {
                     kind: 1,
                 },
             ],
-            in_use: vec![(0x100000, 0x100000)],
+            in_use: match self.in_use.is_empty() {
+                true => vec![(0x100000, 0x100000)],
+                false => self.in_use.clone(),
+            },
             limit: 1 << 32,
             rsdp: None,
             rsdp_address: None,
@@ -76,7 +81,10 @@ impl Machine for TestMachine {
     }
     fn boot(&mut self, handoff: Handoff<'_>, _summary: &Summary) -> String {
         self.booted = Some(match handoff {
-            Handoff::Linux(b) => format!("linux {:#x}", b.plan.kernel_addr),
+            Handoff::Linux(b) => format!(
+                "linux {:#x} initrd {:#x}+{:#x}",
+                b.plan.kernel_addr, b.plan.initrd_addr, b.plan.initrd_len
+            ),
             Handoff::Multiboot2(b) => format!("multiboot2 {}", b.image.segments.len()),
         });
         String::from("test machine: no jump")
@@ -319,6 +327,64 @@ fn ls_refuses_a_directory_whose_names_take_more_than_the_script_may_still_hold()
         message.starts_with("test.bs:8:13: error: /many: its names take more than the "),
         "{message}"
     );
+}
+
+/// What `exec` plans keeps clear of the memory the machine says is in use (the boot stage's heap, where the
+/// kernel and initrd bytes wait to be copied): here the top 256 MiB of a 1 GiB machine, where the initrd would
+/// go otherwise. Debian's kernel and a 1 MiB initrd on an ext2 partition.
+#[test]
+fn exec_keeps_clear_of_the_memory_in_use() {
+    let dir = tempdir("exec-in-use");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let kernel = root.join("build/cache/vmlinuz");
+    if !kernel.exists() {
+        tool(
+            "bash",
+            &[root.join("scripts/fetch-kernel.sh").to_str().unwrap()],
+        );
+    }
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("boot")).unwrap();
+    std::fs::copy(&kernel, tree.join("boot/vmlinuz")).unwrap();
+    std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
+    let fs = dir.join("fs.img");
+    let tree = tree.to_str().unwrap();
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-d",
+            tree,
+            fs.to_str().unwrap(),
+            "32M",
+        ],
+    );
+    let disk: Rc<dyn BlockDevice> =
+        Rc::new(ImageFile::with_name(fs.to_str().unwrap(), "hd0").unwrap());
+    let in_use = (0x3000_0000, 0x1000_0000);
+    let machine = TestMachine {
+        disks: vec![disk],
+        in_use: vec![(0x100000, 0x100000), in_use],
+        ..TestMachine::default()
+    };
+    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", initrd="/boot/initrd.img")"#;
+    let (world, result) = run_on(machine, source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:20: error: test machine: no jump"
+    );
+    let booted = world.machine.booted.unwrap();
+    let initrd: Vec<u64> = booted
+        .split(['+', ' '])
+        .skip(3)
+        .map(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
+        .collect();
+    assert_eq!(initrd[1], 1 << 20, "{booted}");
+    // As high as it may go, under the memory in use.
+    assert_eq!(initrd[0] + initrd[1], in_use.0, "{booted}");
 }
 
 #[test]
