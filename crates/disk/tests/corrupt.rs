@@ -276,3 +276,22 @@ fn mbr_extended_chain_loop_is_bounded() {
         .to_string();
     assert!(err.starts_with("hd0: MBR: more than"), "{err}");
 }
+
+#[test]
+fn name_longer_than_its_entry() {
+    // lost+found's entry is 20 bytes: a name of 30 would run into the next entry, so the entry is refused
+    // rather than shown with the next entry's bytes in its name.
+    let dir = TempDir::new("namelen");
+    let mut bytes = fs::read(ext_image(&dir, "ext4", &["-O", "^metadata_csum"])).unwrap();
+    let at = dir_entry(&bytes, b"lost+found");
+    assert_eq!(u16::from_le_bytes([bytes[at + 4], bytes[at + 5]]), 20);
+    bytes[at + 6] = 30;
+    let vfs = mount("hd0", bytes).unwrap();
+    let err = vfs.ls("/").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "hd0: ext4: directory inode 2: bad entry (rec_len 20) at byte 24"
+    );
+    let err = vfs.stat("/big.bin").unwrap_err().to_string();
+    assert!(err.contains("bad entry (rec_len 20)"), "{err}");
+}

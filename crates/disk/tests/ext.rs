@@ -490,3 +490,64 @@ fn unknown_incompatible_feature_is_refused_by_name() {
     assert!(err.ends_with("ext4: unsupported feature dirdata"), "{err}");
     assert!(err.contains("fs.img"), "the error names the device: {err}");
 }
+
+/// The extents of `path` as debugfs's dump_extents shows its leaves: (logical start, physical start, length).
+fn leaf_extents(img: &Path, path: &str) -> Vec<(u64, u64, u64)> {
+    let dump = run("debugfs", &["-R", &format!("dump_extents {path}"), s(img)]);
+    dump.lines()
+        .skip(1)
+        .map(|line| {
+            // " 0/ 0   2/  3  7872 - 40638  8451 - 41217  32767 [Uninit]"
+            let fields: Vec<&str> = line.split_whitespace().filter(|f| *f != "-").collect();
+            let number = |i: usize| -> u64 { fields[i].parse().unwrap() };
+            (number(4), number(6), number(8))
+        })
+        .collect()
+}
+
+#[test]
+fn initialized_extent_of_32768_blocks() {
+    // An extent length of exactly 32768 is the longest initialized one; only lengths above it mark an
+    // uninitialized extent. mke2fs writes at most 32767, so one extent is lengthened by hand.
+    let dir = TempDir::new("ext4maxextent");
+    let src = dir.path("src");
+    fs::create_dir_all(src.join("lost+found")).unwrap();
+    let data = noise(41 * MIB as usize, 11);
+    fs::write(src.join("long-run"), &data).unwrap();
+    // 1 KiB blocks make 32768 blocks 32 MiB; without a journal or most superblock backups the run is unbroken.
+    let options = ["-b", "1024", "-N", "64", "-O", "sparse_super2,^has_journal"];
+    let img = make_from(&dir, &src, 96, &options);
+    let extents = leaf_extents(&img, "/long-run");
+    assert!(
+        extents.len() <= 4,
+        "the extents must fit in the inode: {extents:?}"
+    );
+    // A 32767-block extent followed by one that continues it on disk: give the first the second's first block.
+    let k = extents
+        .windows(2)
+        .position(|w| w[0].2 == 32767 && w[1].0 == w[0].0 + 32767 && w[1].1 == w[0].1 + 32767)
+        .unwrap_or_else(|| panic!("no 32767-block extent continued on disk: {extents:?}"));
+    let (logical, physical, len) = extents[k + 1];
+    assert!(len >= 2, "{extents:?}");
+    // i_block words: a 3-word header, then 3 words per extent (logical start, length, physical start).
+    let word = |extent: usize, field: usize| 3 + 3 * extent + field;
+    debugfs_write(&img, &format!("sif /long-run block[{}] 32768", word(k, 1)));
+    debugfs_write(
+        &img,
+        &format!("sif /long-run block[{}] {}", word(k + 1, 0), logical + 1),
+    );
+    debugfs_write(
+        &img,
+        &format!("sif /long-run block[{}] {}", word(k + 1, 1), len - 1),
+    );
+    debugfs_write(
+        &img,
+        &format!("sif /long-run block[{}] {}", word(k + 1, 2), physical + 1),
+    );
+    assert_eq!(leaf_extents(&img, "/long-run")[k].2, 32768);
+    let dump = run("debugfs", &["-R", "dump_extents /long-run", s(&img)]);
+    assert!(!dump.contains("Uninit"), "{dump}");
+    fsck_clean(&img);
+    let vfs = mounted(&img);
+    check_file(&vfs, "/long-run", &data);
+}

@@ -159,3 +159,137 @@ fn short_names_in_code_page_437() {
     assert!(!vfs.exists("/f/ωx.txt").unwrap());
     assert!(!vfs.exists("/f/hello.txt").unwrap());
 }
+
+/// A FAT image from `mkfs.fat -F bits` of `kib` KiB with one file, its total-sectors field then set so that the
+/// data area holds exactly `clusters` one-sector clusters; the file's bytes are returned with it.
+fn with_clusters(dir: &TempDir, bits: &str, kib: &str, clusters: u64) -> (PathBuf, Vec<u8>) {
+    let img = dir.path(&format!("fat{bits}-{clusters}.img"));
+    run(
+        "mkfs.fat",
+        &["-F", bits, "-s", "1", "-S", "512", "-C", s(&img), kib],
+    );
+    let data = noise(100_000, 12);
+    let file = dir.path("file.bin");
+    fs::write(&file, &data).unwrap();
+    run("mcopy", &["-i", s(&img), s(&file), "::/file.bin"]);
+    let mut bytes = fs::read(&img).unwrap();
+    let le16 = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as u64;
+    let (reserved, fats, root_entries, fat_sectors) =
+        (le16(14), bytes[16] as u64, le16(17), le16(22));
+    let meta = reserved + fats * fat_sectors + (root_entries * 32).div_ceil(512);
+    let total = meta + clusters;
+    assert!(
+        (clusters + 2) * bits.parse::<u64>().unwrap() / 8 <= fat_sectors * 512,
+        "the FAT of {fat_sectors} sectors is too small for {clusters} clusters"
+    );
+    bytes[19..21].copy_from_slice(&(total as u16).to_le_bytes());
+    bytes.resize(bytes.len().max(total as usize * 512), 0);
+    fs::write(&img, &bytes).unwrap();
+    (img, data)
+}
+
+/// Fewer than 4085 clusters is FAT12 and 4085 is FAT16, as Microsoft's specification and Linux decide: the type
+/// comes from the cluster count alone, and a reader on the wrong side of the line misreads every FAT entry.
+#[test]
+fn fat12_and_fat16_at_4085_clusters() {
+    let dir = TempDir::new("fat4085");
+    for (bits, kib, clusters, expect) in
+        [("12", "2070", 4084, "fat12"), ("16", "2100", 4085, "fat16")]
+    {
+        let (img, data) = with_clusters(&dir, bits, kib, clusters);
+        let mut vfs = Vfs::new();
+        assert_eq!(
+            vfs.mount(image(&img), "/").unwrap(),
+            expect,
+            "{clusters} clusters"
+        );
+        assert_eq!(vfs.ls("/").unwrap(), vec!["file.bin"]);
+        check_file(&vfs, "/file.bin", &data);
+    }
+}
+
+/// The clusters of `path`'s chain in order, from mshowfat's "::/path <3> <64-74>".
+fn chain(img: &Path, path: &str) -> Vec<u64> {
+    let shown = run("mshowfat", &["-i", s(img), path]);
+    let mut clusters = Vec::new();
+    for range in shown.split('<').skip(1) {
+        let range = range.split('>').next().unwrap();
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let (first, last): (u64, u64) =
+            (first.trim().parse().unwrap(), last.trim().parse().unwrap());
+        clusters.extend(first..=last);
+    }
+    clusters
+}
+
+/// The top four bits of a FAT32 entry are reserved: set, they must not change where a chain goes or end it.
+#[test]
+fn fat32_entries_reserved_bits_are_ignored() {
+    let dir = TempDir::new("fat32high");
+    let src = dir.path("src");
+    fs::create_dir_all(src.join("manydir")).unwrap();
+    // With one-sector clusters, 60 long names fill several clusters of the directory.
+    for i in 0..60 {
+        fs::write(
+            src.join(format!("manydir/long-name-entry-{i:02}.txt")),
+            format!("{i}\n"),
+        )
+        .unwrap();
+    }
+    let big = noise(100_000, 13);
+    fs::write(src.join("big.bin"), &big).unwrap();
+    let img = dir.path("fat.img");
+    run("mkfs.fat", &["-F", "32", "-s", "1", "-C", s(&img), "40960"]);
+    copy_in(&img, &src);
+    let mut bytes = fs::read(&img).unwrap();
+    let le = |at: usize, n: usize| {
+        bytes[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |v, &b| v << 8 | b as u64)
+    };
+    let (bps, reserved, fats, fat_sectors) = (le(11, 2), le(14, 2), le(16, 1), le(36, 4));
+    let dir_chain = chain(&img, "::/manydir");
+    let file_chain = chain(&img, "::/big.bin");
+    assert!(
+        dir_chain.len() > 2 && file_chain.len() > 100,
+        "{dir_chain:?} {file_chain:?}"
+    );
+    for copy in 0..fats {
+        for &cluster in dir_chain.iter().chain(&file_chain) {
+            let at = (reserved + copy * fat_sectors) * bps + cluster * 4;
+            bytes[at as usize + 3] |= 0xF0;
+        }
+    }
+    fs::write(&img, &bytes).unwrap();
+    let mut vfs = Vfs::new();
+    assert_eq!(vfs.mount(image(&img), "/").unwrap(), "fat32");
+    // A directory's chain taken to end early would list only its first clusters' names, with no error.
+    assert_eq!(vfs.ls("/manydir").unwrap().len(), 60);
+    compare_tree(&vfs, &src, "/");
+}
+
+/// The FAT is read through a 4 KiB window; cluster 2730's 12-bit entry takes bytes 4095 and 4096, across the
+/// window's edge, and must be read whole from a fresh window.
+#[test]
+fn fat12_entry_across_the_window_edge() {
+    let dir = TempDir::new("fat12edge");
+    let img = dir.path("fat.img");
+    run(
+        "mkfs.fat",
+        &["-F", "12", "-s", "1", "-S", "512", "-C", s(&img), "2048"],
+    );
+    // 3200 one-sector clusters from cluster 2: the chain runs through 2730.
+    let data = noise(3200 * 512 - 100, 14);
+    let file = dir.path("long.bin");
+    fs::write(&file, &data).unwrap();
+    run("mcopy", &["-i", s(&img), s(&file), "::/long.bin"]);
+    let clusters = chain(&img, "::/long.bin");
+    assert!(
+        clusters.windows(2).any(|w| w == [2729, 2730]) && clusters[0] == 2,
+        "{clusters:?}"
+    );
+    let mut vfs = Vfs::new();
+    assert_eq!(vfs.mount(image(&img), "/").unwrap(), "fat12");
+    check_file(&vfs, "/long.bin", &data);
+}
