@@ -334,10 +334,27 @@ mod tests {
         body[176 - HEADER..184 - HEADER].copy_from_slice(&0xb004u64.to_le_bytes());
         let m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
         assert_eq!(find(&m, true).unwrap().pm1a_control, 0xb004);
+        // The second block's extended address, at its own offset.
+        body[184 - HEADER] = 1;
+        body[188 - HEADER..196 - HEADER].copy_from_slice(&0xb008u64.to_le_bytes());
+        let m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
+        let off = find(&m, true).unwrap();
+        assert_eq!((off.pm1a_control, off.pm1b_control), (0xb004, 0xb008));
         // In memory space instead: not a port this can write.
         body[172 - HEADER] = 0;
         let m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
         assert_eq!(find(&m, true), Err("the FADT names no PM1a control port"));
+    }
+
+    #[test]
+    fn the_64_bit_dsdt_address_wins_over_the_32_bit_one() {
+        // ACPI 2: X_DSDT (offset 140), when not zero, is the DSDT; the 32-bit field here names another table.
+        let mut body = fadt_body(0x5000, 0x604, 0, 244 - HEADER);
+        body[140 - HEADER..148 - HEADER].copy_from_slice(&0x4000u64.to_le_bytes());
+        let mut m = machine(true, sdt(b"FACP", &body), sdt(b"DSDT", &s5_aml(7, 7)));
+        m.0.insert(0x5000, sdt(b"DSDT", &s5_aml(1, 1)));
+        let off = find(&m, true).unwrap();
+        assert_eq!((off.sleep_type_a, off.sleep_type_b), (7, 7));
     }
 
     #[test]

@@ -478,6 +478,86 @@ mod tests {
     }
 
     #[test]
+    fn each_memory_type_has_its_kind() {
+        // The types a firmware's map uses (E820's numbers): ACPI tables, ACPI NVS and bad RAM stay apart, as Linux
+        // is given them.
+        let words = Builder::new()
+            .memory_map(&[
+                (0, 0x1000, 1),
+                (0x1000, 0x1000, 2),
+                (0x2000, 0x1000, 3),
+                (0x3000, 0x1000, 4),
+                (0x4000, 0x1000, 5),
+            ])
+            .finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let kinds: Vec<_> = boot.memory_map().iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                MemoryKind::Usable,
+                MemoryKind::Reserved,
+                MemoryKind::AcpiReclaimable,
+                MemoryKind::AcpiNonVolatile,
+                MemoryKind::Defective
+            ]
+        );
+    }
+
+    #[test]
+    fn a_map_of_more_than_max_regions_entries_keeps_the_first_ones() {
+        // Two entries more than there is room for: counted, never written past the table.
+        let entries: Vec<(u64, u64, u32)> = (0..MAX_REGIONS as u64 + 2)
+            .map(|i| (i << 20, 1 << 20, 1))
+            .collect();
+        let words = Builder::new().memory_map(&entries).finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.memory_map().len(), MAX_REGIONS);
+        assert_eq!(boot.ignored_regions, 2);
+        assert_eq!(
+            boot.memory_map()[MAX_REGIONS - 1].range.start,
+            (MAX_REGIONS as u64 - 1) << 20
+        );
+    }
+
+    #[test]
+    fn an_empty_module_is_kept() {
+        // An empty file (`module2 /keys/none.key key`) ends where it starts: a module of no bytes, not an
+        // impossible one.
+        let words = Builder::new().module(0x40_0000, 0x40_0000, "key").finish();
+        let info = load(&words);
+        let boot = read(&info);
+        assert_eq!(boot.ignored_modules, 0);
+        assert_eq!(boot.module("key").unwrap().range.length(), 0);
+    }
+
+    #[test]
+    fn the_acpi_2_rsdp_wins_over_the_acpi_1_copy() {
+        // GRUB passes both copies on an ACPI 2 machine: the XSDT is the root table to use there.
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(b"RSD PTR ");
+        v1.push(0);
+        v1.extend_from_slice(b"BOCHS ");
+        v1.push(0);
+        v1.extend_from_slice(&0x3ffe_1ad8u32.to_le_bytes());
+        let mut v2 = v1.clone();
+        v2[15] = 2;
+        v2.extend_from_slice(&36u32.to_le_bytes());
+        v2.extend_from_slice(&0x3ffe_2000u64.to_le_bytes());
+        v2.extend_from_slice(&[0; 4]);
+        let words = Builder::new().tag(14, &v1).tag(15, &v2).finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let found = boot.rsdp.unwrap();
+        assert_eq!(found.revision, 2);
+        assert_eq!(found.table_address, 0x3ffe_2000);
+        // The second tag starts after the header (8 bytes) and the first tag (28 bytes, padded to 32).
+        assert_eq!(found.address, words.as_ptr() as u64 + 48);
+    }
+
+    #[test]
     fn rsdp_copy_is_found() {
         // RSDP v1: signature, checksum, OEM id, revision 0, RSDT address.
         let mut rsdp = Vec::new();

@@ -75,6 +75,11 @@ mod tests {
         for name in KEYMAP_NAMES {
             assert!(layout_by_name(name).is_some(), "{name}");
         }
+        // Each name is its own layout (the decoding tests below take the layouts, not the names).
+        let layouts = [Layout::Us, Layout::Uk, Layout::De, Layout::Fr];
+        for (name, layout) in KEYMAP_NAMES.iter().zip(layouts) {
+            assert_eq!(layout_by_name(name), Some(layout), "{name}");
+        }
         assert!(layout_by_name("klingon").is_none());
     }
 

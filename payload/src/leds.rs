@@ -336,6 +336,20 @@ mod tests {
     }
 
     #[test]
+    fn a_change_after_an_unanswered_mask_goes_out_once_its_wait_ends() {
+        // The mask is given up on ANSWER_MS after it went, not later: a change asked for meanwhile goes next.
+        let mut leds = Leds::new();
+        leds.want(NUM_LOCK);
+        assert_eq!(leds.to_send(0), Some(SET_LEDS));
+        assert!(leds.answer(ACK));
+        assert_eq!(leds.to_send(0), Some(NUM_LOCK));
+        leds.want(CAPS_LOCK);
+        assert_eq!(leds.to_send(ANSWER_MS), None, "still waiting");
+        assert_eq!(leds.to_send(ANSWER_MS + 1), None, "given up");
+        assert_eq!(leds.to_send(ANSWER_MS + 1), Some(SET_LEDS));
+    }
+
+    #[test]
     fn an_answer_missed_for_seconds_still_ends_the_exchange() {
         // The command went out, then the payload read a kernel for seconds without polling: the ACK has long
         // been waiting. It is taken first, then the mask goes.

@@ -421,6 +421,14 @@ fn deep_recursion_and_nesting_are_errors_not_crashes() {
 fn usage_errors_exit_64() {
     assert_eq!(bootscript(&[], "").status.code(), Some(64));
     assert_eq!(bootscript(&["run"], "").status.code(), Some(64));
+    // `check` with no file to check is no successful check.
+    let out = bootscript(&["check"], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).starts_with("usage:"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(
         bootscript(&["run", "/nonexistent/x.bs"], "").status.code(),
         Some(64)
@@ -490,6 +498,34 @@ fn usage_errors_name_what_was_wrong() {
         text(&out.stderr).ends_with("its last 488 bytes are no whole sector and are left out\n"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Four `--disk` images, as many as the payload's ATA positions, are taken (five are refused, above).
+#[test]
+fn four_disk_images_are_hd0_to_hd3() {
+    let disk = script("four.img", &"x".repeat(1024));
+    let disk = disk.to_str().unwrap();
+    let path = script("four.bs", "for d in disks() { print(d.name, d.size) }\n");
+    let out = bootscript(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--disk",
+            disk,
+            "--disk",
+            disk,
+            "--disk",
+            disk,
+            "--disk",
+            disk,
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "hd0 1024\nhd1 1024\nhd2 1024\nhd3 1024\n"
     );
 }
 

@@ -30,6 +30,8 @@ struct FakeDrive {
     lba48: bool,
     /// Sectors per DRQ block advertised in IDENTIFY word 47 (0: READ MULTIPLE not supported).
     multiple: u8,
+    /// A drive far larger than memory: this many sectors, each made when read by [`stamped`] (`data` unused).
+    huge: Option<u64>,
 }
 
 #[derive(Default)]
@@ -84,7 +86,7 @@ fn identify_block(drive: &FakeDrive) -> Vec<u8> {
     for i in 0..20 {
         words[27 + i] = (model[2 * i] as u16) << 8 | model[2 * i + 1] as u16;
     }
-    let sectors = (drive.data.len() / 512) as u64;
+    let sectors = drive.huge.unwrap_or((drive.data.len() / 512) as u64);
     let lba28 = sectors.min(0x0FFF_FFFF);
     words[60] = lba28 as u16;
     words[61] = (lba28 >> 16) as u16;
@@ -216,11 +218,19 @@ impl AtaPorts for FakeAta {
                             c.status = 0x41;
                             c.error = 0x40;
                         } else {
-                            let start = lba as usize * 512;
-                            c.pending = drive.data[start..start + count as usize * 512]
-                                .iter()
-                                .copied()
-                                .collect();
+                            c.pending = match drive.huge {
+                                Some(sectors) => {
+                                    assert!(lba + count <= sectors, "read past the drive's end");
+                                    (lba..lba + count).flat_map(stamped).collect()
+                                }
+                                None => {
+                                    let start = lba as usize * 512;
+                                    drive.data[start..start + count as usize * 512]
+                                        .iter()
+                                        .copied()
+                                        .collect()
+                                }
+                            };
                             c.status = 0x58;
                         }
                     }
@@ -284,12 +294,30 @@ fn pattern(sectors: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A sector of a huge drive: its number in its first 8 bytes, then a pattern.
+fn stamped(lba: u64) -> Vec<u8> {
+    let mut sector = lba.to_le_bytes().to_vec();
+    sector.extend((8..512).map(|i| (i as u8) ^ lba as u8));
+    sector
+}
+
+fn huge(sectors: u64, lba48: bool) -> Option<FakeDrive> {
+    Some(FakeDrive {
+        behaviour: Behaviour::Disk,
+        data: Vec::new(),
+        lba48,
+        multiple: 0,
+        huge: Some(sectors),
+    })
+}
+
 fn disk(sectors: usize, seed: u8, lba48: bool) -> Option<FakeDrive> {
     Some(FakeDrive {
         behaviour: Behaviour::Disk,
         data: pattern(sectors, seed),
         lba48,
         multiple: 0,
+        huge: None,
     })
 }
 
@@ -299,6 +327,7 @@ fn special(behaviour: Behaviour) -> Option<FakeDrive> {
         data: pattern(64, 9),
         lba48: true,
         multiple: 16,
+        huge: None,
     })
 }
 
@@ -373,6 +402,58 @@ fn reads_split_into_256_sector_lba48_commands() {
     );
     let err = disks[0].read(2000, &mut buf).unwrap_err();
     assert!(err.to_string().contains("past the end"), "{err}");
+}
+
+/// Every byte of a 48-bit sector number reaches the drive, high bytes first through each register's FIFO:
+/// the other tests read below sector 2048, where only the low two bytes are not zero.
+#[test]
+fn lba48_reads_put_all_six_bytes_of_the_sector_number() {
+    let fake = machine([huge(1 << 47, true), None, None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks[0].sectors(), 1 << 47);
+    let lba = 0x6A5B_4C3D_2E1F;
+    let mut buf = vec![0u8; 300 * 512];
+    disks[0].read(lba, &mut buf).unwrap();
+    assert_eq!(
+        *fake.reads.borrow(),
+        vec![(0x24, lba, 256), (0x24, lba + 256, 44)]
+    );
+    let expected: Vec<u8> = (lba..lba + 300).flat_map(stamped).collect();
+    assert!(buf == expected, "the sectors read are not those asked for");
+}
+
+/// An LBA28 read puts bits 24-27 of the sector number in the device register: a drive of 128 GiB (the most
+/// LBA28 reaches) read past its first 8 GiB.
+#[test]
+fn lba28_reads_put_the_top_bits_in_the_device_register() {
+    let fake = machine([None, huge(0x0FFF_FFFF, false), None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks[0].sectors(), 0x0FFF_FFFF);
+    let mut buf = vec![0u8; 2 * 512];
+    for lba in [0x0ABC_DEF0, 0x0FFF_FFFD] {
+        disks[0].read(lba, &mut buf).unwrap();
+        assert!(buf == [stamped(lba), stamped(lba + 1)].concat(), "{lba:#x}");
+    }
+    assert_eq!(
+        *fake.reads.borrow(),
+        vec![(0x20, 0x0ABC_DEF0, 2), (0x20, 0x0FFF_FFFD, 2)]
+    );
+    // The slave stays selected: the device register's drive bit is kept beside the sector bits.
+    assert_eq!(fake.channels.borrow()[0].device & 0x10, 0x10);
+}
+
+/// A device fault is said as one only when the drive sets no ERR with it; with ERR, the error register says
+/// what failed, most significant condition first.
+#[test]
+fn device_errors_are_told_from_faults() {
+    let said = |status, error| AtaError::Device { status, error }.to_string();
+    assert_eq!(
+        said(0x61, 0x40),
+        "uncorrectable data error (error register 0x40)"
+    );
+    assert_eq!(said(0x41, 0x14), "sector not found (error register 0x14)");
+    assert_eq!(said(0x60, 0x00), "device fault (status 0x60, error 0x00)");
+    assert_eq!(said(0x41, 0x00), "unknown error (error register 0x00)");
 }
 
 #[test]
@@ -479,6 +560,7 @@ fn multiple_disk(sectors: usize, seed: u8, lba48: bool, behaviour: Behaviour) ->
         data: pattern(sectors, seed),
         lba48,
         multiple: 16,
+        huge: None,
     })
 }
 

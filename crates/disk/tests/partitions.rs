@@ -366,3 +366,91 @@ fn gpt_backup_is_used_when_the_primary_is_damaged() {
     assert_eq!(entries.len(), 1);
     assert_eq!(errors.len(), 1);
 }
+
+/// Partitions that run to the disk's very last sector are kept, a primary one and a logical one: the bound is
+/// the disk's end, not one sector before it (sfdisk's layouts in the other tests leave room at the end).
+#[test]
+fn mbr_partitions_that_end_at_the_last_sector_are_kept() {
+    let dir = TempDir::new("mbr-end");
+    for (script, last) in [
+        ("label: dos\nstart=2048, type=83\n", 1),
+        (
+            "label: dos\nstart=2048, size=2048, type=83\nstart=4096, type=5\nstart=6144, type=83\n",
+            5,
+        ),
+    ] {
+        let img = dir.path("disk.img");
+        fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
+        sfdisk(&img, script);
+        let theirs: Vec<(u32, u64, u64)> = sfdisk_dump(&img)
+            .iter()
+            .filter(|p| !p.3.contains("type=5"))
+            .map(|p| (p.0, p.1, p.2))
+            .collect();
+        let (number, start, size) = *theirs.last().unwrap();
+        assert_eq!((number, start + size), (last, 8 * MIB / 512), "{script}");
+        let ours: Vec<(u32, u64, u64)> = read_partitions(&*mem(&img))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect();
+        assert_eq!(ours, theirs, "{script}");
+    }
+}
+
+/// Recomputes the CRC of the entry array a GPT header at `lba` names, then the header's own.
+fn reseal_gpt(bytes: &mut [u8], lba: usize) {
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let header = lba * 512;
+    let entries = u64::from_le_bytes(bytes[header + 72..header + 80].try_into().unwrap()) as usize;
+    let array = le32(bytes, header + 80) as usize * le32(bytes, header + 84) as usize;
+    let crc = bootscript_disk::crc32(&bytes[entries * 512..entries * 512 + array]);
+    bytes[header + 88..header + 92].copy_from_slice(&crc.to_le_bytes());
+    let size = le32(bytes, header + 12) as usize;
+    bytes[header + 16..header + 20].fill(0);
+    let crc = bootscript_disk::crc32(&bytes[header..header + size]);
+    bytes[header + 16..header + 20].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A GPT entry that ends one sector past the disk is left out (its CRCs good, in both copies), and the other
+/// entries are kept; an entry size that is no multiple of 8 makes the table invalid (UEFI: 128 times a power
+/// of two), though its CRCs are good.
+#[test]
+fn gpt_entries_past_the_end_and_odd_entry_sizes_are_refused() {
+    let dir = TempDir::new("gpt-end");
+    let original = fs::read(gpt_image(&dir)).unwrap();
+    let sectors = 32 * MIB / 512;
+    let last = sectors as usize - 1;
+    let backup_entries = u64::from_le_bytes(
+        original[last * 512 + 72..last * 512 + 80]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+
+    // The second entry's last sector: the disk's sector count, one past its end.
+    let mut bytes = original.clone();
+    for (header, entries) in [(1, 2), (last, backup_entries)] {
+        let at = entries * 512 + 128 + 40;
+        bytes[at..at + 8].copy_from_slice(&sectors.to_le_bytes());
+        reseal_gpt(&mut bytes, header);
+    }
+    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>(),
+        [(1, 2048, 8192)]
+    );
+
+    // Entries of 132 bytes in both headers.
+    let mut bytes = original.clone();
+    for header in [1, last] {
+        bytes[header * 512 + 84..header * 512 + 88].copy_from_slice(&132u32.to_le_bytes());
+        reseal_gpt(&mut bytes, header);
+    }
+    let err = read_partitions(&MemDisk::new("hd0", bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("GPT entry size 132 is invalid"), "{err}");
+}
