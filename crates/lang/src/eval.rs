@@ -510,7 +510,16 @@ impl Machine<'_> {
         }
     }
 
+    /// Runs a block, then lets go of its locals (see [`Self::let_go`]).
     pub fn block(&mut self, body: &[Stmt]) -> Flow {
+        let flow = self.statements(body);
+        self.let_go(body);
+        flow
+    }
+
+    /// Runs statements until one does not end normally. A function's body and the file's top level run so:
+    /// the frame goes with the call, and the top level's names are globals.
+    pub fn statements(&mut self, body: &[Stmt]) -> Flow {
         for stmt in body {
             let flow = self.exec(stmt);
             if !matches!(flow, Flow::Normal) {
@@ -518,6 +527,25 @@ impl Machine<'_> {
             }
         }
         Flow::Normal
+    }
+
+    /// Lets go of the values of the locals a block declared, as it ends (however it ends): out of sight, they
+    /// no longer count against the memory limit, and a passphrase held in one is freed (and wiped) now, not
+    /// when the slot is used again or the function returns. (Those of the file's top level are globals.)
+    #[inline(never)]
+    fn let_go(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            if let Stmt::Let { var, .. } | Stmt::LetFn { var, .. } = stmt {
+                self.clear(*var);
+            }
+        }
+    }
+
+    /// Puts nil in a local's slot (a global is left as it is).
+    fn clear(&mut self, var: Var) {
+        if let Var::Local(slot) = var {
+            store(&mut self.stack[self.base + slot as usize], Value::Nil);
+        }
     }
 
     fn exec(&mut self, stmt: &Stmt) -> Flow {
@@ -659,9 +687,13 @@ impl Machine<'_> {
                     match self.block(body) {
                         Flow::Break => break,
                         Flow::Normal | Flow::Continue => {}
-                        other => return other,
+                        other => {
+                            self.let_go_of_loop_variable(stmt);
+                            return other;
+                        }
                     }
                 }
+                self.let_go_of_loop_variable(stmt);
             }
             Stmt::Try {
                 body,
@@ -679,7 +711,9 @@ impl Machine<'_> {
                         self.stack.truncate(stack);
                         let message = Value::take_string(&mut e.message);
                         self.declare(Var::Local(*var), *captured, message);
-                        return self.block(handler);
+                        let flow = self.block(handler);
+                        self.clear(Var::Local(*var));
+                        return flow;
                     }
                 }
                 return result;
@@ -687,6 +721,13 @@ impl Machine<'_> {
             _ => {}
         }
         Flow::Normal
+    }
+
+    /// A `for`'s variable, as the loop ends: as a block's locals (see [`Self::let_go`]).
+    fn let_go_of_loop_variable(&mut self, stmt: &Stmt) {
+        if let Stmt::For { var, .. } = stmt {
+            self.clear(Var::Local(*var));
+        }
     }
 
     /// The bounds of `range(...)` of int leaves (constants, locals holding ints): a `for` over it walks them
@@ -1280,7 +1321,7 @@ impl Machine<'_> {
             core::mem::replace(&mut self.base, base),
             core::mem::replace(&mut self.closure, own),
         );
-        let result = self.block(&closure.def.body);
+        let result = self.statements(&closure.def.body);
         self.depth -= 1;
         (self.base, self.closure) = saved;
         self.pop_to(base);

@@ -276,7 +276,7 @@ impl Interpreter {
             stopped: false,
         };
         eval::fill(&mut machine.stack, main.slots as usize);
-        let result = machine.block(&main.body);
+        let result = machine.statements(&main.body);
         // Taken apart: what is left of it needs no drop of the whole.
         let Machine {
             ret,
