@@ -321,28 +321,21 @@ fn an_unreadable_secondary_header_does_not_stop_a_good_primary() {
     assert!(view.is_ok(), "{:?}", view.err());
 }
 
-/// Rewrites one LUKS2 header copy (0 the primary, 1 the secondary) of a volume's bytes: its label, its
-/// sequence id and its JSON text, then recomputes that copy's checksum. The other copy is left alone.
-fn rewrite_copy(
+/// Rewrites one LUKS2 header copy (0 the primary, 1 the secondary): its label, its sequence id and its JSON
+/// text (see `common::rewrite_copy`). The other copy is left alone.
+fn relabel_copy(
     bytes: &mut [u8],
     copy: usize,
     label: &str,
     seqid: u64,
     edit: impl Fn(&str) -> String,
 ) {
-    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    let area = &mut bytes[copy * size..(copy + 1) * size];
-    area[24..72].fill(0);
-    area[24..24 + label.len()].copy_from_slice(label.as_bytes());
-    area[16..24].copy_from_slice(&seqid.to_be_bytes());
-    let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
-    let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
-    assert!(text.len() < size - 4096);
-    area[4096..].fill(0);
-    area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
-    area[448..512].fill(0);
-    let sum = bootscript_crypto::digest("sha256", area).unwrap();
-    area[448..448 + 32].copy_from_slice(&sum);
+    let header = |area: &mut [u8]| {
+        area[24..72].fill(0);
+        area[24..24 + label.len()].copy_from_slice(label.as_bytes());
+        area[16..24].copy_from_slice(&seqid.to_be_bytes());
+    };
+    common::rewrite_copy(bytes, copy, header, edit);
 }
 
 /// Of two valid header copies the one with the higher sequence id is used, as cryptsetup does (the
@@ -353,7 +346,7 @@ fn luks2_newer_secondary_copy_wins() {
     let mut bytes = luks2();
     let primary = Luks2Header::parse(&bytes).unwrap();
     assert_eq!(primary.metadata.segments[0].size, None);
-    rewrite_copy(&mut bytes, 1, "newer", primary.seqid + 1, |text| {
+    relabel_copy(&mut bytes, 1, "newer", primary.seqid + 1, |text| {
         assert!(text.contains("\"size\":\"dynamic\""), "{text}");
         text.replace("\"size\":\"dynamic\"", "\"size\":\"1048576\"")
     });
@@ -367,7 +360,7 @@ fn luks2_newer_secondary_copy_wins() {
     assert_eq!(view.sectors(), (1 << 20) / 512);
 
     // The same copy with a lower sequence id than the primary loses to it.
-    rewrite_copy(&mut bytes, 1, "older", primary.seqid - 1, |text| {
+    relabel_copy(&mut bytes, 1, "older", primary.seqid - 1, |text| {
         text.to_string()
     });
     let header = Luks2Header::read(&MemDevice(bytes.clone())).unwrap();

@@ -131,6 +131,19 @@ fn tool(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
+/// Partitions the disk image `disk` as sfdisk's script `layout` says.
+fn sfdisk(disk: &std::path::Path, layout: &str) {
+    let mut sfdisk = Command::new("sfdisk")
+        .args(["-q", disk.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sfdisk is needed for this test");
+    use std::io::Write;
+    let stdin = sfdisk.stdin.take();
+    stdin.unwrap().write_all(layout.as_bytes()).unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+}
+
 /// An MBR disk (by sfdisk) whose second partition holds an ext2 made by mke2fs -d from a small tree (and a file
 /// of 512 KiB, `/big.bin`, and a directory of 600 files with names of 250 bytes, `/many`).
 fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
@@ -158,20 +171,10 @@ fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
     );
     let disk = dir.join("disk.img");
     std::fs::write(&disk, vec![0u8; 8 << 20]).unwrap();
-    let layout = "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=8192, type=83\n";
-    let mut sfdisk = Command::new("sfdisk")
-        .args(["-q", disk.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("sfdisk is needed for this test");
-    use std::io::Write;
-    sfdisk
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(layout.as_bytes())
-        .unwrap();
-    assert!(sfdisk.wait().unwrap().success());
+    sfdisk(
+        &disk,
+        "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=8192, type=83\n",
+    );
     tool(
         "dd",
         &[
@@ -646,19 +649,7 @@ fn disks_gives_the_label_and_uuid_of_gpt_partitions() {
     let layout = "label: gpt\n\
         start=2048, size=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, \
         uuid=AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE, name=\"rootfs\"\n";
-    let mut sfdisk = Command::new("sfdisk")
-        .args(["-q", image.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("sfdisk is needed for this test");
-    use std::io::Write;
-    sfdisk
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(layout.as_bytes())
-        .unwrap();
-    assert!(sfdisk.wait().unwrap().success());
+    sfdisk(&image, layout);
     let disk: Rc<dyn BlockDevice> =
         Rc::new(ImageFile::with_name(image.to_str().unwrap(), "hd0").unwrap());
     let (world, result) = run(vec![disk], &[], "for d in disks() { print(d) }");

@@ -139,16 +139,28 @@ pub fn read_all(device: &dyn BlockDevice, length: usize) -> Vec<u8> {
 
 /// Rewrites the JSON text of both LUKS2 header copies of a volume's bytes and recomputes their checksums.
 pub fn rewrite_json(bytes: &mut [u8], edit: impl Fn(&str) -> String) {
-    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    for start in [0, size] {
-        let area = &mut bytes[start..start + size];
-        let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
-        let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
-        assert!(text.len() < size - 4096);
-        area[4096..].fill(0);
-        area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
-        area[448..512].fill(0);
-        let sum = bootscript_crypto::digest("sha256", area).unwrap();
-        area[448..448 + 32].copy_from_slice(&sum);
+    for copy in 0..2 {
+        rewrite_copy(bytes, copy, |_| {}, &edit);
     }
+}
+
+/// Rewrites one LUKS2 header copy (0 the primary, 1 the secondary) of a volume's bytes: its binary header by
+/// `header` (the copy's first 4096 bytes), its JSON text by `edit`; then recomputes that copy's checksum.
+pub fn rewrite_copy(
+    bytes: &mut [u8],
+    copy: usize,
+    header: impl Fn(&mut [u8]),
+    edit: impl Fn(&str) -> String,
+) {
+    let size = u64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let area = &mut bytes[copy * size..(copy + 1) * size];
+    header(&mut area[..4096]);
+    let json_end = area[4096..].iter().position(|&b| b == 0).unwrap() + 4096;
+    let text = edit(std::str::from_utf8(&area[4096..json_end]).unwrap());
+    assert!(text.len() < size - 4096);
+    area[4096..].fill(0);
+    area[4096..4096 + text.len()].copy_from_slice(text.as_bytes());
+    area[448..512].fill(0);
+    let sum = bootscript_crypto::digest("sha256", area).unwrap();
+    area[448..448 + 32].copy_from_slice(&sum);
 }
