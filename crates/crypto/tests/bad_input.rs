@@ -368,3 +368,118 @@ fn luks2_newer_secondary_copy_wins() {
     assert_eq!(header, primary);
     assert!(open(bytes).unwrap().sectors() > (1 << 20) / 512);
 }
+
+/// The JSON parser's edges that cryptsetup's metadata may reach: objects nested as deep as arrays may be,
+/// the highest surrogate pair, every one-letter escape and CR LF line ends (a hand-edited header).
+#[test]
+fn json_objects_escapes_and_line_ends() {
+    use bootscript_crypto::json::{parse, Value, MAX_DEPTH};
+    let deep = "{\"a\":".repeat(MAX_DEPTH) + "1" + &"}".repeat(MAX_DEPTH);
+    parse(deep.as_bytes()).unwrap();
+    let deeper = "{\"a\":".repeat(MAX_DEPTH + 1) + "1" + &"}".repeat(MAX_DEPTH + 1);
+    assert!(matches!(
+        parse(deeper.as_bytes()),
+        Err(CryptoError::BadJson {
+            message: "nested too deeply",
+            ..
+        })
+    ));
+    assert_eq!(
+        parse(br#""\udbff\udfff""#).unwrap(),
+        Value::String("\u{10ffff}".into())
+    );
+    assert_eq!(
+        parse(br#""\b\f\n\r\t\/\\\"""#).unwrap(),
+        Value::String("\u{8}\u{c}\n\r\t/\\\"".into())
+    );
+    let crlf = parse(b"{\r\n \"a\": [1,\r\n 2]\r\n}\r\n").unwrap();
+    assert_eq!(crlf.get("a").unwrap().items().len(), 2);
+}
+
+/// A LUKS2 metadata document with one PBKDF2 key slot and one segment, `slot` and `segment` spliced
+/// into their objects (each a run of `"name": value,` members).
+fn metadata(slot: &str, segment: &str) -> String {
+    format!(
+        r#"{{"keyslots":{{"0":{{"type":"luks2","key_size":64,{slot}
+        "af":{{"type":"luks1","stripes":4000,"hash":"sha256"}},
+        "area":{{"type":"raw","offset":"32768","size":"258048","encryption":"aes-xts-plain64","key_size":64}},
+        "kdf":{{"type":"pbkdf2","hash":"sha256","iterations":1000,"salt":"AAAA"}}}}}},
+        "segments":{{"0":{{"type":"crypt","offset":"16777216","size":"dynamic","iv_tweak":"0",{segment}
+        "encryption":"aes-xts-plain64"}}}},
+        "digests":{{}},"config":{{}}}}"#
+    )
+}
+
+/// What the LUKS2 format allows is accepted: a 2048-byte encryption sector, the most stripes (65536,
+/// here in a large enough area), priority 2 ("prefer") and an explicit null integrity; integrity
+/// protection itself is refused, since the data would not read back through a plain view.
+#[test]
+fn luks2_metadata_allows_what_the_format_allows() {
+    use bootscript_crypto::Luks2Metadata;
+    let parse =
+        |slot: &str, segment: &str| Luks2Metadata::parse(metadata(slot, segment).as_bytes());
+    let parsed = parse("", "\"sector_size\":2048,").unwrap();
+    assert_eq!(parsed.segments[0].sector_size, 2048);
+    let parsed = parse("\"priority\":2,", "\"sector_size\":512,\"integrity\":null,").unwrap();
+    assert_eq!(parsed.keyslots[0].priority, 2);
+    let most = metadata("", "\"sector_size\":512,")
+        .replace("\"stripes\":4000", "\"stripes\":65536")
+        .replace("\"size\":\"258048\"", "\"size\":\"4194304\"");
+    assert_eq!(
+        Luks2Metadata::parse(most.as_bytes()).unwrap().keyslots[0].af_stripes,
+        65536
+    );
+    let error = parse(
+        "",
+        "\"sector_size\":512,\"integrity\":{\"type\":\"hmac(sha256)\"},",
+    )
+    .unwrap_err();
+    assert!(matches!(error, CryptoError::Unsupported(_)), "{error}");
+}
+
+/// High-priority key slots are tried before normal ones whatever the JSON order, as cryptsetup does: with
+/// two slots whose area cipher is not implemented, the error names them in the order they were passed
+/// over, slot 1 (priority 2) first.
+#[test]
+fn luks2_prefers_high_priority_slots() {
+    use bootscript_crypto::Luks2Metadata;
+    let text = r#"{"keyslots":{
+        "0":{"type":"luks2","key_size":64,"priority":1,
+            "af":{"type":"luks1","stripes":4000,"hash":"sha256"},
+            "area":{"type":"raw","offset":"32768","size":"258048","encryption":"twofish-xts-plain64","key_size":64},
+            "kdf":{"type":"pbkdf2","hash":"sha256","iterations":1000,"salt":"AAAA"}},
+        "1":{"type":"luks2","key_size":64,"priority":2,
+            "af":{"type":"luks1","stripes":4000,"hash":"sha256"},
+            "area":{"type":"raw","offset":"290816","size":"258048","encryption":"serpent-xts-plain64","key_size":64},
+            "kdf":{"type":"pbkdf2","hash":"sha256","iterations":1000,"salt":"AAAA"}}},
+        "segments":{"0":{"type":"crypt","offset":"16777216","size":"dynamic","iv_tweak":"0",
+            "sector_size":512,"encryption":"aes-xts-plain64"}},
+        "digests":{"0":{"type":"pbkdf2","keyslots":["0","1"],"segments":["0"],"hash":"sha256",
+            "iterations":1000,"salt":"AAAA","digest":"AAAA"}},"config":{}}"#;
+    let header = Luks2Header {
+        seqid: 1,
+        header_size: 16384,
+        uuid: String::new(),
+        label: String::new(),
+        metadata: Luks2Metadata::parse(text.as_bytes()).unwrap(),
+    };
+    let device = MemDevice(vec![0; 4096]);
+    let segment = header.metadata.segments[0].clone();
+    let error = header
+        .unlock(&device, PASSPHRASE, &segment, &mut |_| true)
+        .err()
+        .unwrap()
+        .to_string();
+    let first = error.find("key slot 1").unwrap();
+    let second = error.find("key slot 0").unwrap();
+    assert!(first < second, "{error}");
+}
+
+/// A LUKS1 slot may have as many as 65536 stripes (the bound on key material read), not one fewer.
+#[test]
+fn luks1_accepts_the_most_stripes() {
+    let mut bytes = luks1();
+    bytes[208 + 44..208 + 48].copy_from_slice(&65536u32.to_be_bytes()); // slot 0 stripes
+    let header = Luks1Header::parse(&bytes[..592]).unwrap();
+    assert_eq!(header.key_slots[0].stripes, 65536);
+}

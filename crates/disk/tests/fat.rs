@@ -293,3 +293,36 @@ fn fat12_entry_across_the_window_edge() {
     assert_eq!(vfs.mount(image(&img), "/").unwrap(), "fat12");
     check_file(&vfs, "/long.bin", &data);
 }
+
+/// A long name whose checksum does not match its 8.3 entry (the short name changed by a tool that knows no
+/// long names), or whose parts disagree on the checksum, is not used: the 8.3 name is shown, as Linux does.
+#[test]
+fn long_names_with_bad_checksums_fall_back_to_the_short_name() {
+    let dir = TempDir::new("fat-lfn-sum");
+    let img = dir.path("fat.img");
+    let file = dir.path("a long file name.txt");
+    fs::write(&file, b"data\n").unwrap();
+    run("mkfs.fat", &["-C", s(&img), "1024"]);
+    run("mcopy", &["-i", s(&img), s(&file), "::/"]);
+    let original = fs::read(&img).unwrap();
+    let short = original
+        .windows(11)
+        .position(|w| w == b"ALONGF~1TXT")
+        .expect("mtools' 8.3 name");
+    let names = |bytes: Vec<u8>| {
+        let path = dir.path("edited.img");
+        fs::write(&path, bytes).unwrap();
+        let mut vfs = Vfs::new();
+        vfs.mount(image(&path), "/").unwrap();
+        vfs.ls("/").unwrap()
+    };
+    assert_eq!(names(original.clone()), ["a long file name.txt"]);
+    let mut renamed = original.clone();
+    renamed[short..short + 11].copy_from_slice(b"OTHER   TXT");
+    assert_eq!(names(renamed), ["OTHER.TXT"]);
+    // The name takes two long entries; the second one's (order 1, right before the 8.3 entry) checksum
+    // byte is changed.
+    let mut mixed = original;
+    mixed[short - 32 + 13] ^= 0xff;
+    assert_eq!(names(mixed), ["ALONGF~1.TXT"]);
+}

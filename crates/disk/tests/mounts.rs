@@ -178,3 +178,21 @@ fn random_mount_layouts_keep_every_mount_point_and_the_way_to_it() {
         }
     }
 }
+
+/// A mount is busy only while something is mounted below it: `/bootx` is not below `/boot`, `/boot/efi` is.
+#[test]
+fn umount_is_refused_only_with_a_mount_below() {
+    let dir = TempDir::new("umount");
+    let img = dir.path("fat.img");
+    run("mkfs.fat", &["-C", s(&img), "1024"]);
+    let mut vfs = Vfs::new();
+    vfs.mount(image(&img), "/boot").unwrap();
+    vfs.mount(image(&img), "/bootx").unwrap();
+    vfs.umount("/boot").unwrap();
+    vfs.mount(image(&img), "/boot").unwrap();
+    vfs.mount(image(&img), "/boot/efi").unwrap();
+    assert!(matches!(vfs.umount("/boot"), Err(FsError::Busy(_))));
+    vfs.umount("/boot//efi/.").unwrap();
+    vfs.umount("/bootx/../boot").unwrap();
+    assert_eq!(vfs.mounts().len(), 1);
+}

@@ -261,6 +261,19 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
         (bp[0x00], bp[0x01], bp[0x06], bp[0x07], bp[0x0e], bp[0x0f]),
         (0, 7, 3, 80, 25, 1)
     );
+    // A 16-line font (orig_video_points): vgacon sizes its character cells from it.
+    assert_eq!(u16::from_le_bytes([bp[0x10], bp[0x11]]), 16);
+    // An initrd and a command line above 4 GiB have their top halves in ext_ramdisk_image and
+    // ext_cmd_line_ptr (ext_ramdisk_size stays 0 for an initrd under 4 GiB long).
+    let mut high = plan;
+    high.initrd_addr = 0x1_2345_6000;
+    high.cmdline_addr = 0x3_0000_8000;
+    let bp_high = linux::boot_params(&image, &high, &machine).unwrap();
+    assert_eq!(u32_at(&bp_high, 0x218), 0x2345_6000);
+    assert_eq!(u32_at(&bp_high, 0xc0), 1);
+    assert_eq!(u32_at(&bp_high, 0xc4), 0);
+    assert_eq!(u32_at(&bp_high, 0x228), 0x8000);
+    assert_eq!(u32_at(&bp_high, 0xc8), 3);
     // Without a VGA text screen (a graphics framebuffer), no VGA console is claimed.
     let graphics = Machine {
         cursor: None,
