@@ -16,6 +16,9 @@ pub const BOOTLOADER_MAGIC: u32 = 0x36d7_6289;
 const SEARCH_LIMIT: usize = 32 * 1024;
 const ARCH_I386: u32 = 0;
 const FOUR_GIB: u64 = 1 << 32;
+/// The highest end a module may have: its tag tells its end as a 32-bit address (one past its last byte), so a
+/// module that ended at 4 GiB would read as ending at 0.
+const MODULE_END_LIMIT: u64 = FOUR_GIB - 1;
 
 /// The information tag types [`info`] can write: a kernel may require these and no others.
 const PROVIDED: [u32; 8] = [1, 2, 3, 4, 6, 14, 15, LOAD_BASE_TAG];
@@ -337,7 +340,7 @@ pub fn plan(
     }
     let mut addrs = Vec::with_capacity(module_lens.len());
     for &len in module_lens {
-        addrs.push(free.take_highest("module", len.max(1), PAGE, FOUR_GIB)?);
+        addrs.push(free.take_highest("module", len.max(1), PAGE, MODULE_END_LIMIT)?);
     }
     Ok(addrs)
 }
@@ -388,7 +391,7 @@ pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
         let end = module
             .addr
             .checked_add(module.len)
-            .filter(|&e| e <= FOUR_GIB);
+            .filter(|&e| e <= MODULE_END_LIMIT);
         let end = end.ok_or(Error::NoRoom("module below 4 GiB", module.len))?;
         let start = (module.addr as u32).to_le_bytes();
         let end = (end as u32).to_le_bytes();

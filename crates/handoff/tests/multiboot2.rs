@@ -483,3 +483,101 @@ fn elf64_and_high_virtual_addresses_load_the_same() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The information tags of a structure, `(type, body)` in order, up to the end tag.
+fn info_tags(info: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let word = |at: usize| u32::from_le_bytes(info[at..at + 4].try_into().unwrap());
+    let mut tags = Vec::new();
+    let mut at = 8;
+    while at < info.len() {
+        let (kind, size) = (word(at), word(at + 4) as usize);
+        tags.push((kind, info[at + 8..at + size].to_vec()));
+        if kind == 0 {
+            break;
+        }
+        at += (size + 7) & !7;
+    }
+    tags
+}
+
+/// An address tag whose bss ends where the loaded file ends (no bss) is consistent; the structure is
+/// placed 8-byte aligned even when the free memory below a kernel ends 4 bytes past a multiple of 8, as
+/// the specification requires of EBX; and all 640 KiB of conventional memory are told in mem_lower.
+#[test]
+fn no_bss_an_aligned_structure_and_all_conventional_memory() {
+    let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0x201000, 0x201000]);
+    tags.extend(header_tag(3, 0, &[0x200080]));
+    let image = raw_image(0x40, &tags, 0x1000);
+    let loaded = Multiboot2Image::parse(&image).unwrap();
+    assert_eq!(
+        (loaded.segments[0].bytes.len(), loaded.segments[0].mem_size),
+        (0x1000, 0x1000)
+    );
+    // The kernel at the top of memory, from 0x2ff004: free memory below it ends 4 bytes past a multiple of 8.
+    let mut tags = header_tag(2, 0, &[0x2ff044, 0x2ff004, 0, 0]);
+    tags.extend(header_tag(3, 0, &[0x2ff084]));
+    let top = raw_image(0x40, &tags, 0xffc);
+    for (image, end) in [(&image, 0x300000u64), (&top, 0x300000)] {
+        let map = [
+            MemoryRegion {
+                addr: 0,
+                len: 0xa0000,
+                kind: 1,
+            },
+            MemoryRegion {
+                addr: 0x100000,
+                len: end - 0x100000,
+                kind: 1,
+            },
+        ];
+        let mut free = FreeMemory::from_map(&map);
+        let boot = multiboot2::prepare(image, b"x", &[], &map, None, &mut free).unwrap();
+        assert_eq!(boot.info_addr % 8, 0, "{:#x}", boot.info_addr);
+        let basic = info_tags(&boot.info)
+            .into_iter()
+            .find(|t| t.0 == 4)
+            .unwrap()
+            .1;
+        assert_eq!(u32::from_le_bytes(basic[..4].try_into().unwrap()), 640);
+    }
+}
+
+/// A module placed as high as it goes, on a machine whose RAM runs up to 4 GiB, still has an end its tag can
+/// tell: the tag holds 32-bit addresses, and an end of 4 GiB read as 0.
+#[test]
+fn a_module_never_ends_at_4_gib() {
+    let map = [MemoryRegion {
+        addr: 0x100000,
+        len: 0xfff0_0000,
+        kind: 1,
+    }];
+    let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0, 0]);
+    tags.extend(header_tag(3, 0, &[0x200080]));
+    let image = raw_image(0x40, &tags, 0x1000);
+    let mut free = FreeMemory::from_map(&map);
+    let module = vec![7u8; 0x1000];
+    let boot = multiboot2::prepare(&image, b"", &[(b"m", &module)], &map, None, &mut free).unwrap();
+    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let tag = info_tags(&boot.info)
+        .into_iter()
+        .find(|t| t.0 == 3)
+        .unwrap()
+        .1;
+    let (start, end) = (word(&tag, 0), word(&tag, 4));
+    assert_eq!(u64::from(start), boot.module_addrs[0]);
+    assert_eq!(end - start, 0x1000, "{start:#x}..{end:#x}");
+    // A module described as ending at 4 GiB is refused, not told as ending at 0.
+    let modules = [Module {
+        addr: 0xffff_f000,
+        len: 0x1000,
+        name: b"m",
+    }];
+    let described = Info {
+        modules: &modules,
+        ..Info::default()
+    };
+    assert!(matches!(
+        multiboot2::info(&described),
+        Err(Error::NoRoom(..))
+    ));
+}
