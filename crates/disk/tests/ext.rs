@@ -551,3 +551,29 @@ fn initialized_extent_of_32768_blocks() {
     let vfs = mounted(&img);
     check_file(&vfs, "/long-run", &data);
 }
+
+/// A file of 4 GiB or more keeps the high half of its size in i_size_high: a sparse file of 5 GiB and a few
+/// bytes, whose only data is at its end, has that size and reads back there (and as zeros in its holes).
+#[test]
+fn ext4_file_of_more_than_4_gib() {
+    let dir = TempDir::new("ext-huge");
+    let src = dir.path("src");
+    fs::create_dir_all(&src).unwrap();
+    let size = (5u64 << 30) + 4096 + 100;
+    let tail = noise(4096 + 100, 23);
+    let file = fs::File::create(src.join("huge.bin")).unwrap();
+    file.set_len(size).unwrap();
+    file.write_all_at(&tail, 5 << 30).unwrap();
+    drop(file);
+    let img = make_from(&dir, &src, 16, &[]);
+    let mut vfs = Vfs::new();
+    vfs.mount(image(&img), "/").unwrap();
+    let huge = vfs.open("/huge.bin").unwrap();
+    assert_eq!(huge.size(), size);
+    let mut buf = vec![0xffu8; tail.len()];
+    assert_eq!(huge.read_at(5 << 30, &mut buf).unwrap(), tail.len());
+    assert!(buf == tail, "the data past 4 GiB differs");
+    let mut hole = vec![0xffu8; 4096];
+    assert_eq!(huge.read_at(4 << 30, &mut hole).unwrap(), 4096);
+    assert!(hole.iter().all(|&b| b == 0), "a hole reads as zeros");
+}

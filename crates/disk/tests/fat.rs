@@ -326,3 +326,29 @@ fn long_names_with_bad_checksums_fall_back_to_the_short_name() {
     mixed[short - 32 + 13] ^= 0xff;
     assert_eq!(names(mixed), ["ALONGF~1.TXT"]);
 }
+
+/// A FAT32 file whose clusters lie past 65,535 is found through the high word of its first cluster (a directory
+/// entry keeps the cluster number in two 16-bit halves): a 40 MiB volume of one-sector clusters, where a file
+/// copied after 33 MiB of others starts beyond it.
+#[test]
+fn fat32_file_past_cluster_65535() {
+    let dir = TempDir::new("fat32-high");
+    let img = dir.path("fat.img");
+    run("mkfs.fat", &["-F", "32", "-s", "1", "-C", s(&img), "40960"]);
+    let filler = dir.path("filler.bin");
+    fs::write(&filler, vec![0x5a; 33 << 20]).unwrap();
+    run("mcopy", &["-i", s(&img), s(&filler), "::/filler.bin"]);
+    let late = dir.path("late.bin");
+    let data = noise(100_000, 17);
+    fs::write(&late, &data).unwrap();
+    run("mcopy", &["-i", s(&img), s(&late), "::/late.bin"]);
+    let clusters = chain(&img, "::/late.bin");
+    assert!(
+        clusters[0] > 0xffff,
+        "late.bin starts at cluster {}",
+        clusters[0]
+    );
+    let mut vfs = Vfs::new();
+    assert_eq!(vfs.mount(image(&img), "/").unwrap(), "fat32");
+    assert!(vfs.read("/late.bin").unwrap() == data, "late.bin differs");
+}
