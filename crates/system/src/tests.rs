@@ -22,6 +22,8 @@ struct TestMachine {
     ctrl_c: u32,
     /// The memory in use the machine reports (none given: the boot stage at 1 MiB).
     in_use: Vec<(u64, u64)>,
+    /// The summary `exec` gave with its hand-off: each initrd's path and size, each file's.
+    summary: Option<(Vec<(String, u64)>, Vec<(String, u64)>)>,
 }
 
 impl Machine for TestMachine {
@@ -79,13 +81,29 @@ impl Machine for TestMachine {
             cursor: Some((0, 0)),
         }
     }
-    fn boot(&mut self, handoff: Handoff<'_>, _summary: &Summary) -> String {
+    fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String {
+        self.summary = Some((summary.initrds.clone(), summary.files.clone()));
         self.booted = Some(match handoff {
             Handoff::Linux(b) => format!(
                 "linux {:#x} initrd {:#x}+{:#x}",
                 b.plan.kernel_addr, b.plan.initrd_addr, b.plan.initrd_len
             ),
-            Handoff::Multiboot2(b) => format!("multiboot2 {}", b.image.segments.len()),
+            // The segments, then each module as its tag tells it: `name=length`.
+            Handoff::Multiboot2(b) => {
+                let mut told = format!("multiboot2 {}", b.image.segments.len());
+                let word = |at: usize| u32::from_le_bytes(b.info[at..at + 4].try_into().unwrap());
+                let mut at = 8;
+                while at + 8 <= b.info.len() && word(at) != 0 {
+                    let size = word(at + 4) as usize;
+                    if word(at) == 3 {
+                        let name = &b.info[at + 16..at + size - 1];
+                        let length = word(at + 12) - word(at + 8);
+                        told.push_str(&format!(" {}={length}", String::from_utf8_lossy(name)));
+                    }
+                    at += (size + 7) & !7;
+                }
+                told
+            }
         });
         String::from("test machine: no jump")
     }
@@ -388,6 +406,72 @@ fn exec_keeps_clear_of_the_memory_in_use() {
     assert_eq!(initrd[1], 1 << 20, "{booted}");
     // As high as it may go, under the memory in use.
     assert_eq!(initrd[0] + initrd[1], in_use.0, "{booted}");
+}
+
+/// `exec` hands a Multiboot2 kernel each initrd as a module named by its path, in order, and the files as
+/// one more module, `bootscript-files.cpio`; the summary it prints tells each initrd's size and each file's.
+/// The test kernel (tests/mb2kernel) on an ext2 image.
+#[test]
+fn exec_hands_a_multiboot2_kernel_its_modules_by_name() {
+    let dir = tempdir("exec-mb2");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("boot")).unwrap();
+    let kernel = tree.join("boot/kernel.elf");
+    let build = root.join("tests/mb2kernel/build.sh");
+    // (Linked at 2 MiB: the test machine's boot stage is at 1 MiB.)
+    tool(
+        "bash",
+        &[
+            build.to_str().unwrap(),
+            kernel.to_str().unwrap(),
+            "0x200000",
+        ],
+    );
+    std::fs::write(tree.join("boot/one.txt"), b"first module\n").unwrap();
+    std::fs::write(tree.join("boot/two.bin"), vec![9u8; 3000]).unwrap();
+    let fs = dir.join("fs.img");
+    let tree = tree.to_str().unwrap();
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-d",
+            tree,
+            fs.to_str().unwrap(),
+            "4M",
+        ],
+    );
+    let disk: Rc<dyn BlockDevice> =
+        Rc::new(ImageFile::with_name(fs.to_str().unwrap(), "hd0").unwrap());
+    let source = r#"mount("hd0", "/")
+exec("/boot/kernel.elf", initrd=["/boot/one.txt", "/boot/two.bin"], files={"/etc/k": "secret"})"#;
+    let (world, result) = run(vec![disk], &[], source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:2:1: error: test machine: no jump"
+    );
+    let booted = world.machine.booted.unwrap();
+    let modules: Vec<&str> = booted.split(' ').skip(2).collect();
+    assert_eq!(
+        modules[..2],
+        ["/boot/one.txt=13", "/boot/two.bin=3000"],
+        "{booted}"
+    );
+    assert_eq!(modules.len(), 3, "{booted}");
+    assert!(modules[2].starts_with("bootscript-files.cpio="), "{booted}");
+    let (initrds, files) = world.machine.summary.unwrap();
+    assert_eq!(
+        initrds,
+        [
+            (String::from("/boot/one.txt"), 13),
+            (String::from("/boot/two.bin"), 3000)
+        ]
+    );
+    assert_eq!(files, [(String::from("/etc/k"), 6)]);
 }
 
 #[test]
