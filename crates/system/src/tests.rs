@@ -23,8 +23,11 @@ struct TestMachine {
     /// The memory in use the machine reports (none given: the boot stage at 1 MiB).
     in_use: Vec<(u64, u64)>,
     /// The summary `exec` gave with its hand-off: each initrd's path and size, each file's.
-    summary: Option<(Vec<(String, u64)>, Vec<(String, u64)>)>,
+    summary: Option<(Sizes, Sizes)>,
 }
+
+/// Paths and their sizes in bytes.
+type Sizes = Vec<(String, u64)>;
 
 impl Machine for TestMachine {
     fn write(&mut self, text: &str) {
