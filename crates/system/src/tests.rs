@@ -152,6 +152,17 @@ fn tool(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
+/// A whole-disk ext2 image (`hd0`, no partition table) of `size` made by mke2fs from the tree `tree`.
+fn ext2_of(dir: &std::path::Path, tree: &std::path::Path, size: &str) -> Rc<dyn BlockDevice> {
+    let fs = dir.join("fs.img");
+    let (tree, image) = (tree.to_str().unwrap(), fs.to_str().unwrap());
+    tool(
+        "mke2fs",
+        &["-q", "-F", "-t", "ext2", "-d", tree, image, size],
+    );
+    Rc::new(ImageFile::with_name(image, "hd0").unwrap())
+}
+
 /// Partitions the disk image `disk` as sfdisk's script `layout` says.
 fn sfdisk(disk: &std::path::Path, layout: &str) {
     let mut sfdisk = Command::new("sfdisk")
@@ -371,23 +382,7 @@ fn exec_keeps_clear_of_the_memory_in_use() {
     std::fs::create_dir_all(tree.join("boot")).unwrap();
     std::fs::copy(&kernel, tree.join("boot/vmlinuz")).unwrap();
     std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
-    let fs = dir.join("fs.img");
-    let tree = tree.to_str().unwrap();
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-d",
-            tree,
-            fs.to_str().unwrap(),
-            "32M",
-        ],
-    );
-    let disk: Rc<dyn BlockDevice> =
-        Rc::new(ImageFile::with_name(fs.to_str().unwrap(), "hd0").unwrap());
+    let disk = ext2_of(&dir, &tree, "32M");
     let in_use = (0x3000_0000, 0x1000_0000);
     let machine = TestMachine {
         disks: vec![disk],
@@ -433,23 +428,7 @@ fn exec_hands_a_multiboot2_kernel_its_modules_by_name() {
     );
     std::fs::write(tree.join("boot/one.txt"), b"first module\n").unwrap();
     std::fs::write(tree.join("boot/two.bin"), vec![9u8; 3000]).unwrap();
-    let fs = dir.join("fs.img");
-    let tree = tree.to_str().unwrap();
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-d",
-            tree,
-            fs.to_str().unwrap(),
-            "4M",
-        ],
-    );
-    let disk: Rc<dyn BlockDevice> =
-        Rc::new(ImageFile::with_name(fs.to_str().unwrap(), "hd0").unwrap());
+    let disk = ext2_of(&dir, &tree, "4M");
     let source = r#"mount("hd0", "/")
 exec("/boot/kernel.elf", initrd=["/boot/one.txt", "/boot/two.bin"], files={"/etc/k": "secret"})"#;
     let (world, result) = run(vec![disk], &[], source);
