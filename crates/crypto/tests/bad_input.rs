@@ -483,3 +483,45 @@ fn luks1_accepts_the_most_stripes() {
     let header = Luks1Header::parse(&bytes[..592]).unwrap();
     assert_eq!(header.key_slots[0].stripes, 65536);
 }
+
+/// A LUKS2 segment of 4096-byte sectors must start on a 4096-byte boundary: one moved by 512 bytes is refused
+/// as a bad header, not read with every sector's bytes shifted.
+#[test]
+fn a_segment_offset_off_its_sector_size_is_refused() {
+    let mut bytes = format(
+        "bad-l2-4k",
+        &[
+            "--type",
+            "luks2",
+            "--pbkdf",
+            "pbkdf2",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--luks2-keyslots-size",
+            "1m",
+            "--sector-size",
+            "4096",
+        ],
+    );
+    assert!(open(bytes.clone()).is_ok());
+    rewrite_json(&mut bytes, |text| {
+        // The segment's offset: the first after "segments" (the key slots' areas have offsets too).
+        let segments = text.find("\"segments\"").unwrap();
+        let at = segments + text[segments..].find("\"offset\":\"").unwrap() + "\"offset\":\"".len();
+        let offset: u64 = text[at..].split('"').next().unwrap().parse().unwrap();
+        assert_eq!(offset % 4096, 0, "{text}");
+        format!(
+            "{}{}{}",
+            &text[..at],
+            offset + 512,
+            &text[at + offset.to_string().len()..]
+        )
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(
+        error
+            .to_string()
+            .contains("segment offset is not sector aligned"),
+        "{error}"
+    );
+}
