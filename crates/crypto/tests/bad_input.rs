@@ -525,3 +525,25 @@ fn a_segment_offset_off_its_sector_size_is_refused() {
         "{error}"
     );
 }
+
+/// Data that lies over the secondary header copy (the second `hdr_size` bytes) is a detached header's, as much
+/// as data over the primary: a segment moved there is refused before any derivation.
+#[test]
+fn data_over_the_secondary_header_is_a_detached_header() {
+    let mut bytes = luks2();
+    let header_size = u64::from_be_bytes(bytes[8..16].try_into().unwrap());
+    rewrite_json(&mut bytes, |text| {
+        let segments = text.find("\"segments\"").unwrap();
+        let (head, tail) = text.split_at(segments);
+        let at = tail.find("\"offset\":\"").unwrap() + "\"offset\":\"".len();
+        let end = at + tail[at..].find('"').unwrap();
+        let tail = format!("{}{header_size}{}", &tail[..at], &tail[end..]);
+        assert!(tail.contains("\"size\":\"dynamic\""), "{tail}");
+        format!(
+            "{head}{}",
+            tail.replacen("\"size\":\"dynamic\"", "\"size\":\"8192\"", 1)
+        )
+    });
+    let error = open(bytes).err().unwrap();
+    assert!(error.to_string().contains("a detached header"), "{error}");
+}
