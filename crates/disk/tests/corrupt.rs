@@ -208,6 +208,23 @@ fn fat_cluster_past_the_end_and_truncated() {
         err.contains("hd0: fat16: cluster 65520 is past the end"),
         "{err}"
     );
+    // The first cluster number past the last one is refused too (the data area's clusters are 2..clusters+2).
+    let word = |at: usize| u16::from_le_bytes([good[at], good[at + 1]]) as usize;
+    let total = match word(19) {
+        0 => u32::from_le_bytes(good[32..36].try_into().unwrap()) as usize,
+        small => small,
+    };
+    let root_sectors = (word(17) * 32).div_ceil(512);
+    let data_sectors = total - word(14) - good[16] as usize * word(22) - root_sectors;
+    let past = data_sectors / good[13] as usize + 2;
+    let mut bytes = good.clone();
+    bytes[at + 26..at + 28].copy_from_slice(&(past as u16).to_le_bytes());
+    let vfs = mount("hd0", bytes).unwrap();
+    let err = vfs.read("/big.bin").unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("hd0: fat16: cluster {past} is past the end")),
+        "{err}"
+    );
     let mut bytes = good;
     bytes.truncate(2 * MIB as usize);
     let err = mount("hd0", bytes).err().unwrap();
