@@ -577,3 +577,21 @@ fn ext4_file_of_more_than_4_gib() {
     assert_eq!(huge.read_at(4 << 30, &mut hole).unwrap(), 4096);
     assert!(hole.iter().all(|&b| b == 0), "a hole reads as zeros");
 }
+
+/// A fast symlink (its target kept in the inode) that also has an extended attribute block, as a 128-byte inode
+/// has no room for attributes inside, is still a fast symlink: its block count is the attribute block's.
+#[test]
+fn fast_symlink_with_an_attribute_block() {
+    let dir = TempDir::new("ext-symlink-xattr");
+    let src = dir.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("target.txt"), b"through the link\n").unwrap();
+    std::os::unix::fs::symlink("target.txt", src.join("link")).unwrap();
+    let img = make_from(&dir, &src, 8, &["-I", "128"]);
+    debugfs_write(&img, "ea_set /link user.note hello");
+    assert_ne!(inode_field(&img, "/link", "File ACL"), 0);
+    assert_ne!(inode_field(&img, "/link", "Blockcount"), 0);
+    let mut vfs = Vfs::new();
+    vfs.mount(image(&img), "/").unwrap();
+    assert_eq!(vfs.read("/link").unwrap(), b"through the link\n");
+}
