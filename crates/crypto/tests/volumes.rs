@@ -148,6 +148,15 @@ fn check_opens(fixture: &Fixture, sector_size: u64) {
 }
 
 const FAST_PBKDF2: [&str; 2] = ["--pbkdf-force-iterations", "1000"];
+/// A LUKS2 key slot of PBKDF2-SHA256 at the fast iteration count.
+const LUKS2_FAST_PBKDF2: [&str; 6] = [
+    "--pbkdf",
+    "pbkdf2",
+    "--hash",
+    "sha256",
+    FAST_PBKDF2[0],
+    FAST_PBKDF2[1],
+];
 
 #[test]
 fn luks1_xts_sha256() {
@@ -236,14 +245,7 @@ fn luks2_pbkdf2_xts() {
         "aes-xts-plain64",
         64,
         512,
-        &[
-            "--pbkdf",
-            "pbkdf2",
-            "--hash",
-            "sha256",
-            FAST_PBKDF2[0],
-            FAST_PBKDF2[1],
-        ],
+        &LUKS2_FAST_PBKDF2,
     );
     let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
     assert_eq!(header.metadata.segments[0].offset, fixture.offset);
@@ -408,14 +410,7 @@ fn luks2_cbc_essiv_4096_sectors() {
         "aes-cbc-essiv:sha256",
         32,
         4096,
-        &[
-            "--pbkdf",
-            "pbkdf2",
-            "--hash",
-            "sha256",
-            FAST_PBKDF2[0],
-            FAST_PBKDF2[1],
-        ],
+        &LUKS2_FAST_PBKDF2,
     );
     let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
     assert_eq!(header.metadata.segments[0].sector_size, 4096);
@@ -436,14 +431,7 @@ fn luks2_iv_tweak_is_honoured() {
         "aes-xts-plain64",
         64,
         512,
-        &[
-            "--pbkdf",
-            "pbkdf2",
-            "--hash",
-            "sha256",
-            FAST_PBKDF2[0],
-            FAST_PBKDF2[1],
-        ],
+        &LUKS2_FAST_PBKDF2,
     );
     // The same plaintext encrypted again over the payload, its IVs counting from 2048.
     let key = std::fs::read(fixture.dir.join("volume.key")).unwrap();

@@ -155,12 +155,17 @@ fn tool(program: &str, args: &[&str]) {
 /// A whole-disk ext2 image (`hd0`, no partition table) of `size` made by mke2fs from the tree `tree`.
 fn ext2_of(dir: &std::path::Path, tree: &std::path::Path, size: &str) -> Rc<dyn BlockDevice> {
     let fs = dir.join("fs.img");
-    let (tree, image) = (tree.to_str().unwrap(), fs.to_str().unwrap());
+    mke2fs_ext2(tree, &fs, size);
+    Rc::new(ImageFile::with_name(fs.to_str().unwrap(), "hd0").unwrap())
+}
+
+/// An ext2 file system of `size` made by mke2fs at `image` from the tree `tree`.
+fn mke2fs_ext2(tree: &std::path::Path, image: &std::path::Path, size: &str) {
+    let (tree, image) = (tree.to_str().unwrap(), image.to_str().unwrap());
     tool(
         "mke2fs",
         &["-q", "-F", "-t", "ext2", "-d", tree, image, size],
     );
-    Rc::new(ImageFile::with_name(image, "hd0").unwrap())
 }
 
 /// Partitions the disk image `disk` as sfdisk's script `layout` says.
@@ -188,19 +193,7 @@ fn ext2_disk(dir: &std::path::Path) -> Rc<dyn BlockDevice> {
         std::fs::write(tree.join("many").join(format!("{i:0>250}")), b"").unwrap();
     }
     let fs = dir.join("fs.img");
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-d",
-            tree.to_str().unwrap(),
-            fs.to_str().unwrap(),
-            "4M",
-        ],
-    );
+    mke2fs_ext2(&tree, &fs, "4M");
     let disk = dir.join("disk.img");
     std::fs::write(&disk, vec![0u8; 8 << 20]).unwrap();
     sfdisk(
@@ -634,19 +627,7 @@ fn aes_setup_maps_from_its_offset_with_ivs_from_its_skip() {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("hello.txt"), b"hello from a plain volume\n").unwrap();
     let fs = dir.join("fs.img");
-    tool(
-        "mke2fs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-d",
-            tree.to_str().unwrap(),
-            fs.to_str().unwrap(),
-            "1M",
-        ],
-    );
+    mke2fs_ext2(&tree, &fs, "1M");
     let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     let disk = dir.join("disk.img");
     tool(
