@@ -108,9 +108,27 @@ bootscript_relocator_end:
     .code64
 
     /* Wipes the boot stack below the caller's frame: what the script's primitives left there (passphrase
-       lines, key schedules). Clobbers rax, rcx, rdi (callable from Rust: power::wipe_secrets). */
+       lines, key schedules), and XMM0-15 (AES-NI round keys, decrypted blocks, copies). Clobbers rax, rcx,
+       rdi and the XMM registers, all of them caller-saved in the C ABI (callable from Rust:
+       power::wipe_secrets). */
     .global bootscript_wipe_stack
 bootscript_wipe_stack:
+    pxor %xmm0, %xmm0
+    pxor %xmm1, %xmm1
+    pxor %xmm2, %xmm2
+    pxor %xmm3, %xmm3
+    pxor %xmm4, %xmm4
+    pxor %xmm5, %xmm5
+    pxor %xmm6, %xmm6
+    pxor %xmm7, %xmm7
+    pxor %xmm8, %xmm8
+    pxor %xmm9, %xmm9
+    pxor %xmm10, %xmm10
+    pxor %xmm11, %xmm11
+    pxor %xmm12, %xmm12
+    pxor %xmm13, %xmm13
+    pxor %xmm14, %xmm14
+    pxor %xmm15, %xmm15
     leaq boot_stack_bottom(%rip), %rdi
     leaq 8(%rsp), %rcx                  /* the caller's stack pointer */
     cmpq %rdi, %rcx

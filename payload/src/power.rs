@@ -9,13 +9,15 @@ use crate::clock;
 use crate::heap;
 
 unsafe extern "C" {
-    /// payload/src/handoff.rs: zeroes the boot stack below the caller's frame (clobbers rax, rcx, rdi).
+    /// payload/src/handoff.rs: zeroes the boot stack below the caller's frame and XMM0-15 (clobbers rax, rcx, rdi
+    /// and the XMM registers, all caller-saved in the C ABI).
     fn bootscript_wipe_stack();
 }
 
-/// Zeroes what may hold a passphrase or a key (the heap's used part, the boot stack below this call) before the
-/// machine is left for good: a reset keeps RAM as it was, for whatever boots next to read, and so does a CPU
-/// halted after a crash until someone presses reset. Nothing of either is used after; the caller never returns.
+/// Zeroes what may hold a passphrase or a key (the heap's used part, the boot stack below this call, the XMM
+/// registers) before the machine is left for good: a reset keeps RAM as it was, for whatever boots next to read,
+/// and so does a CPU halted after a crash until someone presses reset. Nothing of either is used after; the
+/// caller never returns.
 fn wipe_secrets() {
     let used = heap::used_range();
     // SAFETY: the heap's used part is RAM of ours (empty before the heap exists); what it holds is never read

@@ -1,6 +1,7 @@
 /* mb2kernel: a tiny Multiboot2 test kernel. It prints on COM1 what its boot loader handed it (command line,
  * loader name, modules with their size and first bytes, basic memory, the memory map, the ACPI RSDP tags),
- * one "mb2kernel: ..." line each, then exits QEMU through isa-debug-exit (port 0xf4):
+ * one "mb2kernel: ..." line each, and whether XMM0-7 were zero at entry (a boot stage should leave no key
+ * material there; only when SSE is on: CR4.OSFXSR set, CR0.EM and CR0.TS clear), then exits QEMU through isa-debug-exit (port 0xf4):
  * value 0x10 (QEMU exit status 33) after a good hand-off, 0x11 (status 35) when EAX held the wrong magic.
  * Written for GNU as (--32); the layout is in mb2kernel.ld, the build in build.sh. */
 
@@ -39,6 +40,23 @@ _start:
         movl $stack_top, %esp
         movl %eax, saved_magic
         movl %ebx, saved_info
+        /* XMM0-7 OR-ed together into xmm_or, before any other code runs; xmm_state: 0 SSE off, 1 on. */
+        movl %cr4, %eax
+        testl $0x200, %eax              /* OSFXSR */
+        jz 1f
+        movl %cr0, %eax
+        testl $0xc, %eax                /* EM, TS */
+        jnz 1f
+        por %xmm1, %xmm0
+        por %xmm2, %xmm0
+        por %xmm3, %xmm0
+        por %xmm4, %xmm0
+        por %xmm5, %xmm0
+        por %xmm6, %xmm0
+        por %xmm7, %xmm0
+        movdqu %xmm0, xmm_or
+        movl $1, xmm_state
+1:
         call serial_init
 
         movl $s_hello, %esi
@@ -208,6 +226,18 @@ advance:
         cmpl %eax, %edi
         jb next_tag
 tags_done:
+        cmpl $0, xmm_state
+        je 2f
+        movl xmm_or, %eax
+        orl xmm_or+4, %eax
+        orl xmm_or+8, %eax
+        orl xmm_or+12, %eax
+        movl $s_xmm_zero, %esi
+        testl %eax, %eax
+        jz 1f
+        movl $s_xmm_set, %esi
+1:      call puts
+2:
         movl $s_done, %esi
         call puts
         movb $EXIT_OK, %al
@@ -356,11 +386,16 @@ s_rsdp:         .asciz "mb2kernel: acpi tag "
 s_sig:          .asciz " signature="
 s_rev:          .asciz " revision="
 s_done:         .asciz "mb2kernel: done\n"
+s_xmm_zero:     .asciz "mb2kernel: xmm0-7 zero\n"
+s_xmm_set:      .asciz "mb2kernel: xmm0-7 not zero\n"
 
         .bss
         .balign 16
 saved_magic:    .long 0
 saved_info:     .long 0
+xmm_state:      .long 0
+        .balign 16
+xmm_or:         .skip 16
         .balign 16
 stack:          .skip 4096
 stack_top:
