@@ -173,6 +173,8 @@ bootscript_enter_linux:
     xorl %ebp, %ebp
     xorl %ebx, %ebx
     xorl %edi, %edi
+    xorl %edx, %edx
+    call bootscript_clear_high_registers
     jmp *%r8                            /* RSI = boot_params, as boot.rst's 64-bit protocol asks */
 
     /* bootscript_enter_multiboot2(relocator: rdi, parameters: rsi); both in the heap, below 4 GiB */
@@ -185,7 +187,21 @@ bootscript_enter_multiboot2:
     lgdt handoff_gdt_pointer(%rip)
     pushq $0x20
     pushq %r8
+    call bootscript_clear_high_registers
+    xorl %r8d, %r8d
     lretq                               /* compatibility mode, into the relocator; ESI = its parameters */
+
+    /* Zeroes R9-R15, where the script's primitives may have left words of a key or of a hash state (a 32-bit
+       kernel cannot see them, but one that enters long mode finds them as they were). R8 is the caller's. */
+bootscript_clear_high_registers:
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    ret
 "#,
     options(att_syntax)
 );

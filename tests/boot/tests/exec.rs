@@ -89,6 +89,23 @@ fn fixtures() -> &'static Fixtures {
         let mut fixed = kernel.clone();
         fixed[0x234] = 0;
         write_if_changed(&extra.join("boot/vmlinuz-fixed"), &fixed);
+        // A stand-in kernel with Debian's setup header whose 64-bit entry records the registers it finds and
+        // halts (tests/regs/linux-entry.S, assembled here; its protected-mode part is the 4 KiB of that code).
+        let entry = dir.join("regs-entry");
+        run(Command::new("bash").arg("-c").arg(format!(
+            "as --64 -o {0}.o {1} && objcopy -O binary -j .text {0}.o {0}.bin",
+            entry.display(),
+            root.join("tests/regs/linux-entry.S").display()
+        )));
+        let code = std::fs::read(entry.with_extension("bin")).unwrap();
+        let setup_sects = match kernel[0x1f1] {
+            0 => 4,
+            n => usize::from(n),
+        };
+        let mut regs = kernel[..(setup_sects + 1) * 512].to_vec();
+        regs[0x1f4..0x1f8].copy_from_slice(&(code.len() as u32 / 16).to_le_bytes());
+        regs.extend_from_slice(&code);
+        write_if_changed(&extra.join("boot/regs-linux"), &regs);
         // An uncompressed archive to load before the gzip one, as initramfs-tools puts CPU microcode first.
         let early = dir.join("early");
         write_if_changed(&early.join("srv/early.txt"), EARLY_FILE);
@@ -448,6 +465,62 @@ exec("/boot/mb2kernel.elf")
         vm.transcript()
     );
     vm.expect_exit(Exit::Success, STEP);
+}
+
+/// What Linux's 64-bit entry finds in the registers (boot.rst's 64-bit protocol; the stand-in kernel of
+/// tests/regs records them): RSI the boot_params, CS 0x10, DS and SS 0x18, and no key material left: not in
+/// XMM0-15 (AES-NI round keys and decrypted blocks after an unlock with `-cpu max`), nor R9-R15, RBX or RBP.
+#[test]
+fn linux_entry_registers_hold_boot_params_and_no_secrets() {
+    let script = r#"
+print("e2e: the passphrase prompt comes next")
+luks_open("hd1p1", prompt("Passphrase: ", echo=false), "cryptroot")
+mount("cryptroot", "/crypt")
+print("e2e: read", len(read("/crypt/boot/initrd.img")) > 0)
+mount("hd0p1", "/")
+exec("/boot/regs-linux", cmdline="regs")
+"#;
+    let fixtures = fixtures();
+    let mut vm = Boot::new()
+        .cpu("max")
+        .module("regs.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.luks2))
+        .start();
+    vm.expect_line("e2e: the passphrase prompt comes next", BOOT);
+    vm.send(&format!("{PASSPHRASE}\r"));
+    vm.expect_line("e2e: read true", LINUX);
+    vm.expect_line("bootscript: phase=jump", STEP);
+    let deadline = std::time::Instant::now() + STEP;
+    let record = loop {
+        let record = vm.physical_memory(0x80000, 56);
+        if &record[..8] == b"REGSDONE" {
+            break record;
+        }
+        if std::time::Instant::now() > deadline {
+            vm.fail("the stand-in kernel recorded no registers");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let word = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().unwrap());
+    let half = |at: usize| u16::from_le_bytes(record[at..at + 2].try_into().unwrap());
+    assert_eq!(word(16), 0, "R9-R15");
+    assert_eq!(word(24), 0, "RBX, RBP");
+    assert_eq!((word(32), word(40)), (0, 0), "XMM0-15");
+    assert_eq!(
+        (half(48), half(50), half(52)),
+        (0x10, 0x18, 0x18),
+        "CS, DS, SS"
+    );
+    // RSI: the boot_params, with the image's setup header and our command line.
+    let boot_params = vm.physical_memory(word(8), 4096);
+    assert_eq!(&boot_params[0x202..0x206], b"HdrS");
+    let cmdline = u64::from(u32::from_le_bytes(
+        boot_params[0x228..0x22c].try_into().unwrap(),
+    ));
+    assert_eq!(vm.physical_memory(cmdline, 5), b"regs\0");
 }
 
 /// 16 MiB handed on in `files`, on a 256 MiB machine: the archive is made before the memory in use is taken for
