@@ -212,6 +212,14 @@ mod tests {
             firmware_rsdp(&rsdp[..19], 0x9FC00, &|a, l| m.read(a, l)),
             None
         );
+        // In both places: the EBDA's wins, as ACPI has a BIOS searched.
+        let mut bios = vec![0u8; 0x20000];
+        bios[..20].copy_from_slice(&rsdp);
+        let m = Memory([(0x9FC00, m.0[&0x9FC00].clone()), (0xE0000, bios)].into());
+        assert_eq!(
+            firmware_rsdp(&rsdp, 0x9FC00, &|a, l| m.read(a, l)),
+            Some(0x9FFE0)
+        );
     }
 
     /// Physical memory for the tests: tables at addresses.
@@ -358,6 +366,52 @@ mod tests {
     }
 
     #[test]
+    fn ports_past_the_io_space_or_zero_are_not_used() {
+        // A port is 16 bits: a FADT field past 0xFFFF names no port (cut to 16 bits it would be another one), and
+        // an extended address of 0 names none either (port 0 is the DMA controller's).
+        let good = || fadt_body(0x4000, 0x604, 0, 244 - HEADER);
+        let find_with = |body: &[u8]| {
+            let m = machine(true, sdt(b"FACP", body), sdt(b"DSDT", &s5_aml(5, 5)));
+            find(&m, true)
+        };
+        let mut body = good();
+        body[48 - HEADER..52 - HEADER].copy_from_slice(&0x1_00b2u32.to_le_bytes());
+        body[68 - HEADER..72 - HEADER].copy_from_slice(&0x1_0608u32.to_le_bytes());
+        let off = find_with(&body).unwrap();
+        assert_eq!((off.smi_command, off.pm1b_control), (0, 0));
+        let mut body = good();
+        body[64 - HEADER..68 - HEADER].copy_from_slice(&0x1_0604u32.to_le_bytes());
+        assert_eq!(find_with(&body), Err("the FADT names no PM1a control port"));
+        // Legacy block 0, extended one in I/O space: past 0xFFFF, or 0.
+        for address in [0x1_b004u64, 0] {
+            let mut body = fadt_body(0x4000, 0, 0, 244 - HEADER);
+            body[172 - HEADER] = 1;
+            body[176 - HEADER..184 - HEADER].copy_from_slice(&address.to_le_bytes());
+            assert_eq!(
+                find_with(&body),
+                Err("the FADT names no PM1a control port"),
+                "{address:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_table_of_the_largest_size_read_is_read_and_a_larger_one_is_not() {
+        // A DSDT of MAX_TABLE bytes (a big server's is a few hundred KiB) is read; one byte more is refused.
+        let fadt = || sdt(b"FACP", &fadt_body(0x4000, 0x604, 0, 244 - HEADER));
+        for (size, found) in [(MAX_TABLE, true), (MAX_TABLE + 1, false)] {
+            let mut aml = s5_aml(5, 5);
+            aml.resize(size - HEADER, 0);
+            let m = machine(false, fadt(), sdt(b"DSDT", &aml));
+            let off = find(&m, false);
+            assert_eq!(off.is_ok(), found, "{size}: {off:?}");
+            if !found {
+                assert_eq!(off, Err("no valid DSDT"));
+            }
+        }
+    }
+
+    #[test]
     fn broken_tables_are_errors() {
         let good_fadt = || sdt(b"FACP", &fadt_body(0x4000, 0x604, 0, 244 - HEADER));
         let good_dsdt = || sdt(b"DSDT", &s5_aml(5, 5));
@@ -433,5 +487,18 @@ mod tests {
         );
         // The name at the very start, without a NameOp: not a declaration.
         assert_eq!(s5(b"_S5_\x12\x04\x02\x00\x00"), None);
+        // Nor after another byte (a ScopeOp), nor as a path from the root after another op (Store's).
+        assert_eq!(s5(b"\x10_S5_\x12\x05\x01\x0a\x05"), None);
+        assert_eq!(s5(b"\x70\\_S5_\x12\x05\x01\x0a\x05"), None);
+        // A name that is not a package (`Name (_S5_, 5)`): not read as one.
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x0a, 0x05, 0x01, 0x0a, 0x05]),
+            None
+        );
+        // A word constant is both its bytes: 0x0102 does not fit SLP_TYP (its low byte alone would).
+        assert_eq!(
+            s5(&[0x08, b'_', b'S', b'5', b'_', 0x12, 0x07, 0x02, 0x0b, 0x02, 0x01, 0x01]),
+            None
+        );
     }
 }

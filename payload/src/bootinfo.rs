@@ -421,6 +421,14 @@ mod tests {
         let info = load(&words);
         let boot = read(&info);
         assert_eq!(boot.memory_source, MemorySource::BasicInfo);
+        // Both counts are KiB: the lower one from 0, the upper one from 1 MiB.
+        assert_eq!(
+            boot.memory_map()[0].range,
+            Range {
+                start: 0,
+                end: 639 * 1024
+            }
+        );
         assert_eq!(
             boot.memory_map()[1].range,
             Range {
@@ -475,6 +483,60 @@ mod tests {
                 end: 0x1900_0000
             })
         );
+    }
+
+    #[test]
+    fn the_heap_keeps_off_low_memory_and_the_boot_information() {
+        // Usable RAM below 1 MiB (636 KiB of it) and 64 KiB after the payload: the heap takes the 64 KiB, not the
+        // first MiB, which holds firmware data and the real-mode trampolines of a later hand-off.
+        let words = Builder::new()
+            .memory_map(&[(0, 0x9fc00, 1), (0x10_0000, 0x10_0000, 1)])
+            .finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let image = Range {
+            start: 0x10_0000,
+            end: 0x1f_0000,
+        };
+        let (reserved, count) = boot.kept_from_heap(image);
+        let usable: Vec<Range> = boot.memory_map().iter().map(|r| r.range).collect();
+        assert_eq!(
+            crate::memory::largest_free(&usable, &reserved[..count], 1 << 32),
+            Some(Range {
+                start: 0x1f_0000,
+                end: 0x20_0000
+            })
+        );
+        // Usable RAM around the boot information (wherever the test's copy lies): the heap avoids it, as the
+        // modules' names and the command line are read from it later.
+        let around = Range {
+            start: (boot.info_range.start & !0xfff).saturating_sub(0x10_0000),
+            end: boot.info_range.end + 0x20_0000,
+        };
+        let heap = crate::memory::largest_free(&[around], &reserved[..count], u64::MAX).unwrap();
+        assert!(!heap.overlaps(&boot.info_range), "{heap:x?}");
+    }
+
+    #[test]
+    fn a_graphics_framebuffer_means_no_vga_text_screen() {
+        // The framebuffer tag (type 8): address, pitch, width, height, bits per pixel, type, then the type's
+        // fields. An RGB framebuffer (GRUB's gfxpayload) is no text screen to write to; an EGA text one is.
+        let framebuffer = |address: u64, kind: u8, fields: &[u8]| {
+            let mut body = Vec::new();
+            body.extend_from_slice(&address.to_le_bytes());
+            for n in [4096u32, 1024, 768] {
+                body.extend_from_slice(&n.to_le_bytes());
+            }
+            body.extend_from_slice(&[32, kind, 0, 0]);
+            body.extend_from_slice(fields);
+            Builder::new().tag(8, &body).finish()
+        };
+        let words = framebuffer(0xfd00_0000, 1, &[16, 8, 8, 8, 0, 8]);
+        let info = load(&words);
+        assert!(!read(&info).vga_text);
+        let words = framebuffer(0xb8000, 2, &[]);
+        let info = load(&words);
+        assert!(read(&info).vga_text);
     }
 
     #[test]

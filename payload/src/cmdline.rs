@@ -28,4 +28,12 @@ mod tests {
         assert!(!has_flag(line, "test"));
         assert_eq!(value("", "test"), None);
     }
+
+    #[test]
+    fn a_value_may_hold_an_equals_sign_and_the_first_word_wins() {
+        // `root=PARTUUID=...` is the key `root`; of two words with one key, the first counts.
+        let line = "root=PARTUUID=1234-01 console=ttyS0 console=tty0";
+        assert_eq!(value(line, "root"), Some("PARTUUID=1234-01"));
+        assert_eq!(value(line, "console"), Some("ttyS0"));
+    }
 }

@@ -81,6 +81,15 @@ mod tests {
             assert_eq!(layout_by_name(name), Some(layout), "{name}");
         }
         assert!(layout_by_name("klingon").is_none());
+        // And every layout is listed: the names are what an unknown keymap's error offers.
+        for layout in layouts {
+            assert!(
+                KEYMAP_NAMES
+                    .iter()
+                    .any(|name| layout_by_name(name) == Some(layout)),
+                "{layout:?}"
+            );
+        }
     }
 
     #[test]

@@ -173,6 +173,35 @@ mod tests {
     }
 
     #[test]
+    fn pieces_are_whole_pages() {
+        // Usable RAM that neither starts nor ends on a page: the heap is the whole pages inside it.
+        assert_eq!(
+            largest_free(&[r(MIB + 1, 10 * MIB + 100)], &[], 4 * GIB),
+            Some(r(MIB + 4096, 10 * MIB))
+        );
+    }
+
+    #[test]
+    fn a_reservation_ending_at_the_top_of_the_address_space_leaves_nothing() {
+        // A (broken) map whose usable entry runs to the last address, reserved all but its last bytes: what is
+        // left has no whole page, and nothing below is taken instead.
+        let usable = [r(MIB, u64::MAX)];
+        assert_eq!(
+            largest_free(&usable, &[r(0, u64::MAX - 100)], 4 * GIB),
+            None
+        );
+    }
+
+    #[test]
+    fn ranges_that_only_touch_do_not_overlap() {
+        // Half-open: a destination that starts where the boot stage ends is clear of it (the hand-off's check).
+        assert!(!r(MIB, 2 * MIB).overlaps(&r(2 * MIB, 3 * MIB)));
+        assert!(!r(2 * MIB, 3 * MIB).overlaps(&r(MIB, 2 * MIB)));
+        assert!(r(MIB, 2 * MIB).overlaps(&r(2 * MIB - 1, 3 * MIB)));
+        assert!(r(2 * MIB - 1, 3 * MIB).overlaps(&r(MIB, 2 * MIB)));
+    }
+
+    #[test]
     fn from_length_rejects_wrapping() {
         assert_eq!(Range::from_length(u64::MAX - 1, 5), None);
         assert_eq!(Range::from_length(10, 5), Some(r(10, 15)));

@@ -4,11 +4,22 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 /// This test process's scratch directory, emptied on first use: a directory left by an earlier process with the
-/// same id (ids are reused) would hold images that `mkfs.fat -C` refuses to overwrite.
+/// same id (ids are reused) would hold images that `mkfs.fat -C` refuses to overwrite. A static is never dropped,
+/// so the directory outlives the process; those of earlier runs whose process is gone are removed here.
 fn scratch() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bootscript-cli-{}", std::process::id()));
+        let temp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&temp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("bootscript-cli-"));
+            if pid.is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = temp.join(format!("bootscript-cli-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     })

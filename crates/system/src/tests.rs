@@ -24,6 +24,16 @@ struct TestMachine {
     in_use: Vec<(u64, u64)>,
     /// The summary `exec` gave with its hand-off: each initrd's path and size, each file's.
     summary: Option<(Sizes, Sizes)>,
+    /// What the machine reports of the firmware: the RSDP's bytes and address, the VGA text cursor.
+    rsdp: Option<Vec<u8>>,
+    rsdp_address: Option<u64>,
+    cursor: Option<(u8, u8)>,
+    /// What `exec` handed on: the kind its summary named, a Linux kernel's boot_params and command line, and the
+    /// tag types of a Multiboot2 kernel's information, in order.
+    kind: &'static str,
+    boot_params: Vec<u8>,
+    kernel_cmdline: Vec<u8>,
+    info_tags: Vec<u32>,
 }
 
 /// Paths and their sizes in bytes.
@@ -79,24 +89,30 @@ impl Machine for TestMachine {
                 false => self.in_use.clone(),
             },
             limit: 1 << 32,
-            rsdp: None,
-            rsdp_address: None,
-            cursor: Some((0, 0)),
+            rsdp: self.rsdp.clone(),
+            rsdp_address: self.rsdp_address,
+            cursor: self.cursor,
         }
     }
     fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String {
         self.summary = Some((summary.initrds.clone(), summary.files.clone()));
+        self.kind = summary.kind;
         self.booted = Some(match handoff {
-            Handoff::Linux(b) => format!(
-                "linux {:#x} initrd {:#x}+{:#x}",
-                b.plan.kernel_addr, b.plan.initrd_addr, b.plan.initrd_len
-            ),
+            Handoff::Linux(b) => {
+                self.boot_params = b.boot_params.clone();
+                self.kernel_cmdline = b.cmdline.clone();
+                format!(
+                    "linux {:#x} initrd {:#x}+{:#x}",
+                    b.plan.kernel_addr, b.plan.initrd_addr, b.plan.initrd_len
+                )
+            }
             // The segments, then each module as its tag tells it: `name=length`.
             Handoff::Multiboot2(b) => {
                 let mut told = format!("multiboot2 {}", b.image.segments.len());
                 let word = |at: usize| u32::from_le_bytes(b.info[at..at + 4].try_into().unwrap());
                 let mut at = 8;
                 while at + 8 <= b.info.len() && word(at) != 0 {
+                    self.info_tags.push(word(at));
                     let size = word(at + 4) as usize;
                     if word(at) == 3 {
                         let name = &b.info[at + 16..at + size - 1];
@@ -324,6 +340,48 @@ fn read_refuses_a_file_larger_than_the_script_may_still_hold() {
     );
 }
 
+/// A file exactly as large as the room the script has left is read: only more than that is refused. The room is
+/// learnt from the refusal under a smaller limit, which is then raised by what was missing.
+#[test]
+fn read_takes_a_file_exactly_as_large_as_the_room_left() {
+    let dir = tempdir("exact-room");
+    let disk = ext2_disk(&dir);
+    let run_under = |memory_limit: usize| {
+        let machine = TestMachine {
+            disks: vec![disk.clone()],
+            ..TestMachine::default()
+        };
+        let config = Config {
+            memory_limit,
+            ..Config::default()
+        };
+        run_with(
+            machine,
+            config,
+            "mount(\"hd0p2\", \"/\")\nlet f = read(\"/big.bin\")",
+        )
+        .1
+    };
+    let message = run_under(256 << 10).unwrap_err();
+    // "...: /big.bin: 524288 bytes, more than the script may hold (ROOM more)"
+    let room: usize = message
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let fits = (256 << 10) + (512 << 10) - room;
+    run_under(fits).unwrap();
+    let message = run_under(fits - 1).unwrap_err();
+    assert!(
+        message.ends_with("/big.bin: 524288 bytes, more than the script may hold (524287 more)"),
+        "{message}"
+    );
+}
+
 #[test]
 fn ls_refuses_a_directory_whose_names_take_more_than_the_script_may_still_hold() {
     // 600 names of 250 bytes (about 164 KB as strings): listed while the script holds little, refused while it
@@ -363,17 +421,7 @@ fn ls_refuses_a_directory_whose_names_take_more_than_the_script_may_still_hold()
 #[test]
 fn exec_keeps_clear_of_the_memory_in_use() {
     let dir = tempdir("exec-in-use");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let kernel = root.join("build/cache/vmlinuz");
-    if !kernel.exists() {
-        tool(
-            "bash",
-            &[root.join("scripts/fetch-kernel.sh").to_str().unwrap()],
-        );
-    }
-    let tree = dir.join("tree");
-    std::fs::create_dir_all(tree.join("boot")).unwrap();
-    std::fs::copy(&kernel, tree.join("boot/vmlinuz")).unwrap();
+    let tree = linux_tree(&dir);
     std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
     let disk = ext2_of(&dir, &tree, "32M");
     let in_use = (0x3000_0000, 0x1000_0000);
@@ -399,18 +447,59 @@ fn exec_keeps_clear_of_the_memory_in_use() {
     assert_eq!(initrd[0] + initrd[1], in_use.0, "{booted}");
 }
 
-/// `exec` hands a Multiboot2 kernel each initrd as a module named by its path, in order, and the files as
-/// one more module, `bootscript-files.cpio`; the summary it prints tells each initrd's size and each file's.
-/// The test kernel (tests/mb2kernel) on an ext2 image.
+/// A tree under `dir` with Debian's kernel (fetched once) at `boot/vmlinuz`.
+fn linux_tree(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let kernel = root.join("build/cache/vmlinuz");
+    if !kernel.exists() {
+        tool(
+            "bash",
+            &[root.join("scripts/fetch-kernel.sh").to_str().unwrap()],
+        );
+    }
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("boot")).unwrap();
+    std::fs::copy(&kernel, tree.join("boot/vmlinuz")).unwrap();
+    tree
+}
+
+/// `exec` hands Linux the script's command line, the firmware's RSDP address (not the boot loader's copy, in RAM
+/// Linux takes) and the VGA cursor, so that its console goes on below the script's lines; its summary says
+/// "linux".
 #[test]
-fn exec_hands_a_multiboot2_kernel_its_modules_by_name() {
-    let dir = tempdir("exec-mb2");
+fn exec_hands_linux_its_command_line_the_rsdp_and_the_cursor() {
+    let dir = tempdir("exec-linux");
+    let tree = linux_tree(&dir);
+    let disk = ext2_of(&dir, &tree, "32M");
+    let machine = TestMachine {
+        disks: vec![disk],
+        rsdp_address: Some(0xf68f0),
+        cursor: Some((0, 7)),
+        ..TestMachine::default()
+    };
+    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", cmdline="root=/dev/vda1 quiet")"#;
+    let (world, result) = run_on(machine, source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:20: error: test machine: no jump"
+    );
+    let machine = world.machine;
+    assert_eq!(machine.kind, "linux");
+    assert_eq!(machine.kernel_cmdline, b"root=/dev/vda1 quiet\0");
+    // boot_params: acpi_rsdp_addr at 0x70; screen_info's orig_x and orig_y at 0 and 1, orig_video_mode at 6.
+    let params = &machine.boot_params;
+    assert_eq!(params[0x70..0x78], 0xf68f0u64.to_le_bytes());
+    assert_eq!((params[0], params[1], params[6]), (0, 7, 3));
+}
+
+/// A tree under `dir` with the test kernel (tests/mb2kernel) at `boot/kernel.elf`, linked at 2 MiB: the test
+/// machine's boot stage is at 1 MiB.
+fn mb2_tree(dir: &std::path::Path) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("boot")).unwrap();
     let kernel = tree.join("boot/kernel.elf");
     let build = root.join("tests/mb2kernel/build.sh");
-    // (Linked at 2 MiB: the test machine's boot stage is at 1 MiB.)
     tool(
         "bash",
         &[
@@ -419,6 +508,16 @@ fn exec_hands_a_multiboot2_kernel_its_modules_by_name() {
             "0x200000",
         ],
     );
+    tree
+}
+
+/// `exec` hands a Multiboot2 kernel each initrd as a module named by its path, in order, and the files as
+/// one more module, `bootscript-files.cpio`; the summary it prints tells each initrd's size and each file's.
+/// The test kernel (tests/mb2kernel) on an ext2 image.
+#[test]
+fn exec_hands_a_multiboot2_kernel_its_modules_by_name() {
+    let dir = tempdir("exec-mb2");
+    let tree = mb2_tree(&dir);
     std::fs::write(tree.join("boot/one.txt"), b"first module\n").unwrap();
     std::fs::write(tree.join("boot/two.bin"), vec![9u8; 3000]).unwrap();
     let disk = ext2_of(&dir, &tree, "4M");
@@ -447,6 +546,59 @@ exec("/boot/kernel.elf", initrd=["/boot/one.txt", "/boot/two.bin"], files={"/etc
         ]
     );
     assert_eq!(files, [(String::from("/etc/k"), 6)]);
+}
+
+/// Without `files`, a Multiboot2 kernel gets its initrd and no empty files module; the RSDP the machine has is
+/// in its information (tag 14, an ACPI 1.0 one's), and the summary says "multiboot2".
+#[test]
+fn exec_without_files_hands_a_multiboot2_kernel_no_files_module_and_the_rsdp() {
+    let dir = tempdir("exec-mb2-plain");
+    let tree = mb2_tree(&dir);
+    std::fs::write(tree.join("boot/one.txt"), b"first module\n").unwrap();
+    let disk = ext2_of(&dir, &tree, "4M");
+    let mut rsdp = b"RSD PTR ".to_vec();
+    rsdp.extend_from_slice(&[
+        0x42, b'B', b'O', b'C', b'H', b'S', b' ', 0, 0x78, 0x56, 0x34, 0x12,
+    ]);
+    let machine = TestMachine {
+        disks: vec![disk],
+        rsdp: Some(rsdp),
+        ..TestMachine::default()
+    };
+    let source = r#"mount("hd0", "/")
+exec("/boot/kernel.elf", initrd="/boot/one.txt")"#;
+    let (world, result) = run_on(machine, source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:2:1: error: test machine: no jump"
+    );
+    let machine = world.machine;
+    let booted = machine.booted.unwrap();
+    let modules: Vec<&str> = booted.split(' ').skip(2).collect();
+    assert_eq!(modules, ["/boot/one.txt=13"], "{booted}");
+    assert!(machine.info_tags.contains(&14), "{:?}", machine.info_tags);
+    assert_eq!(machine.kind, "multiboot2");
+}
+
+/// An initrd or `files` of the wrong type is refused by name before anything is read: not booted without them.
+#[test]
+fn exec_refuses_an_initrd_or_files_of_the_wrong_type() {
+    let (world, result) = run(
+        vec![],
+        &[],
+        r#"
+        try { exec("/boot/vmlinuz", initrd=5) } catch e { print(e) }
+        try { exec("/boot/vmlinuz", files=5) } catch e { print(e) }
+        try { exec("/boot/vmlinuz", files={"/etc/key": 5}) } catch e { print(e) }
+    "#,
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "initrd must be a path or a list of paths, not int\n\
+         files must be a map, not int\n\
+         files[\"/etc/key\"] must be a str or bytes, not int\n"
+    );
 }
 
 #[test]
@@ -686,6 +838,78 @@ fn aes_setup_refuses_negative_sectors_and_names_past_64_characters() {
     );
 }
 
+/// A new device's name is letters, digits, '_', '-' and '.' (as Linux's /dev/mapper takes them): anything else, or
+/// nothing, is refused.
+#[test]
+fn device_names_take_letters_digits_underscores_dashes_and_dots_only() {
+    let disk: Rc<dyn BlockDevice> = Rc::new(MemDisk::new("hd0", vec![0u8; 1 << 20]));
+    let (world, result) = run(
+        vec![disk],
+        &[],
+        r#"
+        let key = x"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+        print(aes_setup("cr_root-1.2", "hd0", key))
+        for name in ["", "a/b", "a b", "-/"] {
+            try { aes_setup(name, "hd0", key) } catch e { print(e) }
+        }
+    "#,
+    );
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        format!(
+            "cr_root-1.2\n{}",
+            "bad device name: use 1 to 64 letters, digits, '_', '-' and '.'\n".repeat(4)
+        )
+    );
+}
+
+/// `luks_open` refuses a name in use before it tries the passphrase (a key derivation of seconds, its progress
+/// shown): the error names the name, whatever the device holds.
+#[test]
+fn luks_open_refuses_a_name_in_use_before_unlocking() {
+    let disk: Rc<dyn BlockDevice> = Rc::new(MemDisk::new("hd0", vec![0u8; 1 << 20]));
+    let (world, result) = run(vec![disk], &[], r#"luks_open("hd0", "pw", "hd0")"#);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:1: error: a device named 'hd0' exists already"
+    );
+    assert_eq!(world.machine.output, "");
+}
+
+/// A disk whose partition table is broken (here sfdisk's extended partition with its boot record's signature
+/// wiped) is still listed, and the console says what is wrong with the table.
+#[test]
+fn a_broken_partition_table_is_reported_and_the_disk_listed() {
+    let dir = tempdir("broken-table");
+    let image = dir.join("disk.img");
+    std::fs::write(&image, vec![0u8; 8 << 20]).unwrap();
+    sfdisk(
+        &image,
+        "label: dos\nstart=2048, size=8192, type=5\nstart=4096, size=2048, type=83\n",
+    );
+    tool(
+        "dd",
+        &[
+            "status=none",
+            "conv=notrunc",
+            "if=/dev/zero",
+            "bs=1",
+            "count=2",
+            &format!("seek={}", 2048 * 512 + 510),
+            &format!("of={}", image.display()),
+        ],
+    );
+    let disk: Rc<dyn BlockDevice> =
+        Rc::new(ImageFile::with_name(image.to_str().unwrap(), "hd0").unwrap());
+    let (world, result) = run(vec![disk], &[], "for d in disks() { print(d.name) }");
+    result.unwrap();
+    assert_eq!(
+        world.machine.output,
+        "bootscript: partition table: hd0: MBR: extended boot record at sector 2048 has no signature\nhd0\n"
+    );
+}
+
 /// `disks()` gives a GPT partition's name (label) and unique GUID (Linux's PARTUUID) as sfdisk wrote them, so
 /// that a script can find its root partition by either; a disk has neither.
 #[test]
@@ -727,9 +951,26 @@ fn path_primitives_with_nothing_mounted_are_errors() {
     assert_eq!(world.machine.output, "nothing is mounted at /\n".repeat(4));
 }
 
-fn tempdir(name: &str) -> std::path::PathBuf {
+/// A scratch directory of the test's, removed with what it holds when the test ends (a run of these tests makes
+/// about 60 MB of images; left behind, they filled the disk over many runs).
+struct TempDir(std::path::PathBuf);
+
+impl core::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("bootscript-system-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }

@@ -17,6 +17,16 @@ fn an_overlong_lead_byte_is_replaced_at_once() {
 }
 
 #[test]
+fn a_lead_byte_past_0xf4_is_replaced_at_once() {
+    // 0xf5 to 0xff begin no character (past U+10FFFF, or no UTF-8 at all): each is a replacement at once, and the
+    // next byte stands alone.
+    let r = Some(char::REPLACEMENT_CHARACTER);
+    for lead in 0xf5..=0xff {
+        assert_eq!(decode(&[lead, b'a']), [r, Some('a')], "{lead:#x}");
+    }
+}
+
+#[test]
 fn a_cut_sequence_followed_by_a_new_one_is_replaced() {
     // The first two bytes of a euro sign, then a whole one: the cut one is a replacement, the whole one decodes.
     let r = Some(char::REPLACEMENT_CHARACTER);

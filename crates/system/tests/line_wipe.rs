@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bootscript_system::line::{Edit, LineEditor};
 
 const MARKER: &[u8] = b"Tq7-line-wipe";
+/// The first character typed (one no other part of the test holds): for a while the only one in the buffer, so a
+/// buffer given back then, as one that moved after the first key would be, holds it alone.
+const FIRST: &str = "\u{10fffd}";
 
-/// Counts the freed blocks that still hold [`MARKER`].
+/// Counts the freed blocks that still hold [`MARKER`] or [`FIRST`].
 struct Scanning;
 
 static FOUND: AtomicUsize = AtomicUsize::new(0);
@@ -23,7 +26,9 @@ unsafe impl GlobalAlloc for Scanning {
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         // SAFETY: the block is `layout.size()` bytes the caller owned until now (and still allocated).
         let block = unsafe { std::slice::from_raw_parts(pointer, layout.size()) };
-        if block.windows(MARKER.len()).any(|w| w == MARKER) {
+        if block.windows(MARKER.len()).any(|w| w == MARKER)
+            || block.windows(FIRST.len()).any(|w| w == FIRST.as_bytes())
+        {
             FOUND.fetch_add(1, Ordering::SeqCst);
         }
         // SAFETY: as in `alloc`.
@@ -37,9 +42,10 @@ static ALLOCATOR: Scanning = Scanning;
 #[test]
 fn a_typed_line_is_wiped_from_every_buffer_the_editor_frees() {
     let mut editor = LineEditor::new();
-    // Long enough to outgrow any first buffer, with the marker typed first, then erased and typed again.
-    // (Made in one buffer: a buffer of the test's own that grew would be found too.)
-    let mut typed = String::with_capacity(MARKER.len() + 200);
+    // Long enough to outgrow any first buffer, with the marker typed first (after one character), then erased and
+    // typed again. (Made in one buffer: a buffer of the test's own that grew would be found too.)
+    let mut typed = String::with_capacity(FIRST.len() + MARKER.len() + 200);
+    typed.push_str(FIRST);
     typed.push_str(std::str::from_utf8(MARKER).unwrap());
     typed.extend(std::iter::repeat_n('x', 200));
     for c in typed.chars() {
