@@ -201,6 +201,18 @@ fn luks2_bad_json_and_absurd_costs() {
         "{error}"
     );
 
+    // A digest of no bytes can confirm no key: said as a damaged header.
+    let mut bytes = original.clone();
+    rewrite_json(&mut bytes, |text| {
+        let start = text.find("\"digest\":\"").unwrap() + "\"digest\":\"".len();
+        let end = start + text[start..].find('"').unwrap();
+        format!("{}{}", &text[..start], &text[end..])
+    });
+    assert_eq!(
+        open(bytes).err().unwrap().to_string(),
+        "bad LUKS header: empty digest"
+    );
+
     // Unchanged metadata still opens: the rewriting itself is sound.
     let mut bytes = original;
     rewrite_json(&mut bytes, |text| text.to_string());
@@ -241,6 +253,14 @@ fn luks1_absurd_fields() {
     bytes[208 + 44..208 + 48].copy_from_slice(&u32::MAX.to_be_bytes()); // slot 0 stripes
     let error = open(bytes).err().unwrap();
     assert!(matches!(error, CryptoError::BadHeader(_)), "{error}");
+
+    // An active slot of no stripes has no key material: refused with the header, before any derivation.
+    let mut bytes = original.clone();
+    bytes[208 + 44..208 + 48].copy_from_slice(&0u32.to_be_bytes()); // slot 0 stripes
+    assert_eq!(
+        Luks1Header::parse(&bytes[..1024]).unwrap_err().to_string(),
+        "bad LUKS header: key slot 0 has 0 stripes"
+    );
 
     let mut bytes = original.clone();
     bytes[208 + 40..208 + 44].copy_from_slice(&u32::MAX.to_be_bytes()); // key material offset

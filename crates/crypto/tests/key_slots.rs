@@ -315,3 +315,75 @@ fn a_detached_header_is_refused_rather_than_mapped_as_data() {
         assert_eq!(calls, 0, "{kind}");
     }
 }
+
+/// A LUKS1 key slot added later with its own iteration count (`luksAddKey --pbkdf-force-iterations`) opens the
+/// volume: the volume key's digest is checked with the header's digest iterations, not the slot's.
+#[test]
+fn a_luks1_slot_with_its_own_iteration_count_opens() {
+    let bytes = volume(
+        "slots-iterations",
+        &["--type", "luks1", "--pbkdf-force-iterations", "1000"],
+        &[&[
+            "luksAddKey",
+            "-q",
+            "--key-file",
+            "FIRST",
+            "--new-keyfile",
+            "SECOND",
+            "--pbkdf-force-iterations",
+            "2000",
+        ]],
+    );
+    let header = bootscript_crypto::Luks1Header::parse(&bytes[..1024]).unwrap();
+    assert_eq!(header.key_slots[1].iterations, 2000);
+    assert_ne!(header.mk_digest_iterations, 2000);
+    open(&bytes, SECOND).0.unwrap();
+    open(&bytes, FIRST).0.unwrap();
+}
+
+/// Data that starts right where an active LUKS1 slot's key material ends is no detached header: cryptsetup
+/// accepts such a header (here the payload moved to the end of slot 7's material, which luksDump checks), and
+/// it opens with the slot's passphrase.
+#[test]
+fn data_right_after_the_key_material_is_not_a_detached_header() {
+    let mut bytes = volume(
+        "slots-adjacent",
+        &[
+            "--type",
+            "luks1",
+            "--key-size",
+            "256",
+            "--pbkdf-force-iterations",
+            "1000",
+        ],
+        &[&[
+            "luksAddKey",
+            "-q",
+            "--key-file",
+            "FIRST",
+            "--new-keyfile",
+            "SECOND",
+            "--key-slot",
+            "7",
+            "--pbkdf-force-iterations",
+            "1000",
+        ]],
+    );
+    let header = bootscript_crypto::Luks1Header::parse(&bytes[..1024]).unwrap();
+    let slot = &header.key_slots[7];
+    assert!(slot.active);
+    // 32 bytes times 4000 stripes: 250 sectors of key material.
+    let end = slot.key_material_offset + 32 * slot.stripes / 512;
+    bytes[104..108].copy_from_slice(&end.to_be_bytes()); // payload offset
+    let dir = scratch("slots-adjacent-dump");
+    let image = dir.join("volume.img");
+    std::fs::write(&image, &bytes).unwrap();
+    let dump = run("cryptsetup", &["luksDump", image.to_str().unwrap()]);
+    assert!(
+        dump.contains(&format!("Payload offset:\t{end}\n")),
+        "{dump}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let view = open(&bytes, SECOND).0.unwrap();
+    assert_eq!(view.sectors(), (bytes.len() / 512) as u64 - u64::from(end));
+}

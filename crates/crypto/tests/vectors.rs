@@ -197,6 +197,81 @@ fn pbkdf2_bounds_and_names() {
     ));
 }
 
+/// PBKDF2's first HMAC hashes the salt and then the 4-byte block counter as two pieces: with salts whose length
+/// leaves 4 bytes or fewer of a hash block (60-63 bytes past a 64-byte block, 124-127 past SHA-512's 128), the
+/// counter fills that block exactly or spills into the next. A script's `pbkdf2` takes any salt, so every length
+/// from 0 to 140 bytes is checked against python3's hashlib, for all four hashes, with two output blocks each.
+#[test]
+fn pbkdf2_salts_across_hash_blocks() {
+    let script = r#"
+import hashlib
+for name in ('sha1', 'sha256', 'sha512', 'ripemd160'):
+    length = 2 * hashlib.new(name).digest_size
+    for n in range(141):
+        salt = bytes((i * 13 + n) & 0xff for i in range(n))
+        print(name, n, hashlib.pbkdf2_hmac(name, b'passphrase', salt, 2, length).hex())
+"#;
+    let output = run("python3", &["-c", script]);
+    let mut checked = 0;
+    for line in output.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let (name, n, expected) = (words[0], words[1].parse::<usize>().unwrap(), words[2]);
+        let salt: Vec<u8> = (0..n).map(|i| (i * 13 + n) as u8).collect();
+        let key = pbkdf2(name, b"passphrase", &salt, 2, expected.len() / 2).unwrap();
+        assert_eq!(
+            to_hex(key.as_bytes()),
+            expected,
+            "PBKDF2-{name}, {n}-byte salt"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4 * 141);
+}
+
+/// The bounds a script's `pbkdf2` documents are inclusive: 1,000,000,000 iterations and 1024 bytes of output
+/// are accepted (the long derivation here is told to stop at its first progress report), one more of either
+/// is a `Limit` error. The 1024-byte key is python3's hashlib's.
+#[test]
+fn pbkdf2_limits_are_inclusive() {
+    use bootscript_crypto::{MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_LENGTH};
+    assert_eq!(
+        (MAX_PBKDF2_ITERATIONS, MAX_PBKDF2_LENGTH),
+        (1_000_000_000, 1024)
+    );
+    let expected = run(
+        "python3",
+        &[
+            "-c",
+            "import hashlib; print(hashlib.pbkdf2_hmac('sha256', b'pw', b'salt', 3, 1024).hex())",
+        ],
+    );
+    let key = pbkdf2("sha256", b"pw", b"salt", 3, MAX_PBKDF2_LENGTH).unwrap();
+    assert_eq!(to_hex(key.as_bytes()), expected.trim());
+    assert!(matches!(
+        pbkdf2("sha256", b"pw", b"salt", 3, MAX_PBKDF2_LENGTH + 1),
+        Err(CryptoError::Limit(_))
+    ));
+    let mut asked = 0;
+    let most = pbkdf2_with_progress(
+        "sha256",
+        b"pw",
+        b"salt",
+        MAX_PBKDF2_ITERATIONS,
+        32,
+        &mut |_| {
+            asked += 1;
+            false
+        },
+    );
+    assert_eq!(most.unwrap_err(), CryptoError::Interrupted);
+    assert_eq!(asked, 1);
+    let error = pbkdf2("sha256", b"pw", b"salt", MAX_PBKDF2_ITERATIONS + 1, 32).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "PBKDF2 iteration count 1000000001 is outside 1..=1000000000"
+    );
+}
+
 /// The callback hears every few thousand iterations (so that Ctrl-C stops a derivation soon), with percentages
 /// that never fall and end at 100.
 #[test]
@@ -304,6 +379,51 @@ fn argon2_bounds() {
         32,
     );
     assert!(matches!(no_lanes, Err(CryptoError::Limit(_))));
+}
+
+/// The Argon2 bounds ("the largest accepted", see lib.rs) are inclusive: a time cost of exactly `MAX_ARGON2_TIME`
+/// and a work (passes times KiB) of exactly `MAX_ARGON2_WORK` are derived (each told to stop at its first
+/// progress report, so `Interrupted`), one more pass is a `Limit` error (a key slot passed over).
+#[test]
+fn argon2_limits_are_inclusive() {
+    use bootscript_crypto::{argon2_with_progress, Argon2Costs, MAX_ARGON2_TIME, MAX_ARGON2_WORK};
+    let derive = |time: u32, memory_kib: u32| {
+        let mut asked = 0;
+        let result = argon2_with_progress(
+            Argon2Kind::Argon2id,
+            b"p",
+            b"0123456789abcdef",
+            Argon2Costs {
+                time,
+                memory_kib,
+                lanes: 1,
+            },
+            32,
+            &mut |_| {
+                asked += 1;
+                false
+            },
+        );
+        (result.map(|_| ()), asked)
+    };
+    // The most passes, over the least memory (8 KiB).
+    assert_eq!(
+        derive(MAX_ARGON2_TIME, 8),
+        (Err(CryptoError::Interrupted), 1)
+    );
+    let (result, asked) = derive(MAX_ARGON2_TIME + 1, 8);
+    assert!(matches!(result, Err(CryptoError::Limit(_))), "{result:?}");
+    assert_eq!(asked, 0);
+    // The most work: 2^19 passes over 128 KiB.
+    let time = 1u32 << 19;
+    let memory_kib = (MAX_ARGON2_WORK / u64::from(time)) as u32;
+    assert_eq!(u64::from(time) * u64::from(memory_kib), MAX_ARGON2_WORK);
+    assert_eq!(derive(time, memory_kib), (Err(CryptoError::Interrupted), 1));
+    let (result, _) = derive(time + 1, memory_kib);
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "Argon2 work of 524289 passes over 128 KiB is over the limit"
+    );
 }
 
 /// IEEE 1619-2007 vectors 1 and 2 (32-byte data units), decrypted and re-encrypted.

@@ -4,7 +4,8 @@
 mod common;
 
 use bootscript_crypto::{
-    luks_open, plain_view, BlockDevice, CryptoError, Luks1Header, Luks2Header,
+    luks_open, plain_view, BlockDevice, CryptView, CryptoError, Luks1Header, Luks2Header,
+    SectorCipher,
 };
 use common::{python_encrypt, read_all, run, scratch, write_pattern, MemDevice};
 use std::path::{Path, PathBuf};
@@ -336,12 +337,22 @@ fn plain_mappings() {
     let plain = write_pattern(&plain_file, 256 * 1024);
     // (cipher, python mode, key bytes, offset, size, skip)
     type Case = (&'static str, &'static str, usize, u64, Option<u64>, u64);
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         ("aes-xts-plain64", "xts", 64, 16, Some(512), 5),
         ("aes-xts-plain64", "xts", 32, 0, None, 0),
         ("aes-cbc-essiv:sha256", "cbc-essiv", 32, 8, Some(600), 100),
         ("aes-cbc-essiv:sha256", "cbc-essiv", 16, 1, None, 0),
         ("aes-cbc-plain64", "cbc-plain64", 32, 2, None, 7),
+        // ESSIV encrypts the whole 64-bit sector number (dm-crypt's essiv is plain64 under the hashed key):
+        // IVs past 2^32 must not lose their high bits.
+        (
+            "aes-cbc-essiv:sha256",
+            "cbc-essiv",
+            32,
+            4,
+            None,
+            (1 << 32) + 5,
+        ),
     ];
     for (cipher, mode, key_bytes, offset, size, skip) in cases {
         let image = dir.join("image");
@@ -397,6 +408,120 @@ fn plain_mappings() {
         .unwrap();
     assert!(matches!(error, CryptoError::UnknownCipher(_)), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A view with `iv_large_sectors` (dm-crypt's option of that name) counts IVs in encryption sectors: 4096-byte
+/// sectors from an IV offset of 16 (512-byte units) have IVs 2, 3, 4, ..., as python encrypts them here; without
+/// the option the same data does not read back, and an IV offset that is not whole encryption sectors is
+/// refused.
+#[test]
+fn crypt_view_with_iv_large_sectors() {
+    let dir = scratch("iv-large");
+    let plain_file = dir.join("plain.bin");
+    let plain = write_pattern(&plain_file, 64 * 1024);
+    let key: Vec<u8> = (0..64).map(|i| (i * 29 + 3) as u8).collect();
+    let image = dir.join("image");
+    std::fs::write(&image, vec![0u8; 8 * 512 + plain.len()]).unwrap();
+    python_encrypt(&image, 8 * 512, "xts", &key, 4096, 4096, 2, &plain_file);
+    let inner = device(&image);
+    let view = |iv_offset: u64, iv_large_sectors: bool| {
+        let cipher = SectorCipher::new("aes-xts-plain64", &key).unwrap();
+        let sectors = (plain.len() / 512) as u64;
+        CryptView::new(
+            inner.clone(),
+            cipher,
+            8,
+            sectors,
+            iv_offset,
+            4096,
+            iv_large_sectors,
+        )
+    };
+    let large = view(16, true).unwrap();
+    assert!(read_all(&large, plain.len()) == plain, "iv_large_sectors");
+    // A read inside an encryption sector (decrypted whole, then cut).
+    let mut part = vec![0u8; 3 * 512];
+    large.read(9, &mut part).unwrap();
+    assert!(part == plain[9 * 512..12 * 512]);
+    let small = view(16, false).unwrap();
+    assert!(
+        read_all(&small, plain.len()) != plain,
+        "IVs in 512-byte units"
+    );
+    let error = view(12, true).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "bad LUKS header: IV offset 12 is not whole sectors"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A LUKS2 segment of fixed size may end exactly at the device's end: it opens and reads as a dynamic one
+/// would; one sector more is `VolumeTooSmall`.
+#[test]
+fn luks2_fixed_segment_up_to_the_device_end() {
+    let fixture = luks_fixture(
+        "l2-fixed-end",
+        "luks2",
+        "aes-xts-plain64",
+        64,
+        512,
+        &LUKS2_FAST_PBKDF2,
+    );
+    let mut bytes = std::fs::read(&fixture.image).unwrap();
+    let payload = bytes.len() as u64 - fixture.offset;
+    let resize = |bytes: &mut Vec<u8>, size: u64| {
+        common::rewrite_json(bytes, |text| {
+            assert!(text.contains("\"size\":\"dynamic\""), "{text}");
+            text.replace("\"size\":\"dynamic\"", &format!("\"size\":\"{size}\""))
+        })
+    };
+    let mut too_big = bytes.clone();
+    resize(&mut too_big, payload + 512);
+    let error = luks_open(Rc::new(MemDevice(too_big)), PASSPHRASE, &mut |_| true)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, CryptoError::VolumeTooSmall { .. }),
+        "{error}"
+    );
+    resize(&mut bytes, payload);
+    std::fs::write(&fixture.image, &bytes).unwrap();
+    let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
+    assert_eq!(header.metadata.segments[0].size, Some(payload));
+    check_opens(&fixture, 512);
+}
+
+/// A LUKS2 key slot's area may have a shorter key than the volume (`--keyslot-key-size`): an Argon2 slot
+/// derives the area's 32 bytes, not the volume key's 64.
+#[test]
+fn luks2_argon2_slot_with_its_own_area_key_size() {
+    let fixture = luks_fixture(
+        "l2-area-key",
+        "luks2",
+        "aes-xts-plain64",
+        64,
+        512,
+        &[
+            "--pbkdf",
+            "argon2id",
+            "--pbkdf-memory",
+            "32",
+            "--pbkdf-force-iterations",
+            "4",
+            "--pbkdf-parallel",
+            "1",
+            "--keyslot-cipher",
+            "aes-xts-plain64",
+            "--keyslot-key-size",
+            "256",
+        ],
+    );
+    let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
+    let slot = &header.metadata.keyslots[0];
+    assert_eq!((slot.key_size, slot.area_key_size), (64, 32));
+    assert!(matches!(slot.kdf, bootscript_crypto::Kdf::Argon2 { .. }));
+    check_opens(&fixture, 512);
 }
 
 /// CBC over 4096-byte encryption sectors: each sector is one CBC chain of 256 blocks, longer than the
