@@ -114,17 +114,25 @@ fn host(disks: &[String]) -> Result<World<Host>, u8> {
 /// A script's text: a file that cannot be read is a usage error, one that is not UTF-8 a syntax error with the
 /// position of its first bad byte.
 fn read(path: &str) -> Result<String, u8> {
-    // No more than a script may hold (the interpreter refuses a longer one with its own error): a file without
-    // end (/dev/zero) is not read into memory without end.
-    let most = Config::default().memory_limit as u64 + 1;
+    // No more than the longest script, and a character more (the interpreter refuses a longer one with its own
+    // error): a file without end (/dev/zero) is not read into memory without end.
+    let limit = Config::default().memory_limit / bootscript_lang::SOURCE_SHARE;
     let mut bytes = Vec::new();
     let read = std::fs::File::open(path).and_then(|file| {
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, most), &mut bytes)
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, limit as u64 + 4), &mut bytes)
     });
     read.map_err(|e| {
         eprintln!("bootscript: cannot read {path}: {e}");
         EXIT_USAGE
     })?;
+    // Cut off inside a character: what is left is still too long, and said so, not that it is not UTF-8.
+    if bytes.len() > limit {
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            if e.error_len().is_none() {
+                bytes.truncate(e.valid_up_to());
+            }
+        }
+    }
     match bootscript_lang::script_text(path, &bytes) {
         Ok(text) => Ok(text.to_string()),
         Err(e) => Err(report(&e)),

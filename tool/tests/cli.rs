@@ -211,6 +211,45 @@ fn check_reports_syntax_unknown_names_and_argument_counts() {
     );
 }
 
+/// `check` goes through every file and exits with the first failure's status, whatever fails after it: a file
+/// that cannot be read (64) before one with errors (65) is 64, the other way round 65; both are said.
+#[test]
+fn check_exits_with_the_first_failures_status() {
+    let bad = script("first-bad.bs", "print(nosuch)\n");
+    let bad = bad.to_str().unwrap();
+    for (args, status) in [
+        (["check", "/nonexistent.bs", bad], 64),
+        (["check", bad, "/nonexistent.bs"], 65),
+    ] {
+        let out = bootscript(&args, "");
+        assert_eq!(out.status.code(), Some(status), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("bootscript: cannot read /nonexistent.bs")
+                && stderr.contains(&format!("{bad}:1:7: error: unknown name 'nosuch'\n")),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `check`'s argument counts are the built-ins': `cmdline` and `args` are values the command line gives, not
+/// built-ins, so a call of one is left to the run (which cannot call a str) and is no argument-count error of a
+/// built-in with no name.
+#[test]
+fn check_counts_arguments_of_built_ins_only() {
+    let path = script("call-cmdline.bs", "print(cmdline(1))\nprint(args(2, 3))\n");
+    let out = bootscript(&["check", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = bootscript(&["run", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert!(
+        text(&out.stderr).ends_with(":1:7: error: cannot call a str\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn cmdline_sets_cmdline_and_args() {
     let path = script("args.bs", "print(cmdline)\nprint(args)\n");
@@ -395,6 +434,14 @@ fn exec_is_a_dry_run_that_names_what_would_boot() {
     );
     assert!(
         !stdout.contains("not reached") && !stdout.contains("s3cret"),
+        "{stdout}"
+    );
+    // The entry said is the kernel's own (its ELF header's: the kernel has no entry address tag).
+    let elf = std::fs::read(&kernel).unwrap();
+    assert_eq!(&elf[..5], b"\x7fELF\x01", "a 32-bit ELF");
+    let entry = u32::from_le_bytes(elf[24..28].try_into().unwrap());
+    assert!(
+        stdout.contains(&format!("exec: Multiboot2 entry {entry:#x}, ")),
         "{stdout}"
     );
 }
@@ -869,6 +916,19 @@ fn endless_input_is_an_error_not_endless_memory() {
         text(&out.stderr),
         "/dev/zero:1:1: error: script too large: more than 2097152 bytes\n"
     );
+    // A long script of characters beyond ASCII is too large too: it is read up to the limit and a little more,
+    // and not cut inside a character and called "not UTF-8". (64 MiB: the tool once read as much as the memory
+    // limit and one byte, which cut one here.)
+    let long = script("long.bs", &format!("# {}\n", "\u{e9}".repeat(32 << 20)));
+    let out = bootscript(&["check", long.to_str().unwrap()], "");
+    let _ = std::fs::remove_file(&long);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:1:1: error: script too large: more than 2097152 bytes\n",
+            long.display()
+        )
+    );
     let path = script("line.bs", "let p = prompt(\"q: \")\nprint(len(p))\n");
     let out = Command::new(env!("CARGO_BIN_EXE_bootscript"))
         .args(["run", path.to_str().unwrap()])
@@ -884,6 +944,18 @@ fn endless_input_is_an_error_not_endless_memory() {
     // A line that long but ended is read whole.
     let long = "é".repeat(4096);
     let out = bootscript(&["run", path.to_str().unwrap()], &format!("{long}\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "q: 4096\n");
+}
+
+/// A line as long as the payload's editor keeps (4096 characters), of characters as long as UTF-8 has them (4
+/// bytes) and ended by CR LF, is read whole from a pipe: the limit is the bytes such a line can take.
+#[test]
+fn the_longest_line_of_four_byte_characters_is_read_whole() {
+    let path = script("wide-line.bs", "let p = prompt(\"q: \")\nprint(len(p))\n");
+    let long = "\u{1F600}".repeat(4096);
+    assert_eq!(long.len(), 16384);
+    let out = bootscript(&["run", path.to_str().unwrap()], &format!("{long}\r\n"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "q: 4096\n");
 }

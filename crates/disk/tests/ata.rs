@@ -21,6 +21,10 @@ enum Behaviour {
     /// Its first read stays busy for this many status reads (a drive retrying a bad spot), then offers its
     /// data anyway.
     SlowFirstRead(u64),
+    /// Its reads fail with a device fault (DF) and no ERR.
+    Fault,
+    /// Fails IDENTIFY DEVICE with an uncorrectable data error (not an abort), its signature that of a disk.
+    IdentifyFails,
 }
 
 #[derive(Clone)]
@@ -32,6 +36,9 @@ struct FakeDrive {
     multiple: u8,
     /// A drive far larger than memory: this many sectors, each made when read by [`stamped`] (`data` unused).
     huge: Option<u64>,
+    /// IDENTIFY words set to other values than the drive's own (index, value), as a drive that does not keep
+    /// to the standard may have them.
+    words: Vec<(usize, u16)>,
 }
 
 #[derive(Default)]
@@ -68,6 +75,12 @@ struct FakeAta {
     /// alternate status reads together with that last channel.
     last_channel: Cell<usize>,
     delays: RefCell<Vec<(usize, usize)>>,
+    /// Each write of a device control register: the value, and how many 400 ns delays came before it.
+    control_writes: RefCell<Vec<(u8, usize)>>,
+    /// For each software reset, how many 400 ns delays came before the first status read after SRST was
+    /// cleared (set while that read is still to come).
+    status_after_reset: RefCell<Vec<usize>>,
+    reset_cleared: Cell<bool>,
 }
 
 fn channel_of(port: u16) -> (usize, u16) {
@@ -99,6 +112,9 @@ fn identify_block(drive: &FakeDrive) -> Vec<u8> {
             words[100 + i] = (sectors >> (16 * i)) as u16;
         }
     }
+    for &(index, value) in &drive.words {
+        words[index] = value;
+    }
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
@@ -116,6 +132,11 @@ impl AtaPorts for FakeAta {
         };
         match register {
             7 => {
+                if self.reset_cleared.replace(false) {
+                    self.status_after_reset
+                        .borrow_mut()
+                        .push(self.delays.borrow().len());
+                }
                 self.status_reads.set(self.status_reads.get() + 1);
                 if matches!(drive.behaviour, Behaviour::StuckBusy)
                     || self.status_reads.get() < c.busy_until
@@ -135,6 +156,14 @@ impl AtaPorts for FakeAta {
         let (index, register) = channel_of(port);
         if register != 0xFF {
             self.last_channel.set(index);
+        } else {
+            let delays = self.delays.borrow().len();
+            let mut writes = self.control_writes.borrow_mut();
+            // SRST cleared after it was set: the reset's wait begins.
+            if value & 0x04 == 0 && writes.last().is_some_and(|&(v, _)| v & 0x04 != 0) {
+                self.reset_cleared.set(true);
+            }
+            writes.push((value, delays));
         }
         let mut channels = self.channels.borrow_mut();
         let c = &mut channels[index];
@@ -168,6 +197,12 @@ impl AtaPorts for FakeAta {
                     (0xEC, Behaviour::Empty) => {
                         c.status = 0x51;
                         c.error = 0x04;
+                        c.registers[4].1 = 0;
+                        c.registers[5].1 = 0;
+                    }
+                    (0xEC, Behaviour::IdentifyFails) => {
+                        c.status = 0x51;
+                        c.error = 0x40;
                         c.registers[4].1 = 0;
                         c.registers[5].1 = 0;
                     }
@@ -217,6 +252,9 @@ impl AtaPorts for FakeAta {
                         if matches!(behaviour, Behaviour::ReadError) {
                             c.status = 0x41;
                             c.error = 0x40;
+                        } else if matches!(behaviour, Behaviour::Fault) {
+                            c.status = 0x60;
+                            c.error = 0;
                         } else {
                             c.pending = match drive.huge {
                                 Some(sectors) => {
@@ -308,6 +346,7 @@ fn huge(sectors: u64, lba48: bool) -> Option<FakeDrive> {
         lba48,
         multiple: 0,
         huge: Some(sectors),
+        words: Vec::new(),
     })
 }
 
@@ -318,6 +357,7 @@ fn disk(sectors: usize, seed: u8, lba48: bool) -> Option<FakeDrive> {
         lba48,
         multiple: 0,
         huge: None,
+        words: Vec::new(),
     })
 }
 
@@ -328,6 +368,7 @@ fn special(behaviour: Behaviour) -> Option<FakeDrive> {
         lba48: true,
         multiple: 16,
         huge: None,
+        words: Vec::new(),
     })
 }
 
@@ -561,6 +602,7 @@ fn multiple_disk(sectors: usize, seed: u8, lba48: bool, behaviour: Behaviour) ->
         lba48,
         multiple: 16,
         huge: None,
+        words: Vec::new(),
     })
 }
 
@@ -652,4 +694,175 @@ fn an_empty_master_beside_a_slave_is_no_drive() {
     assert_eq!(disks.len(), 1);
     assert_eq!(disks[0].name(), "hd0");
     assert_eq!(disks[0].position().1, bootscript_disk::ata::Drive::Slave);
+}
+
+/// A drive without LBA48 whose IDENTIFY words 60-61 claim more sectors than LBA28 addresses (no drive should):
+/// a read at or past sector 2^28 is refused before any command, rather than sent with its top bits lost (which
+/// would read a sector near the start, with no error).
+#[test]
+fn a_read_past_lba28_on_a_drive_without_lba48_is_refused() {
+    let mut drive = huge(0x1000_0100, false).unwrap();
+    drive.words = vec![(60, 0x0100), (61, 0x1000)];
+    let fake = machine([Some(drive), None, None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks[0].sectors(), 0x1000_0100);
+    assert!(!disks[0].identity().lba48);
+    let mut buf = vec![0u8; 2 * 512];
+    disks[0].read(0x0FFF_FFFE, &mut buf).unwrap();
+    assert!(buf == [stamped(0x0FFF_FFFE), stamped(0x0FFF_FFFF)].concat());
+    for lba in [0x0FFF_FFFF, 0x1000_0000, 0x1000_00FE] {
+        let err = disks[0].read(lba, &mut buf).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("hd0: sector {lba} needs LBA48, which the drive lacks"),
+            "{lba:#x}"
+        );
+    }
+    assert_eq!(*fake.reads.borrow(), vec![(0x20, 0x0FFF_FFFE, 2)]);
+}
+
+/// A drive that sets LBA48 support but leaves its 48-bit sector count (words 100-103) zero has the LBA28 count:
+/// it is a disk of that size, not one of no sectors.
+#[test]
+fn an_lba48_drive_without_a_48_bit_count_has_its_lba28_count() {
+    let mut drive = disk(100, 3, true).unwrap();
+    drive.words = vec![(100, 0), (101, 0), (102, 0), (103, 0)];
+    let fake = machine([Some(drive), None, None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].sectors(), 100);
+    let mut buf = vec![0u8; 10 * 512];
+    disks[0].read(90, &mut buf).unwrap();
+    assert_eq!(buf, pattern(100, 3)[90 * 512..]);
+}
+
+/// A drive that reports no sectors is not a disk: it takes no name, and the next disk is hd0.
+#[test]
+fn a_drive_of_no_sectors_takes_no_name() {
+    let fake = machine([disk(0, 1, false), disk(100, 2, true), None, None]);
+    let (disks, report) = probe(&fake);
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].name(), "hd0");
+    assert_eq!(disks[0].position().1, bootscript_disk::ata::Drive::Slave);
+    assert!(report[0].result.is_err(), "{:?}", report[0].result);
+    assert_eq!(report[1].result.as_ref().unwrap().0, "hd0");
+}
+
+/// A read the drive fails with a device fault (DF without ERR) is an error at once that says so, not a wait for
+/// data until the time bound.
+#[test]
+fn a_device_fault_during_a_read_is_said_at_once() {
+    let fake = machine([special(Behaviour::Fault), None, None, None]);
+    let (disks, _) = probe(&fake);
+    let polls = fake.status_reads.get();
+    let mut buf = vec![0u8; 512];
+    let err = disks[0].read(3, &mut buf).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "hd0: reading sector 3: device fault (status 0x60, error 0x00)"
+    );
+    assert!(fake.status_reads.get() - polls < 100, "it waited for DRQ");
+}
+
+/// IDENTIFY DEVICE failing with an error other than an abort is that error in the probe's report, not "no
+/// drive": something is there, and it failed.
+#[test]
+fn identify_failing_with_a_data_error_is_reported_as_such() {
+    let fake = machine([special(Behaviour::IdentifyFails), None, None, None]);
+    let (disks, report) = probe(&fake);
+    assert!(disks.is_empty());
+    assert_eq!(
+        report[0].result,
+        Err(AtaError::Device {
+            status: 0x51,
+            error: 0x40
+        })
+    );
+}
+
+/// Data a drive still offers when a read begins (a command given up earlier, its reset failed) is not taken for
+/// the new read's: the channel is reset first, and the read gets its own sectors. (The disk is the primary
+/// slave, the position the probe selected last.)
+#[test]
+fn data_still_offered_before_a_read_is_dropped_by_a_reset() {
+    let fake = machine([None, disk(64, 5, true), None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks[0].position().1, bootscript_disk::ata::Drive::Slave);
+    {
+        let mut channels = fake.channels.borrow_mut();
+        channels[0].pending = vec![0xEE; 512].into();
+        channels[0].status = 0x58;
+    }
+    let mut buf = vec![0u8; 512];
+    disks[0].read(7, &mut buf).unwrap();
+    assert_eq!(buf, pattern(64, 5)[7 * 512..8 * 512]);
+    assert_eq!(fake.channels.borrow()[0].resets, 1);
+}
+
+/// The largest READ MULTIPLE block a drive may advertise, 128 sectors, is used: 64 KiB per DRQ block.
+#[test]
+fn a_drive_with_128_sector_blocks_reads_in_blocks_of_128() {
+    let mut drive = multiple_disk(2048, 9, true, Behaviour::Disk).unwrap();
+    drive.multiple = 128;
+    let fake = machine([Some(drive), None, None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks[0].identity().multiple, 128);
+    assert_eq!(*fake.set_multiple.borrow(), vec![128]);
+    fake.transfers.borrow_mut().clear();
+    let mut buf = vec![0u8; 300 * 512];
+    disks[0].read(3, &mut buf).unwrap();
+    assert_eq!(buf, pattern(2048, 9)[3 * 512..303 * 512]);
+    assert_eq!(*fake.reads.borrow(), vec![(0x29, 3, 256), (0x29, 259, 44)]);
+    assert_eq!(
+        *fake.transfers.borrow(),
+        vec![(128 * 512, true), (128 * 512, true), (44 * 512, true)]
+    );
+}
+
+/// The software reset after a timeout keeps to the ATA protocol, which real drives need (the fake does not):
+/// SRST held for at least 5 us (13 delays of 400 ns), then at least 2 ms (5000 delays) before the status is
+/// read.
+#[test]
+fn the_reset_holds_srst_5_us_and_waits_2_ms() {
+    let mut slow = disk(64, 8, true).unwrap();
+    slow.behaviour = Behaviour::SlowFirstRead(5_000_000);
+    let fake = machine([Some(slow), None, None, None]);
+    fake.clock_ms.set(Some(0));
+    let (disks, _) = probe(&fake);
+    let mut buf = vec![0u8; 512];
+    assert!(disks[0].read(1, &mut buf).is_err());
+    let writes = fake.control_writes.borrow();
+    let set = writes
+        .iter()
+        .position(|&(v, _)| v & 0x04 != 0)
+        .expect("no SRST");
+    let (cleared, at_clear) = writes[set + 1];
+    assert_eq!(cleared & 0x04, 0);
+    assert!(at_clear - writes[set].1 >= 13, "SRST held {:?}", writes);
+    let first_status = fake.status_after_reset.borrow()[0];
+    assert!(
+        first_status - at_clear >= 5000,
+        "{} delays",
+        first_status - at_clear
+    );
+}
+
+/// Data still offered (DRQ) by this drive is found whichever position the channel had selected last: here the
+/// empty primary slave, which the probe selected after the master. The check once read the status before
+/// selecting, so it saw the slave's, and the master's stale data was taken for the new read's, with no error. (On
+/// hardware: a slave disk after a failed recovery, since a software reset selects device 0; or two disks on one
+/// channel, the other read last.)
+#[test]
+fn data_still_offered_is_dropped_whichever_drive_was_selected_last() {
+    let fake = machine([disk(64, 5, true), None, None, None]);
+    let (disks, _) = probe(&fake);
+    {
+        let mut channels = fake.channels.borrow_mut();
+        assert_eq!(channels[0].selected, 1, "the probe selected the slave last");
+        channels[0].pending = vec![0xEE; 512].into();
+        channels[0].status = 0x58;
+    }
+    let mut buf = vec![0u8; 512];
+    disks[0].read(7, &mut buf).unwrap();
+    assert_eq!(buf, pattern(64, 5)[7 * 512..8 * 512], "stale data taken");
 }

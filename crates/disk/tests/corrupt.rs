@@ -271,6 +271,29 @@ fn disk_that_stops_answering() {
     }
 }
 
+/// A mount point named plainly is unmounted without reading the file systems on the way to it: with the root's
+/// disk gone, `/mnt/usb` (which that root does not have) still comes off, and so does the root after it.
+#[test]
+fn umount_below_a_root_whose_disk_stopped_answering() {
+    let dir = TempDir::new("dead-root");
+    let root = Rc::new(Failing {
+        inner: MemDisk::new("x", fs::read(ext_image(&dir, "ext2", &[])).unwrap()),
+        left: Cell::new(u32::MAX),
+    });
+    let usb = dir.path("usb.img");
+    run("mkfs.fat", &["-C", s(&usb), "1024"]);
+    let mut vfs = Vfs::new();
+    vfs.mount(root.clone(), "/").unwrap();
+    vfs.mount(image(&usb), "/mnt/usb").unwrap();
+    root.left.set(0);
+    // (The root's disk is gone indeed: the way to the mount point through it fails.)
+    let err = vfs.ls("/mnt/usb/..").unwrap_err().to_string();
+    assert_eq!(err, "hd3: the device did not answer in time");
+    vfs.umount("/mnt/usb").unwrap();
+    vfs.umount("/").unwrap();
+    assert!(vfs.mounts().is_empty());
+}
+
 #[test]
 fn mbr_extended_chain_loop_is_bounded() {
     let mut disk = vec![0u8; 4 * MIB as usize];

@@ -196,3 +196,136 @@ fn umount_is_refused_only_with_a_mount_below() {
     vfs.umount("/bootx/../boot").unwrap();
     assert_eq!(vfs.mounts().len(), 1);
 }
+
+/// An ext2 image of the tree `make` fills at `tree` (a directory under `dir`), `size` as mke2fs takes it.
+fn ext2_of(
+    dir: &TempDir,
+    name: &str,
+    size: &str,
+    make: impl FnOnce(&std::path::Path),
+) -> Rc<dyn BlockDevice> {
+    let tree = dir.path(&format!("{name}-tree"));
+    fs::create_dir_all(&tree).unwrap();
+    make(&tree);
+    let img = dir.path(&format!("{name}.img"));
+    run(
+        "mke2fs",
+        &["-q", "-F", "-t", "ext2", "-d", s(&tree), s(&img), size],
+    );
+    image(&img)
+}
+
+/// A chain of symlinks is followed as far as Linux follows one (40 links, MAXSYMLINKS): a path through 40 links
+/// reads the file, one through 41 is a loop, as the host itself says of the same tree.
+#[test]
+fn a_chain_of_forty_symlinks_is_followed_and_forty_one_is_a_loop() {
+    let dir = TempDir::new("chain");
+    let mut host_tree = None;
+    let disk = ext2_of(&dir, "chain", "2M", |tree| {
+        fs::write(tree.join("target.txt"), b"end of the chain\n").unwrap();
+        // link-1 -> target.txt, link-k -> link-(k-1): reading link-k follows k links.
+        symlink("target.txt", tree.join("link-1")).unwrap();
+        for k in 2..=41 {
+            symlink(format!("link-{}", k - 1), tree.join(format!("link-{k}"))).unwrap();
+        }
+        host_tree = Some(tree.to_path_buf());
+    });
+    let tree = host_tree.unwrap();
+    assert_eq!(
+        fs::read(tree.join("link-40")).unwrap(),
+        b"end of the chain\n"
+    );
+    assert_eq!(
+        fs::read(tree.join("link-41")).unwrap_err().raw_os_error(),
+        Some(40),
+        "the host's ELOOP"
+    );
+    let mut vfs = Vfs::new();
+    vfs.mount(disk, "/").unwrap();
+    assert_eq!(vfs.read("/link-40").unwrap(), b"end of the chain\n");
+    assert!(
+        matches!(vfs.read("/link-41"), Err(FsError::SymlinkLoop(p)) if p == "/link-41"),
+        "{:?}",
+        vfs.read("/link-41")
+    );
+    assert!(!vfs.exists("/link-41").unwrap());
+}
+
+/// An absolute symlink in a subdirectory starts again from the VFS root, whatever directory it is in and
+/// whatever is mounted where: `/a/abs -> /top.txt` is the root's `top.txt`, not the one in `/a`, and so is the
+/// same link seen below a second mount point.
+#[test]
+fn an_absolute_symlink_in_a_subdirectory_starts_from_the_root() {
+    let dir = TempDir::new("abs");
+    let disk = ext2_of(&dir, "abs", "2M", |tree| {
+        fs::create_dir_all(tree.join("a/b")).unwrap();
+        fs::write(tree.join("top.txt"), b"root top\n").unwrap();
+        fs::write(tree.join("a/top.txt"), b"a's own top\n").unwrap();
+        fs::write(tree.join("a/b/top.txt"), b"b's own top\n").unwrap();
+        symlink("/top.txt", tree.join("a/abs")).unwrap();
+        symlink("/a", tree.join("a/b/abs-dir")).unwrap();
+    });
+    let mut vfs = Vfs::new();
+    vfs.mount(disk.clone(), "/").unwrap();
+    vfs.mount(disk, "/mnt/copy").unwrap();
+    for path in ["/a/abs", "/mnt/copy/a/abs", "/a/b/abs-dir/abs"] {
+        assert_eq!(vfs.read(path).unwrap(), b"root top\n", "{path}");
+    }
+    assert_eq!(vfs.read("/a/b/abs-dir/top.txt").unwrap(), b"a's own top\n");
+    assert_eq!(
+        vfs.read("/mnt/copy/a/b/abs-dir/b/top.txt").unwrap(),
+        b"b's own top\n"
+    );
+}
+
+/// The directories that only hold the way to a mount point are the whole names on that way: with `/boot`
+/// mounted and nothing at `/`, `/bo` and `/boo` are not there (a prefix of a name is no directory).
+#[test]
+fn a_prefix_of_a_mount_point_is_no_directory() {
+    let dir = TempDir::new("prefix");
+    let img = dir.path("fat.img");
+    run("mkfs.fat", &["-C", s(&img), "1024"]);
+    let mut vfs = Vfs::new();
+    vfs.mount(image(&img), "/boot").unwrap();
+    vfs.mount(image(&img), "/mnt/usb").unwrap();
+    assert_eq!(vfs.ls("/").unwrap(), vec!["boot", "mnt"]);
+    for path in ["/bo", "/boo", "/mn", "/mnt/us", "/mnt/u"] {
+        assert!(!vfs.exists(path).unwrap(), "{path}");
+        assert!(
+            matches!(vfs.stat(path), Err(FsError::NotFound(p)) if p == path),
+            "{path}"
+        );
+    }
+    assert_eq!(vfs.stat("/mnt").unwrap().kind, Kind::Dir);
+}
+
+/// A sparse file larger than its device is not read into memory whole (`read` refuses it, naming its size),
+/// while it can still be opened and read in pieces: a hostile or corrupt file system cannot make `read` ask for
+/// more memory than its device holds.
+#[test]
+fn a_file_larger_than_its_device_is_not_read_whole() {
+    let dir = TempDir::new("sparse");
+    const LEN: u64 = 64 << 20;
+    let disk = ext2_of(&dir, "sparse", "4M", |tree| {
+        let f = fs::File::create(tree.join("holes.bin")).unwrap();
+        f.set_len(LEN).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"island", LEN - 6).unwrap();
+    });
+    assert_eq!(disk.size(), 4 << 20);
+    let mut vfs = Vfs::new();
+    vfs.mount(disk, "/").unwrap();
+    assert_eq!(vfs.stat("/holes.bin").unwrap().size, LEN);
+    assert!(
+        matches!(
+            vfs.read("/holes.bin"),
+            Err(FsError::TooLarge { ref path, size }) if path == "/holes.bin" && size == LEN
+        ),
+        "{:?}",
+        vfs.read("/holes.bin").map(|d| d.len())
+    );
+    let file = vfs.open("/holes.bin").unwrap();
+    let mut tail = [0u8; 10];
+    assert_eq!(file.read_at(LEN - 10, &mut tail).unwrap(), 10);
+    assert_eq!(&tail, b"\0\0\0\0island");
+}

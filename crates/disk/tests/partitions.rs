@@ -454,3 +454,211 @@ fn gpt_entries_past_the_end_and_odd_entry_sizes_are_refused() {
         .to_string();
     assert!(err.contains("GPT entry size 132 is invalid"), "{err}");
 }
+
+/// The logical partitions of an extended partition of each type Linux takes for one: 0x05, 0x0F (W95 extended,
+/// LBA) and 0x85 (Linux extended), numbered from 5 as sfdisk lists them.
+#[test]
+fn logical_partitions_in_each_kind_of_extended_partition() {
+    let dir = TempDir::new("ext-kinds");
+    for kind in ["5", "f", "85"] {
+        let img = dir.path(&format!("disk-{kind}.img"));
+        fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
+        sfdisk(
+            &img,
+            &format!(
+                "label: dos\nstart=2048, size=2048, type=83\nstart=4096, type={kind}\n\
+                 start=6144, size=2048, type=83\nstart=10240, size=2048, type=c\n"
+            ),
+        );
+        let theirs: Vec<(u32, u64, u64)> = sfdisk_dump(&img)
+            .iter()
+            .filter(|p| p.0 != 2)
+            .map(|p| (p.0, p.1, p.2))
+            .collect();
+        assert_eq!(
+            theirs,
+            [(1, 2048, 2048), (5, 6144, 2048), (6, 10240, 2048)],
+            "type {kind}"
+        );
+        let ours: Vec<(u32, u64, u64)> = read_partitions(&*mem(&img))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect();
+        assert_eq!(ours, theirs, "type {kind}");
+    }
+}
+
+/// An extended boot record whose link to the next one has a type but no start (and no size) ends the chain, as
+/// one with no link at all does: Linux skips a link of no size.
+#[test]
+fn an_ebr_link_without_a_start_ends_the_chain() {
+    let dir = TempDir::new("ebr-link");
+    let img = dir.path("disk.img");
+    fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
+    sfdisk(
+        &img,
+        "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
+    );
+    let expected = [(5, 4096, 2048), (6, 8192, 2048)];
+    let listed = |bytes: &[u8]| -> Vec<(u32, u64, u64)> {
+        read_partitions(&MemDisk::new("hd0", bytes.to_vec()))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect()
+    };
+    let mut bytes = fs::read(&img).unwrap();
+    assert_eq!(listed(&bytes), expected);
+    // The last EBR (the second logical's) has an empty link entry; give it an extended type only.
+    let link_of = |ebr: usize| ebr * 512 + 446 + 16;
+    let second_ebr = 2048
+        + u32::from_le_bytes(
+            bytes[link_of(2048) + 8..link_of(2048) + 12]
+                .try_into()
+                .unwrap(),
+        ) as usize;
+    let at = link_of(second_ebr);
+    assert!(bytes[at..at + 16].iter().all(|&b| b == 0));
+    bytes[at + 4] = 0x05;
+    assert_eq!(listed(&bytes), expected);
+}
+
+/// A partition view reads its own sectors only: a read past its end is out of range, not the next
+/// partition's data (which starts right there on the disk).
+#[test]
+fn a_partition_is_read_up_to_its_end_and_no_further() {
+    let dir = TempDir::new("view-end");
+    let img = dir.path("disk.img");
+    fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
+    sfdisk(
+        &img,
+        "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=2048, type=83\n",
+    );
+    put(&img, 4095, &[0xAA; 512]);
+    put(&img, 4096, &[0xBB; 512]);
+    let (entries, errors) = probe_disks(&[mem(&img)]);
+    assert!(errors.is_empty());
+    let p1 = &entries.iter().find(|e| e.name == "hd0p1").unwrap().device;
+    assert_eq!(p1.sectors(), 2048);
+    let mut sector = [0u8; 512];
+    p1.read(2047, &mut sector).unwrap();
+    assert_eq!(sector, [0xAA; 512]);
+    let mut two = [0u8; 1024];
+    for (lba, buf) in [(2048, &mut sector[..]), (2047, &mut two[..])] {
+        let err = p1.read(lba, buf).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                bootscript_disk::DiskError::OutOfRange { sectors: 2048, .. }
+            ),
+            "{err}"
+        );
+    }
+}
+
+/// A disk of no sectors (an empty image) has no partition table: no partitions, and no error.
+#[test]
+fn an_empty_disk_has_no_partitions() {
+    let empty: Rc<dyn BlockDevice> = Rc::new(MemDisk::new("hd0", Vec::new()));
+    assert_eq!(read_partitions(&*empty).unwrap(), vec![]);
+    let (entries, errors) = probe_disks(&[empty]);
+    assert!(errors.is_empty());
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].name.as_str(), entries[0].size), ("hd0", 0));
+}
+
+/// The backup GPT is where the primary header says it is: on a disk grown after it was partitioned, the disk's
+/// last sector is no longer it, and the backup is still found when the primary is damaged.
+#[test]
+fn gpt_backup_is_found_where_the_primary_says_on_a_grown_disk() {
+    let dir = TempDir::new("gpt-grown");
+    let mut bytes = fs::read(gpt_image(&dir)).unwrap();
+    bytes.resize(bytes.len() + MIB as usize, 0);
+    check_gpt(&MemDisk::new("hd0", bytes.clone()));
+    // The primary header's entries CRC damaged: its header still names the backup.
+    bytes[512 + 88] ^= 0xFF;
+    reseal_header_only(&mut bytes, 1);
+    check_gpt(&MemDisk::new("hd0", bytes));
+}
+
+/// Recomputes the CRC of the GPT header at `lba` alone.
+fn reseal_header_only(bytes: &mut [u8], lba: usize) {
+    let header = lba * 512;
+    let size = u32::from_le_bytes(bytes[header + 12..header + 16].try_into().unwrap()) as usize;
+    bytes[header + 16..header + 20].fill(0);
+    let crc = bootscript_disk::crc32(&bytes[header..header + size]);
+    bytes[header + 16..header + 20].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// GPT limits at their bounds: a partition of one sector is kept (its first sector is its last); a header of
+/// 512 bytes (as large as its sector) is valid; an entry array that ends at the disk's last sector is read.
+#[test]
+fn gpt_bounds_one_sector_partition_full_sector_header_array_at_the_end() {
+    let dir = TempDir::new("gpt-bounds");
+    let original = fs::read(gpt_image(&dir)).unwrap();
+    let sectors = 32 * MIB / 512;
+    let last = sectors as usize - 1;
+    let backup_entries = u64::from_le_bytes(
+        original[last * 512 + 72..last * 512 + 80]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+
+    // The second entry's last sector set to its first, in both copies.
+    let mut bytes = original.clone();
+    for (header, entries) in [(1, 2), (last, backup_entries)] {
+        let at = entries * 512 + 128 + 40;
+        bytes[at..at + 8].copy_from_slice(&10240u64.to_le_bytes());
+        reseal_gpt(&mut bytes, header);
+    }
+    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>(),
+        [(1, 2048, 8192), (2, 10240, 1)]
+    );
+
+    // Headers of 512 bytes in both copies (the bytes after the 92 used are zero).
+    let mut bytes = original.clone();
+    for header in [1, last] {
+        assert!(bytes[header * 512 + 92..header * 512 + 512]
+            .iter()
+            .all(|&b| b == 0));
+        bytes[header * 512 + 12..header * 512 + 16].copy_from_slice(&512u32.to_le_bytes());
+        reseal_gpt(&mut bytes, header);
+    }
+    check_gpt(&MemDisk::new("hd0", bytes));
+
+    // The primary's entry array moved to the disk's last 32 sectors (over the backup, which is then gone).
+    let mut bytes = original.clone();
+    let array = original[2 * 512..34 * 512].to_vec();
+    bytes[(sectors as usize - 32) * 512..].copy_from_slice(&array);
+    bytes[512 + 72..512 + 80].copy_from_slice(&(sectors - 32).to_le_bytes());
+    reseal_gpt(&mut bytes, 1);
+    check_gpt(&MemDisk::new("hd0", bytes));
+}
+
+/// An entry array of more than 1 MiB is refused before it is read, its CRCs good or not (a table is 16 KiB in
+/// practice): a header cannot make the reader allocate what it likes.
+#[test]
+fn gpt_entry_array_over_1_mib_is_refused() {
+    let dir = TempDir::new("gpt-huge");
+    let mut bytes = fs::read(gpt_image(&dir)).unwrap();
+    // 8193 entries of 128 bytes: 1 MiB and 128 bytes, on the disk from sector 2 (its CRC made good), and in
+    // the backup header too.
+    let last = (32 * MIB / 512) as usize - 1;
+    bytes[512 + 80..512 + 84].copy_from_slice(&8193u32.to_le_bytes());
+    reseal_gpt(&mut bytes, 1);
+    bytes[last * 512 + 80..last * 512 + 84].copy_from_slice(&8193u32.to_le_bytes());
+    reseal_header_only(&mut bytes, last);
+    let err = read_partitions(&MemDisk::new("hd0", bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GPT entry array of 1048704 bytes is too large"),
+        "{err}"
+    );
+}

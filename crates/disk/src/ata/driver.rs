@@ -340,23 +340,27 @@ impl<P: AtaPorts> AtaDisk<P> {
         };
         let count = (buf.len() / SECTOR_SIZE) as u64;
         let multiple = self.block > 1;
-        if port.wait_not_busy()? & STATUS_DRQ != 0 {
-            // Data of an earlier command still offered: the drive would ignore this one (see `recover`).
-            self.recover()?;
-        }
         let use48 = self.identity.lba48;
-        // The other drive on the channel may have been selected last: select, then let this one settle.
-        if use48 {
-            port.select(self.drive, DEVICE_LBA);
+        // The other drive on the channel may have been selected last: select, then let this one settle; its
+        // status is this drive's only after that.
+        let device = match use48 {
+            true => DEVICE_LBA,
+            false => DEVICE_LBA | ((lba >> 24) as u8 & 0x0F),
+        };
+        port.select(self.drive, device);
+        if port.wait_not_busy()? & STATUS_DRQ != 0 {
+            // Data of an earlier command still offered: the drive would ignore this one (see `recover`). The
+            // reset selects the master: select again.
+            self.recover()?;
+            port.select(self.drive, device);
             port.wait_not_busy()?;
+        }
+        if use48 {
             // The high-order bytes go first: each register is a two-deep FIFO.
             port.out(REG_SECTOR_COUNT, (count >> 8) as u8);
             port.out(REG_LBA_LOW, (lba >> 24) as u8);
             port.out(REG_LBA_MID, (lba >> 32) as u8);
             port.out(REG_LBA_HIGH, (lba >> 40) as u8);
-        } else {
-            port.select(self.drive, DEVICE_LBA | ((lba >> 24) as u8 & 0x0F));
-            port.wait_not_busy()?;
         }
         port.out(REG_SECTOR_COUNT, count as u8);
         port.out(REG_LBA_LOW, lba as u8);
