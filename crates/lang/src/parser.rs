@@ -918,11 +918,14 @@ impl<'a, K: Keep> Parser<'a, K> {
             .scopes
             .pop()
             .expect("a scope per function being parsed");
-        // What is left of the function's locals are its parameters.
+        // What is left of the function's locals are its parameters. (A 65th, past `too many parameters`, is
+        // still there: its bit wraps around, in a function the failed parse throws away.)
         let params_captured = self.locals[scope.locals..]
             .iter()
             .enumerate()
-            .fold(0, |bits, (i, l)| bits | (u64::from(l.captured) << i));
+            .fold(0, |bits, (i, l)| {
+                bits | u64::from(l.captured).wrapping_shl(i as u32)
+            });
         self.locals.truncate(scope.locals);
         let def = Rc::new(FnDef {
             name,

@@ -282,6 +282,64 @@ fn shell_gathers_lines_prints_values_and_keeps_history() {
 }
 
 #[test]
+fn the_shell_history_keeps_the_last_64_inputs_without_repeats() {
+    let mut console = Console::default();
+    let mut interpreter = Interpreter::new(Config::default());
+    let mut shell = Shell::new();
+    // An input entered again right after itself is kept once (an earlier one again is kept again).
+    for line in ["1", "1", "2", "1"] {
+        shell.line(&mut interpreter, line, &mut console);
+    }
+    assert_eq!(shell.history(), ["1", "2", "1"]);
+    // The oldest inputs go once 64 are kept.
+    for i in 0..70 {
+        shell.line(&mut interpreter, &i.to_string(), &mut console);
+    }
+    assert_eq!(shell.history().len(), 64);
+    assert_eq!(shell.history()[0], "6");
+    assert_eq!(shell.recall(1), Some("69"));
+    assert_eq!(shell.recall(64), Some("6"));
+    assert_eq!(shell.recall(65), None);
+}
+
+#[test]
+fn an_unfinished_shell_input_takes_no_global_name() {
+    let mut console = Console::default();
+    // How many names a new interpreter has: a script of MAX_GLOBALS new names fails at the first one past the limit.
+    let lets = |n: usize| {
+        (0..n)
+            .map(|i| format!("let g{i} = 0\n"))
+            .collect::<String>()
+    };
+    let e = Interpreter::new(Config::default())
+        .run("fill.bs", &lets(bootscript_lang::MAX_GLOBALS), &mut console)
+        .unwrap_err();
+    assert!(e.message.starts_with("too many global names"), "{e}");
+    let room = e.line as usize - 1;
+    // One name short of the limit.
+    let mut interpreter = Interpreter::new(Config::default());
+    interpreter
+        .run("fill.bs", &lets(room - 1), &mut console)
+        .unwrap();
+    // Each line of an input that goes on is parsed to see whether it does: the names it names are not kept. The
+    // input is dropped (Ctrl-C), and the last name the limit allows is still free.
+    let mut shell = Shell::new();
+    shell.line(&mut interpreter, "[never_entered,", &mut console);
+    assert_eq!(shell.prompt(), "... ");
+    shell.cancel();
+    shell.line(&mut interpreter, "let last = 1", &mut console);
+    assert_eq!(console.out, "");
+    assert_eq!(interpreter.global("last"), Some(Value::Int(1)));
+    // (The limit is where it was: one name more is refused.)
+    shell.line(&mut interpreter, "let one_more = 1", &mut console);
+    assert!(
+        console.out.contains("error: too many global names"),
+        "{}",
+        console.out
+    );
+}
+
+#[test]
 fn a_hidden_prompt_never_writes_the_passphrase() {
     let mut console = Console {
         lines: vec!["hunter2".into()],
