@@ -4,7 +4,7 @@
 mod common;
 
 use bootscript_crypto::{luks_open, BlockDevice, CryptoError, Luks1Header, Luks2Header};
-use common::{rewrite_json, run, scratch, MemDevice};
+use common::{rewrite_json, run, scratch, MemDevice, FAST_ARGON2ID};
 use std::rc::Rc;
 
 const PASSPHRASE: &[u8] = b"pass";
@@ -39,21 +39,11 @@ fn luks2() -> Vec<u8> {
     format(
         "bad-l2",
         &[
-            "--type",
-            "luks2",
-            "--pbkdf",
-            "argon2id",
-            "--pbkdf-memory",
-            "32",
-            "--pbkdf-force-iterations",
-            "4",
-            "--pbkdf-parallel",
-            "1",
-            "--luks2-keyslots-size",
-            "1m",
-            "--sector-size",
-            "512",
-        ],
+            &["--type", "luks2"][..],
+            &FAST_ARGON2ID,
+            &["--luks2-keyslots-size", "1m", "--sector-size", "512"],
+        ]
+        .concat(),
     )
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use bootscript_crypto::{luks_open, BlockDevice, CryptoError};
-use common::{rewrite_json, run, scratch, MemDevice};
+use common::{rewrite_json, run, scratch, MemDevice, FAST_ARGON2ID};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -117,18 +117,7 @@ fn a_slot_past_the_limits_is_passed_over_and_another_opens() {
     // Slot 0: Argon2id over 4 GiB 100 times (past MAX_ARGON2_WORK); slot 1: PBKDF2.
     let mut bytes = volume(
         "slots-limit",
-        &[
-            "--type",
-            "luks2",
-            "--pbkdf",
-            "argon2id",
-            "--pbkdf-memory",
-            "32",
-            "--pbkdf-force-iterations",
-            "4",
-            "--pbkdf-parallel",
-            "1",
-        ],
+        &[&["--type", "luks2"][..], &FAST_ARGON2ID].concat(),
         &[ADD_SECOND],
     );
     rewrite_json(&mut bytes, |text| {

@@ -7,7 +7,7 @@ use bootscript_crypto::{
     luks_open, plain_view, BlockDevice, CryptView, CryptoError, Luks1Header, Luks2Header,
     SectorCipher,
 };
-use common::{python_encrypt, read_all, run, scratch, write_pattern, MemDevice};
+use common::{python_encrypt, read_all, run, scratch, write_pattern, MemDevice, FAST_ARGON2ID};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -282,16 +282,7 @@ fn luks2_argon2id_cbc_essiv() {
         "aes-cbc-essiv:sha256",
         16,
         512,
-        &[
-            "--pbkdf",
-            "argon2id",
-            "--pbkdf-memory",
-            "32",
-            "--pbkdf-force-iterations",
-            "4",
-            "--pbkdf-parallel",
-            "1",
-        ],
+        &FAST_ARGON2ID,
     );
     check_opens(&fixture, 512);
 }
@@ -503,19 +494,15 @@ fn luks2_argon2_slot_with_its_own_area_key_size() {
         64,
         512,
         &[
-            "--pbkdf",
-            "argon2id",
-            "--pbkdf-memory",
-            "32",
-            "--pbkdf-force-iterations",
-            "4",
-            "--pbkdf-parallel",
-            "1",
-            "--keyslot-cipher",
-            "aes-xts-plain64",
-            "--keyslot-key-size",
-            "256",
-        ],
+            &FAST_ARGON2ID[..],
+            &[
+                "--keyslot-cipher",
+                "aes-xts-plain64",
+                "--keyslot-key-size",
+                "256",
+            ],
+        ]
+        .concat(),
     );
     let header = Luks2Header::read(&*device(&fixture.image)).unwrap();
     let slot = &header.metadata.keyslots[0];

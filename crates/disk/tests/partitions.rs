@@ -412,6 +412,24 @@ fn reseal_gpt(bytes: &mut [u8], lba: usize) {
     bytes[header + 16..header + 20].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// A copy of the 32 MiB GPT image whose second entry's last sector is `end`, in the primary table and the
+/// backup's, with their CRCs made good.
+fn second_entry_ending_at(original: &[u8], end: u64) -> Vec<u8> {
+    let last = (32 * MIB / 512) as usize - 1;
+    let backup_entries = u64::from_le_bytes(
+        original[last * 512 + 72..last * 512 + 80]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let mut bytes = original.to_vec();
+    for (header, entries) in [(1, 2), (last, backup_entries)] {
+        let at = entries * 512 + 128 + 40;
+        bytes[at..at + 8].copy_from_slice(&end.to_le_bytes());
+        reseal_gpt(&mut bytes, header);
+    }
+    bytes
+}
+
 /// A GPT entry that ends one sector past the disk is left out (its CRCs good, in both copies), and the other
 /// entries are kept; an entry size that is no multiple of 8 makes the table invalid (UEFI: 128 times a power
 /// of two), though its CRCs are good.
@@ -421,19 +439,9 @@ fn gpt_entries_past_the_end_and_odd_entry_sizes_are_refused() {
     let original = fs::read(gpt_image(&dir)).unwrap();
     let sectors = 32 * MIB / 512;
     let last = sectors as usize - 1;
-    let backup_entries = u64::from_le_bytes(
-        original[last * 512 + 72..last * 512 + 80]
-            .try_into()
-            .unwrap(),
-    ) as usize;
 
     // The second entry's last sector: the disk's sector count, one past its end.
-    let mut bytes = original.clone();
-    for (header, entries) in [(1, 2), (last, backup_entries)] {
-        let at = entries * 512 + 128 + 40;
-        bytes[at..at + 8].copy_from_slice(&sectors.to_le_bytes());
-        reseal_gpt(&mut bytes, header);
-    }
+    let bytes = second_entry_ending_at(&original, sectors);
     let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
     assert_eq!(
         parts
@@ -599,19 +607,9 @@ fn gpt_bounds_one_sector_partition_full_sector_header_array_at_the_end() {
     let original = fs::read(gpt_image(&dir)).unwrap();
     let sectors = 32 * MIB / 512;
     let last = sectors as usize - 1;
-    let backup_entries = u64::from_le_bytes(
-        original[last * 512 + 72..last * 512 + 80]
-            .try_into()
-            .unwrap(),
-    ) as usize;
 
     // The second entry's last sector set to its first, in both copies.
-    let mut bytes = original.clone();
-    for (header, entries) in [(1, 2), (last, backup_entries)] {
-        let at = entries * 512 + 128 + 40;
-        bytes[at..at + 8].copy_from_slice(&10240u64.to_le_bytes());
-        reseal_gpt(&mut bytes, header);
-    }
+    let bytes = second_entry_ending_at(&original, 10240);
     let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
     assert_eq!(
         parts

@@ -427,23 +427,24 @@ exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/m
     vm.expect_exit(Exit::Success, STEP);
 }
 
-/// The XMM registers hold no key material at the hand-off: with AES-NI (`-cpu max`), a LUKS2 unlock and the
-/// volume's reads leave round keys and decrypted blocks in them, and a Multiboot2 kernel (which gets no keys
-/// unless it is handed them in `files`) could read them. The test kernel reports XMM0-7 as it found them.
-#[test]
-fn multiboot2_kernel_finds_the_xmm_registers_cleared() {
-    let script = r#"
+/// Boots with the plain disk as hd0 and the LUKS2 one as hd1 on `-cpu max` (AES-NI), unlocks and reads the
+/// LUKS2 volume (which leaves round keys and decrypted blocks in the XMM registers), then runs `exec_line` from
+/// the plain disk: the VM as the jump is announced.
+fn unlock_then_exec(exec_line: &str) -> Vm {
+    let script = format!(
+        r#"
 print("e2e: the passphrase prompt comes next")
 luks_open("hd1p1", prompt("Passphrase: ", echo=false), "cryptroot")
 mount("cryptroot", "/crypt")
 print("e2e: read", len(read("/crypt/boot/initrd.img")) > 0)
 mount("hd0p1", "/")
-exec("/boot/mb2kernel.elf")
-"#;
+{exec_line}
+"#
+    );
     let fixtures = fixtures();
     let mut vm = Boot::new()
         .cpu("max")
-        .module("xmm.bs", script)
+        .module("unlock.bs", script)
         .qemu_arg("-drive")
         .qemu_arg(&shared_disk(&fixtures.plain))
         .qemu_arg("-drive")
@@ -453,6 +454,15 @@ exec("/boot/mb2kernel.elf")
     vm.send(&format!("{PASSPHRASE}\r"));
     vm.expect_line("e2e: read true", LINUX);
     vm.expect_line("bootscript: phase=jump", STEP);
+    vm
+}
+
+/// The XMM registers hold no key material at the hand-off: with AES-NI (`-cpu max`), a LUKS2 unlock and the
+/// volume's reads leave round keys and decrypted blocks in them, and a Multiboot2 kernel (which gets no keys
+/// unless it is handed them in `files`) could read them. The test kernel reports XMM0-7 as it found them.
+#[test]
+fn multiboot2_kernel_finds_the_xmm_registers_cleared() {
+    let mut vm = unlock_then_exec(r#"exec("/boot/mb2kernel.elf")"#);
     vm.expect_line("mb2kernel: started", STEP);
     let lines: Vec<String> = vm
         .lines_until("mb2kernel: done", STEP)
@@ -472,34 +482,14 @@ exec("/boot/mb2kernel.elf")
 /// XMM0-15 (AES-NI round keys and decrypted blocks after an unlock with `-cpu max`), nor R9-R15, RBX or RBP.
 #[test]
 fn linux_entry_registers_hold_boot_params_and_no_secrets() {
-    let script = r#"
-print("e2e: the passphrase prompt comes next")
-luks_open("hd1p1", prompt("Passphrase: ", echo=false), "cryptroot")
-mount("cryptroot", "/crypt")
-print("e2e: read", len(read("/crypt/boot/initrd.img")) > 0)
-mount("hd0p1", "/")
-exec("/boot/regs-linux", cmdline="regs")
-"#;
-    let fixtures = fixtures();
-    let mut vm = Boot::new()
-        .cpu("max")
-        .module("regs.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.luks2))
-        .start();
-    vm.expect_line("e2e: the passphrase prompt comes next", BOOT);
-    vm.send(&format!("{PASSPHRASE}\r"));
-    vm.expect_line("e2e: read true", LINUX);
-    vm.expect_line("bootscript: phase=jump", STEP);
-    let deadline = std::time::Instant::now() + STEP;
+    let mut vm = unlock_then_exec(r#"exec("/boot/regs-linux", cmdline="regs")"#);
+    let deadline = Instant::now() + STEP;
     let record = loop {
         let record = vm.physical_memory(0x80000, 56);
         if &record[..8] == b"REGSDONE" {
             break record;
         }
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             vm.fail("the stand-in kernel recorded no registers");
         }
         std::thread::sleep(Duration::from_millis(100));

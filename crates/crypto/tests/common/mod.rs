@@ -6,6 +6,18 @@ use bootscript_crypto::{BlockDevice, DiskError, SECTOR_SIZE};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// cryptsetup's arguments for an Argon2id key slot that unlocks fast: 32 KiB, 4 passes, one lane.
+pub const FAST_ARGON2ID: [&str; 8] = [
+    "--pbkdf",
+    "argon2id",
+    "--pbkdf-memory",
+    "32",
+    "--pbkdf-force-iterations",
+    "4",
+    "--pbkdf-parallel",
+    "1",
+];
+
 /// A block device over bytes in memory (a fixture file read whole).
 pub struct MemDevice(pub Vec<u8>);
 
