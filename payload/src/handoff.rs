@@ -104,7 +104,7 @@ bootscript_relocator:
 bootscript_relocator_end:
     .code64
 
-    .section .text.handoff, "ax"
+    .section .text_last.handoff, "ax"
     .code64
 
     /* Wipes the boot stack below the caller's frame: what the script's primitives left there (passphrase
