@@ -63,6 +63,15 @@ const FAST_LUKS2: &[&str] = &[
     "--pbkdf-force-iterations",
     "1000",
 ];
+/// `luksAddKey` of SECOND, unlocking with FIRST; the slot's own arguments follow.
+const ADD_KEY: [&str; 6] = [
+    "luksAddKey",
+    "-q",
+    "--key-file",
+    "FIRST",
+    "--new-keyfile",
+    "SECOND",
+];
 const ADD_SECOND: &[&str] = &[
     "luksAddKey",
     "-q",
@@ -139,16 +148,7 @@ fn a_slot_past_the_limits_is_passed_over_and_another_opens() {
     let mut bytes = volume(
         "slots-limit-1",
         &["--type", "luks1", "--pbkdf-force-iterations", "1000"],
-        &[&[
-            "luksAddKey",
-            "-q",
-            "--key-file",
-            "FIRST",
-            "--new-keyfile",
-            "SECOND",
-            "--pbkdf-force-iterations",
-            "1000",
-        ]],
+        &[&[&ADD_KEY[..], &["--pbkdf-force-iterations", "1000"]].concat()],
     );
     bytes[208 + 4..208 + 8].copy_from_slice(&2_000_000_000u32.to_be_bytes()); // slot 0 iterations
     open(&bytes, SECOND).0.unwrap();
@@ -166,19 +166,17 @@ fn a_slot_with_a_hash_not_implemented_is_passed_over() {
         "slots-hash",
         FAST_LUKS2,
         &[&[
-            "luksAddKey",
-            "-q",
-            "--key-file",
-            "FIRST",
-            "--new-keyfile",
-            "SECOND",
-            "--pbkdf",
-            "pbkdf2",
-            "--hash",
-            "sha384",
-            "--pbkdf-force-iterations",
-            "1000",
-        ]],
+            &ADD_KEY[..],
+            &[
+                "--pbkdf",
+                "pbkdf2",
+                "--hash",
+                "sha384",
+                "--pbkdf-force-iterations",
+                "1000",
+            ],
+        ]
+        .concat()],
     );
     open(&bytes, FIRST).0.unwrap();
     assert_eq!(
@@ -312,16 +310,7 @@ fn a_luks1_slot_with_its_own_iteration_count_opens() {
     let bytes = volume(
         "slots-iterations",
         &["--type", "luks1", "--pbkdf-force-iterations", "1000"],
-        &[&[
-            "luksAddKey",
-            "-q",
-            "--key-file",
-            "FIRST",
-            "--new-keyfile",
-            "SECOND",
-            "--pbkdf-force-iterations",
-            "2000",
-        ]],
+        &[&[&ADD_KEY[..], &["--pbkdf-force-iterations", "2000"]].concat()],
     );
     let header = bootscript_crypto::Luks1Header::parse(&bytes[..1024]).unwrap();
     assert_eq!(header.key_slots[1].iterations, 2000);
@@ -346,17 +335,10 @@ fn data_right_after_the_key_material_is_not_a_detached_header() {
             "1000",
         ],
         &[&[
-            "luksAddKey",
-            "-q",
-            "--key-file",
-            "FIRST",
-            "--new-keyfile",
-            "SECOND",
-            "--key-slot",
-            "7",
-            "--pbkdf-force-iterations",
-            "1000",
-        ]],
+            &ADD_KEY[..],
+            &["--key-slot", "7", "--pbkdf-force-iterations", "1000"],
+        ]
+        .concat()],
     );
     let header = bootscript_crypto::Luks1Header::parse(&bytes[..1024]).unwrap();
     let slot = &header.key_slots[7];

@@ -17,7 +17,9 @@ use common::*;
 
 const MIB: u64 = 1 << 20;
 
-fn sfdisk(img: &Path, script: &str) {
+/// Makes `img` a zeroed file of `bytes` and partitions it as sfdisk `script` says.
+fn sfdisk(img: &Path, bytes: u64, script: &str) {
+    fs::File::create(img).unwrap().set_len(bytes).unwrap();
     let mut child = Command::new("sfdisk")
         .args(["--no-reread", "--no-tell-kernel", "-q", s(img)])
         .stdin(Stdio::piped())
@@ -77,9 +79,9 @@ fn put(img: &Path, start_sector: u64, data: &[u8]) {
 fn mbr_with_logical_partitions_and_nested_mounts() {
     let dir = TempDir::new("mbr");
     let img = dir.path("disk.img");
-    fs::File::create(&img).unwrap().set_len(64 * MIB).unwrap();
     sfdisk(
         &img,
+        64 * MIB,
         "label: dos\nstart=2048, size=16384, type=c\nstart=18432, size=16384, type=83\n\
          start=34816, type=5\nstart=36864, size=16384, type=83\nstart=55296, size=16384, type=83\n",
     );
@@ -285,8 +287,7 @@ const GPT_SCRIPT: &str = "label: gpt\n\
 
 fn gpt_image(dir: &TempDir) -> std::path::PathBuf {
     let img = dir.path("gpt.img");
-    fs::File::create(&img).unwrap().set_len(32 * MIB).unwrap();
-    sfdisk(&img, GPT_SCRIPT);
+    sfdisk(&img, 32 * MIB, GPT_SCRIPT);
     img
 }
 
@@ -380,8 +381,7 @@ fn mbr_partitions_that_end_at_the_last_sector_are_kept() {
         ),
     ] {
         let img = dir.path("disk.img");
-        fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
-        sfdisk(&img, script);
+        sfdisk(&img, 8 * MIB, script);
         let theirs: Vec<(u32, u64, u64)> = sfdisk_dump(&img)
             .iter()
             .filter(|p| !p.3.contains("type=5"))
@@ -470,9 +470,9 @@ fn logical_partitions_in_each_kind_of_extended_partition() {
     let dir = TempDir::new("ext-kinds");
     for kind in ["5", "f", "85"] {
         let img = dir.path(&format!("disk-{kind}.img"));
-        fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
         sfdisk(
             &img,
+            8 * MIB,
             &format!(
                 "label: dos\nstart=2048, size=2048, type=83\nstart=4096, type={kind}\n\
                  start=6144, size=2048, type=83\nstart=10240, size=2048, type=c\n"
@@ -503,9 +503,9 @@ fn logical_partitions_in_each_kind_of_extended_partition() {
 fn an_ebr_link_without_a_start_ends_the_chain() {
     let dir = TempDir::new("ebr-link");
     let img = dir.path("disk.img");
-    fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
     sfdisk(
         &img,
+        8 * MIB,
         "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
     );
     let expected = [(5, 4096, 2048), (6, 8192, 2048)];
@@ -538,9 +538,9 @@ fn an_ebr_link_without_a_start_ends_the_chain() {
 fn a_partition_is_read_up_to_its_end_and_no_further() {
     let dir = TempDir::new("view-end");
     let img = dir.path("disk.img");
-    fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
     sfdisk(
         &img,
+        8 * MIB,
         "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=2048, type=83\n",
     );
     put(&img, 4095, &[0xAA; 512]);

@@ -208,6 +208,15 @@ fn without_printk(text: &str) -> String {
     out
 }
 
+/// The lines the Multiboot2 test kernel prints once started, up to its last.
+fn mb2kernel_report(vm: &mut Vm) -> Vec<String> {
+    vm.expect_line("mb2kernel: started", STEP);
+    vm.lines_until("mb2kernel: done", STEP)
+        .into_iter()
+        .map(|l| l.text)
+        .collect()
+}
+
 /// Waits for Linux to start and for /init's report, and returns /init's lines up to `init: done` (the kernel's
 /// messages taken out).
 fn linux_report(vm: &mut Vm) -> Vec<String> {
@@ -368,12 +377,7 @@ exec("/boot/mb2kernel.elf", cmdline="mb2 e2e words", initrd=["/mb2/one.txt", "/m
 "#;
     let mut vm = boot_script_on(&fixtures.plain, "mb2.bs", script);
     vm.expect_line("bootscript: phase=jump", BOOT);
-    vm.expect_line("mb2kernel: started", STEP);
-    let lines: Vec<String> = vm
-        .lines_until("mb2kernel: done", STEP)
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let lines = mb2kernel_report(&mut vm);
     let find =
         |prefix: &str| -> Vec<&String> { lines.iter().filter(|l| l.starts_with(prefix)).collect() };
     assert_eq!(
@@ -463,12 +467,7 @@ mount("hd0p1", "/")
 #[test]
 fn multiboot2_kernel_finds_the_xmm_registers_cleared() {
     let mut vm = unlock_then_exec(r#"exec("/boot/mb2kernel.elf")"#);
-    vm.expect_line("mb2kernel: started", STEP);
-    let lines: Vec<String> = vm
-        .lines_until("mb2kernel: done", STEP)
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let lines = mb2kernel_report(&mut vm);
     assert!(
         lines.iter().any(|l| l == "mb2kernel: xmm0-7 zero"),
         "{}",
