@@ -244,7 +244,7 @@ fn check_counts_arguments_of_built_ins_only() {
     let out = bootscript(&["run", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(70));
     assert!(
-        text(&out.stderr).ends_with(":1:7: error: cannot call a str\n"),
+        text(&out.stderr).ends_with(":1:7: error: cannot call str\n"),
         "{}",
         text(&out.stderr)
     );

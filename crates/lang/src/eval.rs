@@ -671,7 +671,7 @@ impl Machine<'_> {
                             Value::Str(_) => chars.next().map(char_value),
                             Value::List(_) | Value::Bytes(_) | Value::Map(_) => nth(&seq, i as i64),
                             other => {
-                                self.wrong("cannot iterate over a ", other, head.pos);
+                                self.wrong("cannot iterate over ", other, head.pos);
                                 return Flow::Error;
                             }
                         };
@@ -864,7 +864,7 @@ impl Machine<'_> {
             }
             (Value::List(_), _) => ("a list index must be an int, not ", &key),
             (Value::Map(_), _) => ("a map key must be a str, not ", &key),
-            _ => ("cannot assign into a ", container),
+            _ => ("cannot assign into ", container),
         };
         Err(self.wrong(message, what, pos))
     }
@@ -1084,7 +1084,7 @@ impl Machine<'_> {
             }
             ExprKind::Neg(_) => {
                 let Value::Int(n) = a else {
-                    return Err(self.wrong("cannot negate a ", &a, e.pos));
+                    return Err(self.wrong("cannot negate ", &a, e.pos));
                 };
                 // An int owns nothing: no drop to call.
                 core::mem::forget(a);
@@ -1187,7 +1187,7 @@ impl Machine<'_> {
                 let what = [
                     "cannot read field '",
                     &name.0,
-                    "' of a ",
+                    "' of ",
                     container.type_name(),
                 ];
                 return Err(self.at(&what, pos));
@@ -1199,7 +1199,7 @@ impl Machine<'_> {
                     Value::List(_) | Value::Str(_) | Value::Bytes(_) => {
                         ("an index must be an int, not ", key)
                     }
-                    _ => ("cannot index a ", container),
+                    _ => ("cannot index ", container),
                 };
                 return Err(self.wrong(message, what, pos));
             }
@@ -1287,7 +1287,7 @@ impl Machine<'_> {
                 self.builtin(b, base, names)
             }
             // The arguments stay on the stack, as with any error: whoever unwinds it (a `try`, the run) drops them.
-            other => Err(self.wrong("cannot call a ", &other, Pos::default())),
+            other => Err(self.wrong("cannot call ", &other, Pos::default())),
         }
     }
 
