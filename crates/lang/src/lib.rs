@@ -326,7 +326,8 @@ impl Interpreter {
         goes_on
     }
 
-    /// Static checks: the syntax, names that are never defined, and calls of built-ins with wrong arguments.
+    /// Static checks: the syntax, names that are never defined, and calls with arguments that cannot bind, of
+    /// built-ins and of the functions the script's top level declares with `fn` (and sets nowhere else).
     pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
         let mut names = self.names.clone();
         let file_rc: Rc<str> = Rc::from(file);
@@ -363,13 +364,37 @@ impl Interpreter {
                 report(*pos, eval::fault(&["unknown name '", name, "'"]));
             }
         }
+        // A function the top level declares with `fn NAME` and nothing else sets (no other `let` or `fn` of the
+        // name at the top level, no assignment to it anywhere) is that function wherever a call names it; a name
+        // set more than once may hold another value at a call, which only the run knows. (A built-in's name
+        // declared by the script is left alone too: a call before the declaration runs calls the built-in.)
+        let function = |g: u32| {
+            let once = parsed.declared.iter().filter(|&&d| d == g).count() == 1
+                && !parsed.assigned.contains(&g);
+            let found = parsed.functions.iter().find(|(f, _)| *f == g);
+            found.filter(|_| once && g as usize >= builtins::COUNT)
+        };
         for call in &parsed.calls {
             let i = call.global as usize;
-            if i >= builtins::COUNT || parsed.declared.contains(&call.global) {
-                continue;
-            }
             let mut args = vec![Value::Nil; call.positional + call.keywords.len()];
-            if let Err(e) = builtins::bind_builtin(i, &mut args, 0, &call.keywords) {
+            let bound = if let Some((_, def)) = function(call.global) {
+                let params = &def.params;
+                let name = |k: usize| params.get(k).map_or(&*def.name, |p| p);
+                eval::bind_frame(
+                    &mut args,
+                    0,
+                    params.len(),
+                    &name,
+                    params.len(),
+                    &call.keywords,
+                )
+                .map(drop)
+            } else if i >= builtins::COUNT || parsed.declared.contains(&call.global) {
+                continue;
+            } else {
+                builtins::bind_builtin(i, &mut args, 0, &call.keywords)
+            };
+            if let Err(e) = bound {
                 report(call.pos, e.message);
             }
         }

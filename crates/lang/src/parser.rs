@@ -187,6 +187,10 @@ pub(crate) struct Record {
     /// Globals this file reads or assigns, with the first place.
     pub uses: Vec<(u32, Pos)>,
     pub calls: Vec<CallSite>,
+    /// The functions this file's top level declares with `fn NAME`: the global and the function.
+    pub functions: Vec<(u32, Rc<FnDef>)>,
+    /// Globals an assignment statement (`NAME = ...`) sets, anywhere in the file.
+    pub assigned: Vec<u32>,
 }
 
 impl Keep for Record {
@@ -727,6 +731,11 @@ impl<'a, K: Keep> Parser<'a, K> {
                     if !is_place(&target) {
                         self.fail(Syntax::CannotAssign);
                     }
+                    if let (Some(record), ExprKind::Var(Var::Global(global))) =
+                        (self.kept.record(), &target.kind)
+                    {
+                        record.assigned.push(*global);
+                    }
                     self.advance();
                     self.skip_newlines();
                     Stmt::Assign(boxed(target), self.expr(1))
@@ -749,7 +758,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let kind = ExprKind::Func(self.function(Rc::from(name.text(self.lexer.src)), false));
+            let def = self.function(Rc::from(name.text(self.lexer.src)), false);
+            if let (Some(record), Var::Global(global)) = (self.kept.record(), var) {
+                record.functions.push((global, def.clone()));
+            }
+            let kind = ExprKind::Func(def);
             return Stmt::LetFn {
                 var,
                 captured: false,
