@@ -32,17 +32,20 @@ const MAX_TABLE: usize = 4 << 20;
 /// Reads `len` bytes of physical memory at an address, or None when they are out of reach.
 pub type Read<'m> = dyn Fn(u64, usize) -> Option<&'m [u8]> + 'm;
 
-/// Finds how to switch the machine off, from the root table at `root` (an XSDT when `xsdt`, else an RSDT).
-pub fn soft_off<'m>(root: u64, xsdt: bool, read: &Read<'m>) -> Result<SoftOff, &'static str> {
+/// The FADT the root table at `root` (an XSDT when `xsdt`, else an RSDT) lists, checked.
+pub fn fadt<'m>(root: u64, xsdt: bool, read: &Read<'m>) -> Result<&'m [u8], &'static str> {
     let signature: &[u8; 4] = if xsdt { b"XSDT" } else { b"RSDT" };
     let root = table(root, signature, read).ok_or("no valid root table (RSDT/XSDT)")?;
     let width = if xsdt { 8 } else { 4 };
-    let fadt = root[HEADER..]
+    root[HEADER..]
         .chunks_exact(width)
-        .filter_map(|entry| table(le(entry), b"FACP", read))
-        .next()
-        .ok_or("no valid FADT")?;
+        .find_map(|entry| table(le(entry), b"FACP", read))
+        .ok_or("no valid FADT")
+}
 
+/// Finds how to switch the machine off, from the root table at `root` (an XSDT when `xsdt`, else an RSDT).
+pub fn soft_off<'m>(root: u64, xsdt: bool, read: &Read<'m>) -> Result<SoftOff, &'static str> {
+    let fadt = fadt(root, xsdt, read)?;
     let pm1a_control = port(fadt, 64, 172).ok_or("the FADT names no PM1a control port")?;
     let pm1b_control = port(fadt, 68, 184).unwrap_or(0);
     // The 64-bit address of the DSDT wins over the 32-bit one when the FADT has it.
@@ -89,6 +92,68 @@ fn le(bytes: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0, |value, b| (value << 8) | u64::from(*b))
+}
+
+/// Where the FADT's reset register is (ACPI 2.0+, "RESET_REG"): the only address spaces ACPI allows it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetAddress {
+    /// System I/O space: a port.
+    Io(u16),
+    /// System memory: a physical address, written as one byte.
+    Memory(u64),
+    /// PCI configuration space of a function on bus 0 (segment 0).
+    PciConfig {
+        device: u8,
+        function: u8,
+        offset: u8,
+    },
+}
+
+/// The FADT's reset register and the value that, written to it, resets the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetRegister {
+    pub address: ResetAddress,
+    pub value: u8,
+}
+
+/// The FADT's flag that says RESET_REG and RESET_VALUE are there and work (RESET_REG_SUP, bit 10 of Flags).
+const RESET_REG_SUPPORTED: u64 = 1 << 10;
+
+/// The reset register of a checked FADT, if it has one: revision 2 or later, long enough to hold the register
+/// and its value (offsets 116 and 128), the RESET_REG_SUP flag set, and the register in an address space ACPI
+/// allows for it (system I/O, system memory, or PCI configuration space on bus 0). Like Linux and Windows, the
+/// register's bit width and offset are not looked at (firmware fills them in carelessly); the value is written
+/// as one byte.
+pub fn reset_register(fadt: &[u8]) -> Option<ResetRegister> {
+    const REVISION: usize = 8;
+    const FLAGS: usize = 112;
+    const RESET_REG: usize = 116;
+    const RESET_VALUE: usize = 128;
+    if *fadt.get(REVISION)? < 2 || field(fadt, FLAGS, 4)? & RESET_REG_SUPPORTED == 0 {
+        return None;
+    }
+    let space = *fadt.get(RESET_REG)?;
+    let address = field(fadt, RESET_REG + 4, 8)?;
+    let value = *fadt.get(RESET_VALUE)?;
+    let address = match space {
+        // A port past the 64 KiB of I/O space, or port 0 (the DMA controller's), names no reset register.
+        0 if address != 0 => ResetAddress::Memory(address),
+        1 if address != 0 => ResetAddress::Io(u16::try_from(address).ok()?),
+        // PCI configuration space: device in bits 32-47, function in bits 16-31, offset in bits 0-15.
+        2 => {
+            let device = u8::try_from((address >> 32) & 0xffff).ok()?;
+            let function = u8::try_from((address >> 16) & 0xffff).ok()?;
+            let offset = u8::try_from(address & 0xffff).ok()?;
+            (device < 32 && function < 8 && address >> 48 == 0).then_some(())?;
+            ResetAddress::PciConfig {
+                device,
+                function,
+                offset,
+            }
+        }
+        _ => return None,
+    };
+    Some(ResetRegister { address, value })
 }
 
 /// A field of the FADT, if the table is long enough to have it.
@@ -408,6 +473,86 @@ mod tests {
             if !found {
                 assert_eq!(off, Err("no valid DSDT"));
             }
+        }
+    }
+
+    /// A FADT (revision 2 unless changed) whose RESET_REG is in address space `space` at `address`, with
+    /// RESET_REG_SUP set when `supported`, and reset value 0x06.
+    fn fadt_with_reset(space: u8, address: u64, supported: bool) -> Vec<u8> {
+        let mut body = fadt_body(0x4000, 0x604, 0, 244 - HEADER);
+        if supported {
+            body[112 - HEADER..116 - HEADER].copy_from_slice(&(1u32 << 10).to_le_bytes());
+        }
+        body[116 - HEADER] = space;
+        body[117 - HEADER] = 8; // bit width
+        body[120 - HEADER..128 - HEADER].copy_from_slice(&address.to_le_bytes());
+        body[128 - HEADER] = 0x06;
+        sdt(b"FACP", &body)
+    }
+
+    #[test]
+    fn the_reset_register_is_read_in_each_address_space_acpi_allows() {
+        let reset = |fadt: &[u8]| reset_register(fadt).map(|r| (r.address, r.value));
+        assert_eq!(
+            reset(&fadt_with_reset(1, 0xcf9, true)),
+            Some((ResetAddress::Io(0xcf9), 0x06))
+        );
+        assert_eq!(
+            reset(&fadt_with_reset(0, 0xfed0_3000, true)),
+            Some((ResetAddress::Memory(0xfed0_3000), 0x06))
+        );
+        // PCI configuration space: device 0x1f, function 3, offset 0x44, on bus 0.
+        assert_eq!(
+            reset(&fadt_with_reset(2, 0x1f << 32 | 3 << 16 | 0x44, true)),
+            Some((
+                ResetAddress::PciConfig {
+                    device: 0x1f,
+                    function: 3,
+                    offset: 0x44
+                },
+                0x06
+            ))
+        );
+        // Found through the root tables, as reboot() does.
+        let m = machine(
+            true,
+            fadt_with_reset(1, 0xb2, true),
+            sdt(b"DSDT", &s5_aml(5, 5)),
+        );
+        let found = fadt(0x1000, true, &|a, l| m.read(a, l)).unwrap();
+        assert_eq!(reset(found), Some((ResetAddress::Io(0xb2), 0x06)));
+    }
+
+    #[test]
+    fn no_reset_register_unless_the_fadt_says_it_has_a_usable_one() {
+        // RESET_REG_SUP clear: the fields mean nothing.
+        assert_eq!(reset_register(&fadt_with_reset(1, 0xcf9, false)), None);
+        // An ACPI 1.0 FADT (revision 1) has no reset register, whatever its flags say.
+        let mut fadt = fadt_with_reset(1, 0xcf9, true);
+        fadt[8] = 1;
+        assert_eq!(reset_register(&fadt), None);
+        // Too short to hold the register or its value.
+        let fadt = fadt_with_reset(1, 0xcf9, true);
+        assert_eq!(reset_register(&fadt[..128]), None);
+        assert!(reset_register(&fadt[..129]).is_some());
+        // Address spaces ACPI does not allow for it (embedded controller, functional fixed hardware), a port past
+        // 0xFFFF, address 0, and PCI functions that cannot be.
+        for (space, address) in [
+            (3, 0x62),
+            (0x7f, 0x1),
+            (1, 0x1_0cf9),
+            (1, 0),
+            (0, 0),
+            (2, 32 << 32),
+            (2, 8 << 16),
+            (2, 0x100),
+            (2, 1 << 48),
+        ] {
+            assert_eq!(
+                reset_register(&fadt_with_reset(space, address, true)),
+                None,
+                "space {space} address {address:#x}"
+            );
         }
     }
 

@@ -33,7 +33,7 @@ pub fn run(boot: &BootInfo) -> ! {
         Some("sleep") => sleep(),
         Some("reboot") => {
             println!("reboot: now");
-            platform::reboot();
+            platform::reboot(boot.rsdp.as_ref());
         }
         Some("exit") => {}
         Some(other) => {

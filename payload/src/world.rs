@@ -46,7 +46,7 @@ impl Machine for PayloadMachine {
     }
 
     fn reboot(&mut self) -> String {
-        power::reboot()
+        power::reboot(self.boot.rsdp.as_ref())
     }
 
     fn halt(&mut self) -> String {

@@ -81,6 +81,9 @@ struct FakeAta {
     /// cleared (set while that read is still to come).
     status_after_reset: RefCell<Vec<usize>>,
     reset_cleared: Cell<bool>,
+    /// The controller does not take 32-bit reads of the data port: as ISA-style decoding does, each one reads the
+    /// data register for its low half and the sector count and LBA low registers for its high half.
+    narrow_only: Cell<bool>,
 }
 
 fn channel_of(port: u16) -> (usize, u16) {
@@ -287,7 +290,16 @@ impl AtaPorts for FakeAta {
     fn insd(&self, port: u16, buf: &mut [u8]) {
         assert_eq!(buf.len() % 4, 0, "insd of a partial 32-bit word");
         self.transfers.borrow_mut().push((buf.len(), true));
-        self.data(port, buf);
+        if !self.narrow_only.get() {
+            return self.data(port, buf);
+        }
+        let (index, _) = channel_of(port);
+        for dword in buf.chunks_mut(4) {
+            self.data(port, &mut dword[..2]);
+            let c = &self.channels.borrow()[index];
+            dword[2] = c.registers[2].1;
+            dword[3] = c.registers[3].1;
+        }
     }
 
     fn delay_400ns(&self, control: u16) {
@@ -865,4 +877,47 @@ fn data_still_offered_is_dropped_whichever_drive_was_selected_last() {
     let mut buf = vec![0u8; 512];
     disks[0].read(7, &mut buf).unwrap();
     assert_eq!(buf, pattern(64, 5)[7 * 512..8 * 512], "stale data taken");
+}
+
+#[test]
+fn a_controller_without_32_bit_data_reads_gets_16_bit_ones() {
+    // ATA's data register is 16 bits wide; a controller that does not make a 32-bit read two 16-bit ones answers
+    // half of it from other registers. Such a controller is found at the probe, and sector data read in 16-bit
+    // words: the right bytes, not a mix with the sector count.
+    for (narrow_only, multiple) in [(true, 0), (true, 16), (false, 0), (false, 16)] {
+        let mut drive = disk(600, 5, true);
+        drive.as_mut().unwrap().multiple = multiple;
+        let fake = machine([drive, None, None, disk(64, 6, false)]);
+        fake.narrow_only.set(narrow_only);
+        let (disks, report) = probe(&fake);
+        assert_eq!(disks.len(), 2, "{report:?}");
+        assert_eq!(disks[0].identity().model, "FAKE DISK ONE");
+        assert_eq!(disks[0].sectors(), 600);
+        fake.transfers.borrow_mut().clear();
+        let mut buf = vec![0u8; 300 * 512];
+        disks[0].read(7, &mut buf).unwrap();
+        assert!(
+            buf == pattern(600, 5)[7 * 512..307 * 512],
+            "narrow_only {narrow_only}, multiple {multiple}"
+        );
+        let mut buf = vec![0u8; 3 * 512];
+        disks[1].read(1, &mut buf).unwrap();
+        assert!(buf == pattern(64, 6)[512..4 * 512]);
+        // Where the controller takes them, 32-bit reads: half the port accesses.
+        assert!(fake
+            .transfers
+            .borrow()
+            .iter()
+            .all(|&(_, wide)| wide == !narrow_only));
+    }
+}
+
+#[test]
+fn the_32_bit_check_costs_one_identify_and_reads_nothing_else() {
+    let fake = machine([disk(64, 1, true), None, None, None]);
+    let (disks, _) = probe(&fake);
+    assert_eq!(disks.len(), 1);
+    // IDENTIFY's data read twice, 16 bits then 32 bits wide; no sector read.
+    assert_eq!(*fake.transfers.borrow(), vec![(512, false), (512, true)]);
+    assert!(fake.reads.borrow().is_empty());
 }

@@ -12,8 +12,12 @@ const CHANNEL2_ONE_SHOT: u8 = 0b1011_0000;
 const PIT_HZ: u64 = 1_193_182;
 /// The measuring window.
 pub const CALIBRATION_MS: u64 = 10;
-/// Polls of port B before giving up (a PIT that never counts down must not hang the boot).
+/// Polls of port B before giving up (a PIT that never counts down must not hang the boot): a backstop only.
 const CALIBRATION_SPINS: u32 = 50_000_000;
+/// Time stamp counter ticks before giving up: the bound that matters on hardware. A port read there takes 0.5 to
+/// 2 us, so the spins above alone would stall a boot for 25 to 100 s where the PIT does not count (clock gated,
+/// or absent); this is 10 ms of a 100 GHz counter, and 0.25 to 1 s of the 1 to 4 GHz of real ones.
+const CALIBRATION_TSC_LIMIT: u64 = 1_000_000_000;
 
 /// The PIT never signalled the end of the window.
 #[derive(Debug, Clone, Copy)]
@@ -35,9 +39,13 @@ pub fn tsc_ticks_per_ms() -> Result<u64, Timeout> {
     };
     for _ in 0..CALIBRATION_SPINS {
         // SAFETY: reading port B has no side effect.
-        if unsafe { inb(PORT_B) } & 0x20 != 0 {
-            let ticks = rdtsc().wrapping_sub(start);
+        let out = unsafe { inb(PORT_B) } & 0x20 != 0;
+        let ticks = rdtsc().wrapping_sub(start);
+        if out {
             return Ok((ticks / CALIBRATION_MS).max(1));
+        }
+        if ticks > CALIBRATION_TSC_LIMIT {
+            break;
         }
     }
     Err(Timeout)

@@ -231,12 +231,28 @@ impl<P: AtaPorts> Port<'_, P> {
     }
 }
 
-/// Runs IDENTIFY DEVICE on one position.
-pub fn identify<P: AtaPorts>(
+/// Whether the channel's controller takes 32-bit reads of the data port. ATA's data register is 16 bits wide: a
+/// controller that takes a 32-bit read makes it two 16-bit ones (Intel's and most PCI IDE controllers, QEMU's),
+/// but one that does not (ISA-style decoding) answers the upper half from the next register, and sector data
+/// would come back mixed with the sector count, with no error. IDENTIFY DEVICE is run again and its data read in
+/// 32-bit words: the same bytes as the 16-bit read (`words`), or the driver keeps to 16-bit reads.
+fn takes_32_bit_reads<P: AtaPorts>(
     ports: &P,
     channel: Channel,
     drive: Drive,
-) -> Result<Identity, AtaError> {
+    words: &[u8; 512],
+) -> bool {
+    identify_data(ports, channel, drive, true).is_ok_and(|dwords| &dwords == words)
+}
+
+/// Runs IDENTIFY DEVICE on one position: its 512 bytes, read from the data port in 32-bit words when `wide`, else
+/// in 16-bit ones.
+fn identify_data<P: AtaPorts>(
+    ports: &P,
+    channel: Channel,
+    drive: Drive,
+    wide: bool,
+) -> Result<[u8; 512], AtaError> {
     let port = Port { ports, channel };
     if port.status() == FLOATING_BUS {
         return Err(AtaError::Absent);
@@ -284,8 +300,12 @@ pub fn identify<P: AtaPorts>(
         Err(e) => return Err(e),
     }
     let mut data = [0u8; 512];
-    ports.insw(channel.base + REG_DATA, &mut data);
-    Ok(decode_identity(&data))
+    if wide {
+        ports.insd(channel.base + REG_DATA, &mut data);
+    } else {
+        ports.insw(channel.base + REG_DATA, &mut data);
+    }
+    Ok(data)
 }
 
 /// SET MULTIPLE MODE to `count` sectors per DRQ block; `Ok` when the drive took it.
@@ -321,6 +341,8 @@ pub struct AtaDisk<P: AtaPorts> {
     identity: Identity,
     /// Sectors per DRQ block: >1 once SET MULTIPLE MODE took, and then reads use READ MULTIPLE (EXT).
     block: usize,
+    /// The controller takes 32-bit reads of the data port (see `takes_32_bit_reads`): sector data is read so.
+    wide: bool,
 }
 
 impl<P: AtaPorts> AtaDisk<P> {
@@ -379,7 +401,11 @@ impl<P: AtaPorts> AtaDisk<P> {
         for block in buf.chunks_mut(self.block.max(1) * SECTOR_SIZE) {
             self.ports.delay_400ns(self.channel.control);
             port.wait_data()?;
-            self.ports.insd(self.channel.base + REG_DATA, block);
+            if self.wide {
+                self.ports.insd(self.channel.base + REG_DATA, block);
+            } else {
+                self.ports.insw(self.channel.base + REG_DATA, block);
+            }
             self.ports.between_blocks();
         }
         Ok(())
@@ -458,8 +484,10 @@ pub fn probe<P: AtaPorts>(ports: &Rc<P>) -> (Vec<AtaDisk<P>>, Vec<Probed>) {
     let mut disks = Vec::new();
     let mut report = Vec::new();
     for (channel, drive, position) in POSITIONS {
-        match identify(&**ports, channel, drive) {
-            Ok(identity) if identity.sectors > 0 => {
+        match identify_data(&**ports, channel, drive, false) {
+            Ok(data) if decode_identity(&data).sectors > 0 => {
+                let identity = decode_identity(&data);
+                let wide = takes_32_bit_reads(&**ports, channel, drive, &data);
                 // A drive that refuses the block size it advertised still reads one sector per block.
                 let block = match identity.multiple {
                     n if n > 1 && set_multiple(&**ports, channel, drive, n).is_ok() => n as usize,
@@ -477,6 +505,7 @@ pub fn probe<P: AtaPorts>(ports: &Rc<P>) -> (Vec<AtaDisk<P>>, Vec<Probed>) {
                     drive,
                     identity,
                     block,
+                    wide,
                 });
             }
             Ok(_) => report.push(Probed {
