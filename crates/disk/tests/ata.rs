@@ -57,6 +57,9 @@ struct FakeChannel {
     slow_done: bool,
     /// Software resets (SRST) of this channel.
     resets: u32,
+    /// Each drive's READ MULTIPLE block size as SET MULTIPLE MODE set it: 0 after a reset, when a drive refuses
+    /// READ MULTIPLE (as drives do until they are told a block size again).
+    block: [u8; 2],
 }
 
 #[derive(Default)]
@@ -178,6 +181,7 @@ impl AtaPorts for FakeAta {
                 c.status = 0x50;
                 c.selected = 0;
                 c.resets += 1;
+                c.block = [0; 2];
             }
             6 => {
                 c.selected = ((value >> 4) & 1) as usize;
@@ -228,7 +232,13 @@ impl AtaPorts for FakeAta {
                             c.error = 0x04;
                         } else {
                             c.status = 0x50;
+                            c.block[c.selected] = count;
                         }
+                    }
+                    (0xC4 | 0x29, _) if c.block[c.selected] == 0 => {
+                        self.reads.borrow_mut().push((value, 0, 0));
+                        c.status = 0x51;
+                        c.error = 0x04;
                     }
                     (0x20 | 0x24 | 0xC4 | 0x29, behaviour) => {
                         let (lba, count) = if value == 0x24 || value == 0x29 {
@@ -920,4 +930,34 @@ fn the_32_bit_check_costs_one_identify_and_reads_nothing_else() {
     // IDENTIFY's data read twice, 16 bits then 32 bits wide; no sector read.
     assert_eq!(*fake.transfers.borrow(), vec![(512, false), (512, true)]);
     assert!(fake.reads.borrow().is_empty());
+}
+
+/// A reset of the channel after one drive failed sets the other drive's READ MULTIPLE block size back too (SRST
+/// resets both), and that drive then refuses READ MULTIPLE: its next read is tried again once its block size is set
+/// again, and reads the right data rather than failing.
+#[test]
+fn a_read_after_the_other_drive_failed_sets_its_block_size_again() {
+    let fake = machine([
+        multiple_disk(256, 3, true, Behaviour::Disk),
+        multiple_disk(64, 4, true, Behaviour::ReadError),
+        None,
+        None,
+    ]);
+    let (disks, report) = probe(&fake);
+    assert_eq!(disks.len(), 2, "{report:?}");
+    let mut buf = vec![0u8; 512];
+    assert!(
+        disks[1].read(0, &mut buf).is_err(),
+        "the failing drive read"
+    );
+    let mut buf = vec![0u8; 40 * 512];
+    disks[0]
+        .read(5, &mut buf)
+        .expect("the other drive's read after the reset");
+    assert!(buf == pattern(256, 3)[5 * 512..45 * 512]);
+    // Each drive's block size set at the probe, the failing drive's again after its failure, and the other's when
+    // its READ MULTIPLE was refused; the refused command, then the same one again.
+    assert_eq!(*fake.set_multiple.borrow(), vec![16, 16, 16, 16]);
+    let reads = fake.reads.borrow();
+    assert_eq!(reads[reads.len() - 2..], [(0x29, 0, 0), (0x29, 5, 40)]);
 }

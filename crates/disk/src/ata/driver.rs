@@ -446,9 +446,23 @@ impl<P: AtaPorts> BlockDevice for AtaDisk<P> {
         let chunk = MAX_SECTORS_PER_COMMAND as usize * SECTOR_SIZE;
         for (index, part) in buf.chunks_mut(chunk).enumerate() {
             let at = lba + (index * MAX_SECTORS_PER_COMMAND as usize) as u64;
-            if let Err(e) = self.read_command(at, part) {
+            let mut result = self.read_command(at, part);
+            if let Err(e) = result {
                 // (What went wrong is the error; a failed recovery shows at the next read.)
-                let _ = self.recover();
+                let recovered = self.recover().is_ok();
+                // A drive that refused the command (ABRT) is asked once more after the recovery: a reset of the
+                // channel for the other drive's sake set this one's READ MULTIPLE block size back (SRST resets
+                // both), and it refuses READ MULTIPLE until the recovery has set it again.
+                result = match e {
+                    AtaError::Device { error, .. } if recovered && error & ERROR_ABRT != 0 => {
+                        self.read_command(at, part).inspect_err(|_| {
+                            let _ = self.recover();
+                        })
+                    }
+                    e => Err(e),
+                };
+            }
+            if let Err(e) = result {
                 return Err(DiskError::Io(format!(
                     "{}: reading sector {at}: {e}",
                     self.name
