@@ -326,8 +326,9 @@ impl Interpreter {
         goes_on
     }
 
-    /// Static checks: the syntax, names that are never defined, and calls with arguments that cannot bind, of
-    /// built-ins and of the functions the script's top level declares with `fn` (and sets nowhere else).
+    /// Static checks: the syntax, names that are never defined, names the top level uses before it declares them,
+    /// and calls with arguments that cannot bind, of built-ins and of the functions the script's top level
+    /// declares with `fn` (and sets nowhere else).
     pub fn check(&self, file: &str, source: &str) -> Vec<ScriptError> {
         let mut names = self.names.clone();
         let file_rc: Rc<str> = Rc::from(file);
@@ -374,6 +375,24 @@ impl Interpreter {
             let found = parsed.functions.iter().find(|(f, _)| *f == g);
             found.filter(|_| once && g as usize >= builtins::COUNT)
         };
+        // The top level runs in order: a global it reads or assigns before the file declares it (outside every
+        // function, whose body runs only when called) is not there yet when that statement runs.
+        for (g, pos) in &parsed.early {
+            let later = parsed.declared_at.iter().find(|(d, _)| d == g);
+            if let (Some((_, at)), false) =
+                (later, matches!(self.values.get(*g as usize), Some(Some(_))))
+            {
+                let line = 1 + source.as_bytes()[..*at as usize]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                let name = names.names.get(*g as usize).map_or("?", |n| n);
+                report(
+                    *pos,
+                    alloc::format!("'{name}' is used before its declaration (line {line})"),
+                );
+            }
+        }
         for call in &parsed.calls {
             let i = call.global as usize;
             let mut args = vec![Value::Nil; call.positional + call.keywords.len()];

@@ -182,8 +182,13 @@ impl Keep for () {
 /// What the static check needs of a file's parse.
 #[derive(Default)]
 pub(crate) struct Record {
-    /// Globals this file declares at its top level.
+    /// Globals this file declares at its top level, each time one is declared (with where its name is: a byte
+    /// offset in the source).
     pub declared: Vec<u32>,
+    pub declared_at: Vec<(u32, u32)>,
+    /// Globals the top level (outside every function) reads or assigns before the file declares them: the first
+    /// place of each.
+    pub early: Vec<(u32, Pos)>,
     /// Globals this file reads or assigns, with the first place.
     pub uses: Vec<(u32, Pos)>,
     pub calls: Vec<CallSite>,
@@ -550,6 +555,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             let global = self.global(name.text(self.lexer.src));
             if let Some(record) = self.kept.record() {
                 record.declared.push(global);
+                record.declared_at.push((global, name.start));
             }
             return Var::Global(global);
         }
@@ -627,9 +633,16 @@ impl<'a, K: Keep> Parser<'a, K> {
             return var;
         }
         let global = self.global(name);
+        let top = self.scopes.len() == 1;
         if let Some(record) = self.kept.record() {
             if !record.uses.iter().any(|(g, _)| *g == global) {
                 record.uses.push((global, pos));
+            }
+            if top
+                && !record.declared.contains(&global)
+                && !record.early.iter().any(|(g, _)| *g == global)
+            {
+                record.early.push((global, pos));
             }
         }
         Var::Global(global)
