@@ -329,3 +329,41 @@ fn a_file_larger_than_its_device_is_not_read_whole() {
     assert_eq!(file.read_at(LEN - 10, &mut tail).unwrap(), 10);
     assert_eq!(&tail, b"\0\0\0\0island");
 }
+
+/// A sparse file exactly as large as its device is still read whole (only a larger one is refused).
+#[test]
+fn a_file_as_large_as_its_device_is_read_whole() {
+    let dir = TempDir::new("sparse-exact");
+    const LEN: u64 = 4 << 20;
+    let disk = ext2_of(&dir, "exact", "4M", |tree| {
+        let f = fs::File::create(tree.join("holes.bin")).unwrap();
+        f.set_len(LEN).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"end", LEN - 3).unwrap();
+    });
+    assert_eq!(disk.size(), LEN);
+    let mut vfs = Vfs::new();
+    vfs.mount(disk, "/").unwrap();
+    let data = vfs.read("/holes.bin").unwrap();
+    assert_eq!(data.len() as u64, LEN);
+    assert_eq!(&data[data.len() - 4..], b"\0end");
+}
+
+/// `ls_within` with a limit the names take exactly (each a `String` and its bytes), names that only mount
+/// points make included: all listed; one byte less is refused, never a shorter list.
+#[test]
+fn ls_within_an_exact_limit_lists_every_mount_point() {
+    let dir = TempDir::new("ls-limit");
+    let disk = ext2_of(&dir, "small", "1M", |tree| {
+        fs::write(tree.join("f"), b"x").unwrap();
+    });
+    let mut vfs = Vfs::new();
+    vfs.mount(disk.clone(), "/boot").unwrap();
+    vfs.mount(disk, "/mnt/usb").unwrap();
+    let exact = 2 * std::mem::size_of::<String>() + "boot".len() + "mnt".len();
+    assert_eq!(vfs.ls_within("/", exact).unwrap(), ["boot", "mnt"]);
+    assert!(matches!(
+        vfs.ls_within("/", exact - 1),
+        Err(FsError::TooManyNames { .. })
+    ));
+}

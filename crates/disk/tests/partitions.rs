@@ -660,3 +660,277 @@ fn gpt_entry_array_over_1_mib_is_refused() {
         "{err}"
     );
 }
+
+/// A partition marked bootable (boot flag 0x80, as `sfdisk`'s `bootable` and every installer set it) is read
+/// like any other: the flag does not make the table look like something else.
+#[test]
+fn a_bootable_mbr_partition_is_listed() {
+    let dir = TempDir::new("mbr-boot");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        8 * MIB,
+        "label: dos\nstart=2048, size=2048, type=83, bootable\nstart=4096, size=2048, type=c\n",
+    );
+    let bytes = fs::read(&img).unwrap();
+    assert_eq!(bytes[446], 0x80);
+    let ours: Vec<(u32, u64, u64, Option<u8>)> = read_partitions(&*mem(&img))
+        .unwrap()
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors, p.mbr_type))
+        .collect();
+    assert_eq!(
+        ours,
+        [(1, 2048, 2048, Some(0x83)), (2, 4096, 2048, Some(0x0c))]
+    );
+}
+
+/// A FAT file system written straight onto a disk (no partition table) whose boot code runs on to where a
+/// table's entries would be, as other formatters' boot code does: its bytes are not read as partitions.
+#[test]
+fn a_whole_disk_fat_volume_with_long_boot_code_has_no_partitions() {
+    let dir = TempDir::new("superfloppy");
+    let img = dir.path("fat.img");
+    fs::File::create(&img).unwrap().set_len(8 * MIB).unwrap();
+    run("mkfs.fat", &[s(&img)]);
+    let mut bytes = fs::read(&img).unwrap();
+    // "Boot code" up to the signature whose bytes, read as table entries, make a boot flag of 0x00, a type, and
+    // a start and size inside the disk.
+    for slot in bytes[446..510].chunks_exact_mut(16) {
+        slot.copy_from_slice(&[
+            0, 0xcc, 0xcc, 0xcc, 0x0b, 0xcc, 0xcc, 0xcc, 63, 0, 0, 0, 100, 0, 0, 0,
+        ]);
+    }
+    assert_eq!(&bytes[510..512], &[0x55, 0xAA]);
+    let disk = MemDisk::new("hd0", bytes);
+    assert_eq!(read_partitions(&disk).unwrap(), vec![]);
+}
+
+/// MBR slots and logical entries with a type but no size are empty, as Linux reads them: they are not listed
+/// (and the numbers of the others do not move).
+#[test]
+fn mbr_entries_of_no_size_are_not_partitions() {
+    let dir = TempDir::new("mbr-zero");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        8 * MIB,
+        "label: dos\nstart=2048, size=2048, type=83\nstart=4096, type=5\nstart=6144, size=2048, type=83\n",
+    );
+    let mut bytes = fs::read(&img).unwrap();
+    // Slot 3 (primary, number 3): a type, a start, no size.
+    let slot3 = 446 + 2 * 16;
+    bytes[slot3 + 4] = 0x83;
+    bytes[slot3 + 8..slot3 + 12].copy_from_slice(&3000u32.to_le_bytes());
+    let listed = |bytes: &[u8]| -> Vec<(u32, u64, u64)> {
+        read_partitions(&MemDisk::new("hd0", bytes.to_vec()))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect()
+    };
+    assert_eq!(listed(&bytes), [(1, 2048, 2048), (5, 6144, 2048)]);
+    // The logical's own entry in its EBR (at the extended partition's start) emptied of its size.
+    let ebr_data = 4096 * 512 + 446;
+    bytes[ebr_data + 12..ebr_data + 16].fill(0);
+    assert_eq!(listed(&bytes), [(1, 2048, 2048)]);
+}
+
+/// An EBR's second entry links to the next EBR only when it has a type: a link entry of type 0 ends the chain
+/// even with a start in it. A linked sector without the 0x55AA signature is no EBR: an error, not partitions
+/// read from whatever is there.
+#[test]
+fn the_ebr_chain_needs_typed_links_and_signed_records() {
+    let dir = TempDir::new("ebr-chain");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        8 * MIB,
+        "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
+    );
+    let original = fs::read(&img).unwrap();
+    let listed = |bytes: &[u8]| {
+        read_partitions(&MemDisk::new("hd0", bytes.to_vec())).map(|list| {
+            list.iter()
+                .map(|p| (p.number, p.start, p.sectors))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        listed(&original).unwrap(),
+        [(5, 4096, 2048), (6, 8192, 2048)]
+    );
+    let link = 2048 * 512 + 446 + 16;
+    let second_ebr =
+        2048 + u32::from_le_bytes(original[link + 8..link + 12].try_into().unwrap()) as usize;
+
+    let mut untyped = original.clone();
+    untyped[link + 4] = 0;
+    assert_eq!(listed(&untyped).unwrap(), [(5, 4096, 2048)]);
+
+    let mut unsigned = original.clone();
+    unsigned[second_ebr * 512 + 510..second_ebr * 512 + 512].fill(0);
+    let err = listed(&unsigned).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!("hd0: MBR: extended boot record at sector {second_ebr} has no signature")
+    );
+}
+
+/// Many logical partitions (more than any small bound), numbered from 5 in chain order as sfdisk lists them.
+#[test]
+fn a_long_chain_of_logical_partitions_is_read_whole() {
+    let dir = TempDir::new("mbr-many");
+    let img = dir.path("disk.img");
+    let mut script = String::from("label: dos\nstart=2048, type=5\n");
+    for i in 0..12u64 {
+        script.push_str(&format!("start={}, size=2048, type=83\n", 4096 + i * 4096));
+    }
+    sfdisk(&img, 32 * MIB, &script);
+    let theirs: Vec<(u32, u64, u64)> = sfdisk_dump(&img)
+        .iter()
+        .filter(|p| p.0 != 1)
+        .map(|p| (p.0, p.1, p.2))
+        .collect();
+    assert_eq!(theirs.len(), 12);
+    assert_eq!(theirs[11].0, 16);
+    let ours: Vec<(u32, u64, u64)> = read_partitions(&*mem(&img))
+        .unwrap()
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors))
+        .collect();
+    assert_eq!(ours, theirs);
+}
+
+/// GPT header and entry sizes as UEFI bounds them: a header of fewer than 92 bytes, or entries of fewer than
+/// 128, make the table invalid (CRCs good, both copies); an entry array of exactly 1 MiB (8192 entries) is
+/// still read.
+#[test]
+fn gpt_sizes_below_the_minimums_are_refused_and_1_mib_arrays_read() {
+    let dir = TempDir::new("gpt-sizes");
+    let original = fs::read(gpt_image(&dir)).unwrap();
+    let last = (32 * MIB / 512) as usize - 1;
+    let with = |offset: usize, value: u32| {
+        let mut bytes = original.clone();
+        for header in [1, last] {
+            bytes[header * 512 + offset..header * 512 + offset + 4]
+                .copy_from_slice(&value.to_le_bytes());
+            reseal_gpt(&mut bytes, header);
+        }
+        read_partitions(&MemDisk::new("hd0", bytes))
+    };
+    let err = with(12, 88).unwrap_err().to_string();
+    assert!(
+        err.contains("GPT header at sector 1 has a bad size 88"),
+        "{err}"
+    );
+    let err = with(84, 64).unwrap_err().to_string();
+    assert!(err.contains("GPT entry size 64 is invalid"), "{err}");
+    // 8192 entries in the primary header, the array from sector 2 over 2048 sectors (zeros after the two
+    // entries); the backup damaged, so that the primary alone is read.
+    let mut bytes = original.clone();
+    bytes[512 + 80..512 + 84].copy_from_slice(&8192u32.to_le_bytes());
+    reseal_gpt(&mut bytes, 1);
+    bytes[last * 512 + 0x40] ^= 0xFF;
+    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>(),
+        [(1, 2048, 8192), (2, 10240, 16384)]
+    );
+}
+
+/// A GPT of 5 entries (sfdisk's table-length), 640 bytes: the CRC covers those bytes, not the rest of the
+/// array's last sector.
+#[test]
+fn a_gpt_whose_array_does_not_fill_its_sectors_is_read() {
+    let dir = TempDir::new("gpt-short");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        8 * MIB,
+        "label: gpt\ntable-length: 5\nstart=2048, size=2048, type=L, name=\"five\"\n",
+    );
+    let bytes = fs::read(&img).unwrap();
+    assert_eq!(&bytes[512 + 80..512 + 84], &5u32.to_le_bytes());
+    let theirs: Vec<(u32, u64, u64)> = sfdisk_dump(&img).iter().map(|p| (p.0, p.1, p.2)).collect();
+    let parts = read_partitions(&*mem(&img)).unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>(),
+        theirs
+    );
+    assert_eq!(parts[0].label.as_deref(), Some("five"));
+}
+
+/// GPT entries that describe no partition are skipped, in both copies' terms: one whose partition type GUID is
+/// zero is unused (UEFI), whatever its unique GUID says; one whose last sector lies before its first is empty.
+#[test]
+fn unused_and_backwards_gpt_entries_are_skipped() {
+    let dir = TempDir::new("gpt-unused");
+    let original = fs::read(gpt_image(&dir)).unwrap();
+    let listed = |bytes: Vec<u8>| {
+        read_partitions(&MemDisk::new("hd0", bytes))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>()
+    };
+    let backwards = second_entry_ending_at(&original, 10239);
+    assert_eq!(listed(backwards), [(1, 2048, 8192)]);
+
+    let last = (32 * MIB / 512) as usize - 1;
+    let backup_entries = u64::from_le_bytes(
+        original[last * 512 + 72..last * 512 + 80]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let mut untyped = original.clone();
+    for (header, entries) in [(1, 2), (last, backup_entries)] {
+        let at = entries * 512 + 128;
+        assert!(untyped[at + 16..at + 32].iter().any(|&b| b != 0));
+        untyped[at..at + 16].fill(0);
+        reseal_gpt(&mut untyped, header);
+    }
+    assert_eq!(listed(untyped), [(1, 2048, 8192)]);
+}
+
+/// A primary GPT whose entries are damaged and whose header names no usable backup (its alternate LBA 1, its
+/// own): the backup is looked for at the disk's last sector, where it is.
+#[test]
+fn a_primary_naming_itself_as_backup_falls_back_to_the_last_sector() {
+    let dir = TempDir::new("gpt-alt");
+    let mut bytes = fs::read(gpt_image(&dir)).unwrap();
+    bytes[1024 + 57] ^= 0xFF;
+    bytes[512 + 32..512 + 40].copy_from_slice(&1u64.to_le_bytes());
+    reseal_header_only(&mut bytes, 1);
+    check_gpt(&MemDisk::new("hd0", bytes));
+}
+
+/// An EBR whose first entry has an extended type holds no logical partition (Linux skips extended entries
+/// there, and they take no number): the next logical is numbered 5.
+#[test]
+fn an_extended_entry_in_an_ebr_is_no_logical_partition() {
+    let dir = TempDir::new("ebr-ext");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        8 * MIB,
+        "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
+    );
+    let mut bytes = fs::read(&img).unwrap();
+    assert_eq!(bytes[2048 * 512 + 446 + 4], 0x83);
+    bytes[2048 * 512 + 446 + 4] = 0x05;
+    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect::<Vec<_>>(),
+        [(5, 8192, 2048)]
+    );
+}

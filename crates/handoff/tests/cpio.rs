@@ -130,3 +130,18 @@ fn linux_unpacks_our_archive_after_a_compressed_initrd() {
     assert!(!serial.contains("Initramfs unpacking failed"), "{serial}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Paths the archive cannot hold as written are refused, not passed on for Linux to read some other way: a
+/// `.` component, and a NUL byte (the name would end there while its length says otherwise).
+#[test]
+fn dot_components_and_nul_bytes_are_refused() {
+    for path in ["/etc/./keys/root.key", "/etc/keys/.", "/etc/ke\0ys"] {
+        assert!(
+            matches!(
+                bootscript_handoff::cpio::archive(&[(path, b"x")]),
+                Err(bootscript_handoff::Error::BadPath(_))
+            ),
+            "{path:?}"
+        );
+    }
+}

@@ -481,3 +481,253 @@ fn prepared_initrd_area_boots_and_files_win() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The header checks at their bounds (boot.rst, "The real-mode kernel header"): protocol 2.12 itself is enough;
+/// a header that ends right after init_size (the byte at 0x201 says 0x62) is whole; a file cut inside the
+/// "HdrS" magic is truncated, not another kind of file; a setup_sects of 0 means 4; the protected-mode part
+/// must not be empty; kernel_alignment must be a power of two.
+#[test]
+fn setup_header_checks_at_their_bounds() {
+    let bytes = common::vmlinuz();
+    assert_eq!(
+        BzImage::parse(&bytes[..0x204]).err(),
+        Some(Error::Truncated("setup header"))
+    );
+
+    let mut v2_12 = bytes.clone();
+    v2_12[0x206..0x208].copy_from_slice(&0x020cu16.to_le_bytes());
+    assert_eq!(
+        BzImage::parse(&v2_12).unwrap().header.version_pair(),
+        (2, 12)
+    );
+
+    let mut short_header = bytes.clone();
+    short_header[0x201] = 0x62;
+    let image = BzImage::parse(&short_header).unwrap();
+    assert_eq!(image.header.header_end, 0x264);
+    short_header[0x201] = 0x61;
+    assert_eq!(BzImage::parse(&short_header).err(), Some(Error::NotBzImage));
+
+    // The same kernel behind a real-mode part of 5 sectors whose setup_sects byte is 0.
+    let setup_len = (bytes[0x1f1] as usize + 1) * 512;
+    let mut zero_sects = bytes[..5 * 512].to_vec();
+    zero_sects[0x1f1] = 0;
+    zero_sects.extend_from_slice(&bytes[setup_len..]);
+    let image = BzImage::parse(&zero_sects).unwrap();
+    assert_eq!(image.header.setup_sects, 4);
+    assert_eq!(image.protected_mode(), &bytes[setup_len..]);
+
+    // The real-mode part alone, syssize 0: nothing to run.
+    let mut no_kernel = bytes[..setup_len].to_vec();
+    no_kernel[0x1f4..0x1f8].fill(0);
+    assert_eq!(
+        BzImage::parse(&no_kernel).err(),
+        Some(Error::Truncated("protected-mode kernel"))
+    );
+
+    let mut odd_alignment = bytes.clone();
+    odd_alignment[0x230..0x234].copy_from_slice(&0x30_0000u32.to_le_bytes());
+    assert_eq!(
+        BzImage::parse(&odd_alignment).err(),
+        Some(Error::NotBzImage)
+    );
+}
+
+/// The kernel's place against the loader's reach (`limit`, the end of its identity map) and against the other
+/// pieces: at pref_address when it ends exactly at the limit, refused when it would end one byte past it (a
+/// relocatable kernel is never moved below pref_address), and its span is never given to boot_params.
+#[test]
+fn the_kernel_stays_within_the_limit_and_keeps_its_span() {
+    let bytes = common::vmlinuz();
+    let image = BzImage::parse(&bytes).unwrap();
+    let pref = image.header.pref_address;
+    let span = image.span();
+    let ram = [(1 << 20, 1 << 30)];
+    let mut free = FreeMemory::from_ranges(&ram);
+    let plan = linux::plan(&image, 0, 10, &mut free, pref + span).unwrap();
+    assert_eq!(plan.kernel_addr, pref);
+    // Everything else went below the kernel.
+    assert!(plan.boot_params_addr + 4096 + 11 <= pref, "{plan:x?}");
+    // boot_params and the command line with its terminating NUL are reserved, to the last byte.
+    assert!(!free.is_free(plan.boot_params_addr, 1));
+    assert!(!free.is_free(plan.cmdline_addr + 10, 1));
+    let mut free = FreeMemory::from_ranges(&ram);
+    assert_eq!(
+        linux::plan(&image, 0, 10, &mut free, pref + span - 1),
+        Err(Error::NoRoom("kernel", span))
+    );
+    // The same for a kernel that cannot relocate: pref_address or nothing.
+    let mut fixed = bytes.clone();
+    fixed[0x234] = 0;
+    let fixed = BzImage::parse(&fixed).unwrap();
+    let mut free = FreeMemory::from_ranges(&ram);
+    let plan = linux::plan(&fixed, 0, 10, &mut free, pref + span).unwrap();
+    assert_eq!(plan.kernel_addr, pref);
+    let mut free = FreeMemory::from_ranges(&ram);
+    assert_eq!(
+        linux::plan(&fixed, 0, 10, &mut free, pref + span - 1),
+        Err(Error::NoRoom("kernel", span))
+    );
+
+    // Room for the kernel's span and nothing else: boot_params has no place (not one inside the kernel's).
+    let mut free = FreeMemory::from_ranges(&[(pref, span)]);
+    assert_eq!(
+        linux::plan(&image, 0, 10, &mut free, 1 << 32),
+        Err(Error::NoRoom("boot parameters", 4096 + 11))
+    );
+    // One page more: boot_params and the command line take it, right after the kernel.
+    let mut free = FreeMemory::from_ranges(&[(pref, span + 0x2000)]);
+    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    assert_eq!(plan.boot_params_addr, pref + span);
+}
+
+/// On a machine with RAM above 4 GiB and a loader that reaches it, a kernel without XLF_CAN_BE_LOADED_ABOVE_4G
+/// still gets boot_params and its command line below 4 GiB (cmd_line_ptr is their only address it reads), and
+/// the initrd below initrd_addr_max.
+#[test]
+fn boot_params_stay_below_4_gib_for_a_kernel_that_needs_it() {
+    let mut bytes = common::vmlinuz();
+    bytes[0x236] &= !2;
+    let image = BzImage::parse(&bytes).unwrap();
+    let ram = [(1 << 20, (8 << 30) - (1 << 20))];
+    let mut free = FreeMemory::from_ranges(&ram);
+    let plan = linux::plan(&image, 1 << 20, 10, &mut free, 8 << 30).unwrap();
+    assert!(plan.boot_params_addr + 4096 + 11 <= 1 << 32, "{plan:x?}");
+    assert_eq!(plan.cmdline_addr >> 32, 0, "{plan:x?}");
+    assert!(plan.initrd_addr + (1 << 20) <= 0x8000_0000, "{plan:x?}");
+}
+
+/// A relocated kernel lands page aligned even when its kernel_alignment asks for less (the loader reserves and
+/// maps whole pages), and above pref_address.
+#[test]
+fn a_relocated_kernel_is_page_aligned() {
+    let mut bytes = common::vmlinuz();
+    bytes[0x230..0x234].copy_from_slice(&16u32.to_le_bytes());
+    let image = BzImage::parse(&bytes).unwrap();
+    let pref = image.header.pref_address;
+    let mut free = FreeMemory::from_ranges(&[(1 << 20, 1 << 30)]);
+    free.reserve(pref, 0x10);
+    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    assert_eq!(plan.kernel_addr, pref + 0x1000, "{plan:x?}");
+}
+
+/// boot_params fields the kernel reads besides the plan's addresses (zero-page.rst): code32_start is the load
+/// address; ext_mem_k (KiB above 1 MiB) is capped at 0xfc00 as the BIOS call it stands for was; a setup header
+/// that says it runs past 0x290 is cut there (edd_mbr_sig_buffer follows, and the E820 table); the E820 table
+/// holds up to its 128 slots and no entries of no length.
+#[test]
+fn boot_params_legacy_fields_header_bound_and_e820_slots() {
+    let bytes = common::vmlinuz();
+    let image = BzImage::parse(&bytes).unwrap();
+    let mut map = qemu_map();
+    map.push(MemoryRegion {
+        addr: 0x6000_0000,
+        len: 0,
+        kind: 2,
+    });
+    let mut free = FreeMemory::from_map(&map);
+    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    let machine = Machine {
+        memory_map: &map,
+        rsdp_addr: None,
+        cursor: None,
+    };
+    let bp = linux::boot_params(&image, &plan, &machine).unwrap();
+    assert_eq!(u32_at(&bp, 0x214) as u64, plan.kernel_addr);
+    assert_eq!(u16::from_le_bytes([bp[0x02], bp[0x03]]), 0xfc00);
+    assert_eq!(bp[0x1e8] as usize, qemu_map().len());
+    let small = [MemoryRegion {
+        addr: 0x100000,
+        len: 16 << 20,
+        kind: 1,
+    }];
+    let machine = Machine {
+        memory_map: &small,
+        ..machine
+    };
+    let bp = linux::boot_params(&image, &plan, &machine).unwrap();
+    assert_eq!(u16::from_le_bytes([bp[0x02], bp[0x03]]), 16 << 10);
+    assert_eq!(u32_at(&bp, 0x1e0), 16 << 10);
+
+    let mut long_header = bytes.clone();
+    long_header[0x201] = 0xff;
+    let image = BzImage::parse(&long_header).unwrap();
+    assert_eq!(image.header.header_end, 0x301);
+    let bp = linux::boot_params(&image, &plan, &machine).unwrap();
+    assert_eq!(&bp[0x1f1..0x210], &long_header[0x1f1..0x210]);
+    assert!(bp[0x290..0x2d0].iter().all(|&b| b == 0));
+    assert_eq!(bp[0x1e8], 1);
+    assert_eq!(u64_at(&bp, 0x2d0 + 8), 16 << 20);
+    assert!(bp[0x2d0 + 20..0x301].iter().all(|&b| b == 0));
+
+    let alternating = |n: u64| -> Vec<MemoryRegion> {
+        (0..n)
+            .map(|i| MemoryRegion {
+                addr: i * 0x1000,
+                len: 0x1000,
+                kind: 1 + (i % 2) as u32,
+            })
+            .collect()
+    };
+    assert_eq!(linux::e820_entries(&alternating(128)).unwrap().len(), 128);
+    assert_eq!(
+        linux::e820_entries(&alternating(129)),
+        Err(Error::MemoryMapTooLong(129, 128))
+    );
+}
+
+/// One initrd of an odd length and no `files`: the initrd area is the initrd, not rounded up (the bytes past it
+/// would be copied by nobody, and Linux would read them as part of it).
+#[test]
+fn one_odd_initrd_without_files_is_the_whole_area() {
+    let kernel = common::vmlinuz();
+    let initrd = [0x1fu8, 0x8b, 0x08, 0x00, 0x00];
+    let map = qemu_map();
+    let mut free = FreeMemory::from_map(&map);
+    let machine = Machine {
+        memory_map: &map,
+        rsdp_addr: None,
+        cursor: None,
+    };
+    let boot = linux::prepare(
+        &kernel,
+        b"quiet",
+        &[&initrd],
+        Vec::new(),
+        &machine,
+        &mut free,
+        1 << 32,
+    )
+    .unwrap();
+    assert_eq!(boot.plan.initrd_len, 5);
+    assert_eq!(u32_at(&boot.boot_params, 0x21c), 5);
+    assert_eq!(boot.copies()[1], (boot.plan.initrd_addr, &initrd[..]));
+    assert!(boot.zeroed().is_empty());
+}
+
+/// Free memory from a firmware map: every type but "available" wins where it overlaps available RAM (ACPI
+/// tables, NVS and bad RAM as much as "reserved"); a reservation that ends where a free range ends leaves no
+/// empty range behind.
+#[test]
+fn free_memory_keeps_out_every_non_available_type() {
+    let region = |addr, len, kind| MemoryRegion { addr, len, kind };
+    let free = FreeMemory::from_map(&[
+        region(0x100000, 0x1000000, 1),
+        region(0x200000, 0x1000, 3),
+        region(0x300000, 0x1000, 4),
+        region(0x400000, 0x1000, 5),
+    ]);
+    assert_eq!(
+        free.ranges().collect::<Vec<_>>(),
+        [
+            (0x100000, 0x100000),
+            (0x201000, 0xff000),
+            (0x301000, 0xff000),
+            (0x401000, 0xcff000)
+        ]
+    );
+    let mut free = FreeMemory::from_ranges(&[(0x100000, 0x2000), (0x200000, 0x2000)]);
+    free.reserve(0x101000, 0x1000);
+    free.reserve(0x200000, 0x2000);
+    assert_eq!(free.ranges().collect::<Vec<_>>(), [(0x100000, 0x1000)]);
+}

@@ -579,5 +579,128 @@ fn a_module_never_ends_at_4_gib() {
     assert!(matches!(
         multiboot2::info(&described),
         Err(Error::NoRoom(..))
-    ));
+    )); // One byte shorter, it ends at 0xffffffff: that fits the tag.
+    let modules = [Module {
+        addr: 0xffff_f000,
+        len: 0xfff,
+        name: b"m",
+    }];
+    let described = Info {
+        modules: &modules,
+        ..Info::default()
+    };
+    let info = multiboot2::info(&described).unwrap();
+    let tag = info_tags(&info).into_iter().find(|t| t.0 == 3).unwrap().1;
+    assert_eq!((word(&tag, 0), word(&tag, 4)), (0xffff_f000, 0xffff_ffff));
+}
+
+/// ELF program headers at their bounds: segments that touch (one ends where the next starts) are not an
+/// overlap, one byte more is; a segment may end exactly at 4 GiB; program header entries smaller than
+/// Elf32_Phdr are refused.
+#[test]
+fn elf_segments_at_their_bounds() {
+    let bytes = mb2kernel();
+    let phoff = u32::from_le_bytes(bytes[28..32].try_into().unwrap()) as usize;
+    let ph = |i: usize, field: usize| phoff + 32 * i + field;
+    // The first segment (0x100000, 0x407 bytes) grown to end where the second starts (0x101000).
+    let mut touching = bytes.clone();
+    touching[ph(0, 20)..ph(0, 24)].copy_from_slice(&0x1000u32.to_le_bytes());
+    let image = Multiboot2Image::parse(&touching).unwrap();
+    assert_eq!(image.segments[0].mem_size, 0x1000);
+    assert_eq!(image.segments[1].phys, 0x101000);
+    touching[ph(0, 20)..ph(0, 24)].copy_from_slice(&0x1001u32.to_le_bytes());
+    assert_eq!(
+        Multiboot2Image::parse(&touching),
+        Err(Error::BadElf("segments overlap"))
+    );
+
+    // The bss-only third segment moved to end at 4 GiB.
+    let mut top = bytes.clone();
+    let memsz = u32::from_le_bytes(top[ph(2, 20)..ph(2, 24)].try_into().unwrap());
+    assert_eq!(
+        u32::from_le_bytes(top[ph(2, 16)..ph(2, 20)].try_into().unwrap()),
+        0
+    );
+    top[ph(2, 12)..ph(2, 16)].copy_from_slice(&0u32.wrapping_sub(memsz).to_le_bytes());
+    let image = Multiboot2Image::parse(&top).unwrap();
+    assert_eq!(image.segments[2].phys + image.segments[2].mem_size, 1 << 32);
+
+    // The entry is translated by the segment it lies in, not by one that ends right before it: the second
+    // segment moved to end (virtually) where the first starts, loaded elsewhere, the entry at that start.
+    let mut adjacent = bytes.clone();
+    let filesz = u32::from_le_bytes(adjacent[ph(1, 16)..ph(1, 20)].try_into().unwrap());
+    adjacent[ph(1, 8)..ph(1, 12)].copy_from_slice(&(0x100000 - filesz).to_le_bytes());
+    adjacent[ph(1, 12)..ph(1, 16)].copy_from_slice(&0x500000u32.to_le_bytes());
+    adjacent[24..28].copy_from_slice(&0x100000u32.to_le_bytes());
+    assert_eq!(Multiboot2Image::parse(&adjacent).unwrap().entry, 0x100000);
+
+    let mut small_entries = bytes.clone();
+    small_entries[42..44].copy_from_slice(&16u16.to_le_bytes());
+    assert_eq!(
+        Multiboot2Image::parse(&small_entries),
+        Err(Error::BadElf("program header entries too small"))
+    );
+}
+
+/// A header whose tags run to its end without an end tag is refused (the specification ends the list with
+/// one).
+#[test]
+fn a_header_without_an_end_tag_is_refused() {
+    // The a.out kludge image of the test above, which loads.
+    let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0, 0x204000]);
+    tags.extend(header_tag(3, 0, &[0x200080]));
+    let mut image = raw_image(0x40, &tags, 0x1000);
+    assert!(Multiboot2Image::parse(&image).is_ok());
+    // The end tag made a console flags tag (type 4, 8 bytes): the list now just stops.
+    image[0x40 + 16 + tags.len()] = 4;
+    assert_eq!(
+        Multiboot2Image::parse(&image),
+        Err(Error::BadMultiboot2("no end tag"))
+    );
+}
+
+/// An ACPI 2.0 RSDP whose length field says less than the 36 bytes of the structure: tag 15 still carries all
+/// 36 (the XSDT address is in the last 12).
+#[test]
+fn a_short_rsdp_length_still_hands_on_the_whole_2_0_structure() {
+    let mut rsdp = b"RSD PTR \x12OEMID \x02\x00\x00\x00\x00".to_vec();
+    rsdp.extend_from_slice(&20u32.to_le_bytes());
+    rsdp.extend_from_slice(&0xfe000000u64.to_le_bytes());
+    rsdp.extend_from_slice(&[0x34, 0, 0, 0]);
+    assert_eq!(rsdp.len(), 36);
+    let info = multiboot2::info(&Info {
+        rsdp: Some(&rsdp),
+        ..Info::default()
+    })
+    .unwrap();
+    let tags = info_tags(&info);
+    let v2 = &tags.iter().find(|t| t.0 == 15).unwrap().1;
+    assert_eq!(&v2[..36], &rsdp[..]);
+    let v1 = &tags.iter().find(|t| t.0 == 14).unwrap().1;
+    assert_eq!(&v1[..20], &rsdp[..20]);
+}
+
+/// An ELF image that asks for its load base (information tag 21) is told its lowest segment's address: the test
+/// kernel, whose request tag is made to list 21 in place of 15, loads from 0x100000 (readelf's lowest LOAD).
+#[test]
+fn the_load_base_of_an_elf_image_is_its_lowest_segment() {
+    let mut bytes = mb2kernel();
+    let header = multiboot2::find_header(&bytes).unwrap();
+    // The request tag right after the 16-byte header: type 1, size, then 1, 2, 3, 4, 6, 14, 15.
+    let last = header + 16 + 8 + 6 * 4;
+    assert_eq!(&bytes[last..last + 4], &15u32.to_le_bytes());
+    bytes[last..last + 4].copy_from_slice(&21u32.to_le_bytes());
+    let image = Multiboot2Image::parse(&bytes).unwrap();
+    assert!(image.load_base_wanted);
+    assert!(image.segments.len() > 1);
+    let map = [MemoryRegion {
+        addr: 0x100000,
+        len: 0x1000_0000,
+        kind: 1,
+    }];
+    let mut free = FreeMemory::from_map(&map);
+    let boot = multiboot2::prepare(&bytes, b"", &[], &map, None, &mut free).unwrap();
+    let tags = info_tags(&boot.info);
+    let base = &tags.iter().find(|t| t.0 == 21).unwrap().1;
+    assert_eq!(base[..4], 0x100000u32.to_le_bytes());
 }
