@@ -934,3 +934,37 @@ fn an_extended_entry_in_an_ebr_is_no_logical_partition() {
         [(5, 8192, 2048)]
     );
 }
+
+/// A table with two extended partitions (sfdisk makes one; the second is added by hand, as some tools make
+/// them): both chains are read, in the order of their slots, and the logical partitions numbered on from 5
+/// across them, as Linux numbers them (block/partitions/msdos.c calls parse_extended for each extended slot, with
+/// one counter).
+#[test]
+fn every_extended_partition_is_read_and_its_logicals_numbered_on() {
+    let dir = TempDir::new("mbr-two-extended");
+    let img = dir.path("disk.img");
+    sfdisk(
+        &img,
+        16 * MIB,
+        "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=8192, type=5\nstart=6144, size=2048, type=83\n",
+    );
+    let mut bytes = fs::read(&img).unwrap();
+    // Slot 3: a second extended partition at sector 16384, of 8192 sectors; its EBR holds one logical partition
+    // 2048 sectors in, and no link.
+    let slot3 = 446 + 2 * 16;
+    bytes[slot3 + 4] = 0x0f;
+    bytes[slot3 + 8..slot3 + 12].copy_from_slice(&16384u32.to_le_bytes());
+    bytes[slot3 + 12..slot3 + 16].copy_from_slice(&8192u32.to_le_bytes());
+    let ebr = 16384 * 512;
+    bytes[ebr + 446 + 4] = 0x83;
+    bytes[ebr + 446 + 8..ebr + 446 + 12].copy_from_slice(&2048u32.to_le_bytes());
+    bytes[ebr + 446 + 12..ebr + 446 + 16].copy_from_slice(&1024u32.to_le_bytes());
+    bytes[ebr + 510] = 0x55;
+    bytes[ebr + 511] = 0xAA;
+    let listed: Vec<(u32, u64, u64)> = read_partitions(&MemDisk::new("hd0", bytes))
+        .unwrap()
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors))
+        .collect();
+    assert_eq!(listed, [(1, 2048, 2048), (5, 6144, 2048), (6, 18432, 1024)]);
+}

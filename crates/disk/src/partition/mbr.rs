@@ -57,16 +57,14 @@ pub(super) fn is_protective(sector: &[u8]) -> bool {
 pub(super) fn read(device: &dyn BlockDevice, mbr: &[u8]) -> Result<Vec<Partition>, PartitionError> {
     let disk_end = device.sectors();
     let mut partitions = Vec::new();
-    let mut extended = None;
+    let mut extended = Vec::new();
     for slot in 0..4 {
         let e = entry(mbr, slot);
         if e.kind == 0 || e.sectors == 0 {
             continue;
         }
         if is_extended(e.kind) {
-            if extended.is_none() {
-                extended = Some(e.start);
-            }
+            extended.push(e.start);
             continue;
         }
         // A slot past the disk's end cannot be read; leaving it out keeps the others usable.
@@ -83,22 +81,25 @@ pub(super) fn read(device: &dyn BlockDevice, mbr: &[u8]) -> Result<Vec<Partition
             uuid: None,
         });
     }
-    if let Some(base) = extended {
-        read_logical(device, base, &mut partitions)?;
+    // Every extended partition's chain, in the order of their slots, the logical partitions numbered on from 5
+    // across them, as Linux reads them (a table should have one; some tools make more).
+    let mut number = 5;
+    for base in extended {
+        read_logical(device, base, &mut number, &mut partitions)?;
     }
     Ok(partitions)
 }
 
 /// Walks the EBR chain: each EBR's first entry is a logical partition relative to the EBR, its second the
-/// next EBR relative to the extended partition's start.
+/// next EBR relative to the extended partition's start. `number` is the next logical partition's.
 fn read_logical(
     device: &dyn BlockDevice,
     base: u64,
+    number: &mut u32,
     out: &mut Vec<Partition>,
 ) -> Result<(), PartitionError> {
     let disk_end = device.sectors();
     let mut ebr_lba = base;
-    let mut number = 5;
     for _ in 0..MAX_LOGICAL {
         if ebr_lba >= disk_end {
             return Err(bad(
@@ -118,7 +119,7 @@ fn read_logical(
             let start = ebr_lba + data.start;
             if start + data.sectors <= disk_end {
                 out.push(Partition {
-                    number,
+                    number: *number,
                     start,
                     sectors: data.sectors,
                     mbr_type: Some(data.kind),
@@ -127,7 +128,7 @@ fn read_logical(
                     uuid: None,
                 });
             }
-            number += 1;
+            *number += 1;
         }
         let next = entry(&ebr, 1);
         if next.kind == 0 || next.start == 0 {
