@@ -161,20 +161,21 @@ fn field(fadt: &[u8], offset: usize, len: usize) -> Option<u64> {
     fadt.get(offset..offset + len).map(le)
 }
 
-/// An I/O port of the FADT: the 32-bit block address at `legacy`, or else the generic address at `extended`
-/// when it is in I/O space (address space 1) and within the 64 KiB of ports.
+/// An I/O port of the FADT: the generic address at `extended` when the table has it and it is usable here (in
+/// I/O space, address space 1, nonzero and within the 64 KiB of ports), else the 32-bit block address at
+/// `legacy`. ACPI 2.0 and later say a usable extended address wins and the legacy field is then to be ignored
+/// (the FADT's X_PM1a_CNT_BLK); mostly both name the same port.
 fn port(fadt: &[u8], legacy: usize, extended: usize) -> Option<u16> {
-    match field(fadt, legacy, 4) {
-        Some(p) if p != 0 => u16::try_from(p).ok(),
-        _ => {
-            let space = field(fadt, extended, 1)?;
-            let address = field(fadt, extended + 4, 8)?;
-            if space != 1 || address == 0 {
-                return None;
-            }
-            u16::try_from(address).ok()
-        }
-    }
+    let usable = (field(fadt, extended, 1) == Some(1))
+        .then(|| field(fadt, extended + 4, 8))
+        .flatten()
+        .filter(|&address| address != 0)
+        .and_then(|address| u16::try_from(address).ok());
+    usable.or_else(|| {
+        field(fadt, legacy, 4)
+            .filter(|&p| p != 0)
+            .and_then(|p| u16::try_from(p).ok())
+    })
 }
 
 /// The two sleep types of `Name(\_S5, Package () { a, b, ... })` in AML: found by its name, then read as
@@ -428,6 +429,29 @@ mod tests {
         m.0.insert(0x5000, sdt(b"DSDT", &s5_aml(1, 1)));
         let off = find(&m, true).unwrap();
         assert_eq!((off.sleep_type_a, off.sleep_type_b), (7, 7));
+    }
+
+    #[test]
+    fn a_usable_extended_port_wins_over_the_legacy_one() {
+        let find_with = |body: &[u8]| {
+            let m = machine(true, sdt(b"FACP", body), sdt(b"DSDT", &s5_aml(5, 5)));
+            find(&m, true)
+        };
+        // Both set: the extended one (I/O space) is used.
+        let mut body = fadt_body(0x4000, 0x604, 0, 244 - HEADER);
+        body[172 - HEADER] = 1;
+        body[176 - HEADER..184 - HEADER].copy_from_slice(&0xb004u64.to_le_bytes());
+        assert_eq!(find_with(&body).unwrap().pm1a_control, 0xb004);
+        // One this payload cannot use (system memory, or past the ports): the legacy one.
+        for (space, address) in [(0u8, 0xfed0_0004u64), (1, 0x1_b004)] {
+            body[172 - HEADER] = space;
+            body[176 - HEADER..184 - HEADER].copy_from_slice(&address.to_le_bytes());
+            assert_eq!(
+                find_with(&body).unwrap().pm1a_control,
+                0x604,
+                "{space} {address:#x}"
+            );
+        }
     }
 
     #[test]
