@@ -9,9 +9,10 @@ use bootscript_disk::BlockDevice;
 use bootscript_system::{Handoff, Machine, Memory, MemoryRegion, Summary};
 
 use crate::bootinfo::{MemoryKind, MAPPED_LIMIT};
+use crate::drivers::ahci;
 use crate::drivers::ata::LegacyPorts;
 use crate::platform::BootInfo;
-use crate::{clock, console, handoff, power, println};
+use crate::{clock, console, handoff, power, print, println};
 
 pub struct PayloadMachine {
     boot: &'static BootInfo,
@@ -76,19 +77,34 @@ impl Machine for PayloadMachine {
                 Err(error) => println!("bootscript: ata {}: {error}", probed.position),
             }
         }
-        // Nothing at all on the legacy ports: most likely a machine whose disks sit behind AHCI or NVMe.
-        if report
-            .iter()
-            .all(|p| matches!(p.result, Err(ata::AtaError::Absent)))
-        {
+        // Then the SATA disks behind AHCI controllers, numbered on.
+        let (sata, sata_report) = ahci::probe(disks.len());
+        for probed in &sata_report {
+            let f = probed.function;
+            print!(
+                "bootscript: ahci {:02x}:{:02x}.{}",
+                f.bus, f.device, f.function
+            );
+            if let Some(port) = probed.port {
+                print!(" port {port}");
+            }
+            match &probed.result {
+                Ok((name, identity)) => {
+                    println!(": {name} {} ({} sectors)", identity.model, identity.sectors)
+                }
+                Err(ahci::Problem::Port(error)) => println!(": {error}"),
+                Err(ahci::Problem::Controller(why)) => println!(": {why}"),
+            }
+        }
+        if disks.is_empty() && sata.is_empty() {
             println!(
-                "bootscript: no drive on the legacy IDE ports; disks behind AHCI (SATA not in IDE/legacy mode), \
-                 NVMe or USB cannot be read"
+                "bootscript: no disk on the legacy IDE ports or behind AHCI; NVMe and USB disks cannot be read"
             );
         }
         disks
             .into_iter()
             .map(|d| Rc::new(d) as Rc<dyn BlockDevice>)
+            .chain(sata.into_iter().map(|d| Rc::new(d) as Rc<dyn BlockDevice>))
             .collect()
     }
 

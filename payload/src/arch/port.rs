@@ -65,3 +65,17 @@ pub unsafe fn outl(port: u16, value: u32) {
         asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
     };
 }
+
+/// Reads a 32-bit value from an I/O port.
+///
+/// # Safety
+/// The caller must know what the device at `port` does on a read.
+#[inline]
+pub unsafe fn inl(port: u16) -> u32 {
+    let value: u32;
+    // SAFETY: the caller vouches for the port; `in` touches no memory.
+    unsafe {
+        asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    };
+    value
+}

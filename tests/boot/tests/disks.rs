@@ -1,9 +1,10 @@
-//! Boot tests of disks and files (issue 4): the payload, booted by GRUB in QEMU (`-machine pc`), reads IDE
-//! disks made at test time by the real tools (sfdisk MBR with a logical partition and GPT, mke2fs -d ext2/ext4,
-//! mkfs.fat + mcopy) on both channels, master and slave. The script lists `disks()`, mounts partitions inside
-//! each other, lists directories and prints sha256 of files; the test compares each line with what the host
-//! computes from sfdisk's own dump and `sha256sum` of the source files. Missing devices and unreadable file
-//! systems must give clear script errors, caught by `try` or ending at the rescue shell, never a crash.
+//! Boot tests of disks and files (issue 4): the payload, booted by GRUB in QEMU (`-machine pc`, and `q35` for its
+//! AHCI controller), reads IDE and SATA disks made at test time by the real tools (sfdisk MBR with a logical
+//! partition and GPT, mke2fs -d ext2/ext4, mkfs.fat + mcopy) on both channels, master and slave. The script lists
+//! `disks()`, mounts partitions inside each other, lists directories and prints sha256 of files; the test compares
+//! each line with what the host computes from sfdisk's own dump and `sha256sum` of the source files. Missing
+//! devices and unreadable file systems must give clear script errors, caught by `try` or ending at the rescue
+//! shell, never a crash.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -674,15 +675,90 @@ print("got [" + typed + "]")
 /// A machine with no drive on the legacy IDE ports (q35: its disks and the boot CD sit behind AHCI) says why
 /// there are no disks, rather than only `no drive` four times.
 #[test]
-fn no_legacy_ide_says_why_there_are_no_disks() {
+fn no_disk_anywhere_says_what_cannot_be_read() {
+    // q35 has no legacy IDE; its AHCI controller holds only GRUB's CD (port 2), which is no disk.
     let mut vm = Boot::new()
         .qemu_arg("-machine")
         .qemu_arg("q35")
         .module("count.bs", "print(\"disks:\", len(disks()))\n")
         .start();
     vm.expect_line(
-        "bootscript: no drive on the legacy IDE ports; disks behind AHCI",
+        "bootscript: ahci 00:1f.2 port 2: ATAPI (packet) device, not a disk",
         BOOT,
     );
+    vm.expect_line(
+        "bootscript: no disk on the legacy IDE ports or behind AHCI; NVMe and USB disks cannot be read",
+        STEP,
+    );
     vm.expect_line("disks: 0", STEP);
+}
+
+/// SATA disks behind an AHCI controller (QEMU's q35 machine: its ICH9 controller, disks on ports 0 and 1, GRUB's
+/// CD on port 2), as on most PCs whose firmware has SATA in AHCI mode: named on after any IDE disks, partitions
+/// listed as sfdisk made them, and files read by DMA, one of them through more commands than one (4 MiB each).
+#[test]
+fn sata_disks_behind_ahci_are_read() {
+    let s = Scratch::new("ahci");
+    let root = s.path("root");
+    let big = noise(9 << 20, 21);
+    write(&root.join("boot/big.bin"), &big);
+    write(&root.join("etc/hostname"), b"sata\n");
+    let ext4 = s.path("ext4.img");
+    mke2fs(&ext4, 16, "ext4", &[], &root);
+    let hd0 = s.path("hd0.img");
+    blank(&hd0, 20);
+    sfdisk(
+        &hd0,
+        "label: gpt\nsize=17MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"root\"\n",
+    );
+    place(&hd0, 1, &ext4);
+    let fat_file = s.path("note.txt");
+    write(&fat_file, &noise(3000, 22));
+    let fat = s.path("fat.img");
+    mkfs_fat(&fat, 4, "16");
+    mcopy(&fat, &fat_file, "/note.txt");
+    let hd1 = s.path("hd1.img");
+    blank(&hd1, 6);
+    sfdisk(&hd1, "label: dos\nsize=5MiB, type=6\n");
+    place(&hd1, 1, &fat);
+    let script = r#"
+for d in disks() { print("disk:", d) }
+print("disks: end")
+mount("hd0p1", "/")
+mount("hd1p1", "/fat")
+print("hostname:", text(read("/etc/hostname")))
+print("sha256:", hex(sha256(read("/boot/big.bin"))))
+print("sha256:", hex(sha256(read("/fat/note.txt"))))
+"#;
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .disk_at(0, &hd0)
+        .disk_at(1, &hd1)
+        .module("sata.bs", script)
+        .start();
+    vm.expect_line(
+        &format!(
+            "bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK ({} sectors)",
+            20 << 11
+        ),
+        BOOT,
+    );
+    vm.expect_line(
+        &format!(
+            "bootscript: ahci 00:1f.2 port 1: hd1 QEMU HARDDISK ({} sectors)",
+            6 << 11
+        ),
+        STEP,
+    );
+    let mut expected = expected_disks("hd0", &hd0, true);
+    expected.extend(expected_disks("hd1", &hd1, true));
+    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
+    vm.expect_line("hostname: sata", STEP);
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
+        STEP,
+    );
+    vm.expect_line(&format!("sha256: {}", sha256(&fat_file)), STEP);
+    assert_clean(&vm);
 }

@@ -330,6 +330,34 @@ fn linux_from_ext4_max() {
     linux_from_ext4("max");
 }
 
+/// On q35, whose disks sit behind its AHCI controller (as on most PCs with SATA in AHCI mode): the kernel and
+/// initramfs are read by DMA, the ports are stopped before the jump (their engines would otherwise go on
+/// writing into memory that is Linux's by then), and Linux starts and powers the machine off.
+#[test]
+fn linux_from_a_sata_disk_behind_ahci() {
+    let fixtures = fixtures();
+    let cmdline = "console=ttyS0 init.poweroff init.files=/etc/keys/sata.key";
+    let script = format!(
+        r#"
+mount("hd0p1", "/")
+print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/etc/keys/sata.key": "sata"}})
+"#
+    );
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .module("sata.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line("bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK", BOOT);
+    vm.expect_line("e2e: mounted, kernel of 14", STEP);
+    expect_init_report(&mut vm, cmdline, &[("/etc/keys/sata.key", b"sata")]);
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+}
+
 #[test]
 fn linux_from_luks2_with_the_passphrase_handed_on() {
     let fixtures = fixtures();
