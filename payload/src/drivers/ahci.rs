@@ -26,11 +26,14 @@ use crate::clock;
 const CLASS_AHCI: (u8, u8, u8) = (0x01, 0x06, 0x01);
 
 // HBA registers.
+const CAP: usize = 0x00;
 const GHC: usize = 0x04;
 const PI: usize = 0x0c;
 const CAP2: usize = 0x24;
 const BOHC: usize = 0x28;
 const GHC_AE: u32 = 1 << 31;
+const GHC_HR: u32 = 1 << 0;
+const CAP_SSS: u32 = 1 << 27;
 const CAP2_BOH: u32 = 1 << 0;
 const BOHC_BOS: u32 = 1 << 0;
 const BOHC_OOS: u32 = 1 << 1;
@@ -51,10 +54,15 @@ const PX_SCTL: usize = 0x2c;
 const PX_SERR: usize = 0x30;
 const PX_CI: usize = 0x38;
 const CMD_ST: u32 = 1 << 0;
+const CMD_SUD: u32 = 1 << 1;
+const CMD_ICC_ACTIVE: u32 = 1 << 28;
 const CMD_FRE: u32 = 1 << 4;
 const CMD_FR: u32 = 1 << 14;
 const CMD_CR: u32 = 1 << 15;
 const IS_TFES: u32 = 1 << 30;
+/// The errors that stop the port's command processing with the slot's PxCI bit still set (AHCI 1.3.1, 6.1.2 and
+/// 3.3.5): task file, host bus fatal, host bus data, interface fatal, and overflow.
+const IS_FATAL: u32 = IS_TFES | 1 << 29 | 1 << 28 | 1 << 27 | 1 << 24;
 const TFD_ERR: u32 = 1 << 0;
 const TFD_DRQ: u32 = 1 << 3;
 const TFD_BSY: u32 = 1 << 7;
@@ -174,7 +182,12 @@ impl Port {
         for (engine, running) in [(CMD_ST, CMD_CR), (CMD_FRE, CMD_FR)] {
             self.write(PX_CMD, self.read(PX_CMD) & !engine);
             if !self.wait(PX_CMD, ENGINE_MS, |c| c & running == 0) {
-                return Err(self.timeout("the port to stop"));
+                // An engine stuck in a transfer: a COMRESET ends it (AHCI 1.3.1, 10.1.2 step 3 and 10.4.2;
+                // allowed, as ST is clear by now).
+                self.reset_link();
+                if !self.wait(PX_CMD, ENGINE_MS, |c| c & running == 0) {
+                    return Err(self.timeout("the port to stop"));
+                }
             }
         }
         Ok(())
@@ -212,7 +225,13 @@ static STARTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 /// write (the received frames) belongs to the next kernel, which resets the controller itself.
 pub fn quiesce() {
     for &(base, port) in STARTED.lock().iter() {
-        let _ = Hba { base }.port(port).stop();
+        let hba = Hba { base };
+        if hba.port(port).stop().is_err() {
+            // The last resort (AHCI 1.3.1, 10.4.3): a controller reset stops every engine; done within 1 s.
+            hba.write(GHC, hba.read(GHC) | GHC_HR);
+            hba.port(0)
+                .wait(PX_CMD, 1000, |_| hba.read(GHC) & GHC_HR == 0);
+        }
     }
 }
 
@@ -268,7 +287,12 @@ impl AhciDisk {
             lba[0],
             lba[1],
             lba[2],
-            0x40, // LBA addressing
+            // LBA addressing; a 28-bit command takes LBA bits 27:24 from the device register's low nibble.
+            0x40 | if command == ATA_READ_DMA {
+                lba[3] & 0x0f
+            } else {
+                0
+            },
             lba[3],
             lba[4],
             lba[5],
@@ -299,13 +323,13 @@ impl AhciDisk {
         port.write(PX_CI, 1);
         // Done when the slot's bit clears, failed when the task file reports an error.
         if !port.wait(PX_CI, COMMAND_MS, |issued| {
-            issued & 1 == 0 || port.read(PX_IS) & IS_TFES != 0
+            issued & 1 == 0 || port.read(PX_IS) & IS_FATAL != 0
         }) {
             return Err(port.timeout("the command to complete"));
         }
         compiler_fence(Ordering::SeqCst);
         let tfd = port.read(PX_TFD);
-        if port.read(PX_IS) & IS_TFES != 0 || tfd & TFD_ERR != 0 {
+        if port.read(PX_IS) & IS_FATAL != 0 || tfd & TFD_ERR != 0 {
             return Err(AtaError::Device {
                 status: tfd as u8,
                 error: (tfd >> 8) as u8,
@@ -409,7 +433,11 @@ pub fn probe(first: usize) -> (Vec<AhciDisk>, Vec<Probed>) {
                 continue;
             }
         };
-        let implemented = hba.read(PI);
+        // Some pre-1.3 controllers leave PI zero: then every port CAP.NP counts (Linux's ahci_save_initial_config).
+        let implemented = match hba.read(PI) {
+            0 => ((1u64 << ((hba.read(CAP) & 0x1f) + 1)) - 1) as u32,
+            pi => pi,
+        };
         for index in (0..32).filter(|i| implemented & (1 << i) != 0) {
             let result = match attach(hba, index, first + disks.len()) {
                 Ok(None) => continue,
@@ -444,7 +472,9 @@ fn controller(function: Function) -> Result<Hba, &'static str> {
     } else {
         0
     };
-    let base = u64::from(high) << 32 | u64::from(bar & !0xfff);
+    // Bits 3:0 are the BAR's flags; an HBA with fewer than 32 ports may decode less than 8 KiB (Intel's is 2 KiB),
+    // so bits 12:4 can be part of the address (AHCI 1.3.1, 2.1.11).
+    let base = u64::from(high) << 32 | u64::from(bar & !0xf);
     if base == 0 || base + 0x1100 > MAPPED_LIMIT {
         return Err("its registers lie out of reach (above 4 GiB, or unassigned)");
     }
@@ -471,6 +501,19 @@ fn controller(function: Function) -> Result<Hba, &'static str> {
 #[inline(never)]
 fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, AtaError> {
     let port = hba.port(index);
+    let command = port.read(PX_CMD);
+    if hba.read(CAP) & CAP_SSS != 0 && command & CMD_SUD == 0 {
+        // Staggered spin-up: the port has no link until software spins it up (AHCI 1.3.1, 10.10.1).
+        port.write(PX_CMD, command | CMD_SUD);
+        // (GRUB allows 100 ms for the link to come up: out-of-band signalling takes about 10.)
+        port.wait(PX_SSTS, 200, |s| s & 0xf == DET_PRESENT);
+    }
+    let status = port.read(PX_SSTS);
+    if matches!(status >> 8 & 0xf, 2 | 6 | 8) {
+        // A link in Partial, Slumber or DevSleep is woken first (the ICC field, as Linux's ahci_power_up does).
+        port.write(PX_CMD, port.read(PX_CMD) | CMD_ICC_ACTIVE);
+        port.wait(PX_SSTS, 100, |s| s >> 8 & 0xf == 1);
+    }
     if port.read(PX_SSTS) & 0xf != DET_PRESENT {
         return Ok(None);
     }
@@ -497,8 +540,12 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     port.write(PX_FB, received as u32);
     port.write(PX_FBU, (received >> 32) as u32);
     port.write(PX_IE, 0);
-    port.start()?;
+    // Recorded before the start: a start that fails half-way may leave FIS receive running into `memory`.
     STARTED.lock().push((hba.base, index));
+    if let Err(e) = port.start() {
+        let _ = port.stop();
+        return Err(e);
+    }
     let mut disk = AhciDisk {
         name: format!("hd{number}"),
         port,
