@@ -529,9 +529,17 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
         });
     }
     port.stop()?;
-    // SAFETY: `PortMemory` is plain integers, for which all zeros is a valid value.
-    let memory: *mut PortMemory =
-        Box::into_raw(unsafe { Box::<PortMemory>::new_zeroed().assume_init() });
+    let memory: *mut PortMemory = Box::into_raw(Box::new(PortMemory {
+        commands: [0; 256],
+        received: [0; 256],
+        table: CommandTable {
+            fis: [0; 64],
+            atapi: [0; 16],
+            reserved: [0; 48],
+            prdt: [0; 4],
+        },
+        sector: [0; SECTOR_SIZE],
+    }));
     let address = physical(memory as usize);
     // (The heap lies below 4 GiB: the identity mapping ends there.)
     port.write(PX_CLB, address as u32);
