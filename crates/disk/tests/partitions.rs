@@ -61,6 +61,17 @@ fn sfdisk_dump(img: &Path) -> Vec<(u32, u64, u64, String)> {
         .collect()
 }
 
+/// The partitions read from a disk image's bytes, each as (number, first sector, sectors), or the error as text.
+fn spans(bytes: &[u8]) -> Result<Vec<(u32, u64, u64)>, String> {
+    read_partitions(&MemDisk::new("hd0", bytes.to_vec()))
+        .map(|list| {
+            list.iter()
+                .map(|p| (p.number, p.start, p.sectors))
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
 fn mem(img: &Path) -> Rc<dyn BlockDevice> {
     Rc::new(MemDisk::new("hd0", fs::read(img).unwrap()))
 }
@@ -442,14 +453,7 @@ fn gpt_entries_past_the_end_and_odd_entry_sizes_are_refused() {
 
     // The second entry's last sector: the disk's sector count, one past its end.
     let bytes = second_entry_ending_at(&original, sectors);
-    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
-    assert_eq!(
-        parts
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect::<Vec<_>>(),
-        [(1, 2048, 8192)]
-    );
+    assert_eq!(spans(&bytes).unwrap(), [(1, 2048, 8192)]);
 
     // Entries of 132 bytes in both headers.
     let mut bytes = original.clone();
@@ -509,13 +513,7 @@ fn an_ebr_link_without_a_start_ends_the_chain() {
         "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
     );
     let expected = [(5, 4096, 2048), (6, 8192, 2048)];
-    let listed = |bytes: &[u8]| -> Vec<(u32, u64, u64)> {
-        read_partitions(&MemDisk::new("hd0", bytes.to_vec()))
-            .unwrap()
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect()
-    };
+    let listed = |bytes: &[u8]| spans(bytes).unwrap();
     let mut bytes = fs::read(&img).unwrap();
     assert_eq!(listed(&bytes), expected);
     // The last EBR (the second logical's) has an empty link entry; give it an extended type only.
@@ -610,14 +608,7 @@ fn gpt_bounds_one_sector_partition_full_sector_header_array_at_the_end() {
 
     // The second entry's last sector set to its first, in both copies.
     let bytes = second_entry_ending_at(&original, 10240);
-    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
-    assert_eq!(
-        parts
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect::<Vec<_>>(),
-        [(1, 2048, 8192), (2, 10240, 1)]
-    );
+    assert_eq!(spans(&bytes).unwrap(), [(1, 2048, 8192), (2, 10240, 1)]);
 
     // Headers of 512 bytes in both copies (the bytes after the 92 used are zero).
     let mut bytes = original.clone();
@@ -722,13 +713,7 @@ fn mbr_entries_of_no_size_are_not_partitions() {
     let slot3 = 446 + 2 * 16;
     bytes[slot3 + 4] = 0x83;
     bytes[slot3 + 8..slot3 + 12].copy_from_slice(&3000u32.to_le_bytes());
-    let listed = |bytes: &[u8]| -> Vec<(u32, u64, u64)> {
-        read_partitions(&MemDisk::new("hd0", bytes.to_vec()))
-            .unwrap()
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect()
-    };
+    let listed = |bytes: &[u8]| spans(bytes).unwrap();
     assert_eq!(listed(&bytes), [(1, 2048, 2048), (5, 6144, 2048)]);
     // The logical's own entry in its EBR (at the extended partition's start) emptied of its size.
     let ebr_data = 4096 * 512 + 446;
@@ -749,13 +734,7 @@ fn the_ebr_chain_needs_typed_links_and_signed_records() {
         "label: dos\nstart=2048, type=5\nstart=4096, size=2048, type=83\nstart=8192, size=2048, type=83\n",
     );
     let original = fs::read(&img).unwrap();
-    let listed = |bytes: &[u8]| {
-        read_partitions(&MemDisk::new("hd0", bytes.to_vec())).map(|list| {
-            list.iter()
-                .map(|p| (p.number, p.start, p.sectors))
-                .collect::<Vec<_>>()
-        })
-    };
+    let listed = spans;
     assert_eq!(
         listed(&original).unwrap(),
         [(5, 4096, 2048), (6, 8192, 2048)]
@@ -832,14 +811,7 @@ fn gpt_sizes_below_the_minimums_are_refused_and_1_mib_arrays_read() {
     bytes[512 + 80..512 + 84].copy_from_slice(&8192u32.to_le_bytes());
     reseal_gpt(&mut bytes, 1);
     bytes[last * 512 + 0x40] ^= 0xFF;
-    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
-    assert_eq!(
-        parts
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect::<Vec<_>>(),
-        [(1, 2048, 8192), (2, 10240, 16384)]
-    );
+    assert_eq!(spans(&bytes).unwrap(), [(1, 2048, 8192), (2, 10240, 16384)]);
 }
 
 /// A GPT of 5 entries (sfdisk's table-length), 640 bytes: the CRC covers those bytes, not the rest of the
@@ -925,14 +897,7 @@ fn an_extended_entry_in_an_ebr_is_no_logical_partition() {
     let mut bytes = fs::read(&img).unwrap();
     assert_eq!(bytes[2048 * 512 + 446 + 4], 0x83);
     bytes[2048 * 512 + 446 + 4] = 0x05;
-    let parts = read_partitions(&MemDisk::new("hd0", bytes)).unwrap();
-    assert_eq!(
-        parts
-            .iter()
-            .map(|p| (p.number, p.start, p.sectors))
-            .collect::<Vec<_>>(),
-        [(5, 8192, 2048)]
-    );
+    assert_eq!(spans(&bytes).unwrap(), [(5, 8192, 2048)]);
 }
 
 /// A table with two extended partitions (sfdisk makes one; the second is added by hand, as some tools make
@@ -961,10 +926,8 @@ fn every_extended_partition_is_read_and_its_logicals_numbered_on() {
     bytes[ebr + 446 + 12..ebr + 446 + 16].copy_from_slice(&1024u32.to_le_bytes());
     bytes[ebr + 510] = 0x55;
     bytes[ebr + 511] = 0xAA;
-    let listed: Vec<(u32, u64, u64)> = read_partitions(&MemDisk::new("hd0", bytes))
-        .unwrap()
-        .iter()
-        .map(|p| (p.number, p.start, p.sectors))
-        .collect();
-    assert_eq!(listed, [(1, 2048, 2048), (5, 6144, 2048), (6, 18432, 1024)]);
+    assert_eq!(
+        spans(&bytes).unwrap(),
+        [(1, 2048, 2048), (5, 6144, 2048), (6, 18432, 1024)]
+    );
 }

@@ -386,8 +386,18 @@ fn reboot_resets_the_machine() {
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
 }
 
-/// The keyboard controller commands of QEMU's trace (`-trace pckbd_kbd_write_command`), as written.
-fn controller_commands(vm: &Vm) -> Vec<String> {
+/// Boots `test=reboot` on QEMU's `machine`, waits for the reset, and gives the keyboard controller commands the
+/// payload wrote, as QEMU's trace (`-trace pckbd_kbd_write_command`) shows them.
+fn reboot_controller_commands(machine: &str) -> Vec<String> {
+    let mut vm = Boot::new()
+        .cmdline("test=reboot")
+        .qemu_arg("-machine")
+        .qemu_arg(machine)
+        .qemu_arg("-trace")
+        .qemu_arg("pckbd_kbd_write_command")
+        .start();
+    vm.expect_line("reboot: now", BOOT);
+    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
     vm.qemu_stderr()
         .lines()
         .filter(|l| l.contains("pckbd_kbd_write_command"))
@@ -399,16 +409,7 @@ fn controller_commands(vm: &Vm) -> Vec<String> {
 fn reboot_uses_the_acpi_reset_register_where_the_fadt_names_one() {
     // QEMU's q35 machine has a FADT with a reset register (port 0xCF9); the i440FX machine (`pc`) has none. The
     // reset must come from the register alone: the keyboard controller is never told to pulse the reset line.
-    let mut vm = Boot::new()
-        .cmdline("test=reboot")
-        .qemu_arg("-machine")
-        .qemu_arg("q35")
-        .qemu_arg("-trace")
-        .qemu_arg("pckbd_kbd_write_command")
-        .start();
-    vm.expect_line("reboot: now", BOOT);
-    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
-    let commands = controller_commands(&vm);
+    let commands = reboot_controller_commands("q35");
     assert!(
         !commands.iter().any(|c| c.contains("0xfe")),
         "the keyboard controller was asked to reset: {commands:?}"
@@ -417,14 +418,7 @@ fn reboot_uses_the_acpi_reset_register_where_the_fadt_names_one() {
 
 #[test]
 fn reboot_without_an_acpi_reset_register_pulses_the_keyboard_controllers_reset_line() {
-    let mut vm = Boot::new()
-        .cmdline("test=reboot")
-        .qemu_arg("-trace")
-        .qemu_arg("pckbd_kbd_write_command")
-        .start();
-    vm.expect_line("reboot: now", BOOT);
-    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
-    let commands = controller_commands(&vm);
+    let commands = reboot_controller_commands("pc");
     assert!(
         commands.iter().any(|c| c.contains("0xfe")),
         "no reset through the keyboard controller: {commands:?}"
