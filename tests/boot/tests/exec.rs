@@ -358,6 +358,52 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
 
+/// The AHCI ports the payload started are stopped before the jump: a running FIS receive engine would write the
+/// disk's frames into memory that is the kernel's by then. After the stand-in Linux kernel of tests/regs (which
+/// does not touch the controller, and halts once it has recorded its registers) has started from a SATA disk on
+/// q35, port 0's command register, read through QEMU's monitor, has ST, FRE and both running bits clear (they
+/// read 0xc017 while the payload runs). The controller's registers are found from its BAR5, read through q35's
+/// memory-mapped PCI configuration space (0xB0000000, device 00:1f.2).
+#[test]
+fn the_ahci_ports_are_stopped_before_the_jump() {
+    let fixtures = fixtures();
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/regs-linux", cmdline="ahci")
+"#;
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .module("ahci.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line("bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK", BOOT);
+    vm.expect_line("bootscript: phase=jump", STEP);
+    let deadline = Instant::now() + STEP;
+    while vm.physical_memory(0x80000, 8) != b"REGSDONE" {
+        assert!(Instant::now() < deadline, "the stand-in kernel did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let word = |vm: &mut Vm, address: u64| {
+        u32::from_le_bytes(vm.physical_memory(address, 4).try_into().unwrap())
+    };
+    let config = 0xb000_0000 + (0x1f << 15) + (2 << 12);
+    assert_eq!(
+        word(&mut vm, config) & 0xffff,
+        0x8086,
+        "not the ICH9 controller's configuration space"
+    );
+    let abar = u64::from(word(&mut vm, config + 0x24) & !0xf);
+    let command = word(&mut vm, abar + 0x100 + 0x18);
+    // ST (bit 0), FRE (bit 4), FR (bit 14) and CR (bit 15).
+    assert_eq!(
+        command & 0xc011,
+        0,
+        "port 0's PxCMD is {command:#x} after the jump"
+    );
+}
+
 #[test]
 fn linux_from_luks2_with_the_passphrase_handed_on() {
     let fixtures = fixtures();
