@@ -123,6 +123,20 @@ impl Hba {
         unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
     }
 
+    /// Waits until `done` holds of the register at `offset`, for at most `ms`: whether it did.
+    fn wait(self, offset: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
+        let start = clock::time_ms();
+        loop {
+            if done(self.read(offset)) {
+                return true;
+            }
+            if clock::time_ms().saturating_sub(start) > ms {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+    }
+
     fn port(self, port: usize) -> Port {
         Port {
             hba: self,
@@ -149,16 +163,7 @@ impl Port {
 
     /// Waits until `done` holds of the register, for at most `ms`: whether it did.
     fn wait(self, register: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
-        let start = clock::time_ms();
-        loop {
-            if done(self.read(register)) {
-                return true;
-            }
-            if clock::time_ms().saturating_sub(start) > ms {
-                return false;
-            }
-            core::hint::spin_loop();
-        }
+        self.hba.wait(self.base + register, ms, done)
     }
 
     /// A wait that ran out, with the disk's status (the task file's status byte).
@@ -229,8 +234,7 @@ pub fn quiesce() {
         if hba.port(port).stop().is_err() {
             // The last resort (AHCI 1.3.1, 10.4.3): a controller reset stops every engine; done within 1 s.
             hba.write(GHC, hba.read(GHC) | GHC_HR);
-            hba.port(0)
-                .wait(PX_CMD, 1000, |_| hba.read(GHC) & GHC_HR == 0);
+            hba.wait(GHC, 1000, |g| g & GHC_HR == 0);
         }
     }
 }
@@ -485,13 +489,10 @@ fn controller(function: Function) -> Result<Hba, &'static str> {
     };
     hba.write(GHC, hba.read(GHC) | GHC_AE);
     if hba.read(CAP2) & CAP2_BOH != 0 && hba.read(BOHC) & BOHC_BOS != 0 {
-        // Ownership asked for; the firmware lets go within 25 ms, or says it is busy (BB) and takes up to 2 s.
+        // Ownership asked for: the firmware lets go within 25 ms, or says it is busy (BB) and takes up to 2 s
+        // more. (Given up on after that, as GRUB does: the controller is used anyway.)
         hba.write(BOHC, hba.read(BOHC) | BOHC_OOS);
-        let owned = |_| hba.read(BOHC) & (BOHC_BOS | BOHC_BB) == 0;
-        let port = hba.port(0);
-        if !port.wait(PX_CMD, 25, owned) {
-            port.wait(PX_CMD, 2000, owned);
-        }
+        hba.wait(BOHC, 2025, |b| b & (BOHC_BOS | BOHC_BB) == 0);
     }
     Ok(hba)
 }

@@ -330,6 +330,19 @@ fn linux_from_ext4_max() {
     linux_from_ext4("max");
 }
 
+/// Boots `script` on q35 with `disk` as the SATA disk on AHCI port 0, once the payload has found it there.
+fn boot_from_sata(disk: &Path, script: impl Into<Vec<u8>>) -> Vm {
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .module("sata.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(disk))
+        .start();
+    vm.expect_line("bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK", BOOT);
+    vm
+}
+
 /// On q35, whose disks sit behind its AHCI controller (as on most PCs with SATA in AHCI mode): the kernel and
 /// initramfs are read by DMA, the ports are stopped before the jump (their engines would otherwise go on
 /// writing into memory that is Linux's by then), and Linux starts and powers the machine off.
@@ -344,14 +357,7 @@ print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
 exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/etc/keys/sata.key": "sata"}})
 "#
     );
-    let mut vm = Boot::new()
-        .qemu_arg("-machine")
-        .qemu_arg("q35")
-        .module("sata.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .start();
-    vm.expect_line("bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK", BOOT);
+    let mut vm = boot_from_sata(&fixtures.plain, script);
     vm.expect_line("e2e: mounted, kernel of 14", STEP);
     expect_init_report(&mut vm, cmdline, &[("/etc/keys/sata.key", b"sata")]);
     vm.expect_line("reboot: Power down", LINUX);
@@ -371,20 +377,9 @@ fn the_ahci_ports_are_stopped_before_the_jump() {
 mount("hd0p1", "/")
 exec("/boot/regs-linux", cmdline="ahci")
 "#;
-    let mut vm = Boot::new()
-        .qemu_arg("-machine")
-        .qemu_arg("q35")
-        .module("ahci.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .start();
-    vm.expect_line("bootscript: ahci 00:1f.2 port 0: hd0 QEMU HARDDISK", BOOT);
+    let mut vm = boot_from_sata(&fixtures.plain, script);
     vm.expect_line("bootscript: phase=jump", STEP);
-    let deadline = Instant::now() + STEP;
-    while vm.physical_memory(0x80000, 8) != b"REGSDONE" {
-        assert!(Instant::now() < deadline, "the stand-in kernel did not run");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    regs_record(&mut vm);
     let word = |vm: &mut Vm, address: u64| {
         u32::from_le_bytes(vm.physical_memory(address, 4).try_into().unwrap())
     };
@@ -550,23 +545,29 @@ fn multiboot2_kernel_finds_the_xmm_registers_cleared() {
     vm.expect_exit(Exit::Success, STEP);
 }
 
+/// The 56-byte record the stand-in kernel of tests/regs writes at 0x80000 once it has started (it then halts),
+/// read through the monitor as soon as it is complete.
+fn regs_record(vm: &mut Vm) -> Vec<u8> {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let record = vm.physical_memory(0x80000, 56);
+        if &record[..8] == b"REGSDONE" {
+            return record;
+        }
+        if Instant::now() > deadline {
+            vm.fail("the stand-in kernel recorded no registers");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// What Linux's 64-bit entry finds in the registers (boot.rst's 64-bit protocol; the stand-in kernel of
 /// tests/regs records them): RSI the boot_params, CS 0x10, DS and SS 0x18, and no key material left: not in
 /// XMM0-15 (AES-NI round keys and decrypted blocks after an unlock with `-cpu max`), nor R9-R15, RBX or RBP.
 #[test]
 fn linux_entry_registers_hold_boot_params_and_no_secrets() {
     let mut vm = unlock_then_exec(r#"exec("/boot/regs-linux", cmdline="regs")"#);
-    let deadline = Instant::now() + STEP;
-    let record = loop {
-        let record = vm.physical_memory(0x80000, 56);
-        if &record[..8] == b"REGSDONE" {
-            break record;
-        }
-        if Instant::now() > deadline {
-            vm.fail("the stand-in kernel recorded no registers");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let record = regs_record(&mut vm);
     let word = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().unwrap());
     let half = |at: usize| u16::from_le_bytes(record[at..at + 2].try_into().unwrap());
     assert_eq!(word(16), 0, "R9-R15");

@@ -498,9 +498,10 @@ pub fn probe<P: AtaPorts>(ports: &Rc<P>) -> (Vec<AtaDisk<P>>, Vec<Probed>) {
     let mut disks = Vec::new();
     let mut report = Vec::new();
     for (channel, drive, position) in POSITIONS {
-        match identify_data(&**ports, channel, drive, false) {
-            Ok(data) if decode_identity(&data).sectors > 0 => {
-                let identity = decode_identity(&data);
+        let identified =
+            identify_data(&**ports, channel, drive, false).map(|d| (decode_identity(&d), d));
+        match identified {
+            Ok((identity, data)) if identity.sectors > 0 => {
                 let wide = takes_32_bit_reads(&**ports, channel, drive, &data);
                 // A drive that refuses the block size it advertised still reads one sector per block.
                 let block = match identity.multiple {
