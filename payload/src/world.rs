@@ -9,8 +9,8 @@ use bootscript_disk::BlockDevice;
 use bootscript_system::{Handoff, Machine, Memory, MemoryRegion, Summary};
 
 use crate::bootinfo::{MemoryKind, MAPPED_LIMIT};
-use crate::drivers::ahci;
 use crate::drivers::ata::LegacyPorts;
+use crate::drivers::{ahci, nvme};
 use crate::platform::BootInfo;
 use crate::{clock, console, handoff, power, print, println};
 
@@ -96,15 +96,18 @@ impl Machine for PayloadMachine {
                 Err(ahci::Problem::Controller(why)) => println!(": {why}"),
             }
         }
-        if disks.is_empty() && sata.is_empty() {
+        // Then the namespaces of NVMe controllers, numbered on.
+        let flash = nvme::probe(disks.len() + sata.len());
+        if disks.is_empty() && sata.is_empty() && flash.is_empty() {
             println!(
-                "bootscript: no disk on the legacy IDE ports or behind AHCI; NVMe and USB disks cannot be read"
+                "bootscript: no disk on the legacy IDE ports, behind AHCI or on NVMe; USB disks cannot be read"
             );
         }
         disks
             .into_iter()
             .map(|d| Rc::new(d) as Rc<dyn BlockDevice>)
             .chain(sata.into_iter().map(|d| Rc::new(d) as Rc<dyn BlockDevice>))
+            .chain(flash.into_iter().map(|d| Rc::new(d) as Rc<dyn BlockDevice>))
             .collect()
     }
 

@@ -3,6 +3,7 @@
 pub mod ahci;
 pub mod ata;
 pub mod keyboard;
+pub mod nvme;
 pub mod pci;
 pub mod pit;
 pub mod serial;

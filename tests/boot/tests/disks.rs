@@ -534,18 +534,41 @@ print("sha256:", hex(sha256(read("/far/away.bin"))))
 /// naming the partition, the disk and the command's first sector, and the disk keeps answering afterwards.
 #[test]
 fn a_failing_sector_is_a_script_error_and_the_disk_keeps_working() {
-    failing_sector("pc", 256);
+    failing_sector(
+        &["-machine", "pc"],
+        "if=ide,index=0",
+        256,
+        "command aborted",
+    );
 }
 
 /// The same behind AHCI (q35): the failed command's port is stopped and started again, and reads on.
 #[test]
 fn a_failing_sector_behind_ahci_is_a_script_error_and_the_disk_keeps_working() {
-    failing_sector("q35", 8192);
+    failing_sector(
+        &["-machine", "q35"],
+        "if=ide,index=0",
+        8192,
+        "command aborted",
+    );
 }
 
-/// A disk on `machine` whose sector under block 1000 of a file fails: reading the file is an error naming the
-/// first sector of the failed command (of at most `per_command` sectors), and another file still reads.
-fn failing_sector(machine: &str, per_command: u64) {
+/// The same on NVMe: the controller reports a media error for the command (QEMU's controller moves at most 512 KiB
+/// per command), and the next command reads.
+#[test]
+fn a_failing_sector_on_nvme_is_a_script_error_and_the_disk_keeps_working() {
+    failing_sector(
+        &["-device", "nvme,drive=flash,serial=bootscript,addr=5"],
+        "if=none,id=flash",
+        1024,
+        "unrecovered read error (status 0x281)",
+    );
+}
+
+/// A disk (`drive` the rest of its `-drive` option, `machine` the QEMU options that place it) whose sector under
+/// block 1000 of a file fails: reading the file is an error naming the first sector of the failed command (of at
+/// most `per_command` sectors) and saying `what`, and another file still reads.
+fn failing_sector(machine: &[&str], drive: &str, per_command: u64, what: &str) {
     let s = Scratch::new("eio");
     let root = s.path("root");
     write(&root.join("victim.bin"), &noise(2 << 20, 6));
@@ -576,17 +599,18 @@ mount("hd0p1", "/")
 try { read("/victim.bin") } catch e { print("caught:", e) }
 print("fine:", hex(read("/fine.txt")))
 "#;
-    let mut vm = Boot::new()
-        .qemu_arg("-machine")
-        .qemu_arg(machine)
+    let mut boot = Boot::new()
         .qemu_arg("-drive")
         .qemu_arg(&format!(
-            "file=blkdebug:{}:{},format=raw,if=ide,index=0",
+            "file=blkdebug:{}:{},format=raw,{drive}",
             config.display(),
             hd0.display()
         ))
-        .module("eio.bs", script)
-        .start();
+        .module("eio.bs", script);
+    for arg in machine {
+        boot = boot.qemu_arg(arg);
+    }
+    let mut vm = boot.start();
     let caught = vm.expect_line("caught:", BOOT).text;
     assert!(caught.contains("hd0p1: hd0: reading sector "), "{caught}");
     // The failing command started at or before the bad sector, within one command of it.
@@ -600,7 +624,7 @@ print("fine:", hex(read("/fine.txt")))
         first <= sector && sector < first + per_command,
         "{caught} (bad sector {sector})"
     );
-    assert!(caught.contains("command aborted"), "{caught}");
+    assert!(caught.contains(what), "{caught}");
     let fine: String = b"still readable\n"
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -701,7 +725,7 @@ fn no_disk_anywhere_says_what_cannot_be_read() {
         BOOT,
     );
     vm.expect_line(
-        "bootscript: no disk on the legacy IDE ports or behind AHCI; NVMe and USB disks cannot be read",
+        "bootscript: no disk on the legacy IDE ports, behind AHCI or on NVMe; USB disks cannot be read",
         STEP,
     );
     vm.expect_line("disks: 0", STEP);
@@ -769,6 +793,107 @@ print("sha256:", hex(sha256(read("/fat/note.txt"))))
     expected.extend(expected_disks("hd1", &hd1, true));
     assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
     vm.expect_line("hostname: sata", STEP);
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
+        STEP,
+    );
+    vm.expect_line(&format!("sha256: {}", sha256(&fat_file)), STEP);
+    assert_clean(&vm);
+}
+
+/// `-device nvme` with its namespaces, each image given as (nsid, path, logical block size), at PCI slot 5.
+fn nvme_args(boot: Boot, namespaces: &[(u32, &Path, u32)]) -> Boot {
+    let mut boot = boot
+        .qemu_arg("-device")
+        .qemu_arg("nvme,id=nvme0,serial=bootscript,addr=5");
+    for &(nsid, path, block) in namespaces {
+        boot = boot
+            .qemu_arg("-drive")
+            .qemu_arg(&format!(
+                "file={},format=raw,if=none,id=ns{nsid}",
+                path.display()
+            ))
+            .qemu_arg("-device")
+            .qemu_arg(&format!(
+                "nvme-ns,drive=ns{nsid},bus=nvme0,nsid={nsid},logical_block_size={block},physical_block_size={block}"
+            ));
+    }
+    boot
+}
+
+/// Disks on an NVMe controller (QEMU's `nvme` with three namespaces, beside an IDE disk), as on most PCs since
+/// about 2016: each active namespace with 512-byte blocks is a disk, named on after the IDE (and AHCI) ones; one
+/// with 4096-byte blocks is reported and left out; files are read by DMA, one of them through many commands
+/// (QEMU's controller moves at most 512 KiB per command).
+#[test]
+fn nvme_disks_are_read() {
+    let s = Scratch::new("nvme");
+    let root = s.path("root");
+    let big = noise(9 << 20, 31);
+    write(&root.join("boot/big.bin"), &big);
+    write(&root.join("etc/hostname"), b"nvme\n");
+    let ext4 = s.path("ext4.img");
+    mke2fs(&ext4, 16, "ext4", &[], &root);
+    let ns1 = s.path("ns1.img");
+    blank(&ns1, 20);
+    sfdisk(
+        &ns1,
+        "label: gpt\nsize=17MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"root\"\n",
+    );
+    place(&ns1, 1, &ext4);
+    let fat_file = s.path("note.txt");
+    write(&fat_file, &noise(3000, 32));
+    let fat = s.path("fat.img");
+    mkfs_fat(&fat, 4, "16");
+    mcopy(&fat, &fat_file, "/note.txt");
+    let ns2 = s.path("ns2.img");
+    blank(&ns2, 6);
+    sfdisk(&ns2, "label: dos\nsize=5MiB, type=6\n");
+    place(&ns2, 1, &fat);
+    let ns3 = s.path("ns3.img");
+    blank(&ns3, 4);
+    let ide_root = s.path("ide");
+    write(&ide_root.join("ide.txt"), b"on IDE\n");
+    let ide = s.path("ide.img");
+    mke2fs(&ide, 4, "ext2", &[], &ide_root);
+    let script = r#"
+for d in disks() { print("disk:", d) }
+print("disks: end")
+mount("hd1p1", "/")
+mount("hd2p1", "/fat")
+print("hostname:", text(read("/etc/hostname")))
+print("sha256:", hex(sha256(read("/boot/big.bin"))))
+print("sha256:", hex(sha256(read("/fat/note.txt"))))
+"#;
+    let boot = Boot::new().disk_at(0, &ide).module("nvme.bs", script);
+    let mut vm = nvme_args(boot, &[(1, &ns1, 512), (2, &ns2, 512), (3, &ns3, 4096)]).start();
+    vm.expect_line(
+        "bootscript: ata primary master: hd0 QEMU HARDDISK (8192 sectors)",
+        BOOT,
+    );
+    vm.expect_line(
+        &format!(
+            "bootscript: nvme 00:05.0 namespace 1: hd1 QEMU NVMe Ctrl ({} sectors)",
+            20 << 11
+        ),
+        STEP,
+    );
+    vm.expect_line(
+        &format!(
+            "bootscript: nvme 00:05.0 namespace 2: hd2 QEMU NVMe Ctrl ({} sectors)",
+            6 << 11
+        ),
+        STEP,
+    );
+    vm.expect_line(
+        "bootscript: nvme 00:05.0 namespace 3: its blocks are 4096 bytes; only 512-byte blocks are read",
+        STEP,
+    );
+    let mut expected = expected_disks("hd0", &ide, false);
+    expected.extend(expected_disks("hd1", &ns1, true));
+    expected.extend(expected_disks("hd2", &ns2, true));
+    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
+    vm.expect_line("hostname: nvme", STEP);
     vm.expect_line(
         &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
         STEP,

@@ -399,6 +399,84 @@ exec("/boot/regs-linux", cmdline="ahci")
     );
 }
 
+/// Boots `script` on q35 with `disk` as namespace 1 of an NVMe controller at PCI slot 5 (q35's only disk), once
+/// the payload has found it there.
+fn boot_from_nvme(disk: &Path, script: impl Into<Vec<u8>>) -> Vm {
+    let mut vm = Boot::new()
+        .qemu_arg("-machine")
+        .qemu_arg("q35")
+        .module("nvme.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&format!(
+            "file={},format=raw,if=none,id=flash,snapshot=on",
+            disk.display()
+        ))
+        .qemu_arg("-device")
+        .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5")
+        .start();
+    vm.expect_line(
+        "bootscript: nvme 00:05.0 namespace 1: hd0 QEMU NVMe Ctrl",
+        BOOT,
+    );
+    vm
+}
+
+/// From a disk on an NVMe controller (as in most PCs since about 2016): the kernel and initramfs are read by DMA
+/// through the controller's I/O queue, the controller is disabled before the jump, and Linux starts and powers the
+/// machine off.
+#[test]
+fn linux_from_an_nvme_disk() {
+    let fixtures = fixtures();
+    let cmdline = "console=ttyS0 init.poweroff init.files=/etc/keys/nvme.key";
+    let script = format!(
+        r#"
+mount("hd0p1", "/")
+print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/etc/keys/nvme.key": "nvme"}})
+"#
+    );
+    let mut vm = boot_from_nvme(&fixtures.plain, script);
+    vm.expect_line("e2e: mounted, kernel of 14", STEP);
+    expect_init_report(&mut vm, cmdline, &[("/etc/keys/nvme.key", b"nvme")]);
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+}
+
+/// The NVMe controllers the payload enabled are disabled before the jump (CC.EN clear, and CSTS.RDY clear once
+/// the reset is done), so that no queue of the controller points into memory that is the kernel's by then. After
+/// the stand-in Linux kernel of tests/regs has started from an NVMe disk on q35 and halted, the controller's
+/// registers are read through QEMU's monitor: its BAR0 from q35's memory-mapped PCI configuration space
+/// (0xB0000000, device 00:05.0), CC and CSTS from BAR0 (CC reads 0x460001 while the payload runs).
+#[test]
+fn the_nvme_controller_is_disabled_before_the_jump() {
+    let fixtures = fixtures();
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/regs-linux", cmdline="nvme")
+"#;
+    let mut vm = boot_from_nvme(&fixtures.plain, script);
+    vm.expect_line("bootscript: phase=jump", STEP);
+    regs_record(&mut vm);
+    let word = |vm: &mut Vm, address: u64| {
+        u32::from_le_bytes(vm.physical_memory(address, 4).try_into().unwrap())
+    };
+    let config = 0xb000_0000 + (5 << 15);
+    // QEMU's NVMe controller: vendor 0x1b36, device 0x0010.
+    assert_eq!(
+        word(&mut vm, config),
+        0x0010_1b36,
+        "not the NVMe controller's configuration space"
+    );
+    let bar = u64::from(word(&mut vm, config + 0x14)) << 32
+        | u64::from(word(&mut vm, config + 0x10) & !0xf);
+    let (cc, csts) = (word(&mut vm, bar + 0x14), word(&mut vm, bar + 0x1c));
+    assert_eq!(
+        (cc & 1, csts & 1),
+        (0, 0),
+        "CC {cc:#x}, CSTS {csts:#x} after the jump"
+    );
+}
+
 #[test]
 fn linux_from_luks2_with_the_passphrase_handed_on() {
     let fixtures = fixtures();

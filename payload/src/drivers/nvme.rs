@@ -1,0 +1,568 @@
+//! Disks behind an NVMe controller (the M.2 and PCIe SSDs of most PCs since about 2016, and QEMU's `nvme`
+//! device): the controller's registers in memory at its BAR0, an admin queue pair and one I/O queue pair of two
+//! entries each (one command at a time, polled), and reads by DMA straight into the caller's buffer, described by
+//! PRP entries. Each active namespace with 512-byte blocks is one disk. Every wait is bounded in time. The
+//! controllers this driver enabled are disabled again before the hand-off ([`quiesce`]), which leaves them as a
+//! reset does, with no queue pointing into memory that is the next kernel's by then.
+//!
+//! Register offsets, command layouts and data structures are those of the NVM Express Base Specification 1.4
+//! (section 3.1: controller registers; 4: submission and completion queues, PRPs; 5: admin commands Identify,
+//! Create I/O Completion Queue and Create I/O Submission Queue; 7.2: controller initialization) and of the NVM
+//! command set's Read.
+
+use alloc::alloc::{alloc_zeroed, Layout};
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::fmt;
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
+use spin::Mutex;
+
+use super::pci::{self, Function};
+use crate::bootinfo::MAPPED_LIMIT;
+use crate::{clock, print, println};
+
+/// PCI class of an NVMe controller: mass storage, non-volatile memory, NVM Express.
+const CLASS_NVME: (u8, u8, u8) = (0x01, 0x08, 0x02);
+
+// Controller registers.
+const CAP: usize = 0x00;
+const CAP_HIGH: usize = 0x04;
+const CC: usize = 0x14;
+const CSTS: usize = 0x1c;
+const AQA: usize = 0x24;
+const ASQ: usize = 0x28;
+const ACQ: usize = 0x30;
+const DOORBELLS: usize = 0x1000;
+const CC_EN: u32 = 1 << 0;
+/// I/O submission and completion queue entries of 64 and 16 bytes (2^6, 2^4); NVM command set, 4 KiB pages.
+const CC_ENTRY_SIZES: u32 = 6 << 16 | 4 << 20;
+const CSTS_RDY: u32 = 1 << 0;
+
+const ADMIN_CREATE_SQ: u32 = 0x01;
+const ADMIN_CREATE_CQ: u32 = 0x05;
+const ADMIN_IDENTIFY: u32 = 0x06;
+const NVM_READ: u32 = 0x02;
+/// Identify's structures (CNS): a namespace's, the controller's, the list of active namespaces.
+const CNS_NAMESPACE: u32 = 0;
+const CNS_CONTROLLER: u32 = 1;
+const CNS_ACTIVE: u32 = 2;
+
+/// The admin queue pair's index (0) and the I/O queue pair's (1), which is also its queue ID.
+const ADMIN: usize = 0;
+const IO: usize = 1;
+
+/// The memory page this driver sets (CC.MPS 0), which a controller must support to be used (CAP.MPSMIN 0).
+const PAGE: usize = 4096;
+/// The most one read moves: PRP1 and a list of one page (512 entries) describe up to 2 MiB; 1 MiB, or less
+/// where the controller's MDTS says so.
+const MOST: usize = 1 << 20;
+
+/// How long a command may take (as the ATA and AHCI drivers' bound).
+const COMMAND_MS: u64 = bootscript_disk::ata::WAIT_MS;
+
+/// A page-aligned page.
+#[repr(C, align(4096))]
+struct Page([u32; PAGE / 4]);
+
+/// The memory the controller reads and writes: a submission and a completion queue for each pair (page aligned, as
+/// queues created physically contiguous must be), a page for PRP lists, and a page for Identify's data and for
+/// buffers a read cannot go straight into (not at a multiple of 4).
+#[repr(C)]
+struct QueueMemory {
+    submissions: [Page; 2],
+    completions: [Page; 2],
+    list: Page,
+    data: Page,
+}
+
+/// Why a command gave no data.
+#[derive(Debug)]
+pub enum Failure {
+    /// No completion within the bound: the controller is not used again (its queues' state is unknown).
+    Timeout,
+    /// An earlier command timed out.
+    Stopped,
+    /// The completion's status field (status code type in bits 10:8, status code in 7:0).
+    Status(u32),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Timeout => f.write_str("timed out waiting for the controller"),
+            Failure::Stopped => f.write_str("the controller stopped answering earlier"),
+            // Media errors (type 2) 0x81: the one a failing disk gives.
+            Failure::Status(0x281) => f.write_str("unrecovered read error (status 0x281)"),
+            Failure::Status(status) => write!(f, "command failed (status {status:#05x})"),
+        }
+    }
+}
+
+/// The controllers this driver enabled (register base, timeout), disabled by [`quiesce`].
+static ENABLED: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
+
+/// Disables every controller this driver enabled: called right before the hand-off, after which the memory of
+/// their queues belongs to the next kernel, which sets the controller up itself.
+pub fn quiesce() {
+    for &(base, ready_ms) in ENABLED.lock().iter() {
+        let registers = Registers { base };
+        registers.write(CC, registers.read(CC) & !CC_EN);
+        registers.wait_ready(ready_ms, 0);
+    }
+}
+
+/// A controller's registers.
+#[derive(Clone, Copy)]
+struct Registers {
+    base: usize,
+}
+
+impl Registers {
+    fn read(self, offset: usize) -> u32 {
+        // SAFETY: `base` is an NVMe controller's BAR0, below MAPPED_LIMIT (identity mapped; the firmware's memory
+        // type ranges make it uncached), and the offsets are its 32-bit registers' and doorbells'.
+        unsafe { ((self.base + offset) as *const u32).read_volatile() }
+    }
+
+    fn write(self, offset: usize, value: u32) {
+        // SAFETY: as in `read`.
+        unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
+    }
+
+    /// Writes a 64-bit register (an address) as two halves, the low one first.
+    fn write_address(self, offset: usize, address: u64) {
+        self.write(offset, address as u32);
+        self.write(offset + 4, (address >> 32) as u32);
+    }
+
+    /// Waits until CSTS.RDY is `ready` (0 or 1), for at most `ms`: whether it did.
+    #[inline(never)]
+    fn wait_ready(self, ms: u64, ready: u32) -> bool {
+        wait(ms, || self.read(CSTS) & CSTS_RDY == ready)
+    }
+}
+
+/// Waits until `done` holds, for at most `ms`: whether it did.
+fn wait(ms: u64, done: impl Fn() -> bool) -> bool {
+    let start = clock::time_ms();
+    loop {
+        if done() {
+            return true;
+        }
+        if clock::time_ms().saturating_sub(start) > ms {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// An enabled controller with its two queue pairs, shared by the disks of its namespaces.
+struct Controller {
+    registers: Registers,
+    /// The distance between doorbells (CAP.DSTRD).
+    stride: usize,
+    /// Its memory: never freed (the controller holds its addresses until [`quiesce`]), and only reached through
+    /// this pointer, with volatile accesses and fences around each command.
+    memory: *mut QueueMemory,
+    /// Commands completed on each queue pair. One command is in flight at a time and the queues have two entries,
+    /// so this gives the slot (count mod 2) and the phase a new completion has (1 on the first pass, then 0, ...).
+    completed: [Cell<usize>; 2],
+    /// The most bytes one read moves.
+    most: usize,
+    stopped: Cell<bool>,
+}
+
+impl Controller {
+    /// Submits `command` on queue pair `queue` and waits for its completion.
+    fn execute(&self, queue: usize, command: [u32; 16]) -> Result<(), Failure> {
+        if self.stopped.get() {
+            return Err(Failure::Stopped);
+        }
+        let count = self.completed[queue].get();
+        let slot = count % 2;
+        let phase = u32::from((count / 2).is_multiple_of(2));
+        let memory = self.memory;
+        // SAFETY: the queue memory is ours alone (never freed, reached only through this pointer); the controller
+        // reads the entry once the doorbell below is rung, after the fence.
+        unsafe {
+            let submissions =
+                core::ptr::addr_of_mut!((*memory).submissions[queue]).cast::<[u32; 16]>();
+            submissions.add(slot).write_volatile(command);
+        }
+        compiler_fence(Ordering::SeqCst);
+        // Queue y's submission tail doorbell, then its completion head doorbell (NVMe 1.4, 3.1.24 and 3.1.25).
+        let doorbell = |which: usize, value: usize| {
+            self.registers
+                .write(DOORBELLS + (2 * queue + which) * self.stride, value as u32)
+        };
+        doorbell(0, slot ^ 1);
+        // SAFETY: as above; the controller writes the completion entry, which is read volatile.
+        let entry = unsafe {
+            core::ptr::addr_of!((*memory).completions[queue])
+                .cast::<[u32; 4]>()
+                .add(slot)
+        };
+        // SAFETY: as above.
+        let status = || unsafe { entry.read_volatile()[3] };
+        if !wait(COMMAND_MS, || status() >> 16 & 1 == phase) {
+            self.stopped.set(true);
+            return Err(Failure::Timeout);
+        }
+        compiler_fence(Ordering::SeqCst);
+        self.completed[queue].set(count + 1);
+        doorbell(1, slot ^ 1);
+        match status() >> 17 & 0x7ff {
+            0 => Ok(()),
+            code => Err(Failure::Status(code)),
+        }
+    }
+
+    /// Runs Identify with `cns` (for namespace `nsid`) into the data page, and gives what `decode` makes of it.
+    fn identify<T>(
+        &self,
+        cns: u32,
+        nsid: u32,
+        decode: impl FnOnce(&[u8; PAGE]) -> T,
+    ) -> Result<T, Failure> {
+        // SAFETY: the data page, in the queue memory (see `memory`).
+        let data = unsafe { core::ptr::addr_of_mut!((*self.memory).data) };
+        self.execute(ADMIN, admin(ADMIN_IDENTIFY, nsid, physical(data), cns, 0))?;
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: as above; the command completed, and nothing writes the page while `decode` reads it.
+        Ok(decode(unsafe { &*data.cast::<[u8; PAGE]>() }))
+    }
+
+    /// Reads the `bytes / 512` blocks from `lba` of namespace `nsid` into `buffer` (at a multiple of 4, at most
+    /// `most` bytes).
+    fn read(&self, nsid: u32, lba: u64, buffer: *mut u8, bytes: usize) -> Result<(), Failure> {
+        let address = buffer as u64;
+        let first_page = address & !(PAGE as u64 - 1);
+        let pages = ((address - first_page) as usize + bytes).div_ceil(PAGE);
+        // PRP2: none, the second page, or a list of every page after the first (NVMe 1.4, 4.3).
+        let second = match pages {
+            1 => 0,
+            2 => first_page + PAGE as u64,
+            _ => {
+                // SAFETY: the list page, in the queue memory; the controller reads it only for this command.
+                let list = unsafe { core::ptr::addr_of_mut!((*self.memory).list) }.cast::<u64>();
+                for k in 1..pages {
+                    // SAFETY: as above; `pages` is at most 257 (`most` is 1 MiB), within the page's 512 entries.
+                    unsafe {
+                        list.add(k - 1)
+                            .write_volatile(first_page + (k * PAGE) as u64)
+                    };
+                }
+                physical(list)
+            }
+        };
+        let mut command = [0u32; 16];
+        command[..13].copy_from_slice(&[
+            NVM_READ,
+            nsid,
+            0,
+            0,
+            0,
+            0,
+            address as u32,
+            (address >> 32) as u32,
+            second as u32,
+            (second >> 32) as u32,
+            lba as u32,
+            (lba >> 32) as u32,
+            (bytes / SECTOR_SIZE - 1) as u32,
+        ]);
+        let result = self.execute(IO, command);
+        compiler_fence(Ordering::SeqCst);
+        result
+    }
+}
+
+/// An admin command: `opcode` for namespace `nsid`, data at `address` (PRP1), command dwords 10 and 11.
+fn admin(opcode: u32, nsid: u32, address: u64, cdw10: u32, cdw11: u32) -> [u32; 16] {
+    let mut command = [0u32; 16];
+    command[0] = opcode;
+    command[1] = nsid;
+    command[6] = address as u32;
+    command[7] = (address >> 32) as u32;
+    command[10] = cdw10;
+    command[11] = cdw11;
+    command
+}
+
+/// The address a DMA engine uses for memory the payload reaches at `pointer`: the same (the first 4 GiB are
+/// identity mapped, and the heap lies inside them).
+fn physical<T>(pointer: *const T) -> u64 {
+    pointer as u64
+}
+
+/// One namespace of an NVMe controller, readable as a `BlockDevice`.
+pub struct NvmeDisk {
+    name: String,
+    controller: Rc<Controller>,
+    nsid: u32,
+    sectors: u64,
+}
+
+impl BlockDevice for NvmeDisk {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        check_read(self.sectors, lba, buf.len())?;
+        let controller = &*self.controller;
+        // PRP entries address dwords: a buffer elsewhere is read a page at a time through the data page.
+        let aligned = (buf.as_ptr() as usize).is_multiple_of(4);
+        let chunk = if aligned { controller.most } else { PAGE };
+        for (index, part) in buf.chunks_mut(chunk).enumerate() {
+            let at = lba + (index * chunk / SECTOR_SIZE) as u64;
+            let result = if aligned {
+                controller.read(self.nsid, at, part.as_mut_ptr(), part.len())
+            } else {
+                // SAFETY: the data page (see `Controller::memory`), read after the command completed.
+                let data =
+                    unsafe { core::ptr::addr_of_mut!((*controller.memory).data) }.cast::<u8>();
+                controller.read(self.nsid, at, data, part.len()).map(|()| {
+                    // SAFETY: as above; `part` is at most a page.
+                    part.copy_from_slice(unsafe { core::slice::from_raw_parts(data, part.len()) })
+                })
+            };
+            if let Err(e) = result {
+                return Err(DiskError::Io(format!(
+                    "{}: reading sector {at}: {e}",
+                    self.name
+                )));
+            }
+            // Keys typed during a long read are taken into the consoles' type-ahead (and a Ctrl-C noted).
+            crate::console::interrupt_pending();
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Finds the NVMe controllers and their active namespaces, as disks named `hd{first}`, `hd{first + 1}`, ... in the
+/// order of controllers and namespace IDs, and says on the consoles what it found: a line per controller problem
+/// and per namespace.
+#[inline(never)]
+pub fn probe(first: usize) -> Vec<NvmeDisk> {
+    let mut disks = Vec::new();
+    for function in pci::find(CLASS_NVME) {
+        let (controller, model, namespaces) = match controller(function) {
+            Ok(found) => found,
+            Err(Problem(step, why)) => {
+                println!("{}: {step}{why}", Line(function, None));
+                continue;
+            }
+        };
+        for nsid in namespaces {
+            print!("{}: ", Line(function, Some(nsid)));
+            if let Some(sectors) = namespace(&controller, nsid) {
+                let name = format!("hd{}", first + disks.len());
+                println!("{name} {model} ({sectors} sectors)");
+                disks.push(NvmeDisk {
+                    name,
+                    controller: controller.clone(),
+                    nsid,
+                    sectors,
+                });
+            }
+        }
+    }
+    disks
+}
+
+/// The start of a line about a controller (at a PCI function) or one of its namespaces.
+struct Line(Function, Option<u32>);
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Line(function, namespace) = self;
+        write!(
+            f,
+            "bootscript: nvme {:02x}:{:02x}.{}",
+            function.bus, function.device, function.function
+        )?;
+        match namespace {
+            Some(nsid) => write!(f, " namespace {nsid}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What stood in the way of a controller: what was being done (or nothing) and why it failed.
+struct Problem(&'static str, Why);
+
+/// Why something failed: a fixed reason, or a command's failure.
+enum Why {
+    Fixed(&'static str),
+    Command(Failure),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Fixed(why) => f.write_str(why),
+            Why::Command(failure) => failure.fmt(f),
+        }
+    }
+}
+
+/// A problem with a fixed reason.
+fn refuse<T>(why: &'static str) -> Result<T, Problem> {
+    Err(Problem("", Why::Fixed(why)))
+}
+
+/// Enables the controller at `function` with its queues (NVMe 1.4, 7.6.1): its registers' base from BAR0, memory
+/// decoding and bus mastering on (and its pin interrupt off: completions are polled), the controller reset, the
+/// admin queues set, the controller enabled, the I/O queue pair created. Gives it with its model and the IDs of
+/// its active namespaces.
+#[inline(never)]
+fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), Problem> {
+    let bar = function.read(0x10);
+    if bar & 1 != 0 {
+        return refuse("its registers are in I/O space, not memory");
+    }
+    // A 64-bit BAR's upper half.
+    let high = if bar >> 1 & 3 == 2 {
+        function.read(0x14)
+    } else {
+        0
+    };
+    let base = u64::from(high) << 32 | u64::from(bar & !0xf);
+    if base == 0 || base + 0x2000 > MAPPED_LIMIT {
+        return refuse("its registers lie out of reach (above 4 GiB, or unassigned)");
+    }
+    // Memory space, bus master, and interrupt disable (the status half is written with zeros: no effect).
+    function.write(0x04, function.read(0x04) & 0xffff | 0x406);
+    let registers = Registers {
+        base: base as usize,
+    };
+    let cap_high = registers.read(CAP_HIGH);
+    // CAP.TO: the longest a change of CSTS.RDY takes, in 500 ms units.
+    let ready_ms = u64::from(registers.read(CAP) >> 24 & 0xff).max(1) * 500;
+    // CAP.MPSMIN (bits 51:48) must allow 4 KiB pages, and CAP.CSS (bits 44:37) the NVM command set.
+    if cap_high >> 16 & 0xf != 0 || cap_high >> 5 & 1 == 0 {
+        return refuse("it lacks 4 KiB pages or the NVM command set");
+    }
+    // A reset: disabled, and not ready any more.
+    registers.write(CC, registers.read(CC) & !CC_EN);
+    if !registers.wait_ready(ready_ms, 0) {
+        return refuse("timed out waiting for the controller to reset");
+    }
+    // SAFETY: a layout of non-zero size; the zeroed memory is a valid QueueMemory (plain integers).
+    let memory = unsafe { alloc_zeroed(Layout::new::<QueueMemory>()) }.cast::<QueueMemory>();
+    if memory.is_null() {
+        return refuse("no memory for its queues");
+    }
+    // (The heap lies below 4 GiB: the identity mapping ends there.) Two entries in each admin queue.
+    registers.write(AQA, 1 << 16 | 1);
+    // SAFETY: addresses of fields of the memory just allocated.
+    let queue = |pair: usize| unsafe {
+        (
+            physical(core::ptr::addr_of!((*memory).submissions[pair])),
+            physical(core::ptr::addr_of!((*memory).completions[pair])),
+        )
+    };
+    let (submission, completion) = queue(ADMIN);
+    registers.write_address(ASQ, submission);
+    registers.write_address(ACQ, completion);
+    // Recorded before the start: a controller enabled half-way holds the queues' addresses.
+    ENABLED.lock().push((registers.base, ready_ms));
+    registers.write(CC, CC_ENTRY_SIZES | CC_EN);
+    // (A controller that fails, CSTS.CFS, does not become ready either.)
+    if !registers.wait_ready(ready_ms, CSTS_RDY) {
+        return refuse("it did not become ready");
+    }
+    let mut controller = Controller {
+        registers,
+        stride: 4 << (cap_high & 0xf),
+        memory,
+        completed: [Cell::new(0), Cell::new(0)],
+        most: MOST,
+        stopped: Cell::new(false),
+    };
+    let failed = |step| move |e| Problem(step, Why::Command(e));
+    // The I/O queue pair (ID 1): the completion queue, then the submission queue that posts to it; two entries
+    // each, physically contiguous, no interrupts.
+    let (submission, completion) = queue(IO);
+    controller
+        .execute(ADMIN, admin(ADMIN_CREATE_CQ, 0, completion, 1 << 16 | 1, 1))
+        .and_then(|()| {
+            controller.execute(
+                ADMIN,
+                admin(ADMIN_CREATE_SQ, 0, submission, 1 << 16 | 1, 1 << 16 | 1),
+            )
+        })
+        .map_err(failed("creating its I/O queues: "))?;
+    // The model (bytes 63:24, ASCII), the largest transfer (MDTS, byte 77: 2^n pages, 0 for no limit), and the
+    // number of namespaces (bytes 519:516).
+    let (model, mdts, count) = controller
+        .identify(CNS_CONTROLLER, 0, |data| {
+            let mut model = String::new();
+            for &b in &data[24..64] {
+                model.push(if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '?'
+                });
+            }
+            let count = u32::from_le_bytes([data[516], data[517], data[518], data[519]]);
+            (String::from(model.trim()), data[77], count)
+        })
+        .map_err(failed("identifying it: "))?;
+    if let 1..=7 = mdts {
+        controller.most = PAGE << mdts;
+    }
+    // The active namespaces (a list of IDs ending with 0); a controller of NVMe 1.0, which lacks the list, has
+    // them numbered from 1.
+    let namespaces = controller
+        .identify(CNS_ACTIVE, 0, |list| {
+            let mut ids = Vec::new();
+            for id in list.chunks_exact(4) {
+                match u32::from_le_bytes([id[0], id[1], id[2], id[3]]) {
+                    0 => break,
+                    id => ids.push(id),
+                }
+            }
+            ids
+        })
+        .unwrap_or_else(|_| (1..=count.min(16)).collect());
+    Ok((Rc::new(controller), model, namespaces))
+}
+
+/// The size in 512-byte sectors of namespace `nsid`, or `None` when it is not read, with the reason said: it must
+/// have 512-byte blocks with no metadata (a read moves the blocks alone then).
+#[inline(never)]
+fn namespace(controller: &Controller, nsid: u32) -> Option<u64> {
+    // NSZE (bytes 7:0), the format in use (FLBAS, byte 26, bits 3:0), and that format's metadata size and block
+    // size (LBAF, 4 bytes each from byte 128: MS in bits 15:0, LBADS in 23:16 as a power of two).
+    let found = controller.identify(CNS_NAMESPACE, nsid, |data| {
+        let format = 128 + 4 * usize::from(data[26] & 0xf);
+        (
+            u64::from_le_bytes(data[..8].try_into().unwrap_or_default()),
+            u16::from_le_bytes([data[format], data[format + 1]]),
+            data[format + 2],
+        )
+    });
+    match found {
+        Ok((sectors, 0, 9)) => return Some(sectors),
+        Err(e) => println!("identifying it: {e}"),
+        Ok((_, 0, shift)) => println!(
+            "its blocks are {} bytes; only 512-byte blocks are read",
+            1u64 << shift.min(63)
+        ),
+        Ok((_, metadata, _)) => {
+            println!("its blocks carry {metadata} bytes of metadata, which are not read")
+        }
+    }
+    None
+}
