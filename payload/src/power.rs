@@ -65,6 +65,9 @@ pub fn power_off(rsdp: Option<&Rsdp>) -> &'static str {
         .and_then(find_soft_off)
     {
         Ok(off) => {
+            // The NVMe disks are told first (then they take no more commands: should the soft-off fail, the
+            // script goes on without them).
+            crate::drivers::nvme::shut_down();
             switch_off(off);
             "it is still on after ACPI soft-off"
         }
@@ -145,6 +148,8 @@ const RESET_WAIT_MS: u64 = 500;
 /// then the keyboard controller's reset line, then the chipset's reset control register (port 0xCF9 of Intel's
 /// and AMD's chipsets), and last a triple fault (which not every machine turns into a reset).
 pub fn reboot(rsdp: Option<&Rsdp>) -> ! {
+    // The NVMe disks are told first (the list of them is in the heap, which the wipe clears).
+    crate::drivers::nvme::shut_down();
     wipe_secrets();
     let reset_register = rsdp
         .and_then(|rsdp| from_root_table(rsdp, acpi::fadt).ok())

@@ -3,12 +3,17 @@
 //! entries each (one command at a time, polled), and reads by DMA straight into the caller's buffer, described by
 //! PRP entries. Each active namespace with 512-byte blocks is one disk. Every wait is bounded in time. The
 //! controllers this driver enabled are disabled again before the hand-off ([`quiesce`]), which leaves them as a
-//! reset does, with no queue pointing into memory that is the next kernel's by then.
+//! reset does, with no queue pointing into memory that is the next kernel's by then; before `halt` and `reboot`
+//! they are told that power goes away ([`shut_down`]). A command that times out resets its controller, which
+//! ends the command: its data cannot land later in memory that is no longer the read's.
 //!
 //! Register offsets, command layouts and data structures are those of the NVM Express Base Specification 1.4
 //! (section 3.1: controller registers; 4: submission and completion queues, PRPs; 5: admin commands Identify,
-//! Create I/O Completion Queue and Create I/O Submission Queue; 7.2: controller initialization) and of the NVM
-//! command set's Read.
+//! Set Features, Create I/O Completion Queue and Create I/O Submission Queue; 7.3: resets; 7.6: initialization
+//! and shutdown) and of the NVM command set's Read. A review against Linux's driver (drivers/nvme/host/pci.c,
+//! core.c) added what real controllers need and QEMU's does not check: the number of queues asked for, Identify's
+//! list of namespaces only from NVMe 1.1 on (Linux's `nvme_id_cns_ok`), the LBA format's index bits of NVMe 2.0,
+//! retries of statuses without Do Not Retry, and the shutdown notification.
 
 use alloc::alloc::{alloc_zeroed, Layout};
 use alloc::format;
@@ -24,7 +29,7 @@ use spin::Mutex;
 
 use super::pci::{self, Function};
 use crate::bootinfo::MAPPED_LIMIT;
-use crate::{clock, print, println};
+use crate::{clock, println};
 
 /// PCI class of an NVMe controller: mass storage, non-volatile memory, NVM Express.
 const CLASS_NVME: (u8, u8, u8) = (0x01, 0x08, 0x02);
@@ -32,6 +37,7 @@ const CLASS_NVME: (u8, u8, u8) = (0x01, 0x08, 0x02);
 // Controller registers.
 const CAP: usize = 0x00;
 const CAP_HIGH: usize = 0x04;
+const VS: usize = 0x08;
 const CC: usize = 0x14;
 const CSTS: usize = 0x1c;
 const AQA: usize = 0x24;
@@ -41,11 +47,25 @@ const DOORBELLS: usize = 0x1000;
 const CC_EN: u32 = 1 << 0;
 /// I/O submission and completion queue entries of 64 and 16 bytes (2^6, 2^4); NVM command set, 4 KiB pages.
 const CC_ENTRY_SIZES: u32 = 6 << 16 | 4 << 20;
+const CC_SHN: u32 = 3 << 14;
+const CC_SHN_NORMAL: u32 = 1 << 14;
 const CSTS_RDY: u32 = 1 << 0;
+const CSTS_CFS: u32 = 1 << 1;
+/// CSTS.SHST: shutdown processing complete.
+const CSTS_SHST_COMPLETE: u32 = 2 << 2;
+/// The status field's Do Not Retry bit (bit 14 of the 15 bits from completion dword 3 bit 17).
+const STATUS_DNR: u32 = 1 << 14;
+/// PCI command register: memory space, bus master, interrupt disable (completions are polled).
+const PCI_MEMORY: u32 = 1 << 1;
+const PCI_BUS_MASTER: u32 = 1 << 2;
+const PCI_NO_INTERRUPT: u32 = 1 << 10;
 
 const ADMIN_CREATE_SQ: u32 = 0x01;
 const ADMIN_CREATE_CQ: u32 = 0x05;
 const ADMIN_IDENTIFY: u32 = 0x06;
+const ADMIN_SET_FEATURES: u32 = 0x09;
+/// Set Features' Number of Queues (NVMe 1.4, 5.21.1.7).
+const FEATURE_QUEUES: u32 = 0x07;
 const NVM_READ: u32 = 0x02;
 /// Identify's structures (CNS): a namespace's, the controller's, the list of active namespaces.
 const CNS_NAMESPACE: u32 = 0;
@@ -83,11 +103,11 @@ struct QueueMemory {
 /// Why a command gave no data.
 #[derive(Debug)]
 pub enum Failure {
-    /// No completion within the bound: the controller is not used again (its queues' state is unknown).
+    /// No completion within the bound: the controller was reset, and is not used again.
     Timeout,
     /// An earlier command timed out.
     Stopped,
-    /// The completion's status field (status code type in bits 10:8, status code in 7:0).
+    /// The completion's status field (Do Not Retry in bit 14, status code type in bits 10:8, code in 7:0).
     Status(u32),
 }
 
@@ -96,23 +116,75 @@ impl fmt::Display for Failure {
         match self {
             Failure::Timeout => f.write_str("timed out waiting for the controller"),
             Failure::Stopped => f.write_str("the controller stopped answering earlier"),
-            // Media errors (type 2) 0x81: the one a failing disk gives.
-            Failure::Status(0x281) => f.write_str("unrecovered read error (status 0x281)"),
-            Failure::Status(status) => write!(f, "command failed (status {status:#05x})"),
+            Failure::Status(status) => match status & 0x7ff {
+                // Media errors (type 2) 0x81: the one a failing disk gives.
+                0x281 => f.write_str("unrecovered read error (status 0x281)"),
+                code => write!(f, "command failed (status {code:#05x})"),
+            },
         }
     }
 }
 
-/// The controllers this driver enabled (register base, timeout), disabled by [`quiesce`].
-static ENABLED: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
+/// The controllers this driver enabled, disabled by [`quiesce`].
+static ENABLED: Mutex<Vec<Device>> = Mutex::new(Vec::new());
 
 /// Disables every controller this driver enabled: called right before the hand-off, after which the memory of
 /// their queues belongs to the next kernel, which sets the controller up itself.
 pub fn quiesce() {
-    for &(base, ready_ms) in ENABLED.lock().iter() {
-        let registers = Registers { base };
-        registers.write(CC, registers.read(CC) & !CC_EN);
-        registers.wait_ready(ready_ms, 0);
+    for device in ENABLED.lock().iter() {
+        device.disable();
+    }
+}
+
+/// Tells every controller this driver enabled that power goes away (CC.SHN, a normal shutdown), and waits for it to
+/// finish (CSTS.SHST), 5 s at most as Linux's default: called before `halt` and `reboot`. Else the drive counts an
+/// unsafe shutdown, and may take longer to come up next time (NVMe 1.4, 7.6.2).
+pub fn shut_down() {
+    // (Not waited for: a reboot may come from a crash report, which may have stopped the payload holding it.)
+    let Some(enabled) = ENABLED.try_lock() else {
+        return;
+    };
+    for device in enabled.iter() {
+        let registers = device.registers;
+        let cc = registers.read(CC);
+        if cc & CC_EN != 0 && registers.read(CSTS) & CSTS_RDY != 0 {
+            registers.write(CC, cc & !CC_SHN | CC_SHN_NORMAL);
+            wait(5000, || registers.read(CSTS) & 3 << 2 == CSTS_SHST_COMPLETE);
+        }
+    }
+}
+
+/// A controller this driver enabled: where it is, and what to put back.
+#[derive(Clone, Copy)]
+struct Device {
+    function: Function,
+    registers: Registers,
+    /// How long CSTS.RDY may take to follow CC.EN (CAP.TO).
+    ready_ms: u64,
+    /// The PCI command register as the firmware left it.
+    command: u32,
+}
+
+impl Device {
+    /// Resets the controller (NVMe 1.4, 7.3.2): CC.EN cleared (and CC.SHN) ends every command it holds and
+    /// deletes its queues; waits for CSTS.RDY to clear. Whether it did.
+    fn reset(self) -> bool {
+        let registers = self.registers;
+        let cc = registers.read(CC);
+        if cc & CC_EN != 0 {
+            // (Clearing EN while the controller is still getting ready has undefined results: NVMe 1.4, 3.1.5.)
+            registers.wait_ready(self.ready_ms, CSTS_RDY);
+        }
+        registers.write(CC, cc & !(CC_EN | CC_SHN));
+        registers.wait_ready(self.ready_ms, 0)
+    }
+
+    /// Resets the controller and puts its PCI command register back as the firmware left it; one that does not
+    /// acknowledge the reset also loses bus mastering, which stops its DMA.
+    fn disable(self) {
+        let reset = self.reset();
+        let keep = if reset { !0 } else { !PCI_BUS_MASTER };
+        self.function.write(0x04, self.command & 0xffff & keep);
     }
 }
 
@@ -140,10 +212,18 @@ impl Registers {
         self.write(offset + 4, (address >> 32) as u32);
     }
 
-    /// Waits until CSTS.RDY is `ready` (0 or 1), for at most `ms`: whether it did.
+    /// Waits until CSTS.RDY is `ready` (0 or 1), for at most `ms`: whether it did. Given up on at once when the
+    /// registers read all ones (the controller no longer answers), or it reports a fatal status (CSTS.CFS) while
+    /// it should get ready.
     #[inline(never)]
     fn wait_ready(self, ms: u64, ready: u32) -> bool {
-        wait(ms, || self.read(CSTS) & CSTS_RDY == ready)
+        let gone = |status: u32| status == u32::MAX || ready != 0 && status & CSTS_CFS != 0;
+        wait(ms, || {
+            let status = self.read(CSTS);
+            gone(status) || status & CSTS_RDY == ready
+        });
+        let status = self.read(CSTS);
+        !gone(status) && status & CSTS_RDY == ready
     }
 }
 
@@ -163,6 +243,7 @@ fn wait(ms: u64, done: impl Fn() -> bool) -> bool {
 
 /// An enabled controller with its two queue pairs, shared by the disks of its namespaces.
 struct Controller {
+    device: Device,
     registers: Registers,
     /// The distance between doorbells (CAP.DSTRD).
     stride: usize,
@@ -178,8 +259,25 @@ struct Controller {
 }
 
 impl Controller {
-    /// Submits `command` on queue pair `queue` and waits for its completion.
+    /// Runs `command` on queue pair `queue`: submits it and waits for its completion, twice more when it fails
+    /// with a status that does not forbid a retry (a namespace that is not ready yet just after a reset, say; Linux
+    /// tries up to 5 times).
     fn execute(&self, queue: usize, command: [u32; 16]) -> Result<(), Failure> {
+        let mut tries = 3;
+        loop {
+            match self.submit(queue, command) {
+                Err(Failure::Status(status)) if status & STATUS_DNR == 0 && tries > 1 => {
+                    tries -= 1;
+                    clock::sleep_ms(10);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Submits `command` on queue pair `queue` and waits for its completion. One that does not come in time
+    /// resets the controller: the command ends there, and the controller is not used again.
+    fn submit(&self, queue: usize, command: [u32; 16]) -> Result<(), Failure> {
         if self.stopped.get() {
             return Err(Failure::Stopped);
         }
@@ -210,15 +308,18 @@ impl Controller {
         // SAFETY: as above.
         let status = || unsafe { entry.read_volatile()[3] };
         if !wait(COMMAND_MS, || status() >> 16 & 1 == phase) {
+            // The command may still move data, into a buffer its caller frees on this error: the reset ends it.
             self.stopped.set(true);
+            self.device.disable();
             return Err(Failure::Timeout);
         }
         compiler_fence(Ordering::SeqCst);
+        let status = status() >> 17;
         self.completed[queue].set(count + 1);
         doorbell(1, slot ^ 1);
-        match status() >> 17 & 0x7ff {
+        match status {
             0 => Ok(()),
-            code => Err(Failure::Status(code)),
+            status => Err(Failure::Status(status)),
         }
     }
 
@@ -364,10 +465,10 @@ pub fn probe(first: usize) -> Vec<NvmeDisk> {
             }
         };
         for nsid in namespaces {
-            print!("{}: ", Line(function, Some(nsid)));
-            if let Some(sectors) = namespace(&controller, nsid) {
+            let line = Line(function, Some(nsid));
+            if let Some(sectors) = namespace(&controller, nsid, &line) {
                 let name = format!("hd{}", first + disks.len());
-                println!("{name} {model} ({sectors} sectors)");
+                println!("{line}: {name} {model} ({sectors} sectors)");
                 disks.push(NvmeDisk {
                     name,
                     controller: controller.clone(),
@@ -437,25 +538,40 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     } else {
         0
     };
-    let base = u64::from(high) << 32 | u64::from(bar & !0xf);
-    if base == 0 || base + 0x2000 > MAPPED_LIMIT {
+    let base = u64::from(bar & !0xf);
+    if high != 0 || base == 0 {
         return refuse("its registers lie out of reach (above 4 GiB, or unassigned)");
     }
+    let command = function.read(0x04);
     // Memory space, bus master, and interrupt disable (the status half is written with zeros: no effect).
-    function.write(0x04, function.read(0x04) & 0xffff | 0x406);
+    function.write(
+        0x04,
+        command & 0xffff | PCI_MEMORY | PCI_BUS_MASTER | PCI_NO_INTERRUPT,
+    );
     let registers = Registers {
         base: base as usize,
     };
     let cap_high = registers.read(CAP_HIGH);
-    // CAP.TO: the longest a change of CSTS.RDY takes, in 500 ms units.
-    let ready_ms = u64::from(registers.read(CAP) >> 24 & 0xff).max(1) * 500;
+    if cap_high == u32::MAX {
+        return refuse("it does not answer (its registers read all ones)");
+    }
+    // The doorbells of both queue pairs lie within reach (CAP.DSTRD, bits 35:32, spaces them).
+    let stride = 4 << (cap_high & 0xf);
+    if base + (DOORBELLS + 4 * stride) as u64 > MAPPED_LIMIT {
+        return refuse("its registers lie out of reach (above 4 GiB, or unassigned)");
+    }
+    let device = Device {
+        function,
+        registers,
+        // CAP.TO: the longest a change of CSTS.RDY takes, in 500 ms units.
+        ready_ms: u64::from(registers.read(CAP) >> 24 & 0xff).max(1) * 500,
+        command,
+    };
     // CAP.MPSMIN (bits 51:48) must allow 4 KiB pages, and CAP.CSS (bits 44:37) the NVM command set.
     if cap_high >> 16 & 0xf != 0 || cap_high >> 5 & 1 == 0 {
         return refuse("it lacks 4 KiB pages or the NVM command set");
     }
-    // A reset: disabled, and not ready any more.
-    registers.write(CC, registers.read(CC) & !CC_EN);
-    if !registers.wait_ready(ready_ms, 0) {
+    if !device.reset() {
         return refuse("timed out waiting for the controller to reset");
     }
     // SAFETY: a layout of non-zero size; the zeroed memory is a valid QueueMemory (plain integers).
@@ -476,21 +592,29 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     registers.write_address(ASQ, submission);
     registers.write_address(ACQ, completion);
     // Recorded before the start: a controller enabled half-way holds the queues' addresses.
-    ENABLED.lock().push((registers.base, ready_ms));
+    ENABLED.lock().push(device);
     registers.write(CC, CC_ENTRY_SIZES | CC_EN);
-    // (A controller that fails, CSTS.CFS, does not become ready either.)
-    if !registers.wait_ready(ready_ms, CSTS_RDY) {
+    if !registers.wait_ready(device.ready_ms, CSTS_RDY) {
         return refuse("it did not become ready");
     }
     let mut controller = Controller {
+        device,
         registers,
-        stride: 4 << (cap_high & 0xf),
+        stride,
         memory,
         completed: [Cell::new(0), Cell::new(0)],
         most: MOST,
         stopped: Cell::new(false),
     };
     let failed = |step| move |e| Problem(step, Why::Command(e));
+    // One I/O queue pair asked for before any is created (NSQR and NCQR 0: one each), as the specification's
+    // initialization has it (NVMe 1.4, 7.6.1). A controller that refuses it may still take queue 1, as SeaBIOS
+    // (which does not ask) finds: only a timeout ends here.
+    if let Err(Failure::Timeout) =
+        controller.execute(ADMIN, admin(ADMIN_SET_FEATURES, 0, 0, FEATURE_QUEUES, 0))
+    {
+        return Err(failed("asking for its queues: ")(Failure::Timeout));
+    }
     // The I/O queue pair (ID 1): the completion queue, then the submission queue that posts to it; two entries
     // each, physically contiguous, no interrupts.
     let (submission, completion) = queue(IO);
@@ -522,10 +646,10 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     if let 1..=7 = mdts {
         controller.most = PAGE << mdts;
     }
-    // The active namespaces (a list of IDs ending with 0); a controller of NVMe 1.0, which lacks the list, has
-    // them numbered from 1.
-    let namespaces = controller
-        .identify(CNS_ACTIVE, 0, |list| {
+    // The active namespaces (a list of IDs ending with 0, from NVMe 1.1 on: an NVMe 1.0 controller reads bit 0 of
+    // CNS alone); else those numbered from 1, of which the inactive ones are passed over.
+    let listed = match registers.read(VS) >= 0x0001_0100 {
+        true => controller.identify(CNS_ACTIVE, 0, |list| {
             let mut ids = Vec::new();
             for id in list.chunks_exact(4) {
                 match u32::from_le_bytes([id[0], id[1], id[2], id[3]]) {
@@ -534,34 +658,43 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
                 }
             }
             ids
-        })
-        .unwrap_or_else(|_| (1..=count.min(16)).collect());
+        }),
+        false => Err(Failure::Stopped),
+    };
+    let namespaces = listed.unwrap_or_else(|_| (1..=count.min(16)).collect());
     Ok((Rc::new(controller), model, namespaces))
 }
 
-/// The size in 512-byte sectors of namespace `nsid`, or `None` when it is not read, with the reason said: it must
-/// have 512-byte blocks with no metadata (a read moves the blocks alone then).
+/// The size in 512-byte sectors of namespace `nsid`, or `None` when it is not read, with the reason said on the
+/// `line` of the namespace (an inactive one is passed over without a word): it must have 512-byte blocks with no
+/// metadata (a read moves the blocks alone then).
 #[inline(never)]
-fn namespace(controller: &Controller, nsid: u32) -> Option<u64> {
-    // NSZE (bytes 7:0), the format in use (FLBAS, byte 26, bits 3:0), and that format's metadata size and block
-    // size (LBAF, 4 bytes each from byte 128: MS in bits 15:0, LBADS in 23:16 as a power of two).
+fn namespace(controller: &Controller, nsid: u32, line: &Line) -> Option<u64> {
+    // NSZE (bytes 7:0, 0 for an inactive namespace), the format in use (FLBAS, byte 26: bits 3:0, and past 16
+    // formats bits 6:5 as bits 5:4 of its index, NVMe 2.0), and that format's metadata size and block size (LBAF,
+    // 4 bytes each from byte 128: MS in bits 15:0, LBADS in 23:16 as a power of two), when the namespace has that
+    // many formats (NLBAF, byte 25, counts from 0).
     let found = controller.identify(CNS_NAMESPACE, nsid, |data| {
-        let format = 128 + 4 * usize::from(data[26] & 0xf);
+        let index = data[26] & 0xf | data[26] >> 1 & 0x30;
+        let format = 128 + 4 * usize::from(index);
         (
             u64::from_le_bytes(data[..8].try_into().unwrap_or_default()),
+            index <= data[25],
             u16::from_le_bytes([data[format], data[format + 1]]),
             data[format + 2],
         )
     });
     match found {
-        Ok((sectors, 0, 9)) => return Some(sectors),
-        Err(e) => println!("identifying it: {e}"),
-        Ok((_, 0, shift)) => println!(
-            "its blocks are {} bytes; only 512-byte blocks are read",
+        Ok((0, ..)) => {}
+        Ok((sectors, true, 0, 9)) => return Some(sectors),
+        Err(e) => println!("{line}: identifying it: {e}"),
+        Ok((_, false, ..)) => println!("{line}: its block format is not one it lists"),
+        Ok((_, _, 0, shift)) => println!(
+            "{line}: its blocks are {} bytes; only 512-byte blocks are read",
             1u64 << shift.min(63)
         ),
-        Ok((_, metadata, _)) => {
-            println!("its blocks carry {metadata} bytes of metadata, which are not read")
+        Ok((_, _, metadata, _)) => {
+            println!("{line}: its blocks carry {metadata} bytes of metadata, which are not read")
         }
     }
     None

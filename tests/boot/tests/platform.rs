@@ -386,6 +386,41 @@ fn reboot_resets_the_machine() {
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
 }
 
+/// `halt()` and `reboot()` tell an NVMe controller the payload enabled that power goes away (a normal shutdown
+/// notification, CC.SHN), as QEMU's trace (`-trace pci_nvme_mmio_shutdown_set`) shows: else the drive counts an
+/// unsafe shutdown.
+#[test]
+fn halt_and_reboot_shut_the_nvme_disks_down_first() {
+    // (QEMU runs with -no-reboot: a reset ends it with status 0, as a power-off does.)
+    for (n, script) in ["halt()\n", "reboot()\n"].into_iter().enumerate() {
+        let s = std::env::temp_dir().join(format!(
+            "bootscript-platform-shutdown-{}-{n}.img",
+            std::process::id()
+        ));
+        std::fs::File::create(&s).unwrap().set_len(1 << 20).unwrap();
+        let mut vm = Boot::new()
+            .module(
+                "off.bs",
+                format!("print(\"disks:\", len(disks()))\n{script}"),
+            )
+            .qemu_arg("-drive")
+            .qemu_arg(&format!("file={},format=raw,if=none,id=flash", s.display()))
+            .qemu_arg("-device")
+            .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5")
+            .qemu_arg("-trace")
+            .qemu_arg("pci_nvme_mmio_shutdown_set")
+            .start();
+        vm.expect_line("disks: 1", BOOT);
+        assert_eq!(vm.wait_exit(STEP), 0, "{script}: {}", vm.transcript());
+        let _ = std::fs::remove_file(&s);
+        assert!(
+            vm.qemu_stderr().contains("pci_nvme_mmio_shutdown_set"),
+            "{script}: no shutdown notification:\n{}",
+            vm.qemu_stderr()
+        );
+    }
+}
+
 /// Boots `test=reboot` on QEMU's `machine`, waits for the reset, and gives the keyboard controller commands the
 /// payload wrote, as QEMU's trace (`-trace pckbd_kbd_write_command`) shows them.
 fn reboot_controller_commands(machine: &str) -> Vec<String> {
