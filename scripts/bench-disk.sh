@@ -2,11 +2,13 @@
 # Disk reads: Debian's 14 MB kernel (scripts/fetch-kernel.sh, build/cache/vmlinuz) from an ext2 file system
 # (mke2fs -t ext2 defaults: 1 KiB blocks at this size, so indirect blocks) on partition 1 of an MBR disk.
 #
-# (a) In QEMU (TCG, -machine pc -m 1G, the image as IDE hd0, both loaders from GRUB rescue ISOs), in the same run:
+# (a) In QEMU (TCG, -machine pc -m 1G, the image as IDE hd0, then as the disk of an NVMe controller; both loaders
+#     from GRUB rescue ISOs), in the same run:
 #     bootscript: a script mounts hd0p1 and times `read("/vmlinuz")` with time_ms() (the payload's clock); the host
 #     also times the serial lines printed just before and after the read.
 #     GRUB 2.06: a grub.cfg with insmod part_msdos ext2 linux, `echo` lines around `linux (hd0,msdos1)/vmlinuz`
-#     (which reads the whole file through BIOS disk calls), timed by the host from those serial lines.
+#     (which reads the whole file through BIOS disk calls: SeaBIOS's own IDE or NVMe driver), timed by the host
+#     from those serial lines.
 # (b) On the host: `build/bootscript run` of a script reading the file from the image (`--disk`), whole process,
 #     against `cat` of the same file from a directory to /dev/null (both from the page cache).
 #
@@ -56,18 +58,22 @@ echo bench-disk: done
 CFG
 
   # One boot: the host's ms at the "bench-disk: start" and "bench-disk: done" lines (once whole), and the
-  # payload's own ms from the done line.
+  # payload's own ms from the done line. A second argument puts the disk on NVMe.
   measure() {
-    bench_boot "$1" "$dir/disk.img" --name bench-disk --deadline 120 \
+    bench_boot "$1" "$dir/disk.img" ${2:+--nvme} --name bench-disk --deadline 120 \
       --mark start 'bench-disk: start[^\n]*\n' --mark done 'bench-disk: done[^\n]*\n' \
       --value own 'bench-disk: done \d+ bytes in (\d+) ms'
   }
 
   : >"$work/ours.txt"
   : >"$work/grub.txt"
+  : >"$work/ours-nvme.txt"
+  : >"$work/grub-nvme.txt"
   for _ in $(seq "$runs"); do
     measure "$work/ours.iso" >>"$work/ours.txt"
     measure "$work/grub.iso" >>"$work/grub.txt"
+    measure "$work/ours.iso" nvme >>"$work/ours-nvme.txt"
+    measure "$work/grub.iso" nvme >>"$work/grub-nvme.txt"
   done
   local o_own o_host g_host o_rate g_rate
   o_own=$(bench_median "$work/ours.txt" own)
@@ -83,6 +89,19 @@ CFG
   row "GRUB 2.06 linux command (host, serial lines around)" "$g_host" "ms"
   row "GRUB 2.06 rate" "$g_rate" "MB/s"
   row "bootscript / GRUB rate (payload clock; goal >= 2)" "$(bench_ratio "$o_rate" "$g_rate")" "x"
+  row "bootscript / GRUB rate (host clock for both)" "$(bench_ratio "$g_host" "$o_host")" "x"
+  o_own=$(bench_median "$work/ours-nvme.txt" own)
+  o_host=$(bench_median "$work/ours-nvme.txt" done-start)
+  g_host=$(bench_median "$work/grub-nvme.txt" done-start)
+  o_rate=$(bench_rate "$bytes" "$o_own")
+  g_rate=$(bench_rate "$bytes" "$g_host")
+  header "Disk reads: the same file from the same image on an NVMe controller (QEMU TCG, median of $runs)"
+  row "bootscript read() (payload clock)" "$o_own" "ms"
+  row "bootscript read() (host, serial lines around it)" "$o_host" "ms"
+  row "bootscript read() rate (payload clock)" "$o_rate" "MB/s"
+  row "GRUB 2.06 linux command (host, via SeaBIOS NVMe)" "$g_host" "ms"
+  row "GRUB 2.06 rate" "$g_rate" "MB/s"
+  row "bootscript / GRUB rate (payload clock)" "$(bench_ratio "$o_rate" "$g_rate")" "x"
   row "bootscript / GRUB rate (host clock for both)" "$(bench_ratio "$g_host" "$o_host")" "x"
 
   # (b) The host tool against cat.

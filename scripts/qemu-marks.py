@@ -31,6 +31,7 @@ parser.add_argument("--fail", nargs=2, metavar=("BEFORE_MARK", "REGEX"),
                     help="the loader failed if REGEX is on the serial line before BEFORE_MARK")
 parser.add_argument("--until")
 parser.add_argument("--name", default="bench", help="for messages")
+parser.add_argument("--nvme", action="store_true", help="the disk on an NVMe controller, not as IDE hd0")
 args = parser.parse_args()
 until = args.until or (args.mark[-1][0] if args.mark else None)
 
@@ -38,7 +39,12 @@ command = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-cpu", args
            "-no-reboot", "-monitor", "none", "-serial", "stdio"]
 if args.debug_mark:
     command += ["-debugcon", "file:/dev/stderr", "-global", "isa-debugcon.iobase=0x402"]
-command += ["-boot", "d", "-cdrom", args.iso, "-drive", f"file={args.disk},format=raw,if=ide,snapshot=on"]
+command += ["-boot", "d", "-cdrom", args.iso]
+if args.nvme:
+    command += ["-drive", f"file={args.disk},format=raw,if=none,id=flash,snapshot=on",
+                "-device", "nvme,drive=flash,serial=bench"]
+else:
+    command += ["-drive", f"file={args.disk},format=raw,if=ide,snapshot=on"]
 start = time.monotonic()
 qemu = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE if args.debug_mark else subprocess.DEVNULL)
