@@ -10,7 +10,7 @@ use bootscript_system::{Handoff, Machine, Memory, MemoryRegion, Summary};
 
 use crate::bootinfo::{MemoryKind, MAPPED_LIMIT};
 use crate::drivers::ata::LegacyPorts;
-use crate::drivers::{ahci, nvme};
+use crate::drivers::{ahci, nvme, pci};
 use crate::platform::BootInfo;
 use crate::{clock, console, handoff, power, print, println};
 
@@ -98,6 +98,14 @@ impl Machine for PayloadMachine {
         }
         // Then the namespaces of NVMe controllers, numbered on.
         let flash = nvme::probe(disks.len() + sata.len());
+        // A controller in RAID mode (class 01:04) is said to be there: its disks are not read. Laptops often ship
+        // with Intel's RST so, whose SATA (and NVMe remapped behind it) reads as AHCI once set so.
+        for f in pci::find((0x01, 0x04, 0x00)) {
+            println!(
+                "bootscript: raid {:02x}:{:02x}.{}: its disks cannot be read (Intel RST: set SATA to AHCI in the firmware setup)",
+                f.bus, f.device, f.function
+            );
+        }
         if disks.is_empty() && sata.is_empty() && flash.is_empty() {
             println!(
                 "bootscript: no disk on the legacy IDE ports, behind AHCI or on NVMe; USB disks cannot be read"

@@ -711,18 +711,25 @@ print("got [" + typed + "]")
 }
 
 /// A machine with no drive on the legacy IDE ports (q35: its disks and the boot CD sit behind AHCI) says why
-/// there are no disks, rather than only `no drive` four times.
+/// there are no disks, rather than only `no drive` four times; and a RAID controller (QEMU's MegaRAID, class 01:04,
+/// as Intel's RST shows SATA in RAID mode) is named as one whose disks cannot be read.
 #[test]
 fn no_disk_anywhere_says_what_cannot_be_read() {
     // q35 has no legacy IDE; its AHCI controller holds only GRUB's CD (port 2), which is no disk.
     let mut vm = Boot::new()
         .qemu_arg("-machine")
         .qemu_arg("q35")
+        .qemu_arg("-device")
+        .qemu_arg("megasas,addr=6")
         .module("count.bs", "print(\"disks:\", len(disks()))\n")
         .start();
     vm.expect_line(
         "bootscript: ahci 00:1f.2 port 2: ATAPI (packet) device, not a disk",
         BOOT,
+    );
+    vm.expect_line(
+        "bootscript: raid 00:06.0: its disks cannot be read (Intel RST: set SATA to AHCI in the firmware setup)",
+        STEP,
     );
     vm.expect_line(
         "bootscript: no disk on the legacy IDE ports, behind AHCI or on NVMe; USB disks cannot be read",
