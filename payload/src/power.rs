@@ -65,9 +65,9 @@ pub fn power_off(rsdp: Option<&Rsdp>) -> &'static str {
         .and_then(find_soft_off)
     {
         Ok(off) => {
-            // The NVMe disks are told first (then they take no more commands: should the soft-off fail, the
+            // The disks are told first (then the NVMe ones take no more commands: should the soft-off fail, the
             // script goes on without them).
-            crate::drivers::nvme::shut_down();
+            crate::drivers::power_off_disks();
             switch_off(off);
             "it is still on after ACPI soft-off"
         }

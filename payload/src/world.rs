@@ -68,6 +68,7 @@ impl Machine for PayloadMachine {
 
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
         let (disks, report) = ata::probe(&Rc::new(LegacyPorts));
+        crate::drivers::ata::remember(disks.iter().map(|d| d.position()));
         for probed in &report {
             match &probed.result {
                 Ok((name, identity)) => println!(

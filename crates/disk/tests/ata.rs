@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use bootscript_disk::ata::{probe, AtaError, AtaPorts};
+use bootscript_disk::ata::{probe, standby, AtaError, AtaPorts, Drive, SECONDARY};
 use bootscript_disk::BlockDevice;
 
 #[derive(Clone)]
@@ -72,6 +72,8 @@ struct FakeAta {
     transfers: RefCell<Vec<(usize, bool)>>,
     /// Sector counts of the SET MULTIPLE MODE commands.
     set_multiple: RefCell<Vec<u8>>,
+    /// The (channel, drive) of each STANDBY IMMEDIATE.
+    standbys: RefCell<Vec<(usize, usize)>>,
     /// A clock that advances one millisecond each time it is read (`None`: the machine has no clock).
     clock_ms: Cell<Option<u64>>,
     /// The channel (0, 1) whose command block was accessed last, and the channel of each 400 ns delay's
@@ -222,6 +224,15 @@ impl AtaPorts for FakeAta {
                     (0xEC, _) => {
                         c.pending = identify_block(&drive).into();
                         c.status = 0x58;
+                    }
+                    (0xE0, behaviour) => {
+                        self.standbys.borrow_mut().push((index, c.selected));
+                        if matches!(behaviour, Behaviour::Fault) {
+                            c.status = 0x60;
+                            c.error = 0;
+                        } else {
+                            c.status = 0x50;
+                        }
                     }
                     (0xC6, behaviour) => {
                         let count = r[2].1;
@@ -403,6 +414,23 @@ fn machine(drives: [Option<FakeDrive>; 4]) -> Rc<FakeAta> {
         channels[1].drives = [c, d];
     }
     Rc::new(fake)
+}
+
+/// STANDBY IMMEDIATE goes to the drive asked for (here the secondary slave, after a read from the other drive on
+/// its channel), and a drive that reports a fault is an error.
+#[test]
+fn standby_immediate_goes_to_the_drive_asked_for() {
+    let fake = machine([None, None, disk(64, 1, true), disk(64, 2, true)]);
+    let (disks, _) = probe(&fake);
+    let mut buf = vec![0; 512];
+    disks[0].read(0, &mut buf).unwrap();
+    standby(&*fake, SECONDARY, Drive::Slave).unwrap();
+    assert_eq!(*fake.standbys.borrow(), [(1, 1)]);
+    let faulty = machine([special(Behaviour::Fault), None, None, None]);
+    assert!(matches!(
+        standby(&*faulty, bootscript_disk::ata::PRIMARY, Drive::Master),
+        Err(AtaError::Device { status: 0x60, .. })
+    ));
 }
 
 #[test]

@@ -75,6 +75,7 @@ const FIS_REGISTER_H2D: u8 = 0x27;
 const ATA_IDENTIFY: u8 = 0xec;
 const ATA_READ_DMA: u8 = 0xc8;
 const ATA_READ_DMA_EXT: u8 = 0x25;
+const ATA_STANDBY_IMMEDIATE: u8 = 0xe0;
 
 /// Sectors per command with LBA48: 8192 (4 MiB, the most one PRDT entry moves); without it, READ DMA's 256.
 const MAX_SECTORS_48: usize = 8192;
@@ -223,18 +224,38 @@ impl Port {
     }
 }
 
-/// The ports this driver started (controller base, port), stopped by [`quiesce`].
-static STARTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// The ports this driver started (controller base, port, the address of their DMA memory), stopped by [`quiesce`].
+static STARTED: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
 
 /// Stops every port this driver started: called right before the hand-off, after which the memory their engines
 /// write (the received frames) belongs to the next kernel, which resets the controller itself.
 pub fn quiesce() {
-    for &(base, port) in STARTED.lock().iter() {
+    for &(base, port, _) in STARTED.lock().iter() {
         let hba = Hba { base };
         if hba.port(port).stop().is_err() {
             // The last resort (AHCI 1.3.1, 10.4.3): a controller reset stops every engine; done within 1 s.
             hba.write(GHC, hba.read(GHC) | GHC_HR);
             hba.wait(GHC, 1000, |g| g & GHC_HR == 0);
+        }
+    }
+}
+
+/// Puts the disk on every port this driver started into standby (STANDBY IMMEDIATE, as
+/// `bootscript_disk::ata::standby` does on the IDE ports): before a power-off.
+pub fn standby_all() {
+    // (Not waited for: the list is only ever held briefly, and a power-off must not hang on it.)
+    if let Some(started) = STARTED.try_lock() {
+        for &(base, index, memory) in started.iter() {
+            // (A disk that fails it loses power anyway.)
+            let _ = issue(
+                Hba { base }.port(index),
+                memory as *mut PortMemory,
+                ATA_STANDBY_IMMEDIATE,
+                0,
+                0,
+                core::ptr::null_mut(),
+                0,
+            );
         }
     }
 }
@@ -260,87 +281,94 @@ impl AhciDisk {
         buffer: *mut u8,
         bytes: usize,
     ) -> Result<(), AtaError> {
-        let result = self.issue(command, lba, count, buffer, bytes);
+        let result = issue(self.port, self.memory, command, lba, count, buffer, bytes);
         if result.is_err() {
             // (What went wrong is the error; a port that does not come back fails the next command.)
             let _ = self.port.stop().and_then(|()| self.port.start());
         }
         result
     }
+}
 
-    fn issue(
-        &self,
-        command: u8,
-        lba: u64,
-        count: usize,
-        buffer: *mut u8,
-        bytes: usize,
-    ) -> Result<(), AtaError> {
-        let port = self.port;
-        port.ready("BSY and DRQ to clear")?;
-        let memory = self.memory;
-        let table = physical(memory as usize + core::mem::offset_of!(PortMemory, table));
-        let lba = lba.to_le_bytes();
-        let count = (count as u16).to_le_bytes();
-        let mut fis = [0u8; 64];
-        fis[..14].copy_from_slice(&[
-            FIS_REGISTER_H2D,
-            0x80, // a command, not a control update
-            command,
-            0,
-            lba[0],
-            lba[1],
-            lba[2],
-            // LBA addressing; a 28-bit command takes LBA bits 27:24 from the device register's low nibble.
-            0x40 | if command == ATA_READ_DMA {
-                lba[3] & 0x0f
-            } else {
-                0
-            },
-            lba[3],
-            lba[4],
-            lba[5],
-            0,
-            count[0],
-            count[1],
-        ]);
-        let address = physical(buffer as usize);
-        let prdt = [
-            address as u32,
-            (address >> 32) as u32,
-            0,
-            (bytes as u32 - 1) & 0x3f_ffff,
-        ];
-        // One command header (slot 0): a 5-dword FIS, a read, one PRDT entry, the table's address.
-        let header = [5 | 1 << 16, 0, table as u32, (table >> 32) as u32];
-        // SAFETY: the port's memory is ours alone (never freed, reached only through this pointer); the engine
-        // reads it only once the command is issued below, after the fence.
-        unsafe {
-            core::ptr::addr_of_mut!((*memory).table.fis).write_volatile(fis);
-            core::ptr::addr_of_mut!((*memory).table.prdt).write_volatile(prdt);
-            for (i, word) in header.into_iter().enumerate() {
-                core::ptr::addr_of_mut!((*memory).commands[i]).write_volatile(word);
-            }
+/// Runs one command on `port`, whose DMA memory is `memory`, that reads `bytes` bytes into `buffer` (none: a
+/// command without data).
+fn issue(
+    port: Port,
+    memory: *mut PortMemory,
+    command: u8,
+    lba: u64,
+    count: usize,
+    buffer: *mut u8,
+    bytes: usize,
+) -> Result<(), AtaError> {
+    port.ready("BSY and DRQ to clear")?;
+    let table = physical(memory as usize + core::mem::offset_of!(PortMemory, table));
+    let lba = lba.to_le_bytes();
+    let count = (count as u16).to_le_bytes();
+    let mut fis = [0u8; 64];
+    fis[..14].copy_from_slice(&[
+        FIS_REGISTER_H2D,
+        0x80, // a command, not a control update
+        command,
+        0,
+        lba[0],
+        lba[1],
+        lba[2],
+        // LBA addressing; a 28-bit command takes LBA bits 27:24 from the device register's low nibble.
+        0x40 | if command == ATA_READ_DMA {
+            lba[3] & 0x0f
+        } else {
+            0
+        },
+        lba[3],
+        lba[4],
+        lba[5],
+        0,
+        count[0],
+        count[1],
+    ]);
+    let address = physical(buffer as usize);
+    let prdt = [
+        address as u32,
+        (address >> 32) as u32,
+        0,
+        (bytes as u32).wrapping_sub(1) & 0x3f_ffff,
+    ];
+    // One command header (slot 0): a 5-dword FIS, a read, one PRDT entry (none without data), the table's
+    // address.
+    let header = [
+        5 | u32::from(bytes != 0) << 16,
+        0,
+        table as u32,
+        (table >> 32) as u32,
+    ];
+    // SAFETY: the port's memory is ours alone (never freed, reached only through this pointer); the engine
+    // reads it only once the command is issued below, after the fence.
+    unsafe {
+        core::ptr::addr_of_mut!((*memory).table.fis).write_volatile(fis);
+        core::ptr::addr_of_mut!((*memory).table.prdt).write_volatile(prdt);
+        for (i, word) in header.into_iter().enumerate() {
+            core::ptr::addr_of_mut!((*memory).commands[i]).write_volatile(word);
         }
-        compiler_fence(Ordering::SeqCst);
-        port.write(PX_IS, u32::MAX);
-        port.write(PX_CI, 1);
-        // Done when the slot's bit clears, failed when the task file reports an error.
-        if !port.wait(PX_CI, COMMAND_MS, |issued| {
-            issued & 1 == 0 || port.read(PX_IS) & IS_FATAL != 0
-        }) {
-            return Err(port.timeout("the command to complete"));
-        }
-        compiler_fence(Ordering::SeqCst);
-        let tfd = port.read(PX_TFD);
-        if port.read(PX_IS) & IS_FATAL != 0 || tfd & TFD_ERR != 0 {
-            return Err(AtaError::Device {
-                status: tfd as u8,
-                error: (tfd >> 8) as u8,
-            });
-        }
-        Ok(())
     }
+    compiler_fence(Ordering::SeqCst);
+    port.write(PX_IS, u32::MAX);
+    port.write(PX_CI, 1);
+    // Done when the slot's bit clears, failed when the task file reports an error.
+    if !port.wait(PX_CI, COMMAND_MS, |issued| {
+        issued & 1 == 0 || port.read(PX_IS) & IS_FATAL != 0
+    }) {
+        return Err(port.timeout("the command to complete"));
+    }
+    compiler_fence(Ordering::SeqCst);
+    let tfd = port.read(PX_TFD);
+    if port.read(PX_IS) & IS_FATAL != 0 || tfd & TFD_ERR != 0 {
+        return Err(AtaError::Device {
+            status: tfd as u8,
+            error: (tfd >> 8) as u8,
+        });
+    }
+    Ok(())
 }
 
 /// The address a DMA engine uses for memory the payload reaches at `virtual_address`: the same (the first 4 GiB
@@ -550,7 +578,7 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     port.write(PX_FBU, (received >> 32) as u32);
     port.write(PX_IE, 0);
     // Recorded before the start: a start that fails half-way may leave FIS receive running into `memory`.
-    STARTED.lock().push((hba.base, index));
+    STARTED.lock().push((hba.base, index, memory as usize));
     if let Err(e) = port.start() {
         let _ = port.stop();
         return Err(e);

@@ -3,9 +3,42 @@
 
 use core::arch::asm;
 
-use bootscript_disk::ata::AtaPorts;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use bootscript_disk::ata::{self, AtaPorts, Channel, Drive};
 
 use crate::arch::port::{inb, outb};
+
+/// Where the disks the probe found sit, for [`standby_all`]: bit 2 * channel + drive (primary master first).
+static DISKS: AtomicU8 = AtomicU8::new(0);
+
+/// The four positions on the legacy IDE ports, in the order of [`DISKS`]' bits.
+const POSITIONS: [(Channel, Drive); 4] = [
+    (ata::PRIMARY, Drive::Master),
+    (ata::PRIMARY, Drive::Slave),
+    (ata::SECONDARY, Drive::Master),
+    (ata::SECONDARY, Drive::Slave),
+];
+
+/// Notes the positions of the disks the probe found.
+pub fn remember(positions: impl Iterator<Item = (Channel, Drive)>) {
+    for position in positions {
+        if let Some(bit) = POSITIONS.iter().position(|&p| p == position) {
+            DISKS.fetch_or(1 << bit, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Puts every disk the probe found into standby (see `bootscript_disk::ata::standby`): before a power-off.
+pub fn standby_all() {
+    let disks = DISKS.load(Ordering::Relaxed);
+    for (bit, &(channel, drive)) in POSITIONS.iter().enumerate() {
+        if disks & 1 << bit != 0 {
+            // (A drive that fails it loses power anyway.)
+            let _ = ata::standby(&LegacyPorts, channel, drive);
+        }
+    }
+}
 
 /// The legacy IDE ports, as the PC defines them.
 pub struct LegacyPorts;

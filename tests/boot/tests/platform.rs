@@ -421,6 +421,55 @@ fn halt_and_reboot_shut_the_nvme_disks_down_first() {
     }
 }
 
+/// `halt()` first puts the ATA disks into standby (STANDBY IMMEDIATE: caches on the medium, heads parked), on the
+/// IDE ports (`pc`) and behind AHCI (`q35`), as QEMU's trace of the commands the disks get (`-trace ide_exec_cmd`)
+/// shows; `reboot()` does not, as Linux spins disks down only to switch off.
+#[test]
+fn halt_puts_the_ata_disks_into_standby_first() {
+    for (n, (machine, script, standby)) in [
+        ("pc", "halt()\n", true),
+        ("q35", "halt()\n", true),
+        ("pc", "reboot()\n", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let image = std::env::temp_dir().join(format!(
+            "bootscript-platform-standby-{}-{n}.img",
+            std::process::id()
+        ));
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let mut vm = Boot::new()
+            .qemu_arg("-machine")
+            .qemu_arg(machine)
+            .disk_at(0, &image)
+            .module(
+                "off.bs",
+                format!("print(\"disks:\", len(disks()))\n{script}"),
+            )
+            .qemu_arg("-trace")
+            .qemu_arg("ide_exec_cmd")
+            .start();
+        vm.expect_line("disks: 1", BOOT);
+        assert_eq!(
+            vm.wait_exit(STEP),
+            0,
+            "{machine} {script}: {}",
+            vm.transcript()
+        );
+        let _ = std::fs::remove_file(&image);
+        assert_eq!(
+            vm.qemu_stderr().contains("cmd 0xe0"),
+            standby,
+            "{machine} {script}:\n{}",
+            vm.qemu_stderr()
+        );
+    }
+}
+
 /// Boots `test=reboot` on QEMU's `machine`, waits for the reset, and gives the keyboard controller commands the
 /// payload wrote, as QEMU's trace (`-trace pckbd_kbd_write_command`) shows them.
 fn reboot_controller_commands(machine: &str) -> Vec<String> {

@@ -332,6 +332,26 @@ fn set_multiple<P: AtaPorts>(
     Ok(())
 }
 
+/// Tells the drive at `channel`/`drive` that power goes away: STANDBY IMMEDIATE, which a drive completes once
+/// what it caches is on the medium and its heads are parked (ATA8-ACS 7.56); waited for as long as any command.
+/// Before a power-off, as Linux does: a hard disk that loses power spinning counts an emergency retract, an SSD
+/// an unexpected power loss.
+pub fn standby<P: AtaPorts>(ports: &P, channel: Channel, drive: Drive) -> Result<(), AtaError> {
+    let port = Port { ports, channel };
+    port.select(drive, 0);
+    port.wait_not_busy()?;
+    port.out(REG_COMMAND, CMD_STANDBY_IMMEDIATE);
+    ports.delay_400ns(channel.control);
+    let status = port.wait_not_busy()?;
+    if status & (STATUS_ERR | STATUS_DF) != 0 {
+        return Err(AtaError::Device {
+            status,
+            error: port.read(REG_ERROR),
+        });
+    }
+    Ok(())
+}
+
 /// One ATA hard disk, readable as a `BlockDevice`.
 pub struct AtaDisk<P: AtaPorts> {
     name: String,

@@ -6,7 +6,7 @@ mod driver;
 pub mod spec;
 
 pub use driver::{
-    probe, AtaDisk, AtaError, AtaPorts, Channel, Drive, Probed, POLL_LIMIT, PRIMARY, SECONDARY,
-    WAIT_MS,
+    probe, standby, AtaDisk, AtaError, AtaPorts, Channel, Drive, Probed, POLL_LIMIT, PRIMARY,
+    SECONDARY, WAIT_MS,
 };
 pub use spec::Identity;

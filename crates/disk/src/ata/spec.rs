@@ -42,6 +42,7 @@ pub const CMD_READ_SECTORS_EXT: u8 = 0x24;
 pub const CMD_READ_MULTIPLE: u8 = 0xC4;
 pub const CMD_READ_MULTIPLE_EXT: u8 = 0x29;
 pub const CMD_SET_MULTIPLE_MODE: u8 = 0xC6;
+pub const CMD_STANDBY_IMMEDIATE: u8 = 0xE0;
 
 /// The LBA mid/high signature a packet (ATAPI) device leaves after aborting IDENTIFY DEVICE.
 pub const SIGNATURE_ATAPI: (u8, u8) = (0x14, 0xEB);
