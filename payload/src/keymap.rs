@@ -3,7 +3,7 @@
 //!
 //! The four layouts give what pc-keyboard 0.8's `Us104Key`, `Uk105Key`, `De105Key` and `Azerty` give, for every
 //! key of scancode set 1 and every state of the modifiers (the tests below compare them), save that Ctrl with the
-//! German Y and Z keys gives Ctrl-Y and Ctrl-Z (pc-keyboard gives Ctrl-T and Ctrl-Z). The tables take 9 KB less of
+//! German Y and Z keys gives Ctrl-Y and Ctrl-Z (pc-keyboard gives Ctrl-Z and Ctrl-T). The tables take 9 KB less of
 //! the stripped payload (2 KB packed) than those layouts' code, a `match` per layout.
 
 use pc_keyboard::{DecodedKey, HandleControl, KeyCode, KeyboardLayout, Modifiers};
@@ -33,41 +33,42 @@ const KEYS: [KeyCode; 48] = {
     ]
 };
 
+/// The US layout (104 keys, ANSI).
+///
 /// Each layout's table: one entry per key of [`KEYS`], separated by spaces. An entry is a list of rules, each a
 /// condition and the character it gives (`a` AltGr held, `s` Shift held, `C` Shift or Caps Lock but not both),
 /// then the character the key gives otherwise. An entry that ends in a lowercase ASCII letter is a letter key:
-/// Ctrl with it gives its control character, and Shift or Caps Lock its capital (after the rules). An empty entry
-/// is the US layout's; an empty one there is a key that gives no character.
-const TABLES: [&str; 4] = [
-    // US (104 keys, ANSI).
-    concat!(
-        "s~` s!1 s@2 s#3 s$4 s%5 s^6 s&7 s*8 s(9 s)0 s_- s+= ",
-        "q w e r t y u i o p s{[ s}] s|\\ ",
-        "a s d f g h j k l s:; s\"' ",
-        " z x c v b n m s<, s>. s?/",
-    ),
-    // UK (105 keys, ISO).
-    concat!(
-        "a|s¬`  s\"2 s£3 a€s$4         ",
-        "            s~# ",
-        "          s@' ",
-        "s|\\          ",
-    ),
-    // German (QWERTZ, ISO).
-    concat!(
-        "s°^ s!1 s\"2 s§3 s$4 s%5 s&6 s/7 s(8 s)9 s=0 s?ß s`´ ",
-        "a@q  a€e   z     CÜü a~C*+ s'# ",
-        "         sÖö sÄä ",
-        "s>a|< y       s;, s:. s_-",
-    ),
-    // French (AZERTY, ISO).
-    concat!(
-        "² s1& s2a~é s3a#\" s4a{' s5a[( s6a|- s7a`è s8a\\_ s9a^ç s0a@à s°a]) s+a}= ",
-        "a z         s¨aˇ^ s£a¤$ sµ* ",
-        "q         m s%ù ",
-        "s>< w      C?, s.; s/: s§!",
-    ),
-];
+/// Ctrl with it gives its control character, and Shift or Caps Lock (not both) its capital, after the rules. An
+/// empty entry is the US layout's; an empty one there is a key that gives no character. A layout more is a table
+/// more, a variant of [`Layout`], a name in [`KEYMAP_NAMES`] and in `layout_by_name`, and a reference layout in
+/// the tests.
+const US: &str = concat!(
+    "s~` s!1 s@2 s#3 s$4 s%5 s^6 s&7 s*8 s(9 s)0 s_- s+= ",
+    "q w e r t y u i o p s{[ s}] s|\\ ",
+    "a s d f g h j k l s:; s\"' ",
+    " z x c v b n m s<, s>. s?/",
+);
+/// UK (105 keys, ISO).
+const UK: &str = concat!(
+    "a|s¬`  s\"2 s£3 a€s$4         ",
+    "            s~# ",
+    "          s@' ",
+    "s|\\          ",
+);
+/// German (QWERTZ, ISO).
+const DE: &str = concat!(
+    "s°^ s!1 s\"2 s§3 s$4 s%5 s&6 s/7 s(8 s)9 s=0 s?ß s`´ ",
+    "a@q  a€e   z     CÜü a~C*+ s'# ",
+    "         sÖö sÄä ",
+    "s>a|< y       s;, s:. s_-",
+);
+/// French (AZERTY, ISO).
+const FR: &str = concat!(
+    "² s1& s2a~é s3a#\" s4a{' s5a[( s6a|- s7a`è s8a\\_ s9a^ç s0a@à s°a]) s+a}= ",
+    "a z         s¨aˇ^ s£a¤$ sµ* ",
+    "q         m s%ù ",
+    "s>< w      C?, s.; s/: s§!",
+);
 
 impl KeyboardLayout for Layout {
     fn map_keycode(
@@ -79,8 +80,14 @@ impl KeyboardLayout for Layout {
         let ctrl = handle_ctrl == HandleControl::MapLettersToUnicode && modifiers.is_ctrl();
         if let Some(at) = KEYS.iter().position(|&k| k == keycode) {
             let entry = |table: &'static str| table.split(' ').nth(at).unwrap_or_default();
-            let rules = match entry(TABLES[*self as usize]) {
-                "" => entry(TABLES[0]),
+            let table = match self {
+                Layout::Us => US,
+                Layout::Uk => UK,
+                Layout::De => DE,
+                Layout::Fr => FR,
+            };
+            let rules = match entry(table) {
+                "" => entry(US),
                 rules => rules,
             };
             if let Some(c) = apply(rules, modifiers, ctrl) {
@@ -91,7 +98,7 @@ impl KeyboardLayout for Layout {
     }
 }
 
-/// What a table's entry gives (see [`TABLES`]), or `None` for an empty one.
+/// What a table's entry gives (see [`US`]), or `None` for an empty one.
 fn apply(rules: &str, modifiers: &Modifiers, ctrl: bool) -> Option<char> {
     let last = rules.chars().last()?;
     let letter = last.is_ascii_lowercase();
@@ -103,7 +110,8 @@ fn apply(rules: &str, modifiers: &Modifiers, ctrl: bool) -> Option<char> {
         let holds = match condition {
             'a' => modifiers.is_altgr(),
             's' => modifiers.is_shifted(),
-            _ => modifiers.is_caps(),
+            'C' => modifiers.is_caps(),
+            _ => false,
         };
         if holds {
             return Some(c);

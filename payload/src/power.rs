@@ -65,8 +65,8 @@ pub fn power_off(rsdp: Option<&Rsdp>) -> &'static str {
         .and_then(find_soft_off)
     {
         Ok(off) => {
-            // The disks are told first (then the NVMe ones take no more commands: should the soft-off fail, the
-            // script goes on without them).
+            // The disks are told first (then the NVMe ones are sent no more commands: should the soft-off fail,
+            // the script goes on without them).
             crate::drivers::power_off_disks();
             switch_off(off);
             "it is still on after ACPI soft-off"

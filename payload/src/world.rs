@@ -16,11 +16,25 @@ use crate::{clock, console, handoff, power, print, println};
 
 pub struct PayloadMachine {
     boot: &'static BootInfo,
+    /// The disks were looked for (`disks`).
+    probed: bool,
 }
 
 impl PayloadMachine {
     pub fn new(boot: &'static BootInfo) -> PayloadMachine {
-        PayloadMachine { boot }
+        PayloadMachine {
+            boot,
+            probed: false,
+        }
+    }
+
+    /// Looks for the disks if the script has not had them looked for: `halt` and `reboot` tell every disk that power
+    /// goes away (see `drivers::power_off_disks`), also those the script never used, which the firmware and GRUB
+    /// may have spun up.
+    fn find_disks(&mut self) {
+        if !self.probed {
+            drop(self.disks());
+        }
     }
 }
 
@@ -47,10 +61,12 @@ impl Machine for PayloadMachine {
     }
 
     fn reboot(&mut self) -> String {
+        self.find_disks();
         power::reboot(self.boot.rsdp.as_ref())
     }
 
     fn halt(&mut self) -> String {
+        self.find_disks();
         let why = power::power_off(self.boot.rsdp.as_ref());
         let mut message = String::from("cannot switch the machine off: ");
         message.push_str(why);
@@ -67,6 +83,7 @@ impl Machine for PayloadMachine {
     }
 
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
+        self.probed = true;
         let (disks, report) = ata::probe(&Rc::new(LegacyPorts));
         crate::drivers::ata::remember(disks.iter().map(|d| d.position()));
         for probed in &report {
@@ -100,10 +117,11 @@ impl Machine for PayloadMachine {
         // Then the namespaces of NVMe controllers, numbered on.
         let flash = nvme::probe(disks.len() + sata.len());
         // A controller in RAID mode (class 01:04) is said to be there: its disks are not read. Laptops often ship
-        // with Intel's RST so, whose SATA (and NVMe remapped behind it) reads as AHCI once set so.
+        // with Intel's RST so: set to AHCI in the firmware setup, its SATA reads as AHCI (and an NVMe disk it
+        // hid shows as its own controller).
         for f in pci::find((0x01, 0x04, 0x00)) {
             println!(
-                "bootscript: raid {:02x}:{:02x}.{}: its disks cannot be read (Intel RST: set SATA to AHCI in the firmware setup)",
+                "bootscript: raid {:02x}:{:02x}.{}: its disks cannot be read (for Intel RST: set SATA to AHCI in the firmware setup)",
                 f.bus, f.device, f.function
             );
         }

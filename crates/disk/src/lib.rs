@@ -12,6 +12,7 @@ mod devices;
 pub mod fs;
 #[cfg(feature = "std")]
 mod image;
+pub mod nvme;
 pub mod partition;
 mod registry;
 mod vfs;

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use bootscript_disk::ata::{probe, standby, AtaError, AtaPorts, Drive, SECONDARY};
+use bootscript_disk::ata::{probe, standby, AtaError, AtaPorts, Drive, PRIMARY, SECONDARY};
 use bootscript_disk::BlockDevice;
 
 #[derive(Clone)]
@@ -428,7 +428,7 @@ fn standby_immediate_goes_to_the_drive_asked_for() {
     assert_eq!(*fake.standbys.borrow(), [(1, 1)]);
     let faulty = machine([special(Behaviour::Fault), None, None, None]);
     assert!(matches!(
-        standby(&*faulty, bootscript_disk::ata::PRIMARY, Drive::Master),
+        standby(&*faulty, PRIMARY, Drive::Master),
         Err(AtaError::Device { status: 0x60, .. })
     ));
 }

@@ -224,7 +224,8 @@ impl Port {
     }
 }
 
-/// The ports this driver started (controller base, port, the address of their DMA memory), stopped by [`quiesce`].
+/// The ports this driver started (controller base, port, and the address of their DMA memory once a disk on them
+/// answered IDENTIFY, else 0), stopped by [`quiesce`].
 static STARTED: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
 
 /// Stops every port this driver started: called right before the hand-off, after which the memory their engines
@@ -244,18 +245,31 @@ pub fn quiesce() {
 /// `bootscript_disk::ata::standby` does on the IDE ports): before a power-off.
 pub fn standby_all() {
     // (Not waited for: the list is only ever held briefly, and a power-off must not hang on it.)
-    if let Some(started) = STARTED.try_lock() {
-        for &(base, index, memory) in started.iter() {
-            // (A disk that fails it loses power anyway.)
-            let _ = issue(
-                Hba { base }.port(index),
+    let Some(started) = STARTED.try_lock() else {
+        return;
+    };
+    for &(base, index, memory) in started.iter() {
+        let port = Hba { base }.port(index);
+        // A disk on a port that runs (one whose recovery after an error failed is stopped, and would only time out).
+        if memory == 0 || port.read(PX_CMD) & CMD_ST == 0 {
+            continue;
+        }
+        // SAFETY: `memory` is the PortMemory `attach` set up for this port (recorded once the disk answered), and
+        // no command is in flight: every command ends before its call returns, and this runs between them.
+        let done = unsafe {
+            issue(
+                port,
                 memory as *mut PortMemory,
                 ATA_STANDBY_IMMEDIATE,
                 0,
                 0,
                 core::ptr::null_mut(),
                 0,
-            );
+            )
+        };
+        if done.is_err() {
+            // As after a failed read: should the soft-off fail, the disk reads on.
+            let _ = port.stop().and_then(|()| port.start());
         }
     }
 }
@@ -281,7 +295,8 @@ impl AhciDisk {
         buffer: *mut u8,
         bytes: usize,
     ) -> Result<(), AtaError> {
-        let result = issue(self.port, self.memory, command, lba, count, buffer, bytes);
+        // SAFETY: `memory` is the port's (see `AhciDisk::memory`), and `buffer` the caller's, `bytes` long.
+        let result = unsafe { issue(self.port, self.memory, command, lba, count, buffer, bytes) };
         if result.is_err() {
             // (What went wrong is the error; a port that does not come back fails the next command.)
             let _ = self.port.stop().and_then(|()| self.port.start());
@@ -290,9 +305,12 @@ impl AhciDisk {
     }
 }
 
-/// Runs one command on `port`, whose DMA memory is `memory`, that reads `bytes` bytes into `buffer` (none: a
-/// command without data).
-fn issue(
+/// Runs one command on `port` that reads `bytes` bytes into `buffer` (none: a command without data).
+///
+/// # Safety
+/// `memory` is the PortMemory `attach` set up for `port`, with no command in flight; `buffer` is writable for
+/// `bytes` bytes at an even address the controller reaches (below 4 GiB).
+unsafe fn issue(
     port: Port,
     memory: *mut PortMemory,
     command: u8,
@@ -342,8 +360,8 @@ fn issue(
         table as u32,
         (table >> 32) as u32,
     ];
-    // SAFETY: the port's memory is ours alone (never freed, reached only through this pointer); the engine
-    // reads it only once the command is issued below, after the fence.
+    // SAFETY: the port's memory (the caller's promise), never freed, and written by one command at a time; the
+    // engine reads it only once the command is issued below, after the fence.
     unsafe {
         core::ptr::addr_of_mut!((*memory).table.fis).write_volatile(fis);
         core::ptr::addr_of_mut!((*memory).table.prdt).write_volatile(prdt);
@@ -578,7 +596,7 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     port.write(PX_FBU, (received >> 32) as u32);
     port.write(PX_IE, 0);
     // Recorded before the start: a start that fails half-way may leave FIS receive running into `memory`.
-    STARTED.lock().push((hba.base, index, memory as usize));
+    STARTED.lock().push((hba.base, index, 0));
     if let Err(e) = port.start() {
         let _ = port.stop();
         return Err(e);
@@ -601,6 +619,10 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     disk.identity = decode_identity(unsafe { &*sector });
     if disk.identity.sectors == 0 {
         return Err(AtaError::Unknown { mid: 0, high: 0 });
+    }
+    // A disk: to be put into standby before a power-off.
+    if let Some(started) = STARTED.lock().last_mut() {
+        started.2 = memory as usize;
     }
     Ok(Some(disk))
 }

@@ -2,7 +2,6 @@
 //! bounded waits and the decoding are pure code there.
 
 use core::arch::asm;
-
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use bootscript_disk::ata::{self, AtaPorts, Channel, Drive};

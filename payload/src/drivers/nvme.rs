@@ -22,8 +22,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
-use core::sync::atomic::{compiler_fence, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicBool, Ordering};
 
+use bootscript_disk::nvme::{decode_namespace, second_prp, Failure, PAGE, STATUS_DNR};
 use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
 use spin::Mutex;
 
@@ -53,8 +54,6 @@ const CSTS_RDY: u32 = 1 << 0;
 const CSTS_CFS: u32 = 1 << 1;
 /// CSTS.SHST: shutdown processing complete.
 const CSTS_SHST_COMPLETE: u32 = 2 << 2;
-/// The status field's Do Not Retry bit (bit 14 of the 15 bits from completion dword 3 bit 17).
-const STATUS_DNR: u32 = 1 << 14;
 /// PCI command register: memory space, bus master, interrupt disable (completions are polled).
 const PCI_MEMORY: u32 = 1 << 1;
 const PCI_BUS_MASTER: u32 = 1 << 2;
@@ -76,8 +75,6 @@ const CNS_ACTIVE: u32 = 2;
 const ADMIN: usize = 0;
 const IO: usize = 1;
 
-/// The memory page this driver sets (CC.MPS 0), which a controller must support to be used (CAP.MPSMIN 0).
-const PAGE: usize = 4096;
 /// The most one read moves: PRP1 and a list of one page (512 entries) describe up to 2 MiB; 1 MiB, or less
 /// where the controller's MDTS says so.
 const MOST: usize = 1 << 20;
@@ -100,31 +97,6 @@ struct QueueMemory {
     data: Page,
 }
 
-/// Why a command gave no data.
-#[derive(Debug)]
-pub enum Failure {
-    /// No completion within the bound: the controller was reset, and is not used again.
-    Timeout,
-    /// An earlier command timed out.
-    Stopped,
-    /// The completion's status field (Do Not Retry in bit 14, status code type in bits 10:8, code in 7:0).
-    Status(u32),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Timeout => f.write_str("timed out waiting for the controller"),
-            Failure::Stopped => f.write_str("the controller stopped answering earlier"),
-            Failure::Status(status) => match status & 0x7ff {
-                // Media errors (type 2) 0x81: the one a failing disk gives.
-                0x281 => f.write_str("unrecovered read error (status 0x281)"),
-                code => write!(f, "command failed (status {code:#05x})"),
-            },
-        }
-    }
-}
-
 /// The controllers this driver enabled, disabled by [`quiesce`].
 static ENABLED: Mutex<Vec<Device>> = Mutex::new(Vec::new());
 
@@ -136,20 +108,29 @@ pub fn quiesce() {
     }
 }
 
+/// The controllers were told that power goes away ([`shut_down`]): no command is sent any more.
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
 /// Tells every controller this driver enabled that power goes away (CC.SHN, a normal shutdown), and waits for it to
-/// finish (CSTS.SHST), 5 s at most as Linux's default: called before `halt` and `reboot`. Else the drive counts an
-/// unsafe shutdown, and may take longer to come up next time (NVMe 1.4, 7.6.2).
+/// finish (CSTS.SHST) as long as it says it may take (RTD3E), 5 s to 60 s as Linux allows: called before `halt`
+/// and `reboot`. Else the drive counts an unsafe shutdown, and may take longer to come up next time (NVMe 1.4,
+/// 7.6.2). No command is sent to them after this.
 pub fn shut_down() {
-    // (Not waited for: a reboot may come from a crash report, which may have stopped the payload holding it.)
+    SHUT_DOWN.store(true, Ordering::Relaxed);
+    // (Not waited for: a power-off must not hang on a lock.)
     let Some(enabled) = ENABLED.try_lock() else {
         return;
     };
     for device in enabled.iter() {
         let registers = device.registers;
-        let cc = registers.read(CC);
-        if cc & CC_EN != 0 && registers.read(CSTS) & CSTS_RDY != 0 {
+        let (cc, status) = (registers.read(CC), registers.read(CSTS));
+        // (One that reads all ones no longer answers.)
+        if cc & CC_EN != 0 && status != u32::MAX && status & CSTS_RDY != 0 {
             registers.write(CC, cc & !CC_SHN | CC_SHN_NORMAL);
-            wait(5000, || registers.read(CSTS) & 3 << 2 == CSTS_SHST_COMPLETE);
+            wait(device.shutdown_ms, || {
+                let status = registers.read(CSTS);
+                status == u32::MAX || status & 3 << 2 == CSTS_SHST_COMPLETE
+            });
         }
     }
 }
@@ -163,6 +144,8 @@ struct Device {
     ready_ms: u64,
     /// The PCI command register as the firmware left it.
     command: u32,
+    /// How long a shutdown may take (RTD3E, within 5 s to 60 s).
+    shutdown_ms: u64,
 }
 
 impl Device {
@@ -278,6 +261,9 @@ impl Controller {
     /// Submits `command` on queue pair `queue` and waits for its completion. One that does not come in time
     /// resets the controller: the command ends there, and the controller is not used again.
     fn submit(&self, queue: usize, command: [u32; 16]) -> Result<(), Failure> {
+        if SHUT_DOWN.load(Ordering::Relaxed) {
+            return Err(Failure::ShutDown);
+        }
         if self.stopped.get() {
             return Err(Failure::Stopped);
         }
@@ -342,25 +328,12 @@ impl Controller {
     /// `most` bytes).
     fn read(&self, nsid: u32, lba: u64, buffer: *mut u8, bytes: usize) -> Result<(), Failure> {
         let address = buffer as u64;
-        let first_page = address & !(PAGE as u64 - 1);
-        let pages = ((address - first_page) as usize + bytes).div_ceil(PAGE);
-        // PRP2: none, the second page, or a list of every page after the first (NVMe 1.4, 4.3).
-        let second = match pages {
-            1 => 0,
-            2 => first_page + PAGE as u64,
-            _ => {
-                // SAFETY: the list page, in the queue memory; the controller reads it only for this command.
-                let list = unsafe { core::ptr::addr_of_mut!((*self.memory).list) }.cast::<u64>();
-                for k in 1..pages {
-                    // SAFETY: as above; `pages` is at most 257 (`most` is 1 MiB), within the page's 512 entries.
-                    unsafe {
-                        list.add(k - 1)
-                            .write_volatile(first_page + (k * PAGE) as u64)
-                    };
-                }
-                physical(list)
-            }
-        };
+        // SAFETY: the list page, in the queue memory; the controller reads it only for this command.
+        let list = unsafe { core::ptr::addr_of_mut!((*self.memory).list) }.cast::<u64>();
+        let second = second_prp(address, bytes, physical(list), |k, page| {
+            // SAFETY: as above; `k` is below 256 (`most` is at most 1 MiB), within the page's 512 entries.
+            unsafe { list.add(k).write_volatile(page) }
+        });
         let mut command = [0u32; 16];
         command[..13].copy_from_slice(&[
             NVM_READ,
@@ -551,14 +524,19 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     let registers = Registers {
         base: base as usize,
     };
+    // A controller refused from here on gets its command register back.
+    let give_up = |why| {
+        function.write(0x04, command & 0xffff);
+        refuse(why)
+    };
     let cap_high = registers.read(CAP_HIGH);
     if cap_high == u32::MAX {
-        return refuse("it does not answer (its registers read all ones)");
+        return give_up("it does not answer (its registers read all ones)");
     }
     // The doorbells of both queue pairs lie within reach (CAP.DSTRD, bits 35:32, spaces them).
     let stride = 4 << (cap_high & 0xf);
     if base + (DOORBELLS + 4 * stride) as u64 > MAPPED_LIMIT {
-        return refuse("its registers lie out of reach (above 4 GiB, or unassigned)");
+        return give_up("its registers lie out of reach (above 4 GiB, or unassigned)");
     }
     let device = Device {
         function,
@@ -566,18 +544,21 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
         // CAP.TO: the longest a change of CSTS.RDY takes, in 500 ms units.
         ready_ms: u64::from(registers.read(CAP) >> 24 & 0xff).max(1) * 500,
         command,
+        shutdown_ms: 5000,
     };
     // CAP.MPSMIN (bits 51:48) must allow 4 KiB pages, and CAP.CSS (bits 44:37) the NVM command set.
     if cap_high >> 16 & 0xf != 0 || cap_high >> 5 & 1 == 0 {
-        return refuse("it lacks 4 KiB pages or the NVM command set");
+        return give_up("it lacks 4 KiB pages or the NVM command set");
     }
     if !device.reset() {
+        // (Bus mastering off: the reset that did not end may leave the firmware's commands running.)
+        device.disable();
         return refuse("timed out waiting for the controller to reset");
     }
     // SAFETY: a layout of non-zero size; the zeroed memory is a valid QueueMemory (plain integers).
     let memory = unsafe { alloc_zeroed(Layout::new::<QueueMemory>()) }.cast::<QueueMemory>();
     if memory.is_null() {
-        return refuse("no memory for its queues");
+        return give_up("no memory for its queues");
     }
     // (The heap lies below 4 GiB: the identity mapping ends there.) Two entries in each admin queue.
     registers.write(AQA, 1 << 16 | 1);
@@ -595,6 +576,7 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     ENABLED.lock().push(device);
     registers.write(CC, CC_ENTRY_SIZES | CC_EN);
     if !registers.wait_ready(device.ready_ms, CSTS_RDY) {
+        device.disable();
         return refuse("it did not become ready");
     }
     let mut controller = Controller {
@@ -627,9 +609,10 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
             )
         })
         .map_err(failed("creating its I/O queues: "))?;
-    // The model (bytes 63:24, ASCII), the largest transfer (MDTS, byte 77: 2^n pages, 0 for no limit), and the
-    // number of namespaces (bytes 519:516).
-    let (model, mdts, count) = controller
+    // The model (bytes 63:24, ASCII), the largest transfer (MDTS, byte 77: 2^n pages, 0 for no limit), how long a
+    // shutdown may take (RTD3E, bytes 91:88, in microseconds; 0 when not said) and the number of namespaces (bytes
+    // 519:516).
+    let (model, mdts, shutdown_us, count) = controller
         .identify(CNS_CONTROLLER, 0, |data| {
             let mut model = String::new();
             for &b in &data[24..64] {
@@ -640,28 +623,34 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
                 });
             }
             let count = u32::from_le_bytes([data[516], data[517], data[518], data[519]]);
-            (String::from(model.trim()), data[77], count)
+            let shutdown_us = u32::from_le_bytes([data[88], data[89], data[90], data[91]]);
+            (String::from(model.trim()), data[77], shutdown_us, count)
         })
         .map_err(failed("identifying it: "))?;
     if let 1..=7 = mdts {
         controller.most = PAGE << mdts;
     }
+    if let Some(enabled) = ENABLED.lock().last_mut() {
+        enabled.shutdown_ms = (u64::from(shutdown_us) / 1000).clamp(5000, 60_000);
+    }
     // The active namespaces (a list of IDs ending with 0, from NVMe 1.1 on: an NVMe 1.0 controller reads bit 0 of
     // CNS alone); else those numbered from 1, of which the inactive ones are passed over.
     let listed = match registers.read(VS) >= 0x0001_0100 {
-        true => controller.identify(CNS_ACTIVE, 0, |list| {
-            let mut ids = Vec::new();
-            for id in list.chunks_exact(4) {
-                match u32::from_le_bytes([id[0], id[1], id[2], id[3]]) {
-                    0 => break,
-                    id => ids.push(id),
+        true => controller
+            .identify(CNS_ACTIVE, 0, |list| {
+                let mut ids = Vec::new();
+                for id in list.chunks_exact(4) {
+                    match u32::from_le_bytes([id[0], id[1], id[2], id[3]]) {
+                        0 => break,
+                        id => ids.push(id),
+                    }
                 }
-            }
-            ids
-        }),
-        false => Err(Failure::Stopped),
+                ids
+            })
+            .ok(),
+        false => None,
     };
-    let namespaces = listed.unwrap_or_else(|_| (1..=count.min(16)).collect());
+    let namespaces = listed.unwrap_or_else(|| (1..=count.min(16)).collect());
     Ok((Rc::new(controller), model, namespaces))
 }
 
@@ -670,20 +659,7 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
 /// metadata (a read moves the blocks alone then).
 #[inline(never)]
 fn namespace(controller: &Controller, nsid: u32, line: &Line) -> Option<u64> {
-    // NSZE (bytes 7:0, 0 for an inactive namespace), the format in use (FLBAS, byte 26: bits 3:0, and past 16
-    // formats bits 6:5 as bits 5:4 of its index, NVMe 2.0), and that format's metadata size and block size (LBAF,
-    // 4 bytes each from byte 128: MS in bits 15:0, LBADS in 23:16 as a power of two), when the namespace has that
-    // many formats (NLBAF, byte 25, counts from 0).
-    let found = controller.identify(CNS_NAMESPACE, nsid, |data| {
-        let index = data[26] & 0xf | data[26] >> 1 & 0x30;
-        let format = 128 + 4 * usize::from(index);
-        (
-            u64::from_le_bytes(data[..8].try_into().unwrap_or_default()),
-            index <= data[25],
-            u16::from_le_bytes([data[format], data[format + 1]]),
-            data[format + 2],
-        )
-    });
+    let found = controller.identify(CNS_NAMESPACE, nsid, decode_namespace);
     match found {
         Ok((0, ..)) => {}
         Ok((sectors, true, 0, 9)) => return Some(sectors),

@@ -728,7 +728,7 @@ fn no_disk_anywhere_says_what_cannot_be_read() {
         BOOT,
     );
     vm.expect_line(
-        "bootscript: raid 00:06.0: its disks cannot be read (Intel RST: set SATA to AHCI in the firmware setup)",
+        "bootscript: raid 00:06.0: its disks cannot be read (for Intel RST: set SATA to AHCI in the firmware setup)",
         STEP,
     );
     vm.expect_line(
