@@ -399,10 +399,11 @@ exec("/boot/regs-linux", cmdline="ahci")
     );
 }
 
-/// Boots `script` on q35 with `disk` as namespace 1 of an NVMe controller at PCI slot 5 (q35's only disk), once
-/// the payload has found it there.
-fn boot_from_nvme(disk: &Path, script: impl Into<Vec<u8>>) -> Vm {
-    let mut vm = Boot::new()
+/// Boots `script` on q35 with `disk` as namespace 1 of an NVMe controller (q35's only disk), once the payload
+/// has found it there: at PCI slot 5 of the root bus, or (`behind_a_port`) on bus 1 behind a PCI Express root
+/// port in slot 4, where PCs put their M.2 slots.
+fn boot_from_nvme(disk: &Path, script: impl Into<Vec<u8>>, behind_a_port: bool) -> Vm {
+    let mut boot = Boot::new()
         .qemu_arg("-machine")
         .qemu_arg("q35")
         .module("nvme.bs", script)
@@ -410,20 +411,27 @@ fn boot_from_nvme(disk: &Path, script: impl Into<Vec<u8>>) -> Vm {
         .qemu_arg(&format!(
             "file={},format=raw,if=none,id=flash,snapshot=on",
             disk.display()
-        ))
-        .qemu_arg("-device")
-        .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5")
-        .start();
+        ));
+    let (device, found) = match behind_a_port {
+        true => {
+            boot = boot
+                .qemu_arg("-device")
+                .qemu_arg("pcie-root-port,id=m2,bus=pcie.0,chassis=1,addr=4");
+            ("nvme,drive=flash,serial=bootscript,bus=m2", "01:00.0")
+        }
+        false => ("nvme,drive=flash,serial=bootscript,addr=5", "00:05.0"),
+    };
+    let mut vm = boot.qemu_arg("-device").qemu_arg(device).start();
     vm.expect_line(
-        "bootscript: nvme 00:05.0 namespace 1: hd0 QEMU NVMe Ctrl",
+        &format!("bootscript: nvme {found} namespace 1: hd0 QEMU NVMe Ctrl"),
         BOOT,
     );
     vm
 }
 
-/// From a disk on an NVMe controller (as in most PCs since about 2016): the kernel and initramfs are read by DMA
-/// through the controller's I/O queue, the controller is disabled before the jump, and Linux starts and powers the
-/// machine off.
+/// From a disk on an NVMe controller behind a PCI Express root port (as in most PCs since about 2016): the kernel
+/// and initramfs are read by DMA through the controller's I/O queue, the controller is disabled before the jump,
+/// and Linux starts and powers the machine off.
 #[test]
 fn linux_from_an_nvme_disk() {
     let fixtures = fixtures();
@@ -435,7 +443,7 @@ print("e2e: mounted, kernel of", stat("/boot/vmlinuz").size, "bytes")
 exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/etc/keys/nvme.key": "nvme"}})
 "#
     );
-    let mut vm = boot_from_nvme(&fixtures.plain, script);
+    let mut vm = boot_from_nvme(&fixtures.plain, script, true);
     vm.expect_line("e2e: mounted, kernel of 14", STEP);
     expect_init_report(&mut vm, cmdline, &[("/etc/keys/nvme.key", b"nvme")]);
     vm.expect_line("reboot: Power down", LINUX);
@@ -454,7 +462,7 @@ fn the_nvme_controller_is_disabled_before_the_jump() {
 mount("hd0p1", "/")
 exec("/boot/regs-linux", cmdline="nvme")
 "#;
-    let mut vm = boot_from_nvme(&fixtures.plain, script);
+    let mut vm = boot_from_nvme(&fixtures.plain, script, false);
     vm.expect_line("bootscript: phase=jump", STEP);
     regs_record(&mut vm);
     let word = |vm: &mut Vm, address: u64| {
