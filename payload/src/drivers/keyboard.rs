@@ -1,13 +1,11 @@
-//! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by pc-keyboard; the lock lights set
-//! by `leds`' exchange, polled along with the keys.
+//! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by `keymap`; the lock lights set by
+//! `leds`' exchange, polled along with the keys.
 
 use crate::arch::port::{inb, outb};
 use crate::clock;
-use crate::keymap::{self, Layout};
+use crate::keymap::{self, Decoder, Layout};
 use crate::leds::{self, HeldLocks, Leds, CAPS_LOCK, NUM_LOCK, SCROLL_LOCK};
-use pc_keyboard::{
-    DecodedKey, HandleControl, KeyCode, KeyEvent, KeyState, Keyboard as Decoder, ScancodeSet1,
-};
+use pc_keyboard::{DecodedKey, KeyCode, KeyEvent, KeyState};
 
 const DATA: u16 = 0x60;
 const STATUS: u16 = 0x64;
@@ -33,8 +31,8 @@ impl core::fmt::Display for UnknownKeymap {
 
 /// The keyboard and its decoding state (shift, ctrl, the locks, the chosen layout).
 pub struct Keyboard {
-    decoder: Decoder<Layout, ScancodeSet1>,
-    /// pc-keyboard keeps Caps and Num Lock; Scroll Lock only lights its light.
+    decoder: Decoder,
+    /// The decoder keeps Caps and Num Lock; Scroll Lock only lights its light.
     scroll_lock: bool,
     held: HeldLocks,
     leds: Leds,
@@ -44,7 +42,7 @@ impl Keyboard {
     /// A US-layout keyboard. The i8042 is left as the firmware set it up (translation to scancode set 1).
     pub const fn new() -> Keyboard {
         Keyboard {
-            decoder: Self::decoder(Layout::Us),
+            decoder: Decoder::new(Layout::Us),
             scroll_lock: false,
             held: HeldLocks::new(),
             leds: Leds::new(),
@@ -60,7 +58,7 @@ impl Keyboard {
 
     /// The locks on, as a mask of lights.
     fn locks(&self) -> u8 {
-        let modifiers = self.decoder.get_modifiers();
+        let modifiers = self.decoder.modifiers();
         let mut locks = 0;
         if modifiers.capslock {
             locks |= CAPS_LOCK;
@@ -92,19 +90,11 @@ impl Keyboard {
         self.leds.want(self.locks());
     }
 
-    const fn decoder(layout: Layout) -> Decoder<Layout, ScancodeSet1> {
-        Decoder::new(
-            ScancodeSet1::new(),
-            layout,
-            HandleControl::MapLettersToUnicode,
-        )
-    }
-
     /// Switches the layout by name (see `keymap::KEYMAP_NAMES`).
     pub fn set_keymap(&mut self, name: &str) -> Result<(), UnknownKeymap> {
         let layout = keymap::layout_by_name(name).ok_or(UnknownKeymap)?;
         let locks = self.locks();
-        self.decoder = Self::decoder(layout);
+        self.decoder = Decoder::new(layout);
         // A new decoder starts with its own locks: keep the user's.
         self.set_locks(locks);
         Ok(())
@@ -138,7 +128,7 @@ impl Keyboard {
         if status & STATUS_AUXILIARY != 0 || self.leds.answer(byte) {
             return None;
         }
-        let event = self.decoder.add_byte(byte).ok()??;
+        let event = self.decoder.add_byte(byte)?;
         let light = match event.code {
             KeyCode::CapsLock => CAPS_LOCK,
             KeyCode::NumpadLock => NUM_LOCK,
