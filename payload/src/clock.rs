@@ -26,6 +26,21 @@ pub fn time_ms() -> u64 {
     rdtsc().wrapping_sub(START_TSC.load(Ordering::Relaxed)) / TICKS_PER_MS.load(Ordering::Relaxed)
 }
 
+/// Waits until `done` holds, for at most `ms` milliseconds (asked at least once, and once more after the time is
+/// up): whether it did. The drivers' bounded waits on a device.
+pub fn wait_until(ms: u64, done: impl Fn() -> bool) -> bool {
+    let start = time_ms();
+    loop {
+        if done() {
+            return true;
+        }
+        if time_ms().saturating_sub(start) > ms {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Waits `ms` milliseconds (busy: nothing else runs on this single CPU).
 pub fn sleep_ms(ms: u64) {
     sleep_ms_unless(ms, || false);

@@ -126,16 +126,7 @@ impl Hba {
 
     /// Waits until `done` holds of the register at `offset`, for at most `ms`: whether it did.
     fn wait(self, offset: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
-        let start = clock::time_ms();
-        loop {
-            if done(self.read(offset)) {
-                return true;
-            }
-            if clock::time_ms().saturating_sub(start) > ms {
-                return false;
-            }
-            core::hint::spin_loop();
-        }
+        clock::wait_until(ms, || done(self.read(offset)))
     }
 
     fn port(self, port: usize) -> Port {

@@ -127,7 +127,7 @@ pub fn shut_down() {
         // (One that reads all ones no longer answers.)
         if cc & CC_EN != 0 && status != u32::MAX && status & CSTS_RDY != 0 {
             registers.write(CC, cc & !CC_SHN | CC_SHN_NORMAL);
-            wait(device.shutdown_ms, || {
+            clock::wait_until(device.shutdown_ms, || {
                 let status = registers.read(CSTS);
                 status == u32::MAX || status & 3 << 2 == CSTS_SHST_COMPLETE
             });
@@ -201,26 +201,12 @@ impl Registers {
     #[inline(never)]
     fn wait_ready(self, ms: u64, ready: u32) -> bool {
         let gone = |status: u32| status == u32::MAX || ready != 0 && status & CSTS_CFS != 0;
-        wait(ms, || {
+        clock::wait_until(ms, || {
             let status = self.read(CSTS);
             gone(status) || status & CSTS_RDY == ready
         });
         let status = self.read(CSTS);
         !gone(status) && status & CSTS_RDY == ready
-    }
-}
-
-/// Waits until `done` holds, for at most `ms`: whether it did.
-fn wait(ms: u64, done: impl Fn() -> bool) -> bool {
-    let start = clock::time_ms();
-    loop {
-        if done() {
-            return true;
-        }
-        if clock::time_ms().saturating_sub(start) > ms {
-            return false;
-        }
-        core::hint::spin_loop();
     }
 }
 
@@ -293,7 +279,7 @@ impl Controller {
         };
         // SAFETY: as above.
         let status = || unsafe { entry.read_volatile()[3] };
-        if !wait(COMMAND_MS, || status() >> 16 & 1 == phase) {
+        if !clock::wait_until(COMMAND_MS, || status() >> 16 & 1 == phase) {
             // The command may still move data, into a buffer its caller frees on this error: the reset ends it.
             self.stopped.set(true);
             self.device.disable();

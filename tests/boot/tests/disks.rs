@@ -738,49 +738,97 @@ fn no_disk_anywhere_says_what_cannot_be_read() {
     vm.expect_line("disks: 0", STEP);
 }
 
+/// The two disks the AHCI and NVMe tests read, made in `s`: a GPT disk of 20 MiB (`gpt`) whose ext4 partition holds
+/// a 9 MiB /boot/big.bin and /etc/hostname (`hostname`), and an MBR disk of 6 MiB (`mbr`) whose FAT16 partition
+/// holds /note.txt; `root` and `note` are their files on the host, to compare with.
+struct TwoDisks {
+    gpt: PathBuf,
+    mbr: PathBuf,
+    root: PathBuf,
+    note: PathBuf,
+    hostname: &'static str,
+}
+
+impl TwoDisks {
+    fn new(s: &Scratch, hostname: &'static str, seed: u32) -> TwoDisks {
+        let root = s.path("root");
+        write(&root.join("boot/big.bin"), &noise(9 << 20, seed));
+        write(
+            &root.join("etc/hostname"),
+            format!("{hostname}\n").as_bytes(),
+        );
+        let ext4 = s.path("ext4.img");
+        mke2fs(&ext4, 16, "ext4", &[], &root);
+        let gpt = s.path("gpt.img");
+        blank(&gpt, 20);
+        sfdisk(
+            &gpt,
+            "label: gpt\nsize=17MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"root\"\n",
+        );
+        place(&gpt, 1, &ext4);
+        let note = s.path("note.txt");
+        write(&note, &noise(3000, seed + 1));
+        let fat = s.path("fat.img");
+        mkfs_fat(&fat, 4, "16");
+        mcopy(&fat, &note, "/note.txt");
+        let mbr = s.path("mbr.img");
+        blank(&mbr, 6);
+        sfdisk(&mbr, "label: dos\nsize=5MiB, type=6\n");
+        place(&mbr, 1, &fat);
+        TwoDisks {
+            gpt,
+            mbr,
+            root,
+            note,
+            hostname,
+        }
+    }
+
+    /// A script that lists the disks, mounts the two as `hd{first}` and the next, and reads their files.
+    fn script(&self, first: usize) -> String {
+        format!(
+            r#"
+for d in disks() {{ print("disk:", d) }}
+print("disks: end")
+mount("hd{first}p1", "/")
+mount("hd{}p1", "/fat")
+print("hostname:", text(read("/etc/hostname")))
+print("sha256:", hex(sha256(read("/boot/big.bin"))))
+print("sha256:", hex(sha256(read("/fat/note.txt"))))
+"#,
+            first + 1
+        )
+    }
+
+    /// Checks what the script printed: the disks `before` them, the two (from `hd{first}`), and their files.
+    fn check(&self, vm: &mut Vm, before: Vec<String>, first: usize) {
+        let mut expected = before;
+        expected.extend(expected_disks(&format!("hd{first}"), &self.gpt, true));
+        expected.extend(expected_disks(&format!("hd{}", first + 1), &self.mbr, true));
+        assert_eq!(collect(vm, "disk: ", "disks: end"), expected);
+        vm.expect_line(&format!("hostname: {}", self.hostname), STEP);
+        vm.expect_line(
+            &format!("sha256: {}", sha256(&self.root.join("boot/big.bin"))),
+            STEP,
+        );
+        vm.expect_line(&format!("sha256: {}", sha256(&self.note)), STEP);
+        assert_clean(vm);
+    }
+}
+
 /// SATA disks behind an AHCI controller (QEMU's q35 machine: its ICH9 controller, disks on ports 0 and 1, GRUB's
 /// CD on port 2), as on most PCs whose firmware has SATA in AHCI mode: named on after any IDE disks, partitions
 /// listed as sfdisk made them, and files read by DMA, one of them through more commands than one (4 MiB each).
 #[test]
 fn sata_disks_behind_ahci_are_read() {
     let s = Scratch::new("ahci");
-    let root = s.path("root");
-    let big = noise(9 << 20, 21);
-    write(&root.join("boot/big.bin"), &big);
-    write(&root.join("etc/hostname"), b"sata\n");
-    let ext4 = s.path("ext4.img");
-    mke2fs(&ext4, 16, "ext4", &[], &root);
-    let hd0 = s.path("hd0.img");
-    blank(&hd0, 20);
-    sfdisk(
-        &hd0,
-        "label: gpt\nsize=17MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"root\"\n",
-    );
-    place(&hd0, 1, &ext4);
-    let fat_file = s.path("note.txt");
-    write(&fat_file, &noise(3000, 22));
-    let fat = s.path("fat.img");
-    mkfs_fat(&fat, 4, "16");
-    mcopy(&fat, &fat_file, "/note.txt");
-    let hd1 = s.path("hd1.img");
-    blank(&hd1, 6);
-    sfdisk(&hd1, "label: dos\nsize=5MiB, type=6\n");
-    place(&hd1, 1, &fat);
-    let script = r#"
-for d in disks() { print("disk:", d) }
-print("disks: end")
-mount("hd0p1", "/")
-mount("hd1p1", "/fat")
-print("hostname:", text(read("/etc/hostname")))
-print("sha256:", hex(sha256(read("/boot/big.bin"))))
-print("sha256:", hex(sha256(read("/fat/note.txt"))))
-"#;
+    let two = TwoDisks::new(&s, "sata", 21);
     let mut vm = Boot::new()
         .qemu_arg("-machine")
         .qemu_arg("q35")
-        .disk_at(0, &hd0)
-        .disk_at(1, &hd1)
-        .module("sata.bs", script)
+        .disk_at(0, &two.gpt)
+        .disk_at(1, &two.mbr)
+        .module("sata.bs", two.script(0))
         .start();
     vm.expect_line(
         &format!(
@@ -796,16 +844,7 @@ print("sha256:", hex(sha256(read("/fat/note.txt"))))
         ),
         STEP,
     );
-    let mut expected = expected_disks("hd0", &hd0, true);
-    expected.extend(expected_disks("hd1", &hd1, true));
-    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
-    vm.expect_line("hostname: sata", STEP);
-    vm.expect_line(
-        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
-        STEP,
-    );
-    vm.expect_line(&format!("sha256: {}", sha256(&fat_file)), STEP);
-    assert_clean(&vm);
+    two.check(&mut vm, Vec::new(), 0);
 }
 
 /// `-device nvme` with its namespaces, each image given as (nsid, path, logical block size), at PCI slot 5.
@@ -835,45 +874,21 @@ fn nvme_args(boot: Boot, namespaces: &[(u32, &Path, u32)]) -> Boot {
 #[test]
 fn nvme_disks_are_read() {
     let s = Scratch::new("nvme");
-    let root = s.path("root");
-    let big = noise(9 << 20, 31);
-    write(&root.join("boot/big.bin"), &big);
-    write(&root.join("etc/hostname"), b"nvme\n");
-    let ext4 = s.path("ext4.img");
-    mke2fs(&ext4, 16, "ext4", &[], &root);
-    let ns1 = s.path("ns1.img");
-    blank(&ns1, 20);
-    sfdisk(
-        &ns1,
-        "label: gpt\nsize=17MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"root\"\n",
-    );
-    place(&ns1, 1, &ext4);
-    let fat_file = s.path("note.txt");
-    write(&fat_file, &noise(3000, 32));
-    let fat = s.path("fat.img");
-    mkfs_fat(&fat, 4, "16");
-    mcopy(&fat, &fat_file, "/note.txt");
-    let ns2 = s.path("ns2.img");
-    blank(&ns2, 6);
-    sfdisk(&ns2, "label: dos\nsize=5MiB, type=6\n");
-    place(&ns2, 1, &fat);
+    let two = TwoDisks::new(&s, "nvme", 31);
     let ns3 = s.path("ns3.img");
     blank(&ns3, 4);
     let ide_root = s.path("ide");
     write(&ide_root.join("ide.txt"), b"on IDE\n");
     let ide = s.path("ide.img");
     mke2fs(&ide, 4, "ext2", &[], &ide_root);
-    let script = r#"
-for d in disks() { print("disk:", d) }
-print("disks: end")
-mount("hd1p1", "/")
-mount("hd2p1", "/fat")
-print("hostname:", text(read("/etc/hostname")))
-print("sha256:", hex(sha256(read("/boot/big.bin"))))
-print("sha256:", hex(sha256(read("/fat/note.txt"))))
-"#;
-    let boot = Boot::new().disk_at(0, &ide).module("nvme.bs", script);
-    let mut vm = nvme_args(boot, &[(1, &ns1, 512), (2, &ns2, 512), (3, &ns3, 4096)]).start();
+    let boot = Boot::new()
+        .disk_at(0, &ide)
+        .module("nvme.bs", two.script(1));
+    let mut vm = nvme_args(
+        boot,
+        &[(1, &two.gpt, 512), (2, &two.mbr, 512), (3, &ns3, 4096)],
+    )
+    .start();
     vm.expect_line(
         "bootscript: ata primary master: hd0 QEMU HARDDISK (8192 sectors)",
         BOOT,
@@ -896,17 +911,7 @@ print("sha256:", hex(sha256(read("/fat/note.txt"))))
         "bootscript: nvme 00:05.0 namespace 3: its blocks are 4096 bytes; only 512-byte blocks are read",
         STEP,
     );
-    let mut expected = expected_disks("hd0", &ide, false);
-    expected.extend(expected_disks("hd1", &ns1, true));
-    expected.extend(expected_disks("hd2", &ns2, true));
-    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
-    vm.expect_line("hostname: nvme", STEP);
-    vm.expect_line(
-        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
-        STEP,
-    );
-    vm.expect_line(&format!("sha256: {}", sha256(&fat_file)), STEP);
-    assert_clean(&vm);
+    two.check(&mut vm, expected_disks("hd0", &ide, false), 1);
 }
 
 /// A controller that moves little per command (QEMU's `mdts=1`: 8 KiB, two pages) still reads a file whole: the

@@ -315,21 +315,7 @@ fn set_multiple<P: AtaPorts>(
     drive: Drive,
     count: u8,
 ) -> Result<(), AtaError> {
-    let port = Port { ports, channel };
-    port.wait_not_busy()?;
-    port.select(drive, 0);
-    port.wait_not_busy()?;
-    port.out(REG_SECTOR_COUNT, count);
-    port.out(REG_COMMAND, CMD_SET_MULTIPLE_MODE);
-    ports.delay_400ns(channel.control);
-    let status = port.wait_not_busy()?;
-    if status & (STATUS_ERR | STATUS_DF) != 0 {
-        return Err(AtaError::Device {
-            status,
-            error: port.read(REG_ERROR),
-        });
-    }
-    Ok(())
+    non_data(ports, channel, drive, CMD_SET_MULTIPLE_MODE, count)
 }
 
 /// Tells the drive at `channel`/`drive` that power goes away: STANDBY IMMEDIATE, which a drive completes once
@@ -337,10 +323,24 @@ fn set_multiple<P: AtaPorts>(
 /// Before a power-off, as Linux does: a hard disk that loses power spinning counts an emergency retract, an SSD
 /// an unexpected power loss.
 pub fn standby<P: AtaPorts>(ports: &P, channel: Channel, drive: Drive) -> Result<(), AtaError> {
+    non_data(ports, channel, drive, CMD_STANDBY_IMMEDIATE, 0)
+}
+
+/// A command without data (`count` in its sector count register) to the drive at `channel`/`drive`; `Ok` when the
+/// drive took it.
+fn non_data<P: AtaPorts>(
+    ports: &P,
+    channel: Channel,
+    drive: Drive,
+    command: u8,
+    count: u8,
+) -> Result<(), AtaError> {
     let port = Port { ports, channel };
+    port.wait_not_busy()?;
     port.select(drive, 0);
     port.wait_not_busy()?;
-    port.out(REG_COMMAND, CMD_STANDBY_IMMEDIATE);
+    port.out(REG_SECTOR_COUNT, count);
+    port.out(REG_COMMAND, command);
     ports.delay_400ns(channel.control);
     let status = port.wait_not_busy()?;
     if status & (STATUS_ERR | STATUS_DF) != 0 {
