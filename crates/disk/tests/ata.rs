@@ -416,6 +416,31 @@ fn machine(drives: [Option<FakeDrive>; 4]) -> Rc<FakeAta> {
     Rc::new(fake)
 }
 
+/// A drive with 4096-byte logical sectors ("4Kn": IDENTIFY word 106 bit 12, words 117-118 in words) is reported and
+/// left out, as its commands would count 4096-byte sectors; one with 512-byte logical sectors on 4096-byte physical
+/// ones (512e, word 106 bit 13) is a disk.
+#[test]
+fn a_drive_with_4096_byte_logical_sectors_is_refused() {
+    let mut native = disk(64, 1, true).unwrap();
+    native.words = vec![(106, 0x5000), (117, 2048), (118, 0)];
+    let mut emulated = disk(64, 2, true).unwrap();
+    emulated.words = vec![(106, 0x6003)];
+    let fake = machine([Some(native), Some(emulated), None, None]);
+    let (disks, report) = probe(&fake);
+    assert_eq!(report[0].result, Err(AtaError::SectorSize(4096)));
+    assert_eq!(
+        AtaError::SectorSize(4096).to_string(),
+        "its sectors are 4096 bytes; only 512-byte sectors are read"
+    );
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].name(), "hd0");
+    assert_eq!(disks[0].identity().sector_bytes, 512);
+    // Word 106 not valid (bits 15:14 not 01): its other bits say nothing.
+    let mut unsure = disk(64, 3, true).unwrap();
+    unsure.words = vec![(106, 0xd000), (117, 2048)];
+    assert_eq!(probe(&machine([Some(unsure), None, None, None])).0.len(), 1);
+}
+
 /// STANDBY IMMEDIATE goes to the drive asked for (here the secondary slave, after a read from the other drive on
 /// its channel), and a drive that reports a fault is an error.
 #[test]

@@ -601,6 +601,7 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
             sectors: 0,
             lba48: false,
             multiple: 0,
+            sector_bytes: 512,
         },
     };
     // SAFETY: the port's own sector (see `AhciDisk::memory`).
@@ -608,6 +609,9 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     disk.command(ATA_IDENTIFY, 0, 0, sector.cast(), SECTOR_SIZE)?;
     // SAFETY: as above; the command completed.
     disk.identity = decode_identity(unsafe { &*sector });
+    if disk.identity.sector_bytes != 512 {
+        return Err(AtaError::SectorSize(disk.identity.sector_bytes));
+    }
     if disk.identity.sectors == 0 {
         return Err(AtaError::Unknown { mid: 0, high: 0 });
     }

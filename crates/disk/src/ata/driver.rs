@@ -107,6 +107,9 @@ pub enum AtaError {
     },
     /// The drive reported an error (or a device fault).
     Device { status: u8, error: u8 },
+    /// A drive whose logical sectors are not 512 bytes (IDENTIFY's word 106 and words 117-118): the driver's
+    /// commands would count sectors of another size.
+    SectorSize(u64),
 }
 
 impl fmt::Display for AtaError {
@@ -135,6 +138,10 @@ impl fmt::Display for AtaError {
                 f,
                 "{} (error register {error:#04x})",
                 describe_error(*error)
+            ),
+            AtaError::SectorSize(bytes) => write!(
+                f,
+                "its sectors are {bytes} bytes; only 512-byte sectors are read"
             ),
         }
     }
@@ -521,6 +528,10 @@ pub fn probe<P: AtaPorts>(ports: &Rc<P>) -> (Vec<AtaDisk<P>>, Vec<Probed>) {
         let identified =
             identify_data(&**ports, channel, drive, false).map(|d| (decode_identity(&d), d));
         match identified {
+            Ok((identity, _)) if identity.sector_bytes != 512 => report.push(Probed {
+                position,
+                result: Err(AtaError::SectorSize(identity.sector_bytes)),
+            }),
             Ok((identity, data)) if identity.sectors > 0 => {
                 let wide = takes_32_bit_reads(&**ports, channel, drive, &data);
                 // A drive that refuses the block size it advertised still reads one sector per block.

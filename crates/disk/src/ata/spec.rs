@@ -64,6 +64,9 @@ pub struct Identity {
     pub lba48: bool,
     /// Sectors per DRQ block READ MULTIPLE may use (IDENTIFY word 47), 0 or 1 when it is not supported.
     pub multiple: u8,
+    /// Bytes per logical sector: 512, or what words 117-118 say (in words) where word 106 says the sectors are
+    /// longer (a "4Kn" drive, whose commands count 4096-byte sectors).
+    pub sector_bytes: u64,
 }
 
 fn word(data: &[u8; 512], index: usize) -> u16 {
@@ -100,11 +103,18 @@ pub fn decode_identity(data: &[u8; 512]) -> Identity {
         (0x80, n) if n.is_power_of_two() && n <= 128 => n,
         _ => 0,
     };
+    // Word 106: valid when bits 15:14 are 01; bit 12, logical sectors longer than 256 words (ACS-3 7.12.7.41).
+    let word106 = word(data, 106);
+    let sector_bytes = match word106 & 0xd000 == 0x5000 {
+        true => (word(data, 117) as u64 | (word(data, 118) as u64) << 16) * 2,
+        false => 512,
+    };
     Identity {
         model,
         sectors,
         lba48,
         multiple,
+        sector_bytes,
     }
 }
 
