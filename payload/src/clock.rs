@@ -27,14 +27,15 @@ pub fn time_ms() -> u64 {
 }
 
 /// Waits until `done` holds, for at most `ms` milliseconds (asked at least once, and once more after the time is
-/// up): whether it did. The drivers' bounded waits on a device.
+/// up, however long the machine stalled between two asks): whether it did. The drivers' bounded waits on a device.
 pub fn wait_until(ms: u64, done: impl Fn() -> bool) -> bool {
     let start = time_ms();
     loop {
+        let up = time_ms().saturating_sub(start) > ms;
         if done() {
             return true;
         }
-        if time_ms().saturating_sub(start) > ms {
+        if up {
             return false;
         }
         core::hint::spin_loop();

@@ -85,7 +85,9 @@ impl Machine for PayloadMachine {
     fn disks(&mut self) -> Vec<Rc<dyn BlockDevice>> {
         self.probed = true;
         let (disks, report) = ata::probe(&Rc::new(LegacyPorts));
-        crate::drivers::ata::remember(disks.iter().map(|d| d.position()));
+        crate::drivers::ata::remember(report.iter().enumerate().filter_map(|(i, p)| {
+            matches!(p.result, Ok(_) | Err(ata::AtaError::SectorSize(_))).then_some(i)
+        }));
         for probed in &report {
             match &probed.result {
                 Ok((name, identity)) => println!(

@@ -435,6 +435,10 @@ fn a_drive_with_4096_byte_logical_sectors_is_refused() {
     assert_eq!(disks.len(), 1);
     assert_eq!(disks[0].name(), "hd0");
     assert_eq!(disks[0].identity().sector_bytes, 512);
+    // A size of 0 in words 117-118 is taken as 512 (as Linux's sd does).
+    let mut zero = disk(64, 4, true).unwrap();
+    zero.words = vec![(106, 0x5000)];
+    assert_eq!(probe(&machine([Some(zero), None, None, None])).0.len(), 1);
     // Word 106 not valid (bits 15:14 not 01): its other bits say nothing.
     let mut unsure = disk(64, 3, true).unwrap();
     unsure.words = vec![(106, 0xd000), (117, 2048)];
@@ -442,7 +446,7 @@ fn a_drive_with_4096_byte_logical_sectors_is_refused() {
 }
 
 /// STANDBY IMMEDIATE goes to the drive asked for (here the secondary slave, after a read from the other drive on
-/// its channel), and a drive that reports a fault is an error.
+/// its channel; and a master beside a slave hung busy), and a drive that reports a fault is an error.
 #[test]
 fn standby_immediate_goes_to_the_drive_asked_for() {
     let fake = machine([None, None, disk(64, 1, true), disk(64, 2, true)]);
@@ -451,6 +455,11 @@ fn standby_immediate_goes_to_the_drive_asked_for() {
     disks[0].read(0, &mut buf).unwrap();
     standby(&*fake, SECONDARY, Drive::Slave).unwrap();
     assert_eq!(*fake.standbys.borrow(), [(1, 1)]);
+    // The other drive on the channel hung busy, and selected last (the probe's last): the standby still goes out.
+    let beside = machine([disk(64, 3, true), special(Behaviour::StuckBusy), None, None]);
+    probe(&beside);
+    standby(&*beside, PRIMARY, Drive::Master).unwrap();
+    assert_eq!(*beside.standbys.borrow(), [(0, 0)]);
     let faulty = machine([special(Behaviour::Fault), None, None, None]);
     assert!(matches!(
         standby(&*faulty, PRIMARY, Drive::Master),

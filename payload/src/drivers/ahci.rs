@@ -609,15 +609,15 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     disk.command(ATA_IDENTIFY, 0, 0, sector.cast(), SECTOR_SIZE)?;
     // SAFETY: as above; the command completed.
     disk.identity = decode_identity(unsafe { &*sector });
+    // A disk (even one refused for its sector size): to be put into standby before a power-off.
+    if let Some(started) = STARTED.lock().last_mut() {
+        started.2 = memory as usize;
+    }
     if disk.identity.sector_bytes != 512 {
         return Err(AtaError::SectorSize(disk.identity.sector_bytes));
     }
     if disk.identity.sectors == 0 {
         return Err(AtaError::Unknown { mid: 0, high: 0 });
-    }
-    // A disk: to be put into standby before a power-off.
-    if let Some(started) = STARTED.lock().last_mut() {
-        started.2 = memory as usize;
     }
     Ok(Some(disk))
 }

@@ -19,12 +19,11 @@ const POSITIONS: [(Channel, Drive); 4] = [
     (ata::SECONDARY, Drive::Slave),
 ];
 
-/// Notes the positions of the disks the probe found.
-pub fn remember(positions: impl Iterator<Item = (Channel, Drive)>) {
-    for position in positions {
-        if let Some(bit) = POSITIONS.iter().position(|&p| p == position) {
-            DISKS.fetch_or(1 << bit, Ordering::Relaxed);
-        }
+/// Notes the disks the probe found at these positions (indices of [`POSITIONS`], the probe's order): those it
+/// reads, and those it refuses that are ATA disks all the same (of 4096-byte sectors), which also get the standby.
+pub fn remember(positions: impl Iterator<Item = usize>) {
+    for bit in positions {
+        DISKS.fetch_or(1 << bit, Ordering::Relaxed);
     }
 }
 

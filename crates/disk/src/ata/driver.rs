@@ -334,7 +334,9 @@ pub fn standby<P: AtaPorts>(ports: &P, channel: Channel, drive: Drive) -> Result
 }
 
 /// A command without data (`count` in its sector count register) to the drive at `channel`/`drive`; `Ok` when the
-/// drive took it.
+/// drive took it. The wait before the drive is selected is for the drive selected last, which may be the other
+/// one, hung: as Linux's `ata_wait_idle`, it does not stop the command (what counts is this drive's status after
+/// it is selected).
 fn non_data<P: AtaPorts>(
     ports: &P,
     channel: Channel,
@@ -343,7 +345,7 @@ fn non_data<P: AtaPorts>(
     count: u8,
 ) -> Result<(), AtaError> {
     let port = Port { ports, channel };
-    port.wait_not_busy()?;
+    let _ = port.wait_not_busy();
     port.select(drive, 0);
     port.wait_not_busy()?;
     port.out(REG_SECTOR_COUNT, count);

@@ -105,9 +105,10 @@ pub fn decode_identity(data: &[u8; 512]) -> Identity {
     };
     // Word 106: valid when bits 15:14 are 01; bit 12, logical sectors longer than 256 words (ACS-3 7.12.7.41).
     let word106 = word(data, 106);
-    let sector_bytes = match word106 & 0xd000 == 0x5000 {
-        true => (word(data, 117) as u64 | (word(data, 118) as u64) << 16) * 2,
-        false => 512,
+    // (A size of 0 there is taken as 512, as Linux's sd does.)
+    let sector_bytes = match (word(data, 117) as u64 | (word(data, 118) as u64) << 16) * 2 {
+        bytes if word106 & 0xd000 == 0x5000 && bytes != 0 => bytes,
+        _ => 512,
     };
     Identity {
         model,
