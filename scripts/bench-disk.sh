@@ -75,34 +75,28 @@ CFG
     measure "$work/ours.iso" nvme >>"$work/ours-nvme.txt"
     measure "$work/grub.iso" nvme >>"$work/grub-nvme.txt"
   done
-  local o_own o_host g_host o_rate g_rate
-  o_own=$(bench_median "$work/ours.txt" own)
-  o_host=$(bench_median "$work/ours.txt" done-start)
-  g_host=$(bench_median "$work/grub.txt" done-start)
-  o_rate=$(bench_rate "$bytes" "$o_own")
-  g_rate=$(bench_rate "$bytes" "$g_host")
-  header "Disk reads: the $bytes-byte kernel from ext2 on IDE hd0 (QEMU TCG, median of $runs)"
-  row "bootscript read() (payload clock)" "$o_own" "ms"
-  row "bootscript read() (host, serial lines around it)" "$o_host" "ms"
-  row "bootscript read() rate (payload clock)" "$o_rate" "MB/s"
-  row "bootscript read() rate (host clock)" "$(bench_rate "$bytes" "$o_host")" "MB/s"
-  row "GRUB 2.06 linux command (host, serial lines around)" "$g_host" "ms"
-  row "GRUB 2.06 rate" "$g_rate" "MB/s"
-  row "bootscript / GRUB rate (payload clock; goal >= 2)" "$(bench_ratio "$o_rate" "$g_rate")" "x"
-  row "bootscript / GRUB rate (host clock for both)" "$(bench_ratio "$g_host" "$o_host")" "x"
-  o_own=$(bench_median "$work/ours-nvme.txt" own)
-  o_host=$(bench_median "$work/ours-nvme.txt" done-start)
-  g_host=$(bench_median "$work/grub-nvme.txt" done-start)
-  o_rate=$(bench_rate "$bytes" "$o_own")
-  g_rate=$(bench_rate "$bytes" "$g_host")
-  header "Disk reads: the same file from the same image on an NVMe controller (QEMU TCG, median of $runs)"
-  row "bootscript read() (payload clock)" "$o_own" "ms"
-  row "bootscript read() (host, serial lines around it)" "$o_host" "ms"
-  row "bootscript read() rate (payload clock)" "$o_rate" "MB/s"
-  row "GRUB 2.06 linux command (host, via SeaBIOS NVMe)" "$g_host" "ms"
-  row "GRUB 2.06 rate" "$g_rate" "MB/s"
-  row "bootscript / GRUB rate (payload clock)" "$(bench_ratio "$o_rate" "$g_rate")" "x"
-  row "bootscript / GRUB rate (host clock for both)" "$(bench_ratio "$g_host" "$o_host")" "x"
+  # The rows of one disk's reads: TITLE, the files of our runs and GRUB's, how GRUB reads it, the goal's words.
+  rows() {
+    local o_own o_host g_host o_rate g_rate
+    o_own=$(bench_median "$2" own)
+    o_host=$(bench_median "$2" done-start)
+    g_host=$(bench_median "$3" done-start)
+    o_rate=$(bench_rate "$bytes" "$o_own")
+    g_rate=$(bench_rate "$bytes" "$g_host")
+    header "$1 (QEMU TCG, median of $runs)"
+    row "bootscript read() (payload clock)" "$o_own" "ms"
+    row "bootscript read() (host, serial lines around it)" "$o_host" "ms"
+    row "bootscript read() rate (payload clock)" "$o_rate" "MB/s"
+    row "bootscript read() rate (host clock)" "$(bench_rate "$bytes" "$o_host")" "MB/s"
+    row "GRUB 2.06 linux command ($4)" "$g_host" "ms"
+    row "GRUB 2.06 rate" "$g_rate" "MB/s"
+    row "bootscript / GRUB rate (payload clock$5)" "$(bench_ratio "$o_rate" "$g_rate")" "x"
+    row "bootscript / GRUB rate (host clock for both)" "$(bench_ratio "$g_host" "$o_host")" "x"
+  }
+  rows "Disk reads: the $bytes-byte kernel from ext2 on IDE hd0" "$work/ours.txt" "$work/grub.txt" \
+    "host, serial lines around" "; goal >= 2"
+  rows "Disk reads: the same file from the same image on an NVMe controller" "$work/ours-nvme.txt" \
+    "$work/grub-nvme.txt" "host, via SeaBIOS NVMe" ""
 
   # (b) The host tool against cat.
   local tool=build/bootscript
@@ -153,7 +147,7 @@ PY
   else
     echo "bench-disk: $tool is missing (make tool failed): no host rows" >&2
   fi
-  unset -f measure
+  unset -f measure rows
   rm -rf "$work"
 }
 

@@ -18,6 +18,7 @@ use bootscript_disk::ata::{AtaError, Identity};
 use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
 use spin::Mutex;
 
+use super::mmio::Registers as Hba;
 use super::pci::{self, Function};
 use crate::bootinfo::MAPPED_LIMIT;
 use crate::clock;
@@ -41,9 +42,7 @@ const BOHC_BB: u32 = 1 << 4;
 
 // Port registers, from the port's base (0x100 + 0x80 * port).
 const PX_CLB: usize = 0x00;
-const PX_CLBU: usize = 0x04;
 const PX_FB: usize = 0x08;
-const PX_FBU: usize = 0x0c;
 const PX_IS: usize = 0x10;
 const PX_IE: usize = 0x14;
 const PX_CMD: usize = 0x18;
@@ -106,37 +105,6 @@ struct CommandTable {
     prdt: [u32; 4],
 }
 
-/// The controller's registers.
-#[derive(Clone, Copy)]
-struct Hba {
-    base: usize,
-}
-
-impl Hba {
-    fn read(self, offset: usize) -> u32 {
-        // SAFETY: `base` is an AHCI controller's ABAR, below MAPPED_LIMIT (identity mapped; the firmware's memory
-        // type ranges make it uncached), and the offsets are its 32-bit registers'.
-        unsafe { ((self.base + offset) as *const u32).read_volatile() }
-    }
-
-    fn write(self, offset: usize, value: u32) {
-        // SAFETY: as in `read`.
-        unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
-    }
-
-    /// Waits until `done` holds of the register at `offset`, for at most `ms`: whether it did.
-    fn wait(self, offset: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
-        clock::wait_until(ms, || done(self.read(offset)))
-    }
-
-    fn port(self, port: usize) -> Port {
-        Port {
-            hba: self,
-            base: 0x100 + 0x80 * port,
-        }
-    }
-}
-
 /// One port's registers.
 #[derive(Clone, Copy)]
 struct Port {
@@ -145,12 +113,25 @@ struct Port {
 }
 
 impl Port {
+    /// Port `index` of the controller.
+    fn of(hba: Hba, index: usize) -> Port {
+        Port {
+            hba,
+            base: 0x100 + 0x80 * index,
+        }
+    }
+
     fn read(self, register: usize) -> u32 {
         self.hba.read(self.base + register)
     }
 
     fn write(self, register: usize, value: u32) {
         self.hba.write(self.base + register, value);
+    }
+
+    /// Writes a 64-bit address register pair (PxCLB and PxCLBU, PxFB and PxFBU), the low half first.
+    fn write_address(self, register: usize, address: u64) {
+        self.hba.write_address(self.base + register, address);
     }
 
     /// Waits until `done` holds of the register, for at most `ms`: whether it did.
@@ -215,16 +196,15 @@ impl Port {
     }
 }
 
-/// The ports this driver started (controller base, port, and the address of their DMA memory once a disk on them
+/// The ports this driver started (controller, port, and the address of their DMA memory once a disk on them
 /// answered IDENTIFY, else 0), stopped by [`quiesce`].
-static STARTED: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+static STARTED: Mutex<Vec<(Hba, usize, usize)>> = Mutex::new(Vec::new());
 
 /// Stops every port this driver started: called right before the hand-off, after which the memory their engines
 /// write (the received frames) belongs to the next kernel, which resets the controller itself.
 pub fn quiesce() {
-    for &(base, port, _) in STARTED.lock().iter() {
-        let hba = Hba { base };
-        if hba.port(port).stop().is_err() {
+    for &(hba, port, _) in STARTED.lock().iter() {
+        if Port::of(hba, port).stop().is_err() {
             // The last resort (AHCI 1.3.1, 10.4.3): a controller reset stops every engine; done within 1 s.
             hba.write(GHC, hba.read(GHC) | GHC_HR);
             hba.wait(GHC, 1000, |g| g & GHC_HR == 0);
@@ -239,8 +219,8 @@ pub fn standby_all() {
     let Some(started) = STARTED.try_lock() else {
         return;
     };
-    for &(base, index, memory) in started.iter() {
-        let port = Hba { base }.port(index);
+    for &(hba, index, memory) in started.iter() {
+        let port = Port::of(hba, index);
         // A disk on a port that runs (one whose recovery after an error failed is stopped, and would only time out).
         if memory == 0 || port.read(PX_CMD) & CMD_ST == 0 {
             continue;
@@ -521,9 +501,9 @@ fn controller(function: Function) -> Result<Hba, &'static str> {
     }
     // Memory space and bus master enable (the status half of the register is written with zeros: no effect).
     function.write(0x04, function.read(0x04) & 0xffff | 0x06);
-    let hba = Hba {
-        base: base as usize,
-    };
+    // SAFETY: the ABAR of an AHCI controller (its class checked), with memory decoding on, below MAPPED_LIMIT with
+    // every port's registers (0x1100 bytes); the driver reads and writes only AHCI's HBA and port registers.
+    let hba = unsafe { Hba::new(base as usize) };
     hba.write(GHC, hba.read(GHC) | GHC_AE);
     if hba.read(CAP2) & CAP2_BOH != 0 && hba.read(BOHC) & BOHC_BOS != 0 {
         // Ownership asked for: the firmware lets go within 25 ms, or says it is busy (BB) and takes up to 2 s
@@ -538,7 +518,7 @@ fn controller(function: Function) -> Result<Hba, &'static str> {
 /// disk or a port that does not work.
 #[inline(never)]
 fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, AtaError> {
-    let port = hba.port(index);
+    let port = Port::of(hba, index);
     let command = port.read(PX_CMD);
     if hba.read(CAP) & CAP_SSS != 0 && command & CMD_SUD == 0 {
         // Staggered spin-up: the port has no link until software spins it up (AHCI 1.3.1, 10.10.1).
@@ -580,14 +560,12 @@ fn attach(hba: Hba, index: usize, number: usize) -> Result<Option<AhciDisk>, Ata
     }));
     let address = physical(memory as usize);
     // (The heap lies below 4 GiB: the identity mapping ends there.)
-    port.write(PX_CLB, address as u32);
-    port.write(PX_CLBU, (address >> 32) as u32);
+    port.write_address(PX_CLB, address);
     let received = address + core::mem::offset_of!(PortMemory, received) as u64;
-    port.write(PX_FB, received as u32);
-    port.write(PX_FBU, (received >> 32) as u32);
+    port.write_address(PX_FB, received);
     port.write(PX_IE, 0);
     // Recorded before the start: a start that fails half-way may leave FIS receive running into `memory`.
-    STARTED.lock().push((hba.base, index, 0));
+    STARTED.lock().push((hba, index, 0));
     if let Err(e) = port.start() {
         let _ = port.stop();
         return Err(e);

@@ -3,6 +3,7 @@
 pub mod ahci;
 pub mod ata;
 pub mod keyboard;
+mod mmio;
 pub mod nvme;
 pub mod pci;
 pub mod pit;

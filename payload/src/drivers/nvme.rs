@@ -28,6 +28,7 @@ use bootscript_disk::nvme::{decode_namespace, second_prp, Failure, PAGE, STATUS_
 use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
 use spin::Mutex;
 
+use super::mmio::Registers;
 use super::pci::{self, Function};
 use crate::bootinfo::MAPPED_LIMIT;
 use crate::{clock, println};
@@ -127,8 +128,7 @@ pub fn shut_down() {
         // (One that reads all ones no longer answers.)
         if cc & CC_EN != 0 && status != u32::MAX && status & CSTS_RDY != 0 {
             registers.write(CC, cc & !CC_SHN | CC_SHN_NORMAL);
-            clock::wait_until(device.shutdown_ms, || {
-                let status = registers.read(CSTS);
+            registers.wait(CSTS, device.shutdown_ms, |status| {
                 status == u32::MAX || status & 3 << 2 == CSTS_SHST_COMPLETE
             });
         }
@@ -156,10 +156,10 @@ impl Device {
         let cc = registers.read(CC);
         if cc & CC_EN != 0 {
             // (Clearing EN while the controller is still getting ready has undefined results: NVMe 1.4, 3.1.5.)
-            registers.wait_ready(self.ready_ms, CSTS_RDY);
+            wait_ready(registers, self.ready_ms, CSTS_RDY);
         }
         registers.write(CC, cc & !(CC_EN | CC_SHN));
-        registers.wait_ready(self.ready_ms, 0)
+        wait_ready(registers, self.ready_ms, 0)
     }
 
     /// Resets the controller and puts its PCI command register back as the firmware left it; one that does not
@@ -171,43 +171,17 @@ impl Device {
     }
 }
 
-/// A controller's registers.
-#[derive(Clone, Copy)]
-struct Registers {
-    base: usize,
-}
-
-impl Registers {
-    fn read(self, offset: usize) -> u32 {
-        // SAFETY: `base` is an NVMe controller's BAR0, below MAPPED_LIMIT (identity mapped; the firmware's memory
-        // type ranges make it uncached), and the offsets are its 32-bit registers' and doorbells'.
-        unsafe { ((self.base + offset) as *const u32).read_volatile() }
-    }
-
-    fn write(self, offset: usize, value: u32) {
-        // SAFETY: as in `read`.
-        unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
-    }
-
-    /// Writes a 64-bit register (an address) as two halves, the low one first.
-    fn write_address(self, offset: usize, address: u64) {
-        self.write(offset, address as u32);
-        self.write(offset + 4, (address >> 32) as u32);
-    }
-
-    /// Waits until CSTS.RDY is `ready` (0 or 1), for at most `ms`: whether it did. Given up on at once when the
-    /// registers read all ones (the controller no longer answers), or it reports a fatal status (CSTS.CFS) while
-    /// it should get ready.
-    #[inline(never)]
-    fn wait_ready(self, ms: u64, ready: u32) -> bool {
-        let gone = |status: u32| status == u32::MAX || ready != 0 && status & CSTS_CFS != 0;
-        clock::wait_until(ms, || {
-            let status = self.read(CSTS);
-            gone(status) || status & CSTS_RDY == ready
-        });
-        let status = self.read(CSTS);
-        !gone(status) && status & CSTS_RDY == ready
-    }
+/// Waits until CSTS.RDY of the controller at `registers` is `ready` (0 or 1), for at most `ms`: whether it did.
+/// Given up on at once when the registers read all ones (the controller no longer answers), or it reports a fatal
+/// status (CSTS.CFS) while it should get ready.
+#[inline(never)]
+fn wait_ready(registers: Registers, ms: u64, ready: u32) -> bool {
+    let gone = |status: u32| status == u32::MAX || ready != 0 && status & CSTS_CFS != 0;
+    registers.wait(CSTS, ms, |status| {
+        gone(status) || status & CSTS_RDY == ready
+    });
+    let status = registers.read(CSTS);
+    !gone(status) && status & CSTS_RDY == ready
 }
 
 /// An enabled controller with its two queue pairs, shared by the disks of its namespaces.
@@ -507,9 +481,9 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
         0x04,
         command & 0xffff | PCI_MEMORY | PCI_BUS_MASTER | PCI_NO_INTERRUPT,
     );
-    let registers = Registers {
-        base: base as usize,
-    };
+    // SAFETY: BAR0 of an NVMe controller (its class checked), with memory decoding on, below 4 GiB; the driver reads
+    // and writes only NVMe's controller registers there, and the doorbells once they are checked within reach below.
+    let registers = unsafe { Registers::new(base as usize) };
     // A controller refused from here on gets its command register back.
     let give_up = |why| {
         function.write(0x04, command & 0xffff);
@@ -561,7 +535,7 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     // Recorded before the start: a controller enabled half-way holds the queues' addresses.
     ENABLED.lock().push(device);
     registers.write(CC, CC_ENTRY_SIZES | CC_EN);
-    if !registers.wait_ready(device.ready_ms, CSTS_RDY) {
+    if !wait_ready(registers, device.ready_ms, CSTS_RDY) {
         device.disable();
         return refuse("it did not become ready");
     }
