@@ -388,33 +388,22 @@ impl BlockDevice for AhciDisk {
         // own sector.
         let even = (buf.as_ptr() as usize).is_multiple_of(2);
         let chunk = if even { most } else { 1 } * SECTOR_SIZE;
-        for (index, part) in buf.chunks_mut(chunk).enumerate() {
-            let at = lba + (index * chunk / SECTOR_SIZE) as u64;
-            let result = if even {
-                self.command(
+        super::read_in_parts(&self.name, lba, buf, chunk, |at, part| {
+            if even {
+                return self.command(
                     command,
                     at,
                     part.len() / SECTOR_SIZE,
                     part.as_mut_ptr(),
                     part.len(),
-                )
-            } else {
-                // SAFETY: the port's own sector (see `AhciDisk::memory`), read after the command completed.
-                let sector = unsafe { core::ptr::addr_of_mut!((*self.memory).sector) };
-                self.command(command, at, 1, sector.cast(), SECTOR_SIZE)
-                    // SAFETY: as above.
-                    .map(|()| part.copy_from_slice(unsafe { &*sector }))
-            };
-            if let Err(e) = result {
-                return Err(DiskError::Io(format!(
-                    "{}: reading sector {at}: {e}",
-                    self.name
-                )));
+                );
             }
-            // Keys typed during a long read are taken into the consoles' type-ahead (and a Ctrl-C noted).
-            crate::console::interrupt_pending();
-        }
-        Ok(())
+            // SAFETY: the port's own sector (see `AhciDisk::memory`), read after the command completed.
+            let sector = unsafe { core::ptr::addr_of_mut!((*self.memory).sector) };
+            self.command(command, at, 1, sector.cast(), SECTOR_SIZE)
+                // SAFETY: as above.
+                .map(|()| part.copy_from_slice(unsafe { &*sector }))
+        })
     }
 
     fn name(&self) -> &str {

@@ -1,5 +1,10 @@
 //! Device drivers, each in three layers: datasheet constants, a few port accesses, a safe type on top.
 
+use alloc::format;
+use core::fmt::Display;
+
+use bootscript_disk::{DiskError, SECTOR_SIZE};
+
 pub mod ahci;
 pub mod ata;
 pub mod keyboard;
@@ -18,4 +23,24 @@ pub fn power_off_disks() {
     ata::standby_all();
     ahci::standby_all();
     nvme::shut_down();
+}
+
+/// Reads `buf` from sector `lba` of disk `name` in parts of at most `chunk` bytes (a multiple of 512), each by
+/// `read` (its first sector, its part), as the DMA drivers do; an error names the disk and the part's first
+/// sector. After each part, keys typed meanwhile are taken into the consoles' type-ahead (and a Ctrl-C noted).
+pub fn read_in_parts<E: Display>(
+    name: &str,
+    lba: u64,
+    buf: &mut [u8],
+    chunk: usize,
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
+) -> Result<(), DiskError> {
+    for (index, part) in buf.chunks_mut(chunk).enumerate() {
+        let at = lba + (index * chunk / SECTOR_SIZE) as u64;
+        if let Err(e) = read(at, part) {
+            return Err(DiskError::Io(format!("{name}: reading sector {at}: {e}")));
+        }
+        crate::console::interrupt_pending();
+    }
+    Ok(())
 }

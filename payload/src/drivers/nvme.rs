@@ -353,29 +353,17 @@ impl BlockDevice for NvmeDisk {
         // PRP entries address dwords: a buffer elsewhere is read a page at a time through the data page.
         let aligned = (buf.as_ptr() as usize).is_multiple_of(4);
         let chunk = if aligned { controller.most } else { PAGE };
-        for (index, part) in buf.chunks_mut(chunk).enumerate() {
-            let at = lba + (index * chunk / SECTOR_SIZE) as u64;
-            let result = if aligned {
-                controller.read(self.nsid, at, part.as_mut_ptr(), part.len())
-            } else {
-                // SAFETY: the data page (see `Controller::memory`), read after the command completed.
-                let data =
-                    unsafe { core::ptr::addr_of_mut!((*controller.memory).data) }.cast::<u8>();
-                controller.read(self.nsid, at, data, part.len()).map(|()| {
-                    // SAFETY: as above; `part` is at most a page.
-                    part.copy_from_slice(unsafe { core::slice::from_raw_parts(data, part.len()) })
-                })
-            };
-            if let Err(e) = result {
-                return Err(DiskError::Io(format!(
-                    "{}: reading sector {at}: {e}",
-                    self.name
-                )));
+        super::read_in_parts(&self.name, lba, buf, chunk, |at, part| {
+            if aligned {
+                return controller.read(self.nsid, at, part.as_mut_ptr(), part.len());
             }
-            // Keys typed during a long read are taken into the consoles' type-ahead (and a Ctrl-C noted).
-            crate::console::interrupt_pending();
-        }
-        Ok(())
+            // SAFETY: the data page (see `Controller::memory`), read after the command completed.
+            let data = unsafe { core::ptr::addr_of_mut!((*controller.memory).data) }.cast::<u8>();
+            controller.read(self.nsid, at, data, part.len()).map(|()| {
+                // SAFETY: as above; `part` is at most a page.
+                part.copy_from_slice(unsafe { core::slice::from_raw_parts(data, part.len()) })
+            })
+        })
     }
 
     fn name(&self) -> &str {
