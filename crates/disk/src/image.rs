@@ -16,6 +16,7 @@ pub struct ImageFile {
     name: String,
     file: File,
     sectors: u64,
+    block_size: u32,
 }
 
 impl ImageFile {
@@ -32,6 +33,7 @@ impl ImageFile {
         let sectors = file.seek(SeekFrom::End(0))? / SECTOR_SIZE as u64;
         Ok(ImageFile {
             name: String::from(name),
+            block_size: image_block_size(&file),
             file,
             sectors,
         })
@@ -50,7 +52,28 @@ impl BlockDevice for ImageFile {
             .map_err(|e| DiskError::Io(format!("{}: {e}", self.name)))
     }
 
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
     fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// The logical block size of the disk an image was taken from: 4096 when a GPT header that says it is at block 1
+/// sits at byte 4096 and none at byte 512 (an image of a "4Kn" disk), else 512. (An image file does not say; a disk
+/// of 4096-byte blocks nearly always has a GPT.)
+fn image_block_size(file: &File) -> u32 {
+    let gpt_at = |block: u64| {
+        let mut header = [0u8; 32];
+        file.read_exact_at(&mut header, block).is_ok()
+            && header[..8] == *b"EFI PART"
+            && header[24..32] == 1u64.to_le_bytes()
+    };
+    if !gpt_at(512) && gpt_at(4096) {
+        4096
+    } else {
+        SECTOR_SIZE as u32
     }
 }

@@ -18,7 +18,7 @@ mod registry;
 mod vfs;
 
 pub use crc32::crc32;
-pub use device::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
+pub use device::{check_read, split_blocks, BlockDevice, DiskError, SECTOR_SIZE};
 pub use devices::{MemDisk, PartitionView};
 pub use fs::{FileSystem, FsError, Kind, Node, Stat};
 #[cfg(feature = "std")]

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use bootscript_disk::fs::Kind;
 use bootscript_disk::partition::read_partitions;
-use bootscript_disk::{probe_disks, BlockDevice, EntryKind, FsError, MemDisk, Vfs};
+use bootscript_disk::{probe_disks, BlockDevice, EntryKind, FsError, ImageFile, MemDisk, Vfs};
 use common::*;
 
 const MIB: u64 = 1 << 20;
@@ -930,4 +930,158 @@ fn every_extended_partition_is_read_and_its_logicals_numbered_on() {
         spans(&bytes).unwrap(),
         [(1, 2048, 2048), (5, 6144, 2048), (6, 18432, 1024)]
     );
+}
+
+/// A disk of 4096-byte logical blocks ("4Kn") holding `bytes`: reads count 512-byte sectors as every device's do.
+struct Disk4k(MemDisk);
+
+impl BlockDevice for Disk4k {
+    fn sectors(&self) -> u64 {
+        self.0.sectors()
+    }
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), bootscript_disk::DiskError> {
+        self.0.read(lba, buf)
+    }
+    fn block_size(&self) -> u32 {
+        4096
+    }
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// Makes `img` a zeroed file of `bytes` and partitions it as a disk of 4096-byte sectors with fdisk, whose
+/// commands `commands` are (sfdisk 2.38 has no sector size option). Gives `(number, start, sectors)` of each
+/// partition as `fdisk -l` lists them, in 4096-byte sectors.
+fn fdisk_4k(img: &Path, bytes: u64, commands: &str) -> Vec<(u32, u64, u64)> {
+    fs::File::create(img).unwrap().set_len(bytes).unwrap();
+    let mut child = Command::new("fdisk")
+        .args(["-b", "4096", s(img)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("fdisk (is util-linux's fdisk package installed?)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(commands.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "fdisk failed");
+    let list = run(
+        "fdisk",
+        &["-b", "4096", "-l", "-o", "Device,Start,Sectors", s(img)],
+    );
+    list.lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            let number = fields.next()?.strip_prefix(s(img))?.parse().ok()?;
+            let mut next = || fields.next().unwrap().parse::<u64>().unwrap();
+            Some((number, next(), next()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_disk_of_4096_byte_blocks_has_its_tables_counted_in_them() {
+    let dir = TempDir::new("4kn");
+    // GPT: ext2 of 4 KiB blocks, then FAT of 4096-byte sectors.
+    let img = dir.path("gpt4k.img");
+    let listed = fdisk_4k(&img, 64 * MIB, "g\nn\n1\n\n+20M\nn\n2\n\n\nw\n");
+    assert_eq!(listed.len(), 2);
+    let root = dir.path("root");
+    fs::create_dir_all(&root).unwrap();
+    let kernel = noise(2 * MIB as usize + 4099, 7);
+    fs::write(root.join("vmlinuz"), &kernel).unwrap();
+    let ext = dir.path("ext.img");
+    fs::File::create(&ext).unwrap().set_len(20 * MIB).unwrap();
+    run(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "4096",
+            "-d",
+            s(&root),
+            s(&ext),
+        ],
+    );
+    put(&img, listed[0].1 * 8, &fs::read(&ext).unwrap());
+    let fat = dir.path("fat.img");
+    run("mkfs.fat", &["-S", "4096", "-C", s(&fat), "16384"]);
+    run("mcopy", &["-i", s(&fat), s(&root.join("vmlinuz")), "::/"]);
+    put(&img, listed[1].1 * 8, &fs::read(&fat).unwrap());
+
+    // An image file says nothing of its sectors: one whose GPT header is at byte 4096 is of a 4Kn disk.
+    let file = ImageFile::with_name(s(&img), "hd0").unwrap();
+    assert_eq!(file.block_size(), 4096);
+    assert_eq!(
+        ImageFile::open(s(&gpt_image(&dir))).unwrap().block_size(),
+        512
+    );
+    let disk: Rc<dyn BlockDevice> = Rc::new(file);
+    let found: Vec<(u32, u64, u64)> = read_partitions(&*disk)
+        .unwrap()
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors))
+        .collect();
+    let in_sectors: Vec<(u32, u64, u64)> = listed
+        .iter()
+        .map(|&(n, start, len)| (n, start * 8, len * 8))
+        .collect();
+    assert_eq!(found, in_sectors);
+    let (entries, errors) = probe_disks(std::slice::from_ref(&disk));
+    assert!(errors.is_empty());
+    let by_name = |n: &str| entries.iter().find(|e| e.name == n).unwrap().device.clone();
+    assert_eq!(by_name("hd0p1").size(), listed[0].2 * 4096);
+    let mut vfs = Vfs::new();
+    assert_eq!(vfs.mount(by_name("hd0p1"), "/").unwrap(), "ext2");
+    assert_eq!(vfs.mount(by_name("hd0p2"), "/boot").unwrap(), "fat12");
+    check_file(&vfs, "/vmlinuz", &kernel);
+    check_file(&vfs, "/boot/vmlinuz", &kernel);
+    // The same bytes read as a disk of 512-byte sectors find no GPT header at sector 1, nor a backup.
+    assert!(read_partitions(&MemDisk::new("hd0", fs::read(&img).unwrap())).is_err());
+
+    // The backup header, in the last 4096-byte block, when the primary is damaged.
+    let mut bytes = fs::read(&img).unwrap();
+    bytes[4096 + 16] ^= 1;
+    let disk4k = Disk4k(MemDisk::new("hd0", bytes));
+    let backup: Vec<(u32, u64, u64)> = read_partitions(&disk4k)
+        .unwrap()
+        .iter()
+        .map(|p| (p.number, p.start, p.sectors))
+        .collect();
+    assert_eq!(backup, in_sectors);
+
+    // MBR, with a logical partition: its EBR's offsets count 4096-byte sectors too.
+    let img = dir.path("mbr4k.img");
+    let listed = fdisk_4k(
+        &img,
+        64 * MIB,
+        "o\nn\np\n1\n\n+8M\nn\ne\n2\n\n\nn\n\n+8M\nn\n\n+8M\nw\n",
+    );
+    assert_eq!(
+        listed.iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![1, 2, 5, 6]
+    );
+    put(
+        &img,
+        listed[2].1 * 8,
+        &fs::read(&ext).unwrap()[..8 * MIB as usize],
+    );
+    let found: Vec<(u32, u64, u64)> =
+        read_partitions(&Disk4k(MemDisk::new("hd0", fs::read(&img).unwrap())))
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, p.start, p.sectors))
+            .collect();
+    let expected: Vec<(u32, u64, u64)> = listed
+        .iter()
+        .filter(|p| p.0 != 2)
+        .map(|&(n, start, len)| (n, start * 8, len * 8))
+        .collect();
+    assert_eq!(found, expected);
 }

@@ -1,8 +1,8 @@
 //! Disks behind an NVMe controller (the M.2 and PCIe SSDs of most PCs since about 2016, and QEMU's `nvme`
 //! device): the controller's registers in memory at its BAR0, an admin queue pair and one I/O queue pair of two
 //! entries each (one command at a time, polled), and reads by DMA straight into the caller's buffer, described by
-//! PRP entries. Each active namespace with 512-byte blocks is one disk. Every wait is bounded in time. The
-//! controllers this driver enabled are disabled again before the hand-off ([`quiesce`]), which leaves them as a
+//! PRP entries. Each active namespace with blocks of 512 to 4096 bytes is one disk. Every wait is bounded in time.
+//! The controllers this driver enabled are disabled again before the hand-off ([`quiesce`]), which leaves them as a
 //! reset does, with no queue pointing into memory that is the next kernel's by then; before `halt` and `reboot`
 //! they are told that power goes away ([`shut_down`]). A command that times out resets its controller, which
 //! ends the command: its data cannot land later in memory that is no longer the read's.
@@ -25,7 +25,7 @@ use core::fmt;
 use core::sync::atomic::{compiler_fence, AtomicBool, Ordering};
 
 use bootscript_disk::nvme::{decode_namespace, second_prp, Failure, PAGE, STATUS_DNR};
-use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
+use bootscript_disk::{check_read, split_blocks, BlockDevice, DiskError, SECTOR_SIZE};
 use spin::Mutex;
 
 use super::mmio::Registers;
@@ -284,9 +284,16 @@ impl Controller {
         Ok(decode(unsafe { &*data.cast::<[u8; PAGE]>() }))
     }
 
-    /// Reads the `bytes / 512` blocks from `lba` of namespace `nsid` into `buffer` (at a multiple of 4, at most
-    /// `most` bytes).
-    fn read(&self, nsid: u32, lba: u64, buffer: *mut u8, bytes: usize) -> Result<(), Failure> {
+    /// Reads the `bytes >> shift` blocks from block `lba` of namespace `nsid`, whose blocks are `1 << shift` bytes,
+    /// into `buffer` (at a multiple of 4, at most `most` bytes).
+    fn read(
+        &self,
+        nsid: u32,
+        shift: u32,
+        lba: u64,
+        buffer: *mut u8,
+        bytes: usize,
+    ) -> Result<(), Failure> {
         let address = buffer as u64;
         // SAFETY: the list page, in the queue memory; the controller reads it only for this command.
         let list = unsafe { core::ptr::addr_of_mut!((*self.memory).list) }.cast::<u64>();
@@ -308,7 +315,7 @@ impl Controller {
             (second >> 32) as u32,
             lba as u32,
             (lba >> 32) as u32,
-            (bytes / SECTOR_SIZE - 1) as u32,
+            ((bytes >> shift) - 1) as u32,
         ]);
         let result = self.execute(IO, command);
         compiler_fence(Ordering::SeqCst);
@@ -340,6 +347,8 @@ pub struct NvmeDisk {
     controller: Rc<Controller>,
     nsid: u32,
     sectors: u64,
+    /// Its blocks are `1 << shift` sectors (512 to 4096 bytes).
+    shift: u32,
 }
 
 impl BlockDevice for NvmeDisk {
@@ -349,21 +358,39 @@ impl BlockDevice for NvmeDisk {
 
     fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
         check_read(self.sectors, lba, buf.len())?;
-        let controller = &*self.controller;
-        // PRP entries address dwords: a buffer elsewhere is read a page at a time through the data page.
+        let (controller, nsid) = (&*self.controller, self.nsid);
+        let (shift, block) = (self.shift + 9, SECTOR_SIZE << self.shift);
+        // SAFETY: the data page (see `Controller::memory`).
+        let data = unsafe { core::ptr::addr_of_mut!((*controller.memory).data) }.cast::<u8>();
+        // Reads the blocks that hold `part`, from sector `at`, into the data page, and copies `part` out.
+        let through_page = |at: u64, part: &mut [u8]| {
+            let offset = (at as usize & ((1 << self.shift) - 1)) * SECTOR_SIZE;
+            let bytes = (offset + part.len()).next_multiple_of(block);
+            let first = at >> self.shift;
+            controller.read(nsid, shift, first, data, bytes).map(|()| {
+                // SAFETY: as above, read after the command completed; `offset + part.len()` is at most a page.
+                let page = unsafe { core::slice::from_raw_parts(data, PAGE) };
+                part.copy_from_slice(&page[offset..offset + part.len()])
+            })
+        };
+        // PRP entries address dwords: a buffer elsewhere is read a page at a time through the data page, as are
+        // the blocks a read covers in part.
         let aligned = (buf.as_ptr() as usize).is_multiple_of(4);
-        let chunk = if aligned { controller.most } else { PAGE };
-        super::read_in_parts(&self.name, lba, buf, chunk, |at, part| {
-            if aligned {
-                return controller.read(self.nsid, at, part.as_mut_ptr(), part.len());
-            }
-            // SAFETY: the data page (see `Controller::memory`), read after the command completed.
-            let data = unsafe { core::ptr::addr_of_mut!((*controller.memory).data) }.cast::<u8>();
-            controller.read(self.nsid, at, data, part.len()).map(|()| {
-                // SAFETY: as above; `part` is at most a page.
-                part.copy_from_slice(unsafe { core::slice::from_raw_parts(data, part.len()) })
+        split_blocks(self.shift, lba, buf, |at, part, whole| {
+            let straight = whole && aligned;
+            let chunk = if straight { controller.most } else { PAGE };
+            super::read_in_parts(&self.name, at, part, chunk, |at, part| {
+                if straight {
+                    let first = at >> self.shift;
+                    return controller.read(nsid, shift, first, part.as_mut_ptr(), part.len());
+                }
+                through_page(at, part)
             })
         })
+    }
+
+    fn block_size(&self) -> u32 {
+        (SECTOR_SIZE << self.shift) as u32
     }
 
     fn name(&self) -> &str {
@@ -387,14 +414,24 @@ pub fn probe(first: usize) -> Vec<NvmeDisk> {
         };
         for nsid in namespaces {
             let line = Line(function, Some(nsid));
-            if let Some(sectors) = namespace(&controller, nsid, &line) {
+            if let Some((sectors, shift)) = namespace(&controller, nsid, &line) {
                 let name = format!("hd{}", first + disks.len());
-                println!("{line}: {name} {model} ({sectors} sectors)");
+                let blocks = [
+                    "",
+                    ", blocks of 1024 bytes",
+                    ", blocks of 2048 bytes",
+                    ", blocks of 4096 bytes",
+                ];
+                println!(
+                    "{line}: {name} {model} ({sectors} sectors{})",
+                    blocks[shift as usize]
+                );
                 disks.push(NvmeDisk {
                     name,
                     controller: controller.clone(),
                     nsid,
                     sectors,
+                    shift,
                 });
             }
         }
@@ -602,19 +639,23 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     Ok((Rc::new(controller), model, namespaces))
 }
 
-/// The size in 512-byte sectors of namespace `nsid`, or `None` when it is not read, with the reason said on the
-/// `line` of the namespace (an inactive one is passed over without a word): it must have 512-byte blocks with no
-/// metadata (a read moves the blocks alone then).
+/// The size in 512-byte sectors of namespace `nsid` and its blocks' size in sectors as a power of two, or `None`
+/// when it is not read, with the reason said on the `line` of the namespace (an inactive one is passed over
+/// without a word): it must have blocks of 512 to 4096 bytes (one fits the data page) with no metadata (a read
+/// moves the blocks alone then).
 #[inline(never)]
-fn namespace(controller: &Controller, nsid: u32, line: &Line) -> Option<u64> {
+fn namespace(controller: &Controller, nsid: u32, line: &Line) -> Option<(u64, u32)> {
     let found = controller.identify(CNS_NAMESPACE, nsid, decode_namespace);
     match found {
         Ok((0, ..)) => {}
-        Ok((sectors, true, 0, 9)) => return Some(sectors),
+        Ok((blocks, true, 0, size @ 9..=12)) => {
+            let shift = u32::from(size) - 9;
+            return Some((blocks.saturating_mul(1 << shift), shift));
+        }
         Err(e) => println!("{line}: identifying it: {e}"),
         Ok((_, false, ..)) => println!("{line}: its block format is not one it lists"),
         Ok((_, _, 0, shift)) => println!(
-            "{line}: its blocks are {} bytes; only 512-byte blocks are read",
+            "{line}: its blocks are {} bytes; only blocks of 512 to 4096 bytes are read",
             1u64 << shift.min(63)
         ),
         Ok((_, _, metadata, _)) => {

@@ -848,11 +848,11 @@ fn sata_disks_behind_ahci_are_read() {
 }
 
 /// `-device nvme` with its namespaces, each image given as (nsid, path, logical block size), at PCI slot 5.
-fn nvme_args(boot: Boot, namespaces: &[(u32, &Path, u32)]) -> Boot {
+fn nvme_args(boot: Boot, namespaces: &[(u32, &Path, &str)]) -> Boot {
     let mut boot = boot
         .qemu_arg("-device")
         .qemu_arg("nvme,id=nvme0,serial=bootscript,addr=5");
-    for &(nsid, path, block) in namespaces {
+    for &(nsid, path, format) in namespaces {
         boot = boot
             .qemu_arg("-drive")
             .qemu_arg(&format!(
@@ -861,15 +861,16 @@ fn nvme_args(boot: Boot, namespaces: &[(u32, &Path, u32)]) -> Boot {
             ))
             .qemu_arg("-device")
             .qemu_arg(&format!(
-                "nvme-ns,drive=ns{nsid},bus=nvme0,nsid={nsid},logical_block_size={block},physical_block_size={block}"
+                "nvme-ns,drive=ns{nsid},bus=nvme0,nsid={nsid}{}{format}",
+                if format.is_empty() { "" } else { "," }
             ));
     }
     boot
 }
 
 /// Disks on an NVMe controller (QEMU's `nvme` with three namespaces, beside an IDE disk), as on most PCs since
-/// about 2016: each active namespace with 512-byte blocks is a disk, named on after the IDE (and AHCI) ones; one
-/// with 4096-byte blocks is reported and left out; files are read by DMA, one of them through many commands
+/// about 2016: each active namespace without metadata is a disk, named on after the IDE (and AHCI) ones; one whose
+/// blocks carry metadata is reported and left out; files are read by DMA, one of them through many commands
 /// (QEMU's controller moves at most 512 KiB per command).
 #[test]
 fn nvme_disks_are_read() {
@@ -886,7 +887,7 @@ fn nvme_disks_are_read() {
         .module("nvme.bs", two.script(1));
     let mut vm = nvme_args(
         boot,
-        &[(1, &two.gpt, 512), (2, &two.mbr, 512), (3, &ns3, 4096)],
+        &[(1, &two.gpt, ""), (2, &two.mbr, ""), (3, &ns3, "ms=8")],
     )
     .start();
     vm.expect_line(
@@ -908,10 +909,101 @@ fn nvme_disks_are_read() {
         STEP,
     );
     vm.expect_line(
-        "bootscript: nvme 00:05.0 namespace 3: its blocks are 4096 bytes; only 512-byte blocks are read",
+        "bootscript: nvme 00:05.0 namespace 3: its blocks carry 8 bytes of metadata, which are not read",
         STEP,
     );
     two.check(&mut vm, expected_disks("hd0", &ide, false), 1);
+}
+
+/// Partitions `disk` as a disk of 4096-byte sectors with fdisk's `commands` (sfdisk 2.38 has no sector size
+/// option), and gives `(number, start, sectors)` of each partition as `fdisk -l` lists them, in 4096-byte sectors.
+fn fdisk_4k(disk: &Path, commands: &str) -> Vec<(u32, u64, u64)> {
+    let mut child = Command::new("fdisk")
+        .args(["-b", "4096"])
+        .arg(disk)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run fdisk: {e} (run `make setup`)"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(commands.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "fdisk failed");
+    let list = run(Command::new("fdisk")
+        .args(["-b", "4096", "-l", "-o", "Device,Start,Sectors"])
+        .arg(disk));
+    let prefix = disk.display().to_string();
+    list.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let number = fields.next()?.strip_prefix(&prefix)?.parse().ok()?;
+            let mut next = || fields.next().unwrap().parse::<u64>().unwrap();
+            Some((number, next(), next()))
+        })
+        .collect()
+}
+
+/// An NVMe namespace of 4096-byte blocks ("4Kn", as `nvme format --lbaf` makes one on many SSDs): a disk whose GPT
+/// counts in 4096-byte blocks, with ext4 and FAT of 4096-byte sectors on it. Their superblocks, boot sectors and
+/// the GPT are read a part of a block at a time (through the driver's page), their files by whole blocks.
+#[test]
+fn an_nvme_disk_of_4096_byte_blocks_is_read() {
+    let s = Scratch::new("nvme-4kn");
+    let root = s.path("root");
+    write(&root.join("boot/big.bin"), &noise((5 << 20) + 1234, 36));
+    let ext4 = s.path("ext4.img");
+    mke2fs(&ext4, 16, "ext4", &["-b", "4096"], &root);
+    let note = s.path("note.txt");
+    write(&note, &noise(3000, 37));
+    let fat = s.path("fat.img");
+    run(Command::new("mkfs.fat")
+        .args(["-S", "4096", "-C"])
+        .arg(&fat)
+        .arg("8192"));
+    mcopy(&fat, &note, "/note.txt");
+    let disk = s.path("disk.img");
+    blank(&disk, 32);
+    let listed = fdisk_4k(&disk, "g\nn\n1\n\n+16M\nn\n2\n\n\nw\n");
+    assert_eq!(listed.len(), 2);
+    let file = OpenOptions::new().write(true).open(&disk).unwrap();
+    for (image, part) in [(&ext4, listed[0]), (&fat, listed[1])] {
+        let bytes = std::fs::read(image).unwrap();
+        assert!(bytes.len() as u64 <= part.2 * 4096, "image too large");
+        file.write_all_at(&bytes, part.1 * 4096).unwrap();
+    }
+    let script = r#"
+for d in disks() { print("disk:", d.name, d.size) }
+print("disks: end")
+mount("hd0p1", "/")
+mount("hd0p2", "/fat")
+print("sha256:", hex(sha256(read("/boot/big.bin"))))
+print("sha256:", hex(sha256(read("/fat/note.txt"))))
+"#;
+    let format = "logical_block_size=4096,physical_block_size=4096";
+    let mut vm = nvme_args(Boot::new().module("4kn.bs", script), &[(1, &disk, format)]).start();
+    vm.expect_line(
+        &format!(
+            "bootscript: nvme 00:05.0 namespace 1: hd0 QEMU NVMe Ctrl ({} sectors, blocks of 4096 bytes)",
+            32 << 11
+        ),
+        BOOT,
+    );
+    let mut expected = vec![format!("disk: hd0 {}", 32 << 20)];
+    expected.extend(
+        listed
+            .iter()
+            .map(|p| format!("disk: hd0p{} {}", p.0, p.2 * 4096)),
+    );
+    assert_eq!(collect(&mut vm, "disk: ", "disks: end"), expected);
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
+        STEP,
+    );
+    vm.expect_line(&format!("sha256: {}", sha256(&note)), STEP);
+    assert_clean(&vm);
 }
 
 /// A controller that moves little per command (QEMU's `mdts=1`: 8 KiB, two pages) still reads a file whole: the

@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::{bad, le32, le64, read_sector, Partition, PartitionError};
+use super::{bad, le32, le64, read_sector, unit, Partition, PartitionError};
 use crate::crc32::crc32;
 use crate::device::{BlockDevice, SECTOR_SIZE};
 
@@ -55,19 +55,22 @@ fn entries(device: &dyn BlockDevice, h: &Header) -> Result<Vec<Partition>, Strin
     if bytes > MAX_ARRAY_BYTES {
         return Err(format!("GPT entry array of {bytes} bytes is too large"));
     }
-    let sectors = bytes.div_ceil(SECTOR_SIZE as u64);
+    // (In the table's unit: logical blocks.)
+    let unit = unit(device);
+    let blocks = device.sectors() / unit;
+    let count = bytes.div_ceil(unit * SECTOR_SIZE as u64);
     if h.entries_lba
-        .checked_add(sectors)
-        .is_none_or(|end| end > device.sectors())
+        .checked_add(count)
+        .is_none_or(|end| end > blocks)
     {
         return Err(format!(
             "GPT entry array at sector {} is past the end",
             h.entries_lba
         ));
     }
-    let mut array = vec![0u8; (sectors as usize) * SECTOR_SIZE];
+    let mut array = vec![0u8; (count * unit) as usize * SECTOR_SIZE];
     device
-        .read(h.entries_lba, &mut array)
+        .read(h.entries_lba * unit, &mut array)
         .map_err(|e| format!("{e}"))?;
     if crc32(&array[..bytes as usize]) != h.entries_crc {
         return Err(format!(
@@ -85,7 +88,7 @@ fn entries(device: &dyn BlockDevice, h: &Header) -> Result<Vec<Partition>, Strin
         }
         let first = le64(e, 32);
         let last = le64(e, 40);
-        if last < first || last >= device.sectors() {
+        if last < first || last >= blocks {
             continue;
         }
         let units = e[56..128]
@@ -97,8 +100,8 @@ fn entries(device: &dyn BlockDevice, h: &Header) -> Result<Vec<Partition>, Strin
             .collect();
         out.push(Partition {
             number: index as u32 + 1,
-            start: first,
-            sectors: last - first + 1,
+            start: first * unit,
+            sectors: (last - first + 1) * unit,
             mbr_type: None,
             type_guid: Some(guid(&e[0..16])),
             label: Some(label),
@@ -122,7 +125,7 @@ pub(crate) fn guid(b: &[u8]) -> String {
 }
 
 pub(super) fn read(device: &dyn BlockDevice) -> Result<Vec<Partition>, PartitionError> {
-    let last = device.sectors().saturating_sub(1);
+    let last = (device.sectors() / unit(device)).saturating_sub(1);
     let primary = header(device, 1);
     let first_error = match &primary {
         Ok(h) => match entries(device, h) {

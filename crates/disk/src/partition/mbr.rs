@@ -3,7 +3,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{bad, le32, read_sector, Partition, PartitionError};
+use super::{bad, le32, read_sector, unit, Partition, PartitionError};
 use crate::device::BlockDevice;
 
 /// A disk with thousands of logical partitions is corrupt or hostile; Linux stops at a similar bound.
@@ -55,7 +55,9 @@ pub(super) fn is_protective(sector: &[u8]) -> bool {
 }
 
 pub(super) fn read(device: &dyn BlockDevice, mbr: &[u8]) -> Result<Vec<Partition>, PartitionError> {
-    let disk_end = device.sectors();
+    // (In the table's unit: logical blocks.)
+    let unit = unit(device);
+    let disk_end = device.sectors() / unit;
     let mut partitions = Vec::new();
     let mut extended = Vec::new();
     for slot in 0..4 {
@@ -73,8 +75,8 @@ pub(super) fn read(device: &dyn BlockDevice, mbr: &[u8]) -> Result<Vec<Partition
         }
         partitions.push(Partition {
             number: slot as u32 + 1,
-            start: e.start,
-            sectors: e.sectors,
+            start: e.start * unit,
+            sectors: e.sectors * unit,
             mbr_type: Some(e.kind),
             type_guid: None,
             label: None,
@@ -98,7 +100,8 @@ fn read_logical(
     number: &mut u32,
     out: &mut Vec<Partition>,
 ) -> Result<(), PartitionError> {
-    let disk_end = device.sectors();
+    let unit = unit(device);
+    let disk_end = device.sectors() / unit;
     let mut ebr_lba = base;
     for _ in 0..MAX_LOGICAL {
         if ebr_lba >= disk_end {
@@ -120,8 +123,8 @@ fn read_logical(
             if start + data.sectors <= disk_end {
                 out.push(Partition {
                     number: *number,
-                    start,
-                    sectors: data.sectors,
+                    start: start * unit,
+                    sectors: data.sectors * unit,
                     mbr_type: Some(data.kind),
                     type_guid: None,
                     label: None,

@@ -55,13 +55,23 @@ pub(crate) fn bad(device: &dyn BlockDevice, what: String) -> PartitionError {
     }
 }
 
+/// The 512-byte sectors in one of the disk's logical blocks, the unit its partition table counts in: 8 on a disk
+/// of 4096-byte blocks, else 1.
+pub(crate) fn unit(device: &dyn BlockDevice) -> u64 {
+    match device.block_size() {
+        size @ (1024 | 2048 | 4096) => u64::from(size) / SECTOR_SIZE as u64,
+        _ => 1,
+    }
+}
+
+/// The first 512 bytes of logical block `lba` (in the table's unit, see [`unit`]).
 pub(crate) fn read_sector(
     device: &dyn BlockDevice,
     lba: u64,
 ) -> Result<[u8; SECTOR_SIZE], PartitionError> {
     let mut sector = [0u8; SECTOR_SIZE];
     device
-        .read(lba, &mut sector)
+        .read(lba.saturating_mul(unit(device)), &mut sector)
         .map_err(|error| PartitionError::Disk {
             device: String::from(device.name()),
             error,
@@ -77,7 +87,8 @@ pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
     le32(b, at) as u64 | (le32(b, at + 4) as u64) << 32
 }
 
-/// The partitions of `device`, in Linux's order. A disk without a partition table (no 0x55AA signature, or a
+/// The partitions of `device`, in Linux's order (their start and size in 512-byte sectors, whatever unit the
+/// table counts in). A disk without a partition table (no 0x55AA signature, or a
 /// file system written straight onto it) has none: `Ok(vec![])`.
 pub fn read_partitions(device: &dyn BlockDevice) -> Result<Vec<Partition>, PartitionError> {
     if device.sectors() == 0 {
