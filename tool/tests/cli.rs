@@ -372,6 +372,67 @@ fn a_block_device_is_a_disk_of_its_size() {
     assert_eq!(text(&out.stdout), "8388608\nhello from a block device\n\n");
 }
 
+/// A disk itself of 4096-byte logical sectors ("4Kn") has its MBR read in them, as Linux says its sectors are: a
+/// read-only loop device of 4096-byte sectors over an image that fdisk partitioned so (an MBR, which does not say
+/// its unit itself). As above, where `losetup` cannot make one, the test says so and checks nothing.
+#[test]
+fn a_block_device_of_4096_byte_sectors_has_its_table_read_in_them() {
+    let fs = ext_image(
+        "4kn-tree",
+        "ext4",
+        "8M",
+        "boot/hello.txt",
+        "hello from a 4Kn disk\n",
+    );
+    let image = scratch().join("4kn.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let mut fdisk = Command::new("fdisk")
+        .args(["-b", "4096"])
+        .arg(&image)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("fdisk (make setup installs it)");
+    let commands = b"o\nn\np\n1\n\n\nw\n";
+    fdisk.stdin.take().unwrap().write_all(commands).unwrap();
+    assert!(fdisk.wait().unwrap().success());
+    // fdisk's first partition starts at 1 MiB: its sector 256.
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image)
+            .unwrap(),
+        &std::fs::read(&fs).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let made = Command::new("losetup")
+        .args(["--read-only", "--sector-size", "4096", "--find", "--show"])
+        .arg(&image)
+        .output();
+    let device = match made {
+        Ok(out) if out.status.success() => text(&out.stdout).trim().to_string(),
+        other => {
+            eprintln!("a_block_device_of_4096_byte_sectors...: no loop device here ({other:?}); not checked");
+            return;
+        }
+    };
+    let path = script(
+        "4kn.bs",
+        "print(disks()[1])\nmount(\"hd0p1\", \"/\")\nprint(text(read(\"/boot/hello.txt\")))\n",
+    );
+    let out = bootscript(&["run", path.to_str().unwrap(), "--disk", &device], "");
+    let _ = Command::new("losetup").args(["--detach", &device]).status();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{name: \"hd0p1\", size: 15728640, kind: \"partition\"}\nhello from a 4Kn disk\n\n"
+    );
+}
+
 #[test]
 fn exec_is_a_dry_run_that_names_what_would_boot() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

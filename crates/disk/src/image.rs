@@ -61,10 +61,13 @@ impl BlockDevice for ImageFile {
     }
 }
 
-/// The logical block size of the disk an image was taken from: 4096 when a GPT header that says it is at block 1
-/// sits at byte 4096 and none at byte 512 (an image of a "4Kn" disk), else 512. (An image file does not say; a disk
-/// of 4096-byte blocks nearly always has a GPT.)
+/// The logical block size of a disk itself, as Linux says it (sysfs), or of the disk an image was taken from: 4096
+/// when a GPT header that says it is at block 1 sits at byte 4096 and none at byte 512 (an image of a "4Kn" disk),
+/// else 512. (An image file does not say; a disk of 4096-byte blocks nearly always has a GPT.)
 fn image_block_size(file: &File) -> u32 {
+    if let Some(size) = device_block_size(file) {
+        return size;
+    }
     let gpt_at = |block: u64| {
         let mut header = [0u8; 32];
         file.read_exact_at(&mut header, block).is_ok()
@@ -76,4 +79,22 @@ fn image_block_size(file: &File) -> u32 {
     } else {
         SECTOR_SIZE as u32
     }
+}
+
+/// A block device's logical block size: `queue/logical_block_size` in sysfs, of the disk (a partition's is its
+/// disk's). `None` for a file, or where sysfs does not say.
+fn device_block_size(file: &File) -> Option<u32> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let metadata = file.metadata().ok()?;
+    if !metadata.file_type().is_block_device() {
+        return None;
+    }
+    // The device number's parts, as glibc's major() and minor() take them apart.
+    let number = metadata.rdev();
+    let major = (number >> 8) & 0xfff | (number >> 32) & !0xfff;
+    let minor = number & 0xff | (number >> 12) & 0xffff_ff00;
+    ["queue", "../queue"].iter().find_map(|queue| {
+        let path = format!("/sys/dev/block/{major}:{minor}/{queue}/logical_block_size");
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    })
 }

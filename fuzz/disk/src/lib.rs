@@ -10,6 +10,27 @@ pub fn disk(data: &[u8]) -> Rc<dyn BlockDevice> {
     Rc::new(MemDisk::new("fuzz", data.to_vec()))
 }
 
+/// The input as a disk of 4096-byte logical blocks ("4Kn"), whose partition tables count in them.
+pub fn disk_4k(data: &[u8]) -> Rc<dyn BlockDevice> {
+    Rc::new(Disk4k(MemDisk::new("fuzz", data.to_vec())))
+}
+
+struct Disk4k(MemDisk);
+
+impl BlockDevice for Disk4k {
+    fn sectors(&self) -> u64 {
+        self.0.sectors()
+    }
+
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        self.0.read(lba, buf)
+    }
+
+    fn block_size(&self) -> u32 {
+        4096
+    }
+}
+
 /// The input at the start of a 64 MiB disk that reads as zeros after it: file systems whose geometry needs a
 /// big device (FAT32 needs 65525 clusters) are reachable from inputs of a few hundred KiB.
 pub struct Padded {
