@@ -23,6 +23,7 @@ mod error;
 mod hash;
 pub mod json;
 mod kdf;
+mod keyslot;
 mod luks1;
 mod luks2;
 mod read;

@@ -1,10 +1,10 @@
 //! LUKS1: the big-endian header of cryptsetup's on-disk format 1.2, its eight key slots, and unlocking
 //! (PBKDF2, anti-forensic merge, master key digest check).
 
-use crate::af;
 use crate::cipher::SectorCipher;
 use crate::hash::{pbkdf2_into, HashAlgorithm};
-use crate::read::{read_bytes, too_small};
+use crate::keyslot::{recover_key, KeyDigest, KeyMaterial};
+use crate::read::too_small;
 use crate::view::CryptView;
 use crate::{CryptoError, Secret, SECTOR_SIZE};
 use alloc::format;
@@ -151,6 +151,12 @@ impl Luks1Header {
         let key_length = self.key_bytes as usize;
         let mut tried = false;
         let mut not_tried = Vec::new();
+        let check = KeyDigest {
+            hash: self.hash,
+            salt: &self.mk_digest_salt,
+            iterations: self.mk_digest_iterations,
+            digest: &self.mk_digest,
+        };
         for (id, slot) in self
             .key_slots
             .iter()
@@ -174,35 +180,16 @@ impl Luks1Header {
                 }
                 Err(error) => return Err(error),
             }
-            let length = key_length * slot.stripes as usize; // both bounded at parse: at most 4 MiB
-            let sectors = length.div_ceil(SECTOR_SIZE) as u64;
-            let offset = u64::from(slot.key_material_offset) * SECTOR_SIZE as u64;
-            let mut material =
-                Secret::from_vec(read_bytes(device, offset, sectors * SECTOR_SIZE as u64)?);
-            SectorCipher::new(&self.cipher, derived.as_bytes())?.decrypt_sectors(
-                material.as_mut_bytes(),
-                SECTOR_SIZE,
-                0,
-                1,
-            );
-            let candidate = af::merge(
-                material.as_bytes(),
-                key_length,
-                slot.stripes as usize,
-                self.hash,
-            )?;
-            let mut check = [0u8; 20];
-            pbkdf2_into(
-                self.hash,
-                candidate.as_bytes(),
-                &self.mk_digest_salt,
-                self.mk_digest_iterations,
-                &mut check,
-                // Part of the slot's work, done at 100: asked only whether to go on.
-                &mut |_| progress(100),
-            )?;
-            if check == self.mk_digest {
-                return Ok(candidate);
+            let material = KeyMaterial {
+                cipher: &self.cipher,
+                offset: u64::from(slot.key_material_offset) * SECTOR_SIZE as u64,
+                key_size: key_length,
+                stripes: slot.stripes as usize,
+                hash: self.hash,
+            };
+            if let Some(key) = recover_key(device, &material, derived.as_bytes(), &check, progress)?
+            {
+                return Ok(key);
             }
         }
         Err(crate::error::no_slot_matches(tried, not_tried))

@@ -1,11 +1,11 @@
 //! LUKS2: the two binary headers with their SHA-256 checksums, the JSON metadata (key slots, digests,
 //! segments), and unlocking with PBKDF2 or Argon2 key slots.
 
-use crate::af;
 use crate::cipher::SectorCipher;
 use crate::hash::{digest, pbkdf2_into, HashAlgorithm};
 use crate::json::{self, Value};
 use crate::kdf::{argon2_with_progress, Argon2Kind, Costs as Argon2Costs};
+use crate::keyslot::{recover_key, KeyDigest, KeyMaterial};
 use crate::read::{read_bytes, too_small};
 use crate::view::CryptView;
 use crate::{CryptoError, Secret, SECTOR_SIZE};
@@ -642,33 +642,23 @@ impl Luks2Header {
                 Err(error) => return Err(error),
             }
             tried = true;
-            let cipher = SectorCipher::new(&slot.area_encryption, area_key.as_bytes())?;
-            let length =
-                (slot.key_size * slot.af_stripes as usize).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
-            let mut material =
-                Secret::from_vec(read_bytes(device, slot.area_offset, length as u64)?);
-            cipher.decrypt_sectors(material.as_mut_bytes(), SECTOR_SIZE, 0, 1);
-            let candidate = af::merge(
-                material.as_bytes(),
-                slot.key_size,
-                slot.af_stripes as usize,
-                slot.af_hash,
-            )?;
-            if check.digest.is_empty() {
-                return Err(bad("empty digest"));
-            }
-            let mut computed = Secret::zeroed(check.digest.len());
-            pbkdf2_into(
-                check.hash,
-                candidate.as_bytes(),
-                &check.salt,
-                check.iterations,
-                computed.as_mut_bytes(),
-                // Part of the slot's work, done at 100: asked only whether to go on.
-                &mut |_| progress(100),
-            )?;
-            if computed.as_bytes() == check.digest.as_slice() {
-                return Ok((candidate, check));
+            let material = KeyMaterial {
+                cipher: &slot.area_encryption,
+                offset: slot.area_offset,
+                key_size: slot.key_size,
+                stripes: slot.af_stripes as usize,
+                hash: slot.af_hash,
+            };
+            let digest = KeyDigest {
+                hash: check.hash,
+                salt: &check.salt,
+                iterations: check.iterations,
+                digest: &check.digest,
+            };
+            if let Some(key) =
+                recover_key(device, &material, area_key.as_bytes(), &digest, progress)?
+            {
+                return Ok((key, check));
             }
         }
         Err(crate::error::no_slot_matches(tried, not_tried))
