@@ -94,6 +94,7 @@ pub fn argon2_with_progress(
 /// Argon2 with the secret `K` and the associated data `X` of RFC 9106 (LUKS2 uses neither; its test vectors
 /// do).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)] // a smaller payload: see lib.rs
 fn argon2_keyed(
     kind: Argon2Kind,
     password: &[u8],

@@ -260,6 +260,7 @@ fn key_size(value: u64, what: &str) -> Result<usize, CryptoError> {
 impl Metadata {
     /// Interprets the JSON area (NUL padding after the document is allowed).
     #[optimize(size)]
+    #[inline(never)] // a smaller payload: see lib.rs
     pub fn parse(json_area: &[u8]) -> Result<Metadata, CryptoError> {
         let end = json_area
             .iter()
@@ -351,6 +352,7 @@ impl Metadata {
 }
 
 #[optimize(size)]
+#[inline(never)] // a smaller payload: see lib.rs
 fn parse_keyslot(id: u32, slot: &Value) -> Result<KeySlot, CryptoError> {
     let what = "key slot";
     let kdf_object = field(slot, "kdf", what)?;
@@ -492,6 +494,7 @@ impl Luks2Header {
     /// Reads both header copies and keeps the valid one with the higher sequence id; if neither is
     /// valid, the primary copy's error is the one reported.
     #[optimize(size)]
+    #[inline(never)] // a smaller payload: see lib.rs
     pub fn read(device: &dyn BlockDevice) -> Result<Luks2Header, CryptoError> {
         let device_bytes = device.size();
         if device_bytes < BINARY_HEADER_SIZE as u64 {
@@ -666,6 +669,7 @@ impl Luks2Header {
 
     /// Opens the volume: the decrypting view of the segment the unlocking digest covers.
     #[optimize(size)]
+    #[inline(never)] // a smaller payload: see lib.rs
     pub(crate) fn open(
         &self,
         device: Rc<dyn BlockDevice>,

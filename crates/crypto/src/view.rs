@@ -164,6 +164,7 @@ pub fn plain_view(
 /// Opens a LUKS1 or LUKS2 volume with `passphrase`: the decrypted payload as a block device.
 /// A wrong passphrase is `CryptoError::NoKeySlotMatches`; `progress` gets percent done of each key
 /// derivation every few thousand PBKDF2 iterations or Argon2 blocks, and returns whether to go on: `false` stops the unlock with `CryptoError::Interrupted` (Ctrl-C).
+#[inline(never)] // a smaller payload: see lib.rs
 pub fn luks_open(
     inner: Rc<dyn BlockDevice>,
     passphrase: &[u8],
