@@ -206,8 +206,17 @@ fn string_u64(object: &Value, key: &str, what: &str) -> Result<u64, CryptoError>
             "{what}: '{key}' is not a decimal number"
         )));
     }
-    text.parse::<u64>()
-        .map_err(|_| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
+    decimal_value(text)
+        .ok_or_else(|| CryptoError::BadHeader(format!("{what}: '{key}' is too large")))
+}
+
+/// The value of `digits` (ASCII digits, already checked), or `None` past `u64::MAX`. One loop for ids and
+/// numbers instead of `str::parse` for both `u32` and `u64`.
+#[optimize(size)]
+fn decimal_value(digits: &str) -> Option<u64> {
+    digits.bytes().try_fold(0u64, |value, digit| {
+        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
 }
 
 #[optimize(size)]
@@ -223,8 +232,8 @@ fn id_of(key: &str, what: &str) -> Result<u32, CryptoError> {
             "{what} id '{key}' is not a number"
         )));
     }
-    key.parse()
-        .map_err(|_| CryptoError::BadHeader(format!("{what} id '{key}' is not a number")))
+    // (Nine digits or fewer always fit.)
+    Ok(decimal_value(key).unwrap_or_default() as u32)
 }
 
 #[optimize(size)]

@@ -447,6 +447,48 @@ fn luks2_metadata_allows_what_the_format_allows() {
     assert!(matches!(error, CryptoError::Unsupported(_)), "{error}");
 }
 
+/// LUKS2's decimal strings read up to `u64::MAX` and no further, and ids up to nine digits.
+#[test]
+fn luks2_decimal_numbers_and_ids_at_their_bounds() {
+    use bootscript_crypto::Luks2Metadata;
+    let with_iv_tweak = |tweak: &str| {
+        Luks2Metadata::parse(
+            metadata("", "\"sector_size\":512,")
+                .replace("\"iv_tweak\":\"0\"", &format!("\"iv_tweak\":\"{tweak}\""))
+                .as_bytes(),
+        )
+    };
+    assert_eq!(
+        with_iv_tweak("18446744073709551615").unwrap().segments[0].iv_tweak,
+        u64::MAX
+    );
+    assert_eq!(
+        with_iv_tweak("18446744073709551616")
+            .unwrap_err()
+            .to_string(),
+        "bad LUKS header: segment: 'iv_tweak' is too large"
+    );
+    assert_eq!(
+        with_iv_tweak("00000000000000000007").unwrap().segments[0].iv_tweak,
+        7
+    );
+    let with_segment_id = |id: &str| {
+        Luks2Metadata::parse(
+            metadata("", "\"sector_size\":512,")
+                .replace("\"segments\":{\"0\"", &format!("\"segments\":{{\"{id}\""))
+                .as_bytes(),
+        )
+    };
+    assert_eq!(
+        with_segment_id("999999999").unwrap().segments[0].id,
+        999_999_999
+    );
+    assert_eq!(
+        with_segment_id("1000000000").unwrap_err().to_string(),
+        "bad LUKS header: segment id '1000000000' is not a number"
+    );
+}
+
 /// High-priority key slots are tried before normal ones whatever the JSON order, as cryptsetup does: with
 /// two slots whose area cipher is not implemented, the error names them in the order they were passed
 /// over, slot 1 (priority 2) first.
