@@ -244,16 +244,14 @@ fn id_list(object: &Value, key: &str, what: &str) -> Result<Vec<u32>, CryptoErro
             "{what}: '{key}' is not an array"
         )));
     }
-    list.items()
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .ok_or_else(|| {
-                    CryptoError::BadHeader(format!("{what}: '{key}' holds a non-string"))
-                })
-                .and_then(|id| id_of(id, what))
-        })
-        .collect()
+    let mut ids = Vec::new();
+    for item in list.items() {
+        let id = item
+            .as_str()
+            .ok_or_else(|| CryptoError::BadHeader(format!("{what}: '{key}' holds a non-string")))?;
+        ids.push(id_of(id, what)?);
+    }
+    Ok(ids)
 }
 
 #[optimize(size)]
