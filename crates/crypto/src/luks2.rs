@@ -585,12 +585,10 @@ impl Luks2Header {
                 .filter(move |slot| slot.priority == priority)
         });
         let mut tried = false;
-        let mut not_tried: Vec<String> = self
-            .metadata
-            .unusable
-            .iter()
-            .map(|(id, why)| format!("key slot {id}: {why}"))
-            .collect();
+        let mut not_tried = Vec::new();
+        for (id, why) in &self.metadata.unusable {
+            not_tried.push(format!("key slot {id}: {why}"));
+        }
         for slot in slots {
             let Some(check) = self
                 .metadata
