@@ -95,7 +95,14 @@ impl fmt::Display for CryptoError {
 /// The error of an unlock that found no key: `tried` whether any slot was tried, `not_tried` the slots that
 /// could not be, each with why.
 pub(crate) fn no_slot_matches(tried: bool, not_tried: Vec<String>) -> CryptoError {
-    let why = not_tried.join("; ");
+    // By hand: `join` took more of the payload.
+    let mut why = String::new();
+    for (index, reason) in not_tried.iter().enumerate() {
+        if index > 0 {
+            why.push_str("; ");
+        }
+        why.push_str(reason);
+    }
     match (tried, why.is_empty()) {
         (false, _) => CryptoError::NoUsableKeySlot(why),
         (true, true) => CryptoError::NoKeySlotMatches,
