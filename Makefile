@@ -61,7 +61,7 @@ iso: build
 	@rm -rf build/iso && mkdir -p build/iso/boot/grub
 	cp build/bootscript.elf build/iso/boot/bootscript.elf
 	cp grub/grub.cfg build/iso/boot/grub/grub.cfg
-	grub-mkrescue -o build/bootscript.iso --install-modules="$(GRUB_MODULES)" --locales= --fonts= --themes= build/iso 2>/dev/null
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o build/bootscript.iso --install-modules="$(GRUB_MODULES)" --locales= --fonts= --themes= build/iso 2>/dev/null
 	@echo "build/bootscript.iso: $$(stat -c %s build/bootscript.iso) bytes"
 
 # The demo disk of `make run` (scripts/mkdemo.sh: LUKS2 with ext4 /boot, Debian's kernel, our initramfs; cached).

@@ -37,7 +37,7 @@ bench_ours_iso() {
     done
     printf '  boot\n}\n'
   } >"$tree/boot/grub/grub.cfg"
-  grub-mkrescue -o "$iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
+  grub-mkrescue -d /usr/lib/grub/i386-pc -o "$iso" --install-modules="multiboot2 normal serial terminal boot xzio" \
     --locales= --fonts= --themes= "$tree" >/dev/null 2>&1
 }
 
@@ -52,7 +52,7 @@ bench_grub_iso() {
     for module in $2; do printf 'insmod %s\n' "$module"; done
     cat
   } >"$tree/boot/grub/grub.cfg"
-  grub-mkrescue -o "$iso" --install-modules="normal serial terminal $2" \
+  grub-mkrescue -d /usr/lib/grub/i386-pc -o "$iso" --install-modules="normal serial terminal $2" \
     --locales= --fonts= --themes= "$tree" >/dev/null 2>&1
 }
 

@@ -5,12 +5,12 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Debian packages: boot (qemu, grub, xorriso, mtools), images (e2fsprogs, dosfstools, fdisk, cryptsetup-bin),
+# Debian packages: boot (qemu, grub, xorriso, mtools; a UEFI PC's: OVMF's firmware, GRUB's UEFI build), images (e2fsprogs, dosfstools, fdisk, cryptsetup-bin),
 # the test initramfs (busybox-static, cpio), independent crypto for fixtures (python3-cryptography, openssl,
 # and argon2, the reference implementation's tool, which Debian's python3-cryptography lacks),
 # the language benchmark's reference (lua5.4), the packer of the payload (xz-utils), the host tool's tests
 # (script(1) for a terminal, losetup for a block device, pkill to signal the tool: bsdutils, mount, procps).
-PACKAGES=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools e2fsprogs dosfstools fdisk cryptsetup-bin
+PACKAGES=(qemu-system-x86 grub-pc-bin grub-efi-amd64-bin ovmf grub-common xorriso mtools e2fsprogs dosfstools fdisk cryptsetup-bin
           busybox-static cpio python3-cryptography openssl lua5.4 binutils file xz-utils bsdutils mount argon2
           procps)
 

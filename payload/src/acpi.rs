@@ -240,6 +240,22 @@ pub fn firmware_rsdp(copy: &[u8], ebda: u64, read: &Read<'_>) -> Option<u64> {
         .find(|&at| read(at, 20) == Some(copy))
 }
 
+/// Where a UEFI firmware keeps the RSDP whose first 20 bytes are `copy`: the table of its system table's
+/// configuration tables (at `system_table`) that holds those bytes (UEFI 2.x, 4.3 and 4.6: the count of tables at
+/// byte 104, their address at byte 112, each a GUID and an address; ACPI's tables carry their own GUIDs, but the
+/// bytes say it as surely). A firmware lists a few dozen; more than 256 is no table to trust.
+pub fn efi_rsdp(copy: &[u8], system_table: u64, read: &Read<'_>) -> Option<u64> {
+    let copy = copy.get(..20)?;
+    let word = |at: u64| Some(u64::from_le_bytes(read(at, 8)?.try_into().ok()?));
+    let (count, tables) = (
+        word(system_table.checked_add(104)?)?,
+        word(system_table + 112)?,
+    );
+    (0..count.min(256))
+        .filter_map(|k| word(tables.checked_add(24 * k + 16)?))
+        .find(|&at| read(at, 20) == Some(copy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +305,43 @@ mod tests {
     }
 
     /// Physical memory for the tests: tables at addresses.
+    #[test]
+    fn the_firmware_rsdp_of_a_uefi_pc_is_in_its_configuration_tables() {
+        let mut rsdp = b"RSD PTR ".to_vec();
+        rsdp.extend_from_slice(&[
+            0x42, b'O', b'V', b'M', b'F', b' ', b' ', 2, 0x78, 0x56, 0x34, 0x12,
+        ]);
+        // The system table: 104 bytes of other fields, the count of tables, their address.
+        let mut system = vec![0u8; 120];
+        system[104..112].copy_from_slice(&3u64.to_le_bytes());
+        system[112..120].copy_from_slice(&0x7000u64.to_le_bytes());
+        let mut tables = Vec::new();
+        for address in [0x8000u64, 0x9000, 0xA000] {
+            tables.extend_from_slice(&[0x5a; 16]);
+            tables.extend_from_slice(&address.to_le_bytes());
+        }
+        let other = [b"RSD PTR ".as_slice(), &[0; 12]].concat();
+        let m = Memory(
+            [
+                (0x6000, system),
+                (0x7000, tables),
+                (0x8000, vec![7; 64]),
+                (0x9000, other),
+                (0xA000, rsdp.clone()),
+            ]
+            .into(),
+        );
+        let read = |a, l| m.read(a, l);
+        assert_eq!(efi_rsdp(&rsdp, 0x6000, &read), Some(0xA000));
+        // Not among the tables counted; no system table there; the copy too short.
+        let mut fewer = m.0.clone();
+        fewer.get_mut(&0x6000).unwrap()[104] = 2;
+        let m2 = Memory(fewer);
+        assert_eq!(efi_rsdp(&rsdp, 0x6000, &|a, l| m2.read(a, l)), None);
+        assert_eq!(efi_rsdp(&rsdp, 0x5000, &read), None);
+        assert_eq!(efi_rsdp(&rsdp[..19], 0x6000, &read), None);
+    }
+
     struct Memory(BTreeMap<u64, Vec<u8>>);
 
     impl Memory {

@@ -2,6 +2,7 @@
 //! name, ACPI RSDP. Pure (the payload's `platform` hands it the loaded structure), so bad inputs are tested on
 //! the host. Strings and module bytes stay where the boot loader put them.
 
+use bootscript_system::Framebuffer;
 use multiboot2::{BootInformation, FramebufferType, MemoryAreaType};
 
 use crate::memory::{Range, MAX_RESERVED};
@@ -90,6 +91,11 @@ pub struct BootInfo<'a> {
     pub info_range: Range,
     /// The screen is in VGA text mode (no graphics framebuffer reported).
     pub vga_text: bool,
+    /// The graphics framebuffer the boot loader set up instead (GRUB on a UEFI PC), of direct RGB pixels.
+    pub framebuffer: Option<Framebuffer>,
+    /// Where the UEFI system table is (GRUB on a UEFI PC passes it on), whose configuration tables say where the
+    /// firmware keeps the ACPI RSDP.
+    pub efi_system_table: Option<u64>,
     pub memory_source: MemorySource,
     /// Modules left out: beyond [`MAX_MODULES`], or not inside the first 4 GiB.
     pub ignored_modules: usize,
@@ -198,6 +204,8 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
             end: info.end_address() as u64,
         },
         vga_text: true,
+        framebuffer: None,
+        efi_system_table: info.efi_sdt64_tag().map(|tag| tag.sdt_address() as u64),
         memory_source: MemorySource::Nothing,
         ignored_modules: 0,
         ignored_regions: 0,
@@ -281,7 +289,18 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
     }
 
     if let Some(Ok(framebuffer)) = info.framebuffer_tag() {
-        boot.vga_text = matches!(framebuffer.buffer_type(), Ok(FramebufferType::Text));
+        let kind = framebuffer.buffer_type();
+        boot.vga_text = matches!(kind, Ok(FramebufferType::Text));
+        if let Ok(FramebufferType::RGB { red, green, blue }) = kind {
+            boot.framebuffer = Some(Framebuffer {
+                address: framebuffer.address(),
+                pitch: framebuffer.pitch(),
+                width: framebuffer.width(),
+                height: framebuffer.height(),
+                bits_per_pixel: framebuffer.bpp(),
+                colors: [red, green, blue].map(|c| (c.size, c.position)),
+            });
+        }
     }
     boot
 }
@@ -533,10 +552,33 @@ mod tests {
         };
         let words = framebuffer(0xfd00_0000, 1, &[16, 8, 8, 8, 0, 8]);
         let info = load(&words);
-        assert!(!read(&info).vga_text);
+        let boot = read(&info);
+        assert!(!boot.vga_text);
+        // (Each colour's field: its position, then its size.)
+        let expected = Framebuffer {
+            address: 0xfd00_0000,
+            pitch: 4096,
+            width: 1024,
+            height: 768,
+            bits_per_pixel: 32,
+            colors: [(8, 16), (8, 8), (8, 0)],
+        };
+        assert_eq!(boot.framebuffer, Some(expected));
         let words = framebuffer(0xb8000, 2, &[]);
         let info = load(&words);
         assert!(read(&info).vga_text);
+        assert_eq!(read(&info).framebuffer, None);
+    }
+
+    #[test]
+    fn the_uefi_system_table_is_where_its_tag_says() {
+        // Tag 12: the 64-bit address of the UEFI system table (GRUB on a UEFI PC); none without it.
+        let words = Builder::new()
+            .tag(12, &0x3f9e_e018u64.to_le_bytes())
+            .finish();
+        assert_eq!(read(&load(&words)).efi_system_table, Some(0x3f9e_e018));
+        let words = Builder::new().finish();
+        assert_eq!(read(&load(&words)).efi_system_table, None);
     }
 
     #[test]

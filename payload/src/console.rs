@@ -14,6 +14,7 @@ use crate::drivers::keyboard::{Keyboard, UnknownKeymap};
 use crate::drivers::serial::{Serial, SerialError, COM1};
 use crate::drivers::vga::Vga;
 use bootscript_system::line::{self, Edit, LineEditor, Utf8Decoder};
+use bootscript_system::Framebuffer;
 
 /// Why no line could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +134,12 @@ pub fn init_serial() -> Result<(), SerialError> {
 /// Starts writing to the VGA text screen too.
 pub fn init_screen() {
     CONSOLE.lock().screen = Some(Vga::new());
+}
+
+/// Starts writing to `framebuffer` too (GRUB's on a UEFI PC), as a screen of text; or says why it cannot.
+pub fn init_framebuffer(framebuffer: &Framebuffer) -> Result<(), &'static str> {
+    CONSOLE.lock().screen = Some(Vga::on_framebuffer(framebuffer)?);
+    Ok(())
 }
 
 /// Sets the keyboard's locks (Caps, Num, Scroll Lock) from the BIOS's keyboard flags (see

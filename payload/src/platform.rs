@@ -66,16 +66,32 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     let serial = console::init_serial();
     // SAFETY: the boot loader passed these registers; the information stays where it is (kept out of the heap).
     let parsed = unsafe { load_boot_info(magic, info_address) };
-    if parsed.as_ref().map_or(true, |b| b.vga_text) {
-        console::init_screen();
+    // The VGA text screen, or the framebuffer GRUB set up on a UEFI PC instead.
+    let mut refused = None;
+    match &parsed {
+        Ok(boot) if !boot.vga_text => {
+            if let Some(fb) = &boot.framebuffer {
+                refused = console::init_framebuffer(fb).err().map(|why| (fb, why));
+            }
+        }
+        _ => console::init_screen(),
     }
+    // The locks as the BIOS left them; a UEFI PC has no BIOS data area, and its byte there means nothing.
+    let uefi = parsed.as_ref().is_ok_and(|b| b.efi_system_table.is_some());
     // SAFETY: the BIOS data area lies in the first page, identity mapped and readable; its byte at 0x417 (the
     // keyboard flags) is only read.
-    console::init_keyboard(unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) });
+    let flags = unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) };
+    console::init_keyboard(if uefi { 0 } else { flags });
     println!("bootscript {VERSION} starting");
     if let Err(error) = serial {
         println!(
             "bootscript: serial console unavailable: {error}; using the screen and keyboard only"
+        );
+    }
+    if let Some((fb, why)) = refused {
+        println!(
+            "bootscript: the framebuffer ({}x{}, {} bits per pixel) is no screen: {why}",
+            fb.width, fb.height, fb.bits_per_pixel
         );
     }
     phase("consoles");

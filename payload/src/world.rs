@@ -175,15 +175,18 @@ impl Machine for PayloadMachine {
         });
         let rsdp_address = rsdp.as_deref().and_then(|copy| {
             let read = |address: u64, len: usize| -> Option<&'static [u8]> {
-                // SAFETY: the BIOS areas searched lie below 1 MiB, identity mapped and readable, and are only
-                // read.
-                (address.checked_add(len as u64)? <= 1 << 20)
+                // SAFETY: the BIOS areas searched lie below 1 MiB, and the UEFI system table and the tables it
+                // lists in the firmware's memory, all inside the identity-mapped first 4 GiB; they are only read.
+                (address.checked_add(len as u64)? <= MAPPED_LIMIT)
                     .then(|| unsafe { core::slice::from_raw_parts(address as *const u8, len) })
             };
             // The EBDA's segment is in the BIOS data area at 0x40E.
             let ebda =
                 read(0x40E, 2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])) << 4);
-            crate::acpi::firmware_rsdp(copy, ebda, &read)
+            match self.boot.efi_system_table {
+                Some(table) => crate::acpi::efi_rsdp(copy, table, &read),
+                None => crate::acpi::firmware_rsdp(copy, ebda, &read),
+            }
         });
         Memory {
             map,
@@ -193,6 +196,7 @@ impl Machine for PayloadMachine {
             rsdp_address,
             // (The payload's console wrote to the VGA text screen only where there is one.)
             cursor: self.boot.vga_text.then_some((0, 24)),
+            framebuffer: self.boot.framebuffer,
         }
     }
 

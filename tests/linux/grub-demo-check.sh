@@ -45,7 +45,7 @@ linux $ROOT/boot/vmlinuz console=ttyS0 quiet init.poweroff from=grub
 initrd $ROOT/boot/initrd.img
 boot
 CFG
-grub-mkrescue --install-modules="normal serial terminal configfile iso9660 biosdisk part_msdos ext2 cryptodisk luks luks2 gcry_rijndael gcry_sha256 json pbkdf2 linux echo ls" \
+grub-mkrescue -d /usr/lib/grub/i386-pc --install-modules="normal serial terminal configfile iso9660 biosdisk part_msdos ext2 cryptodisk luks luks2 gcry_rijndael gcry_sha256 json pbkdf2 linux echo ls" \
   --locales= --fonts= --themes= -o "$WORK/grub.iso" "$WORK/iso" >/dev/null 2>&1
 
 # Drive the serial console: type the passphrase when GRUB asks, report the time to /init.

@@ -475,6 +475,7 @@ impl Machine for Host {
             rsdp: None,
             rsdp_address: None,
             cursor: Some((0, 24)),
+            framebuffer: None,
         }
     }
 

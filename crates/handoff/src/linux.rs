@@ -295,6 +295,22 @@ pub struct Machine<'a> {
     /// where the screen is not in VGA text mode: boot_params then tells of no VGA console (Linux's vgacon would
     /// write to text memory nobody sees).
     pub cursor: Option<(u8, u8)>,
+    /// The linear framebuffer the boot loader set up (UEFI's GOP, through GRUB), where there is no VGA text
+    /// screen: Linux's screen_info then tells of it (as an EFI framebuffer), for its simple framebuffer driver.
+    pub framebuffer: Option<Framebuffer>,
+}
+
+/// A linear framebuffer of direct RGB pixels, as the boot loader describes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Framebuffer {
+    pub address: u64,
+    /// Bytes from one line of pixels to the next.
+    pub pitch: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bits_per_pixel: u8,
+    /// Each of red, green and blue: its size in bits and its position in a pixel.
+    pub colors: [(u8, u8); 3],
 }
 
 // boot_params offsets (zero-page.rst).
@@ -306,6 +322,17 @@ const ORIG_VIDEO_COLS: usize = 0x07;
 const ORIG_VIDEO_LINES: usize = 0x0e;
 const ORIG_VIDEO_IS_VGA: usize = 0x0f;
 const ORIG_VIDEO_POINTS: usize = 0x10;
+const LFB_WIDTH: usize = 0x12;
+const LFB_BASE: usize = 0x18;
+const LFB_SIZE: usize = 0x1c;
+const LFB_LINE_LENGTH: usize = 0x24;
+const LFB_COLORS: usize = 0x26;
+const LFB_CAPABILITIES: usize = 0x36;
+const LFB_BASE_HIGH: usize = 0x3a;
+/// screen_info's orig_video_isVGA for a framebuffer a UEFI firmware set up (its size in bytes, not 64 KiB units).
+const VIDEO_TYPE_EFI: u8 = 0x70;
+/// screen_info's capability: the framebuffer's address has an upper half (in ext_lfb_base).
+const VIDEO_CAPABILITY_64BIT_BASE: u32 = 1 << 1;
 const ACPI_RSDP_ADDR: usize = 0x070;
 const EXT_RAMDISK_IMAGE: usize = 0x0c0;
 const EXT_RAMDISK_SIZE: usize = 0x0c4;
@@ -416,6 +443,33 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
         bp[ORIG_VIDEO_LINES] = 25;
         bp[ORIG_VIDEO_IS_VGA] = 1;
         put(&mut bp, ORIG_VIDEO_POINTS, &16u16.to_le_bytes());
+    }
+
+    if let Some(fb) = machine.framebuffer {
+        bp[ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_EFI;
+        for (i, n) in [fb.width, fb.height, u32::from(fb.bits_per_pixel)]
+            .into_iter()
+            .enumerate()
+        {
+            put(&mut bp, LFB_WIDTH + 2 * i, &(n as u16).to_le_bytes());
+        }
+        put(&mut bp, LFB_BASE, &(fb.address as u32).to_le_bytes());
+        let size = fb.pitch.saturating_mul(fb.height);
+        put(&mut bp, LFB_SIZE, &size.to_le_bytes());
+        put(&mut bp, LFB_LINE_LENGTH, &(fb.pitch as u16).to_le_bytes());
+        for (i, (size, position)) in fb.colors.into_iter().enumerate() {
+            bp[LFB_COLORS + 2 * i] = size;
+            bp[LFB_COLORS + 2 * i + 1] = position;
+        }
+        let high = (fb.address >> 32) as u32;
+        if high != 0 {
+            put(
+                &mut bp,
+                LFB_CAPABILITIES,
+                &VIDEO_CAPABILITY_64BIT_BASE.to_le_bytes(),
+            );
+            put(&mut bp, LFB_BASE_HIGH, &high.to_le_bytes());
+        }
     }
 
     if let Some(rsdp) = machine.rsdp_addr {

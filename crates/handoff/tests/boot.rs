@@ -28,7 +28,9 @@ fn iso(dir: &Path, kernel: &Path, cmdline: &str, modules: &[(PathBuf, String)]) 
     cfg += "  boot\n}\n";
     std::fs::write(tree.join("boot/grub/grub.cfg"), cfg).unwrap();
     let out = dir.join("boot.iso");
+    // (BIOS GRUB only: with GRUB's UEFI build installed too, grub-mkrescue would make a CD for both.)
     let status = Command::new("grub-mkrescue")
+        .args(["-d", "/usr/lib/grub/i386-pc"])
         .args(["--install-modules=multiboot2 normal serial terminal configfile iso9660 biosdisk"])
         .args(["--locales=", "--fonts=", "--themes=", "-o"])
         .arg(&out)
@@ -131,6 +133,7 @@ fn linux_boots_from_the_prepared_hand_off() {
         memory_map: &map,
         rsdp_addr: None,
         cursor: Some((0, 0)),
+        framebuffer: None,
     };
     let cmdline = b"console=ttyS0 quiet init.poweroff hello=chain";
     let boot = linux::prepare(

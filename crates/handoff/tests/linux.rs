@@ -236,6 +236,7 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
         memory_map: &map,
         rsdp_addr: Some(0xf5a10),
         cursor: Some((0, 7)),
+        framebuffer: None,
     };
     let bp = linux::boot_params(&image, &plan, &machine).unwrap();
     assert_eq!(bp.len(), 4096);
@@ -396,6 +397,7 @@ fn prepared_initrd_area_boots_and_files_win() {
         memory_map: &map,
         rsdp_addr: None,
         cursor: Some((0, 0)),
+        framebuffer: None,
     };
     let files: [(&str, &[u8]); 2] = [
         ("/etc/keys/root.key", &root_key),
@@ -631,6 +633,7 @@ fn boot_params_legacy_fields_header_bound_and_e820_slots() {
         memory_map: &map,
         rsdp_addr: None,
         cursor: None,
+        framebuffer: None,
     };
     let bp = linux::boot_params(&image, &plan, &machine).unwrap();
     assert_eq!(u32_at(&bp, 0x214) as u64, plan.kernel_addr);
@@ -688,6 +691,7 @@ fn one_odd_initrd_without_files_is_the_whole_area() {
         memory_map: &map,
         rsdp_addr: None,
         cursor: None,
+        framebuffer: None,
     };
     let boot = linux::prepare(
         &kernel,

@@ -52,6 +52,7 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
         memory_map: &map,
         rsdp_addr: Some(0xf0000),
         cursor: Some((0, 0)),
+        framebuffer: None,
     };
     let mut random = Random(0x9e3779b97f4a7c15);
 

@@ -29,6 +29,8 @@ pub struct Memory {
     /// The VGA text cursor (column, row), so Linux's console goes on below our lines; `None` where the screen
     /// is not in VGA text mode (the boot loader set a graphics framebuffer).
     pub cursor: Option<(u8, u8)>,
+    /// The boot loader's linear framebuffer, where there is no VGA text screen (a UEFI PC), for Linux.
+    pub framebuffer: Option<linux::Framebuffer>,
 }
 
 /// A kernel ready to start: the copies to make and the state to enter with.
@@ -136,6 +138,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 memory_map: &memory.map,
                 rsdp_addr: memory.rsdp_address,
                 cursor: memory.cursor,
+                framebuffer: memory.framebuffer,
             };
             let boot = linux::prepare(
                 &kernel,

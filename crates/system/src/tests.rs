@@ -28,6 +28,7 @@ struct TestMachine {
     rsdp: Option<Vec<u8>>,
     rsdp_address: Option<u64>,
     cursor: Option<(u8, u8)>,
+    framebuffer: Option<crate::Framebuffer>,
     /// What `exec` handed on: the kind its summary named, a Linux kernel's boot_params and command line, and the
     /// tag types of a Multiboot2 kernel's information, in order.
     kind: &'static str,
@@ -92,6 +93,7 @@ impl Machine for TestMachine {
             rsdp: self.rsdp.clone(),
             rsdp_address: self.rsdp_address,
             cursor: self.cursor,
+            framebuffer: self.framebuffer,
         }
     }
     fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String {
@@ -490,6 +492,44 @@ fn exec_hands_linux_its_command_line_the_rsdp_and_the_cursor() {
     let params = &machine.boot_params;
     assert_eq!(params[0x70..0x78], 0xf68f0u64.to_le_bytes());
     assert_eq!((params[0], params[1], params[6]), (0, 7, 3));
+}
+
+/// On a UEFI PC (no VGA text screen), `exec` tells Linux of the framebuffer GRUB set up, in screen_info as an EFI
+/// framebuffer: its type, size in pixels and bytes, address (the upper half apart, with its capability bit), line
+/// length and colour fields.
+#[test]
+fn exec_hands_linux_the_framebuffer_of_a_uefi_pc() {
+    let dir = tempdir("exec-fb");
+    let tree = linux_tree(&dir);
+    let disk = ext2_of(&dir, &tree, "32M");
+    let framebuffer = crate::Framebuffer {
+        address: 0x1_8000_0000,
+        pitch: 5120,
+        width: 1280,
+        height: 800,
+        bits_per_pixel: 32,
+        colors: [(8, 16), (8, 8), (8, 0)],
+    };
+    let machine = TestMachine {
+        disks: vec![disk],
+        framebuffer: Some(framebuffer),
+        ..TestMachine::default()
+    };
+    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz")"#;
+    let (world, _) = run_on(machine, source);
+    let params = &world.machine.boot_params;
+    let u16_at = |at: usize| u16::from_le_bytes([params[at], params[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes(params[at..at + 4].try_into().unwrap());
+    assert_eq!(params[0x0f], 0x70);
+    assert_eq!((u16_at(0x12), u16_at(0x14), u16_at(0x16)), (1280, 800, 32));
+    assert_eq!(
+        (u32_at(0x18), u32_at(0x3a), u32_at(0x36)),
+        (0x8000_0000, 1, 2)
+    );
+    assert_eq!((u32_at(0x1c), u16_at(0x24)), (5120 * 800, 5120));
+    assert_eq!(params[0x26..0x2c], [8, 16, 8, 8, 8, 0]);
+    // No VGA text mode beside it.
+    assert_eq!((params[0x06], params[0x07]), (0, 0));
 }
 
 /// A tree under `dir` with the test kernel (tests/mb2kernel) at `boot/kernel.elf`, linked at 2 MiB: the test

@@ -1,6 +1,12 @@
-//! The VGA text screen: 80x25 cells at 0xb8000, scrolling, a hardware cursor.
+//! The screen: 80x25 cells of text, scrolling, a cursor. On a BIOS PC, the VGA text screen (at 0xb8000, with its
+//! hardware cursor); on a UEFI PC, where GRUB passes on a graphics framebuffer instead, cells of 8x16 pixels drawn
+//! from GRUB's font (see `pf2`), scaled up by a whole factor to fill as much of the screen as fits, with an
+//! underline for the cursor.
+
+use bootscript_system::Framebuffer;
 
 use crate::arch::port::outb;
+use crate::bootinfo::MAPPED_LIMIT;
 
 const WIDTH: usize = 80;
 const HEIGHT: usize = 25;
@@ -10,16 +16,83 @@ const ATTRIBUTE: u16 = 0x07 << 8;
 const CRTC_INDEX: u16 = 0x3d4;
 const CRTC_DATA: u16 = 0x3d5;
 
+/// The font's cells for the characters `pf2::characters` lists (made by build.rs).
+static FONT: &[u8; 96 * 16] = include_bytes!(concat!(env!("OUT_DIR"), "/font.bin"));
+
 /// The text screen and where the cursor is.
 pub struct Vga {
     column: usize,
     row: usize,
+    pixels: Option<Pixels>,
 }
+
+/// A framebuffer of 32-bit pixels the cells are drawn on.
+struct Pixels {
+    base: *mut u32,
+    /// Pixels from one line to the next.
+    stride: usize,
+    /// Screen pixels per font pixel, each way.
+    scale: usize,
+    /// The background's pixel, then the text's.
+    colors: [u32; 2],
+    /// The character in each cell (the console's code page 437 byte), as `get` reads it back.
+    cells: [u8; WIDTH * HEIGHT],
+    /// The cell the cursor is drawn under.
+    cursor: usize,
+}
+
+// SAFETY: the framebuffer is the screen's, reached only through the console's lock, as the VGA text buffer is.
+unsafe impl Send for Pixels {}
 
 impl Vga {
     /// Takes over the screen: clears it and homes the cursor.
     pub fn new() -> Vga {
-        let mut vga = Vga { column: 0, row: 0 };
+        Vga::with(None)
+    }
+
+    /// Takes over the framebuffer as a screen of text, or says why it cannot: its pixels must be of 32 bits, and
+    /// it must be at least 640x400 and inside the identity-mapped first 4 GiB.
+    pub fn on_framebuffer(fb: &Framebuffer) -> Result<Vga, &'static str> {
+        let bytes = u64::from(fb.pitch) * u64::from(fb.height);
+        if fb.bits_per_pixel != 32 || fb.pitch < fb.width.saturating_mul(4) {
+            return Err("its pixels are not of 32 bits");
+        }
+        if fb.address.saturating_add(bytes) > MAPPED_LIMIT {
+            return Err("it lies above 4 GiB");
+        }
+        let scale = (fb.width as usize / (8 * WIDTH)).min(fb.height as usize / (16 * HEIGHT));
+        if scale == 0 {
+            return Err("it is smaller than 640x400");
+        }
+        // Light grey on black, as on the VGA text screen.
+        let colors = [0, 0xaa].map(|level: u32| {
+            fb.colors.iter().fold(0, |pixel, &(size, position)| {
+                pixel | (level >> 8u8.saturating_sub(size)) << position.min(31)
+            })
+        });
+        let base = fb.address as *mut u32;
+        let stride = fb.pitch as usize / 4;
+        for at in 0..stride * fb.height as usize {
+            // SAFETY: inside the framebuffer (pitch x height bytes, checked to lie in the identity map above),
+            // which is the screen's; volatile because the display reads it.
+            unsafe { base.add(at).write_volatile(colors[0]) }
+        }
+        Ok(Vga::with(Some(Pixels {
+            base,
+            stride,
+            scale,
+            colors,
+            cells: [b' '; WIDTH * HEIGHT],
+            cursor: 0,
+        })))
+    }
+
+    fn with(pixels: Option<Pixels>) -> Vga {
+        let mut vga = Vga {
+            column: 0,
+            row: 0,
+            pixels,
+        };
         for row in 0..HEIGHT {
             vga.clear_row(row);
         }
@@ -86,18 +159,36 @@ impl Vga {
 
     fn put(&mut self, row: usize, column: usize, cell: u16) {
         debug_assert!(row < HEIGHT && column < WIDTH);
+        if let Some(pixels) = &mut self.pixels {
+            let at = row * WIDTH + column;
+            // (Scrolling puts every cell again: only those that change are drawn.)
+            if pixels.cells[at] != cell as u8 {
+                pixels.cells[at] = cell as u8;
+                pixels.draw(at, false);
+            }
+            return;
+        }
         // SAFETY: row < HEIGHT and column < WIDTH, so the cell is inside the 4000-byte text buffer, which is
         // identity mapped and belongs to the screen; volatile because the adapter reads it.
         unsafe { Self::cell(row, column).write_volatile(cell) }
     }
 
     fn get(&self, row: usize, column: usize) -> u16 {
+        if let Some(pixels) = &self.pixels {
+            return ATTRIBUTE | u16::from(pixels.cells[row * WIDTH + column]);
+        }
         // SAFETY: as in `put`.
         unsafe { Self::cell(row, column).read_volatile() }
     }
 
-    fn move_cursor(&self) {
+    fn move_cursor(&mut self) {
         let position = (self.row * WIDTH + self.column.min(WIDTH - 1)) as u16;
+        if let Some(pixels) = &mut self.pixels {
+            pixels.draw(pixels.cursor, false);
+            pixels.cursor = usize::from(position);
+            pixels.draw(pixels.cursor, true);
+            return;
+        }
         let [low, high] = position.to_le_bytes();
         // SAFETY: CRTC registers 0x0e/0x0f only move the hardware cursor.
         unsafe {
@@ -105,6 +196,35 @@ impl Vga {
             outb(CRTC_DATA, low);
             outb(CRTC_INDEX, 0x0e);
             outb(CRTC_DATA, high);
+        }
+    }
+}
+
+impl Pixels {
+    /// Draws cell `at` (its character, on the background), with the cursor's underline (its last two rows in the
+    /// text's colour) when `cursor`.
+    fn draw(&mut self, at: usize, cursor: bool) {
+        let glyph = match self.cells[at] {
+            byte @ b' '..=b'~' => usize::from(byte - b' '),
+            0x14 => 95,
+            _ => usize::from(b'?' - b' '),
+        };
+        let (scale, stride) = (self.scale, self.stride);
+        let (x0, y0) = (at % WIDTH * 8 * scale, at / WIDTH * 16 * scale);
+        for (row, &bits) in FONT[glyph * 16..][..16].iter().enumerate() {
+            let bits = if cursor && row >= 14 { 0xff } else { bits };
+            for y in y0 + row * scale..y0 + (row + 1) * scale {
+                for x in 0..8 * scale {
+                    let on = bits << (x / scale) & 0x80 != 0;
+                    // SAFETY: the cell lies inside the 80x25 cells of 8x16 pixels times `scale`, which fit the
+                    // framebuffer (see `on_framebuffer`); volatile because the display reads it.
+                    unsafe {
+                        self.base
+                            .add(y * stride + x0 + x)
+                            .write_volatile(self.colors[usize::from(on)])
+                    }
+                }
+            }
         }
     }
 }

@@ -29,6 +29,11 @@ use std::time::{Duration, Instant};
 
 /// The GRUB modules the test ISOs need (the same as `make iso`).
 const GRUB_MODULES: &str = "multiboot2 normal serial terminal boot xzio memrw";
+/// Where Debian's ovmf package puts OVMF's firmware (a UEFI PC's).
+const OVMF: &str = "/usr/share/OVMF";
+
+#[path = "../../../payload/src/pf2.rs"]
+mod pf2;
 
 /// How QEMU leaves when the payload writes to isa-debug-exit: status `(code << 1) | 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +123,8 @@ pub struct Boot {
     cpu: String,
     memory_mib: u32,
     serial: bool,
+    /// A UEFI PC (OVMF, q35) booting GRUB's UEFI build from the CD, instead of a BIOS PC.
+    uefi: bool,
     qemu_args: Vec<String>,
 }
 
@@ -141,8 +148,17 @@ impl Boot {
             cpu: "qemu64".into(),
             memory_mib: 1024,
             serial: true,
+            uefi: false,
             qemu_args: Vec::new(),
         }
+    }
+
+    /// Boots a UEFI PC instead: QEMU's q35 with OVMF's firmware, from a CD with GRUB's UEFI build, which sets up
+    /// a framebuffer (its `efi_gop`) where a BIOS PC has the VGA text screen. [`Vm::screen`] reads the text back
+    /// from the framebuffer.
+    pub fn uefi(mut self) -> Self {
+        self.uefi = true;
+        self
     }
 
     /// The payload's command line (words without quotes or `$`; each is quoted for GRUB).
@@ -233,6 +249,10 @@ impl Boot {
              terminal_input serial console\nterminal_output serial console\n\
              menuentry bootscript {\n    insmod xzio\n",
         );
+        if self.uefi {
+            // The graphics driver of GRUB's UEFI build, without which it passes on no screen at all.
+            cfg.push_str("    insmod efi_gop\n");
+        }
         for command in &self.grub_commands {
             writeln!(cfg, "    {command}").unwrap();
         }
@@ -264,10 +284,17 @@ impl Boot {
             std::fs::write(iso_root.join(format!("boot/modules/{index}")), bytes).unwrap();
         }
         let iso = dir.join("boot.iso");
+        // One platform's GRUB (with both installed, grub-mkrescue makes a CD for both).
+        let (platform, modules) = match self.uefi {
+            false => ("i386-pc", GRUB_MODULES.to_string()),
+            true => ("x86_64-efi", format!("{GRUB_MODULES} efi_gop")),
+        };
         let output = Command::new("grub-mkrescue")
+            .arg("-d")
+            .arg(format!("/usr/lib/grub/{platform}"))
             .arg("-o")
             .arg(&iso)
-            .arg(format!("--install-modules={GRUB_MODULES}"))
+            .arg(format!("--install-modules={modules}"))
             .args(["--locales=", "--fonts=", "--themes="])
             .arg(&iso_root)
             .output()
@@ -306,8 +333,23 @@ impl Boot {
 
         let monitor = dir.path().join("monitor.sock");
         let mut command = Command::new("qemu-system-x86_64");
+        if self.uefi {
+            // OVMF's firmware, and a copy of its variable store of its own (written to as it boots).
+            let variables = dir.path().join("OVMF_VARS.fd");
+            std::fs::copy(format!("{OVMF}/OVMF_VARS_4M.fd"), &variables)
+                .unwrap_or_else(|e| panic!("cannot copy OVMF's variables ({e}); run `make setup`"));
+            command
+                .args(["-machine", "q35", "-drive"])
+                .arg(format!(
+                    "if=pflash,format=raw,readonly=on,file={OVMF}/OVMF_CODE_4M.fd"
+                ))
+                .arg("-drive")
+                .arg(format!("if=pflash,format=raw,file={}", variables.display()));
+        } else {
+            command.args(["-machine", "pc"]);
+        }
         command
-            .args(["-machine", "pc", "-accel", "tcg", "-cpu", &self.cpu])
+            .args(["-accel", "tcg", "-cpu", &self.cpu])
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-display", "none", "-no-reboot"])
             .args(["-boot", if iso.is_some() { "d" } else { "c" }])
@@ -414,6 +456,7 @@ impl Boot {
             monitor_path: monitor,
             monitor: None,
             started,
+            uefi: self.uefi,
             _dir: dir,
         }
     }
@@ -429,6 +472,8 @@ pub struct Vm {
     monitor_path: PathBuf,
     monitor: Option<UnixStream>,
     started: Instant,
+    /// A UEFI PC: its screen is a framebuffer.
+    uefi: bool,
     _dir: TempDir,
 }
 
@@ -524,6 +569,9 @@ impl Vm {
     /// The VGA text screen (25 lines of 80 characters, trailing blanks removed), read through the monitor.
     /// Code page 437's pilcrow (0x14) reads as `¶`; other cells that are not ASCII graphics read as spaces.
     pub fn screen(&mut self) -> Vec<String> {
+        if self.uefi {
+            return self.framebuffer_screen();
+        }
         let dump = self._dir.path().join("screen.bin");
         let _ = std::fs::remove_file(&dump);
         self.monitor_command(&format!("pmemsave 0xb8000 4000 \"{}\"", dump.display()));
@@ -545,6 +593,61 @@ impl Vm {
                         0x14 => '\u{b6}',
                         b if b.is_ascii_graphic() => b as char,
                         _ => ' ',
+                    })
+                    .collect();
+                text.trim_end().to_string()
+            })
+            .collect()
+    }
+
+    /// The text on a UEFI PC's framebuffer, as [`Vm::screen`] gives the VGA text screen's: the screen saved
+    /// through the monitor (`screendump`), each of its 80x25 cells read as the character whose glyph in GRUB's font
+    /// it shows (light grey on black, scaled up as the payload scales it), `_` for a cell whose pixels are no
+    /// glyph's (the cursor's cell, say).
+    fn framebuffer_screen(&mut self) -> Vec<String> {
+        let dump = self._dir.path().join("screen.ppm");
+        let _ = std::fs::remove_file(&dump);
+        self.monitor_command(&format!("screendump \"{}\"", dump.display()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (width, height, pixels) = loop {
+            let read = std::fs::read(&dump).ok().and_then(|bytes| read_ppm(&bytes));
+            match read {
+                Some(image) => break image,
+                _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                _ => self.fail("the QEMU monitor did not save the screen"),
+            }
+        };
+        let font =
+            std::fs::read("/usr/share/grub/unicode.pf2").expect("GRUB's font (run `make setup`)");
+        let glyphs = pf2::cells(&font, pf2::characters()).unwrap();
+        let scale = (width / 640).min(height / 400).max(1);
+        let lit = |x: usize, y: usize| {
+            pixels
+                .get((y * width + x) * 3)
+                .is_some_and(|&red| red > 0x55)
+        };
+        (0..25)
+            .map(|row| {
+                let text: String = (0..80)
+                    .map(|column| {
+                        let mut cell = [0u8; 16];
+                        for (y, bits) in cell.iter_mut().enumerate() {
+                            for x in 0..8 {
+                                // (The middle of the font pixel's square.)
+                                let (sx, sy) = (
+                                    (column * 8 + x) * scale + scale / 2,
+                                    (row * 16 + y) * scale + scale / 2,
+                                );
+                                if lit(sx, sy) {
+                                    *bits |= 0x80 >> x;
+                                }
+                            }
+                        }
+                        glyphs
+                            .iter()
+                            .zip(pf2::characters())
+                            .find(|(glyph, _)| **glyph == cell)
+                            .map_or('_', |(_, c)| c)
                     })
                     .collect();
                 text.trim_end().to_string()
@@ -697,4 +800,19 @@ pub fn grub_words(cmdline: &str) -> Vec<&str> {
         rest = after.trim_start();
     }
     words
+}
+
+/// A binary PPM image (QEMU's `screendump`): its width, height and RGB bytes, or `None` until it is whole.
+fn read_ppm(bytes: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
+    let mut fields = bytes.splitn(5, |b| b.is_ascii_whitespace());
+    let (magic, width, height, _max) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    let number = |field: &[u8]| std::str::from_utf8(field).ok()?.parse::<usize>().ok();
+    let (width, height) = (number(width)?, number(height)?);
+    let pixels = fields.next()?;
+    (magic == b"P6" && pixels.len() == width * height * 3).then(|| (width, height, pixels.to_vec()))
 }

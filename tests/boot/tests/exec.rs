@@ -364,6 +364,38 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
 
+/// A UEFI PC (OVMF on q35, GRUB's UEFI build, the disk on SATA): Linux is told of the framebuffer GRUB set up, as
+/// an EFI framebuffer in screen_info, and its driver for that (efifb) takes the screen; it is told where the
+/// firmware keeps the ACPI tables (found through the UEFI system table: Linux, started without UEFI's services,
+/// would not find them itself), and switches the machine off through them.
+#[test]
+fn linux_on_a_uefi_pc_gets_the_framebuffer_and_the_acpi_tables() {
+    let fixtures = fixtures();
+    let cmdline = "console=ttyS0 init.poweroff";
+    let script = format!(
+        r#"
+mount("hd0p1", "/")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img")
+"#
+    );
+    let mut vm = Boot::new()
+        .uefi()
+        .module("uefi.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    expect_init_report(&mut vm, cmdline, &[]);
+    let transcript = vm.transcript();
+    for told in ["ACPI: RSDP 0x", "efifb: mode is "] {
+        assert!(
+            transcript.contains(told),
+            "no {told:?} from Linux:\n{transcript}"
+        );
+    }
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+}
+
 /// The AHCI ports the payload started are stopped before the jump: a running FIS receive engine would write the
 /// disk's frames into memory that is the kernel's by then. After the stand-in Linux kernel of tests/regs (which
 /// does not touch the controller, and halts once it has recorded its registers) has started from a SATA disk on

@@ -1,0 +1,56 @@
+//! A UEFI PC: QEMU's q35 with OVMF's firmware, booting GRUB's UEFI build from a CD. GRUB passes on a framebuffer
+//! (its `efi_gop`) and no VGA text screen, and the ACPI tables are found through the UEFI system table.
+
+use std::time::Duration;
+
+use bootscript_boot_tests::Boot;
+
+/// OVMF takes a few seconds more than SeaBIOS to come up under TCG.
+const BOOT: Duration = Duration::from_secs(90);
+const STEP: Duration = Duration::from_secs(20);
+
+/// The console is drawn on the framebuffer (read back cell by cell against GRUB's font: the payload's and the script's
+/// lines, the prompt with the cursor after it), the PS/2 keyboard types at a hidden prompt whose text shows on
+/// neither console (with no lock taken from a BIOS data area the PC does not have), and `halt()` switches the machine off through the ACPI tables the UEFI system table lists.
+#[test]
+fn a_uefi_pc_shows_the_console_on_its_framebuffer() {
+    let script = r#"
+print("hello from a UEFI PC")
+let pass = prompt("passphrase: ", echo=false)
+print("typed", len(pass), "characters:", pass == "s3cret")
+prompt("Enter switches off ")
+halt()
+"#;
+    // A byte where a BIOS keeps its keyboard flags, saying Caps Lock is on: a UEFI PC has no such area, and the
+    // payload must not take its locks from there.
+    let mut vm = Boot::new()
+        .uefi()
+        .grub_command("write_byte 0x417 0x40")
+        .module("uefi.bs", script)
+        .start();
+    vm.expect_line("hello from a UEFI PC", BOOT);
+    let screen = vm.screen_showing("passphrase: _", STEP);
+    for line in [
+        "bootscript: running uefi.bs",
+        "hello from a UEFI PC",
+        "passphrase: _",
+    ] {
+        assert!(
+            screen.iter().any(|l| l == line),
+            "{line:?} not on the screen: {screen:#?}"
+        );
+    }
+    for key in ["s", "3", "c", "r", "e", "t", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("typed 6 characters: true", STEP);
+    let screen = vm.screen_showing("typed 6 characters: true", STEP);
+    assert!(
+        screen.iter().any(|l| l == "typed 6 characters: true"),
+        "{screen:#?}"
+    );
+    assert!(!screen.iter().any(|l| l.contains("s3cret")), "{screen:#?}");
+    assert!(!vm.transcript().contains("s3cret"), "{}", vm.transcript());
+    vm.sendkey("ret");
+    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+}
