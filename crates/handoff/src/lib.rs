@@ -17,6 +17,19 @@ pub mod multiboot2;
 
 pub use error::Error;
 
+/// A linear framebuffer of direct RGB pixels, as the boot loader describes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Framebuffer {
+    pub address: u64,
+    /// Bytes from one line of pixels to the next.
+    pub pitch: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bits_per_pixel: u8,
+    /// Each of red, green and blue: its size in bits and its position in a pixel.
+    pub colors: [(u8, u8); 3],
+}
+
 /// What kind of kernel an image is, judged by its headers alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelKind {

@@ -297,20 +297,7 @@ pub struct Machine<'a> {
     pub cursor: Option<(u8, u8)>,
     /// The linear framebuffer the boot loader set up (UEFI's GOP, through GRUB), where there is no VGA text
     /// screen: Linux's screen_info then tells of it (as an EFI framebuffer), for its simple framebuffer driver.
-    pub framebuffer: Option<Framebuffer>,
-}
-
-/// A linear framebuffer of direct RGB pixels, as the boot loader describes it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Framebuffer {
-    pub address: u64,
-    /// Bytes from one line of pixels to the next.
-    pub pitch: u32,
-    pub width: u32,
-    pub height: u32,
-    pub bits_per_pixel: u8,
-    /// Each of red, green and blue: its size in bits and its position in a pixel.
-    pub colors: [(u8, u8); 3],
+    pub framebuffer: Option<crate::Framebuffer>,
 }
 
 // boot_params offsets (zero-page.rst).

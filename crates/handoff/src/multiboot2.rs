@@ -363,6 +363,8 @@ pub struct Info<'a> {
     pub rsdp: Option<&'a [u8]>,
     /// The image's load base (its lowest address), for tag 21.
     pub load_base: Option<u32>,
+    /// The framebuffer the boot loader set up (a UEFI PC's), for tag 8.
+    pub framebuffer: Option<crate::Framebuffer>,
 }
 
 /// The name in the boot loader name tag.
@@ -433,6 +435,24 @@ pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
             tag(&mut out, 15, &[v2]);
         }
     }
+    if let Some(fb) = info.framebuffer {
+        // Direct RGB (type 1), GRUB's 2 reserved bytes, then each colour's position and size.
+        let [red, green, blue] = fb.colors.map(|(size, position)| [position, size]);
+        tag(
+            &mut out,
+            8,
+            &[
+                &fb.address.to_le_bytes(),
+                &fb.pitch.to_le_bytes(),
+                &fb.width.to_le_bytes(),
+                &fb.height.to_le_bytes(),
+                &[fb.bits_per_pixel, 1, 0, 0],
+                &red,
+                &green,
+                &blue,
+            ],
+        );
+    }
     if let Some(base) = info.load_base {
         tag(&mut out, LOAD_BASE_TAG, &[&base.to_le_bytes()]);
     }
@@ -494,6 +514,7 @@ pub fn prepare<'a>(
     modules: &[(&[u8], &'a [u8])],
     memory_map: &[MemoryRegion],
     rsdp: Option<&[u8]>,
+    framebuffer: Option<crate::Framebuffer>,
     free: &mut FreeMemory,
 ) -> Result<Multiboot2Boot<'a>, Error> {
     let image = Multiboot2Image::parse(kernel)?;
@@ -516,6 +537,7 @@ pub fn prepare<'a>(
         memory_map,
         rsdp,
         load_base: image.load_base_wanted.then_some(lowest as u32),
+        framebuffer,
     })?;
     let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;
     Ok(Multiboot2Boot {

@@ -5,7 +5,7 @@ mod common;
 
 use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
 use bootscript_handoff::multiboot2::{self, Info, Module, Multiboot2Image};
-use bootscript_handoff::{detect, Error, KernelKind};
+use bootscript_handoff::{detect, Error, Framebuffer, KernelKind};
 use std::process::{Command, Stdio};
 
 fn mb2kernel() -> Vec<u8> {
@@ -301,6 +301,10 @@ while True:
             print('mmap', hex(base), hex(length), kind)
     elif t in (14, 15):
         print('acpi', t, body.hex())
+    elif t == 8:
+        addr, pitch, width, height, bpp, kind, reserved = struct.unpack_from('<QIIIBBH', body)
+        assert kind == 1 and reserved == 0 and size == 8 + 24 + 6
+        print('framebuffer', hex(addr), pitch, width, height, bpp, *body[24:30])
     elif t == 21:
         assert size == 12
         print('load_base', hex(*struct.unpack_from('<I', body)))
@@ -355,6 +359,14 @@ fn information_structure_reads_back_independently() {
         memory_map: &map,
         rsdp: Some(&rsdp),
         load_base: Some(0x200000),
+        framebuffer: Some(Framebuffer {
+            address: 0x8000_0000,
+            pitch: 5120,
+            width: 1280,
+            height: 800,
+            bits_per_pixel: 32,
+            colors: [(8, 16), (8, 8), (8, 0)],
+        }),
     };
     let bytes = multiboot2::info(&info).unwrap();
 
@@ -373,7 +385,8 @@ fn information_structure_reads_back_independently() {
         "1 console=ttyS0 x=1\n2 bootscript\nmodule 0x3f000000 0x3f00000d /boot/initrd.img\n\
          module 0x3f001000 0x3f001005 files.cpio\nmeminfo 639 1047424\nmmap 0x0 0x9fc00 1\n\
          mmap 0x9fc00 0x400 2\nmmap 0x100000 0x3fee0000 1\nmmap 0xfd00000000 0x300000000 2\n\
-         acpi 14 {}\nacpi 15 {}\nload_base 0x200000\nend\n",
+         acpi 14 {}\nacpi 15 {}\nframebuffer 0x80000000 5120 1280 800 32 16 8 8 8 0 8\n\
+         load_base 0x200000\nend\n",
         hex(&rsdp[..20]),
         hex(&rsdp)
     );
@@ -415,7 +428,8 @@ fn prepare_lays_out_segments_modules_and_info() {
     let one = b"first module\n".to_vec();
     let two = vec![0xaau8; 5000];
     let modules: [(&[u8], &[u8]); 2] = [(b"one.txt", &one), (b"two.bin", &two)];
-    let boot = multiboot2::prepare(&bytes, b"hello", &modules, &map, None, &mut free).unwrap();
+    let boot =
+        multiboot2::prepare(&bytes, b"hello", &modules, &map, None, None, &mut free).unwrap();
     let copies = boot.copies();
     let segments = boot.image.segments.len();
     assert_eq!(copies.len(), segments + 3);
@@ -531,7 +545,7 @@ fn no_bss_an_aligned_structure_and_all_conventional_memory() {
             },
         ];
         let mut free = FreeMemory::from_map(&map);
-        let boot = multiboot2::prepare(image, b"x", &[], &map, None, &mut free).unwrap();
+        let boot = multiboot2::prepare(image, b"x", &[], &map, None, None, &mut free).unwrap();
         assert_eq!(boot.info_addr % 8, 0, "{:#x}", boot.info_addr);
         let basic = info_tags(&boot.info)
             .into_iter()
@@ -556,7 +570,8 @@ fn a_module_never_ends_at_4_gib() {
     let image = raw_image(0x40, &tags, 0x1000);
     let mut free = FreeMemory::from_map(&map);
     let module = vec![7u8; 0x1000];
-    let boot = multiboot2::prepare(&image, b"", &[(b"m", &module)], &map, None, &mut free).unwrap();
+    let boot =
+        multiboot2::prepare(&image, b"", &[(b"m", &module)], &map, None, None, &mut free).unwrap();
     let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
     let tag = info_tags(&boot.info)
         .into_iter()
@@ -699,7 +714,7 @@ fn the_load_base_of_an_elf_image_is_its_lowest_segment() {
         kind: 1,
     }];
     let mut free = FreeMemory::from_map(&map);
-    let boot = multiboot2::prepare(&bytes, b"", &[], &map, None, &mut free).unwrap();
+    let boot = multiboot2::prepare(&bytes, b"", &[], &map, None, None, &mut free).unwrap();
     let tags = info_tags(&boot.info);
     let base = &tags.iter().find(|t| t.0 == 21).unwrap().1;
     assert_eq!(base[..4], 0x100000u32.to_le_bytes());

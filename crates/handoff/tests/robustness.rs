@@ -99,6 +99,7 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
             &modules,
             &map,
             Some(&bytes[..bytes.len().min(40)]),
+            None,
             &mut free,
         );
     }

@@ -30,7 +30,7 @@ pub struct Memory {
     /// is not in VGA text mode (the boot loader set a graphics framebuffer).
     pub cursor: Option<(u8, u8)>,
     /// The boot loader's linear framebuffer, where there is no VGA text screen (a UEFI PC), for Linux.
-    pub framebuffer: Option<linux::Framebuffer>,
+    pub framebuffer: Option<bootscript_handoff::Framebuffer>,
 }
 
 /// A kernel ready to start: the copies to make and the state to enter with.
@@ -168,6 +168,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 &modules,
                 &memory.map,
                 rsdp,
+                memory.framebuffer,
                 &mut free,
             )
             .map_err(|e| format!("{kernel_path}: {e}"))?;

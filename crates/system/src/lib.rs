@@ -20,9 +20,10 @@ use bootscript_crypto as crypto;
 use bootscript_disk::{probe_disks, BlockDevice, Kind, Vfs};
 use bootscript_lang::{Platform, Primitive, Value};
 
-pub use bootscript_handoff::linux::{Framebuffer, LinuxBoot};
+pub use bootscript_handoff::linux::LinuxBoot;
 pub use bootscript_handoff::memory::{pc_map, MemoryRegion};
 pub use bootscript_handoff::multiboot2::Multiboot2Boot;
+pub use bootscript_handoff::Framebuffer;
 pub use exec::{Handoff, Memory, Summary};
 
 /// What a machine offers the script besides the pure code: consoles, a clock, disks, and the jump.
