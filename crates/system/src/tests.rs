@@ -568,6 +568,12 @@ exec("/boot/kernel.elf", initrd=["/boot/one.txt", "/boot/two.bin"], files={"/etc
         result.unwrap_err(),
         "test.bs:2:1: error: test machine: no jump"
     );
+    // (A BIOS PC's VGA text screen is no framebuffer to tell of.)
+    assert!(
+        !world.machine.info_tags.contains(&8),
+        "{:?}",
+        world.machine.info_tags
+    );
     let booted = world.machine.booted.unwrap();
     let modules: Vec<&str> = booted.split(' ').skip(2).collect();
     assert_eq!(
@@ -589,7 +595,8 @@ exec("/boot/kernel.elf", initrd=["/boot/one.txt", "/boot/two.bin"], files={"/etc
 }
 
 /// Without `files`, a Multiboot2 kernel gets its initrd and no empty files module; the RSDP the machine has is
-/// in its information (tag 14, an ACPI 1.0 one's), and the summary says "multiboot2".
+/// in its information (tag 14, an ACPI 1.0 one's), and so is its framebuffer (tag 8, a UEFI PC's); the summary says
+/// "multiboot2".
 #[test]
 fn exec_without_files_hands_a_multiboot2_kernel_no_files_module_and_the_rsdp() {
     let dir = tempdir("exec-mb2-plain");
@@ -603,6 +610,7 @@ fn exec_without_files_hands_a_multiboot2_kernel_no_files_module_and_the_rsdp() {
     let machine = TestMachine {
         disks: vec![disk],
         rsdp: Some(rsdp),
+        framebuffer: Some(crate::Framebuffer::default()),
         ..TestMachine::default()
     };
     let source = r#"mount("hd0", "/")
@@ -617,6 +625,7 @@ exec("/boot/kernel.elf", initrd="/boot/one.txt")"#;
     let modules: Vec<&str> = booted.split(' ').skip(2).collect();
     assert_eq!(modules, ["/boot/one.txt=13"], "{booted}");
     assert!(machine.info_tags.contains(&14), "{:?}", machine.info_tags);
+    assert!(machine.info_tags.contains(&8), "{:?}", machine.info_tags);
     assert_eq!(machine.kind, "multiboot2");
 }
 
