@@ -102,34 +102,37 @@ pub enum FsError {
 
 impl fmt::Display for FsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FsError::Disk { device, error } => crate::device::write_device_error(f, device, error),
-            FsError::Corrupt { device, what } => write!(f, "{device}: {what}"),
-            FsError::Unsupported { device, what } => write!(f, "{device}: {what}"),
+        // Most are "<path>: <what>", written by one `write!`.
+        let (path, what) = match self {
+            FsError::Disk { device, error } => {
+                return crate::device::write_device_error(f, device, error)
+            }
+            FsError::Corrupt { device, what } | FsError::Unsupported { device, what } => {
+                (device, what.as_str())
+            }
             FsError::UnknownFileSystem { device } => {
-                write!(f, "{device}: no ext2/3/4 or FAT file system found")
+                (device, "no ext2/3/4 or FAT file system found")
             }
-            FsError::NotFound(path) => write!(f, "{path}: no such file or directory"),
-            FsError::NotADirectory(path) => write!(f, "{path}: not a directory"),
-            FsError::IsADirectory(path) => write!(f, "{path}: is a directory"),
-            FsError::InvalidPath(path) => write!(f, "{path}: paths must be absolute"),
-            FsError::NothingMounted => f.write_str("nothing is mounted at /"),
-            FsError::NotMounted(path) => write!(f, "{path}: nothing is mounted there"),
-            FsError::AlreadyMounted(path) => {
-                write!(f, "{path}: something is already mounted there")
-            }
-            FsError::Busy(path) => write!(f, "{path}: another file system is mounted below it"),
-            FsError::SymlinkLoop(path) => write!(f, "{path}: too many levels of symbolic links"),
+            FsError::NotFound(path) => (path, "no such file or directory"),
+            FsError::NotADirectory(path) => (path, "not a directory"),
+            FsError::IsADirectory(path) => (path, "is a directory"),
+            FsError::InvalidPath(path) => (path, "paths must be absolute"),
+            FsError::NothingMounted => return f.write_str("nothing is mounted at /"),
+            FsError::NotMounted(path) => (path, "nothing is mounted there"),
+            FsError::AlreadyMounted(path) => (path, "something is already mounted there"),
+            FsError::Busy(path) => (path, "another file system is mounted below it"),
+            FsError::SymlinkLoop(path) => (path, "too many levels of symbolic links"),
             FsError::TooManyNames { path, limit } => {
-                write!(
+                return write!(
                     f,
                     "{path}: its names take more than the {limit} bytes allowed"
                 )
             }
             FsError::TooLarge { path, size } => {
-                write!(f, "{path}: {size} bytes is larger than its device")
+                return write!(f, "{path}: {size} bytes is larger than its device")
             }
-        }
+        };
+        write!(f, "{path}: {what}")
     }
 }
 
