@@ -69,10 +69,13 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         Value::Nil => Vec::new(),
         Value::Str(_) => alloc::vec![String::from(str_arg(arg(2), "initrd")?)],
         list => match list.list_items() {
-            Some(items) => items
-                .iter()
-                .map(|v| str_arg(v, "each initrd").map(String::from))
-                .collect::<Result<_, _>>()?,
+            Some(items) => {
+                let mut paths = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    paths.push(String::from(str_arg(item, "each initrd")?));
+                }
+                paths
+            }
             None => {
                 return Err(format!(
                     "initrd must be a path or a list of paths, not {}",
