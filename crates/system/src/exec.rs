@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use bootscript_handoff::memory::{FreeMemory, MemoryRegion};
-use bootscript_handoff::{cpio, detect, linux, multiboot2, KernelKind};
+use bootscript_handoff::{cpio, detect, linux, multiboot2, Error, KernelKind};
 use bootscript_lang::Value;
 
 use crate::{data_arg, str_arg, Machine, World};
@@ -96,7 +96,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
 
     // (Not the script's values: held by the hand-off, to the size of memory.)
     let kernel = world.read_file(&kernel_path, usize::MAX)?;
-    let kind = detect(&kernel).map_err(|e| format!("{kernel_path}: {e}"))?;
+    let kind = detect(&kernel).map_err(|e| about(&kernel_path, e))?;
     let mut initrds = Vec::with_capacity(initrd_paths.len());
     for path in &initrd_paths {
         initrds.push(world.read_file(path, usize::MAX)?);
@@ -152,7 +152,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 &mut free,
                 memory.limit,
             )
-            .map_err(|e| format!("{kernel_path}: {e}"))?;
+            .map_err(|e| about(&kernel_path, e))?;
             Handoff::Linux(boot)
         }
         KernelKind::Multiboot2 => {
@@ -174,9 +174,14 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 memory.framebuffer,
                 &mut free,
             )
-            .map_err(|e| format!("{kernel_path}: {e}"))?;
+            .map_err(|e| about(&kernel_path, e))?;
             return Err(world.machine.boot(Handoff::Multiboot2(boot), &summary));
         }
     };
     Err(world.machine.boot(handoff, &summary))
+}
+
+/// A hand-off error about the kernel at `path`, formatted in one place for the three steps that can fail.
+fn about(path: &str, error: Error) -> String {
+    format!("{path}: {error}")
 }
