@@ -90,22 +90,25 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             .map_entries()
             .ok_or_else(|| format!("files must be a map, not {}", map.type_name()))?,
     };
+    let mut file_slices: Vec<(&str, &[u8])> = Vec::with_capacity(files.len());
+    let mut file_sizes = Vec::with_capacity(files.len());
     for (path, value) in &files {
-        data_arg(value, &format!("files[\"{path}\"]"))?;
+        let data = data_arg(value, &format!("files[\"{path}\"]"))?;
+        file_slices.push((path, data));
+        file_sizes.push((path.clone(), data.len() as u64));
     }
 
     // (Not the script's values: held by the hand-off, to the size of memory.)
     let kernel = world.read_file(&kernel_path, usize::MAX)?;
     let kind = detect(&kernel).map_err(|e| about(&kernel_path, e))?;
     let mut initrds = Vec::with_capacity(initrd_paths.len());
+    let mut initrd_sizes = Vec::with_capacity(initrd_paths.len());
     for path in &initrd_paths {
-        initrds.push(world.read_file(path, usize::MAX)?);
+        let data = world.read_file(path, usize::MAX)?;
+        initrd_sizes.push((path.clone(), data.len() as u64));
+        initrds.push(data);
     }
     let initrd_slices: Vec<&[u8]> = initrds.iter().map(|i| i.as_slice()).collect();
-    let file_slices: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(p, v)| (p.as_str(), v.as_bytes().unwrap_or_default()))
-        .collect();
 
     let summary = Summary {
         kernel: kernel_path.clone(),
@@ -114,15 +117,8 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             KernelKind::Multiboot2 => "multiboot2",
         },
         cmdline: cmdline.clone(),
-        initrds: initrd_paths
-            .iter()
-            .zip(&initrds)
-            .map(|(p, d)| (p.clone(), d.len() as u64))
-            .collect(),
-        files: file_slices
-            .iter()
-            .map(|(p, d)| (String::from(*p), d.len() as u64))
-            .collect(),
+        initrds: initrd_sizes,
+        files: file_sizes,
     };
     // The files archive first: the memory in use is taken after it, so that its bytes are kept clear too.
     let archive = if file_slices.is_empty() {
