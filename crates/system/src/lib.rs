@@ -154,7 +154,7 @@ impl<M: Machine> World<M> {
     /// Reads a whole file, failing cleanly when it is larger than `limit` bytes or memory is short (a kernel is
     /// 14 MB).
     pub(crate) fn read_file(&self, path: &str, limit: usize) -> Result<Vec<u8>, String> {
-        let file = self.vfs.open(path).map_err(|e| e.to_string())?;
+        let file = self.vfs.open(path).map_err(text)?;
         let size = usize::try_from(file.size()).map_err(|_| format!("{path}: too large"))?;
         if size > limit {
             return Err(format!(
@@ -171,7 +171,7 @@ impl<M: Machine> World<M> {
         while data.len() < size {
             data.extend_from_slice(&ZEROS[..(size - data.len()).min(ZEROS.len())]);
         }
-        let n = file.read_at(0, &mut data).map_err(|e| e.to_string())?;
+        let n = file.read_at(0, &mut data).map_err(text)?;
         data.truncate(n);
         Ok(data)
     }
@@ -188,13 +188,13 @@ impl<M: Machine> World<M> {
             Primitive::Sha1 | Primitive::Sha256 | Primitive::Sha512 | Primitive::Ripemd160 => {
                 let name = &which.name();
                 let data = data_arg(arg(0), "data")?;
-                let out = crypto::digest(name, data).map_err(|e| e.to_string())?;
+                let out = crypto::digest(name, data).map_err(text)?;
                 Ok(Value::bytes(out))
             }
             Primitive::Hmac => {
                 let hash = str_arg(arg(0), "hash")?;
                 let out = crypto::hmac(hash, data_arg(arg(1), "key")?, data_arg(arg(2), "data")?)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(text)?;
                 Ok(Value::bytes(out))
             }
             Primitive::Pbkdf2 => {
@@ -226,7 +226,7 @@ impl<M: Machine> World<M> {
                     &mut |percent| progress.update(percent),
                 );
                 self.interrupted |= progress.finish(key.is_ok());
-                let key = key.map_err(|e| e.to_string())?;
+                let key = key.map_err(text)?;
                 Ok(Value::bytes(key.as_bytes().to_vec()))
             }
             Primitive::AesSetup => {
@@ -271,18 +271,18 @@ impl<M: Machine> World<M> {
                 let path = str_arg(arg(1), "path")?;
                 let device = self.device(device_name)?;
                 // The file system's errors name the device already.
-                self.vfs.mount(device, path).map_err(|e| e.to_string())?;
+                self.vfs.mount(device, path).map_err(text)?;
                 Ok(Value::Nil)
             }
             Primitive::Umount => {
                 let path = str_arg(arg(0), "path")?;
-                self.vfs.umount(path).map_err(|e| e.to_string())?;
+                self.vfs.umount(path).map_err(text)?;
                 Ok(Value::Nil)
             }
             Primitive::Ls => {
                 let path = str_arg(arg(0), "path")?;
                 // A script value too, whose names are refused past the room left as they are read.
-                let names = self.vfs.ls_within(path, room).map_err(|e| e.to_string())?;
+                let names = self.vfs.ls_within(path, room).map_err(text)?;
                 Ok(Value::list(names.into_iter().map(Value::string).collect()))
             }
             Primitive::Read => {
@@ -293,13 +293,11 @@ impl<M: Machine> World<M> {
             }
             Primitive::Exists => {
                 let path = str_arg(arg(0), "path")?;
-                Ok(Value::bool(
-                    self.vfs.exists(path).map_err(|e| e.to_string())?,
-                ))
+                Ok(Value::bool(self.vfs.exists(path).map_err(text)?))
             }
             Primitive::Stat => {
                 let path = str_arg(arg(0), "path")?;
-                let stat = self.vfs.stat(path).map_err(|e| e.to_string())?;
+                let stat = self.vfs.stat(path).map_err(text)?;
                 let kind = if stat.kind == Kind::Dir {
                     "dir"
                 } else {
@@ -357,6 +355,13 @@ impl<M: Machine> Platform for World<M> {
                 message
             })
     }
+}
+
+/// An error's message, for the many `map_err`s: one function per error type, not inlined (the error is dropped
+/// there too), is smaller than the same conversion at every call.
+#[inline(never)]
+fn text<E: core::fmt::Display>(error: E) -> String {
+    error.to_string()
 }
 
 fn size_value(bytes: u64) -> Value {
