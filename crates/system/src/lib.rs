@@ -92,16 +92,16 @@ impl<M: Machine> World<M> {
                 self.machine
                     .write(&format!("bootscript: partition table: {error}\n"));
             }
-            let devices = entries
-                .into_iter()
-                .map(|e| Device {
+            let mut devices = Vec::with_capacity(entries.len());
+            for e in entries {
+                devices.push(Device {
                     name: e.name,
                     kind: e.kind.as_str(),
                     label: e.label,
                     uuid: e.uuid,
                     device: e.device,
-                })
-                .collect();
+                });
+            }
             self.devices = Some(devices);
         }
         self.devices.get_or_insert_with(Vec::new)
