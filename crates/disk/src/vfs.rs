@@ -282,7 +282,8 @@ impl Vfs {
         // With nothing at `/`, the root only holds mount points.
         let root = self.mount_at("/").map(|m| (m, self.mounts[m].fs.root()));
         // Components still to walk, last first; symlink targets are pushed onto it.
-        let mut pending: Vec<String> = path.split('/').rev().map(String::from).collect();
+        let mut pending: Vec<String> = Vec::new();
+        push_components(&mut pending, path);
         let mut names: Vec<String> = Vec::new();
         let mut trail: Vec<Option<(usize, Node)>> = Vec::new();
         let mut links = 0;
@@ -329,7 +330,7 @@ impl Vfs {
                         names.clear();
                         trail.clear();
                     }
-                    pending.extend(target.split('/').rev().map(String::from));
+                    push_components(&mut pending, &target);
                 }
                 Some(child) => trail.push(Some((mount, child))),
                 // A directory on the way to a mount point, which no file system has.
@@ -343,6 +344,11 @@ impl Vfs {
             path: join(&names),
         })
     }
+}
+
+/// Pushes the components of `path` onto the stack `pending`, last first (so the first is popped first).
+fn push_components(pending: &mut Vec<String>, path: &str) {
+    pending.extend(path.split('/').rev().map(String::from));
 }
 
 /// The name in the canonical directory `dir` on the way to the mount point `mount`, if it lies below `dir`
