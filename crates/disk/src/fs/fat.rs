@@ -360,8 +360,9 @@ impl Fat {
         Ok(())
     }
 
-    /// Calls `visit` with each entry of a directory but `.`/`..`/labels; stops when it returns true.
-    fn scan(&self, dir: &Node, mut visit: impl FnMut(&Entry) -> bool) -> Result<(), FsError> {
+    /// Calls `visit` with each entry of a directory but `.`/`..`/labels; stops when it returns true. (`dyn`: one
+    /// copy of the loop for `lookup` and `list`.)
+    fn scan(&self, dir: &Node, visit: &mut dyn FnMut(&Entry) -> bool) -> Result<(), FsError> {
         let mut lfn: Vec<u16> = Vec::new();
         let mut lfn_sum = 0u8;
         let mut lfn_next = 0u8;
@@ -477,7 +478,7 @@ impl FileSystem for Fat {
 
     fn lookup(&self, dir: &Node, name: &str) -> Result<Option<Node>, FsError> {
         let mut found = None;
-        self.scan(dir, |e| {
+        self.scan(dir, &mut |e| {
             if same_name(&e.name, name) || same_name(&e.short, name) {
                 let kind = if e.attr & ATTR_DIR != 0 {
                     Kind::Dir
@@ -508,7 +509,7 @@ impl FileSystem for Fat {
     }
 
     fn list(&self, dir: &Node, visit: &mut dyn FnMut(String) -> bool) -> Result<(), FsError> {
-        self.scan(dir, |e| visit(e.name.clone()))
+        self.scan(dir, &mut |e| visit(e.name.clone()))
     }
 
     fn read_at(&self, file: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
