@@ -567,7 +567,8 @@ impl Ext {
     }
 
     /// Calls `visit(name, inode)` for each entry of a directory but `.` and `..`; stops when it returns true.
-    fn scan(&self, dir: &Inode, mut visit: impl FnMut(&[u8], u64) -> bool) -> Result<(), FsError> {
+    /// (`dyn`: one copy of the walk for `lookup` and `list`.)
+    fn scan(&self, dir: &Inode, visit: &mut dyn FnMut(&[u8], u64) -> bool) -> Result<(), FsError> {
         if dir.flags & INODE_FLAG_INLINE_DATA != 0 {
             // Two separate runs of entries: the rest of i_block after the parent's number, and system.data.
             let (head, tail) = dir.inline.split_at(INLINE_BLOCK);
@@ -575,9 +576,9 @@ impl Ext {
                 dir,
                 &head[INLINE_DIR_START..],
                 INLINE_DIR_START as u64,
-                &mut visit,
+                visit,
             )? {
-                self.entries(dir, tail, INLINE_BLOCK as u64, &mut visit)?;
+                self.entries(dir, tail, INLINE_BLOCK as u64, visit)?;
             }
             return Ok(());
         }
@@ -592,7 +593,7 @@ impl Ext {
         let count = dir.size.div_ceil(bs as u64);
         for index in 0..count {
             let got = self.read_inode_data(dir, index * bs as u64, &mut block)?;
-            if self.entries(dir, &block[..got], index * bs as u64, &mut visit)? {
+            if self.entries(dir, &block[..got], index * bs as u64, visit)? {
                 break;
             }
         }
@@ -606,7 +607,7 @@ impl Ext {
         dir: &Inode,
         data: &[u8],
         position: u64,
-        visit: &mut impl FnMut(&[u8], u64) -> bool,
+        visit: &mut dyn FnMut(&[u8], u64) -> bool,
     ) -> Result<bool, FsError> {
         let mut at = 0usize;
         while at + 8 <= data.len() {
@@ -681,7 +682,7 @@ impl FileSystem for Ext {
     fn lookup(&self, dir: &Node, name: &str) -> Result<Option<Node>, FsError> {
         let dir = self.inode_of(dir)?;
         let mut found = None;
-        self.scan(&dir, |entry, inode| {
+        self.scan(&dir, &mut |entry, inode| {
             if entry == name.as_bytes() {
                 found = Some(inode);
                 true
@@ -697,7 +698,7 @@ impl FileSystem for Ext {
 
     fn list(&self, dir: &Node, visit: &mut dyn FnMut(String) -> bool) -> Result<(), FsError> {
         let dir = self.inode_of(dir)?;
-        self.scan(&dir, |name, _| {
+        self.scan(&dir, &mut |name, _| {
             visit(String::from_utf8_lossy(name).into_owned())
         })
     }
