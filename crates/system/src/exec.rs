@@ -131,6 +131,8 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
     for &(start, len) in &memory.in_use {
         free.reserve(start, len);
     }
+    // A Multiboot2 kernel's modules: the initrds, then the files archive.
+    let mut modules: Vec<(&[u8], &[u8])> = Vec::new();
     let handoff = match kind {
         KernelKind::Linux => {
             let machine = linux::Machine {
@@ -139,7 +141,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 cursor: memory.cursor,
                 framebuffer: memory.framebuffer,
             };
-            let boot = linux::prepare(
+            linux::prepare(
                 &kernel,
                 cmdline.as_bytes(),
                 &initrd_slices,
@@ -148,11 +150,10 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 &mut free,
                 memory.limit,
             )
-            .map_err(|e| about(&kernel_path, e))?;
-            Handoff::Linux(boot)
+            .map(Handoff::Linux)
         }
         KernelKind::Multiboot2 => {
-            let mut modules: Vec<(&[u8], &[u8])> = initrd_paths
+            modules = initrd_paths
                 .iter()
                 .zip(&initrds)
                 .map(|(p, d)| (p.as_bytes(), d.as_slice()))
@@ -161,7 +162,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 modules.push((FILES_MODULE.as_bytes(), &archive));
             }
             let rsdp = memory.rsdp.as_deref();
-            let boot = multiboot2::prepare(
+            multiboot2::prepare(
                 &kernel,
                 cmdline.as_bytes(),
                 &modules,
@@ -170,10 +171,10 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 memory.framebuffer,
                 &mut free,
             )
-            .map_err(|e| about(&kernel_path, e))?;
-            return Err(world.machine.boot(Handoff::Multiboot2(boot), &summary));
+            .map(Handoff::Multiboot2)
         }
-    };
+    }
+    .map_err(|e| about(&kernel_path, e))?;
     Err(world.machine.boot(handoff, &summary))
 }
 
