@@ -125,6 +125,8 @@ pub struct Ext {
 
 impl Ext {
     /// Reads and checks the superblock and group descriptors.
+    // Kept out of line: inlined (through `fs::open`) into the payload's large primitive dispatch, it is bigger.
+    #[inline(never)]
     pub fn open(device: Rc<dyn BlockDevice>) -> Result<Ext, FsError> {
         let mut volume = Volume { device, fs: "ext2" };
         if volume.bytes() < 2048 {

@@ -154,6 +154,8 @@ fn same_name(a: &str, b: &str) -> bool {
 
 impl Fat {
     /// Reads the BPB and works out the FAT type from the cluster count, as the specification says.
+    // Kept out of line: inlined (through `fs::open`) into the payload's large primitive dispatch, it is bigger.
+    #[inline(never)]
     pub fn open(device: Rc<dyn BlockDevice>) -> Result<Fat, FsError> {
         let mut volume = Volume { device, fs: "fat" };
         let mut b = [0u8; 512];
