@@ -76,6 +76,8 @@ impl Vfs {
 
     /// Detects the file system on `device` and mounts it at `path` (any absolute path that is not a file);
     /// returns its type ("ext4", "fat32", ...).
+    // Kept out of line: inlined into the payload's primitive dispatch, it is bigger.
+    #[inline(never)]
     pub fn mount(
         &mut self,
         device: Rc<dyn BlockDevice>,
@@ -107,6 +109,8 @@ impl Vfs {
     }
 
     /// Unmounts what is mounted at `path`; refused while something is mounted below it.
+    // Kept out of line: inlined into the payload's primitive dispatch, it is bigger.
+    #[inline(never)]
     pub fn umount(&mut self, path: &str) -> Result<(), FsError> {
         // A mount point named plainly is found without reading its (perhaps failing) file system.
         let lexical = lexical(path)?;
@@ -155,6 +159,8 @@ impl Vfs {
 
     /// [`Vfs::ls`], refused with [`FsError::TooManyNames`] once the names would take more than `limit` bytes of
     /// memory (each its own plus a `String`'s), before more are read: a directory can be as large as its device.
+    // Kept out of line: inlined into the payload's primitive dispatch, it is bigger.
+    #[inline(never)]
     pub fn ls_within(&self, path: &str, limit: usize) -> Result<Vec<String>, FsError> {
         let place = self.resolve(path)?;
         if !place.is_dir() {
