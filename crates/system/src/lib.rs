@@ -130,6 +130,8 @@ impl<M: Machine> World<M> {
         Ok(Value::str(name))
     }
 
+    // Kept out of line: inlined into the primitive dispatch, it is bigger.
+    #[inline(never)]
     fn disks_value(&mut self) -> Value {
         let items = self
             .devices()
