@@ -153,11 +153,9 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
             .map(Handoff::Linux)
         }
         KernelKind::Multiboot2 => {
-            modules = initrd_paths
-                .iter()
-                .zip(&initrds)
-                .map(|(p, d)| (p.as_bytes(), d.as_slice()))
-                .collect();
+            for (path, data) in initrd_paths.iter().zip(&initrds) {
+                modules.push((path.as_bytes(), data));
+            }
             if !archive.is_empty() {
                 modules.push((FILES_MODULE.as_bytes(), &archive));
             }
