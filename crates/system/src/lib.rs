@@ -115,12 +115,17 @@ impl<M: Machine> World<M> {
             .ok_or_else(|| format!("no device named '{name}' (see disks())"))
     }
 
-    fn add_mapping(&mut self, name: &str, device: Rc<dyn BlockDevice>) -> Result<Value, String> {
-        let devices = self.devices();
-        if devices.iter().any(|d| d.name == name) {
+    /// Refuses a new device's name that a device has already.
+    fn check_new_name(&mut self, name: &str) -> Result<(), String> {
+        if self.devices().iter().any(|d| d.name == name) {
             return Err(format!("a device named '{name}' exists already"));
         }
-        devices.push(Device {
+        Ok(())
+    }
+
+    fn add_mapping(&mut self, name: &str, device: Rc<dyn BlockDevice>) -> Result<Value, String> {
+        self.check_new_name(name)?;
+        self.devices().push(Device {
             name: String::from(name),
             kind: "mapped",
             label: None,
@@ -253,9 +258,7 @@ impl<M: Machine> World<M> {
                 let device = self.device(device_name)?;
                 let passphrase = data_arg(arg(1), "passphrase")?;
                 let name = name_arg(arg(2))?;
-                if self.devices().iter().any(|d| d.name == name) {
-                    return Err(format!("a device named '{name}' exists already"));
-                }
+                self.check_new_name(name)?;
                 let label = format!("unlocking {device_name}");
                 let mut progress = progress::Progress::new(&mut self.machine, &label);
                 let view = crypto::luks_open(device, passphrase, &mut |p| progress.update(p));
