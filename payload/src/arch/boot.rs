@@ -25,6 +25,7 @@ mb2_header_end:
 
     .section .bss.pagetables, "aw", @nobits
     .balign 4096
+    .global boot_pml4
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
     .global boot_pd

@@ -1,8 +1,11 @@
-//! Changes to the boot stub's identity mapping: a guard page under the boot stack.
+//! Changes to the boot stub's identity mapping: a guard page under the boot stack, and device registers above
+//! 4 GiB (where a UEFI firmware often puts a 64-bit BAR) mapped where they are.
 
 use core::ptr::{addr_of, addr_of_mut};
 
 unsafe extern "C" {
+    /// The boot stub's top-level table (its first entry maps the first 512 GiB through `boot_pdpt`).
+    static mut boot_pml4: [u64; 512];
     /// The four page directories of the boot stub (2048 entries of 2 MiB), in `boot.rs`.
     static mut boot_pd: [u64; 2048];
     /// The 4 KiB page right under the boot stack.
@@ -18,6 +21,72 @@ struct PageTable([u64; 512]);
 
 /// 4 KiB pages for the 2 MiB that hold the guard page.
 static mut GUARD_TABLE: PageTable = PageTable([0; 512]);
+
+/// Tables for what [`map_above_4g`] maps, handed out in order: directory pointer tables and directories.
+static mut HIGH_TABLES: [PageTable; 8] = [const { PageTable([0; 512]) }; 8];
+static mut HIGH_TABLES_USED: usize = 0;
+
+/// A 2 MiB page of device memory: present, writable, uncached (PCD and PWT: the PAT's UC entry), large.
+const DEVICE_PAGE: u64 = 0x9b;
+/// The first address past what the identity map may reach (46 bits: canonical, and what x86_64 CPUs address).
+const PHYSICAL_LIMIT: u64 = 1 << 46;
+
+/// Maps the `len` bytes at `address` where they are (identity), uncached, in 2 MiB pages: device registers
+/// above 4 GiB, which the boot stub's map does not reach (below it, this changes nothing). Whether they are mapped:
+/// not past 64 TiB, nor once the tables for it have run out (enough for several devices).
+pub fn map_above_4g(address: u64, len: u64) -> bool {
+    let Some(end) = address
+        .checked_add(len)
+        .filter(|&end| end <= PHYSICAL_LIMIT)
+    else {
+        return false;
+    };
+    let first = address.max(1 << 32) & !(LARGE_PAGE - 1);
+    for page in (first..end).step_by(LARGE_PAGE as usize) {
+        // SAFETY: only the boot CPU runs, with interrupts off. The tables walked are the live ones (their
+        // addresses are their physical ones: the payload lies in the identity-mapped first 4 GiB); an entry is
+        // only ever added or set to map the same page again, so nothing mapped before moves. The TLB is flushed
+        // below.
+        unsafe {
+            let Some(pdpt) =
+                table_under(&mut (*addr_of_mut!(boot_pml4))[(page >> 39) as usize & 511])
+            else {
+                return false;
+            };
+            let Some(directory) = table_under(&mut pdpt[(page >> 30) as usize & 511]) else {
+                return false;
+            };
+            directory[(page >> 21) as usize & 511] = page | DEVICE_PAGE;
+        }
+    }
+    // SAFETY: reloading CR3 only flushes the TLB.
+    unsafe { core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack)) };
+    true
+}
+
+/// The table an entry points to, a new empty one of [`HIGH_TABLES`] put there if it points to none; `None` once
+/// they have run out.
+///
+/// # Safety
+/// `entry` is an entry of a live page table above the level of 2 MiB pages (not one that maps a page itself),
+/// and only the boot CPU runs, with interrupts off.
+unsafe fn table_under(entry: &mut u64) -> Option<&'static mut [u64; 512]> {
+    if *entry & 1 == 0 {
+        // SAFETY: the tables are only reached here, by the boot CPU alone (the caller's promise).
+        let (tables, used) = unsafe {
+            (
+                &mut *addr_of_mut!(HIGH_TABLES),
+                &mut *addr_of_mut!(HIGH_TABLES_USED),
+            )
+        };
+        let table = tables.get_mut(*used)?;
+        *used += 1;
+        *entry = addr_of_mut!(table.0) as u64 | PRESENT_WRITABLE;
+    }
+    // SAFETY: the entry points to a page table (the caller's promise for the entries already there), identity
+    // mapped, that only the page table code touches.
+    Some(unsafe { &mut *((*entry & 0x000f_ffff_ffff_f000) as *mut [u64; 512]) })
+}
 
 /// Unmaps the page under the boot stack, so that a stack overflow faults (and is reported as a double fault
 /// from the IST stack) instead of silently overwriting the page tables below it.

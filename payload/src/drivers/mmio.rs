@@ -13,9 +13,10 @@ impl Registers {
     /// The registers at `base`.
     ///
     /// # Safety
-    /// `base` is where a device's memory-mapped registers start, identity mapped (below `MAPPED_LIMIT`; the
-    /// firmware's memory type ranges make such memory uncached), and every offset the caller reads or writes is one
-    /// of that device's 32-bit registers.
+    /// `base` is where a device's memory-mapped registers start, identity mapped and uncached (below
+    /// `MAPPED_LIMIT`, where the firmware's memory type ranges make such memory uncached, or mapped so by
+    /// `paging::map_above_4g`), and every offset the caller reads or writes is one of that device's 32-bit
+    /// registers.
     pub const unsafe fn new(base: usize) -> Registers {
         Registers { base }
     }

@@ -30,7 +30,7 @@ use spin::Mutex;
 
 use super::mmio::Registers;
 use super::pci::{self, Function};
-use crate::bootinfo::MAPPED_LIMIT;
+use crate::arch::paging;
 use crate::{clock, println};
 
 /// PCI class of an NVMe controller: mass storage, non-volatile memory, NVM Express.
@@ -496,9 +496,10 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     } else {
         0
     };
-    let base = u64::from(bar & !0xf);
-    if high != 0 || base == 0 {
-        return refuse("its registers lie out of reach (above 4 GiB, or unassigned)");
+    let base = u64::from(bar & !0xf) | u64::from(high) << 32;
+    // (A UEFI firmware often puts a 64-bit BAR above 4 GiB, past the boot stub's map: mapped there.)
+    if base == 0 || !paging::map_above_4g(base, 0x1000) {
+        return refuse("its registers lie out of reach (unassigned, or past what can be mapped)");
     }
     let command = function.read(0x04);
     // Memory space, bus master, and interrupt disable (the status half is written with zeros: no effect).
@@ -506,8 +507,9 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
         0x04,
         command & 0xffff | PCI_MEMORY | PCI_BUS_MASTER | PCI_NO_INTERRUPT,
     );
-    // SAFETY: BAR0 of an NVMe controller (its class checked), with memory decoding on, below 4 GiB; the driver reads
-    // and writes only NVMe's controller registers there, and the doorbells once they are checked within reach below.
+    // SAFETY: BAR0 of an NVMe controller (its class checked), with memory decoding on, its first 4 KiB identity
+    // mapped (above); the driver reads and writes only NVMe's controller registers there, and the doorbells once
+    // they are mapped too, below.
     let registers = unsafe { Registers::new(base as usize) };
     // A controller refused from here on gets its command register back.
     let give_up = |why| {
@@ -520,8 +522,8 @@ fn controller(function: Function) -> Result<(Rc<Controller>, String, Vec<u32>), 
     }
     // The doorbells of both queue pairs lie within reach (CAP.DSTRD, bits 35:32, spaces them).
     let stride = 4 << (cap_high & 0xf);
-    if base + (DOORBELLS + 4 * stride) as u64 > MAPPED_LIMIT {
-        return give_up("its registers lie out of reach (above 4 GiB, or unassigned)");
+    if !paging::map_above_4g(base, (DOORBELLS + 4 * stride) as u64) {
+        return give_up("its registers lie out of reach (unassigned, or past what can be mapped)");
     }
     let device = Device {
         function,

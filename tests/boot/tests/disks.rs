@@ -1036,6 +1036,45 @@ print("sha256:", hex(sha256(read("/boot/big.bin"))))
     assert_clean(&vm);
 }
 
+/// An NVMe disk on a UEFI PC (OVMF on q35): the firmware puts the controller's 64-bit BAR above 4 GiB, as UEFI
+/// firmware often does, past the boot stub's identity map of the first 4 GiB; the payload maps its registers where
+/// they are, and reads a file whole.
+#[test]
+fn an_nvme_controller_above_4_gib_is_reached_on_a_uefi_pc() {
+    let s = Scratch::new("nvme-uefi");
+    let root = s.path("root");
+    write(&root.join("boot/big.bin"), &noise(3 << 20, 38));
+    let ext4 = s.path("ext4.img");
+    mke2fs(&ext4, 16, "ext4", &[], &root);
+    let script = r#"
+mount("hd0", "/")
+print("sha256:", hex(sha256(read("/boot/big.bin"))))
+"#;
+    let mut vm = Boot::new()
+        .uefi()
+        .module("uefi.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&format!(
+            "file={},format=raw,if=none,id=flash",
+            ext4.display()
+        ))
+        .qemu_arg("-device")
+        .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5")
+        .start();
+    vm.expect_line(
+        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
+        Duration::from_secs(90),
+    );
+    // BAR0, both halves, read through q35's memory-mapped configuration space (device 00:05.0).
+    let config = vm.physical_memory(0xb000_0000 + (5 << 15) + 0x10, 8);
+    let bar = u64::from_le_bytes(config.try_into().unwrap()) & !0xf;
+    assert!(
+        bar >= 1 << 32,
+        "BAR0 at {bar:#x}: not above 4 GiB, the test shows nothing"
+    );
+    assert_clean(&vm);
+}
+
 /// A read the controller does not finish in time (QEMU throttled to 24 KB/s: a 512 KiB command takes 21 s, the
 /// bound is 15 s) is an error, and its controller is reset: the data of the abandoned command does not land later
 /// in memory that is no longer the read's (here, the buffer of the next file read, from the IDE disk, which would
