@@ -299,6 +299,7 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
                 height: framebuffer.height(),
                 bits_per_pixel: framebuffer.bpp(),
                 colors: [red, green, blue].map(|c| (c.size, c.position)),
+                efi: boot.efi_system_table.is_some(),
             });
         }
     }
@@ -562,6 +563,8 @@ mod tests {
             height: 768,
             bits_per_pixel: 32,
             colors: [(8, 16), (8, 8), (8, 0)],
+            // (No UEFI system table tag: a BIOS's VBE set it up.)
+            efi: false,
         };
         assert_eq!(boot.framebuffer, Some(expected));
         let words = framebuffer(0xb8000, 2, &[]);

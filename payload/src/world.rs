@@ -177,16 +177,18 @@ impl Machine for PayloadMachine {
             let read = |address: u64, len: usize| -> Option<&'static [u8]> {
                 // SAFETY: the BIOS areas searched lie below 1 MiB, and the UEFI system table and the tables it
                 // lists in the firmware's memory, all inside the identity-mapped first 4 GiB; they are only read.
-                (address.checked_add(len as u64)? <= MAPPED_LIMIT)
+                // (Not at 0: a table's pointer may be null.)
+                (address != 0 && address.checked_add(len as u64)? <= MAPPED_LIMIT)
                     .then(|| unsafe { core::slice::from_raw_parts(address as *const u8, len) })
             };
             // The EBDA's segment is in the BIOS data area at 0x40E.
             let ebda =
                 read(0x40E, 2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])) << 4);
-            match self.boot.efi_system_table {
-                Some(table) => crate::acpi::efi_rsdp(copy, table, &read),
-                None => crate::acpi::firmware_rsdp(copy, ebda, &read),
-            }
+            // A UEFI PC's firmware lists it in its system table (a CSM may keep a copy where a BIOS would).
+            let listed = self.boot.efi_system_table;
+            listed
+                .and_then(|table| crate::acpi::efi_rsdp(copy, table, &read))
+                .or_else(|| crate::acpi::firmware_rsdp(copy, ebda, &read))
         });
         Memory {
             map,

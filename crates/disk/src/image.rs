@@ -68,9 +68,9 @@ fn image_block_size(file: &File) -> u32 {
     if let Some(size) = device_block_size(file) {
         return size;
     }
-    let gpt_at = |block: u64| {
+    let gpt_at = |offset: u64| {
         let mut header = [0u8; 32];
-        file.read_exact_at(&mut header, block).is_ok()
+        file.read_exact_at(&mut header, offset).is_ok()
             && header[..8] == *b"EFI PART"
             && header[24..32] == 1u64.to_le_bytes()
     };

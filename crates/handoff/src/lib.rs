@@ -28,6 +28,8 @@ pub struct Framebuffer {
     pub bits_per_pixel: u8,
     /// Each of red, green and blue: its size in bits and its position in a pixel.
     pub colors: [(u8, u8); 3],
+    /// UEFI's graphics output protocol set it up (a UEFI PC); else a BIOS's VBE did.
+    pub efi: bool,
 }
 
 /// What kind of kernel an image is, judged by its headers alone.

@@ -316,9 +316,13 @@ const LFB_LINE_LENGTH: usize = 0x24;
 const LFB_COLORS: usize = 0x26;
 const LFB_CAPABILITIES: usize = 0x36;
 const LFB_BASE_HIGH: usize = 0x3a;
-/// screen_info's orig_video_isVGA for a framebuffer a UEFI firmware set up (its size in bytes, not 64 KiB units).
+/// screen_info's orig_video_isVGA for a framebuffer a BIOS's VBE set up (its size in 64 KiB units), and for one a
+/// UEFI firmware set up (its size in bytes).
+const VIDEO_TYPE_VLFB: u8 = 0x23;
 const VIDEO_TYPE_EFI: u8 = 0x70;
-/// screen_info's capability: the framebuffer's address has an upper half (in ext_lfb_base).
+/// screen_info's capabilities: the values come from the firmware as they are (no quirk tables applied: Linux's EFI
+/// stub sets this too), and the framebuffer's address has an upper half (in ext_lfb_base).
+const VIDEO_CAPABILITY_SKIP_QUIRKS: u32 = 1 << 0;
 const VIDEO_CAPABILITY_64BIT_BASE: u32 = 1 << 1;
 const ACPI_RSDP_ADDR: usize = 0x070;
 const EXT_RAMDISK_IMAGE: usize = 0x0c0;
@@ -433,7 +437,12 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
     }
 
     if let Some(fb) = machine.framebuffer {
-        bp[ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_EFI;
+        let (kind, unit) = if fb.efi {
+            (VIDEO_TYPE_EFI, 1)
+        } else {
+            (VIDEO_TYPE_VLFB, 1 << 16)
+        };
+        bp[ORIG_VIDEO_IS_VGA] = kind;
         for (i, n) in [fb.width, fb.height, u32::from(fb.bits_per_pixel)]
             .into_iter()
             .enumerate()
@@ -441,22 +450,28 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
             put(&mut bp, LFB_WIDTH + 2 * i, &(n as u16).to_le_bytes());
         }
         put(&mut bp, LFB_BASE, &(fb.address as u32).to_le_bytes());
-        let size = fb.pitch.saturating_mul(fb.height);
-        put(&mut bp, LFB_SIZE, &size.to_le_bytes());
+        let size = u64::from(fb.pitch) * u64::from(fb.height);
+        put(
+            &mut bp,
+            LFB_SIZE,
+            &(size.div_ceil(unit) as u32).to_le_bytes(),
+        );
         put(&mut bp, LFB_LINE_LENGTH, &(fb.pitch as u16).to_le_bytes());
         for (i, (size, position)) in fb.colors.into_iter().enumerate() {
             bp[LFB_COLORS + 2 * i] = size;
             bp[LFB_COLORS + 2 * i + 1] = position;
         }
         let high = (fb.address >> 32) as u32;
+        let mut capabilities = if fb.efi {
+            VIDEO_CAPABILITY_SKIP_QUIRKS
+        } else {
+            0
+        };
         if high != 0 {
-            put(
-                &mut bp,
-                LFB_CAPABILITIES,
-                &VIDEO_CAPABILITY_64BIT_BASE.to_le_bytes(),
-            );
+            capabilities |= VIDEO_CAPABILITY_64BIT_BASE;
             put(&mut bp, LFB_BASE_HIGH, &high.to_le_bytes());
         }
+        put(&mut bp, LFB_CAPABILITIES, &capabilities.to_le_bytes());
     }
 
     if let Some(rsdp) = machine.rsdp_addr {

@@ -366,6 +366,7 @@ fn information_structure_reads_back_independently() {
             height: 800,
             bits_per_pixel: 32,
             colors: [(8, 16), (8, 8), (8, 0)],
+            efi: true,
         }),
     };
     let bytes = multiboot2::info(&info).unwrap();

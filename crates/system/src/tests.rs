@@ -496,7 +496,7 @@ fn exec_hands_linux_its_command_line_the_rsdp_and_the_cursor() {
 
 /// On a UEFI PC (no VGA text screen), `exec` tells Linux of the framebuffer GRUB set up, in screen_info as an EFI
 /// framebuffer: its type, size in pixels and bytes, address (the upper half apart, with its capability bit), line
-/// length and colour fields.
+/// length and colour fields; on a BIOS PC, as a VESA one.
 #[test]
 fn exec_hands_linux_the_framebuffer_of_a_uefi_pc() {
     let dir = tempdir("exec-fb");
@@ -509,27 +509,47 @@ fn exec_hands_linux_the_framebuffer_of_a_uefi_pc() {
         height: 800,
         bits_per_pixel: 32,
         colors: [(8, 16), (8, 8), (8, 0)],
+        efi: true,
     };
-    let machine = TestMachine {
-        disks: vec![disk],
-        framebuffer: Some(framebuffer),
-        ..TestMachine::default()
+    let params = |framebuffer| {
+        let machine = TestMachine {
+            disks: vec![disk.clone()],
+            framebuffer: Some(framebuffer),
+            ..TestMachine::default()
+        };
+        let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz")"#;
+        run_on(machine, source).0.machine.boot_params
     };
-    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz")"#;
-    let (world, _) = run_on(machine, source);
-    let params = &world.machine.boot_params;
-    let u16_at = |at: usize| u16::from_le_bytes([params[at], params[at + 1]]);
-    let u32_at = |at: usize| u32::from_le_bytes(params[at..at + 4].try_into().unwrap());
-    assert_eq!(params[0x0f], 0x70);
-    assert_eq!((u16_at(0x12), u16_at(0x14), u16_at(0x16)), (1280, 800, 32));
+    let u16_at = |p: &[u8], at: usize| u16::from_le_bytes([p[at], p[at + 1]]);
+    let u32_at = |p: &[u8], at: usize| u32::from_le_bytes(p[at..at + 4].try_into().unwrap());
+    let p = params(framebuffer);
+    assert_eq!(p[0x0f], 0x70);
     assert_eq!(
-        (u32_at(0x18), u32_at(0x3a), u32_at(0x36)),
-        (0x8000_0000, 1, 2)
+        (u16_at(&p, 0x12), u16_at(&p, 0x14), u16_at(&p, 0x16)),
+        (1280, 800, 32)
     );
-    assert_eq!((u32_at(0x1c), u16_at(0x24)), (5120 * 800, 5120));
-    assert_eq!(params[0x26..0x2c], [8, 16, 8, 8, 8, 0]);
+    // The base's halves; the capabilities: values as the firmware gave them, and a 64-bit base.
+    assert_eq!(
+        (u32_at(&p, 0x18), u32_at(&p, 0x3a), u32_at(&p, 0x36)),
+        (0x8000_0000, 1, 3)
+    );
+    assert_eq!((u32_at(&p, 0x1c), u16_at(&p, 0x24)), (5120 * 800, 5120));
+    assert_eq!(p[0x26..0x2c], [8, 16, 8, 8, 8, 0]);
     // No VGA text mode beside it.
-    assert_eq!((params[0x06], params[0x07]), (0, 0));
+    assert_eq!((p[0x06], p[0x07]), (0, 0));
+    // One a BIOS's VBE set up (GRUB's gfxpayload on a BIOS PC), below 4 GiB: a VESA framebuffer, whose size
+    // counts 64 KiB units.
+    let p = params(crate::Framebuffer {
+        address: 0xfd00_0000,
+        efi: false,
+        ..framebuffer
+    });
+    assert_eq!(p[0x0f], 0x23);
+    assert_eq!(
+        (u32_at(&p, 0x18), u32_at(&p, 0x3a), u32_at(&p, 0x36)),
+        (0xfd00_0000, 0, 0)
+    );
+    assert_eq!(u32_at(&p, 0x1c), (5120 * 800_u32).div_ceil(1 << 16));
 }
 
 /// A tree under `dir` with the test kernel (tests/mb2kernel) at `boot/kernel.elf`, linked at 2 MiB: the test

@@ -77,14 +77,17 @@ impl Vga {
             // which is the screen's; volatile because the display reads it.
             unsafe { base.add(at).write_volatile(colors[0]) }
         }
-        Ok(Vga::with(Some(Pixels {
+        let mut pixels = Pixels {
             base,
             stride,
             scale,
             colors,
             cells: [b' '; WIDTH * HEIGHT],
             cursor: 0,
-        })))
+        };
+        // The cursor, home.
+        pixels.redraw(0, [0; 16]);
+        Ok(Vga::with(Some(pixels)))
     }
 
     fn with(pixels: Option<Pixels>) -> Vga {
@@ -163,8 +166,9 @@ impl Vga {
             let at = row * WIDTH + column;
             // (Scrolling puts every cell again: only those that change are drawn.)
             if pixels.cells[at] != cell as u8 {
+                let was = pixels.rows(at);
                 pixels.cells[at] = cell as u8;
-                pixels.draw(at, false);
+                pixels.redraw(at, was);
             }
             return;
         }
@@ -184,9 +188,11 @@ impl Vga {
     fn move_cursor(&mut self) {
         let position = (self.row * WIDTH + self.column.min(WIDTH - 1)) as u16;
         if let Some(pixels) = &mut self.pixels {
-            pixels.draw(pixels.cursor, false);
-            pixels.cursor = usize::from(position);
-            pixels.draw(pixels.cursor, true);
+            let (old, new) = (pixels.cursor, usize::from(position));
+            let (was_old, was_new) = (pixels.rows(old), pixels.rows(new));
+            pixels.cursor = new;
+            pixels.redraw(old, was_old);
+            pixels.redraw(new, was_new);
             return;
         }
         let [low, high] = position.to_le_bytes();
@@ -201,27 +207,39 @@ impl Vga {
 }
 
 impl Pixels {
-    /// Draws cell `at` (its character, on the background), with the cursor's underline (its last two rows in the
-    /// text's colour) when `cursor`.
-    fn draw(&mut self, at: usize, cursor: bool) {
+    /// The rows of cell `at` as it is to look: its character's glyph, with the cursor's underline (the last two
+    /// rows lit) where the cursor is.
+    fn rows(&self, at: usize) -> [u8; 16] {
         let glyph = match self.cells[at] {
             byte @ b' '..=b'~' => usize::from(byte - b' '),
             0x14 => 95,
             _ => usize::from(b'?' - b' '),
         };
+        let mut rows = [0u8; 16];
+        rows.copy_from_slice(&FONT[glyph * 16..][..16]);
+        if at == self.cursor {
+            rows[14..].fill(0xff);
+        }
+        rows
+    }
+
+    /// Redraws cell `at`, which shows the rows `was`, as [`Pixels::rows`] says it is to look: only the pixels that
+    /// change are written (writes to a framebuffer are slow on real hardware, which seldom caches them).
+    fn redraw(&mut self, at: usize, was: [u8; 16]) {
         let (scale, stride) = (self.scale, self.stride);
         let (x0, y0) = (at % WIDTH * 8 * scale, at / WIDTH * 16 * scale);
-        for (row, &bits) in FONT[glyph * 16..][..16].iter().enumerate() {
-            let bits = if cursor && row >= 14 { 0xff } else { bits };
+        for (row, (&now, &was)) in self.rows(at).iter().zip(&was).enumerate() {
             for y in y0 + row * scale..y0 + (row + 1) * scale {
                 for x in 0..8 * scale {
-                    let on = bits << (x / scale) & 0x80 != 0;
-                    // SAFETY: the cell lies inside the 80x25 cells of 8x16 pixels times `scale`, which fit the
-                    // framebuffer (see `on_framebuffer`); volatile because the display reads it.
-                    unsafe {
-                        self.base
-                            .add(y * stride + x0 + x)
-                            .write_volatile(self.colors[usize::from(on)])
+                    let bit = 0x80 >> (x / scale);
+                    if (now ^ was) & bit != 0 {
+                        // SAFETY: the cell lies inside the 80x25 cells of 8x16 pixels times `scale`, which fit
+                        // the framebuffer (see `on_framebuffer`); volatile because the display reads it.
+                        unsafe {
+                            self.base
+                                .add(y * stride + x0 + x)
+                                .write_volatile(self.colors[usize::from(now & bit != 0)])
+                        }
                     }
                 }
             }

@@ -816,3 +816,49 @@ fn read_ppm(bytes: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
     let pixels = fields.next()?;
     (magic == b"P6" && pixels.len() == width * height * 3).then(|| (width, height, pixels.to_vec()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pf2;
+
+    /// A font file of one glyph, as grub-mkfont lays one out: 'A', 3x2 pixels, one right of the origin, on the
+    /// baseline (ascent 14), its rows `#.#` and `.##` packed without padding.
+    fn font() -> Vec<u8> {
+        let section =
+            |name: &[u8], body: &[u8]| [name, &(body.len() as u32).to_be_bytes(), body].concat();
+        let mut file = [
+            section(b"FILE", b"PFF2"),
+            section(b"ASCE", &14u16.to_be_bytes()),
+        ]
+        .concat();
+        // The glyph goes after the index (9 bytes) and DATA's header (8).
+        let glyph_at = (file.len() + 8 + 9 + 8) as u32;
+        let entry = [&0x41u32.to_be_bytes()[..], &[0], &glyph_at.to_be_bytes()].concat();
+        file.extend(section(b"CHIX", &entry));
+        file.extend(b"DATA\xff\xff\xff\xff");
+        for field in [3i16, 2, 1, 0, 8] {
+            file.extend(field.to_be_bytes());
+        }
+        file.push(0b1010_1100);
+        file
+    }
+
+    #[test]
+    fn a_glyph_is_placed_on_the_baseline_of_its_cell() {
+        let cells = pf2::cells(&font(), "A".chars()).unwrap();
+        let mut expected = [0u8; 16];
+        expected[12] = 0b0101_0000;
+        expected[13] = 0b0011_0000;
+        assert_eq!(cells, [expected]);
+        assert_eq!(
+            pf2::cells(&font(), "B".chars()).unwrap_err(),
+            "no glyph for 'B'"
+        );
+        assert_eq!(
+            pf2::cells(b"GRUB", "A".chars()).unwrap_err(),
+            "not a PF2 font file"
+        );
+        let cut = font();
+        assert!(pf2::cells(&cut[..cut.len() - 1], "A".chars()).is_err());
+    }
+}

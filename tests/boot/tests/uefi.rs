@@ -11,7 +11,7 @@ const STEP: Duration = Duration::from_secs(20);
 
 /// The console is drawn on the framebuffer (read back cell by cell against GRUB's font: the payload's and the script's
 /// lines, the prompt with the cursor after it), the PS/2 keyboard types at a hidden prompt whose text shows on
-/// neither console (with no lock taken from a BIOS data area the PC does not have), and `halt()` switches the machine off through the ACPI tables the UEFI system table lists.
+/// neither console (with no lock taken from a BIOS data area the PC does not have), and `halt()` switches the machine off through ACPI (the tables of the RSDP GRUB passed on).
 #[test]
 fn a_uefi_pc_shows_the_console_on_its_framebuffer() {
     let script = r#"
@@ -50,6 +50,8 @@ halt()
         "{screen:#?}"
     );
     assert!(!screen.iter().any(|l| l.contains("s3cret")), "{screen:#?}");
+    // The cursor moved on, its underline gone from behind the prompt.
+    assert!(screen.iter().any(|l| l == "passphrase:"), "{screen:#?}");
     assert!(!vm.transcript().contains("s3cret"), "{}", vm.transcript());
     vm.sendkey("ret");
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
