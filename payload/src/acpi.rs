@@ -161,6 +161,12 @@ fn field(fadt: &[u8], offset: usize, len: usize) -> Option<u64> {
     fadt.get(offset..offset + len).map(le)
 }
 
+/// The ACPI PM timer (a 3.579545 MHz counter in I/O space that ACPI requires): its port (PM_TMR_BLK, or the
+/// generic address X_PM_TMR_BLK), and whether it counts in 32 bits rather than 24 (the flag TMR_VAL_EXT, bit 8).
+pub fn pm_timer(fadt: &[u8]) -> Option<(u16, bool)> {
+    Some((port(fadt, 76, 208)?, field(fadt, 112, 4)? >> 8 & 1 != 0))
+}
+
 /// An I/O port of the FADT: the generic address at `extended` when the table has it and it is usable here (in
 /// I/O space, address space 1, nonzero and within the 64 KiB of ports), else the 32-bit block address at
 /// `legacy`. ACPI 2.0 and later say a usable extended address wins and the legacy field is then to be ignored
@@ -565,6 +571,24 @@ mod tests {
         body[120 - HEADER..128 - HEADER].copy_from_slice(&address.to_le_bytes());
         body[128 - HEADER] = 0x06;
         sdt(b"FACP", &body)
+    }
+
+    #[test]
+    fn the_pm_timer_is_read_from_either_of_its_fields() {
+        // PM_TMR_BLK at 76, TMR_VAL_EXT (bit 8 of the flags at 112): QEMU's q35 (ICH9's 0x608, 24 bits).
+        let mut body = fadt_body(0x4000, 0x604, 0, 244 - HEADER);
+        body[76 - HEADER..80 - HEADER].copy_from_slice(&0x608u32.to_le_bytes());
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x608, false)));
+        body[112 - HEADER + 1] = 1;
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x608, true)));
+        // Only X_PM_TMR_BLK, in system I/O: its address.
+        body[76 - HEADER..80 - HEADER].fill(0);
+        body[208 - HEADER] = 1;
+        body[212 - HEADER..220 - HEADER].copy_from_slice(&0x1808u64.to_le_bytes());
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x1808, true)));
+        // Neither: no timer.
+        body[208 - HEADER] = 0;
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Milliseconds since the payload started: the time stamp counter, calibrated once against the PIT.
+//! Milliseconds since the payload started: the time stamp counter, calibrated once against the PIT (or the ACPI PM
+//! timer).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,11 +15,22 @@ pub fn start() {
     START_TSC.store(rdtsc(), Ordering::Relaxed);
 }
 
-/// Measures the counter's rate; on failure the guess stays and the caller says so.
-pub fn calibrate() -> Result<u64, pit::Timeout> {
-    let rate = pit::tsc_ticks_per_ms()?;
+/// Measures the counter's rate against the PIT, or else against the ACPI PM timer (`pm_timer`: its port, and
+/// whether it counts in 32 bits), and says which: `None` when neither counted (the guess stays, and the caller
+/// says so).
+pub fn calibrate(pm_timer: Option<(u16, bool)>) -> Option<(u64, &'static str)> {
+    let (rate, by) = match pit::tsc_ticks_per_ms() {
+        Ok(rate) => (rate, "the PIT"),
+        Err(_) => {
+            let (port, wide) = pm_timer?;
+            (
+                pit::tsc_ticks_per_ms_by_pm_timer(port, wide)?,
+                "the ACPI PM timer: no PIT",
+            )
+        }
+    };
     TICKS_PER_MS.store(rate, Ordering::Relaxed);
-    Ok(rate)
+    Some((rate, by))
 }
 
 /// Milliseconds since `start`.

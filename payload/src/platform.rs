@@ -95,15 +95,16 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
         );
     }
     phase("consoles");
-    match clock::calibrate() {
-        Ok(rate) => println!(
-            "bootscript: clock: TSC {}.{:03} MHz",
+    let rsdp = parsed.as_ref().ok().and_then(|boot| boot.rsdp.as_ref());
+    match clock::calibrate(rsdp.and_then(crate::power::pm_timer)) {
+        Some((rate, by)) => println!(
+            "bootscript: clock: TSC {}.{:03} MHz (by {by})",
             rate / 1000,
             rate % 1000
         ),
-        Err(_) => {
-            println!("bootscript: clock: the PIT never answered; times are guesses (2 GHz assumed)")
-        }
+        None => println!(
+            "bootscript: clock: neither the PIT nor the ACPI PM timer counted; times are guesses (2 GHz assumed)"
+        ),
     }
     phase("clock");
     let boot = match parsed {

@@ -103,6 +103,13 @@ fn from_root_table<T>(
     find(u64::from(rsdt), false, &firmware_memory)
 }
 
+/// The ACPI PM timer's port, and whether it counts in 32 bits, from the FADT.
+pub fn pm_timer(rsdp: &Rsdp) -> Option<(u16, bool)> {
+    from_root_table(rsdp, acpi::fadt)
+        .ok()
+        .and_then(acpi::pm_timer)
+}
+
 /// Reads the ACPI tables from the root table the RSDP names.
 fn find_soft_off(rsdp: &Rsdp) -> Result<SoftOff, &'static str> {
     from_root_table(rsdp, acpi::soft_off)

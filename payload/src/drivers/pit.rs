@@ -1,7 +1,8 @@
-//! The 8254 programmable interval timer, used once to measure the time stamp counter's frequency.
+//! The 8254 programmable interval timer, used once to measure the time stamp counter's frequency; the ACPI PM timer
+//! where the PIT does not count.
 
 use crate::arch::cpu::rdtsc;
-use crate::arch::port::{inb, outb};
+use crate::arch::port::{inb, inl, outb};
 
 const CHANNEL2_DATA: u16 = 0x42;
 const COMMAND: u16 = 0x43;
@@ -23,6 +24,10 @@ const CALIBRATION_TSC_LIMIT: u64 = 1_000_000_000;
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout;
 
+/// The slowest time stamp counter believed (100 MHz): a rate below it was measured against no timer at all (where
+/// the PIT is absent, port B may read all ones, which looks like a window that ended at once).
+pub const SLOWEST_TSC_PER_MS: u64 = 100_000;
+
 /// TSC ticks per millisecond, measured over a [`CALIBRATION_MS`] window of PIT channel 2.
 pub fn tsc_ticks_per_ms() -> Result<u64, Timeout> {
     let count = (PIT_HZ * CALIBRATION_MS / 1000) as u16;
@@ -42,11 +47,34 @@ pub fn tsc_ticks_per_ms() -> Result<u64, Timeout> {
         let out = unsafe { inb(PORT_B) } & 0x20 != 0;
         let ticks = rdtsc().wrapping_sub(start);
         if out {
-            return Ok((ticks / CALIBRATION_MS).max(1));
+            let rate = ticks / CALIBRATION_MS;
+            return (rate >= SLOWEST_TSC_PER_MS).then_some(rate).ok_or(Timeout);
         }
         if ticks > CALIBRATION_TSC_LIMIT {
             break;
         }
     }
     Err(Timeout)
+}
+
+/// TSC ticks per millisecond, measured against the ACPI PM timer at I/O port `port` (3.579545 MHz, counting in 24
+/// bits, or 32 when `wide`) over [`CALIBRATION_MS`]: where the PIT does not count (gated off by the firmware of many
+/// UEFI PCs, or absent), as Linux falls back on it. `None` when it does not count either.
+pub fn tsc_ticks_per_ms_by_pm_timer(port: u16, wide: bool) -> Option<u64> {
+    const PM_TIMER_HZ: u64 = 3_579_545;
+    let mask = if wide { u32::MAX } else { 0xff_ffff };
+    // SAFETY: the FADT names this port as the PM timer's, which is only read.
+    let read = || unsafe { inl(port) } & mask;
+    let (first, start) = (read(), rdtsc());
+    loop {
+        let counted = u64::from(read().wrapping_sub(first) & mask);
+        let ticks = rdtsc().wrapping_sub(start);
+        if counted >= PM_TIMER_HZ * CALIBRATION_MS / 1000 {
+            let rate = ticks * PM_TIMER_HZ / (counted * 1000);
+            return (rate >= SLOWEST_TSC_PER_MS).then_some(rate);
+        }
+        if ticks > CALIBRATION_TSC_LIMIT {
+            return None;
+        }
+    }
 }

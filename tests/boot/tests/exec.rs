@@ -847,7 +847,9 @@ fn default_script_boots_the_demo_disk() {
         &[("/etc/keys/cryptroot.key", b"bootscript")],
     );
     // The shell (typed input waits in the console's tty until it reads): the key is there, and nothing
-    // asked for the passphrase again.
+    // asked for the passphrase again. (Typed once /init has said its last line: the tty's echo of the typed line
+    // would otherwise fall into it.)
+    vm.expect_line("init: the key files are under /etc/keys", STEP);
     vm.send("echo shell-$((6 * 7)) $(ls /etc/keys)\r");
     vm.expect_line("shell-42", STEP);
     vm.send("poweroff -f\r");

@@ -56,3 +56,34 @@ halt()
     vm.sendkey("ret");
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
 }
+
+/// A PC whose PIT does not count (the firmware of many UEFI PCs gates its clock off; here QEMU's `pit=off`): the
+/// time stamp counter is measured against the ACPI PM timer the FADT names instead, so that a sleep of a second
+/// takes a second (measured against nothing, it took a millisecond: port B of a missing PIT reads all ones).
+#[test]
+fn without_a_pit_the_clock_is_measured_by_the_acpi_pm_timer() {
+    let script = r#"
+print("sleep: start")
+sleep_ms(1000)
+print("sleep: end")
+"#;
+    let mut vm = Boot::new()
+        .uefi()
+        .qemu_arg("-machine")
+        .qemu_arg("pit=off")
+        .module("sleep.bs", script)
+        .start();
+    let clock = vm.expect_line("bootscript: clock: TSC ", BOOT).text;
+    assert!(
+        clock.ends_with(" MHz (by the ACPI PM timer: no PIT)"),
+        "{clock}"
+    );
+    let start = vm.expect_line("sleep: start", STEP);
+    let end = vm.expect_line("sleep: end", STEP);
+    // The host's clock agrees within the slack of an emulator under load.
+    let host = (end.at - start.at).as_millis();
+    assert!(
+        (700..3000).contains(&host),
+        "host saw {host} ms for a 1000 ms sleep"
+    );
+}
