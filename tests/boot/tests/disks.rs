@@ -1006,11 +1006,9 @@ print("sha256:", hex(sha256(read("/fat/note.txt"))))
     assert_clean(&vm);
 }
 
-/// A controller that moves little per command (QEMU's `mdts=1`: 8 KiB, two pages) still reads a file whole: the
-/// reads are cut to its limit, and a command that crosses into a second page names it in PRP2.
-#[test]
-fn an_nvme_controller_with_a_small_transfer_limit_reads_a_file_whole() {
-    let s = Scratch::new("nvme-mdts");
+/// Boots `boot` with one NVMe disk (QEMU's `nvme` at 00:05.0, with `options`) holding ext4 with a file of 3 MiB,
+/// and checks that the script reads it whole.
+fn one_nvme_disk_reads_a_file(s: &Scratch, boot: Boot, options: &str) -> Vm {
     let root = s.path("root");
     write(&root.join("boot/big.bin"), &noise(3 << 20, 33));
     let ext4 = s.path("ext4.img");
@@ -1019,21 +1017,32 @@ fn an_nvme_controller_with_a_small_transfer_limit_reads_a_file_whole() {
 mount("hd0", "/")
 print("sha256:", hex(sha256(read("/boot/big.bin"))))
 "#;
-    let mut vm = Boot::new()
-        .module("mdts.bs", script)
+    let mut vm = boot
+        .module("nvme.bs", script)
         .qemu_arg("-drive")
         .qemu_arg(&format!(
             "file={},format=raw,if=none,id=flash",
             ext4.display()
         ))
         .qemu_arg("-device")
-        .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5,mdts=1")
+        .qemu_arg(&format!(
+            "nvme,drive=flash,serial=bootscript,addr=5{options}"
+        ))
         .start();
     vm.expect_line(
         &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
-        BOOT,
+        Duration::from_secs(90),
     );
     assert_clean(&vm);
+    vm
+}
+
+/// A controller that moves little per command (QEMU's `mdts=1`: 8 KiB, two pages) still reads a file whole: the
+/// reads are cut to its limit, and a command that crosses into a second page names it in PRP2.
+#[test]
+fn an_nvme_controller_with_a_small_transfer_limit_reads_a_file_whole() {
+    let s = Scratch::new("nvme-mdts");
+    one_nvme_disk_reads_a_file(&s, Boot::new(), ",mdts=1");
 }
 
 /// An NVMe disk on a UEFI PC (OVMF on q35): the firmware puts the controller's 64-bit BAR above 4 GiB, as UEFI
@@ -1042,29 +1051,7 @@ print("sha256:", hex(sha256(read("/boot/big.bin"))))
 #[test]
 fn an_nvme_controller_above_4_gib_is_reached_on_a_uefi_pc() {
     let s = Scratch::new("nvme-uefi");
-    let root = s.path("root");
-    write(&root.join("boot/big.bin"), &noise(3 << 20, 38));
-    let ext4 = s.path("ext4.img");
-    mke2fs(&ext4, 16, "ext4", &[], &root);
-    let script = r#"
-mount("hd0", "/")
-print("sha256:", hex(sha256(read("/boot/big.bin"))))
-"#;
-    let mut vm = Boot::new()
-        .uefi()
-        .module("uefi.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&format!(
-            "file={},format=raw,if=none,id=flash",
-            ext4.display()
-        ))
-        .qemu_arg("-device")
-        .qemu_arg("nvme,drive=flash,serial=bootscript,addr=5")
-        .start();
-    vm.expect_line(
-        &format!("sha256: {}", sha256(&root.join("boot/big.bin"))),
-        Duration::from_secs(90),
-    );
+    let mut vm = one_nvme_disk_reads_a_file(&s, Boot::new().uefi(), "");
     // BAR0, both halves, read through q35's memory-mapped configuration space (device 00:05.0).
     let config = vm.physical_memory(0xb000_0000 + (5 << 15) + 0x10, 8);
     let bar = u64::from_le_bytes(config.try_into().unwrap()) & !0xf;
@@ -1072,7 +1059,6 @@ print("sha256:", hex(sha256(read("/boot/big.bin"))))
         bar >= 1 << 32,
         "BAR0 at {bar:#x}: not above 4 GiB, the test shows nothing"
     );
-    assert_clean(&vm);
 }
 
 /// A read the controller does not finish in time (QEMU throttled to 24 KB/s: a 512 KiB command takes 21 s, the
