@@ -161,10 +161,15 @@ fn field(fadt: &[u8], offset: usize, len: usize) -> Option<u64> {
     fadt.get(offset..offset + len).map(le)
 }
 
-/// The ACPI PM timer (a 3.579545 MHz counter in I/O space that ACPI requires): its port (PM_TMR_BLK, or the
-/// generic address X_PM_TMR_BLK), and whether it counts in 32 bits rather than 24 (the flag TMR_VAL_EXT, bit 8).
-pub fn pm_timer(fadt: &[u8]) -> Option<(u16, bool)> {
-    Some((port(fadt, 76, 208)?, field(fadt, 112, 4)? >> 8 & 1 != 0))
+/// The ACPI PM timer (a 3.579545 MHz counter in I/O space) the FADT names: its port (PM_TMR_BLK, or the generic
+/// address X_PM_TMR_BLK). None unless PM_TMR_LEN (byte 91) is 4, as ACPI has it for a machine with the timer; none
+/// on a hardware-reduced ACPI machine (flag HW_REDUCED_ACPI, bit 20 of the flags at 112), which has no such
+/// fixed hardware.
+pub fn pm_timer(fadt: &[u8]) -> Option<u16> {
+    let reduced = field(fadt, 112, 4)? >> 20 & 1 != 0;
+    (field(fadt, 91, 1)? == 4 && !reduced)
+        .then(|| port(fadt, 76, 208))
+        .flatten()
 }
 
 /// An I/O port of the FADT: the generic address at `extended` when the table has it and it is usable here (in
@@ -575,17 +580,23 @@ mod tests {
 
     #[test]
     fn the_pm_timer_is_read_from_either_of_its_fields() {
-        // PM_TMR_BLK at 76, TMR_VAL_EXT (bit 8 of the flags at 112): QEMU's q35 (ICH9's 0x608, 24 bits).
+        // PM_TMR_BLK at 76 with PM_TMR_LEN 4 at 91: QEMU's q35 (ICH9's 0x608).
         let mut body = fadt_body(0x4000, 0x604, 0, 244 - HEADER);
         body[76 - HEADER..80 - HEADER].copy_from_slice(&0x608u32.to_le_bytes());
-        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x608, false)));
-        body[112 - HEADER + 1] = 1;
-        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x608, true)));
+        body[91 - HEADER] = 4;
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some(0x608));
+        // A length other than 4 says there is no timer; so does HW_REDUCED_ACPI (bit 20 of the flags at 112).
+        body[91 - HEADER] = 0;
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), None);
+        body[91 - HEADER] = 4;
+        body[112 - HEADER + 2] = 0x10;
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), None);
+        body[112 - HEADER + 2] = 0;
         // Only X_PM_TMR_BLK, in system I/O: its address.
         body[76 - HEADER..80 - HEADER].fill(0);
         body[208 - HEADER] = 1;
         body[212 - HEADER..220 - HEADER].copy_from_slice(&0x1808u64.to_le_bytes());
-        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some((0x1808, true)));
+        assert_eq!(pm_timer(&sdt(b"FACP", &body)), Some(0x1808));
         // Neither: no timer.
         body[208 - HEADER] = 0;
         assert_eq!(pm_timer(&sdt(b"FACP", &body)), None);

@@ -93,8 +93,10 @@ pub struct BootInfo<'a> {
     pub vga_text: bool,
     /// The graphics framebuffer the boot loader set up instead (GRUB on a UEFI PC), of direct RGB pixels.
     pub framebuffer: Option<Framebuffer>,
-    /// Where the UEFI system table is (GRUB on a UEFI PC passes it on), whose configuration tables say where the
-    /// firmware keeps the ACPI RSDP.
+    /// A UEFI firmware started the boot loader (GRUB passes on a pointer to its system table, of 64 or 32 bits).
+    pub uefi: bool,
+    /// Where the 64-bit UEFI system table is, whose configuration tables say where the firmware keeps the ACPI
+    /// RSDP. (A 32-bit one's, on the few PCs with a 32-bit UEFI, is laid out otherwise and not read.)
     pub efi_system_table: Option<u64>,
     pub memory_source: MemorySource,
     /// Modules left out: beyond [`MAX_MODULES`], or not inside the first 4 GiB.
@@ -205,6 +207,7 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
         },
         vga_text: true,
         framebuffer: None,
+        uefi: info.efi_sdt64_tag().is_some() || info.efi_sdt32_tag().is_some(),
         efi_system_table: info.efi_sdt64_tag().map(|tag| tag.sdt_address() as u64),
         memory_source: MemorySource::Nothing,
         ignored_modules: 0,
@@ -299,7 +302,7 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
                 height: framebuffer.height(),
                 bits_per_pixel: framebuffer.bpp(),
                 colors: [red, green, blue].map(|c| (c.size, c.position)),
-                efi: boot.efi_system_table.is_some(),
+                efi: boot.uefi,
             });
         }
     }
@@ -574,14 +577,22 @@ mod tests {
     }
 
     #[test]
-    fn the_uefi_system_table_is_where_its_tag_says() {
-        // Tag 12: the 64-bit address of the UEFI system table (GRUB on a UEFI PC); none without it.
+    fn a_uefi_system_table_tag_tells_a_uefi_pc_and_where_its_table_is() {
+        // Tag 12: the 64-bit address of the UEFI system table (GRUB on a UEFI PC); tag 11: a 32-bit UEFI's, whose
+        // table is not read; neither on a BIOS PC.
+        let seen = |words: &[u64]| {
+            let info = load(words);
+            let boot = read(&info);
+            (boot.uefi, boot.efi_system_table)
+        };
+        let address = 0x3f9e_e018u64;
+        let words = Builder::new().tag(12, &address.to_le_bytes()).finish();
+        assert_eq!(seen(&words), (true, Some(address)));
         let words = Builder::new()
-            .tag(12, &0x3f9e_e018u64.to_le_bytes())
+            .tag(11, &(address as u32).to_le_bytes())
             .finish();
-        assert_eq!(read(&load(&words)).efi_system_table, Some(0x3f9e_e018));
-        let words = Builder::new().finish();
-        assert_eq!(read(&load(&words)).efi_system_table, None);
+        assert_eq!(seen(&words), (true, None));
+        assert_eq!(seen(&Builder::new().finish()), (false, None));
     }
 
     #[test]

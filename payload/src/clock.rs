@@ -15,19 +15,15 @@ pub fn start() {
     START_TSC.store(rdtsc(), Ordering::Relaxed);
 }
 
-/// Measures the counter's rate against the PIT, or else against the ACPI PM timer (`pm_timer`: its port, and
-/// whether it counts in 32 bits), and says which: `None` when neither counted (the guess stays, and the caller
-/// says so).
-pub fn calibrate(pm_timer: Option<(u16, bool)>) -> Option<(u64, &'static str)> {
+/// Measures the counter's rate against the PIT, or else against the ACPI PM timer (at the port `pm_timer` looks
+/// up), and says which: `None` when neither counted (the guess stays, and the caller says so).
+pub fn calibrate(pm_timer: impl FnOnce() -> Option<u16>) -> Option<(u64, &'static str)> {
     let (rate, by) = match pit::tsc_ticks_per_ms() {
         Ok(rate) => (rate, "the PIT"),
-        Err(_) => {
-            let (port, wide) = pm_timer?;
-            (
-                pit::tsc_ticks_per_ms_by_pm_timer(port, wide)?,
-                "the ACPI PM timer: no PIT",
-            )
-        }
+        Err(_) => (
+            pit::tsc_ticks_per_ms_by_pm_timer(pm_timer()?)?,
+            "the ACPI PM timer: no PIT",
+        ),
     };
     TICKS_PER_MS.store(rate, Ordering::Relaxed);
     Some((rate, by))

@@ -77,7 +77,7 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
         _ => console::init_screen(),
     }
     // The locks as the BIOS left them; a UEFI PC has no BIOS data area, and its byte there means nothing.
-    let uefi = parsed.as_ref().is_ok_and(|b| b.efi_system_table.is_some());
+    let uefi = parsed.as_ref().is_ok_and(|b| b.uefi);
     // SAFETY: the BIOS data area lies in the first page, identity mapped and readable; its byte at 0x417 (the
     // keyboard flags) is only read.
     let flags = unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) };
@@ -96,7 +96,7 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     }
     phase("consoles");
     let rsdp = parsed.as_ref().ok().and_then(|boot| boot.rsdp.as_ref());
-    match clock::calibrate(rsdp.and_then(crate::power::pm_timer)) {
+    match clock::calibrate(|| rsdp.and_then(crate::power::pm_timer)) {
         Some((rate, by)) => println!(
             "bootscript: clock: TSC {}.{:03} MHz (by {by})",
             rate / 1000,

@@ -103,8 +103,8 @@ fn from_root_table<T>(
     find(u64::from(rsdt), false, &firmware_memory)
 }
 
-/// The ACPI PM timer's port, and whether it counts in 32 bits, from the FADT.
-pub fn pm_timer(rsdp: &Rsdp) -> Option<(u16, bool)> {
+/// The ACPI PM timer's port, from the FADT.
+pub fn pm_timer(rsdp: &Rsdp) -> Option<u16> {
     from_root_table(rsdp, acpi::fadt)
         .ok()
         .and_then(acpi::pm_timer)

@@ -23,17 +23,20 @@ struct PageTable([u64; 512]);
 static mut GUARD_TABLE: PageTable = PageTable([0; 512]);
 
 /// Tables for what [`map_above_4g`] maps, handed out in order: directory pointer tables and directories.
-static mut HIGH_TABLES: [PageTable; 8] = [const { PageTable([0; 512]) }; 8];
+const HIGH_TABLES_COUNT: usize = 8;
+static mut HIGH_TABLES: [PageTable; HIGH_TABLES_COUNT] =
+    [const { PageTable([0; 512]) }; HIGH_TABLES_COUNT];
 static mut HIGH_TABLES_USED: usize = 0;
 
 /// A 2 MiB page of device memory: present, writable, uncached (PCD and PWT: the PAT's UC entry), large.
 const DEVICE_PAGE: u64 = 0x9b;
-/// The first address past what the identity map may reach (46 bits: canonical, and what x86_64 CPUs address).
-const PHYSICAL_LIMIT: u64 = 1 << 46;
+/// The first address past what the identity map may reach: the lower half of the addresses 4-level paging makes
+/// (47 bits; a firmware puts registers within the CPU's physical address width, 46 bits for OVMF).
+const PHYSICAL_LIMIT: u64 = 1 << 47;
 
 /// Maps the `len` bytes at `address` where they are (identity), uncached, in 2 MiB pages: device registers
 /// above 4 GiB, which the boot stub's map does not reach (below it, this changes nothing). Whether they are mapped:
-/// not past 64 TiB, nor once the tables for it have run out (enough for several devices).
+/// not past 128 TiB, nor once the tables for it have run out (enough for several devices).
 pub fn map_above_4g(address: u64, len: u64) -> bool {
     let Some(end) = address
         .checked_add(len)
@@ -72,16 +75,18 @@ pub fn map_above_4g(address: u64, len: u64) -> bool {
 /// and only the boot CPU runs, with interrupts off.
 unsafe fn table_under(entry: &mut u64) -> Option<&'static mut [u64; 512]> {
     if *entry & 1 == 0 {
-        // SAFETY: the tables are only reached here, by the boot CPU alone (the caller's promise).
-        let (tables, used) = unsafe {
-            (
-                &mut *addr_of_mut!(HIGH_TABLES),
-                &mut *addr_of_mut!(HIGH_TABLES_USED),
-            )
+        // SAFETY: the pool and its count are only reached here, by the boot CPU alone (the caller's promise); the
+        // new table is reached through a pointer of its own, never a reference to the whole pool (the entry may
+        // lie in another table of it).
+        let table = unsafe {
+            let used = &mut *addr_of_mut!(HIGH_TABLES_USED);
+            if *used == HIGH_TABLES_COUNT {
+                return None;
+            }
+            *used += 1;
+            addr_of_mut!(HIGH_TABLES).cast::<PageTable>().add(*used - 1)
         };
-        let table = tables.get_mut(*used)?;
-        *used += 1;
-        *entry = addr_of_mut!(table.0) as u64 | PRESENT_WRITABLE;
+        *entry = table as u64 | PRESENT_WRITABLE;
     }
     // SAFETY: the entry points to a page table (the caller's promise for the entries already there), identity
     // mapped, that only the page table code touches.

@@ -57,17 +57,18 @@ pub fn tsc_ticks_per_ms() -> Result<u64, Timeout> {
     Err(Timeout)
 }
 
-/// TSC ticks per millisecond, measured against the ACPI PM timer at I/O port `port` (3.579545 MHz, counting in 24
-/// bits, or 32 when `wide`) over [`CALIBRATION_MS`]: where the PIT does not count (gated off by the firmware of many
-/// UEFI PCs, or absent), as Linux falls back on it. `None` when it does not count either.
-pub fn tsc_ticks_per_ms_by_pm_timer(port: u16, wide: bool) -> Option<u64> {
+/// TSC ticks per millisecond, measured against the ACPI PM timer at I/O port `port` (3.579545 MHz) over
+/// [`CALIBRATION_MS`]: where the PIT does not count (gated off by the firmware of many UEFI PCs, or absent), as
+/// Linux falls back on it. Its low 24 bits are read whatever the FADT says of its width, as Linux reads them: they
+/// wrap only every 4.7 s. `None` when it does not count either.
+pub fn tsc_ticks_per_ms_by_pm_timer(port: u16) -> Option<u64> {
     const PM_TIMER_HZ: u64 = 3_579_545;
-    let mask = if wide { u32::MAX } else { 0xff_ffff };
+    const MASK: u32 = 0xff_ffff;
     // SAFETY: the FADT names this port as the PM timer's, which is only read.
-    let read = || unsafe { inl(port) } & mask;
+    let read = || unsafe { inl(port) } & MASK;
     let (first, start) = (read(), rdtsc());
     loop {
-        let counted = u64::from(read().wrapping_sub(first) & mask);
+        let counted = u64::from(read().wrapping_sub(first) & MASK);
         let ticks = rdtsc().wrapping_sub(start);
         if counted >= PM_TIMER_HZ * CALIBRATION_MS / 1000 {
             let rate = ticks * PM_TIMER_HZ / (counted * 1000);
