@@ -31,6 +31,7 @@ pub fn run(boot: &BootInfo) -> ! {
         Some("heap") => heap(),
         Some("oom") => out_of_memory(),
         Some("sleep") => sleep(),
+        Some("high-screen") => high_screen(),
         Some("reboot") => {
             println!("reboot: now");
             platform::reboot(boot.rsdp.as_ref());
@@ -98,6 +99,26 @@ fn sleep() {
     platform::sleep_ms(1000);
     let after = platform::time_ms();
     println!("sleep: end t_ms={after} slept_ms={}", after - before);
+}
+
+/// Takes the RAM at 4 GiB for a framebuffer of 1280x800 pixels of 32 bits, where a graphics card's lies when the
+/// firmware maps large BARs high, and makes it the screen: the boot test reads the text back from that memory
+/// before it presses Enter.
+fn high_screen() {
+    let framebuffer = bootscript_system::Framebuffer {
+        address: 1 << 32,
+        pitch: 5120,
+        width: 1280,
+        height: 800,
+        bits_per_pixel: 32,
+        colors: [(8, 16), (8, 8), (8, 0)],
+        efi: true,
+    };
+    match crate::console::init_framebuffer(&framebuffer) {
+        Ok(()) => println!("high-screen: on the framebuffer at 4 GiB"),
+        Err(why) => println!("high-screen: refused: {why}"),
+    }
+    let _ = platform::read_line_timeout(true, INPUT_TIMEOUT_MS);
 }
 
 fn modules(boot: &BootInfo) {

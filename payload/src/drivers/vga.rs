@@ -5,8 +5,8 @@
 
 use bootscript_system::Framebuffer;
 
+use crate::arch::paging;
 use crate::arch::port::outb;
-use crate::bootinfo::MAPPED_LIMIT;
 
 const WIDTH: usize = 80;
 const HEIGHT: usize = 25;
@@ -51,14 +51,15 @@ impl Vga {
     }
 
     /// Takes over the framebuffer as a screen of text, or says why it cannot: its pixels must be of 32 bits, and
-    /// it must be at least 640x400 and inside the identity-mapped first 4 GiB.
+    /// it must be at least 640x400. One above 4 GiB (a graphics card's, where the firmware maps large BARs high) is
+    /// mapped where it is.
     pub fn on_framebuffer(fb: &Framebuffer) -> Result<Vga, &'static str> {
         let bytes = u64::from(fb.pitch) * u64::from(fb.height);
         if fb.bits_per_pixel != 32 || fb.pitch < fb.width.saturating_mul(4) {
             return Err("its pixels are not of 32 bits");
         }
-        if fb.address.saturating_add(bytes) > MAPPED_LIMIT {
-            return Err("it lies above 4 GiB");
+        if !paging::map_above_4g(fb.address, bytes) {
+            return Err("it lies past what can be mapped");
         }
         let scale = (fb.width as usize / (8 * WIDTH)).min(fb.height as usize / (16 * HEIGHT));
         if scale == 0 {
@@ -73,7 +74,7 @@ impl Vga {
         let base = fb.address as *mut u32;
         let stride = fb.pitch as usize / 4;
         for at in 0..stride * fb.height as usize {
-            // SAFETY: inside the framebuffer (pitch x height bytes, checked to lie in the identity map above),
+            // SAFETY: inside the framebuffer (pitch x height bytes, identity mapped: below 4 GiB, or mapped above),
             // which is the screen's; volatile because the display reads it.
             unsafe { base.add(at).write_volatile(colors[0]) }
         }

@@ -601,9 +601,7 @@ impl Vm {
     }
 
     /// The text on a UEFI PC's framebuffer, as [`Vm::screen`] gives the VGA text screen's: the screen saved
-    /// through the monitor (`screendump`), each of its 80x25 cells read as the character whose glyph in GRUB's font
-    /// it shows (light grey on black, scaled up as the payload scales it), `_` for a cell whose pixels are no
-    /// glyph's (the cursor's cell, say).
+    /// through the monitor (`screendump`), read by [`cells_text`].
     fn framebuffer_screen(&mut self) -> Vec<String> {
         let dump = self._dir.path().join("screen.ppm");
         let _ = std::fs::remove_file(&dump);
@@ -617,42 +615,24 @@ impl Vm {
                 _ => self.fail("the QEMU monitor did not save the screen"),
             }
         };
-        let font =
-            std::fs::read("/usr/share/grub/unicode.pf2").expect("GRUB's font (run `make setup`)");
-        let glyphs = pf2::cells(&font, pf2::characters()).unwrap();
-        let scale = (width / 640).min(height / 400).max(1);
-        let lit = |x: usize, y: usize| {
+        cells_text(width, height, |x, y| {
             pixels
                 .get((y * width + x) * 3)
                 .is_some_and(|&red| red > 0x55)
-        };
-        (0..25)
-            .map(|row| {
-                let text: String = (0..80)
-                    .map(|column| {
-                        let mut cell = [0u8; 16];
-                        for (y, bits) in cell.iter_mut().enumerate() {
-                            for x in 0..8 {
-                                // (The middle of the font pixel's square.)
-                                let (sx, sy) = (
-                                    (column * 8 + x) * scale + scale / 2,
-                                    (row * 16 + y) * scale + scale / 2,
-                                );
-                                if lit(sx, sy) {
-                                    *bits |= 0x80 >> x;
-                                }
-                            }
-                        }
-                        glyphs
-                            .iter()
-                            .zip(pf2::characters())
-                            .find(|(glyph, _)| **glyph == cell)
-                            .map_or('_', |(_, c)| c)
-                    })
-                    .collect();
-                text.trim_end().to_string()
-            })
-            .collect()
+        })
+    }
+
+    /// The text on a framebuffer of 32-bit pixels (blue, green, red, unused) in the guest's memory at `address`,
+    /// `width` x `height` pixels and `pitch` bytes a line, read through the monitor and by [`cells_text`].
+    pub fn memory_screen(
+        &mut self,
+        address: u64,
+        width: usize,
+        height: usize,
+        pitch: usize,
+    ) -> Vec<String> {
+        let bytes = self.physical_memory(address, pitch * height);
+        cells_text(width, height, |x, y| bytes[y * pitch + x * 4 + 2] > 0x55)
     }
 
     /// Sends one command line to the QEMU monitor (connecting on first use).
@@ -800,6 +780,42 @@ pub fn grub_words(cmdline: &str) -> Vec<&str> {
         rest = after.trim_start();
     }
     words
+}
+
+/// The payload's 80x25 cells on a screen of `width` x `height` pixels, where `lit(x, y)` says whether a pixel shows
+/// text: each cell read as the character whose glyph in GRUB's font it shows (scaled up as the payload scales it:
+/// the middle of each font pixel's square is looked at), `_` for a cell whose pixels are no glyph's (the cursor's
+/// cell, say); lines without trailing blanks.
+fn cells_text(width: usize, height: usize, lit: impl Fn(usize, usize) -> bool) -> Vec<String> {
+    let font =
+        std::fs::read("/usr/share/grub/unicode.pf2").expect("GRUB's font (run `make setup`)");
+    let glyphs = pf2::cells(&font, pf2::characters()).unwrap();
+    let scale = (width / 640).min(height / 400).max(1);
+    (0..25)
+        .map(|row| {
+            let text: String = (0..80)
+                .map(|column| {
+                    let mut cell = [0u8; 16];
+                    for (y, bits) in cell.iter_mut().enumerate() {
+                        for x in 0..8 {
+                            let at = |cell: usize, pixel: usize, size: usize| {
+                                (cell * size + pixel) * scale + scale / 2
+                            };
+                            if lit(at(column, x, 8), at(row, y, 16)) {
+                                *bits |= 0x80 >> x;
+                            }
+                        }
+                    }
+                    glyphs
+                        .iter()
+                        .zip(pf2::characters())
+                        .find(|(glyph, _)| **glyph == cell)
+                        .map_or('_', |(_, c)| c)
+                })
+                .collect();
+            text.trim_end().to_string()
+        })
+        .collect()
 }
 
 /// A binary PPM image (QEMU's `screendump`): its width, height and RGB bytes, or `None` until it is whole.

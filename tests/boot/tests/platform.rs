@@ -340,6 +340,25 @@ fn the_banner_is_on_the_vga_screen_too() {
     vm.expect_exit(Exit::Success, STEP);
 }
 
+/// A framebuffer above 4 GiB (a graphics card's, where the firmware maps large BARs high) is mapped where it is and
+/// drawn on: the self-test makes the RAM at 4 GiB its screen, and its text is read back from there.
+#[test]
+fn a_framebuffer_above_4_gib_is_drawn_on() {
+    let mut vm = Boot::new()
+        .memory_mib(5 << 10)
+        .cmdline("test=high-screen")
+        .start();
+    vm.expect_line("high-screen: on the framebuffer at 4 GiB", BOOT);
+    let screen = vm.memory_screen(1 << 32, 1280, 800, 5120);
+    assert_eq!(
+        screen[..2],
+        ["high-screen: on the framebuffer at 4 GiB", "_"],
+        "{screen:#?}"
+    );
+    vm.send("\r");
+    vm.expect_exit(Exit::Success, STEP);
+}
+
 #[test]
 fn a_machine_without_a_serial_port_still_boots() {
     let mut vm = Boot::new().no_serial().cmdline("test=keys").start();
