@@ -348,8 +348,18 @@ fn a_framebuffer_above_4_gib_is_drawn_on() {
         .memory_mib(5 << 10)
         .cmdline("test=high-screen")
         .start();
-    vm.expect_line("high-screen: on the framebuffer at 4 GiB", BOOT);
-    let screen = vm.memory_screen(1 << 32, 1280, 800, 5120);
+    let shown = vm
+        .expect_line("high-screen: on the framebuffer at 4 GiB", BOOT)
+        .text;
+    // (The screen lags the serial line: the console writes serial first.)
+    let deadline = std::time::Instant::now() + STEP;
+    let screen = loop {
+        let screen = vm.memory_screen(1 << 32, 1280, 800, 5120);
+        if screen[0] == shown || std::time::Instant::now() > deadline {
+            break screen;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(
         screen[..2],
         ["high-screen: on the framebuffer at 4 GiB", "_"],
