@@ -78,10 +78,13 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     }
     // The locks as the BIOS left them; a UEFI PC has no BIOS data area, and its byte there means nothing.
     let uefi = parsed.as_ref().is_ok_and(|b| b.uefi);
-    // SAFETY: the BIOS data area lies in the first page, identity mapped and readable; its byte at 0x417 (the
-    // keyboard flags) is only read.
-    let flags = unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) };
-    console::init_keyboard(if uefi { 0 } else { flags });
+    let flags = match uefi {
+        true => 0,
+        // SAFETY: the BIOS data area lies in the first page, identity mapped and readable; its byte at 0x417 (the
+        // keyboard flags) is only read.
+        false => unsafe { core::ptr::read_volatile(BIOS_KEYBOARD_FLAGS as *const u8) },
+    };
+    console::init_keyboard(flags);
     println!("bootscript {VERSION} starting");
     if let Err(error) = serial {
         println!(
