@@ -1,6 +1,6 @@
 //! bootscript's payload: the machine (boot, consoles, clock, memory) under the boot-script interpreter.
 //!
-//! The pure parts (`line`, `memory`, `cmdline`, `keymap`, `leds`, `acpi`) build everywhere and are tested on the
+//! The pure parts (`line`, `memory`, `cmdline`, `keymap`, `leds`, `usb`, `acpi`) build everywhere and are tested on the
 //! host. The machine parts build only for `x86_64-bootscript.json`; their safe surface is [`platform`].
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -14,6 +14,7 @@ pub mod cmdline;
 pub mod keymap;
 pub mod leds;
 pub mod memory;
+pub mod usb;
 
 #[cfg(target_os = "bootscript")]
 mod arch;
