@@ -141,6 +141,9 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
         }
     }
     phase("banner");
+    // The USB keyboards, before anything asks for a key (the PS/2 one needs no setting up).
+    crate::drivers::xhci::probe();
+    phase("usb");
     boot
 }
 

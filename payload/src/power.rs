@@ -157,6 +157,8 @@ const RESET_WAIT_MS: u64 = 500;
 pub fn reboot(rsdp: Option<&Rsdp>) -> ! {
     // The NVMe disks are told first (the list of them is in the heap, which the wipe clears).
     crate::drivers::nvme::shut_down();
+    // (The keyboards' reports, which the wipe clears, are written no more.)
+    crate::drivers::xhci::quiesce();
     wipe_secrets();
     let reset_register = rsdp
         .and_then(|rsdp| from_root_table(rsdp, acpi::fadt).ok())

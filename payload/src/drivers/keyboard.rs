@@ -1,6 +1,9 @@
-//! The PS/2 keyboard through the i8042 controller, polled; scancodes decoded by `keymap`; the lock lights set by
-//! `leds`' exchange, polled along with the keys.
+//! The keyboard: the PS/2 one through the i8042 controller, polled, its scancodes decoded by `keymap`, its lock
+//! lights set by `leds`' exchange, polled along with the keys; and the USB keyboards' key events (`xhci`), taken
+//! first by the same decoder, so that layouts, locks and Ctrl-C work alike on both. A PC without an i8042 (its
+//! status port reads all ones) has no PS/2 keyboard, and its port is not read.
 
+use super::xhci;
 use crate::arch::port::{inb, outb};
 use crate::clock;
 use crate::keymap::{self, Decoder, Layout};
@@ -14,6 +17,8 @@ const STATUS_OUTPUT_FULL: u8 = 0x01;
 const STATUS_INPUT_FULL: u8 = 0x02;
 /// The byte waiting is from the mouse (auxiliary device), not the keyboard.
 const STATUS_AUXILIARY: u8 = 0x20;
+/// What the status port reads where there is no i8042 (no device answers the port): no real status.
+const STATUS_ABSENT: u8 = 0xff;
 
 /// Why a keymap cannot be chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +105,15 @@ impl Keyboard {
         Ok(())
     }
 
-    /// A decoded key, if a byte was waiting and completed one; also moves the lights' exchange on. Never waits.
+    /// A decoded key, if a USB keyboard's event or a PS/2 byte was waiting and completed one; also moves the
+    /// lights' exchanges on. Never waits.
     pub fn poll(&mut self) -> Option<DecodedKey> {
+        // A USB keyboard repeats no key held (the host would), so its lock keys need no filter.
+        while let Some(event) = xhci::next_key(self.locks()) {
+            if let Some(key) = self.key(event) {
+                return Some(key);
+            }
+        }
         let key = self.poll_byte();
         // After the byte waiting was taken: an answer that came while the payload did not poll counts before the
         // clock is looked at.
@@ -120,7 +132,7 @@ impl Keyboard {
     fn poll_byte(&mut self) -> Option<DecodedKey> {
         // SAFETY: reading the i8042 status register has no side effect.
         let status = unsafe { inb(STATUS) };
-        if status & STATUS_OUTPUT_FULL == 0 {
+        if status & STATUS_OUTPUT_FULL == 0 || status == STATUS_ABSENT {
             return None;
         }
         // SAFETY: the output buffer is full, so reading the data port pops exactly that byte.
@@ -138,6 +150,11 @@ impl Keyboard {
         if light != 0 && !self.held.counts(light, event.state == KeyState::Down) {
             return None;
         }
+        self.key(event)
+    }
+
+    /// What a key event gives; a Scroll Lock pressed turns it, and the lights are asked to follow the locks.
+    fn key(&mut self, event: KeyEvent) -> Option<DecodedKey> {
         let key = self.decoder.process_keyevent(event);
         if key == Some(DecodedKey::RawKey(KeyCode::ScrollLock)) {
             self.scroll_lock = !self.scroll_lock;

@@ -14,6 +14,7 @@ pub mod pci;
 pub mod pit;
 pub mod serial;
 pub mod vga;
+pub mod xhci;
 
 /// Tells every disk the drivers found that power goes away, as an operating system does before it switches the
 /// machine off: ATA and SATA disks go into standby (their caches on the medium, their heads parked), NVMe

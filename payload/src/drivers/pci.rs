@@ -2,6 +2,7 @@
 //! every function on every bus for the ones of a class.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::arch::port::{inl, outl};
 
@@ -35,12 +36,31 @@ impl Function {
         unsafe { inl(DATA) }
     }
 
+    /// The address of the function's registers in memory, from BAR0 (and BAR1, its upper half, for a 64-bit BAR);
+    /// `None` for registers in I/O space, or a BAR left unassigned.
+    pub fn memory_bar(self) -> Option<u64> {
+        let bar = self.read(0x10);
+        let high = match bar >> 1 & 3 {
+            2 => self.read(0x14),
+            _ => 0,
+        };
+        let base = u64::from(bar & !0xf) | u64::from(high) << 32;
+        (bar & 1 == 0 && base != 0).then_some(base)
+    }
+
     /// Writes the 32-bit configuration register at `offset` (a multiple of 4).
     pub fn write(self, offset: u8, value: u32) {
         self.select(offset);
         // SAFETY: the callers write only registers whose meaning the PCI specification fixes for every function
         // (the command register) of a function whose class they checked.
         unsafe { outl(DATA, value) };
+    }
+}
+
+/// As Linux writes it: bus, device and function, `00:1f.2`.
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02x}:{:02x}.{}", self.bus, self.device, self.function)
     }
 }
 

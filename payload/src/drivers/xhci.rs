@@ -1,0 +1,1000 @@
+//! USB keyboards on xHCI host controllers (every PC's USB 3 controller, and QEMU's `qemu-xhci`), polled: after
+//! GRUB has left UEFI's boot services, no firmware's PS/2 emulation can be counted on, and a desktop's only
+//! keyboard is often a USB one.
+//!
+//! Each controller is taken from the firmware (the USB Legacy Support capability), halted and reset, and set up
+//! with a command ring, one event ring and no interrupts. On each root port with a device, the device is reset,
+//! addressed, and looked at: the first boot-protocol keyboard interface of its first configuration is configured,
+//! switched to the boot protocol, and its interrupt IN endpoint is kept with one 8-byte read queued. Each report
+//! that completes becomes key events (`usb::key_events`) for the PS/2 keyboard's decoder (`drivers::keyboard`),
+//! and the read is queued again. The lock lights are set with SET_REPORT, sent without waiting for it. Every
+//! keyboard on every controller types. Devices behind hubs (a keyboard on a hub, or in a monitor's ports) and
+//! keyboards plugged in later are not looked for; PCs whose USB ports are on EHCI controllers alone (before about
+//! 2012) are not served.
+//!
+//! All memory the controllers reach is the heap's, which lies below 4 GiB (identity mapped), so it suits
+//! controllers without 64-bit addressing too; it is never freed. Every wait is bounded in time. Before the
+//! hand-off the controllers are halted and reset ([`quiesce`]): none goes on writing events or reports into
+//! memory that is the next kernel's by then.
+//!
+//! Registers, data structures and steps are those of the xHCI specification 1.2 (5: registers; 4.2 and 4.22:
+//! initialization and the firmware's hand-off; 4.3 and 4.6: a device's slot, addressing and configuration; 6:
+//! contexts and TRBs; 4.11.2.2: the event ring's cycle), checked against Linux's driver (drivers/usb/host/xhci.c,
+//! xhci-ring.c, xhci-hub.c, pci-quirks.c: the hand-off's bounds and the SMI bits cleared).
+
+use alloc::alloc::{alloc_zeroed, Layout};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use pc_keyboard::KeyEvent;
+use spin::Mutex;
+
+use super::mmio::Registers;
+use super::pci::{self, Function};
+use crate::arch::paging;
+use crate::usb::{self, REPORT_SIZE};
+use crate::{clock, println};
+
+/// PCI class of an xHCI controller: serial bus, USB, xHCI.
+const CLASS_XHCI: (u8, u8, u8) = (0x0c, 0x03, 0x30);
+/// PCI command register: memory space, bus master, interrupt disable (events are polled).
+const PCI_ENABLE: u32 = 1 << 1 | 1 << 2 | 1 << 10;
+const PCI_BUS_MASTER: u32 = 1 << 2;
+
+// Capability registers.
+const HCSPARAMS1: usize = 0x04;
+const HCSPARAMS2: usize = 0x08;
+const HCCPARAMS1: usize = 0x10;
+const DBOFF: usize = 0x14;
+const RTSOFF: usize = 0x18;
+/// HCCPARAMS1: contexts of 64 bytes (CSZ), port power control (PPC).
+const CONTEXT_64: u32 = 1 << 2;
+const PORT_POWER_CONTROL: u32 = 1 << 3;
+
+// Operational registers, from CAPLENGTH.
+const USBCMD: usize = 0x00;
+const USBSTS: usize = 0x04;
+const PAGESIZE: usize = 0x08;
+const CRCR: usize = 0x18;
+const DCBAAP: usize = 0x30;
+const CONFIG: usize = 0x38;
+/// The first port's PORTSC; each port's registers take 16 bytes.
+const PORTSC: usize = 0x400;
+const RUN: u32 = 1 << 0;
+const RESET: u32 = 1 << 1;
+const HALTED: u32 = 1 << 0;
+const NOT_READY: u32 = 1 << 11;
+
+// PORTSC.
+const CONNECTED: u32 = 1 << 0;
+const ENABLED: u32 = 1 << 1;
+const PORT_RESET: u32 = 1 << 4;
+const PORT_POWER: u32 = 1 << 9;
+const RESET_CHANGE: u32 = 1 << 21;
+/// The bits a write keeps as they are (Linux's `xhci_port_state_to_neutral`): the read-only and the read-write
+/// ones; the others (PED, the change bits) are cleared by writing 1, and must be written 0 to be left alone.
+const PORT_KEEP: u32 = 0x4e00_fde9;
+
+// Interrupter 0's registers, from RTSOFF.
+const ERSTSZ: usize = 0x28;
+const ERSTBA: usize = 0x30;
+const ERDP: usize = 0x38;
+/// ERDP: the event handler is no longer busy (written 1 to clear).
+const HANDLER_BUSY: u64 = 1 << 3;
+
+// The USB Legacy Support capability (extended capability 1) and its control register.
+const LEGACY_SUPPORT: u32 = 1;
+const BIOS_OWNED: u32 = 1 << 16;
+const OS_OWNED: u32 = 1 << 24;
+/// USBLEGCTLSTS: the bits kept as they are (Linux's `XHCI_LEGACY_DISABLE_SMI`: the SMI enables are cleared), and
+/// the SMI events cleared by writing 1.
+const LEGACY_KEEP: u32 = 0x000e_1fee;
+const LEGACY_EVENTS: u32 = 0xe000_0000;
+
+// TRB types (in bits 15:10 of the control word) and their flags.
+const NORMAL: u32 = 1;
+const SETUP: u32 = 2;
+const DATA: u32 = 3;
+const STATUS: u32 = 4;
+const LINK: u32 = 6;
+const ENABLE_SLOT: u32 = 9;
+const ADDRESS_DEVICE: u32 = 11;
+const CONFIGURE_ENDPOINT: u32 = 12;
+const EVALUATE_CONTEXT: u32 = 13;
+const RESET_ENDPOINT: u32 = 14;
+const SET_DEQUEUE: u32 = 16;
+const TRANSFER_EVENT: u32 = 32;
+const COMMAND_COMPLETION: u32 = 33;
+const TOGGLE_CYCLE: u32 = 1 << 1;
+const INTERRUPT_ON_COMPLETION: u32 = 1 << 5;
+const IMMEDIATE_DATA: u32 = 1 << 6;
+/// Data and status stages: the direction is IN.
+const DIRECTION_IN: u32 = 1 << 16;
+/// Completion codes.
+const SUCCESS: u32 = 1;
+const SHORT_PACKET: u32 = 13;
+
+/// TRBs in each ring (16 bytes each), the last one the link back to the first.
+const RING_TRBS: usize = 16;
+/// TRBs in the event ring.
+const EVENT_TRBS: usize = 64;
+/// Device slots enabled, at most: a keyboard takes one, and so does each other device looked at.
+const MOST_SLOTS: u32 = 32;
+
+// The controller's memory (a page): the device context base address array, the event ring segment table, the
+// command ring, the event ring.
+const DCBAA: usize = 0x000;
+const ERST: usize = 0x200;
+const COMMANDS: usize = 0x400;
+const EVENTS: usize = 0x800;
+const CONTROLLER_MEMORY: usize = 0x1000;
+// A device's memory (two pages): its output device context in the first page, its input context and the rest in
+// the second (a context must not cross a page).
+const OUTPUT: usize = 0x0000;
+const INPUT: usize = 0x1000;
+const CONTROL_RING: usize = 0x1840;
+const INTERRUPT_RING: usize = 0x1940;
+const REPORT: usize = 0x1a40;
+const LIGHTS: usize = 0x1a48;
+const BUFFER: usize = 0x1c00;
+const BUFFER_SIZE: usize = 0x400;
+const DEVICE_MEMORY: usize = 0x2000;
+
+/// How long the firmware gets to let go of a controller (as Linux), a halt and a reset (the specification's
+/// 16 ms for the halt; Linux allows 10 s for the reset and CNR, where 1 s is what controllers take at worst),
+/// a command and a control transfer (Linux: 5 s).
+const HAND_OFF_MS: u64 = 1000;
+const HALT_MS: u64 = 20;
+const RESET_MS: u64 = 1000;
+const COMMAND_MS: u64 = 5000;
+/// How long devices get to show their connection after the controller started (USB 2.0, 7.1.7.3: a connection is
+/// debounced for 100 ms), and a port to finish its reset (Linux: 500 ms for a root port).
+const CONNECT_MS: u64 = 100;
+const PORT_RESET_MS: u64 = 500;
+
+/// The controllers with a keyboard, and the key events their reports made that the console has not taken yet.
+struct State {
+    controllers: Vec<Controller>,
+    keys: VecDeque<KeyEvent>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    controllers: Vec::new(),
+    keys: VecDeque::new(),
+});
+
+/// The next key event from a USB keyboard, if one is waiting; takes the events the controllers wrote meanwhile,
+/// queues the reports' reads again, and sends the lock lights `lights` (a mask of `leds`' lights) to a keyboard
+/// that does not show them yet. Never waits.
+pub fn next_key(lights: u8) -> Option<KeyEvent> {
+    // (A line printed while the keyboards are being found must not wait for them.)
+    let mut state = STATE.try_lock()?;
+    let State { controllers, keys } = &mut *state;
+    for controller in controllers.iter_mut() {
+        // (The other events, a port's change say, are no one's.)
+        while controller.event(keys).is_some() {}
+        controller.send_lights(usb::lights_report(lights));
+    }
+    keys.pop_front()
+}
+
+/// Halts and resets every controller this driver set up: called right before the hand-off (and a reboot), after
+/// which their rings and the reports' buffers are memory of the next kernel's, which resets the controller itself.
+pub fn quiesce() {
+    // (Not waited for: the hand-off must not hang on it.)
+    if let Some(state) = STATE.try_lock() {
+        for controller in &state.controllers {
+            controller.host.stop();
+        }
+    }
+}
+
+/// Finds the xHCI controllers, takes them over and sets up the keyboards on their root ports, saying on the
+/// consoles what it found: a line per keyboard, per device that is none, and per problem.
+pub fn probe() {
+    let mut keys = VecDeque::new();
+    for function in pci::find(CLASS_XHCI) {
+        let mut controller = match Controller::start(function) {
+            Ok(controller) => controller,
+            Err(why) => {
+                println!("{}: {why}", Line(function, 0));
+                continue;
+            }
+        };
+        controller.find_keyboards(&mut keys);
+        if controller.keyboards.is_empty() {
+            println!("{}: no keyboard on its ports", Line(function, 0));
+            controller.host.stop();
+        } else {
+            STATE.lock().controllers.push(controller);
+        }
+    }
+    STATE.lock().keys.extend(keys);
+}
+
+/// The start of a line about a controller (at a PCI function), or one of its ports (numbered from 1; 0 for none).
+struct Line(Function, u8);
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bootscript: xhci {}", self.0)?;
+        match self.1 {
+            0 => Ok(()),
+            port => write!(f, " port {port}"),
+        }
+    }
+}
+
+/// Why a controller or a device could not be used: a fixed reason, or a step whose command or transfer failed
+/// with a completion code (0: it did not complete in time).
+enum Why {
+    Fixed(&'static str),
+    Failed(&'static str, u32),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Why::Fixed(why) => f.write_str(why),
+            Why::Failed(step, 0) => write!(f, "{step}: timed out"),
+            Why::Failed(step, code) => write!(f, "{step}: failed (completion code {code})"),
+        }
+    }
+}
+
+/// Memory that a controller reads and writes by DMA: zeroed, from the heap (below 4 GiB, identity mapped: its
+/// addresses are the controller's), never freed, reached only through volatile accesses.
+#[derive(Clone, Copy)]
+struct Dma {
+    /// Its address (a plain number: the state that holds it is shared, and this single CPU is the only one).
+    base: usize,
+    size: usize,
+}
+
+impl Dma {
+    /// `size` bytes aligned to `align` (a power of two), or `None` when the heap has not that much.
+    fn new(size: usize, align: usize) -> Option<Dma> {
+        let layout = Layout::from_size_align(size, align).ok()?;
+        // SAFETY: a layout of non-zero size (every caller's is); the memory is never freed (the controller keeps its
+        // address until it is reset).
+        let base = unsafe { alloc_zeroed(layout) };
+        (!base.is_null()).then_some(Dma {
+            base: base as usize,
+            size,
+        })
+    }
+
+    /// The controller's address of the byte at `offset`.
+    fn address(self, offset: usize) -> u64 {
+        self.base as u64 + offset as u64
+    }
+
+    /// The 32-bit word at `offset` (0 past the end).
+    fn read(self, offset: usize) -> u32 {
+        if offset + 4 > self.size {
+            return 0;
+        }
+        // SAFETY: within the memory allocated (checked above), which only this driver and the controller reach.
+        unsafe { ((self.base + offset) as *const u32).read_volatile() }
+    }
+
+    /// Writes the 32-bit word at `offset` (nothing past the end).
+    fn write(self, offset: usize, value: u32) {
+        if offset + 4 <= self.size {
+            // SAFETY: as in `read`.
+            unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
+        }
+    }
+
+    /// Writes a 64-bit address at `offset`, as two words.
+    fn write_address(self, offset: usize, address: u64) {
+        self.write(offset, address as u32);
+        self.write(offset + 4, (address >> 32) as u32);
+    }
+}
+
+/// A ring of TRBs the driver produces (commands, or a transfer ring), ending in a link TRB back to its start.
+struct Ring {
+    memory: Dma,
+    offset: usize,
+    /// The TRB to write next, and the cycle bit that makes it valid.
+    enqueue: usize,
+    cycle: u32,
+}
+
+impl Ring {
+    fn new(memory: Dma, offset: usize) -> Ring {
+        let ring = Ring {
+            memory,
+            offset,
+            enqueue: 0,
+            cycle: 1,
+        };
+        let link = offset + (RING_TRBS - 1) * 16;
+        memory.write_address(link, memory.address(offset));
+        memory.write(link + 12, LINK << 10 | TOGGLE_CYCLE);
+        ring
+    }
+
+    /// The ring's dequeue pointer for a context: where the next TRB goes, with its cycle bit.
+    fn dequeue_pointer(&self) -> u64 {
+        self.memory.address(self.offset + self.enqueue * 16) | u64::from(self.cycle)
+    }
+
+    /// Writes `trb` (its control word without the cycle bit) as the next TRB, and gives its address. The control
+    /// word, which makes it valid, goes last.
+    fn push(&mut self, trb: [u32; 4]) -> u64 {
+        let at = self.offset + self.enqueue * 16;
+        for (i, &word) in trb[..3].iter().enumerate() {
+            self.memory.write(at + 4 * i, word);
+        }
+        compiler_fence(Ordering::SeqCst);
+        self.memory.write(at + 12, trb[3] | self.cycle);
+        self.enqueue += 1;
+        if self.enqueue == RING_TRBS - 1 {
+            // The link TRB becomes valid with this pass's cycle bit, and turns the cycle over.
+            let link = self.offset + self.enqueue * 16;
+            self.memory
+                .write(link + 12, LINK << 10 | TOGGLE_CYCLE | self.cycle);
+            self.cycle ^= 1;
+            self.enqueue = 0;
+        }
+        self.memory.address(at)
+    }
+}
+
+/// A controller's registers: where its register blocks lie in its BAR, and what to put back.
+struct Host {
+    function: Function,
+    registers: Registers,
+    /// The operational registers' offset (CAPLENGTH), the runtime registers' and the doorbells'.
+    operational: usize,
+    runtime: usize,
+    doorbells: usize,
+    /// The PCI command register as the firmware left it.
+    command: u32,
+}
+
+impl Host {
+    fn read(&self, offset: usize) -> u32 {
+        self.registers.read(self.operational + offset)
+    }
+
+    fn write(&self, offset: usize, value: u32) {
+        self.registers.write(self.operational + offset, value)
+    }
+
+    /// Waits until `done` holds of the operational register at `offset`, for at most `ms`; a controller whose
+    /// registers read all ones (gone) is given up on at once. Whether it held.
+    fn wait(&self, offset: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
+        let offset = self.operational + offset;
+        self.registers
+            .wait(offset, ms, |v| v == u32::MAX || done(v));
+        let value = self.registers.read(offset);
+        value != u32::MAX && done(value)
+    }
+
+    /// Halts the controller (R/S cleared, HCHalted waited for) and resets it (HCRST, then CNR, waited for), as
+    /// Linux's `xhci_halt` and `xhci_reset` do: whether it reset.
+    fn reset(&self) -> bool {
+        self.write(USBCMD, self.read(USBCMD) & !RUN);
+        self.wait(USBSTS, HALT_MS, |s| s & HALTED != 0);
+        self.write(USBCMD, RESET);
+        // (Some Intel controllers hang when their registers are read within 1 ms of the reset: Linux waits.)
+        clock::sleep_ms(1);
+        self.wait(USBCMD, RESET_MS, |c| c & RESET == 0)
+            && self.wait(USBSTS, RESET_MS, |s| s & NOT_READY == 0)
+    }
+
+    /// Resets the controller and puts its PCI command register back as the firmware left it; one that does not
+    /// reset loses bus mastering too, which stops its DMA.
+    fn stop(&self) {
+        let keep = match self.reset() {
+            true => !0,
+            false => !PCI_BUS_MASTER,
+        };
+        self.function.write(0x04, self.command & 0xffff & keep);
+    }
+
+    fn ring(&self, slot: u8, target: u32) {
+        self.registers
+            .write(self.doorbells + 4 * usize::from(slot), target);
+    }
+}
+
+/// A keyboard set up: its slot, its interrupt IN endpoint (as a device context index), its memory and rings.
+struct Keyboard {
+    slot: u8,
+    endpoint: u32,
+    interface: u8,
+    memory: Dma,
+    control: Ring,
+    interrupt: Ring,
+    /// The last report taken, whose keys are held.
+    previous: [u8; REPORT_SIZE],
+    /// The lights the keyboard was last sent (0xff: none yet), and whether that SET_REPORT is still under way.
+    lights: u8,
+    sending: bool,
+}
+
+impl Keyboard {
+    /// Queues the read of the next report.
+    fn queue_read(&mut self, host: &Host) {
+        let address = self.memory.address(REPORT);
+        self.interrupt.push([
+            address as u32,
+            (address >> 32) as u32,
+            REPORT_SIZE as u32,
+            NORMAL << 10 | INTERRUPT_ON_COMPLETION,
+        ]);
+        host.ring(self.slot, self.endpoint);
+    }
+}
+
+/// A control transfer's setup packet (USB 2.0, 9.3): request type, request, value, index, length.
+fn setup(kind: u8, request: u8, value: u16, index: u16, length: u16) -> [u32; 2] {
+    [
+        u32::from(kind) | u32::from(request) << 8 | u32::from(value) << 16,
+        u32::from(index) | u32::from(length) << 16,
+    ]
+}
+
+/// Queues a control transfer on endpoint 0 of `slot`: `setup`, a data stage of `length` bytes at `buffer` (IN
+/// when the request type says so) unless `length` is 0, the status stage. Gives the status stage's address.
+fn queue_control(host: &Host, slot: u8, ring: &mut Ring, setup: [u32; 2], buffer: u64) -> u64 {
+    let length = setup[1] >> 16;
+    let into_host = setup[0] & 0x80 != 0;
+    // Transfer type: no data (0), OUT (2), IN (3).
+    let transfer = match (length, into_host) {
+        (0, _) => 0,
+        (_, false) => 2,
+        (_, true) => 3,
+    };
+    ring.push([
+        setup[0],
+        setup[1],
+        8,
+        SETUP << 10 | IMMEDIATE_DATA | transfer << 16,
+    ]);
+    let direction = if into_host { DIRECTION_IN } else { 0 };
+    if length != 0 {
+        ring.push([
+            buffer as u32,
+            (buffer >> 32) as u32,
+            length,
+            DATA << 10 | direction,
+        ]);
+    }
+    // The status stage goes the other way from the data (IN when there was none).
+    let status_in = if length != 0 && into_host {
+        0
+    } else {
+        DIRECTION_IN
+    };
+    let status = ring.push([0, 0, 0, STATUS << 10 | INTERRUPT_ON_COMPLETION | status_in]);
+    host.ring(slot, 1);
+    status
+}
+
+/// An event TRB's type, completion code, slot and endpoint (device context index).
+fn kind(event: &[u32; 4]) -> u32 {
+    event[3] >> 10 & 0x3f
+}
+
+fn code(event: &[u32; 4]) -> u32 {
+    event[2] >> 24
+}
+
+fn slot(event: &[u32; 4]) -> u8 {
+    (event[3] >> 24) as u8
+}
+
+fn endpoint(event: &[u32; 4]) -> u32 {
+    event[3] >> 16 & 0x1f
+}
+
+/// The TRB an event is about (a command's, or a transfer's).
+fn pointer(event: &[u32; 4]) -> u64 {
+    u64::from(event[1]) << 32 | u64::from(event[0])
+}
+
+/// A controller set up and running.
+struct Controller {
+    host: Host,
+    /// Bytes per context: 32, or 64 (HCCPARAMS1.CSZ).
+    context: usize,
+    ports: u8,
+    slots: u8,
+    memory: Dma,
+    commands: Ring,
+    /// The event ring's next TRB and the cycle bit a new event has.
+    dequeue: usize,
+    cycle: u32,
+    keyboards: Vec<Keyboard>,
+}
+
+impl Controller {
+    /// Takes the controller at `function` from the firmware and starts it (xHCI 1.2, 4.2): its registers mapped,
+    /// memory decoding and bus mastering on, the firmware's hold on it ended, the controller halted and reset,
+    /// its slots, device context array (and scratchpad buffers), command ring and event ring set, then run.
+    fn start(function: Function) -> Result<Controller, Why> {
+        let base = function
+            .memory_bar()
+            .ok_or(Why::Fixed("its registers are not in memory"))?;
+        // (A UEFI firmware may put a 64-bit BAR above 4 GiB, past the boot stub's map: mapped there. 64 KiB holds
+        // the registers of every controller seen; a 2 MiB page is mapped in any case.)
+        if !paging::map_above_4g(base, 0x10000) {
+            return Err(Why::Fixed(
+                "its registers lie out of reach (unassigned, or past what can be mapped)",
+            ));
+        }
+        let command = function.read(0x04);
+        function.write(0x04, command & 0xffff | PCI_ENABLE);
+        // SAFETY: BAR0 of an xHCI controller (its class checked), with memory decoding on, its first 64 KiB
+        // identity mapped and uncached (above); the driver reads and writes only xHCI registers there, at the
+        // offsets its capability registers give, checked to lie within those 64 KiB.
+        let registers = unsafe { Registers::new(base as usize) };
+        let give_up = |why| {
+            function.write(0x04, command & 0xffff);
+            Err(Why::Fixed(why))
+        };
+        let capabilities = registers.read(0);
+        let (parameters, runtime) = (registers.read(HCCPARAMS1), registers.read(RTSOFF) & !0x1f);
+        let doorbells = registers.read(DBOFF) & !3;
+        let ports = (registers.read(HCSPARAMS1) >> 24) as u8;
+        let operational = (capabilities & 0xff) as usize;
+        if capabilities == u32::MAX
+            || operational < 0x20
+            || runtime.max(doorbells) > 0xf000
+            || operational + PORTSC + 16 * usize::from(ports) > 0x10000
+        {
+            return give_up("it does not answer (its registers read all ones or make no sense)");
+        }
+        take_from_firmware(registers, parameters, function);
+        let host = Host {
+            function,
+            registers,
+            operational,
+            runtime: runtime as usize,
+            doorbells: doorbells as usize,
+            command,
+        };
+        // (A controller that is not ready yet after the power came on: CNR, before the reset.)
+        host.wait(USBSTS, RESET_MS, |s| s & NOT_READY == 0);
+        if !host.reset() {
+            host.stop();
+            return Err(Why::Fixed("it did not reset"));
+        }
+        let Some(memory) = Dma::new(CONTROLLER_MEMORY, 4096) else {
+            return give_up("no memory for its rings");
+        };
+        let slots = (registers.read(HCSPARAMS1) & 0xff).min(MOST_SLOTS);
+        host.write(CONFIG, slots);
+        // Scratchpad buffers, of the controller's page size, if it asks for some (HCSPARAMS2: their number's high
+        // bits 25:21, low bits 31:27); their array's address is entry 0 of the device context base address array.
+        let wanted = registers.read(HCSPARAMS2);
+        let scratchpads = (wanted >> 27 | (wanted >> 21 & 0x1f) << 5) as usize;
+        if scratchpads > 0 {
+            let page = 4096 << (host.read(PAGESIZE) & 0xffff).trailing_zeros().min(4);
+            let (Some(array), Some(buffers)) = (
+                Dma::new(scratchpads * 8, 64),
+                Dma::new(scratchpads * page, page),
+            ) else {
+                return give_up("no memory for its scratchpad buffers");
+            };
+            for i in 0..scratchpads {
+                array.write_address(8 * i, buffers.address(i * page));
+            }
+            memory.write_address(DCBAA, array.address(0));
+        }
+        host.registers
+            .write_address(host.operational + DCBAAP, memory.address(DCBAA));
+        let commands = Ring::new(memory, COMMANDS);
+        host.registers
+            .write_address(host.operational + CRCR, commands.dequeue_pointer());
+        // One event ring segment; interrupter 0's registers in the order the specification asks (4.9.4): the table's
+        // size, the dequeue pointer, then the table's address, which starts the ring.
+        memory.write_address(ERST, memory.address(EVENTS));
+        memory.write(ERST + 8, EVENT_TRBS as u32);
+        host.registers.write(host.runtime + ERSTSZ, 1);
+        host.registers
+            .write_address(host.runtime + ERDP, memory.address(EVENTS));
+        host.registers
+            .write_address(host.runtime + ERSTBA, memory.address(ERST));
+        host.write(USBCMD, RUN);
+        if !host.wait(USBSTS, HALT_MS, |s| s & HALTED == 0) {
+            host.stop();
+            return Err(Why::Fixed("it did not start"));
+        }
+        Ok(Controller {
+            host,
+            context: if parameters & CONTEXT_64 != 0 { 64 } else { 32 },
+            ports,
+            slots: slots as u8,
+            memory,
+            commands,
+            dequeue: 0,
+            cycle: 1,
+            keyboards: Vec::new(),
+        })
+    }
+
+    /// The next event the controller wrote, if any, once keyboard reports and the answers to lights sent are
+    /// dealt with (those are not given).
+    fn event(&mut self, keys: &mut VecDeque<KeyEvent>) -> Option<[u32; 4]> {
+        loop {
+            let at = EVENTS + self.dequeue * 16;
+            let control = self.memory.read(at + 12);
+            if control & 1 != self.cycle {
+                return None;
+            }
+            compiler_fence(Ordering::SeqCst);
+            let read = |i: usize| self.memory.read(at + 4 * i);
+            let event = [read(0), read(1), read(2), control];
+            self.dequeue += 1;
+            if self.dequeue == EVENT_TRBS {
+                self.dequeue = 0;
+                self.cycle ^= 1;
+            }
+            let next = self.memory.address(EVENTS + self.dequeue * 16);
+            self.host
+                .registers
+                .write_address(self.host.runtime + ERDP, next | HANDLER_BUSY);
+            let keyboard = self
+                .keyboards
+                .iter_mut()
+                .find(|k| kind(&event) == TRANSFER_EVENT && k.slot == slot(&event));
+            match keyboard {
+                Some(keyboard) if endpoint(&event) == keyboard.endpoint => {
+                    if let SUCCESS | SHORT_PACKET = code(&event) {
+                        let word = |i: usize| keyboard.memory.read(REPORT + 4 * i).to_le_bytes();
+                        let (low, high) = (word(0), word(1));
+                        let report = [
+                            low[0], low[1], low[2], low[3], high[0], high[1], high[2], high[3],
+                        ];
+                        if usb::key_events(&keyboard.previous, &report, |e| keys.push_back(e)) {
+                            keyboard.previous = report;
+                        }
+                    }
+                    // (After an error that halted the endpoint, the read waits there: the keyboard types no more.)
+                    keyboard.queue_read(&self.host);
+                }
+                // The answer to the lights sent.
+                Some(keyboard) if endpoint(&event) == 1 => keyboard.sending = false,
+                _ => return Some(event),
+            }
+        }
+    }
+
+    /// Waits up to `ms` for an event that `wanted` accepts, dealing with the others meanwhile.
+    fn wait(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        ms: u64,
+        wanted: impl Fn(&[u32; 4]) -> bool,
+    ) -> Option<[u32; 4]> {
+        let start = clock::time_ms();
+        loop {
+            let late = clock::time_ms().saturating_sub(start) > ms;
+            match self.event(keys) {
+                Some(event) if wanted(&event) => return Some(event),
+                Some(_) => {}
+                None if late => return None,
+                None => core::hint::spin_loop(),
+            }
+        }
+    }
+
+    /// Runs a command and waits for its completion: the slot it names.
+    fn command(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        step: &'static str,
+        trb: [u32; 4],
+    ) -> Result<u8, Why> {
+        let address = self.commands.push(trb);
+        self.host.ring(0, 0);
+        let done = self.wait(keys, COMMAND_MS, |e| {
+            kind(e) == COMMAND_COMPLETION && pointer(e) == address
+        });
+        match done {
+            Some(event) if code(&event) == SUCCESS => Ok(slot(&event)),
+            Some(event) => Err(Why::Failed(step, code(&event))),
+            None => Err(Why::Failed(step, 0)),
+        }
+    }
+
+    /// Runs a control transfer on endpoint 0 of the device in `slot` and waits for it to end; the data stage (if
+    /// any) moves through the device's buffer. After a stall, the endpoint is reset for the next transfer.
+    fn control(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        device: &mut Keyboard,
+        step: &'static str,
+        setup: [u32; 2],
+    ) -> Result<(), Why> {
+        let buffer = device.memory.address(BUFFER);
+        let status = queue_control(&self.host, device.slot, &mut device.control, setup, buffer);
+        let on = device.slot;
+        let done = self.wait(keys, COMMAND_MS, |e| {
+            kind(e) == TRANSFER_EVENT && slot(e) == on && endpoint(e) == 1
+        });
+        let code = match done {
+            Some(event) if code(&event) == SUCCESS && pointer(&event) == status => return Ok(()),
+            Some(event) => code(&event),
+            None => 0,
+        };
+        // The endpoint halted: reset it, and move its dequeue pointer past what was queued.
+        let pointer = device.control.dequeue_pointer();
+        let target = u32::from(on) << 24 | 1 << 16;
+        let _ = self
+            .command(keys, step, [0, 0, 0, RESET_ENDPOINT << 10 | target])
+            .and_then(|_| {
+                self.command(
+                    keys,
+                    step,
+                    [
+                        pointer as u32,
+                        (pointer >> 32) as u32,
+                        0,
+                        SET_DEQUEUE << 10 | target,
+                    ],
+                )
+            });
+        Err(Why::Failed(step, code))
+    }
+
+    /// Sends `report` as the lock lights of every keyboard that does not show them, and has no SET_REPORT under
+    /// way (the answer is taken by [`Controller::event`]).
+    fn send_lights(&mut self, report: u8) {
+        for keyboard in &mut self.keyboards {
+            if keyboard.lights != report && !keyboard.sending {
+                keyboard.lights = report;
+                keyboard.sending = true;
+                keyboard.memory.write(LIGHTS, u32::from(report));
+                // SET_REPORT (HID 1.11, 7.2.2): an output report (type 2), ID 0, one byte.
+                let request = setup(0x21, 0x09, 0x0200, u16::from(keyboard.interface), 1);
+                let buffer = keyboard.memory.address(LIGHTS);
+                queue_control(
+                    &self.host,
+                    keyboard.slot,
+                    &mut keyboard.control,
+                    request,
+                    buffer,
+                );
+            }
+        }
+    }
+
+    /// Powers the root ports (where the controller switches their power), gives the devices time to show up, and
+    /// sets up a keyboard on each port with one; says what it found on the others.
+    fn find_keyboards(&mut self, keys: &mut VecDeque<KeyEvent>) {
+        let portsc = |port: u8| PORTSC + 16 * usize::from(port - 1);
+        if self.host.registers.read(HCCPARAMS1) & PORT_POWER_CONTROL != 0 {
+            for port in 1..=self.ports {
+                let status = self.host.read(portsc(port));
+                if status & PORT_POWER == 0 {
+                    self.host
+                        .write(portsc(port), status & PORT_KEEP | PORT_POWER);
+                }
+            }
+        }
+        clock::sleep_ms(CONNECT_MS);
+        for port in 1..=self.ports {
+            if self.host.read(portsc(port)) & CONNECTED == 0 {
+                continue;
+            }
+            let line = Line(self.host.function, port);
+            match self.keyboard(keys, port, portsc(port)) {
+                Ok(None) => {}
+                Ok(Some(mut keyboard)) => {
+                    println!("{line}: keyboard");
+                    keyboard.queue_read(&self.host);
+                    self.keyboards.push(keyboard);
+                }
+                Err(why) => println!("{line}: {why}"),
+            }
+        }
+    }
+
+    /// Resets the device on `port` (its PORTSC at `portsc`), gives it an address, and configures it if it is a
+    /// boot keyboard (xHCI 1.2, 4.3): the keyboard, or `None` for another device (said on the console).
+    fn keyboard(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        port: u8,
+        portsc: usize,
+    ) -> Result<Option<Keyboard>, Why> {
+        let host = &self.host;
+        let mut status = host.read(portsc);
+        // A USB 3 port enables itself; a USB 2 one is enabled by a reset (USB 2.0, 11.5.1.5: 10 ms to recover).
+        if status & ENABLED == 0 {
+            host.write(portsc, status & PORT_KEEP | PORT_RESET);
+            host.wait(portsc, PORT_RESET_MS, |s| {
+                s & RESET_CHANGE != 0 || s & CONNECTED == 0
+            });
+            host.write(portsc, host.read(portsc) & PORT_KEEP | RESET_CHANGE);
+            clock::sleep_ms(10);
+            status = host.read(portsc);
+            if status & ENABLED == 0 {
+                return Err(Why::Fixed("its device did not come up after a reset"));
+            }
+        }
+        let speed = (status >> 10 & 0xf) as u8;
+        let slot = self.command(keys, "enabling a slot", [0, 0, 0, ENABLE_SLOT << 10])?;
+        if slot == 0 || slot > self.slots {
+            return Err(Why::Fixed("the controller gave a slot it does not have"));
+        }
+        let Some(memory) = Dma::new(DEVICE_MEMORY, 4096) else {
+            return Err(Why::Fixed("no memory for the device"));
+        };
+        self.memory
+            .write_address(DCBAA + 8 * usize::from(slot), memory.address(OUTPUT));
+        let mut device = Keyboard {
+            slot,
+            endpoint: 0,
+            interface: 0,
+            memory,
+            control: Ring::new(memory, CONTROL_RING),
+            interrupt: Ring::new(memory, INTERRUPT_RING),
+            previous: [0; REPORT_SIZE],
+            lights: 0xff,
+            sending: false,
+        };
+        let context = self.context;
+        // The input context's word `word` of context `index` (0 input control, 1 slot, 2 endpoint 0, ...).
+        let input = |index: usize, word: usize, value: u32| {
+            memory.write(INPUT + index * context + 4 * word, value)
+        };
+        let clear_input = || {
+            (0..33 * context)
+                .step_by(4)
+                .for_each(|at| memory.write(INPUT + at, 0))
+        };
+        // The slot (its speed, one context entry or `entries`, the root port; route string 0: no hub).
+        let slot_context = |entries: u32| {
+            input(1, 0, u32::from(speed) << 20 | entries << 27);
+            input(1, 1, u32::from(port) << 16);
+        };
+        // Endpoint 0: a control endpoint (type 4), 3 errors allowed, its largest packet, its ring.
+        let ring = device.control.dequeue_pointer();
+        let endpoint_0 = |max_packet: u32| {
+            input(2, 1, 3 << 1 | 4 << 3 | max_packet << 16);
+            input(2, 2, ring as u32);
+            input(2, 3, (ring >> 32) as u32);
+            input(2, 4, 8);
+        };
+        let mut max_packet = u32::from(usb::first_max_packet(speed));
+        input(0, 1, 0b11);
+        slot_context(1);
+        endpoint_0(max_packet);
+        let trb = |kind: u32| {
+            let address = memory.address(INPUT);
+            [
+                address as u32,
+                (address >> 32) as u32,
+                0,
+                kind << 10 | u32::from(slot) << 24,
+            ]
+        };
+        self.command(keys, "addressing the device", trb(ADDRESS_DEVICE))?;
+        // The device descriptor's first 8 bytes: its class, and endpoint 0's largest packet (USB 2.0, 9.6.1).
+        self.control(
+            keys,
+            &mut device,
+            "reading its device descriptor",
+            setup(0x80, 6, 0x0100, 0, 8),
+        )?;
+        let first = memory.read(BUFFER).to_le_bytes();
+        let class = first[0];
+        let said = memory.read(BUFFER + 4) >> 24;
+        let slow = matches!(speed, usb::FULL_SPEED | usb::LOW_SPEED);
+        if slow && said != max_packet && matches!(said, 8 | 16 | 32 | 64) {
+            max_packet = said;
+            clear_input();
+            input(0, 1, 0b10);
+            endpoint_0(max_packet);
+            self.command(
+                keys,
+                "setting endpoint 0's packet size",
+                trb(EVALUATE_CONTEXT),
+            )?;
+        }
+        // The first configuration: its first 9 bytes for its length, then all of it (as much as the buffer holds).
+        self.control(
+            keys,
+            &mut device,
+            "reading its configuration",
+            setup(0x80, 6, 0x0200, 0, 9),
+        )?;
+        let total = (memory.read(BUFFER) >> 16).min(BUFFER_SIZE as u32) as u16;
+        self.control(
+            keys,
+            &mut device,
+            "reading its configuration",
+            setup(0x80, 6, 0x0200, 0, total),
+        )?;
+        let mut descriptor = [0u8; BUFFER_SIZE];
+        for (i, word) in descriptor.chunks_exact_mut(4).enumerate() {
+            word.copy_from_slice(&memory.read(BUFFER + 4 * i).to_le_bytes());
+        }
+        let Some(found) = usb::boot_keyboard(&descriptor[..usize::from(total)]) else {
+            let what = match class {
+                9 => "a hub (devices behind hubs are not looked for)",
+                _ => "no keyboard",
+            };
+            println!("{}: {what}", Line(self.host.function, port));
+            return Ok(None);
+        };
+        let interface = u16::from(found.interface);
+        device.interface = found.interface;
+        self.control(
+            keys,
+            &mut device,
+            "configuring it",
+            setup(0, 9, u16::from(found.configuration), 0, 0),
+        )?;
+        // The boot protocol (HID 1.11, 7.2.6), and reports only when a key changes (SET_IDLE 0, 7.2.4: some keyboards
+        // refuse it, and send reports as they like, which are taken all the same).
+        self.control(
+            keys,
+            &mut device,
+            "choosing the boot protocol",
+            setup(0x21, 0x0b, 0, interface, 0),
+        )?;
+        let _ = self.control(keys, &mut device, "", setup(0x21, 0x0a, 0, interface, 0));
+        // The interrupt IN endpoint (device context index 2n + 1): type 7, 3 errors allowed, its interval.
+        let dci = 2 * u32::from(found.endpoint & 0xf) + 1;
+        let ring = device.interrupt.dequeue_pointer();
+        let max_packet = u32::from(found.max_packet);
+        clear_input();
+        input(0, 1, 1 | 1 << dci);
+        slot_context(dci);
+        let index = dci as usize + 1;
+        input(
+            index,
+            0,
+            u32::from(usb::endpoint_interval(speed, found.interval)) << 16,
+        );
+        input(index, 1, 3 << 1 | 7 << 3 | max_packet << 16);
+        input(index, 2, ring as u32);
+        input(index, 3, (ring >> 32) as u32);
+        input(index, 4, REPORT_SIZE as u32 | max_packet << 16);
+        self.command(keys, "configuring its endpoint", trb(CONFIGURE_ENDPOINT))?;
+        device.endpoint = dci;
+        Ok(Some(device))
+    }
+}
+
+/// Ends the firmware's hold on the controller, as Linux's `quirk_usb_handoff_xhci` does (xHCI 1.2, 4.22.1): in its
+/// USB Legacy Support capability, asks for it (HC OS Owned), waits up to 1 s for the firmware to let go (HC BIOS
+/// Owned cleared; a firmware that does not is overruled, and said so), and turns the firmware's SMIs off.
+fn take_from_firmware(registers: Registers, parameters: u32, function: Function) {
+    // The extended capabilities, a list in 32-bit words from xECP (HCCPARAMS1 bits 31:16); at most 64 looked at.
+    let mut offset = (parameters >> 16) as usize * 4;
+    for _ in 0..64 {
+        if offset == 0 || offset > 0xfff8 {
+            return;
+        }
+        let capability = registers.read(offset);
+        if capability & 0xff == LEGACY_SUPPORT {
+            registers.write(offset, capability | OS_OWNED);
+            if !registers.wait(offset, HAND_OFF_MS, |c| c & BIOS_OWNED == 0) {
+                println!(
+                    "{}: the firmware did not let go of it; taken over",
+                    Line(function, 0)
+                );
+                registers.write(offset, registers.read(offset) & !BIOS_OWNED);
+            }
+            let control = registers.read(offset + 4);
+            registers.write(offset + 4, control & LEGACY_KEEP | LEGACY_EVENTS);
+            return;
+        }
+        match capability >> 8 & 0xff {
+            0 => return,
+            next => offset += next as usize * 4,
+        }
+    }
+}
