@@ -1,37 +1,166 @@
 //! USB keyboards on an xHCI controller (QEMU's `qemu-xhci` with a `usb-kbd`), on PCs without an i8042
-//! (`i8042=off`: no PS/2 keyboard, and no firmware emulating one), so that every key typed comes through USB.
-//! The monitor's `sendkey` goes to the USB keyboard (QEMU makes it the active one).
+//! (`i8042=off`: no PS/2 keyboard, and no firmware's emulation of one), so that every key typed can only have come
+//! through USB. The monitor's `sendkey` goes to the USB keyboard (QEMU makes a USB keyboard the active one).
 
+use std::process::Command;
 use std::time::Duration;
 
-use bootscript_boot_tests::{Boot, Exit};
+use bootscript_boot_tests::{run, Boot, Exit, Vm};
 
+/// OVMF takes a few seconds more than SeaBIOS to come up under TCG.
 const BOOT: Duration = Duration::from_secs(90);
 const STEP: Duration = Duration::from_secs(20);
+const RESCUE: &str = "bootscript: phase=rescue";
 
-/// A PC with no i8042 and a USB keyboard on an xHCI controller.
+/// A PC with no i8042 and a USB keyboard on an xHCI controller (QEMU puts it at 00:04.0 on both machines; the
+/// keyboard, a USB 2 device, on port 5, the first of the USB 2 ports after the four USB 3 ones).
 fn usb_keyboard(boot: Boot) -> Boot {
     boot.qemu_arg("-machine")
         .qemu_arg("i8042=off")
         .qemu_arg("-device")
-        .qemu_arg("qemu-xhci,id=xhci")
+        .qemu_arg("qemu-xhci,id=xhci,addr=4")
         .qemu_arg("-device")
         .qemu_arg("usb-kbd,bus=xhci.0")
 }
 
+const FOUND: &str = "bootscript: xhci 00:04.0 port 5: keyboard";
+
+/// SHA-256 in lowercase hex, by the host's coreutils.
+fn sha256_hex(text: &str) -> String {
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg("printf %s \"$0\" | sha256sum")
+        .arg(text));
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// The passphrase of the UEFI test, and the keys that type it (a shifted letter, a digit, a punctuation key).
+const PASSPHRASE: &str = "Key7-X";
+const PASSPHRASE_KEYS: [&str; 7] = ["shift-k", "e", "y", "7", "minus", "shift-x", "ret"];
+
+/// A UEFI PC whose only keyboard is a USB one: the passphrase is typed at a hidden prompt, reaches the script
+/// whole (its hash, computed here, is what the script prints), and shows on neither console. Without the xHCI
+/// driver no key arrives at all (GRUB has left UEFI's boot services, whose USB driver OVMF stopped).
+#[test]
+fn a_passphrase_is_typed_on_the_usb_keyboard_of_a_uefi_pc() {
+    let script = r#"
+let pass = prompt("passphrase: ", echo=false)
+print("typed", len(pass), "characters, sha256", hex(sha256(pass)))
+prompt("Enter switches off ")
+halt()
+"#;
+    let mut vm = usb_keyboard(Boot::new().uefi().module("usb.bs", script)).start();
+    vm.expect_line(FOUND, BOOT);
+    vm.screen_showing("passphrase: _", STEP);
+    for key in PASSPHRASE_KEYS {
+        vm.sendkey(key);
+    }
+    let expected = format!("typed 6 characters, sha256 {}", sha256_hex(PASSPHRASE));
+    vm.expect_line(&expected, STEP);
+    let screen = vm.screen_showing("Enter switches off _", STEP);
+    assert!(
+        !screen.iter().any(|l| l.contains(PASSPHRASE)),
+        "{screen:#?}"
+    );
+    assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
+    vm.sendkey("ret");
+    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+}
+
+/// The byte of the lock lights the payload last sent to the keyboard (SET_REPORT: bit 0 Num, 1 Caps, 2 Scroll
+/// Lock), read from the guest's memory where the data stage of that request points, as QEMU's trace of the TRBs
+/// the controller fetched (`-trace usb_xhci_fetch_trb`) shows it; `None` before any was sent.
+fn lights_sent(vm: &mut Vm) -> Option<u8> {
+    // The setup stage of SET_REPORT: request type 0x21, request 9, an output report (0x0200), interface 0, 1 byte.
+    let trace = vm.qemu_stderr();
+    let lines: Vec<&str> = trace.lines().collect();
+    let setup = lines
+        .iter()
+        .rposition(|l| l.contains("usb_xhci_fetch_trb") && l.contains("0x0001000002000921"))?;
+    let data = lines[setup + 1..]
+        .iter()
+        .find(|l| l.contains("usb_xhci_fetch_trb") && l.contains("TR_DATA"))?;
+    let address = data.split("p 0x").nth(1)?.get(..16)?;
+    let address = u64::from_str_radix(address, 16).ok()?;
+    Some(vm.physical_memory(address, 1)[0])
+}
+
+/// Waits until the last lights sent are `lights`.
+fn expect_lights(vm: &mut Vm, lights: u8) {
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let sent = lights_sent(vm);
+        if sent == Some(lights) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            vm.fail(&format!("the keyboard's lights are {sent:?}, not {lights}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A BIOS PC whose only keyboard is a USB one: a German layout chosen by the script applies to it (the key
+/// labelled Z on a US keyboard gives `y`), Caps Lock turns its light on, Ctrl-C stops a script that runs for
+/// ever, and the rescue shell takes what is typed. Without the xHCI driver no key arrives at all: SeaBIOS's own
+/// USB driver, which GRUB read its keys through, is not used once the payload runs.
+#[test]
+fn a_usb_keyboard_types_with_the_layout_chosen_and_stops_a_script_with_ctrl_c() {
+    let script = r#"
+keymap("de")
+let word = prompt("word: ")
+print("got [" + word + "]")
+print("looping")
+while true { }
+"#;
+    let mut vm = usb_keyboard(Boot::new().module("usb.bs", script))
+        .qemu_arg("-trace")
+        .qemu_arg("usb_xhci_fetch_trb")
+        .start();
+    vm.expect_line(FOUND, BOOT);
+    vm.expect_line("bootscript: running usb.bs", STEP);
+    // No lock is on (SeaBIOS's keyboard flags say so).
+    expect_lights(&mut vm, 0);
+    for key in ["z", "y", "caps_lock", "a", "caps_lock", "shift-1", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got [yzA!]", STEP);
+    vm.sendkey("caps_lock");
+    expect_lights(&mut vm, 2);
+    vm.sendkey("num_lock");
+    expect_lights(&mut vm, 3);
+    vm.sendkey("caps_lock");
+    vm.sendkey("num_lock");
+    expect_lights(&mut vm, 0);
+    vm.expect_line("looping", STEP);
+    vm.sendkey("ctrl-c");
+    let error = vm.expect_line("usb.bs:", STEP).text;
+    assert_eq!(error, "usb.bs:6:7: error: interrupted (Ctrl-C)");
+    vm.expect_line(RESCUE, STEP);
+    for key in ["4", "2", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("bootscript> 42", STEP);
+    assert_eq!(vm.expect_line("", STEP).text, "42");
+    vm.send("halt()\r");
+    assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+}
+
+/// Keys come through `read_key` too (the payload's `test=keys`), and the controller's legacy keyboard (none here)
+/// is no source of stray keys: with no i8042, its status port reads all ones and is not taken for keys.
 #[test]
 fn keys_typed_on_a_usb_keyboard_are_decoded() {
     let mut vm = usb_keyboard(Boot::new().cmdline("test=keys")).start();
-    vm.expect_line("bootscript: xhci 00:04.0 port ", BOOT);
-    vm.expect_line("keys: ready", BOOT);
+    vm.expect_line(FOUND, BOOT);
+    vm.expect_line("keys: ready", STEP);
     vm.sendkey("a");
     vm.expect_line("key: 'a' U+0061", STEP);
     vm.sendkey("shift-a");
+    // (The Shift press is a key of its own, with no character.)
     vm.expect_line("key: 'A' U+0041", STEP);
     vm.sendkey("1");
     vm.expect_line("key: '1' U+0031", STEP);
     vm.sendkey("ret");
     vm.expect_line("key: enter", STEP);
     vm.expect_exit(Exit::Success, STEP);
-    println!("{}", vm.transcript());
 }
