@@ -482,6 +482,67 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/
     assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
 }
 
+/// A passphrase typed on a USB keyboard (a PC without an i8042, the keyboard on QEMU's xHCI controller) is handed
+/// on to Linux, and the controller is halted and reset before the jump, so that it writes no more events or
+/// reports into memory that is Linux's: QEMU's trace of the controller ends with the payload's stop and reset
+/// (Debian's cloud kernel has its xHCI driver as a module, which the test initramfs does not load, so nothing
+/// after the payload touches the controller).
+#[test]
+fn linux_after_a_passphrase_typed_on_a_usb_keyboard() {
+    let fixtures = fixtures();
+    let cmdline = "console=ttyS0 init.poweroff init.files=/etc/keys/usb.key";
+    let script = format!(
+        r#"
+let pass = prompt("passphrase: ", echo=false)
+mount("hd0p1", "/")
+exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/etc/keys/usb.key": pass}})
+"#
+    );
+    let mut boot = Boot::new()
+        .module("usb.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain));
+    for arg in [
+        "-machine",
+        "i8042=off",
+        "-device",
+        "qemu-xhci,id=xhci,addr=4",
+        "-device",
+        "usb-kbd,bus=xhci.0",
+        "-trace",
+        "usb_xhci_run",
+        "-trace",
+        "usb_xhci_stop",
+        "-trace",
+        "usb_xhci_reset",
+    ] {
+        boot = boot.qemu_arg(arg);
+    }
+    let mut vm = boot.start();
+    vm.expect_line("bootscript: xhci 00:04.0 port 5: keyboard", BOOT);
+    vm.expect_line("bootscript: phase=script", STEP);
+    for key in ["u", "s", "b", "shift-k", "e", "y", "ret"] {
+        vm.sendkey(key);
+    }
+    expect_init_report(&mut vm, cmdline, &[("/etc/keys/usb.key", b"usbKey")]);
+    vm.expect_line("reboot: Power down", LINUX);
+    assert_eq!(vm.wait_exit(STEP), 0, "QEMU status after Linux's poweroff");
+    assert!(!vm.transcript().contains("usbKey"), "{}", vm.transcript());
+    let trace = vm.qemu_stderr();
+    let events: Vec<&str> = trace
+        .lines()
+        .filter_map(|line| {
+            ["usb_xhci_run", "usb_xhci_stop", "usb_xhci_reset"]
+                .into_iter()
+                .find(|event| line.contains(event))
+        })
+        .collect();
+    assert!(
+        events.ends_with(&["usb_xhci_run", "usb_xhci_stop", "usb_xhci_reset"]),
+        "the controller's last events: {events:?}"
+    );
+}
+
 /// The NVMe controllers the payload enabled are disabled before the jump (CC.EN clear, and CSTS.RDY clear once
 /// the reset is done), so that no queue of the controller points into memory that is the kernel's by then. After
 /// the stand-in Linux kernel of tests/regs has started from an NVMe disk on q35 and halted, the controller's
