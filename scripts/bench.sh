@@ -95,7 +95,7 @@ done < "$WORK/crates.txt"
 row "interpreter (bootscript_lang), issue 3's goal 20480" "$(awk '$2 == "bootscript_lang" { print $1 }' "$WORK/crates.txt")" "bytes"
 
 header "Boot (platform)"
-phases=(phase=consoles phase=clock phase=bootinfo phase=heap phase=banner phase=usb)
+phases=(phase=consoles phase=clock phase=bootinfo phase=heap phase=banner)
 boot_times "test=exit" "Booting" "${phases[@]}" "bootscript: done"
 row "QEMU start -> GRUB menu entry starts" "${TIME[Booting]}" "ms"
 for p in "${phases[@]}"; do row "QEMU start -> $p" "${TIME[$p]}" "ms"; done

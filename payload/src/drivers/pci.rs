@@ -52,7 +52,8 @@ impl Function {
     pub fn write(self, offset: u8, value: u32) {
         self.select(offset);
         // SAFETY: the callers write only registers whose meaning the PCI specification fixes for every function
-        // (the command register) of a function whose class they checked.
+        // (the command register) of a function whose class they checked, or those its maker's datasheet names
+        // for a function whose vendor and device they checked (xHCI's port routing on Intel's chipsets).
         unsafe { outl(DATA, value) };
     }
 }

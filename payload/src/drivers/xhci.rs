@@ -43,6 +43,15 @@ const CLASS_XHCI: (u8, u8, u8) = (0x0c, 0x03, 0x30);
 const PCI_ENABLE: u32 = 1 << 1 | 1 << 2 | 1 << 10;
 const PCI_BUS_MASTER: u32 = 1 << 2;
 
+/// The xHCI controllers (device and vendor ID) of Intel's chipsets whose ports an EHCI controller shares.
+const INTEL_SWITCHABLE: [u32; 5] = [
+    0x1e31_8086,
+    0x8c31_8086,
+    0x9c31_8086,
+    0x8cb1_8086,
+    0x9cb1_8086,
+];
+
 // Capability registers.
 const HCSPARAMS1: usize = 0x04;
 const HCSPARAMS2: usize = 0x08;
@@ -272,6 +281,7 @@ impl Dma {
     }
 
     /// The 32-bit word at `offset` (0 past the end).
+    #[inline(never)]
     fn read(self, offset: usize) -> u32 {
         if offset + 4 > self.size {
             return 0;
@@ -281,6 +291,7 @@ impl Dma {
     }
 
     /// Writes the 32-bit word at `offset` (nothing past the end).
+    #[inline(never)]
     fn write(self, offset: usize, value: u32) {
         if offset + 4 <= self.size {
             // SAFETY: as in `read`.
@@ -325,6 +336,7 @@ impl Ring {
 
     /// Writes `trb` (its control word without the cycle bit) as the next TRB, and gives its address. The control
     /// word, which makes it valid, goes last.
+    #[inline(never)]
     fn push(&mut self, trb: [u32; 4]) -> u64 {
         let at = self.offset + self.enqueue * 16;
         for (i, &word) in trb[..3].iter().enumerate() {
@@ -519,6 +531,7 @@ impl Controller {
     /// Takes the controller at `function` from the firmware and starts it (xHCI 1.2, 4.2): its registers mapped,
     /// memory decoding and bus mastering on, the firmware's hold on it ended, the controller halted and reset,
     /// its slots, device context array (and scratchpad buffers), command ring and event ring set, then run.
+    #[inline(never)]
     fn start(function: Function) -> Result<Controller, Why> {
         let base = function
             .memory_bar()
@@ -553,6 +566,14 @@ impl Controller {
             return give_up("it does not answer (its registers read all ones or make no sense)");
         }
         take_from_firmware(registers, parameters, function);
+        // Intel's 7 to 9 series chipsets (Panther, Lynx and Wildcat Point) route their USB 2 ports (and turn their
+        // USB 3 ones off) for an EHCI controller until told otherwise: every port that can go to the xHCI
+        // controller is sent there, as Linux's `usb_enable_intel_xhci_ports` does (XUSB2PR from its mask USB2PRM,
+        // USB3_PSSEN from USB3PRM).
+        if INTEL_SWITCHABLE.contains(&function.read(0)) {
+            function.write(0xd8, function.read(0xdc));
+            function.write(0xd0, function.read(0xd4));
+        }
         let host = Host {
             function,
             registers,
@@ -770,6 +791,7 @@ impl Controller {
 
     /// Powers the root ports (where the controller switches their power), gives the devices time to show up, and
     /// sets up a keyboard on each port with one; says what it found on the others.
+    #[inline(never)]
     fn find_keyboards(&mut self, keys: &mut VecDeque<KeyEvent>) {
         let portsc = |port: u8| PORTSC + 16 * usize::from(port - 1);
         if self.host.registers.read(HCCPARAMS1) & PORT_POWER_CONTROL != 0 {
@@ -783,8 +805,11 @@ impl Controller {
         }
         clock::sleep_ms(CONNECT_MS);
         for port in 1..=self.ports {
-            if self.host.read(portsc(port)) & CONNECTED == 0 {
-                continue;
+            match self.host.read(portsc(port)) {
+                // The controller is gone.
+                u32::MAX => return,
+                status if status & CONNECTED == 0 => continue,
+                _ => {}
             }
             let line = Line(self.host.function, port);
             match self.keyboard(keys, port, portsc(port)) {
@@ -794,13 +819,21 @@ impl Controller {
                     keyboard.queue_read(&self.host);
                     self.keyboards.push(keyboard);
                 }
-                Err(why) => println!("{line}: {why}"),
+                Err(why) => {
+                    println!("{line}: {why}");
+                    // A command or transfer the controller did not end in time: it is given up on, rather than
+                    // waited for on every port.
+                    if let Why::Failed(_, 0) = why {
+                        return;
+                    }
+                }
             }
         }
     }
 
     /// Resets the device on `port` (its PORTSC at `portsc`), gives it an address, and configures it if it is a
     /// boot keyboard (xHCI 1.2, 4.3): the keyboard, or `None` for another device (said on the console).
+    #[inline(never)]
     fn keyboard(
         &mut self,
         keys: &mut VecDeque<KeyEvent>,
@@ -823,6 +856,11 @@ impl Controller {
             }
         }
         let speed = (status >> 10 & 0xf) as u8;
+        if !(1..=5).contains(&speed) {
+            return Err(Why::Fixed(
+                "its device has a speed of its own (not USB 1 to 3)",
+            ));
+        }
         let slot = self.command(keys, "enabling a slot", [0, 0, 0, ENABLE_SLOT << 10])?;
         if slot == 0 || slot > self.slots {
             return Err(Why::Fixed("the controller gave a slot it does not have"));
