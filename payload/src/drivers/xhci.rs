@@ -185,6 +185,7 @@ pub fn next_key(lights: u8) -> Option<KeyEvent> {
         // (The other events, a port's change say, are no one's.)
         while controller.event(keys).is_some() {}
         controller.send_lights(usb::lights_report(lights));
+        controller.recover(keys);
     }
     keys.pop_front()
 }
@@ -203,7 +204,9 @@ pub fn quiesce() {
 /// Finds the xHCI controllers, takes them over and sets up the keyboards on their root ports, saying on the
 /// consoles what it found: a line per keyboard, per device that is none, and per problem.
 pub fn probe() {
-    let mut keys = VecDeque::new();
+    // (Held throughout: `next_key` does not wait for it.)
+    let mut state = STATE.lock();
+    let State { controllers, keys } = &mut *state;
     for function in pci::find(CLASS_XHCI) {
         let mut controller = match Controller::start(function) {
             Ok(controller) => controller,
@@ -212,15 +215,14 @@ pub fn probe() {
                 continue;
             }
         };
-        controller.find_keyboards(&mut keys);
+        controller.find_keyboards(keys);
         if controller.keyboards.is_empty() {
             println!("{}: no keyboard on its ports", Line(function, 0));
             controller.host.stop();
         } else {
-            STATE.lock().controllers.push(controller);
+            controllers.push(controller);
         }
     }
-    STATE.lock().keys.extend(keys);
 }
 
 /// The start of a line about a controller (at a PCI function), or one of its ports (numbered from 1; 0 for none).
@@ -297,6 +299,15 @@ impl Dma {
             // SAFETY: as in `read`.
             unsafe { ((self.base + offset) as *mut u32).write_volatile(value) }
         }
+    }
+
+    /// The `length` bytes at `offset` (within the memory), once the controller is done writing them.
+    fn bytes(&self, offset: usize, length: usize) -> &[u8] {
+        compiler_fence(Ordering::SeqCst);
+        let length = length.min(self.size.saturating_sub(offset));
+        // SAFETY: within the memory allocated (`length` is cut to it), which nothing writes while the slice lives
+        // (the caller's transfer has ended).
+        unsafe { core::slice::from_raw_parts((self.base + offset) as *const u8, length) }
     }
 
     /// Writes a 64-bit address at `offset`, as two words.
@@ -429,6 +440,8 @@ struct Keyboard {
     /// The lights the keyboard was last sent (0xff: none yet), and whether that SET_REPORT is still under way.
     lights: u8,
     sending: bool,
+    /// A read of a report failed, which halted the endpoint: it is to be reset.
+    halted: bool,
 }
 
 impl Keyboard {
@@ -670,17 +683,17 @@ impl Controller {
             match keyboard {
                 Some(keyboard) if endpoint(&event) == keyboard.endpoint => {
                     if let SUCCESS | SHORT_PACKET = code(&event) {
-                        let word = |i: usize| keyboard.memory.read(REPORT + 4 * i).to_le_bytes();
-                        let (low, high) = (word(0), word(1));
-                        let report = [
-                            low[0], low[1], low[2], low[3], high[0], high[1], high[2], high[3],
-                        ];
-                        if usb::key_events(&keyboard.previous, &report, |e| keys.push_back(e)) {
-                            keyboard.previous = report;
+                        let read = keyboard.memory.bytes(REPORT, REPORT_SIZE).try_into();
+                        if let Ok(report) = read {
+                            if usb::key_events(&keyboard.previous, &report, |e| keys.push_back(e)) {
+                                keyboard.previous = report;
+                            }
                         }
+                        keyboard.queue_read(&self.host);
+                    } else {
+                        // An error (a transaction's, a babble) halted the endpoint: `recover` resets it.
+                        keyboard.halted = true;
                     }
-                    // (After an error that halted the endpoint, the read waits there: the keyboard types no more.)
-                    keyboard.queue_read(&self.host);
                 }
                 // The answer to the lights sent.
                 Some(keyboard) if endpoint(&event) == 1 => keyboard.sending = false,
@@ -747,24 +760,44 @@ impl Controller {
             Some(event) => code(&event),
             None => 0,
         };
-        // The endpoint halted: reset it, and move its dequeue pointer past what was queued.
-        let pointer = device.control.dequeue_pointer();
-        let target = u32::from(on) << 24 | 1 << 16;
-        let _ = self
-            .command(keys, step, [0, 0, 0, RESET_ENDPOINT << 10 | target])
-            .and_then(|_| {
-                self.command(
-                    keys,
-                    step,
-                    [
-                        pointer as u32,
-                        (pointer >> 32) as u32,
-                        0,
-                        SET_DEQUEUE << 10 | target,
-                    ],
-                )
-            });
+        let _ = self.reset_endpoint(keys, on, 1, device.control.dequeue_pointer());
         Err(Why::Failed(step, code))
+    }
+
+    /// Resets endpoint `endpoint` (a device context index) of `slot` after an error halted it, and moves its
+    /// dequeue pointer to `pointer`, past what was queued (xHCI 1.2, 4.6.8 and 4.6.10).
+    fn reset_endpoint(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        slot: u8,
+        endpoint: u32,
+        pointer: u64,
+    ) -> Result<u8, Why> {
+        let target = u32::from(slot) << 24 | endpoint << 16;
+        self.command(keys, "", [0, 0, 0, RESET_ENDPOINT << 10 | target])?;
+        let trb = [
+            pointer as u32,
+            (pointer >> 32) as u32,
+            0,
+            SET_DEQUEUE << 10 | target,
+        ];
+        self.command(keys, "", trb)
+    }
+
+    /// Resets the endpoint of each keyboard whose read failed, and queues the read again; one whose endpoint does
+    /// not reset types no more.
+    fn recover(&mut self, keys: &mut VecDeque<KeyEvent>) {
+        for i in 0..self.keyboards.len() {
+            let keyboard = &mut self.keyboards[i];
+            if !core::mem::take(&mut keyboard.halted) {
+                continue;
+            }
+            let (slot, endpoint) = (keyboard.slot, keyboard.endpoint);
+            let pointer = keyboard.interrupt.dequeue_pointer();
+            if self.reset_endpoint(keys, slot, endpoint, pointer).is_ok() {
+                self.keyboards[i].queue_read(&self.host);
+            }
+        }
     }
 
     /// Sends `report` as the lock lights of every keyboard that does not show them, and has no SET_REPORT under
@@ -880,6 +913,7 @@ impl Controller {
             previous: [0; REPORT_SIZE],
             lights: 0xff,
             sending: false,
+            halted: false,
         };
         let context = self.context;
         // The input context's word `word` of context `index` (0 input control, 1 slot, 2 endpoint 0, ...).
@@ -954,11 +988,7 @@ impl Controller {
             "reading its configuration",
             setup(0x80, 6, 0x0200, 0, total),
         )?;
-        let mut descriptor = [0u8; BUFFER_SIZE];
-        for (i, word) in descriptor.chunks_exact_mut(4).enumerate() {
-            word.copy_from_slice(&memory.read(BUFFER + 4 * i).to_le_bytes());
-        }
-        let Some(found) = usb::boot_keyboard(&descriptor[..usize::from(total)]) else {
+        let Some(found) = usb::boot_keyboard(memory.bytes(BUFFER, usize::from(total))) else {
             let what = match class {
                 9 => "a hub (devices behind hubs are not looked for)",
                 _ => "no keyboard",
