@@ -959,8 +959,8 @@ impl Controller {
             "reading its device descriptor",
             setup(0x80, 6, 0x0100, 0, 8),
         )?;
-        let first = memory.read(BUFFER).to_le_bytes();
-        let class = first[0];
+        // (bDeviceClass, byte 4; bMaxPacketSize0, byte 7.)
+        let class = memory.read(BUFFER + 4) as u8;
         let said = memory.read(BUFFER + 4) >> 24;
         let slow = matches!(speed, usb::FULL_SPEED | usb::LOW_SPEED);
         if slow && said != max_packet && matches!(said, 8 | 16 | 32 | 64) {

@@ -146,12 +146,23 @@ while true { }
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
 }
 
-/// Keys come through `read_key` too (the payload's `test=keys`), and the controller's legacy keyboard (none here)
-/// is no source of stray keys: with no i8042, its status port reads all ones and is not taken for keys.
+/// Keys come through `read_key` too (the payload's `test=keys`), and the PS/2 port (none here) is no source of
+/// stray keys: with no i8042, its status port reads all ones and is not taken for keys. A tablet and a hub on the
+/// other ports are said to be no keyboards.
 #[test]
 fn keys_typed_on_a_usb_keyboard_are_decoded() {
-    let mut vm = usb_keyboard(Boot::new().cmdline("test=keys")).start();
+    let boot = usb_keyboard(Boot::new().cmdline("test=keys"))
+        .qemu_arg("-device")
+        .qemu_arg("usb-tablet,bus=xhci.0")
+        .qemu_arg("-device")
+        .qemu_arg("usb-hub,bus=xhci.0");
+    let mut vm = boot.start();
     vm.expect_line(FOUND, BOOT);
+    vm.expect_line("bootscript: xhci 00:04.0 port 6: no keyboard", STEP);
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 7: a hub (devices behind hubs are not looked for)",
+        STEP,
+    );
     vm.expect_line("keys: ready", STEP);
     vm.sendkey("a");
     vm.expect_line("key: 'a' U+0061", STEP);
