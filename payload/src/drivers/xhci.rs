@@ -848,7 +848,11 @@ impl Controller {
             match self.keyboard(keys, port, portsc(port)) {
                 Ok(None) => {}
                 Ok(Some(mut keyboard)) => {
-                    println!("{line}: keyboard");
+                    // (The speed from PORTSC, 1 to 5, checked by `keyboard`.)
+                    let speeds = ["full", "low", "high", "super", "super+"];
+                    let speed = (self.host.read(portsc(port)) >> 10 & 0xf) as usize;
+                    let speed = speeds.get(speed.wrapping_sub(1)).unwrap_or(&"unknown");
+                    println!("{line}: keyboard ({speed} speed)");
                     keyboard.queue_read(&self.host);
                     self.keyboards.push(keyboard);
                 }

@@ -12,15 +12,21 @@ const BOOT: Duration = Duration::from_secs(90);
 const STEP: Duration = Duration::from_secs(20);
 const RESCUE: &str = "bootscript: phase=rescue";
 
-/// A PC with no i8042 and a USB keyboard on an xHCI controller (QEMU puts it at 00:04.0 on both machines; the
-/// keyboard, a USB 2 device, on port 5, the first of the USB 2 ports after the four USB 3 ones).
+/// A PC with no i8042 and a USB keyboard on an xHCI controller at 00:04.0 (the keyboard on port 5, the first of
+/// the USB 2 ports after the four USB 3 ones): a high-speed one (QEMU's default), as few keyboards are.
 fn usb_keyboard(boot: Boot) -> Boot {
+    keyboard_of_speed(boot, 2)
+}
+
+/// The same with a keyboard of USB version `version`: 1 makes it a full-speed one, as most keyboards are (an
+/// interval in frames, endpoint 0's packet size read from the device).
+fn keyboard_of_speed(boot: Boot, version: u8) -> Boot {
     boot.qemu_arg("-machine")
         .qemu_arg("i8042=off")
         .qemu_arg("-device")
         .qemu_arg("qemu-xhci,id=xhci,addr=4")
         .qemu_arg("-device")
-        .qemu_arg("usb-kbd,bus=xhci.0")
+        .qemu_arg(&format!("usb-kbd,bus=xhci.0,usb_version={version}"))
 }
 
 const FOUND: &str = "bootscript: xhci 00:04.0 port 5: keyboard";
@@ -38,7 +44,7 @@ fn sha256_hex(text: &str) -> String {
 const PASSPHRASE: &str = "Key7-X";
 const PASSPHRASE_KEYS: [&str; 7] = ["shift-k", "e", "y", "7", "minus", "shift-x", "ret"];
 
-/// A UEFI PC whose only keyboard is a USB one: the passphrase is typed at a hidden prompt, reaches the script
+/// A UEFI PC whose only keyboard is a full-speed USB one: the passphrase is typed at a hidden prompt, reaches the script
 /// whole (its hash, computed here, is what the script prints), and shows on neither console. Without the xHCI
 /// driver no key arrives at all (GRUB has left UEFI's boot services, whose USB driver OVMF stopped).
 #[test]
@@ -49,8 +55,8 @@ print("typed", len(pass), "characters, sha256", hex(sha256(pass)))
 prompt("Enter switches off ")
 halt()
 "#;
-    let mut vm = usb_keyboard(Boot::new().uefi().module("usb.bs", script)).start();
-    vm.expect_line(FOUND, BOOT);
+    let mut vm = keyboard_of_speed(Boot::new().uefi().module("usb.bs", script), 1).start();
+    vm.expect_line(&format!("{FOUND} (full speed)"), BOOT);
     vm.screen_showing("passphrase: _", STEP);
     for key in PASSPHRASE_KEYS {
         vm.sendkey(key);
@@ -157,7 +163,7 @@ fn keys_typed_on_a_usb_keyboard_are_decoded() {
         .qemu_arg("-device")
         .qemu_arg("usb-hub,bus=xhci.0");
     let mut vm = boot.start();
-    vm.expect_line(FOUND, BOOT);
+    vm.expect_line(&format!("{FOUND} (high speed)"), BOOT);
     vm.expect_line("bootscript: xhci 00:04.0 port 6: no keyboard", STEP);
     vm.expect_line(
         "bootscript: xhci 00:04.0 port 7: a hub (devices behind hubs are not looked for)",
