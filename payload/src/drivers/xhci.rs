@@ -145,8 +145,11 @@ const OUTPUT: usize = 0x0000;
 const INPUT: usize = 0x1000;
 const CONTROL_RING: usize = 0x1840;
 const INTERRUPT_RING: usize = 0x1940;
+/// A report's buffer: 8 bytes in the boot protocol, up to [`READ_MOST`] read (a keyboard that sends more would
+/// otherwise halt its endpoint with a babble).
 const REPORT: usize = 0x1a40;
-const LIGHTS: usize = 0x1a48;
+const READ_MOST: u16 = 64;
+const LIGHTS: usize = 0x1a80;
 const BUFFER: usize = 0x1c00;
 const BUFFER_SIZE: usize = 0x400;
 const DEVICE_MEMORY: usize = 0x2000;
@@ -161,6 +164,8 @@ const COMMAND_MS: u64 = 5000;
 /// How long devices get to show their connection after the controller started (USB 2.0, 7.1.7.3: a connection is
 /// debounced for 100 ms), and a port to finish its reset (Linux: 500 ms for a root port).
 const CONNECT_MS: u64 = 100;
+/// How long a port's power takes to become good once switched on (Linux waits at least 100 ms).
+const POWER_GOOD_MS: u64 = 100;
 const PORT_RESET_MS: u64 = 500;
 
 /// The controllers with a keyboard, and the key events their reports made that the console has not taken yet.
@@ -432,6 +437,8 @@ struct Keyboard {
     slot: u8,
     endpoint: u32,
     interface: u8,
+    /// The bytes each read asks for: the endpoint's largest packet, within 8 to [`READ_MOST`].
+    read: u16,
     memory: Dma,
     control: Ring,
     interrupt: Ring,
@@ -451,7 +458,7 @@ impl Keyboard {
         self.interrupt.push([
             address as u32,
             (address >> 32) as u32,
-            REPORT_SIZE as u32,
+            u32::from(self.read),
             NORMAL << 10 | INTERRUPT_ON_COMPLETION,
         ]);
         host.ring(self.slot, self.endpoint);
@@ -828,12 +835,17 @@ impl Controller {
     fn find_keyboards(&mut self, keys: &mut VecDeque<KeyEvent>) {
         let portsc = |port: u8| PORTSC + 16 * usize::from(port - 1);
         if self.host.registers.read(HCCPARAMS1) & PORT_POWER_CONTROL != 0 {
+            let mut powered = false;
             for port in 1..=self.ports {
                 let status = self.host.read(portsc(port));
                 if status & PORT_POWER == 0 {
                     self.host
                         .write(portsc(port), status & PORT_KEEP | PORT_POWER);
+                    powered = true;
                 }
+            }
+            if powered {
+                clock::sleep_ms(POWER_GOOD_MS);
             }
         }
         clock::sleep_ms(CONNECT_MS);
@@ -911,6 +923,7 @@ impl Controller {
             slot,
             endpoint: 0,
             interface: 0,
+            read: 8,
             memory,
             control: Ring::new(memory, CONTROL_RING),
             interrupt: Ring::new(memory, INTERRUPT_RING),
@@ -1036,6 +1049,7 @@ impl Controller {
         input(index, 4, REPORT_SIZE as u32 | max_packet << 16);
         self.command(keys, "configuring its endpoint", trb(CONFIGURE_ENDPOINT))?;
         device.endpoint = dci;
+        device.read = found.max_packet.clamp(REPORT_SIZE as u16, READ_MOST);
         Ok(Some(device))
     }
 }
