@@ -620,7 +620,7 @@ impl Controller {
         if scratchpads > 0 {
             let page = 4096 << (host.read(PAGESIZE) & 0xffff).trailing_zeros().min(4);
             let (Some(array), Some(buffers)) = (
-                Dma::new(scratchpads * 8, 64),
+                Dma::new(scratchpads * 8, page),
                 Dma::new(scratchpads * page, page),
             ) else {
                 return give_up("no memory for its scratchpad buffers");
