@@ -154,19 +154,26 @@ while true { }
 
 /// Keys come through `read_key` too (the payload's `test=keys`), and the PS/2 port (none here) is no source of
 /// stray keys: with no i8042, its status port reads all ones and is not taken for keys. A tablet and a hub on the
-/// other ports are said to be no keyboards.
+/// other ports are said to be no keyboards; a second keyboard is one too (QEMU sends the keys to it, the last
+/// one plugged in).
 #[test]
 fn keys_typed_on_a_usb_keyboard_are_decoded() {
     let boot = usb_keyboard(Boot::new().cmdline("test=keys"))
         .qemu_arg("-device")
         .qemu_arg("usb-tablet,bus=xhci.0")
         .qemu_arg("-device")
-        .qemu_arg("usb-hub,bus=xhci.0");
+        .qemu_arg("usb-hub,bus=xhci.0")
+        .qemu_arg("-device")
+        .qemu_arg("usb-kbd,bus=xhci.0");
     let mut vm = boot.start();
     vm.expect_line(&format!("{FOUND} (high speed)"), BOOT);
     vm.expect_line("bootscript: xhci 00:04.0 port 6: no keyboard", STEP);
     vm.expect_line(
         "bootscript: xhci 00:04.0 port 7: a hub (devices behind hubs are not looked for)",
+        STEP,
+    );
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 8: keyboard (high speed)",
         STEP,
     );
     vm.expect_line("keys: ready", STEP);
