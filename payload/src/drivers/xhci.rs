@@ -5,10 +5,11 @@
 //! Each controller is taken from the firmware (the USB Legacy Support capability), halted and reset, and set up
 //! with a command ring, one event ring and no interrupts. On each root port with a device, the device is reset,
 //! addressed, and looked at: the first boot-protocol keyboard interface of its first configuration is configured,
-//! switched to the boot protocol, and its interrupt IN endpoint is kept with one 8-byte read queued. Each report
-//! that completes becomes key events (`usb::key_events`) for the PS/2 keyboard's decoder (`drivers::keyboard`),
-//! and the read is queued again. The lock lights are set with SET_REPORT, sent without waiting for it. Every
-//! keyboard on every controller types. Devices behind hubs (a keyboard on a hub, or in a monitor's ports) and
+//! switched to the boot protocol, and its interrupt IN endpoint is kept with one read of a report queued. Each
+//! report that completes becomes key events (`usb::key_events`) for the PS/2 keyboard's decoder
+//! (`drivers::keyboard`), and the read is queued again; a read that fails resets the endpoint. The lock lights are
+//! set with SET_REPORT, sent without waiting for it. Every keyboard on every controller types. On Intel's 7 to 9
+//! series chipsets the USB 2 ports are first routed from their EHCI controller to the xHCI one, as Linux does. Devices behind hubs (a keyboard on a hub, or in a monitor's ports) and
 //! keyboards plugged in later are not looked for; PCs whose USB ports are on EHCI controllers alone (before about
 //! 2012) are not served.
 //!
