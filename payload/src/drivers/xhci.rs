@@ -1014,24 +1014,8 @@ impl Controller {
             println!("{}: {what}", Line(self.host.function, port));
             return Ok(None);
         };
-        let interface = u16::from(found.interface);
-        device.interface = found.interface;
-        self.control(
-            keys,
-            &mut device,
-            "configuring it",
-            setup(0, 9, u16::from(found.configuration), 0, 0),
-        )?;
-        // The boot protocol (HID 1.11, 7.2.6), and reports only when a key changes (SET_IDLE 0, 7.2.4: some keyboards
-        // refuse it, and send reports as they like, which are taken all the same).
-        self.control(
-            keys,
-            &mut device,
-            "choosing the boot protocol",
-            setup(0x21, 0x0b, 0, interface, 0),
-        )?;
-        let _ = self.control(keys, &mut device, "", setup(0x21, 0x0a, 0, interface, 0));
-        // The interrupt IN endpoint (device context index 2n + 1): type 7, 3 errors allowed, its interval.
+        // The interrupt IN endpoint (device context index 2n + 1): type 7, 3 errors allowed, its interval; then the
+        // configuration chosen (in this order: xHCI 1.2, 4.3.5).
         let dci = 2 * u32::from(found.endpoint & 0xf) + 1;
         let ring = device.interrupt.dequeue_pointer();
         let max_packet = u32::from(found.max_packet);
@@ -1039,16 +1023,23 @@ impl Controller {
         input(0, 1, 1 | 1 << dci);
         slot_context(dci);
         let index = dci as usize + 1;
-        input(
-            index,
-            0,
-            u32::from(usb::endpoint_interval(speed, found.interval)) << 16,
-        );
+        let interval = usb::endpoint_interval(speed, found.interval);
+        input(index, 0, u32::from(interval) << 16);
         input(index, 1, 3 << 1 | 7 << 3 | max_packet << 16);
         input(index, 2, ring as u32);
         input(index, 3, (ring >> 32) as u32);
         input(index, 4, REPORT_SIZE as u32 | max_packet << 16);
         self.command(keys, "configuring its endpoint", trb(CONFIGURE_ENDPOINT))?;
+        let configuration = u16::from(found.configuration);
+        let step = "configuring it";
+        self.control(keys, &mut device, step, setup(0, 9, configuration, 0, 0))?;
+        // The boot protocol (HID 1.11, 7.2.6), and reports only when a key changes (SET_IDLE 0, 7.2.4: some
+        // keyboards refuse it, and send reports as they like, which are taken all the same).
+        let interface = u16::from(found.interface);
+        device.interface = found.interface;
+        let step = "choosing the boot protocol";
+        self.control(keys, &mut device, step, setup(0x21, 0x0b, 0, interface, 0))?;
+        let _ = self.control(keys, &mut device, "", setup(0x21, 0x0a, 0, interface, 0));
         device.endpoint = dci;
         device.read = found.max_packet.clamp(REPORT_SIZE as u16, READ_MOST);
         Ok(Some(device))
