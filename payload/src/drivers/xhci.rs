@@ -934,30 +934,44 @@ impl Controller {
             halted: false,
         };
         let context = self.context;
-        // The input context's word `word` of context `index` (0 input control, 1 slot, 2 endpoint 0, ...).
-        let input = |index: usize, word: usize, value: u32| {
-            memory.write(INPUT + index * context + 4 * word, value)
-        };
-        let clear_input = || {
-            (0..33 * context)
-                .step_by(4)
-                .for_each(|at| memory.write(INPUT + at, 0))
+        // Writes the first words of context `index` of the input context (0 the input control context: its drop and
+        // add flags; 1 the slot's; 2 endpoint 0's; ...). Each command's contexts are written whole, those it does not
+        // flag are not looked at: nothing needs clearing between commands.
+        let input = |index: usize, words: &[u32]| {
+            for (i, &word) in words.iter().enumerate() {
+                memory.write(INPUT + index * context + 4 * i, word);
+            }
         };
         // The slot (its speed, one context entry or `entries`, the root port; route string 0: no hub).
         let slot_context = |entries: u32| {
-            input(1, 0, u32::from(speed) << 20 | entries << 27);
-            input(1, 1, u32::from(port) << 16);
+            input(
+                1,
+                &[
+                    u32::from(speed) << 20 | entries << 27,
+                    u32::from(port) << 16,
+                ],
+            );
         };
-        // Endpoint 0: a control endpoint (type 4), 3 errors allowed, its largest packet, its ring.
+        // An endpoint: its interval (0 for endpoint 0), its type, 3 errors allowed, its largest packet, its ring
+        // (the cycle bit in the dequeue pointer), the average TRB's length and the most it moves per interval.
+        let endpoint =
+            |index: usize, interval: u8, kind: u32, max_packet: u32, ring: u64, average: u32| {
+                input(
+                    index,
+                    &[
+                        u32::from(interval) << 16,
+                        3 << 1 | kind << 3 | max_packet << 16,
+                        ring as u32,
+                        (ring >> 32) as u32,
+                        average,
+                    ],
+                );
+            };
+        // Endpoint 0: a control endpoint (type 4).
         let ring = device.control.dequeue_pointer();
-        let endpoint_0 = |max_packet: u32| {
-            input(2, 1, 3 << 1 | 4 << 3 | max_packet << 16);
-            input(2, 2, ring as u32);
-            input(2, 3, (ring >> 32) as u32);
-            input(2, 4, 8);
-        };
+        let endpoint_0 = |max_packet: u32| endpoint(2, 0, 4, max_packet, ring, 8);
         let mut max_packet = u32::from(usb::first_max_packet(speed));
-        input(0, 1, 0b11);
+        input(0, &[0, 0b11]);
         slot_context(1);
         endpoint_0(max_packet);
         let trb = |kind: u32| {
@@ -983,8 +997,7 @@ impl Controller {
         let slow = matches!(speed, usb::FULL_SPEED | usb::LOW_SPEED);
         if slow && said != max_packet && matches!(said, 8 | 16 | 32 | 64) {
             max_packet = said;
-            clear_input();
-            input(0, 1, 0b10);
+            input(0, &[0, 0b10]);
             endpoint_0(max_packet);
             self.command(
                 keys,
@@ -1019,16 +1032,11 @@ impl Controller {
         let dci = 2 * u32::from(found.endpoint & 0xf) + 1;
         let ring = device.interrupt.dequeue_pointer();
         let max_packet = u32::from(found.max_packet);
-        clear_input();
-        input(0, 1, 1 | 1 << dci);
+        input(0, &[0, 1 | 1 << dci]);
         slot_context(dci);
-        let index = dci as usize + 1;
         let interval = usb::endpoint_interval(speed, found.interval);
-        input(index, 0, u32::from(interval) << 16);
-        input(index, 1, 3 << 1 | 7 << 3 | max_packet << 16);
-        input(index, 2, ring as u32);
-        input(index, 3, (ring >> 32) as u32);
-        input(index, 4, REPORT_SIZE as u32 | max_packet << 16);
+        let average = REPORT_SIZE as u32 | max_packet << 16;
+        endpoint(dci as usize + 1, interval, 7, max_packet, ring, average);
         self.command(keys, "configuring its endpoint", trb(CONFIGURE_ENDPOINT))?;
         let configuration = u16::from(found.configuration);
         let step = "configuring it";
