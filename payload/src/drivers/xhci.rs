@@ -8,10 +8,11 @@
 //! switched to the boot protocol, and its interrupt IN endpoint is kept with one read of a report queued. Each
 //! report that completes becomes key events (`usb::key_events`) for the PS/2 keyboard's decoder
 //! (`drivers::keyboard`), and the read is queued again; a read that fails resets the endpoint. The lock lights are
-//! set with SET_REPORT, sent without waiting for it. Every keyboard on every controller types. On Intel's 7 to 9
-//! series chipsets the USB 2 ports are first routed from their EHCI controller to the xHCI one, as Linux does. Devices behind hubs (a keyboard on a hub, or in a monitor's ports) and
-//! keyboards plugged in later are not looked for; PCs whose USB ports are on EHCI controllers alone (before about
-//! 2012) are not served.
+//! set with SET_REPORT, sent without waiting for it. Every keyboard on every controller types, and one plugged
+//! into a root port later is set up when the controller reports the change (one unplugged is let go of), while the
+//! console polls for keys. On Intel's 7 to 9 series chipsets the USB 2 ports are first routed from their EHCI
+//! controller to the xHCI one, as Linux does. Devices behind hubs (a keyboard on a hub, or in a monitor's ports)
+//! are not looked for; PCs whose USB ports are on EHCI controllers alone (before about 2012) are not served.
 //!
 //! All memory the controllers reach is the heap's, which lies below 4 GiB (identity mapped), so it suits
 //! controllers without 64-bit addressing too; it is never freed. Every wait is bounded in time. Before the
@@ -82,6 +83,7 @@ const CONNECTED: u32 = 1 << 0;
 const ENABLED: u32 = 1 << 1;
 const PORT_RESET: u32 = 1 << 4;
 const PORT_POWER: u32 = 1 << 9;
+const CONNECT_CHANGE: u32 = 1 << 17;
 const RESET_CHANGE: u32 = 1 << 21;
 /// The bits a write keeps as they are (Linux's `xhci_port_state_to_neutral`): the read-only and the read-write
 /// ones; the others (PED, the change bits) are cleared by writing 1, and must be written 0 to be left alone.
@@ -110,6 +112,7 @@ const DATA: u32 = 3;
 const STATUS: u32 = 4;
 const LINK: u32 = 6;
 const ENABLE_SLOT: u32 = 9;
+const DISABLE_SLOT: u32 = 10;
 const ADDRESS_DEVICE: u32 = 11;
 const CONFIGURE_ENDPOINT: u32 = 12;
 const EVALUATE_CONTEXT: u32 = 13;
@@ -117,6 +120,7 @@ const RESET_ENDPOINT: u32 = 14;
 const SET_DEQUEUE: u32 = 16;
 const TRANSFER_EVENT: u32 = 32;
 const COMMAND_COMPLETION: u32 = 33;
+const PORT_STATUS_CHANGE: u32 = 34;
 const TOGGLE_CYCLE: u32 = 1 << 1;
 const INTERRUPT_ON_COMPLETION: u32 = 1 << 5;
 const IMMEDIATE_DATA: u32 = 1 << 6;
@@ -192,6 +196,9 @@ pub fn next_key(lights: u8) -> Option<KeyEvent> {
         while controller.event(keys).is_some() {}
         controller.send_lights(usb::lights_report(lights));
         controller.recover(keys);
+        if core::mem::take(&mut controller.changed) {
+            controller.rescan(keys);
+        }
     }
     keys.pop_front()
 }
@@ -223,11 +230,10 @@ pub fn probe() {
         };
         controller.find_keyboards(keys);
         if controller.keyboards.is_empty() {
-            println!("{}: no keyboard on its ports", Line(function, 0));
-            controller.host.stop();
-        } else {
-            controllers.push(controller);
+            println!("{}: no keyboard on its ports yet", Line(function, 0));
         }
+        // (Kept running without a keyboard too: one plugged in later is set up by `rescan`.)
+        controllers.push(controller);
     }
 }
 
@@ -436,6 +442,8 @@ impl Host {
 /// A keyboard set up: its slot, its interrupt IN endpoint (as a device context index), its memory and rings.
 struct Keyboard {
     slot: u8,
+    /// The root port it is on.
+    port: u8,
     endpoint: u32,
     interface: u8,
     /// The bytes each read asks for: the endpoint's largest packet, within 8 to [`READ_MOST`].
@@ -546,6 +554,8 @@ struct Controller {
     dequeue: usize,
     cycle: u32,
     keyboards: Vec<Keyboard>,
+    /// A port's status changed (a device plugged in or out, say) since the ports were last looked at.
+    changed: bool,
 }
 
 impl Controller {
@@ -660,6 +670,7 @@ impl Controller {
             dequeue: 0,
             cycle: 1,
             keyboards: Vec::new(),
+            changed: false,
         })
     }
 
@@ -684,6 +695,10 @@ impl Controller {
             self.host
                 .registers
                 .write_address(self.host.runtime + ERDP, next | HANDLER_BUSY);
+            if kind(&event) == PORT_STATUS_CHANGE {
+                self.changed = true;
+                continue;
+            }
             let keyboard = self
                 .keyboards
                 .iter_mut()
@@ -851,16 +866,19 @@ impl Controller {
         }
         clock::sleep_ms(CONNECT_MS);
         for port in 1..=self.ports {
-            match self.host.read(portsc(port)) {
+            let status = self.host.read(portsc(port));
+            match status {
                 // The controller is gone.
                 u32::MAX => return,
                 status if status & CONNECTED == 0 => continue,
-                _ => {}
+                // (The connection is taken note of: a later change is a device plugged in or out.)
+                _ => self
+                    .host
+                    .write(portsc(port), status & PORT_KEEP | CONNECT_CHANGE),
             }
             let line = Line(self.host.function, port);
             match self.keyboard(keys, port, portsc(port)) {
-                Ok(None) => {}
-                Ok(Some(mut keyboard)) => {
+                Ok(mut keyboard) => {
                     // (The speed from PORTSC, 1 to 5, checked by `keyboard`.)
                     let speeds = ["full", "low", "high", "super", "super+"];
                     let speed = (self.host.read(portsc(port)) >> 10 & 0xf) as usize;
@@ -881,15 +899,50 @@ impl Controller {
         }
     }
 
+    /// Looks at the ports whose connection changed: a keyboard unplugged is let go of (its slot disabled), and one
+    /// plugged in is set up (said nowhere: this runs while the console waits for a key).
+    fn rescan(&mut self, keys: &mut VecDeque<KeyEvent>) {
+        for port in 1..=self.ports {
+            let at = PORTSC + 16 * usize::from(port - 1);
+            let status = self.host.read(at);
+            if status == u32::MAX || status & CONNECT_CHANGE == 0 {
+                continue;
+            }
+            self.host.write(at, status & PORT_KEEP | CONNECT_CHANGE);
+            if let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
+                let slot = self.keyboards.swap_remove(i).slot;
+                self.disable_slot(keys, slot);
+            }
+            if status & CONNECTED != 0 {
+                // (The connection settles first: USB 2.0, 7.1.7.3.)
+                clock::sleep_ms(CONNECT_MS);
+                if let Ok(mut keyboard) = self.keyboard(keys, port, at) {
+                    keyboard.queue_read(&self.host);
+                    self.keyboards.push(keyboard);
+                }
+            }
+        }
+    }
+
+    /// Disables a device's slot: the controller lets go of its contexts and rings.
+    fn disable_slot(&mut self, keys: &mut VecDeque<KeyEvent>, slot: u8) {
+        let _ = self.command(
+            keys,
+            "",
+            [0, 0, 0, DISABLE_SLOT << 10 | u32::from(slot) << 24],
+        );
+    }
+
     /// Resets the device on `port` (its PORTSC at `portsc`), gives it an address, and configures it if it is a
-    /// boot keyboard (xHCI 1.2, 4.3): the keyboard, or `None` for another device (said on the console).
+    /// boot keyboard (xHCI 1.2, 4.3): the keyboard, or why not (another kind of device among the reasons; its slot
+    /// is disabled again).
     #[inline(never)]
     fn keyboard(
         &mut self,
         keys: &mut VecDeque<KeyEvent>,
         port: u8,
         portsc: usize,
-    ) -> Result<Option<Keyboard>, Why> {
+    ) -> Result<Keyboard, Why> {
         let host = &self.host;
         let mut status = host.read(portsc);
         // A USB 3 port enables itself; a USB 2 one is enabled by a reset (USB 2.0, 11.5.1.5: 10 ms to recover).
@@ -915,6 +968,21 @@ impl Controller {
         if slot == 0 || slot > self.slots {
             return Err(Why::Fixed("the controller gave a slot it does not have"));
         }
+        let set_up = self.set_up(keys, port, speed, slot);
+        if set_up.is_err() {
+            self.disable_slot(keys, slot);
+        }
+        set_up
+    }
+
+    /// Gives the device at `speed` on `port`, in `slot`, an address, and configures it if it is a boot keyboard.
+    fn set_up(
+        &mut self,
+        keys: &mut VecDeque<KeyEvent>,
+        port: u8,
+        speed: u8,
+        slot: u8,
+    ) -> Result<Keyboard, Why> {
         let Some(memory) = Dma::new(DEVICE_MEMORY, 4096) else {
             return Err(Why::Fixed("no memory for the device"));
         };
@@ -922,6 +990,7 @@ impl Controller {
             .write_address(DCBAA + 8 * usize::from(slot), memory.address(OUTPUT));
         let mut device = Keyboard {
             slot,
+            port,
             endpoint: 0,
             interface: 0,
             read: 8,
@@ -1020,12 +1089,10 @@ impl Controller {
             setup(0x80, 6, 0x0200, 0, total),
         )?;
         let Some(found) = usb::boot_keyboard(memory.bytes(BUFFER, usize::from(total))) else {
-            let what = match class {
+            return Err(Why::Fixed(match class {
                 9 => "a hub (devices behind hubs are not looked for)",
                 _ => "no keyboard",
-            };
-            println!("{}: {what}", Line(self.host.function, port));
-            return Ok(None);
+            }));
         };
         // The interrupt IN endpoint (device context index 2n + 1): type 7, 3 errors allowed, its interval; then the
         // configuration chosen (in this order: xHCI 1.2, 4.3.5).
@@ -1050,7 +1117,7 @@ impl Controller {
         let _ = self.control(keys, &mut device, "", setup(0x21, 0x0a, 0, interface, 0));
         device.endpoint = dci;
         device.read = found.max_packet.clamp(REPORT_SIZE as u16, READ_MOST);
-        Ok(Some(device))
+        Ok(device)
     }
 }
 

@@ -188,3 +188,46 @@ fn keys_typed_on_a_usb_keyboard_are_decoded() {
     vm.expect_line("key: enter", STEP);
     vm.expect_exit(Exit::Success, STEP);
 }
+
+/// A keyboard plugged in after the payload started (here through QEMU's monitor, `device_add`) is set up when the
+/// controller reports the port's change, and types; unplugged and plugged in again, it types again (its old slot
+/// let go of, a new one set up).
+#[test]
+fn a_keyboard_plugged_in_later_types() {
+    let script = r#"
+let first = prompt("first: ")
+print("got [" + first + "]")
+let second = prompt("second: ")
+print("got [" + second + "]")
+"#;
+    let mut vm = Boot::new()
+        .module("late.bs", script)
+        .qemu_arg("-machine")
+        .qemu_arg("i8042=off")
+        .qemu_arg("-device")
+        .qemu_arg("qemu-xhci,id=xhci,addr=4")
+        .qemu_arg("-trace")
+        .qemu_arg("usb_xhci_slot_disable")
+        .start();
+    vm.expect_line(
+        "bootscript: xhci 00:04.0: no keyboard on its ports yet",
+        BOOT,
+    );
+    vm.expect_line("bootscript: phase=script", STEP);
+    vm.monitor_command("device_add usb-kbd,bus=xhci.0,id=late");
+    std::thread::sleep(Duration::from_secs(1));
+    for key in ["o", "k", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got [ok]", STEP);
+    vm.monitor_command("device_del late");
+    std::thread::sleep(Duration::from_secs(1));
+    vm.monitor_command("device_add usb-kbd,bus=xhci.0,id=again");
+    std::thread::sleep(Duration::from_secs(1));
+    for key in ["a", "g", "a", "i", "n", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got [again]", STEP);
+    let trace = vm.qemu_stderr();
+    assert!(trace.contains("usb_xhci_slot_disable"), "{trace}");
+}
