@@ -173,7 +173,7 @@ const CONNECT_MS: u64 = 100;
 const POWER_GOOD_MS: u64 = 100;
 const PORT_RESET_MS: u64 = 500;
 
-/// The controllers with a keyboard, and the key events their reports made that the console has not taken yet.
+/// The controllers set up, and the key events their keyboards' reports made that the console has not taken yet.
 struct State {
     controllers: Vec<Controller>,
     keys: VecDeque<KeyEvent>,
@@ -186,13 +186,14 @@ static STATE: Mutex<State> = Mutex::new(State {
 
 /// The next key event from a USB keyboard, if one is waiting; takes the events the controllers wrote meanwhile,
 /// queues the reports' reads again, and sends the lock lights `lights` (a mask of `leds`' lights) to a keyboard
-/// that does not show them yet. Never waits.
+/// that does not show them yet. Waits only to set up a keyboard just plugged in (about 0.1 s), or to reset an
+/// endpoint that failed.
 pub fn next_key(lights: u8) -> Option<KeyEvent> {
     // (A line printed while the keyboards are being found must not wait for them.)
     let mut state = STATE.try_lock()?;
     let State { controllers, keys } = &mut *state;
     for controller in controllers.iter_mut() {
-        // (The other events, a port's change say, are no one's.)
+        // (The events `event` gives are no one's here: no command or transfer is waited for.)
         while controller.event(keys).is_some() {}
         controller.send_lights(usb::lights_report(lights));
         controller.recover(keys);
@@ -910,8 +911,10 @@ impl Controller {
             }
             self.host.write(at, status & PORT_KEEP | CONNECT_CHANGE);
             if let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
-                let slot = self.keyboards.swap_remove(i).slot;
-                self.disable_slot(keys, slot);
+                let gone = self.keyboards.swap_remove(i);
+                // The keys it held are let go of (a Shift held as it was unplugged would shift on).
+                usb::key_events(&gone.previous, &[0; REPORT_SIZE], |e| keys.push_back(e));
+                self.disable_slot(keys, gone.slot);
             }
             if status & CONNECTED != 0 {
                 // (The connection settles first: USB 2.0, 7.1.7.3.)
