@@ -1056,6 +1056,8 @@ impl Controller {
             ]
         };
         self.command(keys, "addressing the device", trb(ADDRESS_DEVICE))?;
+        // (A device may take 2 ms to answer at its new address: USB 2.0, 9.2.6.3.)
+        clock::sleep_ms(2);
         // The device descriptor's first 8 bytes: its class, and endpoint 0's largest packet (USB 2.0, 9.6.1).
         self.control(
             keys,
