@@ -184,6 +184,59 @@ pub fn lights_report(lights: u8) -> u8 {
         .fold(0, |report, (_, bit)| report | bit)
 }
 
+/// How long a key is held before it repeats, and how often it repeats then (Linux's input layer repeats a USB
+/// keyboard's keys after 250 ms, every 33 ms; a PS/2 keyboard after 500 ms by default).
+pub const REPEAT_DELAY_MS: u64 = 500;
+pub const REPEAT_PERIOD_MS: u64 = 33;
+
+/// Key repeat: a USB keyboard reports a key held once, however long it is held, and the host repeats it, as a PS/2
+/// keyboard repeats its make code itself: the key pressed last repeats, while it is held (a modifier or lock key
+/// pressed stops it, and never repeats itself: each press of a lock turns it).
+#[derive(Debug, Clone, Copy)]
+pub struct Repeat {
+    key: Option<KeyCode>,
+    /// When it is pressed again next.
+    next_ms: u64,
+}
+
+impl Repeat {
+    /// No key held.
+    pub const fn new() -> Repeat {
+        Repeat {
+            key: None,
+            next_ms: 0,
+        }
+    }
+
+    /// Notes a key pressed or released at `now_ms`.
+    pub fn note(&mut self, event: &KeyEvent, now_ms: u64) {
+        use KeyCode::*;
+        let repeats = !MODIFIERS.contains(&event.code)
+            && !matches!(event.code, CapsLock | NumpadLock | ScrollLock | PauseBreak);
+        match event.state {
+            KeyState::Down => {
+                self.key = repeats.then_some(event.code);
+                self.next_ms = now_ms.saturating_add(REPEAT_DELAY_MS);
+            }
+            KeyState::Up if self.key == Some(event.code) => self.key = None,
+            KeyState::Up | KeyState::SingleShot => {}
+        }
+    }
+
+    /// The key to press again at `now_ms`, if one is held long enough (one a call, however late it is called).
+    pub fn due(&mut self, now_ms: u64) -> Option<KeyEvent> {
+        let key = self.key.filter(|_| now_ms >= self.next_ms)?;
+        self.next_ms = now_ms.saturating_add(REPEAT_PERIOD_MS);
+        Some(KeyEvent::new(key, KeyState::Down))
+    }
+}
+
+impl Default for Repeat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A boot keyboard's interface and its interrupt IN endpoint, as a configuration descriptor names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BootKeyboard {
@@ -494,6 +547,36 @@ mod tests {
             events(held, report(0x02, &[])),
             Some(vec![up(KeyCode::A), up(KeyCode::B)])
         );
+    }
+
+    #[test]
+    fn the_key_pressed_last_repeats_while_it_is_held() {
+        use KeyCode::*;
+        let mut repeat = Repeat::new();
+        assert_eq!(repeat.due(10_000), None);
+        repeat.note(&down(A), 1000);
+        assert_eq!(repeat.due(1000 + REPEAT_DELAY_MS - 1), None);
+        assert_eq!(repeat.due(1000 + REPEAT_DELAY_MS), Some(down(A)));
+        // Then every period, once a call however late the call comes.
+        assert_eq!(repeat.due(1000 + REPEAT_DELAY_MS + 1), None);
+        let next = 1000 + REPEAT_DELAY_MS + REPEAT_PERIOD_MS;
+        assert_eq!(repeat.due(next), Some(down(A)));
+        assert_eq!(repeat.due(next + 5000), Some(down(A)));
+        assert_eq!(repeat.due(next + 5001), None);
+        // B pressed takes over, and A's release no longer matters.
+        repeat.note(&down(B), 9200);
+        repeat.note(&up(A), 9300);
+        assert_eq!(repeat.due(9200 + REPEAT_DELAY_MS), Some(down(B)));
+        // Released: no more.
+        repeat.note(&up(B), 9800);
+        assert_eq!(repeat.due(20_000), None);
+        // Shift pressed stops a key's repeat (as a PS/2 keyboard then repeats Shift, which gives nothing).
+        repeat.note(&down(C), 21_000);
+        repeat.note(&down(LShift), 21_100);
+        assert_eq!(repeat.due(25_000), None);
+        // A lock key never repeats (each press turns the lock).
+        repeat.note(&down(CapsLock), 30_000);
+        assert_eq!(repeat.due(40_000), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::arch::port::{inb, outb};
 use crate::clock;
 use crate::keymap::{self, Decoder, Layout};
 use crate::leds::{self, HeldLocks, Leds, CAPS_LOCK, NUM_LOCK, SCROLL_LOCK};
+use crate::usb::Repeat;
 use pc_keyboard::{DecodedKey, KeyCode, KeyEvent, KeyState};
 
 const DATA: u16 = 0x60;
@@ -41,6 +42,8 @@ pub struct Keyboard {
     scroll_lock: bool,
     held: HeldLocks,
     leds: Leds,
+    /// The USB keyboards' key held, repeated as a PS/2 keyboard repeats its own.
+    repeat: Repeat,
 }
 
 impl Keyboard {
@@ -51,6 +54,7 @@ impl Keyboard {
             scroll_lock: false,
             held: HeldLocks::new(),
             leds: Leds::new(),
+            repeat: Repeat::new(),
         }
     }
 
@@ -108,11 +112,16 @@ impl Keyboard {
     /// A decoded key, if a USB keyboard's event or a PS/2 byte was waiting and completed one; also moves the
     /// lights' exchanges on. Never waits.
     pub fn poll(&mut self) -> Option<DecodedKey> {
-        // A USB keyboard repeats no key held (the host would), so its lock keys need no filter.
+        // A USB keyboard repeats no key held (`repeat` does), so its lock keys need no filter.
+        let now = clock::time_ms();
         while let Some(event) = xhci::next_key(self.locks()) {
+            self.repeat.note(&event, now);
             if let Some(key) = self.key(event) {
                 return Some(key);
             }
+        }
+        if let Some(event) = self.repeat.due(now) {
+            return self.key(event);
         }
         let key = self.poll_byte();
         // After the byte waiting was taken: an answer that came while the payload did not poll counts before the

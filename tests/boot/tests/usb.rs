@@ -107,8 +107,8 @@ fn expect_lights(vm: &mut Vm, lights: u8) {
 }
 
 /// A BIOS PC whose only keyboard is a USB one: a German layout chosen by the script applies to it (the key
-/// labelled Z on a US keyboard gives `y`), Caps Lock turns its light on, Ctrl-C stops a script that runs for
-/// ever, and the rescue shell takes what is typed. Without the xHCI driver no key arrives at all: SeaBIOS's own
+/// labelled Z on a US keyboard gives `y`), Caps Lock turns its light on, a key held repeats, Ctrl-C stops a script
+/// that runs for ever, and the rescue shell takes what is typed. Without the xHCI driver no key arrives at all: SeaBIOS's own
 /// USB driver, which GRUB read its keys through, is not used once the payload runs.
 #[test]
 fn a_usb_keyboard_types_with_the_layout_chosen_and_stops_a_script_with_ctrl_c() {
@@ -116,6 +116,8 @@ fn a_usb_keyboard_types_with_the_layout_chosen_and_stops_a_script_with_ctrl_c() 
 keymap("de")
 let word = prompt("word: ")
 print("got [" + word + "]")
+let held = prompt("held: ")
+print("held", len(held), "times")
 print("looping")
 while true { }
 "#;
@@ -138,10 +140,17 @@ while true { }
     vm.sendkey("caps_lock");
     vm.sendkey("num_lock");
     expect_lights(&mut vm, 0);
+    // A key held for 1.5 s repeats (after 0.5 s, every 33 ms: about 30 times; fewer when the emulator lags).
+    vm.monitor_command("sendkey x 1500");
+    std::thread::sleep(Duration::from_millis(1700));
+    vm.sendkey("ret");
+    let held = vm.expect_line("held ", STEP).text;
+    let times: usize = held.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!((5..=80).contains(&times), "{held}");
     vm.expect_line("looping", STEP);
     vm.sendkey("ctrl-c");
     let error = vm.expect_line("usb.bs:", STEP).text;
-    assert_eq!(error, "usb.bs:6:7: error: interrupted (Ctrl-C)");
+    assert_eq!(error, "usb.bs:8:7: error: interrupted (Ctrl-C)");
     vm.expect_line(RESCUE, STEP);
     for key in ["4", "2", "ret"] {
         vm.sendkey(key);
