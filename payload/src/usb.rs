@@ -154,10 +154,11 @@ pub fn key_events(
     if report[2..].iter().any(|&usage| matches!(usage, 1..=3)) {
         return false;
     }
-    for (state, from, to) in [
-        (KeyState::Up, report, previous),
-        (KeyState::Down, previous, report),
-    ] {
+    for down in [false, true] {
+        let (state, from, to) = match down {
+            false => (KeyState::Up, report, previous),
+            true => (KeyState::Down, previous, report),
+        };
         // A key held in `to` and not in `from`: released (when `to` is the previous report) or pressed.
         for (bit, &code) in MODIFIERS.iter().enumerate() {
             if to[0] & !from[0] & 1 << bit != 0 {

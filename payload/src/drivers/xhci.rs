@@ -25,12 +25,11 @@
 //! xhci-ring.c, xhci-hub.c, pci-quirks.c: the hand-off's bounds and the SMI bits cleared).
 
 use alloc::alloc::{alloc_zeroed, Layout};
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{compiler_fence, Ordering};
 
-use pc_keyboard::KeyEvent;
+use pc_keyboard::{KeyCode, KeyEvent, KeyState};
 use spin::Mutex;
 
 use super::mmio::Registers;
@@ -176,13 +175,55 @@ const PORT_RESET_MS: u64 = 500;
 /// The controllers set up, and the key events their keyboards' reports made that the console has not taken yet.
 struct State {
     controllers: Vec<Controller>,
-    keys: VecDeque<KeyEvent>,
+    keys: Keys,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     controllers: Vec::new(),
-    keys: VecDeque::new(),
+    keys: Keys {
+        events: [const { KeyEvent::new(KeyCode::A, KeyState::Up) }; KEYS_QUEUED],
+        first: 0,
+        count: 0,
+    },
 });
+
+/// Key events queued at most: those of several reports (a report makes at most 14), as the console takes them one
+/// at a time. A power of two.
+const KEYS_QUEUED: usize = 64;
+
+/// The key events made and not taken yet, first in first out (a fixed ring: no allocation while keys are typed).
+struct Keys {
+    events: [KeyEvent; KEYS_QUEUED],
+    first: usize,
+    count: usize,
+}
+
+impl Keys {
+    /// Queues `event` (one more than the queue holds is lost).
+    fn push(&mut self, event: KeyEvent) {
+        if self.count < KEYS_QUEUED {
+            self.events[(self.first + self.count) % KEYS_QUEUED] = event;
+            self.count += 1;
+        }
+    }
+
+    /// Queues the key events from report `previous` to `report` (`usb::key_events`): whether `report` says which
+    /// keys are held.
+    #[inline(never)]
+    fn report(&mut self, previous: &[u8; REPORT_SIZE], report: &[u8; REPORT_SIZE]) -> bool {
+        usb::key_events(previous, report, |e| self.push(e))
+    }
+
+    fn pop(&mut self) -> Option<KeyEvent> {
+        if self.count == 0 {
+            return None;
+        }
+        let event = self.events[self.first % KEYS_QUEUED].clone();
+        self.first = (self.first + 1) % KEYS_QUEUED;
+        self.count -= 1;
+        Some(event)
+    }
+}
 
 /// The next key event from a USB keyboard, if one is waiting; takes the events the controllers wrote meanwhile,
 /// queues the reports' reads again, and sends the lock lights `lights` (a mask of `leds`' lights) to a keyboard
@@ -198,10 +239,10 @@ pub fn next_key(lights: u8) -> Option<KeyEvent> {
         controller.send_lights(usb::lights_report(lights));
         controller.recover(keys);
         if core::mem::take(&mut controller.changed) {
-            controller.rescan(keys);
+            controller.scan(keys, true);
         }
     }
-    keys.pop_front()
+    keys.pop()
 }
 
 /// Halts and resets every controller this driver set up: called right before the hand-off (and a reboot), after
@@ -402,26 +443,20 @@ impl Host {
         self.registers.write(self.operational + offset, value)
     }
 
-    /// Waits until `done` holds of the operational register at `offset`, for at most `ms`; a controller whose
-    /// registers read all ones (gone) is given up on at once. Whether it held.
-    fn wait(&self, offset: usize, ms: u64, done: impl Fn(u32) -> bool) -> bool {
-        let offset = self.operational + offset;
-        self.registers
-            .wait(offset, ms, |v| v == u32::MAX || done(v));
-        let value = self.registers.read(offset);
-        value != u32::MAX && done(value)
+    /// Waits up to `ms` until the operational register at `offset` has a bit of `set` set or one of `clear` clear.
+    fn wait(&self, offset: usize, ms: u64, set: u32, clear: u32) -> bool {
+        wait_bits(self.registers, self.operational + offset, ms, set, clear)
     }
 
     /// Halts the controller (R/S cleared, HCHalted waited for) and resets it (HCRST, then CNR, waited for), as
     /// Linux's `xhci_halt` and `xhci_reset` do: whether it reset.
     fn reset(&self) -> bool {
         self.write(USBCMD, self.read(USBCMD) & !RUN);
-        self.wait(USBSTS, HALT_MS, |s| s & HALTED != 0);
+        self.wait(USBSTS, HALT_MS, HALTED, 0);
         self.write(USBCMD, RESET);
         // (Some Intel controllers hang when their registers are read within 1 ms of the reset: Linux waits.)
         clock::sleep_ms(1);
-        self.wait(USBCMD, RESET_MS, |c| c & RESET == 0)
-            && self.wait(USBSTS, RESET_MS, |s| s & NOT_READY == 0)
+        self.wait(USBCMD, RESET_MS, 0, RESET) && self.wait(USBSTS, RESET_MS, 0, NOT_READY)
     }
 
     /// Resets the controller and puts its PCI command register back as the firmware left it; one that does not
@@ -473,6 +508,11 @@ impl Keyboard {
         ]);
         host.ring(self.slot, self.endpoint);
     }
+}
+
+/// The offset of a root port's PORTSC (ports numbered from 1).
+fn portsc(port: u8) -> usize {
+    PORTSC + 16 * usize::from(port - 1)
 }
 
 /// A control transfer's setup packet (USB 2.0, 9.3): request type, request, value, index, length.
@@ -563,7 +603,6 @@ impl Controller {
     /// Takes the controller at `function` from the firmware and starts it (xHCI 1.2, 4.2): its registers mapped,
     /// memory decoding and bus mastering on, the firmware's hold on it ended, the controller halted and reset,
     /// its slots, device context array (and scratchpad buffers), command ring and event ring set, then run.
-    #[inline(never)]
     fn start(function: Function) -> Result<Controller, Why> {
         let base = function
             .memory_bar()
@@ -615,7 +654,7 @@ impl Controller {
             command,
         };
         // (A controller that is not ready yet after the power came on: CNR, before the reset.)
-        host.wait(USBSTS, RESET_MS, |s| s & NOT_READY == 0);
+        host.wait(USBSTS, RESET_MS, 0, NOT_READY);
         if !host.reset() {
             host.stop();
             return Err(Why::Fixed("it did not reset"));
@@ -657,7 +696,7 @@ impl Controller {
         host.registers
             .write_address(host.runtime + ERSTBA, memory.address(ERST));
         host.write(USBCMD, RUN);
-        if !host.wait(USBSTS, HALT_MS, |s| s & HALTED == 0) {
+        if !host.wait(USBSTS, HALT_MS, 0, HALTED) {
             host.stop();
             return Err(Why::Fixed("it did not start"));
         }
@@ -677,7 +716,7 @@ impl Controller {
 
     /// The next event the controller wrote, if any, once keyboard reports and the answers to lights sent are
     /// dealt with (those are not given).
-    fn event(&mut self, keys: &mut VecDeque<KeyEvent>) -> Option<[u32; 4]> {
+    fn event(&mut self, keys: &mut Keys) -> Option<[u32; 4]> {
         loop {
             let at = EVENTS + self.dequeue * 16;
             let control = self.memory.read(at + 12);
@@ -709,7 +748,7 @@ impl Controller {
                     if let SUCCESS | SHORT_PACKET = code(&event) {
                         let read = keyboard.memory.bytes(REPORT, REPORT_SIZE).try_into();
                         if let Ok(report) = read {
-                            if usb::key_events(&keyboard.previous, &report, |e| keys.push_back(e)) {
+                            if keys.report(&keyboard.previous, &report) {
                                 keyboard.previous = report;
                             }
                         }
@@ -726,41 +765,31 @@ impl Controller {
         }
     }
 
-    /// Waits up to `ms` for an event that `wanted` accepts, dealing with the others meanwhile.
-    fn wait(
-        &mut self,
-        keys: &mut VecDeque<KeyEvent>,
-        ms: u64,
-        wanted: impl Fn(&[u32; 4]) -> bool,
-    ) -> Option<[u32; 4]> {
+    /// Waits up to 5 s (a command's or a control transfer's time) for the event whose control word has the bits
+    /// `want` where `mask` is set (its type; a transfer's slot and endpoint) and, unless `trb` is 0, that is about
+    /// the TRB at `trb`; deals with the others meanwhile. All zeros (completion code 0) when none came in time.
+    #[inline(never)]
+    fn wait(&mut self, keys: &mut Keys, mask: u32, want: u32, trb: u64) -> [u32; 4] {
         let start = clock::time_ms();
         loop {
-            let late = clock::time_ms().saturating_sub(start) > ms;
+            let late = clock::time_ms().saturating_sub(start) > COMMAND_MS;
             match self.event(keys) {
-                Some(event) if wanted(&event) => return Some(event),
+                Some(e) if e[3] & mask == want && (trb == 0 || pointer(&e) == trb) => return e,
                 Some(_) => {}
-                None if late => return None,
+                None if late => return [0; 4],
                 None => core::hint::spin_loop(),
             }
         }
     }
 
     /// Runs a command and waits for its completion: the slot it names.
-    fn command(
-        &mut self,
-        keys: &mut VecDeque<KeyEvent>,
-        step: &'static str,
-        trb: [u32; 4],
-    ) -> Result<u8, Why> {
+    fn command(&mut self, keys: &mut Keys, step: &'static str, trb: [u32; 4]) -> Result<u8, Why> {
         let address = self.commands.push(trb);
         self.host.ring(0, 0);
-        let done = self.wait(keys, COMMAND_MS, |e| {
-            kind(e) == COMMAND_COMPLETION && pointer(e) == address
-        });
-        match done {
-            Some(event) if code(&event) == SUCCESS => Ok(slot(&event)),
-            Some(event) => Err(Why::Failed(step, code(&event))),
-            None => Err(Why::Failed(step, 0)),
+        let event = self.wait(keys, 0x3f << 10, COMMAND_COMPLETION << 10, address);
+        match code(&event) {
+            SUCCESS => Ok(slot(&event)),
+            code => Err(Why::Failed(step, code)),
         }
     }
 
@@ -768,7 +797,7 @@ impl Controller {
     /// any) moves through the device's buffer. After a stall, the endpoint is reset for the next transfer.
     fn control(
         &mut self,
-        keys: &mut VecDeque<KeyEvent>,
+        keys: &mut Keys,
         device: &mut Keyboard,
         step: &'static str,
         setup: [u32; 2],
@@ -776,23 +805,21 @@ impl Controller {
         let buffer = device.memory.address(BUFFER);
         let status = queue_control(&self.host, device.slot, &mut device.control, setup, buffer);
         let on = device.slot;
-        let done = self.wait(keys, COMMAND_MS, |e| {
-            kind(e) == TRANSFER_EVENT && slot(e) == on && endpoint(e) == 1
-        });
-        let code = match done {
-            Some(event) if code(&event) == SUCCESS && pointer(&event) == status => return Ok(()),
-            Some(event) => code(&event),
-            None => 0,
-        };
+        // A transfer event (type, bits 15:10) of endpoint 0 (device context index 1, bits 20:16) of the slot.
+        let want = u32::from(on) << 24 | 1 << 16 | TRANSFER_EVENT << 10;
+        let event = self.wait(keys, 0xff1f_fc00, want, 0);
+        if code(&event) == SUCCESS && pointer(&event) == status {
+            return Ok(());
+        }
         let _ = self.reset_endpoint(keys, on, 1, device.control.dequeue_pointer());
-        Err(Why::Failed(step, code))
+        Err(Why::Failed(step, code(&event)))
     }
 
     /// Resets endpoint `endpoint` (a device context index) of `slot` after an error halted it, and moves its
     /// dequeue pointer to `pointer`, past what was queued (xHCI 1.2, 4.6.8 and 4.6.10).
     fn reset_endpoint(
         &mut self,
-        keys: &mut VecDeque<KeyEvent>,
+        keys: &mut Keys,
         slot: u8,
         endpoint: u32,
         pointer: u64,
@@ -810,7 +837,7 @@ impl Controller {
 
     /// Resets the endpoint of each keyboard whose read failed, and queues the read again; one whose endpoint does
     /// not reset types no more.
-    fn recover(&mut self, keys: &mut VecDeque<KeyEvent>) {
+    fn recover(&mut self, keys: &mut Keys) {
         for i in 0..self.keyboards.len() {
             let keyboard = &mut self.keyboards[i];
             if !core::mem::take(&mut keyboard.halted) {
@@ -849,8 +876,7 @@ impl Controller {
     /// Powers the root ports (where the controller switches their power), gives the devices time to show up, and
     /// sets up a keyboard on each port with one; says what it found on the others.
     #[inline(never)]
-    fn find_keyboards(&mut self, keys: &mut VecDeque<KeyEvent>) {
-        let portsc = |port: u8| PORTSC + 16 * usize::from(port - 1);
+    fn find_keyboards(&mut self, keys: &mut Keys) {
         if self.host.registers.read(HCCPARAMS1) & PORT_POWER_CONTROL != 0 {
             let mut powered = false;
             for port in 1..=self.ports {
@@ -866,69 +892,63 @@ impl Controller {
             }
         }
         clock::sleep_ms(CONNECT_MS);
-        for port in 1..=self.ports {
-            let status = self.host.read(portsc(port));
-            match status {
-                // The controller is gone.
-                u32::MAX => return,
-                status if status & CONNECTED == 0 => continue,
-                // (The connection is taken note of: a later change is a device plugged in or out.)
-                _ => self
-                    .host
-                    .write(portsc(port), status & PORT_KEEP | CONNECT_CHANGE),
-            }
-            let line = Line(self.host.function, port);
-            match self.keyboard(keys, port, portsc(port)) {
-                Ok(mut keyboard) => {
-                    // (The speed from PORTSC, 1 to 5, checked by `keyboard`.)
-                    let speeds = ["full", "low", "high", "super", "super+"];
-                    let speed = (self.host.read(portsc(port)) >> 10 & 0xf) as usize;
-                    let speed = speeds.get(speed.wrapping_sub(1)).unwrap_or(&"unknown");
-                    println!("{line}: keyboard ({speed} speed)");
-                    keyboard.queue_read(&self.host);
-                    self.keyboards.push(keyboard);
-                }
-                Err(why) => {
-                    println!("{line}: {why}");
-                    // A command or transfer the controller did not end in time: it is given up on, rather than
-                    // waited for on every port.
-                    if let Why::Failed(_, 0) = why {
-                        return;
-                    }
-                }
-            }
-        }
+        self.scan(keys, false);
     }
 
-    /// Looks at the ports whose connection changed: a keyboard unplugged is let go of (its slot disabled), and one
-    /// plugged in is set up (said nowhere: this runs while the console waits for a key).
-    fn rescan(&mut self, keys: &mut VecDeque<KeyEvent>) {
+    /// Looks at the ports (`changed`: only those whose connection changed since): a keyboard unplugged is let go
+    /// of (its slot disabled), and a device plugged in is set up if it is a keyboard. What it found on each port is
+    /// said unless `changed` (that scan runs while the console waits for a key).
+    #[inline(never)]
+    fn scan(&mut self, keys: &mut Keys, changed: bool) {
         for port in 1..=self.ports {
-            let at = PORTSC + 16 * usize::from(port - 1);
+            let at = portsc(port);
             let status = self.host.read(at);
-            if status == u32::MAX || status & CONNECT_CHANGE == 0 {
+            if status == u32::MAX {
+                // The controller is gone.
+                return;
+            }
+            if changed && status & CONNECT_CHANGE == 0 {
                 continue;
             }
+            // (The connection is taken note of: a later change is a device plugged in or out.)
             self.host.write(at, status & PORT_KEEP | CONNECT_CHANGE);
             if let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
                 let gone = self.keyboards.swap_remove(i);
                 // The keys it held are let go of (a Shift held as it was unplugged would shift on).
-                usb::key_events(&gone.previous, &[0; REPORT_SIZE], |e| keys.push_back(e));
+                keys.report(&gone.previous, &[0; REPORT_SIZE]);
                 self.disable_slot(keys, gone.slot);
             }
-            if status & CONNECTED != 0 {
+            if status & CONNECTED == 0 {
+                continue;
+            }
+            if changed {
                 // (The connection settles first: USB 2.0, 7.1.7.3.)
                 clock::sleep_ms(CONNECT_MS);
-                if let Ok(mut keyboard) = self.keyboard(keys, port, at) {
-                    keyboard.queue_read(&self.host);
-                    self.keyboards.push(keyboard);
+            }
+            let found = self.keyboard(keys, port, at);
+            if !changed {
+                let line = Line(self.host.function, port);
+                match &found {
+                    Ok(()) => {
+                        // (The speed from PORTSC, 1 to 5, checked by `keyboard`.)
+                        let speeds = ["full", "low", "high", "super", "super+"];
+                        let speed = (self.host.read(at) >> 10 & 0xf) as usize;
+                        let speed = speeds.get(speed.wrapping_sub(1)).unwrap_or(&"unknown");
+                        println!("{line}: keyboard ({speed} speed)");
+                    }
+                    Err(why) => println!("{line}: {why}"),
                 }
+            }
+            // A command or transfer the controller did not end in time: it is given up on, rather than waited for
+            // on every port.
+            if let Err(Why::Failed(_, 0)) = found {
+                return;
             }
         }
     }
 
     /// Disables a device's slot: the controller lets go of its contexts and rings.
-    fn disable_slot(&mut self, keys: &mut VecDeque<KeyEvent>, slot: u8) {
+    fn disable_slot(&mut self, keys: &mut Keys, slot: u8) {
         let _ = self.command(
             keys,
             "",
@@ -937,23 +957,16 @@ impl Controller {
     }
 
     /// Resets the device on `port` (its PORTSC at `portsc`), gives it an address, and configures it if it is a
-    /// boot keyboard (xHCI 1.2, 4.3): the keyboard, or why not (another kind of device among the reasons; its slot
-    /// is disabled again).
+    /// boot keyboard (xHCI 1.2, 4.3): the keyboard is kept (its first report's read queued), or why not is given
+    /// (another kind of device among the reasons; its slot is disabled again).
     #[inline(never)]
-    fn keyboard(
-        &mut self,
-        keys: &mut VecDeque<KeyEvent>,
-        port: u8,
-        portsc: usize,
-    ) -> Result<Keyboard, Why> {
+    fn keyboard(&mut self, keys: &mut Keys, port: u8, portsc: usize) -> Result<(), Why> {
         let host = &self.host;
         let mut status = host.read(portsc);
         // A USB 3 port enables itself; a USB 2 one is enabled by a reset (USB 2.0, 11.5.1.5: 10 ms to recover).
         if status & ENABLED == 0 {
             host.write(portsc, status & PORT_KEEP | PORT_RESET);
-            host.wait(portsc, PORT_RESET_MS, |s| {
-                s & RESET_CHANGE != 0 || s & CONNECTED == 0
-            });
+            host.wait(portsc, PORT_RESET_MS, RESET_CHANGE, CONNECTED);
             host.write(portsc, host.read(portsc) & PORT_KEEP | RESET_CHANGE);
             clock::sleep_ms(10);
             status = host.read(portsc);
@@ -978,14 +991,9 @@ impl Controller {
         set_up
     }
 
-    /// Gives the device at `speed` on `port`, in `slot`, an address, and configures it if it is a boot keyboard.
-    fn set_up(
-        &mut self,
-        keys: &mut VecDeque<KeyEvent>,
-        port: u8,
-        speed: u8,
-        slot: u8,
-    ) -> Result<Keyboard, Why> {
+    /// Gives the device at `speed` on `port`, in `slot`, an address, and configures and keeps it if it is a boot
+    /// keyboard.
+    fn set_up(&mut self, keys: &mut Keys, port: u8, speed: u8, slot: u8) -> Result<(), Why> {
         let Some(memory) = Dma::new(DEVICE_MEMORY, 4096) else {
             return Err(Why::Fixed("no memory for the device"));
         };
@@ -1122,8 +1130,19 @@ impl Controller {
         let _ = self.control(keys, &mut device, "", setup(0x21, 0x0a, 0, interface, 0));
         device.endpoint = dci;
         device.read = found.max_packet.clamp(REPORT_SIZE as u16, READ_MOST);
-        Ok(device)
+        device.queue_read(&self.host);
+        self.keyboards.push(device);
+        Ok(())
     }
+}
+
+/// Waits up to `ms` until the register at `offset` has a bit of `set` set or one of `clear` clear: whether it did.
+/// A controller whose registers read all ones (gone) is given up on at once.
+#[inline(never)]
+fn wait_bits(registers: Registers, offset: usize, ms: u64, set: u32, clear: u32) -> bool {
+    let done = |v: u32| v != u32::MAX && (v & set | !v & clear) != 0;
+    registers.wait(offset, ms, |v| v == u32::MAX || done(v));
+    done(registers.read(offset))
 }
 
 /// Ends the firmware's hold on the controller, as Linux's `quirk_usb_handoff_xhci` does (xHCI 1.2, 4.22.1): in its
@@ -1139,7 +1158,7 @@ fn take_from_firmware(registers: Registers, parameters: u32, function: Function)
         let capability = registers.read(offset);
         if capability & 0xff == LEGACY_SUPPORT {
             registers.write(offset, capability | OS_OWNED);
-            if !registers.wait(offset, HAND_OFF_MS, |c| c & BIOS_OWNED == 0) {
+            if !wait_bits(registers, offset, HAND_OFF_MS, 0, BIOS_OWNED) {
                 println!(
                     "{}: the firmware did not let go of it; taken over",
                     Line(function, 0)
