@@ -157,6 +157,14 @@ const LIGHTS: usize = 0x1a80;
 const BUFFER: usize = 0x1c00;
 const BUFFER_SIZE: usize = 0x400;
 const DEVICE_MEMORY: usize = 0x2000;
+/// The bytes of a ring; each ring lies within its memory, before what follows it there (a `Ring` is cut from its
+/// memory by these constants).
+const RING_BYTES: usize = RING_TRBS * 16;
+const _: () = assert!(
+    COMMANDS + RING_BYTES <= EVENTS
+        && CONTROL_RING + RING_BYTES <= INTERRUPT_RING
+        && INTERRUPT_RING + RING_BYTES <= REPORT
+);
 
 /// How long the firmware gets to let go of a controller (as Linux), a halt and a reset (the specification's
 /// 16 ms for the halt; Linux allows 10 s for the reset and CNR, where 1 s is what controllers take at worst),
@@ -373,37 +381,42 @@ impl Dma {
 
 /// A ring of TRBs the driver produces (commands, or a transfer ring), ending in a link TRB back to its start.
 struct Ring {
+    /// The ring's memory, from its first TRB.
     memory: Dma,
-    offset: usize,
     /// The TRB to write next, and the cycle bit that makes it valid.
     enqueue: usize,
     cycle: u32,
 }
 
 impl Ring {
+    /// The ring at `offset` in `memory`: [`COMMANDS`] in a controller's, [`CONTROL_RING`] or [`INTERRUPT_RING`] in
+    /// a device's.
     fn new(memory: Dma, offset: usize) -> Ring {
-        let ring = Ring {
+        // (Within `memory`: `offset` is one of the layout's rings, checked with `RING_BYTES`.)
+        let memory = Dma {
+            base: memory.base + offset,
+            size: RING_BYTES,
+        };
+        let link = (RING_TRBS - 1) * 16;
+        memory.write_address(link, memory.address(0));
+        memory.write(link + 12, LINK << 10 | TOGGLE_CYCLE);
+        Ring {
             memory,
-            offset,
             enqueue: 0,
             cycle: 1,
-        };
-        let link = offset + (RING_TRBS - 1) * 16;
-        memory.write_address(link, memory.address(offset));
-        memory.write(link + 12, LINK << 10 | TOGGLE_CYCLE);
-        ring
+        }
     }
 
     /// The ring's dequeue pointer for a context: where the next TRB goes, with its cycle bit.
     fn dequeue_pointer(&self) -> u64 {
-        self.memory.address(self.offset + self.enqueue * 16) | u64::from(self.cycle)
+        self.memory.address(self.enqueue * 16) | u64::from(self.cycle)
     }
 
     /// Writes `trb` (its control word without the cycle bit) as the next TRB, and gives its address. The control
     /// word, which makes it valid, goes last.
     #[inline(never)]
     fn push(&mut self, trb: [u32; 4]) -> u64 {
-        let at = self.offset + self.enqueue * 16;
+        let at = self.enqueue * 16;
         for (i, &word) in trb[..3].iter().enumerate() {
             self.memory.write(at + 4 * i, word);
         }
@@ -412,7 +425,7 @@ impl Ring {
         self.enqueue += 1;
         if self.enqueue == RING_TRBS - 1 {
             // The link TRB becomes valid with this pass's cycle bit, and turns the cycle over.
-            let link = self.offset + self.enqueue * 16;
+            let link = self.enqueue * 16;
             self.memory
                 .write(link + 12, LINK << 10 | TOGGLE_CYCLE | self.cycle);
             self.cycle ^= 1;
