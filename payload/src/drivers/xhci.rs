@@ -282,7 +282,7 @@ pub fn probe() {
         if controller.keyboards.is_empty() {
             println!("{}: no keyboard on its ports yet", Line(function, 0));
         }
-        // (Kept running without a keyboard too: one plugged in later is set up by `rescan`.)
+        // (Kept running without a keyboard too: one plugged in later is set up by `scan`.)
         controllers.push(controller);
     }
 }
