@@ -261,11 +261,11 @@ pub fn boot(handoff: Handoff<'_>) -> String {
         Handoff::Linux(b) => {
             let copies = b.copies();
             let zeroed = b.zeroed();
-            let ranges: Vec<(u64, u64)> = copies
-                .iter()
-                .map(|(at, bytes)| (*at, bytes.len() as u64))
-                .chain(zeroed.iter().copied())
-                .collect();
+            let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(copies.len() + zeroed.len());
+            for (at, bytes) in &copies {
+                ranges.push((*at, bytes.len() as u64));
+            }
+            ranges.extend_from_slice(&zeroed);
             // The page tables, GDT, stack and entry routine live in the image; the sources in the heap.
             if let Err(e) = check(&ranges, &[image(), heap::used_range()], MAPPED_LIMIT) {
                 return e;
@@ -303,16 +303,15 @@ pub fn boot(handoff: Handoff<'_>) -> String {
             }
         }
         Handoff::Multiboot2(b) => {
-            let mut operations: Vec<(u64, u64, u64)> = b
-                .zeroed()
-                .into_iter()
-                .map(|(at, length)| (at, 0, length))
-                .collect();
-            operations.extend(
-                b.copies()
-                    .iter()
-                    .map(|(at, bytes)| (*at, bytes.as_ptr() as u64, bytes.len() as u64)),
-            );
+            let (zeroed, copies) = (b.zeroed(), b.copies());
+            let mut operations: Vec<(u64, u64, u64)> =
+                Vec::with_capacity(zeroed.len() + copies.len());
+            for (at, length) in zeroed {
+                operations.push((at, 0, length));
+            }
+            for (at, bytes) in copies {
+                operations.push((at, bytes.as_ptr() as u64, bytes.len() as u64));
+            }
             enter_multiboot2(u64::from(b.image.entry), b.info_addr, &operations)
         }
     }
@@ -345,7 +344,10 @@ fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> St
         start: block.as_ptr() as u64,
         end: block.as_ptr() as u64 + 4 * block.len() as u64,
     };
-    let destinations: Vec<(u64, u64)> = operations.iter().map(|&(at, _, n)| (at, n)).collect();
+    let mut destinations: Vec<(u64, u64)> = Vec::with_capacity(operations.len());
+    for &(at, _, length) in operations {
+        destinations.push((at, length));
+    }
     if let Err(e) = check(&destinations, &[heap], FOUR_GIB.min(MAPPED_LIMIT)) {
         return e;
     }
@@ -363,12 +365,12 @@ fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> St
         heap.end.saturating_sub(here.end),
         operations.len() as u64,
     ];
-    let values = header
-        .iter()
-        .copied()
-        .chain(operations.iter().flat_map(|&(a, b, c)| [a, b, c]));
-    for (slot, value) in parameters.iter_mut().zip(values) {
+    let (head, tail) = parameters.split_at_mut(header_words);
+    for (slot, value) in head.iter_mut().zip(header) {
         *slot = value as u32;
+    }
+    for (slots, &(at, source, length)) in tail.chunks_exact_mut(3).zip(operations) {
+        slots.copy_from_slice(&[at as u32, source as u32, length as u32]);
     }
     let parameters_addr = parameters.as_ptr() as u64;
     // The line's text is allocated and freed again: no secret, and nothing the relocator needs.

@@ -577,7 +577,10 @@ pub fn prepare<'a>(
     limit: u64,
 ) -> Result<LinuxBoot<'a>, Error> {
     let image = BzImage::parse(kernel)?;
-    let mut lengths: Vec<u64> = initrds.iter().map(|i| i.len() as u64).collect();
+    let mut lengths: Vec<u64> = Vec::with_capacity(initrds.len() + 1);
+    for initrd in initrds {
+        lengths.push(initrd.len() as u64);
+    }
     if !files_archive.is_empty() {
         lengths.push(files_archive.len() as u64);
     }

@@ -238,28 +238,29 @@ pub fn elf_segments(image: &[u8]) -> Result<(Vec<Segment<'_>>, u32), Error> {
     if image.get(5) != Some(&1) {
         return Err(Error::BadElf("not little-endian"));
     }
-    let truncated = Error::Truncated("ELF header");
-    if read_u16(image, 16).ok_or(truncated.clone())? != 2 {
+    if read_u16(image, 16).ok_or(Error::Truncated("ELF header"))? != 2 {
         return Err(Error::BadElf("not an executable (ET_EXEC)"));
     }
     if !matches!(read_u16(image, 18), Some(3) | Some(62)) {
         return Err(Error::BadElf("not an x86 executable"));
     }
-    let (entry, phoff, phentsize, phnum) = if wide {
-        (
-            read_u64(image, 24).ok_or(truncated.clone())?,
-            read_u64(image, 32).ok_or(truncated.clone())?,
-            read_u16(image, 54).ok_or(truncated.clone())?,
-            read_u16(image, 56).ok_or(truncated.clone())?,
-        )
-    } else {
-        (
-            u64::from(read_u32(image, 24).ok_or(truncated.clone())?),
-            u64::from(read_u32(image, 28).ok_or(truncated.clone())?),
-            read_u16(image, 42).ok_or(truncated.clone())?,
-            read_u16(image, 44).ok_or(truncated.clone())?,
-        )
+    // ELF64's addresses and offsets are 8 bytes, ELF32's 4; a program header's fields after p_type follow
+    // one another at that stride in both classes (p_flags sits elsewhere in each).
+    let stride = if wide { 8 } else { 4 };
+    let address = |at: usize| {
+        if wide {
+            read_u64(image, at)
+        } else {
+            read_u32(image, at).map(u64::from)
+        }
     };
+    let header = || {
+        let entry = address(24)?;
+        let phoff = address(24 + stride)?;
+        let at = if wide { 54 } else { 42 };
+        Some((entry, phoff, read_u16(image, at)?, read_u16(image, at + 2)?))
+    };
+    let (entry, phoff, phentsize, phnum) = header().ok_or(Error::Truncated("ELF header"))?;
     let min_entsize = if wide { 56 } else { 32 };
     if usize::from(phentsize) < min_entsize {
         return Err(Error::BadElf("program header entries too small"));
@@ -271,19 +272,16 @@ pub fn elf_segments(image: &[u8]) -> Result<(Vec<Segment<'_>>, u32), Error> {
             .checked_add(i * u64::from(phentsize))
             .filter(|&a| a.saturating_add(u64::from(phentsize)) <= image.len() as u64)
             .ok_or(Error::Truncated("ELF program headers"))? as usize;
-        let word =
-            |o: usize| read_u32(image, at + o).ok_or(Error::Truncated("ELF program headers"));
-        let quad =
-            |o: usize| read_u64(image, at + o).ok_or(Error::Truncated("ELF program headers"));
-        if word(0)? != PT_LOAD {
+        if read_u32(image, at).ok_or(Error::Truncated("ELF program headers"))? != PT_LOAD {
             continue;
         }
-        let (offset, vaddr, paddr, filesz, memsz) = if wide {
-            (quad(8)?, quad(16)?, quad(24)?, quad(32)?, quad(40)?)
-        } else {
-            let w = |o| word(o).map(u64::from);
-            (w(4)?, w(8)?, w(12)?, w(16)?, w(20)?)
-        };
+        // p_offset, p_vaddr, p_paddr, p_filesz, p_memsz.
+        let mut fields = [0u64; 5];
+        for (k, field) in fields.iter_mut().enumerate() {
+            *field =
+                address(at + (k + 1) * stride).ok_or(Error::Truncated("ELF program headers"))?;
+        }
+        let [offset, vaddr, paddr, filesz, memsz] = fields;
         if filesz > memsz {
             return Err(Error::BadElf(
                 "a segment's file size exceeds its memory size",
@@ -478,31 +476,28 @@ impl<'a> Multiboot2Boot<'a> {
     /// The copies to make, `(physical address, bytes)`; each segment's `[phys + bytes.len(), phys + mem_size)`
     /// must be zeroed as well (see [`Multiboot2Boot::zeroed`]).
     pub fn copies(&self) -> Vec<(u64, &[u8])> {
-        let mut copies: Vec<(u64, &[u8])> = self
-            .image
-            .segments
-            .iter()
-            .map(|s| (s.phys, s.bytes))
-            .collect();
-        copies.extend(
-            self.module_addrs
-                .iter()
-                .copied()
-                .zip(self.modules.iter().copied()),
-        );
+        let mut copies: Vec<(u64, &[u8])> =
+            Vec::with_capacity(self.image.segments.len() + self.modules.len() + 1);
+        for segment in &self.image.segments {
+            copies.push((segment.phys, segment.bytes));
+        }
+        for (&addr, &bytes) in self.module_addrs.iter().zip(&self.modules) {
+            copies.push((addr, bytes));
+        }
         copies.push((self.info_addr, &self.info));
         copies
     }
 
     /// The ranges to zero (`(address, len)`): the segments' bss parts.
     pub fn zeroed(&self) -> Vec<(u64, u64)> {
-        let zeroed = self.image.segments.iter().map(|s| {
-            (
-                s.phys + s.bytes.len() as u64,
-                s.mem_size - s.bytes.len() as u64,
-            )
-        });
-        zeroed.filter(|z| z.1 != 0).collect()
+        let mut zeroed = Vec::new();
+        for s in &self.image.segments {
+            let len = s.bytes.len() as u64;
+            if s.mem_size != len {
+                zeroed.push((s.phys + len, s.mem_size - len));
+            }
+        }
+        zeroed
     }
 }
 
@@ -518,17 +513,17 @@ pub fn prepare<'a>(
     free: &mut FreeMemory,
 ) -> Result<Multiboot2Boot<'a>, Error> {
     let image = Multiboot2Image::parse(kernel)?;
-    let lens: Vec<u64> = modules.iter().map(|m| m.1.len() as u64).collect();
+    let mut lens: Vec<u64> = Vec::with_capacity(modules.len());
+    let mut bytes: Vec<&[u8]> = Vec::with_capacity(modules.len());
+    for &(_, data) in modules {
+        lens.push(data.len() as u64);
+        bytes.push(data);
+    }
     let module_addrs = plan(&image, &lens, free)?;
-    let described: Vec<Module> = modules
-        .iter()
-        .zip(&module_addrs)
-        .map(|(&(name, bytes), &addr)| Module {
-            addr,
-            len: bytes.len() as u64,
-            name,
-        })
-        .collect();
+    let mut described: Vec<Module> = Vec::with_capacity(modules.len());
+    for (&(name, _), (&addr, &len)) in modules.iter().zip(module_addrs.iter().zip(&lens)) {
+        described.push(Module { addr, len, name });
+    }
     // (The segments lie below 4 GiB, as parsing checked.)
     let lowest = image.segments.iter().map(|s| s.phys).min().unwrap_or(0);
     let info = info(&Info {
@@ -545,6 +540,6 @@ pub fn prepare<'a>(
         module_addrs,
         info,
         info_addr,
-        modules: modules.iter().map(|m| m.1).collect(),
+        modules: bytes,
     })
 }
