@@ -83,7 +83,9 @@ struct AddressTag {
 
 impl<'a> Multiboot2Image<'a> {
     /// Finds and checks the header, then reads the segments (from the address tag when there is one,
-    /// else from the ELF program headers).
+    /// else from the ELF program headers). Out of line, as [`elf_segments`]: inlined into the payload's `exec`
+    /// they took more room (measured packed).
+    #[inline(never)]
     pub fn parse(image: &'a [u8]) -> Result<Multiboot2Image<'a>, Error> {
         let header_offset = find_header(image)
             .ok_or(Error::BadMultiboot2("no valid header in the first 32 KiB"))?;
@@ -226,6 +228,7 @@ const PT_LOAD: u32 = 1;
 
 /// The PT_LOAD segments of an ELF32 or ELF64 executable at their physical addresses, and the entry point
 /// translated to a physical address when it lies in a segment whose virtual and physical addresses differ.
+#[inline(never)]
 pub fn elf_segments(image: &[u8]) -> Result<(Vec<Segment<'_>>, u32), Error> {
     if image.get(..4) != Some(b"\x7fELF") {
         return Err(Error::BadElf("no ELF magic (and no address tag)"));
@@ -368,93 +371,134 @@ pub struct Info<'a> {
 /// The name in the boot loader name tag.
 pub const LOADER_NAME: &[u8] = b"bootscript";
 
-fn tag(out: &mut Vec<u8>, kind: u32, body: &[&[u8]]) {
-    let size = 8 + body.iter().map(|b| b.len()).sum::<usize>();
-    out.extend_from_slice(&kind.to_le_bytes());
-    out.extend_from_slice(&(size as u32).to_le_bytes());
-    for part in body {
-        out.extend_from_slice(part);
+/// The information structure as it is written: each tag's type and a size filled in when it ends.
+struct Tags {
+    out: Vec<u8>,
+    /// Where the open tag starts; 0 before the first (the structure's own 8-byte header is there).
+    start: usize,
+}
+
+impl Tags {
+    /// Starts a tag of `kind` (the previous one is ended).
+    fn begin(&mut self, kind: u32) {
+        if self.start != 0 {
+            self.end();
+        }
+        self.start = self.out.len();
+        self.u32(kind);
+        self.u32(0);
     }
-    while !out.len().is_multiple_of(8) {
-        out.push(0);
+
+    /// Ends the open tag: its size, then zeros to the next 8-byte boundary.
+    fn end(&mut self) {
+        let size = (self.out.len() - self.start) as u32;
+        crate::put(&mut self.out, self.start + 4, &size.to_le_bytes());
+        while !self.out.len().is_multiple_of(8) {
+            self.out.push(0);
+        }
     }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// `text` and its terminating NUL.
+    fn string(&mut self, text: &[u8]) {
+        self.bytes(text);
+        self.out.push(0);
+    }
+
+    fn u32(&mut self, value: u32) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+}
+
+/// KiB of available memory contiguous from `from` (0 when no available region holds `from`).
+fn available_from(map: &[MemoryRegion], from: u64) -> u64 {
+    let mut most = 0;
+    for r in map {
+        let end = r.addr.saturating_add(r.len);
+        if r.kind == MB2_AVAILABLE && r.addr <= from && end > from {
+            most = most.max((end - from) / 1024);
+        }
+    }
+    most
 }
 
 /// The Multiboot2 information structure, position independent (it holds no pointers into itself), to be
 /// placed at an 8-byte aligned address below 4 GiB whose address goes in EBX.
 pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::with_capacity(256 + info.memory_map.len() * 24);
-    out.extend_from_slice(&[0; 8]); // total_size, reserved: total_size is filled in at the end.
-    tag(&mut out, 1, &[info.cmdline, b"\0"]);
-    tag(&mut out, 2, &[LOADER_NAME, b"\0"]);
+    let mut tags = Tags {
+        out: Vec::with_capacity(256 + info.memory_map.len() * 24),
+        start: 0,
+    };
+    // total_size, reserved: total_size is filled in at the end.
+    tags.u64(0);
+    tags.begin(1);
+    tags.string(info.cmdline);
+    tags.begin(2);
+    tags.string(LOADER_NAME);
     for module in info.modules {
         let end = module
             .addr
             .checked_add(module.len)
             .filter(|&e| e <= MODULE_END_LIMIT);
         let end = end.ok_or(Error::NoRoom("module below 4 GiB", module.len))?;
-        let start = (module.addr as u32).to_le_bytes();
-        let end = (end as u32).to_le_bytes();
-        tag(&mut out, 3, &[&start, &end, module.name, b"\0"]);
+        tags.begin(3);
+        tags.u32(module.addr as u32);
+        tags.u32(end as u32);
+        tags.string(module.name);
     }
     // Basic memory information: KiB of conventional memory from 0, and of contiguous memory from 1 MiB.
-    let available = |from: u64| {
-        info.memory_map
-            .iter()
-            .filter(|r| {
-                r.kind == MB2_AVAILABLE && r.addr <= from && r.addr.saturating_add(r.len) > from
-            })
-            .map(|r| (r.addr.saturating_add(r.len) - from) / 1024)
-            .max()
-            .unwrap_or(0)
-    };
-    let lower = available(0).min(640) as u32;
-    let upper = available(0x100000).min(u64::from(u32::MAX)) as u32;
-    tag(&mut out, 4, &[&lower.to_le_bytes(), &upper.to_le_bytes()]);
-    let mut map = Vec::with_capacity(8 + info.memory_map.len() * 24);
-    map.extend_from_slice(&24u32.to_le_bytes()); // entry_size
-    map.extend_from_slice(&0u32.to_le_bytes()); // entry_version
+    tags.begin(4);
+    tags.u32(available_from(info.memory_map, 0).min(640) as u32);
+    tags.u32(available_from(info.memory_map, 0x100000).min(u64::from(u32::MAX)) as u32);
+    tags.begin(6);
+    tags.u32(24); // entry_size
+    tags.u32(0); // entry_version
     for region in info.memory_map {
-        map.extend_from_slice(&region.addr.to_le_bytes());
-        map.extend_from_slice(&region.len.to_le_bytes());
-        map.extend_from_slice(&region.kind.to_le_bytes());
-        map.extend_from_slice(&0u32.to_le_bytes());
+        tags.u64(region.addr);
+        tags.u64(region.len);
+        tags.u32(region.kind);
+        tags.u32(0);
     }
-    tag(&mut out, 6, &[&map]);
     if let Some(rsdp) = info.rsdp {
         let v1 = rsdp.get(..20).ok_or(Error::Truncated("ACPI RSDP"))?;
-        tag(&mut out, 14, &[v1]);
+        tags.begin(14);
+        tags.bytes(v1);
         // Revision 2 and later carry a length and the XSDT address: hand on the whole structure too.
         if rsdp.get(15).is_some_and(|&revision| revision >= 2) {
             let len = read_u32(rsdp, 20).ok_or(Error::Truncated("ACPI RSDP"))? as usize;
             let v2 = rsdp
                 .get(..len.max(36))
                 .ok_or(Error::Truncated("ACPI RSDP"))?;
-            tag(&mut out, 15, &[v2]);
+            tags.begin(15);
+            tags.bytes(v2);
         }
     }
     if let Some(fb) = info.framebuffer {
+        tags.begin(8);
+        tags.u64(fb.address);
+        tags.u32(fb.pitch);
+        tags.u32(fb.width);
+        tags.u32(fb.height);
         // Direct RGB (type 1), GRUB's 2 reserved bytes, then each colour's position and size.
-        let [red, green, blue] = fb.colors.map(|(size, position)| [position, size]);
-        tag(
-            &mut out,
-            8,
-            &[
-                &fb.address.to_le_bytes(),
-                &fb.pitch.to_le_bytes(),
-                &fb.width.to_le_bytes(),
-                &fb.height.to_le_bytes(),
-                &[fb.bits_per_pixel, 1, 0, 0],
-                &red,
-                &green,
-                &blue,
-            ],
-        );
+        tags.bytes(&[fb.bits_per_pixel, 1, 0, 0]);
+        for (size, position) in fb.colors {
+            tags.bytes(&[position, size]);
+        }
     }
     if let Some(base) = info.load_base {
-        tag(&mut out, LOAD_BASE_TAG, &[&base.to_le_bytes()]);
+        tags.begin(LOAD_BASE_TAG);
+        tags.u32(base);
     }
-    tag(&mut out, 0, &[]);
+    tags.begin(0);
+    tags.end();
+    let mut out = tags.out;
     let total = (out.len() as u32).to_le_bytes();
     out[..4].copy_from_slice(&total);
     Ok(out)
