@@ -7,7 +7,6 @@
 //! start at the next multiple of 4, with zeros in between: [`concatenation_offsets`] lays the area out so.
 
 use crate::Error;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Mode of the directories the archive creates (040755: an existing /etc keeps its usual permissions).
@@ -23,7 +22,7 @@ fn pad4(out: &mut Vec<u8>) {
     }
 }
 
-fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, data: &[u8]) {
+fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &[u8], data: &[u8]) {
     out.extend_from_slice(MAGIC);
     let fields = [
         ino,
@@ -46,36 +45,44 @@ fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, data: &
             out.push(HEX[((field >> (shift * 4)) & 0xf) as usize]);
         }
     }
-    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(name);
     out.push(0);
     pad4(out);
     out.extend_from_slice(data);
     pad4(out);
 }
 
-/// Splits "/etc/keys/root.key" into its components, refusing what an archive cannot hold safely.
-fn components(path: &str) -> Result<Vec<&str>, Error> {
-    if path.contains('\0') {
+/// Splits "/etc/keys/root.key" into its components, refusing what an archive cannot hold safely. (Bytes, not
+/// `str`: the names only go into the archive, and a byte split is smaller code than `str::split`'s searcher.)
+fn components(path: &str) -> Result<Vec<&[u8]>, Error> {
+    let path = path.as_bytes();
+    if path.contains(&0) {
         return Err(Error::BadPath("a path contains a NUL byte"));
     }
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let mut parts = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        // (Refused here at once: a path with such a part is not empty, so no earlier error is passed over.)
+        if part == b"." || part == b".." {
+            return Err(Error::BadPath("a path contains . or .."));
+        }
+        if !part.is_empty() {
+            parts.push(part);
+        }
+    }
     if parts.is_empty() {
         return Err(Error::BadPath("an empty path (or /)"));
-    }
-    if parts.iter().any(|p| *p == "." || *p == "..") {
-        return Err(Error::BadPath("a path contains . or .."));
     }
     Ok(parts)
 }
 
 /// "etc", "keys" -> "etc/keys" (a plain loop: `join` is a kilobyte of generic code in the payload).
-fn joined(parts: &[&str]) -> String {
-    let mut out = String::new();
+fn joined(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            out.push('/');
+            out.push(b'/');
         }
-        out.push_str(part);
+        out.extend_from_slice(part);
     }
     out
 }
@@ -87,8 +94,8 @@ pub fn archive(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
     if files.iter().any(|(_, data)| data.len() > u32::MAX as usize) {
         return Err(Error::BadPath("a file is larger than 4 GiB"));
     }
-    let mut dirs: Vec<String> = Vec::new();
-    let mut entries: Vec<(String, &[u8])> = Vec::with_capacity(files.len());
+    let mut dirs: Vec<Vec<u8>> = Vec::new();
+    let mut entries: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(files.len());
     for &(path, data) in files {
         let parts = components(path)?;
         for depth in 1..parts.len() {
@@ -117,7 +124,7 @@ pub fn archive(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
         entry(&mut out, ino, FILE_MODE, 1, name, data);
         ino += 1;
     }
-    entry(&mut out, 0, 0, 1, "TRAILER!!!", &[]);
+    entry(&mut out, 0, 0, 1, b"TRAILER!!!", &[]);
     Ok(out)
 }
 

@@ -343,11 +343,12 @@ const E820_ENTRY_SIZE: usize = 20;
 /// The memory map as E820 entries: Multiboot2 types mapped, sorted, adjacent entries of one type merged (so
 /// that long firmware maps still fit the 128 slots).
 pub fn e820_entries(map: &[MemoryRegion]) -> Result<Vec<(u64, u64, u32)>, Error> {
-    let mut sorted: Vec<(u64, u64, u32)> = map
-        .iter()
-        .filter(|r| r.len != 0)
-        .map(|r| (r.addr, r.len, crate::memory::mb2_to_e820(r.kind)))
-        .collect();
+    let mut sorted: Vec<(u64, u64, u32)> = Vec::with_capacity(map.len());
+    for r in map {
+        if r.len != 0 {
+            sorted.push((r.addr, r.len, crate::memory::mb2_to_e820(r.kind)));
+        }
+    }
     // Insertion sort: maps are short, and core's sorts would add kilobytes to the payload.
     for i in 1..sorted.len() {
         let mut j = i;
@@ -487,12 +488,14 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
         put(&mut bp, at + 16, &kind.to_le_bytes());
     }
     // The legacy sizes (KiB of RAM contiguous from 1 MiB), for code that predates E820.
-    let above_1m = e820
-        .iter()
-        .find(|e| {
-            e.2 == crate::memory::E820_RAM && e.0 <= 0x100000 && e.0.saturating_add(e.1) > 0x100000
-        })
-        .map_or(0, |e| (e.0.saturating_add(e.1) - 0x100000) / 1024);
+    let mut above_1m = 0;
+    for &(addr, len, kind) in &e820 {
+        let end = addr.saturating_add(len);
+        if kind == crate::memory::E820_RAM && addr <= 0x100000 && end > 0x100000 {
+            above_1m = (end - 0x100000) / 1024;
+            break;
+        }
+    }
     put(
         &mut bp,
         ALT_MEM_K,

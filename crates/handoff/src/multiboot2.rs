@@ -97,11 +97,16 @@ impl<'a> Multiboot2Image<'a> {
         let mut at = header_offset + 16;
         let mut ended = false;
         while at + 8 <= header_end {
-            let kind = read_u16(image, at).ok_or(Error::Truncated("Multiboot2 header"))?;
-            let optional =
-                read_u16(image, at + 2).ok_or(Error::Truncated("Multiboot2 header"))? & 1 != 0;
-            let size =
-                read_u32(image, at + 4).ok_or(Error::Truncated("Multiboot2 header"))? as usize;
+            let fields = || {
+                Some((
+                    read_u16(image, at)?,
+                    read_u16(image, at + 2)?,
+                    read_u32(image, at + 4)?,
+                ))
+            };
+            let (kind, flags, size) = fields().ok_or(Error::Truncated("Multiboot2 header"))?;
+            let optional = flags & 1 != 0;
+            let size = size as usize;
             if size < 8 || at + size > header_end {
                 return Err(Error::BadMultiboot2("a header tag runs past the header"));
             }
