@@ -563,10 +563,8 @@ pub fn prepare<'a>(
 ) -> Result<Multiboot2Boot<'a>, Error> {
     let image = Multiboot2Image::parse(kernel)?;
     let mut lens: Vec<u64> = Vec::with_capacity(modules.len());
-    let mut bytes: Vec<&[u8]> = Vec::with_capacity(modules.len());
     for &(_, data) in modules {
         lens.push(data.len() as u64);
-        bytes.push(data);
     }
     let module_addrs = plan(&image, &lens, free)?;
     let mut described: Vec<Module> = Vec::with_capacity(modules.len());
@@ -584,6 +582,10 @@ pub fn prepare<'a>(
         framebuffer,
     })?;
     let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;
+    let mut bytes: Vec<&[u8]> = Vec::with_capacity(modules.len());
+    for &(_, data) in modules {
+        bytes.push(data);
+    }
     Ok(Multiboot2Boot {
         image,
         module_addrs,
