@@ -108,7 +108,10 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         initrd_sizes.push((path.clone(), data.len() as u64));
         initrds.push(data);
     }
-    let initrd_slices: Vec<&[u8]> = initrds.iter().map(|i| i.as_slice()).collect();
+    let mut initrd_slices: Vec<&[u8]> = Vec::with_capacity(initrds.len());
+    for data in &initrds {
+        initrd_slices.push(data);
+    }
 
     let summary = Summary {
         kernel: kernel_path.clone(),
