@@ -244,11 +244,19 @@ fn integer(aml: &[u8], at: &mut usize) -> Option<u16> {
 /// that Linux takes for its own (and a kexec'd kernel is given the same address again).
 pub fn firmware_rsdp(copy: &[u8], ebda: u64, read: &Read<'_>) -> Option<u64> {
     let copy = copy.get(..20)?;
-    [(ebda, ebda + 1024), (0xE0000, 0x100000)]
-        .into_iter()
-        .filter(|&(start, _)| start != 0)
-        .flat_map(|(start, end)| (start..end - 19).step_by(16))
-        .find(|&at| read(at, 20) == Some(copy))
+    for (start, end) in [(ebda, ebda + 1024), (0xE0000, 0x100000)] {
+        if start == 0 {
+            continue;
+        }
+        let mut at = start;
+        while at < end - 19 {
+            if read(at, 20) == Some(copy) {
+                return Some(at);
+            }
+            at += 16;
+        }
+    }
+    None
 }
 
 /// Where a UEFI firmware keeps the RSDP whose first 20 bytes are `copy`: the table of its system table's
