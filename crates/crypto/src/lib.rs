@@ -5,7 +5,8 @@
 //! Everything that reaches a disk is a [`BlockDevice`] view: [`plain_view`] maps like
 //! `cryptsetup open --type plain`, [`luks_open`] like `cryptsetup open` on a LUKS1 or LUKS2 header.
 #![cfg_attr(not(test), no_std)]
-// Unsafe code only in `aesni` (the AES-NI intrinsics), which allows it for itself.
+// Unsafe code only in `aesni` and `shani` (the AES-NI and SHA-NI intrinsics), which allow it for themselves,
+// and in the call of `shani` where CPUID was asked.
 #![deny(unsafe_code)]
 // The LUKS2 metadata parsing (json, luks2, error) runs once per unlock: #[optimize(size)] there, while the
 // hashing and ciphers keep the crate's speed level (root Cargo.toml): 4.3 KB less payload, the same unlock time.
@@ -33,6 +34,9 @@ mod luks2;
 mod read;
 mod ripemd;
 mod secret;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod shani;
 mod view;
 
 pub use bootscript_disk::{check_read, BlockDevice, DiskError, SECTOR_SIZE};
