@@ -100,11 +100,7 @@ impl Machine for PayloadMachine {
         // Then the SATA disks behind AHCI controllers, numbered on.
         let (sata, sata_report) = ahci::probe(disks.len());
         for probed in &sata_report {
-            let f = probed.function;
-            print!(
-                "bootscript: ahci {:02x}:{:02x}.{}",
-                f.bus, f.device, f.function
-            );
+            print!("bootscript: ahci {}", probed.function);
             if let Some(port) = probed.port {
                 print!(" port {port}");
             }
@@ -123,8 +119,7 @@ impl Machine for PayloadMachine {
         // hid shows as its own controller).
         for f in pci::find((0x01, 0x04, 0x00)) {
             println!(
-                "bootscript: raid {:02x}:{:02x}.{}: its disks cannot be read (for Intel RST: set SATA to AHCI in the firmware setup)",
-                f.bus, f.device, f.function
+                "bootscript: raid {f}: its disks cannot be read (for Intel RST: set SATA to AHCI in the firmware setup)"
             );
         }
         if disks.is_empty() && sata.is_empty() && flash.is_empty() {
@@ -132,12 +127,18 @@ impl Machine for PayloadMachine {
                 "bootscript: no disk on the legacy IDE ports, behind AHCI or on NVMe; USB disks cannot be read"
             );
         }
-        disks
-            .into_iter()
-            .map(|d| Rc::new(d) as Rc<dyn BlockDevice>)
-            .chain(sata.into_iter().map(|d| Rc::new(d) as Rc<dyn BlockDevice>))
-            .chain(flash.into_iter().map(|d| Rc::new(d) as Rc<dyn BlockDevice>))
-            .collect()
+        // Plain loops, not a chain of adapters collected: smaller.
+        let mut all: Vec<Rc<dyn BlockDevice>> = Vec::new();
+        for disk in disks {
+            all.push(Rc::new(disk));
+        }
+        for disk in sata {
+            all.push(Rc::new(disk));
+        }
+        for disk in flash {
+            all.push(Rc::new(disk));
+        }
+        all
     }
 
     fn memory(&mut self) -> Memory {

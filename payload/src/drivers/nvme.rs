@@ -445,11 +445,7 @@ struct Line(Function, Option<u32>);
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Line(function, namespace) = self;
-        write!(
-            f,
-            "bootscript: nvme {:02x}:{:02x}.{}",
-            function.bus, function.device, function.function
-        )?;
+        write!(f, "bootscript: nvme {function}")?;
         match namespace {
             Some(nsid) => write!(f, " namespace {nsid}"),
             None => Ok(()),
