@@ -124,14 +124,7 @@ impl Vfs {
             .iter()
             .position(|m| m.path == canonical)
             .ok_or(FsError::NotMounted(canonical.clone()))?;
-        let below = |m: &Mount| {
-            m.path != canonical
-                && (canonical == "/"
-                    || m.path
-                        .strip_prefix(&*canonical)
-                        .is_some_and(|r| r.starts_with('/')))
-        };
-        if self.mounts.iter().any(below) {
+        if self.holds_mounts(&canonical) {
             return Err(FsError::Busy(canonical));
         }
         self.mounts.remove(index);
@@ -354,7 +347,12 @@ impl Vfs {
 
 /// Pushes the components of `path` onto the stack `pending`, last first (so the first is popped first).
 fn push_components(pending: &mut Vec<String>, path: &str) {
-    pending.extend(path.split('/').rev().map(String::from));
+    // Pushed first to last and then turned around: a split from the end would bring in a searcher of its own.
+    let start = pending.len();
+    for component in path.split('/') {
+        pending.push(String::from(component));
+    }
+    pending[start..].reverse();
 }
 
 /// The name in the canonical directory `dir` on the way to the mount point `mount`, if it lies below `dir`
