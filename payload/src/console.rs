@@ -2,8 +2,8 @@
 //! COM1 and the PS/2 keyboard has some. Line editing is `bootscript_system::line::LineEditor`; this module
 //! only moves bytes.
 
-use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use pc_keyboard::{DecodedKey, KeyCode};
@@ -43,7 +43,7 @@ struct Console {
     after_carriage_return: bool,
     /// Keys typed while a script ran, read when [`interrupted`] looked for Ctrl-C among them: the next line read
     /// gets them first. On the heap, which the hand-off wipes (a passphrase may be typed ahead).
-    typed: VecDeque<char>,
+    typed: Vec<char>,
     /// Ctrl-C was pressed at a line being read, and [`interrupted`] has not said so yet.
     interrupted: bool,
 }
@@ -59,7 +59,7 @@ static CONSOLE: Mutex<Console> = Mutex::new(Console {
     keyboard: Keyboard::new(),
     serial_text: Utf8Decoder::new(),
     after_carriage_return: false,
-    typed: VecDeque::new(),
+    typed: Vec::new(),
     interrupted: false,
 });
 
@@ -88,9 +88,11 @@ impl Console {
 
     /// The next key typed: first those kept by [`interrupted`], then the devices'.
     fn poll_char(&mut self) -> Option<char> {
-        self.typed
-            .pop_front()
-            .or_else(|| self.poll_char_from_devices())
+        // (A plain list, taken from the front: at most TYPED_AHEAD keys, and smaller than a VecDeque.)
+        if self.typed.is_empty() {
+            return self.poll_char_from_devices();
+        }
+        Some(self.typed.remove(0))
     }
 
     /// The next key from COM1 or the keyboard, if one is waiting there (`None` also for a key that makes no
@@ -216,7 +218,7 @@ pub fn interrupt_pending() -> bool {
             console.typed.clear();
             console.interrupted = true;
         } else if console.typed.len() < TYPED_AHEAD {
-            console.typed.push_back(c);
+            console.typed.push(c);
         }
     }
     console.interrupted
