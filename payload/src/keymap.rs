@@ -85,7 +85,7 @@ impl KeyboardLayout for Layout {
     ) -> DecodedKey {
         let ctrl = handle_ctrl == HandleControl::MapLettersToUnicode && modifiers.is_ctrl();
         if let Some(at) = KEYS.iter().position(|&k| k == keycode) {
-            let entry = |table: &'static str| table.split(' ').nth(at).unwrap_or_default();
+            let entry = |table: &'static str| entry(table, at);
             let table = match self {
                 Layout::Us => US,
                 Layout::Uk => UK,
@@ -101,6 +101,25 @@ impl KeyboardLayout for Layout {
             }
         }
         common(keycode, modifiers)
+    }
+}
+
+/// The entry `at` of a layout's table ("" past its end), by a scan for its spaces: smaller than `split(' ').nth(at)`.
+fn entry(table: &'static str, at: usize) -> &'static str {
+    let mut index = 0;
+    let mut start = 0;
+    for (end, &byte) in table.as_bytes().iter().enumerate() {
+        if byte == b' ' {
+            if index == at {
+                return &table[start..end];
+            }
+            index += 1;
+            start = end + 1;
+        }
+    }
+    match index == at {
+        true => &table[start..],
+        false => "",
     }
 }
 
