@@ -15,6 +15,7 @@ mod image;
 pub mod nvme;
 pub mod partition;
 mod registry;
+mod utf16;
 mod vfs;
 
 pub use crc32::crc32;

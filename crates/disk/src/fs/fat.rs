@@ -421,10 +421,12 @@ impl Fat {
                 }
                 let short = short_name(&raw[0..11], raw[12]);
                 let name = if with_long {
-                    let units = lfn.iter().copied().take_while(|&u| u != 0 && u != 0xFFFF);
-                    char::decode_utf16(units)
-                        .map(|c| c.unwrap_or('\u{FFFD}'))
-                        .collect()
+                    // Up to its first 0, or the padding (0xFFFF) after a name that fills no whole entry.
+                    let mut length = 0;
+                    while length < lfn.len() && !matches!(lfn[length], 0 | 0xFFFF) {
+                        length += 1;
+                    }
+                    crate::utf16::text(&lfn[..length])
                 } else {
                     short.clone()
                 };

@@ -91,13 +91,18 @@ fn entries(device: &dyn BlockDevice, h: &Header) -> Result<Vec<Partition>, Strin
         if last < first || last >= blocks {
             continue;
         }
-        let units = e[56..128]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0);
-        let label: String = char::decode_utf16(units)
-            .map(|c| c.unwrap_or('\u{FFFD}'))
-            .collect();
+        // The name: 36 UTF-16 units, up to the first 0.
+        let mut units = [0u16; 36];
+        let mut length = 0;
+        while length < 36 {
+            let at = 56 + 2 * length;
+            match u16::from_le_bytes([e[at], e[at + 1]]) {
+                0 => break,
+                unit => units[length] = unit,
+            }
+            length += 1;
+        }
+        let label = crate::utf16::text(&units[..length]);
         out.push(Partition {
             number: index as u32 + 1,
             start: first * unit,
