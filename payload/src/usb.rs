@@ -238,6 +238,70 @@ impl Default for Repeat {
     }
 }
 
+/// Key events queued at most: those of several reports (a report makes at most 14), as the console takes them one
+/// at a time.
+pub const KEYS_QUEUED: usize = 64;
+
+/// What a slot of [`KeyQueue`] holds when it holds no key event: no trace of a key typed.
+const NO_EVENT: KeyEvent = KeyEvent::new(KeyCode::A, KeyState::Up);
+
+/// The key events made from the reports and not taken yet, first in first out, in a fixed ring (no allocation
+/// while keys are typed). The ring lives in a static, outside the heap that the hand-off and a reboot wipe, and a
+/// passphrase is typed through it: each event is wiped from its slot as it is taken, and [`KeyQueue::clear`]
+/// wipes those never taken.
+pub struct KeyQueue {
+    events: [KeyEvent; KEYS_QUEUED],
+    first: usize,
+    count: usize,
+}
+
+impl KeyQueue {
+    pub const fn new() -> KeyQueue {
+        KeyQueue {
+            events: [NO_EVENT; KEYS_QUEUED],
+            first: 0,
+            count: 0,
+        }
+    }
+
+    /// Queues `event` (one more than the queue holds is lost).
+    pub fn push(&mut self, event: KeyEvent) {
+        if self.count < KEYS_QUEUED {
+            self.events[(self.first + self.count) % KEYS_QUEUED] = event;
+            self.count += 1;
+        }
+    }
+
+    /// Queues the key events from report `previous` to `report` ([`key_events`]): whether `report` says which
+    /// keys are held.
+    #[inline(never)]
+    pub fn report(&mut self, previous: &[u8; REPORT_SIZE], report: &[u8; REPORT_SIZE]) -> bool {
+        key_events(previous, report, |e| self.push(e))
+    }
+
+    /// The oldest event, taken out: its slot keeps no trace of it.
+    pub fn pop(&mut self) -> Option<KeyEvent> {
+        if self.count == 0 {
+            return None;
+        }
+        let event = core::mem::replace(&mut self.events[self.first % KEYS_QUEUED], NO_EVENT);
+        self.first = (self.first + 1) % KEYS_QUEUED;
+        self.count -= 1;
+        Some(event)
+    }
+
+    /// Drops and wipes every event not taken yet.
+    pub fn clear(&mut self) {
+        *self = KeyQueue::new();
+    }
+}
+
+impl Default for KeyQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A boot keyboard's interface and its interrupt IN endpoint, as a configuration descriptor names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BootKeyboard {
@@ -578,6 +642,40 @@ mod tests {
         // A lock key never repeats (each press turns the lock).
         repeat.note(&down(CapsLock), 30_000);
         assert_eq!(repeat.due(40_000), None);
+    }
+
+    /// The queue is a static the hand-off does not wipe: no key typed may stay in it once taken or cleared.
+    #[test]
+    fn the_key_queue_keeps_no_trace_of_keys_taken_or_cleared() {
+        use KeyCode::*;
+        let mut queue = KeyQueue::new();
+        let typed = [P, A, S, S, Return];
+        for &key in &typed {
+            queue.report(&report(0, &[]), &report(0, &[usage_of(key)]));
+            queue.report(&report(0, &[usage_of(key)]), &report(0, &[]));
+        }
+        for &key in &typed {
+            assert_eq!(queue.pop(), Some(down(key)));
+            assert_eq!(queue.pop(), Some(up(key)));
+        }
+        assert_eq!(queue.pop(), None);
+        assert!(queue.events.iter().all(|e| *e == NO_EVENT));
+        // Typed and never taken (the hand-off comes first): wiped by `clear`.
+        queue.push(down(X));
+        queue.clear();
+        assert_eq!(queue.pop(), None);
+        assert!(queue.events.iter().all(|e| *e == NO_EVENT));
+        // A full queue drops what comes after, and takes in order what it holds.
+        for _ in 0..KEYS_QUEUED + 3 {
+            queue.push(down(Y));
+        }
+        assert_eq!(core::iter::from_fn(|| queue.pop()).count(), KEYS_QUEUED);
+    }
+
+    /// The usage of `key` in [`USAGES`].
+    fn usage_of(key: KeyCode) -> u8 {
+        let at = USAGES.iter().position(|&k| k == key).unwrap();
+        FIRST_USAGE + at as u8
     }
 
     #[test]

@@ -29,13 +29,13 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{compiler_fence, Ordering};
 
-use pc_keyboard::{KeyCode, KeyEvent, KeyState};
+use pc_keyboard::KeyEvent;
 use spin::Mutex;
 
 use super::mmio::Registers;
 use super::pci::{self, Function};
 use crate::arch::paging;
-use crate::usb::{self, REPORT_SIZE};
+use crate::usb::{self, KeyQueue as Keys, REPORT_SIZE};
 use crate::{clock, println};
 
 /// PCI class of an xHCI controller: serial bus, USB, xHCI.
@@ -188,50 +188,8 @@ struct State {
 
 static STATE: Mutex<State> = Mutex::new(State {
     controllers: Vec::new(),
-    keys: Keys {
-        events: [const { KeyEvent::new(KeyCode::A, KeyState::Up) }; KEYS_QUEUED],
-        first: 0,
-        count: 0,
-    },
+    keys: Keys::new(),
 });
-
-/// Key events queued at most: those of several reports (a report makes at most 14), as the console takes them one
-/// at a time. A power of two.
-const KEYS_QUEUED: usize = 64;
-
-/// The key events made and not taken yet, first in first out (a fixed ring: no allocation while keys are typed).
-struct Keys {
-    events: [KeyEvent; KEYS_QUEUED],
-    first: usize,
-    count: usize,
-}
-
-impl Keys {
-    /// Queues `event` (one more than the queue holds is lost).
-    fn push(&mut self, event: KeyEvent) {
-        if self.count < KEYS_QUEUED {
-            self.events[(self.first + self.count) % KEYS_QUEUED] = event;
-            self.count += 1;
-        }
-    }
-
-    /// Queues the key events from report `previous` to `report` (`usb::key_events`): whether `report` says which
-    /// keys are held.
-    #[inline(never)]
-    fn report(&mut self, previous: &[u8; REPORT_SIZE], report: &[u8; REPORT_SIZE]) -> bool {
-        usb::key_events(previous, report, |e| self.push(e))
-    }
-
-    fn pop(&mut self) -> Option<KeyEvent> {
-        if self.count == 0 {
-            return None;
-        }
-        let event = self.events[self.first % KEYS_QUEUED].clone();
-        self.first = (self.first + 1) % KEYS_QUEUED;
-        self.count -= 1;
-        Some(event)
-    }
-}
 
 /// The next key event from a USB keyboard, if one is waiting; takes the events the controllers wrote meanwhile,
 /// queues the reports' reads again, and sends the lock lights `lights` (a mask of `leds`' lights) to a keyboard
@@ -253,14 +211,17 @@ pub fn next_key(lights: u8) -> Option<KeyEvent> {
     keys.pop()
 }
 
-/// Halts and resets every controller this driver set up: called right before the hand-off (and a reboot), after
-/// which their rings and the reports' buffers are memory of the next kernel's, which resets the controller itself.
+/// Halts and resets every controller this driver set up, and wipes the key events not taken: called right before
+/// the hand-off (and a reboot), after which their rings and the reports' buffers are memory of the next kernel's,
+/// which resets the controller itself.
 pub fn quiesce() {
     // (Not waited for: the hand-off must not hang on it.)
-    if let Some(state) = STATE.try_lock() {
+    if let Some(mut state) = STATE.try_lock() {
         for controller in &state.controllers {
             controller.host.stop();
         }
+        // Keys typed and not taken: the queue is no heap's, which the hand-off and a reboot wipe.
+        state.keys.clear();
     }
 }
 
