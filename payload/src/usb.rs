@@ -329,8 +329,10 @@ pub fn boot_keyboard(configuration: &[u8]) -> Option<BootKeyboard> {
             // An interface: the keyboard's, or another, whose endpoints are not looked at.
             (4, [_, _, number, 0, _, 3, 1, 1, ..]) => interface = Some(*number),
             (4, _) => interface = None,
+            // (Endpoint 0 has no descriptor, USB 2.0 9.6.6: one that says so names the control endpoint, whose
+            // device context index an interrupt endpoint's would overwrite.)
             (5, [_, _, address, attributes, low, high, interval, ..])
-                if address & 0x80 != 0 && attributes & 3 == 3 =>
+                if address & 0x80 != 0 && address & 0x0f != 0 && attributes & 3 == 3 =>
             {
                 if let Some(interface) = interface {
                     return Some(BootKeyboard {
@@ -723,6 +725,11 @@ mod tests {
         assert_eq!(boot_keyboard(&QEMU_KEYBOARD[..30]), None);
         assert_eq!(boot_keyboard(&[9, 2, 34, 0, 1, 1, 7, 0xa0, 50, 0, 0]), None);
         assert_eq!(boot_keyboard(&[9, 2]), None);
+        // An endpoint descriptor of endpoint 0 (address 0x80) is no interrupt IN endpoint of the keyboard's.
+        let mut zero = QEMU_KEYBOARD.to_vec();
+        let at = zero.windows(3).position(|d| d == [7, 5, 0x81]).unwrap() + 2;
+        zero[at] = 0x80;
+        assert_eq!(boot_keyboard(&zero), None);
         let mut mouse = QEMU_KEYBOARD.to_vec();
         mouse[16] = 2;
         assert_eq!(boot_keyboard(&mouse), None);
