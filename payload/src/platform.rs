@@ -143,7 +143,9 @@ pub unsafe fn start(magic: u32, info_address: u32) -> &'static BootInfo {
     phase("banner");
     // The USB keyboards, before anything asks for a key (the PS/2 one needs no setting up). (No phase line of its
     // own: on a machine without xHCI nothing is printed, and the screen keeps its lines for the banner.)
-    crate::drivers::xhci::probe();
+    // (On a BIOS PC the firmware may be emulating a PS/2 keyboard for a USB one: see `probe`.)
+    let emulated = !boot.uefi && crate::drivers::keyboard::i8042_present();
+    crate::drivers::xhci::probe(emulated);
     boot
 }
 

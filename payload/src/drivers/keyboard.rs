@@ -21,6 +21,12 @@ const STATUS_AUXILIARY: u8 = 0x20;
 /// What the status port reads where there is no i8042 (no device answers the port): no real status.
 const STATUS_ABSENT: u8 = 0xff;
 
+/// Whether an i8042 answers its status port (a real one, or a firmware's emulation of one).
+pub fn i8042_present() -> bool {
+    // SAFETY: reading the i8042 status register has no side effect.
+    unsafe { inb(STATUS) != STATUS_ABSENT }
+}
+
 /// Why a keymap cannot be chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownKeymap;

@@ -84,6 +84,9 @@ const PORT_RESET: u32 = 1 << 4;
 const PORT_POWER: u32 = 1 << 9;
 const CONNECT_CHANGE: u32 = 1 << 17;
 const RESET_CHANGE: u32 = 1 << 21;
+/// Every change bit (connect, enable, warm reset, over-current, reset, link state, config error): written 1 to
+/// clear.
+const PORT_CHANGES: u32 = 0x00fe_0000;
 /// The bits a write keeps as they are (Linux's `xhci_port_state_to_neutral`): the read-only and the read-write
 /// ones; the others (PED, the change bits) are cleared by writing 1, and must be written 0 to be left alone.
 const PORT_KEEP: u32 = 0x4e00_fde9;
@@ -227,12 +230,17 @@ pub fn quiesce() {
 
 /// Finds the xHCI controllers, takes them over and sets up the keyboards on their root ports, saying on the
 /// consoles what it found: a line per keyboard, per device that is none, and per problem.
-pub fn probe() {
+///
+/// `emulated`: whether the firmware may be emulating a PS/2 keyboard for the USB ones (a BIOS PC whose i8042, or
+/// the firmware's emulation of one, answers). A controller such a firmware holds (the USB Legacy Support
+/// capability says so) is then left to it: its emulation types, behind hubs too, as it did at GRUB's menu,
+/// where taking the controller would end it.
+pub fn probe(emulated: bool) {
     // (Held throughout: `next_key` does not wait for it.)
     let mut state = STATE.lock();
     let State { controllers, keys } = &mut *state;
     for function in pci::find(CLASS_XHCI) {
-        let mut controller = match Controller::start(function) {
+        let mut controller = match Controller::start(function, emulated) {
             Ok(controller) => controller,
             Err(why) => {
                 println!("{}: {why}", Line(function, 0));
@@ -577,7 +585,7 @@ impl Controller {
     /// Takes the controller at `function` from the firmware and starts it (xHCI 1.2, 4.2): its registers mapped,
     /// memory decoding and bus mastering on, the firmware's hold on it ended, the controller halted and reset,
     /// its slots, device context array (and scratchpad buffers), command ring and event ring set, then run.
-    fn start(function: Function) -> Result<Controller, Why> {
+    fn start(function: Function, emulated: bool) -> Result<Controller, Why> {
         let base = function
             .memory_bar()
             .ok_or(Why::Fixed("its registers are not in memory"))?;
@@ -610,7 +618,11 @@ impl Controller {
         {
             return give_up("it does not answer (its registers read all ones or make no sense)");
         }
-        take_from_firmware(registers, parameters, function);
+        if !take_from_firmware(registers, parameters, function, emulated) {
+            return give_up(
+                "left to the firmware, whose USB keyboard emulation types on the PS/2 port",
+            );
+        }
         // Intel's 7 to 9 series chipsets (Panther, Lynx and Wildcat Point) route their USB 2 ports (and turn their
         // USB 3 ones off) for an EHCI controller until told otherwise: every port that can go to the xHCI
         // controller is sent there, as Linux's `usb_enable_intel_xhci_ports` does (XUSB2PR from its mask USB2PRM,
@@ -809,8 +821,8 @@ impl Controller {
         self.command(keys, "", trb)
     }
 
-    /// Resets the endpoint of each keyboard whose read failed, and queues the read again; one whose endpoint does
-    /// not reset types no more.
+    /// Resets the endpoint of each keyboard whose read failed, on the controller's side and the device's, and
+    /// queues the read again.
     fn recover(&mut self, keys: &mut Keys) {
         for i in 0..self.keyboards.len() {
             let keyboard = &mut self.keyboards[i];
@@ -819,9 +831,15 @@ impl Controller {
             }
             let (slot, endpoint) = (keyboard.slot, keyboard.endpoint);
             let pointer = keyboard.interrupt.dequeue_pointer();
-            if self.reset_endpoint(keys, slot, endpoint, pointer).is_ok() {
-                self.keyboards[i].queue_read(&self.host);
-            }
+            // (Failing where the error did not halt the endpoint: the read is queued again all the same.)
+            let _ = self.reset_endpoint(keys, slot, endpoint, pointer);
+            // The device's side too (xHCI 1.2, 4.6.8): CLEAR_FEATURE(ENDPOINT_HALT) to its endpoint (USB 2.0,
+            // 9.4.1), which ends a stall and starts its data toggle again, as the controller's reset did.
+            let mut keyboard = self.keyboards.remove(i);
+            let address = 0x80 | ((endpoint as u16 - 1) / 2);
+            let _ = self.control(keys, &mut keyboard, "", setup(0x02, 0x01, 0, address, 0));
+            keyboard.queue_read(&self.host);
+            self.keyboards.insert(i, keyboard);
         }
     }
 
@@ -884,8 +902,9 @@ impl Controller {
             if changed && status & CONNECT_CHANGE == 0 {
                 continue;
             }
-            // (The connection is taken note of: a later change is a device plugged in or out.)
-            self.host.write(at, status & PORT_KEEP | CONNECT_CHANGE);
+            // (The changes are taken note of, every one: the controller reports a port's change only when none of
+            // its change bits was set before (xHCI 1.2, 4.19.2), so one left set would hide a later plug or unplug.)
+            self.host.write(at, status & (PORT_KEEP | PORT_CHANGES));
             if let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
                 let gone = self.keyboards.swap_remove(i);
                 // The keys it held are let go of (a Shift held as it was unplugged would shift on).
@@ -1122,15 +1141,25 @@ fn wait_bits(registers: Registers, offset: usize, ms: u64, set: u32, clear: u32)
 /// Ends the firmware's hold on the controller, as Linux's `quirk_usb_handoff_xhci` does (xHCI 1.2, 4.22.1): in its
 /// USB Legacy Support capability, asks for it (HC OS Owned), waits up to 1 s for the firmware to let go (HC BIOS
 /// Owned cleared; a firmware that does not is overruled, and said so), and turns the firmware's SMIs off.
-fn take_from_firmware(registers: Registers, parameters: u32, function: Function) {
+/// Whether it did: one that the firmware holds is left to it where it may be emulating a PS/2 keyboard
+/// (`emulated`).
+fn take_from_firmware(
+    registers: Registers,
+    parameters: u32,
+    function: Function,
+    emulated: bool,
+) -> bool {
     // The extended capabilities, a list in 32-bit words from xECP (HCCPARAMS1 bits 31:16); at most 64 looked at.
     let mut offset = (parameters >> 16) as usize * 4;
     for _ in 0..64 {
         if offset == 0 || offset > 0xfff8 {
-            return;
+            return true;
         }
         let capability = registers.read(offset);
         if capability & 0xff == LEGACY_SUPPORT {
+            if emulated && capability & BIOS_OWNED != 0 {
+                return false;
+            }
             registers.write(offset, capability | OS_OWNED);
             if !wait_bits(registers, offset, HAND_OFF_MS, 0, BIOS_OWNED) {
                 println!(
@@ -1141,11 +1170,12 @@ fn take_from_firmware(registers: Registers, parameters: u32, function: Function)
             }
             let control = registers.read(offset + 4);
             registers.write(offset + 4, control & LEGACY_KEEP | LEGACY_EVENTS);
-            return;
+            return true;
         }
         match capability >> 8 & 0xff {
-            0 => return,
+            0 => return true,
             next => offset += next as usize * 4,
         }
     }
+    true
 }
