@@ -380,6 +380,38 @@ pub fn first_max_packet(speed: u8) -> u16 {
     }
 }
 
+/// A hub, as its hub descriptor (USB 2.0, 11.23.2.1) says: its ports (at most 15, as many as a route string can
+/// name), the milliseconds from a port's power on to its power being good, and its TT Think Time (wHubCharacteristics
+/// bits 6:5, for the xHCI slot context).
+#[derive(Debug, PartialEq)]
+pub struct Hub {
+    pub ports: u8,
+    pub power_good_ms: u16,
+    pub think_time: u8,
+}
+
+/// The hub descriptor (type 0x29) read: `None` if it is too short or of another type.
+pub fn hub_descriptor(descriptor: &[u8]) -> Option<Hub> {
+    match *descriptor {
+        [length, 0x29, ports, characteristics, _, power_good, ..] if length >= 7 => Some(Hub {
+            ports: ports.min(15),
+            power_good_ms: u16::from(power_good) * 2,
+            think_time: characteristics >> 5 & 3,
+        }),
+        _ => None,
+    }
+}
+
+/// The speed (as PORTSC's) of the device on an enabled hub port, from its wPortStatus (USB 2.0, 11.24.2.7.1): low
+/// (bit 9), high (bit 10) or full.
+pub fn hub_port_speed(status: u32) -> u8 {
+    match status >> 9 & 3 {
+        1 => LOW_SPEED,
+        2 => HIGH_SPEED,
+        _ => FULL_SPEED,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,5 +781,29 @@ mod tests {
         assert_eq!(first_max_packet(LOW_SPEED), 8);
         assert_eq!(first_max_packet(HIGH_SPEED), 64);
         assert_eq!(first_max_packet(4), 512);
+    }
+
+    #[test]
+    fn hub_descriptors_and_port_speeds_are_read() {
+        // A 4-port high-speed hub: individual power switching, TT think time 2, 50 ms to power good.
+        let hub = [9, 0x29, 4, 0x49, 0, 25, 0, 0, 0xff];
+        let expected = Hub {
+            ports: 4,
+            power_good_ms: 50,
+            think_time: 2,
+        };
+        assert_eq!(hub_descriptor(&hub), Some(expected));
+        // More ports than a route string names are cut to 15; short or foreign descriptors are refused.
+        assert_eq!(
+            hub_descriptor(&[7, 0x29, 200, 0, 0, 0, 0]).unwrap().ports,
+            15
+        );
+        assert_eq!(hub_descriptor(&hub[..5]), None);
+        assert_eq!(hub_descriptor(&[6, 0x29, 4, 0, 0, 0, 0]), None);
+        assert_eq!(hub_descriptor(&[9, 0x02, 4, 0, 0, 0, 0]), None);
+        assert_eq!(hub_descriptor(&[]), None);
+        assert_eq!(hub_port_speed(0x0103), FULL_SPEED);
+        assert_eq!(hub_port_speed(0x0303), LOW_SPEED);
+        assert_eq!(hub_port_speed(0x0503), HIGH_SPEED);
     }
 }

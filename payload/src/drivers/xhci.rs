@@ -10,9 +10,12 @@
 //! (`drivers::keyboard`), and the read is queued again; a read that fails resets the endpoint. The lock lights are
 //! set with SET_REPORT, sent without waiting for it. Every keyboard on every controller types, and one plugged
 //! into a root port later is set up when the controller reports the change (one unplugged is let go of), while the
-//! console polls for keys. On Intel's 7 to 9 series chipsets the USB 2 ports are first routed from their EHCI
-//! controller to the xHCI one, as Linux does. Devices behind hubs (a keyboard on a hub, or in a monitor's ports)
-//! are not looked for; PCs whose USB ports are on EHCI controllers alone (before about 2012) are not served.
+//! console polls for keys. A hub (USB 2, or a USB 3 hub's USB 2 half) is configured and its ports looked at once,
+//! when it is found: each device there is set up as one on a root port, down to the fifth tier of hubs (a keyboard
+//! plugged into a hub later is not seen: the hub's interrupt endpoint is not read; USB 3 hubs are not looked into,
+//! as keyboards are USB 2 devices). On Intel's 7 to 9 series chipsets the USB 2 ports are first routed from their
+//! EHCI controller to the xHCI one, as Linux does. PCs whose USB ports are on EHCI controllers alone (before about
+//! 2012) are not served.
 //!
 //! All memory the controllers reach is the heap's, which lies below 4 GiB (identity mapped), so it suits
 //! controllers without 64-bit addressing too; it is never freed. Every wait is bounded in time. Before the
@@ -182,6 +185,8 @@ const CONNECT_MS: u64 = 100;
 /// How long a port's power takes to become good once switched on (Linux waits at least 100 ms).
 const POWER_GOOD_MS: u64 = 100;
 const PORT_RESET_MS: u64 = 500;
+/// Hubs in a row below a root port, at most (USB 2.0, 4.1.1: five tiers of hubs; a route string names five ports).
+const HUB_TIERS: u32 = 5;
 
 /// The controllers set up, and the key events their keyboards' reports made that the console has not taken yet.
 struct State {
@@ -243,29 +248,57 @@ pub fn probe(emulated: bool) {
         let mut controller = match Controller::start(function, emulated) {
             Ok(controller) => controller,
             Err(why) => {
-                println!("{}: {why}", Line(function, 0));
+                println!("{}: {why}", Line(function, 0, 0));
                 continue;
             }
         };
         controller.find_keyboards(keys);
         if controller.keyboards.is_empty() {
-            println!("{}: no keyboard on its ports yet", Line(function, 0));
+            println!("{}: no keyboard on its ports yet", Line(function, 0, 0));
         }
         // (Kept running without a keyboard too: one plugged in later is set up by `scan`.)
         controllers.push(controller);
     }
 }
 
-/// The start of a line about a controller (at a PCI function), or one of its ports (numbered from 1; 0 for none).
-struct Line(Function, u8);
+/// The start of a line about a controller (at a PCI function), or one of its root ports (numbered from 1; 0 for
+/// none) and the hub ports of a route string below it (`port 5.2`: port 2 of the hub on root port 5).
+struct Line(Function, u8, u32);
 
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "bootscript: xhci {}", self.0)?;
-        match self.1 {
-            0 => Ok(()),
-            port => write!(f, " port {port}"),
+        if self.1 != 0 {
+            write!(f, " port {}", self.1)?;
         }
+        let mut route = self.2;
+        while route != 0 {
+            write!(f, ".{}", route & 0xf)?;
+            route >>= 4;
+        }
+        Ok(())
+    }
+}
+
+/// Where a device is (xHCI 1.2, 4.3.3 and 6.2.2): its root port, its route string (the hub port of each tier below
+/// the root port, 4 bits each, the first in bits 3:0), and the transaction translator its low- and full-speed
+/// transfers go through behind a high-speed hub, as the slot context's third word has it (that hub's slot, and the
+/// port on it in bits 15:8; 0 for none).
+#[derive(Clone, Copy)]
+struct Place {
+    root: u8,
+    route: u32,
+    translator: u32,
+}
+
+impl Place {
+    /// The tiers of hubs between the root port and the device.
+    fn tiers(self) -> u32 {
+        (32 - self.route.leading_zeros()).div_ceil(4)
+    }
+
+    fn line(self, function: Function) -> Line {
+        Line(function, self.root, self.route)
     }
 }
 
@@ -457,10 +490,11 @@ impl Host {
     }
 }
 
-/// A keyboard set up: its slot, its interrupt IN endpoint (as a device context index), its memory and rings.
+/// A keyboard set up: its slot, its interrupt IN endpoint (as a device context index), its memory and rings. (A
+/// hub's control transfers go through one too, while its ports are looked at.)
 struct Keyboard {
     slot: u8,
-    /// The root port it is on.
+    /// The root port it is on (or the hubs it is behind).
     port: u8,
     endpoint: u32,
     interface: u8,
@@ -491,6 +525,11 @@ impl Keyboard {
         host.ring(self.slot, self.endpoint);
     }
 }
+
+/// A hub port's status (wPortStatus, and wPortChange above it): connected; and the reset ended (C_PORT_RESET) with
+/// the port enabled.
+const HUB_CONNECTED: u32 = 1 << 0;
+const HUB_RESET_ENDED: u32 = 1 << 20 | 1 << 1;
 
 /// The offset of a root port's PORTSC (ports numbered from 1).
 fn portsc(port: u8) -> usize {
@@ -577,6 +616,8 @@ struct Controller {
     dequeue: usize,
     cycle: u32,
     keyboards: Vec<Keyboard>,
+    /// The hubs set up: the root port each is on (or behind), and its slot.
+    hubs: Vec<(u8, u8)>,
     /// A port's status changed (a device plugged in or out, say) since the ports were last looked at.
     changed: bool,
 }
@@ -696,6 +737,7 @@ impl Controller {
             dequeue: 0,
             cycle: 1,
             keyboards: Vec::new(),
+            hubs: Vec::new(),
             changed: false,
         })
     }
@@ -887,9 +929,9 @@ impl Controller {
         self.scan(keys, false);
     }
 
-    /// Looks at the ports (`changed`: only those whose connection changed since): a keyboard unplugged is let go
-    /// of (its slot disabled), and a device plugged in is set up if it is a keyboard. What it found on each port is
-    /// said unless `changed` (that scan runs while the console waits for a key).
+    /// Looks at the ports (`changed`: only those whose connection changed since): a keyboard or hub unplugged is
+    /// let go of (with what was behind the hub), and a device plugged in is set up if it is a keyboard or a hub.
+    /// What it found on each port is said unless `changed` (that scan runs while the console waits for a key).
     #[inline(never)]
     fn scan(&mut self, keys: &mut Keys, changed: bool) {
         for port in 1..=self.ports {
@@ -905,11 +947,15 @@ impl Controller {
             // (The changes are taken note of, every one: the controller reports a port's change only when none of
             // its change bits was set before (xHCI 1.2, 4.19.2), so one left set would hide a later plug or unplug.)
             self.host.write(at, status & (PORT_KEEP | PORT_CHANGES));
-            if let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
+            while let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
                 let gone = self.keyboards.swap_remove(i);
                 // The keys it held are let go of (a Shift held as it was unplugged would shift on).
                 keys.report(&gone.previous, &[0; REPORT_SIZE]);
                 self.disable_slot(keys, gone.slot);
+            }
+            while let Some(i) = self.hubs.iter().position(|h| h.0 == port) {
+                let (_, slot) = self.hubs.swap_remove(i);
+                self.disable_slot(keys, slot);
             }
             if status & CONNECTED == 0 {
                 continue;
@@ -918,20 +964,13 @@ impl Controller {
                 // (The connection settles first: USB 2.0, 7.1.7.3.)
                 clock::sleep_ms(CONNECT_MS);
             }
-            let found = self.keyboard(keys, port, at);
-            if !changed {
-                let line = Line(self.host.function, port);
-                match &found {
-                    Ok(()) => {
-                        // (The speed from PORTSC, 1 to 5, checked by `keyboard`.)
-                        let speeds = ["full", "low", "high", "super", "super+"];
-                        let speed = (self.host.read(at) >> 10 & 0xf) as usize;
-                        let speed = speeds.get(speed.wrapping_sub(1)).unwrap_or(&"unknown");
-                        println!("{line}: keyboard ({speed} speed)");
-                    }
-                    Err(why) => println!("{line}: {why}"),
-                }
-            }
+            let speed = self.reset_root_port(at);
+            let place = Place {
+                root: port,
+                route: 0,
+                translator: 0,
+            };
+            let found = self.device(keys, place, speed, !changed);
             // A command or transfer the controller did not end in time: it is given up on, rather than waited for
             // on every port.
             if let Err(Why::Failed(_, 0)) = found {
@@ -949,11 +988,8 @@ impl Controller {
         );
     }
 
-    /// Resets the device on `port` (its PORTSC at `portsc`), gives it an address, and configures it if it is a
-    /// boot keyboard (xHCI 1.2, 4.3): the keyboard is kept (its first report's read queued), or why not is given
-    /// (another kind of device among the reasons; its slot is disabled again).
-    #[inline(never)]
-    fn keyboard(&mut self, keys: &mut Keys, port: u8, portsc: usize) -> Result<(), Why> {
+    /// Resets the device on the root port whose PORTSC is at `portsc`: its speed.
+    fn reset_root_port(&self, portsc: usize) -> Result<u8, Why> {
         let host = &self.host;
         let mut status = host.read(portsc);
         // A USB 3 port enables itself; a USB 2 one is enabled by a reset (USB 2.0, 11.5.1.5: 10 ms to recover).
@@ -973,20 +1009,48 @@ impl Controller {
                 "its device has a speed of its own (not USB 1 to 3)",
             ));
         }
-        let slot = self.command(keys, "enabling a slot", [0, 0, 0, ENABLE_SLOT << 10])?;
-        if slot == 0 || slot > self.slots {
-            return Err(Why::Fixed("the controller gave a slot it does not have"));
-        }
-        let set_up = self.set_up(keys, port, speed, slot);
-        if set_up.is_err() {
-            self.disable_slot(keys, slot);
-        }
-        set_up
+        Ok(speed)
     }
 
-    /// Gives the device at `speed` on `port`, in `slot`, an address, and configures and keeps it if it is a boot
-    /// keyboard.
-    fn set_up(&mut self, keys: &mut Keys, port: u8, speed: u8, slot: u8) -> Result<(), Why> {
+    /// Sets up the device at `place` whose port, reset, gave its `speed` (or why not): gives it a slot and an
+    /// address, and configures it if it is a boot keyboard or a hub (xHCI 1.2, 4.3). A keyboard is kept (its first
+    /// report's read queued), a hub's ports are looked at; or why not is given (another kind of device among the
+    /// reasons; its slot is disabled again), and said if `say`.
+    #[inline(never)]
+    fn device(
+        &mut self,
+        keys: &mut Keys,
+        place: Place,
+        speed: Result<u8, Why>,
+        say: bool,
+    ) -> Result<(), Why> {
+        let found = speed.and_then(|speed| {
+            let slot = self.command(keys, "enabling a slot", [0, 0, 0, ENABLE_SLOT << 10])?;
+            if slot == 0 || slot > self.slots {
+                return Err(Why::Fixed("the controller gave a slot it does not have"));
+            }
+            let set_up = self.set_up(keys, place, speed, slot, say);
+            if set_up.is_err() {
+                self.disable_slot(keys, slot);
+            }
+            set_up
+        });
+        if let (true, Err(why)) = (say, &found) {
+            println!("{}: {why}", place.line(self.host.function));
+        }
+        found
+    }
+
+    /// Gives the device at `speed` at `place`, in `slot`, an address, and configures and keeps it if it is a boot
+    /// keyboard, or configures it and looks at its ports if it is a hub (saying what it found if `say`).
+    fn set_up(
+        &mut self,
+        keys: &mut Keys,
+        place: Place,
+        speed: u8,
+        slot: u8,
+        say: bool,
+    ) -> Result<(), Why> {
         let Some(memory) = Dma::new(DEVICE_MEMORY, 4096) else {
             return Err(Why::Fixed("no memory for the device"));
         };
@@ -994,7 +1058,7 @@ impl Controller {
             .write_address(DCBAA + 8 * usize::from(slot), memory.address(OUTPUT));
         let mut device = Keyboard {
             slot,
-            port,
+            port: place.root,
             endpoint: 0,
             interface: 0,
             read: 8,
@@ -1015,13 +1079,17 @@ impl Controller {
                 memory.write(INPUT + index * context + 4 * i, word);
             }
         };
-        // The slot (its speed, one context entry or `entries`, the root port; route string 0: no hub).
-        let slot_context = |entries: u32| {
+        // The slot: its route string, speed, one context entry or `entries`, its root port, the transaction
+        // translator of a low- or full-speed device; and the bits of `hub` (a hub's flag, ports and think time).
+        let slow = matches!(speed, usb::FULL_SPEED | usb::LOW_SPEED);
+        let translator = if slow { place.translator } else { 0 };
+        let slot_context = |entries: u32, hub: [u32; 3]| {
             input(
                 1,
                 &[
-                    u32::from(speed) << 20 | entries << 27,
-                    u32::from(port) << 16,
+                    place.route | u32::from(speed) << 20 | entries << 27 | hub[0],
+                    u32::from(place.root) << 16 | hub[1],
+                    translator | hub[2],
                 ],
             );
         };
@@ -1045,7 +1113,7 @@ impl Controller {
         let endpoint_0 = |max_packet: u32| endpoint(2, 0, 4, max_packet, ring, 8);
         let mut max_packet = u32::from(usb::first_max_packet(speed));
         input(0, &[0, 0b11]);
-        slot_context(1);
+        slot_context(1, [0; 3]);
         endpoint_0(max_packet);
         let trb = |kind: u32| {
             let address = memory.address(INPUT);
@@ -1069,7 +1137,6 @@ impl Controller {
         // (bDeviceClass, byte 4; bMaxPacketSize0, byte 7.)
         let class = memory.read(BUFFER + 4) as u8;
         let said = memory.read(BUFFER + 4) >> 24;
-        let slow = matches!(speed, usb::FULL_SPEED | usb::LOW_SPEED);
         if slow && said != max_packet && matches!(said, 8 | 16 | 32 | 64) {
             max_packet = said;
             input(0, &[0, 0b10]);
@@ -1094,11 +1161,48 @@ impl Controller {
             "reading its configuration",
             setup(0x80, 6, 0x0200, 0, total),
         )?;
+        let configuring = "configuring it";
+        if class == 9 {
+            // A hub (USB 2.0, 11.24): configured (bConfigurationValue, byte 5), its hub descriptor read, its slot
+            // made a hub's (xHCI 1.2, 6.2.2: Hub, Number of Ports, and at high speed the TT Think Time; one TT).
+            if place.tiers() >= HUB_TIERS {
+                return Err(Why::Fixed("a hub past the fifth tier (not looked into)"));
+            }
+            // (A USB 3 hub's SuperSpeed half has a hub descriptor of its own, and no keyboards: its USB 2 half,
+            // on a USB 2 port, is the one looked into.)
+            if speed > usb::HIGH_SPEED {
+                return Err(Why::Fixed("a USB 3 hub (its USB 2 half is looked into)"));
+            }
+            let value = memory.read(BUFFER + 4) >> 8 & 0xff;
+            self.control(
+                keys,
+                &mut device,
+                configuring,
+                setup(0, 9, value as u16, 0, 0),
+            )?;
+            memory.write(BUFFER, 0);
+            let step = "reading its hub descriptor";
+            self.control(keys, &mut device, step, setup(0xa0, 6, 0x2900, 0, 8))?;
+            let Some(hub) = usb::hub_descriptor(memory.bytes(BUFFER, 8)) else {
+                return Err(Why::Fixed("a hub whose hub descriptor makes no sense"));
+            };
+            let think_time = match speed {
+                usb::HIGH_SPEED => u32::from(hub.think_time) << 16,
+                _ => 0,
+            };
+            input(0, &[0, 1]);
+            slot_context(1, [1 << 26, u32::from(hub.ports) << 24, think_time]);
+            self.command(keys, configuring, trb(CONFIGURE_ENDPOINT))?;
+            self.hubs.push((place.root, slot));
+            if say {
+                let line = place.line(self.host.function);
+                println!("{line}: a hub of {} ports", hub.ports);
+            }
+            self.hub_ports(keys, &mut device, place, speed, hub, say);
+            return Ok(());
+        }
         let Some(found) = usb::boot_keyboard(memory.bytes(BUFFER, usize::from(total))) else {
-            return Err(Why::Fixed(match class {
-                9 => "a hub (devices behind hubs are not looked for)",
-                _ => "no keyboard",
-            }));
+            return Err(Why::Fixed("no keyboard"));
         };
         // The interrupt IN endpoint (device context index 2n + 1): type 7, 3 errors allowed, its interval; then the
         // configuration chosen (in this order: xHCI 1.2, 4.3.5).
@@ -1106,14 +1210,18 @@ impl Controller {
         let ring = device.interrupt.dequeue_pointer();
         let max_packet = u32::from(found.max_packet);
         input(0, &[0, 1 | 1 << dci]);
-        slot_context(dci);
+        slot_context(dci, [0; 3]);
         let interval = usb::endpoint_interval(speed, found.interval);
         let average = REPORT_SIZE as u32 | max_packet << 16;
         endpoint(dci as usize + 1, interval, 7, max_packet, ring, average);
         self.command(keys, "configuring its endpoint", trb(CONFIGURE_ENDPOINT))?;
         let configuration = u16::from(found.configuration);
-        let step = "configuring it";
-        self.control(keys, &mut device, step, setup(0, 9, configuration, 0, 0))?;
+        self.control(
+            keys,
+            &mut device,
+            configuring,
+            setup(0, 9, configuration, 0, 0),
+        )?;
         // The boot protocol (HID 1.11, 7.2.6), and reports only when a key changes (SET_IDLE 0, 7.2.4: some
         // keyboards refuse it, and send reports as they like, which are taken all the same).
         let interface = u16::from(found.interface);
@@ -1125,7 +1233,107 @@ impl Controller {
         device.read = found.max_packet.clamp(REPORT_SIZE as u16, READ_MOST);
         device.queue_read(&self.host);
         self.keyboards.push(device);
+        if say {
+            // (The speed, 1 to 5, checked by the port's reset.)
+            let speeds = ["full", "low", "high", "super", "super+"];
+            let speed = speeds
+                .get(usize::from(speed).wrapping_sub(1))
+                .unwrap_or(&"");
+            println!(
+                "{}: keyboard ({speed} speed)",
+                place.line(self.host.function)
+            );
+        }
         Ok(())
+    }
+
+    /// Powers the ports of the hub `device` at `place` (USB 2.0, 11.24.2), waits for their power to be good and
+    /// their devices to connect, and resets each port with a device and sets the device up as one on a root port
+    /// (a hub in turn, down to [`HUB_TIERS`]). A port whose status cannot be read ends the look.
+    #[inline(never)]
+    fn hub_ports(
+        &mut self,
+        keys: &mut Keys,
+        device: &mut Keyboard,
+        place: Place,
+        speed: u8,
+        hub: usb::Hub,
+        say: bool,
+    ) {
+        for port in 1..=u16::from(hub.ports) {
+            // SET_FEATURE(PORT_POWER).
+            let _ = self.control(keys, device, "", setup(0x23, 3, 8, port, 0));
+        }
+        clock::sleep_ms(u64::from(hub.power_good_ms) + CONNECT_MS);
+        for port in 1..=hub.ports {
+            let child = Place {
+                root: place.root,
+                route: place.route | u32::from(port) << (4 * place.tiers()),
+                // Behind a high-speed hub, its TT serves the low- and full-speed devices below that port.
+                translator: match speed {
+                    usb::HIGH_SPEED => u32::from(device.slot) | u32::from(port) << 8,
+                    _ => place.translator,
+                },
+            };
+            let found = match self.hub_port_status(keys, device, port) {
+                Ok(status) if status & HUB_CONNECTED == 0 => continue,
+                Ok(_) => {
+                    let speed = self.reset_hub_port(keys, device, port);
+                    self.device(keys, child, speed, say)
+                }
+                Err(why) => self.device(keys, child, Err(why), say),
+            };
+            // (A hub or device that does not answer in time is given up on, rather than waited for on every port.)
+            if let Err(Why::Failed(_, 0)) = found {
+                return;
+            }
+        }
+    }
+
+    /// The status of port `port` of the hub `device` (GET_STATUS, USB 2.0, 11.24.2.7): wPortStatus, and
+    /// wPortChange in the high half.
+    fn hub_port_status(
+        &mut self,
+        keys: &mut Keys,
+        device: &mut Keyboard,
+        port: u8,
+    ) -> Result<u32, Why> {
+        let step = "reading the hub port's status";
+        self.control(keys, device, step, setup(0xa3, 0, 0, u16::from(port), 4))?;
+        Ok(device.memory.read(BUFFER))
+    }
+
+    /// Resets port `port` of the hub `device` (SET_FEATURE(PORT_RESET), USB 2.0, 11.24.2.7.1.5), waits up to
+    /// 500 ms for the reset to end with the port enabled, and clears its changes: the speed of its device.
+    fn reset_hub_port(
+        &mut self,
+        keys: &mut Keys,
+        device: &mut Keyboard,
+        port: u8,
+    ) -> Result<u8, Why> {
+        let index = u16::from(port);
+        self.control(
+            keys,
+            device,
+            "resetting the hub port",
+            setup(0x23, 3, 4, index, 0),
+        )?;
+        let start = clock::time_ms();
+        loop {
+            clock::sleep_ms(10);
+            let status = self.hub_port_status(keys, device, port)?;
+            if status & HUB_RESET_ENDED == HUB_RESET_ENDED {
+                // CLEAR_FEATURE(C_PORT_RESET), CLEAR_FEATURE(C_PORT_CONNECTION); then 10 ms to recover (11.5.1.5).
+                for feature in [20, 16] {
+                    let _ = self.control(keys, device, "", setup(0x23, 1, feature, index, 0));
+                }
+                clock::sleep_ms(10);
+                return Ok(usb::hub_port_speed(status));
+            }
+            if clock::time_ms().saturating_sub(start) > PORT_RESET_MS {
+                return Err(Why::Fixed("its device did not come up after a reset"));
+            }
+        }
     }
 }
 
@@ -1164,7 +1372,7 @@ fn take_from_firmware(
             if !wait_bits(registers, offset, HAND_OFF_MS, 0, BIOS_OWNED) {
                 println!(
                     "{}: the firmware did not let go of it; taken over",
-                    Line(function, 0)
+                    Line(function, 0, 0)
                 );
                 registers.write(offset, registers.read(offset) & !BIOS_OWNED);
             }

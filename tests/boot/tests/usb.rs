@@ -44,19 +44,8 @@ fn sha256_hex(text: &str) -> String {
 const PASSPHRASE: &str = "Key7-X";
 const PASSPHRASE_KEYS: [&str; 7] = ["shift-k", "e", "y", "7", "minus", "shift-x", "ret"];
 
-/// A UEFI PC whose only keyboard is a full-speed USB one: the passphrase is typed at a hidden prompt, reaches the script
-/// whole (its hash, computed here, is what the script prints), and shows on neither console. Without the xHCI
-/// driver no key arrives at all (GRUB has left UEFI's boot services, whose USB driver OVMF stopped).
-#[test]
-fn a_passphrase_is_typed_on_the_usb_keyboard_of_a_uefi_pc() {
-    let script = r#"
-let pass = prompt("passphrase: ", echo=false)
-print("typed", len(pass), "characters, sha256", hex(sha256(pass)))
-prompt("Enter switches off ")
-halt()
-"#;
-    let mut vm = keyboard_of_speed(Boot::new().uefi().module("usb.bs", script), 1).start();
-    vm.expect_line(&format!("{FOUND} (full speed)"), BOOT);
+/// Types the passphrase at the hidden prompt of `PASSPHRASE_SCRIPT`, and checks that the script got it whole.
+fn type_passphrase(vm: &mut Vm) {
     vm.screen_showing("passphrase: _", STEP);
     for key in PASSPHRASE_KEYS {
         vm.sendkey(key);
@@ -71,6 +60,24 @@ halt()
     assert!(!vm.transcript().contains(PASSPHRASE), "{}", vm.transcript());
     vm.sendkey("ret");
     assert_eq!(vm.wait_exit(STEP), 0, "{}", vm.transcript());
+}
+
+const PASSPHRASE_SCRIPT: &str = r#"
+let pass = prompt("passphrase: ", echo=false)
+print("typed", len(pass), "characters, sha256", hex(sha256(pass)))
+prompt("Enter switches off ")
+halt()
+"#;
+
+/// A UEFI PC whose only keyboard is a full-speed USB one: the passphrase is typed at a hidden prompt, reaches the script
+/// whole (its hash, computed here, is what the script prints), and shows on neither console. Without the xHCI
+/// driver no key arrives at all (GRUB has left UEFI's boot services, whose USB driver OVMF stopped).
+#[test]
+fn a_passphrase_is_typed_on_the_usb_keyboard_of_a_uefi_pc() {
+    let boot = Boot::new().uefi().module("usb.bs", PASSPHRASE_SCRIPT);
+    let mut vm = keyboard_of_speed(boot, 1).start();
+    vm.expect_line(&format!("{FOUND} (full speed)"), BOOT);
+    type_passphrase(&mut vm);
 }
 
 /// The byte of the lock lights the payload last sent to the keyboard (SET_REPORT: bit 0 Num, 1 Caps, 2 Scroll
@@ -162,8 +169,8 @@ while true { }
 }
 
 /// Keys come through `read_key` too (the payload's `test=keys`), and the PS/2 port (none here) is no source of
-/// stray keys: with no i8042, its status port reads all ones and is not taken for keys. A tablet and a hub on the
-/// other ports are said to be no keyboards; a second keyboard is one too (QEMU sends the keys to it, the last
+/// stray keys: with no i8042, its status port reads all ones and is not taken for keys. A tablet on another port is
+/// said to be no keyboard, and a hub with nothing behind it a hub; a second keyboard is one too (QEMU sends the keys to it, the last
 /// one plugged in).
 #[test]
 fn keys_typed_on_a_usb_keyboard_are_decoded() {
@@ -177,10 +184,7 @@ fn keys_typed_on_a_usb_keyboard_are_decoded() {
     let mut vm = boot.start();
     vm.expect_line(&format!("{FOUND} (high speed)"), BOOT);
     vm.expect_line("bootscript: xhci 00:04.0 port 6: no keyboard", STEP);
-    vm.expect_line(
-        "bootscript: xhci 00:04.0 port 7: a hub (devices behind hubs are not looked for)",
-        STEP,
-    );
+    vm.expect_line("bootscript: xhci 00:04.0 port 7: a hub of 8 ports", STEP);
     vm.expect_line(
         "bootscript: xhci 00:04.0 port 8: keyboard (high speed)",
         STEP,
@@ -239,4 +243,82 @@ print("got [" + second + "]")
     vm.expect_line("got [again]", STEP);
     let trace = vm.qemu_stderr();
     assert!(trace.contains("usb_xhci_slot_disable"), "{trace}");
+}
+
+/// A PC with no i8042 whose only keyboard is behind QEMU's hubs (full-speed ones, of 8 ports): a hub on the xHCI
+/// controller's first USB 2 port (QEMU's port 1, the controller's port 5), each of `hubs` on a port of the one
+/// before it (QEMU's names: `1.3`), and the keyboard at `keyboard`.
+fn keyboard_behind(boot: Boot, hubs: &[&str], keyboard: &str) -> Boot {
+    let mut boot = boot
+        .qemu_arg("-machine")
+        .qemu_arg("i8042=off")
+        .qemu_arg("-device")
+        .qemu_arg("qemu-xhci,id=xhci,addr=4");
+    for hub in hubs {
+        boot = boot
+            .qemu_arg("-device")
+            .qemu_arg(&format!("usb-hub,bus=xhci.0,port={hub}"));
+    }
+    boot.qemu_arg("-device")
+        .qemu_arg(&format!("usb-kbd,bus=xhci.0,port={keyboard}"))
+}
+
+/// A BIOS PC whose only keyboard sits behind a hub (as on a monitor's ports or a KVM switch): the hub is
+/// configured, its ports looked at, and the keyboard on its port 2 types at a hidden prompt. Before hubs were
+/// looked into, the hub was said to be one and no key came.
+#[test]
+fn a_usb_keyboard_behind_a_hub_types() {
+    let boot = Boot::new().module("usb.bs", PASSPHRASE_SCRIPT);
+    let mut vm = keyboard_behind(boot, &["1"], "1.2").start();
+    vm.expect_line("bootscript: xhci 00:04.0 port 5: a hub of 8 ports", BOOT);
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 5.2: keyboard (full speed)",
+        STEP,
+    );
+    type_passphrase(&mut vm);
+}
+
+/// Two tiers of hubs (a hub on port 3 of another): the keyboard on port 2 of the second types; its slot's route
+/// string names both hub ports.
+#[test]
+fn a_usb_keyboard_behind_two_hubs_types() {
+    let boot = Boot::new().module("usb.bs", PASSPHRASE_SCRIPT);
+    let mut vm = keyboard_behind(boot, &["1", "1.3"], "1.3.2").start();
+    vm.expect_line("bootscript: xhci 00:04.0 port 5: a hub of 8 ports", BOOT);
+    vm.expect_line("bootscript: xhci 00:04.0 port 5.3: a hub of 8 ports", STEP);
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 5.3.2: keyboard (full speed)",
+        STEP,
+    );
+    type_passphrase(&mut vm);
+}
+
+/// The same on a UEFI PC (OVMF's own USB driver set the hub up first, and stopped).
+#[test]
+fn a_usb_keyboard_behind_a_hub_types_on_a_uefi_pc() {
+    let boot = Boot::new().uefi().module("usb.bs", PASSPHRASE_SCRIPT);
+    let mut vm = keyboard_behind(boot, &["1"], "1.2").start();
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 5.2: keyboard (full speed)",
+        BOOT,
+    );
+    type_passphrase(&mut vm);
+}
+
+/// Five hubs in a row, the most USB allows (QEMU refuses a sixth): each is looked into, and the keyboard behind the
+/// fifth, whose route string is full, types.
+#[test]
+fn a_usb_keyboard_behind_five_hubs_types() {
+    let hubs = ["1", "1.1", "1.1.1", "1.1.1.1", "1.1.1.1.1"];
+    let boot = keyboard_behind(Boot::new().cmdline("test=keys"), &hubs, "1.1.1.1.1.2");
+    let mut vm = boot.start();
+    let xhci = "bootscript: xhci 00:04.0 port";
+    vm.expect_line(&format!("{xhci} 5.1.1.1.1: a hub of 8 ports"), BOOT);
+    vm.expect_line(&format!("{xhci} 5.1.1.1.1.2: keyboard (full speed)"), STEP);
+    vm.expect_line("keys: ready", STEP);
+    vm.sendkey("a");
+    vm.expect_line("key: 'a' U+0061", STEP);
+    vm.sendkey("ret");
+    vm.expect_line("key: enter", STEP);
+    vm.expect_exit(Exit::Success, STEP);
 }
