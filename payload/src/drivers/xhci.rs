@@ -133,6 +133,7 @@ const IMMEDIATE_DATA: u32 = 1 << 6;
 const DIRECTION_IN: u32 = 1 << 16;
 /// Completion codes.
 const SUCCESS: u32 = 1;
+const TRANSACTION_ERROR: u32 = 4;
 const SHORT_PACKET: u32 = 13;
 
 /// TRBs in each ring (16 bytes each), the last one the link back to the first.
@@ -864,11 +865,14 @@ impl Controller {
     }
 
     /// Resets the endpoint of each keyboard whose read failed, on the controller's side and the device's, and
-    /// queues the read again.
+    /// queues the read again; one that no longer answers is let go of.
     fn recover(&mut self, keys: &mut Keys) {
-        for i in 0..self.keyboards.len() {
+        let mut i = 0;
+        while i < self.keyboards.len() {
             let keyboard = &mut self.keyboards[i];
-            if !core::mem::take(&mut keyboard.halted) {
+            // (A SET_REPORT under way would take the place of CLEAR_FEATURE's answer: recovered once it ended.)
+            if keyboard.sending || !core::mem::take(&mut keyboard.halted) {
+                i += 1;
                 continue;
             }
             let (slot, endpoint) = (keyboard.slot, keyboard.endpoint);
@@ -879,9 +883,17 @@ impl Controller {
             // 9.4.1), which ends a stall and starts its data toggle again, as the controller's reset did.
             let mut keyboard = self.keyboards.remove(i);
             let address = 0x80 | ((endpoint as u16 - 1) / 2);
-            let _ = self.control(keys, &mut keyboard, "", setup(0x02, 0x01, 0, address, 0));
+            let cleared = self.control(keys, &mut keyboard, "", setup(0x02, 0x01, 0, address, 0));
+            // A keyboard that does not answer on its control endpoint either is gone: unplugged behind a hub, which
+            // tells of it only on its interrupt endpoint (not read). Let go of, rather than failing at every poll.
+            if let Err(Why::Failed(_, 0 | TRANSACTION_ERROR)) = cleared {
+                keys.report(&keyboard.previous, &[0; REPORT_SIZE]);
+                self.disable_slot(keys, slot);
+                continue;
+            }
             keyboard.queue_read(&self.host);
             self.keyboards.insert(i, keyboard);
+            i += 1;
         }
     }
 
@@ -941,12 +953,13 @@ impl Controller {
                 // The controller is gone.
                 return;
             }
+            // (The changes are taken note of, every one, those of a port skipped too: the controller reports a
+            // port's change only when none of its change bits was set before (xHCI 1.2, 4.19.2), so one left set (a
+            // USB 3 link's state, say) would hide a later plug or unplug.)
+            self.host.write(at, status & (PORT_KEEP | PORT_CHANGES));
             if changed && status & CONNECT_CHANGE == 0 {
                 continue;
             }
-            // (The changes are taken note of, every one: the controller reports a port's change only when none of
-            // its change bits was set before (xHCI 1.2, 4.19.2), so one left set would hide a later plug or unplug.)
-            self.host.write(at, status & (PORT_KEEP | PORT_CHANGES));
             while let Some(i) = self.keyboards.iter().position(|k| k.port == port) {
                 let gone = self.keyboards.swap_remove(i);
                 // The keys it held are let go of (a Shift held as it was unplugged would shift on).
@@ -1261,8 +1274,16 @@ impl Controller {
         say: bool,
     ) {
         for port in 1..=u16::from(hub.ports) {
-            // SET_FEATURE(PORT_POWER).
-            let _ = self.control(keys, device, "", setup(0x23, 3, 8, port, 0));
+            // SET_FEATURE(PORT_POWER); a hub that does not answer in time is not asked again for each port.
+            let step = "powering the hub's ports";
+            if let Err(why @ Why::Failed(_, 0)) =
+                self.control(keys, device, step, setup(0x23, 3, 8, port, 0))
+            {
+                if say {
+                    println!("{}: {why}", place.line(self.host.function));
+                }
+                return;
+            }
         }
         clock::sleep_ms(u64::from(hub.power_good_ms) + CONNECT_MS);
         for port in 1..=hub.ports {
