@@ -322,3 +322,63 @@ fn a_usb_keyboard_behind_five_hubs_types() {
     vm.expect_line("key: enter", STEP);
     vm.expect_exit(Exit::Success, STEP);
 }
+
+/// A hub unplugged from a root port takes what was behind it along: the keyboard's slot and the hub's are each
+/// disabled once (no slot left behind, none disabled twice), and a hub with a keyboard plugged into that port
+/// later is set up again, and its keyboard types.
+#[test]
+fn a_hub_unplugged_lets_go_of_its_keyboard_and_a_new_one_types() {
+    let script = r#"
+let first = prompt("first: ")
+print("got [" + first + "]")
+"#;
+    let mut vm = Boot::new()
+        .module("hub.bs", script)
+        .qemu_arg("-machine")
+        .qemu_arg("i8042=off")
+        .qemu_arg("-device")
+        .qemu_arg("qemu-xhci,id=xhci,addr=4")
+        .qemu_arg("-device")
+        .qemu_arg("usb-hub,bus=xhci.0,port=1,id=hub")
+        .qemu_arg("-device")
+        .qemu_arg("usb-kbd,bus=xhci.0,port=1.2,id=old")
+        .qemu_arg("-trace")
+        .qemu_arg("usb_xhci_slot_disable")
+        .start();
+    vm.expect_line(
+        "bootscript: xhci 00:04.0 port 5.2: keyboard (full speed)",
+        BOOT,
+    );
+    vm.expect_line("bootscript: phase=script", STEP);
+    let disabled = |vm: &Vm| {
+        let trace = vm.qemu_stderr();
+        let mut slots: Vec<String> = trace
+            .lines()
+            .filter(|line| line.contains("usb_xhci_slot_disable"))
+            .map(str::to_owned)
+            .collect();
+        slots.sort();
+        slots
+    };
+    let before = disabled(&vm);
+    vm.monitor_command("device_del old");
+    vm.monitor_command("device_del hub");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = disabled(&vm);
+    // (QEMU's reset of the controller traces every slot once before: the new lines are the two let go of.)
+    let mut new: Vec<&String> = after.iter().collect();
+    for line in &before {
+        if let Some(i) = new.iter().position(|l| *l == line) {
+            new.remove(i);
+        }
+    }
+    assert_eq!(new.len(), 2, "{new:?}\n{}", vm.transcript());
+    assert_ne!(new[0], new[1], "{new:?}");
+    vm.monitor_command("device_add usb-hub,bus=xhci.0,port=1,id=again");
+    vm.monitor_command("device_add usb-kbd,bus=xhci.0,port=1.3,id=new");
+    std::thread::sleep(Duration::from_secs(2));
+    for key in ["o", "k", "ret"] {
+        vm.sendkey(key);
+    }
+    vm.expect_line("got [ok]", STEP);
+}
