@@ -202,8 +202,8 @@ static STATE: Mutex<State> = Mutex::new(State {
 
 /// The next key event from a USB keyboard, if one is waiting; takes the events the controllers wrote meanwhile,
 /// queues the reports' reads again, and sends the lock lights `lights` (a mask of `leds`' lights) to a keyboard
-/// that does not show them yet. Waits only to set up a keyboard just plugged in (about 0.1 s), or to reset an
-/// endpoint that failed.
+/// that does not show them yet. Waits only to set up a keyboard just plugged in (about 0.1 s; a hub, with its
+/// ports' power and resets, up to about a second), or to reset an endpoint that failed.
 pub fn next_key(lights: u8) -> Option<KeyEvent> {
     // (A line printed while the keyboards are being found must not wait for them.)
     let mut state = STATE.try_lock()?;
