@@ -47,7 +47,9 @@ const CLASS_XHCI: (u8, u8, u8) = (0x0c, 0x03, 0x30);
 const PCI_ENABLE: u32 = 1 << 1 | 1 << 2 | 1 << 10;
 const PCI_BUS_MASTER: u32 = 1 << 2;
 
-/// The xHCI controllers (device and vendor ID) of Intel's chipsets whose ports an EHCI controller shares.
+/// The xHCI controllers (device and vendor ID) of Intel's chipsets whose ports an EHCI controller shares: Panther
+/// Point (7 series), Lynx Point and its LP (8 series), as Linux lists them (pci-quirks.c), and Wildcat Point and its
+/// LP (9 series, the same registers), which Linux's list as searched here leaves out.
 const INTEL_SWITCHABLE: [u32; 5] = [
     0x1e31_8086,
     0x8c31_8086,
