@@ -806,4 +806,43 @@ mod tests {
         assert_eq!(hub_port_speed(0x0303), LOW_SPEED);
         assert_eq!(hub_port_speed(0x0503), HIGH_SPEED);
     }
+
+    /// Whatever bytes a device gives as its configuration or hub descriptor, its reports or its port status, they
+    /// are read without a panic (and a keyboard's endpoint, if one is found, lies within the descriptor given).
+    #[test]
+    fn any_bytes_from_a_device_are_read_without_a_panic() {
+        let mut x = 0x9e37_79b9u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for turn in 0..20_000 {
+            // Small bytes half the time, so that lengths and kinds of descriptors often make sense.
+            let small = turn % 2 == 0;
+            let bytes: Vec<u8> = (0..next() % 96)
+                .map(|_| match small {
+                    true => (next() % 12) as u8,
+                    false => next() as u8,
+                })
+                .collect();
+            if let Some(keyboard) = boot_keyboard(&bytes) {
+                assert!(bytes.contains(&keyboard.endpoint));
+            }
+            let _ = hub_descriptor(&bytes);
+            let _ = hub_port_speed(next());
+            let (mut previous, mut report) = ([0u8; REPORT_SIZE], [0u8; REPORT_SIZE]);
+            previous.iter_mut().for_each(|b| *b = next() as u8);
+            report.iter_mut().for_each(|b| *b = next() as u8);
+            let mut queue = KeyQueue::new();
+            queue.report(&previous, &report);
+            while queue.pop().is_some() {}
+            let speed = (next() % 8) as u8;
+            let _ = (
+                endpoint_interval(speed, next() as u8),
+                first_max_packet(speed),
+            );
+        }
+    }
 }
