@@ -270,11 +270,8 @@ pub fn boot(handoff: Handoff<'_>) -> String {
             if let Err(e) = check(&ranges, &[image(), heap::used_range()], MAPPED_LIMIT) {
                 return e;
             }
-            // The AHCI ports stop writing into memory that is the kernel's from here on, the NVMe
-            // controllers let go of their queues there, and the xHCI controllers of their rings.
-            crate::drivers::ahci::quiesce();
-            crate::drivers::nvme::quiesce();
-            crate::drivers::xhci::quiesce();
+            // No controller writes into memory that is the kernel's from here on.
+            crate::drivers::quiesce();
             crate::platform::phase("jump");
             for (start, length) in zeroed {
                 // SAFETY: checked above: identity-mapped RAM (the hand-off plans only inside available
@@ -376,11 +373,8 @@ fn enter_multiboot2(entry: u64, info: u64, operations: &[(u64, u64, u64)]) -> St
     }
     let parameters_addr = parameters.as_ptr() as u64;
     // The line's text is allocated and freed again: no secret, and nothing the relocator needs.
-    // The AHCI ports stop writing into memory that is the kernel's from here on, the NVMe controllers let go
-    // of their queues there, and the xHCI controllers of their rings.
-    crate::drivers::ahci::quiesce();
-    crate::drivers::nvme::quiesce();
-    crate::drivers::xhci::quiesce();
+    // No controller writes into memory that is the kernel's from here on.
+    crate::drivers::quiesce();
     crate::platform::phase("jump");
     // SAFETY: the relocator and its parameters lie in the heap, which no destination overlaps (checked
     // above); the relocator is position independent and needs nothing else: the entry routine wipes the

@@ -26,6 +26,15 @@ pub fn power_off_disks() {
     nvme::shut_down();
 }
 
+/// Stops every controller the drivers set up from writing into memory that is the next kernel's: the AHCI ports
+/// stop, the NVMe controllers let go of their queues and the xHCI controllers of their rings. Called right before
+/// the hand-off, once its placement is checked.
+pub fn quiesce() {
+    ahci::quiesce();
+    nvme::quiesce();
+    xhci::quiesce();
+}
+
 /// Reads `buf` from sector `lba` of disk `name` in parts of at most `chunk` bytes (a multiple of 512), each by
 /// `read` (its first sector, its part), as the DMA drivers do; an error names the disk and the part's first
 /// sector. After each part, keys typed meanwhile are taken into the consoles' type-ahead (and a Ctrl-C noted).
