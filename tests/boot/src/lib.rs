@@ -528,6 +528,21 @@ impl Vm {
         }
     }
 
+    /// At the `test=keys` self-test, once it is ready: types a, Shift+A, 1 and Enter, expects each decoded (the
+    /// Shift press is a key of its own, with no character), and then the self-test's end.
+    pub fn type_test_keys(&mut self, step: Duration) {
+        for (key, line) in [
+            ("a", "key: 'a' U+0061"),
+            ("shift-a", "key: 'A' U+0041"),
+            ("1", "key: '1' U+0031"),
+            ("ret", "key: enter"),
+        ] {
+            self.sendkey(key);
+            self.expect_line(line, step);
+        }
+        self.expect_exit(Exit::Success, step);
+    }
+
     /// Presses a key on the PS/2 keyboard through the QEMU monitor (`sendkey a`, `sendkey shift-a`, `ret`).
     pub fn sendkey(&mut self, key: &str) {
         self.monitor_command(&format!("sendkey {key}"));

@@ -201,15 +201,7 @@ fn no_echo_mode_shows_nothing_typed() {
 fn ps2_keys_are_decoded() {
     let mut vm = Boot::new().cmdline("test=keys").start();
     vm.expect_line("keys: ready", BOOT);
-    vm.sendkey("a");
-    vm.expect_line("key: 'a' U+0061", STEP);
-    vm.sendkey("shift-a");
-    vm.expect_line("key: 'A' U+0041", STEP);
-    vm.sendkey("1");
-    vm.expect_line("key: '1' U+0031", STEP);
-    vm.sendkey("ret");
-    vm.expect_line("key: enter", STEP);
-    vm.expect_exit(Exit::Success, STEP);
+    vm.type_test_keys(STEP);
 }
 
 #[test]
