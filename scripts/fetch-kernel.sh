@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fetches Debian's cloud kernel (a real bzImage for the end-to-end tests and `make run`) and caches it.
-# Leaves build/cache/vmlinuz (and build/cache/vmlinuz.version naming the package). Idempotent: when the kernel
-# is present it does nothing. The package is whichever linux-image-*-cloud-amd64 the meta-package points at
+# Leaves build/cache/vmlinuz (and build/cache/vmlinuz.version naming the package), and the package's efivarfs
+# module, build/cache/efivarfs.ko (the test initramfs loads it to reach UEFI variables: this kernel does not
+# have efivarfs built in). Idempotent: when both are present it does nothing. The package is whichever linux-image-*-cloud-amd64 the meta-package points at
 # today (apt-get download needs no root and installs nothing).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CACHE=build/cache
 OUT=$CACHE/vmlinuz
+MODULE=$CACHE/efivarfs.ko
 
-if [ -s "$OUT" ]; then
+if [ -s "$OUT" ] && [ -s "$MODULE" ]; then
   exit 0
 fi
 
@@ -59,8 +61,14 @@ dpkg -x "$DEB" "$WORK/root"
 KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
 [ -s "$KERNEL" ] || { echo "fetch-kernel: $DEB holds no /boot/vmlinuz-*" >&2; exit 1; }
 
-# Write under a temporary name first so that an interrupted run never leaves a half kernel behind.
+EFIVARFS=$(ls "$WORK"/root/lib/modules/*/kernel/fs/efivarfs/efivarfs.ko | head -n 1)
+[ -s "$EFIVARFS" ] || { echo "fetch-kernel: $DEB holds no efivarfs.ko" >&2; exit 1; }
+
+# Write under temporary names first so that an interrupted run never leaves a half kernel behind; the module
+# last, as the mark that both are there (and of the same package).
 cp "$KERNEL" "$WORK/vmlinuz"
+cp "$EFIVARFS" "$WORK/efivarfs.ko"
 echo "$PKG" >"$CACHE/vmlinuz.version"
 mv "$WORK/vmlinuz" "$OUT"
+mv "$WORK/efivarfs.ko" "$MODULE"
 echo "fetch-kernel: $OUT ($(stat -c %s "$OUT") bytes, $PKG)" >&2

@@ -2,8 +2,8 @@
 //! name, ACPI RSDP. Pure (the payload's `platform` hands it the loaded structure), so bad inputs are tested on
 //! the host. Strings and module bytes stay where the boot loader put them.
 
-use bootscript_system::Framebuffer;
-use multiboot2::{BootInformation, FramebufferType, MemoryAreaType};
+use bootscript_system::{Efi, Framebuffer};
+use multiboot2::{BootInformation, EFIMemoryMapTag, FramebufferType, MemoryAreaType};
 
 use crate::memory::{Range, MAX_RESERVED};
 
@@ -98,6 +98,9 @@ pub struct BootInfo<'a> {
     /// Where the 64-bit UEFI system table is, whose configuration tables say where the firmware keeps the ACPI
     /// RSDP. (A 32-bit one's, on the few PCs with a 32-bit UEFI, is laid out otherwise and not read.)
     pub efi_system_table: Option<u64>,
+    /// The 64-bit UEFI system table and UEFI's memory map as GRUB passed it on after leaving UEFI's boot
+    /// services (tag 17), for Linux, which needs them to use the firmware's runtime services.
+    pub efi: Option<Efi<'a>>,
     pub memory_source: MemorySource,
     /// Modules left out: beyond [`MAX_MODULES`], or not inside the first 4 GiB.
     pub ignored_modules: usize,
@@ -191,6 +194,7 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
         range: Range { start: 0, end: 0 },
         kind: MemoryKind::Reserved,
     };
+    let system_table = info.efi_sdt64_tag();
     let mut boot = BootInfo {
         cmdline: info
             .command_line_tag()
@@ -207,8 +211,24 @@ pub fn read<'a>(info: &'a BootInformation<'_>) -> BootInfo<'a> {
         },
         vga_text: true,
         framebuffer: None,
-        uefi: info.efi_sdt64_tag().is_some() || info.efi_sdt32_tag().is_some(),
-        efi_system_table: info.efi_sdt64_tag().map(|tag| tag.sdt_address() as u64),
+        uefi: system_table.is_some() || info.efi_sdt32_tag().is_some(),
+        efi_system_table: system_table.map(|tag| tag.sdt_address() as u64),
+        // (GRUB passes the map on only once it has left UEFI's boot services, as it has for us: our header asks
+        // for no tag that would keep them.)
+        efi: system_table
+            .zip(info.get_tag::<EFIMemoryMapTag>())
+            .and_then(|(table, tag)| {
+                // SAFETY: the tag lies inside the boot information, which `info` borrows for 'a: the crate made it
+                // from a slice of the information as long as the tag's own size field (header, descriptor size and
+                // version, descriptors), which is what `size_of_val` gives back.
+                let tag = unsafe {
+                    core::slice::from_raw_parts(
+                        core::ptr::from_ref(tag).cast::<u8>(),
+                        core::mem::size_of_val(tag),
+                    )
+                };
+                Efi::from_tag(table.sdt_address() as u64, tag)
+            }),
         memory_source: MemorySource::Nothing,
         ignored_modules: 0,
         ignored_regions: 0,
@@ -593,6 +613,30 @@ mod tests {
             .finish();
         assert_eq!(seen(&words), (true, None));
         assert_eq!(seen(&Builder::new().finish()), (false, None));
+    }
+
+    #[test]
+    fn uefi_s_memory_map_is_kept_for_linux_with_the_system_table() {
+        // Tag 17: descriptor size and version, then the descriptors (two of 48 bytes here), as GRUB passes it
+        // on once it has left UEFI's boot services. Linux needs it with the system table; alone it is no use.
+        let mut body = Vec::new();
+        body.extend_from_slice(&48u32.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.extend((0..96).map(|i| i as u8));
+        let address = 0x3f9e_e018u64;
+        let words = Builder::new()
+            .tag(12, &address.to_le_bytes())
+            .tag(17, &body)
+            .finish();
+        let info = load(&words);
+        let efi = read(&info).efi.expect("the map with the system table");
+        assert_eq!(
+            (efi.system_table, efi.desc_size, efi.desc_version),
+            (address, 48, 1)
+        );
+        assert_eq!(efi.memory_map, &body[8..]);
+        let words = Builder::new().tag(17, &body).finish();
+        assert!(read(&load(&words)).efi.is_none());
     }
 
     #[test]

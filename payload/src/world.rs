@@ -200,6 +200,7 @@ impl Machine for PayloadMachine {
             // (The payload's console wrote to the VGA text screen only where there is one.)
             cursor: self.boot.vga_text.then_some((0, 24)),
             framebuffer: self.boot.framebuffer,
+            efi: self.boot.efi,
         }
     }
 

@@ -476,6 +476,7 @@ impl Machine for Host {
             rsdp_address: None,
             cursor: Some((0, 24)),
             framebuffer: None,
+            efi: None,
         }
     }
 

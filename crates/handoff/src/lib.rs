@@ -32,6 +32,41 @@ pub struct Framebuffer {
     pub efi: bool,
 }
 
+/// What Linux needs to use a UEFI firmware's runtime services (its variables, its reset, its clock) when it is
+/// started by a loader rather than by UEFI itself: the system table and the firmware's memory map as it was when
+/// the boot loader left UEFI's boot services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Efi<'a> {
+    /// The 64-bit UEFI system table's address.
+    pub system_table: u64,
+    /// The memory descriptors, each `desc_size` bytes.
+    pub memory_map: &'a [u8],
+    pub desc_size: u32,
+    pub desc_version: u32,
+}
+
+impl<'a> Efi<'a> {
+    /// Reads a Multiboot2 EFI memory map tag (type 17: type, size, descriptor size, descriptor version, then the
+    /// descriptors). `None` for a tag that is not one or whose descriptors do not fill it evenly, or are shorter
+    /// than UEFI's 40-byte descriptor: Linux would walk such a map out of step.
+    pub fn from_tag(system_table: u64, tag: &'a [u8]) -> Option<Self> {
+        let size = read_u32(tag, 4)? as usize;
+        let desc_size = read_u32(tag, 8)?;
+        let memory_map = tag.get(16..size)?;
+        let fits = desc_size >= 40 && desc_size % 8 == 0;
+        (read_u32(tag, 0)? == 17
+            && fits
+            && !memory_map.is_empty()
+            && memory_map.len() % desc_size as usize == 0)
+            .then_some(Efi {
+                system_table,
+                memory_map,
+                desc_size,
+                desc_version: read_u32(tag, 12)?,
+            })
+    }
+}
+
 /// What kind of kernel an image is, judged by its headers alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelKind {

@@ -210,6 +210,8 @@ pub struct LinuxPlan {
     pub boot_params_addr: u64,
     /// The NUL-terminated command line, right after boot_params.
     pub cmdline_addr: u64,
+    /// The copy of UEFI's memory map, after the command line (8-byte aligned); 0 when there is none.
+    pub efi_map_addr: u64,
 }
 
 const FOUR_GIB: u64 = 1 << 32;
@@ -222,11 +224,12 @@ const FOUR_GIB: u64 = 1 << 32;
 /// kernel_alignment-aligned address above pref_address with init_size room (never below: the decompressor
 /// would move itself up to pref_address anyway and trample what is there). The initrd goes as high as
 /// initrd_addr_max (or the limit, for XLF_CAN_BE_LOADED_ABOVE_4G kernels) allows; boot_params and the
-/// command line go in one block below 4 GiB.
+/// command line (and `efi_map_len` bytes of UEFI's memory map after it) go in one block below 4 GiB.
 pub fn plan(
     image: &BzImage,
     initrd_len: u64,
     cmdline_len: usize,
+    efi_map_len: usize,
     free: &mut FreeMemory,
     limit: u64,
 ) -> Result<LinuxPlan, Error> {
@@ -262,7 +265,11 @@ pub fn plan(
         free.take_highest("initrd", initrd_len, PAGE, max)?
     };
 
-    let block = BOOT_PARAMS_SIZE as u64 + cmdline_len as u64 + 1;
+    let mut block = BOOT_PARAMS_SIZE as u64 + cmdline_len as u64 + 1;
+    let efi_map_offset = block.next_multiple_of(8);
+    if efi_map_len != 0 {
+        block = efi_map_offset + efi_map_len as u64;
+    }
     let boot_params_addr =
         free.take_highest("boot parameters", block, PAGE, limit.min(FOUR_GIB))?;
     Ok(LinuxPlan {
@@ -273,6 +280,11 @@ pub fn plan(
         initrd_len,
         boot_params_addr,
         cmdline_addr: boot_params_addr + BOOT_PARAMS_SIZE as u64,
+        efi_map_addr: if efi_map_len == 0 {
+            0
+        } else {
+            boot_params_addr + efi_map_offset
+        },
     })
 }
 
@@ -298,6 +310,9 @@ pub struct Machine<'a> {
     /// The linear framebuffer the boot loader set up (UEFI's GOP, through GRUB), where there is no VGA text
     /// screen: Linux's screen_info then tells of it (as an EFI framebuffer), for its simple framebuffer driver.
     pub framebuffer: Option<crate::Framebuffer>,
+    /// A UEFI PC's system table and memory map: Linux gets them in efi_info (with the map copied to
+    /// `plan.efi_map_addr`), as it would from its own EFI stub, and so UEFI's runtime services.
+    pub efi: Option<crate::Efi<'a>>,
 }
 
 // boot_params offsets (zero-page.rst).
@@ -328,6 +343,9 @@ const ACPI_RSDP_ADDR: usize = 0x070;
 const EXT_RAMDISK_IMAGE: usize = 0x0c0;
 const EXT_RAMDISK_SIZE: usize = 0x0c4;
 const EXT_CMD_LINE_PTR: usize = 0x0c8;
+/// efi_info: the loader's signature ("EL64": a 64-bit UEFI), the system table's and the memory map's
+/// addresses (low halves here, high halves at 0x1d8 and 0x1dc), the descriptors' size and version, the map's size.
+const EFI_INFO: usize = 0x1c0;
 const ALT_MEM_K: usize = 0x1e0;
 const E820_ENTRIES: usize = 0x1e8;
 const TYPE_OF_LOADER: usize = 0x210;
@@ -479,6 +497,23 @@ pub fn boot_params(image: &BzImage, plan: &LinuxPlan, machine: &Machine) -> Resu
         put(&mut bp, ACPI_RSDP_ADDR, &rsdp.to_le_bytes());
     }
 
+    if let Some(efi) = machine.efi {
+        let map = plan.efi_map_addr;
+        let words = [
+            u32::from_le_bytes(*b"EL64"),
+            efi.system_table as u32,
+            efi.desc_size,
+            efi.desc_version,
+            map as u32,
+            efi.memory_map.len() as u32,
+            (efi.system_table >> 32) as u32,
+            (map >> 32) as u32,
+        ];
+        for (i, word) in words.into_iter().enumerate() {
+            put(&mut bp, EFI_INFO + 4 * i, &word.to_le_bytes());
+        }
+    }
+
     let e820 = e820_entries(machine.memory_map)?;
     bp[E820_ENTRIES] = e820.len() as u8;
     for (i, &(addr, len, kind)) in e820.iter().enumerate() {
@@ -520,6 +555,8 @@ pub struct LinuxBoot<'a> {
     pub cmdline: Vec<u8>,
     /// The newc archive made from `files` (empty when there were none).
     pub files_archive: Vec<u8>,
+    /// UEFI's memory map for `plan.efi_map_addr` (empty when there is none).
+    pub efi_map: Vec<u8>,
     initrds: Vec<&'a [u8]>,
     initrd_offsets: Vec<u64>,
 }
@@ -529,7 +566,7 @@ impl<'a> LinuxBoot<'a> {
     /// boot_params and the command line. Together with [`LinuxBoot::zeroed`] they write every byte the
     /// kernel reads.
     pub fn copies(&self) -> Vec<(u64, &[u8])> {
-        let mut copies = Vec::with_capacity(self.initrds.len() + 4);
+        let mut copies = Vec::with_capacity(self.initrds.len() + 5);
         copies.push((self.plan.kernel_addr, self.image.protected_mode()));
         let archives = self
             .initrds
@@ -541,6 +578,9 @@ impl<'a> LinuxBoot<'a> {
         }
         copies.push((self.plan.boot_params_addr, &self.boot_params));
         copies.push((self.plan.cmdline_addr, &self.cmdline));
+        if !self.efi_map.is_empty() {
+            copies.push((self.plan.efi_map_addr, &self.efi_map));
+        }
         copies
     }
 }
@@ -588,7 +628,15 @@ pub fn prepare<'a>(
         lengths.push(files_archive.len() as u64);
     }
     let (initrd_offsets, initrd_len) = crate::cpio::concatenation_offsets(&lengths);
-    let plan = plan(&image, initrd_len, cmdline.len(), free, limit)?;
+    let efi_map = machine.efi.map_or(&[][..], |efi| efi.memory_map);
+    let plan = plan(
+        &image,
+        initrd_len,
+        cmdline.len(),
+        efi_map.len(),
+        free,
+        limit,
+    )?;
     let boot_params = boot_params(&image, &plan, machine)?;
     Ok(LinuxBoot {
         image,
@@ -596,6 +644,7 @@ pub fn prepare<'a>(
         boot_params,
         cmdline: command_line_bytes(cmdline),
         files_archive,
+        efi_map: efi_map.to_vec(),
         initrds: initrds.to_vec(),
         initrd_offsets,
     })

@@ -134,6 +134,7 @@ fn linux_boots_from_the_prepared_hand_off() {
         rsdp_addr: None,
         cursor: Some((0, 0)),
         framebuffer: None,
+        efi: None,
     };
     let cmdline = b"console=ttyS0 quiet init.poweroff hello=chain";
     let boot = linux::prepare(

@@ -120,7 +120,7 @@ fn plan_places_kernel_initrd_and_boot_params_apart() {
     let mut free = FreeMemory::from_map(&map);
     free.reserve(0x100000, 0x200000); // the payload itself
     let initrd = 30 << 20;
-    let plan = linux::plan(&image, initrd, 40, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, initrd, 40, 0, &mut free, 1 << 32).unwrap();
     assert_eq!(plan.kernel_addr, image.header.pref_address);
     assert_eq!(plan.entry_64, plan.kernel_addr + 0x200);
     assert!(plan.kernel_span >= u64::from(image.header.init_size));
@@ -152,7 +152,7 @@ fn plan_places_kernel_initrd_and_boot_params_apart() {
     // pref_address taken: relocated above it, kernel_alignment aligned.
     let mut free = FreeMemory::from_map(&map);
     free.reserve(image.header.pref_address, 0x1000);
-    let moved = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    let moved = linux::plan(&image, 0, 10, 0, &mut free, 1 << 32).unwrap();
     assert!(moved.kernel_addr > image.header.pref_address);
     assert_eq!(
         moved.kernel_addr % u64::from(image.header.kernel_alignment),
@@ -163,18 +163,18 @@ fn plan_places_kernel_initrd_and_boot_params_apart() {
     // Too little memory, too long a command line.
     let mut small = FreeMemory::from_ranges(&[(0x100000, 0x1000000)]);
     assert!(matches!(
-        linux::plan(&image, 0, 10, &mut small, 1 << 32),
+        linux::plan(&image, 0, 10, 0, &mut small, 1 << 32),
         Err(Error::NoRoom("kernel", _))
     ));
     let mut free = FreeMemory::from_map(&map);
     assert!(matches!(
-        linux::plan(&image, 2 << 30, 10, &mut free, 1 << 32),
+        linux::plan(&image, 2 << 30, 10, 0, &mut free, 1 << 32),
         Err(Error::NoRoom("initrd", _))
     ));
     let long = image.header.cmdline_size as usize + 1;
     let mut free = FreeMemory::from_map(&map);
     assert!(matches!(
-        linux::plan(&image, 0, long, &mut free, 1 << 32),
+        linux::plan(&image, 0, long, 0, &mut free, 1 << 32),
         Err(Error::CommandLineTooLong(..))
     ));
 }
@@ -191,7 +191,7 @@ fn the_initrd_stays_where_the_kernel_can_reach_it() {
     let image = BzImage::parse(&low_only).unwrap();
     assert_eq!(image.header.initrd_addr_max, 0x7fff_ffff);
     let mut free = FreeMemory::from_ranges(&ram);
-    let plan = linux::plan(&image, initrd, 10, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, initrd, 10, 0, &mut free, 1 << 32).unwrap();
     assert_eq!(plan.initrd_addr, 0x8000_0000 - initrd, "{plan:x?}");
     let image = BzImage::parse(&bytes).unwrap();
     assert_ne!(
@@ -200,7 +200,7 @@ fn the_initrd_stays_where_the_kernel_can_reach_it() {
         "Debian's kernel may be loaded high"
     );
     let mut free = FreeMemory::from_ranges(&ram);
-    let plan = linux::plan(&image, initrd, 10, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, initrd, 10, 0, &mut free, 1 << 32).unwrap();
     assert_eq!(
         plan.initrd_addr,
         (1 << 20) + (3 << 30) - initrd,
@@ -209,7 +209,7 @@ fn the_initrd_stays_where_the_kernel_can_reach_it() {
     // A command line of exactly cmdline_size bytes fits; one more does not (the other test).
     let exact = image.header.cmdline_size as usize;
     let mut free = FreeMemory::from_ranges(&ram);
-    assert!(linux::plan(&image, 0, exact, &mut free, 1 << 32).is_ok());
+    assert!(linux::plan(&image, 0, exact, 0, &mut free, 1 << 32).is_ok());
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -231,12 +231,13 @@ fn boot_params_fields_sit_at_the_protocol_offsets() {
         kind: 0xf00,
     }); // a vendor type -> reserved
     let mut free = FreeMemory::from_map(&map);
-    let plan = linux::plan(&image, 123457, 20, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, 123457, 20, 0, &mut free, 1 << 32).unwrap();
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: Some(0xf5a10),
         cursor: Some((0, 7)),
         framebuffer: None,
+        efi: None,
     };
     let bp = linux::boot_params(&image, &plan, &machine).unwrap();
     assert_eq!(bp.len(), 4096);
@@ -398,6 +399,7 @@ fn prepared_initrd_area_boots_and_files_win() {
         rsdp_addr: None,
         cursor: Some((0, 0)),
         framebuffer: None,
+        efi: None,
     };
     let files: [(&str, &[u8]); 2] = [
         ("/etc/keys/root.key", &root_key),
@@ -546,7 +548,7 @@ fn the_kernel_stays_within_the_limit_and_keeps_its_span() {
     let span = image.span();
     let ram = [(1 << 20, 1 << 30)];
     let mut free = FreeMemory::from_ranges(&ram);
-    let plan = linux::plan(&image, 0, 10, &mut free, pref + span).unwrap();
+    let plan = linux::plan(&image, 0, 10, 0, &mut free, pref + span).unwrap();
     assert_eq!(plan.kernel_addr, pref);
     // Everything else went below the kernel.
     assert!(plan.boot_params_addr + 4096 + 11 <= pref, "{plan:x?}");
@@ -555,7 +557,7 @@ fn the_kernel_stays_within_the_limit_and_keeps_its_span() {
     assert!(!free.is_free(plan.cmdline_addr + 10, 1));
     let mut free = FreeMemory::from_ranges(&ram);
     assert_eq!(
-        linux::plan(&image, 0, 10, &mut free, pref + span - 1),
+        linux::plan(&image, 0, 10, 0, &mut free, pref + span - 1),
         Err(Error::NoRoom("kernel", span))
     );
     // The same for a kernel that cannot relocate: pref_address or nothing.
@@ -563,23 +565,23 @@ fn the_kernel_stays_within_the_limit_and_keeps_its_span() {
     fixed[0x234] = 0;
     let fixed = BzImage::parse(&fixed).unwrap();
     let mut free = FreeMemory::from_ranges(&ram);
-    let plan = linux::plan(&fixed, 0, 10, &mut free, pref + span).unwrap();
+    let plan = linux::plan(&fixed, 0, 10, 0, &mut free, pref + span).unwrap();
     assert_eq!(plan.kernel_addr, pref);
     let mut free = FreeMemory::from_ranges(&ram);
     assert_eq!(
-        linux::plan(&fixed, 0, 10, &mut free, pref + span - 1),
+        linux::plan(&fixed, 0, 10, 0, &mut free, pref + span - 1),
         Err(Error::NoRoom("kernel", span))
     );
 
     // Room for the kernel's span and nothing else: boot_params has no place (not one inside the kernel's).
     let mut free = FreeMemory::from_ranges(&[(pref, span)]);
     assert_eq!(
-        linux::plan(&image, 0, 10, &mut free, 1 << 32),
+        linux::plan(&image, 0, 10, 0, &mut free, 1 << 32),
         Err(Error::NoRoom("boot parameters", 4096 + 11))
     );
     // One page more: boot_params and the command line take it, right after the kernel.
     let mut free = FreeMemory::from_ranges(&[(pref, span + 0x2000)]);
-    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, 0, 10, 0, &mut free, 1 << 32).unwrap();
     assert_eq!(plan.boot_params_addr, pref + span);
 }
 
@@ -593,7 +595,7 @@ fn boot_params_stay_below_4_gib_for_a_kernel_that_needs_it() {
     let image = BzImage::parse(&bytes).unwrap();
     let ram = [(1 << 20, (8 << 30) - (1 << 20))];
     let mut free = FreeMemory::from_ranges(&ram);
-    let plan = linux::plan(&image, 1 << 20, 10, &mut free, 8 << 30).unwrap();
+    let plan = linux::plan(&image, 1 << 20, 10, 0, &mut free, 8 << 30).unwrap();
     assert!(plan.boot_params_addr + 4096 + 11 <= 1 << 32, "{plan:x?}");
     assert_eq!(plan.cmdline_addr >> 32, 0, "{plan:x?}");
     assert!(plan.initrd_addr + (1 << 20) <= 0x8000_0000, "{plan:x?}");
@@ -609,7 +611,7 @@ fn a_relocated_kernel_is_page_aligned() {
     let pref = image.header.pref_address;
     let mut free = FreeMemory::from_ranges(&[(1 << 20, 1 << 30)]);
     free.reserve(pref, 0x10);
-    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, 0, 10, 0, &mut free, 1 << 32).unwrap();
     assert_eq!(plan.kernel_addr, pref + 0x1000, "{plan:x?}");
 }
 
@@ -628,12 +630,13 @@ fn boot_params_legacy_fields_header_bound_and_e820_slots() {
         kind: 2,
     });
     let mut free = FreeMemory::from_map(&map);
-    let plan = linux::plan(&image, 0, 10, &mut free, 1 << 32).unwrap();
+    let plan = linux::plan(&image, 0, 10, 0, &mut free, 1 << 32).unwrap();
     let machine = Machine {
         memory_map: &map,
         rsdp_addr: None,
         cursor: None,
         framebuffer: None,
+        efi: None,
     };
     let bp = linux::boot_params(&image, &plan, &machine).unwrap();
     assert_eq!(u32_at(&bp, 0x214) as u64, plan.kernel_addr);
@@ -692,6 +695,7 @@ fn one_odd_initrd_without_files_is_the_whole_area() {
         rsdp_addr: None,
         cursor: None,
         framebuffer: None,
+        efi: None,
     };
     let boot = linux::prepare(
         &kernel,
@@ -734,4 +738,118 @@ fn free_memory_keeps_out_every_non_available_type() {
     free.reserve(0x101000, 0x1000);
     free.reserve(0x200000, 0x2000);
     assert_eq!(free.ranges().collect::<Vec<_>>(), [(0x100000, 0x1000)]);
+}
+
+/// A Multiboot2 EFI memory map tag (type 17) of `count` descriptors of `desc_size` bytes, each filled with its
+/// index.
+fn efi_tag(desc_size: u32, count: usize) -> Vec<u8> {
+    let mut tag = Vec::new();
+    let size = 16 + desc_size as usize * count;
+    for word in [17, size as u32, desc_size, 1] {
+        tag.extend_from_slice(&word.to_le_bytes());
+    }
+    for i in 0..count {
+        tag.extend(std::iter::repeat_n(i as u8, desc_size as usize));
+    }
+    tag
+}
+
+/// The tag is read as Linux would walk it: descriptors of at least UEFI's 40 bytes, 8-byte multiples, that fill
+/// the map evenly; anything else is no map (Linux then gets none, as before).
+#[test]
+fn an_efi_memory_map_tag_is_read_only_when_linux_could_walk_it() {
+    let tag = efi_tag(48, 3);
+    let efi = bootscript_handoff::Efi::from_tag(0x7f9e_e018, &tag).unwrap();
+    assert_eq!(
+        (efi.system_table, efi.desc_size, efi.desc_version),
+        (0x7f9e_e018, 48, 1)
+    );
+    assert_eq!(efi.memory_map, &tag[16..]);
+    // Bytes past the tag's size (the padding to the next tag) are not the map's.
+    let mut padded = tag.clone();
+    padded.extend_from_slice(&[0xee; 8]);
+    assert_eq!(
+        bootscript_handoff::Efi::from_tag(1, &padded)
+            .unwrap()
+            .memory_map,
+        &tag[16..]
+    );
+    let refused = |tag: &[u8]| bootscript_handoff::Efi::from_tag(1, tag).is_none();
+    assert!(refused(&efi_tag(32, 3)), "descriptors shorter than UEFI's");
+    assert!(refused(&efi_tag(44, 3)), "descriptors not a multiple of 8");
+    assert!(refused(&efi_tag(48, 0)), "an empty map");
+    assert!(refused(&tag[..tag.len() - 1]), "a tag cut short");
+    let mut uneven = efi_tag(48, 3);
+    uneven[4] -= 8;
+    assert!(refused(&uneven), "a map that is not whole descriptors");
+    let mut other = efi_tag(48, 3);
+    other[0] = 6;
+    assert!(refused(&other), "another tag");
+}
+
+/// On a UEFI PC Linux gets efi_info as its EFI stub would fill it: the "EL64" signature, the system table, the
+/// descriptors' size and version, and the memory map, copied after the command line (8-byte aligned, below
+/// 4 GiB, inside the block planned for boot_params) by one more copy.
+#[test]
+fn linux_gets_the_efi_system_table_and_memory_map() {
+    let kernel = common::vmlinuz();
+    let map = qemu_map();
+    let mut free = FreeMemory::from_map(&map);
+    let tag = efi_tag(48, 5);
+    let machine = Machine {
+        memory_map: &map,
+        rsdp_addr: None,
+        cursor: None,
+        framebuffer: None,
+        efi: bootscript_handoff::Efi::from_tag(0x1_2345_6018, &tag),
+    };
+    let cmdline = b"console=ttyS0";
+    let boot = linux::prepare(
+        &kernel,
+        cmdline,
+        &[],
+        Vec::new(),
+        &machine,
+        &mut free,
+        1 << 32,
+    )
+    .unwrap();
+    let plan = boot.plan;
+    let bp = &boot.boot_params;
+    assert_eq!(&bp[0x1c0..0x1c4], b"EL64");
+    let at = |offset| u32_at(bp, offset);
+    assert_eq!(
+        (at(0x1c4), at(0x1d8), at(0x1c8), at(0x1cc)),
+        (0x2345_6018, 1, 48, 1)
+    );
+    let map_addr = u64::from(at(0x1d0)) | u64::from(at(0x1dc)) << 32;
+    assert_eq!(map_addr, plan.efi_map_addr);
+    assert_eq!(at(0x1d4), 5 * 48);
+    assert_eq!(
+        map_addr,
+        (plan.cmdline_addr + cmdline.len() as u64 + 1).next_multiple_of(8)
+    );
+    assert!(map_addr + 5 * 48 <= 1 << 32);
+    assert_eq!(boot.copies().last(), Some(&(map_addr, &tag[16..])));
+    // The block was reserved with the map in it: nothing else may be planned over the map.
+    assert!(!free.is_free(map_addr, 5 * 48));
+
+    // Without a UEFI map: no efi_info, no copy for it.
+    let mut free = FreeMemory::from_map(&map);
+    let bios = linux::prepare(
+        &kernel,
+        cmdline,
+        &[],
+        Vec::new(),
+        &Machine {
+            efi: None,
+            ..machine
+        },
+        &mut free,
+        1 << 32,
+    )
+    .unwrap();
+    assert!(bios.boot_params[0x1c0..0x1e0].iter().all(|&b| b == 0));
+    assert_eq!(bios.plan.efi_map_addr, 0);
+    assert_eq!(bios.copies().len(), 3);
 }

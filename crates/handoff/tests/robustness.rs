@@ -53,6 +53,7 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
         rsdp_addr: Some(0xf0000),
         cursor: Some((0, 0)),
         framebuffer: None,
+        efi: None,
     };
     let mut random = Random(0x9e3779b97f4a7c15);
 
@@ -74,6 +75,7 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
                 &image,
                 random.next() % (1 << 31),
                 random.below(4096),
+                random.below(8192),
                 &mut free,
                 1 << 32,
             ) {

@@ -31,6 +31,8 @@ pub struct Memory {
     pub cursor: Option<(u8, u8)>,
     /// The boot loader's linear framebuffer, where there is no VGA text screen (a UEFI PC), for Linux.
     pub framebuffer: Option<bootscript_handoff::Framebuffer>,
+    /// A UEFI PC's system table and memory map, for Linux's efi_info (the map is copied when `exec` plans).
+    pub efi: Option<bootscript_handoff::Efi<'static>>,
 }
 
 /// A kernel ready to start: the copies to make and the state to enter with.
@@ -149,6 +151,7 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                     rsdp_addr: memory.rsdp_address,
                     cursor: memory.cursor,
                     framebuffer: memory.framebuffer,
+                    efi: memory.efi,
                 };
                 linux::prepare(
                     &kernel,

@@ -23,7 +23,7 @@ use bootscript_lang::{Platform, Primitive, Value};
 pub use bootscript_handoff::linux::LinuxBoot;
 pub use bootscript_handoff::memory::{pc_map, MemoryRegion};
 pub use bootscript_handoff::multiboot2::Multiboot2Boot;
-pub use bootscript_handoff::Framebuffer;
+pub use bootscript_handoff::{Efi, Framebuffer};
 pub use exec::{Handoff, Memory, Summary};
 
 /// What a machine offers the script besides the pure code: consoles, a clock, disks, and the jump.

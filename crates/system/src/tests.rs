@@ -29,6 +29,7 @@ struct TestMachine {
     rsdp_address: Option<u64>,
     cursor: Option<(u8, u8)>,
     framebuffer: Option<crate::Framebuffer>,
+    efi: Option<crate::Efi<'static>>,
     /// What `exec` handed on: the kind its summary named, a Linux kernel's boot_params and command line, and the
     /// tag types of a Multiboot2 kernel's information, in order.
     kind: &'static str,
@@ -94,6 +95,7 @@ impl Machine for TestMachine {
             rsdp_address: self.rsdp_address,
             cursor: self.cursor,
             framebuffer: self.framebuffer,
+            efi: self.efi,
         }
     }
     fn boot(&mut self, handoff: Handoff<'_>, summary: &Summary) -> String {

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         rsdp_addr: Some(0xf0000),
         cursor: Some((0, 0)),
         framebuffer: None,
+        efi: None,
     };
     let cmdline = b"console=ttyS0 root=/dev/sda1";
     let initrd = [0x30u8; 1000];

@@ -366,12 +366,14 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img", files={{"/
 
 /// A UEFI PC (OVMF on q35, GRUB's UEFI build, the disk on SATA): Linux is told of the framebuffer GRUB set up, as
 /// an EFI framebuffer in screen_info, and its driver for that (efifb) takes the screen; it is told where the
-/// firmware keeps the ACPI tables (found through the UEFI system table: Linux, started without UEFI's services,
-/// would not find them itself), and switches the machine off through them.
+/// firmware keeps the ACPI tables (found through the UEFI system table), and switches the machine off through
+/// them. It gets UEFI's system table and memory map in efi_info, so it has UEFI's runtime services: /init writes
+/// a UEFI variable through efivarfs and reads it back.
 #[test]
-fn linux_on_a_uefi_pc_gets_the_framebuffer_and_the_acpi_tables() {
+fn linux_on_a_uefi_pc_gets_the_framebuffer_the_acpi_tables_and_uefi_runtime_services() {
     let fixtures = fixtures();
-    let cmdline = "console=ttyS0 init.poweroff";
+    let variable = "/sys/firmware/efi/efivars/BootscriptTest-3f6d7a2c-0b8e-4c1e-9a55-6b2f4d8e1c70";
+    let cmdline = format!("console=ttyS0 init.poweroff init.efivar init.files={variable}");
     let script = format!(
         r#"
 mount("hd0p1", "/")
@@ -384,9 +386,11 @@ exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img")
         .qemu_arg("-drive")
         .qemu_arg(&shared_disk(&fixtures.plain))
         .start();
-    expect_init_report(&mut vm, cmdline, &[]);
+    // The variable's attributes (non-volatile, boot and run time: OVMF refuses a volatile one at run time; this
+    // VM's variable store is a copy of its own), then its value.
+    expect_init_report(&mut vm, &cmdline, &[(variable, b"\x07\0\0\0bootscript")]);
     let transcript = vm.transcript();
-    for told in ["ACPI: RSDP 0x", "efifb: mode is "] {
+    for told in ["ACPI: RSDP 0x", "efifb: mode is ", "efi: EFI v2"] {
         assert!(
             transcript.contains(told),
             "no {told:?} from Linux:\n{transcript}"
