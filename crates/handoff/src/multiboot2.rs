@@ -371,6 +371,8 @@ pub struct Info<'a> {
     pub load_base: Option<u32>,
     /// The framebuffer the boot loader set up (a UEFI PC's), for tag 8.
     pub framebuffer: Option<crate::Framebuffer>,
+    /// A UEFI PC's system table and memory map, for tags 12 and 17 (as GRUB passes them on).
+    pub efi: Option<crate::Efi<'a>>,
 }
 
 /// The name in the boot loader name tag.
@@ -497,6 +499,14 @@ pub fn info(info: &Info) -> Result<Vec<u8>, Error> {
             tags.bytes(&[position, size]);
         }
     }
+    if let Some(efi) = info.efi {
+        tags.begin(12);
+        tags.u64(efi.system_table);
+        tags.begin(17);
+        tags.u32(efi.desc_size);
+        tags.u32(efi.desc_version);
+        tags.bytes(efi.memory_map);
+    }
     if let Some(base) = info.load_base {
         tags.begin(LOAD_BASE_TAG);
         tags.u32(base);
@@ -551,14 +561,14 @@ impl<'a> Multiboot2Boot<'a> {
 }
 
 /// Parses the image, places segments, modules (`(name, bytes)`, the initrd list) and the information
-/// structure: everything `exec` does for a Multiboot2 kernel before the copies and the jump.
+/// structure: everything `exec` does for a Multiboot2 kernel before the copies and the jump. `machine` tells
+/// what the information says of the machine (its memory map, RSDP, framebuffer and UEFI tables); its command
+/// line, modules and load base are this kernel's, set here.
 pub fn prepare<'a>(
     kernel: &'a [u8],
     cmdline: &[u8],
     modules: &[(&[u8], &'a [u8])],
-    memory_map: &[MemoryRegion],
-    rsdp: Option<&[u8]>,
-    framebuffer: Option<crate::Framebuffer>,
+    machine: &Info<'_>,
     free: &mut FreeMemory,
 ) -> Result<Multiboot2Boot<'a>, Error> {
     let image = Multiboot2Image::parse(kernel)?;
@@ -576,10 +586,8 @@ pub fn prepare<'a>(
     let info = info(&Info {
         cmdline,
         modules: &described,
-        memory_map,
-        rsdp,
         load_base: image.load_base_wanted.then_some(lowest as u32),
-        framebuffer,
+        ..*machine
     })?;
     let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;
     let mut bytes: Vec<&[u8]> = Vec::with_capacity(modules.len());

@@ -221,8 +221,17 @@ fn multiboot2_kernel_boots_from_the_prepared_hand_off() {
     let second: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let modules: [(&[u8], &[u8]); 2] = [(b"/boot/initrd.img", &first), (b"files.cpio", &second)];
     let cmdline = b"console=ttyS0 hello from bootscript";
-    let boot =
-        multiboot2::prepare(&kernel, cmdline, &modules, &map, None, None, &mut free).unwrap();
+    let boot = multiboot2::prepare(
+        &kernel,
+        cmdline,
+        &modules,
+        &multiboot2::Info {
+            memory_map: &map,
+            ..Default::default()
+        },
+        &mut free,
+    )
+    .unwrap();
     let mut copies: Vec<(u64, Vec<u8>)> = boot
         .copies()
         .into_iter()

@@ -305,6 +305,13 @@ while True:
         addr, pitch, width, height, bpp, kind, reserved = struct.unpack_from('<QIIIBBH', body)
         assert kind == 1 and reserved == 0 and size == 8 + 24 + 6
         print('framebuffer', hex(addr), pitch, width, height, bpp, *body[24:30])
+    elif t == 12:
+        assert size == 16
+        print('efi64', hex(*struct.unpack_from('<Q', body)))
+    elif t == 17:
+        dsize, dver = struct.unpack_from('<II', body)
+        assert (len(body) - 8) % dsize == 0
+        print('efi_mmap', dsize, dver, body[8:].hex())
     elif t == 21:
         assert size == 12
         print('load_base', hex(*struct.unpack_from('<I', body)))
@@ -353,6 +360,7 @@ fn information_structure_reads_back_independently() {
     rsdp.extend_from_slice(&36u32.to_le_bytes());
     rsdp.extend_from_slice(&0xfe000000u64.to_le_bytes());
     rsdp.extend_from_slice(&[0x34, 0, 0, 0]);
+    let efi_map: Vec<u8> = (0..96).collect();
     let info = Info {
         cmdline: b"console=ttyS0 x=1",
         modules: &modules,
@@ -367,6 +375,12 @@ fn information_structure_reads_back_independently() {
             bits_per_pixel: 32,
             colors: [(8, 16), (8, 8), (8, 0)],
             efi: true,
+        }),
+        efi: Some(bootscript_handoff::Efi {
+            system_table: 0x3f9e_e018,
+            memory_map: &efi_map,
+            desc_size: 48,
+            desc_version: 1,
         }),
     };
     let bytes = multiboot2::info(&info).unwrap();
@@ -387,9 +401,10 @@ fn information_structure_reads_back_independently() {
          module 0x3f001000 0x3f001005 files.cpio\nmeminfo 639 1047424\nmmap 0x0 0x9fc00 1\n\
          mmap 0x9fc00 0x400 2\nmmap 0x100000 0x3fee0000 1\nmmap 0xfd00000000 0x300000000 2\n\
          acpi 14 {}\nacpi 15 {}\nframebuffer 0x80000000 5120 1280 800 32 16 8 8 8 0 8\n\
-         load_base 0x200000\nend\n",
+         efi64 0x3f9ee018\nefi_mmap 48 1 {}\nload_base 0x200000\nend\n",
         hex(&rsdp[..20]),
-        hex(&rsdp)
+        hex(&rsdp),
+        hex(&efi_map)
     );
     assert_eq!(text, expected);
 
@@ -429,8 +444,17 @@ fn prepare_lays_out_segments_modules_and_info() {
     let one = b"first module\n".to_vec();
     let two = vec![0xaau8; 5000];
     let modules: [(&[u8], &[u8]); 2] = [(b"one.txt", &one), (b"two.bin", &two)];
-    let boot =
-        multiboot2::prepare(&bytes, b"hello", &modules, &map, None, None, &mut free).unwrap();
+    let boot = multiboot2::prepare(
+        &bytes,
+        b"hello",
+        &modules,
+        &multiboot2::Info {
+            memory_map: &map,
+            ..Default::default()
+        },
+        &mut free,
+    )
+    .unwrap();
     let copies = boot.copies();
     let segments = boot.image.segments.len();
     assert_eq!(copies.len(), segments + 3);
@@ -546,7 +570,17 @@ fn no_bss_an_aligned_structure_and_all_conventional_memory() {
             },
         ];
         let mut free = FreeMemory::from_map(&map);
-        let boot = multiboot2::prepare(image, b"x", &[], &map, None, None, &mut free).unwrap();
+        let boot = multiboot2::prepare(
+            image,
+            b"x",
+            &[],
+            &multiboot2::Info {
+                memory_map: &map,
+                ..Default::default()
+            },
+            &mut free,
+        )
+        .unwrap();
         assert_eq!(boot.info_addr % 8, 0, "{:#x}", boot.info_addr);
         let basic = info_tags(&boot.info)
             .into_iter()
@@ -571,8 +605,17 @@ fn a_module_never_ends_at_4_gib() {
     let image = raw_image(0x40, &tags, 0x1000);
     let mut free = FreeMemory::from_map(&map);
     let module = vec![7u8; 0x1000];
-    let boot =
-        multiboot2::prepare(&image, b"", &[(b"m", &module)], &map, None, None, &mut free).unwrap();
+    let boot = multiboot2::prepare(
+        &image,
+        b"",
+        &[(b"m", &module)],
+        &multiboot2::Info {
+            memory_map: &map,
+            ..Default::default()
+        },
+        &mut free,
+    )
+    .unwrap();
     let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
     let tag = info_tags(&boot.info)
         .into_iter()
@@ -715,7 +758,17 @@ fn the_load_base_of_an_elf_image_is_its_lowest_segment() {
         kind: 1,
     }];
     let mut free = FreeMemory::from_map(&map);
-    let boot = multiboot2::prepare(&bytes, b"", &[], &map, None, None, &mut free).unwrap();
+    let boot = multiboot2::prepare(
+        &bytes,
+        b"",
+        &[],
+        &multiboot2::Info {
+            memory_map: &map,
+            ..Default::default()
+        },
+        &mut free,
+    )
+    .unwrap();
     let tags = info_tags(&boot.info);
     let base = &tags.iter().find(|t| t.0 == 21).unwrap().1;
     assert_eq!(base[..4], 0x100000u32.to_le_bytes());

@@ -99,9 +99,11 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
             &bytes,
             b"x",
             &modules,
-            &map,
-            Some(&bytes[..bytes.len().min(40)]),
-            None,
+            &multiboot2::Info {
+                memory_map: &map,
+                rsdp: Some(&bytes[..bytes.len().min(40)]),
+                ..Default::default()
+            },
             &mut free,
         );
     }

@@ -171,17 +171,15 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
                 if !archive.is_empty() {
                     modules.push((FILES_MODULE.as_bytes(), &archive));
                 }
-                let rsdp = memory.rsdp.as_deref();
-                multiboot2::prepare(
-                    &kernel,
-                    cmdline.as_bytes(),
-                    &modules,
-                    &memory.map,
-                    rsdp,
-                    memory.framebuffer,
-                    &mut free,
-                )
-                .map(Handoff::Multiboot2)
+                let machine = multiboot2::Info {
+                    memory_map: &memory.map,
+                    rsdp: memory.rsdp.as_deref(),
+                    framebuffer: memory.framebuffer,
+                    efi: memory.efi,
+                    ..Default::default()
+                };
+                multiboot2::prepare(&kernel, cmdline.as_bytes(), &modules, &machine, &mut free)
+                    .map(Handoff::Multiboot2)
             }
         };
         match handoff {

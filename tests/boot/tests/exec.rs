@@ -619,6 +619,30 @@ exec("/boot/vmlinuz", cmdline="console=ttyS0 init.poweroff", initrd="/boot/initr
     );
 }
 
+/// On a UEFI PC a Multiboot2 kernel gets what GRUB would give it there: the UEFI system table (tag 12) and
+/// UEFI's memory map (tag 17), beside the framebuffer (tag 8). (The test kernel names the tags it has no reader
+/// for; their bytes are checked by the handoff crate's tests.)
+#[test]
+fn a_multiboot2_kernel_on_a_uefi_pc_gets_the_uefi_tags() {
+    let fixtures = fixtures();
+    let script = r#"
+mount("hd0p1", "/")
+exec("/boot/mb2kernel.elf", cmdline="uefi")
+"#;
+    let mut vm = Boot::new()
+        .uefi()
+        .module("mb2.bs", script)
+        .qemu_arg("-drive")
+        .qemu_arg(&shared_disk(&fixtures.plain))
+        .start();
+    vm.expect_line("bootscript: phase=jump", BOOT);
+    let lines = mb2kernel_report(&mut vm);
+    for tag in [8, 12, 17] {
+        let line = format!("mb2kernel: tag {tag}");
+        assert!(lines.contains(&line), "no {line:?} in {lines:#?}");
+    }
+}
+
 #[test]
 fn multiboot2_kernel_gets_command_line_modules_and_memory_map() {
     let fixtures = fixtures();
