@@ -987,23 +987,27 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             Some(sep)
         }
     };
-    // One loop for both ways of splitting (one push of a part): the words, or the parts between separators
-    // (`rest` is `None` after the last).
+    // One loop for both ways of splitting (one push of a part): the words, or the parts between separators.
+    // A part ends where the text is cut (`None`: at its end, after which `rest` is `None`); after a separator the
+    // rest goes on past it, after a word at the white space that follows (trimmed with the next word).
     let mut parts = Vec::new();
-    let mut words = words(s);
     let mut rest = Some(s);
     loop {
-        let part = match (sep, rest) {
-            (None, _) => words.next(),
-            (Some(sep), Some(text)) => {
-                // (Each search goes no further than the separator it finds, or to the end for the last part.)
-                let at = find(m, text.as_bytes(), sep.as_bytes())?;
-                rest = at.and_then(|at| text.get(at + sep.len()..));
-                Some(text.get(..at.unwrap_or(text.len())).unwrap_or_default())
+        let Some(mut text) = rest else { break };
+        let (at, skip) = match sep {
+            None => {
+                // (Its end trimmed once: after the first word, the rest ends as the text did.)
+                text = text.trim();
+                if text.is_empty() {
+                    break;
+                }
+                (white_space(text), 0)
             }
-            (Some(_), None) => None,
+            // (Each search goes no further than the separator it finds, or to the end for the last part.)
+            Some(sep) => (find(m, text.as_bytes(), sep.as_bytes())?, sep.len()),
         };
-        let Some(part) = part else { break };
+        rest = at.and_then(|at| text.get(at + skip..));
+        let part = text.get(..at.unwrap_or(text.len())).unwrap_or_default();
         parts.push(Value::str(part));
         // Refused as the parts are made, not once all are: a part of one byte holds far more than a byte (the
         // check above counts two), and a text of a million separators makes a million parts. (Their work is
@@ -1014,11 +1018,11 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(hand_over!(take_list, parts))
 }
 
-/// The words of a text, between runs of white space (for `split`). Out of line: the iterator is made in one
-/// place.
-#[inline(never)]
-fn words(text: &str) -> core::str::SplitWhitespace<'_> {
-    text.split_whitespace()
+/// Where the first white space of a text is (for `split`, which has the text's words between runs of it).
+fn white_space(text: &str) -> Option<usize> {
+    text.char_indices()
+        .find(|(_, c)| c.is_whitespace())
+        .map(|(at, _)| at)
 }
 
 fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
