@@ -952,22 +952,26 @@ fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     // past the memory limit, as what the script holds is.
     room(m, n * 8)?;
     let mut back = alloc::vec![0; n];
-    // One walk makes the table (the needle searched in itself, each entry made before it is needed), a second
-    // one searches. `k` bytes of the needle match the bytes before `c`.
-    for (search, text) in [(false, rest), (true, hay)] {
-        let mut k = 0;
-        for (i, &c) in text.iter().enumerate() {
-            while k > 0 && c != needle[k] {
-                k = back[k - 1];
-            }
-            if c == needle[k] {
-                k += 1;
-            }
-            if !search {
-                back[i + 1] = k;
-            } else if k == n {
-                return Ok(Some(i + 1 - n));
-            }
+    // One walk makes the table (the needle searched in itself, each entry made before it is needed) and then
+    // searches: over the needle past its first byte, then the text. `k` bytes of the needle match the bytes
+    // before `c`.
+    let mut k = 0;
+    for (i, &c) in rest.iter().chain(hay).enumerate() {
+        // (The search starts afresh at the text.)
+        if i + 1 == n {
+            k = 0;
+        }
+        while k > 0 && c != needle[k] {
+            k = back[k - 1];
+        }
+        if c == needle[k] {
+            k += 1;
+        }
+        match back.get_mut(i + 1) {
+            Some(entry) => *entry = k,
+            // (The text's byte `i + 1 - n` ends the match.)
+            None if k == n => return Ok(Some(i + 2 - 2 * n)),
+            None => {}
         }
     }
     Ok(None)
