@@ -992,8 +992,9 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         }
     };
     // One loop for both ways of splitting (one push of a part): the words, or the parts between separators.
-    // A part ends where the text is cut (`None`: at its end, after which `rest` is `None`); after a separator the
-    // rest goes on past it, after a word at the white space that follows (trimmed with the next word).
+    // A part ends where the text is cut (`None`: at its end); after a separator the rest goes on past it (`None`
+    // past the end of the text, after the last part), after a word at the white space that follows (trimmed with
+    // the next word; nothing left after the last).
     let mut parts = Vec::new();
     let mut rest = Some(s);
     loop {
@@ -1010,8 +1011,9 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
             // (Each search goes no further than the separator it finds, or to the end for the last part.)
             Some(sep) => (find(m, text.as_bytes(), sep.as_bytes())?, sep.len()),
         };
-        rest = at.and_then(|at| text.get(at + skip..));
-        let part = text.get(..at.unwrap_or(text.len())).unwrap_or_default();
+        let end = at.unwrap_or(text.len());
+        rest = text.get(end + skip..);
+        let part = text.get(..end).unwrap_or_default();
         parts.push(Value::str(part));
         // Refused as the parts are made, not once all are: a part of one byte holds far more than a byte (the
         // check above counts two), and a text of a million separators makes a million parts. (Their work is
