@@ -721,17 +721,16 @@ fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?.as_bytes();
     room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
-    // One digit at a time (one check of a digit in the code, not one for each of a pair): a high one waits in
-    // `high` for the low one.
-    let mut high = 0;
+    // One digit at a time (one check of a digit in the code, not one for each of a pair): each is shifted into
+    // `pair`, which holds a byte's two after each second one.
+    let mut pair: u8 = 0;
     for (k, &c) in s.iter().enumerate() {
         let Some(digit) = hex_value(c) else {
             return fail(m, "not a hex digit");
         };
-        if k % 2 == 0 {
-            high = digit;
-        } else {
-            out.push(high << 4 | digit);
+        pair = pair << 4 | digit;
+        if k % 2 != 0 {
+            out.push(pair);
         }
     }
     // (Counted after the digits are checked: `"a b"` has a character that is no digit, not an odd count.)
