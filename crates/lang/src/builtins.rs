@@ -1152,8 +1152,10 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let name = str_arg(m, &args[0])?;
     let mut set = m.platform.keymap(name);
-    if let (Err(message), Some(hidden)) = (&mut set, args[0].hidden_text()) {
-        hide(message, hidden);
+    if let (Err(message), Value::Str(t)) = (&mut set, &args[0]) {
+        if t.1.get() {
+            hide(message, name);
+        }
     }
     done(m, set)?;
     Ok(Value::Nil)
