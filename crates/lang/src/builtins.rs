@@ -748,8 +748,10 @@ fn hex_value(c: u8) -> Option<u8> {
 fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::List(l) => {
-            room(m, l.items.borrow().len())?;
-            let mut out = Vec::new();
+            // (Made to its size at once: a byte an item, refused past the memory limit first.)
+            let n = l.items.borrow().len();
+            room(m, n)?;
+            let mut out = Vec::with_capacity(n);
             for v in l.items.borrow().iter() {
                 match v {
                     Value::Int(n @ 0..=255) => out.push(*n as u8),
@@ -770,10 +772,7 @@ fn bytes(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 fn text(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     match &args[0] {
         Value::Bytes(b) => match core::str::from_utf8(&b.0) {
-            Ok(s) => {
-                room(m, s.len())?;
-                Ok(Value::str(s))
-            }
+            Ok(s) => new_str(m, s),
             Err(_) => fail(m, "bytes are not valid UTF-8"),
         },
         Value::Str(_) => Ok(core::mem::take(&mut args[0])),
@@ -819,19 +818,23 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     Ok(match x {
         Value::Str(t) => {
             // The byte offsets of chars `start` and `end` (the text's end for one past its last char), in one walk.
+            // (A char starts at each byte that does not continue one, 0b10xxxxxx in UTF-8: no char is decoded.)
             let (mut from, mut to) = (t.0.len(), t.0.len());
-            for (k, (i, _)) in t.0.char_indices().enumerate() {
-                if k == start {
-                    from = i;
-                }
-                if k == end {
-                    to = i;
-                    break;
+            let mut k = 0;
+            for (i, &c) in t.0.as_bytes().iter().enumerate() {
+                if c & 0xc0 != 0x80 {
+                    if k == start {
+                        from = i;
+                    }
+                    if k == end {
+                        to = i;
+                        break;
+                    }
+                    k += 1;
                 }
             }
             let text = t.0.get(from..to).unwrap_or_default();
-            room(m, text.len())?;
-            Value::str(text)
+            return new_str(m, text);
         }
         Value::Bytes(b) => {
             room(m, end - start)?;
@@ -1052,8 +1055,15 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let s = str_arg(m, &args[0])?.trim();
-    room(m, s.len())?;
-    Ok(Value::str(s))
+    new_str(m, s)
+}
+
+/// A new str of a copy of `text`, refused past the memory limit first (for `text`, `slice` and `trim`). Out of
+/// line: one check and copy for the three.
+#[inline(never)]
+fn new_str(m: &mut Machine<'_>, text: &str) -> R<Value> {
+    room(m, text.len())?;
+    Ok(Value::str(text))
 }
 
 fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
