@@ -325,14 +325,16 @@ fn field_at(i: usize, k: usize) -> usize {
 /// The name that starts at `at` in [`HELP`], a built-in's or a parameter's (or the text of a str default): up to
 /// the mark of a default or the end of the field (or the closing quote). Its bytes are letters, digits, `_` (and
 /// `-` in a default); all that can follow it in [`HELP`] (`(`, `)`, `,`, `?`, `=`, `.`, `"`) is punctuation below
-/// the letters and `_`.
+/// the letters and `_`. `at` is never past the end of [`HELP`] (a field's start, or the byte after a default's
+/// opening quote), and all its bytes are ASCII: the slice is indexed without a check of its own that could fail
+/// (measured smaller than `get`).
 fn name_at(at: usize) -> &'static str {
     let text = HELP.as_bytes();
     let mut end = at;
     while text.get(end).is_some_and(|c| in_name(*c)) {
         end += 1;
     }
-    HELP.get(at..end).unwrap_or_default()
+    &HELP[at..end]
 }
 
 /// Whether a byte can be part of what [`name_at`] reads.
@@ -911,12 +913,12 @@ fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 
 fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     let (x, v) = (&args[0], &args[1]);
-    let found = match (x, v) {
-        (Value::Str(a), Value::Str(b)) => find(m, a.0.as_bytes(), b.0.as_bytes())?.is_some(),
+    let (hay, needle) = match (x, v) {
+        (Value::Str(a), Value::Str(b)) => (a.0.as_bytes(), b.0.as_bytes()),
         (Value::Bytes(a), Value::Bytes(b)) => {
             // (Counted here: bytes count nothing in `searches`, as they are indexed at once.)
             m.walk_over(a.0.len());
-            find(m, &a.0, &b.0)?.is_some()
+            (&a.0[..], &b.0[..])
         }
         (Value::List(l), _) => {
             for item in l.items.borrow().iter() {
@@ -925,15 +927,15 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
                     return Ok(Value::True);
                 }
             }
-            false
+            return Ok(Value::False);
         }
-        (Value::Map(m), Value::Str(k)) => m.find(&k.0).is_some(),
+        (Value::Map(m), Value::Str(k)) => return Ok(Value::bool(m.find(&k.0).is_some())),
         (Value::Str(_), _) => return wrong(m, "a str to look for", v),
         (Value::Bytes(_), _) => return wrong(m, "bytes to look for", v),
         (Value::Map(_), _) => return wrong(m, "a str key", v),
         _ => return wrong(m, "a str, bytes, list or map", x),
     };
-    Ok(Value::bool(found))
+    Ok(Value::bool(find(m, hay, needle)?.is_some()))
 }
 
 /// Where `needle` first occurs in `hay`, in time linear in the lengths (Knuth, Morris and Pratt): a plain scan
