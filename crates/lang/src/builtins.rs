@@ -1017,7 +1017,8 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
         };
         let end = at.unwrap_or(text.len());
         rest = text.get(end + skip..);
-        let part = text.get(..end).unwrap_or_default();
+        // (At a char: a separator's match starts at one, as white space does.)
+        let part = &text[..end];
         parts.push(Value::str(part));
         // Refused as the parts are made, not once all are: a part of one byte holds far more than a byte (the
         // check above counts two), and a text of a million separators makes a million parts. (Their work is
