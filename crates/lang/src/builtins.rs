@@ -835,8 +835,8 @@ fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
                     k += 1;
                 }
             }
-            let text = t.0.get(from..to).unwrap_or_default();
-            return new_str(m, text);
+            // (Both at chars, `from` no later than `to`.)
+            return new_str(m, &t.0[from..to]);
         }
         Value::Bytes(b) => {
             room(m, end - start)?;
@@ -1163,11 +1163,13 @@ fn prompt(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn keymap(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let name = str_arg(m, &args[0])?;
-    let mut set = m.platform.keymap(name);
-    if let (Err(message), Value::Str(t)) = (&mut set, &args[0]) {
+    let Value::Str(t) = &args[0] else {
+        return wrong(m, "a str", &args[0]);
+    };
+    let mut set = m.platform.keymap(&t.0);
+    if let Err(message) = &mut set {
         if t.1.get() {
-            hide(message, name);
+            hide(message, &t.0);
         }
     }
     done(m, set)?;
