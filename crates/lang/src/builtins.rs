@@ -1037,7 +1037,10 @@ fn white_space(text: &str) -> Option<usize> {
 }
 
 fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
-    let sep = str_arg(m, &args[1])?;
+    let Value::Str(sep) = &args[1] else {
+        return wrong(m, "a str", &args[1]);
+    };
+    let sep: &str = &sep.0;
     let Value::List(l) = &args[0] else {
         return wrong(m, "a list", &args[0]);
     };
