@@ -573,27 +573,15 @@ fn core_builtin(m: &mut Machine<'_>, i: usize, args: &mut Args, out: &mut String
     }
 }
 
-/// The error of an argument of the wrong type. Most built-ins match their arguments themselves and return this
-/// (a str argument is common enough for a helper of its own, [`str_arg`]).
+/// The error of an argument of the wrong type. The built-ins match their arguments themselves and return this (a
+/// str argument too: a helper that gave its text or the marker of an error, once smaller, measured larger than the
+/// matches by the time it had six callers left).
 #[cold]
 fn wrong(m: &Machine<'_>, expected: &str, got: &Value) -> R<Value> {
     Err(m.at(
         &["expected ", expected, ", not ", got.type_name()],
         Pos::default(),
     ))
-}
-
-/// The text of an argument that must be a str. Out of line: a str or the marker of an error comes back in two
-/// registers, where each built-in's own match and error call took more code.
-#[inline(never)]
-fn str_arg<'v>(m: &Machine<'_>, v: &'v Value) -> R<&'v str> {
-    match v {
-        Value::Str(t) => Ok(&t.0),
-        other => {
-            wrong(m, "a str", other)?;
-            Ok("")
-        }
-    }
 }
 
 /// The error of a fixed message. A built-in's errors are raised at no position yet, by [`Machine::at_str`] here
@@ -720,7 +708,10 @@ fn hex(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn unhex(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = str_arg(m, &args[0])?.as_bytes();
+    let Value::Str(t) = &args[0] else {
+        return wrong(m, "a str", &args[0]);
+    };
+    let s = t.0.as_bytes();
     room(m, s.len() / 2)?;
     let mut out = Vec::with_capacity(s.len() / 2);
     // One digit at a time (one check of a digit in the code, not one for each of a pair): each is shifted into
@@ -896,11 +887,13 @@ fn keys(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 }
 
 fn remove(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let key = str_arg(m, &args[1])?;
+    let Value::Str(key) = &args[1] else {
+        return wrong(m, "a str", &args[1]);
+    };
     match &args[0] {
         Value::Map(map) => {
             // (Without the key, nothing changes: no count to bring in line.)
-            let Some(i) = map.find(key) else {
+            let Some(i) = map.find(&key.0) else {
                 return Ok(Value::Nil);
             };
             let (_, v) = map.entries.borrow_mut().remove(i);
@@ -982,18 +975,22 @@ fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
 }
 
 fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = str_arg(m, &args[0])?;
+    let Value::Str(t) = &args[0] else {
+        return wrong(m, "a str", &args[0]);
+    };
+    let s: &str = &t.0;
     room(m, s.len() * 2)?;
     // Pushed in plain loops: a `collect` per way of splitting cost the payload two copies of its loop.
     let sep = match &args[1] {
         Value::Nil => None,
-        sep => {
-            let sep = str_arg(m, sep)?;
+        Value::Str(sep) => {
+            let sep: &str = &sep.0;
             if sep.is_empty() {
                 return fail(m, "empty separator");
             }
             Some(sep)
         }
+        other => return wrong(m, "a str", other),
     };
     // One loop for both ways of splitting (one push of a part): the words, or the parts between separators.
     // A part ends where the text is cut (`None`: at its end); after a separator the rest goes on past it (`None`
@@ -1001,8 +998,7 @@ fn split(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     // the next word; nothing left after the last).
     let mut parts = Vec::new();
     let mut rest = Some(s);
-    loop {
-        let Some(mut text) = rest else { break };
+    while let Some(mut text) = rest {
         let (at, skip) = match sep {
             None => {
                 // (Its end trimmed once: after the first word, the rest ends as the text did.)
@@ -1060,7 +1056,10 @@ fn join(m: &mut Machine<'_>, args: &mut Args, out: &mut String) -> R<Value> {
 }
 
 fn trim(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
-    let s = str_arg(m, &args[0])?.trim();
+    let Value::Str(t) = &args[0] else {
+        return wrong(m, "a str", &args[0]);
+    };
+    let s = t.0.trim();
     new_str(m, s)
 }
 
