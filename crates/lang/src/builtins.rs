@@ -363,8 +363,8 @@ pub(crate) fn field_name(i: usize, field: usize) -> &'static str {
 
 /// What parameter `k` of built-in `i` is when its argument is left out: the value after `=`, else nil. Told
 /// apart by their first byte: the defaults of [`HELP`] are `true`, quoted strs and the int 0 (the only one, as
-/// [`layout`] checks). Out of line in the payload (measured smaller, the packed file too).
-#[cfg_attr(not(feature = "std"), inline(never))]
+/// [`layout`] checks). The compiler chooses whether to inline it in `bind_builtin`, its one caller (kept out of
+/// line once measured smaller; no longer, with `find`'s loop below as it is now).
 fn default(i: usize, k: usize) -> Value {
     let at = field_at(i, k + 1);
     let text = HELP.as_bytes();
@@ -958,11 +958,17 @@ fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
         if i + 1 == n {
             k = 0;
         }
-        while k > 0 && c != needle[k] {
+        // Back along the table until the byte goes on a match, or no match is left: one comparison of the byte
+        // a turn. (`k` is less than `n` here: a match of the whole needle returned.)
+        loop {
+            if needle.get(k) == Some(&c) {
+                k += 1;
+                break;
+            }
+            if k == 0 {
+                break;
+            }
             k = back[k - 1];
-        }
-        if c == needle[k] {
-            k += 1;
         }
         match back.get_mut(i + 1) {
             Some(entry) => *entry = k,
