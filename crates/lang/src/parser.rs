@@ -288,7 +288,7 @@ pub(crate) fn parse<'a, K: Keep>(
     // (The first token is read ahead, then made current.)
     p.lexer.next(&mut p.next);
     p.advance();
-    let main = p.function(Rc::from("main"), true);
+    let main = p.function("main", true);
     let parsed = (main, p.kept);
     // Made whole either way, so that the error path drops it in one piece.
     match p.error {
@@ -771,7 +771,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let def = self.function(Rc::from(name.text(self.lexer.src)), false);
+            let def = self.function(name.text(self.lexer.src), false);
             if let (Some(record), Var::Global(global)) = (self.kept.record(), var) {
                 record.functions.push((global, def.clone()));
             }
@@ -887,7 +887,8 @@ impl<'a, K: Keep> Parser<'a, K> {
     // function := '(' (NAME (',' NAME)*)? ')' block
     // (And the file's top level, `top`: its statements, as a function without parameters: one place that
     // makes the definition of a function.)
-    fn function(&mut self, name: Rc<str>, top: bool) -> Rc<FnDef> {
+    fn function(&mut self, name: &str, top: bool) -> Rc<FnDef> {
+        let name: Rc<str> = Rc::from(name);
         // (Out of line, the push is one the linker already has: the one for expressions.)
         push(
             &mut self.scopes,
@@ -1181,7 +1182,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 self.advance();
                 return Expr {
                     pos,
-                    kind: ExprKind::Func(self.function(Rc::from("fn"), false)),
+                    kind: ExprKind::Func(self.function("fn", false)),
                 };
             }
             _ => {
