@@ -689,13 +689,15 @@ impl<'a, K: Keep> Parser<'a, K> {
         body
     }
 
-    /// A simple statement must end at a newline, `;`, `}` or the end of the file.
+    /// A simple statement must end at a newline, `;`, `}` or the end of the file (the list of statements steps
+    /// over the newlines and `;`).
     #[inline(never)]
     fn end_of_statement(&mut self) {
-        match self.tok.kind {
-            Kind::Newline | Kind::Semicolon => self.advance(),
-            Kind::RBrace | Kind::Eof => {}
-            _ => self.fail(Syntax::ExpectedEnd),
+        if !matches!(
+            self.tok.kind,
+            Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof
+        ) {
+            self.fail(Syntax::ExpectedEnd);
         }
     }
 
