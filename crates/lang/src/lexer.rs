@@ -259,9 +259,23 @@ impl<'a> Lexer<'a> {
                 };
                 self.string(kind)
             }
-            // A number runs on like a name (its digits are checked when the parser decodes it). (Its first
-            // character tested as the ones after it are: smaller than a pattern of ranges.)
-            _ if c.is_ascii_alphanumeric() || c == b'_' => {
+            // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
+            _ if let Some(i) = PUNCTUATION.iter().position(|&p| p == c) => {
+                let one = PUNCTUATION_KINDS[i];
+                if i >= FIRST_WITH_EQUALS && self.peek(0) == b'=' {
+                    self.pos += 1;
+                    WITH_EQUALS[i - FIRST_WITH_EQUALS]
+                } else if one == Kind::Eof {
+                    self.unexpected()
+                } else {
+                    one
+                }
+            }
+            // A word: a name, a keyword or a number, which runs on like a name (its digits are checked when the
+            // parser decodes it). (Scanned from its first character, so that one test finds each of its
+            // characters; nothing else begins with one.)
+            _ => {
+                self.pos = start;
                 // (Each byte read by `get`, which tells the end apart: `peek`'s 0 for the end was tested again.)
                 while let Some(&c) = src.get(self.pos) {
                     if !(c.is_ascii_alphanumeric() || c == b'_') {
@@ -269,7 +283,10 @@ impl<'a> Lexer<'a> {
                     }
                     self.pos += 1;
                 }
-                if c.is_ascii_digit() {
+                if self.pos == start {
+                    self.pos += 1;
+                    self.unexpected()
+                } else if c.is_ascii_digit() {
                     Kind::Int
                 } else {
                     // (Through the out-of-line `text`: a slice of its own took bounds checks.)
@@ -283,19 +300,6 @@ impl<'a> Lexer<'a> {
                     )
                 }
             }
-            // A table rather than an arm per character: a jump table of 8 bytes a byte value costs more.
-            _ if let Some(i) = PUNCTUATION.iter().position(|&p| p == c) => {
-                let one = PUNCTUATION_KINDS[i];
-                if i >= FIRST_WITH_EQUALS && self.peek(0) == b'=' {
-                    self.pos += 1;
-                    WITH_EQUALS[i - FIRST_WITH_EQUALS]
-                } else if one == Kind::Eof {
-                    self.unexpected()
-                } else {
-                    one
-                }
-            }
-            _ => self.unexpected(),
         };
         token.span.end = self.pos as u32;
     }

@@ -100,6 +100,10 @@ syntax_errors! {
     NotHexDigit: "not a hex digit in a byte string",
     OddHexDigits: "odd number of hex digits",
     TooManyEntries: "too many entries in one map literal",
+    // (Not errors: what `fail` adds after a message, found in the same table.)
+    NearEnd: " near end of input",
+    NearEndOfLine: " near end of line",
+    NearToken: " near '",
 }
 
 /// The messages in one string, each after its length (a table of slices would take 16 bytes a message).
@@ -408,11 +412,14 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
             }
             let quoted = !matches!(self.tok.kind, Kind::Eof | Kind::Newline);
-            text.push_str(match self.tok.kind {
-                Kind::Eof => " near end of input",
-                Kind::Newline => " near end of line",
-                _ => " near '",
-            });
+            text.push_str(
+                match self.tok.kind {
+                    Kind::Eof => Syntax::NearEnd,
+                    Kind::Newline => Syntax::NearEndOfLine,
+                    _ => Syntax::NearToken,
+                }
+                .message(),
+            );
             if quoted {
                 // At most 24 characters of a long token: it is cut before the 25th character's first byte.
                 let token = self.text();
