@@ -954,15 +954,14 @@ impl<'a, K: Keep> Parser<'a, K> {
             .scopes
             .pop()
             .expect("a scope per function being parsed");
-        // What is left of the function's locals are its parameters. (A 65th, past `too many parameters`, is
-        // still there: its bit wraps around, in a function the failed parse throws away.)
-        let params_captured = self.locals[scope.locals..]
-            .iter()
-            .enumerate()
-            .fold(0, |bits, (i, l)| {
-                bits | u64::from(l.captured).wrapping_shl(i as u32)
-            });
-        self.locals.truncate(scope.locals);
+        // What is left of the function's locals are its parameters: taken off from the last, each one's bit
+        // shifted in below those after it (bit i for parameter i). (A 65th, past `too many parameters`, is still
+        // there: the first one's bit is shifted out, in a function the failed parse throws away.)
+        let mut params_captured = 0;
+        while self.locals.len() > scope.locals {
+            let captured = self.locals.pop().is_some_and(|l| l.captured);
+            params_captured = params_captured << 1 | u64::from(captured);
+        }
         let def = Rc::new(FnDef {
             name,
             file: self.file.clone(),
