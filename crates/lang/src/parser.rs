@@ -672,17 +672,17 @@ impl<'a, K: Keep> Parser<'a, K> {
             push(&mut body, self.statement());
         }
         // Now that the block ends, whether a closure captured each of its locals is known: they are declared
-        // by its `let` and `fn` statements, in order (the file's top level declares none).
-        let mut local = first;
-        for stmt in &mut body {
+        // by its `let` and `fn` statements, in order (the file's top level declares none: globals). They go out
+        // of sight here, taken off the list from the last, and their slots are free again (the file's top level
+        // and a function's body leave what was there before them: none, or the parameters; each `for` and
+        // `catch` takes off its variable itself).
+        for stmt in body.iter_mut().rev() {
             if let Stmt::Let { captured, .. } | Stmt::LetFn { captured, .. } = stmt {
-                *captured = self.captured(local);
-                local += 1;
+                *captured =
+                    self.locals.len() > first && self.locals.pop().is_some_and(|l| l.captured);
             }
         }
-        // Its locals go out of sight (the file's top level and a function's body leave what was there before
-        // them: none, or the parameters).
-        self.close_block(first);
+        debug_assert_eq!(self.locals.len(), first);
         body
     }
 
