@@ -542,17 +542,13 @@ impl<'a, K: Keep> Parser<'a, K> {
         &mut self.scopes[last]
     }
 
-    /// Closes a block (one that opened where the locals in sight were `locals`): its locals go out of sight, and
-    /// their slots are free again. Out of line in the payload (measured smaller: counted, stripped and packed).
+    /// Takes the last local in sight out of sight (its slot is free again): whether a closure captured it (known
+    /// now). Every local goes this way, the last first: at the end of its block (one that declares it with `let`
+    /// or `fn`; the variable of a `for` or a `catch`, after the block, which took its own off), or of the
+    /// function whose parameter it is. (Out of line in the payload: one place for the four.)
     #[cfg_attr(not(feature = "std"), inline(never))]
-    fn close_block(&mut self, locals: usize) {
-        self.locals.truncate(locals);
-    }
-
-    /// Whether a closure captured the `i`th local in sight (known at the end of the block that declares it).
-    #[inline(never)]
-    fn captured(&self, i: usize) -> bool {
-        self.locals.get(i).is_some_and(|l| l.captured)
+    fn pop_local(&mut self) -> bool {
+        self.locals.pop().is_some_and(|l| l.captured)
     }
 
     /// Declares a name in the current block: a global at the file's top level (at depth 0: each block and each
@@ -678,8 +674,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         // `catch` takes off its variable itself).
         for stmt in body.iter_mut().rev() {
             if let Stmt::Let { captured, .. } | Stmt::LetFn { captured, .. } = stmt {
-                *captured =
-                    self.locals.len() > first && self.locals.pop().is_some_and(|l| l.captured);
+                *captured = self.pop_local();
             }
         }
         debug_assert_eq!(self.locals.len(), first);
@@ -845,11 +840,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         let name = self.name_span();
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.boxed_expr(1);
-        let outside = self.locals.len();
         let var = self.local(name);
         let body = self.loop_body();
-        let captured = self.captured(outside);
-        self.close_block(outside);
+        let captured = self.pop_local();
         Stmt::For {
             captured,
             var,
@@ -880,11 +873,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         }
         self.advance();
         let name = self.name_span();
-        let outside = self.locals.len();
         let var = self.local(name);
         let handler = self.block();
-        let captured = self.captured(outside);
-        self.close_block(outside);
+        let captured = self.pop_local();
         Stmt::Try {
             body,
             handler,
@@ -959,7 +950,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         // there: the first one's bit is shifted out, in a function the failed parse throws away.)
         let mut params_captured = 0;
         while self.locals.len() > scope.locals {
-            let captured = self.locals.pop().is_some_and(|l| l.captured);
+            let captured = self.pop_local();
             params_captured = params_captured << 1 | u64::from(captured);
         }
         let def = Rc::new(FnDef {
