@@ -224,9 +224,10 @@ impl<'a> Lexer<'a> {
             }
         }
         let start = self.pos;
-        // (Counted by index: the slice was checked at both ends, and it lies in the text.)
+        // (Counted by index, each byte read by `get`: a slice of the text was checked at both ends, and an index
+        // took a panic path.)
         for i in self.col_at..start {
-            self.at.col += u32::from(self.src.as_bytes()[i] & 0xc0 != 0x80);
+            self.at.col += u32::from(src.get(i).is_some_and(|b| b & 0xc0 != 0x80));
         }
         self.col_at = start;
         *token = Token {
