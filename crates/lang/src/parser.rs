@@ -404,11 +404,13 @@ impl<'a, K: Keep> Parser<'a, K> {
             if let (Syntax::UnexpectedCharacter, Some(c)) = (message, self.text().chars().next()) {
                 if !c.is_ascii() {
                     text.push_str(" U+");
-                    let n = c as u64;
-                    for _ in (67 - (n | 1).leading_zeros()) / 4..4 {
-                        text.push('0');
+                    // At least four digits: a character below U+10000 as its two bytes' digits.
+                    let n = c as u32;
+                    if n > 0xffff {
+                        crate::value::push_hex_number(&mut text, n.into());
+                    } else {
+                        crate::value::push_hex(&mut text, &(n as u16).to_be_bytes());
                     }
-                    crate::value::push_hex_number(&mut text, n);
                 }
             }
             let quoted = !matches!(self.tok.kind, Kind::Eof | Kind::Newline);
