@@ -230,6 +230,15 @@ struct Scope {
 
 type R<T> = Result<T, Box<ScriptError>>;
 
+/// Of the function being parsed: the loops open around the current token, and the most frame slots in use at
+/// once (its frame's size). One word, saved and given back in one move (two fields took a move each).
+#[derive(Default, Clone, Copy)]
+#[repr(C, align(8))]
+struct Frame {
+    loops: u32,
+    max_slots: u32,
+}
+
 // In this order (not the compiler's): the fields used all the time come first, where the code reaches them with
 // a one-byte offset (from 128 bytes on, an offset takes four, in each of hundreds of instructions).
 #[repr(C)]
@@ -240,11 +249,9 @@ struct Parser<'a, K: Keep> {
     /// blocks and outside all brackets). Each rule that opens a bracket keeps the outer one's and gives it back
     /// at the close.
     skip_newlines: bool,
-    /// Of the function being parsed (a function saves its outer one's and gives them back): the loops open
-    /// around the current token, and the most frame slots in use at once (its frame's size). (The slots in use
-    /// are its locals in sight: a local's slot is its place among them.)
-    loops: u32,
-    max_slots: u32,
+    /// Of the function being parsed (a function saves its outer one's and gives it back). (The slots in use are
+    /// its locals in sight: a local's slot is its place among them.)
+    frame: Frame,
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
@@ -269,19 +276,19 @@ pub(crate) fn parse<'a, K: Keep>(
     src: &'a str,
     globals: &'a mut Globals,
 ) -> R<(Rc<FnDef>, K)> {
-    let eof = Token {
-        kind: Kind::Eof,
+    // (A stand-in until the first token is read: any kind but `Error`; all zeros, cheapest to write.)
+    let none = Token {
+        kind: Kind::Int,
         span: Span { start: 0, end: 0 },
-        at: Pos { line: 1, col: 1 },
+        at: Pos::default(),
     };
     let mut p = Parser::<K> {
         file,
         lexer: Lexer::new(src),
-        tok: eof,
-        next: eof,
+        tok: none,
+        next: none,
         skip_newlines: false,
-        loops: 0,
-        max_slots: 0,
+        frame: Frame::default(),
         depth: 0,
         scopes: Vec::new(),
         locals: Vec::new(),
@@ -578,7 +585,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.fail(Syntax::TooManyLocals);
         }
         let slot = slot as u32;
-        self.max_slots = self.max_slots.max(slot + 1);
+        self.frame.max_slots = self.frame.max_slots.max(slot + 1);
         self.locals.push(Local {
             name,
             slot,
@@ -734,7 +741,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
             }
             Kind::Break | Kind::Continue => {
-                if self.loops == 0 {
+                if self.frame.loops == 0 {
                     self.fail(Syntax::NotInLoop);
                 }
                 self.advance();
@@ -804,9 +811,9 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// that `let_statement` is: measured, a little smaller.)
     #[inline(always)]
     fn loop_body(&mut self) -> Vec<Stmt> {
-        self.loops += 1;
+        self.frame.loops += 1;
         let body = self.block();
-        self.loops -= 1;
+        self.frame.loops -= 1;
         body
     }
 
@@ -901,10 +908,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         );
         // `break` and `continue` in the function do not leave the loops around it; its slots are a frame of
         // its own.
-        let saved = (
-            core::mem::take(&mut self.loops),
-            core::mem::take(&mut self.max_slots),
-        );
+        let saved = core::mem::take(&mut self.frame);
         let mut params: Vec<Rc<str>> = Vec::new();
         let body = if top {
             // (At depth 0.)
@@ -915,7 +919,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
             // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
             while self.tok.kind != Kind::RParen {
-                let tok = self.tok;
+                let at = self.pos();
                 let span = self.name_span();
                 let param: Rc<str> = Rc::from(span.text(self.lexer.src));
                 // (The first that applies: one place that blames the parameter.)
@@ -927,7 +931,13 @@ impl<'a, K: Keep> Parser<'a, K> {
                     None
                 };
                 if let Some(message) = wrong {
-                    self.tok = tok;
+                    // (The parameter made current again, from what was kept of it: a name, or the token that
+                    // failed to be one, whose kind is `Error` after the failure either way.)
+                    self.tok = Token {
+                        kind: Kind::Name,
+                        span,
+                        at,
+                    };
                     self.fail(message);
                 }
                 params.push(param);
@@ -960,11 +970,11 @@ impl<'a, K: Keep> Parser<'a, K> {
             file: self.file.clone(),
             params,
             params_captured,
-            slots: self.max_slots,
+            slots: self.frame.max_slots,
             captures: ManuallyDrop::into_inner(scope.captures),
             body,
         });
-        (self.loops, self.max_slots) = saved;
+        self.frame = saved;
         def
     }
 
@@ -1047,10 +1057,10 @@ impl<'a, K: Keep> Parser<'a, K> {
         left
     }
 
-    /// An expression straight onto the heap (one place that moves it there).
+    /// An expression onto the heap (through `boxed`, which has the copy into the allocation: one of it).
     #[inline(never)]
     fn boxed_expr(&mut self, min: u8) -> Box<Expr> {
-        Box::new(self.expr(min))
+        boxed(self.expr(min))
     }
 
     /// An expression straight onto the end of a list (one place that moves it there).
