@@ -208,10 +208,10 @@ impl Keep for Record {
     }
 }
 
-struct Local {
-    /// Where its name is written (a copy of the text was made and dropped for each local, and made the list of
-    /// locals one that needs dropping).
-    name: Span,
+struct Local<'a> {
+    /// Its name, in the source (a copy of the text was made and dropped for each local, and made the list of
+    /// locals one that needs dropping; a span of it took a call to find the text at each look-up).
+    name: &'a str,
     slot: u32,
     /// Whether a closure captured it (the declaration is told at the end of its block).
     captured: bool,
@@ -255,7 +255,7 @@ struct Parser<'a, K: Keep> {
     scopes: Vec<Scope>,
     /// The locals in sight, of all the functions being parsed, innermost last: one list, so that the
     /// innermost declaration of a name is the last one of that name.
-    locals: Vec<Local>,
+    locals: Vec<Local<'a>>,
     /// The first error (see `fail`).
     error: Option<Box<ScriptError>>,
     /// (Its text is the source's: the parser keeps no copy of the reference.)
@@ -587,7 +587,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let slot = slot as u32;
         self.frame.max_slots = self.frame.max_slots.max(slot + 1);
         self.locals.push(Local {
-            name,
+            name: name.text(self.lexer.src),
             slot,
             captured: false,
         });
@@ -614,11 +614,10 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// The variable `name` stands for. (Inlined in the payload, at its one call: smaller, measured.)
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn resolve(&mut self, name: &str, pos: Pos) -> Var {
-        let src = self.lexer.src;
         let mut i = self.locals.len();
         while i > 0 {
             i -= 1;
-            if self.locals[i].name.text(src) != name {
+            if self.locals[i].name != name {
                 continue;
             }
             let local = &mut self.locals[i];
