@@ -111,8 +111,8 @@ pub(crate) fn is_keyword(name: &str) -> bool {
     keyword(name.as_bytes()) != Kind::Name
 }
 
-/// The punctuation characters, and per character its token alone (`!` is one only with `=`: `Eof` stands for
-/// none); the last four (from `=`) are also one followed by `=`, in `WITH_EQUALS`.
+/// The punctuation characters, and per character its token alone (`!` is one only with `=`: alone, it is an
+/// `Error`, an unexpected character); the last four (from `=`) are also one followed by `=`, in `WITH_EQUALS`.
 const PUNCTUATION: &[u8; 19] = b"()[]{},.:;+-*/%=<>!";
 const PUNCTUATION_KINDS: [Kind; 19] = [
     Kind::LParen,
@@ -133,7 +133,7 @@ const PUNCTUATION_KINDS: [Kind; 19] = [
     Kind::Assign,
     Kind::Lt,
     Kind::Gt,
-    Kind::Eof,
+    Kind::Error,
 ];
 /// The tokens of the last four punctuation characters followed by `=`.
 // (A table of 19 pairs held the token twice for the 15 others.)
@@ -211,6 +211,9 @@ impl<'a> Lexer<'a> {
     /// be read (its span shows it), `message` says why.
     pub fn next(&mut self, token: &mut Token) {
         let src = self.src.as_bytes();
+        // What is wrong with the token, if it is an `Error` (but an unfinished string): set for each token, so
+        // that the `Error` of a lone `!` comes from the table.
+        self.message = Syntax::UnexpectedCharacter;
         // Skip blanks and comments (not newlines: they end statements).
         loop {
             match self.peek(0) {
@@ -266,8 +269,6 @@ impl<'a> Lexer<'a> {
                 if i >= FIRST_WITH_EQUALS && self.peek(0) == b'=' {
                     self.pos += 1;
                     WITH_EQUALS[i - FIRST_WITH_EQUALS]
-                } else if one == Kind::Eof {
-                    self.unexpected()
                 } else {
                     one
                 }
@@ -311,7 +312,6 @@ impl<'a> Lexer<'a> {
         while self.peek(0) & 0xc0 == 0x80 {
             self.pos += 1;
         }
-        self.message = Syntax::UnexpectedCharacter;
         Kind::Error
     }
 

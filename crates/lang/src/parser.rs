@@ -29,12 +29,14 @@ pub(crate) struct Globals {
 
 impl Globals {
     pub fn slot(&mut self, name: &str) -> u32 {
-        if let Some(i) = self.find(name) {
-            return i;
+        let mut i = 0;
+        while i < self.names.len() && &*self.names[i] != name {
+            i += 1;
         }
-        let i = self.names.len() as u32;
-        self.names.push(Rc::from(name));
-        i
+        if i == self.names.len() {
+            self.names.push(Rc::from(name));
+        }
+        i as u32
     }
     pub fn find(&self, name: &str) -> Option<u32> {
         let mut i = 0;
@@ -530,11 +532,11 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect_then(kind, message, outer);
     }
 
-    /// A name, as where it is written (what a declaration keeps).
-    fn name_span(&mut self) -> Span {
+    /// A name: its text in the source (what a declaration keeps).
+    fn name(&mut self) -> &'a str {
         let name = self.tok.span;
         self.expect(Kind::Name, Syntax::ExpectedName);
-        name
+        name.text(self.lexer.src)
     }
 
     /// Counts one level of nesting (source nesting is limited so that parsing and evaluation cannot overflow
@@ -562,12 +564,15 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// Declares a name in the current block: a global at the file's top level (at depth 0: each block and each
     /// function inside counts a level), else a new frame slot ([`Self::local`]).
-    fn declare(&mut self, name: Span) -> Var {
+    fn declare(&mut self, name: &'a str) -> Var {
         if self.depth == 0 {
-            let global = self.global(name.text(self.lexer.src));
+            let global = self.global(name);
             if let Some(record) = self.kept.record() {
+                // (The name's offset in the source: it is a part of it in a parse that succeeds, whose record
+                // is read.)
+                let at = (name.as_ptr() as usize).wrapping_sub(self.lexer.src.as_ptr() as usize);
                 record.declared.push(global);
-                record.declared_at.push((global, name.start));
+                record.declared_at.push((global, at as u32));
             }
             return Var::Global(global);
         }
@@ -576,7 +581,7 @@ impl<'a, K: Keep> Parser<'a, K> {
 
     /// Declares a name as a new frame slot: its slot. (The variable of a `for` or a `catch`, declared before its
     /// block opens, and a parameter are always locals.)
-    fn local(&mut self, name: Span) -> u32 {
+    fn local(&mut self, name: &'a str) -> u32 {
         // Its slot is its place among the function's locals in sight (blocks and functions give back their
         // locals, and with them their slots, when they close).
         let slot = self.locals.len() - self.scope().locals;
@@ -587,7 +592,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         let slot = slot as u32;
         self.frame.max_slots = self.frame.max_slots.max(slot + 1);
         self.locals.push(Local {
-            name: name.text(self.lexer.src),
+            name,
             slot,
             captured: false,
         });
@@ -779,11 +784,11 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn let_statement(&mut self, early: bool) -> Stmt {
         self.advance();
         let pos = self.pos();
-        let name = self.name_span();
+        let name = self.name();
         if early {
             // Bound before its value is made, so that the function can call itself.
             let var = self.declare(name);
-            let def = self.function(name.text(self.lexer.src), false);
+            let def = self.function(name, false);
             if let (Some(record), Var::Global(global)) = (self.kept.record(), var) {
                 record.functions.push((global, def.clone()));
             }
@@ -845,7 +850,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     // for := 'for' NAME 'in' expr block
     fn for_statement(&mut self) -> Stmt {
         self.advance();
-        let name = self.name_span();
+        let name = self.name();
         self.expect(Kind::In, Syntax::ExpectedIn);
         let iterable = self.boxed_expr(1);
         let var = self.local(name);
@@ -880,7 +885,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.fail(Syntax::ExpectedCatch);
         }
         self.advance();
-        let name = self.name_span();
+        let name = self.name();
         let var = self.local(name);
         let handler = self.block();
         let captured = self.pop_local();
@@ -919,8 +924,9 @@ impl<'a, K: Keep> Parser<'a, K> {
             // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
             while self.tok.kind != Kind::RParen {
                 let at = self.pos();
-                let span = self.name_span();
-                let param: Rc<str> = Rc::from(span.text(self.lexer.src));
+                let span = self.tok.span;
+                let name = self.name();
+                let param: Rc<str> = Rc::from(name);
                 // (The first that applies: one place that blames the parameter.)
                 let wrong = if params.len() >= 64 {
                     Some(Syntax::TooManyParameters)
@@ -941,7 +947,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 params.push(param);
                 // (In a function of its own, so a local.)
-                self.local(span);
+                self.local(name);
                 if self.tok.kind != Kind::Comma {
                     break;
                 }
@@ -1101,7 +1107,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     // (A constant has no error to place.)
                     let key = Expr {
                         pos: Pos::default(),
-                        kind: ExprKind::Const(Value::str(self.name_span().text(self.lexer.src))),
+                        kind: ExprKind::Const(Value::str(self.name())),
                     };
                     ExprKind::Field(boxed(e), boxed(key))
                 }
