@@ -348,6 +348,13 @@ fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
 }
 
+/// A new empty list on the heap, for a list or map literal: one out-of-line place (the copies for the two
+/// kinds of items are the same code, which the linker keeps once).
+#[inline(never)]
+fn new_list<T>() -> Box<Vec<T>> {
+    Box::default()
+}
+
 /// One out-of-line place that pushes onto a list, for the lists the parser fills at several places
 /// (statements, `if` arms, expressions): inlined, each place had its own copy of the push and of its growth
 /// path. The copies of equal-sized items are identical and the linker keeps one (so the copy for expressions
@@ -1218,7 +1225,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     // list := '[' (expr (',' expr)* ','?)? ']'
     fn list(&mut self, pos: Pos) -> Expr {
         // Boxed first and filled in place (not moved).
-        let mut items = Box::default();
+        let mut items = new_list();
         self.items(&mut items, None);
         Expr {
             pos,
@@ -1230,7 +1237,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn map(&mut self, pos: Pos) -> Expr {
         let outer = self.open_bracket();
         // Boxed first and filled in place (not moved).
-        let mut entries: Box<Vec<(Rc<str>, Expr)>> = Box::default();
+        let mut entries: Box<Vec<(Rc<str>, Expr)>> = new_list();
         while self.tok.kind != Kind::RBrace {
             if entries.len() >= MAX_MAP_ENTRIES {
                 self.fail(Syntax::TooManyEntries);
