@@ -348,6 +348,17 @@ fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
 }
 
+/// A constant with no place (it has no error to place): a field's name, the true condition of an `else`, and
+/// nil, the value of a bare `return` and what a rule that failed gives back (never evaluated then: the parse has
+/// failed). Out of line: one place that makes one.
+#[inline(never)]
+fn constant(value: Value) -> Expr {
+    Expr {
+        pos: Pos::default(),
+        kind: ExprKind::Const(value),
+    }
+}
+
 /// A new empty list on the heap, for a list or map literal: one out-of-line place (the copies for the two
 /// kinds of items are the same code, which the linker keeps once).
 #[inline(never)]
@@ -746,7 +757,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 match self.tok.kind {
                     // A bare `return` returns a constant nil (an optional value cost a test in the evaluator).
                     Kind::Newline | Kind::Semicolon | Kind::RBrace | Kind::Eof => {
-                        Stmt::Return(self.stand_in())
+                        Stmt::Return(constant(Value::Nil))
                     }
                     _ => Stmt::Return(self.expr(1)),
                 }
@@ -843,10 +854,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             }
             self.advance(); // 'else'
             if self.tok.kind != Kind::If {
-                let always = Expr {
-                    pos: Pos::default(),
-                    kind: ExprKind::Const(Value::True),
-                };
+                let always = constant(Value::True);
                 push(&mut arms, (always, self.block()));
                 break;
             }
@@ -990,16 +998,6 @@ impl<'a, K: Keep> Parser<'a, K> {
         def
     }
 
-    /// A constant nil: the value of a bare `return`, and what a rule that failed gives back (never evaluated
-    /// then: the parse has failed). Out of line in the payload (measured smaller, the packed file too).
-    #[cfg_attr(not(feature = "std"), inline(never))]
-    fn stand_in(&self) -> Expr {
-        Expr {
-            pos: Pos::default(),
-            kind: ExprKind::Const(Value::Nil),
-        }
-    }
-
     // expr := 'not' expr | unary (BINOP unary)*, by precedence: or < and < not < comparisons < + - < * / %
     fn expr(&mut self, min: u8) -> Expr {
         self.enter();
@@ -1112,10 +1110,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 Kind::Dot => {
                     self.advance();
                     // (A constant has no error to place.)
-                    let key = Expr {
-                        pos: Pos::default(),
-                        kind: ExprKind::Const(Value::str(self.name())),
-                    };
+                    let key = constant(Value::str(self.name()));
                     ExprKind::Field(boxed(e), boxed(key))
                 }
                 _ => break,
@@ -1210,7 +1205,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             }
             _ => {
                 self.fail(Syntax::ExpectedExpression);
-                return self.stand_in();
+                return constant(Value::Nil);
             }
         };
         // At the token still (the decoders do not move), and made before moving on.
