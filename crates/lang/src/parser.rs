@@ -362,6 +362,7 @@ fn constant(value: Value) -> Expr {
 /// A new empty list on the heap, for a list or map literal: one out-of-line place (the copies for the two
 /// kinds of items are the same code, which the linker keeps once).
 #[inline(never)]
+#[allow(clippy::box_collection)] // (The tree's lists are boxed: see `ExprKind::List`.)
 fn new_list<T>() -> Box<Vec<T>> {
     Box::default()
 }
