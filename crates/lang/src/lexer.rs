@@ -176,7 +176,8 @@ pub(crate) struct Token {
 #[derive(Clone)]
 #[repr(C)]
 pub(crate) struct Lexer<'a> {
-    /// What was wrong with the last token of kind `Error`.
+    /// What was wrong with the last token read, if it is of kind `Error` (the parser reads it then, before the
+    /// lexer reads another).
     pub message: Syntax,
     /// The text (the parser reads its tokens' text here too: one copy of the reference).
     pub src: &'a str,
