@@ -75,7 +75,9 @@ pub enum Value {
 /// never quotes such a text (see `builtins::hide`).
 pub struct Text(pub(crate) String, pub(crate) Cell<bool>);
 /// The content of a `bytes` value.
-pub struct Blob(pub(crate) Vec<u8>);
+// Laid out as a `Text` (the flag unused): the code that makes and frees one is then the same as a str's, which the
+// linker keeps once.
+pub struct Blob(pub(crate) Vec<u8>, #[allow(dead_code)] Cell<bool>);
 /// The items of a `list` value (shared: every name sees changes).
 pub struct List {
     pub(crate) items: RefCell<Vec<Value>>,
@@ -218,7 +220,7 @@ impl Counted for Text {
 impl Counted for Blob {
     type Content = Vec<u8>;
     fn of(data: Vec<u8>) -> Blob {
-        Blob(data)
+        Blob(data, Cell::new(false))
     }
     fn count_content(data: &Vec<u8>) {
         count(data.capacity(), 0);
