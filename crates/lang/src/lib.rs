@@ -175,15 +175,15 @@ impl Interpreter {
             }
             // Its quotes: one that opens the word or its value, and the one that closes it.
             let mut quoted = false;
-            let word = after_quote(text.get(start..at).unwrap_or(""), &mut quoted);
+            // (Both ends at ASCII bytes, or the text's ends: the slice cannot fail.)
+            let word = after_quote(&text[start..at], &mut quoted);
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
             let (key, value) = match word.bytes().position(|b| b == b'=') {
                 Some(i) => {
-                    let value = after_quote(word.get(i + 1..).unwrap_or(""), &mut quoted);
-                    (
-                        word.get(..i).unwrap_or(word),
-                        Value::str(before_quote(value, quoted)),
-                    )
+                    // (At an ASCII byte: the split cannot fail.)
+                    let (key, rest) = word.split_at(i);
+                    let value = after_quote(&rest[1..], &mut quoted);
+                    (key, Value::str(before_quote(value, quoted)))
                 }
                 None => (before_quote(word, quoted), Value::True),
             };
@@ -475,19 +475,20 @@ pub fn help() -> String {
 
 /// `text` without the double quote that opens it, if one does (`quoted` is then set).
 fn after_quote<'t>(text: &'t str, quoted: &mut bool) -> &'t str {
-    match text.as_bytes().first() {
-        Some(b'"') => {
+    match text.strip_prefix('"') {
+        Some(rest) => {
             *quoted = true;
-            text.get(1..).unwrap_or("")
+            rest
         }
-        _ => text,
+        None => text,
     }
 }
 
 /// `text` without the double quote that closes it, if `quoted` and one does.
 fn before_quote(text: &str, quoted: bool) -> &str {
     match text.as_bytes().last() {
-        Some(b'"') if quoted => text.get(..text.len() - 1).unwrap_or(text),
+        // (Before an ASCII byte: the slice cannot fail.)
+        Some(b'"') if quoted => &text[..text.len() - 1],
         _ => text,
     }
 }
