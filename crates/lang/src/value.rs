@@ -809,11 +809,10 @@ fn push_quoted(out: &mut String, text: &str, limit: usize) {
         if escape != ' ' {
             out.push('\\');
             out.push(escape);
-        } else if c.is_control() {
-            // (U+0000 to U+001F, U+007F to U+009F as `\xHH` escapes, which read back as the character.)
-            push_visible(out, c.encode_utf8(&mut [0; 4]));
         } else {
-            out.push(c);
+            // (U+0000 to U+001F, U+007F to U+009F as `\xHH` escapes, which read back as the character; any
+            // other as it is.)
+            push_visible(out, c.encode_utf8(&mut [0; 4]));
         }
     }
     out.push('"');
