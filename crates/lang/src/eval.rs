@@ -481,15 +481,11 @@ impl Machine<'_> {
 
     #[cfg_attr(not(feature = "std"), inline(always))]
     fn write(&mut self, var: Var, value: Value, pos: Pos) -> R<()> {
-        let mut cell;
-        let slot = match self.locate(var, pos)? {
-            Place::Slot(slot) => slot,
-            Place::Cell(c) => {
-                cell = c.borrow_mut();
-                &mut *cell
-            }
-        };
-        store(slot, value);
+        match self.locate(var, pos)? {
+            Place::Slot(slot) => store(slot, value),
+            // (The old value dropped once the cell is let go: its drop cannot reach the cell.)
+            Place::Cell(c) => drop(c.replace(value)),
+        }
         Ok(())
     }
 
