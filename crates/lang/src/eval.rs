@@ -104,13 +104,14 @@ pub(crate) struct Machine<'p> {
     /// The error raised last (see [`Raised`]); a cell, so that code that only reads the machine can raise one.
     pub error: Cell<Option<Box<ScriptError>>>,
     pub depth: u32,
+    /// A comparison stopped for Ctrl-C (see the [`Steps`] of a machine), which also ended the step budget. (Here,
+    /// beside `depth`, in the room it leaves before the next word: an offset of one byte.)
+    pub stopped: bool,
     pub platform: &'p mut dyn Platform,
     /// The lowest address nested calls may take the native stack to: where `run` was, less its stack limit
     /// (one field and one comparison per call, rather than the distance from the top and the limit).
     pub stack_floor: usize,
     pub memory_limit: usize,
-    /// A comparison stopped for Ctrl-C (see the [`Steps`] of a machine), which also ended the step budget.
-    pub stopped: bool,
     /// The globals' names, read only by an error: the list itself is lent (one word, where a slice of it is two
     /// that `run` stores and an error reads at four-byte offsets, past the first 128 bytes).
     pub global_names: &'p Vec<Rc<str>>,
@@ -527,8 +528,9 @@ impl Machine<'_> {
 
     /// Lets go of the values of the locals a block declared, as it ends (however it ends): out of sight, they
     /// no longer count against the memory limit, and a passphrase held in one is freed (and wiped) now, not
-    /// when the slot is used again or the function returns. (Those of the file's top level are globals.)
-    #[inline(never)]
+    /// when the slot is used again or the function returns. (Those of the file's top level are globals.) Out of
+    /// line on the host; in `block`, its one caller, in the payload (measured smaller).
+    #[cfg_attr(feature = "std", inline(never))]
     fn let_go(&mut self, body: &[Stmt]) {
         for stmt in body {
             if let Stmt::Let { var, .. } | Stmt::LetFn { var, .. } = stmt {
