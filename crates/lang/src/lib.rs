@@ -167,25 +167,39 @@ impl Interpreter {
                 at += 1;
                 continue;
             }
-            let start = at;
+            let mut start = at;
             let mut open = false;
             while at < bytes.len() && (open || !bytes[at].is_ascii_whitespace()) {
                 open ^= bytes[at] == b'"';
                 at += 1;
             }
-            // Its quotes: one that opens the word or its value, and the one that closes it.
+            // Its quotes: one that opens the word or its value, and the one that closes it. Found by index in
+            // the word's bytes, `start..at`: `start` past an opening quote, `first` where the value or the bare
+            // word begins, `end` before a closing quote (every cut at an ASCII byte: no slice below can fail).
             let mut quoted = false;
-            // (Both ends at ASCII bytes, or the text's ends: the slice cannot fail.)
-            let word = after_quote(&text[start..at], &mut quoted);
+            if bytes[start] == b'"' {
+                quoted = true;
+                start += 1;
+            }
             // The first `=` splits (found byte by byte: `split_once` brings a char searcher).
-            let (key, value) = match word.bytes().position(|b| b == b'=') {
-                Some(i) => {
-                    // (At an ASCII byte: the split cannot fail.)
-                    let (key, rest) = word.split_at(i);
-                    let value = after_quote(&rest[1..], &mut quoted);
-                    (key, Value::str(before_quote(value, quoted)))
+            let eq = bytes[start..at].iter().position(|&b| b == b'=');
+            let mut first = start;
+            if let Some(i) = eq {
+                first += i + 1;
+                if first < at && bytes[first] == b'"' {
+                    quoted = true;
+                    first += 1;
                 }
-                None => (before_quote(word, quoted), Value::True),
+            }
+            let mut end = at;
+            if quoted && end > first && bytes[end - 1] == b'"' {
+                end -= 1;
+            }
+            // The key up to the `=`, or the bare word; its value after the `=`, or true.
+            let key = &text[start..eq.map_or(end, |i| start + i)];
+            let value = match eq {
+                Some(_) => Value::str(&text[first..end]),
+                None => Value::True,
             };
             map.set(key, value);
         }
@@ -471,24 +485,4 @@ pub fn script_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ScriptErr
 /// One line per built-in function.
 pub fn help() -> String {
     help_text()
-}
-
-/// `text` without the double quote that opens it, if one does (`quoted` is then set).
-fn after_quote<'t>(text: &'t str, quoted: &mut bool) -> &'t str {
-    match text.strip_prefix('"') {
-        Some(rest) => {
-            *quoted = true;
-            rest
-        }
-        None => text,
-    }
-}
-
-/// `text` without the double quote that closes it, if `quoted` and one does.
-fn before_quote(text: &str, quoted: bool) -> &str {
-    match text.as_bytes().last() {
-        // (Before an ASCII byte: the slice cannot fail.)
-        Some(b'"') if quoted => &text[..text.len() - 1],
-        _ => text,
-    }
 }

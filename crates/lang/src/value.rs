@@ -749,9 +749,36 @@ fn push_digits(out: &mut String, m: u64, base: u64) {
 /// the terminal.
 #[inline(never)]
 pub(crate) fn push_visible(out: &mut String, text: &str) {
+    push_quoted(out, text, false, usize::MAX);
+}
+
+/// Appends `text` with each control character as its escape (see [`push_visible`]), and with `quote` in literal
+/// syntax, stopping once `out` is longer than `limit` (an escape takes up to four bytes a byte: see
+/// `write_value`; a text cut so has no closing quote). One loop for both forms.
+fn push_quoted(out: &mut String, text: &str, quote: bool, limit: usize) {
+    if quote {
+        out.push('"');
+    }
     for c in text.chars() {
-        if c.is_control() {
-            // (Each byte of its UTF-8, as the text form writes it: a C1 character's is 0xc2, then its low byte.)
+        if out.len() > limit {
+            return;
+        }
+        // A backslash and one letter for the common escapes (pushed one by one: the string grows just as
+        // with two-byte pieces, and its capacity is what the held bytes count).
+        let escape = match c {
+            '"' | '\\' => c,
+            '\n' => 'n',
+            '\r' => 'r',
+            '\t' => 't',
+            '\0' => '0',
+            _ => ' ',
+        };
+        if quote && escape != ' ' {
+            out.push('\\');
+            out.push(escape);
+        } else if c.is_control() {
+            // (U+0000 to U+001F, U+007F to U+009F as `\xHH` escapes, which read back as the character: each byte
+            // of its UTF-8, as the text form writes it, a C1 character's being 0xc2, then its low byte.)
             if c > '\x7f' {
                 out.push_str("\\xc2");
             }
@@ -760,6 +787,9 @@ pub(crate) fn push_visible(out: &mut String, text: &str) {
         } else {
             out.push(c);
         }
+    }
+    if quote {
+        out.push('"');
     }
 }
 
@@ -786,36 +816,6 @@ fn is_name(key: &str) -> bool {
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
         && !crate::lexer::is_keyword(key)
-}
-
-/// Appends `text` in literal syntax, stopping once `out` is longer than `limit` (an escape takes up to four
-/// bytes a byte: see `write_value`).
-fn push_quoted(out: &mut String, text: &str, limit: usize) {
-    out.push('"');
-    for c in text.chars() {
-        if out.len() > limit {
-            return;
-        }
-        // A backslash and one letter for the common escapes (pushed one by one: the string grows just as
-        // with two-byte pieces, and its capacity is what the held bytes count).
-        let escape = match c {
-            '"' | '\\' => c,
-            '\n' => 'n',
-            '\r' => 'r',
-            '\t' => 't',
-            '\0' => '0',
-            _ => ' ',
-        };
-        if escape != ' ' {
-            out.push('\\');
-            out.push(escape);
-        } else {
-            // (U+0000 to U+001F, U+007F to U+009F as `\xHH` escapes, which read back as the character; any
-            // other as it is.)
-            push_visible(out, c.encode_utf8(&mut [0; 4]));
-        }
-    }
-    out.push('"');
 }
 
 /// Why a text form was cut short.
@@ -853,7 +853,7 @@ pub(crate) fn write_value(
             return Ok(());
         }
         Value::Str(t) if quote => {
-            push_quoted(out, &t.0, limit);
+            push_quoted(out, &t.0, true, limit);
             return Ok(());
         }
         // (A str as it is, and bytes, are not begun past the limit: their length in the text is known.)
@@ -885,7 +885,7 @@ pub(crate) fn write_value(
                 if is_name(k) {
                     out.push_str(k);
                 } else {
-                    push_quoted(out, k, limit);
+                    push_quoted(out, k, true, limit);
                 }
                 out.push_str(": ");
                 write_value(out, v, true, depth + 1, limit)?;
