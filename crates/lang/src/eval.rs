@@ -656,7 +656,8 @@ impl Machine<'_> {
                     _ => "".chars(),
                 };
                 let mut i = 0usize;
-                loop {
+                // (The loop's flow once it ends, its variable let go of in one place.)
+                let flow = loop {
                     if let Stmt::For { var, captured, .. } = stmt {
                         let item = match &seq {
                             _ if ints.is_some() => match ints {
@@ -673,25 +674,28 @@ impl Machine<'_> {
                                 return Flow::Error;
                             }
                         };
-                        let Some(item) = item else { break };
+                        let Some(item) = item else {
+                            break Flow::Normal;
+                        };
                         i += 1;
                         self.declare(Var::Local(*var), *captured, item);
                     } else if !attempt!(self.test(head)) {
-                        break;
+                        break Flow::Normal;
                     }
                     // (A `for` takes the step after the item is bound: when the budget is out, the frame drops
                     // the item with the rest (the error is fatal), and there is no drop of it here.)
                     attempt!(self.step(head.pos));
                     match self.block(body) {
-                        Flow::Break => break,
+                        Flow::Break => break Flow::Normal,
                         Flow::Normal | Flow::Continue => {}
-                        other => {
-                            self.let_go_of_loop_variable(stmt);
-                            return other;
-                        }
+                        other => break other,
                     }
+                };
+                // A `for`'s variable, as the loop ends: as a block's locals (see [`Self::let_go`]).
+                if let Stmt::For { var, .. } = stmt {
+                    self.clear(Var::Local(*var));
                 }
-                self.let_go_of_loop_variable(stmt);
+                return flow;
             }
             Stmt::Try {
                 body,
@@ -719,13 +723,6 @@ impl Machine<'_> {
             _ => {}
         }
         Flow::Normal
-    }
-
-    /// A `for`'s variable, as the loop ends: as a block's locals (see [`Self::let_go`]).
-    fn let_go_of_loop_variable(&mut self, stmt: &Stmt) {
-        if let Stmt::For { var, .. } = stmt {
-            self.clear(Var::Local(*var));
-        }
     }
 
     /// The bounds of `range(...)` of int leaves (constants, locals holding ints): a `for` over it walks them

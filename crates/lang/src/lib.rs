@@ -157,8 +157,7 @@ impl Interpreter {
     /// Words are read as Linux reads its own command line: white space inside double quotes does not split
     /// them, and the quotes around a value (`key="a b"`) or a word are not part of it.
     pub fn set_cmdline(&mut self, text: &str) {
-        let args = Value::map_of(Vec::new());
-        let Value::Map(map) = &args else { return };
+        let map = value::new_map();
         // (Byte by byte: the quotes and white space that matter are ASCII.)
         let bytes = text.as_bytes();
         let mut at = 0;
@@ -204,7 +203,7 @@ impl Interpreter {
             map.set(key, value);
         }
         self.set_global("cmdline", Value::str(text));
-        self.set_global("args", args);
+        self.set_global("args", Value::Map(map));
     }
 
     /// How many bytes more scripts may hold (see [`Config::memory_limit`]).

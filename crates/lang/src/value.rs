@@ -277,6 +277,11 @@ fn made<T: Counted>(mut content: T::Content) -> Rc<T> {
     rc
 }
 
+/// A new empty map (nothing to count).
+pub(crate) fn new_map() -> Rc<Map> {
+    made(Vec::new())
+}
+
 /// A new str's or bytes' content copied from `content`. A str and bytes are made alike: the two copies of this
 /// function are the same code, which the compiler keeps once.
 #[cfg_attr(not(feature = "std"), inline(never))]
