@@ -12,6 +12,9 @@ pub const MAX_MODULES: usize = 32;
 /// Memory map entries beyond this many are left out (and counted): as many as Linux's boot_params E820 table
 /// holds, so that a map Linux could take reaches it whole.
 pub const MAX_REGIONS: usize = 128;
+/// Ranges of UEFI's boot services kept from the heap (after adjacent ones are joined): a firmware's map lists a
+/// few dozen.
+pub const MAX_BOOT_SERVICES: usize = 64;
 /// The identity mapping covers the first 4 GiB; nothing above it is reachable.
 pub const MAPPED_LIMIT: u64 = 4 << 30;
 /// The value a Multiboot2 loader passes in EAX.
@@ -129,9 +132,10 @@ impl<'a> BootInfo<'a> {
     }
 
     /// What the heap must not take, with the payload's `image`: low memory (firmware data, real-mode
-    /// trampolines of a later hand-off), the payload, this information, the modules, and every memory map entry
-    /// that is not usable RAM (a firmware's map may list a reserved range inside a usable one). Unsorted;
-    /// the count of ranges in use.
+    /// trampolines of a later hand-off), the payload, this information, the modules, every memory map entry
+    /// that is not usable RAM (a firmware's map may list a reserved range inside a usable one), and on a UEFI PC
+    /// what UEFI's boot services held (see `Efi::boot_services`; adjacent ones as one, up to
+    /// [`MAX_BOOT_SERVICES`] of them). Unsorted; the count of ranges in use.
     pub fn kept_from_heap(&self, image: Range) -> ([Range; MAX_RESERVED], usize) {
         let mut reserved = [Range { start: 0, end: 0 }; MAX_RESERVED];
         reserved[0] = Range {
@@ -149,6 +153,17 @@ impl<'a> BootInfo<'a> {
         for range in modules.chain(other.map(|r| r.range)) {
             reserved[count] = range;
             count += 1;
+        }
+        if let Some(efi) = self.efi {
+            efi.boot_services(|start, len| {
+                let end = start.saturating_add(len);
+                if reserved[count - 1].end == start {
+                    reserved[count - 1].end = end;
+                } else if count < MAX_RESERVED {
+                    reserved[count] = Range { start, end };
+                    count += 1;
+                }
+            });
         }
         (reserved, count)
     }
@@ -637,6 +652,70 @@ mod tests {
         assert_eq!(efi.memory_map, &body[8..]);
         let words = Builder::new().tag(17, &body).finish();
         assert!(read(&load(&words)).efi.is_none());
+    }
+
+    /// One UEFI memory descriptor of 48 bytes: type, physical start, pages.
+    fn descriptor(kind: u32, start: u64, pages: u64) -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend_from_slice(&kind.to_le_bytes());
+        d.extend_from_slice(&0u32.to_le_bytes());
+        d.extend_from_slice(&start.to_le_bytes());
+        d.extend_from_slice(&0u64.to_le_bytes());
+        d.extend_from_slice(&pages.to_le_bytes());
+        d.extend_from_slice(&[0; 16]);
+        d
+    }
+
+    #[test]
+    fn the_heap_keeps_off_what_uefi_s_boot_services_held() {
+        // In usable RAM (the Multiboot2 map says so, as GRUB passes them on): boot services code at 16 MiB
+        // and its data right after (joined into one range), conventional memory (type 7), boot services
+        // data at 512 MiB.
+        let mut body = Vec::new();
+        body.extend_from_slice(&48u32.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        for (kind, start, pages) in [
+            (3, 16 << 20, 16),
+            (4, (16 << 20) + 0x10000, 240),
+            (7, 32 << 20, 1000),
+            (4, 512 << 20, 1),
+        ] {
+            body.extend(descriptor(kind, start, pages));
+        }
+        let words = Builder::new()
+            .tag(12, &0x3f9e_e018u64.to_le_bytes())
+            .memory_map(&[(0x100000, 1 << 30, 1)])
+            .tag(17, &body)
+            .finish();
+        let info = load(&words);
+        let boot = read(&info);
+        let (kept, count) = boot.kept_from_heap(Range {
+            start: 0x100000,
+            end: 0x200000,
+        });
+        let kept = &kept[..count];
+        let boot_services = [
+            Range {
+                start: 16 << 20,
+                end: 17 << 20,
+            },
+            Range {
+                start: 512 << 20,
+                end: (512 << 20) + 4096,
+            },
+        ];
+        assert_eq!(kept[count - 2..], boot_services, "{kept:x?}");
+        assert!(!kept.iter().any(|r| r.start == 32 << 20), "{kept:x?}");
+        // Without UEFI's map nothing of it is kept.
+        let words = Builder::new()
+            .memory_map(&[(0x100000, 1 << 30, 1)])
+            .finish();
+        let info = load(&words);
+        let (_, without) = read(&info).kept_from_heap(Range {
+            start: 0x100000,
+            end: 0x200000,
+        });
+        assert_eq!(without, count - 2);
     }
 
     #[test]

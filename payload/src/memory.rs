@@ -31,8 +31,11 @@ impl Range {
 
 /// How many ranges may be kept out of the heap: low memory, the payload, the boot information, the modules
 /// and every memory map entry that is not usable RAM, as a firmware's map may list a reserved range inside a
-/// usable one.
-pub const MAX_RESERVED: usize = 3 + crate::bootinfo::MAX_MODULES + crate::bootinfo::MAX_REGIONS;
+/// usable one, and UEFI's boot services' ranges.
+pub const MAX_RESERVED: usize = 3
+    + crate::bootinfo::MAX_MODULES
+    + crate::bootinfo::MAX_REGIONS
+    + crate::bootinfo::MAX_BOOT_SERVICES;
 
 /// The largest part of any `usable` range that overlaps no `reserved` range and lies below `limit`
 /// (the end of the identity mapping). Pieces are aligned to 4 KiB. `None` when nothing is left.
@@ -165,10 +168,10 @@ mod tests {
             let start = (i as u64 + 2) * MIB;
             *slot = r(start, start + 4096);
         }
-        many[MAX_RESERVED - 1] = r(200 * MIB, 500 * MIB);
+        many[MAX_RESERVED - 1] = r(300 * MIB, 500 * MIB);
         assert_eq!(
             largest_free(&usable, &many, 4 * GIB),
-            Some(r(MAX_RESERVED as u64 * MIB + 4096, 200 * MIB))
+            Some(r(MAX_RESERVED as u64 * MIB + 4096, 300 * MIB))
         );
     }
 

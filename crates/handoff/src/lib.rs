@@ -65,6 +65,23 @@ impl<'a> Efi<'a> {
                 desc_version: read_u32(tag, 12)?,
             })
     }
+
+    /// `(start, length)` of each range UEFI's boot services held (their code and data: types 3 and 4), which
+    /// Linux's own EFI stub leaves untouched until Linux has switched the runtime services to virtual
+    /// addresses: some firmware still runs code there then.
+    pub fn boot_services(&self, mut each: impl FnMut(u64, u64)) {
+        // (At least 40 bytes each, as `from_tag` checks: a descriptor size of 0 would not step.)
+        for d in self
+            .memory_map
+            .chunks_exact(self.desc_size.max(40) as usize)
+        {
+            if let (Some(3 | 4), Some(start), Some(pages)) =
+                (read_u32(d, 0), read_u64(d, 8), read_u64(d, 24))
+            {
+                each(start, pages.saturating_mul(4096));
+            }
+        }
+    }
 }
 
 /// What kind of kernel an image is, judged by its headers alone.

@@ -142,6 +142,10 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         for &(start, len) in &memory.in_use {
             free.reserve(start, len);
         }
+        // Nothing is copied where UEFI's boot services were (see `Efi::boot_services`).
+        if let Some(efi) = memory.efi {
+            efi.boot_services(|start, len| free.reserve(start, len));
+        }
         // A Multiboot2 kernel's modules: the initrds, then the files archive.
         let mut modules: Vec<(&[u8], &[u8])> = Vec::new();
         let handoff = match kind {

@@ -451,6 +451,52 @@ fn exec_keeps_clear_of_the_memory_in_use() {
     assert_eq!(initrd[0] + initrd[1], in_use.0, "{booted}");
 }
 
+/// On a UEFI PC nothing is copied where UEFI's boot services were (code and data, types 3 and 4), as Linux's
+/// own EFI stub leaves them: here boot services data over the top 256 MiB of the 1 GiB machine, where the initrd
+/// would go otherwise; the conventional memory (type 7) below it is not kept clear.
+#[test]
+fn exec_keeps_clear_of_what_uefi_s_boot_services_held() {
+    let dir = tempdir("exec-boot-services");
+    let tree = linux_tree(&dir);
+    std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
+    let disk = ext2_of(&dir, &tree, "32M");
+    let mut map = Vec::new();
+    for (kind, start, pages) in [
+        (7u32, 0x2000_0000u64, 0x10000u64),
+        (4, 0x3000_0000, 0x10000),
+    ] {
+        map.extend_from_slice(&kind.to_le_bytes());
+        map.extend_from_slice(&[0; 4]);
+        map.extend_from_slice(&start.to_le_bytes());
+        map.extend_from_slice(&[0; 8]);
+        map.extend_from_slice(&pages.to_le_bytes());
+        map.extend_from_slice(&[0; 16]);
+    }
+    let machine = TestMachine {
+        disks: vec![disk],
+        efi: Some(crate::Efi {
+            system_table: 0x3f9e_e018,
+            memory_map: Box::leak(map.into_boxed_slice()),
+            desc_size: 48,
+            desc_version: 1,
+        }),
+        ..TestMachine::default()
+    };
+    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", initrd="/boot/initrd.img")"#;
+    let (world, result) = run_on(machine, source);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:20: error: test machine: no jump"
+    );
+    let booted = world.machine.booted.unwrap();
+    let initrd: Vec<u64> = booted
+        .split(['+', ' '])
+        .skip(3)
+        .map(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
+        .collect();
+    assert_eq!(initrd[0] + initrd[1], 0x3000_0000, "{booted}");
+}
+
 /// A tree under `dir` with Debian's kernel (fetched once) at `boot/vmlinuz`.
 fn linux_tree(dir: &std::path::Path) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
