@@ -119,3 +119,29 @@ fn mutated_images_are_refused_or_loaded_never_a_panic() {
         let _ = cpio::archive(&[(&path, b"1"), (&other, b"2")]);
     }
 }
+
+/// A UEFI memory map tag of any bytes (GRUB's, or a corrupted one) is read or refused, and its boot services'
+/// ranges walked, without a panic; every range walked lies in a whole descriptor of the map.
+#[test]
+fn any_efi_memory_map_tag_is_read_or_refused() {
+    let mut random = Random(0x5eed_0e41);
+    for _ in 0..20_000 {
+        let len = random.below(400);
+        let mut tag: Vec<u8> = (0..len).map(|_| random.next() as u8).collect();
+        // Mostly a plausible header: type 17, its own size, a descriptor size around UEFI's 48.
+        if random.below(4) != 0 && len >= 16 {
+            tag[..4].copy_from_slice(&17u32.to_le_bytes());
+            tag[4..8].copy_from_slice(&(random.below(len + 8) as u32).to_le_bytes());
+            tag[8..12].copy_from_slice(&(random.below(80) as u32).to_le_bytes());
+            for d in (16..len).step_by(48) {
+                tag[d] = [3, 4, 7][random.below(3)];
+            }
+        }
+        if let Some(efi) = bootscript_handoff::Efi::from_tag(1, &tag) {
+            let descriptors = efi.memory_map.len() / efi.desc_size as usize;
+            let mut walked = 0;
+            efi.boot_services(|_, _| walked += 1);
+            assert!(walked <= descriptors);
+        }
+    }
+}
