@@ -61,13 +61,18 @@ dpkg -x "$DEB" "$WORK/root"
 KERNEL=$(ls "$WORK"/root/boot/vmlinuz-* | head -n 1)
 [ -s "$KERNEL" ] || { echo "fetch-kernel: $DEB holds no /boot/vmlinuz-*" >&2; exit 1; }
 
-EFIVARFS=$(ls "$WORK"/root/lib/modules/*/kernel/fs/efivarfs/efivarfs.ko | head -n 1)
-[ -s "$EFIVARFS" ] || { echo "fetch-kernel: $DEB holds no efivarfs.ko" >&2; exit 1; }
+# (Debian 12's modules are plain; later releases compress them.)
+EFIVARFS=$(ls "$WORK"/root/lib/modules/*/kernel/fs/efivarfs/efivarfs.ko* 2>/dev/null | head -n 1 || true)
+case "$EFIVARFS" in
+  *.ko) cp "$EFIVARFS" "$WORK/efivarfs.ko" ;;
+  *.ko.xz) xz -dc "$EFIVARFS" >"$WORK/efivarfs.ko" ;;
+  *.ko.zst) zstd -qdc "$EFIVARFS" >"$WORK/efivarfs.ko" ;;
+  *) echo "fetch-kernel: $DEB holds no efivarfs module" >&2; exit 1 ;;
+esac
 
 # Write under temporary names first so that an interrupted run never leaves a half kernel behind; the module
 # last, as the mark that both are there (and of the same package).
 cp "$KERNEL" "$WORK/vmlinuz"
-cp "$EFIVARFS" "$WORK/efivarfs.ko"
 echo "$PKG" >"$CACHE/vmlinuz.version"
 mv "$WORK/vmlinuz" "$OUT"
 mv "$WORK/efivarfs.ko" "$MODULE"

@@ -157,7 +157,9 @@ impl<'a> BootInfo<'a> {
         if let Some(efi) = self.efi {
             efi.boot_services(|start, len| {
                 let end = start.saturating_add(len);
-                if reserved[count - 1].end == start {
+                // (The heap lies below MAPPED_LIMIT: a range above takes no slot.)
+                if start >= MAPPED_LIMIT {
+                } else if reserved[count - 1].end == start {
                     reserved[count - 1].end = end;
                 } else if count < MAX_RESERVED {
                     reserved[count] = Range { start, end };

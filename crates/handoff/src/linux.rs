@@ -267,11 +267,16 @@ pub fn plan(
 
     let mut block = BOOT_PARAMS_SIZE as u64 + cmdline_len as u64 + 1;
     let efi_map_offset = block.next_multiple_of(8);
+    let mut align = PAGE;
     if efi_map_len != 0 {
         block = efi_map_offset + efi_map_len as u64;
+        // Aligned to its size's power of two, the block crosses no 2 MiB boundary: Linux's decompressor, which
+        // may put the kernel at any 2 MiB boundary of free memory (KASLR), keeps off boot_params and the command
+        // line, but knows nothing of the map, which would otherwise be lost before Linux reserves it.
+        align = block.next_power_of_two().clamp(PAGE, 2 << 20);
     }
     let boot_params_addr =
-        free.take_highest("boot parameters", block, PAGE, limit.min(FOUR_GIB))?;
+        free.take_highest("boot parameters", block, align, limit.min(FOUR_GIB))?;
     Ok(LinuxPlan {
         kernel_addr,
         kernel_span: span,

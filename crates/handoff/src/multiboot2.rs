@@ -72,6 +72,10 @@ pub struct Multiboot2Image<'a> {
     pub header_offset: usize,
     /// The image is relocatable (header tag 10), or asked for its load base: tag 21 is then provided.
     pub load_base_wanted: bool,
+    /// The header asks to keep UEFI's boot services (tag 7), which a boot stage that runs after GRUB has left them
+    /// cannot: such a kernel (Xen) takes its UEFI path when it sees the UEFI system table's tag, and stops there
+    /// without boot services. It is given no UEFI tags, and takes the path that works without them.
+    pub wants_boot_services: bool,
 }
 
 struct AddressTag {
@@ -94,6 +98,7 @@ impl<'a> Multiboot2Image<'a> {
         let mut address = None;
         let mut entry = None;
         let mut load_base_wanted = false;
+        let mut wants_boot_services = false;
         let mut at = header_offset + 16;
         let mut ended = false;
         while at + 8 <= header_end {
@@ -143,8 +148,9 @@ impl<'a> Multiboot2Image<'a> {
                 4 => {}
                 // Module alignment: modules are always page aligned.
                 6 => {}
-                // EFI boot services and EFI entry points only matter when booted from EFI.
-                7..=9 => {}
+                7 => wants_boot_services = true,
+                // EFI entry points only matter when booted from EFI with its boot services.
+                8 | 9 => {}
                 // Relocatable: permits but does not require relocation, so the image loads at its linked
                 // address; its load base is then told in tag 21, as the specification has it.
                 10 => load_base_wanted = true,
@@ -174,6 +180,7 @@ impl<'a> Multiboot2Image<'a> {
             entry,
             header_offset,
             load_base_wanted,
+            wants_boot_services,
         })
     }
 }
@@ -587,6 +594,7 @@ pub fn prepare<'a>(
         cmdline,
         modules: &described,
         load_base: image.load_base_wanted.then_some(lowest as u32),
+        efi: machine.efi.filter(|_| !image.wants_boot_services),
         ..*machine
     })?;
     let info_addr = free.take_highest("Multiboot2 information", info.len() as u64, 8, FOUR_GIB)?;

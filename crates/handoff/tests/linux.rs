@@ -830,6 +830,18 @@ fn linux_gets_the_efi_system_table_and_memory_map() {
         (plan.cmdline_addr + cmdline.len() as u64 + 1).next_multiple_of(8)
     );
     assert!(map_addr + 5 * 48 <= 1 << 32);
+    // The block crosses no 2 MiB boundary, where Linux's KASLR might put the kernel over the map: here the top
+    // of free memory lies a page past one, where a page-aligned block would straddle it (found by a review).
+    let top = [MemoryRegion {
+        addr: 0x100000,
+        len: 0x4000_1000 - 0x100000,
+        kind: 1,
+    }];
+    let mut free_top = FreeMemory::from_map(&top);
+    let image = BzImage::parse(&kernel).unwrap();
+    let high = linux::plan(&image, 0, cmdline.len(), 5 * 48, &mut free_top, 1 << 32).unwrap();
+    let last = high.efi_map_addr + 5 * 48 - 1;
+    assert_eq!(high.boot_params_addr >> 21, last >> 21, "{high:x?}");
     assert_eq!(boot.copies().last(), Some(&(map_addr, &tag[16..])));
     // The block was reserved with the map in it: nothing else may be planned over the map.
     assert!(!free.is_free(map_addr, 5 * 48));

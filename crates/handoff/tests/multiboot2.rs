@@ -773,3 +773,46 @@ fn the_load_base_of_an_elf_image_is_its_lowest_segment() {
     let base = &tags.iter().find(|t| t.0 == 21).unwrap().1;
     assert_eq!(base[..4], 0x100000u32.to_le_bytes());
 }
+
+/// On a UEFI PC a kernel gets the UEFI system table and memory map (tags 12 and 17), unless its header asks to
+/// keep UEFI's boot services (tag 7, as Xen's does): Xen takes its UEFI path on tag 12 and stops there when
+/// the boot services are gone, as they are behind GRUB and the payload; without the tags it takes the path that
+/// works.
+#[test]
+fn a_kernel_that_asks_for_uefi_boot_services_gets_no_uefi_tags() {
+    let map = [MemoryRegion {
+        addr: 0x100000,
+        len: 0x3ff0_0000,
+        kind: 1,
+    }];
+    let efi_map = [0u8; 48];
+    let machine = multiboot2::Info {
+        memory_map: &map,
+        efi: Some(bootscript_handoff::Efi {
+            system_table: 0x3f9e_e018,
+            memory_map: &efi_map,
+            desc_size: 48,
+            desc_version: 1,
+        }),
+        ..Default::default()
+    };
+    let tag_types = |extra: &[u8]| {
+        let mut tags = header_tag(2, 0, &[0x200040, 0x200000, 0, 0]);
+        tags.extend(header_tag(3, 0, &[0x200080]));
+        tags.extend_from_slice(extra);
+        let image = raw_image(0x40, &tags, 0x1000);
+        let mut free = FreeMemory::from_map(&map);
+        let boot = multiboot2::prepare(&image, b"", &[], &machine, &mut free).unwrap();
+        info_tags(&boot.info)
+            .into_iter()
+            .map(|t| t.0)
+            .collect::<Vec<u32>>()
+    };
+    let plain = tag_types(&[]);
+    assert!(plain.contains(&12) && plain.contains(&17), "{plain:?}");
+    // Tag 7 (no fields), optional or not.
+    for flags in [0, 1] {
+        let keeps = tag_types(&header_tag(7, flags, &[]));
+        assert!(!keeps.contains(&12) && !keeps.contains(&17), "{keeps:?}");
+    }
+}

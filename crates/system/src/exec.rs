@@ -142,14 +142,16 @@ pub(crate) fn exec<M: Machine>(world: &mut World<M>, args: &[Value]) -> Result<V
         for &(start, len) in &memory.in_use {
             free.reserve(start, len);
         }
-        // Nothing is copied where UEFI's boot services were (see `Efi::boot_services`).
-        if let Some(efi) = memory.efi {
-            efi.boot_services(|start, len| free.reserve(start, len));
-        }
         // A Multiboot2 kernel's modules: the initrds, then the files archive.
         let mut modules: Vec<(&[u8], &[u8])> = Vec::new();
         let handoff = match kind {
             KernelKind::Linux => {
+                // Nothing of Linux's is copied where UEFI's boot services were (see `Efi::boot_services`). (A
+                // Multiboot2 kernel may load there, as GRUB lets it once it has left them: one linked low may
+                // have no other place.)
+                if let Some(efi) = memory.efi {
+                    efi.boot_services(|start, len| free.reserve(start, len));
+                }
                 let machine = linux::Machine {
                     memory_map: &memory.map,
                     rsdp_addr: memory.rsdp_address,

@@ -460,26 +460,12 @@ fn exec_keeps_clear_of_what_uefi_s_boot_services_held() {
     let tree = linux_tree(&dir);
     std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
     let disk = ext2_of(&dir, &tree, "32M");
-    let mut map = Vec::new();
-    for (kind, start, pages) in [
-        (7u32, 0x2000_0000u64, 0x10000u64),
-        (4, 0x3000_0000, 0x10000),
-    ] {
-        map.extend_from_slice(&kind.to_le_bytes());
-        map.extend_from_slice(&[0; 4]);
-        map.extend_from_slice(&start.to_le_bytes());
-        map.extend_from_slice(&[0; 8]);
-        map.extend_from_slice(&pages.to_le_bytes());
-        map.extend_from_slice(&[0; 16]);
-    }
     let machine = TestMachine {
         disks: vec![disk],
-        efi: Some(crate::Efi {
-            system_table: 0x3f9e_e018,
-            memory_map: Box::leak(map.into_boxed_slice()),
-            desc_size: 48,
-            desc_version: 1,
-        }),
+        efi: Some(uefi_map(&[
+            (7, 0x2000_0000, 0x10000),
+            (4, 0x3000_0000, 0x10000),
+        ])),
         ..TestMachine::default()
     };
     let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", initrd="/boot/initrd.img")"#;
@@ -495,6 +481,45 @@ fn exec_keeps_clear_of_what_uefi_s_boot_services_held() {
         .map(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
         .collect();
     assert_eq!(initrd[0] + initrd[1], 0x3000_0000, "{booted}");
+}
+
+/// A UEFI system table and a memory map of 48-byte descriptors: `(type, start, pages)` each.
+fn uefi_map(descriptors: &[(u32, u64, u64)]) -> crate::Efi<'static> {
+    let mut map = Vec::new();
+    for &(kind, start, pages) in descriptors {
+        map.extend_from_slice(&kind.to_le_bytes());
+        map.extend_from_slice(&[0; 4]);
+        map.extend_from_slice(&start.to_le_bytes());
+        map.extend_from_slice(&[0; 8]);
+        map.extend_from_slice(&pages.to_le_bytes());
+        map.extend_from_slice(&[0; 16]);
+    }
+    crate::Efi {
+        system_table: 0x3f9e_e018,
+        memory_map: Box::leak(map.into_boxed_slice()),
+        desc_size: 48,
+        desc_version: 1,
+    }
+}
+
+/// A Multiboot2 kernel may load where UEFI's boot services were, as GRUB lets it once it has left them: here
+/// the test kernel linked at 2 MiB, over boot services data at 2-4 MiB (found by a review: it was refused).
+#[test]
+fn a_multiboot2_kernel_may_load_where_uefi_s_boot_services_were() {
+    let dir = tempdir("exec-mb2-boot-services");
+    let tree = mb2_tree(&dir);
+    let disk = ext2_of(&dir, &tree, "4M");
+    let machine = TestMachine {
+        disks: vec![disk],
+        efi: Some(uefi_map(&[(4, 0x20_0000, 0x200), (7, 0x40_0000, 0x1000)])),
+        ..TestMachine::default()
+    };
+    let (world, result) = run_on(machine, r#"mount("hd0", "/"); exec("/boot/kernel.elf")"#);
+    assert_eq!(
+        result.unwrap_err(),
+        "test.bs:1:20: error: test machine: no jump"
+    );
+    assert_eq!(world.machine.kind, "multiboot2");
 }
 
 /// A tree under `dir` with Debian's kernel (fetched once) at `boot/vmlinuz`.
