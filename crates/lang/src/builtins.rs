@@ -783,12 +783,9 @@ fn bound(v: &Value, len: usize, default: usize) -> Option<usize> {
         _ => return None,
     };
     let len = len as i64;
-    let i = if i < 0 {
-        i.saturating_add(len).max(0)
-    } else {
-        i.min(len)
-    };
-    Some(i as usize)
+    // (`i + len` for a negative `i` cannot overflow: a length is at most `i64::MAX`.)
+    let i = if i < 0 { i + len } else { i };
+    Some(i.max(0).min(len) as usize)
 }
 
 fn slice(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
