@@ -934,9 +934,9 @@ fn contains(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 /// Bytes are matched, for strs too: a match of UTF-8 in UTF-8 starts at a char.
 fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     let n = needle.len();
-    let Some(rest) = needle.get(1..) else {
+    if n == 0 {
         return Ok(Some(0));
-    };
+    }
     // (A needle longer than the text is not there: no table to make for it.)
     if n > hay.len() {
         return Ok(None);
@@ -950,11 +950,17 @@ fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
     // searches: over the needle past its first byte, then the text. `k` bytes of the needle match the bytes
     // before `c`.
     let mut k = 0;
-    for (i, &c) in rest.iter().chain(hay).enumerate() {
-        // (The search starts afresh at the text.)
-        if i + 1 == n {
-            k = 0;
-        }
+    for j in 1..n + hay.len() {
+        let c = match needle.get(j) {
+            Some(&c) => c,
+            // (The search starts afresh at the text.)
+            None => {
+                if j == n {
+                    k = 0;
+                }
+                hay[j - n]
+            }
+        };
         // Back along the table until the byte goes on a match, or no match is left: one comparison of the byte
         // a turn. (`k` is less than `n` here: a match of the whole needle returned.)
         loop {
@@ -967,10 +973,10 @@ fn find(m: &mut Machine<'_>, hay: &[u8], needle: &[u8]) -> R<Option<usize>> {
             }
             k = back[k - 1];
         }
-        match back.get_mut(i + 1) {
+        match back.get_mut(j) {
             Some(entry) => *entry = k,
-            // (The text's byte `i + 1 - n` ends the match.)
-            None if k == n => return Ok(Some(i + 2 - 2 * n)),
+            // (The text's byte `j - n` ends the match.)
+            None if k == n => return Ok(Some(j + 1 - 2 * n)),
             None => {}
         }
     }
