@@ -1101,7 +1101,14 @@ fn range(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
 
 /// The number of items of `range(a, b)`.
 pub(crate) fn range_len(a: i64, b: i64) -> usize {
-    b.saturating_sub(a).max(0) as usize
+    // (Exact: the difference of two i64 fits in a u64, as in a usize on the 64-bit targets. It saturated at
+    // `i64::MAX` before, which each caller's count of bytes, saturated at that times `ITEM_BYTES`, did not tell
+    // apart.)
+    if a < b {
+        b.abs_diff(a) as usize
+    } else {
+        0
+    }
 }
 
 /// The error whose message is the text form of `v` (or the error of making it): `error(message)`. Inlined
