@@ -399,7 +399,7 @@ pub(crate) fn bind_builtin(
             return Ok(());
         }
         // (`print` is the one variadic built-in, as the table is checked to have it: its name needs no lookup.)
-        return Err(error(fault(&["no keyword arguments allowed to print"])));
+        return Err(error("no keyword arguments allowed to print".into()));
     }
     let n = usize::from(shape & 7);
     let required = usize::from((shape / REQUIRED) & 7);
@@ -659,8 +659,8 @@ fn int(m: &mut Machine<'_>, args: &mut Args) -> R<Value> {
     // Decimal or `0x` digits, with a sign and white space around allowed.
     let t = s.trim().as_bytes();
     let (sign, t) = match t {
-        [b'-', rest @ ..] => (-1, rest),
-        [b'+', rest @ ..] => (1, rest),
+        // (`+` and `-` are 43 and 45: 1 and -1 from 44.)
+        [c @ (b'-' | b'+'), rest @ ..] => (44 - i64::from(*c), rest),
         _ => (1, t),
     };
     match crate::parser::parse_digits(t, sign, false) {
