@@ -405,7 +405,8 @@ pub(crate) fn bind_builtin(
     let required = usize::from((shape / REQUIRED) & 7);
     // Parameter k is field k + 1 of the help line; `usize::MAX` (see `bind_frame`) wraps to field 0, the name.
     // `range(n)` and `range(a, b)` are the contract's two shapes of one built-in: alone, its first is `n` too.
-    let n_alone = i == RANGE && matches!(names, [only] if &**only == "n");
+    // (The name's one byte compared in place: a comparison of strs is a call.)
+    let n_alone = i == RANGE && matches!(names, [only] if matches!(only.as_bytes(), [b'n']));
     let name = |k: usize| match n_alone && k == 0 {
         true => "n",
         false => field_name(i, k.wrapping_add(1)),
