@@ -342,6 +342,22 @@ fn binary_op(kind: Kind) -> Option<(u8, Option<Op>)> {
         .copied()
 }
 
+/// What a missing token of each kind is reported as, for the tokens the grammar requires (`expect_then`): the
+/// message is found from the kind, in a table, so that each place that expects a token passes only its kind.
+/// (`in` is the one other kind expected.)
+const EXPECTED: [Syntax; Kind::Error as usize + 1] = {
+    let mut table = [Syntax::ExpectedIn; Kind::Error as usize + 1];
+    table[Kind::Name as usize] = Syntax::ExpectedName;
+    table[Kind::LParen as usize] = Syntax::ExpectedLParen;
+    table[Kind::RParen as usize] = Syntax::ExpectedRParen;
+    table[Kind::RBracket as usize] = Syntax::ExpectedRBracket;
+    table[Kind::LBrace as usize] = Syntax::ExpectedLBrace;
+    table[Kind::RBrace as usize] = Syntax::ExpectedRBrace;
+    table[Kind::Colon as usize] = Syntax::ExpectedColon;
+    table[Kind::Assign as usize] = Syntax::ExpectedAssign;
+    table
+};
+
 /// One out-of-line place that moves an expression to the heap (inlined, each site copied all of it).
 #[inline(never)]
 fn boxed(e: Expr) -> Box<Expr> {
@@ -513,16 +529,16 @@ impl<'a, K: Keep> Parser<'a, K> {
         }
     }
 
-    fn expect(&mut self, kind: Kind, message: Syntax) {
-        self.expect_then(kind, message, self.skip_newlines);
+    fn expect(&mut self, kind: Kind) {
+        self.expect_then(kind, self.skip_newlines);
     }
 
-    /// Expects a token of `kind` (else fails with `message`), and reads the ones after it skipping newlines or
-    /// not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
+    /// Expects a token of `kind` (else fails with its message, `expected`), and reads the ones after it skipping
+    /// newlines or not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
     #[inline(never)]
-    fn expect_then(&mut self, kind: Kind, message: Syntax, skip: bool) {
+    fn expect_then(&mut self, kind: Kind, skip: bool) {
         if self.tok.kind != kind {
-            return self.fail(message);
+            return self.fail(EXPECTED[kind as usize]);
         }
         self.skip_newlines = skip;
         self.advance();
@@ -532,9 +548,9 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// outside it, for `close`.
     // (Inlined at its two places, measured: smaller.)
     #[inline(always)]
-    fn open(&mut self, kind: Kind, skip: bool, message: Syntax) -> bool {
+    fn open(&mut self, kind: Kind, skip: bool) -> bool {
         let outer = self.skip_newlines;
-        self.expect_then(kind, message, skip);
+        self.expect_then(kind, skip);
         outer
     }
 
@@ -547,14 +563,14 @@ impl<'a, K: Keep> Parser<'a, K> {
     }
 
     /// Closes a bracket: the token after it is read as the surrounding bracket reads newlines (`outer`).
-    fn close(&mut self, kind: Kind, message: Syntax, outer: bool) {
-        self.expect_then(kind, message, outer);
+    fn close(&mut self, kind: Kind, outer: bool) {
+        self.expect_then(kind, outer);
     }
 
     /// A name: its text in the source (what a declaration keeps).
     fn name(&mut self) -> &'a str {
         let name = self.tok.span;
-        self.expect(Kind::Name, Syntax::ExpectedName);
+        self.expect(Kind::Name);
         name.text(self.lexer.src)
     }
 
@@ -716,9 +732,9 @@ impl<'a, K: Keep> Parser<'a, K> {
     // block := '{' stmt* '}'
     fn block(&mut self) -> Vec<Stmt> {
         self.enter();
-        let outer = self.open(Kind::LBrace, false, Syntax::ExpectedLBrace);
+        let outer = self.open(Kind::LBrace, false);
         let body = self.statements();
-        self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
+        self.close(Kind::RBrace, outer);
         self.depth -= 1;
         body
     }
@@ -818,7 +834,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 value: Expr { pos, kind },
             };
         }
-        self.expect(Kind::Assign, Syntax::ExpectedAssign);
+        self.expect(Kind::Assign);
         self.skip_newlines();
         let value = self.expr(1);
         // Declared after its value, so `let x = x + 1` reads the x from before.
@@ -867,7 +883,7 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn for_statement(&mut self) -> Stmt {
         self.advance();
         let name = self.name();
-        self.expect(Kind::In, Syntax::ExpectedIn);
+        self.expect(Kind::In);
         let iterable = self.boxed_expr(1);
         let var = self.local(name);
         let body = self.loop_body();
@@ -936,7 +952,7 @@ impl<'a, K: Keep> Parser<'a, K> {
         } else {
             // A level deeper, from its parameters to the end of its block.
             self.enter();
-            let outer = self.open(Kind::LParen, true, Syntax::ExpectedLParen);
+            let outer = self.open(Kind::LParen, true);
             // (After an error the failed token is no comma: one turn at most, whose work is thrown away.)
             while self.tok.kind != Kind::RParen {
                 let at = self.pos();
@@ -969,7 +985,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
                 self.advance();
             }
-            self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
+            self.close(Kind::RParen, outer);
             let body = self.block();
             self.depth -= 1;
             body
@@ -1105,7 +1121,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 Kind::LBracket => {
                     let outer = self.open_bracket();
                     let index = self.boxed_expr(1);
-                    self.close(Kind::RBracket, Syntax::ExpectedRBracket, outer);
+                    self.close(Kind::RBracket, outer);
                     ExprKind::Index(boxed(e), index)
                 }
                 Kind::Dot => {
@@ -1141,9 +1157,9 @@ impl<'a, K: Keep> Parser<'a, K> {
     /// for both.
     #[inline(never)]
     fn items(&mut self, items: &mut Vec<Expr>, mut names: Option<&mut Vec<Rc<str>>>) {
-        let (close, message) = match names {
-            Some(_) => (Kind::RParen, Syntax::ExpectedRParen),
-            None => (Kind::RBracket, Syntax::ExpectedRBracket),
+        let close = match names {
+            Some(_) => Kind::RParen,
+            None => Kind::RBracket,
         };
         let outer = self.open_bracket();
         while self.tok.kind != close {
@@ -1164,7 +1180,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             }
             self.advance();
         }
-        self.close(close, message, outer);
+        self.close(close, outer);
     }
 
     /// Whether the token after the current one is an `=`, past newlines (a call's brackets skip them): the
@@ -1191,7 +1207,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             Kind::LParen => {
                 let outer = self.open_bracket();
                 let e = self.expr(1);
-                self.close(Kind::RParen, Syntax::ExpectedRParen, outer);
+                self.close(Kind::RParen, outer);
                 return e;
             }
             Kind::LBracket => return self.list(self.pos()),
@@ -1247,7 +1263,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                 }
             };
             self.advance();
-            self.expect(Kind::Colon, Syntax::ExpectedColon);
+            self.expect(Kind::Colon);
             // A repeated key is the first one's `Rc`: the evaluator knows it by its address, and gives the first
             // place the later value (as Python does), every value evaluated in order.
             if let Some((first, _)) = entries.iter().find(|(k, _)| *k == key) {
@@ -1260,7 +1276,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             }
             self.advance();
         }
-        self.close(Kind::RBrace, Syntax::ExpectedRBrace, outer);
+        self.close(Kind::RBrace, outer);
         Expr {
             pos,
             kind: ExprKind::Map(entries),
