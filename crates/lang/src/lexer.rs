@@ -230,9 +230,11 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         // (Counted by index, each byte read by `get`: a slice of the text was checked at both ends, and an index
         // took a panic path.)
+        let mut col = self.at.col;
         for i in self.col_at..start {
-            self.at.col += u32::from(src.get(i).is_some_and(|b| b & 0xc0 != 0x80));
+            col += u32::from(src.get(i).is_some_and(|b| b & 0xc0 != 0x80));
         }
+        self.at.col = col;
         self.col_at = start;
         *token = Token {
             kind: Kind::Eof,

@@ -151,16 +151,21 @@ impl Syntax {
     /// The message, found by skipping those before it (only when an error is raised). The table is made at
     /// compile time, so its indices hold.
     fn message(self) -> &'static str {
+        // (Each length read once, the message's own too: a read of it apart was checked against the end.)
         let mut at = 0;
-        for _ in 0..self as u8 {
-            at += 1 + MESSAGES.as_bytes()[at] as usize;
+        let mut before = self as u8;
+        loop {
+            let len = MESSAGES.as_bytes()[at] as usize;
+            if before == 0 {
+                return Span {
+                    start: at as u32 + 1,
+                    end: (at + 1 + len) as u32,
+                }
+                .text(MESSAGES);
+            }
+            at += 1 + len;
+            before -= 1;
         }
-        let len = MESSAGES.as_bytes()[at] as usize;
-        Span {
-            start: at as u32 + 1,
-            end: (at + 1 + len) as u32,
-        }
-        .text(MESSAGES)
     }
 }
 
