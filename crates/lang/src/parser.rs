@@ -1024,30 +1024,36 @@ impl<'a, K: Keep> Parser<'a, K> {
     fn expr(&mut self, min: u8) -> Expr {
         self.enter();
         let depth = self.depth;
-        let mut left = if self.tok.kind == Kind::Not && min <= 3 {
-            let pos = self.pos();
-            self.advance();
-            Expr {
-                pos,
-                kind: ExprKind::Not(self.boxed_expr(3)),
+        // The precedence of a unary operator's operand (`not` and `-`), or 0 for none: one place that makes both.
+        let operand_min = match self.tok.kind {
+            Kind::Not if min <= 3 => 3,
+            Kind::Minus => {
+                // unary := '-' unary | postfix: the operand is an expression above every binary operator (one
+                // rule for both, where `unary` was a function of its own). Its level is counted here, at the `-`
+                // (as `unary` did), and the operand's `expr` counts it again: taken back.
+                self.enter();
+                self.depth -= 1;
+                UNARY
             }
-        } else if self.tok.kind == Kind::Minus {
-            // unary := '-' unary | postfix: the operand is an expression above every binary operator (one rule
-            // for both, where `unary` was a function of its own). Its level is counted here, at the `-` (as
-            // `unary` did), and the operand's `expr` counts it again: taken back.
-            self.enter();
-            self.depth -= 1;
+            _ => 0,
+        };
+        let mut left = if operand_min != 0 {
             let pos = self.pos();
             self.advance();
-            let operand = self.boxed_expr(UNARY);
-            #[cfg_attr(not(feature = "std"), allow(unused_labels))]
-            let neg = 'neg: {
+            let operand = self.boxed_expr(operand_min);
+            'unary: {
+                if operand_min == 3 {
+                    break 'unary Expr {
+                        pos,
+                        kind: ExprKind::Not(operand),
+                    };
+                }
                 // On the host, a negative literal is folded, so that its evaluation needs no negation. The
                 // payload evaluates the negation, for size: the same value, and never an error (the literal is
                 // at most i64::MAX), nor deeper at a call (the literal holds none).
                 #[cfg(feature = "std")]
                 if let ExprKind::Const(Value::Int(n)) = &operand.kind {
-                    break 'neg Expr {
+                    break 'unary Expr {
                         pos,
                         kind: ExprKind::Const(Value::Int(-n)),
                     };
@@ -1056,8 +1062,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     pos,
                     kind: ExprKind::Neg(operand),
                 }
-            };
-            neg
+            }
         } else {
             self.postfix()
         };
