@@ -963,11 +963,10 @@ impl<'a, K: Keep> Parser<'a, K> {
                 let at = self.pos();
                 let span = self.tok.span;
                 let name = self.name();
-                let param: Rc<str> = Rc::from(name);
                 // (The first that applies: one place that blames the parameter.)
                 let wrong = if params.len() >= 64 {
                     Some(Syntax::TooManyParameters)
-                } else if params.contains(&param) {
+                } else if params.iter().any(|param| **param == *name) {
                     Some(Syntax::RepeatedParameter)
                 } else {
                     None
@@ -982,7 +981,7 @@ impl<'a, K: Keep> Parser<'a, K> {
                     };
                     self.fail(message);
                 }
-                params.push(param);
+                params.push(Rc::from(name));
                 // (In a function of its own, so a local.)
                 self.local(name);
                 if self.tok.kind != Kind::Comma {
@@ -1276,7 +1275,7 @@ impl<'a, K: Keep> Parser<'a, K> {
             self.expect(Kind::Colon);
             // A repeated key is the first one's `Rc`: the evaluator knows it by its address, and gives the first
             // place the later value (as Python does), every value evaluated in order.
-            if let Some((first, _)) = entries.iter().find(|(k, _)| *k == key) {
+            if let Some((first, _)) = entries.iter().find(|(k, _)| **k == *key) {
                 key = first.clone();
             }
             // (Through the out-of-line push: a push of its own, inlined, cost more.)
