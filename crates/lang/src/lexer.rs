@@ -229,7 +229,7 @@ impl<'a> Lexer<'a> {
         }
         let start = self.pos;
         // (Counted by index, each byte read by `get`: a slice of the text was checked at both ends, and an index
-        // took a panic path.)
+        // took a panic path. In a local, stored once: the field was stored at each byte.)
         let mut col = self.at.col;
         for i in self.col_at..start {
             col += u32::from(src.get(i).is_some_and(|b| b & 0xc0 != 0x80));

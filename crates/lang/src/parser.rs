@@ -538,8 +538,9 @@ impl<'a, K: Keep> Parser<'a, K> {
         self.expect_then(kind, self.skip_newlines);
     }
 
-    /// Expects a token of `kind` (else fails with its message, `expected`), and reads the ones after it skipping
-    /// newlines or not (`skip`): the one place that steps over a bracket, or any token the grammar requires.
+    /// Expects a token of `kind` (else fails with its message, found in `EXPECTED`), and reads the ones after it
+    /// skipping newlines or not (`skip`): the one place that steps over a bracket, or any token the grammar
+    /// requires.
     #[inline(never)]
     fn expect_then(&mut self, kind: Kind, skip: bool) {
         if self.tok.kind != kind {
@@ -1400,6 +1401,24 @@ mod tests {
             "unexpected character"
         );
         assert_eq!(Syntax::OddHexDigits.message(), "odd number of hex digits");
+    }
+
+    /// Each kind the grammar expects finds its own message (as each place passed it before).
+    #[test]
+    fn each_expected_kind_finds_its_message() {
+        for (kind, message) in [
+            (Kind::Name, "expected a name"),
+            (Kind::LParen, "expected '('"),
+            (Kind::RParen, "expected ')'"),
+            (Kind::RBracket, "expected ']'"),
+            (Kind::LBrace, "expected '{'"),
+            (Kind::RBrace, "expected '}'"),
+            (Kind::Colon, "expected ':'"),
+            (Kind::Assign, "expected '='"),
+            (Kind::In, "expected 'in'"),
+        ] {
+            assert_eq!(EXPECTED[kind as usize].message(), message, "{kind:?}");
+        }
     }
 
     /// The table of operators follows the order of their kinds (a reordering of `Kind` must not swap them).
