@@ -750,7 +750,10 @@ impl Machine<'_> {
         }
     }
 
-    #[inline(never)]
+    /// An assignment: inline in `exec`, its one caller, in the payload (measured smaller); out of line on the
+    /// host.
+    #[cfg_attr(feature = "std", inline(never))]
+    #[cfg_attr(not(feature = "std"), inline(always))]
     fn assign(&mut self, target: &Expr, value: &Expr) -> R<()> {
         match &target.kind {
             ExprKind::Var(var) => self.set(*var, value, target.pos),
@@ -1398,9 +1401,13 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
         Op::Add => x.checked_add(y).map(Value::Int),
         Op::Sub => x.checked_sub(y).map(Value::Int),
         Op::Mul => x.checked_mul(y).map(Value::Int),
-        Op::Div => x.checked_div(y).map(Value::Int),
-        Op::Rem if y != 0 => Some(Value::Int(x.wrapping_rem(y))),
-        Op::Rem => None,
+        // `/` and `%` as one division where it cannot fail (the compiler then needs one way to it), then
+        // the cases where it could: `i64::MIN % -1` is 0, the rest overflow or divide by zero.
+        Op::Div | Op::Rem if y != 0 && (x != i64::MIN || y != -1) => {
+            Some(Value::Int(if op == Op::Div { x / y } else { x % y }))
+        }
+        Op::Rem if y != 0 => Some(Value::Int(0)),
+        Op::Div | Op::Rem => None,
         _ => Some(Value::bool(compare(op, x, y))),
     }
 }
