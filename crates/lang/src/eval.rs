@@ -1414,8 +1414,9 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
 
 /// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
 /// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined
-/// on the host; the payload lets the compiler place it (measured smaller).
-#[cfg_attr(feature = "std", inline(always))]
+/// on the host, and in the payload too (into `arithmetic`, where both its uses are: measured smaller than the
+/// call the compiler made of it).
+#[inline(always)]
 fn compare(op: Op, x: i64, y: i64) -> bool {
     let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater
     (ORDERS[op as usize] >> order) & 1 != 0
