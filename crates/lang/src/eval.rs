@@ -1129,11 +1129,15 @@ impl Machine<'_> {
     #[inline(always)]
     fn literal(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
+            // The items wait on the stack, as a call's arguments do (an error leaves them to whoever unwinds it),
+            // then go into the list at once (`split_off` makes it of their number, as `with_capacity` did).
             ExprKind::List(items) => {
-                let mut list = Vec::with_capacity(items.len());
+                let top = self.stack.len();
                 for item in items.iter() {
-                    list.push(self.eval(item)?);
+                    let v = self.eval(item)?;
+                    self.stack.push(v);
                 }
+                let mut list = self.stack.split_off(top);
                 hand_over!(take_list, list)
             }
             ExprKind::Map(entries) => {
