@@ -204,20 +204,13 @@ fn char_value(c: char) -> Value {
     hand_over!(take_string, s)
 }
 
-/// A new cell for a captured variable (the value is passed in registers, where `Rc::new` takes the cell
-/// through memory).
-#[inline(never)]
+/// A new cell for a captured variable (out of line on the host: the value is passed in registers, where
+/// `Rc::new` takes the cell through memory). Inline in `declare`, its one caller, in the payload (measured
+/// smaller).
+#[cfg_attr(feature = "std", inline(never))]
+#[cfg_attr(not(feature = "std"), inline(always))]
 fn new_cell(v: Value) -> Rc<RefCell<Value>> {
     Rc::new(RefCell::new(v))
-}
-
-/// Makes the argument in `slot` the cell of a captured parameter (an argument is never a cell itself). Out of
-/// line on the host; the payload lets the compiler choose (measured smaller).
-#[cfg_attr(feature = "std", inline(never))]
-fn make_cell(slot: &mut Value) {
-    let cell = Value::Cell(new_cell(core::mem::take(slot)));
-    // The slot holds the nil `take` left: nothing to drop.
-    core::mem::forget(core::mem::replace(slot, cell));
 }
 
 /// A copy of a value: with an int copied inline on the host (see `copy`); the payload calls `clone`, for size.
@@ -1303,11 +1296,6 @@ impl Machine<'_> {
         if !cfg!(feature = "std") || self.stack.len() - base != n || !names.is_empty() {
             self.bind_closure(def, base, names)?;
         }
-        let mut captured = def.params_captured;
-        while captured != 0 {
-            make_cell(&mut self.stack[base + captured.trailing_zeros() as usize]);
-            captured &= captured - 1;
-        }
         fill(&mut self.stack, base + def.slots as usize);
         let deep = stack_address() < self.stack_floor;
         if self.depth >= MAX_CALL_DEPTH || deep {
@@ -1323,6 +1311,14 @@ impl Machine<'_> {
             core::mem::replace(&mut self.base, base),
             core::mem::replace(&mut self.closure, own),
         );
+        // A captured parameter's argument becomes its cell, as a captured local's declaration makes one.
+        let mut captured = def.params_captured;
+        while captured != 0 {
+            let slot = captured.trailing_zeros();
+            let v = core::mem::take(&mut self.stack[base + slot as usize]);
+            self.declare(Var::Local(slot), true, v);
+            captured &= captured - 1;
+        }
         let result = self.statements(&closure.def.body);
         self.depth -= 1;
         (self.base, self.closure) = saved;
