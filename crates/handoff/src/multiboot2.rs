@@ -382,6 +382,16 @@ pub struct Info<'a> {
     pub efi: Option<crate::Efi<'a>>,
 }
 
+impl<'a> Info<'a> {
+    /// What a machine tells that has nothing to tell but its memory map (no RSDP, framebuffer or UEFI tables).
+    pub fn of_map(memory_map: &'a [MemoryRegion]) -> Self {
+        Info {
+            memory_map,
+            ..Info::default()
+        }
+    }
+}
+
 /// The name in the boot loader name tag.
 pub const LOADER_NAME: &[u8] = b"bootscript";
 

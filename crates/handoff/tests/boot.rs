@@ -225,10 +225,7 @@ fn multiboot2_kernel_boots_from_the_prepared_hand_off() {
         &kernel,
         cmdline,
         &modules,
-        &multiboot2::Info {
-            memory_map: &map,
-            ..Default::default()
-        },
+        &multiboot2::Info::of_map(&map),
         &mut free,
     )
     .unwrap();

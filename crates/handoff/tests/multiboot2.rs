@@ -448,10 +448,7 @@ fn prepare_lays_out_segments_modules_and_info() {
         &bytes,
         b"hello",
         &modules,
-        &multiboot2::Info {
-            memory_map: &map,
-            ..Default::default()
-        },
+        &multiboot2::Info::of_map(&map),
         &mut free,
     )
     .unwrap();
@@ -570,17 +567,9 @@ fn no_bss_an_aligned_structure_and_all_conventional_memory() {
             },
         ];
         let mut free = FreeMemory::from_map(&map);
-        let boot = multiboot2::prepare(
-            image,
-            b"x",
-            &[],
-            &multiboot2::Info {
-                memory_map: &map,
-                ..Default::default()
-            },
-            &mut free,
-        )
-        .unwrap();
+        let boot =
+            multiboot2::prepare(image, b"x", &[], &multiboot2::Info::of_map(&map), &mut free)
+                .unwrap();
         assert_eq!(boot.info_addr % 8, 0, "{:#x}", boot.info_addr);
         let basic = info_tags(&boot.info)
             .into_iter()
@@ -609,10 +598,7 @@ fn a_module_never_ends_at_4_gib() {
         &image,
         b"",
         &[(b"m", &module)],
-        &multiboot2::Info {
-            memory_map: &map,
-            ..Default::default()
-        },
+        &multiboot2::Info::of_map(&map),
         &mut free,
     )
     .unwrap();
@@ -758,17 +744,8 @@ fn the_load_base_of_an_elf_image_is_its_lowest_segment() {
         kind: 1,
     }];
     let mut free = FreeMemory::from_map(&map);
-    let boot = multiboot2::prepare(
-        &bytes,
-        b"",
-        &[],
-        &multiboot2::Info {
-            memory_map: &map,
-            ..Default::default()
-        },
-        &mut free,
-    )
-    .unwrap();
+    let boot =
+        multiboot2::prepare(&bytes, b"", &[], &multiboot2::Info::of_map(&map), &mut free).unwrap();
     let tags = info_tags(&boot.info);
     let base = &tags.iter().find(|t| t.0 == 21).unwrap().1;
     assert_eq!(base[..4], 0x100000u32.to_le_bytes());

@@ -424,31 +424,15 @@ fn ls_refuses_a_directory_whose_names_take_more_than_the_script_may_still_hold()
 /// go otherwise. Debian's kernel and a 1 MiB initrd on an ext2 partition.
 #[test]
 fn exec_keeps_clear_of_the_memory_in_use() {
-    let dir = tempdir("exec-in-use");
-    let tree = linux_tree(&dir);
-    std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
-    let disk = ext2_of(&dir, &tree, "32M");
     let in_use = (0x3000_0000, 0x1000_0000);
-    let machine = TestMachine {
+    let (start, len) = initrd_placed("exec-in-use", |disk| TestMachine {
         disks: vec![disk],
         in_use: vec![(0x100000, 0x100000), in_use],
         ..TestMachine::default()
-    };
-    let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", initrd="/boot/initrd.img")"#;
-    let (world, result) = run_on(machine, source);
-    assert_eq!(
-        result.unwrap_err(),
-        "test.bs:1:20: error: test machine: no jump"
-    );
-    let booted = world.machine.booted.unwrap();
-    let initrd: Vec<u64> = booted
-        .split(['+', ' '])
-        .skip(3)
-        .map(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
-        .collect();
-    assert_eq!(initrd[1], 1 << 20, "{booted}");
+    });
+    assert_eq!(len, 1 << 20);
     // As high as it may go, under the memory in use.
-    assert_eq!(initrd[0] + initrd[1], in_use.0, "{booted}");
+    assert_eq!(start + len, in_use.0);
 }
 
 /// On a UEFI PC nothing is copied where UEFI's boot services were (code and data, types 3 and 4), as Linux's
@@ -456,20 +440,26 @@ fn exec_keeps_clear_of_the_memory_in_use() {
 /// would go otherwise; the conventional memory (type 7) below it is not kept clear.
 #[test]
 fn exec_keeps_clear_of_what_uefi_s_boot_services_held() {
-    let dir = tempdir("exec-boot-services");
-    let tree = linux_tree(&dir);
-    std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
-    let disk = ext2_of(&dir, &tree, "32M");
-    let machine = TestMachine {
+    let (start, len) = initrd_placed("exec-boot-services", |disk| TestMachine {
         disks: vec![disk],
         efi: Some(uefi_map(&[
             (7, 0x2000_0000, 0x10000),
             (4, 0x3000_0000, 0x10000),
         ])),
         ..TestMachine::default()
-    };
+    });
+    assert_eq!(start + len, 0x3000_0000);
+}
+
+/// Where `exec` puts a 1 MiB initrd for Debian's kernel (both on an ext2 disk, given to the machine `with`
+/// makes): its address and length.
+fn initrd_placed(name: &str, with: impl FnOnce(Rc<dyn BlockDevice>) -> TestMachine) -> (u64, u64) {
+    let dir = tempdir(name);
+    let tree = linux_tree(&dir);
+    std::fs::write(tree.join("boot/initrd.img"), vec![3u8; 1 << 20]).unwrap();
+    let disk = ext2_of(&dir, &tree, "32M");
     let source = r#"mount("hd0", "/"); exec("/boot/vmlinuz", initrd="/boot/initrd.img")"#;
-    let (world, result) = run_on(machine, source);
+    let (world, result) = run_on(with(disk), source);
     assert_eq!(
         result.unwrap_err(),
         "test.bs:1:20: error: test machine: no jump"
@@ -480,7 +470,7 @@ fn exec_keeps_clear_of_what_uefi_s_boot_services_held() {
         .skip(3)
         .map(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
         .collect();
-    assert_eq!(initrd[0] + initrd[1], 0x3000_0000, "{booted}");
+    (initrd[0], initrd[1])
 }
 
 /// A UEFI system table and a memory map of 48-byte descriptors: `(type, start, pages)` each.

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let module = [0x4du8; 5000];
     let modules: [(&[u8], &[u8]); 2] = [(b"/boot/initrd", &module), (b"/boot/empty", &[])];
     let mut left = free.clone();
-    let Ok(boot) = multiboot2::prepare(data, b"quiet", &modules, &multiboot2::Info { memory_map: &map, ..Default::default() }, &mut left) else {
+    let Ok(boot) = multiboot2::prepare(data, b"quiet", &modules, &multiboot2::Info::of_map(&map), &mut left) else {
         return;
     };
     assert_eq!(boot.info_addr % 8, 0);

@@ -380,12 +380,7 @@ mount("hd0p1", "/")
 exec("/boot/vmlinuz", cmdline="{cmdline}", initrd="/boot/initrd.img")
 "#
     );
-    let mut vm = Boot::new()
-        .uefi()
-        .module("uefi.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .start();
+    let mut vm = boot_script_with(Boot::new().uefi(), &fixtures.plain, "uefi.bs", script);
     // The variable's attributes (non-volatile, boot and run time: OVMF refuses a volatile one at run time; this
     // VM's variable store is a copy of its own), then its value.
     expect_init_report(&mut vm, &cmdline, &[(variable, b"\x07\0\0\0bootscript")]);
@@ -629,12 +624,7 @@ fn a_multiboot2_kernel_on_a_uefi_pc_gets_the_uefi_tags() {
 mount("hd0p1", "/")
 exec("/boot/mb2kernel.elf", cmdline="uefi")
 "#;
-    let mut vm = Boot::new()
-        .uefi()
-        .module("mb2.bs", script)
-        .qemu_arg("-drive")
-        .qemu_arg(&shared_disk(&fixtures.plain))
-        .start();
+    let mut vm = boot_script_with(Boot::new().uefi(), &fixtures.plain, "mb2.bs", script);
     vm.expect_line("bootscript: phase=jump", BOOT);
     let lines = mb2kernel_report(&mut vm);
     for tag in [8, 12, 17] {
@@ -1113,8 +1103,12 @@ fn boot_partition_and_two_volumes(dir: &Path) -> PathBuf {
 
 /// Boots `script` as the module `name`, with `disk` as hd0 (shared: see [`shared_disk`]).
 fn boot_script_on(disk: &Path, name: &str, script: impl Into<Vec<u8>>) -> Vm {
-    Boot::new()
-        .module(name, script)
+    boot_script_with(Boot::new(), disk, name, script)
+}
+
+/// The same on the machine `boot` makes (a UEFI PC, say).
+fn boot_script_with(boot: Boot, disk: &Path, name: &str, script: impl Into<Vec<u8>>) -> Vm {
+    boot.module(name, script)
         .qemu_arg("-drive")
         .qemu_arg(&shared_disk(disk))
         .start()
