@@ -1052,22 +1052,12 @@ impl Machine<'_> {
             _ => self.eval(callee)?,
         };
         let base = self.stack.len();
-        self.push_all(args)?;
-        self.call(f, base, names)
-            .map_err(|Raised| self.place(e.pos))
-    }
-
-    /// Pushes the values of `exprs` onto the stack, in order (a call's arguments, a list literal's items): on an
-    /// error, those pushed are left to whoever unwinds it. Out of line in the payload (one copy for both); inlined
-    /// on the host.
-    #[cfg_attr(feature = "std", inline(always))]
-    #[cfg_attr(not(feature = "std"), inline(never))]
-    fn push_all(&mut self, exprs: &[Expr]) -> R<()> {
-        for e in exprs {
-            let v = self.operand(e)?;
+        for arg in args {
+            let v = self.operand(arg)?;
             self.stack.push(v);
         }
-        Ok(())
+        self.call(f, base, names)
+            .map_err(|Raised| self.place(e.pos))
     }
 
     /// `not`, `and`, `or` and `-x`: in `eval_rare` (`not`, `and` and `or` in `eval` on the host). Their first
@@ -1132,12 +1122,11 @@ impl Machine<'_> {
     #[inline(always)]
     fn literal(&mut self, e: &Expr) -> R<Value> {
         Ok(match &e.kind {
-            // The items wait on the stack, as a call's arguments do (an error leaves them to whoever unwinds it),
-            // then go into the list at once (`split_off` makes it of their number, as `with_capacity` did).
             ExprKind::List(items) => {
-                let top = self.stack.len();
-                self.push_all(items)?;
-                let mut list = self.stack.split_off(top);
+                let mut list = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    list.push(self.eval(item)?);
+                }
                 hand_over!(take_list, list)
             }
             ExprKind::Map(entries) => {
@@ -1220,60 +1209,57 @@ impl Machine<'_> {
             return Ok(Value::Nil);
         };
         let op = *op;
-        // Ints, and the order of strs or bytes as that of two ints, go on to `quick`.
-        let message = 'ints: {
-            let (x, y) = match (&a, &b) {
-                (Value::Int(x), Value::Int(y)) => (*x, *y),
-                _ if matches!(op, Op::Eq | Op::Ne) => match self.same(&a, &b, pos)? {
-                    Some(same) => return Ok(Value::bool(same == (op == Op::Eq))),
-                    None => break 'ints "values nested too deeply to compare",
-                },
-                (Value::Str(x), Value::Str(y)) if op == Op::Add => {
-                    self.hold(x.0.len() + y.0.len(), pos)?;
-                    let mut joined = [&x.0[..], &y.0[..]].concat();
-                    return Ok(hand_over!(take_string, joined));
-                }
-                (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
-                    self.hold(x.0.len() + y.0.len(), pos)?;
-                    // (Rather than `concat`, which is inlined for bytes: a loop over the parts.)
-                    let mut joined = Vec::with_capacity(x.0.len() + y.0.len());
-                    joined.extend_from_slice(&x.0);
-                    joined.extend_from_slice(&y.0);
-                    return Ok(hand_over!(take_bytes, joined));
-                }
-                (Value::List(x), Value::List(y)) if op == Op::Add => {
-                    let (x, y) = (x.items.borrow(), y.items.borrow());
-                    self.hold((x.len() + y.len()) * ITEM_BYTES, pos)?;
-                    let mut joined = x.to_vec();
-                    for v in y.iter() {
-                        joined.push(v.clone());
-                    }
-                    return Ok(hand_over!(take_list, joined));
-                }
-                // An order of strs or bytes is that of their bytes.
-                (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
-                    if op as u8 >= Op::Lt as u8 =>
-                {
-                    // (Walked as far as they agree: counted as a search in `a`, for bytes too, which are otherwise
-                    // indexed at once and count nothing as a search.)
-                    let (x, y) = (
-                        a.as_bytes().unwrap_or_default(),
-                        b.as_bytes().unwrap_or_default(),
-                    );
-                    self.walk_over(x.len());
-                    (x.cmp(y) as i64, 0)
-                }
-                _ => {
-                    // (The names first: the verb, looked up after the calls, is not kept across them.)
-                    let (x, y) = (a.type_name(), b.type_name());
-                    let what = [VERBS[op as usize], x, " and ", y];
-                    return Err(self.at(&what, pos));
-                }
-            };
-            match quick(op, x, y) {
+        let message = match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => match quick(op, *x, *y) {
                 Some(v) => return Ok(v),
-                None if y == 0 && matches!(op, Op::Div | Op::Rem) => "division by zero",
+                None if *y == 0 && matches!(op, Op::Div | Op::Rem) => "division by zero",
                 None => "integer overflow",
+            },
+            _ if matches!(op, Op::Eq | Op::Ne) => match self.same(&a, &b, pos)? {
+                Some(same) => return Ok(Value::bool(same == (op == Op::Eq))),
+                None => "values nested too deeply to compare",
+            },
+            (Value::Str(x), Value::Str(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                let mut joined = [&x.0[..], &y.0[..]].concat();
+                return Ok(hand_over!(take_string, joined));
+            }
+            (Value::Bytes(x), Value::Bytes(y)) if op == Op::Add => {
+                self.hold(x.0.len() + y.0.len(), pos)?;
+                // (Rather than `concat`, which is inlined for bytes: a loop over the parts.)
+                let mut joined = Vec::with_capacity(x.0.len() + y.0.len());
+                joined.extend_from_slice(&x.0);
+                joined.extend_from_slice(&y.0);
+                return Ok(hand_over!(take_bytes, joined));
+            }
+            (Value::List(x), Value::List(y)) if op == Op::Add => {
+                let (x, y) = (x.items.borrow(), y.items.borrow());
+                self.hold((x.len() + y.len()) * ITEM_BYTES, pos)?;
+                let mut joined = x.to_vec();
+                for v in y.iter() {
+                    joined.push(v.clone());
+                }
+                return Ok(hand_over!(take_list, joined));
+            }
+            // An order of strs or bytes is that of their bytes.
+            (Value::Str(_), Value::Str(_)) | (Value::Bytes(_), Value::Bytes(_))
+                if op as u8 >= Op::Lt as u8 =>
+            {
+                // (Walked as far as they agree: counted as a search in `a`, for bytes too, which are otherwise
+                // indexed at once and count nothing as a search.)
+                let (x, y) = (
+                    a.as_bytes().unwrap_or_default(),
+                    b.as_bytes().unwrap_or_default(),
+                );
+                self.walk_over(x.len());
+                let order = x.cmp(y);
+                return Ok(Value::bool(compare(op, order as i64, 0)));
+            }
+            _ => {
+                // (The names first: the verb, looked up after the calls, is not kept across them.)
+                let (x, y) = (a.type_name(), b.type_name());
+                let what = [VERBS[op as usize], x, " and ", y];
+                return Err(self.at(&what, pos));
             }
         };
         Err(self.at_str(message, pos))
@@ -1403,10 +1389,9 @@ const VERBS: [&str; 11] = [
     "cannot compare ",
 ];
 
-/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which), and the order
-/// of strs and bytes (as that of two ints). Inlined on the host; in the payload into `binary`, its one caller
-/// there (left to the compiler, it made a call of it).
-#[inline(always)]
+/// The operations on ints, but for the errors (overflow, division by zero: `binary` says which). Inlined
+/// on the host; in the payload only `binary` asks it.
+#[cfg_attr(feature = "std", inline(always))]
 fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
     match op {
         Op::Add => x.checked_add(y).map(Value::Int),
@@ -1425,8 +1410,8 @@ fn quick(op: Op, x: i64, y: i64) -> Option<Value> {
 
 /// A comparison of ints (`op` is one of the comparisons): the order of the two picks a bit of the operator's
 /// mask, without a branch (a `match` on the operator made a jump table in each place this is inlined). Inlined
-/// on the host, and in the payload too (into `quick`, its one caller there: measured smaller than the call the
-/// compiler made of it).
+/// on the host, and in the payload too (into `arithmetic`, where both its uses are: measured smaller than the
+/// call the compiler made of it).
 #[inline(always)]
 fn compare(op: Op, x: i64, y: i64) -> bool {
     let order = (x > y) as u32 + (x >= y) as u32; // 0 less, 1 equal, 2 greater
